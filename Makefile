@@ -1,0 +1,94 @@
+# riskwarn. `make` builds bin/riskwarn; `make demo` and `make test` are the two
+# commands of the README. Quiet unless V=1.
+
+CC      ?= cc
+PKGS    := rdkafka jansson hiredis
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Iengine -Irules -MMD -MP \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+LDFLAGS += -rdynamic
+BUILD   ?= build
+BIN     ?= bin
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+ENGINE_SRC := $(filter-out engine/main.c,$(wildcard engine/*.c))
+RULES_SRC  := $(wildcard rules/*.c)
+LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(ENGINE_SRC) $(RULES_SRC))
+MAIN_OBJ   := $(BUILD)/engine/main.o
+LIB        := $(BUILD)/libriskwarn.a
+
+TEST_SRC   := $(wildcard tests/check_*.c)
+TEST_BIN   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+TEST_LIBS  := $(shell pkg-config --libs check 2>/dev/null)
+TEST_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+
+.PHONY: all deps demo test test-unit test-integration test-asan bench format format-check clean
+
+all: $(BIN)/riskwarn
+
+deps:
+	$(Q)sh scripts/deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BIN)/riskwarn: $(MAIN_OBJ) $(LIB)
+	@mkdir -p $(BIN)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/harness.h $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) $(TEST_CFLAGS) -Itests -o $@ $< tests/harness.c \
+	    -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive $(LDLIBS) $(TEST_LIBS)
+
+# The embedded default: in-process Kafka, a local redis-server, sample events.
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(BIN)/riskwarn demo
+
+# Every test: unit tests, then the integration tests against the mock Kafka
+# cluster and a real redis-server (each test starts and stops its own).
+test: deps
+	$(Q)$(MAKE) --no-print-directory all $(TEST_BIN)
+	$(Q)RW_BIN=$(abspath $(BIN)/riskwarn) sh tests/run.sh $(TEST_BIN)
+
+# The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
+test-asan: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin \
+	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    LDFLAGS="-rdynamic -fsanitize=address,undefined" test
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tests/bench
+	$(Q)$(BUILD)/tests/bench
+
+$(BUILD)/tests/bench: tests/bench.c tests/harness.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(TEST_CFLAGS) -Itests -o $@ $< tests/harness.c \
+	    -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive $(LDLIBS) $(TEST_LIBS)
+
+FORMAT_FILES := $(wildcard engine/*.[ch] rules/*.[ch] include/riskwarn/*.h tests/*.[ch])
+format:
+	$(Q)clang-format -i $(FORMAT_FILES)
+format-check:
+	$(Q)clang-format --dry-run --Werror $(FORMAT_FILES)
+
+clean:
+	$(Q)rm -rf build bin
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,21 @@
+/* The subcommands of bin/riskwarn, each in its own file. */
+#ifndef RW_COMMANDS_H
+#define RW_COMMANDS_H
+
+#include <stdatomic.h>
+
+/* Each takes the command's own argv (argv[0] is the command name) and returns
+ * an exit code (util.h). */
+int rw_cmd_run(int argc, char **argv);
+int rw_cmd_demo(int argc, char **argv);
+int rw_cmd_replay(int argc, char **argv);
+int rw_cmd_rules(int argc, char **argv);
+int rw_cmd_mock_kafka(int argc, char **argv);
+
+/* Prints a command's usage line to stderr and returns RW_EXIT_USAGE. */
+int rw_usage(const char *cmd);
+/* SIGTERM and SIGINT set the stop flag; SIGPIPE is ignored. */
+void rw_signals_install(void);
+atomic_int *rw_stop_flag(void);
+
+#endif

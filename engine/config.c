@@ -1,0 +1,348 @@
+#include "config.h"
+
+#include "jpos.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void rw_config_set(char **slot, const char *value) {
+    free(*slot);
+    *slot = value ? rw_strdup(value) : NULL;
+}
+
+void rw_config_init(rw_config_t *c) {
+    memset(c, 0, sizeof(*c));
+    rw_config_set(&c->brokers, "127.0.0.1:9092");
+    rw_config_set(&c->group_id, "riskwarn");
+    c->n_input_topics = 2;
+    c->input_topics = rw_calloc(2, sizeof(char *));
+    c->input_topics[0] = rw_strdup("events.transactions");
+    c->input_topics[1] = rw_strdup("events.service");
+    rw_config_set(&c->alert_topic, "risk.alerts");
+    rw_config_set(&c->high_alert_topic, "risk.alerts.high");
+    rw_config_set(&c->deadletter_topic, "risk.deadletter");
+    rw_config_set(&c->control_topic, "risk.rules");
+    rw_config_set(&c->audit_topic, "risk.audit");
+    c->properties = json_object();
+    rw_config_set(&c->redis_host, "127.0.0.1");
+    c->redis_port = 6379;
+    rw_config_set(&c->redis_key_prefix, "rw:");
+    rw_config_set(&c->rules, "rules/packs/default.json");
+    c->max_event_bytes = 1048576;
+    rw_config_set(&c->metrics_listen, "127.0.0.1:9464");
+    c->batch_max = 512;
+    c->poll_ms = 100;
+    c->redis_timeout_ms = 5000;
+}
+
+static void topics_free(rw_config_t *c) {
+    for (size_t i = 0; i < c->n_input_topics; i++)
+        free(c->input_topics[i]);
+    free(c->input_topics);
+    c->input_topics = NULL;
+    c->n_input_topics = 0;
+}
+
+void rw_config_fini(rw_config_t *c) {
+    free(c->brokers);
+    free(c->group_id);
+    topics_free(c);
+    free(c->alert_topic);
+    free(c->high_alert_topic);
+    free(c->deadletter_topic);
+    free(c->control_topic);
+    free(c->audit_topic);
+    json_decref(c->properties);
+    free(c->redis_host);
+    free(c->redis_unix_socket);
+    free(c->redis_password);
+    free(c->redis_key_prefix);
+    free(c->rules);
+    free(c->modules_dir);
+    free(c->metrics_listen);
+    memset(c, 0, sizeof(*c));
+}
+
+int rw_config_set_redis(rw_config_t *c, const char *hostport) {
+    const char *colon = strrchr(hostport, ':');
+    if (!colon || colon == hostport)
+        return -1;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port <= 0 || port > 65535)
+        return -1;
+    free(c->redis_host);
+    c->redis_host = rw_strndup(hostport, (size_t)(colon - hostport));
+    c->redis_port = (int)port;
+    return 0;
+}
+
+/* Properties that may come from the config file. Everything else is refused:
+ * a config must not be able to load code, run commands or redirect the
+ * engine's own topics and offsets handling. */
+static const char *const allowed_props[] = {
+    "client.id",
+    "security.protocol",
+    "sasl.mechanisms",
+    "sasl.mechanism",
+    "sasl.username",
+    "sasl.password",
+    "sasl.oauthbearer.config",
+    "sasl.oauthbearer.method",
+    "sasl.oauthbearer.client.id",
+    "sasl.oauthbearer.client.secret",
+    "sasl.oauthbearer.token.endpoint.url",
+    "sasl.oauthbearer.scope",
+    "sasl.oauthbearer.extensions",
+    "sasl.kerberos.service.name",
+    "sasl.kerberos.principal",
+    "sasl.kerberos.keytab",
+    "ssl.ca.location",
+    "ssl.ca.pem",
+    "ssl.certificate.location",
+    "ssl.certificate.pem",
+    "ssl.key.location",
+    "ssl.key.pem",
+    "ssl.key.password",
+    "ssl.crl.location",
+    "ssl.cipher.suites",
+    "ssl.curves.list",
+    "ssl.sigalgs.list",
+    "ssl.endpoint.identification.algorithm",
+    "enable.ssl.certificate.verification",
+    "socket.timeout.ms",
+    "socket.keepalive.enable",
+    "reconnect.backoff.ms",
+    "reconnect.backoff.max.ms",
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "max.poll.interval.ms",
+    "partition.assignment.strategy",
+    "fetch.max.bytes",
+    "fetch.wait.max.ms",
+    "max.partition.fetch.bytes",
+    "queued.min.messages",
+    "queued.max.messages.kbytes",
+    "message.max.bytes",
+    "compression.type",
+    "compression.codec",
+    "linger.ms",
+    "batch.num.messages",
+    "batch.size",
+    "queue.buffering.max.messages",
+    "queue.buffering.max.kbytes",
+    "message.timeout.ms",
+    "request.timeout.ms",
+    "metadata.max.age.ms",
+    "topic.metadata.refresh.interval.ms",
+    "client.rack",
+    "statistics.interval.ms",
+    "debug",
+    NULL,
+};
+
+static const char *const refused_props[] = {
+    "plugin.library.paths",
+    "sasl.kerberos.kinit.cmd",
+    "ssl.engine.location",
+    "ssl_engine_id",
+    "ssl.providers",
+    "oauthbearer_token_refresh_cb",
+    NULL,
+};
+
+int rw_kafka_property_allowed(const char *name, char *why, size_t len) {
+    for (size_t i = 0; refused_props[i]; i++)
+        if (strcmp(name, refused_props[i]) == 0) {
+            snprintf(why, len, "kafka.properties: \"%s\" is refused: it loads code or runs a "
+                               "command", name);
+            return -1;
+        }
+    for (size_t i = 0; allowed_props[i]; i++)
+        if (strcmp(name, allowed_props[i]) == 0)
+            return 0;
+    snprintf(why, len, "kafka.properties: \"%s\" is not on the allow-list (see README)", name);
+    return -1;
+}
+
+/* ---- loading ------------------------------------------------------------------------ */
+
+typedef struct {
+    const char *path, *text;
+    size_t len;
+    rw_error_t *err;
+} cctx_t;
+
+static int __attribute__((format(printf, 4, 5)))
+cerr(cctx_t *x, const char *pointer, bool key, const char *fmt, ...) {
+    int line = 0, col = 0;
+    if (pointer) {
+        int rc = key ? rw_jpos_find_key(x->text, x->len, pointer, &line, &col)
+                     : rw_jpos_find(x->text, x->len, pointer, &line, &col);
+        if (rc < 0)
+            line = col = 0;
+    }
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return rw_error_set(x->err, x->path, line, col, "%s", msg);
+}
+
+static int check_keys(cctx_t *x, json_t *obj, const char *pointer, const char *const *keys) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v) {
+        bool ok = false;
+        for (size_t i = 0; keys[i]; i++)
+            ok = ok || strcmp(k, keys[i]) == 0;
+        if (!ok) {
+            char p[300];
+            snprintf(p, sizeof(p), "%s/%s", pointer, k);
+            return cerr(x, p, true, "unknown key \"%s%s%s\"", pointer[0] ? pointer + 1 : "",
+                        pointer[0] ? "." : "", k);
+        }
+    }
+    return 0;
+}
+
+static int get_str(cctx_t *x, json_t *obj, const char *pointer, const char *name, char **slot,
+                   bool nullable) {
+    json_t *v = json_object_get(obj, name);
+    if (!v)
+        return 0;
+    char p[300];
+    snprintf(p, sizeof(p), "%s/%s", pointer, name);
+    if (nullable && json_is_null(v)) {
+        rw_config_set(slot, NULL);
+        return 0;
+    }
+    if (!json_is_string(v) || json_string_length(v) == 0)
+        return cerr(x, p, false, "%s: must be a non-empty string%s", p + 1,
+                    nullable ? " or null" : "");
+    rw_config_set(slot, json_string_value(v));
+    return 0;
+}
+
+static int get_int(cctx_t *x, json_t *obj, const char *pointer, const char *name, long long lo,
+                   long long hi, long long *out) {
+    json_t *v = json_object_get(obj, name);
+    if (!v)
+        return 0;
+    char p[300];
+    snprintf(p, sizeof(p), "%s/%s", pointer, name);
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+        return cerr(x, p, false, "%s: must be an integer from %lld to %lld", p + 1, lo, hi);
+    *out = json_integer_value(v);
+    return 0;
+}
+
+static int load_kafka(cctx_t *x, rw_config_t *c, json_t *k) {
+    static const char *const keys[] = {"brokers",        "group_id",         "input_topics",
+                                       "alert_topic",    "high_alert_topic", "deadletter_topic",
+                                       "control_topic",  "audit_topic",      "properties",
+                                       NULL};
+    if (!json_is_object(k))
+        return cerr(x, "/kafka", false, "kafka: must be an object");
+    if (check_keys(x, k, "/kafka", keys) || get_str(x, k, "/kafka", "brokers", &c->brokers, 0) ||
+        get_str(x, k, "/kafka", "group_id", &c->group_id, 0) ||
+        get_str(x, k, "/kafka", "alert_topic", &c->alert_topic, 0) ||
+        get_str(x, k, "/kafka", "high_alert_topic", &c->high_alert_topic, 0) ||
+        get_str(x, k, "/kafka", "deadletter_topic", &c->deadletter_topic, 0) ||
+        get_str(x, k, "/kafka", "control_topic", &c->control_topic, 0) ||
+        get_str(x, k, "/kafka", "audit_topic", &c->audit_topic, 0))
+        return -1;
+    json_t *t = json_object_get(k, "input_topics");
+    if (t) {
+        if (!json_is_array(t) || json_array_size(t) == 0)
+            return cerr(x, "/kafka/input_topics", false,
+                        "kafka.input_topics: must be a non-empty list of topic names");
+        size_t i;
+        json_t *v;
+        json_array_foreach(t, i, v) if (!json_is_string(v) || json_string_length(v) == 0) {
+            char p[64];
+            snprintf(p, sizeof(p), "/kafka/input_topics/%zu", i);
+            return cerr(x, p, false, "kafka.input_topics[%zu]: must be a topic name", i);
+        }
+        topics_free(c);
+        c->n_input_topics = json_array_size(t);
+        c->input_topics = rw_calloc(c->n_input_topics, sizeof(char *));
+        json_array_foreach(t, i, v) c->input_topics[i] = rw_strdup(json_string_value(v));
+    }
+    json_t *props = json_object_get(k, "properties");
+    if (props) {
+        if (!json_is_object(props))
+            return cerr(x, "/kafka/properties", false, "kafka.properties: must be an object");
+        const char *name;
+        json_t *v;
+        json_object_foreach(props, name, v) {
+            char p[300], why[300];
+            snprintf(p, sizeof(p), "/kafka/properties/%s", name);
+            if (rw_kafka_property_allowed(name, why, sizeof(why)))
+                return cerr(x, p, true, "%s", why);
+            if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v))
+                return cerr(x, p, false, "kafka.properties.%s: must be a string, number or "
+                                         "boolean", name);
+        }
+        json_decref(c->properties);
+        c->properties = json_deep_copy(props);
+    }
+    return 0;
+}
+
+static int load_redis(cctx_t *x, rw_config_t *c, json_t *r) {
+    static const char *const keys[] = {"host", "port",       "unix_socket", "password",
+                                       "db",   "key_prefix", NULL};
+    if (!json_is_object(r))
+        return cerr(x, "/redis", false, "redis: must be an object");
+    long long port = c->redis_port, db = c->redis_db;
+    if (check_keys(x, r, "/redis", keys) || get_str(x, r, "/redis", "host", &c->redis_host, 0) ||
+        get_int(x, r, "/redis", "port", 1, 65535, &port) ||
+        get_str(x, r, "/redis", "unix_socket", &c->redis_unix_socket, 1) ||
+        get_str(x, r, "/redis", "password", &c->redis_password, 1) ||
+        get_int(x, r, "/redis", "db", 0, 1023, &db) ||
+        get_str(x, r, "/redis", "key_prefix", &c->redis_key_prefix, 0))
+        return -1;
+    c->redis_port = (int)port;
+    c->redis_db = (int)db;
+    return 0;
+}
+
+int rw_config_load(rw_config_t *c, const char *path, rw_error_t *err) {
+    size_t len;
+    char *text = rw_file_read(path, &len, err);
+    if (!text)
+        return -1;
+    cctx_t x = {path, text, len, err};
+    json_error_t je;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    int rc = -1;
+    if (!root) {
+        rw_error_set(err, path, je.line, je.column, "%s", je.text);
+        goto out;
+    }
+    static const char *const keys[] = {"kafka",           "redis",          "rules",
+                                       "modules_dir",     "max_event_bytes", "metrics_listen",
+                                       NULL};
+    if (!json_is_object(root)) {
+        cerr(&x, "", false, "the engine configuration must be a JSON object");
+        goto out;
+    }
+    long long meb = (long long)c->max_event_bytes;
+    if (check_keys(&x, root, "", keys) ||
+        (json_object_get(root, "kafka") && load_kafka(&x, c, json_object_get(root, "kafka"))) ||
+        (json_object_get(root, "redis") && load_redis(&x, c, json_object_get(root, "redis"))) ||
+        get_str(&x, root, "", "rules", &c->rules, 0) ||
+        get_str(&x, root, "", "modules_dir", &c->modules_dir, 1) ||
+        get_int(&x, root, "", "max_event_bytes", 64, 64LL * 1024 * 1024, &meb) ||
+        get_str(&x, root, "", "metrics_listen", &c->metrics_listen, 1))
+        goto out;
+    c->max_event_bytes = (size_t)meb;
+    rc = 0;
+out:
+    json_decref(root);
+    free(text);
+    return rc;
+}

@@ -1,0 +1,52 @@
+/* Engine configuration (-c ENGINE.json), SPEC §3. */
+#ifndef RW_CONFIG_H
+#define RW_CONFIG_H
+
+#include "util.h"
+
+#include <jansson.h>
+#include <stddef.h>
+
+typedef struct rw_config {
+    char *brokers;
+    char *group_id;
+    char **input_topics;
+    size_t n_input_topics;
+    char *alert_topic, *high_alert_topic, *deadletter_topic, *control_topic, *audit_topic;
+    json_t *properties; /* owned: librdkafka properties, checked against the allow-list */
+
+    char *redis_host;
+    int redis_port;
+    char *redis_unix_socket; /* NULL: TCP */
+    char *redis_password;    /* NULL: no AUTH */
+    int redis_db;
+    char *redis_key_prefix;
+
+    char *rules;
+    char *modules_dir; /* NULL: none */
+    size_t max_event_bytes;
+    char *metrics_listen;
+
+    /* Not in the file: set by flags, tests and the benchmark. */
+    int batch_max;   /* messages a batch (512) */
+    int poll_ms;     /* wait for a batch (100) */
+    long stop_after; /* stop after this many messages; 0: never */
+    int redis_timeout_ms; /* per Redis command (5000) */
+} rw_config_t;
+
+/* Fills cfg with the defaults of SPEC §3. Free with rw_config_fini. */
+void rw_config_init(rw_config_t *cfg);
+void rw_config_fini(rw_config_t *cfg);
+/* Reads a config file over the defaults. Returns 0, or -1 with err filled
+ * (file:line:col). Unknown keys and wrong types are errors. */
+int rw_config_load(rw_config_t *cfg, const char *path, rw_error_t *err);
+/* Parses "host:port" into the Redis settings. Returns 0 or -1. */
+int rw_config_set_redis(rw_config_t *cfg, const char *hostport);
+/* Replaces a string setting. */
+void rw_config_set(char **slot, const char *value);
+
+/* Whether a librdkafka property may be set from the config. Properties that
+ * load code or run commands are refused. Returns 0, or -1 with why filled. */
+int rw_kafka_property_allowed(const char *name, char *why, size_t len);
+
+#endif

@@ -1,0 +1,292 @@
+/* riskwarn demo: the embedded default. Starts an in-process Kafka cluster and a
+ * redis-server on a free port, runs the engine on the default rule pack, streams
+ * the sample events, shows alerts as they arrive and the day's counters, then
+ * stops everything it started. */
+#include "commands.h"
+#include "engine.h"
+#include "format.h"
+#include "mock.h"
+#include "proc.h"
+#include "store.h"
+
+#include <hiredis.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct demo {
+    rw_config_t cfg;
+    atomic_int engine_stop;
+    int engine_rc;
+    pthread_t engine;
+} demo_t;
+
+static void *engine_thread(void *arg) {
+    demo_t *d = arg;
+    d->engine_rc = rw_engine_run(&d->cfg, &d->engine_stop);
+    return NULL;
+}
+
+/* The message key that keeps one entity's events in one partition. */
+static const char *entity_key(const json_t *ev) {
+    static const char *const fields[] = {"account", "customer_id", "staff_id", "service",
+                                         "complaint_id", NULL};
+    for (size_t i = 0; fields[i]; i++) {
+        const json_t *v = json_object_get(ev, fields[i]);
+        if (json_is_string(v))
+            return json_string_value(v);
+    }
+    return NULL;
+}
+
+/* Produces every line of a JSON-lines file; transactions to the transactions
+ * topic, the rest (and lines that are not events) to the service topic.
+ * Returns the number of messages, or -1. */
+static long produce_file(rd_kafka_t *p, const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "riskwarn demo: %s: cannot open\n", path);
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long n = 0;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            len--;
+        if (len == 0)
+            continue;
+        json_t *ev = json_loadb(line, (size_t)len, 0, NULL);
+        const char *type = json_is_object(ev) ? json_string_value(json_object_get(ev, "type"))
+                                              : NULL;
+        const char *topic = type && strcmp(type, "transaction") == 0 ? "events.transactions"
+                                                                      : "events.service";
+        const char *key = json_is_object(ev) ? entity_key(ev) : NULL;
+        rd_kafka_resp_err_t err;
+        while ((err = rd_kafka_producev(
+                    p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                    RD_KAFKA_V_VALUE(line, (size_t)len),
+                    RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_END)) ==
+               RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(p, 100);
+        json_decref(ev);
+        if (err) {
+            fprintf(stderr, "riskwarn demo: produce: %s\n", rd_kafka_err2str(err));
+            break;
+        }
+        n++;
+    }
+    free(line);
+    fclose(f);
+    return n;
+}
+
+/* Sums every field of every rw:events:* hash: messages the engine finished. */
+static long long processed(redisContext *c) {
+    long long total = 0;
+    redisReply *keys = redisCommand(c, "KEYS rw:events:*");
+    if (!keys || keys->type != REDIS_REPLY_ARRAY) {
+        if (keys)
+            freeReplyObject(keys);
+        return -1;
+    }
+    for (size_t i = 0; i < keys->elements; i++) {
+        redisReply *h = redisCommand(c, "HVALS %s", keys->element[i]->str);
+        for (size_t j = 0; h && h->type == REDIS_REPLY_ARRAY && j < h->elements; j++)
+            total += atoll(h->element[j]->str);
+        if (h)
+            freeReplyObject(h);
+    }
+    freeReplyObject(keys);
+    return total;
+}
+
+static void print_hash(redisContext *c, const char *key, const char *title) {
+    redisReply *h = redisCommand(c, "HGETALL %s", key);
+    if (!h || h->type != REDIS_REPLY_ARRAY) {
+        if (h)
+            freeReplyObject(h);
+        return;
+    }
+    printf("  %-40s", title);
+    for (size_t j = 0; j + 1 < h->elements; j += 2)
+        printf(" %s=%s", h->element[j]->str, h->element[j + 1]->str);
+    printf("\n");
+    freeReplyObject(h);
+}
+
+static void print_counters(redisContext *c) {
+    static const char *const kinds[][2] = {{"rw:events:*", "events"},
+                                           {"rw:alerts:*", "alerts"},
+                                           {"rw:rule:*", "rule"}};
+    printf("\nCounters in Redis (what dashboards read):\n");
+    for (size_t k = 0; k < 3; k++) {
+        redisReply *keys = redisCommand(c, "KEYS %s", kinds[k][0]);
+        if (!keys || keys->type != REDIS_REPLY_ARRAY) {
+            if (keys)
+                freeReplyObject(keys);
+            continue;
+        }
+        /* Sorted, for a stable display. */
+        for (size_t i = 0; i < keys->elements; i++)
+            for (size_t j = i + 1; j < keys->elements; j++)
+                if (strcmp(keys->element[i]->str, keys->element[j]->str) > 0) {
+                    redisReply *t = keys->element[i];
+                    keys->element[i] = keys->element[j];
+                    keys->element[j] = t;
+                }
+        for (size_t i = 0; i < keys->elements; i++)
+            print_hash(c, keys->element[i]->str, keys->element[i]->str);
+        freeReplyObject(keys);
+    }
+}
+
+static rd_kafka_t *tail_consumer(const char *brokers, const char *topic) {
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof(err));
+    rd_kafka_conf_set(conf, "group.id", "riskwarn-demo-tail", err, sizeof(err));
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err));
+    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    if (!c) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(c);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(c, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    return c;
+}
+
+int rw_cmd_demo(int argc, char **argv) {
+    const char *events = "data/demo/events.jsonl", *bad = "data/demo/bad.jsonl";
+    const char *rules = "rules/packs/default.json";
+    bool quiet = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--events") == 0 && i + 1 < argc)
+            events = argv[++i];
+        else if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc)
+            rules = argv[++i];
+        else if (strcmp(argv[i], "--quiet") == 0)
+            quiet = true;
+        else
+            return rw_usage("demo");
+    }
+    if (access(events, R_OK) != 0 || access(rules, R_OK) != 0) {
+        fprintf(stderr, "riskwarn demo: run it from the riskwarn directory (needs %s and %s)\n",
+                events, rules);
+        return RW_EXIT_USAGE;
+    }
+    rw_signals_install();
+    atomic_int *stop = rw_stop_flag();
+    char err[512];
+    rw_mock_t mock;
+    rw_redis_server_t redis;
+    if (rw_mock_start(&mock, 3, err, sizeof(err))) {
+        fprintf(stderr, "riskwarn demo: %s\n", err);
+        return RW_EXIT_RUNTIME;
+    }
+    static const char *const topics[] = {"events.transactions:4", "events.service:2",
+                                         "risk.alerts:1",        "risk.alerts.high:1",
+                                         "risk.deadletter:1",    NULL};
+    for (size_t i = 0; topics[i]; i++)
+        rw_mock_topic(&mock, topics[i], err, sizeof(err));
+    if (rw_redis_server_start(&redis, NULL, 10000, err, sizeof(err))) {
+        fprintf(stderr, "riskwarn demo: %s\n", err);
+        rw_mock_stop(&mock);
+        return RW_EXIT_RUNTIME;
+    }
+    printf("riskwarn demo\n  Kafka (in-process mock cluster): %s\n  Redis: 127.0.0.1:%d\n"
+           "  rules: %s\n  events: %s and %s\n\n",
+           mock.bootstraps, redis.port, rules, events, bad);
+    fflush(stdout);
+
+    demo_t d;
+    memset(&d, 0, sizeof(d));
+    rw_config_init(&d.cfg);
+    rw_config_set(&d.cfg.brokers, mock.bootstraps);
+    rw_config_set(&d.cfg.rules, rules);
+    rw_config_set(&d.cfg.group_id, "riskwarn-demo");
+    d.cfg.redis_port = redis.port;
+    if (!quiet && rw_log_level > RW_LOG_WARN)
+        rw_log_level = RW_LOG_WARN;
+    pthread_create(&d.engine, NULL, engine_thread, &d);
+
+    /* Stream the sample events. */
+    rd_kafka_conf_t *pc = rd_kafka_conf_new();
+    rd_kafka_conf_set(pc, "bootstrap.servers", mock.bootstraps, err, sizeof(err));
+    rd_kafka_conf_set(pc, "linger.ms", "5", err, sizeof(err));
+    rd_kafka_t *prod = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof(err));
+    long sent = 0, n1 = produce_file(prod, events), n2 = produce_file(prod, bad);
+    if (n1 > 0)
+        sent += n1;
+    if (n2 > 0)
+        sent += n2;
+    rd_kafka_flush(prod, 10000);
+    rd_kafka_destroy(prod);
+    printf("streamed %ld messages (%ld events, %ld malformed for the dead-letter topic); "
+           "alerts as they arrive:\n\n",
+           sent, n1, n2);
+    fflush(stdout);
+
+    rw_redis_opts_t ro = {"127.0.0.1", redis.port, NULL, NULL, 0, "rw:", "demo", 2000};
+    redisContext *rc = rw_redis_connect(&ro, err, sizeof(err));
+    rd_kafka_t *tail = tail_consumer(mock.bootstraps, "risk.alerts");
+    bool color = isatty(1);
+    long long alerts = 0, by_level[4] = {0};
+    int64_t deadline = rw_monotonic_ms() + 120000;
+    bool done = false;
+    rw_buf_t line;
+    rw_buf_init(&line);
+    while (!atomic_load(stop) && rw_monotonic_ms() < deadline && d.engine_rc == 0) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(tail, 200);
+        if (m) {
+            if (!m->err) {
+                rw_buf_reset(&line);
+                if (rw_alert_line(m->payload, m->len, color, &line) == 0) {
+                    if (!quiet)
+                        printf("%s\n", rw_buf_cstr(&line));
+                    alerts++;
+                    json_t *a = json_loadb(m->payload, m->len, 0, NULL);
+                    int l = rw_level_parse(json_string_value(json_object_get(a, "level"))
+                                               ?: "none");
+                    if (l > 0)
+                        by_level[l]++;
+                    json_decref(a);
+                }
+            }
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        /* Idle: finished when every message is counted and every alert shown. */
+        if (done)
+            break;
+        if (rc && processed(rc) >= sent) {
+            int64_t lo, hi;
+            if (rd_kafka_query_watermark_offsets(tail, "risk.alerts", 0, &lo, &hi, 2000) == 0 &&
+                alerts >= hi - lo)
+                done = true;
+        }
+    }
+    rw_buf_fini(&line);
+    printf("\n%lld alerts: low %lld, medium %lld, high %lld%s\n", alerts, by_level[1],
+           by_level[2], by_level[3], done ? "" : " (stopped before the end)");
+    if (rc) {
+        print_counters(rc);
+        redisFree(rc);
+    }
+    atomic_store(&d.engine_stop, 1);
+    pthread_join(d.engine, NULL);
+    rd_kafka_consumer_close(tail);
+    rd_kafka_destroy(tail);
+    rw_config_fini(&d.cfg);
+    rw_redis_server_stop(&redis);
+    rw_mock_stop(&mock);
+    printf("\nstopped the engine, redis-server and the Kafka cluster.\n");
+    return done && d.engine_rc == 0 ? RW_EXIT_OK : RW_EXIT_RUNTIME;
+}

@@ -1,0 +1,22 @@
+/* The engine (`riskwarn run`): Kafka in, alerts out, state in Redis. */
+#ifndef RW_ENGINE_H
+#define RW_ENGINE_H
+
+#include "config.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdatomic.h>
+
+/* Runs until *stop becomes nonzero (set it from a signal handler or another
+ * thread). Returns an exit code: RW_EXIT_OK after a clean stop, RW_EXIT_USAGE
+ * for a configuration error found at start-up, RW_EXIT_RUNTIME otherwise.
+ * cfg is borrowed for the whole run. */
+int rw_engine_run(const rw_config_t *cfg, atomic_int *stop);
+
+/* A librdkafka configuration with bootstrap servers and the config's allowed
+ * properties. Returns a new conf (owned by the caller until handed to
+ * rd_kafka_new), or NULL with err filled. */
+rd_kafka_conf_t *rw_kafka_conf_new(const rw_config_t *cfg, char *err, size_t errlen);
+
+
+#endif

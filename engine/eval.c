@@ -1,0 +1,545 @@
+#include "eval.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GROW(ptr, n, cap)                                                                          \
+    do {                                                                                           \
+        if ((n) == (cap)) {                                                                        \
+            (cap) = (cap) ? (cap) * 2 : 64;                                                        \
+            (ptr) = rw_realloc((ptr), (cap) * sizeof(*(ptr)));                                     \
+        }                                                                                          \
+    } while (0)
+
+rw_batch_t *rw_batch_new(size_t max_event_bytes, bool keep_windows) {
+    rw_batch_t *b = rw_calloc(1, sizeof(*b));
+    b->max_event_bytes = max_event_bytes;
+    b->keep_windows = keep_windows;
+    rw_buf_init(&b->arena);
+    b->wtab_size = 1024;
+    b->wtab = rw_calloc(b->wtab_size, sizeof(*b->wtab));
+    b->ctab_size = 256;
+    b->ctab = rw_calloc(b->ctab_size, sizeof(*b->ctab));
+    return b;
+}
+
+static void window_free(rw_wstate_t *ws) {
+    for (size_t i = 0; i < ws->n; i++)
+        free(ws->entries[i].value);
+    free(ws->entries);
+    free(ws->id);
+    free(ws);
+}
+
+static void windows_clear(rw_batch_t *b) {
+    for (size_t i = 0; i < b->wtab_size; i++) {
+        rw_wstate_t *ws = b->wtab[i];
+        while (ws) {
+            rw_wstate_t *next = ws->next;
+            window_free(ws);
+            ws = next;
+        }
+        b->wtab[i] = NULL;
+    }
+    b->n_windows = 0;
+}
+
+void rw_batch_clear_windows(rw_batch_t *b) {
+    for (size_t i = 0; i < b->wtab_size; i++)
+        for (rw_wstate_t *ws = b->wtab[i]; ws; ws = ws->next) {
+            for (size_t e = 0; e < ws->n; e++)
+                free(ws->entries[e].value);
+            ws->n = 0;
+            ws->max_ts_ms = INT64_MIN;
+        }
+}
+
+static void incrs_clear(rw_batch_t *b) {
+    rw_incr_t *c = b->incrs;
+    while (c) {
+        rw_incr_t *next = c->next;
+        free(c->key);
+        free(c->field);
+        free(c);
+        c = next;
+    }
+    b->incrs = NULL;
+    memset(b->ctab, 0, b->ctab_size * sizeof(*b->ctab));
+}
+
+static void items_clear(rw_batch_t *b) {
+    for (size_t i = 0; i < b->n_items; i++)
+        json_decref(b->items[i].event);
+    b->n_items = 0;
+    for (size_t i = 0; i < b->n_srcs; i++)
+        free(b->srcs[i].topic);
+    free(b->srcs);
+    b->srcs = NULL;
+    b->n_srcs = 0;
+    b->n_cands = 0;
+    b->n_hits = 0;
+    rw_buf_reset(&b->arena);
+}
+
+void rw_batch_destroy(rw_batch_t *b) {
+    if (!b)
+        return;
+    items_clear(b);
+    windows_clear(b);
+    incrs_clear(b);
+    free(b->wtab);
+    free(b->ctab);
+    free(b->items);
+    free(b->cands);
+    free(b->hits);
+    free(b->view);
+    rw_buf_fini(&b->arena);
+    free(b);
+}
+
+void rw_batch_reset(rw_batch_t *b, const rw_ruleset_t *rs) {
+    items_clear(b);
+    incrs_clear(b);
+    if (!b->keep_windows || b->rs != rs)
+        windows_clear(b);
+    b->rs = rs;
+}
+
+uint32_t rw_batch_src(rw_batch_t *b, const char *topic, int32_t partition) {
+    for (size_t i = 0; i < b->n_srcs; i++)
+        if (b->srcs[i].partition == partition && strcmp(b->srcs[i].topic, topic) == 0)
+            return (uint32_t)i;
+    b->srcs = rw_realloc(b->srcs, (b->n_srcs + 1) * sizeof(*b->srcs));
+    b->srcs[b->n_srcs] = (rw_src_t){rw_strdup(topic), partition, -1, -1};
+    return (uint32_t)b->n_srcs++;
+}
+
+static size_t arena_put(rw_batch_t *b, const char *s, size_t len) {
+    size_t off = b->arena.len;
+    rw_buf_append(&b->arena, s, len);
+    rw_buf_append(&b->arena, "", 1);
+    return off;
+}
+
+/* ---- parsing --------------------------------------------------------------------- */
+
+static void item_reject(rw_item_t *it, const char *fmt, const char *arg) {
+    snprintf(it->error, sizeof(it->error), fmt, arg);
+    json_decref(it->event);
+    it->event = NULL;
+}
+
+void rw_batch_add(rw_batch_t *b, const rw_msg_t *m) {
+    GROW(b->items, b->n_items, b->cap_items);
+    rw_item_t *it = &b->items[b->n_items++];
+    memset(it, 0, sizeof(*it));
+    it->msg = *m;
+    it->key_rule = -1;
+    it->key_off = SIZE_MAX;
+    it->src = rw_batch_src(b, m->topic, m->partition);
+    rw_src_t *s = &b->srcs[it->src];
+    if (m->offset > s->max_offset)
+        s->max_offset = m->offset;
+
+    if (m->len > b->max_event_bytes) {
+        snprintf(it->error, sizeof(it->error), "oversize: %zu bytes, the limit is %zu", m->len,
+                 b->max_event_bytes);
+        return;
+    }
+    json_error_t je;
+    it->event = json_loadb(m->payload ? m->payload : "", m->len,
+                           JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+    if (!it->event) {
+        snprintf(it->error, sizeof(it->error), "invalid JSON at byte %d: %.160s", je.position,
+                 je.text);
+        return;
+    }
+    if (!json_is_object(it->event))
+        return item_reject(it, "not a JSON object%s", "");
+    json_t *id = json_object_get(it->event, "event_id");
+    json_t *type = json_object_get(it->event, "type");
+    json_t *ts = json_object_get(it->event, "ts");
+    if (!id)
+        return item_reject(it, "missing required field %s", "event_id");
+    if (!json_is_string(id) || json_string_length(id) == 0 || json_string_length(id) > 256 ||
+        strlen(json_string_value(id)) != json_string_length(id))
+        return item_reject(it, "%s: must be a non-empty string of at most 256 bytes",
+                           "event_id");
+    if (!type)
+        return item_reject(it, "missing required field %s", "type");
+    if (!json_is_string(type) || json_string_length(type) == 0 ||
+        json_string_length(type) > 64 || strlen(json_string_value(type)) != json_string_length(type))
+        return item_reject(it, "%s: must be a non-empty string of at most 64 bytes", "type");
+    if (!ts)
+        return item_reject(it, "missing required field %s", "ts");
+    if (!json_is_string(ts) ||
+        rw_time_parse(json_string_value(ts), json_string_length(ts), &it->ts_ms))
+        return item_reject(it, "%s: not an RFC 3339 time", "ts");
+    it->event_id = json_string_value(id);
+    it->type = json_string_value(type);
+}
+
+/* ---- windows ----------------------------------------------------------------------- */
+
+static size_t wslot(const rw_batch_t *b, const char *id) {
+    return (size_t)(rw_hash64(id, strlen(id)) & (b->wtab_size - 1));
+}
+
+rw_wstate_t *rw_batch_window(rw_batch_t *b, const char *id) {
+    for (rw_wstate_t *ws = b->wtab[wslot(b, id)]; ws; ws = ws->next)
+        if (strcmp(ws->id, id) == 0)
+            return ws;
+    return NULL;
+}
+
+static void wtab_grow(rw_batch_t *b) {
+    size_t old = b->wtab_size;
+    rw_wstate_t **tab = b->wtab;
+    b->wtab_size *= 2;
+    b->wtab = rw_calloc(b->wtab_size, sizeof(*b->wtab));
+    for (size_t i = 0; i < old; i++) {
+        rw_wstate_t *ws = tab[i];
+        while (ws) {
+            rw_wstate_t *next = ws->next;
+            size_t s = wslot(b, ws->id);
+            ws->next = b->wtab[s];
+            b->wtab[s] = ws;
+            ws = next;
+        }
+    }
+    free(tab);
+}
+
+static rw_wstate_t *window_get(rw_batch_t *b, uint32_t rule, const char *key) {
+    const rw_rule_t *r = &b->rs->rules[rule];
+    char stack[512];
+    size_t need = strlen(r->id) + strlen(key) + 2;
+    char *id = need <= sizeof(stack) ? stack : rw_malloc(need);
+    snprintf(id, need, "%s:%s", r->id, key);
+    rw_wstate_t *ws = rw_batch_window(b, id);
+    if (!ws) {
+        if (b->n_windows >= b->wtab_size)
+            wtab_grow(b);
+        ws = rw_calloc(1, sizeof(*ws));
+        ws->id = rw_strdup(id);
+        ws->rule = rule;
+        ws->window_ms = r->window_ms;
+        ws->load_min_ms = INT64_MAX;
+        ws->max_ts_ms = INT64_MIN;
+        ws->trim_at = 64;
+        size_t s = wslot(b, id);
+        ws->next = b->wtab[s];
+        b->wtab[s] = ws;
+        b->n_windows++;
+    }
+    if (id != stack)
+        free(id);
+    return ws;
+}
+
+void rw_window_add(rw_wstate_t *ws, int64_t ts_ms, uint32_t src, int64_t offset,
+                   const char *value, bool fresh) {
+    GROW(ws->entries, ws->n, ws->cap);
+    rw_wentry_t *e = &ws->entries[ws->n++];
+    e->ts_ms = ts_ms;
+    e->src = src;
+    e->offset = offset;
+    e->fresh = fresh;
+    e->value = rw_strdup(value);
+    char *end;
+    e->num = strtod(value, &end);
+    if (end == value || *end || !isfinite(e->num))
+        e->num = 0;
+    if (ts_ms > ws->max_ts_ms)
+        ws->max_ts_ms = ts_ms;
+}
+
+void rw_window_trim(rw_wstate_t *ws) {
+    int64_t cut = ws->max_ts_ms - ws->window_ms;
+    size_t o = 0;
+    for (size_t i = 0; i < ws->n; i++) {
+        if (ws->entries[i].ts_ms <= cut && !ws->entries[i].fresh) {
+            free(ws->entries[i].value);
+            continue;
+        }
+        ws->entries[o++] = ws->entries[i];
+    }
+    ws->n = o;
+}
+
+/* ---- plan -------------------------------------------------------------------------- */
+
+/* The key's text: strings as they are, integers in decimal. Others have no key. */
+static int key_text(const json_t *v, char *buf, size_t len, const char **out, size_t *out_len) {
+    if (json_is_string(v)) {
+        *out = json_string_value(v);
+        *out_len = json_string_length(v);
+        return *out_len > 0 && *out_len <= 256 && strlen(*out) == *out_len ? 0 : -1;
+    }
+    if (json_is_integer(v)) {
+        *out_len = (size_t)snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        *out = buf;
+        return 0;
+    }
+    return -1;
+}
+
+void rw_batch_plan(rw_batch_t *b) {
+    const rw_ruleset_t *rs = b->rs;
+    b->n_cands = 0;
+    for (size_t i = 0; i < b->n_items; i++) {
+        rw_item_t *it = &b->items[i];
+        if (!it->event)
+            continue;
+        for (size_t r = 0; r < rs->n_rules; r++) {
+            const rw_rule_t *rule = &rs->rules[r];
+            if (!rw_match_eval(&rule->match, it->event))
+                continue;
+            rw_cand_t c = {(uint32_t)i, (uint32_t)r, SIZE_MAX, SIZE_MAX, NULL};
+            const char *key = NULL;
+            size_t klen = 0;
+            char num[32];
+            if (rule->key) {
+                const json_t *kv = rw_field_get(it->event, rule->key);
+                if (!kv || key_text(kv, num, sizeof(num), &key, &klen))
+                    continue; /* no key: not scored by this rule */
+                c.key_off = arena_put(b, key, klen);
+            }
+            if (rule->window_ms > 0 && rule->module->record) {
+                char rec[RW_RECORD_MAX];
+                rec[0] = 0;
+                int rc = rule->module->record(rule->state, it->event, rec, sizeof(rec));
+                if (rc != RW_OK)
+                    continue;
+                rec[sizeof(rec) - 1] = 0;
+                c.rec_off = arena_put(b, rec, strlen(rec));
+                c.ws = window_get(b, (uint32_t)r, key ? rw_batch_str(b, c.key_off) : "");
+                int64_t need = it->ts_ms - rule->window_ms;
+                if (need < c.ws->load_min_ms)
+                    c.ws->load_min_ms = need;
+            }
+            GROW(b->cands, b->n_cands, b->cap_cands);
+            b->cands[b->n_cands++] = c;
+        }
+    }
+}
+
+/* ---- counters ---------------------------------------------------------------------- */
+
+static void incr(rw_batch_t *b, const char *key, const char *field, int64_t by) {
+    char k[600];
+    int n = snprintf(k, sizeof(k), "%s\t%s", key, field);
+    size_t slot = (size_t)(rw_hash64(k, (size_t)n) & (b->ctab_size - 1));
+    for (rw_incr_t *c = b->ctab[slot]; c; c = c->next) {
+        /* Chains are rebuilt per slot below; walk the slot's own list. */
+        if (strcmp(c->key, key) == 0 && strcmp(c->field, field) == 0) {
+            c->by += by;
+            return;
+        }
+    }
+    rw_incr_t *c = rw_calloc(1, sizeof(*c));
+    c->key = rw_strdup(key);
+    c->field = rw_strdup(field);
+    c->by = by;
+    c->next = b->ctab[slot];
+    b->ctab[slot] = c;
+}
+
+static void counters_collect(rw_batch_t *b) {
+    /* Gather the table into the flat list the stores read. */
+    b->incrs = NULL;
+    for (size_t i = 0; i < b->ctab_size; i++) {
+        rw_incr_t *c = b->ctab[i];
+        while (c) {
+            rw_incr_t *next = c->next;
+            c->next = b->incrs;
+            b->incrs = c;
+            c = next;
+        }
+        b->ctab[i] = NULL;
+    }
+}
+
+/* ---- evaluate ---------------------------------------------------------------------- */
+
+void rw_batch_evaluate(rw_batch_t *b) {
+    const rw_ruleset_t *rs = b->rs;
+    incrs_clear(b);
+    b->n_hits = 0;
+    size_t ci = 0;
+    char date[16], key[300];
+    int off = rs->calendar.utc_offset_min;
+    for (size_t i = 0; i < b->n_items; i++) {
+        rw_item_t *it = &b->items[i];
+        const rw_src_t *src = &b->srcs[it->src];
+        it->applied = src->fence >= 0 && it->msg.offset <= src->fence;
+        it->level = RW_LEVEL_NONE;
+        it->hit_off = b->n_hits;
+        it->n_hits = 0;
+        it->key_rule = -1;
+        it->key_off = SIZE_MAX;
+        if (!it->event) {
+            if (!it->applied) {
+                rw_date_format(it->msg.arrival_ms, off, date, sizeof(date));
+                snprintf(key, sizeof(key), "events:%s", date);
+                incr(b, key, "deadletter", 1);
+            }
+            continue;
+        }
+        for (; ci < b->n_cands && b->cands[ci].item == i; ci++) {
+            rw_cand_t *c = &b->cands[ci];
+            const rw_rule_t *rule = &rs->rules[c->rule];
+            rw_input_t in = {it->event, it->ts_ms, NULL, 0};
+            if (c->ws) {
+                rw_wstate_t *ws = c->ws;
+                if (!it->applied) {
+                    rw_window_add(ws, it->ts_ms, it->src, it->msg.offset,
+                                  rw_batch_str(b, c->rec_off), !b->keep_windows);
+                    if (b->keep_windows && ws->n >= ws->trim_at) {
+                        rw_window_trim(ws);
+                        ws->trim_at = ws->n * 2 > 64 ? ws->n * 2 : 64;
+                    }
+                }
+                if (ws->n > b->view_cap) {
+                    b->view_cap = ws->n * 2;
+                    b->view = rw_realloc(b->view, b->view_cap * sizeof(*b->view));
+                }
+                int64_t lo = it->ts_ms - ws->window_ms;
+                size_t n = 0;
+                for (size_t e = 0; e < ws->n; e++) {
+                    const rw_wentry_t *we = &ws->entries[e];
+                    if (we->ts_ms <= lo || we->ts_ms > it->ts_ms)
+                        continue;
+                    /* Later in the same partition: not yet seen at this event. */
+                    if (we->src == it->src && we->offset > it->msg.offset)
+                        continue;
+                    b->view[n++] = (rw_window_entry_t){we->ts_ms, we->num, we->value};
+                }
+                in.entries = b->view;
+                in.n_entries = n;
+            }
+            double measure;
+            if (rule->module->measure(rule->state, &in, &measure) != RW_OK || !isfinite(measure))
+                continue;
+            int level = rw_rule_level(rule, measure);
+            if (level == RW_LEVEL_NONE)
+                continue;
+            GROW(b->hits, b->n_hits, b->cap_hits);
+            b->hits[b->n_hits++] = (rw_hit_t){c->rule, level, measure};
+            it->n_hits++;
+            if (level > it->level) {
+                it->level = level;
+                it->key_rule = (int)c->rule;
+                it->key_off = c->key_off;
+            }
+        }
+        if (it->applied)
+            continue;
+        rw_date_format(it->ts_ms, off, date, sizeof(date));
+        snprintf(key, sizeof(key), "events:%s", date);
+        incr(b, key, it->type, 1);
+        if (it->level > RW_LEVEL_NONE) {
+            snprintf(key, sizeof(key), "alerts:%s", date);
+            incr(b, key, rw_level_name(it->level), 1);
+            for (size_t h = it->hit_off; h < it->hit_off + it->n_hits; h++) {
+                snprintf(key, sizeof(key), "rule:%s:%s", rs->rules[b->hits[h].rule].id, date);
+                incr(b, key, rw_level_name(b->hits[h].level), 1);
+            }
+        }
+    }
+    counters_collect(b);
+}
+
+/* ---- alerts ------------------------------------------------------------------------- */
+
+void rw_alert_id(const rw_ruleset_t *rs, const char *event_id, int level, char out[33]) {
+    rw_buf_t b;
+    rw_buf_init(&b);
+    rw_buf_puts(&b, rs->name);
+    rw_buf_append(&b, "", 1);
+    rw_buf_puts(&b, rs->version);
+    rw_buf_append(&b, "", 1);
+    rw_buf_puts(&b, event_id);
+    rw_buf_append(&b, "", 1);
+    rw_buf_puts(&b, rw_level_name(level));
+    uint8_t dig[32];
+    rw_sha256(b.data, b.len, dig);
+    rw_hex(dig, 16, out);
+    rw_buf_fini(&b);
+}
+
+static const char *key_field_name(const rw_rule_t *r) {
+    return r->key ? r->key->parts[r->key->n_parts - 1] : "";
+}
+
+static char *masked_key(const rw_batch_t *b, const rw_item_t *it) {
+    const char *raw = rw_batch_str(b, it->key_off);
+    if (!raw || it->key_rule < 0)
+        return NULL;
+    const rw_rule_t *r = &b->rs->rules[it->key_rule];
+    const rw_mask_t *m = rw_ruleset_mask_for(b->rs, key_field_name(r));
+    size_t len = strlen(raw);
+    char *out = rw_malloc(len * 4 + 2);
+    rw_mask_apply(m, raw, len, out, len * 4 + 2);
+    return out;
+}
+
+char *rw_alert_key(const rw_batch_t *b, const rw_item_t *it) {
+    char *mk = masked_key(b, it);
+    if (!mk)
+        return rw_strdup(it->type ? it->type : "");
+    const rw_rule_t *r = &b->rs->rules[it->key_rule];
+    rw_buf_t k;
+    rw_buf_init(&k);
+    rw_buf_printf(&k, "%s:%s", r->key->path, mk);
+    free(mk);
+    return (char *)rw_buf_cstr(&k);
+}
+
+static json_t *measure_json(double x) {
+    if (x == floor(x) && fabs(x) < 9e15)
+        return json_integer((json_int_t)x);
+    return json_real(x);
+}
+
+char *rw_alert_build(const rw_batch_t *b, const rw_item_t *it, int64_t emitted_ms) {
+    const rw_ruleset_t *rs = b->rs;
+    char id[33], ts[40], em[40];
+    rw_alert_id(rs, it->event_id, it->level, id);
+    rw_time_format(emitted_ms, em, sizeof(em));
+    json_t *evts = json_object_get(it->event, "ts");
+    snprintf(ts, sizeof(ts), "%s", json_string_value(evts));
+    json_t *a = json_object();
+    json_object_set_new(a, "alert_id", json_string(id));
+    json_object_set_new(a, "level", json_string(rw_level_name(it->level)));
+    json_object_set_new(a, "event_id", json_string(it->event_id));
+    json_object_set_new(a, "event_type", json_string(it->type));
+    json_object_set_new(a, "event_ts", json_string(ts));
+    json_object_set_new(a, "emitted_at", json_string(em));
+    char *mk = masked_key(b, it);
+    json_object_set_new(a, "key", mk ? json_string(mk) : json_null());
+    free(mk);
+    json_object_set_new(a, "ruleset", json_string(rs->name));
+    json_object_set_new(a, "ruleset_version", json_string(rs->version));
+    json_t *rules = json_array();
+    for (size_t h = it->hit_off; h < it->hit_off + it->n_hits; h++) {
+        const rw_hit_t *hit = &b->hits[h];
+        const rw_rule_t *r = &rs->rules[hit->rule];
+        json_t *e = json_object();
+        json_object_set_new(e, "id", json_string(r->id));
+        json_object_set_new(e, "module", json_string(r->module->name));
+        json_object_set_new(e, "level", json_string(rw_level_name(hit->level)));
+        json_object_set_new(e, "measure", measure_json(hit->measure));
+        json_object_set(e, "thresholds", r->thresholds);
+        if (r->window_ms > 0)
+            json_object_set_new(e, "window_ms", json_integer(r->window_ms));
+        json_array_append_new(rules, e);
+    }
+    json_object_set_new(a, "rules", rules);
+    json_object_set_new(a, "event", rw_ruleset_mask_event(rs, it->event));
+    char *s = json_dumps(a, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15));
+    json_decref(a);
+    return s;
+}

@@ -1,0 +1,171 @@
+/*
+ * Batch evaluation: the code `run` and `replay` share.
+ *
+ * A batch goes through fixed phases:
+ *   rw_batch_add()      parse each message into an event, or mark it for the
+ *                       dead-letter topic with a reason;
+ *   rw_batch_plan()     match every rule, find each rule's key and the windows
+ *                       the batch needs;
+ *   store->load()       one read from the state store: each source partition's
+ *                       fence (the last offset whose updates are stored) and the
+ *                       windows' recent entries;
+ *   rw_batch_evaluate() measures, levels and alerts, in memory, in input order;
+ *   store->apply()      one atomic write: counters, window entries, fences.
+ *
+ * A message at or below its partition's fence was applied before (a re-read
+ * after a crash or a rebalance): it is evaluated and its alert is published
+ * again with the same alert_id, but it adds nothing to counters or windows.
+ */
+#ifndef RW_EVAL_H
+#define RW_EVAL_H
+
+#include "ruleset.h"
+#include "util.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* One input message; everything borrowed until the batch is reset. */
+typedef struct rw_msg {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    const char *payload;
+    size_t len;
+    int64_t arrival_ms;
+} rw_msg_t;
+
+/* A source partition of the batch. */
+typedef struct rw_src {
+    char *topic;
+    int32_t partition;
+    int64_t fence;      /* last applied offset; -1 when none */
+    int64_t max_offset; /* highest offset in this batch */
+} rw_src_t;
+
+/* One entry of a window. */
+typedef struct rw_wentry {
+    int64_t ts_ms;
+    int64_t offset;
+    uint32_t src; /* index in the batch's sources */
+    bool fresh;   /* added by this batch: to be written */
+    double num;
+    char *value; /* owned */
+} rw_wentry_t;
+
+/* A window: one rule, one key. */
+typedef struct rw_wstate {
+    char *id; /* "RULE_ID:KEY" (the store adds its prefix) */
+    uint32_t rule;
+    int64_t window_ms;
+    int64_t load_min_ms; /* entries with ts > this are needed */
+    int64_t max_ts_ms;   /* newest entry */
+    size_t trim_at;      /* kept windows: trim when this many entries */
+    rw_wentry_t *entries;
+    size_t n, cap;
+    struct rw_wstate *next; /* hash chain */
+} rw_wstate_t;
+
+/* A rule that reached a level on an event. */
+typedef struct rw_hit {
+    uint32_t rule;
+    int level;
+    double measure;
+} rw_hit_t;
+
+/* A (rule, message) pair that matched in the plan phase. */
+typedef struct rw_cand {
+    uint32_t item, rule;
+    size_t key_off; /* into the batch's string arena; SIZE_MAX: no key */
+    size_t rec_off; /* recorded value, window rules; SIZE_MAX: none */
+    rw_wstate_t *ws;
+} rw_cand_t;
+
+/* One message of the batch and its outcome. */
+typedef struct rw_item {
+    rw_msg_t msg;
+    uint32_t src;
+    json_t *event; /* owned; NULL for dead letters */
+    const char *event_id, *type; /* borrowed from event */
+    int64_t ts_ms;
+    char error[256]; /* dead-letter reason; "" when the event is valid */
+    bool applied;    /* at or below the fence */
+    int level;
+    size_t hit_off, n_hits;
+    int key_rule;   /* rule whose key names the alert; -1 none */
+    size_t key_off; /* the alert key's raw value in the arena; SIZE_MAX none */
+} rw_item_t;
+
+/* A counter increment (key without the store prefix). */
+typedef struct rw_incr {
+    char *key, *field;
+    int64_t by;
+    struct rw_incr *next;
+} rw_incr_t;
+
+typedef struct rw_batch {
+    const rw_ruleset_t *rs; /* borrowed; one ruleset for the whole batch */
+    size_t max_event_bytes;
+    bool keep_windows; /* replay: windows stay in memory across batches */
+
+    rw_item_t *items;
+    size_t n_items, cap_items;
+    rw_src_t *srcs;
+    size_t n_srcs;
+    rw_cand_t *cands;
+    size_t n_cands, cap_cands;
+    rw_hit_t *hits;
+    size_t n_hits, cap_hits;
+    rw_buf_t arena;
+
+    rw_wstate_t **wtab; /* hash table of windows */
+    size_t wtab_size, n_windows;
+
+    rw_incr_t **ctab; /* hash table of counter increments */
+    size_t ctab_size;
+    rw_incr_t *incrs; /* list of all, in insertion order (reversed) */
+
+    rw_window_entry_t *view; /* scratch for measure() */
+    size_t view_cap;
+} rw_batch_t;
+
+/* Returns a new batch (free with rw_batch_destroy). */
+rw_batch_t *rw_batch_new(size_t max_event_bytes, bool keep_windows);
+void rw_batch_destroy(rw_batch_t *b);
+/* Forgets the messages and outcomes; keeps windows when keep_windows. Sets the
+ * ruleset for the next batch (borrowed). */
+void rw_batch_reset(rw_batch_t *b, const rw_ruleset_t *rs);
+
+/* Adds and parses one message. Payload bytes are borrowed until reset. */
+void rw_batch_add(rw_batch_t *b, const rw_msg_t *m);
+/* Matches rules and creates the windows the batch needs. */
+void rw_batch_plan(rw_batch_t *b);
+/* Evaluates every item; fills levels, hits and counter increments. Call after
+ * the store loaded fences and windows. Safe to call again after a reload. */
+void rw_batch_evaluate(rw_batch_t *b);
+
+/* Forgets every window, for stores that reload them per batch. */
+void rw_batch_clear_windows(rw_batch_t *b);
+/* Window lookup, for stores. */
+rw_wstate_t *rw_batch_window(rw_batch_t *b, const char *id);
+/* Adds an entry read from the store, for stores. value is copied. */
+void rw_window_add(rw_wstate_t *ws, int64_t ts_ms, uint32_t src, int64_t offset,
+                   const char *value, bool fresh);
+/* Drops entries no longer needed by any event newer than max_ts_ms. */
+void rw_window_trim(rw_wstate_t *ws);
+/* Finds or adds a source. */
+uint32_t rw_batch_src(rw_batch_t *b, const char *topic, int32_t partition);
+
+/* The alert of an item as JSON text: returns a new string (free with free()).
+ * emitted_ms is the time written as emitted_at. */
+char *rw_alert_build(const rw_batch_t *b, const rw_item_t *it, int64_t emitted_ms);
+/* The alert's deterministic id (33 bytes with the NUL). */
+void rw_alert_id(const rw_ruleset_t *rs, const char *event_id, int level, char out[33]);
+/* The alert's Kafka message key: stable per entity, masked. Returns a new string. */
+char *rw_alert_key(const rw_batch_t *b, const rw_item_t *it);
+
+static inline const char *rw_batch_str(const rw_batch_t *b, size_t off) {
+    return off == SIZE_MAX ? NULL : b->arena.data + off;
+}
+
+#endif

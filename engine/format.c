@@ -1,0 +1,64 @@
+#include "format.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *level_color(const char *level) {
+    if (strcmp(level, "high") == 0)
+        return "\033[1;31m";
+    if (strcmp(level, "medium") == 0)
+        return "\033[33m";
+    return "\033[36m";
+}
+
+static void put_number(rw_buf_t *out, const json_t *v) {
+    if (json_is_integer(v))
+        rw_buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else if (json_is_real(v))
+        rw_buf_printf(out, "%.2f", json_real_value(v));
+    else
+        rw_buf_puts(out, "?");
+}
+
+int rw_alert_line(const char *json, size_t len, bool color, rw_buf_t *out) {
+    json_error_t je;
+    json_t *a = json_loadb(json, len, 0, &je);
+    if (!json_is_object(a)) {
+        json_decref(a);
+        return -1;
+    }
+    const char *level = json_string_value(json_object_get(a, "level"));
+    const char *ts = json_string_value(json_object_get(a, "event_ts"));
+    const char *type = json_string_value(json_object_get(a, "event_type"));
+    const char *id = json_string_value(json_object_get(a, "event_id"));
+    const char *key = json_string_value(json_object_get(a, "key"));
+    if (!level)
+        level = "?";
+    char up[8];
+    size_t n = strlen(level) < 6 ? strlen(level) : 6;
+    for (size_t i = 0; i < n; i++)
+        up[i] = (char)(level[i] >= 'a' && level[i] <= 'z' ? level[i] - 32 : level[i]);
+    up[n] = 0;
+    rw_buf_printf(out, "%s%-6s%s %s %-11s %-18s key=%s", color ? level_color(level) : "", up,
+                  color ? "\033[0m" : "", ts ? ts : "?", type ? type : "?", id ? id : "?",
+                  key ? key : "-");
+    json_t *rules = json_object_get(a, "rules");
+    size_t i;
+    json_t *r;
+    json_array_foreach(rules, i, r) {
+        const char *rid = json_string_value(json_object_get(r, "id"));
+        const char *rl = json_string_value(json_object_get(r, "level"));
+        json_t *th = json_object_get(json_object_get(r, "thresholds"), rl ? rl : "");
+        rw_buf_printf(out, "%s%s[%s]=", i ? ", " : "  ", rid ? rid : "?", rl ? rl : "?");
+        put_number(out, json_object_get(r, "measure"));
+        if (th) {
+            rw_buf_puts(out, " (");
+            rw_buf_puts(out, rl ? rl : "?");
+            rw_buf_puts(out, " at ");
+            put_number(out, th);
+            rw_buf_puts(out, ")");
+        }
+    }
+    json_decref(a);
+    return 0;
+}

@@ -1,0 +1,251 @@
+/* riskwarn: the command line (SPEC §2). */
+#include "commands.h"
+#include "config.h"
+#include "engine.h"
+#include "mock.h"
+#include "ruleset.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef RW_VERSION
+#define RW_VERSION "0.1.0"
+#endif
+
+static atomic_int stop_flag;
+
+static void on_signal(int sig) {
+    (void)sig;
+    atomic_store(&stop_flag, 1);
+}
+
+void rw_signals_install(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+atomic_int *rw_stop_flag(void) {
+    return &stop_flag;
+}
+
+typedef struct command {
+    const char *name;
+    const char *usage;
+    const char *summary;
+    int (*fn)(int argc, char **argv);
+} command_t;
+
+static int cmd_help(int argc, char **argv);
+static int cmd_version(int argc, char **argv);
+
+static const command_t commands[] = {
+    {"run", "run -c ENGINE.json [--rules FILE] [--brokers LIST] [--group ID] [--redis HOST:PORT]",
+     "the engine: consume events, evaluate rules, publish alerts; stops on SIGTERM/SIGINT",
+     rw_cmd_run},
+    {"demo", "demo [--events FILE] [--rules FILE] [--quiet]",
+     "the embedded default: in-process Kafka, a local redis-server, sample events, alerts",
+     rw_cmd_demo},
+    {"replay", "replay --rules FILE [EVENTS.jsonl | -]",
+     "backtest JSON-lines events without Kafka: alerts on stdout, a summary on stderr",
+     rw_cmd_replay},
+    {"rules", "rules check FILE...", "validate rule files; exit 0, or 2 with every error found",
+     rw_cmd_rules},
+    {"mock-kafka", "mock-kafka [--brokers N] [--topic NAME:PARTITIONS]...",
+     "a local Kafka cluster for development and tests; prints its bootstrap servers first",
+     rw_cmd_mock_kafka},
+    {"version", "version", "print the version", cmd_version},
+    {"help", "help [COMMAND]", "this help, or one command's", cmd_help},
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(*commands))
+
+static int cmd_version(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    printf("riskwarn %s (librdkafka %s, jansson %s)\n", RW_VERSION, rd_kafka_version_str(),
+           JANSSON_VERSION);
+    return RW_EXIT_OK;
+}
+
+static void print_module(const rw_module_t *m, void *arg) {
+    (void)arg;
+    printf("  %-16s %s\n", m->name, m->summary);
+}
+
+static int cmd_help(int argc, char **argv) {
+    if (argc > 1) {
+        for (size_t i = 0; i < N_COMMANDS; i++)
+            if (strcmp(argv[1], commands[i].name) == 0) {
+                printf("usage: riskwarn %s\n\n%s\n", commands[i].usage, commands[i].summary);
+                return RW_EXIT_OK;
+            }
+        fprintf(stderr, "riskwarn: no command \"%s\"; see riskwarn help\n", argv[1]);
+        return RW_EXIT_USAGE;
+    }
+    printf("riskwarn: a streaming risk-warning engine\n\nusage: riskwarn COMMAND [ARGS]\n\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        printf("  %-11s %s\n", commands[i].name, commands[i].summary);
+    printf("\nrule modules:\n");
+    rw_modules_each(print_module, NULL);
+    printf("\nexit codes: 0 success, 1 runtime failure, 2 usage or configuration error\n");
+    return RW_EXIT_OK;
+}
+
+int rw_usage(const char *cmd) {
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            fprintf(stderr, "usage: riskwarn %s\n", commands[i].usage);
+    return RW_EXIT_USAGE;
+}
+
+/* ---- run ------------------------------------------------------------------------------- */
+
+int rw_cmd_run(int argc, char **argv) {
+    const char *cfg_path = NULL, *rules = NULL, *brokers = NULL, *group = NULL, *redis = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0 ? &cfg_path
+                            : strcmp(a, "--rules") == 0                       ? &rules
+                            : strcmp(a, "--brokers") == 0                     ? &brokers
+                            : strcmp(a, "--group") == 0                       ? &group
+                            : strcmp(a, "--redis") == 0                       ? &redis
+                                                                              : NULL;
+        if (!slot || i + 1 >= argc) {
+            fprintf(stderr, "riskwarn run: %s \"%s\"\n", slot ? "missing value for" : "unknown "
+                                                                                        "argument",
+                    a);
+            return rw_usage("run");
+        }
+        *slot = argv[++i];
+    }
+    rw_config_t cfg;
+    rw_config_init(&cfg);
+    if (cfg_path) {
+        rw_error_t err;
+        rw_error_clear(&err);
+        if (rw_config_load(&cfg, cfg_path, &err)) {
+            char line[1024];
+            rw_error_format(&err, line, sizeof(line));
+            fprintf(stderr, "%s\n", line);
+            rw_config_fini(&cfg);
+            return RW_EXIT_USAGE;
+        }
+    }
+    if (rules)
+        rw_config_set(&cfg.rules, rules);
+    if (brokers)
+        rw_config_set(&cfg.brokers, brokers);
+    if (group)
+        rw_config_set(&cfg.group_id, group);
+    if (redis && rw_config_set_redis(&cfg, redis)) {
+        fprintf(stderr, "riskwarn run: --redis: use HOST:PORT\n");
+        rw_config_fini(&cfg);
+        return RW_EXIT_USAGE;
+    }
+    const char *sa = getenv("RW_STOP_AFTER"); /* benchmarks: stop after N messages */
+    if (sa)
+        cfg.stop_after = atol(sa);
+    rw_signals_install();
+    int rc = rw_engine_run(&cfg, &stop_flag);
+    rw_config_fini(&cfg);
+    return rc;
+}
+
+/* ---- rules ----------------------------------------------------------------------------- */
+
+int rw_cmd_rules(int argc, char **argv) {
+    if (argc < 3 || strcmp(argv[1], "check") != 0)
+        return rw_usage("rules");
+    rw_errors_t errs;
+    rw_errors_init(&errs);
+    int bad = 0;
+    for (int i = 2; i < argc; i++) {
+        size_t before = errs.n;
+        rw_ruleset_t *rs = rw_ruleset_load_file(argv[i], &errs);
+        if (rs) {
+            printf("%s: ok: ruleset %s version %s, %zu rules\n", argv[i], rs->name, rs->version,
+                   rs->n_rules);
+            rw_ruleset_destroy(rs);
+        } else {
+            bad++;
+            rw_errors_t one = {errs.items + before, errs.n - before, 0};
+            rw_errors_print(&one, stderr);
+        }
+    }
+    if (bad)
+        fprintf(stderr, "%zu error%s in %d file%s\n", errs.n, errs.n == 1 ? "" : "s", bad,
+                bad == 1 ? "" : "s");
+    rw_errors_fini(&errs);
+    return bad ? RW_EXIT_USAGE : RW_EXIT_OK;
+}
+
+/* ---- mock-kafka ------------------------------------------------------------------------- */
+
+int rw_cmd_mock_kafka(int argc, char **argv) {
+    int brokers = 3;
+    rw_mock_t m;
+    char err[512];
+    const char *topics[64];
+    int n_topics = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--brokers") == 0 && i + 1 < argc) {
+            brokers = atoi(argv[++i]);
+            if (brokers < 1 || brokers > 16) {
+                fprintf(stderr, "riskwarn mock-kafka: --brokers: 1 to 16\n");
+                return RW_EXIT_USAGE;
+            }
+        } else if (strcmp(argv[i], "--topic") == 0 && i + 1 < argc && n_topics < 64) {
+            topics[n_topics++] = argv[++i];
+        } else {
+            return rw_usage("mock-kafka");
+        }
+    }
+    if (rw_mock_start(&m, brokers, err, sizeof(err))) {
+        fprintf(stderr, "riskwarn mock-kafka: %s\n", err);
+        return RW_EXIT_RUNTIME;
+    }
+    for (int i = 0; i < n_topics; i++)
+        if (rw_mock_topic(&m, topics[i], err, sizeof(err))) {
+            fprintf(stderr, "riskwarn mock-kafka: %s\n", err);
+            rw_mock_stop(&m);
+            return RW_EXIT_USAGE;
+        }
+    printf("%s\n", m.bootstraps);
+    fflush(stdout);
+    rw_signals_install();
+    while (!atomic_load(&stop_flag))
+        usleep(50 * 1000);
+    rw_mock_stop(&m);
+    return RW_EXIT_OK;
+}
+
+/* ---- dispatch ---------------------------------------------------------------------------- */
+
+int main(int argc, char **argv) {
+    const char *lvl = getenv("RW_LOG");
+    if (lvl)
+        rw_log_level = strcmp(lvl, "debug") == 0 ? RW_LOG_DEBUG
+                       : strcmp(lvl, "warn") == 0 ? RW_LOG_WARN
+                       : strcmp(lvl, "error") == 0 ? RW_LOG_ERROR
+                                                   : RW_LOG_INFO;
+    if (argc < 2) {
+        cmd_help(1, argv);
+        return RW_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+        return cmd_help(1, argv);
+    if (strcmp(argv[1], "--version") == 0)
+        return cmd_version(1, argv);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "riskwarn: unknown command \"%s\"; see riskwarn help\n", argv[1]);
+    return RW_EXIT_USAGE;
+}

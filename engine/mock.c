@@ -1,0 +1,63 @@
+#include "mock.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int rw_mock_start(rw_mock_t *m, int brokers, char *err, size_t errlen) {
+    memset(m, 0, sizeof(*m));
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    /* The cluster needs a handle to live in; a producer that never sends. */
+    rd_kafka_conf_set(conf, "log_level", "3", NULL, 0);
+    m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
+    if (!m->rk) {
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    m->cluster = rd_kafka_mock_cluster_new(m->rk, brokers > 0 ? brokers : 1);
+    if (!m->cluster) {
+        snprintf(err, errlen, "cannot start the mock Kafka cluster");
+        rd_kafka_destroy(m->rk);
+        m->rk = NULL;
+        return -1;
+    }
+    snprintf(m->bootstraps, sizeof(m->bootstraps), "%s",
+             rd_kafka_mock_cluster_bootstraps(m->cluster));
+    return 0;
+}
+
+int rw_mock_topic(rw_mock_t *m, const char *spec, char *err, size_t errlen) {
+    char name[256];
+    int parts = 1;
+    const char *colon = strrchr(spec, ':');
+    size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
+    if (len == 0 || len >= sizeof(name)) {
+        snprintf(err, errlen, "bad topic \"%s\" (use NAME or NAME:PARTITIONS)", spec);
+        return -1;
+    }
+    memcpy(name, spec, len);
+    name[len] = 0;
+    if (colon) {
+        char *end;
+        long p = strtol(colon + 1, &end, 10);
+        if (*end || p < 1 || p > 1000) {
+            snprintf(err, errlen, "bad partition count in \"%s\"", spec);
+            return -1;
+        }
+        parts = (int)p;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(m->cluster, name, parts, 1);
+    if (e) {
+        snprintf(err, errlen, "create topic %s: %s", name, rd_kafka_err2str(e));
+        return -1;
+    }
+    return 0;
+}
+
+void rw_mock_stop(rw_mock_t *m) {
+    if (m->cluster)
+        rd_kafka_mock_cluster_destroy(m->cluster);
+    if (m->rk)
+        rd_kafka_destroy(m->rk);
+    memset(m, 0, sizeof(*m));
+}

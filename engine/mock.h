@@ -1,0 +1,21 @@
+/* A local Kafka cluster in this process: librdkafka's mock cluster. */
+#ifndef RW_MOCK_H
+#define RW_MOCK_H
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+typedef struct rw_mock {
+    rd_kafka_t *rk; /* the handle the cluster lives in */
+    rd_kafka_mock_cluster_t *cluster;
+    char bootstraps[256];
+} rw_mock_t;
+
+/* Starts a cluster of n brokers. Returns 0, or -1 with err filled. */
+int rw_mock_start(rw_mock_t *m, int brokers, char *err, size_t errlen);
+/* Creates a topic ("name" or "name:partitions"; 1 partition by default).
+ * Returns 0, or -1 with err filled. */
+int rw_mock_topic(rw_mock_t *m, const char *spec, char *err, size_t errlen);
+void rw_mock_stop(rw_mock_t *m);
+
+#endif

@@ -1,0 +1,136 @@
+#include "proc.h"
+
+#include "store.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int rw_free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+static int ping(int port, const char *password) {
+    char err[256];
+    rw_redis_opts_t o = {"127.0.0.1", port, NULL, password, 0, "rw:", "x", 500};
+    redisContext *c = rw_redis_connect(&o, err, sizeof(err));
+    if (!c)
+        return -1;
+    redisReply *r = redisCommand(c, "PING");
+    int ok = r && r->type == REDIS_REPLY_STATUS;
+    if (r)
+        freeReplyObject(r);
+    redisFree(c);
+    return ok ? 0 : -1;
+}
+
+int rw_redis_server_start(rw_redis_server_t *s, const char *password, int timeout_ms, char *err,
+                          size_t errlen) {
+    memset(s, 0, sizeof(*s));
+    snprintf(s->dir, sizeof(s->dir), "/tmp/riskwarn-redis-XXXXXX");
+    if (!mkdtemp(s->dir)) {
+        snprintf(err, errlen, "mkdtemp: %s", strerror(errno));
+        return -1;
+    }
+    for (int attempt = 0; attempt < 5; attempt++) {
+        s->port = rw_free_port();
+        if (s->port < 0) {
+            snprintf(err, errlen, "no free port");
+            return -1;
+        }
+        char port[16];
+        snprintf(port, sizeof(port), "%d", s->port);
+        pid_t pid = fork();
+        if (pid < 0) {
+            snprintf(err, errlen, "fork: %s", strerror(errno));
+            return -1;
+        }
+        if (pid == 0) {
+            if (chdir(s->dir) != 0)
+                _exit(127);
+            int devnull = open("/dev/null", O_WRONLY);
+            if (devnull >= 0) {
+                dup2(devnull, 1);
+                dup2(devnull, 2);
+            }
+            const char *argv[] = {"redis-server", "--port",      port,   "--bind", "127.0.0.1",
+                                  "--save",       "",            "--appendonly", "no",
+                                  "--daemonize",  "no",          password ? "--requirepass" : NULL,
+                                  password,       NULL};
+            execvp("redis-server", (char *const *)argv);
+            _exit(127);
+        }
+        s->pid = pid;
+        int64_t deadline = rw_monotonic_ms() + timeout_ms;
+        while (rw_monotonic_ms() < deadline) {
+            int status;
+            if (waitpid(pid, &status, WNOHANG) == pid) {
+                s->pid = 0;
+                if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+                    snprintf(err, errlen, "cannot run redis-server (is it installed? "
+                                          "scripts/deps.sh installs it)");
+                    return -1;
+                }
+                break; /* port taken: try another */
+            }
+            if (ping(s->port, password) == 0)
+                return 0;
+            usleep(20 * 1000);
+        }
+        if (s->pid) {
+            kill(s->pid, SIGKILL);
+            waitpid(s->pid, NULL, 0);
+            s->pid = 0;
+        }
+    }
+    snprintf(err, errlen, "redis-server did not answer");
+    return -1;
+}
+
+void rw_redis_server_stop(rw_redis_server_t *s) {
+    if (s->pid > 0) {
+        kill(s->pid, SIGTERM);
+        int64_t deadline = rw_monotonic_ms() + 5000;
+        int status;
+        while (waitpid(s->pid, &status, WNOHANG) == 0) {
+            if (rw_monotonic_ms() > deadline) {
+                kill(s->pid, SIGKILL);
+                waitpid(s->pid, &status, 0);
+                break;
+            }
+            usleep(10 * 1000);
+        }
+        s->pid = 0;
+    }
+    if (s->dir[0]) {
+        char path[300];
+        snprintf(path, sizeof(path), "%s/dump.rdb", s->dir);
+        unlink(path);
+        rmdir(s->dir);
+        s->dir[0] = 0;
+    }
+}

@@ -1,0 +1,23 @@
+/* Child processes the demo and the tests start: a local redis-server. */
+#ifndef RW_PROC_H
+#define RW_PROC_H
+
+#include <sys/types.h>
+
+typedef struct rw_redis_server {
+    pid_t pid;
+    int port;
+    char dir[256]; /* its working directory, removed on stop */
+} rw_redis_server_t;
+
+/* Finds a free loopback TCP port. Returns it, or -1. */
+int rw_free_port(void);
+/* Starts redis-server on a free loopback port with no persistence, and waits
+ * until it answers PING (at most timeout_ms). password may be NULL.
+ * Returns 0, or -1 with err filled. */
+int rw_redis_server_start(rw_redis_server_t *s, const char *password, int timeout_ms, char *err,
+                          size_t errlen);
+/* Stops it (SIGTERM, then SIGKILL after 5 s) and removes its directory. */
+void rw_redis_server_stop(rw_redis_server_t *s);
+
+#endif

@@ -1,0 +1,876 @@
+#include "ruleset.h"
+
+#include "jpos.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct rw_setup {
+    rw_ruleset_t *rs;
+    rw_rule_t *rule;
+    int window_calls;
+};
+
+static const char *level_names[RW_LEVELS] = {"none", "low", "medium", "high"};
+
+const char *rw_level_name(int level) {
+    return level >= 0 && level < RW_LEVELS ? level_names[level] : "none";
+}
+
+int rw_level_parse(const char *name) {
+    for (int i = 1; i < RW_LEVELS; i++)
+        if (strcmp(name, level_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* ---- error list ------------------------------------------------------------ */
+
+void rw_errors_init(rw_errors_t *e) {
+    memset(e, 0, sizeof(*e));
+}
+
+void rw_errors_fini(rw_errors_t *e) {
+    free(e->items);
+    memset(e, 0, sizeof(*e));
+}
+
+void rw_errors_add(rw_errors_t *e, const rw_error_t *err) {
+    if (e->n == e->cap) {
+        e->cap = e->cap ? e->cap * 2 : 8;
+        e->items = rw_realloc(e->items, e->cap * sizeof(*e->items));
+    }
+    e->items[e->n++] = *err;
+}
+
+void rw_errors_print(const rw_errors_t *e, FILE *out) {
+    char line[1024];
+    for (size_t i = 0; i < e->n; i++) {
+        rw_error_format(&e->items[i], line, sizeof(line));
+        fprintf(out, "%s\n", line);
+    }
+}
+
+/* ---- loading context -------------------------------------------------------- */
+
+typedef struct load_ctx {
+    const char *text;
+    size_t len;
+    const char *source;
+    rw_errors_t *errs;
+    size_t n_before;
+} load_ctx_t;
+
+/* Adds an error located at a JSON pointer; key: locate the member's key. */
+static void __attribute__((format(printf, 4, 5)))
+lerr(load_ctx_t *c, const char *pointer, bool key, const char *fmt, ...) {
+    rw_error_t err;
+    rw_error_clear(&err);
+    err.code = -1;
+    snprintf(err.source, sizeof(err.source), "%s", c->source);
+    if (pointer && c->text) {
+        int line = 0, col = 0;
+        int rc = key ? rw_jpos_find_key(c->text, c->len, pointer, &line, &col)
+                     : rw_jpos_find(c->text, c->len, pointer, &line, &col);
+        if (rc >= 0) {
+            err.line = line;
+            err.column = col;
+        }
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err.text, sizeof(err.text), fmt, ap);
+    va_end(ap);
+    rw_errors_add(c->errs, &err);
+}
+
+/* Reports every key of obj not in allowed (NULL-terminated). */
+static void check_keys(load_ctx_t *c, const json_t *obj, const char *pointer, const char *what,
+                       const char *const *allowed) {
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v) {
+        bool ok = false;
+        for (size_t i = 0; allowed[i]; i++)
+            if (strcmp(k, allowed[i]) == 0)
+                ok = true;
+        if (!ok) {
+            char p[512];
+            snprintf(p, sizeof(p), "%s/%s", pointer, k);
+            lerr(c, p, true, "%s: unknown key \"%s\"", what, k);
+        }
+    }
+}
+
+/* ---- fields ----------------------------------------------------------------- */
+
+static rw_field_t *field_compile(rw_ruleset_t *rs, const char *path, char *err, size_t errlen) {
+    size_t n = strlen(path);
+    if (n == 0 || path[0] == '.' || path[n - 1] == '.' || strstr(path, "..")) {
+        snprintf(err, errlen, "bad field path \"%s\"", path);
+        return NULL;
+    }
+    rw_field_t *f = rw_calloc(1, sizeof(*f));
+    f->path = rw_strdup(path);
+    f->n_parts = 1;
+    for (const char *p = path; *p; p++)
+        if (*p == '.')
+            f->n_parts++;
+    f->parts = rw_calloc(f->n_parts, sizeof(char *));
+    const char *start = path;
+    for (size_t i = 0; i < f->n_parts; i++) {
+        const char *dot = strchr(start, '.');
+        size_t len = dot ? (size_t)(dot - start) : strlen(start);
+        f->parts[i] = rw_strndup(start, len);
+        start = dot ? dot + 1 : start + len;
+    }
+    f->next = rs->fields;
+    rs->fields = f;
+    return f;
+}
+
+rw_field_t *rw_setup_field(rw_setup_t *s, const char *path, char *err, size_t errlen) {
+    return field_compile(s->rs, path, err, errlen);
+}
+
+void rw_setup_window(rw_setup_t *s, int64_t window_ms) {
+    s->window_calls++;
+    s->rule->window_ms = window_ms;
+}
+
+const json_t *rw_field_get(const json_t *event, const rw_field_t *f) {
+    const json_t *v = event;
+    for (size_t i = 0; v && i < f->n_parts; i++) {
+        if (!json_is_object(v))
+            return NULL;
+        v = json_object_get(v, f->parts[i]);
+    }
+    return v;
+}
+
+int rw_field_number(const json_t *event, const rw_field_t *f, double *out) {
+    const json_t *v = rw_field_get(event, f);
+    if (!v || !json_is_number(v))
+        return -1;
+    *out = json_number_value(v);
+    return 0;
+}
+
+/* ---- match ------------------------------------------------------------------ */
+
+static const char *op_names[] = {"eq", "ne", "in", "gt", "gte", "lt", "lte", "exists"};
+
+static bool value_equal(const json_t *a, const json_t *b) {
+    if (json_is_number(a) && json_is_number(b))
+        return json_number_value(a) == json_number_value(b);
+    return json_equal((json_t *)a, (json_t *)b);
+}
+
+/* -2: not comparable; else <0, 0, >0. */
+static int value_compare(const json_t *a, const json_t *b) {
+    if (json_is_number(a) && json_is_number(b)) {
+        double x = json_number_value(a), y = json_number_value(b);
+        return x < y ? -1 : x > y ? 1 : 0;
+    }
+    if (json_is_string(a) && json_is_string(b)) {
+        int r = strcmp(json_string_value(a), json_string_value(b));
+        return r < 0 ? -1 : r > 0 ? 1 : 0;
+    }
+    return -2;
+}
+
+static bool cond_eval(const rw_cond_t *c, const json_t *event) {
+    const json_t *v = rw_field_get(event, c->field);
+    if (c->op == RW_OP_EXISTS)
+        return (v != NULL) == c->exists;
+    if (!v)
+        return false;
+    int cmp;
+    switch (c->op) {
+    case RW_OP_EQ:
+        return value_equal(v, c->value);
+    case RW_OP_NE:
+        return !value_equal(v, c->value);
+    case RW_OP_IN: {
+        size_t i;
+        json_t *item;
+        json_array_foreach(c->value, i, item) if (value_equal(v, item)) return true;
+        return false;
+    }
+    case RW_OP_GT:
+    case RW_OP_GTE:
+    case RW_OP_LT:
+    case RW_OP_LTE:
+        cmp = value_compare(v, c->value);
+        if (cmp == -2)
+            return false;
+        return c->op == RW_OP_GT    ? cmp > 0
+               : c->op == RW_OP_GTE ? cmp >= 0
+               : c->op == RW_OP_LT  ? cmp < 0
+                                    : cmp <= 0;
+    default:
+        return false;
+    }
+}
+
+bool rw_match_eval(const rw_match_t *m, const json_t *event) {
+    for (size_t i = 0; i < m->n; i++)
+        if (!cond_eval(&m->conds[i], event))
+            return false;
+    return true;
+}
+
+static void match_add(rw_match_t *m, const rw_field_t *f, rw_op_t op, const json_t *value) {
+    m->conds = rw_realloc(m->conds, (m->n + 1) * sizeof(*m->conds));
+    rw_cond_t *c = &m->conds[m->n++];
+    memset(c, 0, sizeof(*c));
+    c->field = f;
+    c->op = op;
+    if (op == RW_OP_EXISTS)
+        c->exists = json_is_true(value);
+    else
+        c->value = json_deep_copy(value);
+}
+
+static void match_fini(rw_match_t *m) {
+    for (size_t i = 0; i < m->n; i++)
+        json_decref(m->conds[i].value);
+    free(m->conds);
+    m->conds = NULL;
+    m->n = 0;
+}
+
+static bool is_scalar(const json_t *v) {
+    return json_is_string(v) || json_is_number(v) || json_is_boolean(v) || json_is_null(v);
+}
+
+/* Parses a match object at pointer into m. */
+static void match_parse(load_ctx_t *c, rw_ruleset_t *rs, const json_t *obj, const char *pointer,
+                        const char *what, rw_match_t *m) {
+    if (!json_is_object(obj)) {
+        lerr(c, pointer, false, "%s: must be an object", what);
+        return;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v) {
+        char p[512], e[256];
+        snprintf(p, sizeof(p), "%s/%s", pointer, k);
+        const rw_field_t *f = field_compile(rs, k, e, sizeof(e));
+        if (!f) {
+            lerr(c, p, true, "%s: %s", what, e);
+            continue;
+        }
+        if (!json_is_object(v)) {
+            if (!is_scalar(v))
+                lerr(c, p, false, "%s.%s: value must be a string, number, boolean or null",
+                     what, k);
+            else
+                match_add(m, f, RW_OP_EQ, v);
+            continue;
+        }
+        if (json_object_size(v) == 0)
+            lerr(c, p, false, "%s.%s: empty operator object", what, k);
+        const char *op;
+        json_t *arg;
+        json_object_foreach(v, op, arg) {
+            char po[600];
+            snprintf(po, sizeof(po), "%s/%s", p, op);
+            int opi = -1;
+            for (int i = 0; i < (int)(sizeof(op_names) / sizeof(*op_names)); i++)
+                if (strcmp(op, op_names[i]) == 0)
+                    opi = i;
+            if (opi < 0) {
+                lerr(c, po, true,
+                     "%s.%s: unknown operator \"%s\" (use in, ne, gt, gte, lt, lte, exists)",
+                     what, k, op);
+                continue;
+            }
+            rw_op_t o = (rw_op_t)opi;
+            if (o == RW_OP_IN && !json_is_array(arg)) {
+                lerr(c, po, false, "%s.%s.in: must be a list", what, k);
+                continue;
+            }
+            if (o == RW_OP_EXISTS && !json_is_boolean(arg)) {
+                lerr(c, po, false, "%s.%s.exists: must be true or false", what, k);
+                continue;
+            }
+            if ((o == RW_OP_GT || o == RW_OP_GTE || o == RW_OP_LT || o == RW_OP_LTE) &&
+                !json_is_number(arg) && !json_is_string(arg)) {
+                lerr(c, po, false, "%s.%s.%s: must be a number or a string", what, k, op);
+                continue;
+            }
+            if ((o == RW_OP_EQ || o == RW_OP_NE) && !is_scalar(arg)) {
+                lerr(c, po, false, "%s.%s.%s: must be a scalar", what, k, op);
+                continue;
+            }
+            match_add(m, f, o, arg);
+        }
+    }
+}
+
+/* ---- thresholds -------------------------------------------------------------- */
+
+int rw_rule_level(const rw_rule_t *r, double x) {
+    for (int l = RW_LEVEL_HIGH; l >= RW_LEVEL_LOW; l--) {
+        if (!r->has[l])
+            continue;
+        if (r->descending ? x <= r->threshold[l] : x >= r->threshold[l])
+            return l;
+    }
+    return RW_LEVEL_NONE;
+}
+
+static void thresholds_parse(load_ctx_t *c, rw_rule_t *r, const json_t *t, const char *pointer,
+                             const char *what) {
+    if (!json_is_object(t)) {
+        lerr(c, pointer, false, "%s: thresholds: must be an object with low, medium, high",
+             what);
+        return;
+    }
+    static const char *const keys[] = {"low", "medium", "high", NULL};
+    check_keys(c, t, pointer, what, keys);
+    int n = 0;
+    double prev = 0;
+    int prev_level = 0, dir = 0;
+    for (int l = RW_LEVEL_LOW; l <= RW_LEVEL_HIGH; l++) {
+        json_t *v = json_object_get(t, level_names[l]);
+        if (!v)
+            continue;
+        char p[512];
+        snprintf(p, sizeof(p), "%s/%s", pointer, level_names[l]);
+        if (!json_is_number(v) || !isfinite(json_number_value(v))) {
+            lerr(c, p, false, "%s: thresholds.%s: must be a number", what, level_names[l]);
+            return;
+        }
+        double x = json_number_value(v);
+        r->threshold[l] = x;
+        r->has[l] = true;
+        if (n > 0) {
+            int d = x > prev ? 1 : x < prev ? -1 : 0;
+            if (d == 0) {
+                lerr(c, p, false, "%s: thresholds.%s equals thresholds.%s (%g)", what,
+                     level_names[l], level_names[prev_level], x);
+                return;
+            }
+            if (dir != 0 && d != dir) {
+                lerr(c, p, false,
+                     "%s: thresholds are not ordered: use low < medium < high, or "
+                     "low > medium > high for measures where lower is worse",
+                     what);
+                return;
+            }
+            dir = d;
+        }
+        prev = x;
+        prev_level = l;
+        n++;
+    }
+    if (n == 0)
+        lerr(c, pointer, false, "%s: thresholds: give at least one of low, medium, high", what);
+    r->descending = dir < 0;
+    r->thresholds = json_deep_copy(t);
+}
+
+/* ---- masking ------------------------------------------------------------------ */
+
+static int mask_spec_parse(const char *s, int *first, int *last) {
+    char *end;
+    long a = strtol(s, &end, 10);
+    if (end == s || *end != '-' || a < 0 || a > 64 || s[0] == '-' || s[0] == '+')
+        return -1;
+    const char *s2 = end + 1;
+    long b = strtol(s2, &end, 10);
+    if (end == s2 || *end || b < 0 || b > 64 || s2[0] == '-' || s2[0] == '+')
+        return -1;
+    *first = (int)a;
+    *last = (int)b;
+    return 0;
+}
+
+static const char *const default_masks[][2] = {{"account", "6-4"},   {"counterparty", "6-4"},
+                                               {"id_number", "6-4"}, {"card_number", "6-4"},
+                                               {"phone", "3-4"},     {NULL, NULL}};
+
+static void mask_add(rw_ruleset_t *rs, const char *field, int first, int last) {
+    rs->masks = rw_realloc(rs->masks, (rs->n_masks + 1) * sizeof(*rs->masks));
+    rs->masks[rs->n_masks++] = (rw_mask_t){rw_strdup(field), first, last};
+}
+
+static void masking_parse(load_ctx_t *c, rw_ruleset_t *rs, const json_t *m) {
+    if (!m) {
+        for (size_t i = 0; default_masks[i][0]; i++) {
+            int a, b;
+            mask_spec_parse(default_masks[i][1], &a, &b);
+            mask_add(rs, default_masks[i][0], a, b);
+        }
+        return;
+    }
+    if (!json_is_object(m)) {
+        lerr(c, "/masking", false, "masking: must be an object of field: \"first-last\"");
+        return;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)m, k, v) {
+        int a, b;
+        char p[512];
+        snprintf(p, sizeof(p), "/masking/%s", k);
+        if (!json_is_string(v) || mask_spec_parse(json_string_value(v), &a, &b)) {
+            lerr(c, p, false, "masking.%s: bad masking spec (use \"6-4\": keep the first 6 and "
+                              "last 4 characters)", k);
+            continue;
+        }
+        mask_add(rs, k, a, b);
+    }
+}
+
+const rw_mask_t *rw_ruleset_mask_for(const rw_ruleset_t *rs, const char *field) {
+    for (size_t i = 0; i < rs->n_masks; i++)
+        if (strcmp(rs->masks[i].field, field) == 0)
+            return &rs->masks[i];
+    return NULL;
+}
+
+/* Counts UTF-8 characters; masking works on characters, not bytes. */
+static size_t utf8_next(const char *s, size_t len, size_t i) {
+    i++;
+    while (i < len && ((unsigned char)s[i] & 0xC0) == 0x80)
+        i++;
+    return i;
+}
+
+size_t rw_mask_apply(const rw_mask_t *mask, const char *value, size_t len, char *out,
+                     size_t outlen) {
+    size_t o = 0;
+#define PUT(ch)                                                                                    \
+    do {                                                                                           \
+        if (o + 1 < outlen)                                                                        \
+            out[o] = (ch);                                                                         \
+        o++;                                                                                       \
+    } while (0)
+    if (!mask) {
+        for (size_t i = 0; i < len; i++)
+            PUT(value[i]);
+    } else {
+        size_t nchars = 0;
+        for (size_t i = 0; i < len; i = utf8_next(value, len, i))
+            nchars++;
+        size_t keep = (size_t)mask->keep_first + (size_t)mask->keep_last;
+        if (nchars <= keep) {
+            PUT('*');
+        } else {
+            size_t ci = 0;
+            for (size_t i = 0; i < len; ci++) {
+                size_t nx = utf8_next(value, len, i);
+                if (ci < (size_t)mask->keep_first || ci >= nchars - (size_t)mask->keep_last) {
+                    for (size_t j = i; j < nx; j++)
+                        PUT(value[j]);
+                } else {
+                    PUT('*');
+                }
+                i = nx;
+            }
+        }
+    }
+#undef PUT
+    if (outlen)
+        out[o < outlen ? o : outlen - 1] = 0;
+    return o;
+}
+
+static json_t *mask_value(const rw_mask_t *mask, const json_t *v) {
+    char num[64];
+    const char *s;
+    size_t len;
+    if (json_is_string(v)) {
+        s = json_string_value(v);
+        len = json_string_length(v);
+    } else if (json_is_integer(v)) {
+        len = (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        s = num;
+    } else if (json_is_real(v)) {
+        len = (size_t)snprintf(num, sizeof(num), "%.17g", json_real_value(v));
+        s = num;
+    } else if (json_is_null(v)) {
+        return json_null();
+    } else {
+        return json_string("*");
+    }
+    char small[512];
+    char *buf = len * 4 + 2 <= sizeof(small) ? small : rw_malloc(len * 4 + 2);
+    size_t n = rw_mask_apply(mask, s, len, buf, len * 4 + 2);
+    json_t *r = json_stringn(buf, n);
+    if (buf != small)
+        free(buf);
+    return r ? r : json_string("*");
+}
+
+static json_t *mask_walk(const rw_ruleset_t *rs, const json_t *v, int depth) {
+    if (depth > 64)
+        return json_string("*");
+    if (json_is_object(v)) {
+        json_t *o = json_object();
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x) {
+            const rw_mask_t *m = rw_ruleset_mask_for(rs, k);
+            json_object_set_new(o, k, m ? mask_value(m, x) : mask_walk(rs, x, depth + 1));
+        }
+        return o;
+    }
+    if (json_is_array(v)) {
+        json_t *a = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) json_array_append_new(a, mask_walk(rs, x, depth + 1));
+        return a;
+    }
+    return json_incref((json_t *)v);
+}
+
+json_t *rw_ruleset_mask_event(const rw_ruleset_t *rs, const json_t *event) {
+    return mask_walk(rs, event, 0);
+}
+
+/* ---- calendar --------------------------------------------------------------------- */
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int date_parse(const char *s, int64_t *day) {
+    int y, m, d;
+    char tail;
+    if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || m < 1 ||
+        m > 12 || d < 1 || d > 31 || s[4] != '-' || s[7] != '-')
+        return -1;
+    int64_t day0 = rw_days_from_civil(y, (unsigned)m, (unsigned)d);
+    int64_t yy;
+    unsigned mm, dd;
+    rw_civil_from_days(day0, &yy, &mm, &dd);
+    if (yy != y || (int)mm != m || (int)dd != d)
+        return -1;
+    *day = day0;
+    return 0;
+}
+
+static void date_list(load_ctx_t *c, const json_t *arr, const char *name, int64_t **out,
+                      size_t *n) {
+    if (!arr)
+        return;
+    char p[256];
+    snprintf(p, sizeof(p), "/calendar/%s", name);
+    if (!json_is_array(arr)) {
+        lerr(c, p, false, "calendar.%s: must be a list of \"YYYY-MM-DD\" dates", name);
+        return;
+    }
+    *out = rw_calloc(json_array_size(arr), sizeof(int64_t));
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) {
+        char pi[300];
+        snprintf(pi, sizeof(pi), "%s/%zu", p, i);
+        int64_t day;
+        if (!json_is_string(v) || date_parse(json_string_value(v), &day)) {
+            lerr(c, pi, false, "calendar.%s[%zu]: not a date \"YYYY-MM-DD\"", name, i);
+            continue;
+        }
+        (*out)[(*n)++] = day;
+    }
+    qsort(*out, *n, sizeof(int64_t), cmp_i64);
+}
+
+static void calendar_parse(load_ctx_t *c, rw_calendar_t *cal, const json_t *j) {
+    cal->weekend = (1 << 5) | (1 << 6);
+    if (!j)
+        return;
+    if (!json_is_object(j)) {
+        lerr(c, "/calendar", false, "calendar: must be an object");
+        return;
+    }
+    static const char *const keys[] = {"utc_offset", "weekend", "holidays", "workdays", NULL};
+    check_keys(c, j, "/calendar", "calendar", keys);
+    json_t *off = json_object_get(j, "utc_offset");
+    if (off && (!json_is_string(off) ||
+                rw_utc_offset_parse(json_string_value(off), &cal->utc_offset_min)))
+        lerr(c, "/calendar/utc_offset", false,
+             "calendar.utc_offset: use \"+08:00\", \"-05:00\" or \"Z\"");
+    json_t *we = json_object_get(j, "weekend");
+    if (we) {
+        static const char *days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+        cal->weekend = 0;
+        if (!json_is_array(we)) {
+            lerr(c, "/calendar/weekend", false, "calendar.weekend: must be a list of days");
+        } else {
+            size_t i;
+            json_t *v;
+            json_array_foreach(we, i, v) {
+                int found = -1;
+                for (int d = 0; d < 7; d++)
+                    if (json_is_string(v) && strcmp(json_string_value(v), days[d]) == 0)
+                        found = d;
+                if (found < 0) {
+                    char p[64];
+                    snprintf(p, sizeof(p), "/calendar/weekend/%zu", i);
+                    lerr(c, p, false,
+                         "calendar.weekend[%zu]: unknown day (use mon, tue, wed, thu, fri, sat, "
+                         "sun)",
+                         i);
+                } else {
+                    cal->weekend |= (uint8_t)(1 << found);
+                }
+            }
+        }
+    }
+    date_list(c, json_object_get(j, "holidays"), "holidays", &cal->holidays, &cal->n_holidays);
+    date_list(c, json_object_get(j, "workdays"), "workdays", &cal->workdays, &cal->n_workdays);
+}
+
+/* ---- rules ----------------------------------------------------------------------- */
+
+static bool param_allowed(const rw_module_t *m, const char *k) {
+    for (size_t i = 0; m->params && m->params[i]; i++)
+        if (strcmp(m->params[i], k) == 0)
+            return true;
+    return false;
+}
+
+static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json_t *j,
+                       int64_t default_cooldown, size_t idx) {
+    char ptr[64], p[128], what[300];
+    snprintf(ptr, sizeof(ptr), "/rules/%zu", idx);
+    if (!json_is_object(j)) {
+        lerr(c, ptr, false, "rules[%zu]: must be an object", idx);
+        return;
+    }
+    json_t *id = json_object_get(j, "id");
+    if (!json_is_string(id) || json_string_length(id) == 0 || json_string_length(id) > 128) {
+        snprintf(p, sizeof(p), "%s/id", ptr);
+        lerr(c, id ? p : ptr, false, "rules[%zu]: \"id\" must be a non-empty string", idx);
+        snprintf(what, sizeof(what), "rules[%zu]", idx);
+    } else {
+        const char *s = json_string_value(id);
+        for (const char *q = s; *q; q++)
+            if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+                  (*q >= '0' && *q <= '9') || *q == '-' || *q == '_' || *q == '.')) {
+                snprintf(p, sizeof(p), "%s/id", ptr);
+                lerr(c, p, false, "rule \"%s\": id may hold only letters, digits, - _ .", s);
+                break;
+            }
+        r->id = rw_strdup(s);
+        snprintf(what, sizeof(what), "rule \"%s\"", s);
+    }
+    static const char *const keys[] = {"id",  "description", "module",   "match",
+                                       "key", "params",      "thresholds", "cooldown", NULL};
+    check_keys(c, j, ptr, what, keys);
+    json_t *desc = json_object_get(j, "description");
+    if (desc && !json_is_string(desc)) {
+        snprintf(p, sizeof(p), "%s/description", ptr);
+        lerr(c, p, false, "%s: description must be a string", what);
+    }
+    r->description = rw_strdup(json_is_string(desc) ? json_string_value(desc) : "");
+
+    json_t *match = json_object_get(j, "match");
+    if (match) {
+        snprintf(p, sizeof(p), "%s/match", ptr);
+        char w2[320];
+        snprintf(w2, sizeof(w2), "%s: match", what);
+        match_parse(c, rs, match, p, w2, &r->match);
+    }
+    json_t *key = json_object_get(j, "key");
+    if (key) {
+        char e[256];
+        snprintf(p, sizeof(p), "%s/key", ptr);
+        if (!json_is_string(key))
+            lerr(c, p, false, "%s: key must be a field name", what);
+        else if (!(r->key = field_compile(rs, json_string_value(key), e, sizeof(e))))
+            lerr(c, p, false, "%s: key: %s", what, e);
+    }
+    json_t *cd = json_object_get(j, "cooldown");
+    r->cooldown_ms = default_cooldown;
+    if (cd) {
+        snprintf(p, sizeof(p), "%s/cooldown", ptr);
+        if (!json_is_string(cd) || rw_duration_parse(json_string_value(cd), &r->cooldown_ms))
+            lerr(c, p, false, "%s: cooldown: bad duration (use 30s, 15m, 1h, 7d)", what);
+    }
+    json_t *th = json_object_get(j, "thresholds");
+    snprintf(p, sizeof(p), "%s/thresholds", ptr);
+    if (!th)
+        lerr(c, ptr, false, "%s: missing \"thresholds\"", what);
+    else
+        thresholds_parse(c, r, th, p, what);
+
+    json_t *mod = json_object_get(j, "module");
+    snprintf(p, sizeof(p), "%s/module", ptr);
+    if (!mod) {
+        lerr(c, ptr, false, "%s: missing \"module\"", what);
+        return;
+    }
+    if (!json_is_string(mod) || !(r->module = rw_modules_find(json_string_value(mod)))) {
+        lerr(c, p, false, "%s: unknown module \"%s\"", what,
+             json_is_string(mod) ? json_string_value(mod) : "?");
+        return;
+    }
+    json_t *params = json_object_get(j, "params");
+    snprintf(p, sizeof(p), "%s/params", ptr);
+    if (params && !json_is_object(params)) {
+        lerr(c, p, false, "%s: params must be an object", what);
+        return;
+    }
+    size_t errs_before = c->errs->n;
+    if (params) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(params, k, v) {
+            if (!param_allowed(r->module, k)) {
+                char pk[400];
+                snprintf(pk, sizeof(pk), "%s/%s", p, k);
+                lerr(c, pk, true, "%s: params: unknown param \"%s\" for module %s", what, k,
+                     r->module->name);
+            }
+        }
+    }
+    if (c->errs->n != errs_before)
+        return;
+    rw_setup_t s = {rs, r, 0};
+    char e[256] = "";
+    if (r->module->setup(&s, params, &r->state, e, sizeof(e)) != RW_OK) {
+        /* Modules name the param first ("window: bad duration"): point at it. */
+        char pk[400];
+        size_t n = strcspn(e, ":");
+        snprintf(pk, sizeof(pk), "%s/%.*s", p, (int)n, e);
+        int line, col;
+        const char *at = (e[n] == ':' && params &&
+                          rw_jpos_find(c->text, c->len, pk, &line, &col) == 0)
+                             ? pk
+                             : (params ? p : ptr);
+        lerr(c, at, false, "%s: params.%s", what, e[0] ? e : "invalid");
+        r->state = NULL;
+        return;
+    }
+    if (s.window_calls > 1)
+        lerr(c, p, false, "%s: module %s asked for more than one window", what, r->module->name);
+}
+
+static void rule_fini(rw_rule_t *r) {
+    if (r->module && r->module->destroy && r->state)
+        r->module->destroy(r->state);
+    free(r->id);
+    free(r->description);
+    match_fini(&r->match);
+    json_decref(r->thresholds);
+}
+
+rw_ruleset_t *rw_ruleset_load(const char *text, size_t len, const char *source,
+                              rw_errors_t *errs) {
+    load_ctx_t c = {text, len, source, errs, errs->n};
+    json_error_t je;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root) {
+        rw_error_t err;
+        rw_error_clear(&err);
+        rw_error_set(&err, source, je.line > 0 ? je.line : 0, je.column > 0 ? je.column : 0,
+                     "%s", je.text);
+        rw_errors_add(errs, &err);
+        return NULL;
+    }
+    rw_ruleset_t *rs = rw_calloc(1, sizeof(*rs));
+    uint8_t dig[32];
+    rw_sha256(text, len, dig);
+    rw_hex(dig, 32, rs->sha256);
+    if (!json_is_object(root)) {
+        lerr(&c, "", false, "a ruleset must be a JSON object");
+        goto done;
+    }
+    static const char *const keys[] = {"ruleset", "version",  "description", "calendar",
+                                       "masking", "cooldown", "rules",       NULL};
+    check_keys(&c, root, "", "ruleset", keys);
+    json_t *name = json_object_get(root, "ruleset");
+    json_t *ver = json_object_get(root, "version");
+    if (!json_is_string(name) || json_string_length(name) == 0)
+        lerr(&c, name ? "/ruleset" : "", false, "\"ruleset\" (the ruleset's name) must be a "
+                                                "non-empty string");
+    if (!json_is_string(ver) || json_string_length(ver) == 0)
+        lerr(&c, ver ? "/version" : "", false, "\"version\" must be a non-empty string");
+    rs->name = rw_strdup(json_is_string(name) ? json_string_value(name) : "");
+    rs->version = rw_strdup(json_is_string(ver) ? json_string_value(ver) : "");
+    json_t *desc = json_object_get(root, "description");
+    if (desc && !json_is_string(desc))
+        lerr(&c, "/description", false, "description must be a string");
+    calendar_parse(&c, &rs->calendar, json_object_get(root, "calendar"));
+    masking_parse(&c, rs, json_object_get(root, "masking"));
+    int64_t cooldown = 0;
+    json_t *cd = json_object_get(root, "cooldown");
+    if (cd && (!json_is_string(cd) || rw_duration_parse(json_string_value(cd), &cooldown)))
+        lerr(&c, "/cooldown", false, "cooldown: bad duration (use 30s, 15m, 1h, 7d)");
+    json_t *rules = json_object_get(root, "rules");
+    if (!json_is_array(rules)) {
+        lerr(&c, rules ? "/rules" : "", false, "\"rules\" must be a list of rules");
+        goto done;
+    }
+    rs->n_rules = json_array_size(rules);
+    rs->rules = rw_calloc(rs->n_rules, sizeof(rw_rule_t));
+    for (size_t i = 0; i < rs->n_rules; i++) {
+        rule_parse(&c, rs, &rs->rules[i], json_array_get(rules, i), cooldown, i);
+        for (size_t k = 0; k < i && rs->rules[i].id; k++) {
+            if (rs->rules[k].id && strcmp(rs->rules[k].id, rs->rules[i].id) == 0) {
+                char p[64];
+                snprintf(p, sizeof(p), "/rules/%zu/id", i);
+                lerr(&c, p, false, "rule \"%s\": duplicate rule id (first at rules[%zu])",
+                     rs->rules[i].id, k);
+                break;
+            }
+        }
+    }
+done:
+    json_decref(root);
+    if (errs->n != c.n_before) {
+        rw_ruleset_destroy(rs);
+        return NULL;
+    }
+    return rs;
+}
+
+rw_ruleset_t *rw_ruleset_load_file(const char *path, rw_errors_t *errs) {
+    rw_error_t err;
+    rw_error_clear(&err);
+    size_t len;
+    char *text = rw_file_read(path, &len, &err);
+    if (!text) {
+        rw_errors_add(errs, &err);
+        return NULL;
+    }
+    rw_ruleset_t *rs = rw_ruleset_load(text, len, path, errs);
+    free(text);
+    return rs;
+}
+
+void rw_ruleset_destroy(rw_ruleset_t *rs) {
+    if (!rs)
+        return;
+    for (size_t i = 0; i < rs->n_rules; i++)
+        rule_fini(&rs->rules[i]);
+    free(rs->rules);
+    for (size_t i = 0; i < rs->n_masks; i++)
+        free(rs->masks[i].field);
+    free(rs->masks);
+    free(rs->calendar.holidays);
+    free(rs->calendar.workdays);
+    rw_field_t *f = rs->fields;
+    while (f) {
+        rw_field_t *next = f->next;
+        for (size_t i = 0; i < f->n_parts; i++)
+            free(f->parts[i]);
+        free(f->parts);
+        free(f->path);
+        free(f);
+        f = next;
+    }
+    free(rs->name);
+    free(rs->version);
+    free(rs);
+}

@@ -1,0 +1,121 @@
+/* Rulesets: the risk team's file, loaded and checked once, then read-only. */
+#ifndef RW_RULESET_H
+#define RW_RULESET_H
+
+#include "riskwarn/module.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+
+typedef enum { RW_LEVEL_NONE = 0, RW_LEVEL_LOW = 1, RW_LEVEL_MEDIUM = 2, RW_LEVEL_HIGH = 3 } rw_level_t;
+#define RW_LEVELS 4
+const char *rw_level_name(int level); /* "none", "low", "medium", "high" */
+int rw_level_parse(const char *name); /* RW_LEVEL_*, or -1 */
+
+struct rw_field {
+    char *path;
+    size_t n_parts;
+    char **parts;
+    struct rw_field *next; /* the ruleset's list, for freeing */
+};
+
+typedef enum {
+    RW_OP_EQ,
+    RW_OP_NE,
+    RW_OP_IN,
+    RW_OP_GT,
+    RW_OP_GTE,
+    RW_OP_LT,
+    RW_OP_LTE,
+    RW_OP_EXISTS
+} rw_op_t;
+
+typedef struct rw_cond {
+    const rw_field_t *field;
+    rw_op_t op;
+    json_t *value; /* owned: operand of eq/ne/in/gt/gte/lt/lte */
+    bool exists;   /* operand of exists */
+} rw_cond_t;
+
+typedef struct rw_match {
+    rw_cond_t *conds;
+    size_t n;
+} rw_match_t;
+
+typedef struct rw_mask {
+    char *field;
+    int keep_first, keep_last;
+} rw_mask_t;
+
+typedef struct rw_calendar {
+    int utc_offset_min;
+    uint8_t weekend; /* bit d set: weekday d (0 = Monday … 6 = Sunday) is off */
+    int64_t *holidays; /* sorted day numbers (days since 1970-01-01) */
+    size_t n_holidays;
+    int64_t *workdays; /* sorted day numbers of moved working days */
+    size_t n_workdays;
+} rw_calendar_t;
+
+typedef struct rw_rule {
+    char *id;
+    char *description;
+    const rw_module_t *module;
+    void *state; /* the module's, from setup() */
+    rw_match_t match;
+    const rw_field_t *key; /* NULL: the rule scores events without a key */
+    double threshold[RW_LEVELS]; /* indexed by level; valid when has[level] */
+    bool has[RW_LEVELS];
+    bool descending;
+    int64_t window_ms; /* 0: no window */
+    int64_t cooldown_ms; /* 0: none */
+    json_t *thresholds; /* owned: as written, for alerts */
+} rw_rule_t;
+
+typedef struct rw_ruleset {
+    char *name;
+    char *version;
+    char sha256[65]; /* of the file's bytes */
+    rw_calendar_t calendar;
+    rw_mask_t *masks;
+    size_t n_masks;
+    rw_rule_t *rules;
+    size_t n_rules;
+    rw_field_t *fields; /* every compiled path, freed with the ruleset */
+} rw_ruleset_t;
+
+/* A list of errors, for `rules check` (which reports every error found). */
+typedef struct rw_errors {
+    rw_error_t *items;
+    size_t n, cap;
+} rw_errors_t;
+void rw_errors_init(rw_errors_t *e);
+void rw_errors_fini(rw_errors_t *e);
+void rw_errors_add(rw_errors_t *e, const rw_error_t *err);
+void rw_errors_print(const rw_errors_t *e, FILE *out);
+
+/* Module registry: the built-in modules, plus any loaded from modules_dir. */
+const rw_module_t *rw_modules_find(const char *name);
+/* Calls fn for every registered module. */
+void rw_modules_each(void (*fn)(const rw_module_t *m, void *arg), void *arg);
+
+/* Loads and checks a ruleset from JSON text. source names it in errors.
+ * Returns a new ruleset (free with rw_ruleset_destroy), or NULL after adding
+ * every error found to errs. */
+rw_ruleset_t *rw_ruleset_load(const char *text, size_t len, const char *source, rw_errors_t *errs);
+/* Same, from a file. */
+rw_ruleset_t *rw_ruleset_load_file(const char *path, rw_errors_t *errs);
+void rw_ruleset_destroy(rw_ruleset_t *rs);
+
+/* Per-event helpers, used by evaluation. */
+bool rw_match_eval(const rw_match_t *m, const json_t *event);
+/* The level a measure reaches on a rule's thresholds. */
+int rw_rule_level(const rw_rule_t *r, double measure);
+/* Writes the masked form of value per the ruleset's spec for field name, or
+ * copies it unchanged when the field is not masked. Returns the length. */
+size_t rw_mask_apply(const rw_mask_t *mask, const char *value, size_t len, char *out, size_t outlen);
+const rw_mask_t *rw_ruleset_mask_for(const rw_ruleset_t *rs, const char *field);
+/* Returns a new copy of event with every masked field masked, at any depth. */
+json_t *rw_ruleset_mask_event(const rw_ruleset_t *rs, const json_t *event);
+
+#endif

@@ -1,0 +1,434 @@
+#include "store.h"
+
+#include <hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+/* ---- memory store ------------------------------------------------------------------- */
+
+typedef struct memstore {
+    rw_store_t base;
+    rw_memstore_counter_t *c;
+    size_t n, cap;
+} memstore_t;
+
+static int mem_load(rw_store_t *s, rw_batch_t *b) {
+    (void)s;
+    (void)b;
+    return 0;
+}
+
+static int mem_apply(rw_store_t *s, rw_batch_t *b) {
+    memstore_t *m = (memstore_t *)s;
+    for (rw_incr_t *i = b->incrs; i; i = i->next) {
+        size_t k;
+        for (k = 0; k < m->n; k++)
+            if (strcmp(m->c[k].key, i->key) == 0 && strcmp(m->c[k].field, i->field) == 0)
+                break;
+        if (k == m->n) {
+            if (m->n == m->cap) {
+                m->cap = m->cap ? m->cap * 2 : 64;
+                m->c = rw_realloc(m->c, m->cap * sizeof(*m->c));
+            }
+            m->c[m->n++] = (rw_memstore_counter_t){rw_strdup(i->key), rw_strdup(i->field), 0};
+        }
+        m->c[k].value += i->by;
+    }
+    return 0;
+}
+
+static void mem_destroy(rw_store_t *s) {
+    memstore_t *m = (memstore_t *)s;
+    for (size_t k = 0; k < m->n; k++) {
+        free(m->c[k].key);
+        free(m->c[k].field);
+    }
+    free(m->c);
+    free(m);
+}
+
+rw_store_t *rw_memstore_new(void) {
+    memstore_t *m = rw_calloc(1, sizeof(*m));
+    m->base.load = mem_load;
+    m->base.apply = mem_apply;
+    m->base.destroy = mem_destroy;
+    return &m->base;
+}
+
+const rw_memstore_counter_t *rw_memstore_counters(rw_store_t *s, size_t *n) {
+    memstore_t *m = (memstore_t *)s;
+    *n = m->n;
+    return m->c;
+}
+
+/* ---- Redis store ---------------------------------------------------------------------- */
+
+/* Time-to-live of keys, in seconds: counters stay for dashboards, fences long
+ * enough to cover any re-read. Window keys live for their window plus an hour. */
+#define COUNTER_TTL_S (40 * 86400)
+#define FENCE_TTL_S (30 * 86400)
+#define WINDOW_GRACE_MS (3600 * 1000)
+
+/* ARGV: nfences, then nfences x (key, expected, new), then ops:
+ *   H key field by ttl_s   HINCRBY + EXPIRE
+ *   Z key score member     ZADD
+ *   W key trim_max ttl_ms  ZREMRANGEBYSCORE -inf trim_max + PEXPIRE
+ * Returns 1 when applied, 0 when a fence moved (nothing applied). */
+static const char apply_script[] =
+    "local n = tonumber(ARGV[1])\n"
+    "local i = 2\n"
+    "for f = 1, n do\n"
+    "  local cur = redis.call('GET', ARGV[i])\n"
+    "  if (cur or '') ~= ARGV[i + 1] then return 0 end\n"
+    "  i = i + 3\n"
+    "end\n"
+    "i = 2\n"
+    "for f = 1, n do\n"
+    "  redis.call('SET', ARGV[i], ARGV[i + 2], 'EX', " /* fence ttl */ "%d)\n"
+    "  i = i + 3\n"
+    "end\n"
+    "while i <= #ARGV do\n"
+    "  local op = ARGV[i]\n"
+    "  if op == 'H' then\n"
+    "    redis.call('HINCRBY', ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])\n"
+    "    redis.call('EXPIRE', ARGV[i + 1], ARGV[i + 4])\n"
+    "    i = i + 5\n"
+    "  elseif op == 'Z' then\n"
+    "    redis.call('ZADD', ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])\n"
+    "    i = i + 4\n"
+    "  elseif op == 'W' then\n"
+    "    redis.call('ZREMRANGEBYSCORE', ARGV[i + 1], '-inf', ARGV[i + 2])\n"
+    "    redis.call('PEXPIRE', ARGV[i + 1], ARGV[i + 3])\n"
+    "    i = i + 4\n"
+    "  else\n"
+    "    return redis.error_reply('riskwarn apply: bad op ' .. tostring(op))\n"
+    "  end\n"
+    "end\n"
+    "return 1\n";
+
+typedef struct redisstore {
+    rw_store_t base;
+    rw_redis_opts_t o;
+    char *host, *unix_socket, *password, *prefix, *group;
+    redisContext *c;
+    char script[sizeof(apply_script) + 32];
+    /* argv under construction */
+    char **argv;
+    size_t *argl;
+    size_t argc, argcap;
+    rw_buf_t strs; /* backing text of argv, by offset */
+    size_t *offs;
+} redisstore_t;
+
+void *rw_redis_connect(const rw_redis_opts_t *o, char *err, size_t errlen) {
+    struct timeval tv = {o->timeout_ms / 1000, (o->timeout_ms % 1000) * 1000};
+    redisContext *c = o->unix_socket && *o->unix_socket
+                          ? redisConnectUnixWithTimeout(o->unix_socket, tv)
+                          : redisConnectWithTimeout(o->host, o->port, tv);
+    if (!c || c->err) {
+        snprintf(err, errlen, "redis %s:%d: %s", o->unix_socket ? o->unix_socket : o->host,
+                 o->port, c ? c->errstr : "cannot allocate context");
+        if (c)
+            redisFree(c);
+        return NULL;
+    }
+    redisSetTimeout(c, tv);
+    redisReply *r;
+    if (o->password && *o->password) {
+        r = redisCommand(c, "AUTH %s", o->password);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            snprintf(err, errlen, "redis AUTH failed: %s", r ? r->str : c->errstr);
+            if (r)
+                freeReplyObject(r);
+            redisFree(c);
+            return NULL;
+        }
+        freeReplyObject(r);
+    }
+    if (o->db) {
+        r = redisCommand(c, "SELECT %d", o->db);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            snprintf(err, errlen, "redis SELECT %d failed: %s", o->db, r ? r->str : c->errstr);
+            if (r)
+                freeReplyObject(r);
+            redisFree(c);
+            return NULL;
+        }
+        freeReplyObject(r);
+    }
+    return c;
+}
+
+static void rs_drop(redisstore_t *s, const char *what) {
+    snprintf(s->base.last_error, sizeof(s->base.last_error), "redis %s: %s", what,
+             s->c && s->c->err ? s->c->errstr : "connection lost");
+    if (s->c)
+        redisFree(s->c);
+    s->c = NULL;
+}
+
+static int rs_ensure(redisstore_t *s) {
+    if (s->c)
+        return 0;
+    s->c = rw_redis_connect(&s->o, s->base.last_error, sizeof(s->base.last_error));
+    return s->c ? 0 : -1;
+}
+
+static void args_reset(redisstore_t *s) {
+    s->argc = 0;
+    rw_buf_reset(&s->strs);
+}
+
+static void arg_add(redisstore_t *s, const char *data, size_t len) {
+    if (s->argc == s->argcap) {
+        s->argcap = s->argcap ? s->argcap * 2 : 256;
+        s->argv = rw_realloc(s->argv, s->argcap * sizeof(*s->argv));
+        s->argl = rw_realloc(s->argl, s->argcap * sizeof(*s->argl));
+        s->offs = rw_realloc(s->offs, s->argcap * sizeof(*s->offs));
+    }
+    s->offs[s->argc] = s->strs.len;
+    s->argl[s->argc] = len;
+    rw_buf_append(&s->strs, data, len);
+    s->argc++;
+}
+
+static void __attribute__((format(printf, 2, 3))) arg_fmt(redisstore_t *s, const char *fmt, ...) {
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n >= (int)sizeof(buf)) {
+        /* Rare: long keys. */
+        char *big = rw_malloc((size_t)n + 1);
+        va_start(ap, fmt);
+        vsnprintf(big, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+        arg_add(s, big, (size_t)n);
+        free(big);
+        return;
+    }
+    arg_add(s, buf, (size_t)n);
+}
+
+static void args_fix(redisstore_t *s) {
+    for (size_t i = 0; i < s->argc; i++)
+        s->argv[i] = s->strs.data + s->offs[i];
+}
+
+static void fence_key(redisstore_t *s, const rw_src_t *src) {
+    arg_fmt(s, "%sfence:%s:%s:%d", s->prefix, s->group, src->topic, (int)src->partition);
+}
+
+/* Parses "topic/partition/offset|value". */
+static int member_parse(const char *m, size_t len, char *topic, size_t tlen, int32_t *partition,
+                        int64_t *offset, const char **value) {
+    const char *bar = memchr(m, '|', len);
+    if (!bar)
+        return -1;
+    const char *s2 = NULL, *s1 = NULL;
+    for (const char *p = bar; p > m; p--) {
+        if (p[-1] == '/') {
+            if (!s2)
+                s2 = p - 1;
+            else {
+                s1 = p - 1;
+                break;
+            }
+        }
+    }
+    if (!s1 || !s2 || (size_t)(s1 - m) >= tlen)
+        return -1;
+    memcpy(topic, m, (size_t)(s1 - m));
+    topic[s1 - m] = 0;
+    *partition = (int32_t)strtol(s1 + 1, NULL, 10);
+    *offset = strtoll(s2 + 1, NULL, 10);
+    *value = bar + 1;
+    return 0;
+}
+
+static int redis_load(rw_store_t *base, rw_batch_t *b) {
+    redisstore_t *s = (redisstore_t *)base;
+    if (rs_ensure(s))
+        return -1;
+    rw_batch_clear_windows(b);
+    size_t nsrc = b->n_srcs;
+    size_t sent = 0;
+    for (size_t i = 0; i < nsrc; i++) {
+        args_reset(s);
+        arg_add(s, "GET", 3);
+        fence_key(s, &b->srcs[i]);
+        args_fix(s);
+        redisAppendCommandArgv(s->c, (int)s->argc, (const char **)s->argv, s->argl);
+        sent++;
+    }
+    for (size_t i = 0; i < b->wtab_size; i++)
+        for (rw_wstate_t *ws = b->wtab[i]; ws; ws = ws->next) {
+            args_reset(s);
+            arg_add(s, "ZRANGEBYSCORE", 13);
+            arg_fmt(s, "%sw:%s", s->prefix, ws->id);
+            arg_fmt(s, "(%lld", (long long)ws->load_min_ms);
+            arg_add(s, "+inf", 4);
+            arg_add(s, "WITHSCORES", 10);
+            args_fix(s);
+            redisAppendCommandArgv(s->c, (int)s->argc, (const char **)s->argv, s->argl);
+            sent++;
+        }
+    int rc = 0;
+    size_t got = 0;
+    for (size_t i = 0; i < nsrc; i++, got++) {
+        redisReply *r;
+        if (redisGetReply(s->c, (void **)&r) != REDIS_OK) {
+            rs_drop(s, "read");
+            return -1;
+        }
+        if (r->type == REDIS_REPLY_STRING)
+            b->srcs[i].fence = strtoll(r->str, NULL, 10);
+        else if (r->type == REDIS_REPLY_NIL)
+            b->srcs[i].fence = -1;
+        else
+            rc = -1;
+        freeReplyObject(r);
+    }
+    char topic[256];
+    for (size_t i = 0; i < b->wtab_size; i++)
+        for (rw_wstate_t *ws = b->wtab[i]; ws; ws = ws->next, got++) {
+            redisReply *r;
+            if (redisGetReply(s->c, (void **)&r) != REDIS_OK) {
+                rs_drop(s, "read");
+                return -1;
+            }
+            if (r->type != REDIS_REPLY_ARRAY) {
+                snprintf(base->last_error, sizeof(base->last_error), "redis: window read: %s",
+                         r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+                rc = -1;
+            } else {
+                for (size_t e = 0; e + 1 < r->elements; e += 2) {
+                    redisReply *m = r->element[e], *sc = r->element[e + 1];
+                    int32_t part;
+                    int64_t offset;
+                    const char *value;
+                    if (m->type != REDIS_REPLY_STRING || sc->type != REDIS_REPLY_STRING ||
+                        member_parse(m->str, m->len, topic, sizeof(topic), &part, &offset,
+                                     &value))
+                        continue; /* not ours: skip */
+                    uint32_t src = rw_batch_src(b, topic, part);
+                    rw_window_add(ws, strtoll(sc->str, NULL, 10), src, offset, value, false);
+                }
+            }
+            freeReplyObject(r);
+        }
+    (void)sent;
+    return rc;
+}
+
+static int redis_apply(rw_store_t *base, rw_batch_t *b) {
+    redisstore_t *s = (redisstore_t *)base;
+    if (rs_ensure(s))
+        return -1;
+    args_reset(s);
+    arg_add(s, "EVAL", 4);
+    arg_add(s, s->script, strlen(s->script));
+    arg_add(s, "0", 1);
+    /* Fences of the partitions this batch read from. */
+    size_t nf = 0;
+    for (size_t i = 0; i < b->n_items; i++)
+        b->srcs[b->items[i].src].max_offset += 0;
+    for (size_t i = 0; i < b->n_srcs; i++)
+        if (b->srcs[i].max_offset >= 0 && b->srcs[i].max_offset > b->srcs[i].fence)
+            nf++;
+    arg_fmt(s, "%zu", nf);
+    for (size_t i = 0; i < b->n_srcs; i++) {
+        const rw_src_t *src = &b->srcs[i];
+        if (!(src->max_offset >= 0 && src->max_offset > src->fence))
+            continue;
+        fence_key(s, src);
+        if (src->fence >= 0)
+            arg_fmt(s, "%lld", (long long)src->fence);
+        else
+            arg_add(s, "", 0);
+        arg_fmt(s, "%lld", (long long)src->max_offset);
+    }
+    for (rw_incr_t *c = b->incrs; c; c = c->next) {
+        arg_add(s, "H", 1);
+        arg_fmt(s, "%s%s", s->prefix, c->key);
+        arg_add(s, c->field, strlen(c->field));
+        arg_fmt(s, "%lld", (long long)c->by);
+        arg_fmt(s, "%d", COUNTER_TTL_S);
+    }
+    for (size_t i = 0; i < b->wtab_size; i++)
+        for (rw_wstate_t *ws = b->wtab[i]; ws; ws = ws->next) {
+            bool any = false;
+            for (size_t e = 0; e < ws->n; e++) {
+                const rw_wentry_t *we = &ws->entries[e];
+                if (!we->fresh)
+                    continue;
+                any = true;
+                arg_add(s, "Z", 1);
+                arg_fmt(s, "%sw:%s", s->prefix, ws->id);
+                arg_fmt(s, "%lld", (long long)we->ts_ms);
+                arg_fmt(s, "%s/%d/%lld|%s", b->srcs[we->src].topic, (int)b->srcs[we->src].partition,
+                        (long long)we->offset, we->value);
+            }
+            if (any) {
+                arg_add(s, "W", 1);
+                arg_fmt(s, "%sw:%s", s->prefix, ws->id);
+                arg_fmt(s, "%lld", (long long)(ws->max_ts_ms - ws->window_ms));
+                arg_fmt(s, "%lld", (long long)(ws->window_ms + WINDOW_GRACE_MS));
+            }
+        }
+    if (nf == 0 && !b->incrs)
+        return 0; /* nothing new: every message was applied before */
+    args_fix(s);
+    redisReply *r = redisCommandArgv(s->c, (int)s->argc, (const char **)s->argv, s->argl);
+    if (!r) {
+        rs_drop(s, "apply");
+        return -1;
+    }
+    int rc;
+    if (r->type == REDIS_REPLY_INTEGER) {
+        rc = r->integer == 1 ? 0 : RW_STORE_CONFLICT;
+    } else {
+        snprintf(base->last_error, sizeof(base->last_error), "redis apply: %s",
+                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        rc = -1;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+static void redis_destroy(rw_store_t *base) {
+    redisstore_t *s = (redisstore_t *)base;
+    if (s->c)
+        redisFree(s->c);
+    free(s->host);
+    free(s->unix_socket);
+    free(s->password);
+    free(s->prefix);
+    free(s->group);
+    free(s->argv);
+    free(s->argl);
+    free(s->offs);
+    rw_buf_fini(&s->strs);
+    free(s);
+}
+
+rw_store_t *rw_redisstore_new(const rw_redis_opts_t *o) {
+    redisstore_t *s = rw_calloc(1, sizeof(*s));
+    s->base.load = redis_load;
+    s->base.apply = redis_apply;
+    s->base.destroy = redis_destroy;
+    s->o = *o;
+    s->o.host = s->host = rw_strdup(o->host ? o->host : "127.0.0.1");
+    s->o.unix_socket = s->unix_socket = o->unix_socket ? rw_strdup(o->unix_socket) : NULL;
+    s->o.password = s->password = o->password ? rw_strdup(o->password) : NULL;
+    s->o.prefix = s->prefix = rw_strdup(o->prefix ? o->prefix : "rw:");
+    s->o.group = s->group = rw_strdup(o->group ? o->group : "riskwarn");
+    if (s->o.timeout_ms <= 0)
+        s->o.timeout_ms = 5000;
+    snprintf(s->script, sizeof(s->script), apply_script, FENCE_TTL_S);
+    rw_buf_init(&s->strs);
+    return &s->base;
+}

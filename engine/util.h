@@ -1,0 +1,86 @@
+/* Small shared pieces: errors, logging, time, hashing, buffers. */
+#ifndef RW_UTIL_H
+#define RW_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exit codes of the binary (SPEC §2). */
+#define RW_EXIT_OK 0
+#define RW_EXIT_RUNTIME 1
+#define RW_EXIT_USAGE 2
+
+/* An error with its place: kept on the caller's stack, filled by the callee. */
+typedef struct rw_error {
+    int code;         /* 0 none; otherwise negative */
+    char source[256]; /* file name, or "" */
+    int line;         /* 1-based, 0 when unknown */
+    int column;       /* 1-based, 0 when unknown */
+    char text[512];
+} rw_error_t;
+
+void rw_error_clear(rw_error_t *err);
+/* Fills err (when it has no error yet) and returns -1. */
+int rw_error_set(rw_error_t *err, const char *source, int line, int column, const char *fmt,
+                 ...) __attribute__((format(printf, 5, 6)));
+/* "file:line:col: text", "file: text" or "text". */
+void rw_error_format(const rw_error_t *err, char *buf, size_t len);
+
+/* Logging to stderr. rw_log_level is set once at start-up. */
+enum { RW_LOG_ERROR = 0, RW_LOG_WARN = 1, RW_LOG_INFO = 2, RW_LOG_DEBUG = 3 };
+extern int rw_log_level;
+void rw_log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define rw_log(level, ...)                                                                         \
+    do {                                                                                           \
+        if ((level) <= rw_log_level)                                                               \
+            rw_log_write((level), __VA_ARGS__);                                                    \
+    } while (0)
+
+/* Time. */
+int64_t rw_now_ms(void);      /* wall clock, ms since the epoch */
+int64_t rw_monotonic_ms(void); /* for timeouts */
+/* Parses RFC 3339 ("2026-11-27T04:35:16.123Z", "...+08:00"). Returns 0 or -1. */
+int rw_time_parse(const char *text, size_t len, int64_t *out_ms);
+/* Formats ms since the epoch as "2026-11-27T04:35:16.123Z" (buf >= 32). */
+void rw_time_format(int64_t ms, char *buf, size_t len);
+/* "YYYY-MM-DD" of ms shifted by offset_min minutes (buf >= 11). */
+void rw_date_format(int64_t ms, int offset_min, char *buf, size_t len);
+/* Days since 1970-01-01 of a civil date, and back. */
+int64_t rw_days_from_civil(int64_t y, unsigned m, unsigned d);
+void rw_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
+/* Parses "+08:00" / "-05:30" / "Z" into minutes. Returns 0 or -1. */
+int rw_utc_offset_parse(const char *text, int *out_min);
+
+/* SHA-256. */
+void rw_sha256(const void *data, size_t len, uint8_t out[32]);
+void rw_hex(const uint8_t *in, size_t n, char *out); /* out has 2n+1 bytes */
+uint64_t rw_hash64(const void *data, size_t len);   /* FNV-1a, for tables */
+
+/* A growable byte buffer. */
+typedef struct rw_buf {
+    char *data;
+    size_t len, cap;
+} rw_buf_t;
+void rw_buf_init(rw_buf_t *b);
+void rw_buf_fini(rw_buf_t *b);
+void rw_buf_reset(rw_buf_t *b);
+void rw_buf_append(rw_buf_t *b, const void *data, size_t len);
+void rw_buf_puts(rw_buf_t *b, const char *s);
+void rw_buf_printf(rw_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends a NUL (not counted in len) and returns data. */
+const char *rw_buf_cstr(rw_buf_t *b);
+
+/* Allocation that aborts on out-of-memory (the engine cannot go on without it). */
+void *rw_malloc(size_t n);
+void *rw_calloc(size_t n, size_t size);
+void *rw_realloc(void *p, size_t n);
+char *rw_strdup(const char *s);
+char *rw_strndup(const char *s, size_t n);
+
+/* Reads a whole file. Returns a new NUL-terminated buffer (free with free()),
+ * or NULL with err filled. */
+char *rw_file_read(const char *path, size_t *len, rw_error_t *err);
+
+#endif

@@ -1,0 +1,27 @@
+/* Parsing shared by the window modules. */
+#ifndef RW_RULES_WINDOW_H
+#define RW_RULES_WINDOW_H
+
+#include "riskwarn/module.h"
+
+#include <stdio.h>
+
+/* Reads params.window, a duration, and asks the engine for the window.
+ * Returns RW_OK or RW_ERROR with err filled. */
+static inline int rw_window_param(rw_setup_t *s, const json_t *params, char *err,
+                                  size_t errlen) {
+    const json_t *w = params ? json_object_get(params, "window") : NULL;
+    int64_t ms;
+    if (!w) {
+        snprintf(err, errlen, "window: required, a duration such as \"1h\"");
+        return RW_ERROR;
+    }
+    if (!json_is_string(w) || rw_duration_parse(json_string_value(w), &ms)) {
+        snprintf(err, errlen, "window: bad duration (use 30s, 15m, 1h, 7d)");
+        return RW_ERROR;
+    }
+    rw_setup_window(s, ms);
+    return RW_OK;
+}
+
+#endif

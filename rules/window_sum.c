@@ -1,0 +1,64 @@
+/* window_sum: sum of a field over matching events for this key in the window. */
+#include "window.h"
+
+#include <stdlib.h>
+
+typedef struct {
+    const rw_field_t *field;
+} sum_state_t;
+
+static int sum_setup(rw_setup_t *s, const json_t *params, void **state, char *err,
+                     size_t errlen) {
+    const json_t *f = params ? json_object_get(params, "field") : NULL;
+    if (!json_is_string(f)) {
+        snprintf(err, errlen, "field: required, the name of a numeric field");
+        return RW_ERROR;
+    }
+    if (rw_window_param(s, params, err, errlen) != RW_OK)
+        return RW_ERROR;
+    sum_state_t *st = calloc(1, sizeof(*st));
+    if (!st) {
+        snprintf(err, errlen, "out of memory");
+        return RW_ERROR;
+    }
+    char e[200];
+    if (!(st->field = rw_setup_field(s, json_string_value(f), e, sizeof(e)))) {
+        snprintf(err, errlen, "field: %s", e);
+        free(st);
+        return RW_ERROR;
+    }
+    *state = st;
+    return RW_OK;
+}
+
+/* Records the field's value; events without a numeric value are not scored. */
+static int sum_record(const void *state, const json_t *event, char *buf, size_t len) {
+    const sum_state_t *st = state;
+    double x;
+    if (rw_field_number(event, st->field, &x) != 0)
+        return RW_DECLINED;
+    snprintf(buf, len, "%.17g", x);
+    return RW_OK;
+}
+
+static int sum_measure(const void *state, const rw_input_t *in, double *out) {
+    (void)state;
+    double sum = 0;
+    for (size_t i = 0; i < in->n_entries; i++)
+        sum += in->entries[i].num;
+    *out = sum;
+    return RW_OK;
+}
+
+static const char *const sum_params[] = {"field", "window", NULL};
+
+const rw_module_t rw_builtin_window_sum = {
+    .abi_version = RW_MODULE_ABI_VERSION,
+    .name = "window_sum",
+    .summary = "sum of a field over matching events for this key in the window",
+    .params = sum_params,
+    .setup = sum_setup,
+    .destroy = free,
+    .record = sum_record,
+    .measure = sum_measure,
+};
