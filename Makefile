@@ -53,8 +53,7 @@ $(BIN)/riskwarn: $(MAIN_OBJ) $(LIB)
 $(BUILD)/tests/%: tests/%.c tests/harness.h $(LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) $(TEST_CFLAGS) -Itests -o $@ $< tests/harness.c \
-	    -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive $(LDLIBS) $(TEST_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(TEST_CFLAGS) -Itests -o $@ $< tests/harness.c $(LIB) $(LDLIBS) $(TEST_LIBS)
 
 # The embedded default: in-process Kafka, a local redis-server, sample events.
 demo: deps
@@ -79,8 +78,7 @@ bench: deps
 
 $(BUILD)/tests/bench: tests/bench.c tests/harness.h $(LIB)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(TEST_CFLAGS) -Itests -o $@ $< tests/harness.c \
-	    -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive $(LDLIBS) $(TEST_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(TEST_CFLAGS) -Itests -o $@ $< tests/harness.c $(LIB) $(LDLIBS) $(TEST_LIBS)
 
 FORMAT_FILES := $(wildcard engine/*.[ch] rules/*.[ch] include/riskwarn/*.h tests/*.[ch])
 format:

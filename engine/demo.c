@@ -191,7 +191,7 @@ int rw_cmd_demo(int argc, char **argv) {
         fprintf(stderr, "riskwarn demo: %s\n", err);
         return RW_EXIT_RUNTIME;
     }
-    static const char *const topics[] = {"events.transactions:4", "events.service:2",
+    static const char *const topics[] = {"events.transactions:4", "events.service:1",
                                          "risk.alerts:1",        "risk.alerts.high:1",
                                          "risk.deadletter:1",    NULL};
     for (size_t i = 0; topics[i]; i++)

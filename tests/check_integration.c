@@ -1,0 +1,306 @@
+/* Integration tests: the engine binary against librdkafka's mock cluster and a
+ * real redis-server. Each case starts its own peers and stops them. */
+#include "harness.h"
+
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EVENTS "data/demo/events.jsonl"
+#define BAD "data/demo/bad.jsonl"
+#define RULES "rules/packs/default.json"
+
+typedef struct peers {
+    rw_mock_t mock;
+    rw_redis_server_t redis;
+    redisContext *rc;
+} peers_t;
+
+static void peers_start(peers_t *p) {
+    char err[512];
+    memset(p, 0, sizeof(*p));
+    ck_assert_msg(rw_mock_start(&p->mock, 3, err, sizeof(err)) == 0, "%s", err);
+    static const char *const topics[] = {"events.transactions:4", "events.service:1",
+                                         "risk.alerts:2",        "risk.alerts.high:1",
+                                         "risk.deadletter:1",    NULL};
+    for (size_t i = 0; topics[i]; i++)
+        ck_assert_msg(rw_mock_topic(&p->mock, topics[i], err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(rw_redis_server_start(&p->redis, NULL, 10000, err, sizeof(err)) == 0, "%s",
+                  err);
+    p->rc = h_redis(p->redis.port);
+}
+
+static void peers_stop(peers_t *p) {
+    if (p->rc)
+        redisFree(p->rc);
+    rw_redis_server_stop(&p->redis);
+    rw_mock_stop(&p->mock);
+}
+
+typedef struct progress {
+    redisContext *rc;
+    long long want;
+} progress_t;
+
+/* Every message is counted once in rw:events:* (by type, or as deadletter). */
+static bool all_counted(void *arg) {
+    progress_t *p = arg;
+    return h_hsum(p->rc, "rw:events:*") >= p->want;
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* "level:alert_id" of each alert message, sorted, duplicates removed. */
+static size_t alert_ids(const h_msgs_t *m, char ***out) {
+    char **ids = calloc(m->n ? m->n : 1, sizeof(char *));
+    size_t n = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        json_t *a = json_loadb(m->m[i].value, m->m[i].len, 0, NULL);
+        ck_assert_msg(json_is_object(a), "alert is not JSON: %s", m->m[i].value);
+        char buf[80];
+        snprintf(buf, sizeof(buf), "%s:%s", json_string_value(json_object_get(a, "level")),
+                 json_string_value(json_object_get(a, "alert_id")));
+        ids[n++] = strdup(buf);
+        json_decref(a);
+    }
+    qsort(ids, n, sizeof(char *), cmp_str);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (u && strcmp(ids[u - 1], ids[i]) == 0) {
+            free(ids[i]);
+            continue;
+        }
+        ids[u++] = ids[i];
+    }
+    *out = ids;
+    return u;
+}
+
+static void ids_free(char **ids, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+/* The Redis counters equal the in-memory replay's, field by field. */
+static void assert_counters(redisContext *rc, const h_expect_t *e) {
+    for (size_t i = 0; i < e->n_counters; i++) {
+        char key[600];
+        snprintf(key, sizeof(key), "rw:%s", e->counters[i].key);
+        long long got = h_hget(rc, key, e->counters[i].field);
+        ck_assert_msg(got == e->counters[i].value, "%s %s: redis has %lld, expected %lld", key,
+                      e->counters[i].field, got, (long long)e->counters[i].value);
+    }
+}
+
+static void assert_ttls(redisContext *rc) {
+    redisReply *keys = redisCommand(rc, "KEYS rw:*");
+    ck_assert_ptr_nonnull(keys);
+    ck_assert_int_gt(keys->elements, 0);
+    for (size_t i = 0; i < keys->elements; i++) {
+        redisReply *t = redisCommand(rc, "PTTL %s", keys->element[i]->str);
+        ck_assert_msg(t->integer > 0, "key %s has no TTL (%lld)", keys->element[i]->str,
+                      t->integer);
+        freeReplyObject(t);
+    }
+    freeReplyObject(keys);
+}
+
+START_TEST(test_integration_alerts_deadletters_counters) {
+    peers_t p;
+    peers_start(&p);
+    h_expect_t e;
+    ck_assert_int_eq(h_expect_replay(RULES, EVENTS, &e), 0);
+    ck_assert_int_gt(e.alerts[1], 0);
+    ck_assert_int_gt(e.alerts[2], 0);
+    ck_assert_int_gt(e.alerts[3], 0);
+
+    const char *cfg = h_engine_config(p.mock.bootstraps, p.redis.port, RULES, "it-main");
+    pid_t eng = h_engine_start(cfg, "/tmp/rwtest-engine.log");
+    rd_kafka_t *prod = h_producer(p.mock.bootstraps);
+    long n = h_produce_events(prod, EVENTS);
+    long nbad = h_produce_events(prod, BAD);
+    rd_kafka_destroy(prod);
+    ck_assert_int_eq(n, e.events);
+    ck_assert_int_eq(nbad, 10);
+
+    progress_t pr = {p.rc, n + nbad};
+    ck_assert_msg(h_wait(all_counted, &pr, 90000), "engine did not count every message");
+
+    /* Alerts: exactly the replay's, each once. */
+    long long total = e.alerts[1] + e.alerts[2] + e.alerts[3];
+    h_msgs_t alerts = {0};
+    h_consume_all(p.mock.bootstraps, "risk.alerts", (size_t)total, 500, 30000, &alerts);
+    ck_assert_int_eq(alerts.n, total);
+    char **ids;
+    size_t nids = alert_ids(&alerts, &ids);
+    ck_assert_int_eq(nids, e.n_alert_ids);
+    for (size_t i = 0; i < nids; i++)
+        ck_assert_str_eq(ids[i], e.alert_ids[i]);
+    ids_free(ids, nids);
+    /* No raw account number leaves the engine; keys are masked and stable. */
+    for (size_t i = 0; i < alerts.n; i++) {
+        ck_assert_msg(strstr(alerts.m[i].value, "6222818134198454232") == NULL, "raw account");
+        ck_assert_ptr_nonnull(alerts.m[i].key);
+    }
+
+    /* High alerts: the high ones only. */
+    h_msgs_t high = {0};
+    h_consume_all(p.mock.bootstraps, "risk.alerts.high", (size_t)e.alerts[3], 500, 30000, &high);
+    ck_assert_int_eq(high.n, e.alerts[3]);
+    for (size_t i = 0; i < high.n; i++)
+        ck_assert_msg(strstr(high.m[i].value, "\"level\":\"high\"") != NULL, "not high: %s",
+                      high.m[i].value);
+
+    /* Dead letters: original bytes, reason and source in headers. */
+    h_msgs_t dead = {0};
+    h_consume_all(p.mock.bootstraps, "risk.deadletter", 10, 500, 30000, &dead);
+    ck_assert_int_eq(dead.n, 10);
+    FILE *f = fopen(BAD, "r");
+    char line[4096];
+    size_t found = 0;
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        for (size_t i = 0; i < dead.n; i++)
+            if (strcmp(dead.m[i].value, line) == 0) {
+                found++;
+                ck_assert_ptr_nonnull(dead.m[i].hdr[0]);
+                ck_assert_int_gt(strlen(dead.m[i].hdr[0]), 5);
+                ck_assert_msg(strcmp(dead.m[i].hdr[1], "events.service") == 0 ||
+                                  strcmp(dead.m[i].hdr[1], "events.transactions") == 0,
+                              "rw.topic %s", dead.m[i].hdr[1]);
+                ck_assert_ptr_nonnull(dead.m[i].hdr[2]);
+                ck_assert_ptr_nonnull(dead.m[i].hdr[3]);
+                break;
+            }
+    }
+    fclose(f);
+    ck_assert_int_eq(found, 10);
+
+    /* Counters: the replay's, and a dead-letter count; every key has a TTL. */
+    assert_counters(p.rc, &e);
+    ck_assert_int_eq(h_hsum(p.rc, "rw:events:*"), n + nbad);
+    assert_ttls(p.rc);
+
+    /* SIGTERM: a clean stop. */
+    ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
+    h_msgs_free(&alerts);
+    h_msgs_free(&high);
+    h_msgs_free(&dead);
+    h_expect_free(&e);
+    peers_stop(&p);
+}
+END_TEST
+
+typedef struct partial {
+    redisContext *rc;
+    long long at_least;
+} partial_t;
+
+static bool some_counted(void *arg) {
+    partial_t *p = arg;
+    return h_hsum(p->rc, "rw:events:*") >= p->at_least;
+}
+
+/* SIGKILL in the middle of the stream, then a restart: every alert that the
+ * events call for is published, and no counter counts a message twice. */
+START_TEST(test_integration_sigkill_restart) {
+    peers_t p;
+    peers_start(&p);
+    h_expect_t e;
+    ck_assert_int_eq(h_expect_replay(RULES, EVENTS, &e), 0);
+    const char *cfg = h_engine_config(p.mock.bootstraps, p.redis.port, RULES, "it-kill");
+    rd_kafka_t *prod = h_producer(p.mock.bootstraps);
+    long n = h_produce_events(prod, EVENTS);
+    rd_kafka_destroy(prod);
+
+    int kills = 0;
+    for (long long mark = n / 4; mark < n; mark += n / 4) {
+        pid_t eng = h_engine_start(cfg, "/tmp/rwtest-engine-kill.log");
+        partial_t pa = {p.rc, mark};
+        if (!h_wait(some_counted, &pa, 90000))
+            ck_abort_msg("engine made no progress to %lld", mark);
+        ck_assert_int_eq(h_engine_stop(eng, SIGKILL, 10000), 128 + SIGKILL);
+        kills++;
+    }
+    ck_assert_int_ge(kills, 2);
+    pid_t eng = h_engine_start(cfg, "/tmp/rwtest-engine-kill.log");
+    progress_t pr = {p.rc, n};
+    ck_assert_msg(h_wait(all_counted, &pr, 90000), "not every message counted after restart");
+
+    long long total = e.alerts[1] + e.alerts[2] + e.alerts[3];
+    h_msgs_t alerts = {0};
+    h_consume_all(p.mock.bootstraps, "risk.alerts", (size_t)total, 1000, 30000, &alerts);
+    char **ids;
+    size_t nids = alert_ids(&alerts, &ids);
+    /* At least once: every expected alert is there (re-published ones share ids). */
+    ck_assert_int_eq(nids, e.n_alert_ids);
+    for (size_t i = 0; i < nids; i++)
+        ck_assert_str_eq(ids[i], e.alert_ids[i]);
+    ck_assert_int_ge(alerts.n, total);
+    ids_free(ids, nids);
+    /* Counted once, also for re-read messages. */
+    assert_counters(p.rc, &e);
+    ck_assert_int_eq(h_hsum(p.rc, "rw:events:*"), n);
+    ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
+    h_msgs_free(&alerts);
+    h_expect_free(&e);
+    peers_stop(&p);
+}
+END_TEST
+
+/* A broken rules file stops `run` at start-up with file:line:col, exit 2. */
+START_TEST(test_integration_bad_rules_exit_2) {
+    const char *rules = h_tmpfile(".json", "{\"ruleset\": \"x\", \"version\": \"1\",\n"
+                                           " \"rules\": [\n"
+                                           "  {\"id\": \"a\", \"module\": \"value\",\n"
+                                           "   \"params\": {\"field\": \"amount\"},\n"
+                                           "   \"thresholds\": {\"low\": 5, \"medium\": 5}}\n"
+                                           " ]}\n");
+    char rules_path[128];
+    snprintf(rules_path, sizeof(rules_path), "%s", rules);
+    const char *cfg = h_engine_config("127.0.0.1:1", 1, rules_path, "it-bad");
+    char out[4096];
+    const char *args[] = {"run", "-c", cfg, NULL};
+    ck_assert_int_eq(h_run(out, sizeof(out), args), 2);
+    char want[256];
+    snprintf(want, sizeof(want), "%s:5:", rules_path);
+    ck_assert_msg(strstr(out, want) != NULL, "no file:line:col in: %s", out);
+
+    const char *broken = h_tmpfile(".json", "{\"ruleset\": \"x\",\n  \"rules\": [,]}\n");
+    const char *args2[] = {"rules", "check", broken, NULL};
+    ck_assert_int_eq(h_run(out, sizeof(out), args2), 2);
+    snprintf(want, sizeof(want), "%s:2:", broken);
+    ck_assert_msg(strstr(out, want) != NULL, "no file:line:col in: %s", out);
+
+    /* A config with an unknown key is refused the same way. */
+    const char *badcfg = h_tmpfile(".json", "{\"kafka\": {\"brokerz\": \"x\"}}\n");
+    const char *args3[] = {"run", "-c", badcfg, NULL};
+    ck_assert_int_eq(h_run(out, sizeof(out), args3), 2);
+    ck_assert_msg(strstr(out, "brokerz") != NULL, "%s", out);
+}
+END_TEST
+
+static Suite *integration_suite(void) {
+    Suite *s = suite_create("integration");
+    TCase *tc = tcase_create("engine");
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, test_integration_bad_rules_exit_2);
+    tcase_add_test(tc, test_integration_alerts_deadletters_counters);
+    tcase_add_test(tc, test_integration_sigkill_restart);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    SRunner *sr = srunner_create(integration_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

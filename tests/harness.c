@@ -1,0 +1,400 @@
+#include "harness.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+const char *h_bin(void) {
+    const char *b = getenv("RW_BIN");
+    return b && *b ? b : "bin/riskwarn";
+}
+
+const char *h_tmpfile(const char *suffix, const char *text) {
+    static char paths[8][128];
+    static int slot;
+    char *p = paths[slot++ % 8];
+    snprintf(p, 128, "/tmp/rwtest-XXXXXX%s", suffix ? suffix : "");
+    int fd = mkstemps(p, suffix ? (int)strlen(suffix) : 0);
+    ck_assert_msg(fd >= 0, "mkstemps: %s", strerror(errno));
+    size_t len = strlen(text);
+    ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+    close(fd);
+    return p;
+}
+
+redisContext *h_redis(int port) {
+    char err[256];
+    rw_redis_opts_t o = {"127.0.0.1", port, NULL, NULL, 0, "rw:", "t", 5000};
+    redisContext *c = rw_redis_connect(&o, err, sizeof(err));
+    ck_assert_msg(c != NULL, "redis: %s", err);
+    return c;
+}
+
+long long h_hget(redisContext *c, const char *key, const char *field) {
+    redisReply *r = redisCommand(c, "HGET %s %s", key, field);
+    long long v = r && r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
+    if (r)
+        freeReplyObject(r);
+    return v;
+}
+
+long long h_hsum(redisContext *c, const char *pattern) {
+    long long total = 0;
+    redisReply *keys = redisCommand(c, "KEYS %s", pattern);
+    if (!keys)
+        return -1;
+    for (size_t i = 0; keys->type == REDIS_REPLY_ARRAY && i < keys->elements; i++) {
+        redisReply *h = redisCommand(c, "HVALS %s", keys->element[i]->str);
+        for (size_t j = 0; h && h->type == REDIS_REPLY_ARRAY && j < h->elements; j++)
+            total += atoll(h->element[j]->str);
+        if (h)
+            freeReplyObject(h);
+    }
+    freeReplyObject(keys);
+    return total;
+}
+
+rd_kafka_t *h_producer(const char *brokers) {
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof(err));
+    rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof(err));
+    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    ck_assert_msg(p != NULL, "producer: %s", err);
+    return p;
+}
+
+int h_produce(rd_kafka_t *p, const char *topic, int32_t partition, const char *key,
+              const char *value, size_t len) {
+    rd_kafka_resp_err_t err;
+    while ((err = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                    RD_KAFKA_V_VALUE((void *)value, len),
+                                    RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_END)) ==
+           RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        rd_kafka_poll(p, 50);
+    return err ? -1 : 0;
+}
+
+long h_produce_events(rd_kafka_t *p, const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long n = 0;
+    static const char *const keys[] = {"account", "customer_id", "staff_id", "service",
+                                       "complaint_id", NULL};
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            len--;
+        if (len == 0)
+            continue;
+        json_t *ev = json_loadb(line, (size_t)len, 0, NULL);
+        const char *type =
+            json_is_object(ev) ? json_string_value(json_object_get(ev, "type")) : NULL;
+        const char *topic = type && strcmp(type, "transaction") == 0 ? "events.transactions"
+                                                                      : "events.service";
+        const char *key = NULL;
+        for (size_t i = 0; json_is_object(ev) && keys[i] && !key; i++)
+            key = json_string_value(json_object_get(ev, keys[i]));
+        int rc = h_produce(p, topic, RD_KAFKA_PARTITION_UA, key, line, (size_t)len);
+        json_decref(ev);
+        if (rc)
+            break;
+        n++;
+    }
+    free(line);
+    fclose(f);
+    rd_kafka_flush(p, 10000);
+    return n;
+}
+
+static char *hdr_copy(rd_kafka_headers_t *h, const char *name) {
+    const void *v;
+    size_t len;
+    if (!h || rd_kafka_header_get_last(h, name, &v, &len))
+        return NULL;
+    char *s = malloc(len + 1);
+    memcpy(s, v, len);
+    s[len] = 0;
+    return s;
+}
+
+size_t h_consume_all(const char *brokers, const char *topic, size_t min, int idle_ms,
+                     int timeout_ms, h_msgs_t *out) {
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof(err));
+    rd_kafka_conf_set(conf, "group.id", "rwtest-reader", err, sizeof(err));
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err));
+    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    ck_assert_msg(c != NULL, "consumer: %s", err);
+    rd_kafka_poll_set_consumer(c);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(c, topic, NULL);
+    int parts = 1;
+    if (rd_kafka_metadata(c, 0, rkt, &md, 5000) == 0 && md->topic_cnt == 1 &&
+        md->topics[0].partition_cnt > 0)
+        parts = md->topics[0].partition_cnt;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
+    for (int i = 0; i < parts; i++)
+        rd_kafka_topic_partition_list_add(l, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(c, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    int64_t deadline = rw_monotonic_ms() + timeout_ms, last = rw_monotonic_ms();
+    size_t got = 0;
+    while (rw_monotonic_ms() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 50);
+        if (!m) {
+            if (got >= min && rw_monotonic_ms() - last >= idle_ms)
+                break;
+            continue;
+        }
+        if (!m->err) {
+            if (out->n == out->cap) {
+                out->cap = out->cap ? out->cap * 2 : 256;
+                out->m = realloc(out->m, out->cap * sizeof(*out->m));
+            }
+            h_msg_t *x = &out->m[out->n++];
+            memset(x, 0, sizeof(*x));
+            x->value = malloc(m->len + 1);
+            memcpy(x->value, m->payload, m->len);
+            x->value[m->len] = 0;
+            x->len = m->len;
+            if (m->key) {
+                x->key = malloc(m->key_len + 1);
+                memcpy(x->key, m->key, m->key_len);
+                x->key[m->key_len] = 0;
+            }
+            x->partition = m->partition;
+            x->offset = m->offset;
+            rd_kafka_headers_t *h = NULL;
+            rd_kafka_message_headers(m, &h);
+            static const char *const names[] = {"rw.error", "rw.topic", "rw.partition",
+                                                "rw.offset"};
+            for (int i = 0; i < 4; i++)
+                x->hdr[i] = hdr_copy(h, names[i]);
+            got++;
+            last = rw_monotonic_ms();
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+    return got;
+}
+
+void h_msgs_free(h_msgs_t *m) {
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->m[i].value);
+        free(m->m[i].key);
+        for (int k = 0; k < 4; k++)
+            free(m->m[i].hdr[k]);
+    }
+    free(m->m);
+    memset(m, 0, sizeof(*m));
+}
+
+pid_t h_engine_start(const char *cfg_path, const char *log_path) {
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (log_path) {
+            int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+            if (fd >= 0) {
+                dup2(fd, 2);
+                dup2(fd, 1);
+            }
+        }
+        execl(h_bin(), h_bin(), "run", "-c", cfg_path, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+int h_engine_stop(pid_t pid, int sig, int timeout_ms) {
+    kill(pid, sig);
+    int64_t deadline = rw_monotonic_ms() + timeout_ms;
+    int status;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            break;
+        if (rw_monotonic_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        usleep(10000);
+    }
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    return 128 + WTERMSIG(status);
+}
+
+int h_run(char *out, size_t len, const char *const *args) {
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        close(fds[0]);
+        const char *argv[32];
+        int n = 0;
+        argv[n++] = h_bin();
+        for (int i = 0; args[i] && n < 31; i++)
+            argv[n++] = args[i];
+        argv[n] = NULL;
+        execv(h_bin(), (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    size_t used = 0;
+    ssize_t r;
+    char sink[4096];
+    while ((r = read(fds[0], used + 1 < len ? out + used : sink,
+                     used + 1 < len ? len - used - 1 : sizeof(sink))) > 0)
+        if (used + 1 < len)
+            used += (size_t)r;
+    close(fds[0]);
+    if (len)
+        out[used] = 0;
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+const char *h_engine_config(const char *brokers, int redis_port, const char *rules,
+                            const char *group) {
+    char text[2048];
+    snprintf(text, sizeof(text),
+             "{\"kafka\": {\"brokers\": \"%s\", \"group_id\": \"%s\",\n"
+             "   \"properties\": {\"session.timeout.ms\": 6000, \"heartbeat.interval.ms\": 500}},\n"
+             " \"redis\": {\"host\": \"127.0.0.1\", \"port\": %d},\n"
+             " \"rules\": \"%s\"}\n",
+             brokers, group, redis_port, rules);
+    return h_tmpfile(".json", text);
+}
+
+bool h_wait(bool (*cond)(void *arg), void *arg, int timeout_ms) {
+    int64_t deadline = rw_monotonic_ms() + timeout_ms;
+    for (;;) {
+        if (cond(arg))
+            return true;
+        if (rw_monotonic_ms() > deadline)
+            return cond(arg);
+        usleep(20000);
+    }
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int h_expect_replay(const char *rules, const char *events_path, h_expect_t *e) {
+    memset(e, 0, sizeof(*e));
+    rw_errors_t errs;
+    rw_errors_init(&errs);
+    rw_ruleset_t *rs = rw_ruleset_load_file(rules, &errs);
+    rw_errors_fini(&errs);
+    if (!rs)
+        return -1;
+    FILE *f = fopen(events_path, "rb");
+    if (!f) {
+        rw_ruleset_destroy(rs);
+        return -1;
+    }
+    rw_store_t *store = rw_memstore_new();
+    rw_batch_t *b = rw_batch_new(1048576, true);
+    char *lines[256];
+    size_t n = 0, cap_ids = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long long lineno = 0;
+    int64_t now = rw_now_ms();
+    rw_batch_reset(b, rs);
+    for (bool more = true; more;) {
+        len = getline(&line, &cap, f);
+        more = len >= 0;
+        if (more) {
+            while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+                len--;
+            if (len == 0)
+                continue;
+            lines[n] = rw_strndup(line, (size_t)len);
+            rw_msg_t m = {"replay", 0, lineno++, lines[n], (size_t)len, now};
+            rw_batch_add(b, &m);
+            n++;
+        }
+        if (n == 256 || (!more && n)) {
+            rw_batch_plan(b);
+            store->load(store, b);
+            rw_batch_evaluate(b);
+            store->apply(store, b);
+            for (size_t i = 0; i < b->n_items; i++) {
+                const rw_item_t *it = &b->items[i];
+                if (it->error[0]) {
+                    e->dead++;
+                    continue;
+                }
+                e->events++;
+                if (!it->level)
+                    continue;
+                e->alerts[it->level]++;
+                char id[33];
+                rw_alert_id(rs, it->event_id, it->level, id);
+                if (e->n_alert_ids == cap_ids) {
+                    cap_ids = cap_ids ? cap_ids * 2 : 256;
+                    e->alert_ids = realloc(e->alert_ids, cap_ids * sizeof(char *));
+                }
+                char buf[64];
+                snprintf(buf, sizeof(buf), "%s:%s", rw_level_name(it->level), id);
+                e->alert_ids[e->n_alert_ids++] = strdup(buf);
+            }
+            rw_batch_reset(b, rs);
+            for (size_t i = 0; i < n; i++)
+                free(lines[i]);
+            n = 0;
+        }
+    }
+    free(line);
+    fclose(f);
+    qsort(e->alert_ids, e->n_alert_ids, sizeof(char *), cmp_str);
+    size_t nc;
+    const rw_memstore_counter_t *c = rw_memstore_counters(store, &nc);
+    e->counters = calloc(nc ? nc : 1, sizeof(*c));
+    for (size_t i = 0; i < nc; i++)
+        e->counters[i] = (rw_memstore_counter_t){strdup(c[i].key), strdup(c[i].field),
+                                                 c[i].value};
+    e->n_counters = nc;
+    rw_batch_destroy(b);
+    store->destroy(store);
+    rw_ruleset_destroy(rs);
+    return 0;
+}
+
+void h_expect_free(h_expect_t *e) {
+    for (size_t i = 0; i < e->n_alert_ids; i++)
+        free(e->alert_ids[i]);
+    free(e->alert_ids);
+    for (size_t i = 0; i < e->n_counters; i++) {
+        free(e->counters[i].key);
+        free(e->counters[i].field);
+    }
+    free(e->counters);
+    memset(e, 0, sizeof(*e));
+}

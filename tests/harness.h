@@ -1,0 +1,88 @@
+/* Test harness: real peers for integration tests. A redis-server on a free
+ * port, librdkafka's mock cluster in the test process, the engine as a child
+ * process, and helpers that poll until a deadline instead of sleeping. */
+#ifndef RW_TEST_HARNESS_H
+#define RW_TEST_HARNESS_H
+
+#include "eval.h"
+#include "mock.h"
+#include "proc.h"
+#include "store.h"
+
+#include <hiredis.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* The engine binary: $RW_BIN, or bin/riskwarn. */
+const char *h_bin(void);
+
+/* Writes text to a new temporary file. Returns its path (static storage per
+ * call slot: copy it if you keep more than 8). */
+const char *h_tmpfile(const char *suffix, const char *text);
+
+/* A connection to the test's redis-server (aborts the test on failure). */
+redisContext *h_redis(int port);
+/* HGET as a number; 0 when missing. */
+long long h_hget(redisContext *c, const char *key, const char *field);
+/* Sum of every field of every hash whose key matches pattern. */
+long long h_hsum(redisContext *c, const char *pattern);
+
+/* Produces one message; returns 0 or -1. */
+int h_produce(rd_kafka_t *p, const char *topic, int32_t partition, const char *key,
+              const char *value, size_t len);
+rd_kafka_t *h_producer(const char *brokers);
+/* Produces every line of a JSON-lines file the way the demo routes events:
+ * transactions to events.transactions keyed by account, the rest to
+ * events.service keyed by entity. Returns the number of lines, or -1. */
+long h_produce_events(rd_kafka_t *p, const char *path);
+
+/* A consumed message, copied. */
+typedef struct h_msg {
+    char *value;
+    size_t len;
+    char *key;
+    int32_t partition;
+    int64_t offset;
+    char *hdr[4]; /* rw.error, rw.topic, rw.partition, rw.offset (or NULL) */
+} h_msg_t;
+typedef struct h_msgs {
+    h_msg_t *m;
+    size_t n, cap;
+} h_msgs_t;
+/* Reads a topic (every partition) from the beginning until at least min
+ * messages arrived and the topic is idle for idle_ms, or timeout_ms passed.
+ * Returns the number read. */
+size_t h_consume_all(const char *brokers, const char *topic, size_t min, int idle_ms,
+                     int timeout_ms, h_msgs_t *out);
+void h_msgs_free(h_msgs_t *m);
+
+/* Starts `riskwarn run -c cfg_path` with extra args; stderr goes to log_path
+ * (may be NULL). Returns the child's pid. */
+pid_t h_engine_start(const char *cfg_path, const char *log_path);
+/* Sends sig and waits at most timeout_ms for the exit. Returns the exit code,
+ * 128+signal when killed, or -1 on timeout (then the child is killed). */
+int h_engine_stop(pid_t pid, int sig, int timeout_ms);
+/* Runs the engine binary with args to completion; returns its exit code and
+ * leaves stdout+stderr in out (up to len bytes). */
+int h_run(char *out, size_t len, const char *const *args);
+
+/* Writes an ENGINE.json for the given peers and rules. Returns its path. */
+const char *h_engine_config(const char *brokers, int redis_port, const char *rules,
+                            const char *group);
+
+/* Polls cond(arg) every 20 ms until true or timeout_ms. Returns cond's last value. */
+bool h_wait(bool (*cond)(void *arg), void *arg, int timeout_ms);
+
+/* The expected outcome of a JSON-lines file under a ruleset, computed by the
+ * replay path in memory. alert_ids: a sorted array of "level:alert_id". */
+typedef struct h_expect {
+    long long events, dead, alerts[4];
+    char **alert_ids;
+    size_t n_alert_ids;
+    rw_memstore_counter_t *counters; /* copied */
+    size_t n_counters;
+} h_expect_t;
+int h_expect_replay(const char *rules, const char *events_path, h_expect_t *out);
+void h_expect_free(h_expect_t *e);
+
+#endif
