@@ -247,6 +247,15 @@ static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
         backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
     }
 
+    size_t reread = 0;
+    for (size_t i = 0; i < b->n_items; i++)
+        reread += b->items[i].applied;
+    if (reread)
+        rw_log(RW_LOG_INFO,
+               "%zu messages read again after a restart or rebalance: their alerts are "
+               "published again with the same alert_id; counters and windows already hold them",
+               reread);
+
     outs_clear(e);
     outs_build(e);
     backoff = 100;
