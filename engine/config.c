@@ -74,6 +74,7 @@ int rw_config_set_redis(rw_config_t *c, const char *hostport) {
         return -1;
     free(c->redis_host);
     c->redis_host = rw_strndup(hostport, (size_t)(colon - hostport));
+    rw_config_set(&c->redis_unix_socket, NULL); /* host:port wins over a socket */
     c->redis_port = (int)port;
     return 0;
 }

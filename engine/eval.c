@@ -22,6 +22,8 @@ rw_batch_t *rw_batch_new(size_t max_event_bytes, bool keep_windows) {
     b->wtab = rw_calloc(b->wtab_size, sizeof(*b->wtab));
     b->ctab_size = 256;
     b->ctab = rw_calloc(b->ctab_size, sizeof(*b->ctab));
+    b->ltab_size = 256;
+    b->ltab = rw_calloc(b->ltab_size, sizeof(*b->ltab));
     return b;
 }
 
@@ -69,28 +71,53 @@ static void incrs_clear(rw_batch_t *b) {
     memset(b->ctab, 0, b->ctab_size * sizeof(*b->ctab));
 }
 
+static void lookups_clear(rw_batch_t *b) {
+    for (size_t i = 0; i < b->ltab_size; i++) {
+        rw_lookup_t *l = b->ltab[i];
+        while (l) {
+            rw_lookup_t *next = l->next;
+            free(l->set);
+            free(l->member);
+            free(l);
+            l = next;
+        }
+        b->ltab[i] = NULL;
+    }
+}
+
 static void items_clear(rw_batch_t *b) {
     for (size_t i = 0; i < b->n_items; i++)
         json_decref(b->items[i].event);
     b->n_items = 0;
-    for (size_t i = 0; i < b->n_srcs; i++)
-        free(b->srcs[i].topic);
-    free(b->srcs);
-    b->srcs = NULL;
-    b->n_srcs = 0;
+    if (b->keep_windows) {
+        /* Kept window entries refer to sources by index: keep the sources. */
+        for (size_t i = 0; i < b->n_srcs; i++)
+            b->srcs[i].fence = b->srcs[i].max_offset = -1;
+    } else {
+        for (size_t i = 0; i < b->n_srcs; i++)
+            free(b->srcs[i].topic);
+        free(b->srcs);
+        b->srcs = NULL;
+        b->n_srcs = 0;
+    }
     b->n_cands = 0;
     b->n_hits = 0;
     rw_buf_reset(&b->arena);
+    lookups_clear(b);
 }
 
 void rw_batch_destroy(rw_batch_t *b) {
     if (!b)
         return;
     items_clear(b);
+    for (size_t i = 0; i < b->n_srcs; i++)
+        free(b->srcs[i].topic);
+    free(b->srcs);
     windows_clear(b);
     incrs_clear(b);
     free(b->wtab);
     free(b->ctab);
+    free(b->ltab);
     free(b->items);
     free(b->cands);
     free(b->hits);
@@ -217,7 +244,10 @@ static rw_wstate_t *window_get(rw_batch_t *b, uint32_t rule, const char *key) {
     char stack[512];
     size_t need = strlen(r->id) + strlen(key) + 2;
     char *id = need <= sizeof(stack) ? stack : rw_malloc(need);
-    snprintf(id, need, "%s:%s", r->id, key);
+    size_t il = strlen(r->id);
+    memcpy(id, r->id, il);
+    id[il] = ':';
+    memcpy(id + il + 1, key, strlen(key) + 1);
     rw_wstate_t *ws = rw_batch_window(b, id);
     if (!ws) {
         if (b->n_windows >= b->wtab_size)
@@ -257,7 +287,7 @@ void rw_window_add(rw_wstate_t *ws, int64_t ts_ms, uint32_t src, int64_t offset,
 }
 
 void rw_window_trim(rw_wstate_t *ws) {
-    int64_t cut = ws->max_ts_ms - ws->window_ms;
+    int64_t cut = rw_window_keep_from(ws);
     size_t o = 0;
     for (size_t i = 0; i < ws->n; i++) {
         if (ws->entries[i].ts_ms <= cut && !ws->entries[i].fresh) {
@@ -271,57 +301,101 @@ void rw_window_trim(rw_wstate_t *ws) {
 
 /* ---- plan -------------------------------------------------------------------------- */
 
-/* The key's text: strings as they are, integers in decimal. Others have no key. */
-static int key_text(const json_t *v, char *buf, size_t len, const char **out, size_t *out_len) {
-    if (json_is_string(v)) {
-        *out = json_string_value(v);
-        *out_len = json_string_length(v);
-        return *out_len > 0 && *out_len <= 256 && strlen(*out) == *out_len ? 0 : -1;
-    }
-    if (json_is_integer(v)) {
-        *out_len = (size_t)snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        *out = buf;
-        return 0;
-    }
-    return -1;
+/* The batch's lookup of member in set, shared by every rule that asks. The
+ * hash chains through lookups in one slot only; the list of all is kept apart. */
+static rw_lookup_t *lookup_get(rw_batch_t *b, const char *set, const char *member) {
+    char k[1024];
+    int n = snprintf(k, sizeof(k), "%s%c%s", set, 0, member);
+    size_t slot = (size_t)(rw_hash64(k, (size_t)(n < (int)sizeof(k) ? n : (int)sizeof(k) - 1)) &
+                           (b->ltab_size - 1));
+    rw_lookup_t *l;
+    for (l = b->ltab[slot]; l; l = l->next)
+        if (strcmp(l->set, set) == 0 && strcmp(l->member, member) == 0)
+            return l;
+    l = rw_calloc(1, sizeof(*l));
+    l->set = rw_strdup(set);
+    l->member = rw_strdup(member);
+    l->result = -1;
+    l->next = b->ltab[slot];
+    b->ltab[slot] = l;
+    return l;
+}
+
+static void cand_add(rw_batch_t *b, const rw_cand_t *c) {
+    GROW(b->cands, b->n_cands, b->cap_cands);
+    b->cands[b->n_cands++] = *c;
+}
+
+/* Records the event into the window keyed by its field kf. Returns the window
+ * and sets *rec_off, or NULL when the event has no such key or no value. */
+static rw_wstate_t *plan_record(rw_batch_t *b, uint32_t r, const rw_item_t *it,
+                                const rw_field_t *kf, size_t *rec_off) {
+    const rw_rule_t *rule = &b->rs->rules[r];
+    char key[RW_RECORD_MAX], rec[RW_RECORD_MAX];
+    if (!kf)
+        key[0] = 0;
+    else if (rw_field_text(it->event, kf, key, sizeof(key)) <= 0)
+        return NULL;
+    rec[0] = 0;
+    if (rule->module->record(rule->state, it->event, rec, sizeof(rec)) != RW_OK)
+        return NULL;
+    rec[sizeof(rec) - 1] = 0;
+    *rec_off = arena_put(b, rec, strlen(rec));
+    rw_wstate_t *ws = window_get(b, r, key);
+    int64_t need = it->ts_ms - rule->window_ms;
+    if (need < ws->load_min_ms)
+        ws->load_min_ms = need;
+    return ws;
 }
 
 void rw_batch_plan(rw_batch_t *b) {
     const rw_ruleset_t *rs = b->rs;
     b->n_cands = 0;
+    lookups_clear(b);
+    char text[RW_RECORD_MAX];
     for (size_t i = 0; i < b->n_items; i++) {
         rw_item_t *it = &b->items[i];
         if (!it->event)
             continue;
         for (size_t r = 0; r < rs->n_rules; r++) {
             const rw_rule_t *rule = &rs->rules[r];
+            bool windowed = rule->window_ms > 0 && rule->module->record;
+            /* A window fed by other events: record those first. */
+            if (windowed && rule->feed && rw_match_eval(rule->feed, it->event)) {
+                rw_cand_t c = {(uint32_t)i, (uint32_t)r, RW_CAND_RECORD, SIZE_MAX, SIZE_MAX,
+                               NULL, NULL};
+                if ((c.ws = plan_record(b, (uint32_t)r, it, rule->feed_key, &c.rec_off)))
+                    cand_add(b, &c);
+            }
             if (!rw_match_eval(&rule->match, it->event))
                 continue;
-            rw_cand_t c = {(uint32_t)i, (uint32_t)r, SIZE_MAX, SIZE_MAX, NULL};
-            const char *key = NULL;
-            size_t klen = 0;
-            char num[32];
+            rw_cand_t c = {(uint32_t)i, (uint32_t)r, RW_CAND_MEASURE, SIZE_MAX, SIZE_MAX, NULL,
+                           NULL};
             if (rule->key) {
-                const json_t *kv = rw_field_get(it->event, rule->key);
-                if (!kv || key_text(kv, num, sizeof(num), &key, &klen))
+                int n = rw_field_text(it->event, rule->key, text, sizeof(text));
+                if (n <= 0)
                     continue; /* no key: not scored by this rule */
-                c.key_off = arena_put(b, key, klen);
+                c.key_off = arena_put(b, text, (size_t)n);
             }
-            if (rule->window_ms > 0 && rule->module->record) {
-                char rec[RW_RECORD_MAX];
-                rec[0] = 0;
-                int rc = rule->module->record(rule->state, it->event, rec, sizeof(rec));
-                if (rc != RW_OK)
+            if (windowed && !rule->feed) {
+                c.flags |= RW_CAND_RECORD;
+                if (!(c.ws = plan_record(b, (uint32_t)r, it, rule->key, &c.rec_off)))
                     continue;
-                rec[sizeof(rec) - 1] = 0;
-                c.rec_off = arena_put(b, rec, strlen(rec));
-                c.ws = window_get(b, (uint32_t)r, key ? rw_batch_str(b, c.key_off) : "");
+            } else if (windowed) {
+                const rw_field_t *rk = rule->read_key ? rule->read_key : rule->key;
+                if (rk && rw_field_text(it->event, rk, text, sizeof(text)) <= 0)
+                    continue;
+                c.ws = window_get(b, (uint32_t)r, rk ? text : "");
                 int64_t need = it->ts_ms - rule->window_ms;
                 if (need < c.ws->load_min_ms)
                     c.ws->load_min_ms = need;
             }
-            GROW(b->cands, b->n_cands, b->cap_cands);
-            b->cands[b->n_cands++] = c;
+            if (rule->lookup_set) {
+                if (rw_field_text(it->event, rule->lookup_field, text, sizeof(text)) < 0)
+                    continue;
+                c.lookup = lookup_get(b, rule->lookup_set, text);
+            }
+            cand_add(b, &c);
         }
     }
 }
@@ -391,17 +465,19 @@ void rw_batch_evaluate(rw_batch_t *b) {
         for (; ci < b->n_cands && b->cands[ci].item == i; ci++) {
             rw_cand_t *c = &b->cands[ci];
             const rw_rule_t *rule = &rs->rules[c->rule];
-            rw_input_t in = {it->event, it->ts_ms, NULL, 0};
-            if (c->ws) {
-                rw_wstate_t *ws = c->ws;
-                if (!it->applied) {
-                    rw_window_add(ws, it->ts_ms, it->src, it->msg.offset,
-                                  rw_batch_str(b, c->rec_off), !b->keep_windows);
-                    if (b->keep_windows && ws->n >= ws->trim_at) {
-                        rw_window_trim(ws);
-                        ws->trim_at = ws->n * 2 > 64 ? ws->n * 2 : 64;
-                    }
+            rw_input_t in = {it->event, it->ts_ms, NULL, 0, c->lookup ? c->lookup->result : -1};
+            rw_wstate_t *ws = c->ws;
+            if (ws && (c->flags & RW_CAND_RECORD) && !it->applied) {
+                rw_window_add(ws, it->ts_ms, it->src, it->msg.offset, rw_batch_str(b, c->rec_off),
+                              !b->keep_windows);
+                if (b->keep_windows && ws->n >= ws->trim_at) {
+                    rw_window_trim(ws);
+                    ws->trim_at = ws->n * 2 > 64 ? ws->n * 2 : 64;
                 }
+            }
+            if (!(c->flags & RW_CAND_MEASURE))
+                continue;
+            if (ws) {
                 if (ws->n > b->view_cap) {
                     b->view_cap = ws->n * 2;
                     b->view = rw_realloc(b->view, b->view_cap * sizeof(*b->view));

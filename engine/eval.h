@@ -73,12 +73,24 @@ typedef struct rw_hit {
     double measure;
 } rw_hit_t;
 
-/* A (rule, message) pair that matched in the plan phase. */
+/* A set-membership lookup of the batch (rw_setup_lookup). */
+typedef struct rw_lookup {
+    char *set, *member;
+    int result; /* 1, 0; -1 unknown */
+    struct rw_lookup *next;
+} rw_lookup_t;
+
+/* What a (rule, message) pair does, found in the plan phase. */
+#define RW_CAND_RECORD 1  /* adds the message to the window */
+#define RW_CAND_MEASURE 2 /* scores the message */
+
 typedef struct rw_cand {
     uint32_t item, rule;
-    size_t key_off; /* into the batch's string arena; SIZE_MAX: no key */
-    size_t rec_off; /* recorded value, window rules; SIZE_MAX: none */
+    int flags;
+    size_t key_off; /* the rule key's value, in the batch's string arena; SIZE_MAX: none */
+    size_t rec_off; /* recorded value; SIZE_MAX: none */
     rw_wstate_t *ws;
+    rw_lookup_t *lookup;
 } rw_cand_t;
 
 /* One message of the batch and its outcome. */
@@ -127,6 +139,9 @@ typedef struct rw_batch {
 
     rw_window_entry_t *view; /* scratch for measure() */
     size_t view_cap;
+
+    rw_lookup_t **ltab; /* hash table of lookups; stores walk it to resolve them */
+    size_t ltab_size;
 } rw_batch_t;
 
 /* Returns a new batch (free with rw_batch_destroy). */
@@ -151,7 +166,13 @@ rw_wstate_t *rw_batch_window(rw_batch_t *b, const char *id);
 /* Adds an entry read from the store, for stores. value is copied. */
 void rw_window_add(rw_wstate_t *ws, int64_t ts_ms, uint32_t src, int64_t offset,
                    const char *value, bool fresh);
-/* Drops entries no longer needed by any event newer than max_ts_ms. */
+/* Entries at or before this time are dropped: one window behind the newest
+ * entry, plus one more window of grace so that events up to a window late
+ * (behind their key's newest event) still see an exact window. */
+static inline int64_t rw_window_keep_from(const rw_wstate_t *ws) {
+    return ws->max_ts_ms - 2 * ws->window_ms;
+}
+/* Drops entries no event within the grace can need. */
 void rw_window_trim(rw_wstate_t *ws);
 /* Finds or adds a source. */
 uint32_t rw_batch_src(rw_batch_t *b, const char *topic, int32_t partition);

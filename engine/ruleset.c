@@ -140,6 +140,54 @@ void rw_setup_window(rw_setup_t *s, int64_t window_ms) {
     s->rule->window_ms = window_ms;
 }
 
+void rw_setup_window_feed(rw_setup_t *s, const rw_match_t *feed, const rw_field_t *feed_key,
+                          const rw_field_t *read_key) {
+    s->rule->feed = feed;
+    s->rule->feed_key = feed_key;
+    s->rule->read_key = read_key;
+}
+
+void rw_setup_cases(rw_setup_t *s, const rw_match_t *open, const rw_match_t *close,
+                    const rw_field_t *correlate) {
+    s->rule->case_open = open;
+    s->rule->case_close = close;
+    s->rule->case_key = correlate;
+}
+
+const rw_calendar_t *rw_setup_calendar(rw_setup_t *s) {
+    return &s->rs->calendar;
+}
+
+void rw_setup_lookup(rw_setup_t *s, const char *set, const rw_field_t *field) {
+    free(s->rule->lookup_set);
+    s->rule->lookup_set = rw_strdup(set);
+    s->rule->lookup_field = field;
+}
+
+int rw_field_text(const json_t *event, const rw_field_t *f, char *buf, size_t len) {
+    const json_t *v = rw_field_get(event, f);
+    int n;
+    if (!v)
+        return -1;
+    if (json_is_string(v)) {
+        size_t l = json_string_length(v);
+        if (l >= len || memchr(json_string_value(v), 0, l))
+            return -1;
+        memcpy(buf, json_string_value(v), l);
+        buf[l] = 0;
+        return (int)l;
+    }
+    if (json_is_integer(v))
+        n = snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else if (json_is_real(v))
+        n = snprintf(buf, len, "%.17g", json_real_value(v));
+    else if (json_is_boolean(v))
+        n = snprintf(buf, len, "%s", json_is_true(v) ? "true" : "false");
+    else
+        return -1;
+    return n >= 0 && (size_t)n < len ? n : -1;
+}
+
 const json_t *rw_field_get(const json_t *event, const rw_field_t *f) {
     const json_t *v = event;
     for (size_t i = 0; v && i < f->n_parts; i++) {
@@ -257,7 +305,7 @@ static void match_parse(load_ctx_t *c, rw_ruleset_t *rs, const json_t *obj, cons
     json_t *v;
     json_object_foreach((json_t *)obj, k, v) {
         char p[512], e[256];
-        snprintf(p, sizeof(p), "%s/%s", pointer, k);
+        snprintf(p, sizeof(p), "%s/%s", pointer ? pointer : "", k);
         const rw_field_t *f = field_compile(rs, k, e, sizeof(e));
         if (!f) {
             lerr(c, p, true, "%s: %s", what, e);
@@ -309,6 +357,29 @@ static void match_parse(load_ctx_t *c, rw_ruleset_t *rs, const json_t *obj, cons
             match_add(m, f, o, arg);
         }
     }
+}
+
+rw_match_t *rw_setup_match(rw_setup_t *s, const json_t *match, char *err, size_t errlen) {
+    rw_errors_t errs;
+    rw_errors_init(&errs);
+    load_ctx_t c = {NULL, 0, "", &errs, 0};
+    rw_match_t *m = rw_calloc(1, sizeof(*m));
+    match_parse(&c, s->rs, match, NULL, "match", m);
+    if (errs.n) {
+        snprintf(err, errlen, "%s", errs.items[0].text);
+        match_fini(m);
+        free(m);
+        rw_errors_fini(&errs);
+        return NULL;
+    }
+    rw_errors_fini(&errs);
+    m->next = s->rule->matches;
+    s->rule->matches = m;
+    return m;
+}
+
+int rw_match_test(const rw_match_t *m, const json_t *event) {
+    return rw_match_eval(m, event) ? 1 : 0;
 }
 
 /* ---- thresholds -------------------------------------------------------------- */
@@ -754,11 +825,24 @@ static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json
     }
     if (s.window_calls > 1)
         lerr(c, p, false, "%s: module %s asked for more than one window", what, r->module->name);
+    if (r->case_open && (!r->module->case_measure || !r->module->case_due))
+        lerr(c, p, false, "%s: module %s tracks cases without case_measure/case_due", what,
+             r->module->name);
+    if (r->case_open && r->descending)
+        lerr(c, ptr, false, "%s: thresholds of a %s rule must be ascending (elapsed time grows)",
+             what, r->module->name);
 }
 
 static void rule_fini(rw_rule_t *r) {
     if (r->module && r->module->destroy && r->state)
         r->module->destroy(r->state);
+    free(r->lookup_set);
+    while (r->matches) {
+        rw_match_t *next = r->matches->next;
+        match_fini(r->matches);
+        free(r->matches);
+        r->matches = next;
+    }
     free(r->id);
     free(r->description);
     match_fini(&r->match);

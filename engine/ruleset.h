@@ -38,24 +38,25 @@ typedef struct rw_cond {
     bool exists;   /* operand of exists */
 } rw_cond_t;
 
-typedef struct rw_match {
+struct rw_match {
     rw_cond_t *conds;
     size_t n;
-} rw_match_t;
+    struct rw_match *next; /* the rule's list of module matches, for freeing */
+};
 
 typedef struct rw_mask {
     char *field;
     int keep_first, keep_last;
 } rw_mask_t;
 
-typedef struct rw_calendar {
+struct rw_calendar {
     int utc_offset_min;
     uint8_t weekend; /* bit d set: weekday d (0 = Monday … 6 = Sunday) is off */
     int64_t *holidays; /* sorted day numbers (days since 1970-01-01) */
     size_t n_holidays;
     int64_t *workdays; /* sorted day numbers of moved working days */
     size_t n_workdays;
-} rw_calendar_t;
+};
 
 typedef struct rw_rule {
     char *id;
@@ -68,6 +69,15 @@ typedef struct rw_rule {
     bool has[RW_LEVELS];
     bool descending;
     int64_t window_ms; /* 0: no window */
+    /* Windows fed by other events (rw_setup_window_feed); NULL: the rule's own. */
+    const rw_match_t *feed;
+    const rw_field_t *feed_key, *read_key;
+    /* Cases (rw_setup_cases); open == NULL: the rule scores events. */
+    const rw_match_t *case_open, *case_close;
+    const rw_field_t *case_key;
+    char *lookup_set; /* rw_setup_lookup(): set name, or NULL */
+    const rw_field_t *lookup_field;
+    rw_match_t *matches; /* compiled by the module's setup */
     int64_t cooldown_ms; /* 0: none */
     json_t *thresholds; /* owned: as written, for alerts */
 } rw_rule_t;
@@ -96,8 +106,17 @@ void rw_errors_print(const rw_errors_t *e, FILE *out);
 
 /* Module registry: the built-in modules, plus any loaded from modules_dir. */
 const rw_module_t *rw_modules_find(const char *name);
-/* Calls fn for every registered module. */
+/* Calls fn for every registered module: built-ins first, then external ones. */
 void rw_modules_each(void (*fn)(const rw_module_t *m, void *arg), void *arg);
+/* Adds an external module. m is borrowed: it must stay valid until it is unregistered.
+ * Returns 0, or -1 with err filled when the name is empty or NULL, or clashes with a
+ * built-in or an already registered module. Not thread-safe: call before loading rules. */
+int rw_modules_register(const rw_module_t *m, char *err, size_t errlen);
+/* Removes one external module (no-op when it is not registered). Rulesets that use it
+ * must be destroyed first. */
+void rw_modules_unregister(const rw_module_t *m);
+/* Removes every external module. Rulesets that use one must be destroyed first. */
+void rw_modules_unregister_all_external(void);
 
 /* Loads and checks a ruleset from JSON text. source names it in errors.
  * Returns a new ruleset (free with rw_ruleset_destroy), or NULL after adding

@@ -12,11 +12,33 @@ typedef struct memstore {
     rw_store_t base;
     rw_memstore_counter_t *c;
     size_t n, cap;
+    redisContext *lookups; /* optional: resolves watchlist sets */
+    char *prefix;
 } memstore_t;
 
+static int lookups_read(redisContext *c, rw_batch_t *b);
+
 static int mem_load(rw_store_t *s, rw_batch_t *b) {
-    (void)s;
-    (void)b;
+    memstore_t *m = (memstore_t *)s;
+    if (!m->lookups)
+        return 0;
+    for (size_t i = 0; i < b->ltab_size; i++)
+        for (rw_lookup_t *l = b->ltab[i]; l; l = l->next)
+            redisAppendCommand(m->lookups, "SISMEMBER %slist:%s %s", m->prefix, l->set,
+                               l->member);
+    if (lookups_read(m->lookups, b) != 0) {
+        snprintf(s->last_error, sizeof(s->last_error), "redis: %s", m->lookups->errstr);
+        return -1;
+    }
+    return 0;
+}
+
+int rw_memstore_use_redis(rw_store_t *s, const rw_redis_opts_t *o, char *err, size_t errlen) {
+    memstore_t *m = (memstore_t *)s;
+    m->lookups = rw_redis_connect(o, err, errlen);
+    if (!m->lookups)
+        return -1;
+    m->prefix = rw_strdup(o->prefix ? o->prefix : "rw:");
     return 0;
 }
 
@@ -46,6 +68,9 @@ static void mem_destroy(rw_store_t *s) {
         free(m->c[k].field);
     }
     free(m->c);
+    if (m->lookups)
+        redisFree(m->lookups);
+    free(m->prefix);
     free(m);
 }
 
@@ -249,6 +274,19 @@ static int member_parse(const char *m, size_t len, char *topic, size_t tlen, int
     return 0;
 }
 
+/* Reads the SISMEMBER replies of the batch's lookups, in table order. */
+static int lookups_read(redisContext *c, rw_batch_t *b) {
+    for (size_t i = 0; i < b->ltab_size; i++)
+        for (rw_lookup_t *l = b->ltab[i]; l; l = l->next) {
+            redisReply *r;
+            if (redisGetReply(c, (void **)&r) != REDIS_OK)
+                return -1;
+            l->result = r->type == REDIS_REPLY_INTEGER ? (r->integer ? 1 : 0) : -1;
+            freeReplyObject(r);
+        }
+    return 0;
+}
+
 static int redis_load(rw_store_t *base, rw_batch_t *b) {
     redisstore_t *s = (redisstore_t *)base;
     if (rs_ensure(s))
@@ -272,6 +310,16 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
             arg_fmt(s, "(%lld", (long long)ws->load_min_ms);
             arg_add(s, "+inf", 4);
             arg_add(s, "WITHSCORES", 10);
+            args_fix(s);
+            redisAppendCommandArgv(s->c, (int)s->argc, (const char **)s->argv, s->argl);
+            sent++;
+        }
+    for (size_t i = 0; i < b->ltab_size; i++)
+        for (rw_lookup_t *l = b->ltab[i]; l; l = l->next) {
+            args_reset(s);
+            arg_add(s, "SISMEMBER", 9);
+            arg_fmt(s, "%slist:%s", s->prefix, l->set);
+            arg_add(s, l->member, strlen(l->member));
             args_fix(s);
             redisAppendCommandArgv(s->c, (int)s->argc, (const char **)s->argv, s->argl);
             sent++;
@@ -320,6 +368,10 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
             }
             freeReplyObject(r);
         }
+    if (lookups_read(s->c, b) != 0) {
+        rs_drop(s, "read");
+        return -1;
+    }
     (void)sent;
     return rc;
 }
@@ -375,8 +427,8 @@ static int redis_apply(rw_store_t *base, rw_batch_t *b) {
             if (any) {
                 arg_add(s, "W", 1);
                 arg_fmt(s, "%sw:%s", s->prefix, ws->id);
-                arg_fmt(s, "%lld", (long long)(ws->max_ts_ms - ws->window_ms));
-                arg_fmt(s, "%lld", (long long)(ws->window_ms + WINDOW_GRACE_MS));
+                arg_fmt(s, "%lld", (long long)rw_window_keep_from(ws));
+                arg_fmt(s, "%lld", (long long)(2 * ws->window_ms + WINDOW_GRACE_MS));
             }
         }
     if (nf == 0 && !b->incrs)

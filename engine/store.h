@@ -29,6 +29,10 @@ typedef struct rw_memstore_counter {
     int64_t value;
 } rw_memstore_counter_t;
 rw_store_t *rw_memstore_new(void);
+/* Resolves watchlist lookups against Redis (read only; state stays in memory).
+ * Returns 0, or -1 with err filled. */
+struct rw_redis_opts;
+int rw_memstore_use_redis(rw_store_t *s, const struct rw_redis_opts *o, char *err, size_t errlen);
 /* Borrowed array of every counter, valid until the next apply or destroy. */
 const rw_memstore_counter_t *rw_memstore_counters(rw_store_t *s, size_t *n);
 

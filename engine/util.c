@@ -144,7 +144,7 @@ int rw_time_parse(const char *s, size_t n, int64_t *out_ms) {
     }
     char off[8];
     size_t rest = n - i;
-    if (rest == 0 || rest >= sizeof(off))
+    if (rest == 0 || rest >= sizeof(off) || memchr(s + i, 0, rest))
         return -1;
     memcpy(off, s + i, rest);
     off[rest] = 0;
@@ -184,12 +184,12 @@ void rw_date_format(int64_t ms, int offset_min, char *buf, size_t len) {
 }
 
 int rw_duration_parse(const char *text, int64_t *out_ms) {
-    if (!text || !*text)
+    if (!text || text[0] < '0' || text[0] > '9')
         return -1;
     char *end;
     errno = 0;
     long long v = strtoll(text, &end, 10);
-    if (errno || end == text || v <= 0 || text[0] == '+' || text[0] == ' ')
+    if (errno || end == text || v <= 0)
         return -1;
     int64_t unit;
     if (strcmp(end, "ms") == 0)
@@ -302,7 +302,7 @@ void rw_hex(const uint8_t *in, size_t n, char *out) {
 
 uint64_t rw_hash64(const void *data, size_t len) {
     const uint8_t *p = data;
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = 14695981039346656037ULL;
     for (size_t i = 0; i < len; i++) {
         h ^= p[i];
         h *= 1099511628211ULL;

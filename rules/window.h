@@ -24,4 +24,20 @@ static inline int rw_window_param(rw_setup_t *s, const json_t *params, char *err
     return RW_OK;
 }
 
+/* Reads params.<name>, a field path, into *out. Returns RW_OK or RW_ERROR. */
+static inline int rw_field_param(rw_setup_t *s, const json_t *params, const char *name,
+                                 const rw_field_t **out, char *err, size_t errlen) {
+    const json_t *f = params ? json_object_get(params, name) : NULL;
+    if (!json_is_string(f)) {
+        snprintf(err, errlen, "%s: required, a field name", name);
+        return RW_ERROR;
+    }
+    char e[200];
+    if (!(*out = rw_setup_field(s, json_string_value(f), e, sizeof(e)))) {
+        snprintf(err, errlen, "%s: %s", name, e);
+        return RW_ERROR;
+    }
+    return RW_OK;
+}
+
 #endif

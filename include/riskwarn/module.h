@@ -44,6 +44,10 @@ extern "C" {
 
 /* A field path ("amount", "geo.country") compiled once at setup. */
 typedef struct rw_field rw_field_t;
+/* A match object (the syntax of a rule's "match") compiled once at setup. */
+typedef struct rw_match rw_match_t;
+/* The ruleset's calendar: UTC offset, weekend, holidays, moved working days. */
+typedef struct rw_calendar rw_calendar_t;
 
 /* One entry of a per-key window: an earlier (or this) matching event. */
 typedef struct rw_window_entry {
@@ -58,6 +62,7 @@ typedef struct rw_input {
     int64_t ts_ms;                    /* the event's time */
     const rw_window_entry_t *entries; /* the window (T - window, T], this event included */
     size_t n_entries;                 /* 0 for modules without a window */
+    int lookup; /* rw_setup_lookup(): 1 the value is in the set, 0 not; -1 unknown or none */
 } rw_input_t;
 
 /* Set-up context: the engine-side handle of the rule being loaded. */
@@ -83,7 +88,13 @@ typedef struct rw_module {
     /* Computes the measure. RW_DECLINED: the rule does not score this event. */
     int (*measure)(const void *state, const rw_input_t *in, double *out);
 
-    void *spare[6]; /* zero: room to grow without breaking the ABI */
+    /* Modules that track cases (rw_setup_cases) only. The measure of an open
+     * case at event time now_ms, and its inverse: the event time at which the
+     * measure reaches value (INT64_MAX: never). Both non-decreasing in time. */
+    double (*case_measure)(const void *state, int64_t open_ms, int64_t now_ms);
+    int64_t (*case_due)(const void *state, int64_t open_ms, double value);
+
+    void *spare[4]; /* zero: room to grow without breaking the ABI */
 } rw_module_t;
 
 /* The symbol an external module exports. */
@@ -98,6 +109,43 @@ rw_field_t *rw_setup_field(rw_setup_t *s, const char *path, char *err, size_t er
 /* Asks for a per-key window of the given length in milliseconds (> 0).
  * Call at most once, from setup(). */
 void rw_setup_window(rw_setup_t *s, int64_t window_ms);
+
+/* Feeds the window from other events than the rule's own: events matching
+ * feed record into the window keyed by their field feed_key; the rule's events
+ * only read the window, keyed by their field read_key. Call after
+ * rw_setup_window(). Both handles come from this setup. */
+void rw_setup_window_feed(rw_setup_t *s, const rw_match_t *feed, const rw_field_t *feed_key,
+                          const rw_field_t *read_key);
+
+/* Asks for a set-membership lookup of the event's field value in the named
+ * Redis set (key "<prefix>list:<set>"), resolved in the batch's one read.
+ * measure() sees the answer in rw_input_t.lookup. */
+void rw_setup_lookup(rw_setup_t *s, const char *set, const rw_field_t *field);
+
+/* Tracks cases instead of scoring events: an event matching open starts a
+ * case named by its field correlate (a later open of the same case is
+ * ignored), an event matching close ends it. While a case is open, event time
+ * (the highest `ts` seen) drives the module's case_measure, and the rule
+ * alerts each time the measure crosses a threshold. */
+void rw_setup_cases(rw_setup_t *s, const rw_match_t *open, const rw_match_t *close,
+                    const rw_field_t *correlate);
+/* The ruleset's calendar, borrowed for the ruleset's life. */
+const rw_calendar_t *rw_setup_calendar(rw_setup_t *s);
+/* Working time in ms between two instants on the calendar (a working day
+ * counts 24 h), and its inverse (INT64_MAX: never). */
+int64_t rw_calendar_work_ms(const rw_calendar_t *cal, int64_t from_ms, int64_t to_ms);
+int64_t rw_calendar_work_at(const rw_calendar_t *cal, int64_t from_ms, int64_t work_ms);
+
+/* Compiles a match object. Returns a handle owned by the rule being set up,
+ * or NULL with err filled. */
+rw_match_t *rw_setup_match(rw_setup_t *s, const json_t *match, char *err, size_t errlen);
+/* 1 when every condition of m holds for event, else 0. */
+int rw_match_test(const rw_match_t *m, const json_t *event);
+
+/* A field's value as text for keys and recorded values: strings as they are,
+ * integers in decimal, other numbers with %.17g, booleans as true/false.
+ * Returns the length written (< len), or -1 when missing or an object/array. */
+int rw_field_text(const json_t *event, const rw_field_t *f, char *buf, size_t len);
 
 /* Parses a duration ("30s", "15m", "1h", "7d") into milliseconds.
  * Returns 0, or -1 when the text is not a positive duration. */

@@ -1,0 +1,435 @@
+/* Unit tests for engine/config.c: the engine configuration of SPEC §3. */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+/* Writes text to a temporary file, loads it over the defaults into cfg (initialised here),
+ * removes the file. The file's path is left in path. Returns rw_config_load's result. */
+static int load_text(const char *text, rw_config_t *cfg, rw_error_t *err, char path[64]) {
+    snprintf(path, 64, "/tmp/rwconfig-XXXXXX.json");
+    int fd = mkstemps(path, 5);
+    ck_assert_int_ge(fd, 0);
+    size_t len = strlen(text);
+    ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+    close(fd);
+    rw_config_init(cfg);
+    rw_error_clear(err);
+    int rc = rw_config_load(cfg, path, err);
+    unlink(path);
+    return rc;
+}
+
+/* The 1-based line and byte column of the first needle in text, plus skip bytes. */
+static void pos_of(const char *text, const char *needle, size_t skip, int *line, int *col) {
+    const char *p = strstr(text, needle);
+    ck_assert_msg(p != NULL, "test bug: \"%s\" not in the text", needle);
+    p += skip;
+    *line = 1;
+    *col = 1;
+    for (const char *q = text; q < p; q++) {
+        if (*q == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+/* Loads text that must fail with an error containing what, at needle (+skip). */
+static void expect_error(const char *text, const char *what, const char *needle, size_t skip) {
+    rw_config_t cfg;
+    rw_error_t err;
+    char path[64];
+    ck_assert_msg(load_text(text, &cfg, &err, path) == -1, "accepted: %s", text);
+    ck_assert_int_eq(err.code, -1);
+    ck_assert_str_eq(err.source, path);
+    ck_assert_msg(strstr(err.text, what) != NULL, "error \"%s\" lacks \"%s\"", err.text, what);
+    int line, col;
+    pos_of(text, needle, skip, &line, &col);
+    ck_assert_msg(err.line == line && err.column == col, "error \"%s\" at %d:%d, want %d:%d",
+                  err.text, err.line, err.column, line, col);
+    char buf[1024], want[128];
+    rw_error_format(&err, buf, sizeof(buf));
+    snprintf(want, sizeof(want), "%s:%d:%d: ", path, line, col);
+    ck_assert_int_eq(strncmp(buf, want, strlen(want)), 0);
+    rw_config_fini(&cfg);
+}
+
+static void assert_defaults(const rw_config_t *c) {
+    ck_assert_str_eq(c->brokers, "127.0.0.1:9092");
+    ck_assert_str_eq(c->group_id, "riskwarn");
+    ck_assert_uint_eq(c->n_input_topics, 2);
+    ck_assert_str_eq(c->input_topics[0], "events.transactions");
+    ck_assert_str_eq(c->input_topics[1], "events.service");
+    ck_assert_str_eq(c->alert_topic, "risk.alerts");
+    ck_assert_str_eq(c->high_alert_topic, "risk.alerts.high");
+    ck_assert_str_eq(c->deadletter_topic, "risk.deadletter");
+    ck_assert_str_eq(c->control_topic, "risk.rules");
+    ck_assert_str_eq(c->audit_topic, "risk.audit");
+    ck_assert(json_is_object(c->properties));
+    ck_assert_uint_eq(json_object_size(c->properties), 0);
+    ck_assert_str_eq(c->redis_host, "127.0.0.1");
+    ck_assert_int_eq(c->redis_port, 6379);
+    ck_assert_ptr_null(c->redis_unix_socket);
+    ck_assert_ptr_null(c->redis_password);
+    ck_assert_int_eq(c->redis_db, 0);
+    ck_assert_str_eq(c->redis_key_prefix, "rw:");
+    ck_assert_str_eq(c->rules, "rules/packs/default.json");
+    ck_assert_ptr_null(c->modules_dir);
+    ck_assert_uint_eq(c->max_event_bytes, 1048576);
+    ck_assert_str_eq(c->metrics_listen, "127.0.0.1:9464");
+}
+
+/* ---- defaults and overrides ---------------------------------------------------------------- */
+
+START_TEST(test_config_defaults) {
+    rw_config_t c;
+    rw_config_init(&c);
+    assert_defaults(&c);
+    ck_assert_int_gt(c.batch_max, 0);
+    ck_assert_int_gt(c.poll_ms, 0);
+    ck_assert_int_gt(c.redis_timeout_ms, 0);
+    ck_assert_int_eq(c.stop_after, 0);
+    rw_config_fini(&c);
+}
+END_TEST
+
+START_TEST(test_config_empty_file_keeps_defaults) {
+    rw_config_t c;
+    rw_error_t err;
+    char path[64];
+    ck_assert_int_eq(load_text("{}", &c, &err, path), 0);
+    ck_assert_int_eq(err.code, 0);
+    assert_defaults(&c);
+    rw_config_fini(&c);
+    /* The defaults written out in full are the defaults. */
+    const char *spec = "{\n"
+                       "  \"kafka\": {\n"
+                       "    \"brokers\": \"127.0.0.1:9092\",\n"
+                       "    \"group_id\": \"riskwarn\",\n"
+                       "    \"input_topics\": [\"events.transactions\", \"events.service\"],\n"
+                       "    \"alert_topic\": \"risk.alerts\",\n"
+                       "    \"high_alert_topic\": \"risk.alerts.high\",\n"
+                       "    \"deadletter_topic\": \"risk.deadletter\",\n"
+                       "    \"control_topic\": \"risk.rules\",\n"
+                       "    \"audit_topic\": \"risk.audit\",\n"
+                       "    \"properties\": {}\n"
+                       "  },\n"
+                       "  \"redis\": {\"host\": \"127.0.0.1\", \"port\": 6379, \"unix_socket\": "
+                       "null,\n"
+                       "            \"password\": null, \"db\": 0, \"key_prefix\": \"rw:\"},\n"
+                       "  \"rules\": \"rules/packs/default.json\",\n"
+                       "  \"modules_dir\": null,\n"
+                       "  \"max_event_bytes\": 1048576,\n"
+                       "  \"metrics_listen\": \"127.0.0.1:9464\"\n"
+                       "}\n";
+    ck_assert_msg(load_text(spec, &c, &err, path) == 0, "SPEC §3 example refused: %d:%d: %s",
+                  err.line, err.column, err.text);
+    assert_defaults(&c);
+    rw_config_fini(&c);
+}
+END_TEST
+
+START_TEST(test_config_overrides) {
+    const char *text =
+        "{\n"
+        "  \"kafka\": {\n"
+        "    \"brokers\": \"k1:9092,k2:9092\",\n"
+        "    \"group_id\": \"g2\",\n"
+        "    \"input_topics\": [\"a\", \"b\", \"c\"],\n"
+        "    \"alert_topic\": \"al\",\n"
+        "    \"high_alert_topic\": \"hi\",\n"
+        "    \"deadletter_topic\": \"dl\",\n"
+        "    \"control_topic\": \"ctl\",\n"
+        "    \"audit_topic\": \"aud\",\n"
+        "    \"properties\": {\"client.id\": \"rw-1\", \"security.protocol\": "
+        "\"SASL_SSL\",\n"
+        "                   \"socket.timeout.ms\": 30000, "
+        "\"enable.ssl.certificate.verification\": true}\n"
+        "  },\n"
+        "  \"redis\": {\"host\": \"redis.local\", \"port\": 6380, \"unix_socket\": "
+        "\"/run/redis.sock\",\n"
+        "            \"password\": \"s3cret\", \"db\": 3, \"key_prefix\": \"bank:\"},\n"
+        "  \"rules\": \"/etc/riskwarn/rules.json\",\n"
+        "  \"modules_dir\": \"/usr/lib/riskwarn\",\n"
+        "  \"max_event_bytes\": 65536,\n"
+        "  \"metrics_listen\": \"0.0.0.0:9000\"\n"
+        "}\n";
+    rw_config_t c;
+    rw_error_t err;
+    char path[64];
+    ck_assert_msg(load_text(text, &c, &err, path) == 0, "%d:%d: %s", err.line, err.column,
+                  err.text);
+    ck_assert_str_eq(c.brokers, "k1:9092,k2:9092");
+    ck_assert_str_eq(c.group_id, "g2");
+    ck_assert_uint_eq(c.n_input_topics, 3);
+    ck_assert_str_eq(c.input_topics[2], "c");
+    ck_assert_str_eq(c.alert_topic, "al");
+    ck_assert_str_eq(c.high_alert_topic, "hi");
+    ck_assert_str_eq(c.deadletter_topic, "dl");
+    ck_assert_str_eq(c.control_topic, "ctl");
+    ck_assert_str_eq(c.audit_topic, "aud");
+    ck_assert_uint_eq(json_object_size(c.properties), 4);
+    ck_assert_str_eq(json_string_value(json_object_get(c.properties, "client.id")), "rw-1");
+    ck_assert_int_eq(json_integer_value(json_object_get(c.properties, "socket.timeout.ms")), 30000);
+    ck_assert_str_eq(c.redis_host, "redis.local");
+    ck_assert_int_eq(c.redis_port, 6380);
+    ck_assert_str_eq(c.redis_unix_socket, "/run/redis.sock");
+    ck_assert_str_eq(c.redis_password, "s3cret");
+    ck_assert_int_eq(c.redis_db, 3);
+    ck_assert_str_eq(c.redis_key_prefix, "bank:");
+    ck_assert_str_eq(c.rules, "/etc/riskwarn/rules.json");
+    ck_assert_str_eq(c.modules_dir, "/usr/lib/riskwarn");
+    ck_assert_uint_eq(c.max_event_bytes, 65536);
+    ck_assert_str_eq(c.metrics_listen, "0.0.0.0:9000");
+    rw_config_fini(&c);
+}
+END_TEST
+
+/* A section given in part keeps the defaults of the rest. */
+START_TEST(test_config_partial_sections) {
+    rw_config_t c;
+    rw_error_t err;
+    char path[64];
+    ck_assert_int_eq(load_text("{\"redis\": {\"port\": 7000}, \"kafka\": {\"group_id\": \"x\"}}",
+                               &c, &err, path),
+                     0);
+    ck_assert_int_eq(c.redis_port, 7000);
+    ck_assert_str_eq(c.redis_host, "127.0.0.1");
+    ck_assert_str_eq(c.redis_key_prefix, "rw:");
+    ck_assert_str_eq(c.group_id, "x");
+    ck_assert_str_eq(c.brokers, "127.0.0.1:9092");
+    ck_assert_uint_eq(c.n_input_topics, 2);
+    rw_config_fini(&c);
+    /* null where null is allowed. */
+    ck_assert_int_eq(load_text("{\"modules_dir\": null, \"redis\": {\"password\": null, "
+                               "\"unix_socket\": null}}",
+                               &c, &err, path),
+                     0);
+    ck_assert_ptr_null(c.modules_dir);
+    ck_assert_ptr_null(c.redis_password);
+    ck_assert_ptr_null(c.redis_unix_socket);
+    rw_config_fini(&c);
+}
+END_TEST
+
+/* ---- errors -------------------------------------------------------------------------------- */
+
+START_TEST(test_config_unknown_keys) {
+    expect_error("{\n  \"kafka\": {},\n  \"colour\": \"red\"\n}", "unknown key \"colour\"",
+                 "\"colour\"", 0);
+    expect_error("{\"kafka\": {\n    \"brokers\": \"b:1\",\n    \"topic\": \"x\"}}",
+                 "unknown key \"kafka.topic\"", "\"topic\"", 0);
+    expect_error("{\"redis\": {\"host\": \"h\",\n            \"pasword\": \"x\"}}",
+                 "unknown key \"redis.pasword\"", "\"pasword\"", 0);
+    /* SPEC §3 spells redis.unix_socket; unixsocket is not it. */
+    expect_error("{\"redis\": {\"unixsocket\": \"/tmp/s\"}}", "unknown key", "\"unixsocket\"", 0);
+    expect_error("{\"max_event_byte\": 100}", "unknown key", "\"max_event_byte\"", 0);
+}
+END_TEST
+
+START_TEST(test_config_wrong_types) {
+    expect_error("{\"kafka\": {\"brokers\": 9092}}", "brokers", "9092", 0);
+    expect_error("{\"kafka\": {\"brokers\": \"\"}}", "brokers", "\"\"", 0);
+    expect_error("{\"kafka\": {\"group_id\": null}}", "group_id", "null", 0);
+    expect_error("{\"kafka\": {\"input_topics\": \"events\"}}", "input_topics", "\"events\"", 0);
+    expect_error("{\"kafka\": {\"input_topics\": []}}", "input_topics", "[]", 0);
+    expect_error("{\"kafka\": {\"input_topics\": [\"a\",\n  3]}}", "input_topics[1]", "3]", 0);
+    expect_error("{\"kafka\": []}", "kafka: must be an object", "[]", 0);
+    expect_error("{\"kafka\": {\"properties\": [\"client.id\"]}}", "kafka.properties",
+                 "[\"client.id\"]", 0);
+    expect_error("{\"redis\": \"localhost:6379\"}", "redis: must be an object",
+                 "\"localhost:6379\"", 0);
+    expect_error("{\"redis\": {\"port\": \"6379\"}}", "port", "\"6379\"", 0);
+    expect_error("{\"redis\": {\"port\": 0}}", "port", "0}", 0);
+    expect_error("{\"redis\": {\"port\": 65536}}", "port", "65536", 0);
+    expect_error("{\"redis\": {\"port\": 6379.5}}", "port", "6379.5", 0);
+    expect_error("{\"redis\": {\"db\": -1}}", "db", "-1", 0);
+    expect_error("{\"redis\": {\"host\": null}}", "host", "null", 0);
+    expect_error("{\"rules\": null}", "rules", "null", 0);
+    expect_error("{\"rules\": [\"a.json\"]}", "rules", "[", 0);
+    expect_error("{\"modules_dir\": 1}", "modules_dir", "1", 0);
+    expect_error("{\"max_event_bytes\": \"1MB\"}", "max_event_bytes", "\"1MB\"", 0);
+    expect_error("{\"max_event_bytes\": 10}", "max_event_bytes", "10", 0);
+    expect_error("{\"max_event_bytes\": 1e6}", "max_event_bytes", "1e6", 0);
+    expect_error("{\"max_event_bytes\": -1}", "max_event_bytes", "-1", 0);
+    expect_error("[1]", "must be a JSON object", "[1]", 0);
+}
+END_TEST
+
+START_TEST(test_config_json_errors) {
+    rw_config_t c;
+    rw_error_t err;
+    char path[64];
+    ck_assert_int_eq(load_text("{\n  \"rules\": \"a.json\",,\n}", &c, &err, path), -1);
+    ck_assert_str_eq(err.source, path);
+    ck_assert_int_eq(err.line, 2);
+    ck_assert_int_eq(err.column, 21); /* the second comma */
+    rw_config_fini(&c);
+    ck_assert_int_eq(load_text("{\"rules\": \"a\",\n \"rules\": \"b\"}", &c, &err, path), -1);
+    ck_assert_ptr_nonnull(strstr(err.text, "duplicate"));
+    ck_assert_int_eq(err.line, 2);
+    rw_config_fini(&c);
+    ck_assert_int_eq(load_text("", &c, &err, path), -1);
+    ck_assert_str_eq(err.source, path);
+    rw_config_fini(&c);
+}
+END_TEST
+
+START_TEST(test_config_missing_file) {
+    rw_config_t c;
+    rw_error_t err;
+    rw_config_init(&c);
+    rw_error_clear(&err);
+    ck_assert_int_eq(rw_config_load(&c, "/nonexistent/riskwarn.json", &err), -1);
+    ck_assert_str_eq(err.source, "/nonexistent/riskwarn.json");
+    assert_defaults(&c);
+    rw_config_fini(&c);
+}
+END_TEST
+
+/* ---- kafka.properties -------------------------------------------------------------------- */
+
+START_TEST(test_config_kafka_properties_allow_list) {
+    char why[300];
+    static const char *const ok[] = {"client.id",         "security.protocol", "sasl.mechanisms",
+                                     "sasl.username",     "sasl.password",     "ssl.ca.location",
+                                     "session.timeout.ms"};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++) {
+        why[0] = 0;
+        ck_assert_msg(rw_kafka_property_allowed(ok[i], why, sizeof(why)) == 0, "%s refused: %s",
+                      ok[i], why);
+    }
+    static const char *const refused[] = {"plugin.library.paths", "sasl.kerberos.kinit.cmd",
+                                          "ssl.engine.location"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++) {
+        why[0] = 0;
+        ck_assert_msg(rw_kafka_property_allowed(refused[i], why, sizeof(why)) == -1, "%s allowed",
+                      refused[i]);
+        ck_assert_ptr_nonnull(strstr(why, refused[i]));
+        ck_assert_ptr_nonnull(strstr(why, "refused"));
+    }
+    static const char *const unknown[] = {"foo.bar",          "",         "CLIENT.ID",
+                                          "client.id ",       "group.id", "enable.auto.commit",
+                                          "bootstrap.servers"};
+    for (size_t i = 0; i < sizeof(unknown) / sizeof(*unknown); i++) {
+        why[0] = 0;
+        ck_assert_msg(rw_kafka_property_allowed(unknown[i], why, sizeof(why)) == -1,
+                      "\"%s\" allowed", unknown[i]);
+        ck_assert_ptr_nonnull(strstr(why, "allow-list"));
+    }
+}
+END_TEST
+
+START_TEST(test_config_kafka_properties_in_file) {
+    expect_error("{\"kafka\": {\"properties\": {\"client.id\": \"x\",\n"
+                 "   \"plugin.library.paths\": \"/tmp/evil.so\"}}}",
+                 "\"plugin.library.paths\" is refused", "\"plugin.library.paths\"", 0);
+    expect_error("{\"kafka\": {\"properties\": {\n"
+                 "   \"sasl.kerberos.kinit.cmd\": \"touch /tmp/pwned\"}}}",
+                 "\"sasl.kerberos.kinit.cmd\" is refused", "\"sasl.kerberos.kinit.cmd\"", 0);
+    expect_error("{\"kafka\": {\"properties\": {\"foo.bar\": \"1\"}}}",
+                 "\"foo.bar\" is not on the allow-list", "\"foo.bar\"", 0);
+    expect_error("{\"kafka\": {\"properties\": {\"client.id\": {\"x\": 1}}}}",
+                 "kafka.properties.client.id", "{\"x\"", 0);
+    expect_error("{\"kafka\": {\"properties\": {\"client.id\": null}}}",
+                 "kafka.properties.client.id", "null", 0);
+    rw_config_t c;
+    rw_error_t err;
+    char path[64];
+    ck_assert_int_eq(
+        load_text("{\"kafka\": {\"properties\": {\"client.id\": \"rw\"}}}", &c, &err, path), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(c.properties, "client.id")), "rw");
+    rw_config_fini(&c);
+}
+END_TEST
+
+/* ---- rw_config_set_redis ------------------------------------------------------------------ */
+
+START_TEST(test_config_set_redis) {
+    rw_config_t c;
+    rw_config_init(&c);
+    ck_assert_int_eq(rw_config_set_redis(&c, "redis.local:6380"), 0);
+    ck_assert_str_eq(c.redis_host, "redis.local");
+    ck_assert_int_eq(c.redis_port, 6380);
+    ck_assert_int_eq(rw_config_set_redis(&c, "10.0.0.1:1"), 0);
+    ck_assert_str_eq(c.redis_host, "10.0.0.1");
+    ck_assert_int_eq(c.redis_port, 1);
+    ck_assert_int_eq(rw_config_set_redis(&c, "h:65535"), 0);
+    ck_assert_int_eq(c.redis_port, 65535);
+    static const char *const bad[] = {
+        "localhost", "localhost:", ":6379",   "h:0", "h:65536",
+        "h:-1",      "h:63a9",     "h:6379 ", "",    "h:99999999999999999999"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        ck_assert_msg(rw_config_set_redis(&c, bad[i]) == -1, "\"%s\" accepted", bad[i]);
+        ck_assert_str_eq(c.redis_host, "h");
+        ck_assert_int_eq(c.redis_port, 65535);
+    }
+    rw_config_fini(&c);
+}
+END_TEST
+
+/* --redis HOST:PORT overrides the file (SPEC §2), also a unix_socket set there (which would
+ * otherwise win over host and port). */
+START_TEST(test_config_set_redis_overrides_unix_socket) {
+    rw_config_t c;
+    rw_error_t err;
+    char path[64];
+    ck_assert_int_eq(
+        load_text("{\"redis\": {\"unix_socket\": \"/run/redis.sock\"}}", &c, &err, path), 0);
+    ck_assert_str_eq(c.redis_unix_socket, "/run/redis.sock");
+    ck_assert_int_eq(rw_config_set_redis(&c, "10.1.2.3:6390"), 0);
+    ck_assert_str_eq(c.redis_host, "10.1.2.3");
+    ck_assert_int_eq(c.redis_port, 6390);
+    ck_assert_msg(c.redis_unix_socket == NULL,
+                  "unix_socket \"%s\" still set: the store would ignore --redis",
+                  c.redis_unix_socket);
+    rw_config_fini(&c);
+}
+END_TEST
+
+START_TEST(test_config_set_string) {
+    char *s = NULL;
+    rw_config_set(&s, "a");
+    ck_assert_str_eq(s, "a");
+    rw_config_set(&s, "bb");
+    ck_assert_str_eq(s, "bb");
+    rw_config_set(&s, NULL);
+    ck_assert_ptr_null(s);
+}
+END_TEST
+
+static Suite *config_suite(void) {
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_config_defaults);
+    tcase_add_test(tc, test_config_empty_file_keeps_defaults);
+    tcase_add_test(tc, test_config_overrides);
+    tcase_add_test(tc, test_config_partial_sections);
+    tcase_add_test(tc, test_config_unknown_keys);
+    tcase_add_test(tc, test_config_wrong_types);
+    tcase_add_test(tc, test_config_json_errors);
+    tcase_add_test(tc, test_config_missing_file);
+    tcase_add_test(tc, test_config_kafka_properties_allow_list);
+    tcase_add_test(tc, test_config_kafka_properties_in_file);
+    tcase_add_test(tc, test_config_set_redis);
+    tcase_add_test(tc, test_config_set_redis_overrides_unix_socket);
+    tcase_add_test(tc, test_config_set_string);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    SRunner *sr = srunner_create(config_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

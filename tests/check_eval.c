@@ -1,0 +1,1001 @@
+/* Unit tests for engine/eval.c: batches driven the way engine/replay.c drives them (memory
+ * store, windows kept across batches), dead letters, alerts, counters and fences; and the
+ * table-driven golden cases of tests/cases/<module>/NN-<what>.json.
+ *
+ * A golden case is one JSON object:
+ *   "description"      what the case shows;
+ *   "rules"            the ruleset (SPEC §5), loaded as it is;
+ *   "events"           the input messages in partition order: an object is sent as its compact
+ *                      JSON text, a string is sent as raw bytes (for dead letters);
+ *   "expect"           one entry per message, same order:
+ *                        {"deadletter": "part of the reason"}, or
+ *                        {"event_id": ..., "level": "none|low|medium|high",
+ *                         "rules": {"RULE_ID": ["LEVEL", MEASURE], ...}   every rule that reached
+ *                                                                         a level, and no other,
+ *                         "key": "masked alert key" | null                optional};
+ *   "counters"         optional: every counter the batches produce, exactly
+ *                      ({"events:2026-11-27": {"transaction": 3}, ...}, keys without prefix);
+ *   "max_event_bytes"  optional (1048576);
+ *   "arrival"          optional RFC 3339 arrival time of every message (2026-11-27T00:00:00Z);
+ *   "batch_size"       optional: also run in batches of this size.
+ * Each case runs in one batch, one message a batch, and batches of 3 (plus batch_size): the
+ * results must not depend on batching. Cases are read from "tests/cases" relative to the
+ * working directory (tests run from the repository root). */
+#include "eval.h"
+#include "store.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARRIVAL_DEFAULT 1795737600000LL /* 2026-11-27T00:00:00Z */
+#define MAX_BYTES 1048576
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+static rw_ruleset_t *rules_load(const char *text, const char *source) {
+    rw_errors_t errs;
+    rw_errors_init(&errs);
+    rw_ruleset_t *rs = rw_ruleset_load(text, strlen(text), source, &errs);
+    if (!rs) {
+        char all[4096] = "", line[1024];
+        for (size_t i = 0; i < errs.n; i++) {
+            rw_error_format(&errs.items[i], line, sizeof(line));
+            strncat(all, line, sizeof(all) - strlen(all) - 2);
+            strncat(all, "\n", sizeof(all) - strlen(all) - 1);
+        }
+        ck_abort_msg("ruleset %s refused:\n%s", source, all);
+    }
+    rw_errors_fini(&errs);
+    return rs;
+}
+
+static int64_t ts_ms(const char *s) {
+    int64_t ms;
+    ck_assert_msg(rw_time_parse(s, strlen(s), &ms) == 0, "test bug: bad time %s", s);
+    return ms;
+}
+
+/* A batch with the memory store, as `replay` runs it. Payloads are copied and kept until
+ * the next batch. */
+typedef struct fx {
+    rw_ruleset_t *rs;
+    rw_batch_t *b;
+    rw_store_t *st;
+    char **payloads;
+    size_t n_payloads;
+} fx_t;
+
+static void fx_payloads_free(fx_t *f) {
+    for (size_t i = 0; i < f->n_payloads; i++)
+        free(f->payloads[i]);
+    free(f->payloads);
+    f->payloads = NULL;
+    f->n_payloads = 0;
+}
+
+static void fx_init(fx_t *f, const char *rules, size_t max_bytes) {
+    memset(f, 0, sizeof(*f));
+    f->rs = rules_load(rules, "rules");
+    f->b = rw_batch_new(max_bytes, true);
+    f->st = rw_memstore_new();
+    rw_batch_reset(f->b, f->rs);
+}
+
+static void fx_add_raw(fx_t *f, int32_t partition, int64_t offset, const char *payload, size_t len,
+                       int64_t arrival) {
+    char *p = malloc(len ? len : 1);
+    ck_assert_ptr_nonnull(p);
+    memcpy(p, payload, len);
+    f->payloads = realloc(f->payloads, (f->n_payloads + 1) * sizeof(char *));
+    ck_assert_ptr_nonnull(f->payloads);
+    f->payloads[f->n_payloads++] = p;
+    rw_msg_t m = {"events", partition, offset, p, len, arrival};
+    rw_batch_add(f->b, &m);
+}
+
+static void fx_add(fx_t *f, int32_t partition, int64_t offset, const char *payload) {
+    fx_add_raw(f, partition, offset, payload, strlen(payload), ARRIVAL_DEFAULT);
+}
+
+static void fx_plan(fx_t *f) {
+    rw_batch_plan(f->b);
+    ck_assert_int_eq(f->st->load(f->st, f->b), 0);
+}
+
+static void fx_evaluate(fx_t *f) {
+    rw_batch_evaluate(f->b);
+    ck_assert_int_eq(f->st->apply(f->st, f->b), 0);
+}
+
+static void fx_run(fx_t *f) {
+    fx_plan(f);
+    fx_evaluate(f);
+}
+
+static void fx_next(fx_t *f) {
+    rw_batch_reset(f->b, f->rs);
+    fx_payloads_free(f);
+}
+
+static void fx_fini(fx_t *f) {
+    rw_batch_destroy(f->b);
+    fx_payloads_free(f);
+    f->st->destroy(f->st);
+    rw_ruleset_destroy(f->rs);
+}
+
+/* The counter increment of this batch for key/field; 0 when there is none. */
+static int64_t incr_get(const rw_batch_t *b, const char *key, const char *field) {
+    for (const rw_incr_t *c = b->incrs; c; c = c->next)
+        if (strcmp(c->key, key) == 0 && strcmp(c->field, field) == 0)
+            return c->by;
+    return 0;
+}
+
+static size_t incr_count(const rw_batch_t *b) {
+    size_t n = 0;
+    for (const rw_incr_t *c = b->incrs; c; c = c->next)
+        n++;
+    return n;
+}
+
+/* The hit of rule id on an item, or NULL. */
+static const rw_hit_t *hit_of(const rw_batch_t *b, const rw_item_t *it, const char *id) {
+    for (size_t h = it->hit_off; h < it->hit_off + it->n_hits; h++)
+        if (strcmp(b->rs->rules[b->hits[h].rule].id, id) == 0)
+            return &b->hits[h];
+    return NULL;
+}
+
+static json_t *jparse(const char *s) {
+    json_error_t je;
+    json_t *j = json_loads(s, 0, &je);
+    ck_assert_msg(j != NULL, "not JSON (%s): %s", je.text, s);
+    return j;
+}
+
+static bool near(double a, double b) {
+    return fabs(a - b) <= 1e-9 * fmax(1.0, fmax(fabs(a), fabs(b)));
+}
+
+/* ---- golden cases ------------------------------------------------------------------------- */
+
+static char **g_cases;
+static size_t g_n_cases;
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static void cases_collect(void) {
+    DIR *d = opendir("tests/cases");
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char sub[600];
+        snprintf(sub, sizeof(sub), "tests/cases/%s", e->d_name);
+        DIR *d2 = opendir(sub);
+        if (!d2)
+            continue;
+        struct dirent *f;
+        while ((f = readdir(d2))) {
+            if (f->d_name[0] == '.' || !ends_with(f->d_name, ".json"))
+                continue;
+            size_t n = strlen(sub) + strlen(f->d_name) + 2;
+            char *p = malloc(n);
+            if (!p)
+                abort();
+            snprintf(p, n, "%s/%s", sub, f->d_name);
+            char **cases = realloc(g_cases, (g_n_cases + 1) * sizeof(char *));
+            if (!cases)
+                abort();
+            g_cases = cases;
+            g_cases[g_n_cases++] = p;
+        }
+        closedir(d2);
+    }
+    closedir(d);
+    if (g_n_cases)
+        qsort(g_cases, g_n_cases, sizeof(char *), cmp_str);
+}
+
+static void cases_free(void) {
+    for (size_t i = 0; i < g_n_cases; i++)
+        free(g_cases[i]);
+    free(g_cases);
+    g_cases = NULL;
+    g_n_cases = 0;
+}
+
+/* Checks one evaluated item against its "expect" entry. */
+static void golden_check_item(const char *where, const rw_batch_t *b, const rw_item_t *it,
+                              size_t idx, const json_t *exp) {
+    const json_t *dl = json_object_get(exp, "deadletter");
+    if (dl) {
+        ck_assert_msg(it->event == NULL && it->error[0] != 0,
+                      "%s: message %zu: want a dead letter (%s), got event %s", where, idx,
+                      json_string_value(dl), it->event_id ? it->event_id : "?");
+        ck_assert_msg(strstr(it->error, json_string_value(dl)) != NULL,
+                      "%s: message %zu: dead-letter reason \"%s\" lacks \"%s\"", where, idx,
+                      it->error, json_string_value(dl));
+        ck_assert_int_eq(it->level, RW_LEVEL_NONE);
+        ck_assert_uint_eq(it->n_hits, 0);
+        return;
+    }
+    ck_assert_msg(it->error[0] == 0 && it->event != NULL, "%s: message %zu dead-lettered: %s",
+                  where, idx, it->error);
+    const char *want_id = json_string_value(json_object_get(exp, "event_id"));
+    ck_assert_msg(want_id && strcmp(it->event_id, want_id) == 0,
+                  "%s: message %zu: event_id %s, want %s", where, idx, it->event_id,
+                  want_id ? want_id : "(missing in case)");
+    const char *want_level = json_string_value(json_object_get(exp, "level"));
+    ck_assert_msg(want_level != NULL, "%s: %s: case lacks \"level\"", where, want_id);
+    int wl = strcmp(want_level, "none") == 0 ? RW_LEVEL_NONE : rw_level_parse(want_level);
+    ck_assert_msg(wl >= 0, "%s: %s: bad level in case: %s", where, want_id, want_level);
+    ck_assert_msg(it->level == wl, "%s: %s: level %s, want %s", where, want_id,
+                  rw_level_name(it->level), want_level);
+
+    const json_t *rules = json_object_get(exp, "rules");
+    size_t want_hits = rules ? json_object_size(rules) : 0;
+    char got[1024] = "";
+    for (size_t h = it->hit_off; h < it->hit_off + it->n_hits; h++) {
+        char one[160];
+        snprintf(one, sizeof(one), " %s=%s/%.17g", b->rs->rules[b->hits[h].rule].id,
+                 rw_level_name(b->hits[h].level), b->hits[h].measure);
+        strncat(got, one, sizeof(got) - strlen(got) - 1);
+    }
+    ck_assert_msg(it->n_hits == want_hits, "%s: %s: %zu rules reached a level (%s), want %zu",
+                  where, want_id, it->n_hits, got, want_hits);
+    for (size_t h = it->hit_off; h < it->hit_off + it->n_hits; h++) {
+        const rw_hit_t *hit = &b->hits[h];
+        const char *rid = b->rs->rules[hit->rule].id;
+        const json_t *w = json_object_get(rules, rid);
+        ck_assert_msg(w != NULL, "%s: %s: rule %s reached a level, not expected (%s)", where,
+                      want_id, rid, got);
+        ck_assert_msg(json_is_array(w) && json_array_size(w) == 2, "%s: case: rules.%s", where,
+                      rid);
+        const char *lv = json_string_value(json_array_get(w, 0));
+        double m = json_number_value(json_array_get(w, 1));
+        ck_assert_msg(lv && strcmp(lv, rw_level_name(hit->level)) == 0,
+                      "%s: %s: rule %s level %s, want %s", where, want_id, rid,
+                      rw_level_name(hit->level), lv ? lv : "?");
+        ck_assert_msg(near(hit->measure, m), "%s: %s: rule %s measure %.17g, want %.17g", where,
+                      want_id, rid, hit->measure, m);
+    }
+
+    if (it->level == RW_LEVEL_NONE)
+        return;
+    /* The alert says the same, and lists every rule that reached a level. */
+    char *text = rw_alert_build(b, it, it->ts_ms);
+    ck_assert_ptr_nonnull(text);
+    json_t *a = jparse(text);
+    char id[33];
+    rw_alert_id(b->rs, it->event_id, it->level, id);
+    ck_assert_str_eq(json_string_value(json_object_get(a, "alert_id")), id);
+    ck_assert_str_eq(json_string_value(json_object_get(a, "level")), want_level);
+    ck_assert_str_eq(json_string_value(json_object_get(a, "event_id")), want_id);
+    const json_t *ar = json_object_get(a, "rules");
+    ck_assert_msg(json_array_size(ar) == want_hits, "%s: %s: alert lists %zu rules, want %zu",
+                  where, want_id, json_array_size(ar), want_hits);
+    for (size_t i = 0; i < json_array_size(ar); i++) {
+        const json_t *e = json_array_get(ar, i);
+        const char *rid = json_string_value(json_object_get(e, "id"));
+        const json_t *w = json_object_get(rules, rid ? rid : "");
+        ck_assert_msg(w != NULL, "%s: %s: alert lists rule %s", where, want_id, rid);
+        ck_assert_str_eq(json_string_value(json_object_get(e, "level")),
+                         json_string_value(json_array_get(w, 0)));
+        ck_assert_msg(near(json_number_value(json_object_get(e, "measure")),
+                           json_number_value(json_array_get(w, 1))),
+                      "%s: %s: alert measure of %s", where, want_id, rid);
+    }
+    const json_t *wk = json_object_get(exp, "key");
+    if (wk) {
+        const json_t *k = json_object_get(a, "key");
+        if (json_is_null(wk))
+            ck_assert_msg(json_is_null(k), "%s: %s: alert key %s, want null", where, want_id,
+                          json_string_value(k));
+        else
+            ck_assert_msg(json_is_string(k) &&
+                              strcmp(json_string_value(k), json_string_value(wk)) == 0,
+                          "%s: %s: alert key %s, want %s", where, want_id,
+                          json_is_string(k) ? json_string_value(k) : "null", json_string_value(wk));
+    }
+    json_decref(a);
+    free(text);
+}
+
+/* Runs a golden case in batches of batch_size (0: one batch) and checks everything. */
+static void golden_run(const char *path, const json_t *c, size_t batch_size) {
+    char where[700];
+    snprintf(where, sizeof(where), "%s (batches of %zu)", path, batch_size);
+    const json_t *rules = json_object_get(c, "rules");
+    const json_t *events = json_object_get(c, "events");
+    const json_t *expect = json_object_get(c, "expect");
+    ck_assert_msg(json_is_object(rules) && json_is_array(events) && json_is_array(expect),
+                  "%s: a case needs rules, events and expect", path);
+    ck_assert_msg(json_array_size(events) == json_array_size(expect),
+                  "%s: %zu events but %zu expect entries", path, json_array_size(events),
+                  json_array_size(expect));
+    char *rtext = json_dumps(rules, JSON_COMPACT);
+    rw_ruleset_t *rs = rules_load(rtext, path);
+    free(rtext);
+    const json_t *mx = json_object_get(c, "max_event_bytes");
+    size_t max_bytes = mx ? (size_t)json_integer_value(mx) : MAX_BYTES;
+    const json_t *arr = json_object_get(c, "arrival");
+    int64_t arrival = arr ? ts_ms(json_string_value(arr)) : ARRIVAL_DEFAULT;
+
+    rw_batch_t *b = rw_batch_new(max_bytes, true);
+    rw_store_t *st = rw_memstore_new();
+    size_t n = json_array_size(events);
+    size_t bs = batch_size ? batch_size : (n ? n : 1);
+    char **payloads = calloc(bs, sizeof(char *));
+    ck_assert_ptr_nonnull(payloads);
+    for (size_t start = 0; start < n; start += bs) {
+        size_t end = start + bs < n ? start + bs : n;
+        rw_batch_reset(b, rs);
+        for (size_t i = start; i < end; i++) {
+            const json_t *ev = json_array_get(events, i);
+            char *p;
+            size_t len;
+            if (json_is_string(ev)) {
+                len = json_string_length(ev);
+                p = malloc(len + 1);
+                ck_assert_ptr_nonnull(p);
+                memcpy(p, json_string_value(ev), len + 1);
+            } else {
+                p = json_dumps(ev, JSON_COMPACT);
+                ck_assert_ptr_nonnull(p);
+                len = strlen(p);
+            }
+            payloads[i - start] = p;
+            rw_msg_t m = {"events", 0, (int64_t)i, p, len, arrival};
+            rw_batch_add(b, &m);
+        }
+        rw_batch_plan(b);
+        ck_assert_int_eq(st->load(st, b), 0);
+        rw_batch_evaluate(b);
+        ck_assert_int_eq(st->apply(st, b), 0);
+        ck_assert_uint_eq(b->n_items, end - start);
+        for (size_t k = 0; k < b->n_items; k++)
+            golden_check_item(where, b, &b->items[k], start + k, json_array_get(expect, start + k));
+        for (size_t i = start; i < end; i++)
+            free(payloads[i - start]);
+    }
+    free(payloads);
+
+    const json_t *want = json_object_get(c, "counters");
+    if (want) {
+        size_t nc;
+        const rw_memstore_counter_t *cs = rw_memstore_counters(st, &nc);
+        size_t n_want = 0;
+        const char *key;
+        const json_t *fields;
+        json_object_foreach((json_t *)want, key, fields) {
+            const char *field;
+            const json_t *v;
+            json_object_foreach((json_t *)fields, field, v) {
+                n_want++;
+                int64_t got = -1;
+                for (size_t i = 0; i < nc; i++)
+                    if (strcmp(cs[i].key, key) == 0 && strcmp(cs[i].field, field) == 0)
+                        got = cs[i].value;
+                ck_assert_msg(got == json_integer_value(v), "%s: counter %s %s = %lld, want %lld",
+                              where, key, field, (long long)got, (long long)json_integer_value(v));
+            }
+        }
+        char extra[1024] = "";
+        for (size_t i = 0; i < nc; i++) {
+            const json_t *f = json_object_get(json_object_get(want, cs[i].key), cs[i].field);
+            if (!f) {
+                char one[200];
+                snprintf(one, sizeof(one), " %s/%s=%lld", cs[i].key, cs[i].field,
+                         (long long)cs[i].value);
+                strncat(extra, one, sizeof(extra) - strlen(extra) - 1);
+            }
+        }
+        ck_assert_msg(nc == n_want, "%s: %zu counters, want %zu; unexpected:%s", where, nc, n_want,
+                      extra);
+    }
+    rw_batch_destroy(b);
+    st->destroy(st);
+    rw_ruleset_destroy(rs);
+}
+
+START_TEST(test_eval_golden_cases_found) {
+    ck_assert_msg(g_n_cases > 0, "no golden cases under tests/cases (run from the repo root)");
+}
+END_TEST
+
+START_TEST(test_eval_golden) {
+    ck_assert_int_lt(_i, (int)g_n_cases);
+    const char *path = g_cases[_i];
+    json_error_t je;
+    json_t *c = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    ck_assert_msg(c != NULL, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+    ck_assert_msg(json_is_string(json_object_get(c, "description")), "%s: no description", path);
+    golden_run(path, c, 0);
+    golden_run(path, c, 1);
+    golden_run(path, c, 3);
+    const json_t *bs = json_object_get(c, "batch_size");
+    if (bs)
+        golden_run(path, c, (size_t)json_integer_value(bs));
+    json_decref(c);
+}
+END_TEST
+
+/* ---- dead letters ------------------------------------------------------------------------ */
+
+static const char *const RULES_VALUE =
+    "{\"ruleset\": \"t\", \"version\": \"1\", \"calendar\": {\"utc_offset\": \"+08:00\"},"
+    " \"rules\": [{\"id\": \"big\", \"module\": \"value\", \"key\": \"account\","
+    " \"params\": {\"field\": \"amount\"}, \"thresholds\": {\"low\": 100}}]}";
+
+START_TEST(test_eval_deadletter_reasons) {
+    static const struct {
+        const char *payload, *reason;
+    } cases[] = {
+        {"{", "invalid JSON at byte"},
+        {"nope", "invalid JSON at byte"},
+        {"[]", "not a JSON object"},
+        {"{\"type\": \"t\", \"ts\": \"2026-11-27T00:00:00Z\"}", "missing required field event_id"},
+        {"{\"event_id\": [], \"type\": \"t\", \"ts\": \"2026-11-27T00:00:00Z\"}",
+         "event_id: must be a non-empty string of at most 256 bytes"},
+        {"{\"event_id\": \"e\", \"ts\": \"2026-11-27T00:00:00Z\"}", "missing required field type"},
+        {"{\"event_id\": \"e\", \"type\": \"\", \"ts\": \"2026-11-27T00:00:00Z\"}",
+         "type: must be a non-empty string of at most 64 bytes"},
+        {"{\"event_id\": \"e\", \"type\": \"t\"}", "missing required field ts"},
+        {"{\"event_id\": \"e\", \"type\": \"t\", \"ts\": \"2026-11-27T00:00:00\"}",
+         "ts: not an RFC 3339 time"},
+        {"{\"event_id\": \"e\", \"type\": \"t\", \"ts\": \"2026-11-27T24:00:00Z\"}",
+         "ts: not an RFC 3339 time"},
+        {"{\"event_id\": \"e\", \"event_id\": \"f\", \"type\": \"t\", \"ts\": "
+         "\"2026-11-27T00:00:00Z\"}",
+         "duplicate object key"},
+        {"{\"event_id\": \"e\", \"type\": \"t\", \"ts\": \"2026-11-27T00:00:00Z\", \"a\": {\"b\": "
+         "1, \"b\": 2}}",
+         "duplicate object key"},
+    };
+    fx_t f;
+    fx_init(&f, RULES_VALUE, MAX_BYTES);
+    size_t n = sizeof(cases) / sizeof(*cases);
+    for (size_t i = 0; i < n; i++)
+        fx_add(&f, 0, (int64_t)i, cases[i].payload);
+    fx_add(&f, 0, (int64_t)n, "");
+    fx_run(&f);
+    for (size_t i = 0; i < n; i++) {
+        const rw_item_t *it = &f.b->items[i];
+        ck_assert_ptr_null(it->event);
+        ck_assert_msg(strstr(it->error, cases[i].reason) != NULL, "%s: reason \"%s\", want \"%s\"",
+                      cases[i].payload, it->error, cases[i].reason);
+    }
+    ck_assert_ptr_null(f.b->items[n].event);
+    ck_assert_ptr_nonnull(strstr(f.b->items[n].error, "invalid JSON"));
+    /* Counted on the arrival date (2026-11-27T00:00Z is 08:00 at +08:00). */
+    ck_assert_int_eq(incr_get(f.b, "events:2026-11-27", "deadletter"), (int64_t)n + 1);
+    ck_assert_uint_eq(incr_count(f.b), 1);
+    fx_fini(&f);
+}
+END_TEST
+
+START_TEST(test_eval_deadletter_oversize) {
+    /* Exactly the limit is accepted; one byte more is not. */
+    char ok[101], big[102];
+    const char *head = "{\"event_id\": \"e\", \"type\": \"t\", \"ts\": \"2026-11-27T00:00:00Z\", "
+                       "\"pad\": \"";
+    size_t hl = strlen(head);
+    memcpy(ok, head, hl);
+    memset(ok + hl, 'x', 100 - hl - 2);
+    memcpy(ok + 98, "\"}", 3);
+    ck_assert_uint_eq(strlen(ok), 100);
+    memcpy(big, head, hl);
+    memset(big + hl, 'x', 101 - hl - 2);
+    memcpy(big + 99, "\"}", 3);
+    ck_assert_uint_eq(strlen(big), 101);
+    fx_t f;
+    fx_init(&f, RULES_VALUE, 100);
+    fx_add(&f, 0, 0, ok);
+    fx_add(&f, 0, 1, big);
+    fx_run(&f);
+    ck_assert_msg(f.b->items[0].error[0] == 0, "%s", f.b->items[0].error);
+    ck_assert_ptr_nonnull(f.b->items[0].event);
+    ck_assert_ptr_null(f.b->items[1].event);
+    ck_assert_str_eq(f.b->items[1].error, "oversize: 101 bytes, the limit is 100");
+    fx_fini(&f);
+}
+END_TEST
+
+/* A NUL inside a required string is refused; raw NUL bytes are not JSON. */
+START_TEST(test_eval_deadletter_nul_bytes) {
+    static const char raw[] = "{\"event_id\": \"e\0\", \"type\": \"t\", \"ts\": "
+                              "\"2026-11-27T00:00:00Z\"}";
+    static const char tail[] = "{\"event_id\": \"e\", \"type\": \"t\", \"ts\": "
+                               "\"2026-11-27T00:00:00Z\"}\0";
+    fx_t f;
+    fx_init(&f, RULES_VALUE, MAX_BYTES);
+    fx_add_raw(&f, 0, 0, raw, sizeof(raw) - 1, ARRIVAL_DEFAULT);
+    fx_add_raw(&f, 0, 1, tail, sizeof(tail) - 1, ARRIVAL_DEFAULT);
+    fx_add(&f, 0, 2,
+           "{\"event_id\": \"e\\u0000x\", \"type\": \"t\", \"ts\": \"2026-11-27T00:00:00Z\"}");
+    fx_add(&f, 0, 3,
+           "{\"event_id\": \"e\", \"type\": \"t\\u0000\", \"ts\": \"2026-11-27T00:00:00Z\"}");
+    fx_add(&f, 0, 4,
+           "{\"event_id\": \"e\", \"type\": \"t\", \"ts\": \"2026-11-27T00:00:00Z\\u0000x\"}");
+    fx_add(&f, 0, 5,
+           "{\"event_id\": \"e\", \"type\": \"t\", \"ts\": \"2026-11-27T00:00:00Z\\u0000\"}");
+    fx_run(&f);
+    static const char *const want[] = {"invalid JSON",
+                                       "invalid JSON",
+                                       "event_id: must be",
+                                       "type: must be",
+                                       "ts: not an RFC 3339 time",
+                                       "ts: not an RFC 3339 time"};
+    for (size_t i = 0; i < 6; i++) {
+        const rw_item_t *it = &f.b->items[i];
+        ck_assert_msg(it->event == NULL && strstr(it->error, want[i]) != NULL,
+                      "message %zu: accepted or wrong reason \"%s\", want \"%s\"", i, it->error,
+                      want[i]);
+    }
+    fx_fini(&f);
+}
+END_TEST
+
+/* A NUL in a free field is not a dead letter, but such a value names no key. */
+START_TEST(test_eval_nul_in_key_not_scored) {
+    fx_t f;
+    fx_init(&f, RULES_VALUE, MAX_BYTES);
+    fx_add(&f, 0, 0,
+           "{\"event_id\": \"e\", \"type\": \"t\", \"ts\": \"2026-11-27T00:00:00Z\", \"account\": "
+           "\"A\\u0000B\", \"amount\": 500}");
+    fx_add(&f, 0, 1,
+           "{\"event_id\": \"f\", \"type\": \"t\", \"ts\": \"2026-11-27T00:00:00Z\", \"account\": "
+           "\"AB\", \"amount\": 500, \"memo\": \"x\\u0000y\"}");
+    fx_run(&f);
+    ck_assert_msg(f.b->items[0].error[0] == 0, "%s", f.b->items[0].error);
+    ck_assert_int_eq(f.b->items[0].level, RW_LEVEL_NONE);
+    ck_assert_msg(f.b->items[1].error[0] == 0, "%s", f.b->items[1].error);
+    ck_assert_int_eq(f.b->items[1].level, RW_LEVEL_LOW);
+    char *a = rw_alert_build(f.b, &f.b->items[1], 0);
+    ck_assert_ptr_nonnull(strstr(a, "x\\u0000y"));
+    free(a);
+    fx_fini(&f);
+}
+END_TEST
+
+/* ---- counters ---------------------------------------------------------------------------- */
+
+START_TEST(test_eval_counters_in_batch) {
+    const char *rules =
+        "{\"ruleset\": \"t\", \"version\": \"1\", \"calendar\": {\"utc_offset\": \"+08:00\"},"
+        " \"rules\": ["
+        "  {\"id\": \"big\", \"module\": \"value\", \"key\": \"account\", \"match\": {\"type\": "
+        "\"transaction\"}, \"params\": {\"field\": \"amount\"}, \"thresholds\": {\"low\": 100, "
+        "\"high\": 1000}},"
+        "  {\"id\": \"fails\", \"module\": \"window_count\", \"key\": \"customer_id\", \"match\": "
+        "{\"type\": \"login\", \"result\": \"fail\"}, \"params\": {\"window\": \"15m\"},"
+        "   \"thresholds\": {\"medium\": 2}}]}";
+    fx_t f;
+    fx_init(&f, rules, MAX_BYTES);
+    /* 15:59:59.999Z is 23:59:59.999 on the 27th at +08:00; 16:00Z is the 28th. */
+    fx_add(&f, 0, 0,
+           "{\"event_id\": \"t1\", \"type\": \"transaction\", \"ts\": \"2026-11-27T15:59:59.999Z\","
+           " \"account\": \"A\", \"amount\": 150}");
+    fx_add(&f, 0, 1,
+           "{\"event_id\": \"t2\", \"type\": \"transaction\", \"ts\": \"2026-11-27T16:00:00Z\","
+           " \"account\": \"A\", \"amount\": 5000}");
+    fx_add(
+        &f, 0, 2,
+        "{\"event_id\": \"t3\", \"type\": \"transaction\", \"ts\": \"2026-11-28T00:00:01+08:00\","
+        " \"account\": \"A\", \"amount\": 5}");
+    fx_add(&f, 0, 3,
+           "{\"event_id\": \"l1\", \"type\": \"login\", \"ts\": \"2026-11-27T16:00:01Z\","
+           " \"customer_id\": \"c\", \"result\": \"fail\"}");
+    fx_add(&f, 0, 4,
+           "{\"event_id\": \"l2\", \"type\": \"login\", \"ts\": \"2026-11-27T16:00:02Z\","
+           " \"customer_id\": \"c\", \"result\": \"fail\"}");
+    /* Dead letters are dated by arrival: 2026-11-27T16:30Z is the 28th at +08:00. */
+    fx_add_raw(&f, 0, 5, "{]", 2, ts_ms("2026-11-27T16:30:00Z"));
+    fx_add_raw(&f, 0, 6, "{]", 2, ts_ms("2026-11-27T15:30:00Z"));
+    fx_run(&f);
+    const rw_batch_t *b = f.b;
+    ck_assert_int_eq(incr_get(b, "events:2026-11-27", "transaction"), 1);
+    ck_assert_int_eq(incr_get(b, "events:2026-11-28", "transaction"), 2);
+    ck_assert_int_eq(incr_get(b, "events:2026-11-28", "login"), 2);
+    ck_assert_int_eq(incr_get(b, "events:2026-11-28", "deadletter"), 1);
+    ck_assert_int_eq(incr_get(b, "events:2026-11-27", "deadletter"), 1);
+    ck_assert_int_eq(incr_get(b, "alerts:2026-11-27", "low"), 1);
+    ck_assert_int_eq(incr_get(b, "alerts:2026-11-28", "high"), 1);
+    ck_assert_int_eq(incr_get(b, "alerts:2026-11-28", "medium"), 1);
+    ck_assert_int_eq(incr_get(b, "rule:big:2026-11-27", "low"), 1);
+    ck_assert_int_eq(incr_get(b, "rule:big:2026-11-28", "high"), 1);
+    ck_assert_int_eq(incr_get(b, "rule:fails:2026-11-28", "medium"), 1);
+    ck_assert_uint_eq(incr_count(b), 11);
+    fx_fini(&f);
+}
+END_TEST
+
+/* ---- alerts ------------------------------------------------------------------------------ */
+
+static const char *const RULES_ALERT =
+    "{\"ruleset\": \"retail\", \"version\": \"2026-11-27.1\", \"rules\": ["
+    " {\"id\": \"large-outbound\", \"module\": \"value\", \"match\": {\"type\": \"transaction\","
+    "  \"direction\": \"out\"}, \"key\": \"account\", \"params\": {\"field\": \"amount\"},"
+    "  \"thresholds\": {\"low\": 50000, \"medium\": 200000, \"high\": 1000000}},"
+    " {\"id\": \"velocity\", \"module\": \"window_count\", \"match\": {\"type\": \"transaction\"},"
+    "  \"key\": \"account\", \"params\": {\"window\": \"1h\"}, \"thresholds\": {\"medium\": 1}},"
+    " {\"id\": \"any-amount\", \"module\": \"value\", \"params\": {\"field\": \"amount\"},"
+    "  \"thresholds\": {\"low\": 1e9}}]}";
+
+static const char *const EVENT_ALERT =
+    "{\"event_id\": \"tx-1001\", \"type\": \"transaction\", \"ts\": "
+    "\"2026-11-27T12:35:16.123+08:00\", \"account\": \"6222020200112233445\", \"amount\": 250000,"
+    " \"direction\": \"out\", \"counterparty\": \"6222020200998877665\", \"phone\": "
+    "\"13812345678\", \"payer\": {\"id_number\": \"110101199001011234\", \"name\": \"张三\"}}";
+
+START_TEST(test_eval_alert_fields) {
+    fx_t f;
+    fx_init(&f, RULES_ALERT, MAX_BYTES);
+    fx_add(&f, 0, 0, EVENT_ALERT);
+    fx_run(&f);
+    const rw_item_t *it = &f.b->items[0];
+    ck_assert_int_eq(it->level, RW_LEVEL_MEDIUM);
+    ck_assert_uint_eq(it->n_hits, 2);
+    const int64_t emitted = ts_ms("2026-11-27T04:35:16.140Z");
+    char *text = rw_alert_build(f.b, it, emitted);
+    json_t *a = jparse(text);
+
+    char id[33];
+    rw_alert_id(f.rs, "tx-1001", RW_LEVEL_MEDIUM, id);
+    ck_assert_str_eq(json_string_value(json_object_get(a, "alert_id")), id);
+    ck_assert_str_eq(json_string_value(json_object_get(a, "level")), "medium");
+    ck_assert_str_eq(json_string_value(json_object_get(a, "event_id")), "tx-1001");
+    ck_assert_str_eq(json_string_value(json_object_get(a, "event_type")), "transaction");
+    const char *ets = json_string_value(json_object_get(a, "event_ts"));
+    ck_assert_ptr_nonnull(ets);
+    ck_assert_int_eq(ts_ms(ets), ts_ms("2026-11-27T04:35:16.123Z"));
+    ck_assert_str_eq(json_string_value(json_object_get(a, "emitted_at")),
+                     "2026-11-27T04:35:16.140Z");
+    ck_assert_str_eq(json_string_value(json_object_get(a, "key")), "622202*********3445");
+    ck_assert_str_eq(json_string_value(json_object_get(a, "ruleset")), "retail");
+    ck_assert_str_eq(json_string_value(json_object_get(a, "ruleset_version")), "2026-11-27.1");
+
+    const json_t *rules = json_object_get(a, "rules");
+    ck_assert_uint_eq(json_array_size(rules), 2);
+    const json_t *r0 = json_array_get(rules, 0), *r1 = json_array_get(rules, 1);
+    ck_assert_str_eq(json_string_value(json_object_get(r0, "id")), "large-outbound");
+    ck_assert_str_eq(json_string_value(json_object_get(r0, "module")), "value");
+    ck_assert_str_eq(json_string_value(json_object_get(r0, "level")), "medium");
+    ck_assert(json_is_integer(json_object_get(r0, "measure")));
+    ck_assert_int_eq(json_integer_value(json_object_get(r0, "measure")), 250000);
+    json_t *th = jparse("{\"low\": 50000, \"medium\": 200000, \"high\": 1000000}");
+    ck_assert(json_equal(json_object_get(r0, "thresholds"), th));
+    json_decref(th);
+    ck_assert_str_eq(json_string_value(json_object_get(r1, "id")), "velocity");
+    ck_assert_str_eq(json_string_value(json_object_get(r1, "module")), "window_count");
+    ck_assert_str_eq(json_string_value(json_object_get(r1, "level")), "medium");
+    ck_assert_int_eq(json_integer_value(json_object_get(r1, "measure")), 1);
+
+    /* The event, with masked fields masked at any depth, and nothing else changed. */
+    json_t *want = jparse(
+        "{\"event_id\": \"tx-1001\", \"type\": \"transaction\", \"ts\": "
+        "\"2026-11-27T12:35:16.123+08:00\", \"account\": \"622202*********3445\", \"amount\": "
+        "250000, \"direction\": \"out\", \"counterparty\": \"622202*********7665\", \"phone\": "
+        "\"138****5678\", \"payer\": {\"id_number\": \"110101********1234\", \"name\": \"张三\"}}");
+    ck_assert_msg(json_equal(json_object_get(a, "event"), want), "alert: %s", text);
+    json_decref(want);
+    /* No unmasked core data anywhere in the alert. */
+    ck_assert_ptr_null(strstr(text, "6222020200112233445"));
+    ck_assert_ptr_null(strstr(text, "6222020200998877665"));
+    ck_assert_ptr_null(strstr(text, "110101199001011234"));
+    ck_assert_ptr_null(strstr(text, "13812345678"));
+    json_decref(a);
+    free(text);
+
+    /* The Kafka message key: stable per entity, masked. */
+    char *k = rw_alert_key(f.b, it);
+    ck_assert_str_eq(k, "account:622202*********3445");
+    free(k);
+    fx_fini(&f);
+}
+END_TEST
+
+/* A measure with a fraction stays a real; a rule without a key gives a null key. */
+START_TEST(test_eval_alert_real_measure_and_no_key) {
+    fx_t f;
+    fx_init(&f, RULES_ALERT, MAX_BYTES);
+    fx_add(&f, 0, 0,
+           "{\"event_id\": \"x\", \"type\": \"other\", \"ts\": \"2026-11-27T00:00:00Z\", "
+           "\"amount\": 1234567890.25}");
+    fx_run(&f);
+    const rw_item_t *it = &f.b->items[0];
+    ck_assert_int_eq(it->level, RW_LEVEL_LOW);
+    char *text = rw_alert_build(f.b, it, 0);
+    json_t *a = jparse(text);
+    ck_assert(json_is_null(json_object_get(a, "key")));
+    const json_t *m = json_object_get(json_array_get(json_object_get(a, "rules"), 0), "measure");
+    ck_assert(json_is_real(m));
+    ck_assert(json_real_value(m) == 1234567890.25);
+    ck_assert_str_eq(json_string_value(json_object_get(a, "emitted_at")),
+                     "1970-01-01T00:00:00.000Z");
+    json_decref(a);
+    free(text);
+    char *k = rw_alert_key(f.b, it);
+    ck_assert_str_eq(k, "other");
+    free(k);
+    fx_fini(&f);
+}
+END_TEST
+
+START_TEST(test_eval_alert_id_deterministic) {
+    rw_ruleset_t *a = rules_load("{\"ruleset\": \"r\", \"version\": \"1\", \"rules\": []}", "a");
+    rw_ruleset_t *a2 = rules_load("{\"ruleset\": \"r\", \"version\": \"1\", \"rules\": []}", "a2");
+    rw_ruleset_t *v2 = rules_load("{\"ruleset\": \"r\", \"version\": \"2\", \"rules\": []}", "v2");
+    rw_ruleset_t *n2 = rules_load("{\"ruleset\": \"s\", \"version\": \"1\", \"rules\": []}", "n2");
+    /* "ab"+"c" and "a"+"bc": the parts are kept apart. */
+    rw_ruleset_t *s1 = rules_load("{\"ruleset\": \"ab\", \"version\": \"c\", \"rules\": []}", "s1");
+    rw_ruleset_t *s2 = rules_load("{\"ruleset\": \"a\", \"version\": \"bc\", \"rules\": []}", "s2");
+    char x[33], y[33];
+    rw_alert_id(a, "e1", RW_LEVEL_HIGH, x);
+    ck_assert_uint_eq(strlen(x), 32);
+    ck_assert_uint_eq(strspn(x, "0123456789abcdef"), 32);
+    rw_alert_id(a, "e1", RW_LEVEL_HIGH, y);
+    ck_assert_str_eq(x, y);
+    rw_alert_id(a2, "e1", RW_LEVEL_HIGH, y); /* another load of the same ruleset */
+    ck_assert_str_eq(x, y);
+    rw_alert_id(a, "e1", RW_LEVEL_MEDIUM, y);
+    ck_assert_str_ne(x, y);
+    rw_alert_id(a, "e2", RW_LEVEL_HIGH, y);
+    ck_assert_str_ne(x, y);
+    rw_alert_id(v2, "e1", RW_LEVEL_HIGH, y);
+    ck_assert_str_ne(x, y);
+    rw_alert_id(n2, "e1", RW_LEVEL_HIGH, y);
+    ck_assert_str_ne(x, y);
+    rw_alert_id(s1, "e1", RW_LEVEL_HIGH, x);
+    rw_alert_id(s2, "e1", RW_LEVEL_HIGH, y);
+    ck_assert_str_ne(x, y);
+    rw_ruleset_destroy(a);
+    rw_ruleset_destroy(a2);
+    rw_ruleset_destroy(v2);
+    rw_ruleset_destroy(n2);
+    rw_ruleset_destroy(s1);
+    rw_ruleset_destroy(s2);
+}
+END_TEST
+
+/* The same event evaluated again (a re-read) gets the same alert, alert_id included. */
+START_TEST(test_eval_alert_same_on_reread) {
+    fx_t f;
+    fx_init(&f, RULES_ALERT, MAX_BYTES);
+    fx_add(&f, 0, 7, EVENT_ALERT);
+    fx_run(&f);
+    char *first = rw_alert_build(f.b, &f.b->items[0], 1000);
+    fx_next(&f);
+    fx_add(&f, 0, 7, EVENT_ALERT);
+    fx_plan(&f);
+    f.b->srcs[0].fence = 7;
+    fx_evaluate(&f);
+    ck_assert(f.b->items[0].applied);
+    char *again = rw_alert_build(f.b, &f.b->items[0], 1000);
+    ck_assert_str_eq(first, again);
+    free(first);
+    free(again);
+    fx_fini(&f);
+}
+END_TEST
+
+/* ---- fences and windows --------------------------------------------------------------------- */
+
+static const char *const RULES_FENCE =
+    "{\"ruleset\": \"t\", \"version\": \"1\", \"rules\": ["
+    " {\"id\": \"big\", \"module\": \"value\", \"key\": \"account\", \"params\": {\"field\": "
+    "\"amount\"}, \"thresholds\": {\"low\": 1}},"
+    " {\"id\": \"cnt\", \"module\": \"window_count\", \"key\": \"account\", \"params\": "
+    "{\"window\": \"1h\"}, \"thresholds\": {\"low\": 1}}]}";
+
+static void add_tx(fx_t *f, int32_t partition, int64_t offset, const char *ts) {
+    char p[300];
+    snprintf(p, sizeof(p),
+             "{\"event_id\": \"p%d-o%lld\", \"type\": \"transaction\", \"ts\": \"%s\", "
+             "\"account\": \"A\", \"amount\": 5}",
+             (int)partition, (long long)offset, ts);
+    fx_add(f, partition, offset, p);
+}
+
+START_TEST(test_eval_fence_applied_items) {
+    fx_t f;
+    fx_init(&f, RULES_FENCE, MAX_BYTES);
+    add_tx(&f, 0, 0, "2026-11-27T10:00:00Z");
+    add_tx(&f, 0, 1, "2026-11-27T10:00:01Z");
+    fx_add(&f, 0, 2, "garbage");
+    add_tx(&f, 0, 3, "2026-11-27T10:00:03Z");
+    add_tx(&f, 0, 4, "2026-11-27T10:00:04Z");
+    add_tx(&f, 0, 5, "2026-11-27T10:00:05Z");
+    fx_plan(&f);
+    ck_assert_uint_eq(f.b->n_srcs, 1);
+    ck_assert_int_eq(f.b->srcs[0].max_offset, 5);
+    f.b->srcs[0].fence = 3;
+    fx_evaluate(&f);
+    for (size_t i = 0; i < 6; i++)
+        ck_assert_msg(f.b->items[i].applied == (i <= 3), "item %zu applied=%d", i,
+                      f.b->items[i].applied);
+    /* Applied items are still evaluated (their alert goes out again)... */
+    ck_assert_int_eq(f.b->items[0].level, RW_LEVEL_LOW);
+    ck_assert_ptr_nonnull(hit_of(f.b, &f.b->items[0], "big"));
+    ck_assert_ptr_nonnull(f.b->items[2].error[0] ? f.b->items[2].error : NULL);
+    /* ...but add no counters (dead letter included) and no window entries. */
+    ck_assert_int_eq(incr_get(f.b, "events:2026-11-27", "transaction"), 2);
+    ck_assert_int_eq(incr_get(f.b, "events:2026-11-27", "deadletter"), 0);
+    ck_assert_int_eq(incr_get(f.b, "alerts:2026-11-27", "low"), 2);
+    ck_assert_int_eq(incr_get(f.b, "rule:big:2026-11-27", "low"), 2);
+    ck_assert_int_eq(incr_get(f.b, "rule:cnt:2026-11-27", "low"), 2);
+    ck_assert_uint_eq(incr_count(f.b), 4);
+    rw_wstate_t *ws = rw_batch_window(f.b, "cnt:A");
+    ck_assert_ptr_nonnull(ws);
+    ck_assert_uint_eq(ws->n, 2);
+    ck_assert_int_eq(ws->entries[0].offset, 4);
+    ck_assert_int_eq(ws->entries[1].offset, 5);
+    const rw_hit_t *h = hit_of(f.b, &f.b->items[5], "cnt");
+    ck_assert_ptr_nonnull(h);
+    ck_assert(h->measure == 2);
+    fx_fini(&f);
+}
+END_TEST
+
+START_TEST(test_eval_fence_per_partition) {
+    fx_t f;
+    fx_init(&f, RULES_FENCE, MAX_BYTES);
+    add_tx(&f, 0, 10, "2026-11-27T10:00:00Z");
+    add_tx(&f, 1, 10, "2026-11-27T10:00:01Z");
+    add_tx(&f, 0, 11, "2026-11-27T10:00:02Z");
+    add_tx(&f, 1, 11, "2026-11-27T10:00:03Z");
+    fx_plan(&f);
+    ck_assert_uint_eq(f.b->n_srcs, 2);
+    uint32_t p0 = rw_batch_src(f.b, "events", 0);
+    uint32_t p1 = rw_batch_src(f.b, "events", 1);
+    ck_assert_uint_eq(f.b->n_srcs, 2);
+    ck_assert_int_eq(f.b->srcs[p1].max_offset, 11);
+    f.b->srcs[p0].fence = 11;
+    fx_evaluate(&f);
+    ck_assert(f.b->items[0].applied && f.b->items[2].applied);
+    ck_assert(!f.b->items[1].applied && !f.b->items[3].applied);
+    ck_assert_int_eq(incr_get(f.b, "events:2026-11-27", "transaction"), 2);
+    rw_wstate_t *ws = rw_batch_window(f.b, "cnt:A");
+    ck_assert_uint_eq(ws->n, 2);
+    for (size_t i = 0; i < ws->n; i++)
+        ck_assert_uint_eq(ws->entries[i].src, p1);
+    fx_fini(&f);
+}
+END_TEST
+
+/* Entries loaded from a store: in the window when T - window < t <= T, and, from the same
+ * partition, only when they came at or before this event's offset. */
+START_TEST(test_eval_window_loaded_entries) {
+    fx_t f;
+    fx_init(&f, RULES_FENCE, MAX_BYTES);
+    add_tx(&f, 0, 10, "2026-11-27T10:00:00Z");
+    fx_plan(&f);
+    rw_wstate_t *ws = rw_batch_window(f.b, "cnt:A");
+    ck_assert_ptr_nonnull(ws);
+    ck_assert_int_eq(ws->window_ms, 3600000);
+    ck_assert_int_eq(ws->load_min_ms, ts_ms("2026-11-27T09:00:00Z"));
+    uint32_t p0 = f.b->items[0].src;
+    uint32_t p1 = rw_batch_src(f.b, "events", 1);
+    rw_window_add(ws, ts_ms("2026-11-27T09:55:00Z"), p0, 5, "", false);     /* in */
+    rw_window_add(ws, ts_ms("2026-11-27T09:50:00Z"), p0, 12, "", false);    /* later offset: out */
+    rw_window_add(ws, ts_ms("2026-11-27T09:58:00Z"), p1, 99, "", false);    /* other partition */
+    rw_window_add(ws, ts_ms("2026-11-27T09:00:00Z"), p1, 1, "", false);     /* T - window: out */
+    rw_window_add(ws, ts_ms("2026-11-27T09:00:00.001Z"), p1, 2, "", false); /* in */
+    rw_window_add(ws, ts_ms("2026-11-27T10:00:00.001Z"), p1, 3, "", false); /* after T: out */
+    fx_evaluate(&f);
+    const rw_hit_t *h = hit_of(f.b, &f.b->items[0], "cnt");
+    ck_assert_ptr_nonnull(h);
+    ck_assert_msg(h->measure == 4, "measure %g, want 4", h->measure);
+    fx_fini(&f);
+}
+END_TEST
+
+/* Stores that reload per batch (Redis) clear the windows and evaluate again: same result. */
+START_TEST(test_eval_evaluate_again_after_reload) {
+    rw_ruleset_t *rs = rules_load(RULES_FENCE, "rules");
+    rw_batch_t *b = rw_batch_new(MAX_BYTES, false);
+    rw_batch_reset(b, rs);
+    static const char *const ev[] = {
+        "{\"event_id\": \"a\", \"type\": \"t\", \"ts\": \"2026-11-27T10:00:00Z\", \"account\": "
+        "\"A\", \"amount\": 5}",
+        "{\"event_id\": \"b\", \"type\": \"t\", \"ts\": \"2026-11-27T10:00:01Z\", \"account\": "
+        "\"A\", \"amount\": 5}"};
+    for (int i = 0; i < 2; i++) {
+        rw_msg_t m = {"events", 0, i, ev[i], strlen(ev[i]), ARRIVAL_DEFAULT};
+        rw_batch_add(b, &m);
+    }
+    rw_batch_plan(b);
+    rw_batch_evaluate(b);
+    ck_assert(hit_of(b, &b->items[1], "cnt")->measure == 2);
+    ck_assert_int_eq(incr_get(b, "events:2026-11-27", "t"), 2);
+    rw_wstate_t *ws = rw_batch_window(b, "cnt:A");
+    ck_assert_uint_eq(ws->n, 2);
+    ck_assert(ws->entries[0].fresh && ws->entries[1].fresh);
+    rw_batch_clear_windows(b);
+    rw_batch_evaluate(b);
+    ck_assert(hit_of(b, &b->items[1], "cnt")->measure == 2);
+    ck_assert_int_eq(incr_get(b, "events:2026-11-27", "t"), 2);
+    ck_assert_uint_eq(ws->n, 2);
+    rw_batch_destroy(b);
+    rw_ruleset_destroy(rs);
+}
+END_TEST
+
+/* keep_windows keeps windows across batches of one ruleset, and forgets them for another. */
+START_TEST(test_eval_windows_kept_per_ruleset) {
+    fx_t f;
+    fx_init(&f, RULES_FENCE, MAX_BYTES);
+    add_tx(&f, 0, 0, "2026-11-27T10:00:00Z");
+    fx_run(&f);
+    fx_next(&f);
+    add_tx(&f, 0, 1, "2026-11-27T10:00:01Z");
+    fx_run(&f);
+    ck_assert(hit_of(f.b, &f.b->items[0], "cnt")->measure == 2);
+    rw_ruleset_t *other = rules_load(RULES_FENCE, "again");
+    rw_batch_reset(f.b, other);
+    fx_payloads_free(&f);
+    add_tx(&f, 0, 2, "2026-11-27T10:00:02Z");
+    fx_run(&f);
+    ck_assert(hit_of(f.b, &f.b->items[0], "cnt")->measure == 1);
+    rw_batch_reset(f.b, f.rs);
+    rw_ruleset_destroy(other);
+    fx_fini(&f);
+}
+END_TEST
+
+static Suite *eval_suite(void) {
+    Suite *s = suite_create("eval");
+    TCase *tc = tcase_create("golden");
+    tcase_add_test(tc, test_eval_golden_cases_found);
+    tcase_add_loop_test(tc, test_eval_golden, 0, (int)g_n_cases);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("deadletter");
+    tcase_add_test(tc, test_eval_deadletter_reasons);
+    tcase_add_test(tc, test_eval_deadletter_oversize);
+    tcase_add_test(tc, test_eval_deadletter_nul_bytes);
+    tcase_add_test(tc, test_eval_nul_in_key_not_scored);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("alerts");
+    tcase_add_test(tc, test_eval_counters_in_batch);
+    tcase_add_test(tc, test_eval_alert_fields);
+    tcase_add_test(tc, test_eval_alert_real_measure_and_no_key);
+    tcase_add_test(tc, test_eval_alert_id_deterministic);
+    tcase_add_test(tc, test_eval_alert_same_on_reread);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("fences");
+    tcase_add_test(tc, test_eval_fence_applied_items);
+    tcase_add_test(tc, test_eval_fence_per_partition);
+    tcase_add_test(tc, test_eval_window_loaded_entries);
+    tcase_add_test(tc, test_eval_evaluate_again_after_reload);
+    tcase_add_test(tc, test_eval_windows_kept_per_ruleset);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    cases_collect();
+    SRunner *sr = srunner_create(eval_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    cases_free();
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
