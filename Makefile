@@ -4,11 +4,12 @@
 CC      ?= cc
 PKGS    := rdkafka jansson hiredis
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Iengine -Irules -MMD -MP \
-           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
-LDFLAGS += -rdynamic
+OPT     ?= -O2 -g
+SAN     ?=
+ALL_CFLAGS = $(OPT) $(SAN) -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Iengine -Irules -MMD -MP \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm -ldl
+ALL_LDFLAGS = -rdynamic $(SAN) $(LDFLAGS)
 BUILD   ?= build
 BIN     ?= bin
 
@@ -29,9 +30,14 @@ TEST_BIN   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TEST_LIBS  := $(shell pkg-config --libs check 2>/dev/null)
 TEST_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 
+# External rule modules (SPEC §5): the examples, and the refused ones tests/check_plugin.c needs.
+MODULES      := $(patsubst rules/examples/%.c,$(BUILD)/modules/%.so,$(wildcard rules/examples/*.c))
+TEST_MODULES := $(patsubst tests/modules/%.c,$(BUILD)/modules-test/%.so,$(wildcard tests/modules/*.c))
+MODULE_LIBS  := $(shell pkg-config --libs jansson 2>/dev/null) -lm
+
 .PHONY: all deps demo test test-unit test-integration test-asan bench format format-check clean
 
-all: $(BIN)/riskwarn
+all: $(BIN)/riskwarn $(MODULES)
 
 deps:
 	$(Q)sh scripts/deps.sh
@@ -39,7 +45,7 @@ deps:
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@$(if $(Q),echo "  AR      $@")
@@ -48,12 +54,25 @@ $(LIB): $(LIB_OBJ)
 $(BIN)/riskwarn: $(MAIN_OBJ) $(LIB)
 	@mkdir -p $(BIN)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive $(LDLIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(MAIN_OBJ) -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive $(LDLIBS)
 
+$(BUILD)/modules/%.so: rules/examples/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -shared -o $@ $< $(MODULE_LIBS)
+
+$(BUILD)/modules-test/%.so: tests/modules/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -shared -o $@ $< $(MODULE_LIBS)
+
+# -rdynamic: modules loaded by the tests call the engine functions of module.h.
 $(BUILD)/tests/%: tests/%.c tests/harness.h $(LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) $(TEST_CFLAGS) -Itests -o $@ $< tests/harness.c $(LIB) $(LDLIBS) $(TEST_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -rdynamic -Itests -o $@ $< tests/harness.c $(LIB) $(LDLIBS) $(TEST_LIBS)
+
+$(BUILD)/tests/check_plugin: $(MODULES) $(TEST_MODULES)
 
 # The embedded default: in-process Kafka, a local redis-server, sample events.
 demo: deps
@@ -68,9 +87,8 @@ test: deps
 
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
 test-asan: deps
-	$(Q)$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin \
-	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	    LDFLAGS="-rdynamic -fsanitize=address,undefined" test
+	$(Q)$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin OPT="-O1 -g" \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tests/bench
@@ -78,9 +96,10 @@ bench: deps
 
 $(BUILD)/tests/bench: tests/bench.c tests/harness.h $(LIB)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(TEST_CFLAGS) -Itests -o $@ $< tests/harness.c $(LIB) $(LDLIBS) $(TEST_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Itests -o $@ $< tests/harness.c $(LIB) $(LDLIBS) $(TEST_LIBS)
 
-FORMAT_FILES := $(wildcard engine/*.[ch] rules/*.[ch] include/riskwarn/*.h tests/*.[ch])
+FORMAT_FILES := $(wildcard engine/*.[ch] rules/*.[ch] rules/examples/*.c include/riskwarn/*.h \
+                tests/*.[ch] tests/modules/*.c)
 format:
 	$(Q)clang-format -i $(FORMAT_FILES)
 format-check:

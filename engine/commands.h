@@ -12,6 +12,8 @@ int rw_cmd_replay(int argc, char **argv);
 int rw_cmd_rules(int argc, char **argv);
 int rw_cmd_mock_kafka(int argc, char **argv);
 
+/* Loads external rule modules from dir (NULL: none). 0, or -1 after printing why. */
+int rw_modules_dir_load(const char *dir);
 /* Prints a command's usage line to stderr and returns RW_EXIT_USAGE. */
 int rw_usage(const char *cmd);
 /* SIGTERM and SIGINT set the stop flag; SIGPIPE is ignored. */

@@ -163,8 +163,30 @@ static rd_kafka_t *tail_consumer(const char *brokers, const char *topic) {
     return c;
 }
 
+/* Loads the demo's watchlist into the Redis set the default pack reads. */
+static long seed_watchlist(redisContext *c, const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char line[512];
+    long n = 0;
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (!line[0] || line[0] == '#')
+            continue;
+        redisReply *r = redisCommand(c, "SADD rw:list:counterparty-watchlist %s", line);
+        if (r) {
+            n++;
+            freeReplyObject(r);
+        }
+    }
+    fclose(f);
+    return n;
+}
+
 int rw_cmd_demo(int argc, char **argv) {
     const char *events = "data/demo/events.jsonl", *bad = "data/demo/bad.jsonl";
+    const char *watchlist = "data/demo/watchlist.txt";
     const char *rules = "rules/packs/default.json";
     bool quiet = false;
     for (int i = 1; i < argc; i++) {
@@ -201,9 +223,13 @@ int rw_cmd_demo(int argc, char **argv) {
         rw_mock_stop(&mock);
         return RW_EXIT_RUNTIME;
     }
+    rw_redis_opts_t ro = {"127.0.0.1", redis.port, NULL, NULL, 0, "rw:", "demo", 2000};
+    redisContext *rc = rw_redis_connect(&ro, err, sizeof(err));
+    long listed = rc ? seed_watchlist(rc, watchlist) : 0;
     printf("riskwarn demo\n  Kafka (in-process mock cluster): %s\n  Redis: 127.0.0.1:%d\n"
-           "  rules: %s\n  events: %s and %s\n\n",
-           mock.bootstraps, redis.port, rules, events, bad);
+           "  rules: %s\n  events: %s and %s\n  watchlist: %ld counterparties from %s in "
+           "rw:list:counterparty-watchlist\n\n",
+           mock.bootstraps, redis.port, rules, events, bad, listed, watchlist);
     fflush(stdout);
 
     demo_t d;
@@ -234,8 +260,6 @@ int rw_cmd_demo(int argc, char **argv) {
            sent, n1, n2);
     fflush(stdout);
 
-    rw_redis_opts_t ro = {"127.0.0.1", redis.port, NULL, NULL, 0, "rw:", "demo", 2000};
-    redisContext *rc = rw_redis_connect(&ro, err, sizeof(err));
     rd_kafka_t *tail = tail_consumer(mock.bootstraps, "risk.alerts");
     bool color = isatty(1);
     long long alerts = 0, by_level[4] = {0};

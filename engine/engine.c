@@ -1,6 +1,7 @@
 #include "engine.h"
 
 #include "eval.h"
+#include "plugin.h"
 #include "ruleset.h"
 #include "store.h"
 
@@ -84,7 +85,12 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
                rd_kafka_err2str(m->err));
 }
 
+static size_t outs_wait(engine_t *e);
+
+/* Forgets the outputs, after waiting for any still in flight: their delivery
+ * reports write into them. */
 static void outs_clear(engine_t *e) {
+    outs_wait(e);
     for (size_t i = 0; i < e->n_outs; i++) {
         free(e->outs[i].key);
         if (e->outs[i].own_value)
@@ -102,6 +108,16 @@ static out_t *out_add(engine_t *e, const char *topic) {
     memset(o, 0, sizeof(*o));
     o->topic = topic;
     return o;
+}
+
+/* The same alert again, to another topic (the value stays owned by o). */
+static void out_copy(engine_t *e, const out_t *o, const char *topic) {
+    size_t at = (size_t)(o - e->outs);
+    out_t *h = out_add(e, topic); /* may move e->outs */
+    o = &e->outs[at];
+    h->value = o->value;
+    h->len = o->len;
+    h->key = rw_strdup(o->key);
 }
 
 static void outs_build(engine_t *e) {
@@ -127,12 +143,19 @@ static void outs_build(engine_t *e) {
         o->own_value = true;
         o->key = key;
         e->n_alerts++;
-        if (it->level == RW_LEVEL_HIGH) {
-            out_t *h = out_add(e, e->cfg->high_alert_topic);
-            h->value = alert;
-            h->len = o->len;
-            h->key = rw_strdup(key);
-        }
+        if (it->level == RW_LEVEL_HIGH)
+            out_copy(e, o, e->cfg->high_alert_topic);
+    }
+    for (size_t i = 0; i < b->n_case_alerts; i++) {
+        const rw_case_alert_t *ca = &b->case_alerts[i];
+        out_t *o = out_add(e, e->cfg->alert_topic);
+        o->value = rw_case_alert_build(b, ca, now);
+        o->len = strlen(o->value);
+        o->own_value = true;
+        o->key = rw_case_alert_key(b, ca);
+        e->n_alerts++;
+        if (ca->level == RW_LEVEL_HIGH)
+            out_copy(e, o, e->cfg->high_alert_topic);
     }
 }
 
@@ -155,9 +178,9 @@ static void backoff_wait(engine_t *e, int ms) {
     }
 }
 
-/* Produces every output not yet delivered and waits for the acknowledgements.
- * Returns the number that failed. */
-static size_t outs_produce_once(engine_t *e) {
+/* Hands every output not yet delivered to the producer (waiting for room when
+ * its queue is full: backpressure, not drops). */
+static void outs_enqueue(engine_t *e) {
     for (size_t i = 0; i < e->n_outs; i++) {
         out_t *o = &e->outs[i];
         if (o->status == OUT_DONE)
@@ -183,7 +206,10 @@ static size_t outs_produce_once(engine_t *e) {
             break;
         }
     }
-    /* Wait for every acknowledgement. */
+}
+
+/* Waits for every acknowledgement. Returns the number that failed. */
+static size_t outs_wait(engine_t *e) {
     for (;;) {
         size_t pending = 0;
         for (size_t i = 0; i < e->n_outs; i++)
@@ -202,6 +228,29 @@ static size_t outs_produce_once(engine_t *e) {
 
 /* Gives up on a batch only when asked to stop and the outage lasts past this. */
 #define STOP_GRACE_MS 30000
+
+static bool gave_up(engine_t *e, int64_t *stop_seen) {
+    if (!atomic_load(e->stop))
+        return false;
+    if (!*stop_seen)
+        *stop_seen = rw_monotonic_ms();
+    return rw_monotonic_ms() - *stop_seen > STOP_GRACE_MS;
+}
+
+/* Waits until every output is acknowledged, producing failed ones again with
+ * backoff. Returns 0, or -1 when asked to stop and Kafka stays away. */
+static int outs_deliver(engine_t *e, int64_t *stop_seen) {
+    int backoff = 100;
+    while (outs_wait(e) > 0) {
+        rw_log(RW_LOG_WARN, "alerts not acknowledged; producing again in %d ms", backoff);
+        if (gave_up(e, stop_seen))
+            return -1;
+        backoff_wait(e, backoff);
+        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+        outs_enqueue(e);
+    }
+    return 0;
+}
 
 static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
     rw_batch_t *b = e->batch;
@@ -222,12 +271,22 @@ static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
         return 0;
     rw_batch_plan(b);
 
+    /* Alerts go out before the state that produced them is stored: a crash in
+     * between re-reads the messages and publishes the same alerts again. Case
+     * alerts are not derived again once their case is stored as alerted, so a
+     * batch with case alerts waits for Kafka before Redis; other batches let
+     * Kafka's acknowledgements overlap the Redis write. */
     int backoff = 100;
     int64_t stop_seen = 0;
     for (;;) {
         int rc = e->store->load(e->store, b);
         if (rc == 0) {
             rw_batch_evaluate(b);
+            outs_clear(e);
+            outs_build(e);
+            outs_enqueue(e);
+            if (b->n_case_alerts && outs_deliver(e, &stop_seen) != 0)
+                return -1;
             rc = e->store->apply(e->store, b);
         }
         if (rc == 0)
@@ -237,16 +296,13 @@ static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
             continue;
         }
         rw_log(RW_LOG_WARN, "%s; retrying in %d ms", e->store->last_error, backoff);
-        if (atomic_load(e->stop)) {
-            if (!stop_seen)
-                stop_seen = rw_monotonic_ms();
-            else if (rw_monotonic_ms() - stop_seen > STOP_GRACE_MS)
-                return -1;
-        }
+        if (gave_up(e, &stop_seen))
+            return -1;
         backoff_wait(e, backoff);
         backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
     }
-
+    if (outs_deliver(e, &stop_seen) != 0)
+        return -1;
     size_t reread = 0;
     for (size_t i = 0; i < b->n_items; i++)
         reread += b->items[i].applied;
@@ -255,22 +311,6 @@ static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
                "%zu messages read again after a restart or rebalance: their alerts are "
                "published again with the same alert_id; counters and windows already hold them",
                reread);
-
-    outs_clear(e);
-    outs_build(e);
-    backoff = 100;
-    stop_seen = 0;
-    while (outs_produce_once(e) > 0) {
-        rw_log(RW_LOG_WARN, "alerts not acknowledged; producing again in %d ms", backoff);
-        if (atomic_load(e->stop)) {
-            if (!stop_seen)
-                stop_seen = rw_monotonic_ms();
-            else if (rw_monotonic_ms() - stop_seen > STOP_GRACE_MS)
-                return -1;
-        }
-        backoff_wait(e, backoff);
-        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
-    }
 
     /* Everything is stored and acknowledged: the offsets may move on. */
     rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new((int)b->n_srcs);
@@ -365,12 +405,23 @@ int rw_engine_run(const rw_config_t *cfg, atomic_int *stop) {
     e.cfg = cfg;
     e.stop = stop;
 
+    if (cfg->modules_dir) {
+        rw_error_t perr;
+        rw_error_clear(&perr);
+        if (rw_plugins_load_dir(cfg->modules_dir, &perr)) {
+            char line[1024];
+            rw_error_format(&perr, line, sizeof(line));
+            fprintf(stderr, "%s\n", line);
+            return RW_EXIT_USAGE;
+        }
+    }
     rw_errors_t errs;
     rw_errors_init(&errs);
     e.rs = rw_ruleset_load_file(cfg->rules, &errs);
     if (!e.rs) {
         rw_errors_print(&errs, stderr);
         rw_errors_fini(&errs);
+        rw_plugins_unload_all();
         return RW_EXIT_USAGE;
     }
     rw_errors_fini(&errs);
@@ -380,6 +431,7 @@ int rw_engine_run(const rw_config_t *cfg, atomic_int *stop) {
     if (rc != RW_EXIT_OK) {
         fprintf(stderr, "riskwarn: %s\n", err);
         engine_close(&e);
+        rw_plugins_unload_all();
         return rc;
     }
     rw_redis_opts_t ro = {cfg->redis_host,     cfg->redis_port, cfg->redis_unix_socket,
@@ -419,5 +471,6 @@ int rw_engine_run(const rw_config_t *cfg, atomic_int *stop) {
     rw_log(RW_LOG_INFO, "stopping: %lld messages, %lld alerts, %lld dead letters", e.n_msgs,
            e.n_alerts, e.n_dead);
     engine_close(&e);
+    rw_plugins_unload_all();
     return rc;
 }

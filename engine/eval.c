@@ -24,6 +24,9 @@ rw_batch_t *rw_batch_new(size_t max_event_bytes, bool keep_windows) {
     b->ctab = rw_calloc(b->ctab_size, sizeof(*b->ctab));
     b->ltab_size = 256;
     b->ltab = rw_calloc(b->ltab_size, sizeof(*b->ltab));
+    b->kstab_size = 1024;
+    b->kstab = rw_calloc(b->kstab_size, sizeof(*b->kstab));
+    b->clock_ms = INT64_MIN;
     return b;
 }
 
@@ -46,6 +49,44 @@ static void windows_clear(rw_batch_t *b) {
         b->wtab[i] = NULL;
     }
     b->n_windows = 0;
+}
+
+void rw_batch_clear_cases(rw_batch_t *b) {
+    for (size_t i = 0; i < b->kstab_size; i++) {
+        rw_case_t *k = b->kstab[i];
+        while (k) {
+            rw_case_t *next = k->next;
+            json_decref(k->rec);
+            free(k->id);
+            free(k);
+            k = next;
+        }
+        b->kstab[i] = NULL;
+    }
+    b->n_cases = 0;
+}
+
+rw_case_t *rw_batch_case(rw_batch_t *b, uint32_t rule, const char *correlate) {
+    const char *rid = b->rs->rules[rule].id;
+    size_t il = strlen(rid), cl = strlen(correlate);
+    char *id = rw_malloc(il + cl + 2);
+    memcpy(id, rid, il);
+    id[il] = ':';
+    memcpy(id + il + 1, correlate, cl + 1);
+    size_t slot = (size_t)(rw_hash64(id, il + cl + 1) & (b->kstab_size - 1));
+    for (rw_case_t *k = b->kstab[slot]; k; k = k->next)
+        if (strcmp(k->id, id) == 0) {
+            free(id);
+            return k;
+        }
+    rw_case_t *k = rw_calloc(1, sizeof(*k));
+    k->id = id;
+    k->rule = rule;
+    k->due_ms = INT64_MAX;
+    k->next = b->kstab[slot];
+    b->kstab[slot] = k;
+    b->n_cases++;
+    return k;
 }
 
 void rw_batch_clear_windows(rw_batch_t *b) {
@@ -118,6 +159,9 @@ void rw_batch_destroy(rw_batch_t *b) {
     free(b->wtab);
     free(b->ctab);
     free(b->ltab);
+    rw_batch_clear_cases(b);
+    free(b->kstab);
+    free(b->case_alerts);
     free(b->items);
     free(b->cands);
     free(b->hits);
@@ -129,8 +173,11 @@ void rw_batch_destroy(rw_batch_t *b) {
 void rw_batch_reset(rw_batch_t *b, const rw_ruleset_t *rs) {
     items_clear(b);
     incrs_clear(b);
-    if (!b->keep_windows || b->rs != rs)
+    b->n_case_alerts = 0;
+    if (!b->keep_windows || b->rs != rs) {
         windows_clear(b);
+        rw_batch_clear_cases(b);
+    }
     b->rs = rs;
 }
 
@@ -352,6 +399,10 @@ void rw_batch_plan(rw_batch_t *b) {
     const rw_ruleset_t *rs = b->rs;
     b->n_cands = 0;
     lookups_clear(b);
+    b->horizon_ms = b->clock_ms;
+    for (size_t i = 0; i < b->n_items; i++)
+        if (b->items[i].event && b->items[i].ts_ms > b->horizon_ms)
+            b->horizon_ms = b->items[i].ts_ms;
     char text[RW_RECORD_MAX];
     for (size_t i = 0; i < b->n_items; i++) {
         rw_item_t *it = &b->items[i];
@@ -363,14 +414,27 @@ void rw_batch_plan(rw_batch_t *b) {
             /* A window fed by other events: record those first. */
             if (windowed && rule->feed && rw_match_eval(rule->feed, it->event)) {
                 rw_cand_t c = {(uint32_t)i, (uint32_t)r, RW_CAND_RECORD, SIZE_MAX, SIZE_MAX,
-                               NULL, NULL};
+                               NULL, NULL, NULL};
                 if ((c.ws = plan_record(b, (uint32_t)r, it, rule->feed_key, &c.rec_off)))
                     cand_add(b, &c);
             }
             if (!rw_match_eval(&rule->match, it->event))
                 continue;
+            if (rule->case_open) {
+                /* A rule that tracks cases: opening and closing events only. */
+                rw_cand_t c = {(uint32_t)i, (uint32_t)r, 0, SIZE_MAX, SIZE_MAX, NULL, NULL, NULL};
+                if (rw_match_eval(rule->case_open, it->event))
+                    c.flags |= RW_CAND_OPEN;
+                if (rw_match_eval(rule->case_close, it->event))
+                    c.flags |= RW_CAND_CLOSE;
+                if (c.flags && rw_field_text(it->event, rule->case_key, text, sizeof(text)) > 0) {
+                    c.kase = rw_batch_case(b, (uint32_t)r, text);
+                    cand_add(b, &c);
+                }
+                continue;
+            }
             rw_cand_t c = {(uint32_t)i, (uint32_t)r, RW_CAND_MEASURE, SIZE_MAX, SIZE_MAX, NULL,
-                           NULL};
+                           NULL, NULL};
             if (rule->key) {
                 int n = rw_field_text(it->event, rule->key, text, sizeof(text));
                 if (n <= 0)
@@ -438,6 +502,110 @@ static void counters_collect(rw_batch_t *b) {
 
 /* ---- evaluate ---------------------------------------------------------------------- */
 
+/* ---- cases ------------------------------------------------------------------------ */
+
+/* The time the case's next threshold (above its level) is crossed. */
+static int64_t case_next(const rw_batch_t *b, const rw_case_t *k) {
+    const rw_rule_t *r = &b->rs->rules[k->rule];
+    for (int l = k->level + 1; l < RW_LEVELS; l++)
+        if (r->has[l])
+            return r->module->case_due(r->state, k->open_ms, r->threshold[l]);
+    return INT64_MAX;
+}
+
+static void case_event(rw_batch_t *b, const rw_cand_t *c, const rw_item_t *it) {
+    rw_case_t *k = c->kase;
+    if ((c->flags & RW_CAND_CLOSE) && k->open) {
+        k->open = false;
+        k->dirty = true;
+        return;
+    }
+    if ((c->flags & RW_CAND_OPEN) && !k->open) {
+        k->open = true;
+        k->dirty = true;
+        k->open_ms = it->ts_ms;
+        k->level = RW_LEVEL_NONE;
+        json_decref(k->rec);
+        k->rec = json_pack("{s:s, s:O, s:s, s:o}", "i", it->event_id, "s",
+                           json_object_get(it->event, "ts"), "t", it->type, "e",
+                           rw_ruleset_mask_event(b->rs, it->event));
+        k->due_ms = case_next(b, k);
+    }
+}
+
+static int64_t cases_next_due(const rw_batch_t *b) {
+    int64_t next = INT64_MAX;
+    for (size_t i = 0; i < b->kstab_size; i++)
+        for (const rw_case_t *k = b->kstab[i]; k; k = k->next)
+            if (k->open && k->due_ms < next)
+                next = k->due_ms;
+    return next;
+}
+
+static void incr(rw_batch_t *b, const char *key, const char *field, int64_t by);
+
+/* Raises the alerts of open cases whose next threshold the clock passed, at
+ * item's time. Returns the next due time. */
+static int64_t cases_fire(rw_batch_t *b, uint32_t item) {
+    int64_t next = INT64_MAX;
+    char date[16], key[300];
+    rw_date_format(b->clock_ms, b->rs->calendar.utc_offset_min, date, sizeof(date));
+    for (size_t i = 0; i < b->kstab_size; i++)
+        for (rw_case_t *k = b->kstab[i]; k; k = k->next) {
+            if (!k->open)
+                continue;
+            if (k->due_ms <= b->clock_ms) {
+                const rw_rule_t *r = &b->rs->rules[k->rule];
+                double m = r->module->case_measure(r->state, k->open_ms, b->clock_ms);
+                /* One alert for each threshold crossed, in order. */
+                for (int level = k->level + 1; level < RW_LEVELS; level++) {
+                    if (!r->has[level] || m < r->threshold[level])
+                        continue;
+                    GROW(b->case_alerts, b->n_case_alerts, b->cap_case_alerts);
+                    b->case_alerts[b->n_case_alerts++] =
+                        (rw_case_alert_t){item, k, level, m, b->clock_ms};
+                    k->level = level;
+                    snprintf(key, sizeof(key), "alerts:%s", date);
+                    incr(b, key, rw_level_name(level), 1);
+                    snprintf(key, sizeof(key), "rule:%s:%s", r->id, date);
+                    incr(b, key, rw_level_name(level), 1);
+                }
+                k->due_ms = case_next(b, k);
+                k->dirty = true;
+            }
+            if (k->due_ms < next)
+                next = k->due_ms;
+        }
+    return next;
+}
+
+int rw_case_from_record(rw_case_t *k, const char *json, size_t len) {
+    json_t *j = json_loadb(json, len, 0, NULL);
+    json_int_t o, l, d;
+    json_t *rec = NULL;
+    if (!j || json_unpack(j, "{s:I, s:I, s:I, s:o}", "o", &o, "l", &l, "d", &d, "r", &rec) ||
+        !json_is_object(rec) || l < 0 || l >= RW_LEVELS) {
+        json_decref(j);
+        return -1;
+    }
+    k->open = true;
+    k->open_ms = o;
+    k->level = (int)l;
+    k->due_ms = d;
+    json_decref(k->rec);
+    k->rec = json_incref(rec);
+    json_decref(j);
+    return 0;
+}
+
+char *rw_case_record(const rw_case_t *k) {
+    json_t *j = json_pack("{s:I, s:I, s:I, s:O}", "o", (json_int_t)k->open_ms, "l",
+                          (json_int_t)k->level, "d", (json_int_t)k->due_ms, "r", k->rec);
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return s;
+}
+
 void rw_batch_evaluate(rw_batch_t *b) {
     const rw_ruleset_t *rs = b->rs;
     incrs_clear(b);
@@ -445,6 +613,8 @@ void rw_batch_evaluate(rw_batch_t *b) {
     size_t ci = 0;
     char date[16], key[300];
     int off = rs->calendar.utc_offset_min;
+    b->n_case_alerts = 0;
+    int64_t next_due = cases_next_due(b);
     for (size_t i = 0; i < b->n_items; i++) {
         rw_item_t *it = &b->items[i];
         const rw_src_t *src = &b->srcs[it->src];
@@ -465,6 +635,11 @@ void rw_batch_evaluate(rw_batch_t *b) {
         for (; ci < b->n_cands && b->cands[ci].item == i; ci++) {
             rw_cand_t *c = &b->cands[ci];
             const rw_rule_t *rule = &rs->rules[c->rule];
+            if (c->kase) {
+                if (!it->applied)
+                    case_event(b, c, it);
+                continue;
+            }
             rw_input_t in = {it->event, it->ts_ms, NULL, 0, c->lookup ? c->lookup->result : -1};
             rw_wstate_t *ws = c->ws;
             if (ws && (c->flags & RW_CAND_RECORD) && !it->applied) {
@@ -511,8 +686,12 @@ void rw_batch_evaluate(rw_batch_t *b) {
                 it->key_off = c->key_off;
             }
         }
+        if (it->ts_ms > b->clock_ms)
+            b->clock_ms = it->ts_ms;
         if (it->applied)
             continue;
+        if (b->n_cases && b->clock_ms >= next_due)
+            next_due = cases_fire(b, (uint32_t)i);
         rw_date_format(it->ts_ms, off, date, sizeof(date));
         snprintf(key, sizeof(key), "events:%s", date);
         incr(b, key, it->type, 1);
@@ -572,6 +751,64 @@ char *rw_alert_key(const rw_batch_t *b, const rw_item_t *it) {
     rw_buf_printf(&k, "%s:%s", r->key->path, mk);
     free(mk);
     return (char *)rw_buf_cstr(&k);
+}
+
+static json_t *measure_json(double x);
+
+/* Case alerts name the rule too: one opening event may also have its own
+ * alert at the same level, and several case rules may watch it. */
+static void case_alert_id(const rw_batch_t *b, const rw_case_alert_t *ca, char out[33]) {
+    const rw_rule_t *r = &b->rs->rules[ca->kase->rule];
+    char eid[600];
+    snprintf(eid, sizeof(eid), "%s#%s", json_string_value(json_object_get(ca->kase->rec, "i")),
+             r->id);
+    rw_alert_id(b->rs, eid, ca->level, out);
+}
+
+static char *case_masked_key(const rw_batch_t *b, const rw_case_alert_t *ca) {
+    const rw_rule_t *r = &b->rs->rules[ca->kase->rule];
+    const char *corr = strchr(ca->kase->id, ':') + 1;
+    const rw_mask_t *m = rw_ruleset_mask_for(b->rs, r->case_key->parts[r->case_key->n_parts - 1]);
+    size_t len = strlen(corr);
+    char *out = rw_malloc(len * 4 + 2);
+    rw_mask_apply(m, corr, len, out, len * 4 + 2);
+    return out;
+}
+
+char *rw_case_alert_key(const rw_batch_t *b, const rw_case_alert_t *ca) {
+    const rw_rule_t *r = &b->rs->rules[ca->kase->rule];
+    char *mk = case_masked_key(b, ca);
+    rw_buf_t k;
+    rw_buf_init(&k);
+    rw_buf_printf(&k, "%s:%s", r->case_key->path, mk);
+    free(mk);
+    return (char *)rw_buf_cstr(&k);
+}
+
+char *rw_case_alert_build(const rw_batch_t *b, const rw_case_alert_t *ca, int64_t emitted_ms) {
+    const rw_ruleset_t *rs = b->rs;
+    const rw_rule_t *r = &rs->rules[ca->kase->rule];
+    const json_t *rec = ca->kase->rec;
+    char id[33], em[40], at[40];
+    case_alert_id(b, ca, id);
+    rw_time_format(emitted_ms, em, sizeof(em));
+    rw_time_format(ca->at_ms, at, sizeof(at));
+    char *mk = case_masked_key(b, ca);
+    json_t *e = json_pack("{s:s, s:s, s:s, s:o, s:O, s:s}", "id", r->id, "module",
+                          r->module->name, "level", rw_level_name(ca->level), "measure",
+                          measure_json(ca->measure), "thresholds", r->thresholds, "as_of", at);
+    json_object_set_new(e, "opened", json_pack("{s:O, s:O}", "event_id", json_object_get(rec, "i"),
+                                                "event_ts", json_object_get(rec, "s")));
+    json_t *a = json_pack("{s:s, s:s, s:O, s:O, s:O, s:s, s:s, s:s, s:s, s:[o], s:O}", "alert_id",
+                          id, "level", rw_level_name(ca->level), "event_id",
+                          json_object_get(rec, "i"), "event_type", json_object_get(rec, "t"),
+                          "event_ts", json_object_get(rec, "s"), "emitted_at", em, "key", mk,
+                          "ruleset", rs->name, "ruleset_version", rs->version, "rules", e, "event",
+                          json_object_get(rec, "e"));
+    free(mk);
+    char *s = a ? json_dumps(a, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15)) : NULL;
+    json_decref(a);
+    return s ? s : rw_strdup("{}");
 }
 
 static json_t *measure_json(double x) {

@@ -83,6 +83,31 @@ typedef struct rw_lookup {
 /* What a (rule, message) pair does, found in the plan phase. */
 #define RW_CAND_RECORD 1  /* adds the message to the window */
 #define RW_CAND_MEASURE 2 /* scores the message */
+#define RW_CAND_OPEN 4    /* opens a case */
+#define RW_CAND_CLOSE 8   /* closes a case */
+
+/* A case of a rule that tracks cases (the deadline module): one correlated
+ * value, opened by one event, waiting for its closing event. */
+typedef struct rw_case {
+    char *id; /* "RULE_ID:CORRELATE" */
+    uint32_t rule;
+    bool open;
+    bool dirty;      /* changed by this batch: to be written */
+    int64_t open_ms; /* the opening event's time */
+    int level;       /* the highest level alerted so far */
+    int64_t due_ms;  /* when the next threshold is crossed; INT64_MAX: never */
+    json_t *rec;     /* owned: {"i": event_id, "s": ts, "t": type, "e": masked event} */
+    struct rw_case *next;
+} rw_case_t;
+
+/* A case that crossed a threshold at an event's time. */
+typedef struct rw_case_alert {
+    uint32_t item; /* the event whose time crossed it */
+    rw_case_t *kase;
+    int level;
+    double measure;
+    int64_t at_ms; /* event time when it crossed */
+} rw_case_alert_t;
 
 typedef struct rw_cand {
     uint32_t item, rule;
@@ -91,6 +116,7 @@ typedef struct rw_cand {
     size_t rec_off; /* recorded value; SIZE_MAX: none */
     rw_wstate_t *ws;
     rw_lookup_t *lookup;
+    rw_case_t *kase;
 } rw_cand_t;
 
 /* One message of the batch and its outcome. */
@@ -142,6 +168,13 @@ typedef struct rw_batch {
 
     rw_lookup_t **ltab; /* hash table of lookups; stores walk it to resolve them */
     size_t ltab_size;
+
+    rw_case_t **kstab; /* hash table of cases; kept across batches with keep_windows */
+    size_t kstab_size, n_cases;
+    rw_case_alert_t *case_alerts;
+    size_t n_case_alerts, cap_case_alerts;
+    int64_t clock_ms;   /* event time: the highest ts seen, across batches */
+    int64_t horizon_ms; /* cases due up to here are needed: max(clock, batch's newest) */
 } rw_batch_t;
 
 /* Returns a new batch (free with rw_batch_destroy). */
@@ -161,6 +194,17 @@ void rw_batch_evaluate(rw_batch_t *b);
 
 /* Forgets every window, for stores that reload them per batch. */
 void rw_batch_clear_windows(rw_batch_t *b);
+/* Cases, for stores: find or add one, and forget them all. */
+rw_case_t *rw_batch_case(rw_batch_t *b, uint32_t rule, const char *correlate);
+void rw_batch_clear_cases(rw_batch_t *b);
+/* Fills a case from its stored record; 0, or -1 when the record is not one. */
+int rw_case_from_record(rw_case_t *k, const char *json, size_t len);
+/* The stored record of an open case: returns a new string (free with free()). */
+char *rw_case_record(const rw_case_t *k);
+/* The alert of a case that crossed a threshold: a new string (free with free()). */
+char *rw_case_alert_build(const rw_batch_t *b, const rw_case_alert_t *ca, int64_t emitted_ms);
+char *rw_case_alert_key(const rw_batch_t *b, const rw_case_alert_t *ca);
+
 /* Window lookup, for stores. */
 rw_wstate_t *rw_batch_window(rw_batch_t *b, const char *id);
 /* Adds an entry read from the store, for stores. value is copied. */

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "engine.h"
 #include "mock.h"
+#include "plugin.h"
 #include "ruleset.h"
 
 #include <signal.h>
@@ -53,10 +54,11 @@ static const command_t commands[] = {
     {"demo", "demo [--events FILE] [--rules FILE] [--quiet]",
      "the embedded default: in-process Kafka, a local redis-server, sample events, alerts",
      rw_cmd_demo},
-    {"replay", "replay --rules FILE [EVENTS.jsonl | -]",
+    {"replay", "replay --rules FILE [--modules-dir DIR] [--redis HOST:PORT] [EVENTS.jsonl | -]",
      "backtest JSON-lines events without Kafka: alerts on stdout, a summary on stderr",
      rw_cmd_replay},
-    {"rules", "rules check FILE...", "validate rule files; exit 0, or 2 with every error found",
+    {"rules", "rules check [--modules-dir DIR] FILE...",
+     "validate rule files; exit 0, or 2 with every error found",
      rw_cmd_rules},
     {"mock-kafka", "mock-kafka [--brokers N] [--topic NAME:PARTITIONS]...",
      "a local Kafka cluster for development and tests; prints its bootstrap servers first",
@@ -160,13 +162,35 @@ int rw_cmd_run(int argc, char **argv) {
 
 /* ---- rules ----------------------------------------------------------------------------- */
 
+/* Loads external modules for commands that take --modules-dir. */
+int rw_modules_dir_load(const char *dir) {
+    if (!dir)
+        return 0;
+    rw_error_t err;
+    rw_error_clear(&err);
+    if (rw_plugins_load_dir(dir, &err) == 0)
+        return 0;
+    char line[1024];
+    rw_error_format(&err, line, sizeof(line));
+    fprintf(stderr, "%s\n", line);
+    return -1;
+}
+
 int rw_cmd_rules(int argc, char **argv) {
     if (argc < 3 || strcmp(argv[1], "check") != 0)
+        return rw_usage("rules");
+    int first = 2;
+    if (argc >= 5 && strcmp(argv[2], "--modules-dir") == 0) {
+        if (rw_modules_dir_load(argv[3]))
+            return RW_EXIT_USAGE;
+        first = 4;
+    }
+    if (first >= argc)
         return rw_usage("rules");
     rw_errors_t errs;
     rw_errors_init(&errs);
     int bad = 0;
-    for (int i = 2; i < argc; i++) {
+    for (int i = first; i < argc; i++) {
         size_t before = errs.n;
         rw_ruleset_t *rs = rw_ruleset_load_file(argv[i], &errs);
         if (rs) {
@@ -183,6 +207,7 @@ int rw_cmd_rules(int argc, char **argv) {
         fprintf(stderr, "%zu error%s in %d file%s\n", errs.n, errs.n == 1 ? "" : "s", bad,
                 bad == 1 ? "" : "s");
     rw_errors_fini(&errs);
+    rw_plugins_unload_all();
     return bad ? RW_EXIT_USAGE : RW_EXIT_OK;
 }
 

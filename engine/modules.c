@@ -1,6 +1,10 @@
-/* The module registry: built-in modules from rules/builtin.def. */
+/* The module registry: built-in modules from rules/builtin.def, then external modules
+ * registered at start-up (engine/plugin.c). The registry changes only while no ruleset is
+ * being loaded or evaluated; it is not locked. */
 #include "ruleset.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define RW_BUILTIN(name) extern const rw_module_t rw_builtin_##name;
@@ -12,15 +16,70 @@ static const rw_module_t *const builtins[] = {
 #include "builtin.def"
 #undef RW_BUILTIN
 };
+#define N_BUILTINS (sizeof(builtins) / sizeof(*builtins))
 
-const rw_module_t *rw_modules_find(const char *name) {
-    for (size_t i = 0; i < sizeof(builtins) / sizeof(*builtins); i++)
+/* External modules, in registration order; the descriptors are borrowed. */
+static const rw_module_t **externals;
+static size_t n_externals, cap_externals;
+
+static const rw_module_t *builtin_find(const char *name) {
+    for (size_t i = 0; i < N_BUILTINS; i++)
         if (strcmp(builtins[i]->name, name) == 0)
             return builtins[i];
     return NULL;
 }
 
+static const rw_module_t *external_find(const char *name) {
+    for (size_t i = 0; i < n_externals; i++)
+        if (strcmp(externals[i]->name, name) == 0)
+            return externals[i];
+    return NULL;
+}
+
+const rw_module_t *rw_modules_find(const char *name) {
+    const rw_module_t *m = builtin_find(name);
+    return m ? m : external_find(name);
+}
+
 void rw_modules_each(void (*fn)(const rw_module_t *m, void *arg), void *arg) {
-    for (size_t i = 0; i < sizeof(builtins) / sizeof(*builtins); i++)
+    for (size_t i = 0; i < N_BUILTINS; i++)
         fn(builtins[i], arg);
+    for (size_t i = 0; i < n_externals; i++)
+        fn(externals[i], arg);
+}
+
+int rw_modules_register(const rw_module_t *m, char *err, size_t errlen) {
+    if (!m || !m->name || !m->name[0]) {
+        snprintf(err, errlen, "module has no name");
+        return -1;
+    }
+    if (builtin_find(m->name)) {
+        snprintf(err, errlen, "module name \"%s\" clashes with a built-in module", m->name);
+        return -1;
+    }
+    if (external_find(m->name)) {
+        snprintf(err, errlen, "module name \"%s\" clashes with an already loaded module", m->name);
+        return -1;
+    }
+    if (n_externals == cap_externals) {
+        cap_externals = cap_externals ? 2 * cap_externals : 8;
+        externals = rw_realloc(externals, cap_externals * sizeof(*externals));
+    }
+    externals[n_externals++] = m;
+    return 0;
+}
+
+void rw_modules_unregister(const rw_module_t *m) {
+    for (size_t i = 0; i < n_externals; i++)
+        if (externals[i] == m) {
+            memmove(&externals[i], &externals[i + 1], (n_externals - i - 1) * sizeof(*externals));
+            n_externals--;
+            return;
+        }
+}
+
+void rw_modules_unregister_all_external(void) {
+    free(externals);
+    externals = NULL;
+    n_externals = cap_externals = 0;
 }

@@ -95,6 +95,19 @@ const rw_memstore_counter_t *rw_memstore_counters(rw_store_t *s, size_t *n) {
 #define COUNTER_TTL_S (40 * 86400)
 #define FENCE_TTL_S (30 * 86400)
 #define WINDOW_GRACE_MS (3600 * 1000)
+#define CASE_TTL_S (90 * 86400)
+
+/* Reads the cases due by a time: KEYS due zset, hash; ARGV horizon, limit.
+ * Returns id, record, id, record, ... */
+static const char due_script[] =
+    "local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])\n"
+    "local out = {}\n"
+    "for _, id in ipairs(ids) do\n"
+    "  out[#out + 1] = id\n"
+    "  out[#out + 1] = redis.call('HGET', KEYS[2], id) or ''\n"
+    "end\n"
+    "return out\n";
+#define DUE_LIMIT 10000
 
 /* ARGV: nfences, then nfences x (key, expected, new), then ops:
  *   H key field by ttl_s   HINCRBY + EXPIRE
@@ -127,6 +140,18 @@ static const char apply_script[] =
     "    redis.call('ZREMRANGEBYSCORE', ARGV[i + 1], '-inf', ARGV[i + 2])\n"
     "    redis.call('PEXPIRE', ARGV[i + 1], ARGV[i + 3])\n"
     "    i = i + 4\n"
+    "  elseif op == 'C' then\n" /* case: hash key, due key, id, record ('' closed), due, ttl */
+    "    if ARGV[i + 4] == '' then\n"
+    "      redis.call('HDEL', ARGV[i + 1], ARGV[i + 3])\n"
+    "      redis.call('ZREM', ARGV[i + 2], ARGV[i + 3])\n"
+    "    else\n"
+    "      redis.call('HSET', ARGV[i + 1], ARGV[i + 3], ARGV[i + 4])\n"
+    "      if ARGV[i + 5] == '' then redis.call('ZREM', ARGV[i + 2], ARGV[i + 3])\n"
+    "      else redis.call('ZADD', ARGV[i + 2], ARGV[i + 5], ARGV[i + 3]) end\n"
+    "      redis.call('EXPIRE', ARGV[i + 1], ARGV[i + 6])\n"
+    "      redis.call('EXPIRE', ARGV[i + 2], ARGV[i + 6])\n"
+    "    end\n"
+    "    i = i + 7\n"
     "  else\n"
     "    return redis.error_reply('riskwarn apply: bad op ' .. tostring(op))\n"
     "  end\n"
@@ -287,11 +312,92 @@ static int lookups_read(redisContext *c, rw_batch_t *b) {
     return 0;
 }
 
+/* Reads the replies of the due scans and the case reads. Cases added by a due
+ * scan are filled from it; the HGET replies are read into the cases that
+ * existed before, which the scan does not reorder (it only appends new ones
+ * at chain heads, and chains are walked after every reply is in). */
+static int cases_read(redisstore_t *s, rw_batch_t *b, size_t nrules, size_t ncases) {
+    redisReply **scans = rw_calloc(nrules ? nrules : 1, sizeof(*scans));
+    redisReply **gets = rw_calloc(ncases ? ncases : 1, sizeof(*gets));
+    int rc = 0;
+    for (size_t i = 0; i < nrules; i++)
+        if (redisGetReply(s->c, (void **)&scans[i]) != REDIS_OK)
+            rc = -1;
+    for (size_t i = 0; rc == 0 && i < ncases; i++)
+        if (redisGetReply(s->c, (void **)&gets[i]) != REDIS_OK)
+            rc = -1;
+    if (rc == 0) {
+        size_t gi = 0;
+        for (size_t i = 0; i < b->kstab_size; i++)
+            for (rw_case_t *k = b->kstab[i]; k; k = k->next, gi++) {
+                redisReply *r = gets[gi];
+                if (r && r->type == REDIS_REPLY_STRING &&
+                    rw_case_from_record(k, r->str, r->len) != 0)
+                    rw_log(RW_LOG_WARN, "case %s: unreadable record, ignored", k->id);
+            }
+        size_t ri = 0;
+        for (size_t r = 0; r < b->rs->n_rules; r++) {
+            if (!(b->rs->rules[r].case_open && b->horizon_ms > INT64_MIN))
+                continue;
+            redisReply *x = scans[ri++];
+            if (!x || x->type != REDIS_REPLY_ARRAY) {
+                snprintf(s->base.last_error, sizeof(s->base.last_error), "redis: due scan: %s",
+                         x && x->type == REDIS_REPLY_ERROR ? x->str : "unexpected reply");
+                rc = -1;
+                continue;
+            }
+            for (size_t e = 0; e + 1 < x->elements; e += 2) {
+                rw_case_t *k = rw_batch_case(b, (uint32_t)r, x->element[e]->str);
+                if (!k->open && x->element[e + 1]->len)
+                    rw_case_from_record(k, x->element[e + 1]->str, x->element[e + 1]->len);
+            }
+        }
+    } else {
+        rs_drop(s, "read");
+    }
+    for (size_t i = 0; i < nrules; i++)
+        if (scans[i])
+            freeReplyObject(scans[i]);
+    for (size_t i = 0; i < ncases; i++)
+        if (gets[i])
+            freeReplyObject(gets[i]);
+    free(scans);
+    free(gets);
+    return rc;
+}
+
 static int redis_load(rw_store_t *base, rw_batch_t *b) {
     redisstore_t *s = (redisstore_t *)base;
     if (rs_ensure(s))
         return -1;
     rw_batch_clear_windows(b);
+    /* Cases: forget what an earlier attempt did; read each touched case, and
+     * every case of the ruleset due by the batch's horizon. */
+    for (size_t i = 0; i < b->kstab_size; i++)
+        for (rw_case_t *k = b->kstab[i]; k; k = k->next) {
+            k->open = k->dirty = false;
+            k->level = 0;
+            k->due_ms = INT64_MAX;
+            json_decref(k->rec);
+            k->rec = NULL;
+        }
+    size_t ncase_rules = 0;
+    for (size_t r = 0; r < b->rs->n_rules; r++)
+        if (b->rs->rules[r].case_open && b->horizon_ms > INT64_MIN) {
+            redisAppendCommand(s->c, "EVAL %s 2 %sd:%s:due %sd:%s %lld %d", due_script, s->prefix,
+                               b->rs->rules[r].id, s->prefix, b->rs->rules[r].id,
+                               (long long)b->horizon_ms, DUE_LIMIT);
+            ncase_rules++;
+        }
+    size_t ncases = 0;
+    for (size_t i = 0; i < b->kstab_size; i++)
+        for (rw_case_t *k = b->kstab[i]; k; k = k->next, ncases++) {
+            const char *colon = strchr(k->id, ':');
+            redisAppendCommand(s->c, "HGET %sd:%b %s", s->prefix, k->id,
+                               (size_t)(colon - k->id), colon + 1);
+        }
+    if (cases_read(s, b, ncase_rules, ncases) != 0)
+        return -1;
     size_t nsrc = b->n_srcs;
     size_t sent = 0;
     for (size_t i = 0; i < nsrc; i++) {
@@ -431,7 +537,33 @@ static int redis_apply(rw_store_t *base, rw_batch_t *b) {
                 arg_fmt(s, "%lld", (long long)(2 * ws->window_ms + WINDOW_GRACE_MS));
             }
         }
-    if (nf == 0 && !b->incrs)
+    bool any_case = false;
+    for (size_t i = 0; i < b->kstab_size; i++)
+        for (rw_case_t *k = b->kstab[i]; k; k = k->next) {
+            if (!k->dirty)
+                continue;
+            any_case = true;
+            const char *colon = strchr(k->id, ':');
+            int rl = (int)(colon - k->id);
+            arg_add(s, "C", 1);
+            arg_fmt(s, "%sd:%.*s", s->prefix, rl, k->id);
+            arg_fmt(s, "%sd:%.*s:due", s->prefix, rl, k->id);
+            arg_add(s, colon + 1, strlen(colon + 1));
+            if (k->open) {
+                char *rec = rw_case_record(k);
+                arg_add(s, rec, strlen(rec));
+                free(rec);
+                if (k->due_ms == INT64_MAX)
+                    arg_add(s, "", 0);
+                else
+                    arg_fmt(s, "%lld", (long long)k->due_ms);
+            } else {
+                arg_add(s, "", 0);
+                arg_add(s, "", 0);
+            }
+            arg_fmt(s, "%d", CASE_TTL_S);
+        }
+    if (nf == 0 && !b->incrs && !any_case)
         return 0; /* nothing new: every message was applied before */
     args_fix(s);
     redisReply *r = redisCommandArgv(s->c, (int)s->argc, (const char **)s->argv, s->argl);

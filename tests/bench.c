@@ -6,7 +6,8 @@
  *   2. N synthetic transaction events (RW_BENCH_N, default 200000), generated
  *      deterministically, produced keyed by account to events.transactions;
  *   3. raw consume: a plain consumer group member reading all N with
- *      rd_kafka_consume_batch_queue (batch 512), doing nothing else;
+ *      rd_kafka_consume_batch_queue (batch 512), doing nothing else; it reads
+ *      the topic 5 times (seeking back) and the median pass is reported;
  *   4. the engine (rw_engine_run in a thread, stop_after = N) on a realistic
  *      ruleset of value / window_count / window_sum rules;
  *   5. the rates, their ratio, and the alerts produced.
@@ -14,7 +15,9 @@
  * Both rates are measured the same way: from the end of the first batch to the
  * last message, so neither includes the consumer-group join (about 3 s on the
  * mock cluster) nor shutdown. For the engine, "a batch is done" is seen in the
- * Redis counters (rw:events:*), which the engine writes atomically per batch.
+ * Redis counters (rw:events:*), which the engine writes atomically per batch;
+ * they are read every 5 ms. The engine's last batch, smaller than 512, waits
+ * out its poll timeout (100 ms) before it is processed: that stays in its time.
  *
  * No assertion on speed. Exits nonzero only on a real error: a peer that does
  * not start, events lost by the cluster, the engine failing, or the engine not
@@ -91,9 +94,7 @@ static double rng_unit(void) { /* [0, 1) */
     return (double)(rng_next() >> 11) / 9007199254740992.0;
 }
 
-static uint32_t rng_below(uint32_t n) {
-    return (uint32_t)(rng_unit() * n);
-}
+static uint32_t rng_below(uint32_t n) { return (uint32_t)(rng_unit() * n); }
 
 static double rng_normal(void) { /* Box-Muller */
     double u1 = rng_unit(), u2 = rng_unit();
@@ -187,8 +188,11 @@ static int gen_event(gen_t *g, char *buf, size_t len, const char **key) {
     } else {
         dir = rng_unit() < 0.6 ? "out" : "in";
         double u = rng_unit();
-        channel = u < 0.45 ? "mobile" : u < 0.70 ? "online" : u < 0.85 ? "pos" : u < 0.93 ? "atm"
-                                                                                            : "branch";
+        channel = u < 0.45   ? "mobile"
+                  : u < 0.70 ? "online"
+                  : u < 0.85 ? "pos"
+                  : u < 0.93 ? "atm"
+                             : "branch";
         amount = exp(log(600.0) + 1.5 * rng_normal());
         if (strcmp(channel, "atm") == 0) {
             dir = "out";
@@ -251,7 +255,8 @@ static const char ruleset[] =
     "     \"params\": {\"field\": \"amount\", \"window\": \"1d\"},\n"
     "     \"thresholds\": {\"low\": 300000, \"medium\": 1000000, \"high\": 5000000}},\n"
     "    {\"id\": \"device-velocity-10m\", \"module\": \"window_count\",\n"
-    "     \"match\": {\"type\": \"transaction\", \"channel\": {\"in\": [\"mobile\", \"online\"]}},\n"
+    "     \"match\": {\"type\": \"transaction\", \"channel\": {\"in\": [\"mobile\", "
+    "\"online\"]}},\n"
     "     \"key\": \"device_id\", \"params\": {\"window\": \"10m\"},\n"
     "     \"thresholds\": {\"low\": 5, \"medium\": 10, \"high\": 20}},\n"
     "    {\"id\": \"atm-withdrawals-1d\", \"module\": \"window_count\",\n"
@@ -337,11 +342,10 @@ static int produce_all(gen_t *g, const char *brokers, long n, int parts, long lo
         int len = gen_event(g, buf, sizeof(buf), &key);
         *bytes += len;
         rd_kafka_resp_err_t err;
-        while ((err = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(TOPIC),
-                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                        RD_KAFKA_V_VALUE(buf, (size_t)len),
-                                        RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_END)) ==
-               RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        while ((err = rd_kafka_producev(
+                    p, RD_KAFKA_V_TOPIC(TOPIC), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                    RD_KAFKA_V_VALUE(buf, (size_t)len), RD_KAFKA_V_KEY(key, strlen(key)),
+                    RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(p, 10);
         if (err) {
             fprintf(stderr, "bench: produce: %s\n", rd_kafka_err2str(err));
@@ -367,7 +371,52 @@ static int produce_all(gen_t *g, const char *brokers, long n, int parts, long lo
     return rc;
 }
 
-static int raw_consume(const char *brokers, long n, pid_t redis_pid, rate_t *r) {
+/* Reads n messages from the consumer queue. Fills the time from the end of the
+ * first batch to the last message, and the size of that first batch. */
+static int read_all(rd_kafka_queue_t *q, long n, double *t_first, double *t_end, long *first) {
+    rd_kafka_message_t *msgs[BATCH];
+    long got = 0;
+    double t_progress = now_s();
+    *t_first = 0;
+    while (got < n) {
+        /* Ask for no more than what is left: a batch that cannot fill waits out
+         * the whole timeout, which would add 100 ms to a pass of a few hundred. */
+        size_t want = n - got < BATCH ? (size_t)(n - got) : BATCH;
+        ssize_t k = rd_kafka_consume_batch_queue(q, 100, msgs, want);
+        double t = now_s();
+        if (k < 0) {
+            fprintf(stderr, "bench: consume: %s\n", rd_kafka_err2str(rd_kafka_last_error()));
+            return -1;
+        }
+        for (ssize_t i = 0; i < k; i++) {
+            if (!msgs[i]->err)
+                got++;
+            else
+                fprintf(stderr, "bench: consume: %s\n", rd_kafka_message_errstr(msgs[i]));
+            rd_kafka_message_destroy(msgs[i]);
+        }
+        if (k > 0) {
+            t_progress = t;
+            if (*t_first == 0) {
+                *t_first = t;
+                *first = got;
+            }
+        } else if (t - t_progress > STALL_S) {
+            fprintf(stderr, "bench: raw consumer stalled at %ld of %ld\n", got, n);
+            return -1;
+        }
+    }
+    *t_end = now_s();
+    return 0;
+}
+
+#define RAW_PASSES 5
+
+/* The raw rate: a group member reads the topic RAW_PASSES times (the first
+ * after joining, the others after seeking back to the beginning); the pass
+ * with the median rate is reported. One pass takes a fraction of a second,
+ * so a single one would be noisy. */
+static int raw_consume(const char *brokers, long n, rate_t *r, double rates[RAW_PASSES]) {
     memset(r, 0, sizeof(*r));
     rd_kafka_t *c = make_client(RD_KAFKA_CONSUMER, brokers, "rw-bench-raw");
     if (!c)
@@ -376,8 +425,7 @@ static int raw_consume(const char *brokers, long n, pid_t redis_pid, rate_t *r) 
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(c);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, TOPIC, RD_KAFKA_PARTITION_UA);
-    double cpu0 = cpu_self_s(), rcpu0 = cpu_pid_s(redis_pid);
-    double t0 = now_s(), t_first = 0, t_progress = t0;
+    double cpu0 = cpu_self_s(), t0 = now_s();
     rd_kafka_resp_err_t err = rd_kafka_subscribe(c, l);
     rd_kafka_topic_partition_list_destroy(l);
     int rc = 0;
@@ -385,43 +433,53 @@ static int raw_consume(const char *brokers, long n, pid_t redis_pid, rate_t *r) 
         fprintf(stderr, "bench: subscribe: %s\n", rd_kafka_err2str(err));
         rc = -1;
     }
-    rd_kafka_message_t *msgs[BATCH];
-    long got = 0;
-    size_t sink = 0;
-    while (!rc && got < n) {
-        ssize_t k = rd_kafka_consume_batch_queue(q, 100, msgs, BATCH);
-        double t = now_s();
-        if (k < 0) {
-            fprintf(stderr, "bench: consume: %s\n", rd_kafka_err2str(rd_kafka_last_error()));
+    rate_t pass[RAW_PASSES];
+    for (int p = 0; !rc && p < RAW_PASSES; p++) {
+        memset(&pass[p], 0, sizeof(pass[p]));
+        if (p > 0) {
+            rd_kafka_topic_partition_list_t *a = NULL;
+            rd_kafka_error_t *e = NULL;
+            if ((err = rd_kafka_assignment(c, &a)) == 0) {
+                for (int i = 0; i < a->cnt; i++)
+                    a->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+                e = rd_kafka_seek_partitions(c, a, 10000);
+            }
+            if (err || e) {
+                fprintf(stderr, "bench: seek: %s\n",
+                        e ? rd_kafka_error_string(e) : rd_kafka_err2str(err));
+                rc = -1;
+            }
+            if (e)
+                rd_kafka_error_destroy(e);
+            if (a)
+                rd_kafka_topic_partition_list_destroy(a);
+            if (rc)
+                break;
+        }
+        double t_start = now_s(), t_first, t_end;
+        if (read_all(q, n, &t_first, &t_end, &pass[p].first)) {
             rc = -1;
             break;
         }
-        for (ssize_t i = 0; i < k; i++) {
-            if (!msgs[i]->err) {
-                got++;
-                sink += msgs[i]->len;
-            } else {
-                fprintf(stderr, "bench: consume: %s\n", rd_kafka_message_errstr(msgs[i]));
-            }
-            rd_kafka_message_destroy(msgs[i]);
-        }
-        if (k > 0) {
-            t_progress = t;
-            if (t_first == 0) {
-                t_first = t;
-                r->first = got;
-            }
-        } else if (t - t_progress > STALL_S) {
-            fprintf(stderr, "bench: raw consumer stalled at %ld of %ld\n", got, n);
-            rc = -1;
-        }
+        pass[p].join_s = t_first - (p == 0 ? t0 : t_start);
+        pass[p].steady_s = t_end - t_first;
+        rates[p] = rate_of(&pass[p], n);
     }
-    double t_end = now_s();
-    r->join_s = t_first - t0;
-    r->steady_s = t_end - t_first;
+    if (!rc) {
+        int best = 0; /* the median pass */
+        for (int p = 0; p < RAW_PASSES; p++) {
+            int below = 0, above = 0;
+            for (int o = 0; o < RAW_PASSES; o++) {
+                below += o != p && rates[o] < rates[p];
+                above += o != p && rates[o] > rates[p];
+            }
+            if (below <= RAW_PASSES / 2 && above <= RAW_PASSES / 2)
+                best = p;
+        }
+        *r = pass[best];
+        r->join_s = pass[0].join_s;
+    }
     r->cpu_s = cpu_self_s() - cpu0;
-    r->redis_cpu_s = cpu_pid_s(redis_pid) - rcpu0;
-    (void)sink;
     rd_kafka_queue_destroy(q);
     rd_kafka_consumer_close(c);
     rd_kafka_destroy(c);
@@ -580,7 +638,9 @@ static void redis_time(int port) {
         for (int i = 0; i < k && i < 5; i++)
             printf("%s %s %.2f s / %lld calls", i ? "," : "", cmd[i].name,
                    (double)cmd[i].usec / 1e6, cmd[i].calls);
-        printf("  (hvals: this bench watching the counters)\n");
+        printf(
+            "\n           (eval is the engine's per-batch apply and includes the calls it makes; "
+            "hvals is this bench watching the counters)\n");
     }
     if (r)
         freeReplyObject(r);
@@ -662,12 +722,15 @@ int main(void) {
     fflush(stdout);
 
     rate_t raw, eng;
-    if (raw_consume(mock.bootstraps, n, redis.pid, &raw))
+    double passes[RAW_PASSES];
+    if (raw_consume(mock.bootstraps, n, &raw, passes))
         goto done;
     double raw_rate = rate_of(&raw, n);
-    printf("raw        %10.0f events/s  (%ld events in %.3f s after a first batch of %ld; "
-           "group join %.2f s; process CPU %.2f s)\n",
-           raw_rate, n - raw.first, raw.steady_s, raw.first, raw.join_s, raw.cpu_s);
+    printf("raw        %10.0f events/s  (median of %d passes:", raw_rate, RAW_PASSES);
+    for (int p = 0; p < RAW_PASSES; p++)
+        printf(" %.0f", passes[p]);
+    printf("; %ld events in %.3f s after a first batch of %ld; group join %.2f s)\n", n - raw.first,
+           raw.steady_s, raw.first, raw.join_s);
     fflush(stdout);
 
     double eng_total;

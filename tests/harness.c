@@ -117,6 +117,29 @@ long h_produce_events(rd_kafka_t *p, const char *path) {
     return n;
 }
 
+long h_produce_lines(rd_kafka_t *p, const char *path, const char *topic) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long n = 0;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            len--;
+        if (len == 0)
+            continue;
+        if (h_produce(p, topic, 0, NULL, line, (size_t)len))
+            break;
+        n++;
+    }
+    free(line);
+    fclose(f);
+    rd_kafka_flush(p, 10000);
+    return n;
+}
+
 static char *hdr_copy(rd_kafka_headers_t *h, const char *name) {
     const void *v;
     size_t len;
@@ -279,13 +302,19 @@ int h_run(char *out, size_t len, const char *const *args) {
 
 const char *h_engine_config(const char *brokers, int redis_port, const char *rules,
                             const char *group) {
+    return h_engine_config_topics(brokers, redis_port, rules, group,
+                                  "[\"events.transactions\", \"events.service\"]");
+}
+
+const char *h_engine_config_topics(const char *brokers, int redis_port, const char *rules,
+                                   const char *group, const char *topics) {
     char text[2048];
     snprintf(text, sizeof(text),
-             "{\"kafka\": {\"brokers\": \"%s\", \"group_id\": \"%s\",\n"
+             "{\"kafka\": {\"brokers\": \"%s\", \"group_id\": \"%s\", \"input_topics\": %s,\n"
              "   \"properties\": {\"session.timeout.ms\": 6000, \"heartbeat.interval.ms\": 500}},\n"
              " \"redis\": {\"host\": \"127.0.0.1\", \"port\": %d},\n"
              " \"rules\": \"%s\"}\n",
-             brokers, group, redis_port, rules);
+             brokers, group, topics, redis_port, rules);
     return h_tmpfile(".json", text);
 }
 
@@ -305,6 +334,11 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 int h_expect_replay(const char *rules, const char *events_path, h_expect_t *e) {
+    return h_expect_replay_redis(rules, events_path, 0, e);
+}
+
+int h_expect_replay_redis(const char *rules, const char *events_path, int redis_port,
+                          h_expect_t *e) {
     memset(e, 0, sizeof(*e));
     rw_errors_t errs;
     rw_errors_init(&errs);
@@ -318,6 +352,11 @@ int h_expect_replay(const char *rules, const char *events_path, h_expect_t *e) {
         return -1;
     }
     rw_store_t *store = rw_memstore_new();
+    if (redis_port) {
+        char err[256];
+        rw_redis_opts_t o = {"127.0.0.1", redis_port, NULL, NULL, 0, "rw:", "t", 5000};
+        ck_assert_msg(rw_memstore_use_redis(store, &o, err, sizeof(err)) == 0, "%s", err);
+    }
     rw_batch_t *b = rw_batch_new(1048576, true);
     char *lines[256];
     size_t n = 0, cap_ids = 0;
@@ -364,6 +403,22 @@ int h_expect_replay(const char *rules, const char *events_path, h_expect_t *e) {
                 char buf[64];
                 snprintf(buf, sizeof(buf), "%s:%s", rw_level_name(it->level), id);
                 e->alert_ids[e->n_alert_ids++] = strdup(buf);
+            }
+            for (size_t i = 0; i < b->n_case_alerts; i++) {
+                const rw_case_alert_t *ca = &b->case_alerts[i];
+                e->alerts[ca->level]++;
+                char *a = rw_case_alert_build(b, ca, 0);
+                json_t *j = json_loads(a, 0, NULL);
+                if (e->n_alert_ids == cap_ids) {
+                    cap_ids = cap_ids ? cap_ids * 2 : 256;
+                    e->alert_ids = realloc(e->alert_ids, cap_ids * sizeof(char *));
+                }
+                char buf[64];
+                snprintf(buf, sizeof(buf), "%s:%s", rw_level_name(ca->level),
+                         json_string_value(json_object_get(j, "alert_id")));
+                e->alert_ids[e->n_alert_ids++] = strdup(buf);
+                json_decref(j);
+                free(a);
             }
             rw_batch_reset(b, rs);
             for (size_t i = 0; i < n; i++)

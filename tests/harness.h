@@ -35,6 +35,8 @@ rd_kafka_t *h_producer(const char *brokers);
  * transactions to events.transactions keyed by account, the rest to
  * events.service keyed by entity. Returns the number of lines, or -1. */
 long h_produce_events(rd_kafka_t *p, const char *path);
+/* Produces every line to one topic (its partition 0), in file order. */
+long h_produce_lines(rd_kafka_t *p, const char *path, const char *topic);
 
 /* A consumed message, copied. */
 typedef struct h_msg {
@@ -69,6 +71,9 @@ int h_run(char *out, size_t len, const char *const *args);
 /* Writes an ENGINE.json for the given peers and rules. Returns its path. */
 const char *h_engine_config(const char *brokers, int redis_port, const char *rules,
                             const char *group);
+/* The same with the input topics as a JSON list, e.g. "[\"events.all\"]". */
+const char *h_engine_config_topics(const char *brokers, int redis_port, const char *rules,
+                                   const char *group, const char *topics_json);
 
 /* Polls cond(arg) every 20 ms until true or timeout_ms. Returns cond's last value. */
 bool h_wait(bool (*cond)(void *arg), void *arg, int timeout_ms);
@@ -83,6 +88,9 @@ typedef struct h_expect {
     size_t n_counters;
 } h_expect_t;
 int h_expect_replay(const char *rules, const char *events_path, h_expect_t *out);
+/* The same, resolving watchlist lookups against the Redis at redis_port. */
+int h_expect_replay_redis(const char *rules, const char *events_path, int redis_port,
+                          h_expect_t *out);
 void h_expect_free(h_expect_t *e);
 
 #endif
