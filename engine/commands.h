@@ -16,7 +16,8 @@ int rw_cmd_mock_kafka(int argc, char **argv);
 int rw_modules_dir_load(const char *dir);
 /* Prints a command's usage line to stderr and returns RW_EXIT_USAGE. */
 int rw_usage(const char *cmd);
-/* SIGTERM and SIGINT set the stop flag; SIGPIPE is ignored. */
+/* SIGTERM and SIGINT set the stop flag, SIGHUP the reload flag; SIGPIPE is
+ * ignored. */
 void rw_signals_install(void);
 atomic_int *rw_stop_flag(void);
 

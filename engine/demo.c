@@ -18,14 +18,14 @@
 
 typedef struct demo {
     rw_config_t cfg;
-    atomic_int engine_stop;
+    rw_engine_ctl_t ctl;
     int engine_rc;
     pthread_t engine;
 } demo_t;
 
 static void *engine_thread(void *arg) {
     demo_t *d = arg;
-    d->engine_rc = rw_engine_run(&d->cfg, &d->engine_stop);
+    d->engine_rc = rw_engine_run(&d->cfg, &d->ctl);
     return NULL;
 }
 
@@ -304,7 +304,7 @@ int rw_cmd_demo(int argc, char **argv) {
         print_counters(rc);
         redisFree(rc);
     }
-    atomic_store(&d.engine_stop, 1);
+    atomic_store(&d.ctl.stop, 1);
     pthread_join(d.engine, NULL);
     rd_kafka_consumer_close(tail);
     rd_kafka_destroy(tail);

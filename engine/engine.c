@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 rd_kafka_conf_t *rw_kafka_conf_new(const rw_config_t *cfg, char *err, size_t errlen) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -61,17 +62,32 @@ typedef struct out {
     int status;
 } out_t;
 
-typedef struct engine {
-    const rw_config_t *cfg;
-    atomic_int *stop;
-    rw_ruleset_t *rs;
+/* A ruleset with its state and its topics. The live pipeline writes the alert,
+ * high-alert and dead-letter topics; a shadow pipeline (a candidate ruleset
+ * on the same messages) writes only its shadow topic, and keeps its state and
+ * counters under its own key prefix. */
+typedef struct pipeline {
+    const char *name; /* "live" or "shadow" */
+    rw_ruleset_t *rs; /* owned; NULL: the pipeline is off */
     rw_store_t *store;
     rw_batch_t *batch;
-    rd_kafka_t *consumer, *producer;
+    const char *alert_topic, *high_topic, *dead_topic; /* NULL: not written */
+    const char *source; /* where rs came from: "file" or "topic" */
+    long long n_alerts, n_dead;
+} pipeline_t;
+
+typedef struct engine {
+    const rw_config_t *cfg;
+    rw_engine_ctl_t *ctl;
+    atomic_int *stop;
+    pipeline_t live, shadow;
+    char *shadow_topic;
+    rd_kafka_t *consumer, *producer, *control;
     rd_kafka_queue_t *queue;
     out_t *outs;
     size_t n_outs, cap_outs;
-    long long n_msgs, n_alerts, n_dead;
+    long long n_msgs;
+    bool quiet; /* catching up with the control topic at start-up: no audit records */
 } engine_t;
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -120,42 +136,51 @@ static void out_copy(engine_t *e, const out_t *o, const char *topic) {
     h->key = rw_strdup(o->key);
 }
 
-static void outs_build(engine_t *e) {
-    rw_batch_t *b = e->batch;
+static void outs_build(engine_t *e, pipeline_t *p) {
+    rw_batch_t *b = p->batch;
     int64_t now = rw_now_ms();
     for (size_t i = 0; i < b->n_items; i++) {
         const rw_item_t *it = &b->items[i];
         if (it->error[0]) {
-            out_t *o = out_add(e, e->cfg->deadletter_topic);
+            if (!p->dead_topic)
+                continue;
+            out_t *o = out_add(e, p->dead_topic);
             o->value = (char *)it->msg.payload;
             o->len = it->msg.len;
             o->dead = it;
-            e->n_dead++;
             continue;
         }
         if (it->level == RW_LEVEL_NONE)
             continue;
         char *alert = rw_alert_build(b, it, now);
         char *key = rw_alert_key(b, it);
-        out_t *o = out_add(e, e->cfg->alert_topic);
+        out_t *o = out_add(e, p->alert_topic);
         o->value = alert;
         o->len = strlen(alert);
         o->own_value = true;
         o->key = key;
-        e->n_alerts++;
-        if (it->level == RW_LEVEL_HIGH)
-            out_copy(e, o, e->cfg->high_alert_topic);
+        if (it->level == RW_LEVEL_HIGH && p->high_topic)
+            out_copy(e, o, p->high_topic);
     }
     for (size_t i = 0; i < b->n_case_alerts; i++) {
         const rw_case_alert_t *ca = &b->case_alerts[i];
-        out_t *o = out_add(e, e->cfg->alert_topic);
+        out_t *o = out_add(e, p->alert_topic);
         o->value = rw_case_alert_build(b, ca, now);
         o->len = strlen(o->value);
         o->own_value = true;
         o->key = rw_case_alert_key(b, ca);
-        e->n_alerts++;
-        if (ca->level == RW_LEVEL_HIGH)
-            out_copy(e, o, e->cfg->high_alert_topic);
+        if (ca->level == RW_LEVEL_HIGH && p->high_topic)
+            out_copy(e, o, p->high_topic);
+    }
+}
+
+/* Counts what a finished batch sent, for the log. */
+static void outs_count(const engine_t *e, pipeline_t *p) {
+    for (size_t i = 0; i < e->n_outs; i++) {
+        if (e->outs[i].dead)
+            p->n_dead++;
+        else if (e->outs[i].topic == p->alert_topic)
+            p->n_alerts++;
     }
 }
 
@@ -252,17 +277,17 @@ static int outs_deliver(engine_t *e, int64_t *stop_seen) {
     return 0;
 }
 
-static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
-    rw_batch_t *b = e->batch;
-    rw_batch_reset(b, e->rs);
+/* Takes one batch through one pipeline: parse, plan, read state, evaluate,
+ * publish, store state. Returns 0, or -1 when asked to stop while Redis or
+ * Kafka stays away. */
+static int pipeline_run(engine_t *e, pipeline_t *p, rd_kafka_message_t **msgs, ssize_t n) {
+    rw_batch_t *b = p->batch;
+    rw_batch_reset(b, p->rs);
     int64_t arrival = rw_now_ms();
     for (ssize_t i = 0; i < n; i++) {
         rd_kafka_message_t *m = msgs[i];
-        if (m->err) {
-            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                rw_log(RW_LOG_WARN, "consume: %s", rd_kafka_message_errstr(m));
+        if (m->err)
             continue;
-        }
         rw_msg_t msg = {rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->payload,
                         m->len, arrival};
         rw_batch_add(b, &msg);
@@ -279,23 +304,24 @@ static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
     int backoff = 100;
     int64_t stop_seen = 0;
     for (;;) {
-        int rc = e->store->load(e->store, b);
+        int rc = p->store->load(p->store, b);
         if (rc == 0) {
             rw_batch_evaluate(b);
             outs_clear(e);
-            outs_build(e);
+            outs_build(e, p);
             outs_enqueue(e);
             if (b->n_case_alerts && outs_deliver(e, &stop_seen) != 0)
                 return -1;
-            rc = e->store->apply(e->store, b);
+            rc = p->store->apply(p->store, b);
         }
         if (rc == 0)
             break;
         if (rc == RW_STORE_CONFLICT) {
-            rw_log(RW_LOG_INFO, "partition fence moved (rebalance): re-evaluating the batch");
+            rw_log(RW_LOG_INFO, "%s: partition fence moved (rebalance): re-evaluating the batch",
+                   p->name);
             continue;
         }
-        rw_log(RW_LOG_WARN, "%s; retrying in %d ms", e->store->last_error, backoff);
+        rw_log(RW_LOG_WARN, "%s: %s; retrying in %d ms", p->name, p->store->last_error, backoff);
         if (gave_up(e, &stop_seen))
             return -1;
         backoff_wait(e, backoff);
@@ -303,28 +329,239 @@ static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
     }
     if (outs_deliver(e, &stop_seen) != 0)
         return -1;
+    outs_count(e, p);
     size_t reread = 0;
     for (size_t i = 0; i < b->n_items; i++)
         reread += b->items[i].applied;
     if (reread)
         rw_log(RW_LOG_INFO,
-               "%zu messages read again after a restart or rebalance: their alerts are "
+               "%s: %zu messages read again after a restart or rebalance: their alerts are "
                "published again with the same alert_id; counters and windows already hold them",
-               reread);
+               p->name, reread);
+    return 0;
+}
+
+static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
+    for (ssize_t i = 0; i < n; i++)
+        if (msgs[i]->err && msgs[i]->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            rw_log(RW_LOG_WARN, "consume: %s", rd_kafka_message_errstr(msgs[i]));
+    if (pipeline_run(e, &e->live, msgs, n))
+        return -1;
+    if (e->shadow.rs && pipeline_run(e, &e->shadow, msgs, n))
+        return -1;
 
     /* Everything is stored and acknowledged: the offsets may move on. */
-    rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new((int)b->n_srcs);
+    rw_batch_t *b = e->live.batch;
+    rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new((int)b->n_srcs + 1);
     for (size_t i = 0; i < b->n_srcs; i++)
         if (b->srcs[i].max_offset >= 0)
             rd_kafka_topic_partition_list_add(offs, b->srcs[i].topic, b->srcs[i].partition)
                 ->offset = b->srcs[i].max_offset + 1;
-    rd_kafka_resp_err_t err = rd_kafka_offsets_store(e->consumer, offs);
+    rd_kafka_resp_err_t err = offs->cnt ? rd_kafka_offsets_store(e->consumer, offs) : 0;
     if (err)
         rw_log(RW_LOG_INFO, "offsets not stored (partition moved away?): %s",
                rd_kafka_err2str(err));
     rd_kafka_topic_partition_list_destroy(offs);
     e->n_msgs += (long long)b->n_items;
     return 0;
+}
+
+/* ---- rulesets: load, audit, swap -------------------------------------------------------- */
+
+/* Writes an audit record (SPEC §5) to the audit topic and to the log. */
+static void audit(engine_t *e, bool loaded, const char *target, const char *source,
+                  const char *name, const char *version, const char *sha,
+                  const rw_errors_t *errs) {
+    if (e->quiet)
+        return;
+    char ts[40];
+    rw_time_format(rw_now_ms(), ts, sizeof(ts));
+    char host[256] = "", engine_id[300];
+    gethostname(host, sizeof(host) - 1);
+    snprintf(engine_id, sizeof(engine_id), "%s/%d", host, (int)getpid());
+    json_t *a = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "ts", ts, "action",
+                          loaded ? "loaded" : "refused", "ruleset", name ? name : "", "version",
+                          version ? version : "", "sha256", sha, "source", source, "target",
+                          target, "group", e->cfg->group_id, "engine", engine_id);
+    json_t *list = json_array();
+    for (size_t i = 0; errs && i < errs->n; i++) {
+        char line[1024];
+        rw_error_format(&errs->items[i], line, sizeof(line));
+        json_array_append_new(list, json_string(line));
+    }
+    json_object_set_new(a, "errors", list);
+    char *text = json_dumps(a, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(a);
+    rw_log(loaded ? RW_LOG_INFO : RW_LOG_WARN, "audit: %s", text);
+    rd_kafka_resp_err_t err;
+    while ((err = rd_kafka_producev(e->producer, RD_KAFKA_V_TOPIC(e->cfg->audit_topic),
+                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                    RD_KAFKA_V_VALUE(text, strlen(text)), RD_KAFKA_V_END)) ==
+           RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        rd_kafka_poll(e->producer, 100);
+    if (err)
+        rw_log(RW_LOG_WARN, "audit record not produced: %s", rd_kafka_err2str(err));
+    free(text);
+}
+
+/* Loads a ruleset from text; audits a refusal. Returns the ruleset or NULL. */
+static rw_ruleset_t *ruleset_from(engine_t *e, const char *text, size_t len, const char *where,
+                                  const char *source, const char *target) {
+    rw_errors_t errs;
+    rw_errors_init(&errs);
+    rw_ruleset_t *rs = rw_ruleset_load(text, len, where, &errs);
+    if (!rs) {
+        /* Name what was refused as well as the text allows. */
+        json_t *j = json_loadb(text, len, 0, NULL);
+        uint8_t dig[32];
+        char sha[65];
+        rw_sha256(text, len, dig);
+        rw_hex(dig, 32, sha);
+        audit(e, false, target, source, json_string_value(json_object_get(j, "ruleset")),
+              json_string_value(json_object_get(j, "version")), sha, &errs);
+        json_decref(j);
+    }
+    rw_errors_fini(&errs);
+    return rs;
+}
+
+/* Makes rs the pipeline's ruleset (taking ownership) and audits it. The swap
+ * happens between batches: one batch always sees one ruleset. */
+static void pipeline_set(engine_t *e, pipeline_t *p, rw_ruleset_t *rs, const char *source) {
+    if (p->rs != rs)
+        rw_ruleset_destroy(p->rs);
+    p->rs = rs;
+    p->source = source;
+    if (rs) {
+        audit(e, true, p->name, source, rs->name, rs->version, rs->sha256, NULL);
+        rw_log(RW_LOG_INFO, "%s ruleset: %s version %s (%zu rules) from %s", p->name, rs->name,
+               rs->version, rs->n_rules, source);
+    }
+}
+
+static void reload_file(engine_t *e) {
+    size_t len;
+    rw_error_t err;
+    rw_error_clear(&err);
+    char *text = rw_file_read(e->cfg->rules, &len, &err);
+    if (!text) {
+        rw_errors_t errs = {&err, 1, 1};
+        audit(e, false, "live", "file", NULL, NULL, "", &errs);
+        return;
+    }
+    rw_ruleset_t *rs = ruleset_from(e, text, len, e->cfg->rules, "file", "live");
+    free(text);
+    if (rs)
+        pipeline_set(e, &e->live, rs, "file");
+}
+
+/* ---- the control topic ------------------------------------------------------------------ */
+
+/* Applies one control message: "load" (the value is a ruleset for the live
+ * pipeline), "shadow" (a candidate for the shadow pipeline), "promote" (the
+ * shadow ruleset goes live), "drop-shadow". */
+static void control_apply(engine_t *e, const rd_kafka_message_t *m) {
+    const void *v = NULL;
+    size_t vlen = 0;
+    rd_kafka_headers_t *h = NULL;
+    char action[32] = "load";
+    if (rd_kafka_message_headers(m, &h) == 0 &&
+        rd_kafka_header_get_last(h, "rw.action", &v, &vlen) == 0 && vlen < sizeof(action)) {
+        memcpy(action, v, vlen);
+        action[vlen] = 0;
+    }
+    char where[300];
+    snprintf(where, sizeof(where), "%s@%lld", rd_kafka_topic_name(m->rkt), (long long)m->offset);
+    if (strcmp(action, "load") == 0 || strcmp(action, "shadow") == 0) {
+        bool shadow = action[0] == 's';
+        rw_ruleset_t *rs = ruleset_from(e, m->payload ? m->payload : "", m->len, where, "topic",
+                                        shadow ? "shadow" : "live");
+        if (rs)
+            pipeline_set(e, shadow ? &e->shadow : &e->live, rs, "topic");
+    } else if (strcmp(action, "promote") == 0) {
+        if (!e->shadow.rs) {
+            rw_error_t err;
+            rw_error_clear(&err);
+            rw_error_set(&err, where, 0, 0, "promote: there is no shadow ruleset");
+            rw_errors_t errs = {&err, 1, 1};
+            audit(e, false, "live", "topic", NULL, NULL, "", &errs);
+            return;
+        }
+        rw_ruleset_t *rs = e->shadow.rs;
+        e->shadow.rs = NULL;
+        pipeline_set(e, &e->live, rs, "topic");
+    } else if (strcmp(action, "drop-shadow") == 0) {
+        pipeline_set(e, &e->shadow, NULL, "topic");
+        rw_log(RW_LOG_INFO, "shadow ruleset dropped");
+    } else {
+        rw_error_t err;
+        rw_error_clear(&err);
+        rw_error_set(&err, where, 0, 0, "unknown control action \"%s\"", action);
+        rw_errors_t errs = {&err, 1, 1};
+        audit(e, false, "live", "topic", NULL, NULL, "", &errs);
+    }
+}
+
+static rd_kafka_t *control_open(const rw_config_t *cfg, char *err, size_t errlen) {
+    rd_kafka_conf_t *conf = rw_kafka_conf_new(cfg, err, errlen);
+    if (!conf)
+        return NULL;
+    char group[300];
+    /* Every engine reads every control message: partitions are assigned, not
+     * shared through the group, and nothing is committed. */
+    snprintf(group, sizeof(group), "%s.control", cfg->group_id);
+    if (conf_set(conf, "group.id", group, err, errlen) ||
+        conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
+        conf_set(conf, "enable.partition.eof", "true", err, errlen)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
+    if (!c) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, cfg->control_topic, 0)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(c, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    return c;
+}
+
+/* Applies what is on the control topic. With catch_up, reads up to its end
+ * first (at start-up: the engines of a group agree on the last pushed
+ * ruleset). Returns the number of messages applied. */
+static int control_poll(engine_t *e, bool catch_up) {
+    int applied = 0;
+    int64_t deadline = rw_monotonic_ms() + 10000;
+    for (;;) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(e->control, catch_up ? 200 : 0);
+        if (!m) {
+            if (!catch_up || rw_monotonic_ms() > deadline)
+                break;
+            continue;
+        }
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            rd_kafka_message_destroy(m);
+            if (catch_up)
+                break;
+            continue;
+        }
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART &&
+                m->err != RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION)
+                rw_log(RW_LOG_WARN, "control topic: %s", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            if (catch_up)
+                break; /* no control topic (yet) */
+            continue;
+        }
+        control_apply(e, m);
+        applied++;
+        rd_kafka_message_destroy(m);
+    }
+    return applied;
 }
 
 /* ---- set-up and the loop -------------------------------------------------------------- */
@@ -374,7 +611,16 @@ static int engine_open(engine_t *e, char *err, size_t errlen) {
         rd_kafka_conf_destroy(conf);
         return RW_EXIT_USAGE;
     }
-    return RW_EXIT_OK;
+    e->control = control_open(cfg, err, errlen);
+    return e->control ? RW_EXIT_OK : RW_EXIT_USAGE;
+}
+
+static void pipeline_fini(pipeline_t *p) {
+    rw_batch_destroy(p->batch);
+    if (p->store)
+        p->store->destroy(p->store);
+    rw_ruleset_destroy(p->rs);
+    memset(p, 0, sizeof(*p));
 }
 
 static void engine_close(engine_t *e) {
@@ -387,23 +633,37 @@ static void engine_close(engine_t *e) {
         rd_kafka_consumer_close(e->consumer);
         rd_kafka_destroy(e->consumer);
     }
+    if (e->control) {
+        rd_kafka_consumer_close(e->control);
+        rd_kafka_destroy(e->control);
+    }
     if (e->producer) {
         rd_kafka_flush(e->producer, 10000);
         rd_kafka_destroy(e->producer);
     }
     outs_clear(e);
     free(e->outs);
-    rw_batch_destroy(e->batch);
-    if (e->store)
-        e->store->destroy(e->store);
-    rw_ruleset_destroy(e->rs);
+    pipeline_fini(&e->live);
+    pipeline_fini(&e->shadow);
+    free(e->shadow_topic);
 }
 
-int rw_engine_run(const rw_config_t *cfg, atomic_int *stop) {
+static void pipeline_init(engine_t *e, pipeline_t *p, const char *name, const char *prefix) {
+    const rw_config_t *cfg = e->cfg;
+    rw_redis_opts_t ro = {cfg->redis_host,     cfg->redis_port, cfg->redis_unix_socket,
+                          cfg->redis_password, cfg->redis_db,   prefix,
+                          cfg->group_id,       cfg->redis_timeout_ms};
+    p->name = name;
+    p->store = rw_redisstore_new(&ro);
+    p->batch = rw_batch_new(cfg->max_event_bytes, false);
+}
+
+int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
     engine_t e;
     memset(&e, 0, sizeof(e));
     e.cfg = cfg;
-    e.stop = stop;
+    e.ctl = ctl;
+    e.stop = &ctl->stop;
 
     if (cfg->modules_dir) {
         rw_error_t perr;
@@ -417,8 +677,9 @@ int rw_engine_run(const rw_config_t *cfg, atomic_int *stop) {
     }
     rw_errors_t errs;
     rw_errors_init(&errs);
-    e.rs = rw_ruleset_load_file(cfg->rules, &errs);
-    if (!e.rs) {
+    e.live.rs = rw_ruleset_load_file(cfg->rules, &errs);
+    e.live.source = "file";
+    if (!e.live.rs) {
         rw_errors_print(&errs, stderr);
         rw_errors_fini(&errs);
         rw_plugins_unload_all();
@@ -434,19 +695,39 @@ int rw_engine_run(const rw_config_t *cfg, atomic_int *stop) {
         rw_plugins_unload_all();
         return rc;
     }
-    rw_redis_opts_t ro = {cfg->redis_host,     cfg->redis_port, cfg->redis_unix_socket,
-                          cfg->redis_password, cfg->redis_db,   cfg->redis_key_prefix,
-                          cfg->group_id,       cfg->redis_timeout_ms};
-    e.store = rw_redisstore_new(&ro);
-    e.batch = rw_batch_new(cfg->max_event_bytes, false);
-    rw_log(RW_LOG_INFO, "running: ruleset %s version %s (%zu rules), group %s, brokers %s",
-           e.rs->name, e.rs->version, e.rs->n_rules, cfg->group_id, cfg->brokers);
+    char shadow_prefix[300];
+    snprintf(shadow_prefix, sizeof(shadow_prefix), "%sshadow:", cfg->redis_key_prefix);
+    size_t tl = strlen(cfg->alert_topic) + 8;
+    e.shadow_topic = rw_malloc(tl);
+    snprintf(e.shadow_topic, tl, "%s.shadow", cfg->alert_topic);
+    pipeline_init(&e, &e.live, "live", cfg->redis_key_prefix);
+    e.live.alert_topic = cfg->alert_topic;
+    e.live.high_topic = cfg->high_alert_topic;
+    e.live.dead_topic = cfg->deadletter_topic;
+    pipeline_init(&e, &e.shadow, "shadow", shadow_prefix);
+    e.shadow.alert_topic = e.shadow_topic;
+
+    /* The engines of a group follow the control topic: catch up with it, then
+     * record what is in force. */
+    e.quiet = true;
+    control_poll(&e, true);
+    e.quiet = false;
+    pipeline_set(&e, &e.live, e.live.rs, e.live.source);
+    if (e.shadow.rs)
+        pipeline_set(&e, &e.shadow, e.shadow.rs, e.shadow.source);
+    rw_log(RW_LOG_INFO, "running: group %s, brokers %s", cfg->group_id, cfg->brokers);
 
     int batch_max = cfg->batch_max > 0 ? cfg->batch_max : 512;
     rd_kafka_message_t **msgs = rw_calloc((size_t)batch_max, sizeof(*msgs));
     rc = RW_EXIT_OK;
-    while (!atomic_load(stop)) {
-        ssize_t n = rd_kafka_consume_batch_queue(e.queue, cfg->poll_ms, msgs, (size_t)batch_max);
+    while (!atomic_load(&ctl->stop)) {
+        if (atomic_exchange(&ctl->reload, 0))
+            reload_file(&e);
+        control_poll(&e, false);
+        size_t want = (size_t)batch_max;
+        if (cfg->stop_after > 0 && cfg->stop_after - e.n_msgs < (long long)want)
+            want = (size_t)(cfg->stop_after - e.n_msgs);
+        ssize_t n = rd_kafka_consume_batch_queue(e.queue, cfg->poll_ms, msgs, want);
         if (n < 0) {
             rw_log(RW_LOG_ERROR, "consume: %s", rd_kafka_err2str(rd_kafka_last_error()));
             continue;
@@ -469,7 +750,7 @@ int rw_engine_run(const rw_config_t *cfg, atomic_int *stop) {
     }
     free(msgs);
     rw_log(RW_LOG_INFO, "stopping: %lld messages, %lld alerts, %lld dead letters", e.n_msgs,
-           e.n_alerts, e.n_dead);
+           e.live.n_alerts, e.live.n_dead);
     engine_close(&e);
     rw_plugins_unload_all();
     return rc;

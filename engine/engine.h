@@ -7,11 +7,16 @@
 #include <librdkafka/rdkafka.h>
 #include <stdatomic.h>
 
-/* Runs until *stop becomes nonzero (set it from a signal handler or another
- * thread). Returns an exit code: RW_EXIT_OK after a clean stop, RW_EXIT_USAGE
- * for a configuration error found at start-up, RW_EXIT_RUNTIME otherwise.
- * cfg is borrowed for the whole run. */
-int rw_engine_run(const rw_config_t *cfg, atomic_int *stop);
+/* What a signal handler or another thread asks of a running engine. */
+typedef struct rw_engine_ctl {
+    atomic_int stop;   /* nonzero: finish the batch in hand, flush, commit, return */
+    atomic_int reload; /* nonzero: re-read the rules file (SIGHUP); reset by the engine */
+} rw_engine_ctl_t;
+
+/* Runs until ctl->stop becomes nonzero. Returns an exit code: RW_EXIT_OK after
+ * a clean stop, RW_EXIT_USAGE for a configuration error found at start-up,
+ * RW_EXIT_RUNTIME otherwise. cfg and ctl are borrowed for the whole run. */
+int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl);
 
 /* A librdkafka configuration with bootstrap servers and the config's allowed
  * properties. Returns a new conf (owned by the caller until handed to

@@ -289,10 +289,10 @@ static void wtab_grow(rw_batch_t *b) {
 static rw_wstate_t *window_get(rw_batch_t *b, uint32_t rule, const char *key) {
     const rw_rule_t *r = &b->rs->rules[rule];
     char stack[512];
-    size_t need = strlen(r->id) + strlen(key) + 2;
+    size_t need = strlen(r->state_id) + strlen(key) + 2;
     char *id = need <= sizeof(stack) ? stack : rw_malloc(need);
-    size_t il = strlen(r->id);
-    memcpy(id, r->id, il);
+    size_t il = strlen(r->state_id);
+    memcpy(id, r->state_id, il);
     id[il] = ':';
     memcpy(id + il + 1, key, strlen(key) + 1);
     rw_wstate_t *ws = rw_batch_window(b, id);

@@ -16,11 +16,13 @@
 #define RW_VERSION "0.1.0"
 #endif
 
-static atomic_int stop_flag;
+static rw_engine_ctl_t ctl;
 
 static void on_signal(int sig) {
-    (void)sig;
-    atomic_store(&stop_flag, 1);
+    if (sig == SIGHUP)
+        atomic_store(&ctl.reload, 1);
+    else
+        atomic_store(&ctl.stop, 1);
 }
 
 void rw_signals_install(void) {
@@ -30,11 +32,12 @@ void rw_signals_install(void) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 
 atomic_int *rw_stop_flag(void) {
-    return &stop_flag;
+    return &ctl.stop;
 }
 
 typedef struct command {
@@ -54,11 +57,17 @@ static const command_t commands[] = {
     {"demo", "demo [--events FILE] [--rules FILE] [--quiet]",
      "the embedded default: in-process Kafka, a local redis-server, sample events, alerts",
      rw_cmd_demo},
-    {"replay", "replay --rules FILE [--modules-dir DIR] [--redis HOST:PORT] [EVENTS.jsonl | -]",
+    {"replay",
+     "replay --rules FILE [--compare FILE [--json]] [--modules-dir DIR] [--redis HOST:PORT] "
+     "[EVENTS.jsonl | -]",
      "backtest JSON-lines events without Kafka: alerts on stdout, a summary on stderr",
      rw_cmd_replay},
-    {"rules", "rules check [--modules-dir DIR] FILE...",
-     "validate rule files; exit 0, or 2 with every error found",
+    {"rules",
+     "rules check [--modules-dir DIR] FILE...\n"
+     "       riskwarn rules push FILE [--shadow] [--brokers LIST | -c ENGINE.json] [--topic T]\n"
+     "       riskwarn rules promote|drop-shadow [--brokers LIST | -c ENGINE.json] [--topic T]",
+     "validate rule files (exit 0, or 2 with every error found); publish a ruleset to the "
+     "engines, live or as a shadow candidate; promote the shadow candidate",
      rw_cmd_rules},
     {"mock-kafka", "mock-kafka [--brokers N] [--topic NAME:PARTITIONS]...",
      "a local Kafka cluster for development and tests; prints its bootstrap servers first",
@@ -155,7 +164,7 @@ int rw_cmd_run(int argc, char **argv) {
     if (sa)
         cfg.stop_after = atol(sa);
     rw_signals_install();
-    int rc = rw_engine_run(&cfg, &stop_flag);
+    int rc = rw_engine_run(&cfg, &ctl);
     rw_config_fini(&cfg);
     return rc;
 }
@@ -176,7 +185,112 @@ int rw_modules_dir_load(const char *dir) {
     return -1;
 }
 
+/* rules push / promote / drop-shadow: one control message for every engine. */
+static int rules_control(int argc, char **argv) {
+    const char *action = argv[1];
+    const char *file = NULL, *brokers = NULL, *topic = NULL, *cfg_path = NULL, *mdir = NULL;
+    bool shadow = false;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--brokers") == 0 && i + 1 < argc)
+            brokers = argv[++i];
+        else if (strcmp(argv[i], "--topic") == 0 && i + 1 < argc)
+            topic = argv[++i];
+        else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+            cfg_path = argv[++i];
+        else if (strcmp(argv[i], "--modules-dir") == 0 && i + 1 < argc)
+            mdir = argv[++i];
+        else if (strcmp(argv[i], "--shadow") == 0 && strcmp(action, "push") == 0)
+            shadow = true;
+        else if (argv[i][0] != '-' && !file && strcmp(action, "push") == 0)
+            file = argv[i];
+        else
+            return rw_usage("rules");
+    }
+    if (strcmp(action, "push") == 0 && !file)
+        return rw_usage("rules");
+    rw_config_t cfg;
+    rw_config_init(&cfg);
+    rw_error_t err;
+    rw_error_clear(&err);
+    char line[1024];
+    int rc = RW_EXIT_USAGE;
+    char *text = NULL;
+    size_t len = 0;
+    rd_kafka_t *p = NULL;
+    if (cfg_path && rw_config_load(&cfg, cfg_path, &err)) {
+        rw_error_format(&err, line, sizeof(line));
+        fprintf(stderr, "%s\n", line);
+        goto out;
+    }
+    if (brokers)
+        rw_config_set(&cfg.brokers, brokers);
+    if (topic)
+        rw_config_set(&cfg.control_topic, topic);
+    if (file) {
+        /* Validate first: an invalid ruleset never reaches the engines. */
+        if (rw_modules_dir_load(mdir ? mdir : cfg.modules_dir))
+            goto out;
+        rw_errors_t errs;
+        rw_errors_init(&errs);
+        rw_ruleset_t *rs = rw_ruleset_load_file(file, &errs);
+        if (!rs) {
+            rw_errors_print(&errs, stderr);
+            rw_errors_fini(&errs);
+            goto out;
+        }
+        printf("%s: ok: ruleset %s version %s, %zu rules, sha256 %s\n", file, rs->name,
+               rs->version, rs->n_rules, rs->sha256);
+        rw_ruleset_destroy(rs);
+        rw_errors_fini(&errs);
+        if (!(text = rw_file_read(file, &len, &err)))
+            goto out;
+    }
+    rd_kafka_conf_t *conf = rw_kafka_conf_new(&cfg, line, sizeof(line));
+    if (!conf) {
+        fprintf(stderr, "riskwarn rules %s: %s\n", action, line);
+        goto out;
+    }
+    p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, line, sizeof(line));
+    if (!p) {
+        rd_kafka_conf_destroy(conf);
+        fprintf(stderr, "riskwarn rules %s: %s\n", action, line);
+        goto out;
+    }
+    const char *act = file ? (shadow ? "shadow" : "load") : action;
+    rd_kafka_headers_t *h = rd_kafka_headers_new(1);
+    rd_kafka_header_add(h, "rw.action", -1, act, -1);
+    rd_kafka_resp_err_t kerr = rd_kafka_producev(
+        p, RD_KAFKA_V_TOPIC(cfg.control_topic), RD_KAFKA_V_PARTITION(0),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(text, len),
+        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+    if (kerr) {
+        rd_kafka_headers_destroy(h);
+    } else if (rd_kafka_flush(p, 15000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+               rd_kafka_outq_len(p) > 0) {
+        kerr = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    }
+    if (kerr) {
+        fprintf(stderr, "riskwarn rules %s: %s: %s\n", action, cfg.control_topic,
+                rd_kafka_err2str(kerr));
+        rc = RW_EXIT_RUNTIME;
+        goto out;
+    }
+    printf("%s: sent \"%s\" to %s; every engine applies it and writes an audit record to %s\n",
+           action, act, cfg.control_topic, cfg.audit_topic);
+    rc = RW_EXIT_OK;
+out:
+    if (p)
+        rd_kafka_destroy(p);
+    free(text);
+    rw_config_fini(&cfg);
+    rw_plugins_unload_all();
+    return rc;
+}
+
 int rw_cmd_rules(int argc, char **argv) {
+    if (argc >= 2 && (strcmp(argv[1], "push") == 0 || strcmp(argv[1], "promote") == 0 ||
+                      strcmp(argv[1], "drop-shadow") == 0))
+        return rules_control(argc, argv);
     if (argc < 3 || strcmp(argv[1], "check") != 0)
         return rw_usage("rules");
     int first = 2;
@@ -245,7 +359,7 @@ int rw_cmd_mock_kafka(int argc, char **argv) {
     printf("%s\n", m.bootstraps);
     fflush(stdout);
     rw_signals_install();
-    while (!atomic_load(&stop_flag))
+    while (!atomic_load(&ctl.stop))
         usleep(50 * 1000);
     rw_mock_stop(&m);
     return RW_EXIT_OK;

@@ -1,4 +1,5 @@
-/* riskwarn replay: JSON-lines events through the evaluation code of `run`. */
+/* riskwarn replay: JSON-lines events through the evaluation code of `run`,
+ * without Kafka. With --compare, two rulesets on the same events side by side. */
 #include "commands.h"
 #include "config.h"
 #include "eval.h"
@@ -12,84 +13,92 @@
 
 #define REPLAY_BATCH 256
 
-typedef struct summary {
+/* One ruleset's run over the stream. */
+typedef struct run {
+    const char *path;
+    rw_ruleset_t *rs;
+    rw_store_t *store;
+    rw_batch_t *batch;
     long long events, dead, alerts[RW_LEVELS];
-    long long (*rule)[RW_LEVELS]; /* per rule */
-} summary_t;
+    long long (*rule)[RW_LEVELS]; /* per rule of rs */
+    signed char *level;           /* per line: the event's level; -1 dead letter */
+    size_t n_level, cap_level;
+} run_t;
 
-static void replay_batch(rw_batch_t *b, rw_store_t *store, summary_t *sum) {
+static void level_set(run_t *r, size_t line, int level) {
+    while (line >= r->cap_level) {
+        size_t cap = r->cap_level ? r->cap_level * 2 : 4096;
+        r->level = rw_realloc(r->level, cap);
+        memset(r->level + r->cap_level, 0, cap - r->cap_level);
+        r->cap_level = cap;
+    }
+    r->level[line] = (signed char)level;
+    if (line + 1 > r->n_level)
+        r->n_level = line + 1;
+}
+
+/* Evaluates the batch; prints alerts when out is not NULL. */
+static void run_batch(run_t *r, FILE *out, bool report_dead) {
+    rw_batch_t *b = r->batch;
     rw_batch_plan(b);
-    store->load(store, b);
+    if (r->store->load(r->store, b))
+        fprintf(stderr, "riskwarn replay: %s\n", r->store->last_error);
     rw_batch_evaluate(b);
-    store->apply(store, b);
+    r->store->apply(r->store, b);
     for (size_t i = 0; i < b->n_items; i++) {
         const rw_item_t *it = &b->items[i];
         if (it->error[0]) {
-            sum->dead++;
-            fprintf(stderr, "line %lld: dead letter: %s\n", (long long)it->msg.offset + 1,
-                    it->error);
+            r->dead++;
+            level_set(r, (size_t)it->msg.offset, -1);
+            if (report_dead)
+                fprintf(stderr, "line %lld: dead letter: %s\n", (long long)it->msg.offset + 1,
+                        it->error);
             continue;
         }
-        sum->events++;
+        r->events++;
+        level_set(r, (size_t)it->msg.offset, it->level);
         if (it->level == RW_LEVEL_NONE)
             continue;
-        sum->alerts[it->level]++;
+        r->alerts[it->level]++;
         for (size_t h = it->hit_off; h < it->hit_off + it->n_hits; h++)
-            sum->rule[b->hits[h].rule][b->hits[h].level]++;
-        /* emitted_at is the event's own time: replays are reproducible. */
-        char *a = rw_alert_build(b, it, it->ts_ms);
-        fputs(a, stdout);
-        fputc('\n', stdout);
-        free(a);
+            r->rule[b->hits[h].rule][b->hits[h].level]++;
+        if (out) {
+            /* emitted_at is the event's own time: replays are reproducible. */
+            char *a = rw_alert_build(b, it, it->ts_ms);
+            fputs(a, out);
+            fputc('\n', out);
+            free(a);
+        }
     }
     for (size_t i = 0; i < b->n_case_alerts; i++) {
         const rw_case_alert_t *ca = &b->case_alerts[i];
-        sum->alerts[ca->level]++;
-        sum->rule[ca->kase->rule][ca->level]++;
-        char *a = rw_case_alert_build(b, ca, ca->at_ms);
-        fputs(a, stdout);
-        fputc('\n', stdout);
-        free(a);
+        r->alerts[ca->level]++;
+        r->rule[ca->kase->rule][ca->level]++;
+        if (out) {
+            char *a = rw_case_alert_build(b, ca, ca->at_ms);
+            fputs(a, out);
+            fputc('\n', out);
+            free(a);
+        }
     }
 }
 
-int rw_cmd_replay(int argc, char **argv) {
-    const char *rules = NULL, *input = NULL, *mdir = NULL, *redis = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc)
-            rules = argv[++i];
-        else if (strcmp(argv[i], "--modules-dir") == 0 && i + 1 < argc)
-            mdir = argv[++i];
-        else if (strcmp(argv[i], "--redis") == 0 && i + 1 < argc)
-            redis = argv[++i];
-        else if (argv[i][0] != '-' || strcmp(argv[i], "-") == 0)
-            input = argv[i];
-        else
-            return rw_usage("replay");
-    }
-    if (!rules)
-        return rw_usage("replay");
-    if (rw_modules_dir_load(mdir))
-        return RW_EXIT_USAGE;
+static int run_init(run_t *r, const char *path, const char *redis) {
+    memset(r, 0, sizeof(*r));
+    r->path = path;
     rw_errors_t errs;
     rw_errors_init(&errs);
-    rw_ruleset_t *rs = rw_ruleset_load_file(rules, &errs);
-    if (!rs) {
+    r->rs = rw_ruleset_load_file(path, &errs);
+    if (!r->rs) {
         rw_errors_print(&errs, stderr);
         rw_errors_fini(&errs);
-        return RW_EXIT_USAGE;
+        return -1;
     }
     rw_errors_fini(&errs);
-    FILE *in = !input || strcmp(input, "-") == 0 ? stdin : fopen(input, "rb");
-    if (!in) {
-        fprintf(stderr, "riskwarn replay: %s: %s\n", input, strerror(errno));
-        rw_ruleset_destroy(rs);
-        return RW_EXIT_USAGE;
-    }
-    rw_store_t *store = rw_memstore_new();
+    r->store = rw_memstore_new();
     bool lookups = false;
-    for (size_t r = 0; r < rs->n_rules; r++)
-        lookups = lookups || rs->rules[r].lookup_set;
+    for (size_t i = 0; i < r->rs->n_rules; i++)
+        lookups = lookups || r->rs->rules[i].lookup_set;
     if (redis) {
         /* Redis answers watchlist lookups; windows and counters stay in memory. */
         rw_config_t cfg;
@@ -98,71 +107,252 @@ int rw_cmd_replay(int argc, char **argv) {
         int bad = rw_config_set_redis(&cfg, redis);
         rw_redis_opts_t ro = {cfg.redis_host, cfg.redis_port, NULL, getenv("RW_REDIS_PASSWORD"),
                               0, cfg.redis_key_prefix, "replay", 5000};
-        if (bad || rw_memstore_use_redis(store, &ro, err, sizeof(err))) {
+        if (bad || rw_memstore_use_redis(r->store, &ro, err, sizeof(err))) {
             fprintf(stderr, "riskwarn replay: --redis %s: %s\n", redis,
                     bad ? "use HOST:PORT" : err);
             rw_config_fini(&cfg);
-            store->destroy(store);
-            rw_ruleset_destroy(rs);
-            if (in != stdin)
-                fclose(in);
-            return RW_EXIT_USAGE;
+            return -1;
         }
         rw_config_fini(&cfg);
     } else if (lookups) {
-        fprintf(stderr, "riskwarn replay: note: rules on Redis sets (watchlist redis_set) score "
-                        "nothing without --redis\n");
+        fprintf(stderr, "riskwarn replay: note: %s: rules on Redis sets (watchlist redis_set) "
+                        "score nothing without --redis\n",
+                path);
     }
-    rw_batch_t *b = rw_batch_new(1048576, true);
-    summary_t sum;
-    memset(&sum, 0, sizeof(sum));
-    sum.rule = rw_calloc(rs->n_rules ? rs->n_rules : 1, sizeof(*sum.rule));
+    r->batch = rw_batch_new(1048576, true);
+    r->rule = rw_calloc(r->rs->n_rules ? r->rs->n_rules : 1, sizeof(*r->rule));
+    rw_batch_reset(r->batch, r->rs);
+    return 0;
+}
+
+static void run_fini(run_t *r) {
+    rw_batch_destroy(r->batch);
+    if (r->store)
+        r->store->destroy(r->store);
+    rw_ruleset_destroy(r->rs);
+    free(r->rule);
+    free(r->level);
+}
+
+static void summary_print(const run_t *r) {
+    fprintf(stderr,
+            "ruleset %s version %s: %lld events, %lld dead letters, alerts: low %lld, medium "
+            "%lld, high %lld\n",
+            r->rs->name, r->rs->version, r->events, r->dead, r->alerts[1], r->alerts[2],
+            r->alerts[3]);
+    fprintf(stderr, "%-32s %8s %8s %8s\n", "rule", "low", "medium", "high");
+    for (size_t i = 0; i < r->rs->n_rules; i++)
+        fprintf(stderr, "%-32s %8lld %8lld %8lld\n", r->rs->rules[i].id, r->rule[i][1],
+                r->rule[i][2], r->rule[i][3]);
+}
+
+/* ---- comparison ------------------------------------------------------------------------ */
+
+static long rule_index(const rw_ruleset_t *rs, const char *id) {
+    for (size_t i = 0; i < rs->n_rules; i++)
+        if (strcmp(rs->rules[i].id, id) == 0)
+            return (long)i;
+    return -1;
+}
+
+static const long long *rule_counts(const run_t *r, long i) {
+    static const long long zero[RW_LEVELS] = {0};
+    return i < 0 ? zero : r->rule[i];
+}
+
+/* Every rule of a, then those only in b. Calls fn(id, in_a, in_b, counts a, counts b). */
+static void rules_each(const run_t *a, const run_t *b,
+                       void (*fn)(const char *id, long ia, long ib, const run_t *a,
+                                  const run_t *b, void *arg),
+                       void *arg) {
+    for (size_t i = 0; i < a->rs->n_rules; i++)
+        fn(a->rs->rules[i].id, (long)i, rule_index(b->rs, a->rs->rules[i].id), a, b, arg);
+    for (size_t i = 0; i < b->rs->n_rules; i++)
+        if (rule_index(a->rs, b->rs->rules[i].id) < 0)
+            fn(b->rs->rules[i].id, -1, (long)i, a, b, arg);
+}
+
+typedef struct changes {
+    long long same, raised, lowered, only_a, only_b; /* events by how their level changed */
+} changes_t;
+
+static changes_t changes_of(const run_t *a, const run_t *b) {
+    changes_t c = {0, 0, 0, 0, 0};
+    size_t n = a->n_level > b->n_level ? a->n_level : b->n_level;
+    for (size_t i = 0; i < n; i++) {
+        int la = i < a->n_level ? a->level[i] : 0, lb = i < b->n_level ? b->level[i] : 0;
+        if (la <= 0 && lb <= 0)
+            continue;
+        if (la == lb)
+            c.same++;
+        else if (la <= 0)
+            c.only_b++;
+        else if (lb <= 0)
+            c.only_a++;
+        else if (lb > la)
+            c.raised++;
+        else
+            c.lowered++;
+    }
+    return c;
+}
+
+static void table_row(const char *id, long ia, long ib, const run_t *a, const run_t *b,
+                      void *arg) {
+    (void)arg;
+    const long long *x = rule_counts(a, ia), *y = rule_counts(b, ib);
+    printf("%-30s", id);
+    for (int l = 1; l < RW_LEVELS; l++) {
+        char cell[48];
+        snprintf(cell, sizeof(cell), "%lld -> %lld (%+lld)", x[l], y[l], y[l] - x[l]);
+        printf(" %-22s", cell);
+    }
+    printf("%s\n", ia < 0 ? "  new in B" : ib < 0 ? "  removed in B" : "");
+}
+
+static void json_row(const char *id, long ia, long ib, const run_t *a, const run_t *b,
+                     void *arg) {
+    json_t *rules = arg;
+    const long long *x = rule_counts(a, ia), *y = rule_counts(b, ib);
+    json_t *r = json_object();
+    json_object_set_new(r, "id", json_string(id));
+    json_object_set_new(r, "status", json_string(ia < 0   ? "added"
+                                                 : ib < 0 ? "removed"
+                                                          : "both"));
+    for (int l = 1; l < RW_LEVELS; l++)
+        json_object_set_new(r, rw_level_name(l),
+                            json_pack("{s:I, s:I, s:I}", "a", (json_int_t)x[l], "b",
+                                      (json_int_t)y[l], "delta", (json_int_t)(y[l] - x[l])));
+    json_array_append_new(rules, r);
+}
+
+static void compare_print(const run_t *a, const run_t *b, bool as_json) {
+    changes_t c = changes_of(a, b);
+    if (as_json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "a", json_pack("{s:s, s:s, s:s}", "file", a->path, "ruleset",
+                                              a->rs->name, "version", a->rs->version));
+        json_object_set_new(o, "b", json_pack("{s:s, s:s, s:s}", "file", b->path, "ruleset",
+                                              b->rs->name, "version", b->rs->version));
+        json_object_set_new(o, "events", json_integer(a->events));
+        json_t *alerts = json_object();
+        for (int l = 1; l < RW_LEVELS; l++)
+            json_object_set_new(alerts, rw_level_name(l),
+                                json_pack("{s:I, s:I, s:I}", "a", (json_int_t)a->alerts[l], "b",
+                                          (json_int_t)b->alerts[l], "delta",
+                                          (json_int_t)(b->alerts[l] - a->alerts[l])));
+        json_object_set_new(o, "alerts", alerts);
+        json_object_set_new(o, "event_levels",
+                            json_pack("{s:I, s:I, s:I, s:I, s:I}", "same", (json_int_t)c.same,
+                                      "raised", (json_int_t)c.raised, "lowered",
+                                      (json_int_t)c.lowered, "only_a", (json_int_t)c.only_a,
+                                      "only_b", (json_int_t)c.only_b));
+        json_t *rules = json_array();
+        rules_each(a, b, json_row, rules);
+        json_object_set_new(o, "rules", rules);
+        char *s = json_dumps(o, JSON_INDENT(2));
+        printf("%s\n", s);
+        free(s);
+        json_decref(o);
+        return;
+    }
+    printf("A: %s (%s version %s)\nB: %s (%s version %s)\n%lld events\n\n", a->path, a->rs->name,
+           a->rs->version, b->path, b->rs->name, b->rs->version, a->events);
+    printf("%-30s %-22s %-22s %-22s\n", "alerts", "low A -> B", "medium A -> B", "high A -> B");
+    printf("%-30s", "all rules (alerts)");
+    for (int l = 1; l < RW_LEVELS; l++) {
+        char cell[48];
+        snprintf(cell, sizeof(cell), "%lld -> %lld (%+lld)", a->alerts[l], b->alerts[l],
+                 b->alerts[l] - a->alerts[l]);
+        printf(" %-22s", cell);
+    }
+    printf("\n\n%-30s %-22s %-22s %-22s\n", "rule (times it reached)", "low", "medium", "high");
+    rules_each(a, b, table_row, NULL);
+    printf("\nevents with an alert: %lld at the same level, %lld raised in B, %lld lowered in "
+           "B, %lld only in A, %lld only in B\n",
+           c.same, c.raised, c.lowered, c.only_a, c.only_b);
+}
+
+/* ---- the command ------------------------------------------------------------------------ */
+
+int rw_cmd_replay(int argc, char **argv) {
+    const char *rules = NULL, *compare = NULL, *input = NULL, *mdir = NULL, *redis = NULL;
+    bool as_json = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc)
+            rules = argv[++i];
+        else if (strcmp(argv[i], "--compare") == 0 && i + 1 < argc)
+            compare = argv[++i];
+        else if (strcmp(argv[i], "--json") == 0)
+            as_json = true;
+        else if (strcmp(argv[i], "--modules-dir") == 0 && i + 1 < argc)
+            mdir = argv[++i];
+        else if (strcmp(argv[i], "--redis") == 0 && i + 1 < argc)
+            redis = argv[++i];
+        else if ((argv[i][0] != '-' || strcmp(argv[i], "-") == 0) && !input)
+            input = argv[i];
+        else
+            return rw_usage("replay");
+    }
+    if (!rules || (as_json && !compare))
+        return rw_usage("replay");
+    if (rw_modules_dir_load(mdir))
+        return RW_EXIT_USAGE;
+    run_t runs[2];
+    size_t n_runs = compare ? 2 : 1;
+    memset(runs, 0, sizeof(runs));
+    int rc = RW_EXIT_USAGE;
+    FILE *in = NULL;
+    if (run_init(&runs[0], rules, redis) || (compare && run_init(&runs[1], compare, redis)))
+        goto out;
+    in = !input || strcmp(input, "-") == 0 ? stdin : fopen(input, "rb");
+    if (!in) {
+        fprintf(stderr, "riskwarn replay: %s: %s\n", input, strerror(errno));
+        goto out;
+    }
     char *lines[REPLAY_BATCH];
     size_t n = 0;
     long long lineno = 0;
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
-    rw_batch_reset(b, rs);
-    while ((len = getline(&line, &cap, in)) >= 0) {
-        lineno++;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            len--;
-        if (len == 0)
-            continue;
-        lines[n] = rw_strndup(line, (size_t)len);
-        rw_msg_t m = {"replay", 0, lineno - 1, lines[n], (size_t)len, 0};
-        rw_batch_add(b, &m);
-        if (++n == REPLAY_BATCH) {
-            replay_batch(b, store, &sum);
-            rw_batch_reset(b, rs);
+    for (bool more = true; more;) {
+        len = getline(&line, &cap, in);
+        more = len >= 0;
+        if (more) {
+            lineno++;
+            while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+                len--;
+            if (len == 0)
+                continue;
+            lines[n] = rw_strndup(line, (size_t)len);
+            rw_msg_t m = {"replay", 0, lineno - 1, lines[n], (size_t)len, 0};
+            for (size_t r = 0; r < n_runs; r++)
+                rw_batch_add(runs[r].batch, &m);
+            n++;
+        }
+        if (n == REPLAY_BATCH || (!more && n)) {
+            for (size_t r = 0; r < n_runs; r++) {
+                run_batch(&runs[r], compare ? NULL : stdout, r == 0);
+                rw_batch_reset(runs[r].batch, runs[r].rs);
+            }
             for (size_t i = 0; i < n; i++)
                 free(lines[i]);
             n = 0;
         }
     }
-    if (n) {
-        replay_batch(b, store, &sum);
-        for (size_t i = 0; i < n; i++)
-            free(lines[i]);
-    }
     free(line);
-    if (in != stdin)
-        fclose(in);
     fflush(stdout);
-
-    fprintf(stderr, "ruleset %s version %s: %lld events, %lld dead letters, alerts: "
-                    "low %lld, medium %lld, high %lld\n",
-            rs->name, rs->version, sum.events, sum.dead, sum.alerts[1], sum.alerts[2],
-            sum.alerts[3]);
-    fprintf(stderr, "%-32s %8s %8s %8s\n", "rule", "low", "medium", "high");
-    for (size_t r = 0; r < rs->n_rules; r++)
-        fprintf(stderr, "%-32s %8lld %8lld %8lld\n", rs->rules[r].id, sum.rule[r][1],
-                sum.rule[r][2], sum.rule[r][3]);
-    free(sum.rule);
-    rw_batch_destroy(b);
-    store->destroy(store);
-    rw_ruleset_destroy(rs);
+    if (compare)
+        compare_print(&runs[0], &runs[1], as_json);
+    for (size_t r = 0; r < n_runs; r++)
+        summary_print(&runs[r]);
+    rc = RW_EXIT_OK;
+out:
+    if (in && in != stdin)
+        fclose(in);
+    for (size_t r = 0; r < n_runs; r++)
+        run_fini(&runs[r]);
     rw_plugins_unload_all();
-    return RW_EXIT_OK;
+    return rc;
 }

@@ -710,6 +710,21 @@ static bool param_allowed(const rw_module_t *m, const char *k) {
     return false;
 }
 
+static void rule_state_id(rw_rule_t *r, const json_t *params) {
+    rw_buf_t b;
+    rw_buf_init(&b);
+    char *p = params ? json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    rw_buf_printf(&b, "%s%c%s%c%lld%c%s", r->module->name, 0, r->key ? r->key->path : "", 0,
+                  (long long)r->window_ms, 0, p ? p : "");
+    free(p);
+    uint8_t dig[32];
+    char hex[65];
+    rw_sha256(b.data, b.len, dig);
+    rw_hex(dig, 4, hex);
+    snprintf(r->state_id, sizeof(r->state_id), "%s~%s", r->id ? r->id : "", hex);
+    rw_buf_fini(&b);
+}
+
 static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json_t *j,
                        int64_t default_cooldown, size_t idx) {
     char ptr[64], p[128], what[300];
@@ -825,6 +840,7 @@ static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json
     }
     if (s.window_calls > 1)
         lerr(c, p, false, "%s: module %s asked for more than one window", what, r->module->name);
+    rule_state_id(r, params);
     if (r->case_open && (!r->module->case_measure || !r->module->case_due))
         lerr(c, p, false, "%s: module %s tracks cases without case_measure/case_due", what,
              r->module->name);

@@ -60,6 +60,10 @@ struct rw_calendar {
 
 typedef struct rw_rule {
     char *id;
+    /* Names the rule's window state: "ID~SIG", SIG a digest of module, key,
+     * window and params. A reloaded rule with the same id, module, key, window
+     * and params finds its windows again; any other change starts afresh. */
+    char state_id[160];
     char *description;
     const rw_module_t *module;
     void *state; /* the module's, from setup() */

@@ -488,7 +488,7 @@ static int raw_consume(const char *brokers, long n, rate_t *r, double rates[RAW_
 
 typedef struct engine_run {
     rw_config_t cfg;
-    atomic_int stop;
+    rw_engine_ctl_t ctl;
     atomic_int done;
     int rc;
     double cpu_s; /* the engine thread's own CPU time */
@@ -503,7 +503,7 @@ static double thread_cpu_s(void) {
 static void *engine_thread(void *arg) {
     engine_run_t *e = arg;
     double c0 = thread_cpu_s();
-    e->rc = rw_engine_run(&e->cfg, &e->stop);
+    e->rc = rw_engine_run(&e->cfg, &e->ctl);
     e->cpu_s = thread_cpu_s() - c0;
     atomic_store(&e->done, 1);
     return NULL;
@@ -567,7 +567,7 @@ static int engine_bench(const char *brokers, int redis_port, pid_t redis_pid, co
         double t = now_s();
         if (done < 0) {
             fprintf(stderr, "bench: redis: %s\n", c->errstr);
-            atomic_store(&e->stop, 1);
+            atomic_store(&e->ctl.stop, 1);
             rc = -1;
             break;
         }
@@ -583,7 +583,7 @@ static int engine_bench(const char *brokers, int redis_port, pid_t redis_pid, co
         } else if (t - t_progress > STALL_S) {
             fprintf(stderr, "bench: the engine made no progress for %.0f s (%lld of %ld)\n",
                     STALL_S, last, n);
-            atomic_store(&e->stop, 1);
+            atomic_store(&e->ctl.stop, 1);
             rc = -1;
             break;
         }
