@@ -99,6 +99,12 @@ void rw_batch_clear_windows(rw_batch_t *b) {
         }
 }
 
+static void case_alerts_clear(rw_batch_t *b) {
+    for (size_t i = 0; i < b->n_case_alerts; i++)
+        json_decref(b->case_alerts[i].rec);
+    b->n_case_alerts = 0;
+}
+
 static void incrs_clear(rw_batch_t *b) {
     rw_incr_t *c = b->incrs;
     while (c) {
@@ -159,6 +165,7 @@ void rw_batch_destroy(rw_batch_t *b) {
     free(b->wtab);
     free(b->ctab);
     free(b->ltab);
+    case_alerts_clear(b);
     rw_batch_clear_cases(b);
     free(b->kstab);
     free(b->case_alerts);
@@ -173,7 +180,7 @@ void rw_batch_destroy(rw_batch_t *b) {
 void rw_batch_reset(rw_batch_t *b, const rw_ruleset_t *rs) {
     items_clear(b);
     incrs_clear(b);
-    b->n_case_alerts = 0;
+    case_alerts_clear(b);
     if (!b->keep_windows || b->rs != rs) {
         windows_clear(b);
         rw_batch_clear_cases(b);
@@ -399,6 +406,7 @@ void rw_batch_plan(rw_batch_t *b) {
     const rw_ruleset_t *rs = b->rs;
     b->n_cands = 0;
     lookups_clear(b);
+    b->clock_start_ms = b->clock_ms;
     b->horizon_ms = b->clock_ms;
     for (size_t i = 0; i < b->n_items; i++)
         if (b->items[i].event && b->items[i].ts_ms > b->horizon_ms)
@@ -530,6 +538,8 @@ static void case_event(rw_batch_t *b, const rw_cand_t *c, const rw_item_t *it) {
                            json_object_get(it->event, "ts"), "t", it->type, "e",
                            rw_ruleset_mask_event(b->rs, it->event));
         k->due_ms = case_next(b, k);
+        if (k->due_ms < b->next_due_ms)
+            b->next_due_ms = k->due_ms;
     }
 }
 
@@ -563,7 +573,7 @@ static int64_t cases_fire(rw_batch_t *b, uint32_t item) {
                         continue;
                     GROW(b->case_alerts, b->n_case_alerts, b->cap_case_alerts);
                     b->case_alerts[b->n_case_alerts++] =
-                        (rw_case_alert_t){item, k, level, m, b->clock_ms};
+                        (rw_case_alert_t){item, k, json_incref(k->rec), level, m, b->clock_ms};
                     k->level = level;
                     snprintf(key, sizeof(key), "alerts:%s", date);
                     incr(b, key, rw_level_name(level), 1);
@@ -613,8 +623,9 @@ void rw_batch_evaluate(rw_batch_t *b) {
     size_t ci = 0;
     char date[16], key[300];
     int off = rs->calendar.utc_offset_min;
-    b->n_case_alerts = 0;
-    int64_t next_due = cases_next_due(b);
+    case_alerts_clear(b);
+    b->clock_ms = b->clock_start_ms;
+    b->next_due_ms = cases_next_due(b);
     for (size_t i = 0; i < b->n_items; i++) {
         rw_item_t *it = &b->items[i];
         const rw_src_t *src = &b->srcs[it->src];
@@ -624,6 +635,12 @@ void rw_batch_evaluate(rw_batch_t *b) {
         it->n_hits = 0;
         it->key_rule = -1;
         it->key_off = SIZE_MAX;
+        if (it->event && it->ts_ms > b->clock_ms)
+            b->clock_ms = it->ts_ms;
+        /* Time passes first: a deadline that passed before this event alerts
+         * even when this event closes the case. */
+        if (it->event && !it->applied && b->n_cases && b->clock_ms >= b->next_due_ms)
+            b->next_due_ms = cases_fire(b, (uint32_t)i);
         if (!it->event) {
             if (!it->applied) {
                 rw_date_format(it->msg.arrival_ms, off, date, sizeof(date));
@@ -686,12 +703,11 @@ void rw_batch_evaluate(rw_batch_t *b) {
                 it->key_off = c->key_off;
             }
         }
-        if (it->ts_ms > b->clock_ms)
-            b->clock_ms = it->ts_ms;
         if (it->applied)
             continue;
-        if (b->n_cases && b->clock_ms >= next_due)
-            next_due = cases_fire(b, (uint32_t)i);
+        /* A case this event opened may be due already (a late opening event). */
+        if (b->n_cases && b->clock_ms >= b->next_due_ms)
+            b->next_due_ms = cases_fire(b, (uint32_t)i);
         rw_date_format(it->ts_ms, off, date, sizeof(date));
         snprintf(key, sizeof(key), "events:%s", date);
         incr(b, key, it->type, 1);
@@ -760,8 +776,7 @@ static json_t *measure_json(double x);
 static void case_alert_id(const rw_batch_t *b, const rw_case_alert_t *ca, char out[33]) {
     const rw_rule_t *r = &b->rs->rules[ca->kase->rule];
     char eid[600];
-    snprintf(eid, sizeof(eid), "%s#%s", json_string_value(json_object_get(ca->kase->rec, "i")),
-             r->id);
+    snprintf(eid, sizeof(eid), "%s#%s", json_string_value(json_object_get(ca->rec, "i")), r->id);
     rw_alert_id(b->rs, eid, ca->level, out);
 }
 
@@ -788,7 +803,7 @@ char *rw_case_alert_key(const rw_batch_t *b, const rw_case_alert_t *ca) {
 char *rw_case_alert_build(const rw_batch_t *b, const rw_case_alert_t *ca, int64_t emitted_ms) {
     const rw_ruleset_t *rs = b->rs;
     const rw_rule_t *r = &rs->rules[ca->kase->rule];
-    const json_t *rec = ca->kase->rec;
+    const json_t *rec = ca->rec;
     char id[33], em[40], at[40];
     case_alert_id(b, ca, id);
     rw_time_format(emitted_ms, em, sizeof(em));

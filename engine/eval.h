@@ -104,6 +104,7 @@ typedef struct rw_case {
 typedef struct rw_case_alert {
     uint32_t item; /* the event whose time crossed it */
     rw_case_t *kase;
+    json_t *rec; /* owned reference: the opening event's record when it crossed */
     int level;
     double measure;
     int64_t at_ms; /* event time when it crossed */
@@ -174,6 +175,8 @@ typedef struct rw_batch {
     rw_case_alert_t *case_alerts;
     size_t n_case_alerts, cap_case_alerts;
     int64_t clock_ms;   /* event time: the highest ts seen, across batches */
+    int64_t next_due_ms; /* the earliest due time of an open case known to the batch */
+    int64_t clock_start_ms; /* the clock before this batch: evaluating again starts there */
     int64_t horizon_ms; /* cases due up to here are needed: max(clock, batch's newest) */
 } rw_batch_t;
 

@@ -17,9 +17,23 @@
  *                      ({"events:2026-11-27": {"transaction": 3}, ...}, keys without prefix);
  *   "max_event_bytes"  optional (1048576);
  *   "arrival"          optional RFC 3339 arrival time of every message (2026-11-27T00:00:00Z);
- *   "batch_size"       optional: also run in batches of this size.
+ *   "batch_size"       optional: also run in batches of this size;
+ *   "case_alerts"      the alerts of cases (deadline rules) that crossed a threshold, in the
+ *                      order raised, across all batches; absent means none:
+ *                        [{"rule": RULE_ID, "event_id": "the case's opening event",
+ *                          "level": "low|medium|high", "after": "the event whose time crossed it",
+ *                          "measure": N          optional, the elapsed time in the rule's unit,
+ *                          "as_of": "RFC 3339"   optional, the event time it was raised at,
+ *                          "key": "masked key"   optional}, ...]
+ *                      Alerts raised at the same event may come in any order, but those of one
+ *                      case come in level order. Each is also checked in its alert JSON
+ *                      (rw_case_alert_build): level, rule, the opening event (event_id and its
+ *                      ts as written in "events", top level and rules[0].opened), measure, and
+ *                      an alert_id that differs from the opening event's own alert and from
+ *                      every other case alert of the run.
  * Each case runs in one batch, one message a batch, and batches of 3 (plus batch_size): the
- * results must not depend on batching. Cases are read from "tests/cases" relative to the
+ * results must not depend on batching. The batch keeps windows and cases across batches
+ * (keep_windows, as replay runs it). Cases are read from "tests/cases" relative to the
  * working directory (tests run from the repository root). */
 #include "eval.h"
 #include "store.h"
@@ -316,6 +330,177 @@ static void golden_check_item(const char *where, const rw_batch_t *b, const rw_i
     free(text);
 }
 
+/* The ts of the event with this event_id as the case file writes it, or NULL. */
+static const char *case_event_ts(const json_t *events, const char *event_id) {
+    size_t i;
+    const json_t *ev;
+    json_array_foreach(events, i, ev) {
+        const char *id = json_string_value(json_object_get(ev, "event_id"));
+        if (id && strcmp(id, event_id) == 0)
+            return json_string_value(json_object_get(ev, "ts"));
+    }
+    return NULL;
+}
+
+/* Checks the alert JSON of a case alert and returns what it says, for golden_case_alerts:
+ * {"rule", "event_id", "level", "after", "measure", "as_of", "key"}. seen collects alert ids. */
+static json_t *case_alert_got(const char *where, const rw_batch_t *b, const rw_case_alert_t *ca,
+                              const json_t *events, json_t *seen) {
+    ck_assert_msg(ca->item < b->n_items, "%s: case alert of item %u, batch has %zu", where,
+                  ca->item, b->n_items);
+    const rw_rule_t *r = &b->rs->rules[ca->kase->rule];
+    const char *open_id = json_string_value(json_object_get(ca->rec, "i"));
+    ck_assert_msg(open_id != NULL, "%s: case %s has no opening event", where, ca->kase->id);
+    const char *after = b->items[ca->item].event_id;
+    const char *level = rw_level_name(ca->level);
+    char *text = rw_case_alert_build(b, ca, b->items[ca->item].ts_ms);
+    ck_assert_ptr_nonnull(text);
+    json_t *a = jparse(text);
+
+    const char *aid = json_string_value(json_object_get(a, "alert_id"));
+    ck_assert_msg(aid && strlen(aid) == 32 && strspn(aid, "0123456789abcdef") == 32,
+                  "%s: case alert id %s", where, aid ? aid : "(none)");
+    char own[33];
+    rw_alert_id(b->rs, open_id, ca->level, own);
+    ck_assert_msg(strcmp(aid, own) != 0,
+                  "%s: case alert of %s/%s has the alert_id of the event's own alert", where, r->id,
+                  open_id);
+    ck_assert_msg(json_object_get(seen, aid) == NULL,
+                  "%s: case alert %s/%s/%s repeats alert_id %s (%s)", where, r->id, open_id, level,
+                  aid, json_string_value(json_object_get(seen, aid)));
+    char what[600];
+    snprintf(what, sizeof(what), "%s/%s/%s", r->id, open_id, level);
+    json_object_set_new(seen, aid, json_string(what));
+
+    ck_assert_str_eq(json_string_value(json_object_get(a, "level")), level);
+    ck_assert_str_eq(json_string_value(json_object_get(a, "event_id")), open_id);
+    ck_assert_str_eq(json_string_value(json_object_get(a, "ruleset")), b->rs->name);
+    ck_assert_str_eq(json_string_value(json_object_get(a, "ruleset_version")), b->rs->version);
+    const char *want_ts = case_event_ts(events, open_id);
+    ck_assert_msg(want_ts != NULL, "%s: case alert names %s, not an event of the case", where,
+                  open_id);
+    const char *ets = json_string_value(json_object_get(a, "event_ts"));
+    ck_assert_msg(ets && strcmp(ets, want_ts) == 0, "%s: case alert %s: event_ts %s, want %s",
+                  where, what, ets ? ets : "(none)", want_ts);
+    const json_t *ev = json_object_get(a, "event");
+    ck_assert_msg(json_is_object(ev), "%s: case alert %s: no event", where, what);
+    ck_assert_str_eq(json_string_value(json_object_get(ev, "event_id")), open_id);
+
+    const json_t *rules = json_object_get(a, "rules");
+    ck_assert_msg(json_array_size(rules) == 1, "%s: case alert %s lists %zu rules, want 1", where,
+                  what, json_array_size(rules));
+    const json_t *e = json_array_get(rules, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(e, "id")), r->id);
+    ck_assert_str_eq(json_string_value(json_object_get(e, "module")), r->module->name);
+    ck_assert_str_eq(json_string_value(json_object_get(e, "level")), level);
+    ck_assert_msg(near(json_number_value(json_object_get(e, "measure")), ca->measure),
+                  "%s: case alert %s: measure %.17g in the alert, %.17g in the batch", where, what,
+                  json_number_value(json_object_get(e, "measure")), ca->measure);
+    ck_assert(json_equal(json_object_get(e, "thresholds"), r->thresholds));
+    const json_t *opened = json_object_get(e, "opened");
+    ck_assert_msg(json_is_object(opened), "%s: case alert %s: no rules[0].opened", where, what);
+    ck_assert_str_eq(json_string_value(json_object_get(opened, "event_id")), open_id);
+    ck_assert_str_eq(json_string_value(json_object_get(opened, "event_ts")), want_ts);
+    const char *as_of = json_string_value(json_object_get(e, "as_of"));
+    ck_assert_msg(as_of && ts_ms(as_of) == ca->at_ms, "%s: case alert %s: as_of %s", where, what,
+                  as_of ? as_of : "(none)");
+
+    json_t *got = json_pack("{s:s, s:s, s:s, s:s, s:f, s:s, s:O?}", "rule", r->id, "event_id",
+                            open_id, "level", level, "after", after, "measure", ca->measure,
+                            "as_of", as_of, "key", json_object_get(a, "key"));
+    ck_assert_ptr_nonnull(got);
+    json_decref(a);
+    free(text);
+    return got;
+}
+
+/* Whether a case alert got matches an expected entry w (every key w gives). */
+static bool case_alert_match(const json_t *w, const json_t *got) {
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)w, k, v) {
+        const json_t *g = json_object_get(got, k);
+        if (!g)
+            return false;
+        if (strcmp(k, "measure") == 0) {
+            if (!json_is_number(v) || !near(json_number_value(v), json_number_value(g)))
+                return false;
+        } else if (strcmp(k, "as_of") == 0) {
+            if (!json_is_string(v) || ts_ms(json_string_value(v)) != ts_ms(json_string_value(g)))
+                return false;
+        } else if (!json_equal(v, g)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool same_case(const json_t *x, const json_t *y) {
+    return json_equal(json_object_get(x, "rule"), json_object_get(y, "rule")) &&
+           json_equal(json_object_get(x, "event_id"), json_object_get(y, "event_id"));
+}
+
+/* Checks the case alerts of a run against the case's "case_alerts" (absent: none). */
+static void golden_case_alerts(const char *where, const json_t *want, const json_t *got) {
+    static const char *const need[] = {"rule", "event_id", "level", "after", NULL};
+    static const char *const known[] = {"rule",    "event_id", "level", "after",
+                                        "measure", "as_of",    "key",   NULL};
+    size_t nw = json_array_size(want), ng = json_array_size(got);
+    for (size_t j = 0; j < nw; j++) {
+        const json_t *w = json_array_get(want, j);
+        for (size_t k = 0; need[k]; k++)
+            ck_assert_msg(json_is_string(json_object_get(w, need[k])),
+                          "%s: case: case_alerts[%zu] lacks \"%s\"", where, j, need[k]);
+        const char *key;
+        const json_t *v;
+        json_object_foreach((json_t *)w, key, v) {
+            size_t k = 0;
+            while (known[k] && strcmp(known[k], key) != 0)
+                k++;
+            ck_assert_msg(known[k] != NULL, "%s: case: case_alerts[%zu]: unknown key \"%s\"", where,
+                          j, key);
+        }
+    }
+    char *gs = json_dumps(got, JSON_COMPACT | JSON_REAL_PRECISION(12));
+    char *ws = json_dumps(want, JSON_COMPACT);
+    bool *used = calloc(nw ? nw : 1, sizeof(bool));
+    ck_assert_ptr_nonnull(used);
+    size_t next = 0;
+    for (size_t i = 0; i < ng; i++) {
+        const json_t *g = json_array_get(got, i);
+        while (next < nw && used[next])
+            next++;
+        ck_assert_msg(next < nw, "%s: unexpected case alert #%zu\n  got:  %s\n  want: %s", where, i,
+                      gs, ws);
+        /* Among the entries raised at the same event, the first unused one that matches; an
+         * earlier entry of the same case must come first. */
+        const json_t *grp = json_object_get(json_array_get(want, next), "after");
+        size_t found = nw;
+        for (size_t j = next; j < nw; j++) {
+            const json_t *w = json_array_get(want, j);
+            if (!json_equal(json_object_get(w, "after"), grp))
+                break;
+            if (used[j])
+                continue;
+            if (case_alert_match(w, g)) {
+                found = j;
+                break;
+            }
+            if (same_case(w, g))
+                break;
+        }
+        ck_assert_msg(found < nw, "%s: case alert #%zu not as expected\n  got:  %s\n  want: %s",
+                      where, i, gs, ws);
+        used[found] = true;
+    }
+    for (size_t j = 0; j < nw; j++)
+        ck_assert_msg(used[j], "%s: case_alerts[%zu] not raised\n  got:  %s\n  want: %s", where, j,
+                      gs, ws);
+    free(used);
+    free(gs);
+    free(ws);
+}
+
 /* Runs a golden case in batches of batch_size (0: one batch) and checks everything. */
 static void golden_run(const char *path, const json_t *c, size_t batch_size) {
     char where[700];
@@ -336,8 +521,10 @@ static void golden_run(const char *path, const json_t *c, size_t batch_size) {
     const json_t *arr = json_object_get(c, "arrival");
     int64_t arrival = arr ? ts_ms(json_string_value(arr)) : ARRIVAL_DEFAULT;
 
+    /* keep_windows: windows and cases stay across batches, as replay runs them. */
     rw_batch_t *b = rw_batch_new(max_bytes, true);
     rw_store_t *st = rw_memstore_new();
+    json_t *case_got = json_array(), *case_ids = json_object();
     size_t n = json_array_size(events);
     size_t bs = batch_size ? batch_size : (n ? n : 1);
     char **payloads = calloc(bs, sizeof(char *));
@@ -370,10 +557,19 @@ static void golden_run(const char *path, const json_t *c, size_t batch_size) {
         ck_assert_uint_eq(b->n_items, end - start);
         for (size_t k = 0; k < b->n_items; k++)
             golden_check_item(where, b, &b->items[k], start + k, json_array_get(expect, start + k));
+        for (size_t k = 0; k < b->n_case_alerts; k++)
+            json_array_append_new(case_got,
+                                  case_alert_got(where, b, &b->case_alerts[k], events, case_ids));
         for (size_t i = start; i < end; i++)
             free(payloads[i - start]);
     }
     free(payloads);
+    const json_t *case_want = json_object_get(c, "case_alerts");
+    ck_assert_msg(!case_want || json_is_array(case_want), "%s: case: case_alerts: want a list",
+                  path);
+    golden_case_alerts(where, case_want, case_got);
+    json_decref(case_got);
+    json_decref(case_ids);
 
     const json_t *want = json_object_get(c, "counters");
     if (want) {
@@ -411,6 +607,17 @@ static void golden_run(const char *path, const json_t *c, size_t batch_size) {
     rw_batch_destroy(b);
     st->destroy(st);
     rw_ruleset_destroy(rs);
+}
+
+/* The window of rule "cnt" for a key: windows are named by the rule's state id. */
+static rw_wstate_t *window_of(rw_batch_t *b, const char *key) {
+    for (size_t r = 0; r < b->rs->n_rules; r++)
+        if (strcmp(b->rs->rules[r].id, "cnt") == 0) {
+            char id[400];
+            snprintf(id, sizeof(id), "%s:%s", b->rs->rules[r].state_id, key);
+            return rw_batch_window(b, id);
+        }
+    return NULL;
 }
 
 START_TEST(test_eval_golden_cases_found) {
@@ -840,7 +1047,7 @@ START_TEST(test_eval_fence_applied_items) {
     ck_assert_int_eq(incr_get(f.b, "rule:big:2026-11-27", "low"), 2);
     ck_assert_int_eq(incr_get(f.b, "rule:cnt:2026-11-27", "low"), 2);
     ck_assert_uint_eq(incr_count(f.b), 4);
-    rw_wstate_t *ws = rw_batch_window(f.b, "cnt:A");
+    rw_wstate_t *ws = window_of(f.b, "A");
     ck_assert_ptr_nonnull(ws);
     ck_assert_uint_eq(ws->n, 2);
     ck_assert_int_eq(ws->entries[0].offset, 4);
@@ -870,7 +1077,7 @@ START_TEST(test_eval_fence_per_partition) {
     ck_assert(f.b->items[0].applied && f.b->items[2].applied);
     ck_assert(!f.b->items[1].applied && !f.b->items[3].applied);
     ck_assert_int_eq(incr_get(f.b, "events:2026-11-27", "transaction"), 2);
-    rw_wstate_t *ws = rw_batch_window(f.b, "cnt:A");
+    rw_wstate_t *ws = window_of(f.b, "A");
     ck_assert_uint_eq(ws->n, 2);
     for (size_t i = 0; i < ws->n; i++)
         ck_assert_uint_eq(ws->entries[i].src, p1);
@@ -885,7 +1092,7 @@ START_TEST(test_eval_window_loaded_entries) {
     fx_init(&f, RULES_FENCE, MAX_BYTES);
     add_tx(&f, 0, 10, "2026-11-27T10:00:00Z");
     fx_plan(&f);
-    rw_wstate_t *ws = rw_batch_window(f.b, "cnt:A");
+    rw_wstate_t *ws = window_of(f.b, "A");
     ck_assert_ptr_nonnull(ws);
     ck_assert_int_eq(ws->window_ms, 3600000);
     ck_assert_int_eq(ws->load_min_ms, ts_ms("2026-11-27T09:00:00Z"));
@@ -923,7 +1130,7 @@ START_TEST(test_eval_evaluate_again_after_reload) {
     rw_batch_evaluate(b);
     ck_assert(hit_of(b, &b->items[1], "cnt")->measure == 2);
     ck_assert_int_eq(incr_get(b, "events:2026-11-27", "t"), 2);
-    rw_wstate_t *ws = rw_batch_window(b, "cnt:A");
+    rw_wstate_t *ws = window_of(b, "A");
     ck_assert_uint_eq(ws->n, 2);
     ck_assert(ws->entries[0].fresh && ws->entries[1].fresh);
     rw_batch_clear_windows(b);

@@ -15,107 +15,9 @@
 #define RULES "tests/packs/windows.json"
 #define PACK "rules/packs/default.json"
 
-typedef struct peers {
-    rw_mock_t mock;
-    rw_redis_server_t redis;
-    redisContext *rc;
-} peers_t;
-
-static void peers_start(peers_t *p) {
-    char err[512];
-    memset(p, 0, sizeof(*p));
-    ck_assert_msg(rw_mock_start(&p->mock, 3, err, sizeof(err)) == 0, "%s", err);
-    static const char *const topics[] = {"events.transactions:4", "events.service:1",
-                                         "risk.alerts:2",        "risk.alerts.high:1",
-                                         "risk.deadletter:1",    NULL};
-    for (size_t i = 0; topics[i]; i++)
-        ck_assert_msg(rw_mock_topic(&p->mock, topics[i], err, sizeof(err)) == 0, "%s", err);
-    ck_assert_msg(rw_redis_server_start(&p->redis, NULL, 10000, err, sizeof(err)) == 0, "%s",
-                  err);
-    p->rc = h_redis(p->redis.port);
-}
-
-static void peers_stop(peers_t *p) {
-    if (p->rc)
-        redisFree(p->rc);
-    rw_redis_server_stop(&p->redis);
-    rw_mock_stop(&p->mock);
-}
-
-typedef struct progress {
-    redisContext *rc;
-    long long want;
-} progress_t;
-
-/* Every message is counted once in rw:events:* (by type, or as deadletter). */
-static bool all_counted(void *arg) {
-    progress_t *p = arg;
-    return h_hsum(p->rc, "rw:events:*") >= p->want;
-}
-
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* "level:alert_id" of each alert message, sorted, duplicates removed. */
-static size_t alert_ids(const h_msgs_t *m, char ***out) {
-    char **ids = calloc(m->n ? m->n : 1, sizeof(char *));
-    size_t n = 0;
-    for (size_t i = 0; i < m->n; i++) {
-        json_t *a = json_loadb(m->m[i].value, m->m[i].len, 0, NULL);
-        ck_assert_msg(json_is_object(a), "alert is not JSON: %s", m->m[i].value);
-        char buf[80];
-        snprintf(buf, sizeof(buf), "%s:%s", json_string_value(json_object_get(a, "level")),
-                 json_string_value(json_object_get(a, "alert_id")));
-        ids[n++] = strdup(buf);
-        json_decref(a);
-    }
-    qsort(ids, n, sizeof(char *), cmp_str);
-    size_t u = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (u && strcmp(ids[u - 1], ids[i]) == 0) {
-            free(ids[i]);
-            continue;
-        }
-        ids[u++] = ids[i];
-    }
-    *out = ids;
-    return u;
-}
-
-static void ids_free(char **ids, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        free(ids[i]);
-    free(ids);
-}
-
-/* The Redis counters equal the in-memory replay's, field by field. */
-static void assert_counters(redisContext *rc, const h_expect_t *e) {
-    for (size_t i = 0; i < e->n_counters; i++) {
-        char key[600];
-        snprintf(key, sizeof(key), "rw:%s", e->counters[i].key);
-        long long got = h_hget(rc, key, e->counters[i].field);
-        ck_assert_msg(got == e->counters[i].value, "%s %s: redis has %lld, expected %lld", key,
-                      e->counters[i].field, got, (long long)e->counters[i].value);
-    }
-}
-
-static void assert_ttls(redisContext *rc) {
-    redisReply *keys = redisCommand(rc, "KEYS rw:*");
-    ck_assert_ptr_nonnull(keys);
-    ck_assert_int_gt(keys->elements, 0);
-    for (size_t i = 0; i < keys->elements; i++) {
-        redisReply *t = redisCommand(rc, "PTTL %s", keys->element[i]->str);
-        ck_assert_msg(t->integer > 0, "key %s has no TTL (%lld)", keys->element[i]->str,
-                      t->integer);
-        freeReplyObject(t);
-    }
-    freeReplyObject(keys);
-}
-
 START_TEST(test_integration_alerts_deadletters_counters) {
-    peers_t p;
-    peers_start(&p);
+    h_peers_t p;
+    h_peers_start(&p);
     h_expect_t e;
     ck_assert_int_eq(h_expect_replay(RULES, EVENTS, &e), 0);
     ck_assert_int_gt(e.alerts[1], 0);
@@ -131,8 +33,8 @@ START_TEST(test_integration_alerts_deadletters_counters) {
     ck_assert_int_eq(n, e.events);
     ck_assert_int_eq(nbad, 10);
 
-    progress_t pr = {p.rc, n + nbad};
-    ck_assert_msg(h_wait(all_counted, &pr, 90000), "engine did not count every message");
+    h_progress_t pr = {p.rc, n + nbad};
+    ck_assert_msg(h_wait(h_all_counted, &pr, 90000), "engine did not count every message");
 
     /* Alerts: exactly the replay's, each once. */
     long long total = e.alerts[1] + e.alerts[2] + e.alerts[3];
@@ -140,11 +42,11 @@ START_TEST(test_integration_alerts_deadletters_counters) {
     h_consume_all(p.mock.bootstraps, "risk.alerts", (size_t)total, 500, 30000, &alerts);
     ck_assert_int_eq(alerts.n, total);
     char **ids;
-    size_t nids = alert_ids(&alerts, &ids);
+    size_t nids = h_alert_ids(&alerts, &ids);
     ck_assert_int_eq(nids, e.n_alert_ids);
     for (size_t i = 0; i < nids; i++)
         ck_assert_str_eq(ids[i], e.alert_ids[i]);
-    ids_free(ids, nids);
+    h_ids_free(ids, nids);
     /* No raw account number leaves the engine; keys are masked and stable. */
     for (size_t i = 0; i < alerts.n; i++) {
         ck_assert_msg(strstr(alerts.m[i].value, "6222818134198454232") == NULL, "raw account");
@@ -185,9 +87,9 @@ START_TEST(test_integration_alerts_deadletters_counters) {
     ck_assert_int_eq(found, 10);
 
     /* Counters: the replay's, and a dead-letter count; every key has a TTL. */
-    assert_counters(p.rc, &e);
+    h_assert_counters(p.rc, &e);
     ck_assert_int_eq(h_hsum(p.rc, "rw:events:*"), n + nbad);
-    assert_ttls(p.rc);
+    h_assert_ttls(p.rc);
 
     /* SIGTERM: a clean stop. */
     ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
@@ -195,7 +97,7 @@ START_TEST(test_integration_alerts_deadletters_counters) {
     h_msgs_free(&high);
     h_msgs_free(&dead);
     h_expect_free(&e);
-    peers_stop(&p);
+    h_peers_stop(&p);
 }
 END_TEST
 
@@ -243,8 +145,8 @@ static bool log_has(const char *path, const char *needle) {
  * alert that the events call for is published, and no counter or window counts
  * a message twice although killed engines leave offsets uncommitted. */
 START_TEST(test_integration_sigkill_restart) {
-    peers_t p;
-    peers_start(&p);
+    h_peers_t p;
+    h_peers_start(&p);
     h_expect_t e;
     ck_assert_int_eq(h_expect_replay(RULES, EVENTS, &e), 0);
     const char *cfg = h_engine_config(p.mock.bootstraps, p.redis.port, RULES, "it-kill");
@@ -271,22 +173,22 @@ START_TEST(test_integration_sigkill_restart) {
     h_msgs_t alerts = {0};
     h_consume_all(p.mock.bootstraps, "risk.alerts", (size_t)total, 3000, 60000, &alerts);
     char **ids;
-    size_t nids = alert_ids(&alerts, &ids);
+    size_t nids = h_alert_ids(&alerts, &ids);
     /* At least once: every expected alert is there (re-published ones share ids). */
     ck_assert_int_eq(nids, e.n_alert_ids);
     for (size_t i = 0; i < nids; i++)
         ck_assert_str_eq(ids[i], e.alert_ids[i]);
     ck_assert_int_ge(alerts.n, total);
-    ids_free(ids, nids);
+    h_ids_free(ids, nids);
     /* Killed engines left offsets uncommitted: messages were read again... */
     ck_assert_msg(log_has(log, "read again after a restart"), "no message was read again");
     /* ...and counted once all the same. */
-    assert_counters(p.rc, &e);
+    h_assert_counters(p.rc, &e);
     ck_assert_int_eq(h_hsum(p.rc, "rw:events:*"), n);
     ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
     h_msgs_free(&alerts);
     h_expect_free(&e);
-    peers_stop(&p);
+    h_peers_stop(&p);
 }
 END_TEST
 
@@ -341,8 +243,8 @@ static void sadd_lines(redisContext *rc, const char *key, const char *path) {
  * engine's alerts and counters equal the in-memory replay's exactly, deadline
  * cases (driven by event time) and Redis watchlists included. */
 START_TEST(test_integration_default_pack_equals_replay) {
-    peers_t p;
-    peers_start(&p);
+    h_peers_t p;
+    h_peers_start(&p);
     char err[256];
     ck_assert_msg(rw_mock_topic(&p.mock, "events.all:1", err, sizeof(err)) == 0, "%s", err);
     sadd_lines(p.rc, "rw:list:counterparty-watchlist", "data/demo/watchlist.txt");
@@ -356,24 +258,24 @@ START_TEST(test_integration_default_pack_equals_replay) {
     long n = h_produce_lines(prod, EVENTS, "events.all");
     rd_kafka_destroy(prod);
     ck_assert_int_eq(n, e.events);
-    progress_t pr = {p.rc, n};
-    ck_assert_msg(h_wait(all_counted, &pr, 90000), "engine did not count every message");
+    h_progress_t pr = {p.rc, n};
+    ck_assert_msg(h_wait(h_all_counted, &pr, 90000), "engine did not count every message");
     long long total = e.alerts[1] + e.alerts[2] + e.alerts[3];
     h_msgs_t alerts = {0};
     h_consume_all(p.mock.bootstraps, "risk.alerts", (size_t)total, 500, 30000, &alerts);
     ck_assert_int_eq(alerts.n, total);
     char **ids;
-    size_t nids = alert_ids(&alerts, &ids);
+    size_t nids = h_alert_ids(&alerts, &ids);
     ck_assert_int_eq(nids, e.n_alert_ids);
     for (size_t i = 0; i < nids; i++)
         ck_assert_str_eq(ids[i], e.alert_ids[i]);
-    ids_free(ids, nids);
-    assert_counters(p.rc, &e);
-    assert_ttls(p.rc);
+    h_ids_free(ids, nids);
+    h_assert_counters(p.rc, &e);
+    h_assert_ttls(p.rc);
     ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
     h_msgs_free(&alerts);
     h_expect_free(&e);
-    peers_stop(&p);
+    h_peers_stop(&p);
 }
 END_TEST
 

@@ -396,6 +396,10 @@ int h_expect_replay_redis(const char *rules, const char *events_path, int redis_
                 e->alerts[it->level]++;
                 char id[33];
                 rw_alert_id(rs, it->event_id, it->level, id);
+                char el[400];
+                snprintf(el, sizeof(el), "%s:%s", it->event_id, rw_level_name(it->level));
+                e->event_levels = realloc(e->event_levels, (e->n_event_levels + 1) * sizeof(char *));
+                e->event_levels[e->n_event_levels++] = strdup(el);
                 if (e->n_alert_ids == cap_ids) {
                     cap_ids = cap_ids ? cap_ids * 2 : 256;
                     e->alert_ids = realloc(e->alert_ids, cap_ids * sizeof(char *));
@@ -429,6 +433,7 @@ int h_expect_replay_redis(const char *rules, const char *events_path, int redis_
     free(line);
     fclose(f);
     qsort(e->alert_ids, e->n_alert_ids, sizeof(char *), cmp_str);
+    qsort(e->event_levels, e->n_event_levels, sizeof(char *), cmp_str);
     size_t nc;
     const rw_memstore_counter_t *c = rw_memstore_counters(store, &nc);
     e->counters = calloc(nc ? nc : 1, sizeof(*c));
@@ -446,6 +451,9 @@ void h_expect_free(h_expect_t *e) {
     for (size_t i = 0; i < e->n_alert_ids; i++)
         free(e->alert_ids[i]);
     free(e->alert_ids);
+    for (size_t i = 0; i < e->n_event_levels; i++)
+        free(e->event_levels[i]);
+    free(e->event_levels);
     for (size_t i = 0; i < e->n_counters; i++) {
         free(e->counters[i].key);
         free(e->counters[i].field);
@@ -453,3 +461,87 @@ void h_expect_free(h_expect_t *e) {
     free(e->counters);
     memset(e, 0, sizeof(*e));
 }
+
+void h_peers_start(h_peers_t *p) {
+    char err[512];
+    memset(p, 0, sizeof(*p));
+    ck_assert_msg(rw_mock_start(&p->mock, 3, err, sizeof(err)) == 0, "%s", err);
+    static const char *const topics[] = {"events.transactions:4", "events.service:1",
+                                         "risk.alerts:2",        "risk.alerts.high:1",
+                                         "risk.deadletter:1",    NULL};
+    for (size_t i = 0; topics[i]; i++)
+        ck_assert_msg(rw_mock_topic(&p->mock, topics[i], err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(rw_redis_server_start(&p->redis, NULL, 10000, err, sizeof(err)) == 0, "%s",
+                  err);
+    p->rc = h_redis(p->redis.port);
+}
+
+void h_peers_stop(h_peers_t *p) {
+    if (p->rc)
+        redisFree(p->rc);
+    rw_redis_server_stop(&p->redis);
+    rw_mock_stop(&p->mock);
+}
+
+/* Every message is counted once in rw:events:* (by type, or as deadletter). */
+bool h_all_counted(void *arg) {
+    h_progress_t *p = arg;
+    return h_hsum(p->rc, "rw:events:*") >= p->want;
+}
+
+/* "level:alert_id" of each alert message, sorted, duplicates removed. */
+size_t h_alert_ids(const h_msgs_t *m, char ***out) {
+    char **ids = calloc(m->n ? m->n : 1, sizeof(char *));
+    size_t n = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        json_t *a = json_loadb(m->m[i].value, m->m[i].len, 0, NULL);
+        ck_assert_msg(json_is_object(a), "alert is not JSON: %s", m->m[i].value);
+        char buf[80];
+        snprintf(buf, sizeof(buf), "%s:%s", json_string_value(json_object_get(a, "level")),
+                 json_string_value(json_object_get(a, "alert_id")));
+        ids[n++] = strdup(buf);
+        json_decref(a);
+    }
+    qsort(ids, n, sizeof(char *), cmp_str);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (u && strcmp(ids[u - 1], ids[i]) == 0) {
+            free(ids[i]);
+            continue;
+        }
+        ids[u++] = ids[i];
+    }
+    *out = ids;
+    return u;
+}
+
+void h_ids_free(char **ids, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+/* The Redis counters equal the in-memory replay's, field by field. */
+void h_assert_counters(redisContext *rc, const h_expect_t *e) {
+    for (size_t i = 0; i < e->n_counters; i++) {
+        char key[600];
+        snprintf(key, sizeof(key), "rw:%s", e->counters[i].key);
+        long long got = h_hget(rc, key, e->counters[i].field);
+        ck_assert_msg(got == e->counters[i].value, "%s %s: redis has %lld, expected %lld", key,
+                      e->counters[i].field, got, (long long)e->counters[i].value);
+    }
+}
+
+void h_assert_ttls(redisContext *rc) {
+    redisReply *keys = redisCommand(rc, "KEYS rw:*");
+    ck_assert_ptr_nonnull(keys);
+    ck_assert_int_gt(keys->elements, 0);
+    for (size_t i = 0; i < keys->elements; i++) {
+        redisReply *t = redisCommand(rc, "PTTL %s", keys->element[i]->str);
+        ck_assert_msg(t->integer > 0, "key %s has no TTL (%lld)", keys->element[i]->str,
+                      t->integer);
+        freeReplyObject(t);
+    }
+    freeReplyObject(keys);
+}
+

@@ -84,6 +84,8 @@ typedef struct h_expect {
     long long events, dead, alerts[4];
     char **alert_ids;
     size_t n_alert_ids;
+    char **event_levels; /* "event_id:level" of each event's alert, sorted by strcmp */
+    size_t n_event_levels;
     rw_memstore_counter_t *counters; /* copied */
     size_t n_counters;
 } h_expect_t;
@@ -92,5 +94,32 @@ int h_expect_replay(const char *rules, const char *events_path, h_expect_t *out)
 int h_expect_replay_redis(const char *rules, const char *events_path, int redis_port,
                           h_expect_t *out);
 void h_expect_free(h_expect_t *e);
+
+/* The peers of an integration test: a mock cluster of 3 brokers with the
+ * engine's topics (events.transactions:4, events.service:1, risk.alerts:2,
+ * risk.alerts.high:1, risk.deadletter:1) and a redis-server. */
+typedef struct h_peers {
+    rw_mock_t mock;
+    rw_redis_server_t redis;
+    redisContext *rc;
+} h_peers_t;
+void h_peers_start(h_peers_t *p);
+void h_peers_stop(h_peers_t *p);
+
+/* For h_wait: true once rw:events:* holds want messages. */
+typedef struct h_progress {
+    redisContext *rc;
+    long long want;
+} h_progress_t;
+bool h_all_counted(void *arg);
+
+/* "level:alert_id" of each alert message, sorted, duplicates removed.
+ * Returns the count; free with h_ids_free. */
+size_t h_alert_ids(const h_msgs_t *m, char ***out);
+void h_ids_free(char **ids, size_t n);
+/* The Redis counters (under rw:) equal the in-memory replay's, field by field. */
+void h_assert_counters(redisContext *rc, const h_expect_t *e);
+/* Every rw:* key has a TTL. */
+void h_assert_ttls(redisContext *rc);
 
 #endif
