@@ -298,8 +298,8 @@ static int pipeline_run(engine_t *e, pipeline_t *p, rd_kafka_message_t **msgs, s
 
     /* Alerts go out before the state that produced them is stored: a crash in
      * between re-reads the messages and publishes the same alerts again. Case
-     * alerts are not derived again once their case is stored as alerted, so a
-     * batch with case alerts waits for Kafka before Redis; other batches let
+     * alerts and cool-down decisions are not derived again once their state is
+     * stored, so such a batch waits for Kafka before Redis; other batches let
      * Kafka's acknowledgements overlap the Redis write. */
     int backoff = 100;
     int64_t stop_seen = 0;
@@ -310,7 +310,7 @@ static int pipeline_run(engine_t *e, pipeline_t *p, rd_kafka_message_t **msgs, s
             outs_clear(e);
             outs_build(e, p);
             outs_enqueue(e);
-            if (b->n_case_alerts && outs_deliver(e, &stop_seen) != 0)
+            if ((b->n_case_alerts || b->state_alerts) && outs_deliver(e, &stop_seen) != 0)
                 return -1;
             rc = p->store->apply(p->store, b);
         }

@@ -26,6 +26,8 @@ rw_batch_t *rw_batch_new(size_t max_event_bytes, bool keep_windows) {
     b->ltab = rw_calloc(b->ltab_size, sizeof(*b->ltab));
     b->kstab_size = 1024;
     b->kstab = rw_calloc(b->kstab_size, sizeof(*b->kstab));
+    b->cooltab_size = 1024;
+    b->cooltab = rw_calloc(b->cooltab_size, sizeof(*b->cooltab));
     b->clock_ms = INT64_MIN;
     return b;
 }
@@ -49,6 +51,70 @@ static void windows_clear(rw_batch_t *b) {
         b->wtab[i] = NULL;
     }
     b->n_windows = 0;
+}
+
+static void cools_clear(rw_batch_t *b) {
+    for (size_t i = 0; i < b->cooltab_size; i++) {
+        rw_cool_t *c = b->cooltab[i];
+        while (c) {
+            rw_cool_t *next = c->next;
+            free(c->id);
+            free(c->set_by);
+            free(c);
+            c = next;
+        }
+        b->cooltab[i] = NULL;
+    }
+    b->n_cools = 0;
+}
+
+static rw_cool_t *cool_get(rw_batch_t *b, uint32_t rule, const char *key) {
+    const char *rid = b->rs->rules[rule].id;
+    size_t il = strlen(rid), kl = strlen(key);
+    char *id = rw_malloc(il + kl + 2);
+    memcpy(id, rid, il);
+    id[il] = ':';
+    memcpy(id + il + 1, key, kl + 1);
+    size_t slot = (size_t)(rw_hash64(id, il + kl + 1) & (b->cooltab_size - 1));
+    for (rw_cool_t *c = b->cooltab[slot]; c; c = c->next)
+        if (strcmp(c->id, id) == 0) {
+            free(id);
+            return c;
+        }
+    rw_cool_t *c = rw_calloc(1, sizeof(*c));
+    c->id = id;
+    c->rule = rule;
+    c->next = b->cooltab[slot];
+    b->cooltab[slot] = c;
+    b->n_cools++;
+    return c;
+}
+
+int rw_cool_parse(rw_cool_t *c, const char *text, size_t len) {
+    char buf[512];
+    if (len >= sizeof(buf))
+        return -1;
+    memcpy(buf, text, len);
+    buf[len] = 0;
+    int level, n = 0;
+    long long until, suppressed;
+    if (sscanf(buf, "%d %lld %lld %n", &level, &until, &suppressed, &n) != 3 || level < 0 ||
+        level >= RW_LEVELS)
+        return -1;
+    c->level = level;
+    c->until_ms = until;
+    c->suppressed = suppressed;
+    free(c->set_by);
+    c->set_by = rw_strdup(buf + n);
+    return 0;
+}
+
+char *rw_cool_format(const rw_cool_t *c) {
+    rw_buf_t b;
+    rw_buf_init(&b);
+    rw_buf_printf(&b, "%d %lld %lld %s", c->level, (long long)c->until_ms,
+                  (long long)c->suppressed, c->set_by ? c->set_by : "");
+    return (char *)rw_buf_cstr(&b);
 }
 
 void rw_batch_clear_cases(rw_batch_t *b) {
@@ -167,6 +233,8 @@ void rw_batch_destroy(rw_batch_t *b) {
     free(b->ltab);
     case_alerts_clear(b);
     rw_batch_clear_cases(b);
+    cools_clear(b);
+    free(b->cooltab);
     free(b->kstab);
     free(b->case_alerts);
     free(b->items);
@@ -184,6 +252,7 @@ void rw_batch_reset(rw_batch_t *b, const rw_ruleset_t *rs) {
     if (!b->keep_windows || b->rs != rs) {
         windows_clear(b);
         rw_batch_clear_cases(b);
+        cools_clear(b);
     }
     b->rs = rs;
 }
@@ -422,7 +491,7 @@ void rw_batch_plan(rw_batch_t *b) {
             /* A window fed by other events: record those first. */
             if (windowed && rule->feed && rw_match_eval(rule->feed, it->event)) {
                 rw_cand_t c = {(uint32_t)i, (uint32_t)r, RW_CAND_RECORD, SIZE_MAX, SIZE_MAX,
-                               NULL, NULL, NULL};
+                               NULL, NULL, NULL, NULL};
                 if ((c.ws = plan_record(b, (uint32_t)r, it, rule->feed_key, &c.rec_off)))
                     cand_add(b, &c);
             }
@@ -430,7 +499,7 @@ void rw_batch_plan(rw_batch_t *b) {
                 continue;
             if (rule->case_open) {
                 /* A rule that tracks cases: opening and closing events only. */
-                rw_cand_t c = {(uint32_t)i, (uint32_t)r, 0, SIZE_MAX, SIZE_MAX, NULL, NULL, NULL};
+                rw_cand_t c = {(uint32_t)i, (uint32_t)r, 0, SIZE_MAX, SIZE_MAX, NULL, NULL, NULL, NULL};
                 if (rw_match_eval(rule->case_open, it->event))
                     c.flags |= RW_CAND_OPEN;
                 if (rw_match_eval(rule->case_close, it->event))
@@ -442,7 +511,7 @@ void rw_batch_plan(rw_batch_t *b) {
                 continue;
             }
             rw_cand_t c = {(uint32_t)i, (uint32_t)r, RW_CAND_MEASURE, SIZE_MAX, SIZE_MAX, NULL,
-                           NULL, NULL};
+                           NULL, NULL, NULL};
             if (rule->key) {
                 int n = rw_field_text(it->event, rule->key, text, sizeof(text));
                 if (n <= 0)
@@ -467,6 +536,8 @@ void rw_batch_plan(rw_batch_t *b) {
                     continue;
                 c.lookup = lookup_get(b, rule->lookup_set, text);
             }
+            if (rule->cooldown_ms > 0)
+                c.cool = cool_get(b, (uint32_t)r, c.key_off == SIZE_MAX ? "" : rw_batch_str(b, c.key_off));
             cand_add(b, &c);
         }
     }
@@ -616,6 +687,39 @@ char *rw_case_record(const rw_case_t *k) {
     return s;
 }
 
+/* Applies a rule's cool-down to a hit at level. Returns true when the hit is
+ * held back; otherwise *held is the number held back before it. A message read
+ * again changes nothing: it is held back, or passes, as it did the first time. */
+static bool cool_hold(rw_batch_t *b, rw_cool_t *c, const rw_item_t *it, int level,
+                      int64_t *held, char *date, char *key, size_t keylen) {
+    const rw_rule_t *r = &b->rs->rules[c->rule];
+    char src[300];
+    snprintf(src, sizeof(src), "%s/%d/%lld", it->msg.topic, (int)it->msg.partition,
+             (long long)it->msg.offset);
+    b->state_alerts = true;
+    if (it->applied) {
+        if (c->set_by && strcmp(c->set_by, src) == 0)
+            return false;
+        return c->level >= level && it->ts_ms < c->until_ms;
+    }
+    if (c->level >= level && it->ts_ms < c->until_ms) {
+        c->suppressed++;
+        c->dirty = true;
+        rw_date_format(it->ts_ms, b->rs->calendar.utc_offset_min, date, 16);
+        snprintf(key, keylen, "suppressed:%s", date);
+        incr(b, key, r->id, 1);
+        return true;
+    }
+    *held = c->suppressed;
+    c->level = level;
+    c->until_ms = it->ts_ms + r->cooldown_ms;
+    c->suppressed = 0;
+    free(c->set_by);
+    c->set_by = rw_strdup(src);
+    c->dirty = true;
+    return false;
+}
+
 void rw_batch_evaluate(rw_batch_t *b) {
     const rw_ruleset_t *rs = b->rs;
     incrs_clear(b);
@@ -624,6 +728,7 @@ void rw_batch_evaluate(rw_batch_t *b) {
     char date[16], key[300];
     int off = rs->calendar.utc_offset_min;
     case_alerts_clear(b);
+    b->state_alerts = false;
     b->clock_ms = b->clock_start_ms;
     b->next_due_ms = cases_next_due(b);
     for (size_t i = 0; i < b->n_items; i++) {
@@ -694,8 +799,11 @@ void rw_batch_evaluate(rw_batch_t *b) {
             int level = rw_rule_level(rule, measure);
             if (level == RW_LEVEL_NONE)
                 continue;
+            int64_t held = 0;
+            if (c->cool && cool_hold(b, c->cool, it, level, &held, date, key, sizeof(key)))
+                continue;
             GROW(b->hits, b->n_hits, b->cap_hits);
-            b->hits[b->n_hits++] = (rw_hit_t){c->rule, level, measure};
+            b->hits[b->n_hits++] = (rw_hit_t){c->rule, level, measure, held};
             it->n_hits++;
             if (level > it->level) {
                 it->level = level;
@@ -863,6 +971,8 @@ char *rw_alert_build(const rw_batch_t *b, const rw_item_t *it, int64_t emitted_m
         json_object_set(e, "thresholds", r->thresholds);
         if (r->window_ms > 0)
             json_object_set_new(e, "window_ms", json_integer(r->window_ms));
+        if (hit->suppressed > 0)
+            json_object_set_new(e, "suppressed", json_integer(hit->suppressed));
         json_array_append_new(rules, e);
     }
     json_object_set_new(a, "rules", rules);

@@ -71,7 +71,20 @@ typedef struct rw_hit {
     uint32_t rule;
     int level;
     double measure;
+    int64_t suppressed; /* hits of this rule and key the cool-down held back before */
 } rw_hit_t;
+
+/* The cool-down of one rule on one key (SPEC §5 "cooldown"). */
+typedef struct rw_cool {
+    char *id; /* "RULE_ID:KEY" */
+    uint32_t rule;
+    int level;          /* the level that started it; RW_LEVEL_NONE: none */
+    int64_t until_ms;   /* event time when it ends */
+    int64_t suppressed; /* hits held back since it started */
+    char *set_by;       /* "topic/partition/offset" of the message that started it */
+    bool dirty;         /* changed by this batch: to be written */
+    struct rw_cool *next;
+} rw_cool_t;
 
 /* A set-membership lookup of the batch (rw_setup_lookup). */
 typedef struct rw_lookup {
@@ -118,6 +131,7 @@ typedef struct rw_cand {
     rw_wstate_t *ws;
     rw_lookup_t *lookup;
     rw_case_t *kase;
+    rw_cool_t *cool;
 } rw_cand_t;
 
 /* One message of the batch and its outcome. */
@@ -174,6 +188,9 @@ typedef struct rw_batch {
     size_t kstab_size, n_cases;
     rw_case_alert_t *case_alerts;
     size_t n_case_alerts, cap_case_alerts;
+    rw_cool_t **cooltab; /* cool-downs the batch needs; kept across batches with keep_windows */
+    size_t cooltab_size, n_cools;
+    bool state_alerts; /* some alert depends on state the write will change (cases, cool-downs) */
     int64_t clock_ms;   /* event time: the highest ts seen, across batches */
     int64_t next_due_ms; /* the earliest due time of an open case known to the batch */
     int64_t clock_start_ms; /* the clock before this batch: evaluating again starts there */
@@ -197,6 +214,10 @@ void rw_batch_evaluate(rw_batch_t *b);
 
 /* Forgets every window, for stores that reload them per batch. */
 void rw_batch_clear_windows(rw_batch_t *b);
+/* Cool-downs, for stores: parse and format the stored value. */
+int rw_cool_parse(rw_cool_t *c, const char *text, size_t len);
+char *rw_cool_format(const rw_cool_t *c);
+
 /* Cases, for stores: find or add one, and forget them all. */
 rw_case_t *rw_batch_case(rw_batch_t *b, uint32_t rule, const char *correlate);
 void rw_batch_clear_cases(rw_batch_t *b);

@@ -461,6 +461,8 @@ static int mask_spec_parse(const char *s, int *first, int *last) {
     return 0;
 }
 
+const rw_mask_t *rw_ruleset_mask_for(const rw_ruleset_t *rs, const char *field);
+
 static const char *const default_masks[][2] = {{"account", "6-4"},   {"counterparty", "6-4"},
                                                {"id_number", "6-4"}, {"card_number", "6-4"},
                                                {"phone", "3-4"},     {NULL, NULL}};
@@ -470,15 +472,17 @@ static void mask_add(rw_ruleset_t *rs, const char *field, int first, int last) {
     rs->masks[rs->n_masks++] = (rw_mask_t){rw_strdup(field), first, last};
 }
 
+/* The default masks always apply: core data is masked wherever it leaves the
+ * engine. A ruleset's "masking" adds fields and may change how a default
+ * field is masked, but cannot unmask it. */
 static void masking_parse(load_ctx_t *c, rw_ruleset_t *rs, const json_t *m) {
-    if (!m) {
-        for (size_t i = 0; default_masks[i][0]; i++) {
-            int a, b;
-            mask_spec_parse(default_masks[i][1], &a, &b);
-            mask_add(rs, default_masks[i][0], a, b);
-        }
-        return;
+    for (size_t i = 0; default_masks[i][0]; i++) {
+        int a, b;
+        mask_spec_parse(default_masks[i][1], &a, &b);
+        mask_add(rs, default_masks[i][0], a, b);
     }
+    if (!m)
+        return;
     if (!json_is_object(m)) {
         lerr(c, "/masking", false, "masking: must be an object of field: \"first-last\"");
         return;
@@ -494,7 +498,13 @@ static void masking_parse(load_ctx_t *c, rw_ruleset_t *rs, const json_t *m) {
                               "last 4 characters)", k);
             continue;
         }
-        mask_add(rs, k, a, b);
+        rw_mask_t *known = (rw_mask_t *)rw_ruleset_mask_for(rs, k);
+        if (known) {
+            known->keep_first = a;
+            known->keep_last = b;
+        } else {
+            mask_add(rs, k, a, b);
+        }
     }
 }
 

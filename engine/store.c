@@ -140,6 +140,9 @@ static const char apply_script[] =
     "    redis.call('ZREMRANGEBYSCORE', ARGV[i + 1], '-inf', ARGV[i + 2])\n"
     "    redis.call('PEXPIRE', ARGV[i + 1], ARGV[i + 3])\n"
     "    i = i + 4\n"
+    "  elseif op == 'S' then\n" /* key value ttl_ms */
+    "    redis.call('SET', ARGV[i + 1], ARGV[i + 2], 'PX', ARGV[i + 3])\n"
+    "    i = i + 4\n"
     "  elseif op == 'C' then\n" /* case: hash key, due key, id, record ('' closed), due, ttl */
     "    if ARGV[i + 4] == '' then\n"
     "      redis.call('HDEL', ARGV[i + 1], ARGV[i + 3])\n"
@@ -398,6 +401,28 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
         }
     if (cases_read(s, b, ncase_rules, ncases) != 0)
         return -1;
+    /* Cool-downs: forget an earlier attempt, read each. */
+    for (size_t i = 0; i < b->cooltab_size; i++)
+        for (rw_cool_t *c = b->cooltab[i]; c; c = c->next) {
+            c->level = 0;
+            c->until_ms = 0;
+            c->suppressed = 0;
+            free(c->set_by);
+            c->set_by = NULL;
+            c->dirty = false;
+            redisAppendCommand(s->c, "GET %scd:%s", s->prefix, c->id);
+        }
+    for (size_t i = 0; i < b->cooltab_size; i++)
+        for (rw_cool_t *c = b->cooltab[i]; c; c = c->next) {
+            redisReply *r;
+            if (redisGetReply(s->c, (void **)&r) != REDIS_OK) {
+                rs_drop(s, "read");
+                return -1;
+            }
+            if (r->type == REDIS_REPLY_STRING && rw_cool_parse(c, r->str, r->len) != 0)
+                rw_log(RW_LOG_WARN, "cool-down %s: unreadable value, ignored", c->id);
+            freeReplyObject(r);
+        }
     size_t nsrc = b->n_srcs;
     size_t sent = 0;
     for (size_t i = 0; i < nsrc; i++) {
@@ -562,6 +587,18 @@ static int redis_apply(rw_store_t *base, rw_batch_t *b) {
                 arg_add(s, "", 0);
             }
             arg_fmt(s, "%d", CASE_TTL_S);
+        }
+    for (size_t i = 0; i < b->cooltab_size; i++)
+        for (rw_cool_t *c = b->cooltab[i]; c; c = c->next) {
+            if (!c->dirty)
+                continue;
+            any_case = true;
+            char *v = rw_cool_format(c);
+            arg_add(s, "S", 1);
+            arg_fmt(s, "%scd:%s", s->prefix, c->id);
+            arg_add(s, v, strlen(v));
+            arg_fmt(s, "%lld", (long long)(b->rs->rules[c->rule].cooldown_ms + WINDOW_GRACE_MS));
+            free(v);
         }
     if (nf == 0 && !b->incrs && !any_case)
         return 0; /* nothing new: every message was applied before */
