@@ -2,7 +2,7 @@
 # commands of the README. Quiet unless V=1.
 
 CC      ?= cc
-PKGS    := rdkafka jansson hiredis
+PKGS    := rdkafka jansson hiredis libmicrohttpd libcurl
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 OPT     ?= -O2 -g
 SAN     ?=

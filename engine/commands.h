@@ -11,6 +11,8 @@ int rw_cmd_demo(int argc, char **argv);
 int rw_cmd_replay(int argc, char **argv);
 int rw_cmd_rules(int argc, char **argv);
 int rw_cmd_mock_kafka(int argc, char **argv);
+int rw_cmd_tail(int argc, char **argv);
+int rw_cmd_stats(int argc, char **argv);
 
 /* Loads external rule modules from dir (NULL: none). 0, or -1 after printing why. */
 int rw_modules_dir_load(const char *dir);

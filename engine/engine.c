@@ -1,6 +1,7 @@
 #include "engine.h"
 
 #include "eval.h"
+#include "metrics.h"
 #include "plugin.h"
 #include "ruleset.h"
 #include "store.h"
@@ -87,6 +88,8 @@ typedef struct engine {
     out_t *outs;
     size_t n_outs, cap_outs;
     long long n_msgs;
+    rw_metrics_t *metrics;
+    int64_t lag_at; /* when consumer lag was last measured */
     bool quiet; /* catching up with the control topic at start-up: no audit records */
 } engine_t;
 
@@ -266,8 +269,10 @@ static bool gave_up(engine_t *e, int64_t *stop_seen) {
  * backoff. Returns 0, or -1 when asked to stop and Kafka stays away. */
 static int outs_deliver(engine_t *e, int64_t *stop_seen) {
     int backoff = 100;
-    while (outs_wait(e) > 0) {
+    size_t failed;
+    while ((failed = outs_wait(e)) > 0) {
         rw_log(RW_LOG_WARN, "alerts not acknowledged; producing again in %d ms", backoff);
+        rw_metrics_add(e->metrics, "riskwarn_kafka_errors_total", "", (double)failed);
         if (gave_up(e, stop_seen))
             return -1;
         backoff_wait(e, backoff);
@@ -275,6 +280,96 @@ static int outs_deliver(engine_t *e, int64_t *stop_seen) {
         outs_enqueue(e);
     }
     return 0;
+}
+
+/* Counts a finished live batch into the metrics: once per message, as the
+ * Redis counters do. */
+static void metrics_batch(engine_t *e, const rw_batch_t *b) {
+    rw_metrics_t *m = e->metrics;
+    char lab[600], v[256];
+    int64_t now = rw_now_ms();
+    for (size_t i = 0; i < b->n_items; i++) {
+        const rw_item_t *it = &b->items[i];
+        if (it->applied)
+            continue;
+        if (!it->event) {
+            rw_metrics_add(m, "riskwarn_deadletters_total", "", 1);
+            continue;
+        }
+        rw_metrics_label(v, sizeof(v), it->type);
+        snprintf(lab, sizeof(lab), "type=\"%s\"", v);
+        rw_metrics_add(m, "riskwarn_events_total", lab, 1);
+        if (it->level == RW_LEVEL_NONE)
+            continue;
+        snprintf(lab, sizeof(lab), "level=\"%s\"", rw_level_name(it->level));
+        rw_metrics_add(m, "riskwarn_alerts_total", lab, 1);
+        if (it->msg.kafka_ts_ms > 0 && now >= it->msg.kafka_ts_ms)
+            rw_metrics_observe(m, "riskwarn_event_to_alert_seconds",
+                               (double)(now - it->msg.kafka_ts_ms) / 1000.0);
+        for (size_t h = it->hit_off; h < it->hit_off + it->n_hits; h++) {
+            rw_metrics_label(v, sizeof(v), b->rs->rules[b->hits[h].rule].id);
+            snprintf(lab, sizeof(lab), "rule=\"%s\",level=\"%s\"", v,
+                     rw_level_name(b->hits[h].level));
+            rw_metrics_add(m, "riskwarn_rule_hits_total", lab, 1);
+        }
+    }
+    for (size_t i = 0; i < b->n_case_alerts; i++) {
+        const rw_case_alert_t *ca = &b->case_alerts[i];
+        if (b->items[ca->item].applied)
+            continue;
+        snprintf(lab, sizeof(lab), "level=\"%s\"", rw_level_name(ca->level));
+        rw_metrics_add(m, "riskwarn_alerts_total", lab, 1);
+        rw_metrics_label(v, sizeof(v), b->rs->rules[ca->kase->rule].id);
+        snprintf(lab, sizeof(lab), "rule=\"%s\",level=\"%s\"", v, rw_level_name(ca->level));
+        rw_metrics_add(m, "riskwarn_rule_hits_total", lab, 1);
+    }
+    for (const rw_incr_t *c = b->incrs; c; c = c->next)
+        if (strncmp(c->key, "suppressed:", 11) == 0) {
+            rw_metrics_label(v, sizeof(v), c->field);
+            snprintf(lab, sizeof(lab), "rule=\"%s\"", v);
+            rw_metrics_add(m, "riskwarn_suppressed_total", lab, (double)c->by);
+        }
+}
+
+/* Measures consumer lag per assigned partition, from librdkafka's cached
+ * watermarks: cheap, and done at most once a second. */
+static void metrics_lag(engine_t *e) {
+    int64_t now = rw_monotonic_ms();
+    if (now - e->lag_at < 1000)
+        return;
+    e->lag_at = now;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(e->consumer, &parts) || !parts)
+        return;
+    rd_kafka_position(e->consumer, parts);
+    rw_metrics_clear(e->metrics, "riskwarn_consumer_lag");
+    for (int i = 0; i < parts->cnt; i++) {
+        int64_t lo, hi;
+        const rd_kafka_topic_partition_t *p = &parts->elems[i];
+        if (rd_kafka_get_watermark_offsets(e->consumer, p->topic, p->partition, &lo, &hi))
+            continue;
+        int64_t pos = p->offset >= 0 ? p->offset : lo;
+        char lab[400], v[256];
+        rw_metrics_label(v, sizeof(v), p->topic);
+        snprintf(lab, sizeof(lab), "topic=\"%s\",partition=\"%d\"", v, (int)p->partition);
+        rw_metrics_set(e->metrics, "riskwarn_consumer_lag", lab, (double)(hi > pos ? hi - pos : 0));
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+static void metrics_rulesets(engine_t *e) {
+    rw_metrics_clear(e->metrics, "riskwarn_ruleset_info");
+    const pipeline_t *ps[2] = {&e->live, &e->shadow};
+    for (int i = 0; i < 2; i++) {
+        if (!ps[i]->rs)
+            continue;
+        char lab[800], n[256], v[256];
+        rw_metrics_label(n, sizeof(n), ps[i]->rs->name);
+        rw_metrics_label(v, sizeof(v), ps[i]->rs->version);
+        snprintf(lab, sizeof(lab), "target=\"%s\",ruleset=\"%s\",version=\"%s\",sha256=\"%s\"",
+                 ps[i]->name, n, v, ps[i]->rs->sha256);
+        rw_metrics_set(e->metrics, "riskwarn_ruleset_info", lab, 1);
+    }
 }
 
 /* Takes one batch through one pipeline: parse, plan, read state, evaluate,
@@ -288,8 +383,10 @@ static int pipeline_run(engine_t *e, pipeline_t *p, rd_kafka_message_t **msgs, s
         rd_kafka_message_t *m = msgs[i];
         if (m->err)
             continue;
+        rd_kafka_timestamp_type_t tstype;
+        int64_t kts = rd_kafka_message_timestamp(m, &tstype);
         rw_msg_t msg = {rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->payload,
-                        m->len, arrival};
+                        m->len, arrival, kts > 0 ? kts : 0};
         rw_batch_add(b, &msg);
     }
     if (b->n_items == 0)
@@ -322,6 +419,8 @@ static int pipeline_run(engine_t *e, pipeline_t *p, rd_kafka_message_t **msgs, s
             continue;
         }
         rw_log(RW_LOG_WARN, "%s: %s; retrying in %d ms", p->name, p->store->last_error, backoff);
+        rw_metrics_add(e->metrics, "riskwarn_redis_errors_total", "", 1);
+        rw_metrics_health(e->metrics, false, p->store->last_error);
         if (gave_up(e, &stop_seen))
             return -1;
         backoff_wait(e, backoff);
@@ -329,7 +428,10 @@ static int pipeline_run(engine_t *e, pipeline_t *p, rd_kafka_message_t **msgs, s
     }
     if (outs_deliver(e, &stop_seen) != 0)
         return -1;
+    rw_metrics_health(e->metrics, true, NULL);
     outs_count(e, p);
+    if (p == &e->live)
+        metrics_batch(e, b);
     size_t reread = 0;
     for (size_t i = 0; i < b->n_items; i++)
         reread += b->items[i].applied;
@@ -432,6 +534,7 @@ static void pipeline_set(engine_t *e, pipeline_t *p, rw_ruleset_t *rs, const cha
         rw_ruleset_destroy(p->rs);
     p->rs = rs;
     p->source = source;
+    metrics_rulesets(e);
     if (rs) {
         audit(e, true, p->name, source, rs->name, rs->version, rs->sha256, NULL);
         rw_log(RW_LOG_INFO, "%s ruleset: %s version %s (%zu rules) from %s", p->name, rs->name,
@@ -645,6 +748,7 @@ static void engine_close(engine_t *e) {
     free(e->outs);
     pipeline_fini(&e->live);
     pipeline_fini(&e->shadow);
+    rw_metrics_destroy(e->metrics);
     free(e->shadow_topic);
 }
 
@@ -688,6 +792,18 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
     rw_errors_fini(&errs);
 
     char err[512] = "";
+    e.metrics = rw_metrics_new();
+    if (cfg->metrics_listen && rw_metrics_serve(e.metrics, cfg->metrics_listen, err, sizeof(err))) {
+        fprintf(stderr, "riskwarn: %s\n", err);
+        rw_metrics_destroy(e.metrics);
+        rw_ruleset_destroy(e.live.rs);
+        rw_plugins_unload_all();
+        return RW_EXIT_USAGE;
+    }
+    if (cfg->metrics_listen)
+        rw_log(RW_LOG_INFO, "metrics: http://%.*s:%d/metrics and /healthz",
+               (int)(strrchr(cfg->metrics_listen, ':') - cfg->metrics_listen), cfg->metrics_listen,
+               rw_metrics_port(e.metrics));
     int rc = engine_open(&e, err, sizeof(err));
     if (rc != RW_EXIT_OK) {
         fprintf(stderr, "riskwarn: %s\n", err);
@@ -736,7 +852,11 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
             rd_kafka_poll(e.producer, 0);
             continue;
         }
+        int64_t t0 = rw_monotonic_ms();
         int brc = batch_process(&e, msgs, n);
+        rw_metrics_observe(e.metrics, "riskwarn_batch_seconds",
+                           (double)(rw_monotonic_ms() - t0) / 1000.0);
+        metrics_lag(&e);
         for (ssize_t i = 0; i < n; i++)
             rd_kafka_message_destroy(msgs[i]);
         if (brc) {

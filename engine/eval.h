@@ -33,6 +33,7 @@ typedef struct rw_msg {
     const char *payload;
     size_t len;
     int64_t arrival_ms;
+    int64_t kafka_ts_ms; /* the message's Kafka timestamp; 0 when unknown */
 } rw_msg_t;
 
 /* A source partition of the batch. */

@@ -69,6 +69,15 @@ static const command_t commands[] = {
      "validate rule files (exit 0, or 2 with every error found); publish a ruleset to the "
      "engines, live or as a shadow candidate; promote the shadow candidate",
      rw_cmd_rules},
+    {"tail",
+     "tail [--brokers LIST | -c ENGINE.json] [--high] [--level low|medium|high] "
+     "[--from-beginning] [--json] [--until-end]",
+     "follow the alert topic: one readable line an alert (colours on a terminal), or raw JSON",
+     rw_cmd_tail},
+    {"stats", "stats [--redis HOST:PORT | -c ENGINE.json] [--date YYYY-MM-DD] [--top N]",
+     "the day's counters from Redis: alerts by level, top rules, events by type, dead letters, "
+     "suppressed hits",
+     rw_cmd_stats},
     {"mock-kafka", "mock-kafka [--brokers N] [--topic NAME:PARTITIONS]...",
      "a local Kafka cluster for development and tests; prints its bootstrap servers first",
      rw_cmd_mock_kafka},

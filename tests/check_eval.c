@@ -107,7 +107,7 @@ static void fx_add_raw(fx_t *f, int32_t partition, int64_t offset, const char *p
     f->payloads = realloc(f->payloads, (f->n_payloads + 1) * sizeof(char *));
     ck_assert_ptr_nonnull(f->payloads);
     f->payloads[f->n_payloads++] = p;
-    rw_msg_t m = {"events", partition, offset, p, len, arrival};
+    rw_msg_t m = {"events", partition, offset, p, len, arrival, 0};
     rw_batch_add(f->b, &m);
 }
 
@@ -547,7 +547,7 @@ static void golden_run(const char *path, const json_t *c, size_t batch_size) {
                 len = strlen(p);
             }
             payloads[i - start] = p;
-            rw_msg_t m = {"events", 0, (int64_t)i, p, len, arrival};
+            rw_msg_t m = {"events", 0, (int64_t)i, p, len, arrival, 0};
             rw_batch_add(b, &m);
         }
         rw_batch_plan(b);
@@ -1123,7 +1123,7 @@ START_TEST(test_eval_evaluate_again_after_reload) {
         "{\"event_id\": \"b\", \"type\": \"t\", \"ts\": \"2026-11-27T10:00:01Z\", \"account\": "
         "\"A\", \"amount\": 5}"};
     for (int i = 0; i < 2; i++) {
-        rw_msg_t m = {"events", 0, i, ev[i], strlen(ev[i]), ARRIVAL_DEFAULT};
+        rw_msg_t m = {"events", 0, i, ev[i], strlen(ev[i]), ARRIVAL_DEFAULT, 0};
         rw_batch_add(b, &m);
     }
     rw_batch_plan(b);

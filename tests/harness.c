@@ -313,6 +313,7 @@ const char *h_engine_config_topics(const char *brokers, int redis_port, const ch
              "{\"kafka\": {\"brokers\": \"%s\", \"group_id\": \"%s\", \"input_topics\": %s,\n"
              "   \"properties\": {\"session.timeout.ms\": 6000, \"heartbeat.interval.ms\": 500}},\n"
              " \"redis\": {\"host\": \"127.0.0.1\", \"port\": %d},\n"
+             " \"metrics_listen\": null,\n"
              " \"rules\": \"%s\"}\n",
              brokers, group, topics, redis_port, rules);
     return h_tmpfile(".json", text);
@@ -375,7 +376,7 @@ int h_expect_replay_redis(const char *rules, const char *events_path, int redis_
             if (len == 0)
                 continue;
             lines[n] = rw_strndup(line, (size_t)len);
-            rw_msg_t m = {"replay", 0, lineno++, lines[n], (size_t)len, now};
+            rw_msg_t m = {"replay", 0, lineno++, lines[n], (size_t)len, now, 0};
             rw_batch_add(b, &m);
             n++;
         }

@@ -1,0 +1,39 @@
+/* Metrics (SPEC §9): counters and gauges the engine updates once a batch, served in
+ * Prometheus text format on GET /metrics, with GET /healthz, by libmicrohttpd. */
+#ifndef RW_METRICS_H
+#define RW_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rw_metrics rw_metrics_t;
+
+/* Returns new metrics (free with rw_metrics_destroy). */
+rw_metrics_t *rw_metrics_new(void);
+void rw_metrics_destroy(rw_metrics_t *m);
+
+/* Serves them on "host:port" (port 0: any free port). Returns 0, or -1 with
+ * err filled. */
+int rw_metrics_serve(rw_metrics_t *m, const char *listen, char *err, size_t errlen);
+/* The port served on, 0 when not serving. */
+int rw_metrics_port(const rw_metrics_t *m);
+
+/* Adds to a counter. name is a metric name, labels its label text without the
+ * braces ("type=\"login\"", or "" for none); both copied. Thread-safe. */
+void rw_metrics_add(rw_metrics_t *m, const char *name, const char *labels, double by);
+/* Sets a gauge. */
+void rw_metrics_set(rw_metrics_t *m, const char *name, const char *labels, double value);
+/* Removes every series of a gauge (before setting a new set, e.g. lag). */
+void rw_metrics_clear(rw_metrics_t *m, const char *name);
+/* Records one observation in a histogram with fixed buckets in seconds. */
+void rw_metrics_observe(rw_metrics_t *m, const char *name, double seconds);
+/* Health: healthy unless the engine reports a dependency down. */
+void rw_metrics_health(rw_metrics_t *m, bool healthy, const char *why);
+
+/* The Prometheus text of every series; returns a new string (free with free()). */
+char *rw_metrics_text(rw_metrics_t *m);
+/* Escapes a label value for Prometheus into out. */
+void rw_metrics_label(char *out, size_t len, const char *value);
+
+#endif

@@ -1,0 +1,204 @@
+/* riskwarn stats: the day's counters from Redis, as tables. */
+#include "commands.h"
+#include "config.h"
+#include "ruleset.h"
+#include "store.h"
+
+#include <hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct row {
+    char *name;
+    long long v[RW_LEVELS]; /* by level; v[0] the total */
+} row_t;
+
+static int row_cmp(const void *a, const void *b) {
+    const row_t *x = a, *y = b;
+    if (x->v[0] != y->v[0])
+        return x->v[0] < y->v[0] ? 1 : -1;
+    return strcmp(x->name, y->name);
+}
+
+/* HGETALL as name=value pairs; calls fn for each. */
+static void hash_each(redisContext *c, const char *key,
+                      void (*fn)(const char *field, long long v, void *arg), void *arg) {
+    redisReply *r = redisCommand(c, "HGETALL %s", key);
+    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2)
+        fn(r->element[i]->str, atoll(r->element[i + 1]->str), arg);
+    if (r)
+        freeReplyObject(r);
+}
+
+typedef struct rows {
+    row_t *r;
+    size_t n;
+} rows_t;
+
+static row_t *rows_get(rows_t *rs, const char *name) {
+    for (size_t i = 0; i < rs->n; i++)
+        if (strcmp(rs->r[i].name, name) == 0)
+            return &rs->r[i];
+    rs->r = rw_realloc(rs->r, (rs->n + 1) * sizeof(*rs->r));
+    row_t *r = &rs->r[rs->n++];
+    memset(r, 0, sizeof(*r));
+    r->name = rw_strdup(name);
+    return r;
+}
+
+static void rows_free(rows_t *rs) {
+    for (size_t i = 0; i < rs->n; i++)
+        free(rs->r[i].name);
+    free(rs->r);
+}
+
+static void add_level(const char *field, long long v, void *arg) {
+    row_t *r = arg;
+    int l = rw_level_parse(field);
+    if (l > 0) {
+        r->v[l] += v;
+        r->v[0] += v;
+    }
+}
+
+static void add_plain(const char *field, long long v, void *arg) {
+    row_t *r = rows_get(arg, field);
+    r->v[0] += v;
+}
+
+int rw_cmd_stats(int argc, char **argv) {
+    const char *redis = NULL, *date = NULL, *cfg_path = NULL;
+    int top = 10;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--redis") == 0 && i + 1 < argc)
+            redis = argv[++i];
+        else if (strcmp(argv[i], "--date") == 0 && i + 1 < argc)
+            date = argv[++i];
+        else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+            cfg_path = argv[++i];
+        else if (strcmp(argv[i], "--top") == 0 && i + 1 < argc)
+            top = atoi(argv[++i]);
+        else
+            return rw_usage("stats");
+    }
+    rw_config_t cfg;
+    rw_config_init(&cfg);
+    int rc = RW_EXIT_USAGE;
+    char err[512], today[16];
+    rw_error_t cerr;
+    rw_error_clear(&cerr);
+    redisContext *c = NULL;
+    rows_t rules = {0}, events = {0}, supp = {0};
+    if (cfg_path && rw_config_load(&cfg, cfg_path, &cerr)) {
+        rw_error_format(&cerr, err, sizeof(err));
+        fprintf(stderr, "%s\n", err);
+        goto out;
+    }
+    if (redis && rw_config_set_redis(&cfg, redis)) {
+        fprintf(stderr, "riskwarn stats: --redis: use HOST:PORT\n");
+        goto out;
+    }
+    if (!date) {
+        /* Today on the rules' calendar when known, else on this machine's clock. */
+        int off = 0;
+        rw_errors_t errs;
+        rw_errors_init(&errs);
+        rw_ruleset_t *rs = cfg_path ? rw_ruleset_load_file(cfg.rules, &errs) : NULL;
+        if (rs) {
+            off = rs->calendar.utc_offset_min;
+        } else {
+            time_t now = time(NULL);
+            struct tm lt;
+            localtime_r(&now, &lt);
+            off = (int)(lt.tm_gmtoff / 60);
+        }
+        rw_ruleset_destroy(rs);
+        rw_errors_fini(&errs);
+        rw_date_format(rw_now_ms(), off, today, sizeof(today));
+        date = today;
+    }
+    rw_redis_opts_t ro = {cfg.redis_host,     cfg.redis_port, cfg.redis_unix_socket,
+                          cfg.redis_password, cfg.redis_db,   cfg.redis_key_prefix,
+                          cfg.group_id,       5000};
+    if (!(c = rw_redis_connect(&ro, err, sizeof(err)))) {
+        fprintf(stderr, "riskwarn stats: %s\n", err);
+        rc = RW_EXIT_RUNTIME;
+        goto out;
+    }
+    const char *p = cfg.redis_key_prefix;
+    char key[512];
+    row_t alerts = {0};
+    snprintf(key, sizeof(key), "%salerts:%s", p, date);
+    hash_each(c, key, add_level, &alerts);
+    snprintf(key, sizeof(key), "%sevents:%s", p, date);
+    hash_each(c, key, add_plain, &events);
+    snprintf(key, sizeof(key), "%ssuppressed:%s", p, date);
+    hash_each(c, key, add_plain, &supp);
+    /* Rules: SCAN for prefix rule:*:DATE. */
+    char pattern[512];
+    snprintf(pattern, sizeof(pattern), "%srule:*:%s", p, date);
+    unsigned long long cursor = 0;
+    size_t plen = strlen(p) + 5, dlen = strlen(date) + 1;
+    do {
+        redisReply *r = redisCommand(c, "SCAN %llu MATCH %s COUNT 1000", cursor, pattern);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            if (r)
+                freeReplyObject(r);
+            break;
+        }
+        cursor = strtoull(r->element[0]->str, NULL, 10);
+        for (size_t i = 0; i < r->element[1]->elements; i++) {
+            const char *k = r->element[1]->element[i]->str;
+            size_t kl = strlen(k);
+            if (kl <= plen + dlen)
+                continue;
+            char id[256];
+            snprintf(id, sizeof(id), "%.*s", (int)(kl - plen - dlen), k + plen);
+            hash_each(c, k, add_level, rows_get(&rules, id));
+        }
+        freeReplyObject(r);
+    } while (cursor != 0);
+    qsort(rules.r, rules.n, sizeof(row_t), row_cmp);
+    qsort(events.r, events.n, sizeof(row_t), row_cmp);
+    qsort(supp.r, supp.n, sizeof(row_t), row_cmp);
+
+    printf("riskwarn counters for %s (Redis %s:%d, prefix %s)\n\n", date, cfg.redis_host,
+           cfg.redis_port, p);
+    printf("alerts          %8s %8s %8s %8s\n", "low", "medium", "high", "total");
+    printf("                %8lld %8lld %8lld %8lld\n\n", alerts.v[1], alerts.v[2], alerts.v[3],
+           alerts.v[0]);
+    printf("top rules                        %8s %8s %8s %8s\n", "low", "medium", "high", "total");
+    for (size_t i = 0; i < rules.n && (int)i < top; i++)
+        printf("  %-30s %8lld %8lld %8lld %8lld\n", rules.r[i].name, rules.r[i].v[1],
+               rules.r[i].v[2], rules.r[i].v[3], rules.r[i].v[0]);
+    if (rules.n == 0)
+        printf("  (none)\n");
+    long long dead = 0, total = 0;
+    printf("\nevents by type\n");
+    for (size_t i = 0; i < events.n; i++) {
+        if (strcmp(events.r[i].name, "deadletter") == 0) {
+            dead = events.r[i].v[0];
+            continue;
+        }
+        total += events.r[i].v[0];
+        printf("  %-30s %8lld\n", events.r[i].name, events.r[i].v[0]);
+    }
+    printf("  %-30s %8lld\n", "(all events)", total);
+    printf("\ndead letters                     %8lld\n", dead);
+    printf("\nsuppressed hits (cool-down)\n");
+    for (size_t i = 0; i < supp.n; i++)
+        printf("  %-30s %8lld\n", supp.r[i].name, supp.r[i].v[0]);
+    if (supp.n == 0)
+        printf("  (none)\n");
+    rc = RW_EXIT_OK;
+out:
+    if (c)
+        redisFree(c);
+    rows_free(&rules);
+    rows_free(&events);
+    rows_free(&supp);
+    rw_config_fini(&cfg);
+    return rc;
+}
