@@ -31,6 +31,9 @@ void rw_config_init(rw_config_t *c) {
     rw_config_set(&c->rules, "rules/packs/default.json");
     c->max_event_bytes = 1048576;
     rw_config_set(&c->metrics_listen, "127.0.0.1:9464");
+    c->webhook_min_level = 3;
+    c->webhook_timeout_ms = 2000;
+    c->webhook_retries = 3;
     c->batch_max = 512;
     c->poll_ms = 100;
     c->redis_timeout_ms = 5000;
@@ -61,6 +64,7 @@ void rw_config_fini(rw_config_t *c) {
     free(c->rules);
     free(c->modules_dir);
     free(c->metrics_listen);
+    free(c->webhook_url);
     memset(c, 0, sizeof(*c));
 }
 
@@ -311,6 +315,40 @@ static int load_redis(cctx_t *x, rw_config_t *c, json_t *r) {
     return 0;
 }
 
+static int load_webhook(cctx_t *x, rw_config_t *c, json_t *w) {
+    static const char *const keys[] = {"url", "min_level", "timeout_ms", "retries", NULL};
+    if (json_is_null(w))
+        return 0;
+    if (!json_is_object(w))
+        return cerr(x, "/webhook", false, "webhook: must be an object or null");
+    long long timeout = c->webhook_timeout_ms, retries = c->webhook_retries;
+    char *level = NULL;
+    if (check_keys(x, w, "/webhook", keys) || get_str(x, w, "/webhook", "url", &c->webhook_url, 0) ||
+        get_int(x, w, "/webhook", "timeout_ms", 50, 60000, &timeout) ||
+        get_int(x, w, "/webhook", "retries", 0, 10, &retries) ||
+        get_str(x, w, "/webhook", "min_level", &level, 0))
+        return -1;
+    if (!c->webhook_url)
+        return cerr(x, "/webhook", false, "webhook.url: required");
+    if (strncmp(c->webhook_url, "http://", 7) != 0 && strncmp(c->webhook_url, "https://", 8) != 0)
+        return cerr(x, "/webhook/url", false, "webhook.url: use an http:// or https:// address");
+    if (level) {
+        static const char *const names[] = {"low", "medium", "high"};
+        int l = 0;
+        for (int i = 0; i < 3; i++)
+            if (strcmp(level, names[i]) == 0)
+                l = i + 1;
+        free(level);
+        if (!l)
+            return cerr(x, "/webhook/min_level", false,
+                        "webhook.min_level: low, medium or high");
+        c->webhook_min_level = l;
+    }
+    c->webhook_timeout_ms = (int)timeout;
+    c->webhook_retries = (int)retries;
+    return 0;
+}
+
 int rw_config_load(rw_config_t *c, const char *path, rw_error_t *err) {
     size_t len;
     char *text = rw_file_read(path, &len, err);
@@ -324,9 +362,9 @@ int rw_config_load(rw_config_t *c, const char *path, rw_error_t *err) {
         rw_error_set(err, path, je.line, je.column, "%s", je.text);
         goto out;
     }
-    static const char *const keys[] = {"kafka",           "redis",          "rules",
-                                       "modules_dir",     "max_event_bytes", "metrics_listen",
-                                       NULL};
+    static const char *const keys[] = {"kafka",          "redis",           "rules",
+                                       "modules_dir",    "max_event_bytes", "metrics_listen",
+                                       "webhook",        NULL};
     if (!json_is_object(root)) {
         cerr(&x, "", false, "the engine configuration must be a JSON object");
         goto out;
@@ -338,7 +376,8 @@ int rw_config_load(rw_config_t *c, const char *path, rw_error_t *err) {
         get_str(&x, root, "", "rules", &c->rules, 0) ||
         get_str(&x, root, "", "modules_dir", &c->modules_dir, 1) ||
         get_int(&x, root, "", "max_event_bytes", 64, 64LL * 1024 * 1024, &meb) ||
-        get_str(&x, root, "", "metrics_listen", &c->metrics_listen, 1))
+        get_str(&x, root, "", "metrics_listen", &c->metrics_listen, 1) ||
+        (json_object_get(root, "webhook") && load_webhook(&x, c, json_object_get(root, "webhook"))))
         goto out;
     c->max_event_bytes = (size_t)meb;
     rc = 0;

@@ -26,6 +26,11 @@ typedef struct rw_config {
     char *modules_dir; /* NULL: none */
     size_t max_event_bytes;
     char *metrics_listen;
+    /* "webhook": high alerts POSTed to responders' paging tools; url NULL: off. */
+    char *webhook_url;
+    int webhook_min_level; /* RW_LEVEL_* (3: high) */
+    int webhook_timeout_ms;
+    int webhook_retries;
 
     /* Not in the file: set by flags, tests and the benchmark. */
     int batch_max;   /* messages a batch (512) */

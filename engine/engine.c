@@ -2,6 +2,7 @@
 
 #include "eval.h"
 #include "metrics.h"
+#include "webhook.h"
 #include "plugin.h"
 #include "ruleset.h"
 #include "store.h"
@@ -89,6 +90,7 @@ typedef struct engine {
     size_t n_outs, cap_outs;
     long long n_msgs;
     rw_metrics_t *metrics;
+    rw_webhook_t *webhook;
     int64_t lag_at; /* when consumer lag was last measured */
     bool quiet; /* catching up with the control topic at start-up: no audit records */
 } engine_t;
@@ -175,6 +177,18 @@ static void outs_build(engine_t *e, pipeline_t *p) {
         if (ca->level == RW_LEVEL_HIGH && p->high_topic)
             out_copy(e, o, p->high_topic);
     }
+}
+
+/* The level of an alert output, read back from its JSON. */
+static int alert_level_of(const out_t *o) {
+    static const char *const names[] = {"\"level\":\"low\"", "\"level\":\"medium\"",
+                                        "\"level\":\"high\""};
+    /* Alerts start with alert_id then level: look near the start only. */
+    size_t n = o->len < 120 ? o->len : 120;
+    for (int l = 3; l >= 1; l--)
+        if (memmem(o->value, n, names[l - 1], strlen(names[l - 1])))
+            return l;
+    return 0;
 }
 
 /* Counts what a finished batch sent, for the log. */
@@ -430,6 +444,11 @@ static int pipeline_run(engine_t *e, pipeline_t *p, rd_kafka_message_t **msgs, s
         return -1;
     rw_metrics_health(e->metrics, true, NULL);
     outs_count(e, p);
+    if (p == &e->live && e->webhook)
+        for (size_t i = 0; i < e->n_outs; i++)
+            if (e->outs[i].topic == p->alert_topic)
+                rw_webhook_post(e->webhook, alert_level_of(&e->outs[i]), e->outs[i].value,
+                                e->outs[i].len);
     if (p == &e->live)
         metrics_batch(e, b);
     size_t reread = 0;
@@ -748,6 +767,7 @@ static void engine_close(engine_t *e) {
     free(e->outs);
     pipeline_fini(&e->live);
     pipeline_fini(&e->shadow);
+    rw_webhook_destroy(e->webhook, 5000);
     rw_metrics_destroy(e->metrics);
     free(e->shadow_topic);
 }
@@ -804,6 +824,17 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
         rw_log(RW_LOG_INFO, "metrics: http://%.*s:%d/metrics and /healthz",
                (int)(strrchr(cfg->metrics_listen, ':') - cfg->metrics_listen), cfg->metrics_listen,
                rw_metrics_port(e.metrics));
+    if (cfg->webhook_url) {
+        rw_webhook_opts_t wo = {cfg->webhook_url, cfg->webhook_min_level, cfg->webhook_timeout_ms,
+                                cfg->webhook_retries, 1000};
+        if (!(e.webhook = rw_webhook_new(&wo, e.metrics, err, sizeof(err)))) {
+            fprintf(stderr, "riskwarn: %s\n", err);
+            rw_metrics_destroy(e.metrics);
+            rw_ruleset_destroy(e.live.rs);
+            rw_plugins_unload_all();
+            return RW_EXIT_USAGE;
+        }
+    }
     int rc = engine_open(&e, err, sizeof(err));
     if (rc != RW_EXIT_OK) {
         fprintf(stderr, "riskwarn: %s\n", err);

@@ -1,0 +1,407 @@
+/* For dashboards and responders: masking in every output, cool-down across two
+ * engines, tail, stats, metrics and the webhook, against the mock cluster, a
+ * real redis-server and a local HTTP receiver. */
+#include "harness.h"
+
+#include <check.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EVENTS "data/demo/events.jsonl"
+#define RULES "tests/packs/windows.json"
+
+/* Every raw value of a masked field in the events file (accounts, counterparties, ...). */
+static size_t raw_values(char ***out) {
+    static const char *const masked[] = {"account", "counterparty", "id_number", "card_number",
+                                         "phone", NULL};
+    FILE *f = fopen(EVENTS, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[8192];
+    char **v = NULL;
+    size_t n = 0;
+    while (fgets(line, sizeof(line), f)) {
+        json_t *e = json_loads(line, 0, NULL);
+        for (size_t i = 0; masked[i]; i++) {
+            const char *s = json_string_value(json_object_get(e, masked[i]));
+            if (s && strlen(s) > 10) {
+                v = realloc(v, (n + 1) * sizeof(char *));
+                v[n++] = strdup(s);
+            }
+        }
+        json_decref(e);
+    }
+    fclose(f);
+    *out = v;
+    return n;
+}
+
+static void assert_no_raw(const char *what, const char *text, char **raw, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(strstr(text, raw[i]) == NULL, "%s shows the raw value %s", what, raw[i]);
+}
+
+/* ---- a local HTTP receiver ---------------------------------------------------------------- */
+
+typedef struct receiver {
+    struct MHD_Daemon *d;
+    int port;
+    unsigned status; /* what it answers */
+    pthread_mutex_t lock;
+    rw_buf_t bodies; /* every body received, one a line */
+    int count;
+} receiver_t;
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *data,
+                                  size_t *size, void **state) {
+    (void)url;
+    (void)version;
+    receiver_t *r = cls;
+    if (*state == NULL) { /* first call: headers only */
+        *state = r;
+        return MHD_YES;
+    }
+    if (*size) {
+        pthread_mutex_lock(&r->lock);
+        rw_buf_append(&r->bodies, data, *size);
+        pthread_mutex_unlock(&r->lock);
+        *size = 0;
+        return MHD_YES;
+    }
+    pthread_mutex_lock(&r->lock);
+    rw_buf_append(&r->bodies, "\n", 1);
+    r->count++;
+    pthread_mutex_unlock(&r->lock);
+    ck_assert_str_eq(method, "POST");
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result ret = MHD_queue_response(c, r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static void receiver_start(receiver_t *r, unsigned status) {
+    memset(r, 0, sizeof(*r));
+    pthread_mutex_init(&r->lock, NULL);
+    rw_buf_init(&r->bodies);
+    r->status = status;
+    r->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, r,
+                            MHD_OPTION_END);
+    ck_assert_ptr_nonnull(r->d);
+    r->port = MHD_get_daemon_info(r->d, MHD_DAEMON_INFO_BIND_PORT)->port;
+}
+
+static int receiver_count(receiver_t *r) {
+    pthread_mutex_lock(&r->lock);
+    int n = r->count;
+    pthread_mutex_unlock(&r->lock);
+    return n;
+}
+
+static void receiver_stop(receiver_t *r) {
+    MHD_stop_daemon(r->d);
+    rw_buf_fini(&r->bodies);
+    pthread_mutex_destroy(&r->lock);
+}
+
+typedef struct at_least {
+    receiver_t *r;
+    int n;
+} at_least_t;
+
+static bool received(void *arg) {
+    at_least_t *a = arg;
+    return receiver_count(a->r) >= a->n;
+}
+
+/* ---- helpers --------------------------------------------------------------------------------- */
+
+/* An engine config with metrics on a free port and an optional webhook. */
+static const char *config_with(const h_peers_t *p, const char *rules, const char *group,
+                               int metrics_port, const char *webhook) {
+    char text[4096];
+    snprintf(text, sizeof(text),
+             "{\"kafka\": {\"brokers\": \"%s\", \"group_id\": \"%s\",\n"
+             "   \"properties\": {\"session.timeout.ms\": 6000, \"heartbeat.interval.ms\": 500}},\n"
+             " \"redis\": {\"host\": \"127.0.0.1\", \"port\": %d},\n"
+             " \"metrics_listen\": \"127.0.0.1:%d\",\n"
+             " \"webhook\": %s,\n"
+             " \"rules\": \"%s\"}\n",
+             p->mock.bootstraps, group, p->redis.port, metrics_port, webhook ? webhook : "null",
+             rules);
+    return h_tmpfile(".json", text);
+}
+
+/* GET a local URL with libcurl's command-line sibling: the test only needs text. */
+static char *http_get(int port, const char *path) {
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "curl -s -m 5 http://127.0.0.1:%d%s", port, path);
+    FILE *f = popen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    rw_buf_t b;
+    rw_buf_init(&b);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        rw_buf_append(&b, chunk, n);
+    pclose(f);
+    rw_buf_cstr(&b);
+    return b.data;
+}
+
+static double metric(const char *text, const char *series) {
+    const char *at = strstr(text, series);
+    while (at && at != text && at[-1] != '\n')
+        at = strstr(at + 1, series);
+    if (!at || at[strlen(series)] != ' ')
+        return -1;
+    return strtod(at + strlen(series) + 1, NULL);
+}
+
+/* ---- tests --------------------------------------------------------------------------------- */
+
+/* One known run: alerts and counters of the replay; metrics, stats and tail
+ * agree with them; no output shows a raw account or counterparty; the webhook
+ * receives every high alert. */
+START_TEST(test_dashboard_outputs_agree_and_mask) {
+    h_peers_t p;
+    h_peers_start(&p);
+    h_expect_t e;
+    ck_assert_int_eq(h_expect_replay(RULES, EVENTS, &e), 0);
+    receiver_t rx;
+    receiver_start(&rx, 200);
+    char hook[200];
+    snprintf(hook, sizeof(hook), "{\"url\": \"http://127.0.0.1:%d/page\", \"min_level\": \"high\"}",
+             rx.port);
+    int mport = rw_free_port();
+    const char *cfg = config_with(&p, RULES, "db-main", mport, hook);
+    const char *log = "/tmp/rwtest-dashboard.log";
+    unlink(log);
+    pid_t eng = h_engine_start(cfg, log);
+    rd_kafka_t *prod = h_producer(p.mock.bootstraps);
+    long n = h_produce_events(prod, EVENTS);
+    rd_kafka_destroy(prod);
+    h_progress_t pr = {p.rc, n};
+    ck_assert(h_wait(h_all_counted, &pr, 60000));
+    at_least_t al = {&rx, (int)e.alerts[3]};
+    ck_assert_msg(h_wait(received, &al, 30000), "webhook got %d of %lld high alerts",
+                  receiver_count(&rx), e.alerts[3]);
+
+    char **raw;
+    size_t nraw = raw_values(&raw);
+    ck_assert_int_gt(nraw, 100);
+
+    /* Metrics after the known run. */
+    char *m = http_get(mport, "/metrics");
+    ck_assert_msg(metric(m, "riskwarn_alerts_total{level=\"high\"}") == (double)e.alerts[3], "%s",
+                  m);
+    ck_assert(metric(m, "riskwarn_alerts_total{level=\"low\"}") == (double)e.alerts[1]);
+    ck_assert(metric(m, "riskwarn_alerts_total{level=\"medium\"}") == (double)e.alerts[2]);
+    double events = 0;
+    for (const char *l = strstr(m, "\nriskwarn_events_total{"); l;
+         l = strstr(l + 1, "\nriskwarn_events_total{"))
+        events += strtod(strchr(l, ' ') + 1, NULL);
+    ck_assert(events == (double)n);
+    ck_assert(metric(m, "riskwarn_webhook_total{result=\"sent\"}") >= (double)e.alerts[3]);
+    ck_assert_ptr_nonnull(strstr(m, "riskwarn_ruleset_info{target=\"live\",ruleset=\"test-windows\""));
+    ck_assert_ptr_nonnull(strstr(m, "riskwarn_batch_seconds_count"));
+    ck_assert_ptr_nonnull(strstr(m, "riskwarn_consumer_lag{topic=\"events.transactions\""));
+    free(m);
+    char *health = http_get(mport, "/healthz");
+    ck_assert_str_eq(health, "ok\n");
+    free(health);
+
+    /* stats: the same numbers as the replay for the busiest day. */
+    const char *busiest = NULL;
+    long long most = -1;
+    for (size_t i = 0; i < e.n_counters; i++)
+        if (strncmp(e.counters[i].key, "alerts:", 7) == 0) {
+            long long day = 0;
+            for (size_t k = 0; k < e.n_counters; k++)
+                if (strcmp(e.counters[k].key, e.counters[i].key) == 0)
+                    day += e.counters[k].value;
+            if (day > most) {
+                most = day;
+                busiest = e.counters[i].key + 7;
+            }
+        }
+    ck_assert_ptr_nonnull(busiest);
+    char redis[64], out[65536];
+    snprintf(redis, sizeof(redis), "127.0.0.1:%d", p.redis.port);
+    const char *stats[] = {"stats", "--redis", redis, "--date", busiest, NULL};
+    ck_assert_int_eq(h_run(out, sizeof(out), stats), 0);
+    long long lo = 0, me = 0, hi = 0;
+    char akey[64];
+    snprintf(akey, sizeof(akey), "alerts:%s", busiest);
+    for (size_t i = 0; i < e.n_counters; i++)
+        if (strcmp(e.counters[i].key, akey) == 0) {
+            lo += strcmp(e.counters[i].field, "low") == 0 ? e.counters[i].value : 0;
+            me += strcmp(e.counters[i].field, "medium") == 0 ? e.counters[i].value : 0;
+            hi += strcmp(e.counters[i].field, "high") == 0 ? e.counters[i].value : 0;
+        }
+    char want[200];
+    snprintf(want, sizeof(want), "%8lld %8lld %8lld %8lld", lo, me, hi, lo + me + hi);
+    ck_assert_msg(strstr(out, want) != NULL, "stats lacks \"%s\":\n%s", want, out);
+    ck_assert_ptr_nonnull(strstr(out, "top rules"));
+    ck_assert_ptr_nonnull(strstr(out, "events by type"));
+    assert_no_raw("stats", out, raw, nraw);
+
+    /* tail: one line an alert, no colour off a terminal, high only with --level. */
+    const char *tail[] = {"tail", "--brokers", p.mock.bootstraps, "--from-beginning",
+                          "--until-end", "--level", "high", NULL};
+    ck_assert_int_eq(h_run(out, sizeof(out), tail), 0);
+    long lines = 0;
+    for (const char *c = out; (c = strchr(c, '\n')); c++)
+        lines++;
+    ck_assert_int_eq(lines, e.alerts[3]);
+    ck_assert_msg(strstr(out, "\033[") == NULL, "colour codes off a terminal");
+    ck_assert(strncmp(out, "HIGH ", 5) == 0);
+    ck_assert_ptr_nonnull(strstr(out, "key="));
+    assert_no_raw("tail", out, raw, nraw);
+    const char *tailj[] = {"tail", "--brokers", p.mock.bootstraps, "--from-beginning",
+                           "--until-end", "--json", NULL};
+    ck_assert_int_eq(h_run(out, sizeof(out), tailj), 0);
+    ck_assert(out[0] == '{');
+
+    /* Every output: alerts, high alerts, audit, the webhook, the log. */
+    static const char *const topics[] = {"risk.alerts", "risk.alerts.high", "risk.audit", NULL};
+    for (size_t t = 0; topics[t]; t++) {
+        h_msgs_t msgs = {0};
+        h_consume_all(p.mock.bootstraps, topics[t], 1, 300, 20000, &msgs);
+        ck_assert_int_gt(msgs.n, 0);
+        for (size_t i = 0; i < msgs.n; i++) {
+            assert_no_raw(topics[t], msgs.m[i].value, raw, nraw);
+            if (msgs.m[i].key)
+                assert_no_raw("message key", msgs.m[i].key, raw, nraw);
+        }
+        h_msgs_free(&msgs);
+    }
+    pthread_mutex_lock(&rx.lock);
+    assert_no_raw("webhook", rw_buf_cstr(&rx.bodies), raw, nraw);
+    pthread_mutex_unlock(&rx.lock);
+    ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
+    size_t len;
+    rw_error_t err;
+    rw_error_clear(&err);
+    char *logtext = rw_file_read(log, &len, &err);
+    ck_assert_ptr_nonnull(logtext);
+    assert_no_raw("log", logtext, raw, nraw);
+    free(logtext);
+
+    for (size_t i = 0; i < nraw; i++)
+        free(raw[i]);
+    free(raw);
+    receiver_stop(&rx);
+    h_expect_free(&e);
+    h_peers_stop(&p);
+}
+END_TEST
+
+/* A webhook that always fails never blocks the stream. */
+START_TEST(test_dashboard_failing_webhook_does_not_block) {
+    h_peers_t p;
+    h_peers_start(&p);
+    receiver_t rx;
+    receiver_start(&rx, 500);
+    char hook[200];
+    snprintf(hook, sizeof(hook),
+             "{\"url\": \"http://127.0.0.1:%d/page\", \"min_level\": \"low\", \"timeout_ms\": 200, "
+             "\"retries\": 2}",
+             rx.port);
+    int mport = rw_free_port();
+    const char *cfg = config_with(&p, RULES, "db-hook", mport, hook);
+    pid_t eng = h_engine_start(cfg, "/tmp/rwtest-dashboard.log");
+    rd_kafka_t *prod = h_producer(p.mock.bootstraps);
+    long n = h_produce_events(prod, EVENTS);
+    rd_kafka_destroy(prod);
+    h_progress_t pr = {p.rc, n};
+    ck_assert_msg(h_wait(h_all_counted, &pr, 60000), "the stream stalled behind the webhook");
+    at_least_t al = {&rx, 3};
+    ck_assert(h_wait(received, &al, 30000));
+    char *m = http_get(mport, "/metrics");
+    ck_assert_msg(metric(m, "riskwarn_webhook_total{result=\"dropped\"}") > 0 ||
+                      metric(m, "riskwarn_webhook_total{result=\"failed\"}") > 0,
+                  "%s", m);
+    free(m);
+    ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
+    receiver_stop(&rx);
+    h_peers_stop(&p);
+}
+END_TEST
+
+/* Cool-down state is shared through Redis: two engines own one partition each;
+ * a hit on one engine holds back the same rule and key on the other, and a
+ * higher level passes at once. */
+START_TEST(test_dashboard_cooldown_across_two_engines) {
+    h_peers_t p;
+    h_peers_start(&p);
+    char err[256];
+    ck_assert_msg(rw_mock_topic(&p.mock, "events.pair:2", err, sizeof(err)) == 0, "%s", err);
+    const char *rules = h_tmpfile(
+        ".json", "{\"ruleset\": \"cd\", \"version\": \"1\", \"cooldown\": \"1h\", \"rules\": [\n"
+                 " {\"id\": \"big\", \"module\": \"value\", \"match\": {\"type\": \"transaction\"},\n"
+                 "  \"key\": \"account\", \"params\": {\"field\": \"amount\"},\n"
+                 "  \"thresholds\": {\"low\": 10, \"high\": 1000}}]}\n");
+    char rules_path[128];
+    snprintf(rules_path, sizeof(rules_path), "%s", rules);
+    const char *cfg = h_engine_config_topics(p.mock.bootstraps, p.redis.port, rules_path,
+                                             "db-cool", "[\"events.pair\"]");
+    char cfg_path[128];
+    snprintf(cfg_path, sizeof(cfg_path), "%s", cfg);
+    pid_t a = h_engine_start(cfg_path, "/tmp/rwtest-dashboard.log");
+    pid_t b = h_engine_start(cfg_path, "/tmp/rwtest-dashboard.log");
+    rd_kafka_t *prod = h_producer(p.mock.bootstraps);
+    static const char *const ev[] = {
+        "{\"event_id\": \"c1\", \"type\": \"transaction\", \"ts\": \"2026-11-27T10:00:00Z\", "
+        "\"account\": \"6222020200112233445\", \"amount\": 50}",
+        "{\"event_id\": \"c2\", \"type\": \"transaction\", \"ts\": \"2026-11-27T10:01:00Z\", "
+        "\"account\": \"6222020200112233445\", \"amount\": 60}",
+        "{\"event_id\": \"c3\", \"type\": \"transaction\", \"ts\": \"2026-11-27T10:02:00Z\", "
+        "\"account\": \"6222020200112233445\", \"amount\": 5000}",
+        "{\"event_id\": \"c4\", \"type\": \"transaction\", \"ts\": \"2026-11-27T10:03:00Z\", "
+        "\"account\": \"6222020200112233445\", \"amount\": 70}"};
+    for (int i = 0; i < 4; i++) {
+        /* Alternate partitions, one event at a time: each waits for the last. */
+        ck_assert_int_eq(h_produce(prod, "events.pair", i % 2, NULL, ev[i], strlen(ev[i])), 0);
+        rd_kafka_flush(prod, 5000);
+        h_progress_t pr = {p.rc, i + 1};
+        ck_assert_msg(h_wait(h_all_counted, &pr, 60000), "event %d not processed", i + 1);
+    }
+    rd_kafka_destroy(prod);
+    h_msgs_t alerts = {0};
+    h_consume_all(p.mock.bootstraps, "risk.alerts", 2, 1000, 20000, &alerts);
+    ck_assert_int_eq(alerts.n, 2);
+    ck_assert_ptr_nonnull(strstr(alerts.m[0].value, "\"event_id\":\"c1\""));
+    ck_assert_ptr_nonnull(strstr(alerts.m[1].value, "\"event_id\":\"c3\""));
+    /* The high alert says how many were held back before it. */
+    ck_assert_ptr_nonnull(strstr(alerts.m[1].value, "\"suppressed\":1"));
+    ck_assert_int_eq(h_hget(p.rc, "rw:suppressed:2026-11-27", "big"), 2);
+    ck_assert_int_eq(h_engine_stop(a, SIGTERM, 30000), 0);
+    ck_assert_int_eq(h_engine_stop(b, SIGTERM, 30000), 0);
+    h_msgs_free(&alerts);
+    h_peers_stop(&p);
+}
+END_TEST
+
+static Suite *dashboard_suite(void) {
+    Suite *s = suite_create("dashboard");
+    TCase *tc = tcase_create("outputs");
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, test_dashboard_outputs_agree_and_mask);
+    tcase_add_test(tc, test_dashboard_failing_webhook_does_not_block);
+    tcase_add_test(tc, test_dashboard_cooldown_across_two_engines);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    SRunner *sr = srunner_create(dashboard_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
