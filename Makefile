@@ -35,7 +35,7 @@ MODULES      := $(patsubst rules/examples/%.c,$(BUILD)/modules/%.so,$(wildcard r
 TEST_MODULES := $(patsubst tests/modules/%.c,$(BUILD)/modules-test/%.so,$(wildcard tests/modules/*.c))
 MODULE_LIBS  := $(shell pkg-config --libs jansson 2>/dev/null) -lm
 
-.PHONY: all deps demo test test-unit test-integration test-asan bench format format-check clean
+.PHONY: all deps demo test test-asan bench fuzz format format-check clean
 
 all: $(BIN)/riskwarn $(MODULES)
 
@@ -66,11 +66,16 @@ $(BUILD)/modules-test/%.so: tests/modules/%.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -shared -o $@ $< $(MODULE_LIBS)
 
-# -rdynamic: modules loaded by the tests call the engine functions of module.h.
-$(BUILD)/tests/%: tests/%.c tests/harness.h $(LIB)
+# Tests compile apart from their link, so that -MMD records each one's headers.
+$(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -rdynamic -Itests -o $@ $< tests/harness.c $(LIB) $(LDLIBS) $(TEST_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Itests -c $< -o $@
+
+# -rdynamic: modules loaded by the tests call the engine functions of module.h.
+$(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(BUILD)/tests/harness.o $(LIB)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/tests/harness.o $(LIB) $(LDLIBS) $(TEST_LIBS)
 
 $(BUILD)/tests/check_plugin: $(MODULES) $(TEST_MODULES)
 
@@ -94,12 +99,24 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tests/bench
 	$(Q)$(BUILD)/tests/bench
 
-$(BUILD)/tests/bench: tests/bench.c tests/harness.h $(LIB)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Itests -o $@ $< tests/harness.c $(LIB) $(LDLIBS) $(TEST_LIBS)
+$(BUILD)/tests/bench: $(BUILD)/tests/bench.o $(BUILD)/tests/harness.o $(LIB)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/tests/harness.o $(LIB) $(LDLIBS) $(TEST_LIBS)
+
+# libFuzzer on event parsing, every module and alert building (needs clang and
+# libclang-rt-14-dev). The seed corpus also replays in `make test`.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@command -v clang >/dev/null || { echo "make fuzz needs clang: apt-get install clang libclang-rt-14-dev"; exit 2; }
+	$(Q)$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang OPT="-O1 -g" \
+	    SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" build/fuzz/libriskwarn.a
+	$(Q)clang -O1 -g -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -Iinclude -Iengine \
+	    $(shell pkg-config --cflags $(PKGS)) tests/fuzz/fuzz_event.c build/fuzz/libriskwarn.a \
+	    $(LDLIBS) -o build/fuzz/fuzz_event
+	$(Q)mkdir -p build/fuzz/corpus
+	$(Q)build/fuzz/fuzz_event -max_total_time=$(FUZZ_SECONDS) -max_len=9000 build/fuzz/corpus tests/fuzz/corpus
 
 FORMAT_FILES := $(wildcard engine/*.[ch] rules/*.[ch] rules/examples/*.c include/riskwarn/*.h \
-                tests/*.[ch] tests/modules/*.c)
+                tests/*.[ch] tests/modules/*.c tests/fuzz/*.c)
 format:
 	$(Q)clang-format -i $(FORMAT_FILES)
 format-check:
