@@ -93,7 +93,20 @@ typedef struct engine {
     rw_webhook_t *webhook;
     int64_t lag_at; /* when consumer lag was last measured */
     bool quiet; /* catching up with the control topic at start-up: no audit records */
+    /* Fault injection for tests (RW_TEST_DIE="after-publish:N" or "before-commit:N"):
+     * the process dies at that point of its Nth batch, as if killed. */
+    int die_where, die_batch, batches;
 } engine_t;
+
+enum { DIE_NONE, DIE_AFTER_PUBLISH, DIE_BEFORE_COMMIT };
+
+static void die_maybe(engine_t *e, int where) {
+    if (e->die_where == where && e->batches == e->die_batch) {
+        rw_log(RW_LOG_WARN, "RW_TEST_DIE: dying %s batch %d",
+               where == DIE_AFTER_PUBLISH ? "after publishing" : "before committing", e->batches);
+        _exit(137);
+    }
+}
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
@@ -423,6 +436,8 @@ static int pipeline_run(engine_t *e, pipeline_t *p, rd_kafka_message_t **msgs, s
             outs_enqueue(e);
             if ((b->n_case_alerts || b->state_alerts) && outs_deliver(e, &stop_seen) != 0)
                 return -1;
+            if (e->die_where == DIE_AFTER_PUBLISH && outs_deliver(e, &stop_seen) == 0)
+                die_maybe(e, DIE_AFTER_PUBLISH);
             rc = p->store->apply(p->store, b);
         }
         if (rc == 0)
@@ -463,6 +478,7 @@ static int pipeline_run(engine_t *e, pipeline_t *p, rd_kafka_message_t **msgs, s
 }
 
 static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
+    e->batches++;
     for (ssize_t i = 0; i < n; i++)
         if (msgs[i]->err && msgs[i]->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             rw_log(RW_LOG_WARN, "consume: %s", rd_kafka_message_errstr(msgs[i]));
@@ -478,9 +494,15 @@ static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
         if (b->srcs[i].max_offset >= 0)
             rd_kafka_topic_partition_list_add(offs, b->srcs[i].topic, b->srcs[i].partition)
                 ->offset = b->srcs[i].max_offset + 1;
+    /* Committed before the next batch: after a crash at most the batch in hand
+     * is read again, and the state it needs is kept (store.c trims no entry a
+     * batch's events still need). */
+    die_maybe(e, DIE_BEFORE_COMMIT);
     rd_kafka_resp_err_t err = offs->cnt ? rd_kafka_offsets_store(e->consumer, offs) : 0;
+    if (!err && offs->cnt)
+        err = rd_kafka_commit(e->consumer, offs, 0);
     if (err)
-        rw_log(RW_LOG_INFO, "offsets not stored (partition moved away?): %s",
+        rw_log(RW_LOG_INFO, "offsets not committed (partition moved away?): %s",
                rd_kafka_err2str(err));
     rd_kafka_topic_partition_list_destroy(offs);
     e->n_msgs += (long long)b->n_items;
@@ -515,8 +537,10 @@ static void audit(engine_t *e, bool loaded, const char *target, const char *sour
     json_decref(a);
     rw_log(loaded ? RW_LOG_INFO : RW_LOG_WARN, "audit: %s", text);
     rd_kafka_resp_err_t err;
+    /* Keyed by group: one group's audit trail stays in one partition, in order. */
     while ((err = rd_kafka_producev(e->producer, RD_KAFKA_V_TOPIC(e->cfg->audit_topic),
                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                    RD_KAFKA_V_KEY(e->cfg->group_id, strlen(e->cfg->group_id)),
                                     RD_KAFKA_V_VALUE(text, strlen(text)), RD_KAFKA_V_END)) ==
            RD_KAFKA_RESP_ERR__QUEUE_FULL)
         rd_kafka_poll(e->producer, 100);
@@ -694,7 +718,7 @@ static int engine_open(engine_t *e, char *err, size_t errlen) {
     if (!conf)
         return RW_EXIT_USAGE;
     if (conf_set(conf, "group.id", cfg->group_id, err, errlen) ||
-        conf_set(conf, "enable.auto.commit", "true", err, errlen) ||
+        conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
         conf_set(conf, "enable.auto.offset.store", "false", err, errlen) ||
         conf_set(conf, "auto.offset.reset", "earliest", err, errlen) ||
         conf_set(conf, "enable.partition.eof", "false", err, errlen)) {
@@ -788,6 +812,14 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
     e.cfg = cfg;
     e.ctl = ctl;
     e.stop = &ctl->stop;
+    const char *die = getenv("RW_TEST_DIE");
+    if (die) {
+        const char *colon = strchr(die, ':');
+        e.die_where = strncmp(die, "after-publish:", 14) == 0   ? DIE_AFTER_PUBLISH
+                      : strncmp(die, "before-commit:", 14) == 0 ? DIE_BEFORE_COMMIT
+                                                                : DIE_NONE;
+        e.die_batch = colon ? atoi(colon + 1) : 0;
+    }
 
     if (cfg->modules_dir) {
         rw_error_t perr;

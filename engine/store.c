@@ -558,7 +558,12 @@ static int redis_apply(rw_store_t *base, rw_batch_t *b) {
             if (any) {
                 arg_add(s, "W", 1);
                 arg_fmt(s, "%sw:%s", s->prefix, ws->id);
-                arg_fmt(s, "%lld", (long long)rw_window_keep_from(ws));
+                /* Keep what this batch's events need: after a crash the batch is
+                 * read again, and its events must see the same windows. */
+                int64_t cut = rw_window_keep_from(ws);
+                if (ws->load_min_ms < cut)
+                    cut = ws->load_min_ms;
+                arg_fmt(s, "%lld", (long long)cut);
                 arg_fmt(s, "%lld", (long long)(2 * ws->window_ms + WINDOW_GRACE_MS));
             }
         }

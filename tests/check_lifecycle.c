@@ -45,7 +45,7 @@ typedef struct audit_want {
 
 static size_t audit_count(audit_want_t *w) {
     h_msgs_t m = {0};
-    h_consume_all(w->brokers, "risk.audit", 0, 300, 3000, &m);
+    h_consume_all(w->brokers, "risk.audit", w->min, 1000, 5000, &m);
     size_t n = 0;
     char seen[8][64];
     w->engines = 0;

@@ -1,12 +1,14 @@
 #include "harness.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -90,8 +92,8 @@ long h_produce_events(rd_kafka_t *p, const char *path) {
     size_t cap = 0;
     ssize_t len;
     long n = 0;
-    static const char *const keys[] = {"account", "customer_id", "staff_id", "service",
-                                       "complaint_id", NULL};
+    static const char *const keys[] = {"account", "customer_id",  "staff_id",
+                                       "service", "complaint_id", NULL};
     while ((len = getline(&line, &cap, f)) >= 0) {
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             len--;
@@ -100,8 +102,8 @@ long h_produce_events(rd_kafka_t *p, const char *path) {
         json_t *ev = json_loadb(line, (size_t)len, 0, NULL);
         const char *type =
             json_is_object(ev) ? json_string_value(json_object_get(ev, "type")) : NULL;
-        const char *topic = type && strcmp(type, "transaction") == 0 ? "events.transactions"
-                                                                      : "events.service";
+        const char *topic =
+            type && strcmp(type, "transaction") == 0 ? "events.transactions" : "events.service";
         const char *key = NULL;
         for (size_t i = 0; json_is_object(ev) && keys[i] && !key; i++)
             key = json_string_value(json_object_get(ev, keys[i]));
@@ -230,9 +232,29 @@ void h_msgs_free(h_msgs_t *m) {
 }
 
 pid_t h_engine_start(const char *cfg_path, const char *log_path) {
+    return h_engine_start_env(cfg_path, log_path, NULL);
+}
+
+int h_engine_wait(pid_t pid, int timeout_ms) {
+    int64_t deadline = rw_monotonic_ms() + timeout_ms;
+    int status;
+    while (waitpid(pid, &status, WNOHANG) != pid) {
+        if (rw_monotonic_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        usleep(10000);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+pid_t h_engine_start_env(const char *cfg_path, const char *log_path, const char *env) {
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
+        if (env)
+            putenv((char *)env);
         if (log_path) {
             int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
             if (fd >= 0) {
@@ -399,7 +421,8 @@ int h_expect_replay_redis(const char *rules, const char *events_path, int redis_
                 rw_alert_id(rs, it->event_id, it->level, id);
                 char el[400];
                 snprintf(el, sizeof(el), "%s:%s", it->event_id, rw_level_name(it->level));
-                e->event_levels = realloc(e->event_levels, (e->n_event_levels + 1) * sizeof(char *));
+                e->event_levels =
+                    realloc(e->event_levels, (e->n_event_levels + 1) * sizeof(char *));
                 e->event_levels[e->n_event_levels++] = strdup(el);
                 if (e->n_alert_ids == cap_ids) {
                     cap_ids = cap_ids ? cap_ids * 2 : 256;
@@ -439,8 +462,7 @@ int h_expect_replay_redis(const char *rules, const char *events_path, int redis_
     const rw_memstore_counter_t *c = rw_memstore_counters(store, &nc);
     e->counters = calloc(nc ? nc : 1, sizeof(*c));
     for (size_t i = 0; i < nc; i++)
-        e->counters[i] = (rw_memstore_counter_t){strdup(c[i].key), strdup(c[i].field),
-                                                 c[i].value};
+        e->counters[i] = (rw_memstore_counter_t){strdup(c[i].key), strdup(c[i].field), c[i].value};
     e->n_counters = nc;
     rw_batch_destroy(b);
     store->destroy(store);
@@ -468,12 +490,11 @@ void h_peers_start(h_peers_t *p) {
     memset(p, 0, sizeof(*p));
     ck_assert_msg(rw_mock_start(&p->mock, 3, err, sizeof(err)) == 0, "%s", err);
     static const char *const topics[] = {"events.transactions:4", "events.service:1",
-                                         "risk.alerts:2",        "risk.alerts.high:1",
-                                         "risk.deadletter:1",    NULL};
+                                         "risk.alerts:2",         "risk.alerts.high:1",
+                                         "risk.deadletter:1",     NULL};
     for (size_t i = 0; topics[i]; i++)
         ck_assert_msg(rw_mock_topic(&p->mock, topics[i], err, sizeof(err)) == 0, "%s", err);
-    ck_assert_msg(rw_redis_server_start(&p->redis, NULL, 10000, err, sizeof(err)) == 0, "%s",
-                  err);
+    ck_assert_msg(rw_redis_server_start(&p->redis, NULL, 10000, err, sizeof(err)) == 0, "%s", err);
     p->rc = h_redis(p->redis.port);
 }
 
@@ -538,6 +559,8 @@ void h_assert_ttls(redisContext *rc) {
     ck_assert_ptr_nonnull(keys);
     ck_assert_int_gt(keys->elements, 0);
     for (size_t i = 0; i < keys->elements; i++) {
+        if (strncmp(keys->element[i]->str, "rw:list:", 8) == 0)
+            continue; /* watchlists are the risk team's, not the engine's */
         redisReply *t = redisCommand(rc, "PTTL %s", keys->element[i]->str);
         ck_assert_msg(t->integer > 0, "key %s has no TTL (%lld)", keys->element[i]->str,
                       t->integer);
@@ -546,3 +569,151 @@ void h_assert_ttls(redisContext *rc) {
     freeReplyObject(keys);
 }
 
+/* ---- Redis outages -------------------------------------------------------------------- */
+
+/* The port of the redis-server started by h_redis_persist (-1: none). */
+static int persist_port = -1;
+
+static bool redis_answers(int port) {
+    char err[256];
+    rw_redis_opts_t o = {"127.0.0.1", port, NULL, NULL, 0, "rw:", "t", 500};
+    redisContext *c = rw_redis_connect(&o, err, sizeof(err));
+    if (!c)
+        return false;
+    redisReply *r = redisCommand(c, "PING");
+    bool ok = r && r->type == REDIS_REPLY_STATUS;
+    if (r)
+        freeReplyObject(r);
+    redisFree(c);
+    return ok;
+}
+
+/* Starts redis-server on s->port in s->dir with the flags of engine/proc.c, or
+ * with an fsync'd append-only file when persist; waits until it answers. */
+static void redis_spawn(rw_redis_server_t *s, bool persist) {
+    char port[16];
+    snprintf(port, sizeof(port), "%d", s->port);
+    int64_t deadline = rw_monotonic_ms() + 10000;
+    /* The old server's socket may linger a moment: try again until the deadline. */
+    while (rw_monotonic_ms() < deadline) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            if (chdir(s->dir) != 0)
+                _exit(127);
+            int devnull = open("/dev/null", O_WRONLY);
+            if (devnull >= 0) {
+                dup2(devnull, 1);
+                dup2(devnull, 2);
+            }
+            const char *argv[] = {"redis-server",
+                                  "--port",
+                                  port,
+                                  "--bind",
+                                  "127.0.0.1",
+                                  "--save",
+                                  "",
+                                  "--appendonly",
+                                  persist ? "yes" : "no",
+                                  "--daemonize",
+                                  "no",
+                                  persist ? "--appendfsync" : NULL,
+                                  "always",
+                                  NULL};
+            execvp("redis-server", (char *const *)argv);
+            _exit(127);
+        }
+        s->pid = pid;
+        while (rw_monotonic_ms() < deadline) {
+            int status;
+            if (waitpid(pid, &status, WNOHANG) == pid) {
+                s->pid = 0;
+                ck_assert_msg(!(WIFEXITED(status) && WEXITSTATUS(status) == 127),
+                              "cannot run redis-server");
+                break; /* port still taken: start again */
+            }
+            if (redis_answers(s->port))
+                return;
+            usleep(20000);
+        }
+        usleep(50000);
+    }
+    if (s->pid > 0) {
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, NULL, 0);
+        s->pid = 0;
+    }
+    ck_abort_msg("redis-server on port %d did not answer", s->port);
+}
+
+static void redis_reap(rw_redis_server_t *s, int sig) {
+    if (s->pid <= 0)
+        return;
+    kill(s->pid, SIGCONT); /* a stopped server cannot act on SIGTERM */
+    kill(s->pid, sig);
+    int64_t deadline = rw_monotonic_ms() + 5000;
+    int status;
+    while (waitpid(s->pid, &status, WNOHANG) == 0) {
+        if (rw_monotonic_ms() > deadline) {
+            kill(s->pid, SIGKILL);
+            waitpid(s->pid, &status, 0);
+            break;
+        }
+        usleep(10000);
+    }
+    s->pid = 0;
+}
+
+void h_redis_persist(h_peers_t *p) {
+    int port = p->redis.port;
+    if (p->rc)
+        redisFree(p->rc);
+    p->rc = NULL;
+    rw_redis_server_stop(&p->redis);
+    p->redis.port = port;
+    snprintf(p->redis.dir, sizeof(p->redis.dir), "/tmp/rwtest-redis-XXXXXX");
+    ck_assert_msg(mkdtemp(p->redis.dir) != NULL, "mkdtemp: %s", strerror(errno));
+    persist_port = port;
+    redis_spawn(&p->redis, true);
+    p->rc = h_redis(port);
+}
+
+void h_redis_kill(h_peers_t *p) { redis_reap(&p->redis, SIGKILL); }
+
+void h_redis_restart(h_peers_t *p) {
+    redis_reap(&p->redis, SIGTERM);
+    if (p->rc)
+        redisFree(p->rc);
+    p->rc = NULL;
+    redis_spawn(&p->redis, p->redis.port == persist_port);
+    p->rc = h_redis(p->redis.port);
+}
+
+/* Removes a directory and the files and directories under it. */
+static void remove_tree(const char *path) {
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *ent;
+        while ((ent = readdir(d))) {
+            if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
+                continue;
+            char sub[600];
+            snprintf(sub, sizeof(sub), "%s/%s", path, ent->d_name);
+            struct stat st;
+            if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode))
+                remove_tree(sub);
+            else
+                unlink(sub);
+        }
+        closedir(d);
+    }
+    rmdir(path);
+}
+
+void h_redis_persist_fini(h_peers_t *p) {
+    redis_reap(&p->redis, SIGTERM);
+    if (p->redis.dir[0] && p->redis.port == persist_port)
+        remove_tree(p->redis.dir);
+    p->redis.dir[0] = 0;
+    persist_port = -1;
+}

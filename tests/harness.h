@@ -61,6 +61,11 @@ void h_msgs_free(h_msgs_t *m);
 /* Starts `riskwarn run -c cfg_path` with extra args; stderr goes to log_path
  * (may be NULL). Returns the child's pid. */
 pid_t h_engine_start(const char *cfg_path, const char *log_path);
+/* The same, with one more environment variable ("NAME=value", may be NULL). */
+pid_t h_engine_start_env(const char *cfg_path, const char *log_path, const char *env);
+/* Waits at most timeout_ms for the child to exit by itself. Returns its exit code
+ * (128+signal when killed), or -1 on timeout (the child is then killed). */
+int h_engine_wait(pid_t pid, int timeout_ms);
 /* Sends sig and waits at most timeout_ms for the exit. Returns the exit code,
  * 128+signal when killed, or -1 on timeout (then the child is killed). */
 int h_engine_stop(pid_t pid, int sig, int timeout_ms);
@@ -121,5 +126,21 @@ void h_ids_free(char **ids, size_t n);
 void h_assert_counters(redisContext *rc, const h_expect_t *e);
 /* Every rw:* key has a TTL. */
 void h_assert_ttls(redisContext *rc);
+
+/* Redis outages. h_redis_persist replaces the peers' redis-server by one on the
+ * same port, in a new directory of its own, that appends every write to its
+ * append-only file and fsyncs it before answering (appendonly yes, appendfsync
+ * always): a killed server restarts with its data. Call it before the engine
+ * starts; finish with h_redis_persist_fini, then h_peers_stop. */
+void h_redis_persist(h_peers_t *p);
+/* Kills the peers' redis-server with SIGKILL and reaps it (its directory stays). */
+void h_redis_kill(h_peers_t *p);
+/* Stops the peers' redis-server if it runs (SIGTERM), and starts a new one on the
+ * same port, in the same directory, with the same flags as before (so without
+ * h_redis_persist the data is gone). Waits until it answers PING and gives
+ * p->rc a new connection. */
+void h_redis_restart(h_peers_t *p);
+/* Stops a redis-server started by h_redis_persist and removes its directory. */
+void h_redis_persist_fini(h_peers_t *p);
 
 #endif
