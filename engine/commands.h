@@ -16,6 +16,12 @@ int rw_cmd_stats(int argc, char **argv);
 
 /* Loads external rule modules from dir (NULL: none). 0, or -1 after printing why. */
 int rw_modules_dir_load(const char *dir);
+/* Prints the counters of one date ("YYYY-MM-DD", or "*" for every day) as
+ * tables: alerts by level, the top rules, events by type, dead letters and
+ * suppressed hits. redis is a connected redisContext (borrowed). */
+#include <stdio.h>
+void rw_stats_print(void *redis, const char *prefix, const char *date, int top, FILE *out);
+
 /* Prints a command's usage line to stderr and returns RW_EXIT_USAGE. */
 int rw_usage(const char *cmd);
 /* SIGTERM and SIGINT set the stop flag, SIGHUP the reload flag; SIGPIPE is

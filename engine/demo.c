@@ -104,46 +104,6 @@ static long long processed(redisContext *c) {
     return total;
 }
 
-static void print_hash(redisContext *c, const char *key, const char *title) {
-    redisReply *h = redisCommand(c, "HGETALL %s", key);
-    if (!h || h->type != REDIS_REPLY_ARRAY) {
-        if (h)
-            freeReplyObject(h);
-        return;
-    }
-    printf("  %-40s", title);
-    for (size_t j = 0; j + 1 < h->elements; j += 2)
-        printf(" %s=%s", h->element[j]->str, h->element[j + 1]->str);
-    printf("\n");
-    freeReplyObject(h);
-}
-
-static void print_counters(redisContext *c) {
-    static const char *const kinds[][2] = {{"rw:events:*", "events"},
-                                           {"rw:alerts:*", "alerts"},
-                                           {"rw:rule:*", "rule"}};
-    printf("\nCounters in Redis (what dashboards read):\n");
-    for (size_t k = 0; k < 3; k++) {
-        redisReply *keys = redisCommand(c, "KEYS %s", kinds[k][0]);
-        if (!keys || keys->type != REDIS_REPLY_ARRAY) {
-            if (keys)
-                freeReplyObject(keys);
-            continue;
-        }
-        /* Sorted, for a stable display. */
-        for (size_t i = 0; i < keys->elements; i++)
-            for (size_t j = i + 1; j < keys->elements; j++)
-                if (strcmp(keys->element[i]->str, keys->element[j]->str) > 0) {
-                    redisReply *t = keys->element[i];
-                    keys->element[i] = keys->element[j];
-                    keys->element[j] = t;
-                }
-        for (size_t i = 0; i < keys->elements; i++)
-            print_hash(c, keys->element[i]->str, keys->element[i]->str);
-        freeReplyObject(keys);
-    }
-}
-
 static rd_kafka_t *tail_consumer(const char *brokers, const char *topic) {
     char err[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -301,7 +261,8 @@ int rw_cmd_demo(int argc, char **argv) {
     printf("\n%lld alerts: low %lld, medium %lld, high %lld%s\n", alerts, by_level[1],
            by_level[2], by_level[3], done ? "" : " (stopped before the end)");
     if (rc) {
-        print_counters(rc);
+        printf("\nWhat dashboards read in Redis (riskwarn stats --date all):\n\n");
+        rw_stats_print(rc, "rw:", "*", 25, stdout);
         redisFree(rc);
     }
     atomic_store(&d.ctl.stop, 1);

@@ -74,7 +74,7 @@ static const command_t commands[] = {
      "[--from-beginning] [--json] [--until-end]",
      "follow the alert topic: one readable line an alert (colours on a terminal), or raw JSON",
      rw_cmd_tail},
-    {"stats", "stats [--redis HOST:PORT | -c ENGINE.json] [--date YYYY-MM-DD] [--top N]",
+    {"stats", "stats [--redis HOST:PORT | -c ENGINE.json] [--date YYYY-MM-DD|all] [--top N]",
      "the day's counters from Redis: alerts by level, top rules, events by type, dead letters, "
      "suppressed hits",
      rw_cmd_stats},

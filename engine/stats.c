@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
 #include <time.h>
 
 typedef struct row {
@@ -68,6 +69,89 @@ static void add_plain(const char *field, long long v, void *arg) {
     r->v[0] += v;
 }
 
+/* Sums every hash whose key matches pattern into rows (by field), or into one
+ * row by level (by_level). For rule keys, the row is named by the rule id. */
+static void scan_sum(redisContext *c, const char *pattern, size_t id_from, size_t id_tail,
+                     rows_t *rows, row_t *by_level) {
+    unsigned long long cursor = 0;
+    do {
+        redisReply *r = redisCommand(c, "SCAN %llu MATCH %s COUNT 1000", cursor, pattern);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            if (r)
+                freeReplyObject(r);
+            break;
+        }
+        cursor = strtoull(r->element[0]->str, NULL, 10);
+        for (size_t i = 0; i < r->element[1]->elements; i++) {
+            const char *k = r->element[1]->element[i]->str;
+            size_t kl = strlen(k);
+            if (id_tail) {
+                if (kl <= id_from + id_tail)
+                    continue;
+                char id[256];
+                snprintf(id, sizeof(id), "%.*s", (int)(kl - id_from - id_tail), k + id_from);
+                hash_each(c, k, add_level, rows_get(rows, id));
+            } else if (by_level) {
+                hash_each(c, k, add_level, by_level);
+            } else {
+                hash_each(c, k, add_plain, rows);
+            }
+        }
+        freeReplyObject(r);
+    } while (cursor != 0);
+}
+
+void rw_stats_print(void *redis, const char *p, const char *date, int top, FILE *out) {
+    redisContext *c = redis;
+    bool all = strcmp(date, "*") == 0;
+    rows_t rules = {0}, events = {0}, supp = {0};
+    row_t alerts = {0};
+    char pattern[512];
+    snprintf(pattern, sizeof(pattern), "%salerts:%s", p, date);
+    scan_sum(c, pattern, 0, 0, NULL, &alerts);
+    snprintf(pattern, sizeof(pattern), "%sevents:%s", p, date);
+    scan_sum(c, pattern, 0, 0, &events, NULL);
+    snprintf(pattern, sizeof(pattern), "%ssuppressed:%s", p, date);
+    scan_sum(c, pattern, 0, 0, &supp, NULL);
+    snprintf(pattern, sizeof(pattern), "%srule:*:%s", p, date);
+    scan_sum(c, pattern, strlen(p) + 5, 11, &rules, NULL); /* ":YYYY-MM-DD" */
+    qsort(rules.r, rules.n, sizeof(row_t), row_cmp);
+    qsort(events.r, events.n, sizeof(row_t), row_cmp);
+    qsort(supp.r, supp.n, sizeof(row_t), row_cmp);
+
+    fprintf(out, "riskwarn counters for %s (prefix %s)\n\n", all ? "every day" : date, p);
+    fprintf(out, "alerts          %8s %8s %8s %8s\n", "low", "medium", "high", "total");
+    fprintf(out, "                %8lld %8lld %8lld %8lld\n\n", alerts.v[1], alerts.v[2],
+            alerts.v[3], alerts.v[0]);
+    fprintf(out, "top rules                        %8s %8s %8s %8s\n", "low", "medium", "high",
+            "total");
+    for (size_t i = 0; i < rules.n && (int)i < top; i++)
+        fprintf(out, "  %-30s %8lld %8lld %8lld %8lld\n", rules.r[i].name, rules.r[i].v[1],
+                rules.r[i].v[2], rules.r[i].v[3], rules.r[i].v[0]);
+    if (rules.n == 0)
+        fprintf(out, "  (none)\n");
+    long long dead = 0, total = 0;
+    fprintf(out, "\nevents by type\n");
+    for (size_t i = 0; i < events.n; i++) {
+        if (strcmp(events.r[i].name, "deadletter") == 0) {
+            dead = events.r[i].v[0];
+            continue;
+        }
+        total += events.r[i].v[0];
+        fprintf(out, "  %-30s %8lld\n", events.r[i].name, events.r[i].v[0]);
+    }
+    fprintf(out, "  %-30s %8lld\n", "(all events)", total);
+    fprintf(out, "\ndead letters                     %8lld\n", dead);
+    fprintf(out, "\nsuppressed hits (cool-down)\n");
+    for (size_t i = 0; i < supp.n; i++)
+        fprintf(out, "  %-30s %8lld\n", supp.r[i].name, supp.r[i].v[0]);
+    if (supp.n == 0)
+        fprintf(out, "  (none)\n");
+    rows_free(&rules);
+    rows_free(&events);
+    rows_free(&supp);
+}
+
 int rw_cmd_stats(int argc, char **argv) {
     const char *redis = NULL, *date = NULL, *cfg_path = NULL;
     int top = 10;
@@ -90,7 +174,6 @@ int rw_cmd_stats(int argc, char **argv) {
     rw_error_t cerr;
     rw_error_clear(&cerr);
     redisContext *c = NULL;
-    rows_t rules = {0}, events = {0}, supp = {0};
     if (cfg_path && rw_config_load(&cfg, cfg_path, &cerr)) {
         rw_error_format(&cerr, err, sizeof(err));
         fprintf(stderr, "%s\n", err);
@@ -100,6 +183,8 @@ int rw_cmd_stats(int argc, char **argv) {
         fprintf(stderr, "riskwarn stats: --redis: use HOST:PORT\n");
         goto out;
     }
+    if (date && strcmp(date, "all") == 0)
+        date = "*";
     if (!date) {
         /* Today on the rules' calendar when known, else on this machine's clock. */
         int off = 0;
@@ -127,78 +212,11 @@ int rw_cmd_stats(int argc, char **argv) {
         rc = RW_EXIT_RUNTIME;
         goto out;
     }
-    const char *p = cfg.redis_key_prefix;
-    char key[512];
-    row_t alerts = {0};
-    snprintf(key, sizeof(key), "%salerts:%s", p, date);
-    hash_each(c, key, add_level, &alerts);
-    snprintf(key, sizeof(key), "%sevents:%s", p, date);
-    hash_each(c, key, add_plain, &events);
-    snprintf(key, sizeof(key), "%ssuppressed:%s", p, date);
-    hash_each(c, key, add_plain, &supp);
-    /* Rules: SCAN for prefix rule:*:DATE. */
-    char pattern[512];
-    snprintf(pattern, sizeof(pattern), "%srule:*:%s", p, date);
-    unsigned long long cursor = 0;
-    size_t plen = strlen(p) + 5, dlen = strlen(date) + 1;
-    do {
-        redisReply *r = redisCommand(c, "SCAN %llu MATCH %s COUNT 1000", cursor, pattern);
-        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-            if (r)
-                freeReplyObject(r);
-            break;
-        }
-        cursor = strtoull(r->element[0]->str, NULL, 10);
-        for (size_t i = 0; i < r->element[1]->elements; i++) {
-            const char *k = r->element[1]->element[i]->str;
-            size_t kl = strlen(k);
-            if (kl <= plen + dlen)
-                continue;
-            char id[256];
-            snprintf(id, sizeof(id), "%.*s", (int)(kl - plen - dlen), k + plen);
-            hash_each(c, k, add_level, rows_get(&rules, id));
-        }
-        freeReplyObject(r);
-    } while (cursor != 0);
-    qsort(rules.r, rules.n, sizeof(row_t), row_cmp);
-    qsort(events.r, events.n, sizeof(row_t), row_cmp);
-    qsort(supp.r, supp.n, sizeof(row_t), row_cmp);
-
-    printf("riskwarn counters for %s (Redis %s:%d, prefix %s)\n\n", date, cfg.redis_host,
-           cfg.redis_port, p);
-    printf("alerts          %8s %8s %8s %8s\n", "low", "medium", "high", "total");
-    printf("                %8lld %8lld %8lld %8lld\n\n", alerts.v[1], alerts.v[2], alerts.v[3],
-           alerts.v[0]);
-    printf("top rules                        %8s %8s %8s %8s\n", "low", "medium", "high", "total");
-    for (size_t i = 0; i < rules.n && (int)i < top; i++)
-        printf("  %-30s %8lld %8lld %8lld %8lld\n", rules.r[i].name, rules.r[i].v[1],
-               rules.r[i].v[2], rules.r[i].v[3], rules.r[i].v[0]);
-    if (rules.n == 0)
-        printf("  (none)\n");
-    long long dead = 0, total = 0;
-    printf("\nevents by type\n");
-    for (size_t i = 0; i < events.n; i++) {
-        if (strcmp(events.r[i].name, "deadletter") == 0) {
-            dead = events.r[i].v[0];
-            continue;
-        }
-        total += events.r[i].v[0];
-        printf("  %-30s %8lld\n", events.r[i].name, events.r[i].v[0]);
-    }
-    printf("  %-30s %8lld\n", "(all events)", total);
-    printf("\ndead letters                     %8lld\n", dead);
-    printf("\nsuppressed hits (cool-down)\n");
-    for (size_t i = 0; i < supp.n; i++)
-        printf("  %-30s %8lld\n", supp.r[i].name, supp.r[i].v[0]);
-    if (supp.n == 0)
-        printf("  (none)\n");
+    rw_stats_print(c, cfg.redis_key_prefix, date, top, stdout);
     rc = RW_EXIT_OK;
 out:
     if (c)
         redisFree(c);
-    rows_free(&rules);
-    rows_free(&events);
-    rows_free(&supp);
     rw_config_fini(&cfg);
     return rc;
 }
