@@ -282,7 +282,7 @@ static size_t outs_wait(engine_t *e) {
 /* ---- the batch ------------------------------------------------------------------------ */
 
 /* Gives up on a batch only when asked to stop and the outage lasts past this. */
-#define STOP_GRACE_MS 30000
+#define STOP_GRACE_MS 10000
 
 static bool gave_up(engine_t *e, int64_t *stop_seen) {
     if (!atomic_load(e->stop))

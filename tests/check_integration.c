@@ -141,6 +141,12 @@ static void split_lines(const char *path, int parts, char out[][128]) {
     fclose(f);
 }
 
+static bool log_has(const char *path, const char *needle);
+
+static bool log_mentions_auth(void *path) {
+    return log_has(path, "AUTH failed");
+}
+
 static bool log_has(const char *path, const char *needle) {
     size_t len;
     rw_error_t err;
@@ -301,6 +307,57 @@ START_TEST(test_integration_default_pack_equals_replay) {
 }
 END_TEST
 
+/* Redis with a password and another database: the engine sends AUTH and
+ * SELECT on every connect; a wrong password is a runtime failure it retries,
+ * never a crash. */
+START_TEST(test_integration_redis_auth_and_db) {
+    h_peers_t p;
+    h_peers_start(&p);
+    rw_redis_server_t secure;
+    char err[256];
+    ck_assert_msg(rw_redis_server_start(&secure, "s3cret-pass", 10000, err, sizeof(err)) == 0,
+                  "%s", err);
+    char text[2048];
+    snprintf(text, sizeof(text),
+             "{\"kafka\": {\"brokers\": \"%s\", \"group_id\": \"it-auth\"},\n"
+             " \"redis\": {\"port\": %d, \"password\": \"s3cret-pass\", \"db\": 3},\n"
+             " \"metrics_listen\": null, \"rules\": \"%s\"}\n",
+             p.mock.bootstraps, secure.port, RULES);
+    const char *cfg = h_tmpfile(".json", text);
+    pid_t eng = h_engine_start(cfg, "/tmp/rwtest-engine-auth.log");
+    rd_kafka_t *prod = h_producer(p.mock.bootstraps);
+    long n = h_produce_events(prod, BAD);
+    rd_kafka_destroy(prod);
+    rw_redis_opts_t o = {"127.0.0.1", secure.port, NULL, "s3cret-pass", 3, "rw:", "t", 5000};
+    redisContext *rc = rw_redis_connect(&o, err, sizeof(err));
+    ck_assert_msg(rc != NULL, "%s", err);
+    h_progress_t pr = {rc, n};
+    ck_assert_msg(h_wait(h_all_counted, &pr, 60000), "nothing counted in db 3");
+    ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
+    redisFree(rc);
+    /* Nothing went to database 0. */
+    rw_redis_opts_t o0 = {"127.0.0.1", secure.port, NULL, "s3cret-pass", 0, "rw:", "t", 5000};
+    rc = rw_redis_connect(&o0, err, sizeof(err));
+    ck_assert_int_eq(h_hsum(rc, "rw:*"), 0);
+    redisFree(rc);
+
+    /* A wrong password: the engine keeps retrying and stops cleanly. */
+    snprintf(text, sizeof(text),
+             "{\"kafka\": {\"brokers\": \"%s\", \"group_id\": \"it-auth2\"},\n"
+             " \"redis\": {\"port\": %d, \"password\": \"wrong\"},\n"
+             " \"metrics_listen\": null, \"rules\": \"%s\"}\n",
+             p.mock.bootstraps, secure.port, RULES);
+    const char *log = "/tmp/rwtest-engine-auth2.log";
+    unlink(log);
+    eng = h_engine_start(h_tmpfile(".json", text), log);
+    ck_assert_msg(h_wait(log_mentions_auth, (void *)log, 60000), "no AUTH failure logged");
+    int rc2 = h_engine_stop(eng, SIGTERM, 60000);
+    ck_assert_msg(rc2 == 0 || rc2 == 1, "exit %d", rc2);
+    rw_redis_server_stop(&secure);
+    h_peers_stop(&p);
+}
+END_TEST
+
 static Suite *integration_suite(void) {
     Suite *s = suite_create("integration");
     TCase *tc = tcase_create("engine");
@@ -309,6 +366,7 @@ static Suite *integration_suite(void) {
     tcase_add_test(tc, test_integration_alerts_deadletters_counters);
     tcase_add_test(tc, test_integration_sigkill_restart);
     tcase_add_test(tc, test_integration_default_pack_equals_replay);
+    tcase_add_test(tc, test_integration_redis_auth_and_db);
     suite_add_tcase(s, tc);
     return s;
 }
