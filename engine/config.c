@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 void rw_config_set(char **slot, const char *value) {
     free(*slot);
@@ -244,6 +246,72 @@ static int get_int(cctx_t *x, json_t *obj, const char *pointer, const char *name
     return 0;
 }
 
+static const char *prop_str(const json_t *props, const char *name) {
+    return json_string_value(json_object_get(props, name));
+}
+
+/* SASL and TLS settings are checked at start-up, not at the first connection:
+ * a protocol that exists, a mechanism with its credentials, certificate files
+ * that can be read, and no ssl./sasl. setting that the protocol would ignore. */
+static int security_check(cctx_t *x, const json_t *props) {
+    const char *proto = prop_str(props, "security.protocol");
+    char p[128];
+    bool ssl = false, sasl = false;
+    if (proto) {
+        if (!strcasecmp(proto, "ssl"))
+            ssl = true;
+        else if (!strcasecmp(proto, "sasl_plaintext"))
+            sasl = true;
+        else if (!strcasecmp(proto, "sasl_ssl"))
+            ssl = sasl = true;
+        else if (strcasecmp(proto, "plaintext"))
+            return cerr(x, "/kafka/properties/security.protocol", false,
+                        "kafka.properties.security.protocol: use plaintext, ssl, sasl_plaintext "
+                        "or sasl_ssl");
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)props, k, v) {
+        snprintf(p, sizeof(p), "/kafka/properties/%s", k);
+        if (!strncmp(k, "ssl.", 4) && !ssl && strcmp(k, "ssl.endpoint.identification.algorithm"))
+            return cerr(x, p, true, "kafka.properties.%s: security.protocol is %s, so TLS "
+                                    "settings would be ignored (use ssl or sasl_ssl)",
+                        k, proto ? proto : "plaintext (the default)");
+        if (!strncmp(k, "sasl.", 5) && !sasl)
+            return cerr(x, p, true, "kafka.properties.%s: security.protocol is %s, so SASL "
+                                    "settings would be ignored (use sasl_plaintext or sasl_ssl)",
+                        k, proto ? proto : "plaintext (the default)");
+        size_t kl = strlen(k);
+        if (kl > 9 && !strcmp(k + kl - 9, ".location") && json_is_string(v) &&
+            access(json_string_value(v), R_OK) != 0)
+            return cerr(x, p, false, "kafka.properties.%s: cannot read \"%s\"", k,
+                        json_string_value(v));
+    }
+    if (prop_str(props, "ssl.key.location") && !prop_str(props, "ssl.certificate.location"))
+        return cerr(x, "/kafka/properties/ssl.key.location", true,
+                    "kafka.properties: ssl.key.location needs ssl.certificate.location");
+    if (sasl) {
+        const char *mech = prop_str(props, "sasl.mechanisms");
+        if (!mech)
+            mech = prop_str(props, "sasl.mechanism");
+        if (!mech)
+            return cerr(x, "/kafka/properties", false,
+                        "kafka.properties: SASL needs sasl.mechanisms (PLAIN, SCRAM-SHA-256, "
+                        "SCRAM-SHA-512, GSSAPI or OAUTHBEARER)");
+        bool userpass = !strcmp(mech, "PLAIN") || !strncmp(mech, "SCRAM-", 6);
+        if (!userpass && strcmp(mech, "GSSAPI") && strcmp(mech, "OAUTHBEARER"))
+            return cerr(x, "/kafka/properties", false,
+                        "kafka.properties: unknown SASL mechanism \"%s\"", mech);
+        if (userpass && (!prop_str(props, "sasl.username") || !prop_str(props, "sasl.password")))
+            return cerr(x, "/kafka/properties", false,
+                        "kafka.properties: SASL %s needs sasl.username and sasl.password", mech);
+        if (userpass && !ssl && !strcmp(mech, "PLAIN"))
+            rw_log(RW_LOG_WARN, "kafka: SASL PLAIN over sasl_plaintext sends the password "
+                                "unencrypted; use sasl_ssl");
+    }
+    return 0;
+}
+
 static int load_kafka(cctx_t *x, rw_config_t *c, json_t *k) {
     static const char *const keys[] = {"brokers",        "group_id",         "input_topics",
                                        "alert_topic",    "high_alert_topic", "deadletter_topic",
@@ -293,6 +361,8 @@ static int load_kafka(cctx_t *x, rw_config_t *c, json_t *k) {
         }
         json_decref(c->properties);
         c->properties = json_deep_copy(props);
+        if (security_check(x, props))
+            return -1;
     }
     return 0;
 }

@@ -151,6 +151,8 @@ START_TEST(test_config_overrides) {
         "    \"audit_topic\": \"aud\",\n"
         "    \"properties\": {\"client.id\": \"rw-1\", \"security.protocol\": "
         "\"SASL_SSL\",\n"
+        "                   \"sasl.mechanisms\": \"PLAIN\", \"sasl.username\": \"u\", "
+        "\"sasl.password\": \"p\",\n"
         "                   \"socket.timeout.ms\": 30000, "
         "\"enable.ssl.certificate.verification\": true}\n"
         "  },\n"
@@ -176,7 +178,7 @@ START_TEST(test_config_overrides) {
     ck_assert_str_eq(c.deadletter_topic, "dl");
     ck_assert_str_eq(c.control_topic, "ctl");
     ck_assert_str_eq(c.audit_topic, "aud");
-    ck_assert_uint_eq(json_object_size(c.properties), 4);
+    ck_assert_uint_eq(json_object_size(c.properties), 7);
     ck_assert_str_eq(json_string_value(json_object_get(c.properties, "client.id")), "rw-1");
     ck_assert_int_eq(json_integer_value(json_object_get(c.properties, "socket.timeout.ms")), 30000);
     ck_assert_str_eq(c.redis_host, "redis.local");
@@ -351,6 +353,40 @@ START_TEST(test_config_kafka_properties_in_file) {
 }
 END_TEST
 
+/* SASL and TLS settings are checked when the file loads. */
+START_TEST(test_config_kafka_security_checked) {
+    expect_error("{\"kafka\": {\"properties\": {\"security.protocol\": \"tls\"}}}",
+                 "use plaintext, ssl, sasl_plaintext or sasl_ssl", "\"tls\"", 0);
+    expect_error("{\"kafka\": {\"properties\": {\"sasl.username\": \"u\"}}}",
+                 "SASL settings would be ignored", "\"sasl.username\"", 0);
+    expect_error("{\"kafka\": {\"properties\": {\"ssl.ca.pem\": \"x\"}}}",
+                 "TLS settings would be ignored", "\"ssl.ca.pem\"", 0);
+    expect_error("{\"kafka\": {\"properties\": {\"security.protocol\": \"sasl_ssl\"}}}",
+                 "SASL needs sasl.mechanisms", "{\"security", 0);
+    expect_error("{\"kafka\": {\"properties\": {\"security.protocol\": \"sasl_ssl\",\n"
+                 "   \"sasl.mechanisms\": \"SCRAM-SHA-512\", \"sasl.username\": \"u\"}}}",
+                 "SCRAM-SHA-512 needs sasl.username and sasl.password", "{\"security", 0);
+    expect_error("{\"kafka\": {\"properties\": {\"security.protocol\": \"sasl_ssl\",\n"
+                 "   \"sasl.mechanisms\": \"MAGIC\"}}}",
+                 "unknown SASL mechanism", "{\"security", 0);
+    expect_error("{\"kafka\": {\"properties\": {\"security.protocol\": \"ssl\",\n"
+                 "   \"ssl.ca.location\": \"/nonexistent/ca.pem\"}}}",
+                 "cannot read \"/nonexistent/ca.pem\"", "\"/nonexistent", 0);
+    expect_error("{\"kafka\": {\"properties\": {\"security.protocol\": \"ssl\",\n"
+                 "   \"ssl.key.location\": \"/dev/null\"}}}",
+                 "ssl.key.location needs ssl.certificate.location", "\"ssl.key.location\"", 0);
+    rw_config_t c;
+    rw_error_t err;
+    char path[64];
+    ck_assert_int_eq(load_text("{\"kafka\": {\"properties\": {\"security.protocol\": \"sasl_ssl\",\n"
+                               "   \"sasl.mechanisms\": \"SCRAM-SHA-256\", \"sasl.username\": \"u\",\n"
+                               "   \"sasl.password\": \"p\", \"ssl.ca.location\": \"/dev/null\"}}}",
+                               &c, &err, path),
+                     0);
+    rw_config_fini(&c);
+}
+END_TEST
+
 /* ---- rw_config_set_redis ------------------------------------------------------------------ */
 
 START_TEST(test_config_set_redis) {
@@ -419,6 +455,7 @@ static Suite *config_suite(void) {
     tcase_add_test(tc, test_config_missing_file);
     tcase_add_test(tc, test_config_kafka_properties_allow_list);
     tcase_add_test(tc, test_config_kafka_properties_in_file);
+    tcase_add_test(tc, test_config_kafka_security_checked);
     tcase_add_test(tc, test_config_set_redis);
     tcase_add_test(tc, test_config_set_redis_overrides_unix_socket);
     tcase_add_test(tc, test_config_set_string);
