@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="build-essential pkg-config librdkafka-dev libjansson-dev libhiredis-dev check \
 libmicrohttpd-dev libcurl4-openssl-dev \
-libsubunit-dev redis-server kcat curl"
+libsubunit-dev redis-server kcat curl valgrind"
 
 missing=""
 for p in $PACKAGES; do

@@ -249,6 +249,31 @@ int h_engine_wait(pid_t pid, int timeout_ms) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+pid_t h_engine_start_wrapped(const char *cfg_path, const char *log_path,
+                             const char *const *wrapper) {
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            dup2(fd, 1);
+        }
+        const char *argv[64];
+        int n = 0;
+        for (; wrapper[n] && n < 58; n++)
+            argv[n] = wrapper[n];
+        argv[n++] = h_bin();
+        argv[n++] = "run";
+        argv[n++] = "-c";
+        argv[n++] = cfg_path;
+        argv[n] = NULL;
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
 pid_t h_engine_start_env(const char *cfg_path, const char *log_path, const char *env) {
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);

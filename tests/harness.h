@@ -63,6 +63,10 @@ void h_msgs_free(h_msgs_t *m);
 pid_t h_engine_start(const char *cfg_path, const char *log_path);
 /* The same, with one more environment variable ("NAME=value", may be NULL). */
 pid_t h_engine_start_env(const char *cfg_path, const char *log_path, const char *env);
+/* Starts `WRAPPER... riskwarn run -c cfg_path` (wrapper: a NULL-terminated
+ * argv such as valgrind and its flags). */
+pid_t h_engine_start_wrapped(const char *cfg_path, const char *log_path,
+                             const char *const *wrapper);
 /* Waits at most timeout_ms for the child to exit by itself. Returns its exit code
  * (128+signal when killed), or -1 on timeout (the child is then killed). */
 int h_engine_wait(pid_t pid, int timeout_ms);
