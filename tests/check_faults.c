@@ -68,6 +68,11 @@ static void split_lines(const char *path, int parts, char out[][128]) {
     fclose(f);
 }
 
+static void unlink_parts(char parts[][128], int n) {
+    for (int i = 0; i < n; i++)
+        unlink(parts[i]);
+}
+
 /* Produces files of events from a thread, chunk after chunk, with a pause
  * between chunks: the stream goes on while the test injects its faults. */
 #define MAX_CHUNKS 64
@@ -77,7 +82,6 @@ typedef struct stream {
     int n_chunks, pause_ms;
     atomic_int gate; /* when > 0: the chunk to wait at until it is set to 0 */
     atomic_long produced;
-    atomic_int done;
     pthread_t thread;
 } stream_t;
 
@@ -92,7 +96,6 @@ static void *stream_main(void *arg) {
         if (s->pause_ms && i + 1 < s->n_chunks)
             usleep((useconds_t)s->pause_ms * 1000);
     }
-    atomic_store(&s->done, 1);
     return NULL;
 }
 
@@ -113,6 +116,8 @@ static void stream_start(stream_t *s, rd_kafka_t *prod, const char *path, int n_
 /* Waits for the stream's end and every delivery. Returns the number produced. */
 static long stream_join(stream_t *s) {
     pthread_join(s->thread, NULL);
+    for (int i = 0; i < s->n_chunks; i++)
+        unlink(s->chunks[i]);
     rd_kafka_flush(s->prod, 60000);
     ck_assert_msg(rd_kafka_outq_len(s->prod) == 0, "%d input messages not delivered",
                   rd_kafka_outq_len(s->prod));
@@ -603,6 +608,7 @@ START_TEST(test_faults_broker_down_and_up) {
     assert_outcome(&p, &e, n0 + n1 + n2, "broker down and up");
     ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
     h_expect_free(&e);
+    unlink_parts(parts, 3);
     h_peers_stop(&p);
 }
 END_TEST
@@ -714,6 +720,7 @@ START_TEST(test_faults_produce_errors) {
                   "failed deliveries were not produced again");
     ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
     h_expect_free(&e);
+    unlink_parts(parts, 3);
     h_peers_stop(&p);
 }
 END_TEST
@@ -915,6 +922,7 @@ START_TEST(test_faults_sigterm_with_alerts_in_flight) {
     ck_assert_msg(!log_has(log2, "read again"), "messages finished before SIGTERM were read again");
     ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
     h_expect_free(&e);
+    unlink_parts(parts, 4);
     h_peers_stop(&p);
 }
 END_TEST
