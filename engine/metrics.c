@@ -184,7 +184,8 @@ char *rw_metrics_text(rw_metrics_t *m) {
     rw_buf_t b;
     rw_buf_init(&b);
     pthread_mutex_lock(&m->lock);
-    qsort(m->s, m->n, sizeof(*m->s), series_cmp);
+    if (m->n > 1)
+        qsort(m->s, m->n, sizeof(*m->s), series_cmp);
     const char *last = "";
     for (size_t i = 0; i < m->n; i++) {
         const series_t *s = &m->s[i];

@@ -115,9 +115,10 @@ void rw_stats_print(void *redis, const char *p, const char *date, int top, FILE 
     scan_sum(c, pattern, 0, 0, &supp, NULL);
     snprintf(pattern, sizeof(pattern), "%srule:*:%s", p, date);
     scan_sum(c, pattern, strlen(p) + 5, 11, &rules, NULL); /* ":YYYY-MM-DD" */
-    qsort(rules.r, rules.n, sizeof(row_t), row_cmp);
-    qsort(events.r, events.n, sizeof(row_t), row_cmp);
-    qsort(supp.r, supp.n, sizeof(row_t), row_cmp);
+    rows_t *all[] = {&rules, &events, &supp};
+    for (size_t i = 0; i < 3; i++)
+        if (all[i]->n > 1)
+            qsort(all[i]->r, all[i]->n, sizeof(row_t), row_cmp);
 
     fprintf(out, "riskwarn counters for %s (prefix %s)\n\n", all ? "every day" : date, p);
     fprintf(out, "alerts          %8s %8s %8s %8s\n", "low", "medium", "high", "total");
