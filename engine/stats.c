@@ -115,10 +115,10 @@ void rw_stats_print(void *redis, const char *p, const char *date, int top, FILE 
     scan_sum(c, pattern, 0, 0, &supp, NULL);
     snprintf(pattern, sizeof(pattern), "%srule:*:%s", p, date);
     scan_sum(c, pattern, strlen(p) + 5, 11, &rules, NULL); /* ":YYYY-MM-DD" */
-    rows_t *all[] = {&rules, &events, &supp};
+    rows_t *lists[] = {&rules, &events, &supp};
     for (size_t i = 0; i < 3; i++)
-        if (all[i]->n > 1)
-            qsort(all[i]->r, all[i]->n, sizeof(row_t), row_cmp);
+        if (lists[i]->n > 1)
+            qsort(lists[i]->r, lists[i]->n, sizeof(row_t), row_cmp);
 
     fprintf(out, "riskwarn counters for %s (prefix %s)\n\n", all ? "every day" : date, p);
     fprintf(out, "alerts          %8s %8s %8s %8s\n", "low", "medium", "high", "total");
