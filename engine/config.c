@@ -162,8 +162,10 @@ static const char *const refused_props[] = {
 int rw_kafka_property_allowed(const char *name, char *why, size_t len) {
     for (size_t i = 0; refused_props[i]; i++)
         if (strcmp(name, refused_props[i]) == 0) {
-            snprintf(why, len, "kafka.properties: \"%s\" is refused: it loads code or runs a "
-                               "command", name);
+            snprintf(why, len,
+                     "kafka.properties: \"%s\" is refused: it loads code or runs a "
+                     "command",
+                     name);
             return -1;
         }
     for (size_t i = 0; allowed_props[i]; i++)
@@ -274,12 +276,14 @@ static int security_check(cctx_t *x, const json_t *props) {
     json_object_foreach((json_t *)props, k, v) {
         snprintf(p, sizeof(p), "/kafka/properties/%s", k);
         if (!strncmp(k, "ssl.", 4) && !ssl && strcmp(k, "ssl.endpoint.identification.algorithm"))
-            return cerr(x, p, true, "kafka.properties.%s: security.protocol is %s, so TLS "
-                                    "settings would be ignored (use ssl or sasl_ssl)",
+            return cerr(x, p, true,
+                        "kafka.properties.%s: security.protocol is %s, so TLS "
+                        "settings would be ignored (use ssl or sasl_ssl)",
                         k, proto ? proto : "plaintext (the default)");
         if (!strncmp(k, "sasl.", 5) && !sasl)
-            return cerr(x, p, true, "kafka.properties.%s: security.protocol is %s, so SASL "
-                                    "settings would be ignored (use sasl_plaintext or sasl_ssl)",
+            return cerr(x, p, true,
+                        "kafka.properties.%s: security.protocol is %s, so SASL "
+                        "settings would be ignored (use sasl_plaintext or sasl_ssl)",
                         k, proto ? proto : "plaintext (the default)");
         size_t kl = strlen(k);
         if (kl > 9 && !strcmp(k + kl - 9, ".location") && json_is_string(v) &&
@@ -313,10 +317,9 @@ static int security_check(cctx_t *x, const json_t *props) {
 }
 
 static int load_kafka(cctx_t *x, rw_config_t *c, json_t *k) {
-    static const char *const keys[] = {"brokers",        "group_id",         "input_topics",
-                                       "alert_topic",    "high_alert_topic", "deadletter_topic",
-                                       "control_topic",  "audit_topic",      "properties",
-                                       NULL};
+    static const char *const keys[] = {
+        "brokers",          "group_id",      "input_topics", "alert_topic", "high_alert_topic",
+        "deadletter_topic", "control_topic", "audit_topic",  "properties",  NULL};
     if (!json_is_object(k))
         return cerr(x, "/kafka", false, "kafka: must be an object");
     if (check_keys(x, k, "/kafka", keys) || get_str(x, k, "/kafka", "brokers", &c->brokers, 0) ||
@@ -356,8 +359,10 @@ static int load_kafka(cctx_t *x, rw_config_t *c, json_t *k) {
             if (rw_kafka_property_allowed(name, why, sizeof(why)))
                 return cerr(x, p, true, "%s", why);
             if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v))
-                return cerr(x, p, false, "kafka.properties.%s: must be a string, number or "
-                                         "boolean", name);
+                return cerr(x, p, false,
+                            "kafka.properties.%s: must be a string, number or "
+                            "boolean",
+                            name);
         }
         json_decref(c->properties);
         c->properties = json_deep_copy(props);
@@ -393,7 +398,8 @@ static int load_webhook(cctx_t *x, rw_config_t *c, json_t *w) {
         return cerr(x, "/webhook", false, "webhook: must be an object or null");
     long long timeout = c->webhook_timeout_ms, retries = c->webhook_retries;
     char *level = NULL;
-    if (check_keys(x, w, "/webhook", keys) || get_str(x, w, "/webhook", "url", &c->webhook_url, 0) ||
+    if (check_keys(x, w, "/webhook", keys) ||
+        get_str(x, w, "/webhook", "url", &c->webhook_url, 0) ||
         get_int(x, w, "/webhook", "timeout_ms", 50, 60000, &timeout) ||
         get_int(x, w, "/webhook", "retries", 0, 10, &retries) ||
         get_str(x, w, "/webhook", "min_level", &level, 0))
@@ -410,8 +416,7 @@ static int load_webhook(cctx_t *x, rw_config_t *c, json_t *w) {
                 l = i + 1;
         free(level);
         if (!l)
-            return cerr(x, "/webhook/min_level", false,
-                        "webhook.min_level: low, medium or high");
+            return cerr(x, "/webhook/min_level", false, "webhook.min_level: low, medium or high");
         c->webhook_min_level = l;
     }
     c->webhook_timeout_ms = (int)timeout;
@@ -432,9 +437,9 @@ int rw_config_load(rw_config_t *c, const char *path, rw_error_t *err) {
         rw_error_set(err, path, je.line, je.column, "%s", je.text);
         goto out;
     }
-    static const char *const keys[] = {"kafka",          "redis",           "rules",
-                                       "modules_dir",    "max_event_bytes", "metrics_listen",
-                                       "webhook",        NULL};
+    static const char *const keys[] = {
+        "kafka",           "redis",          "rules",   "modules_dir",
+        "max_event_bytes", "metrics_listen", "webhook", NULL};
     if (!json_is_object(root)) {
         cerr(&x, "", false, "the engine configuration must be a JSON object");
         goto out;

@@ -31,8 +31,8 @@ static void *engine_thread(void *arg) {
 
 /* The message key that keeps one entity's events in one partition. */
 static const char *entity_key(const json_t *ev) {
-    static const char *const fields[] = {"account", "customer_id", "staff_id", "service",
-                                         "complaint_id", NULL};
+    static const char *const fields[] = {"account", "customer_id",  "staff_id",
+                                         "service", "complaint_id", NULL};
     for (size_t i = 0; fields[i]; i++) {
         const json_t *v = json_object_get(ev, fields[i]);
         if (json_is_string(v))
@@ -60,17 +60,16 @@ static long produce_file(rd_kafka_t *p, const char *path) {
         if (len == 0)
             continue;
         json_t *ev = json_loadb(line, (size_t)len, 0, NULL);
-        const char *type = json_is_object(ev) ? json_string_value(json_object_get(ev, "type"))
-                                              : NULL;
-        const char *topic = type && strcmp(type, "transaction") == 0 ? "events.transactions"
-                                                                      : "events.service";
+        const char *type =
+            json_is_object(ev) ? json_string_value(json_object_get(ev, "type")) : NULL;
+        const char *topic =
+            type && strcmp(type, "transaction") == 0 ? "events.transactions" : "events.service";
         const char *key = json_is_object(ev) ? entity_key(ev) : NULL;
         rd_kafka_resp_err_t err;
         while ((err = rd_kafka_producev(
                     p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                    RD_KAFKA_V_VALUE(line, (size_t)len),
-                    RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_END)) ==
-               RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                    RD_KAFKA_V_VALUE(line, (size_t)len), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                    RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(p, 100);
         json_decref(ev);
         if (err) {
@@ -174,8 +173,8 @@ int rw_cmd_demo(int argc, char **argv) {
         return RW_EXIT_RUNTIME;
     }
     static const char *const topics[] = {"events.transactions:4", "events.service:1",
-                                         "risk.alerts:1",        "risk.alerts.high:1",
-                                         "risk.deadletter:1",    NULL};
+                                         "risk.alerts:1",         "risk.alerts.high:1",
+                                         "risk.deadletter:1",     NULL};
     for (size_t i = 0; topics[i]; i++)
         rw_mock_topic(&mock, topics[i], err, sizeof(err));
     if (rw_redis_server_start(&redis, NULL, 10000, err, sizeof(err))) {
@@ -237,8 +236,8 @@ int rw_cmd_demo(int argc, char **argv) {
                         printf("%s\n", rw_buf_cstr(&line));
                     alerts++;
                     json_t *a = json_loadb(m->payload, m->len, 0, NULL);
-                    int l = rw_level_parse(json_string_value(json_object_get(a, "level"))
-                                               ?: "none");
+                    int l =
+                        rw_level_parse(json_string_value(json_object_get(a, "level")) ?: "none");
                     if (l > 0)
                         by_level[l]++;
                     json_decref(a);
@@ -258,8 +257,8 @@ int rw_cmd_demo(int argc, char **argv) {
         }
     }
     rw_buf_fini(&line);
-    printf("\n%lld alerts: low %lld, medium %lld, high %lld%s\n", alerts, by_level[1],
-           by_level[2], by_level[3], done ? "" : " (stopped before the end)");
+    printf("\n%lld alerts: low %lld, medium %lld, high %lld%s\n", alerts, by_level[1], by_level[2],
+           by_level[3], done ? "" : " (stopped before the end)");
     if (rc) {
         printf("\nWhat dashboards read in Redis (riskwarn stats --date all):\n\n");
         rw_stats_print(rc, "rw:", "*", 25, stdout);

@@ -2,10 +2,10 @@
 
 #include "eval.h"
 #include "metrics.h"
-#include "webhook.h"
 #include "plugin.h"
 #include "ruleset.h"
 #include "store.h"
+#include "webhook.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,8 +16,7 @@
 
 rd_kafka_conf_t *rw_kafka_conf_new(const rw_config_t *cfg, char *err, size_t errlen) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", cfg->brokers, err, errlen) !=
-        RD_KAFKA_CONF_OK)
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", cfg->brokers, err, errlen) != RD_KAFKA_CONF_OK)
         goto fail;
     const char *name;
     json_t *v;
@@ -45,8 +44,7 @@ fail:
     return NULL;
 }
 
-static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err,
-                    size_t errlen) {
+static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errlen) {
     return rd_kafka_conf_set(conf, k, v, err, errlen) == RD_KAFKA_CONF_OK ? 0 : -1;
 }
 
@@ -74,7 +72,7 @@ typedef struct pipeline {
     rw_store_t *store;
     rw_batch_t *batch;
     const char *alert_topic, *high_topic, *dead_topic; /* NULL: not written */
-    const char *source; /* where rs came from: "file" or "topic" */
+    const char *source;                                /* where rs came from: "file" or "topic" */
     long long n_alerts, n_dead;
 } pipeline_t;
 
@@ -92,7 +90,7 @@ typedef struct engine {
     rw_metrics_t *metrics;
     rw_webhook_t *webhook;
     int64_t lag_at; /* when consumer lag was last measured */
-    bool quiet; /* catching up with the control topic at start-up: no audit records */
+    bool quiet;     /* catching up with the control topic at start-up: no audit records */
     /* Fault injection for tests (RW_TEST_DIE="after-publish:N" or "before-commit:N"):
      * the process dies at that point of its Nth batch, as if killed. */
     int die_where, die_batch, batches;
@@ -246,8 +244,8 @@ static void outs_enqueue(engine_t *e) {
             rd_kafka_resp_err_t err = rd_kafka_producev(
                 e->producer, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                 RD_KAFKA_V_VALUE(o->value, o->len),
-                RD_KAFKA_V_KEY(o->key, o->key ? strlen(o->key) : 0),
-                RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(&o->status), RD_KAFKA_V_END);
+                RD_KAFKA_V_KEY(o->key, o->key ? strlen(o->key) : 0), RD_KAFKA_V_HEADERS(h),
+                RD_KAFKA_V_OPAQUE(&o->status), RD_KAFKA_V_END);
             if (!err)
                 break;
             if (h)
@@ -412,8 +410,13 @@ static int pipeline_run(engine_t *e, pipeline_t *p, rd_kafka_message_t **msgs, s
             continue;
         rd_kafka_timestamp_type_t tstype;
         int64_t kts = rd_kafka_message_timestamp(m, &tstype);
-        rw_msg_t msg = {rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->payload,
-                        m->len, arrival, kts > 0 ? kts : 0};
+        rw_msg_t msg = {rd_kafka_topic_name(m->rkt),
+                        m->partition,
+                        m->offset,
+                        m->payload,
+                        m->len,
+                        arrival,
+                        kts > 0 ? kts : 0};
         rw_batch_add(b, &msg);
     }
     if (b->n_items == 0)
@@ -513,8 +516,7 @@ static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
 
 /* Writes an audit record (SPEC §5) to the audit topic and to the log. */
 static void audit(engine_t *e, bool loaded, const char *target, const char *source,
-                  const char *name, const char *version, const char *sha,
-                  const rw_errors_t *errs) {
+                  const char *name, const char *version, const char *sha, const rw_errors_t *errs) {
     if (e->quiet)
         return;
     char ts[40];
@@ -524,8 +526,8 @@ static void audit(engine_t *e, bool loaded, const char *target, const char *sour
     snprintf(engine_id, sizeof(engine_id), "%s/%d", host, (int)getpid());
     json_t *a = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "ts", ts, "action",
                           loaded ? "loaded" : "refused", "ruleset", name ? name : "", "version",
-                          version ? version : "", "sha256", sha, "source", source, "target",
-                          target, "group", e->cfg->group_id, "engine", engine_id);
+                          version ? version : "", "sha256", sha, "source", source, "target", target,
+                          "group", e->cfg->group_id, "engine", engine_id);
     json_t *list = json_array();
     for (size_t i = 0; errs && i < errs->n; i++) {
         char line[1024];
@@ -668,8 +670,7 @@ static rd_kafka_t *control_open(const rw_config_t *cfg, char *err, size_t errlen
         return NULL;
     }
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, cfg->control_topic, 0)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_topic_partition_list_add(l, cfg->control_topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_assign(c, l);
     rd_kafka_topic_partition_list_destroy(l);
     return c;
@@ -798,8 +799,8 @@ static void engine_close(engine_t *e) {
 
 static void pipeline_init(engine_t *e, pipeline_t *p, const char *name, const char *prefix) {
     const rw_config_t *cfg = e->cfg;
-    rw_redis_opts_t ro = {cfg->redis_host,     cfg->redis_port, cfg->redis_unix_socket,
-                          cfg->redis_password, cfg->redis_db,   prefix,
+    rw_redis_opts_t ro = {cfg->redis_host,     cfg->redis_port,      cfg->redis_unix_socket,
+                          cfg->redis_password, cfg->redis_db,        prefix,
                           cfg->group_id,       cfg->redis_timeout_ms};
     p->name = name;
     p->store = rw_redisstore_new(&ro);

@@ -23,5 +23,4 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl);
  * rd_kafka_new), or NULL with err filled. */
 rd_kafka_conf_t *rw_kafka_conf_new(const rw_config_t *cfg, char *err, size_t errlen);
 
-
 #endif

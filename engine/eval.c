@@ -8,7 +8,7 @@
 #define GROW(ptr, n, cap)                                                                          \
     do {                                                                                           \
         if ((n) == (cap)) {                                                                        \
-            (cap) = (cap) ? (cap) * 2 : 64;                                                        \
+            (cap) = (cap) ? (cap)*2 : 64;                                                          \
             (ptr) = rw_realloc((ptr), (cap) * sizeof(*(ptr)));                                     \
         }                                                                                          \
     } while (0)
@@ -112,8 +112,8 @@ int rw_cool_parse(rw_cool_t *c, const char *text, size_t len) {
 char *rw_cool_format(const rw_cool_t *c) {
     rw_buf_t b;
     rw_buf_init(&b);
-    rw_buf_printf(&b, "%d %lld %lld %s", c->level, (long long)c->until_ms,
-                  (long long)c->suppressed, c->set_by ? c->set_by : "");
+    rw_buf_printf(&b, "%d %lld %lld %s", c->level, (long long)c->until_ms, (long long)c->suppressed,
+                  c->set_by ? c->set_by : "");
     return (char *)rw_buf_cstr(&b);
 }
 
@@ -315,12 +315,11 @@ void rw_batch_add(rw_batch_t *b, const rw_msg_t *m) {
         return item_reject(it, "missing required field %s", "event_id");
     if (!json_is_string(id) || json_string_length(id) == 0 || json_string_length(id) > 256 ||
         strlen(json_string_value(id)) != json_string_length(id))
-        return item_reject(it, "%s: must be a non-empty string of at most 256 bytes",
-                           "event_id");
+        return item_reject(it, "%s: must be a non-empty string of at most 256 bytes", "event_id");
     if (!type)
         return item_reject(it, "missing required field %s", "type");
-    if (!json_is_string(type) || json_string_length(type) == 0 ||
-        json_string_length(type) > 64 || strlen(json_string_value(type)) != json_string_length(type))
+    if (!json_is_string(type) || json_string_length(type) == 0 || json_string_length(type) > 64 ||
+        strlen(json_string_value(type)) != json_string_length(type))
         return item_reject(it, "%s: must be a non-empty string of at most 64 bytes", "type");
     if (!ts)
         return item_reject(it, "missing required field %s", "ts");
@@ -392,8 +391,8 @@ static rw_wstate_t *window_get(rw_batch_t *b, uint32_t rule, const char *key) {
     return ws;
 }
 
-void rw_window_add(rw_wstate_t *ws, int64_t ts_ms, uint32_t src, int64_t offset,
-                   const char *value, bool fresh) {
+void rw_window_add(rw_wstate_t *ws, int64_t ts_ms, uint32_t src, int64_t offset, const char *value,
+                   bool fresh) {
     GROW(ws->entries, ws->n, ws->cap);
     rw_wentry_t *e = &ws->entries[ws->n++];
     e->ts_ms = ts_ms;
@@ -491,7 +490,7 @@ void rw_batch_plan(rw_batch_t *b) {
             /* A window fed by other events: record those first. */
             if (windowed && rule->feed && rw_match_eval(rule->feed, it->event)) {
                 rw_cand_t c = {(uint32_t)i, (uint32_t)r, RW_CAND_RECORD, SIZE_MAX, SIZE_MAX,
-                               NULL, NULL, NULL, NULL};
+                               NULL,        NULL,        NULL,           NULL};
                 if ((c.ws = plan_record(b, (uint32_t)r, it, rule->feed_key, &c.rec_off)))
                     cand_add(b, &c);
             }
@@ -499,7 +498,8 @@ void rw_batch_plan(rw_batch_t *b) {
                 continue;
             if (rule->case_open) {
                 /* A rule that tracks cases: opening and closing events only. */
-                rw_cand_t c = {(uint32_t)i, (uint32_t)r, 0, SIZE_MAX, SIZE_MAX, NULL, NULL, NULL, NULL};
+                rw_cand_t c = {(uint32_t)i, (uint32_t)r, 0,    SIZE_MAX, SIZE_MAX,
+                               NULL,        NULL,        NULL, NULL};
                 if (rw_match_eval(rule->case_open, it->event))
                     c.flags |= RW_CAND_OPEN;
                 if (rw_match_eval(rule->case_close, it->event))
@@ -510,8 +510,9 @@ void rw_batch_plan(rw_batch_t *b) {
                 }
                 continue;
             }
-            rw_cand_t c = {(uint32_t)i, (uint32_t)r, RW_CAND_MEASURE, SIZE_MAX, SIZE_MAX, NULL,
-                           NULL, NULL, NULL};
+            rw_cand_t c = {(uint32_t)i, (uint32_t)r, RW_CAND_MEASURE,
+                           SIZE_MAX,    SIZE_MAX,    NULL,
+                           NULL,        NULL,        NULL};
             if (rule->key) {
                 int n = rw_field_text(it->event, rule->key, text, sizeof(text));
                 if (n <= 0)
@@ -537,7 +538,8 @@ void rw_batch_plan(rw_batch_t *b) {
                 c.lookup = lookup_get(b, rule->lookup_set, text);
             }
             if (rule->cooldown_ms > 0)
-                c.cool = cool_get(b, (uint32_t)r, c.key_off == SIZE_MAX ? "" : rw_batch_str(b, c.key_off));
+                c.cool = cool_get(b, (uint32_t)r,
+                                  c.key_off == SIZE_MAX ? "" : rw_batch_str(b, c.key_off));
             cand_add(b, &c);
         }
     }
@@ -690,8 +692,8 @@ char *rw_case_record(const rw_case_t *k) {
 /* Applies a rule's cool-down to a hit at level. Returns true when the hit is
  * held back; otherwise *held is the number held back before it. A message read
  * again changes nothing: it is held back, or passes, as it did the first time. */
-static bool cool_hold(rw_batch_t *b, rw_cool_t *c, const rw_item_t *it, int level,
-                      int64_t *held, char *date, char *key, size_t keylen) {
+static bool cool_hold(rw_batch_t *b, rw_cool_t *c, const rw_item_t *it, int level, int64_t *held,
+                      char *date, char *key, size_t keylen) {
     const rw_rule_t *r = &b->rs->rules[c->rule];
     char src[300];
     snprintf(src, sizeof(src), "%s/%d/%lld", it->msg.topic, (int)it->msg.partition,
@@ -917,17 +919,18 @@ char *rw_case_alert_build(const rw_batch_t *b, const rw_case_alert_t *ca, int64_
     rw_time_format(emitted_ms, em, sizeof(em));
     rw_time_format(ca->at_ms, at, sizeof(at));
     char *mk = case_masked_key(b, ca);
-    json_t *e = json_pack("{s:s, s:s, s:s, s:o, s:O, s:s}", "id", r->id, "module",
-                          r->module->name, "level", rw_level_name(ca->level), "measure",
-                          measure_json(ca->measure), "thresholds", r->thresholds, "as_of", at);
-    json_object_set_new(e, "opened", json_pack("{s:O, s:O}", "event_id", json_object_get(rec, "i"),
-                                                "event_ts", json_object_get(rec, "s")));
-    json_t *a = json_pack("{s:s, s:s, s:O, s:O, s:O, s:s, s:s, s:s, s:s, s:[o], s:O}", "alert_id",
-                          id, "level", rw_level_name(ca->level), "event_id",
-                          json_object_get(rec, "i"), "event_type", json_object_get(rec, "t"),
-                          "event_ts", json_object_get(rec, "s"), "emitted_at", em, "key", mk,
-                          "ruleset", rs->name, "ruleset_version", rs->version, "rules", e, "event",
-                          json_object_get(rec, "e"));
+    json_t *e = json_pack("{s:s, s:s, s:s, s:o, s:O, s:s}", "id", r->id, "module", r->module->name,
+                          "level", rw_level_name(ca->level), "measure", measure_json(ca->measure),
+                          "thresholds", r->thresholds, "as_of", at);
+    json_object_set_new(e, "opened",
+                        json_pack("{s:O, s:O}", "event_id", json_object_get(rec, "i"), "event_ts",
+                                  json_object_get(rec, "s")));
+    json_t *a =
+        json_pack("{s:s, s:s, s:O, s:O, s:O, s:s, s:s, s:s, s:s, s:[o], s:O}", "alert_id", id,
+                  "level", rw_level_name(ca->level), "event_id", json_object_get(rec, "i"),
+                  "event_type", json_object_get(rec, "t"), "event_ts", json_object_get(rec, "s"),
+                  "emitted_at", em, "key", mk, "ruleset", rs->name, "ruleset_version", rs->version,
+                  "rules", e, "event", json_object_get(rec, "e"));
     free(mk);
     char *s = a ? json_dumps(a, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(a);

@@ -139,7 +139,7 @@ typedef struct rw_cand {
 typedef struct rw_item {
     rw_msg_t msg;
     uint32_t src;
-    json_t *event; /* owned; NULL for dead letters */
+    json_t *event;               /* owned; NULL for dead letters */
     const char *event_id, *type; /* borrowed from event */
     int64_t ts_ms;
     char error[256]; /* dead-letter reason; "" when the event is valid */
@@ -191,11 +191,11 @@ typedef struct rw_batch {
     size_t n_case_alerts, cap_case_alerts;
     rw_cool_t **cooltab; /* cool-downs the batch needs; kept across batches with keep_windows */
     size_t cooltab_size, n_cools;
-    bool state_alerts; /* some alert depends on state the write will change (cases, cool-downs) */
-    int64_t clock_ms;   /* event time: the highest ts seen, across batches */
+    bool state_alerts;   /* some alert depends on state the write will change (cases, cool-downs) */
+    int64_t clock_ms;    /* event time: the highest ts seen, across batches */
     int64_t next_due_ms; /* the earliest due time of an open case known to the batch */
     int64_t clock_start_ms; /* the clock before this batch: evaluating again starts there */
-    int64_t horizon_ms; /* cases due up to here are needed: max(clock, batch's newest) */
+    int64_t horizon_ms;     /* cases due up to here are needed: max(clock, batch's newest) */
 } rw_batch_t;
 
 /* Returns a new batch (free with rw_batch_destroy). */
@@ -233,8 +233,8 @@ char *rw_case_alert_key(const rw_batch_t *b, const rw_case_alert_t *ca);
 /* Window lookup, for stores. */
 rw_wstate_t *rw_batch_window(rw_batch_t *b, const char *id);
 /* Adds an entry read from the store, for stores. value is copied. */
-void rw_window_add(rw_wstate_t *ws, int64_t ts_ms, uint32_t src, int64_t offset,
-                   const char *value, bool fresh);
+void rw_window_add(rw_wstate_t *ws, int64_t ts_ms, uint32_t src, int64_t offset, const char *value,
+                   bool fresh);
 /* Entries at or before this time are dropped: one window behind the newest
  * entry, plus one more window of grace so that events up to a window late
  * (behind their key's newest event) still see an exact window. */

@@ -36,9 +36,7 @@ void rw_signals_install(void) {
     signal(SIGPIPE, SIG_IGN);
 }
 
-atomic_int *rw_stop_flag(void) {
-    return &ctl.stop;
-}
+atomic_int *rw_stop_flag(void) { return &ctl.stop; }
 
 typedef struct command {
     const char *name;
@@ -132,14 +130,16 @@ int rw_cmd_run(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char **slot = strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0 ? &cfg_path
-                            : strcmp(a, "--rules") == 0                       ? &rules
-                            : strcmp(a, "--brokers") == 0                     ? &brokers
-                            : strcmp(a, "--group") == 0                       ? &group
-                            : strcmp(a, "--redis") == 0                       ? &redis
-                                                                              : NULL;
+                            : strcmp(a, "--rules") == 0                        ? &rules
+                            : strcmp(a, "--brokers") == 0                      ? &brokers
+                            : strcmp(a, "--group") == 0                        ? &group
+                            : strcmp(a, "--redis") == 0                        ? &redis
+                                                                               : NULL;
         if (!slot || i + 1 >= argc) {
-            fprintf(stderr, "riskwarn run: %s \"%s\"\n", slot ? "missing value for" : "unknown "
-                                                                                        "argument",
+            fprintf(stderr, "riskwarn run: %s \"%s\"\n",
+                    slot ? "missing value for"
+                         : "unknown "
+                           "argument",
                     a);
             return rw_usage("run");
         }
@@ -247,8 +247,8 @@ static int rules_control(int argc, char **argv) {
             rw_errors_fini(&errs);
             goto out;
         }
-        printf("%s: ok: ruleset %s version %s, %zu rules, sha256 %s\n", file, rs->name,
-               rs->version, rs->n_rules, rs->sha256);
+        printf("%s: ok: ruleset %s version %s, %zu rules, sha256 %s\n", file, rs->name, rs->version,
+               rs->n_rules, rs->sha256);
         rw_ruleset_destroy(rs);
         rw_errors_fini(&errs);
         if (!(text = rw_file_read(file, &len, &err)))
@@ -268,14 +268,13 @@ static int rules_control(int argc, char **argv) {
     const char *act = file ? (shadow ? "shadow" : "load") : action;
     rd_kafka_headers_t *h = rd_kafka_headers_new(1);
     rd_kafka_header_add(h, "rw.action", -1, act, -1);
-    rd_kafka_resp_err_t kerr = rd_kafka_producev(
-        p, RD_KAFKA_V_TOPIC(cfg.control_topic), RD_KAFKA_V_PARTITION(0),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(text, len),
-        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t kerr =
+        rd_kafka_producev(p, RD_KAFKA_V_TOPIC(cfg.control_topic), RD_KAFKA_V_PARTITION(0),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(text, len),
+                          RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
     if (kerr) {
         rd_kafka_headers_destroy(h);
-    } else if (rd_kafka_flush(p, 15000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-               rd_kafka_outq_len(p) > 0) {
+    } else if (rd_kafka_flush(p, 15000) != RD_KAFKA_RESP_ERR_NO_ERROR || rd_kafka_outq_len(p) > 0) {
         kerr = RD_KAFKA_RESP_ERR__TIMED_OUT;
     }
     if (kerr) {
@@ -379,8 +378,8 @@ int rw_cmd_mock_kafka(int argc, char **argv) {
 int main(int argc, char **argv) {
     const char *lvl = getenv("RW_LOG");
     if (lvl)
-        rw_log_level = strcmp(lvl, "debug") == 0 ? RW_LOG_DEBUG
-                       : strcmp(lvl, "warn") == 0 ? RW_LOG_WARN
+        rw_log_level = strcmp(lvl, "debug") == 0   ? RW_LOG_DEBUG
+                       : strcmp(lvl, "warn") == 0  ? RW_LOG_WARN
                        : strcmp(lvl, "error") == 0 ? RW_LOG_ERROR
                                                    : RW_LOG_INFO;
     if (argc < 2) {

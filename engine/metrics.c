@@ -216,8 +216,9 @@ char *rw_metrics_text(rw_metrics_t *m) {
                       (unsigned long long)cum, h->name, h->sum, h->name,
                       (unsigned long long)h->count);
     }
-    rw_buf_printf(&b, "# HELP riskwarn_up 1 while the engine runs; healthy is /healthz.\n"
-                      "# TYPE riskwarn_up gauge\nriskwarn_up 1\nriskwarn_healthy %d\n",
+    rw_buf_printf(&b,
+                  "# HELP riskwarn_up 1 while the engine runs; healthy is /healthz.\n"
+                  "# TYPE riskwarn_up gauge\nriskwarn_up 1\nriskwarn_healthy %d\n",
                   m->healthy ? 1 : 0);
     pthread_mutex_unlock(&m->lock);
     rw_buf_cstr(&b);
@@ -274,8 +275,7 @@ int rw_metrics_serve(rw_metrics_t *m, const char *listen, char *err, size_t errl
     a.sin_family = AF_INET;
     a.sin_port = htons((uint16_t)port);
     if (*end || port < 0 || port > 65535 || inet_pton(AF_INET, host, &a.sin_addr) != 1) {
-        snprintf(err, errlen, "metrics_listen: use an IPv4 address and a port, not \"%s\"",
-                 listen);
+        snprintf(err, errlen, "metrics_listen: use an IPv4 address and a port, not \"%s\"", listen);
         return -1;
     }
     m->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
@@ -290,6 +290,4 @@ int rw_metrics_serve(rw_metrics_t *m, const char *listen, char *err, size_t errl
     return 0;
 }
 
-int rw_metrics_port(const rw_metrics_t *m) {
-    return m->port;
-}
+int rw_metrics_port(const rw_metrics_t *m) { return m->port; }

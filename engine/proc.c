@@ -77,10 +77,11 @@ int rw_redis_server_start(rw_redis_server_t *s, const char *password, int timeou
                 dup2(devnull, 1);
                 dup2(devnull, 2);
             }
-            const char *argv[] = {"redis-server", "--port",      port,   "--bind", "127.0.0.1",
-                                  "--save",       "",            "--appendonly", "no",
-                                  "--daemonize",  "no",          password ? "--requirepass" : NULL,
-                                  password,       NULL};
+            const char *argv[] = {
+                "redis-server", "--port",      port, "--bind",
+                "127.0.0.1",    "--save",      "",   "--appendonly",
+                "no",           "--daemonize", "no", password ? "--requirepass" : NULL,
+                password,       NULL};
             execvp("redis-server", (char *const *)argv);
             _exit(127);
         }
@@ -91,8 +92,9 @@ int rw_redis_server_start(rw_redis_server_t *s, const char *password, int timeou
             if (waitpid(pid, &status, WNOHANG) == pid) {
                 s->pid = 0;
                 if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-                    snprintf(err, errlen, "cannot run redis-server (is it installed? "
-                                          "scripts/deps.sh installs it)");
+                    snprintf(err, errlen,
+                             "cannot run redis-server (is it installed? "
+                             "scripts/deps.sh installs it)");
                     return -1;
                 }
                 break; /* port taken: try another */

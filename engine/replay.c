@@ -105,8 +105,9 @@ static int run_init(run_t *r, const char *path, const char *redis) {
         rw_config_init(&cfg);
         char err[512];
         int bad = rw_config_set_redis(&cfg, redis);
-        rw_redis_opts_t ro = {cfg.redis_host, cfg.redis_port, NULL, getenv("RW_REDIS_PASSWORD"),
-                              0, cfg.redis_key_prefix, "replay", 5000};
+        rw_redis_opts_t ro = {
+            cfg.redis_host,       cfg.redis_port, NULL, getenv("RW_REDIS_PASSWORD"), 0,
+            cfg.redis_key_prefix, "replay",       5000};
         if (bad || rw_memstore_use_redis(r->store, &ro, err, sizeof(err))) {
             fprintf(stderr, "riskwarn replay: --redis %s: %s\n", redis,
                     bad ? "use HOST:PORT" : err);
@@ -115,8 +116,9 @@ static int run_init(run_t *r, const char *path, const char *redis) {
         }
         rw_config_fini(&cfg);
     } else if (lookups) {
-        fprintf(stderr, "riskwarn replay: note: %s: rules on Redis sets (watchlist redis_set) "
-                        "score nothing without --redis\n",
+        fprintf(stderr,
+                "riskwarn replay: note: %s: rules on Redis sets (watchlist redis_set) "
+                "score nothing without --redis\n",
                 path);
     }
     r->batch = rw_batch_new(1048576, true);
@@ -162,8 +164,8 @@ static const long long *rule_counts(const run_t *r, long i) {
 
 /* Every rule of a, then those only in b. Calls fn(id, in_a, in_b, counts a, counts b). */
 static void rules_each(const run_t *a, const run_t *b,
-                       void (*fn)(const char *id, long ia, long ib, const run_t *a,
-                                  const run_t *b, void *arg),
+                       void (*fn)(const char *id, long ia, long ib, const run_t *a, const run_t *b,
+                                  void *arg),
                        void *arg) {
     for (size_t i = 0; i < a->rs->n_rules; i++)
         fn(a->rs->rules[i].id, (long)i, rule_index(b->rs, a->rs->rules[i].id), a, b, arg);
@@ -197,8 +199,7 @@ static changes_t changes_of(const run_t *a, const run_t *b) {
     return c;
 }
 
-static void table_row(const char *id, long ia, long ib, const run_t *a, const run_t *b,
-                      void *arg) {
+static void table_row(const char *id, long ia, long ib, const run_t *a, const run_t *b, void *arg) {
     (void)arg;
     const long long *x = rule_counts(a, ia), *y = rule_counts(b, ib);
     printf("%-30s", id);
@@ -210,15 +211,12 @@ static void table_row(const char *id, long ia, long ib, const run_t *a, const ru
     printf("%s\n", ia < 0 ? "  new in B" : ib < 0 ? "  removed in B" : "");
 }
 
-static void json_row(const char *id, long ia, long ib, const run_t *a, const run_t *b,
-                     void *arg) {
+static void json_row(const char *id, long ia, long ib, const run_t *a, const run_t *b, void *arg) {
     json_t *rules = arg;
     const long long *x = rule_counts(a, ia), *y = rule_counts(b, ib);
     json_t *r = json_object();
     json_object_set_new(r, "id", json_string(id));
-    json_object_set_new(r, "status", json_string(ia < 0   ? "added"
-                                                 : ib < 0 ? "removed"
-                                                          : "both"));
+    json_object_set_new(r, "status", json_string(ia < 0 ? "added" : ib < 0 ? "removed" : "both"));
     for (int l = 1; l < RW_LEVELS; l++)
         json_object_set_new(r, rw_level_name(l),
                             json_pack("{s:I, s:I, s:I}", "a", (json_int_t)x[l], "b",
@@ -230,10 +228,12 @@ static void compare_print(const run_t *a, const run_t *b, bool as_json) {
     changes_t c = changes_of(a, b);
     if (as_json) {
         json_t *o = json_object();
-        json_object_set_new(o, "a", json_pack("{s:s, s:s, s:s}", "file", a->path, "ruleset",
-                                              a->rs->name, "version", a->rs->version));
-        json_object_set_new(o, "b", json_pack("{s:s, s:s, s:s}", "file", b->path, "ruleset",
-                                              b->rs->name, "version", b->rs->version));
+        json_object_set_new(o, "a",
+                            json_pack("{s:s, s:s, s:s}", "file", a->path, "ruleset", a->rs->name,
+                                      "version", a->rs->version));
+        json_object_set_new(o, "b",
+                            json_pack("{s:s, s:s, s:s}", "file", b->path, "ruleset", b->rs->name,
+                                      "version", b->rs->version));
         json_object_set_new(o, "events", json_integer(a->events));
         json_t *alerts = json_object();
         for (int l = 1; l < RW_LEVELS; l++)

@@ -28,9 +28,7 @@ int rw_level_parse(const char *name) {
 
 /* ---- error list ------------------------------------------------------------ */
 
-void rw_errors_init(rw_errors_t *e) {
-    memset(e, 0, sizeof(*e));
-}
+void rw_errors_init(rw_errors_t *e) { memset(e, 0, sizeof(*e)); }
 
 void rw_errors_fini(rw_errors_t *e) {
     free(e->items);
@@ -154,9 +152,7 @@ void rw_setup_cases(rw_setup_t *s, const rw_match_t *open, const rw_match_t *clo
     s->rule->case_key = correlate;
 }
 
-const rw_calendar_t *rw_setup_calendar(rw_setup_t *s) {
-    return &s->rs->calendar;
-}
+const rw_calendar_t *rw_setup_calendar(rw_setup_t *s) { return &s->rs->calendar; }
 
 void rw_setup_lookup(rw_setup_t *s, const char *set, const rw_field_t *field) {
     free(s->rule->lookup_set);
@@ -313,8 +309,8 @@ static void match_parse(load_ctx_t *c, rw_ruleset_t *rs, const json_t *obj, cons
         }
         if (!json_is_object(v)) {
             if (!is_scalar(v))
-                lerr(c, p, false, "%s.%s: value must be a string, number, boolean or null",
-                     what, k);
+                lerr(c, p, false, "%s.%s: value must be a string, number, boolean or null", what,
+                     k);
             else
                 match_add(m, f, RW_OP_EQ, v);
             continue;
@@ -332,8 +328,8 @@ static void match_parse(load_ctx_t *c, rw_ruleset_t *rs, const json_t *obj, cons
                     opi = i;
             if (opi < 0) {
                 lerr(c, po, true,
-                     "%s.%s: unknown operator \"%s\" (use in, ne, gt, gte, lt, lte, exists)",
-                     what, k, op);
+                     "%s.%s: unknown operator \"%s\" (use in, ne, gt, gte, lt, lte, exists)", what,
+                     k, op);
                 continue;
             }
             rw_op_t o = (rw_op_t)opi;
@@ -397,8 +393,7 @@ int rw_rule_level(const rw_rule_t *r, double x) {
 static void thresholds_parse(load_ctx_t *c, rw_rule_t *r, const json_t *t, const char *pointer,
                              const char *what) {
     if (!json_is_object(t)) {
-        lerr(c, pointer, false, "%s: thresholds: must be an object with low, medium, high",
-             what);
+        lerr(c, pointer, false, "%s: thresholds: must be an object with low, medium, high", what);
         return;
     }
     static const char *const keys[] = {"low", "medium", "high", NULL};
@@ -494,8 +489,10 @@ static void masking_parse(load_ctx_t *c, rw_ruleset_t *rs, const json_t *m) {
         char p[512];
         snprintf(p, sizeof(p), "/masking/%s", k);
         if (!json_is_string(v) || mask_spec_parse(json_string_value(v), &a, &b)) {
-            lerr(c, p, false, "masking.%s: bad masking spec (use \"6-4\": keep the first 6 and "
-                              "last 4 characters)", k);
+            lerr(c, p, false,
+                 "masking.%s: bad masking spec (use \"6-4\": keep the first 6 and "
+                 "last 4 characters)",
+                 k);
             continue;
         }
         rw_mask_t *known = (rw_mask_t *)rw_ruleset_mask_for(rs, k);
@@ -626,8 +623,8 @@ static int cmp_i64(const void *a, const void *b) {
 static int date_parse(const char *s, int64_t *day) {
     int y, m, d;
     char tail;
-    if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || m < 1 ||
-        m > 12 || d < 1 || d > 31 || s[4] != '-' || s[7] != '-')
+    if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || m < 1 || m > 12 ||
+        d < 1 || d > 31 || s[4] != '-' || s[7] != '-')
         return -1;
     int64_t day0 = rw_days_from_civil(y, (unsigned)m, (unsigned)d);
     int64_t yy;
@@ -676,8 +673,8 @@ static void calendar_parse(load_ctx_t *c, rw_calendar_t *cal, const json_t *j) {
     static const char *const keys[] = {"utc_offset", "weekend", "holidays", "workdays", NULL};
     check_keys(c, j, "/calendar", "calendar", keys);
     json_t *off = json_object_get(j, "utc_offset");
-    if (off && (!json_is_string(off) ||
-                rw_utc_offset_parse(json_string_value(off), &cal->utc_offset_min)))
+    if (off &&
+        (!json_is_string(off) || rw_utc_offset_parse(json_string_value(off), &cal->utc_offset_min)))
         lerr(c, "/calendar/utc_offset", false,
              "calendar.utc_offset: use \"+08:00\", \"-05:00\" or \"Z\"");
     json_t *we = json_object_get(j, "weekend");
@@ -760,8 +757,8 @@ static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json
         r->id = rw_strdup(s);
         snprintf(what, sizeof(what), "rule \"%s\"", s);
     }
-    static const char *const keys[] = {"id",  "description", "module",   "match",
-                                       "key", "params",      "thresholds", "cooldown", NULL};
+    static const char *const keys[] = {"id",     "description", "module",   "match", "key",
+                                       "params", "thresholds",  "cooldown", NULL};
     check_keys(c, j, ptr, what, keys);
     json_t *desc = json_object_get(j, "description");
     if (desc && !json_is_string(desc)) {
@@ -840,10 +837,10 @@ static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json
         size_t n = strcspn(e, ":");
         snprintf(pk, sizeof(pk), "%s/%.*s", p, (int)n, e);
         int line, col;
-        const char *at = (e[n] == ':' && params &&
-                          rw_jpos_find(c->text, c->len, pk, &line, &col) == 0)
-                             ? pk
-                             : (params ? p : ptr);
+        const char *at =
+            (e[n] == ':' && params && rw_jpos_find(c->text, c->len, pk, &line, &col) == 0)
+                ? pk
+                : (params ? p : ptr);
         lerr(c, at, false, "%s: params.%s", what, e[0] ? e : "invalid");
         r->state = NULL;
         return;
@@ -875,16 +872,15 @@ static void rule_fini(rw_rule_t *r) {
     json_decref(r->thresholds);
 }
 
-rw_ruleset_t *rw_ruleset_load(const char *text, size_t len, const char *source,
-                              rw_errors_t *errs) {
+rw_ruleset_t *rw_ruleset_load(const char *text, size_t len, const char *source, rw_errors_t *errs) {
     load_ctx_t c = {text, len, source, errs, errs->n};
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
         rw_error_t err;
         rw_error_clear(&err);
-        rw_error_set(&err, source, je.line > 0 ? je.line : 0, je.column > 0 ? je.column : 0,
-                     "%s", je.text);
+        rw_error_set(&err, source, je.line > 0 ? je.line : 0, je.column > 0 ? je.column : 0, "%s",
+                     je.text);
         rw_errors_add(errs, &err);
         return NULL;
     }
@@ -902,8 +898,9 @@ rw_ruleset_t *rw_ruleset_load(const char *text, size_t len, const char *source,
     json_t *name = json_object_get(root, "ruleset");
     json_t *ver = json_object_get(root, "version");
     if (!json_is_string(name) || json_string_length(name) == 0)
-        lerr(&c, name ? "/ruleset" : "", false, "\"ruleset\" (the ruleset's name) must be a "
-                                                "non-empty string");
+        lerr(&c, name ? "/ruleset" : "", false,
+             "\"ruleset\" (the ruleset's name) must be a "
+             "non-empty string");
     if (!json_is_string(ver) || json_string_length(ver) == 0)
         lerr(&c, ver ? "/version" : "", false, "\"version\" must be a non-empty string");
     rs->name = rw_strdup(json_is_string(name) ? json_string_value(name) : "");

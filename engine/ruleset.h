@@ -8,7 +8,12 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-typedef enum { RW_LEVEL_NONE = 0, RW_LEVEL_LOW = 1, RW_LEVEL_MEDIUM = 2, RW_LEVEL_HIGH = 3 } rw_level_t;
+typedef enum {
+    RW_LEVEL_NONE = 0,
+    RW_LEVEL_LOW = 1,
+    RW_LEVEL_MEDIUM = 2,
+    RW_LEVEL_HIGH = 3
+} rw_level_t;
 #define RW_LEVELS 4
 const char *rw_level_name(int level); /* "none", "low", "medium", "high" */
 int rw_level_parse(const char *name); /* RW_LEVEL_*, or -1 */
@@ -51,7 +56,7 @@ typedef struct rw_mask {
 
 struct rw_calendar {
     int utc_offset_min;
-    uint8_t weekend; /* bit d set: weekday d (0 = Monday … 6 = Sunday) is off */
+    uint8_t weekend;   /* bit d set: weekday d (0 = Monday … 6 = Sunday) is off */
     int64_t *holidays; /* sorted day numbers (days since 1970-01-01) */
     size_t n_holidays;
     int64_t *workdays; /* sorted day numbers of moved working days */
@@ -68,7 +73,7 @@ typedef struct rw_rule {
     const rw_module_t *module;
     void *state; /* the module's, from setup() */
     rw_match_t match;
-    const rw_field_t *key; /* NULL: the rule scores events without a key */
+    const rw_field_t *key;       /* NULL: the rule scores events without a key */
     double threshold[RW_LEVELS]; /* indexed by level; valid when has[level] */
     bool has[RW_LEVELS];
     bool descending;
@@ -83,7 +88,7 @@ typedef struct rw_rule {
     const rw_field_t *lookup_field;
     rw_match_t *matches; /* compiled by the module's setup */
     int64_t cooldown_ms; /* 0: none */
-    json_t *thresholds; /* owned: as written, for alerts */
+    json_t *thresholds;  /* owned: as written, for alerts */
 } rw_rule_t;
 
 typedef struct rw_ruleset {
@@ -136,7 +141,8 @@ bool rw_match_eval(const rw_match_t *m, const json_t *event);
 int rw_rule_level(const rw_rule_t *r, double measure);
 /* Writes the masked form of value per the ruleset's spec for field name, or
  * copies it unchanged when the field is not masked. Returns the length. */
-size_t rw_mask_apply(const rw_mask_t *mask, const char *value, size_t len, char *out, size_t outlen);
+size_t rw_mask_apply(const rw_mask_t *mask, const char *value, size_t len, char *out,
+                     size_t outlen);
 const rw_mask_t *rw_ruleset_mask_for(const rw_ruleset_t *rs, const char *field);
 /* Returns a new copy of event with every masked field masked, at any depth. */
 json_t *rw_ruleset_mask_event(const rw_ruleset_t *rs, const json_t *event);

@@ -5,10 +5,10 @@
 #include "store.h"
 
 #include <hiredis.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdbool.h>
 #include <time.h>
 
 typedef struct row {
@@ -205,9 +205,9 @@ int rw_cmd_stats(int argc, char **argv) {
         rw_date_format(rw_now_ms(), off, today, sizeof(today));
         date = today;
     }
-    rw_redis_opts_t ro = {cfg.redis_host,     cfg.redis_port, cfg.redis_unix_socket,
-                          cfg.redis_password, cfg.redis_db,   cfg.redis_key_prefix,
-                          cfg.group_id,       5000};
+    rw_redis_opts_t ro = {
+        cfg.redis_host, cfg.redis_port,       cfg.redis_unix_socket, cfg.redis_password,
+        cfg.redis_db,   cfg.redis_key_prefix, cfg.group_id,          5000};
     if (!(c = rw_redis_connect(&ro, err, sizeof(err)))) {
         fprintf(stderr, "riskwarn stats: %s\n", err);
         rc = RW_EXIT_RUNTIME;

@@ -24,8 +24,7 @@ static int mem_load(rw_store_t *s, rw_batch_t *b) {
         return 0;
     for (size_t i = 0; i < b->ltab_size; i++)
         for (rw_lookup_t *l = b->ltab[i]; l; l = l->next)
-            redisAppendCommand(m->lookups, "SISMEMBER %slist:%s %s", m->prefix, l->set,
-                               l->member);
+            redisAppendCommand(m->lookups, "SISMEMBER %slist:%s %s", m->prefix, l->set, l->member);
     if (lookups_read(m->lookups, b) != 0) {
         snprintf(s->last_error, sizeof(s->last_error), "redis: %s", m->lookups->errstr);
         return -1;
@@ -181,8 +180,8 @@ void *rw_redis_connect(const rw_redis_opts_t *o, char *err, size_t errlen) {
                           ? redisConnectUnixWithTimeout(o->unix_socket, tv)
                           : redisConnectWithTimeout(o->host, o->port, tv);
     if (!c || c->err) {
-        snprintf(err, errlen, "redis %s:%d: %s", o->unix_socket ? o->unix_socket : o->host,
-                 o->port, c ? c->errstr : "cannot allocate context");
+        snprintf(err, errlen, "redis %s:%d: %s", o->unix_socket ? o->unix_socket : o->host, o->port,
+                 c ? c->errstr : "cannot allocate context");
         if (c)
             redisFree(c);
         return NULL;
@@ -396,8 +395,8 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
     for (size_t i = 0; i < b->kstab_size; i++)
         for (rw_case_t *k = b->kstab[i]; k; k = k->next, ncases++) {
             const char *colon = strchr(k->id, ':');
-            redisAppendCommand(s->c, "HGET %sd:%b %s", s->prefix, k->id,
-                               (size_t)(colon - k->id), colon + 1);
+            redisAppendCommand(s->c, "HGET %sd:%b %s", s->prefix, k->id, (size_t)(colon - k->id),
+                               colon + 1);
         }
     if (cases_read(s, b, ncase_rules, ncases) != 0)
         return -1;
@@ -490,8 +489,7 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
                     int64_t offset;
                     const char *value;
                     if (m->type != REDIS_REPLY_STRING || sc->type != REDIS_REPLY_STRING ||
-                        member_parse(m->str, m->len, topic, sizeof(topic), &part, &offset,
-                                     &value))
+                        member_parse(m->str, m->len, topic, sizeof(topic), &part, &offset, &value))
                         continue; /* not ours: skip */
                     uint32_t src = rw_batch_src(b, topic, part);
                     rw_window_add(ws, strtoll(sc->str, NULL, 10), src, offset, value, false);

@@ -42,9 +42,9 @@ typedef struct rw_redis_opts {
     const char *unix_socket; /* wins over host/port when set */
     const char *password;    /* NULL: no AUTH */
     int db;
-    const char *prefix;   /* "rw:" */
-    const char *group;    /* consumer group: fences are per group */
-    int timeout_ms;       /* per command */
+    const char *prefix; /* "rw:" */
+    const char *group;  /* consumer group: fences are per group */
+    int timeout_ms;     /* per command */
 } rw_redis_opts_t;
 
 /* Returns a new Redis store; the connection is made on first use and again

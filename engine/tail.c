@@ -29,7 +29,9 @@ static int assign_all(rd_kafka_t *c, const char *topic, bool from_beginning) {
     rd_kafka_topic_destroy(rkt);
     if (err || md->topic_cnt != 1 || md->topics[0].err) {
         fprintf(stderr, "riskwarn tail: %s: %s\n", topic,
-                rd_kafka_err2str(err ? err : md->topic_cnt ? md->topics[0].err : err));
+                rd_kafka_err2str(err             ? err
+                                 : md->topic_cnt ? md->topics[0].err
+                                                 : err));
         if (md)
             rd_kafka_metadata_destroy(md);
         return -1;

@@ -8,9 +8,7 @@
 
 int rw_log_level = RW_LOG_INFO;
 
-void rw_error_clear(rw_error_t *err) {
-    memset(err, 0, sizeof(*err));
-}
+void rw_error_clear(rw_error_t *err) { memset(err, 0, sizeof(*err)); }
 
 int rw_error_set(rw_error_t *err, const char *source, int line, int column, const char *fmt, ...) {
     if (!err || err->code)
@@ -44,8 +42,7 @@ void rw_log_write(int level, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s riskwarn %s: %s\n", ts, names[level < 0 ? 0 : level > 3 ? 3 : level],
-            line);
+    fprintf(stderr, "%s riskwarn %s: %s\n", ts, names[level < 0 ? 0 : level > 3 ? 3 : level], line);
 }
 
 /* ---- time ---------------------------------------------------------------- */
@@ -213,16 +210,14 @@ int rw_duration_parse(const char *text, int64_t *out_ms) {
 /* ---- hashing --------------------------------------------------------------- */
 
 static const uint32_t K256[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-    0xc67178f2};
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
 
 #define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
 
@@ -339,9 +334,7 @@ void *rw_realloc(void *p, size_t n) {
     return q;
 }
 
-char *rw_strdup(const char *s) {
-    return rw_strndup(s, strlen(s));
-}
+char *rw_strdup(const char *s) { return rw_strndup(s, strlen(s)); }
 
 char *rw_strndup(const char *s, size_t n) {
     char *p = rw_malloc(n + 1);
@@ -360,9 +353,7 @@ void rw_buf_fini(rw_buf_t *b) {
     rw_buf_init(b);
 }
 
-void rw_buf_reset(rw_buf_t *b) {
-    b->len = 0;
-}
+void rw_buf_reset(rw_buf_t *b) { b->len = 0; }
 
 static void buf_reserve(rw_buf_t *b, size_t extra) {
     if (b->len + extra + 1 <= b->cap)
@@ -380,9 +371,7 @@ void rw_buf_append(rw_buf_t *b, const void *data, size_t len) {
     b->len += len;
 }
 
-void rw_buf_puts(rw_buf_t *b, const char *s) {
-    rw_buf_append(b, s, strlen(s));
-}
+void rw_buf_puts(rw_buf_t *b, const char *s) { rw_buf_append(b, s, strlen(s)); }
 
 void rw_buf_printf(rw_buf_t *b, const char *fmt, ...) {
     va_list ap;

@@ -23,8 +23,8 @@ typedef struct rw_error {
 
 void rw_error_clear(rw_error_t *err);
 /* Fills err (when it has no error yet) and returns -1. */
-int rw_error_set(rw_error_t *err, const char *source, int line, int column, const char *fmt,
-                 ...) __attribute__((format(printf, 5, 6)));
+int rw_error_set(rw_error_t *err, const char *source, int line, int column, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 /* "file:line:col: text", "file: text" or "text". */
 void rw_error_format(const rw_error_t *err, char *buf, size_t len);
 
@@ -39,7 +39,7 @@ void rw_log_write(int level, const char *fmt, ...) __attribute__((format(printf,
     } while (0)
 
 /* Time. */
-int64_t rw_now_ms(void);      /* wall clock, ms since the epoch */
+int64_t rw_now_ms(void);       /* wall clock, ms since the epoch */
 int64_t rw_monotonic_ms(void); /* for timeouts */
 /* Parses RFC 3339 ("2026-11-27T04:35:16.123Z", "...+08:00"). Returns 0 or -1. */
 int rw_time_parse(const char *text, size_t len, int64_t *out_ms);
@@ -56,7 +56,7 @@ int rw_utc_offset_parse(const char *text, int *out_min);
 /* SHA-256. */
 void rw_sha256(const void *data, size_t len, uint8_t out[32]);
 void rw_hex(const uint8_t *in, size_t n, char *out); /* out has 2n+1 bytes */
-uint64_t rw_hash64(const void *data, size_t len);   /* FNV-1a, for tables */
+uint64_t rw_hash64(const void *data, size_t len);    /* FNV-1a, for tables */
 
 /* A growable byte buffer. */
 typedef struct rw_buf {

@@ -111,9 +111,7 @@ static void *run(void *arg) {
     return NULL;
 }
 
-static void curl_global_init_void(void) {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
+static void curl_global_init_void(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 rw_webhook_t *rw_webhook_new(const rw_webhook_opts_t *o, rw_metrics_t *metrics, char *err,
                              size_t errlen) {

@@ -12,11 +12,11 @@
 typedef struct rw_webhook rw_webhook_t;
 
 typedef struct rw_webhook_opts {
-    const char *url;   /* http:// or https:// */
-    int min_level;     /* RW_LEVEL_*: alerts at or above are sent */
-    int timeout_ms;    /* per attempt */
-    int retries;       /* attempts after the first */
-    size_t queue_max;  /* alerts waiting at most */
+    const char *url;  /* http:// or https:// */
+    int min_level;    /* RW_LEVEL_*: alerts at or above are sent */
+    int timeout_ms;   /* per attempt */
+    int retries;      /* attempts after the first */
+    size_t queue_max; /* alerts waiting at most */
 } rw_webhook_opts_t;
 
 /* Starts the sender. metrics is borrowed (may be NULL). Returns a new webhook

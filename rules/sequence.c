@@ -5,8 +5,7 @@
 
 #include <stdlib.h>
 
-static int seq_setup(rw_setup_t *s, const json_t *params, void **state, char *err,
-                     size_t errlen) {
+static int seq_setup(rw_setup_t *s, const json_t *params, void **state, char *err, size_t errlen) {
     const json_t *first = params ? json_object_get(params, "first") : NULL;
     const json_t *within = params ? json_object_get(params, "within") : NULL;
     const rw_field_t *cf, *c;

@@ -44,8 +44,8 @@ static int watch_setup(rw_setup_t *s, const json_t *params, void **state, char *
         snprintf(err, errlen, "list: must be a list of strings or integers");
         return RW_ERROR;
     }
-    if (set && (!json_is_string(set) || json_string_length(set) == 0 ||
-                json_string_length(set) > 200)) {
+    if (set &&
+        (!json_is_string(set) || json_string_length(set) == 0 || json_string_length(set) > 200)) {
         snprintf(err, errlen, "redis_set: must be a set name");
         return RW_ERROR;
     }

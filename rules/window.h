@@ -8,8 +8,7 @@
 
 /* Reads params.window, a duration, and asks the engine for the window.
  * Returns RW_OK or RW_ERROR with err filled. */
-static inline int rw_window_param(rw_setup_t *s, const json_t *params, char *err,
-                                  size_t errlen) {
+static inline int rw_window_param(rw_setup_t *s, const json_t *params, char *err, size_t errlen) {
     const json_t *w = params ? json_object_get(params, "window") : NULL;
     int64_t ms;
     if (!w) {

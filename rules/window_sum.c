@@ -7,8 +7,7 @@ typedef struct {
     const rw_field_t *field;
 } sum_state_t;
 
-static int sum_setup(rw_setup_t *s, const json_t *params, void **state, char *err,
-                     size_t errlen) {
+static int sum_setup(rw_setup_t *s, const json_t *params, void **state, char *err, size_t errlen) {
     const json_t *f = params ? json_object_get(params, "field") : NULL;
     if (!json_is_string(f)) {
         snprintf(err, errlen, "field: required, the name of a numeric field");

@@ -378,11 +378,12 @@ START_TEST(test_config_kafka_security_checked) {
     rw_config_t c;
     rw_error_t err;
     char path[64];
-    ck_assert_int_eq(load_text("{\"kafka\": {\"properties\": {\"security.protocol\": \"sasl_ssl\",\n"
-                               "   \"sasl.mechanisms\": \"SCRAM-SHA-256\", \"sasl.username\": \"u\",\n"
-                               "   \"sasl.password\": \"p\", \"ssl.ca.location\": \"/dev/null\"}}}",
-                               &c, &err, path),
-                     0);
+    ck_assert_int_eq(
+        load_text("{\"kafka\": {\"properties\": {\"security.protocol\": \"sasl_ssl\",\n"
+                  "   \"sasl.mechanisms\": \"SCRAM-SHA-256\", \"sasl.username\": \"u\",\n"
+                  "   \"sasl.password\": \"p\", \"ssl.ca.location\": \"/dev/null\"}}}",
+                  &c, &err, path),
+        0);
     rw_config_fini(&c);
 }
 END_TEST

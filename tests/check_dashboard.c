@@ -17,8 +17,8 @@
 
 /* Every raw value of a masked field in the events file (accounts, counterparties, ...). */
 static size_t raw_values(char ***out) {
-    static const char *const masked[] = {"account", "counterparty", "id_number", "card_number",
-                                         "phone", NULL};
+    static const char *const masked[] = {"account",     "counterparty", "id_number",
+                                         "card_number", "phone",        NULL};
     FILE *f = fopen(EVENTS, "r");
     ck_assert_ptr_nonnull(f);
     char line[8192];
@@ -207,7 +207,8 @@ START_TEST(test_dashboard_outputs_agree_and_mask) {
         events += strtod(strchr(l, ' ') + 1, NULL);
     ck_assert(events == (double)n);
     ck_assert(metric(m, "riskwarn_webhook_total{result=\"sent\"}") >= (double)e.alerts[3]);
-    ck_assert_ptr_nonnull(strstr(m, "riskwarn_ruleset_info{target=\"live\",ruleset=\"test-windows\""));
+    ck_assert_ptr_nonnull(
+        strstr(m, "riskwarn_ruleset_info{target=\"live\",ruleset=\"test-windows\""));
     ck_assert_ptr_nonnull(strstr(m, "riskwarn_batch_seconds_count"));
     ck_assert_ptr_nonnull(strstr(m, "riskwarn_consumer_lag{topic=\"events.transactions\""));
     free(m);
@@ -251,8 +252,9 @@ START_TEST(test_dashboard_outputs_agree_and_mask) {
     assert_no_raw("stats", out, raw, nraw);
 
     /* tail: one line an alert, no colour off a terminal, high only with --level. */
-    const char *tail[] = {"tail", "--brokers", p.mock.bootstraps, "--from-beginning",
-                          "--until-end", "--level", "high", NULL};
+    const char *tail[] = {
+        "tail", "--brokers", p.mock.bootstraps, "--from-beginning", "--until-end", "--level",
+        "high", NULL};
     ck_assert_int_eq(h_run(out, sizeof(out), tail), 0);
     long lines = 0;
     for (const char *c = out; (c = strchr(c, '\n')); c++)
@@ -262,8 +264,8 @@ START_TEST(test_dashboard_outputs_agree_and_mask) {
     ck_assert(strncmp(out, "HIGH ", 5) == 0);
     ck_assert_ptr_nonnull(strstr(out, "key="));
     assert_no_raw("tail", out, raw, nraw);
-    const char *tailj[] = {"tail", "--brokers", p.mock.bootstraps, "--from-beginning",
-                           "--until-end", "--json", NULL};
+    const char *tailj[] = {
+        "tail", "--brokers", p.mock.bootstraps, "--from-beginning", "--until-end", "--json", NULL};
     ck_assert_int_eq(h_run(out, sizeof(out), tailj), 0);
     ck_assert(out[0] == '{');
 
@@ -342,14 +344,15 @@ START_TEST(test_dashboard_cooldown_across_two_engines) {
     char err[256];
     ck_assert_msg(rw_mock_topic(&p.mock, "events.pair:2", err, sizeof(err)) == 0, "%s", err);
     const char *rules = h_tmpfile(
-        ".json", "{\"ruleset\": \"cd\", \"version\": \"1\", \"cooldown\": \"1h\", \"rules\": [\n"
-                 " {\"id\": \"big\", \"module\": \"value\", \"match\": {\"type\": \"transaction\"},\n"
-                 "  \"key\": \"account\", \"params\": {\"field\": \"amount\"},\n"
-                 "  \"thresholds\": {\"low\": 10, \"high\": 1000}}]}\n");
+        ".json",
+        "{\"ruleset\": \"cd\", \"version\": \"1\", \"cooldown\": \"1h\", \"rules\": [\n"
+        " {\"id\": \"big\", \"module\": \"value\", \"match\": {\"type\": \"transaction\"},\n"
+        "  \"key\": \"account\", \"params\": {\"field\": \"amount\"},\n"
+        "  \"thresholds\": {\"low\": 10, \"high\": 1000}}]}\n");
     char rules_path[128];
     snprintf(rules_path, sizeof(rules_path), "%s", rules);
-    const char *cfg = h_engine_config_topics(p.mock.bootstraps, p.redis.port, rules_path,
-                                             "db-cool", "[\"events.pair\"]");
+    const char *cfg = h_engine_config_topics(p.mock.bootstraps, p.redis.port, rules_path, "db-cool",
+                                             "[\"events.pair\"]");
     char cfg_path[128];
     snprintf(cfg_path, sizeof(cfg_path), "%s", cfg);
     pid_t a = h_engine_start(cfg_path, "/tmp/rwtest-dashboard.log");

@@ -47,23 +47,32 @@ START_TEST(test_fuzz_corpus_replays) {
 END_TEST
 
 START_TEST(test_fuzz_hostile_inputs_dead_lettered) {
-    static const char *const dead[][2] = {
-        {"deep-nesting.json", "invalid JSON"},   {"duplicate-keys.json", "duplicate"},
-        {"raw-nul.json", "invalid JSON"},        {"invalid-utf8.json", "invalid JSON"},
-        {"oversize.json", "oversize"},           {"ts-number.json", "ts"},
-        {"not-object.json", "not a JSON object"}, {"empty.json", "invalid JSON"},
-        {"truncated.json", "invalid JSON"},      {"nul-bytes.json", "event_id"},
-        {"huge-real.json", "invalid JSON"},      {"huge-numbers.json", "too big integer"},
-        {NULL, NULL}};
+    static const char *const dead[][2] = {{"deep-nesting.json", "invalid JSON"},
+                                          {"duplicate-keys.json", "duplicate"},
+                                          {"raw-nul.json", "invalid JSON"},
+                                          {"invalid-utf8.json", "invalid JSON"},
+                                          {"oversize.json", "oversize"},
+                                          {"ts-number.json", "ts"},
+                                          {"not-object.json", "not a JSON object"},
+                                          {"empty.json", "invalid JSON"},
+                                          {"truncated.json", "invalid JSON"},
+                                          {"nul-bytes.json", "event_id"},
+                                          {"huge-real.json", "invalid JSON"},
+                                          {"huge-numbers.json", "too big integer"},
+                                          {NULL, NULL}};
     for (size_t i = 0; dead[i][0]; i++) {
         const char *why = run_one(dead[i][0]);
-        ck_assert_msg(strstr(why, dead[i][1]) != NULL, "%s: reason \"%s\", want \"%s\"",
-                      dead[i][0], why, dead[i][1]);
+        ck_assert_msg(strstr(why, dead[i][1]) != NULL, "%s: reason \"%s\", want \"%s\"", dead[i][0],
+                      why, dead[i][1]);
     }
     /* Wrong types in fields rules read: valid events, not scored by those rules. */
-    static const char *const valid[] = {"wrong-types.json", "wrong-types-2.json",
-                                        "big-valid-numbers.json", "long-key.json", "ts-leap.json",
-                                        "tx-valid.json", NULL};
+    static const char *const valid[] = {"wrong-types.json",
+                                        "wrong-types-2.json",
+                                        "big-valid-numbers.json",
+                                        "long-key.json",
+                                        "ts-leap.json",
+                                        "tx-valid.json",
+                                        NULL};
     for (size_t i = 0; valid[i]; i++)
         ck_assert_msg(run_one(valid[i])[0] == 0, "%s dead-lettered: %s", valid[i],
                       batch->items[0].error);

@@ -51,7 +51,8 @@ START_TEST(test_integration_alerts_deadletters_counters) {
     size_t accounts = 0;
     for (size_t i = 0; i < alerts.n; i++) {
         json_t *a = json_loads(alerts.m[i].value, 0, NULL);
-        const char *acct = json_string_value(json_object_get(json_object_get(a, "event"), "account"));
+        const char *acct =
+            json_string_value(json_object_get(json_object_get(a, "event"), "account"));
         if (acct) {
             accounts++;
             ck_assert_msg(strchr(acct, '*') != NULL, "raw account %s", acct);
@@ -143,9 +144,7 @@ static void split_lines(const char *path, int parts, char out[][128]) {
 
 static bool log_has(const char *path, const char *needle);
 
-static bool log_mentions_auth(void *path) {
-    return log_has(path, "AUTH failed");
-}
+static bool log_mentions_auth(void *path) { return log_has(path, "AUTH failed"); }
 
 static bool log_has(const char *path, const char *needle) {
     size_t len;
@@ -315,8 +314,8 @@ START_TEST(test_integration_redis_auth_and_db) {
     h_peers_start(&p);
     rw_redis_server_t secure;
     char err[256];
-    ck_assert_msg(rw_redis_server_start(&secure, "s3cret-pass", 10000, err, sizeof(err)) == 0,
-                  "%s", err);
+    ck_assert_msg(rw_redis_server_start(&secure, "s3cret-pass", 10000, err, sizeof(err)) == 0, "%s",
+                  err);
     char text[2048];
     snprintf(text, sizeof(text),
              "{\"kafka\": {\"brokers\": \"%s\", \"group_id\": \"it-auth\"},\n"
@@ -370,8 +369,12 @@ START_TEST(test_integration_valgrind_no_leaks) {
     const char *cfg = h_engine_config(p.mock.bootstraps, p.redis.port, PACK, "it-valgrind");
     const char *log = "/tmp/rwtest-engine-valgrind.log";
     unlink(log);
-    static const char *const vg[] = {"valgrind", "--leak-check=full", "--errors-for-leak-kinds=definite",
-                                     "--error-exitcode=99", "--quiet", NULL};
+    static const char *const vg[] = {"valgrind",
+                                     "--leak-check=full",
+                                     "--errors-for-leak-kinds=definite",
+                                     "--error-exitcode=99",
+                                     "--quiet",
+                                     NULL};
     pid_t eng = h_engine_start_wrapped(cfg, log, vg);
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);
     long n = h_produce_events(prod, BAD);

@@ -132,7 +132,8 @@ START_TEST(test_ruleset_loads_default_pack) {
     for (size_t i = 0; i < rs->n_rules; i++) {
         json_t *r = json_array_get(rules, i);
         ck_assert_str_eq(rs->rules[i].id, json_string_value(json_object_get(r, "id")));
-        ck_assert_str_eq(rs->rules[i].module->name, json_string_value(json_object_get(r, "module")));
+        ck_assert_str_eq(rs->rules[i].module->name,
+                         json_string_value(json_object_get(r, "module")));
     }
     json_decref(j);
     rw_ruleset_destroy(rs);

@@ -35,9 +35,9 @@ extern "C" {
 #define RW_MODULE_ABI_VERSION 1
 
 /* Return codes of module callbacks. */
-#define RW_OK 0        /* done */
-#define RW_DECLINED 1  /* "not mine": no measure / nothing to record; never an error */
-#define RW_ERROR (-1)  /* failure; the callback filled the error text */
+#define RW_OK 0       /* done */
+#define RW_DECLINED 1 /* "not mine": no measure / nothing to record; never an error */
+#define RW_ERROR (-1) /* failure; the callback filled the error text */
 
 /* Longest value a module may record in a window, terminating NUL included. */
 #define RW_RECORD_MAX 256
@@ -69,9 +69,9 @@ typedef struct rw_input {
 typedef struct rw_setup rw_setup_t;
 
 typedef struct rw_module {
-    uint32_t abi_version; /* RW_MODULE_ABI_VERSION */
-    const char *name;     /* the "module" value in rules */
-    const char *summary;  /* one line for `riskwarn help` */
+    uint32_t abi_version;      /* RW_MODULE_ABI_VERSION */
+    const char *name;          /* the "module" value in rules */
+    const char *summary;       /* one line for `riskwarn help` */
     const char *const *params; /* NULL-terminated list of accepted "params" keys */
 
     /* Parses params (borrowed; may be NULL when the rule has none). On success
