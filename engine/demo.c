@@ -29,60 +29,6 @@ static void *engine_thread(void *arg) {
     return NULL;
 }
 
-/* The message key that keeps one entity's events in one partition. */
-static const char *entity_key(const json_t *ev) {
-    static const char *const fields[] = {"account", "customer_id",  "staff_id",
-                                         "service", "complaint_id", NULL};
-    for (size_t i = 0; fields[i]; i++) {
-        const json_t *v = json_object_get(ev, fields[i]);
-        if (json_is_string(v))
-            return json_string_value(v);
-    }
-    return NULL;
-}
-
-/* Produces every line of a JSON-lines file; transactions to the transactions
- * topic, the rest (and lines that are not events) to the service topic.
- * Returns the number of messages, or -1. */
-static long produce_file(rd_kafka_t *p, const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "riskwarn demo: %s: cannot open\n", path);
-        return -1;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    long n = 0;
-    while ((len = getline(&line, &cap, f)) >= 0) {
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            len--;
-        if (len == 0)
-            continue;
-        json_t *ev = json_loadb(line, (size_t)len, 0, NULL);
-        const char *type =
-            json_is_object(ev) ? json_string_value(json_object_get(ev, "type")) : NULL;
-        const char *topic =
-            type && strcmp(type, "transaction") == 0 ? "events.transactions" : "events.service";
-        const char *key = json_is_object(ev) ? entity_key(ev) : NULL;
-        rd_kafka_resp_err_t err;
-        while ((err = rd_kafka_producev(
-                    p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                    RD_KAFKA_V_VALUE(line, (size_t)len), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-                    RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            rd_kafka_poll(p, 100);
-        json_decref(ev);
-        if (err) {
-            fprintf(stderr, "riskwarn demo: produce: %s\n", rd_kafka_err2str(err));
-            break;
-        }
-        n++;
-    }
-    free(line);
-    fclose(f);
-    return n;
-}
-
 /* Sums every field of every rw:events:* hash: messages the engine finished. */
 static long long processed(redisContext *c) {
     long long total = 0;
@@ -198,8 +144,8 @@ int rw_cmd_demo(int argc, char **argv) {
     rw_config_set(&d.cfg.rules, rules);
     rw_config_set(&d.cfg.group_id, "riskwarn-demo");
     d.cfg.redis_port = redis.port;
-    if (!quiet && rw_log_level > RW_LOG_WARN)
-        rw_log_level = RW_LOG_WARN;
+    if (!getenv("RW_LOG") && rw_log_level > RW_LOG_WARN)
+        rw_log_level = RW_LOG_WARN; /* the alerts are the show; RW_LOG=info for more */
     pthread_create(&d.engine, NULL, engine_thread, &d);
 
     /* Stream the sample events. */
@@ -207,7 +153,8 @@ int rw_cmd_demo(int argc, char **argv) {
     rd_kafka_conf_set(pc, "bootstrap.servers", mock.bootstraps, err, sizeof(err));
     rd_kafka_conf_set(pc, "linger.ms", "5", err, sizeof(err));
     rd_kafka_t *prod = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof(err));
-    long sent = 0, n1 = produce_file(prod, events), n2 = produce_file(prod, bad);
+    long sent = 0, n1 = rw_mock_produce_file(prod, events, NULL),
+         n2 = rw_mock_produce_file(prod, bad, NULL);
     if (n1 > 0)
         sent += n1;
     if (n2 > 0)

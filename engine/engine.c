@@ -713,6 +713,32 @@ static int control_poll(engine_t *e, bool catch_up) {
 
 /* ---- set-up and the loop -------------------------------------------------------------- */
 
+/* Partitions come and go with the group: logged, then applied (eager or
+ * cooperative, whichever the group uses). */
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+    (void)opaque;
+    bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+    char list[512] = "";
+    size_t o = 0;
+    for (int i = 0; i < parts->cnt && o + 64 < sizeof(list); i++)
+        o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s/%d", i ? " " : "",
+                              parts->elems[i].topic, (int)parts->elems[i].partition);
+    rw_log(RW_LOG_INFO, "partitions %s: %d (%s)", assign ? "assigned" : "revoked", parts->cnt,
+           list);
+    bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (coop) {
+        rd_kafka_error_t *e = assign ? rd_kafka_incremental_assign(rk, parts)
+                                     : rd_kafka_incremental_unassign(rk, parts);
+        if (e) {
+            rw_log(RW_LOG_WARN, "rebalance: %s", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+    } else {
+        rd_kafka_assign(rk, assign ? parts : NULL);
+    }
+}
+
 static int engine_open(engine_t *e, char *err, size_t errlen) {
     const rw_config_t *cfg = e->cfg;
     rd_kafka_conf_t *conf = rw_kafka_conf_new(cfg, err, errlen);
@@ -726,6 +752,7 @@ static int engine_open(engine_t *e, char *err, size_t errlen) {
         rd_kafka_conf_destroy(conf);
         return RW_EXIT_USAGE;
     }
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     e->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
     if (!e->consumer) {
         rd_kafka_conf_destroy(conf);

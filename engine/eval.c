@@ -123,6 +123,7 @@ void rw_batch_clear_cases(rw_batch_t *b) {
         while (k) {
             rw_case_t *next = k->next;
             json_decref(k->rec);
+            free(k->part);
             free(k->id);
             free(k);
             k = next;
@@ -234,6 +235,9 @@ void rw_batch_destroy(rw_batch_t *b) {
     case_alerts_clear(b);
     rw_batch_clear_cases(b);
     cools_clear(b);
+    for (size_t i = 0; i < b->n_pclocks; i++)
+        free(b->pclocks[i].part);
+    free(b->pclocks);
     free(b->cooltab);
     free(b->kstab);
     free(b->case_alerts);
@@ -257,12 +261,29 @@ void rw_batch_reset(rw_batch_t *b, const rw_ruleset_t *rs) {
     b->rs = rs;
 }
 
+bool rw_batch_has_part(const rw_batch_t *b, const char *part) {
+    for (size_t i = 0; i < b->n_srcs; i++)
+        if (strcmp(b->pclocks[b->srcs[i].clock].part, part) == 0)
+            return true;
+    return false;
+}
+
 uint32_t rw_batch_src(rw_batch_t *b, const char *topic, int32_t partition) {
     for (size_t i = 0; i < b->n_srcs; i++)
         if (b->srcs[i].partition == partition && strcmp(b->srcs[i].topic, topic) == 0)
             return (uint32_t)i;
     b->srcs = rw_realloc(b->srcs, (b->n_srcs + 1) * sizeof(*b->srcs));
-    b->srcs[b->n_srcs] = (rw_src_t){rw_strdup(topic), partition, -1, -1};
+    char part[300];
+    snprintf(part, sizeof(part), "%s/%d", topic, (int)partition);
+    size_t c;
+    for (c = 0; c < b->n_pclocks; c++)
+        if (strcmp(b->pclocks[c].part, part) == 0)
+            break;
+    if (c == b->n_pclocks) {
+        b->pclocks = rw_realloc(b->pclocks, (b->n_pclocks + 1) * sizeof(*b->pclocks));
+        b->pclocks[b->n_pclocks++] = (rw_pclock_t){rw_strdup(part), INT64_MIN};
+    }
+    b->srcs[b->n_srcs] = (rw_src_t){rw_strdup(topic), partition, -1, -1, c, b->pclocks[c].ts};
     return (uint32_t)b->n_srcs++;
 }
 
@@ -475,6 +496,8 @@ void rw_batch_plan(rw_batch_t *b) {
     b->n_cands = 0;
     lookups_clear(b);
     b->clock_start_ms = b->clock_ms;
+    for (size_t i = 0; i < b->n_srcs; i++)
+        b->srcs[i].clock_start = b->pclocks[b->srcs[i].clock].ts;
     b->horizon_ms = b->clock_ms;
     for (size_t i = 0; i < b->n_items; i++)
         if (b->items[i].event && b->items[i].ts_ms > b->horizon_ms)
@@ -596,6 +619,7 @@ static int64_t case_next(const rw_batch_t *b, const rw_case_t *k) {
 
 static void case_event(rw_batch_t *b, const rw_cand_t *c, const rw_item_t *it) {
     rw_case_t *k = c->kase;
+    const char *part = b->pclocks[b->srcs[it->src].clock].part;
     if ((c->flags & RW_CAND_CLOSE) && k->open) {
         k->open = false;
         k->dirty = true;
@@ -610,6 +634,8 @@ static void case_event(rw_batch_t *b, const rw_cand_t *c, const rw_item_t *it) {
         k->rec = json_pack("{s:s, s:O, s:s, s:o}", "i", it->event_id, "s",
                            json_object_get(it->event, "ts"), "t", it->type, "e",
                            rw_ruleset_mask_event(b->rs, it->event));
+        free(k->part);
+        k->part = rw_strdup(part);
         k->due_ms = case_next(b, k);
         if (k->due_ms < b->next_due_ms)
             b->next_due_ms = k->due_ms;
@@ -629,24 +655,24 @@ static void incr(rw_batch_t *b, const char *key, const char *field, int64_t by);
 
 /* Raises the alerts of open cases whose next threshold the clock passed, at
  * item's time. Returns the next due time. */
-static int64_t cases_fire(rw_batch_t *b, uint32_t item) {
+static int64_t cases_fire(rw_batch_t *b, uint32_t item, const rw_pclock_t *pc) {
     int64_t next = INT64_MAX;
     char date[16], key[300];
-    rw_date_format(b->clock_ms, b->rs->calendar.utc_offset_min, date, sizeof(date));
+    rw_date_format(pc->ts, b->rs->calendar.utc_offset_min, date, sizeof(date));
     for (size_t i = 0; i < b->kstab_size; i++)
         for (rw_case_t *k = b->kstab[i]; k; k = k->next) {
             if (!k->open)
                 continue;
-            if (k->due_ms <= b->clock_ms) {
+            if (k->due_ms <= pc->ts && k->part && strcmp(k->part, pc->part) == 0) {
                 const rw_rule_t *r = &b->rs->rules[k->rule];
-                double m = r->module->case_measure(r->state, k->open_ms, b->clock_ms);
+                double m = r->module->case_measure(r->state, k->open_ms, pc->ts);
                 /* One alert for each threshold crossed, in order. */
                 for (int level = k->level + 1; level < RW_LEVELS; level++) {
                     if (!r->has[level] || m < r->threshold[level])
                         continue;
                     GROW(b->case_alerts, b->n_case_alerts, b->cap_case_alerts);
                     b->case_alerts[b->n_case_alerts++] =
-                        (rw_case_alert_t){item, k, json_incref(k->rec), level, m, b->clock_ms};
+                        (rw_case_alert_t){item, k, json_incref(k->rec), level, m, pc->ts};
                     k->level = level;
                     snprintf(key, sizeof(key), "alerts:%s", date);
                     incr(b, key, rw_level_name(level), 1);
@@ -666,7 +692,10 @@ int rw_case_from_record(rw_case_t *k, const char *json, size_t len) {
     json_t *j = json_loadb(json, len, 0, NULL);
     json_int_t o, l, d;
     json_t *rec = NULL;
-    if (!j || json_unpack(j, "{s:I, s:I, s:I, s:o}", "o", &o, "l", &l, "d", &d, "r", &rec) ||
+    const char *part = NULL;
+    if (!j ||
+        json_unpack(j, "{s:I, s:I, s:I, s:o, s?s}", "o", &o, "l", &l, "d", &d, "r", &rec, "p",
+                    &part) ||
         !json_is_object(rec) || l < 0 || l >= RW_LEVELS) {
         json_decref(j);
         return -1;
@@ -677,13 +706,16 @@ int rw_case_from_record(rw_case_t *k, const char *json, size_t len) {
     k->due_ms = d;
     json_decref(k->rec);
     k->rec = json_incref(rec);
+    free(k->part);
+    k->part = rw_strdup(part ? part : "");
     json_decref(j);
     return 0;
 }
 
 char *rw_case_record(const rw_case_t *k) {
-    json_t *j = json_pack("{s:I, s:I, s:I, s:O}", "o", (json_int_t)k->open_ms, "l",
-                          (json_int_t)k->level, "d", (json_int_t)k->due_ms, "r", k->rec);
+    json_t *j = json_pack("{s:I, s:I, s:I, s:O, s:s}", "o", (json_int_t)k->open_ms, "l",
+                          (json_int_t)k->level, "d", (json_int_t)k->due_ms, "r", k->rec, "p",
+                          k->part ? k->part : "");
     char *s = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     return s;
@@ -732,6 +764,8 @@ void rw_batch_evaluate(rw_batch_t *b) {
     case_alerts_clear(b);
     b->state_alerts = false;
     b->clock_ms = b->clock_start_ms;
+    for (size_t i = 0; i < b->n_srcs; i++)
+        b->pclocks[b->srcs[i].clock].ts = b->srcs[i].clock_start;
     b->next_due_ms = cases_next_due(b);
     for (size_t i = 0; i < b->n_items; i++) {
         rw_item_t *it = &b->items[i];
@@ -742,12 +776,15 @@ void rw_batch_evaluate(rw_batch_t *b) {
         it->n_hits = 0;
         it->key_rule = -1;
         it->key_off = SIZE_MAX;
+        rw_pclock_t *pc = &b->pclocks[src->clock];
         if (it->event && it->ts_ms > b->clock_ms)
             b->clock_ms = it->ts_ms;
+        if (it->event && it->ts_ms > pc->ts)
+            pc->ts = it->ts_ms;
         /* Time passes first: a deadline that passed before this event alerts
          * even when this event closes the case. */
-        if (it->event && !it->applied && b->n_cases && b->clock_ms >= b->next_due_ms)
-            b->next_due_ms = cases_fire(b, (uint32_t)i);
+        if (it->event && !it->applied && b->n_cases && pc->ts >= b->next_due_ms)
+            b->next_due_ms = cases_fire(b, (uint32_t)i, pc);
         if (!it->event) {
             if (!it->applied) {
                 rw_date_format(it->msg.arrival_ms, off, date, sizeof(date));
@@ -816,8 +853,8 @@ void rw_batch_evaluate(rw_batch_t *b) {
         if (it->applied)
             continue;
         /* A case this event opened may be due already (a late opening event). */
-        if (b->n_cases && b->clock_ms >= b->next_due_ms)
-            b->next_due_ms = cases_fire(b, (uint32_t)i);
+        if (b->n_cases && pc->ts >= b->next_due_ms)
+            b->next_due_ms = cases_fire(b, (uint32_t)i, pc);
         rw_date_format(it->ts_ms, off, date, sizeof(date));
         snprintf(key, sizeof(key), "events:%s", date);
         incr(b, key, it->type, 1);

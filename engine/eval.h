@@ -42,7 +42,17 @@ typedef struct rw_src {
     int32_t partition;
     int64_t fence;      /* last applied offset; -1 when none */
     int64_t max_offset; /* highest offset in this batch */
+    size_t clock;       /* index of its partition's clock in the batch's clocks */
+    int64_t clock_start; /* that clock before this batch: evaluating again starts there */
 } rw_src_t;
+
+/* Event time of one input partition: the highest ts seen in it. Deadline cases
+ * follow the clock of the partition their opening event came from, so that a
+ * case's closing event, later in the same partition, is always seen first. */
+typedef struct rw_pclock {
+    char *part; /* "topic/partition" */
+    int64_t ts;
+} rw_pclock_t;
 
 /* One entry of a window. */
 typedef struct rw_wentry {
@@ -110,6 +120,7 @@ typedef struct rw_case {
     int64_t open_ms; /* the opening event's time */
     int level;       /* the highest level alerted so far */
     int64_t due_ms;  /* when the next threshold is crossed; INT64_MAX: never */
+    char *part;      /* "topic/partition" of the opening event: its clock drives the case */
     json_t *rec;     /* owned: {"i": event_id, "s": ts, "t": type, "e": masked event} */
     struct rw_case *next;
 } rw_case_t;
@@ -192,6 +203,8 @@ typedef struct rw_batch {
     rw_cool_t **cooltab; /* cool-downs the batch needs; kept across batches with keep_windows */
     size_t cooltab_size, n_cools;
     bool state_alerts;   /* some alert depends on state the write will change (cases, cool-downs) */
+    rw_pclock_t *pclocks; /* every partition's clock, kept across batches */
+    size_t n_pclocks;
     int64_t clock_ms;    /* event time: the highest ts seen, across batches */
     int64_t next_due_ms; /* the earliest due time of an open case known to the batch */
     int64_t clock_start_ms; /* the clock before this batch: evaluating again starts there */
@@ -218,6 +231,10 @@ void rw_batch_clear_windows(rw_batch_t *b);
 /* Cool-downs, for stores: parse and format the stored value. */
 int rw_cool_parse(rw_cool_t *c, const char *text, size_t len);
 char *rw_cool_format(const rw_cool_t *c);
+
+/* Whether "topic/partition" is a source of this batch (cases of other
+ * partitions are another engine's). */
+bool rw_batch_has_part(const rw_batch_t *b, const char *part);
 
 /* Cases, for stores: find or add one, and forget them all. */
 rw_case_t *rw_batch_case(rw_batch_t *b, uint32_t rule, const char *correlate);

@@ -1,5 +1,6 @@
 #include "mock.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,58 @@ int rw_mock_topic(rw_mock_t *m, const char *spec, char *err, size_t errlen) {
         return -1;
     }
     return 0;
+}
+
+/* The key that keeps one entity's events in one partition. */
+static const char *entity_key(const json_t *ev) {
+    static const char *const fields[] = {"account", "customer_id",  "staff_id",
+                                         "service", "complaint_id", NULL};
+    for (size_t i = 0; json_is_object(ev) && fields[i]; i++) {
+        const char *v = json_string_value(json_object_get(ev, fields[i]));
+        if (v)
+            return v;
+    }
+    return NULL;
+}
+
+long rw_mock_produce_file(rd_kafka_t *p, const char *path, const char *topic) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long n = 0;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            len--;
+        if (len == 0)
+            continue;
+        json_t *ev = topic ? NULL : json_loadb(line, (size_t)len, 0, NULL);
+        const char *type = json_string_value(json_object_get(ev, "type"));
+        const char *to = topic                                     ? topic
+                         : type && strcmp(type, "transaction") == 0 ? "events.transactions"
+                                                                    : "events.service";
+        const char *key = entity_key(ev);
+        rd_kafka_resp_err_t err;
+        while ((err = rd_kafka_producev(
+                    p, RD_KAFKA_V_TOPIC(to),
+                    RD_KAFKA_V_PARTITION(topic ? 0 : RD_KAFKA_PARTITION_UA),
+                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(line, (size_t)len),
+                    RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_END)) ==
+               RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(p, 100);
+        json_decref(ev);
+        if (err) {
+            n = -1;
+            break;
+        }
+        n++;
+    }
+    free(line);
+    fclose(f);
+    rd_kafka_flush(p, 10000);
+    return n;
 }
 
 void rw_mock_stop(rw_mock_t *m) {

@@ -18,4 +18,12 @@ int rw_mock_start(rw_mock_t *m, int brokers, char *err, size_t errlen);
 int rw_mock_topic(rw_mock_t *m, const char *spec, char *err, size_t errlen);
 void rw_mock_stop(rw_mock_t *m);
 
+/* Produces every line of a JSON-lines file, the way a bank would feed the
+ * engine: transactions to events.transactions, everything else (and lines that
+ * are not events) to events.service, keyed by the entity (account, customer,
+ * staff member, service, complaint) so that one entity's events share a
+ * partition. topic, when not NULL, takes every line instead, in file order, on
+ * partition 0. Waits for delivery. Returns the number of lines, or -1. */
+long rw_mock_produce_file(rd_kafka_t *p, const char *path, const char *topic);
+
 #endif

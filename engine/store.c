@@ -350,8 +350,10 @@ static int cases_read(redisstore_t *s, rw_batch_t *b, size_t nrules, size_t ncas
             }
             for (size_t e = 0; e + 1 < x->elements; e += 2) {
                 rw_case_t *k = rw_batch_case(b, (uint32_t)r, x->element[e]->str);
-                if (!k->open && x->element[e + 1]->len)
-                    rw_case_from_record(k, x->element[e + 1]->str, x->element[e + 1]->len);
+                if (!k->open && x->element[e + 1]->len &&
+                    rw_case_from_record(k, x->element[e + 1]->str, x->element[e + 1]->len) == 0 &&
+                    !rw_batch_has_part(b, k->part))
+                    k->open = false; /* another partition's: its engine's clock drives it */
             }
         }
     } else {

@@ -867,6 +867,11 @@ START_TEST(test_faults_two_engines_one_killed) {
     pid_t a = h_engine_start(cfg, log_a);
     pid_t b = h_engine_start(cfg, log_b);
     busy_t busy = {{metrics_port(log_a), metrics_port(log_b)}};
+    /* Both engines hold partitions before the stream starts. */
+    log_wait_t wa = {log_a, 0, "partitions assigned:", "events."};
+    log_wait_t wb = {log_b, 0, "partitions assigned:", "events."};
+    ck_assert_msg(h_wait(log_shows, &wa, 60000) && h_wait(log_shows, &wb, 60000),
+                  "the two engines did not both get partitions");
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);
     /* The last sixth of the stream waits for the kill. */
     stream_t s;
