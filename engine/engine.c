@@ -234,6 +234,7 @@ static void backoff_wait(engine_t *e, int ms) {
 /* Hands every output not yet delivered to the producer (waiting for room when
  * its queue is full: backpressure, not drops). */
 static void outs_enqueue(engine_t *e) {
+    long waits = 0;
     for (size_t i = 0; i < e->n_outs; i++) {
         out_t *o = &e->outs[i];
         if (o->status == OUT_DONE)
@@ -252,6 +253,7 @@ static void outs_enqueue(engine_t *e) {
                 rd_kafka_headers_destroy(h);
             if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 rd_kafka_poll(e->producer, 100); /* backpressure: wait for room */
+                waits++;
                 continue;
             }
             rw_log(RW_LOG_WARN, "produce to %s: %s", o->topic, rd_kafka_err2str(err));
@@ -259,6 +261,8 @@ static void outs_enqueue(engine_t *e) {
             break;
         }
     }
+    if (waits)
+        rw_log(RW_LOG_INFO, "producer queue full: waited %ld times for room (backpressure)", waits);
 }
 
 /* Waits for every acknowledgement. Returns the number that failed. */

@@ -40,9 +40,9 @@ typedef struct rw_msg {
 typedef struct rw_src {
     char *topic;
     int32_t partition;
-    int64_t fence;      /* last applied offset; -1 when none */
-    int64_t max_offset; /* highest offset in this batch */
-    size_t clock;       /* index of its partition's clock in the batch's clocks */
+    int64_t fence;       /* last applied offset; -1 when none */
+    int64_t max_offset;  /* highest offset in this batch */
+    size_t clock;        /* index of its partition's clock in the batch's clocks */
     int64_t clock_start; /* that clock before this batch: evaluating again starts there */
 } rw_src_t;
 
@@ -202,11 +202,11 @@ typedef struct rw_batch {
     size_t n_case_alerts, cap_case_alerts;
     rw_cool_t **cooltab; /* cool-downs the batch needs; kept across batches with keep_windows */
     size_t cooltab_size, n_cools;
-    bool state_alerts;   /* some alert depends on state the write will change (cases, cool-downs) */
+    bool state_alerts; /* some alert depends on state the write will change (cases, cool-downs) */
     rw_pclock_t *pclocks; /* every partition's clock, kept across batches */
     size_t n_pclocks;
-    int64_t clock_ms;    /* event time: the highest ts seen, across batches */
-    int64_t next_due_ms; /* the earliest due time of an open case known to the batch */
+    int64_t clock_ms;       /* event time: the highest ts seen, across batches */
+    int64_t next_due_ms;    /* the earliest due time of an open case known to the batch */
     int64_t clock_start_ms; /* the clock before this batch: evaluating again starts there */
     int64_t horizon_ms;     /* cases due up to here are needed: max(clock, batch's newest) */
 } rw_batch_t;

@@ -82,17 +82,17 @@ long rw_mock_produce_file(rd_kafka_t *p, const char *path, const char *topic) {
             continue;
         json_t *ev = topic ? NULL : json_loadb(line, (size_t)len, 0, NULL);
         const char *type = json_string_value(json_object_get(ev, "type"));
-        const char *to = topic                                     ? topic
+        const char *to = topic                                      ? topic
                          : type && strcmp(type, "transaction") == 0 ? "events.transactions"
                                                                     : "events.service";
         const char *key = entity_key(ev);
         rd_kafka_resp_err_t err;
-        while ((err = rd_kafka_producev(
-                    p, RD_KAFKA_V_TOPIC(to),
-                    RD_KAFKA_V_PARTITION(topic ? 0 : RD_KAFKA_PARTITION_UA),
-                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(line, (size_t)len),
-                    RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_END)) ==
-               RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        while ((err = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(to),
+                                        RD_KAFKA_V_PARTITION(topic ? 0 : RD_KAFKA_PARTITION_UA),
+                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                        RD_KAFKA_V_VALUE(line, (size_t)len),
+                                        RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                                        RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(p, 100);
         json_decref(ev);
         if (err) {
