@@ -1,7 +1,7 @@
 /* deadline: an absence rule. For an open case with no closing event yet, the
  * time elapsed since the opening event, in hours or in working days on the
  * ruleset's calendar (24 h a working day). Event time drives it. */
-#include "window.h"
+#include "params.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* new_value: when the value of `field` was not seen for this key within
  * `lookback`: 1, or the value of `measure_field` if given (e.g. the amount
  * paid from a new device). */
-#include "window.h"
+#include "params.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* sequence: events of kind `first` for the same correlated value within
  * `within` before this event (e.g. a staff member read a customer's record,
  * then money left that customer's account). */
-#include "window.h"
+#include "params.h"
 
 #include <stdlib.h>
 

@@ -1,5 +1,5 @@
 /* window_count: matching events for this key in the window, this one included. */
-#include "window.h"
+#include "params.h"
 
 static int count_setup(rw_setup_t *s, const json_t *params, void **state, char *err,
                        size_t errlen) {

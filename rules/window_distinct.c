@@ -1,32 +1,17 @@
 /* window_distinct: distinct values of a field for this key in the window
  * (e.g. customers read by one staff member in an hour). */
-#include "window.h"
+#include "params.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    const rw_field_t *field;
-} distinct_state_t;
-
 static int distinct_setup(rw_setup_t *s, const json_t *params, void **state, char *err,
                           size_t errlen) {
-    distinct_state_t *st = calloc(1, sizeof(*st));
-    if (!st) {
-        snprintf(err, errlen, "out of memory");
-        return RW_ERROR;
-    }
-    if (rw_field_param(s, params, "field", &st->field, err, errlen) != RW_OK ||
-        rw_window_param(s, params, err, errlen) != RW_OK) {
-        free(st);
-        return RW_ERROR;
-    }
-    *state = st;
-    return RW_OK;
+    return rw_field_state_setup(s, params, 1, state, err, errlen);
 }
 
 static int distinct_record(const void *state, const json_t *event, char *buf, size_t len) {
-    const distinct_state_t *st = state;
+    const rw_field_state_t *st = state;
     return rw_field_text(event, st->field, buf, len) >= 0 ? RW_OK : RW_DECLINED;
 }
 

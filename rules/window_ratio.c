@@ -1,6 +1,6 @@
 /* window_ratio: the share of matching events in the window for which `when`
  * holds (e.g. failed logins, service errors); no measure below min_events. */
-#include "window.h"
+#include "params.h"
 
 #include <stdlib.h>
 

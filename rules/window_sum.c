@@ -1,38 +1,15 @@
 /* window_sum: sum of a field over matching events for this key in the window. */
-#include "window.h"
+#include "params.h"
 
 #include <stdlib.h>
 
-typedef struct {
-    const rw_field_t *field;
-} sum_state_t;
-
 static int sum_setup(rw_setup_t *s, const json_t *params, void **state, char *err, size_t errlen) {
-    const json_t *f = params ? json_object_get(params, "field") : NULL;
-    if (!json_is_string(f)) {
-        snprintf(err, errlen, "field: required, the name of a numeric field");
-        return RW_ERROR;
-    }
-    if (rw_window_param(s, params, err, errlen) != RW_OK)
-        return RW_ERROR;
-    sum_state_t *st = calloc(1, sizeof(*st));
-    if (!st) {
-        snprintf(err, errlen, "out of memory");
-        return RW_ERROR;
-    }
-    char e[200];
-    if (!(st->field = rw_setup_field(s, json_string_value(f), e, sizeof(e)))) {
-        snprintf(err, errlen, "field: %s", e);
-        free(st);
-        return RW_ERROR;
-    }
-    *state = st;
-    return RW_OK;
+    return rw_field_state_setup(s, params, 1, state, err, errlen);
 }
 
 /* Records the field's value; events without a numeric value are not scored. */
 static int sum_record(const void *state, const json_t *event, char *buf, size_t len) {
-    const sum_state_t *st = state;
+    const rw_field_state_t *st = state;
     double x;
     if (rw_field_number(event, st->field, &x) != 0)
         return RW_DECLINED;
