@@ -85,61 +85,11 @@ int h_produce(rd_kafka_t *p, const char *topic, int32_t partition, const char *k
 }
 
 long h_produce_events(rd_kafka_t *p, const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    long n = 0;
-    static const char *const keys[] = {"account", "customer_id",  "staff_id",
-                                       "service", "complaint_id", NULL};
-    while ((len = getline(&line, &cap, f)) >= 0) {
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            len--;
-        if (len == 0)
-            continue;
-        json_t *ev = json_loadb(line, (size_t)len, 0, NULL);
-        const char *type =
-            json_is_object(ev) ? json_string_value(json_object_get(ev, "type")) : NULL;
-        const char *topic =
-            type && strcmp(type, "transaction") == 0 ? "events.transactions" : "events.service";
-        const char *key = NULL;
-        for (size_t i = 0; json_is_object(ev) && keys[i] && !key; i++)
-            key = json_string_value(json_object_get(ev, keys[i]));
-        int rc = h_produce(p, topic, RD_KAFKA_PARTITION_UA, key, line, (size_t)len);
-        json_decref(ev);
-        if (rc)
-            break;
-        n++;
-    }
-    free(line);
-    fclose(f);
-    rd_kafka_flush(p, 10000);
-    return n;
+    return rw_mock_produce_file(p, path, NULL);
 }
 
 long h_produce_lines(rd_kafka_t *p, const char *path, const char *topic) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    long n = 0;
-    while ((len = getline(&line, &cap, f)) >= 0) {
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            len--;
-        if (len == 0)
-            continue;
-        if (h_produce(p, topic, 0, NULL, line, (size_t)len))
-            break;
-        n++;
-    }
-    free(line);
-    fclose(f);
-    rd_kafka_flush(p, 10000);
-    return n;
+    return rw_mock_produce_file(p, path, topic);
 }
 
 static char *hdr_copy(rd_kafka_headers_t *h, const char *name) {
