@@ -392,11 +392,47 @@ START_TEST(test_integration_valgrind_no_leaks) {
 }
 END_TEST
 
+/* `riskwarn mock-kafka` prints its bootstrap servers first, carries messages on
+ * the topics it was asked for, and stops on SIGTERM. */
+START_TEST(test_integration_mock_kafka_command) {
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execl(h_bin(), h_bin(), "mock-kafka", "--brokers", "2", "--topic", "mk.test:3",
+              (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    FILE *out = fdopen(fds[0], "r");
+    char line[512] = "";
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), out));
+    line[strcspn(line, "\n")] = 0;
+    ck_assert_msg(strstr(line, "127.0.0.1:") != NULL && strchr(line, ',') != NULL,
+                  "first line: %s", line);
+    rd_kafka_t *prod = h_producer(line);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(h_produce(prod, "mk.test", i, "k", "hello", 5), 0);
+    rd_kafka_flush(prod, 10000);
+    rd_kafka_destroy(prod);
+    h_msgs_t m = {0};
+    ck_assert_int_eq(h_consume_all(line, "mk.test", 3, 300, 20000, &m), 3);
+    ck_assert_str_eq(m.m[0].value, "hello");
+    h_msgs_free(&m);
+    ck_assert_int_eq(h_engine_stop(pid, SIGTERM, 10000), 0);
+    fclose(out);
+}
+END_TEST
+
 static Suite *integration_suite(void) {
     Suite *s = suite_create("integration");
     TCase *tc = tcase_create("engine");
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_integration_bad_rules_exit_2);
+    tcase_add_test(tc, test_integration_mock_kafka_command);
     tcase_add_test(tc, test_integration_alerts_deadletters_counters);
     tcase_add_test(tc, test_integration_sigkill_restart);
     tcase_add_test(tc, test_integration_default_pack_equals_replay);
