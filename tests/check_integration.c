@@ -411,8 +411,8 @@ START_TEST(test_integration_mock_kafka_command) {
     char line[512] = "";
     ck_assert_ptr_nonnull(fgets(line, sizeof(line), out));
     line[strcspn(line, "\n")] = 0;
-    ck_assert_msg(strstr(line, "127.0.0.1:") != NULL && strchr(line, ',') != NULL,
-                  "first line: %s", line);
+    ck_assert_msg(strstr(line, "127.0.0.1:") != NULL && strchr(line, ',') != NULL, "first line: %s",
+                  line);
     rd_kafka_t *prod = h_producer(line);
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(h_produce(prod, "mk.test", i, "k", "hello", 5), 0);

@@ -120,10 +120,11 @@ START_TEST(test_overload_memory_flat_nothing_dropped) {
     size_t len;
     rw_error_t err;
     rw_error_clear(&err);
-    char *text = rw_file_read(log, &len, &err);
-    ck_assert_msg(text && strstr(text, "waited") && strstr(text, "for room (backpressure)"),
+    char *logtext = rw_file_read(log, &len, &err);
+    ck_assert_msg(logtext && strstr(logtext, "waited") &&
+                      strstr(logtext, "for room (backpressure)"),
                   "the producer queue never filled");
-    free(text);
+    free(logtext);
     ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
     h_msgs_free(&alerts);
     h_expect_free(&e);
