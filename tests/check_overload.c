@@ -101,8 +101,10 @@ START_TEST(test_overload_memory_flat_nothing_dropped) {
     }
     ck_assert_msg(counted == n, "counted %lld of %ld", counted, n);
     ck_assert_int_ge(first, 0);
-    /* Flat: 90% of a long stream adds no more than 64 MiB on top of the first 10%. */
-    ck_assert_msg(peak - first < 64 * 1024, "memory grew from %ld KiB to %ld KiB", first, peak);
+    /* Flat: 90% of a long stream adds no more than 64 MiB on top of the first 10%.
+     * (Not under AddressSanitizer: its quarantine keeps freed memory by design.) */
+    if (!getenv("RW_SANITIZED"))
+        ck_assert_msg(peak - first < 64 * 1024, "memory grew from %ld KiB to %ld KiB", first, peak);
 
     /* Nothing dropped: every alert of the replay, with the counters. */
     long long total = e.alerts[1] + e.alerts[2] + e.alerts[3];
