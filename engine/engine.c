@@ -59,6 +59,7 @@ typedef struct out {
     size_t len;
     bool own_value;
     const rw_item_t *dead; /* dead letter: the item, for its headers */
+    int level;             /* alerts: their level */
     int status;
 } out_t;
 
@@ -175,6 +176,7 @@ static void outs_build(engine_t *e, pipeline_t *p) {
         o->len = strlen(alert);
         o->own_value = true;
         o->key = key;
+        o->level = it->level;
         if (it->level == RW_LEVEL_HIGH && p->high_topic)
             out_copy(e, o, p->high_topic);
     }
@@ -185,21 +187,10 @@ static void outs_build(engine_t *e, pipeline_t *p) {
         o->len = strlen(o->value);
         o->own_value = true;
         o->key = rw_case_alert_key(b, ca);
+        o->level = ca->level;
         if (ca->level == RW_LEVEL_HIGH && p->high_topic)
             out_copy(e, o, p->high_topic);
     }
-}
-
-/* The level of an alert output, read back from its JSON. */
-static int alert_level_of(const out_t *o) {
-    static const char *const names[] = {"\"level\":\"low\"", "\"level\":\"medium\"",
-                                        "\"level\":\"high\""};
-    /* Alerts start with alert_id then level: look near the start only. */
-    size_t n = o->len < 120 ? o->len : 120;
-    for (int l = 3; l >= 1; l--)
-        if (memmem(o->value, n, names[l - 1], strlen(names[l - 1])))
-            return l;
-    return 0;
 }
 
 /* Counts what a finished batch sent, for the log. */
@@ -469,8 +460,7 @@ static int pipeline_run(engine_t *e, pipeline_t *p, rd_kafka_message_t **msgs, s
     if (p == &e->live && e->webhook)
         for (size_t i = 0; i < e->n_outs; i++)
             if (e->outs[i].topic == p->alert_topic)
-                rw_webhook_post(e->webhook, alert_level_of(&e->outs[i]), e->outs[i].value,
-                                e->outs[i].len);
+                rw_webhook_post(e->webhook, e->outs[i].level, e->outs[i].value, e->outs[i].len);
     if (p == &e->live)
         metrics_batch(e, b);
     size_t reread = 0;

@@ -425,14 +425,12 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
             freeReplyObject(r);
         }
     size_t nsrc = b->n_srcs;
-    size_t sent = 0;
     for (size_t i = 0; i < nsrc; i++) {
         args_reset(s);
         arg_add(s, "GET", 3);
         fence_key(s, &b->srcs[i]);
         args_fix(s);
         redisAppendCommandArgv(s->c, (int)s->argc, (const char **)s->argv, s->argl);
-        sent++;
     }
     for (size_t i = 0; i < b->wtab_size; i++)
         for (rw_wstate_t *ws = b->wtab[i]; ws; ws = ws->next) {
@@ -444,7 +442,6 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
             arg_add(s, "WITHSCORES", 10);
             args_fix(s);
             redisAppendCommandArgv(s->c, (int)s->argc, (const char **)s->argv, s->argl);
-            sent++;
         }
     for (size_t i = 0; i < b->ltab_size; i++)
         for (rw_lookup_t *l = b->ltab[i]; l; l = l->next) {
@@ -454,7 +451,6 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
             arg_add(s, l->member, strlen(l->member));
             args_fix(s);
             redisAppendCommandArgv(s->c, (int)s->argc, (const char **)s->argv, s->argl);
-            sent++;
         }
     int rc = 0;
     size_t got = 0;
@@ -503,7 +499,6 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
         rs_drop(s, "read");
         return -1;
     }
-    (void)sent;
     return rc;
 }
 
@@ -517,8 +512,6 @@ static int redis_apply(rw_store_t *base, rw_batch_t *b) {
     arg_add(s, "0", 1);
     /* Fences of the partitions this batch read from. */
     size_t nf = 0;
-    for (size_t i = 0; i < b->n_items; i++)
-        b->srcs[b->items[i].src].max_offset += 0;
     for (size_t i = 0; i < b->n_srcs; i++)
         if (b->srcs[i].max_offset >= 0 && b->srcs[i].max_offset > b->srcs[i].fence)
             nf++;

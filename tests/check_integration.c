@@ -41,12 +41,7 @@ START_TEST(test_integration_alerts_deadletters_counters) {
     h_msgs_t alerts = {0};
     h_consume_all(p.mock.bootstraps, "risk.alerts", (size_t)total, 500, 30000, &alerts);
     ck_assert_int_eq(alerts.n, total);
-    char **ids;
-    size_t nids = h_alert_ids(&alerts, &ids);
-    ck_assert_int_eq(nids, e.n_alert_ids);
-    for (size_t i = 0; i < nids; i++)
-        ck_assert_str_eq(ids[i], e.alert_ids[i]);
-    h_ids_free(ids, nids);
+    h_assert_alert_ids(&alerts, &e);
     /* Accounts leave the engine masked, in the event and in the message key. */
     size_t accounts = 0;
     for (size_t i = 0; i < alerts.n; i++) {
@@ -199,14 +194,9 @@ START_TEST(test_integration_sigkill_restart) {
     long long total = e.alerts[1] + e.alerts[2] + e.alerts[3];
     h_msgs_t alerts = {0};
     h_consume_all(p.mock.bootstraps, "risk.alerts", (size_t)total, 3000, 60000, &alerts);
-    char **ids;
-    size_t nids = h_alert_ids(&alerts, &ids);
     /* At least once: every expected alert is there (re-published ones share ids). */
-    ck_assert_int_eq(nids, e.n_alert_ids);
-    for (size_t i = 0; i < nids; i++)
-        ck_assert_str_eq(ids[i], e.alert_ids[i]);
+    h_assert_alert_ids(&alerts, &e);
     ck_assert_int_ge(alerts.n, total);
-    h_ids_free(ids, nids);
     /* Killed engines left offsets uncommitted: messages were read again... */
     ck_assert_msg(log_has(log, "read again after a restart"), "no message was read again");
     /* ...and counted once all the same. */
@@ -291,12 +281,7 @@ START_TEST(test_integration_default_pack_equals_replay) {
     h_msgs_t alerts = {0};
     h_consume_all(p.mock.bootstraps, "risk.alerts", (size_t)total, 500, 30000, &alerts);
     ck_assert_int_eq(alerts.n, total);
-    char **ids;
-    size_t nids = h_alert_ids(&alerts, &ids);
-    ck_assert_int_eq(nids, e.n_alert_ids);
-    for (size_t i = 0; i < nids; i++)
-        ck_assert_str_eq(ids[i], e.alert_ids[i]);
-    h_ids_free(ids, nids);
+    h_assert_alert_ids(&alerts, &e);
     h_assert_counters(p.rc, &e);
     h_assert_ttls(p.rc);
     ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);

@@ -226,12 +226,7 @@ START_TEST(test_lifecycle_refused_rulesets_change_nothing) {
     long long total = e.alerts[1] + e.alerts[2] + e.alerts[3];
     h_msgs_t alerts = {0};
     h_consume_all(p.mock.bootstraps, "risk.alerts", (size_t)total, 500, 30000, &alerts);
-    char **ids;
-    size_t nids = h_alert_ids(&alerts, &ids);
-    ck_assert_int_eq(nids, e.n_alert_ids);
-    for (size_t i = 0; i < nids; i++)
-        ck_assert_str_eq(ids[i], e.alert_ids[i]);
-    h_ids_free(ids, nids);
+    h_assert_alert_ids(&alerts, &e);
     h_assert_counters(p.rc, &e);
     ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
     h_msgs_free(&alerts);

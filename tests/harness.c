@@ -692,3 +692,12 @@ void h_redis_persist_fini(h_peers_t *p) {
     p->redis.dir[0] = 0;
     persist_port = -1;
 }
+
+void h_assert_alert_ids(const h_msgs_t *alerts, const h_expect_t *e) {
+    char **ids;
+    size_t nids = h_alert_ids(alerts, &ids);
+    ck_assert_int_eq(nids, e->n_alert_ids);
+    for (size_t i = 0; i < nids; i++)
+        ck_assert_str_eq(ids[i], e->alert_ids[i]);
+    h_ids_free(ids, nids);
+}

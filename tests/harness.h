@@ -126,6 +126,8 @@ bool h_all_counted(void *arg);
  * Returns the count; free with h_ids_free. */
 size_t h_alert_ids(const h_msgs_t *m, char ***out);
 void h_ids_free(char **ids, size_t n);
+/* The alerts hold exactly the replay's alert ids (each at least once). */
+void h_assert_alert_ids(const h_msgs_t *alerts, const h_expect_t *e);
 /* The Redis counters (under rw:) equal the in-memory replay's, field by field. */
 void h_assert_counters(redisContext *rc, const h_expect_t *e);
 /* Every rw:* key has a TTL. */
