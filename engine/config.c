@@ -32,6 +32,7 @@ void rw_config_init(rw_config_t *c) {
     rw_config_set(&c->redis_key_prefix, "rw:");
     rw_config_set(&c->rules, "rules/packs/default.json");
     c->max_event_bytes = 1048576;
+    c->state_max_entries = 1000000;
     rw_config_set(&c->metrics_listen, "127.0.0.1:9464");
     c->webhook_min_level = 3;
     c->webhook_timeout_ms = 2000;
@@ -437,24 +438,32 @@ int rw_config_load(rw_config_t *c, const char *path, rw_error_t *err) {
         rw_error_set(err, path, je.line, je.column, "%s", je.text);
         goto out;
     }
-    static const char *const keys[] = {
-        "kafka",           "redis",          "rules",   "modules_dir",
-        "max_event_bytes", "metrics_listen", "webhook", NULL};
+    static const char *const keys[] = {"kafka",
+                                       "redis",
+                                       "rules",
+                                       "modules_dir",
+                                       "max_event_bytes",
+                                       "metrics_listen",
+                                       "webhook",
+                                       "state_max_entries",
+                                       NULL};
     if (!json_is_object(root)) {
         cerr(&x, "", false, "the engine configuration must be a JSON object");
         goto out;
     }
-    long long meb = (long long)c->max_event_bytes;
+    long long meb = (long long)c->max_event_bytes, sme = (long long)c->state_max_entries;
     if (check_keys(&x, root, "", keys) ||
         (json_object_get(root, "kafka") && load_kafka(&x, c, json_object_get(root, "kafka"))) ||
         (json_object_get(root, "redis") && load_redis(&x, c, json_object_get(root, "redis"))) ||
         get_str(&x, root, "", "rules", &c->rules, 0) ||
         get_str(&x, root, "", "modules_dir", &c->modules_dir, 1) ||
         get_int(&x, root, "", "max_event_bytes", 64, 64LL * 1024 * 1024, &meb) ||
+        get_int(&x, root, "", "state_max_entries", 1000, 1000000000, &sme) ||
         get_str(&x, root, "", "metrics_listen", &c->metrics_listen, 1) ||
         (json_object_get(root, "webhook") && load_webhook(&x, c, json_object_get(root, "webhook"))))
         goto out;
     c->max_event_bytes = (size_t)meb;
+    c->state_max_entries = (size_t)sme;
     rc = 0;
 out:
     json_decref(root);

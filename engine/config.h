@@ -25,6 +25,7 @@ typedef struct rw_config {
     char *rules;
     char *modules_dir; /* NULL: none */
     size_t max_event_bytes;
+    size_t state_max_entries; /* windows, their entries and cool-downs kept in memory */
     char *metrics_listen;
     /* "webhook": high alerts POSTed to responders' paging tools; url NULL: off. */
     char *webhook_url;

@@ -58,8 +58,13 @@ typedef struct out {
     char *value;       /* owned, or borrowed payload when dead-lettered */
     size_t len;
     bool own_value;
-    const rw_item_t *dead; /* dead letter: the item, for its headers */
-    int level;             /* alerts: their level */
+    /* Dead letters: what their headers say (the message itself stays until
+     * its batch is done; the batch's items may be gone). */
+    char *dead_error; /* owned; NULL: not a dead letter */
+    const char *dead_topic;
+    int32_t dead_partition;
+    int64_t dead_offset;
+    int level; /* alerts: their level */
     int status;
 } out_t;
 
@@ -74,8 +79,17 @@ typedef struct pipeline {
     rw_batch_t *batch;
     const char *alert_topic, *high_topic, *dead_topic; /* NULL: not written */
     const char *source;                                /* where rs came from: "file" or "topic" */
+    bool forget; /* partitions moved: the kept state may be stale */
     long long n_alerts, n_dead;
 } pipeline_t;
+
+/* The live batch whose Redis write and Kafka acknowledgements are in flight
+ * while the next batch is read. */
+typedef struct inflight {
+    rd_kafka_message_t **msgs; /* NULL: none; owned with the messages */
+    ssize_t n;
+    rd_kafka_topic_partition_list_t *offs; /* owned: committed once done */
+} inflight_t;
 
 typedef struct engine {
     const rw_config_t *cfg;
@@ -87,6 +101,7 @@ typedef struct engine {
     rd_kafka_queue_t *queue;
     out_t *outs;
     size_t n_outs, cap_outs;
+    inflight_t fly;
     long long n_msgs;
     rw_metrics_t *metrics;
     rw_webhook_t *webhook;
@@ -126,6 +141,7 @@ static void outs_clear(engine_t *e) {
     outs_wait(e);
     for (size_t i = 0; i < e->n_outs; i++) {
         free(e->outs[i].key);
+        free(e->outs[i].dead_error);
         if (e->outs[i].own_value)
             free(e->outs[i].value);
     }
@@ -164,7 +180,10 @@ static void outs_build(engine_t *e, pipeline_t *p) {
             out_t *o = out_add(e, p->dead_topic);
             o->value = (char *)it->msg.payload;
             o->len = it->msg.len;
-            o->dead = it;
+            o->dead_error = rw_strdup(it->error);
+            o->dead_topic = it->msg.topic;
+            o->dead_partition = it->msg.partition;
+            o->dead_offset = it->msg.offset;
             continue;
         }
         if (it->level == RW_LEVEL_NONE)
@@ -196,21 +215,21 @@ static void outs_build(engine_t *e, pipeline_t *p) {
 /* Counts what a finished batch sent, for the log. */
 static void outs_count(const engine_t *e, pipeline_t *p) {
     for (size_t i = 0; i < e->n_outs; i++) {
-        if (e->outs[i].dead)
+        if (e->outs[i].dead_error)
             p->n_dead++;
         else if (e->outs[i].topic == p->alert_topic)
             p->n_alerts++;
     }
 }
 
-static rd_kafka_headers_t *dead_headers(const rw_item_t *it) {
+static rd_kafka_headers_t *dead_headers(const out_t *o) {
     rd_kafka_headers_t *h = rd_kafka_headers_new(4);
     char num[32];
-    rd_kafka_header_add(h, "rw.error", -1, it->error, -1);
-    rd_kafka_header_add(h, "rw.topic", -1, it->msg.topic, -1);
-    snprintf(num, sizeof(num), "%d", (int)it->msg.partition);
+    rd_kafka_header_add(h, "rw.error", -1, o->dead_error, -1);
+    rd_kafka_header_add(h, "rw.topic", -1, o->dead_topic, -1);
+    snprintf(num, sizeof(num), "%d", (int)o->dead_partition);
     rd_kafka_header_add(h, "rw.partition", -1, num, -1);
-    snprintf(num, sizeof(num), "%lld", (long long)it->msg.offset);
+    snprintf(num, sizeof(num), "%lld", (long long)o->dead_offset);
     rd_kafka_header_add(h, "rw.offset", -1, num, -1);
     return h;
 }
@@ -232,7 +251,7 @@ static void outs_enqueue(engine_t *e) {
             continue;
         o->status = OUT_PENDING;
         for (;;) {
-            rd_kafka_headers_t *h = o->dead ? dead_headers(o->dead) : NULL;
+            rd_kafka_headers_t *h = o->dead_error ? dead_headers(o) : NULL;
             rd_kafka_resp_err_t err = rd_kafka_producev(
                 e->producer, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                 RD_KAFKA_V_VALUE(o->value, o->len),
@@ -392,12 +411,15 @@ static void metrics_rulesets(engine_t *e) {
     }
 }
 
-/* Takes one batch through one pipeline: parse, plan, read state, evaluate,
- * publish, store state. Returns 0, or -1 when asked to stop while Redis or
- * Kafka stays away. */
-static int pipeline_run(engine_t *e, pipeline_t *p, rd_kafka_message_t **msgs, ssize_t n) {
+/* Reads a batch of messages into the pipeline's batch: parse and plan. The
+ * kept state is forgotten first when partitions moved. */
+static void pipeline_prepare(pipeline_t *p, rd_kafka_message_t **msgs, ssize_t n) {
     rw_batch_t *b = p->batch;
     rw_batch_reset(b, p->rs);
+    if (p->forget) {
+        rw_batch_forget_state(b);
+        p->forget = false;
+    }
     int64_t arrival = rw_now_ms();
     for (ssize_t i = 0; i < n; i++) {
         rd_kafka_message_t *m = msgs[i];
@@ -405,26 +427,46 @@ static int pipeline_run(engine_t *e, pipeline_t *p, rd_kafka_message_t **msgs, s
             continue;
         rd_kafka_timestamp_type_t tstype;
         int64_t kts = rd_kafka_message_timestamp(m, &tstype);
-        rw_msg_t msg = {rd_kafka_topic_name(m->rkt),
-                        m->partition,
-                        m->offset,
-                        m->payload,
-                        m->len,
-                        arrival,
-                        kts > 0 ? kts : 0};
+        rw_msg_t msg = {
+            rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->payload, m->len, arrival,
+            kts > 0 ? kts : 0,           m->key,       m->key_len};
         rw_batch_add(b, &msg);
     }
-    if (b->n_items == 0)
-        return 0;
-    rw_batch_plan(b);
+    if (b->n_items)
+        rw_batch_plan(b);
+}
 
-    /* Alerts go out before the state that produced them is stored: a crash in
-     * between re-reads the messages and publishes the same alerts again. Case
-     * alerts and cool-down decisions are not derived again once their state is
-     * stored, so such a batch waits for Kafka before Redis; other batches let
-     * Kafka's acknowledgements overlap the Redis write. */
+/* Logs a failed read or write of the state and waits before the next try.
+ * Returns -1 when asked to stop and the outage lasts. */
+static int store_failed(engine_t *e, pipeline_t *p, int rc, int *backoff, int64_t *stop_seen) {
+    if (rc == RW_STORE_CONFLICT) {
+        rw_log(RW_LOG_INFO, "%s: partition fence moved (rebalance): re-evaluating the batch",
+               p->name);
+        return 0;
+    }
+    rw_log(RW_LOG_WARN, "%s: %s; retrying in %d ms", p->name, p->store->last_error, *backoff);
+    rw_metrics_add(e->metrics, "riskwarn_redis_errors_total", "", 1);
+    rw_metrics_health(e->metrics, false, p->store->last_error);
+    if (gave_up(e, stop_seen))
+        return -1;
+    backoff_wait(e, *backoff);
+    *backoff = *backoff * 2 > 5000 ? 5000 : *backoff * 2;
+    return 0;
+}
+
+/* Reads the state the planned batch needs, evaluates it, publishes its
+ * alerts and writes its state: at once (async false), or sent for
+ * apply_wait() to collect (async true). Returns 0, or -1 when asked to stop
+ * while Redis or Kafka stays away.
+ *
+ * Alerts go out before the state that produced them is stored: a crash in
+ * between re-reads the messages and publishes the same alerts again. Case
+ * alerts and cool-down decisions are not derived again once their state is
+ * stored, so such a batch waits for Kafka before Redis; other batches let
+ * Kafka's acknowledgements overlap the Redis write. */
+static int pipeline_publish(engine_t *e, pipeline_t *p, bool async, int64_t *stop_seen) {
+    rw_batch_t *b = p->batch;
     int backoff = 100;
-    int64_t stop_seen = 0;
     for (;;) {
         int rc = p->store->load(p->store, b);
         if (rc == 0) {
@@ -432,35 +474,26 @@ static int pipeline_run(engine_t *e, pipeline_t *p, rd_kafka_message_t **msgs, s
             outs_clear(e);
             outs_build(e, p);
             outs_enqueue(e);
-            if ((b->n_case_alerts || b->state_alerts) && outs_deliver(e, &stop_seen) != 0)
+            if ((b->n_case_alerts || b->state_alerts) && outs_deliver(e, stop_seen) != 0)
                 return -1;
-            if (e->die_where == DIE_AFTER_PUBLISH && outs_deliver(e, &stop_seen) == 0)
+            if (e->die_where == DIE_AFTER_PUBLISH && outs_deliver(e, stop_seen) == 0)
                 die_maybe(e, DIE_AFTER_PUBLISH);
-            rc = p->store->apply(p->store, b);
+            rc = async ? p->store->apply_send(p->store, b) : p->store->apply(p->store, b);
         }
         if (rc == 0)
-            break;
-        if (rc == RW_STORE_CONFLICT) {
-            rw_log(RW_LOG_INFO, "%s: partition fence moved (rebalance): re-evaluating the batch",
-                   p->name);
-            continue;
-        }
-        rw_log(RW_LOG_WARN, "%s: %s; retrying in %d ms", p->name, p->store->last_error, backoff);
-        rw_metrics_add(e->metrics, "riskwarn_redis_errors_total", "", 1);
-        rw_metrics_health(e->metrics, false, p->store->last_error);
-        if (gave_up(e, &stop_seen))
+            return 0;
+        /* What this attempt added to the kept state is not stored: read it
+         * all again from the store. */
+        rw_batch_forget_state(b);
+        if (store_failed(e, p, rc, &backoff, stop_seen))
             return -1;
-        backoff_wait(e, backoff);
-        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
     }
-    if (outs_deliver(e, &stop_seen) != 0)
-        return -1;
-    rw_metrics_health(e->metrics, true, NULL);
-    outs_count(e, p);
-    if (p == &e->live && e->webhook)
-        for (size_t i = 0; i < e->n_outs; i++)
-            if (e->outs[i].topic == p->alert_topic)
-                rw_webhook_post(e->webhook, e->outs[i].level, e->outs[i].value, e->outs[i].len);
+}
+
+/* What a batch leaves once its state is sent: metrics, the log of messages
+ * read again, and room in memory. */
+static void pipeline_sent(engine_t *e, pipeline_t *p) {
+    rw_batch_t *b = p->batch;
     if (p == &e->live)
         metrics_batch(e, b);
     size_t reread = 0;
@@ -471,39 +504,128 @@ static int pipeline_run(engine_t *e, pipeline_t *p, rd_kafka_message_t **msgs, s
                "%s: %zu messages read again after a restart or rebalance: their alerts are "
                "published again with the same alert_id; counters and windows already hold them",
                p->name, reread);
+    size_t dropped = rw_batch_evict(b, e->cfg->state_max_entries);
+    if (dropped)
+        rw_metrics_add(e->metrics, "riskwarn_state_evictions_total", "", (double)dropped);
+}
+
+/* What a batch leaves once its state is stored and its alerts acknowledged. */
+static void pipeline_done(engine_t *e, pipeline_t *p) {
+    rw_metrics_health(e->metrics, true, NULL);
+    outs_count(e, p);
+    if (p == &e->live && e->webhook)
+        for (size_t i = 0; i < e->n_outs; i++)
+            if (e->outs[i].topic == p->alert_topic)
+                rw_webhook_post(e->webhook, e->outs[i].level, e->outs[i].value, e->outs[i].len);
+}
+
+/* Takes one batch through one pipeline from start to end. Returns 0, or -1
+ * when asked to stop while Redis or Kafka stays away. */
+static int pipeline_run(engine_t *e, pipeline_t *p, rd_kafka_message_t **msgs, ssize_t n) {
+    pipeline_prepare(p, msgs, n);
+    if (p->batch->n_items == 0)
+        return 0;
+    int64_t stop_seen = 0;
+    if (pipeline_publish(e, p, false, &stop_seen) || outs_deliver(e, &stop_seen))
+        return -1;
+    pipeline_sent(e, p);
+    pipeline_done(e, p);
     return 0;
 }
 
-static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
-    e->batches++;
-    for (ssize_t i = 0; i < n; i++)
-        if (msgs[i]->err && msgs[i]->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            rw_log(RW_LOG_WARN, "consume: %s", rd_kafka_message_errstr(msgs[i]));
-    if (pipeline_run(e, &e->live, msgs, n))
-        return -1;
-    if (e->shadow.rs && pipeline_run(e, &e->shadow, msgs, n))
-        return -1;
-
-    /* Everything is stored and acknowledged: the offsets may move on. */
-    rw_batch_t *b = e->live.batch;
+/* The offsets after a batch's messages, to commit once it is done. */
+static rd_kafka_topic_partition_list_t *batch_offsets(const rw_batch_t *b) {
     rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new((int)b->n_srcs + 1);
     for (size_t i = 0; i < b->n_srcs; i++)
         if (b->srcs[i].max_offset >= 0)
             rd_kafka_topic_partition_list_add(offs, b->srcs[i].topic, b->srcs[i].partition)
                 ->offset = b->srcs[i].max_offset + 1;
-    /* Committed before the next batch: after a crash at most the batch in hand
-     * is read again, and the state it needs is kept (store.c trims no entry a
-     * batch's events still need). */
+    return offs;
+}
+
+/* Everything is stored and acknowledged: the offsets may move on. After a
+ * crash before this, the batch is read again, and the state it needs is kept
+ * (store.c trims no entry a batch's events still need). Takes offs. */
+static void batch_commit(engine_t *e, rd_kafka_topic_partition_list_t *offs) {
     die_maybe(e, DIE_BEFORE_COMMIT);
     rd_kafka_resp_err_t err = offs->cnt ? rd_kafka_offsets_store(e->consumer, offs) : 0;
+    /* Without waiting: fences make a batch read again after a lost commit
+     * harmless, and the final commit at shutdown waits. */
     if (!err && offs->cnt)
-        err = rd_kafka_commit(e->consumer, offs, 0);
+        err = rd_kafka_commit(e->consumer, offs, 1);
     if (err)
         rw_log(RW_LOG_INFO, "offsets not committed (partition moved away?): %s",
                rd_kafka_err2str(err));
     rd_kafka_topic_partition_list_destroy(offs);
-    e->n_msgs += (long long)b->n_items;
+}
+
+/* Finishes the live batch in flight: waits for its write and its alerts, then
+ * commits its offsets and lets its messages go. A write that failed is done
+ * again from the messages, through the live batch (*redone tells the caller
+ * its batch was reset). Returns 0, or -1 when asked to stop while Redis or
+ * Kafka stays away. */
+static int fly_finish(engine_t *e, bool *redone) {
+    if (!e->fly.msgs)
+        return 0;
+    pipeline_t *p = &e->live;
+    int64_t stop_seen = 0;
+    int rc = p->store->apply_wait(p->store);
+    if (rc != 0) {
+        *redone = true;
+        rw_batch_forget_state(p->batch);
+        int backoff = 100;
+        if (store_failed(e, p, rc, &backoff, &stop_seen) ||
+            pipeline_run(e, p, e->fly.msgs, e->fly.n))
+            return -1;
+    } else {
+        if (outs_deliver(e, &stop_seen))
+            return -1;
+        pipeline_done(e, p);
+    }
+    batch_commit(e, e->fly.offs);
+    for (ssize_t i = 0; i < e->fly.n; i++)
+        rd_kafka_message_destroy(e->fly.msgs[i]);
+    memset(&e->fly, 0, sizeof(e->fly));
     return 0;
+}
+
+/* Takes one batch of messages. The live pipeline alone keeps one batch in
+ * flight: its Redis write and Kafka acknowledgements overlap the reading,
+ * parsing and planning of the next batch. With a shadow pipeline, each batch
+ * is done from start to end. Returns 1 when the messages are kept (in
+ * flight: the caller must neither destroy nor reuse them), 0 when the caller
+ * destroys them, -1 when asked to stop while Redis or Kafka stays away. */
+static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
+    e->batches++;
+    for (ssize_t i = 0; i < n; i++)
+        if (msgs[i]->err && msgs[i]->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            rw_log(RW_LOG_WARN, "consume: %s", rd_kafka_message_errstr(msgs[i]));
+    pipeline_t *p = &e->live;
+    rw_batch_t *b = p->batch;
+    if (e->shadow.rs) {
+        bool redone = false;
+        if (fly_finish(e, &redone) || pipeline_run(e, p, msgs, n) ||
+            pipeline_run(e, &e->shadow, msgs, n))
+            return -1;
+        batch_commit(e, batch_offsets(b));
+        e->n_msgs += (long long)b->n_items;
+        return 0;
+    }
+    pipeline_prepare(p, msgs, n);
+    bool redone = false;
+    if (fly_finish(e, &redone))
+        return -1;
+    if (redone)
+        pipeline_prepare(p, msgs, n);
+    if (b->n_items == 0)
+        return 0;
+    int64_t stop_seen = 0;
+    if (pipeline_publish(e, p, true, &stop_seen))
+        return -1;
+    pipeline_sent(e, p);
+    e->n_msgs += (long long)b->n_items;
+    e->fly = (inflight_t){msgs, n, batch_offsets(b)};
+    return 1;
 }
 
 /* ---- rulesets: load, audit, swap -------------------------------------------------------- */
@@ -569,6 +691,10 @@ static rw_ruleset_t *ruleset_from(engine_t *e, const char *text, size_t len, con
 /* Makes rs the pipeline's ruleset (taking ownership) and audits it. The swap
  * happens between batches: one batch always sees one ruleset. */
 static void pipeline_set(engine_t *e, pipeline_t *p, rw_ruleset_t *rs, const char *source) {
+    /* The batch in flight finishes under the ruleset it was evaluated with. */
+    bool redone;
+    if (fly_finish(e, &redone))
+        rw_log(RW_LOG_WARN, "the batch in flight is not done: it will be read again");
     if (p->rs != rs)
         rw_ruleset_destroy(p->rs);
     p->rs = rs;
@@ -711,7 +837,9 @@ static int control_poll(engine_t *e, bool catch_up) {
  * cooperative, whichever the group uses). */
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
-    (void)opaque;
+    engine_t *e = opaque;
+    /* Another engine may have written the state of these partitions. */
+    e->live.forget = e->shadow.forget = true;
     bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
     char list[512] = "";
     size_t o = 0;
@@ -722,11 +850,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
            list);
     bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (coop) {
-        rd_kafka_error_t *e = assign ? rd_kafka_incremental_assign(rk, parts)
-                                     : rd_kafka_incremental_unassign(rk, parts);
-        if (e) {
-            rw_log(RW_LOG_WARN, "rebalance: %s", rd_kafka_error_string(e));
-            rd_kafka_error_destroy(e);
+        rd_kafka_error_t *kerr = assign ? rd_kafka_incremental_assign(rk, parts)
+                                        : rd_kafka_incremental_unassign(rk, parts);
+        if (kerr) {
+            rw_log(RW_LOG_WARN, "rebalance: %s", rd_kafka_error_string(kerr));
+            rd_kafka_error_destroy(kerr);
         }
     } else {
         rd_kafka_assign(rk, assign ? parts : NULL);
@@ -747,6 +875,7 @@ static int engine_open(engine_t *e, char *err, size_t errlen) {
         return RW_EXIT_USAGE;
     }
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_opaque(conf, e);
     e->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
     if (!e->consumer) {
         rd_kafka_conf_destroy(conf);
@@ -825,7 +954,7 @@ static void pipeline_init(engine_t *e, pipeline_t *p, const char *name, const ch
                           cfg->group_id,       cfg->redis_timeout_ms};
     p->name = name;
     p->store = rw_redisstore_new(&ro);
-    p->batch = rw_batch_new(cfg->max_event_bytes, false);
+    p->batch = rw_batch_new(cfg->max_event_bytes, RW_STATE_CACHED);
 }
 
 int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
@@ -919,7 +1048,9 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
     rw_log(RW_LOG_INFO, "running: group %s, brokers %s", cfg->group_id, cfg->brokers);
 
     int batch_max = cfg->batch_max > 0 ? cfg->batch_max : 512;
+    /* Two arrays: one batch may be in flight while the next is read. */
     rd_kafka_message_t **msgs = rw_calloc((size_t)batch_max, sizeof(*msgs));
+    rd_kafka_message_t **spare = rw_calloc((size_t)batch_max, sizeof(*msgs));
     rc = RW_EXIT_OK;
     while (!atomic_load(&ctl->stop)) {
         if (atomic_exchange(&ctl->reload, 0))
@@ -933,8 +1064,13 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
             rw_log(RW_LOG_ERROR, "consume: %s", rd_kafka_err2str(rd_kafka_last_error()));
             continue;
         }
+        bool redone;
         if (n == 0) {
             rd_kafka_poll(e.producer, 0);
+            if (fly_finish(&e, &redone)) {
+                rc = RW_EXIT_RUNTIME;
+                break;
+            }
             continue;
         }
         int64_t t0 = rw_monotonic_ms();
@@ -942,9 +1078,15 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
         rw_metrics_observe(e.metrics, "riskwarn_batch_seconds",
                            (double)(rw_monotonic_ms() - t0) / 1000.0);
         metrics_lag(&e);
-        for (ssize_t i = 0; i < n; i++)
-            rd_kafka_message_destroy(msgs[i]);
-        if (brc) {
+        if (brc == 1) { /* in flight: read the next batch into the other array */
+            rd_kafka_message_t **t = msgs;
+            msgs = spare;
+            spare = t;
+        } else {
+            for (ssize_t i = 0; i < n; i++)
+                rd_kafka_message_destroy(msgs[i]);
+        }
+        if (brc < 0) {
             rw_log(RW_LOG_ERROR, "stopping with a batch not done: its offsets are not "
                                  "committed and it will be read again");
             rc = RW_EXIT_RUNTIME;
@@ -953,7 +1095,18 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
         if (cfg->stop_after > 0 && e.n_msgs >= cfg->stop_after)
             break;
     }
+    bool redone;
+    if (rc == RW_EXIT_OK && fly_finish(&e, &redone)) {
+        rw_log(RW_LOG_ERROR, "stopping with a batch not done: its offsets are not committed and "
+                             "it will be read again");
+        rc = RW_EXIT_RUNTIME;
+    }
+    for (ssize_t i = 0; e.fly.msgs && i < e.fly.n; i++)
+        rd_kafka_message_destroy(e.fly.msgs[i]);
+    if (e.fly.offs)
+        rd_kafka_topic_partition_list_destroy(e.fly.offs);
     free(msgs);
+    free(spare);
     rw_log(RW_LOG_INFO, "stopping: %lld messages, %lld alerts, %lld dead letters", e.n_msgs,
            e.live.n_alerts, e.live.n_dead);
     engine_close(&e);

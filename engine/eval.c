@@ -1,5 +1,7 @@
 #include "eval.h"
 
+#include "jarena.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,11 +15,13 @@
         }                                                                                          \
     } while (0)
 
-rw_batch_t *rw_batch_new(size_t max_event_bytes, bool keep_windows) {
+rw_batch_t *rw_batch_new(size_t max_event_bytes, int mode) {
     rw_batch_t *b = rw_calloc(1, sizeof(*b));
     b->max_event_bytes = max_event_bytes;
-    b->keep_windows = keep_windows;
+    b->mode = mode;
+    b->keep_windows = mode != RW_STATE_BATCH;
     rw_buf_init(&b->arena);
+    b->jarena = rw_jarena_new(0);
     b->wtab_size = 1024;
     b->wtab = rw_calloc(b->wtab_size, sizeof(*b->wtab));
     b->ctab_size = 256;
@@ -32,10 +36,28 @@ rw_batch_t *rw_batch_new(size_t max_event_bytes, bool keep_windows) {
     return b;
 }
 
-static void window_free(rw_wstate_t *ws) {
+static void window_empty(rw_wstate_t *ws) {
     for (size_t i = 0; i < ws->n; i++)
-        free(ws->entries[i].value);
-    free(ws->entries);
+        free((char *)ws->ents[i].value);
+    ws->n = 0;
+    ws->n_fresh = 0;
+    ws->stale = 0;
+    ws->n_srcs = 0;
+    ws->max_ts_ms = INT64_MIN;
+    ws->loaded = false;
+    ws->reading = false;
+    ws->stored_cut_ms = INT64_MIN;
+    ws->stored_ttl_at = 0;
+    if (ws->prefix)
+        ws->prefix[0] = 0;
+}
+
+static void window_free(rw_wstate_t *ws) {
+    window_empty(ws);
+    free(ws->ents);
+    free(ws->meta);
+    free(ws->prefix);
+    free(ws->srcs);
     free(ws->id);
     free(ws);
 }
@@ -51,6 +73,13 @@ static void windows_clear(rw_batch_t *b) {
         b->wtab[i] = NULL;
     }
     b->n_windows = 0;
+    b->n_entries = b->n_cools;
+}
+
+static void cool_free(rw_cool_t *c) {
+    free(c->id);
+    free(c->set_by);
+    free(c);
 }
 
 static void cools_clear(rw_batch_t *b) {
@@ -58,14 +87,40 @@ static void cools_clear(rw_batch_t *b) {
         rw_cool_t *c = b->cooltab[i];
         while (c) {
             rw_cool_t *next = c->next;
-            free(c->id);
-            free(c->set_by);
-            free(c);
+            cool_free(c);
             c = next;
         }
         b->cooltab[i] = NULL;
     }
+    b->n_entries -= b->n_cools;
     b->n_cools = 0;
+}
+
+static void cooltab_grow(rw_batch_t *b) {
+    size_t old = b->cooltab_size;
+    rw_cool_t **tab = b->cooltab;
+    b->cooltab_size *= 2;
+    b->cooltab = rw_calloc(b->cooltab_size, sizeof(*b->cooltab));
+    for (size_t i = 0; i < old; i++) {
+        rw_cool_t *c = tab[i];
+        while (c) {
+            rw_cool_t *next = c->next;
+            size_t s = (size_t)(rw_hash64(c->id, strlen(c->id)) & (b->cooltab_size - 1));
+            c->next = b->cooltab[s];
+            b->cooltab[s] = c;
+            c = next;
+        }
+    }
+    free(tab);
+}
+
+static rw_cool_t *cool_touch(rw_batch_t *b, rw_cool_t *c) {
+    if (c->used != b->seq) {
+        c->used = b->seq;
+        GROW(b->cools_touched, b->n_cools_touched, b->cap_cools_touched);
+        b->cools_touched[b->n_cools_touched++] = c;
+    }
+    return c;
 }
 
 static rw_cool_t *cool_get(rw_batch_t *b, uint32_t rule, const char *key) {
@@ -79,15 +134,21 @@ static rw_cool_t *cool_get(rw_batch_t *b, uint32_t rule, const char *key) {
     for (rw_cool_t *c = b->cooltab[slot]; c; c = c->next)
         if (strcmp(c->id, id) == 0) {
             free(id);
-            return c;
+            return cool_touch(b, c);
         }
+    if (b->n_cools >= b->cooltab_size) {
+        cooltab_grow(b);
+        slot = (size_t)(rw_hash64(id, il + kl + 1) & (b->cooltab_size - 1));
+    }
     rw_cool_t *c = rw_calloc(1, sizeof(*c));
     c->id = id;
     c->rule = rule;
+    c->used = b->seq - 1;
     c->next = b->cooltab[slot];
     b->cooltab[slot] = c;
     b->n_cools++;
-    return c;
+    b->n_entries++;
+    return cool_touch(b, c);
 }
 
 int rw_cool_parse(rw_cool_t *c, const char *text, size_t len) {
@@ -158,12 +219,116 @@ rw_case_t *rw_batch_case(rw_batch_t *b, uint32_t rule, const char *correlate) {
 
 void rw_batch_clear_windows(rw_batch_t *b) {
     for (size_t i = 0; i < b->wtab_size; i++)
-        for (rw_wstate_t *ws = b->wtab[i]; ws; ws = ws->next) {
-            for (size_t e = 0; e < ws->n; e++)
-                free(ws->entries[e].value);
-            ws->n = 0;
-            ws->max_ts_ms = INT64_MIN;
+        for (rw_wstate_t *ws = b->wtab[i]; ws; ws = ws->next)
+            window_empty(ws);
+    b->n_entries = b->n_windows + b->n_cools;
+}
+
+void rw_window_clear(rw_batch_t *b, rw_wstate_t *ws) {
+    b->n_entries -= ws->n;
+    window_empty(ws);
+}
+
+void rw_cool_forget(rw_cool_t *c) {
+    c->level = 0;
+    c->until_ms = 0;
+    c->suppressed = 0;
+    free(c->set_by);
+    c->set_by = NULL;
+    c->dirty = false;
+    c->loaded = false;
+    c->reading = false;
+}
+
+void rw_batch_forget_state(rw_batch_t *b) {
+    rw_batch_clear_windows(b);
+    for (size_t i = 0; i < b->cooltab_size; i++)
+        for (rw_cool_t *c = b->cooltab[i]; c; c = c->next)
+            rw_cool_forget(c);
+    for (size_t i = 0; i < b->n_srcs; i++) {
+        b->srcs[i].fence = -1;
+        b->srcs[i].fence_known = false;
+    }
+}
+
+void rw_batch_stored(rw_batch_t *b) {
+    for (size_t i = 0; i < b->n_srcs; i++) {
+        rw_src_t *s = &b->srcs[i];
+        if (s->max_offset > s->fence)
+            s->fence = s->max_offset;
+    }
+    for (size_t i = 0; i < b->n_touched; i++) {
+        rw_wstate_t *ws = b->touched[i];
+        /* New entries are mostly the newest: look from the end. */
+        for (size_t e = ws->n; e-- > 0 && ws->n_fresh;)
+            if (ws->meta[e].fresh) {
+                ws->meta[e].fresh = false;
+                ws->n_fresh--;
+            }
+    }
+    for (size_t i = 0; i < b->n_cools_touched; i++)
+        b->cools_touched[i]->dirty = false;
+}
+
+typedef struct wuse {
+    uint64_t used;
+    size_t n;
+} wuse_t;
+
+static int wuse_cmp(const void *x, const void *y) {
+    uint64_t a = ((const wuse_t *)x)->used, c = ((const wuse_t *)y)->used;
+    return a < c ? -1 : a > c;
+}
+
+size_t rw_batch_evict(rw_batch_t *b, size_t max_entries) {
+    if (b->n_entries <= max_entries || b->n_windows == 0)
+        return 0;
+    /* Down to 3/4 of the limit, so that the scan is paid once in a while: the
+     * windows touched longest ago go first. */
+    size_t goal = max_entries / 4 * 3, held = b->n_entries, n = 0;
+    wuse_t *u = rw_malloc(b->n_windows * sizeof(*u));
+    for (size_t i = 0; i < b->wtab_size; i++)
+        for (rw_wstate_t *ws = b->wtab[i]; ws; ws = ws->next)
+            u[n++] = (wuse_t){ws->used, ws->n + 1};
+    qsort(u, n, sizeof(*u), wuse_cmp);
+    uint64_t before = 0; /* drop windows last used before this batch */
+    for (size_t k = 0; k < n && held > goal; k++) {
+        held -= u[k].n < held ? u[k].n : held;
+        before = u[k].used + 1;
+    }
+    free(u);
+    size_t dropped = 0;
+    b->n_touched = b->n_cools_touched = 0; /* may name dropped ones */
+    for (size_t i = 0; i < b->wtab_size; i++) {
+        rw_wstate_t **link = &b->wtab[i];
+        while (*link) {
+            rw_wstate_t *ws = *link;
+            if (ws->used < before && !ws->n_fresh) {
+                *link = ws->next;
+                b->n_entries -= ws->n + 1;
+                b->n_windows--;
+                window_free(ws);
+                dropped++;
+            } else {
+                link = &ws->next;
+            }
         }
+    }
+    for (size_t i = 0; i < b->cooltab_size; i++) {
+        rw_cool_t **link = &b->cooltab[i];
+        while (*link) {
+            rw_cool_t *c = *link;
+            if (c->used < before && !c->dirty) {
+                *link = c->next;
+                b->n_cools--;
+                b->n_entries--;
+                cool_free(c);
+            } else {
+                link = &c->next;
+            }
+        }
+    }
+    return dropped;
 }
 
 static void case_alerts_clear(rw_batch_t *b) {
@@ -203,10 +368,15 @@ static void items_clear(rw_batch_t *b) {
     for (size_t i = 0; i < b->n_items; i++)
         json_decref(b->items[i].event);
     b->n_items = 0;
+    rw_jarena_reset(b->jarena);
     if (b->keep_windows) {
-        /* Kept window entries refer to sources by index: keep the sources. */
-        for (size_t i = 0; i < b->n_srcs; i++)
-            b->srcs[i].fence = b->srcs[i].max_offset = -1;
+        /* Kept window entries refer to sources by index: keep the sources, and
+         * their fences when this engine keeps state in front of a store. */
+        for (size_t i = 0; i < b->n_srcs; i++) {
+            b->srcs[i].max_offset = -1;
+            if (b->mode != RW_STATE_CACHED)
+                b->srcs[i].fence = -1;
+        }
     } else {
         for (size_t i = 0; i < b->n_srcs; i++)
             free(b->srcs[i].topic);
@@ -245,7 +415,10 @@ void rw_batch_destroy(rw_batch_t *b) {
     free(b->cands);
     free(b->hits);
     free(b->view);
+    free(b->touched);
+    free(b->cools_touched);
     rw_buf_fini(&b->arena);
+    rw_jarena_destroy(b->jarena);
     free(b);
 }
 
@@ -257,8 +430,12 @@ void rw_batch_reset(rw_batch_t *b, const rw_ruleset_t *rs) {
         windows_clear(b);
         rw_batch_clear_cases(b);
         cools_clear(b);
+    } else if (b->mode == RW_STATE_CACHED) {
+        rw_batch_clear_cases(b); /* cases are read from the store every batch */
     }
     b->rs = rs;
+    b->seq++;
+    b->n_touched = b->n_cools_touched = 0;
 }
 
 bool rw_batch_has_part(const rw_batch_t *b, const char *part) {
@@ -283,7 +460,8 @@ uint32_t rw_batch_src(rw_batch_t *b, const char *topic, int32_t partition) {
         b->pclocks = rw_realloc(b->pclocks, (b->n_pclocks + 1) * sizeof(*b->pclocks));
         b->pclocks[b->n_pclocks++] = (rw_pclock_t){rw_strdup(part), INT64_MIN};
     }
-    b->srcs[b->n_srcs] = (rw_src_t){rw_strdup(topic), partition, -1, -1, c, b->pclocks[c].ts};
+    b->srcs[b->n_srcs] =
+        (rw_src_t){rw_strdup(topic), partition, -1, false, -1, c, b->pclocks[c].ts};
     return (uint32_t)b->n_srcs++;
 }
 
@@ -320,8 +498,10 @@ void rw_batch_add(rw_batch_t *b, const rw_msg_t *m) {
         return;
     }
     json_error_t je;
+    rw_jarena_begin(b->jarena);
     it->event = json_loadb(m->payload ? m->payload : "", m->len,
                            JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+    rw_jarena_end();
     if (!it->event) {
         snprintf(it->error, sizeof(it->error), "invalid JSON at byte %d: %.160s", je.position,
                  je.text);
@@ -382,15 +562,19 @@ static void wtab_grow(rw_batch_t *b) {
     free(tab);
 }
 
-static rw_wstate_t *window_get(rw_batch_t *b, uint32_t rule, const char *key) {
+/* The window of rule for key, touched by item it. A window keyed otherwise than
+ * the message that touches it may be fed from partitions another engine owns:
+ * the store reads it every batch. */
+static rw_wstate_t *window_touch(rw_batch_t *b, uint32_t rule, const char *key,
+                                 const rw_item_t *it) {
     const rw_rule_t *r = &b->rs->rules[rule];
     char stack[512];
-    size_t need = strlen(r->state_id) + strlen(key) + 2;
+    size_t il = strlen(r->state_id), kl = strlen(key);
+    size_t need = il + kl + 2;
     char *id = need <= sizeof(stack) ? stack : rw_malloc(need);
-    size_t il = strlen(r->state_id);
     memcpy(id, r->state_id, il);
     id[il] = ':';
-    memcpy(id + il + 1, key, strlen(key) + 1);
+    memcpy(id + il + 1, key, kl + 1);
     rw_wstate_t *ws = rw_batch_window(b, id);
     if (!ws) {
         if (b->n_windows >= b->wtab_size)
@@ -401,45 +585,171 @@ static rw_wstate_t *window_get(rw_batch_t *b, uint32_t rule, const char *key) {
         ws->window_ms = r->window_ms;
         ws->load_min_ms = INT64_MAX;
         ws->max_ts_ms = INT64_MIN;
+        ws->stored_cut_ms = INT64_MIN;
         ws->trim_at = 64;
+        ws->used = b->seq - 1;
         size_t s = wslot(b, id);
         ws->next = b->wtab[s];
         b->wtab[s] = ws;
         b->n_windows++;
+        b->n_entries++;
     }
     if (id != stack)
         free(id);
+    if (ws->used != b->seq) {
+        ws->used = b->seq;
+        ws->load_min_ms = INT64_MAX;
+        GROW(b->touched, b->n_touched, b->cap_touched);
+        b->touched[b->n_touched++] = ws;
+    }
+    int64_t from = it->ts_ms - r->window_ms;
+    if (from < ws->load_min_ms)
+        ws->load_min_ms = from;
+    if (!it->msg.key || it->msg.key_len != kl || memcmp(it->msg.key, key, kl) != 0)
+        ws->shared = true;
     return ws;
 }
 
-void rw_window_add(rw_wstate_t *ws, int64_t ts_ms, uint32_t src, int64_t offset, const char *value,
-                   bool fresh) {
-    GROW(ws->entries, ws->n, ws->cap);
-    rw_wentry_t *e = &ws->entries[ws->n++];
-    e->ts_ms = ts_ms;
-    e->src = src;
-    e->offset = offset;
-    e->fresh = fresh;
-    e->value = rw_strdup(value);
-    char *end;
-    e->num = strtod(value, &end);
-    if (end == value || *end || !isfinite(e->num))
-        e->num = 0;
-    if (ts_ms > ws->max_ts_ms)
-        ws->max_ts_ms = ts_ms;
+static void window_grow(rw_wstate_t *ws) {
+    if (ws->n < ws->cap)
+        return;
+    ws->cap = ws->cap ? ws->cap * 2 : 8;
+    ws->ents = rw_realloc(ws->ents, ws->cap * sizeof(*ws->ents));
+    ws->meta = rw_realloc(ws->meta, ws->cap * sizeof(*ws->meta));
+    ws->prefix = rw_realloc(ws->prefix, (ws->cap + 1) * sizeof(*ws->prefix));
+    if (ws->n == 0)
+        ws->prefix[0] = 0;
 }
 
-void rw_window_trim(rw_wstate_t *ws) {
+static void prefix_from(rw_wstate_t *ws, size_t i) {
+    if (i == 0)
+        ws->prefix[0] = 0;
+    for (; i < ws->n; i++)
+        ws->prefix[i + 1] = ws->prefix[i] + (long double)ws->ents[i].num;
+}
+
+void rw_window_add(rw_batch_t *b, rw_wstate_t *ws, int64_t ts_ms, uint32_t src, int64_t offset,
+                   const char *value, bool fresh) {
+    window_grow(ws);
+    /* After every entry at or before ts_ms: usually the end. */
+    size_t at = ws->n;
+    if (at && ws->ents[at - 1].ts_ms > ts_ms) {
+        size_t lo = 0, hi = at;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (ws->ents[mid].ts_ms <= ts_ms)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        at = lo;
+        memmove(ws->ents + at + 1, ws->ents + at, (ws->n - at) * sizeof(*ws->ents));
+        memmove(ws->meta + at + 1, ws->meta + at, (ws->n - at) * sizeof(*ws->meta));
+    }
+    char *end;
+    double num = strtod(value, &end);
+    if (end == value || *end || !isfinite(num))
+        num = 0;
+    ws->ents[at] = (rw_window_entry_t){ts_ms, num, rw_strdup(value)};
+    ws->meta[at] = (rw_wmeta_t){offset, src, fresh};
+    ws->n++;
+    ws->n_fresh += fresh;
+    prefix_from(ws, at);
+    if (ts_ms > ws->max_ts_ms)
+        ws->max_ts_ms = ts_ms;
+    size_t k;
+    for (k = 0; k < ws->n_srcs && ws->srcs[k].src != src; k++)
+        ;
+    if (k == ws->n_srcs) {
+        ws->srcs = rw_realloc(ws->srcs, (k + 1) * sizeof(*ws->srcs));
+        ws->srcs[ws->n_srcs++] = (rw_wsrc_t){src, offset};
+    } else if (offset > ws->srcs[k].max_offset) {
+        ws->srcs[k].max_offset = offset;
+    }
+    b->n_entries++;
+}
+
+void rw_window_trim(rw_batch_t *b, rw_wstate_t *ws) {
     int64_t cut = rw_window_keep_from(ws);
     size_t o = 0;
     for (size_t i = 0; i < ws->n; i++) {
-        if (ws->entries[i].ts_ms <= cut && !ws->entries[i].fresh) {
-            free(ws->entries[i].value);
+        if (ws->ents[i].ts_ms <= cut && !ws->meta[i].fresh) {
+            free((char *)ws->ents[i].value);
             continue;
         }
-        ws->entries[o++] = ws->entries[i];
+        ws->ents[o] = ws->ents[i];
+        ws->meta[o++] = ws->meta[i];
     }
+    b->n_entries -= ws->n - o;
+    ws->stale += ws->n - o;
     ws->n = o;
+    prefix_from(ws, 0);
+    if (ws->loaded && cut > ws->loaded_from_ms)
+        ws->loaded_from_ms = cut;
+}
+
+/* The entries of ws an event at (ts_ms, src, offset) sees: (ts - window, ts],
+ * less those later in its own partition. In place when nothing later in its
+ * partition is held (*lo_out: the run's first index); otherwise copied into
+ * the batch's scratch view (*lo_out SIZE_MAX). */
+static const rw_window_entry_t *window_view(rw_batch_t *b, const rw_wstate_t *ws, int64_t ts_ms,
+                                            uint32_t src, int64_t offset, size_t *n_out,
+                                            size_t *lo_out) {
+    int64_t lo_ts = ts_ms - ws->window_ms;
+    size_t lo = 0, hi = ws->n;
+    while (lo < hi) { /* first entry after lo_ts */
+        size_t mid = lo + (hi - lo) / 2;
+        if (ws->ents[mid].ts_ms <= lo_ts)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t first = lo;
+    hi = ws->n;
+    while (lo < hi) { /* first entry after ts_ms */
+        size_t mid = lo + (hi - lo) / 2;
+        if (ws->ents[mid].ts_ms <= ts_ms)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t end = lo;
+    bool later = false;
+    for (size_t k = 0; k < ws->n_srcs; k++)
+        if (ws->srcs[k].src == src && ws->srcs[k].max_offset > offset)
+            later = true;
+    if (!later) {
+        *n_out = end - first;
+        *lo_out = first;
+        return ws->ents + first;
+    }
+    if (end - first > b->view_cap) {
+        b->view_cap = (end - first) * 2;
+        b->view = rw_realloc(b->view, b->view_cap * sizeof(*b->view));
+    }
+    size_t n = 0;
+    for (size_t e = first; e < end; e++)
+        if (!(ws->meta[e].src == src && ws->meta[e].offset > offset))
+            b->view[n++] = ws->ents[e];
+    *n_out = n;
+    *lo_out = SIZE_MAX;
+    return b->view;
+}
+
+/* The window whose run measure() is reading, for rw_window_sum(). */
+static _Thread_local const rw_wstate_t *sum_ws;
+static _Thread_local size_t sum_lo;
+
+double rw_window_sum(const rw_input_t *in) {
+    const rw_wstate_t *ws = sum_ws;
+    /* Short runs are summed as they are, in order: the same digits as a loop. */
+    if (ws && in->n_entries > 32 && in->entries == ws->ents + sum_lo &&
+        sum_lo + in->n_entries <= ws->n)
+        return (double)(ws->prefix[sum_lo + in->n_entries] - ws->prefix[sum_lo]);
+    double sum = 0;
+    for (size_t i = 0; i < in->n_entries; i++)
+        sum += in->entries[i].num;
+    return sum;
 }
 
 /* ---- plan -------------------------------------------------------------------------- */
@@ -484,11 +794,7 @@ static rw_wstate_t *plan_record(rw_batch_t *b, uint32_t r, const rw_item_t *it,
         return NULL;
     rec[sizeof(rec) - 1] = 0;
     *rec_off = arena_put(b, rec, strlen(rec));
-    rw_wstate_t *ws = window_get(b, r, key);
-    int64_t need = it->ts_ms - rule->window_ms;
-    if (need < ws->load_min_ms)
-        ws->load_min_ms = need;
-    return ws;
+    return window_touch(b, r, key, it);
 }
 
 void rw_batch_plan(rw_batch_t *b) {
@@ -550,19 +856,20 @@ void rw_batch_plan(rw_batch_t *b) {
                 const rw_field_t *rk = rule->read_key ? rule->read_key : rule->key;
                 if (rk && rw_field_text(it->event, rk, text, sizeof(text)) <= 0)
                     continue;
-                c.ws = window_get(b, (uint32_t)r, rk ? text : "");
-                int64_t need = it->ts_ms - rule->window_ms;
-                if (need < c.ws->load_min_ms)
-                    c.ws->load_min_ms = need;
+                c.ws = window_touch(b, (uint32_t)r, rk ? text : "", it);
             }
             if (rule->lookup_set) {
                 if (rw_field_text(it->event, rule->lookup_field, text, sizeof(text)) < 0)
                     continue;
                 c.lookup = lookup_get(b, rule->lookup_set, text);
             }
-            if (rule->cooldown_ms > 0)
-                c.cool = cool_get(b, (uint32_t)r,
-                                  c.key_off == SIZE_MAX ? "" : rw_batch_str(b, c.key_off));
+            if (rule->cooldown_ms > 0) {
+                const char *ck = c.key_off == SIZE_MAX ? "" : rw_batch_str(b, c.key_off);
+                c.cool = cool_get(b, (uint32_t)r, ck);
+                if (!it->msg.key || it->msg.key_len != strlen(ck) ||
+                    memcmp(it->msg.key, ck, it->msg.key_len) != 0)
+                    c.cool->shared = true;
+            }
             cand_add(b, &c);
         }
     }
@@ -631,9 +938,12 @@ static void case_event(rw_batch_t *b, const rw_cand_t *c, const rw_item_t *it) {
         k->open_ms = it->ts_ms;
         k->level = RW_LEVEL_NONE;
         json_decref(k->rec);
-        k->rec = json_pack("{s:s, s:O, s:s, s:o}", "i", it->event_id, "s",
-                           json_object_get(it->event, "ts"), "t", it->type, "e",
-                           rw_ruleset_mask_event(b->rs, it->event));
+        /* A copy of its own: the event's memory goes with the batch. */
+        json_t *rec = json_pack("{s:s, s:O, s:s, s:o}", "i", it->event_id, "s",
+                                json_object_get(it->event, "ts"), "t", it->type, "e",
+                                rw_ruleset_mask_event(b->rs, it->event));
+        k->rec = json_deep_copy(rec);
+        json_decref(rec);
         free(k->part);
         k->part = rw_strdup(part);
         k->due_ms = case_next(b, k);
@@ -804,33 +1114,20 @@ void rw_batch_evaluate(rw_batch_t *b) {
             rw_input_t in = {it->event, it->ts_ms, NULL, 0, c->lookup ? c->lookup->result : -1};
             rw_wstate_t *ws = c->ws;
             if (ws && (c->flags & RW_CAND_RECORD) && !it->applied) {
-                rw_window_add(ws, it->ts_ms, it->src, it->msg.offset, rw_batch_str(b, c->rec_off),
-                              !b->keep_windows);
+                rw_window_add(b, ws, it->ts_ms, it->src, it->msg.offset,
+                              rw_batch_str(b, c->rec_off), b->mode != RW_STATE_MEMORY);
                 if (b->keep_windows && ws->n >= ws->trim_at) {
-                    rw_window_trim(ws);
+                    rw_window_trim(b, ws);
                     ws->trim_at = ws->n * 2 > 64 ? ws->n * 2 : 64;
                 }
             }
             if (!(c->flags & RW_CAND_MEASURE))
                 continue;
+            sum_ws = NULL;
             if (ws) {
-                if (ws->n > b->view_cap) {
-                    b->view_cap = ws->n * 2;
-                    b->view = rw_realloc(b->view, b->view_cap * sizeof(*b->view));
-                }
-                int64_t lo = it->ts_ms - ws->window_ms;
-                size_t n = 0;
-                for (size_t e = 0; e < ws->n; e++) {
-                    const rw_wentry_t *we = &ws->entries[e];
-                    if (we->ts_ms <= lo || we->ts_ms > it->ts_ms)
-                        continue;
-                    /* Later in the same partition: not yet seen at this event. */
-                    if (we->src == it->src && we->offset > it->msg.offset)
-                        continue;
-                    b->view[n++] = (rw_window_entry_t){we->ts_ms, we->num, we->value};
-                }
-                in.entries = b->view;
-                in.n_entries = n;
+                in.entries =
+                    window_view(b, ws, it->ts_ms, it->src, it->msg.offset, &in.n_entries, &sum_lo);
+                sum_ws = sum_lo == SIZE_MAX ? NULL : ws;
             }
             double measure;
             if (rule->module->measure(rule->state, &in, &measure) != RW_OK || !isfinite(measure))

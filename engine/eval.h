@@ -34,6 +34,8 @@ typedef struct rw_msg {
     size_t len;
     int64_t arrival_ms;
     int64_t kafka_ts_ms; /* the message's Kafka timestamp; 0 when unknown */
+    const char *key;     /* the message's Kafka key; NULL when none */
+    size_t key_len;
 } rw_msg_t;
 
 /* A source partition of the batch. */
@@ -41,6 +43,7 @@ typedef struct rw_src {
     char *topic;
     int32_t partition;
     int64_t fence;       /* last applied offset; -1 when none */
+    bool fence_known;    /* fence read from the store, or written by this engine since */
     int64_t max_offset;  /* highest offset in this batch */
     size_t clock;        /* index of its partition's clock in the batch's clocks */
     int64_t clock_start; /* that clock before this batch: evaluating again starts there */
@@ -54,26 +57,45 @@ typedef struct rw_pclock {
     int64_t ts;
 } rw_pclock_t;
 
-/* One entry of a window. */
-typedef struct rw_wentry {
-    int64_t ts_ms;
+/* Where a window entry came from, beside its public part (rw_window_entry_t). */
+typedef struct rw_wmeta {
     int64_t offset;
     uint32_t src; /* index in the batch's sources */
-    bool fresh;   /* added by this batch: to be written */
-    double num;
-    char *value; /* owned */
-} rw_wentry_t;
+    bool fresh;   /* not yet written to the store */
+} rw_wmeta_t;
 
-/* A window: one rule, one key. */
+/* The highest offset a window holds from one source. */
+typedef struct rw_wsrc {
+    uint32_t src;
+    int64_t max_offset;
+} rw_wsrc_t;
+
+/* A window: one rule, one key. Entries are kept sorted by time (equal times in
+ * the order they came), so that the entries of (T - window, T] are one run of
+ * the array: measure() reads them in place, and sums come from prefix sums. */
 typedef struct rw_wstate {
     char *id; /* "RULE_ID:KEY" (the store adds its prefix) */
     uint32_t rule;
     int64_t window_ms;
-    int64_t load_min_ms; /* entries with ts > this are needed */
-    int64_t max_ts_ms;   /* newest entry */
-    size_t trim_at;      /* kept windows: trim when this many entries */
-    rw_wentry_t *entries;
+    int64_t load_min_ms;     /* this batch's events need entries with ts > this */
+    int64_t max_ts_ms;       /* newest entry */
+    size_t trim_at;          /* trim when this many entries */
+    rw_window_entry_t *ents; /* sorted by ts_ms; values owned */
+    rw_wmeta_t *meta;        /* parallel to ents */
+    long double *prefix;     /* prefix[i]: sum of ents[0..i).num; n + 1 of them */
     size_t n, cap;
+    size_t n_fresh;  /* entries not yet written to the store */
+    size_t stale;    /* entries the store holds that no event needs any more */
+    rw_wsrc_t *srcs; /* per source: its highest offset here */
+    size_t n_srcs;
+    /* Kept state (run): what the store holds and what this engine knows of it. */
+    bool loaded;  /* entries with ts > loaded_from_ms are all here */
+    bool shared;  /* fed from partitions this engine may not own: read every batch */
+    bool reading; /* the store asked for it and has not read the reply */
+    int64_t loaded_from_ms;
+    int64_t stored_cut_ms;  /* the store trimmed up to here */
+    int64_t stored_ttl_at;  /* wall clock ms when the store's expiry was last pushed */
+    uint64_t used;          /* the batch that last touched it (eviction) */
     struct rw_wstate *next; /* hash chain */
 } rw_wstate_t;
 
@@ -94,6 +116,10 @@ typedef struct rw_cool {
     int64_t suppressed; /* hits held back since it started */
     char *set_by;       /* "topic/partition/offset" of the message that started it */
     bool dirty;         /* changed by this batch: to be written */
+    bool loaded;        /* read from the store (kept state) */
+    bool shared;        /* keyed apart from its messages: read every batch */
+    bool reading;       /* the store asked for it and has not read the reply */
+    uint64_t used;      /* the batch that last touched it */
     struct rw_cool *next;
 } rw_cool_t;
 
@@ -171,7 +197,10 @@ typedef struct rw_incr {
 typedef struct rw_batch {
     const rw_ruleset_t *rs; /* borrowed; one ruleset for the whole batch */
     size_t max_event_bytes;
-    bool keep_windows; /* replay: windows stay in memory across batches */
+    int mode;          /* RW_STATE_* */
+    bool keep_windows; /* windows and cool-downs stay in memory across batches */
+    uint64_t seq;      /* batches since the start */
+    size_t n_entries;  /* window entries held, across windows */
 
     rw_item_t *items;
     size_t n_items, cap_items;
@@ -182,9 +211,14 @@ typedef struct rw_batch {
     rw_hit_t *hits;
     size_t n_hits, cap_hits;
     rw_buf_t arena;
+    struct rw_jarena *jarena; /* the events' JSON: gone at reset */
 
     rw_wstate_t **wtab; /* hash table of windows */
     size_t wtab_size, n_windows;
+    rw_wstate_t **touched; /* the windows this batch touched, each once */
+    size_t n_touched, cap_touched;
+    rw_cool_t **cools_touched; /* the cool-downs this batch touched, each once */
+    size_t n_cools_touched, cap_cools_touched;
 
     rw_incr_t **ctab; /* hash table of counter increments */
     size_t ctab_size;
@@ -211,8 +245,15 @@ typedef struct rw_batch {
     int64_t horizon_ms;     /* cases due up to here are needed: max(clock, batch's newest) */
 } rw_batch_t;
 
-/* Returns a new batch (free with rw_batch_destroy). */
-rw_batch_t *rw_batch_new(size_t max_event_bytes, bool keep_windows);
+/* How a batch keeps state between batches. */
+#define RW_STATE_BATCH 0  /* nothing: the store loads every window for every batch */
+#define RW_STATE_MEMORY 1 /* memory is the record (replay): nothing is written anywhere */
+#define RW_STATE_CACHED                                                                            \
+    2 /* memory in front of a store (run): windows and cool-downs stay;                            \
+         the store is read on a miss and written once a batch */
+
+/* Returns a new batch (free with rw_batch_destroy); mode is an RW_STATE_*. */
+rw_batch_t *rw_batch_new(size_t max_event_bytes, int mode);
 void rw_batch_destroy(rw_batch_t *b);
 /* Forgets the messages and outcomes; keeps windows when keep_windows. Sets the
  * ruleset for the next batch (borrowed). */
@@ -226,8 +267,21 @@ void rw_batch_plan(rw_batch_t *b);
  * the store loaded fences and windows. Safe to call again after a reload. */
 void rw_batch_evaluate(rw_batch_t *b);
 
-/* Forgets every window, for stores that reload them per batch. */
+/* Forgets every window's entries, for stores that reload them per batch. */
 void rw_batch_clear_windows(rw_batch_t *b);
+/* Forgets one window's entries, or one cool-down, for the store to read again. */
+void rw_window_clear(rw_batch_t *b, rw_wstate_t *ws);
+void rw_cool_forget(rw_cool_t *c);
+/* Forgets the kept state (windows, cool-downs, fences): the store is read
+ * again on the next touch. After a failed write, a fence that moved, or a
+ * change of partitions. */
+void rw_batch_forget_state(rw_batch_t *b);
+/* After the store took the batch: entries and cool-downs are clean, fences
+ * moved to the batch's last offsets. */
+void rw_batch_stored(rw_batch_t *b);
+/* Drops the least recently used windows until at most max_entries entries are
+ * held (they are clean: the store has them). Returns the number dropped. */
+size_t rw_batch_evict(rw_batch_t *b, size_t max_entries);
 /* Cool-downs, for stores: parse and format the stored value. */
 int rw_cool_parse(rw_cool_t *c, const char *text, size_t len);
 char *rw_cool_format(const rw_cool_t *c);
@@ -250,8 +304,8 @@ char *rw_case_alert_key(const rw_batch_t *b, const rw_case_alert_t *ca);
 /* Window lookup, for stores. */
 rw_wstate_t *rw_batch_window(rw_batch_t *b, const char *id);
 /* Adds an entry read from the store, for stores. value is copied. */
-void rw_window_add(rw_wstate_t *ws, int64_t ts_ms, uint32_t src, int64_t offset, const char *value,
-                   bool fresh);
+void rw_window_add(rw_batch_t *b, rw_wstate_t *ws, int64_t ts_ms, uint32_t src, int64_t offset,
+                   const char *value, bool fresh);
 /* Entries at or before this time are dropped: one window behind the newest
  * entry, plus one more window of grace so that events up to a window late
  * (behind their key's newest event) still see an exact window. */
@@ -259,7 +313,7 @@ static inline int64_t rw_window_keep_from(const rw_wstate_t *ws) {
     return ws->max_ts_ms - 2 * ws->window_ms;
 }
 /* Drops entries no event within the grace can need. */
-void rw_window_trim(rw_wstate_t *ws);
+void rw_window_trim(rw_batch_t *b, rw_wstate_t *ws);
 /* Finds or adds a source. */
 uint32_t rw_batch_src(rw_batch_t *b, const char *topic, int32_t partition);
 

@@ -2,6 +2,7 @@
 #include "commands.h"
 #include "config.h"
 #include "engine.h"
+#include "jarena.h"
 #include "mock.h"
 #include "plugin.h"
 #include "ruleset.h"
@@ -376,6 +377,8 @@ int rw_cmd_mock_kafka(int argc, char **argv) {
 /* ---- dispatch ---------------------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
+    /* Before any thread: events are parsed into per-batch arenas. */
+    rw_jarena_install();
     const char *lvl = getenv("RW_LOG");
     if (lvl)
         rw_log_level = strcmp(lvl, "debug") == 0   ? RW_LOG_DEBUG

@@ -326,7 +326,7 @@ int rw_cmd_replay(int argc, char **argv) {
             if (len == 0)
                 continue;
             lines[n] = rw_strndup(line, (size_t)len);
-            rw_msg_t m = {"replay", 0, lineno - 1, lines[n], (size_t)len, 0, 0};
+            rw_msg_t m = {"replay", 0, lineno - 1, lines[n], (size_t)len, 0, 0, NULL, 0};
             for (size_t r = 0; r < n_runs; r++)
                 rw_batch_add(runs[r].batch, &m);
             n++;

@@ -60,6 +60,11 @@ static int mem_apply(rw_store_t *s, rw_batch_t *b) {
     return 0;
 }
 
+static int mem_apply_wait(rw_store_t *s) {
+    (void)s;
+    return 0;
+}
+
 static void mem_destroy(rw_store_t *s) {
     memstore_t *m = (memstore_t *)s;
     for (size_t k = 0; k < m->n; k++) {
@@ -77,6 +82,8 @@ rw_store_t *rw_memstore_new(void) {
     memstore_t *m = rw_calloc(1, sizeof(*m));
     m->base.load = mem_load;
     m->base.apply = mem_apply;
+    m->base.apply_send = mem_apply;
+    m->base.apply_wait = mem_apply_wait;
     m->base.destroy = mem_destroy;
     return &m->base;
 }
@@ -110,8 +117,8 @@ static const char due_script[] =
 
 /* ARGV: nfences, then nfences x (key, expected, new), then ops:
  *   H key field by ttl_s   HINCRBY + EXPIRE
- *   Z key score member     ZADD
- *   W key trim_max ttl_ms  ZREMRANGEBYSCORE -inf trim_max + PEXPIRE
+ *   Z key n score member.. ZADD of a window's new entries
+ *   W key trim_max ttl_ms  ZREMRANGEBYSCORE -inf trim_max (unless '') + PEXPIRE
  * Returns 1 when applied, 0 when a fence moved (nothing applied). */
 static const char apply_script[] =
     "local n = tonumber(ARGV[1])\n"
@@ -132,11 +139,22 @@ static const char apply_script[] =
     "    redis.call('HINCRBY', ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])\n"
     "    redis.call('EXPIRE', ARGV[i + 1], ARGV[i + 4])\n"
     "    i = i + 5\n"
-    "  elseif op == 'Z' then\n"
-    "    redis.call('ZADD', ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])\n"
-    "    i = i + 4\n"
+    "  elseif op == 'Z' then\n" /* key n, then n x (score member): one ZADD a window */
+    "    local key, n = ARGV[i + 1], tonumber(ARGV[i + 2])\n"
+    "    i = i + 3\n"
+    "    local j = 0\n"
+    "    while j < n do\n"
+    "      local m = math.min(n - j, 200)\n"
+    "      local args = {}\n"
+    "      for k = 0, 2 * m - 1 do args[k + 1] = ARGV[i + 2 * j + k] end\n"
+    "      redis.call('ZADD', key, unpack(args))\n"
+    "      j = j + m\n"
+    "    end\n"
+    "    i = i + 2 * n\n"
     "  elseif op == 'W' then\n"
-    "    redis.call('ZREMRANGEBYSCORE', ARGV[i + 1], '-inf', ARGV[i + 2])\n"
+    "    if ARGV[i + 2] ~= '' then\n"
+    "      redis.call('ZREMRANGEBYSCORE', ARGV[i + 1], '-inf', ARGV[i + 2])\n"
+    "    end\n"
     "    redis.call('PEXPIRE', ARGV[i + 1], ARGV[i + 3])\n"
     "    i = i + 4\n"
     "  elseif op == 'S' then\n" /* key value ttl_ms */
@@ -166,6 +184,8 @@ typedef struct redisstore {
     char *host, *unix_socket, *password, *prefix, *group;
     redisContext *c;
     char script[sizeof(apply_script) + 32];
+    char sha[48]; /* the script's SHA1 on this connection; "" until loaded */
+    bool pending; /* a write was sent and its reply not read */
     /* argv under construction */
     char **argv;
     size_t *argl;
@@ -221,10 +241,29 @@ static void rs_drop(redisstore_t *s, const char *what) {
     s->c = NULL;
 }
 
+/* Loads the apply script: batches then send its SHA1, not its text. */
+static int script_load(redisstore_t *s) {
+    redisReply *r = redisCommand(s->c, "SCRIPT LOAD %s", s->script);
+    if (!r || r->type != REDIS_REPLY_STRING || r->len >= sizeof(s->sha)) {
+        snprintf(s->base.last_error, sizeof(s->base.last_error), "redis SCRIPT LOAD: %s",
+                 r && r->type == REDIS_REPLY_ERROR ? r->str : s->c->errstr);
+        if (r)
+            freeReplyObject(r);
+        return -1;
+    }
+    memcpy(s->sha, r->str, r->len + 1);
+    freeReplyObject(r);
+    return 0;
+}
+
 static int rs_ensure(redisstore_t *s) {
     if (s->c)
         return 0;
     s->c = rw_redis_connect(&s->o, s->base.last_error, sizeof(s->base.last_error));
+    if (s->c && script_load(s) != 0) {
+        redisFree(s->c);
+        s->c = NULL;
+    }
     return s->c ? 0 : -1;
 }
 
@@ -268,6 +307,12 @@ static void __attribute__((format(printf, 2, 3))) arg_fmt(redisstore_t *s, const
 static void args_fix(redisstore_t *s) {
     for (size_t i = 0; i < s->argc; i++)
         s->argv[i] = s->strs.data + s->offs[i];
+}
+
+/* Appends the command built in argv to the connection's pipeline. */
+static void args_send(redisstore_t *s) {
+    args_fix(s);
+    redisAppendCommandArgv(s->c, (int)s->argc, (const char **)s->argv, s->argl);
 }
 
 static void fence_key(redisstore_t *s, const rw_src_t *src) {
@@ -370,11 +415,54 @@ static int cases_read(redisstore_t *s, rw_batch_t *b, size_t nrules, size_t ncas
     return rc;
 }
 
+/* A window the batch touched that this engine does not hold: never read,
+ * keyed apart from its messages (read every batch), or needed further back. */
+static bool window_needs_read(const rw_wstate_t *ws) {
+    return !ws->loaded || ws->shared || ws->load_min_ms <= ws->loaded_from_ms;
+}
+
+/* How long a window key lives after a write: two windows (what trimming
+ * keeps) and a grace. */
+static int64_t window_ttl_ms(const rw_wstate_t *ws) { return 2 * ws->window_ms + WINDOW_GRACE_MS; }
+
+/* The next reply; NULL when the connection failed (it is dropped). */
+static redisReply *reply_get(redisstore_t *s) {
+    redisReply *r;
+    if (redisGetReply(s->c, (void **)&r) != REDIS_OK) {
+        rs_drop(s, "read");
+        return NULL;
+    }
+    return r;
+}
+
+/* Fills a window from its ZRANGEBYSCORE ... WITHSCORES reply. Returns 0, or
+ * -1 when the reply is not an array. */
+static int window_read(rw_batch_t *b, rw_wstate_t *ws, const redisReply *r) {
+    if (r->type != REDIS_REPLY_ARRAY)
+        return -1;
+    char topic[256];
+    for (size_t e = 0; e + 1 < r->elements; e += 2) {
+        const redisReply *m = r->element[e], *sc = r->element[e + 1];
+        int32_t part;
+        int64_t offset;
+        const char *value;
+        if (m->type != REDIS_REPLY_STRING || sc->type != REDIS_REPLY_STRING ||
+            member_parse(m->str, m->len, topic, sizeof(topic), &part, &offset, &value))
+            continue; /* not ours: skip */
+        uint32_t src = rw_batch_src(b, topic, part);
+        rw_window_add(b, ws, strtoll(sc->str, NULL, 10), src, offset, value, false);
+    }
+    return 0;
+}
+
 static int redis_load(rw_store_t *base, rw_batch_t *b) {
     redisstore_t *s = (redisstore_t *)base;
+    if (s->pending) {
+        snprintf(base->last_error, sizeof(base->last_error), "redis: a write is still in flight");
+        return -1;
+    }
     if (rs_ensure(s))
         return -1;
-    rw_batch_clear_windows(b);
     /* Cases: forget what an earlier attempt did; read each touched case, and
      * every case of the ruleset due by the batch's horizon. */
     for (size_t i = 0; i < b->kstab_size; i++)
@@ -402,64 +490,78 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
         }
     if (cases_read(s, b, ncase_rules, ncases) != 0)
         return -1;
-    /* Cool-downs: forget an earlier attempt, read each. */
-    for (size_t i = 0; i < b->cooltab_size; i++)
-        for (rw_cool_t *c = b->cooltab[i]; c; c = c->next) {
-            c->level = 0;
-            c->until_ms = 0;
-            c->suppressed = 0;
-            free(c->set_by);
-            c->set_by = NULL;
-            c->dirty = false;
+    /* Cool-downs this engine does not hold: read each. */
+    for (size_t i = 0; i < b->n_cools_touched; i++) {
+        rw_cool_t *c = b->cools_touched[i];
+        if (!c->loaded || c->shared) {
+            rw_cool_forget(c);
+            c->reading = true;
             redisAppendCommand(s->c, "GET %scd:%s", s->prefix, c->id);
         }
-    for (size_t i = 0; i < b->cooltab_size; i++)
-        for (rw_cool_t *c = b->cooltab[i]; c; c = c->next) {
-            redisReply *r;
-            if (redisGetReply(s->c, (void **)&r) != REDIS_OK) {
-                rs_drop(s, "read");
-                return -1;
-            }
-            if (r->type == REDIS_REPLY_STRING && rw_cool_parse(c, r->str, r->len) != 0)
-                rw_log(RW_LOG_WARN, "cool-down %s: unreadable value, ignored", c->id);
-            freeReplyObject(r);
-        }
+    }
+    int rc = 0;
+    for (size_t i = 0; i < b->n_cools_touched; i++) {
+        rw_cool_t *c = b->cools_touched[i];
+        if (!c->reading)
+            continue;
+        c->reading = false;
+        c->loaded = true;
+        redisReply *r = reply_get(s);
+        if (!r)
+            return -1;
+        if (r->type == REDIS_REPLY_STRING && rw_cool_parse(c, r->str, r->len) != 0)
+            rw_log(RW_LOG_WARN, "cool-down %s: unreadable value, ignored", c->id);
+        freeReplyObject(r);
+    }
+    /* Fences this engine does not know yet. */
     size_t nsrc = b->n_srcs;
     for (size_t i = 0; i < nsrc; i++) {
+        if (b->srcs[i].fence_known)
+            continue;
         args_reset(s);
         arg_add(s, "GET", 3);
         fence_key(s, &b->srcs[i]);
-        args_fix(s);
-        redisAppendCommandArgv(s->c, (int)s->argc, (const char **)s->argv, s->argl);
+        args_send(s);
     }
-    for (size_t i = 0; i < b->wtab_size; i++)
-        for (rw_wstate_t *ws = b->wtab[i]; ws; ws = ws->next) {
+    /* Windows: entries, expiry and size of each one to read. */
+    for (size_t i = 0; i < b->n_touched; i++) {
+        rw_wstate_t *ws = b->touched[i];
+        if (!window_needs_read(ws))
+            continue;
+        rw_window_clear(b, ws);
+        ws->reading = true;
+        /* One window more than the batch needs: later batches' late events. */
+        ws->loaded_from_ms = ws->load_min_ms - ws->window_ms;
+        args_reset(s);
+        arg_add(s, "ZRANGEBYSCORE", 13);
+        arg_fmt(s, "%sw:%s", s->prefix, ws->id);
+        arg_fmt(s, "(%lld", (long long)ws->loaded_from_ms);
+        arg_add(s, "+inf", 4);
+        arg_add(s, "WITHSCORES", 10);
+        args_send(s);
+        static const char *const more[] = {"PTTL", "ZCARD"};
+        for (int k = 0; k < 2; k++) {
             args_reset(s);
-            arg_add(s, "ZRANGEBYSCORE", 13);
+            arg_add(s, more[k], strlen(more[k]));
             arg_fmt(s, "%sw:%s", s->prefix, ws->id);
-            arg_fmt(s, "(%lld", (long long)ws->load_min_ms);
-            arg_add(s, "+inf", 4);
-            arg_add(s, "WITHSCORES", 10);
-            args_fix(s);
-            redisAppendCommandArgv(s->c, (int)s->argc, (const char **)s->argv, s->argl);
+            args_send(s);
         }
+    }
     for (size_t i = 0; i < b->ltab_size; i++)
         for (rw_lookup_t *l = b->ltab[i]; l; l = l->next) {
             args_reset(s);
             arg_add(s, "SISMEMBER", 9);
             arg_fmt(s, "%slist:%s", s->prefix, l->set);
             arg_add(s, l->member, strlen(l->member));
-            args_fix(s);
-            redisAppendCommandArgv(s->c, (int)s->argc, (const char **)s->argv, s->argl);
+            args_send(s);
         }
-    int rc = 0;
-    size_t got = 0;
-    for (size_t i = 0; i < nsrc; i++, got++) {
-        redisReply *r;
-        if (redisGetReply(s->c, (void **)&r) != REDIS_OK) {
-            rs_drop(s, "read");
+    for (size_t i = 0; i < nsrc; i++) {
+        if (b->srcs[i].fence_known)
+            continue;
+        redisReply *r = reply_get(s);
+        if (!r)
             return -1;
-        }
+        b->srcs[i].fence_known = true;
         if (r->type == REDIS_REPLY_STRING)
             b->srcs[i].fence = strtoll(r->str, NULL, 10);
         else if (r->type == REDIS_REPLY_NIL)
@@ -468,33 +570,38 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
             rc = -1;
         freeReplyObject(r);
     }
-    char topic[256];
-    for (size_t i = 0; i < b->wtab_size; i++)
-        for (rw_wstate_t *ws = b->wtab[i]; ws; ws = ws->next, got++) {
-            redisReply *r;
-            if (redisGetReply(s->c, (void **)&r) != REDIS_OK) {
-                rs_drop(s, "read");
-                return -1;
-            }
-            if (r->type != REDIS_REPLY_ARRAY) {
-                snprintf(base->last_error, sizeof(base->last_error), "redis: window read: %s",
-                         r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-                rc = -1;
-            } else {
-                for (size_t e = 0; e + 1 < r->elements; e += 2) {
-                    redisReply *m = r->element[e], *sc = r->element[e + 1];
-                    int32_t part;
-                    int64_t offset;
-                    const char *value;
-                    if (m->type != REDIS_REPLY_STRING || sc->type != REDIS_REPLY_STRING ||
-                        member_parse(m->str, m->len, topic, sizeof(topic), &part, &offset, &value))
-                        continue; /* not ours: skip */
-                    uint32_t src = rw_batch_src(b, topic, part);
-                    rw_window_add(ws, strtoll(sc->str, NULL, 10), src, offset, value, false);
-                }
-            }
-            freeReplyObject(r);
+    int64_t now = rw_now_ms();
+    for (size_t i = 0; i < b->n_touched; i++) {
+        rw_wstate_t *ws = b->touched[i];
+        if (!ws->reading)
+            continue;
+        ws->reading = false;
+        ws->loaded = true;
+        redisReply *r = reply_get(s);
+        if (!r)
+            return -1;
+        if (window_read(b, ws, r) != 0) {
+            snprintf(base->last_error, sizeof(base->last_error), "redis: window read: %s",
+                     r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+            rc = -1;
         }
+        freeReplyObject(r);
+        redisReply *pttl = reply_get(s), *card = pttl ? reply_get(s) : NULL;
+        if (!card) {
+            if (pttl)
+                freeReplyObject(pttl);
+            return -1;
+        }
+        /* When the store's expiry was set, as if by this engine; 0: it has none. */
+        int64_t ttl_ms = window_ttl_ms(ws);
+        ws->stored_ttl_at = pttl->type == REDIS_REPLY_INTEGER && pttl->integer > 0
+                                ? now - (ttl_ms - (int64_t)pttl->integer)
+                                : 0;
+        if (card->type == REDIS_REPLY_INTEGER && (size_t)card->integer > ws->n)
+            ws->stale = (size_t)card->integer - ws->n;
+        freeReplyObject(pttl);
+        freeReplyObject(card);
+    }
     if (lookups_read(s->c, b) != 0) {
         rs_drop(s, "read");
         return -1;
@@ -502,13 +609,55 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
     return rc;
 }
 
-static int redis_apply(rw_store_t *base, rw_batch_t *b) {
+/* A window's new entries, as one ZADD; and, only when needed, its trim (once
+ * the store holds as many entries no event needs as it holds needed ones, and
+ * at least 64) and its expiry (once the last one set is an hour old). */
+static void window_write(redisstore_t *s, const rw_batch_t *b, rw_wstate_t *ws, int64_t now) {
+    if (!ws->n_fresh)
+        return;
+    arg_add(s, "Z", 1);
+    arg_fmt(s, "%sw:%s", s->prefix, ws->id);
+    arg_fmt(s, "%zu", ws->n_fresh);
+    size_t left = ws->n_fresh;
+    for (size_t e = ws->n; e-- > 0 && left;) {
+        const rw_wmeta_t *m = &ws->meta[e];
+        if (!m->fresh)
+            continue;
+        left--;
+        const rw_src_t *src = &b->srcs[m->src];
+        arg_fmt(s, "%lld", (long long)ws->ents[e].ts_ms);
+        arg_fmt(s, "%s/%d/%lld|%s", src->topic, (int)src->partition, (long long)m->offset,
+                ws->ents[e].value);
+    }
+    bool trim = ws->stale >= 64 && ws->stale >= ws->n;
+    if (!trim && now - ws->stored_ttl_at < WINDOW_GRACE_MS)
+        return;
+    /* Keep what this batch's events need: after a crash the batch is read
+     * again, and its events must see the same windows. */
+    int64_t cut = rw_window_keep_from(ws);
+    if (ws->load_min_ms < cut)
+        cut = ws->load_min_ms;
+    arg_add(s, "W", 1);
+    arg_fmt(s, "%sw:%s", s->prefix, ws->id);
+    if (trim)
+        arg_fmt(s, "%lld", (long long)cut);
+    else
+        arg_add(s, "", 0);
+    arg_fmt(s, "%lld", (long long)window_ttl_ms(ws));
+    /* Set as if written; a failed write forgets the window, and these with it. */
+    if (trim)
+        ws->stale = 0;
+    ws->stored_ttl_at = now;
+}
+
+static int redis_apply_send(rw_store_t *base, rw_batch_t *b) {
     redisstore_t *s = (redisstore_t *)base;
+    s->pending = false;
     if (rs_ensure(s))
         return -1;
     args_reset(s);
-    arg_add(s, "EVAL", 4);
-    arg_add(s, s->script, strlen(s->script));
+    arg_add(s, "EVALSHA", 7);
+    arg_add(s, s->sha, strlen(s->sha));
     arg_add(s, "0", 1);
     /* Fences of the partitions this batch read from. */
     size_t nf = 0;
@@ -534,32 +683,9 @@ static int redis_apply(rw_store_t *base, rw_batch_t *b) {
         arg_fmt(s, "%lld", (long long)c->by);
         arg_fmt(s, "%d", COUNTER_TTL_S);
     }
-    for (size_t i = 0; i < b->wtab_size; i++)
-        for (rw_wstate_t *ws = b->wtab[i]; ws; ws = ws->next) {
-            bool any = false;
-            for (size_t e = 0; e < ws->n; e++) {
-                const rw_wentry_t *we = &ws->entries[e];
-                if (!we->fresh)
-                    continue;
-                any = true;
-                arg_add(s, "Z", 1);
-                arg_fmt(s, "%sw:%s", s->prefix, ws->id);
-                arg_fmt(s, "%lld", (long long)we->ts_ms);
-                arg_fmt(s, "%s/%d/%lld|%s", b->srcs[we->src].topic, (int)b->srcs[we->src].partition,
-                        (long long)we->offset, we->value);
-            }
-            if (any) {
-                arg_add(s, "W", 1);
-                arg_fmt(s, "%sw:%s", s->prefix, ws->id);
-                /* Keep what this batch's events need: after a crash the batch is
-                 * read again, and its events must see the same windows. */
-                int64_t cut = rw_window_keep_from(ws);
-                if (ws->load_min_ms < cut)
-                    cut = ws->load_min_ms;
-                arg_fmt(s, "%lld", (long long)cut);
-                arg_fmt(s, "%lld", (long long)(2 * ws->window_ms + WINDOW_GRACE_MS));
-            }
-        }
+    int64_t now = rw_now_ms();
+    for (size_t i = 0; i < b->n_touched; i++)
+        window_write(s, b, b->touched[i], now);
     bool any_case = false;
     for (size_t i = 0; i < b->kstab_size; i++)
         for (rw_case_t *k = b->kstab[i]; k; k = k->next) {
@@ -586,22 +712,50 @@ static int redis_apply(rw_store_t *base, rw_batch_t *b) {
             }
             arg_fmt(s, "%d", CASE_TTL_S);
         }
-    for (size_t i = 0; i < b->cooltab_size; i++)
-        for (rw_cool_t *c = b->cooltab[i]; c; c = c->next) {
-            if (!c->dirty)
-                continue;
-            any_case = true;
-            char *v = rw_cool_format(c);
-            arg_add(s, "S", 1);
-            arg_fmt(s, "%scd:%s", s->prefix, c->id);
-            arg_add(s, v, strlen(v));
-            arg_fmt(s, "%lld", (long long)(b->rs->rules[c->rule].cooldown_ms + WINDOW_GRACE_MS));
-            free(v);
-        }
-    if (nf == 0 && !b->incrs && !any_case)
+    for (size_t i = 0; i < b->n_cools_touched; i++) {
+        const rw_cool_t *c = b->cools_touched[i];
+        if (!c->dirty)
+            continue;
+        any_case = true;
+        char *v = rw_cool_format(c);
+        arg_add(s, "S", 1);
+        arg_fmt(s, "%scd:%s", s->prefix, c->id);
+        arg_add(s, v, strlen(v));
+        arg_fmt(s, "%lld", (long long)(b->rs->rules[c->rule].cooldown_ms + WINDOW_GRACE_MS));
+        free(v);
+    }
+    if (nf == 0 && !b->incrs && !any_case) {
+        rw_batch_stored(b);
         return 0; /* nothing new: every message was applied before */
-    args_fix(s);
-    redisReply *r = redisCommandArgv(s->c, (int)s->argc, (const char **)s->argv, s->argl);
+    }
+    /* Sent now, so that Redis runs it while the engine goes on. */
+    args_send(s);
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(s->c, &done) != REDIS_OK) {
+            rs_drop(s, "apply");
+            return -1;
+        }
+    s->pending = true;
+    rw_batch_stored(b);
+    return 0;
+}
+
+static int redis_apply_wait(rw_store_t *base) {
+    redisstore_t *s = (redisstore_t *)base;
+    if (!s->pending)
+        return 0;
+    s->pending = false;
+    redisReply *r;
+    if (redisGetReply(s->c, (void **)&r) != REDIS_OK)
+        r = NULL;
+    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        /* The server lost its scripts (restart, SCRIPT FLUSH): nothing ran. */
+        freeReplyObject(r);
+        r = NULL;
+        if (script_load(s) == 0) /* the same text: the same SHA1 */
+            r = redisCommandArgv(s->c, (int)s->argc, (const char **)s->argv, s->argl);
+    }
     if (!r) {
         rs_drop(s, "apply");
         return -1;
@@ -616,6 +770,11 @@ static int redis_apply(rw_store_t *base, rw_batch_t *b) {
     }
     freeReplyObject(r);
     return rc;
+}
+
+static int redis_apply(rw_store_t *base, rw_batch_t *b) {
+    int rc = redis_apply_send(base, b);
+    return rc ? rc : redis_apply_wait(base);
 }
 
 static void redis_destroy(rw_store_t *base) {
@@ -638,6 +797,8 @@ rw_store_t *rw_redisstore_new(const rw_redis_opts_t *o) {
     redisstore_t *s = rw_calloc(1, sizeof(*s));
     s->base.load = redis_load;
     s->base.apply = redis_apply;
+    s->base.apply_send = redis_apply_send;
+    s->base.apply_wait = redis_apply_wait;
     s->base.destroy = redis_destroy;
     s->o = *o;
     s->o.host = s->host = rw_strdup(o->host ? o->host : "127.0.0.1");

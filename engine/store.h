@@ -15,10 +15,20 @@
 
 typedef struct rw_store rw_store_t;
 struct rw_store {
-    /* Reads fences and windows for the planned batch. 0, or -1 on failure. */
+    /* Reads what the planned batch needs and this engine does not hold:
+     * fences, windows, cool-downs, cases, lookups. 0, or -1 on failure. Call
+     * only with no write in flight (apply_wait first). */
     int (*load)(rw_store_t *s, rw_batch_t *b);
     /* Writes the evaluated batch. 0, RW_STORE_CONFLICT, or -1 on failure. */
     int (*apply)(rw_store_t *s, rw_batch_t *b);
+    /* The same in two steps: sends the write without waiting for it, and marks
+     * the batch stored at once (rw_batch_stored), so that the next batch can
+     * be read and evaluated meanwhile; 0, or -1 when it could not be sent.
+     * apply_wait() then waits for it: 0 (also when nothing is in flight),
+     * RW_STORE_CONFLICT, or -1. After anything but 0 the batch is not stored:
+     * forget the kept state (rw_batch_forget_state) and do it again. */
+    int (*apply_send)(rw_store_t *s, rw_batch_t *b);
+    int (*apply_wait)(rw_store_t *s);
     void (*destroy)(rw_store_t *s);
     char last_error[256];
 };

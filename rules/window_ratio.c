@@ -50,10 +50,7 @@ static int ratio_measure(const void *state, const rw_input_t *in, double *out) {
     const ratio_state_t *st = state;
     if (in->n_entries == 0 || (long)in->n_entries < st->min_events)
         return RW_DECLINED;
-    double hits = 0;
-    for (size_t i = 0; i < in->n_entries; i++)
-        hits += in->entries[i].num;
-    *out = hits / (double)in->n_entries;
+    *out = rw_window_sum(in) / (double)in->n_entries;
     return RW_OK;
 }
 

@@ -19,10 +19,7 @@ static int sum_record(const void *state, const json_t *event, char *buf, size_t 
 
 static int sum_measure(const void *state, const rw_input_t *in, double *out) {
     (void)state;
-    double sum = 0;
-    for (size_t i = 0; i < in->n_entries; i++)
-        sum += in->entries[i].num;
-    *out = sum;
+    *out = rw_window_sum(in);
     return RW_OK;
 }
 

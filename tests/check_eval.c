@@ -18,6 +18,8 @@
  *   "max_event_bytes"  optional (1048576);
  *   "arrival"          optional RFC 3339 arrival time of every message (2026-11-27T00:00:00Z);
  *   "batch_size"       optional: also run in batches of this size;
+ *   "store"            optional: "memory" runs the case on the memory store alone (its result
+ *                      is what replay without Redis gives);
  *   "case_alerts"      the alerts of cases (deadline rules) that crossed a threshold, in the
  *                      order raised, across all batches; absent means none:
  *                        [{"rule": RULE_ID, "event_id": "the case's opening event",
@@ -32,10 +34,15 @@
  *                      an alert_id that differs from the opening event's own alert and from
  *                      every other case alert of the run.
  * Each case runs in one batch, one message a batch, and batches of 3 (plus batch_size): the
- * results must not depend on batching. The batch keeps windows and cases across batches
- * (keep_windows, as replay runs it). Cases are read from "tests/cases" relative to the
- * working directory (tests run from the repository root). */
+ * results must not depend on batching. Each runs three times over: with state in memory (as
+ * replay runs it), in a real redis-server with the state kept in memory in front of it (as
+ * run does; each message keyed by its first rule's key, as a producer keyed by entity sends
+ * it), and the same with all state dropped after every batch, so that every batch reads it
+ * back: the results must not depend on where the state lives. Cases are read from "tests/cases"
+ * relative to the working directory (tests run from the repository root). */
 #include "eval.h"
+#include "harness.h"
+#include "jarena.h"
 #include "store.h"
 
 #include <check.h>
@@ -44,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ARRIVAL_DEFAULT 1795737600000LL /* 2026-11-27T00:00:00Z */
 #define MAX_BYTES 1048576
@@ -107,7 +115,7 @@ static void fx_add_raw(fx_t *f, int32_t partition, int64_t offset, const char *p
     f->payloads = realloc(f->payloads, (f->n_payloads + 1) * sizeof(char *));
     ck_assert_ptr_nonnull(f->payloads);
     f->payloads[f->n_payloads++] = p;
-    rw_msg_t m = {"events", partition, offset, p, len, arrival, 0};
+    rw_msg_t m = {"events", partition, offset, p, len, arrival, 0, NULL, 0};
     rw_batch_add(f->b, &m);
 }
 
@@ -501,10 +509,65 @@ static void golden_case_alerts(const char *where, const json_t *want, const json
     free(ws);
 }
 
+/* Where golden_run keeps state: in memory as replay does, or in Redis as run
+ * does (state kept in memory in front of it, or dropped after every batch so
+ * that every batch reads it back). */
+enum { GOLDEN_MEMORY, GOLDEN_REDIS, GOLDEN_REDIS_EVICT };
+static const char *const golden_where[] = {"memory", "redis", "redis, evicted after each batch"};
+static rw_redis_server_t g_redis;
+
+/* Every counter the Redis store holds under rw:, into a memstore-like array. */
+static rw_memstore_counter_t *redis_counters(redisContext *rc, size_t *n) {
+    static const char *const kinds[] = {"rw:events:*", "rw:alerts:*", "rw:rule:*",
+                                        "rw:suppressed:*", NULL};
+    rw_memstore_counter_t *out = NULL;
+    *n = 0;
+    for (size_t k = 0; kinds[k]; k++) {
+        redisReply *keys = redisCommand(rc, "KEYS %s", kinds[k]);
+        ck_assert_ptr_nonnull(keys);
+        for (size_t i = 0; i < keys->elements; i++) {
+            redisReply *h = redisCommand(rc, "HGETALL %s", keys->element[i]->str);
+            ck_assert_ptr_nonnull(h);
+            for (size_t f = 0; f + 1 < h->elements; f += 2) {
+                out = realloc(out, (*n + 1) * sizeof(*out));
+                ck_assert_ptr_nonnull(out);
+                out[(*n)++] = (rw_memstore_counter_t){strdup(keys->element[i]->str + 3),
+                                                      strdup(h->element[f]->str),
+                                                      strtoll(h->element[f + 1]->str, NULL, 10)};
+            }
+            freeReplyObject(h);
+        }
+        freeReplyObject(keys);
+    }
+    return out;
+}
+
+static void counters_free(rw_memstore_counter_t *cs, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(cs[i].key);
+        free(cs[i].field);
+    }
+    free(cs);
+}
+
+/* The message key a producer keyed by entity gives an event: the text of the
+ * first rule's key field (none when the rule has no key or the event is not
+ * JSON). Its windows are then this engine's alone. */
+static size_t golden_msg_key(const rw_ruleset_t *rs, const char *payload, size_t len, char *buf,
+                             size_t cap) {
+    if (!rs->n_rules || !rs->rules[0].key)
+        return 0;
+    json_t *ev = json_loadb(payload, len, 0, NULL);
+    int n = ev ? rw_field_text(ev, rs->rules[0].key, buf, cap) : -1;
+    json_decref(ev);
+    return n > 0 ? (size_t)n : 0;
+}
+
 /* Runs a golden case in batches of batch_size (0: one batch) and checks everything. */
-static void golden_run(const char *path, const json_t *c, size_t batch_size) {
+static void golden_run(const char *path, const json_t *c, size_t batch_size, int state) {
     char where[700];
-    snprintf(where, sizeof(where), "%s (batches of %zu)", path, batch_size);
+    snprintf(where, sizeof(where), "%s (batches of %zu, state in %s)", path, batch_size,
+             golden_where[state]);
     const json_t *rules = json_object_get(c, "rules");
     const json_t *events = json_object_get(c, "events");
     const json_t *expect = json_object_get(c, "expect");
@@ -521,14 +584,25 @@ static void golden_run(const char *path, const json_t *c, size_t batch_size) {
     const json_t *arr = json_object_get(c, "arrival");
     int64_t arrival = arr ? ts_ms(json_string_value(arr)) : ARRIVAL_DEFAULT;
 
-    /* keep_windows: windows and cases stay across batches, as replay runs them. */
-    rw_batch_t *b = rw_batch_new(max_bytes, true);
+    /* In memory, windows and cases stay across batches, as replay runs them. */
+    rw_batch_t *b =
+        rw_batch_new(max_bytes, state == GOLDEN_MEMORY ? RW_STATE_MEMORY : RW_STATE_CACHED);
     rw_store_t *st = rw_memstore_new();
+    redisContext *rc = NULL;
+    if (state != GOLDEN_MEMORY) {
+        st->destroy(st);
+        rw_redis_opts_t o = {"127.0.0.1", g_redis.port, NULL, NULL, 0, "rw:", "golden", 5000};
+        st = rw_redisstore_new(&o);
+        rc = h_redis(g_redis.port);
+        freeReplyObject(redisCommand(rc, "FLUSHALL"));
+    }
     json_t *case_got = json_array(), *case_ids = json_object();
     size_t n = json_array_size(events);
     size_t bs = batch_size ? batch_size : (n ? n : 1);
     char **payloads = calloc(bs, sizeof(char *));
+    char(*keys)[RW_RECORD_MAX] = calloc(bs, RW_RECORD_MAX);
     ck_assert_ptr_nonnull(payloads);
+    ck_assert_ptr_nonnull(keys);
     for (size_t start = 0; start < n; start += bs) {
         size_t end = start + bs < n ? start + bs : n;
         rw_batch_reset(b, rs);
@@ -547,7 +621,12 @@ static void golden_run(const char *path, const json_t *c, size_t batch_size) {
                 len = strlen(p);
             }
             payloads[i - start] = p;
-            rw_msg_t m = {"events", 0, (int64_t)i, p, len, arrival, 0};
+            rw_msg_t m = {"events", 0, (int64_t)i, p, len, arrival, 0, NULL, 0};
+            /* Borrowed like the payload, until the batch is reset. */
+            keys[i - start][0] = 0;
+            if (state != GOLDEN_MEMORY &&
+                (m.key_len = golden_msg_key(rs, p, len, keys[i - start], RW_RECORD_MAX)))
+                m.key = keys[i - start];
             rw_batch_add(b, &m);
         }
         rw_batch_plan(b);
@@ -562,8 +641,11 @@ static void golden_run(const char *path, const json_t *c, size_t batch_size) {
                                   case_alert_got(where, b, &b->case_alerts[k], events, case_ids));
         for (size_t i = start; i < end; i++)
             free(payloads[i - start]);
+        if (state == GOLDEN_REDIS_EVICT)
+            rw_batch_evict(b, 1);
     }
     free(payloads);
+    free(keys);
     const json_t *case_want = json_object_get(c, "case_alerts");
     ck_assert_msg(!case_want || json_is_array(case_want), "%s: case: case_alerts: want a list",
                   path);
@@ -574,7 +656,8 @@ static void golden_run(const char *path, const json_t *c, size_t batch_size) {
     const json_t *want = json_object_get(c, "counters");
     if (want) {
         size_t nc;
-        const rw_memstore_counter_t *cs = rw_memstore_counters(st, &nc);
+        rw_memstore_counter_t *from_redis = rc ? redis_counters(rc, &nc) : NULL;
+        const rw_memstore_counter_t *cs = rc ? from_redis : rw_memstore_counters(st, &nc);
         size_t n_want = 0;
         const char *key;
         const json_t *fields;
@@ -603,7 +686,10 @@ static void golden_run(const char *path, const json_t *c, size_t batch_size) {
         }
         ck_assert_msg(nc == n_want, "%s: %zu counters, want %zu; unexpected:%s", where, nc, n_want,
                       extra);
+        counters_free(from_redis, rc ? nc : 0);
     }
+    if (rc)
+        redisFree(rc);
     rw_batch_destroy(b);
     st->destroy(st);
     rw_ruleset_destroy(rs);
@@ -632,12 +718,19 @@ START_TEST(test_eval_golden) {
     json_t *c = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     ck_assert_msg(c != NULL, "%s:%d:%d: %s", path, je.line, je.column, je.text);
     ck_assert_msg(json_is_string(json_object_get(c, "description")), "%s: no description", path);
-    golden_run(path, c, 0);
-    golden_run(path, c, 1);
-    golden_run(path, c, 3);
     const json_t *bs = json_object_get(c, "batch_size");
-    if (bs)
-        golden_run(path, c, (size_t)json_integer_value(bs));
+    const json_t *store = json_object_get(c, "store");
+    ck_assert_msg(!store ||
+                      (json_is_string(store) && strcmp(json_string_value(store), "memory") == 0),
+                  "%s: \"store\": only \"memory\"", path);
+    for (int state = GOLDEN_MEMORY; state <= (store ? GOLDEN_MEMORY : GOLDEN_REDIS_EVICT);
+         state++) {
+        golden_run(path, c, 0, state);
+        golden_run(path, c, 1, state);
+        golden_run(path, c, 3, state);
+        if (bs)
+            golden_run(path, c, (size_t)json_integer_value(bs), state);
+    }
     json_decref(c);
 }
 END_TEST
@@ -1050,8 +1143,8 @@ START_TEST(test_eval_fence_applied_items) {
     rw_wstate_t *ws = window_of(f.b, "A");
     ck_assert_ptr_nonnull(ws);
     ck_assert_uint_eq(ws->n, 2);
-    ck_assert_int_eq(ws->entries[0].offset, 4);
-    ck_assert_int_eq(ws->entries[1].offset, 5);
+    ck_assert_int_eq(ws->meta[0].offset, 4);
+    ck_assert_int_eq(ws->meta[1].offset, 5);
     const rw_hit_t *h = hit_of(f.b, &f.b->items[5], "cnt");
     ck_assert_ptr_nonnull(h);
     ck_assert(h->measure == 2);
@@ -1080,7 +1173,7 @@ START_TEST(test_eval_fence_per_partition) {
     rw_wstate_t *ws = window_of(f.b, "A");
     ck_assert_uint_eq(ws->n, 2);
     for (size_t i = 0; i < ws->n; i++)
-        ck_assert_uint_eq(ws->entries[i].src, p1);
+        ck_assert_uint_eq(ws->meta[i].src, p1);
     fx_fini(&f);
 }
 END_TEST
@@ -1098,12 +1191,13 @@ START_TEST(test_eval_window_loaded_entries) {
     ck_assert_int_eq(ws->load_min_ms, ts_ms("2026-11-27T09:00:00Z"));
     uint32_t p0 = f.b->items[0].src;
     uint32_t p1 = rw_batch_src(f.b, "events", 1);
-    rw_window_add(ws, ts_ms("2026-11-27T09:55:00Z"), p0, 5, "", false);     /* in */
-    rw_window_add(ws, ts_ms("2026-11-27T09:50:00Z"), p0, 12, "", false);    /* later offset: out */
-    rw_window_add(ws, ts_ms("2026-11-27T09:58:00Z"), p1, 99, "", false);    /* other partition */
-    rw_window_add(ws, ts_ms("2026-11-27T09:00:00Z"), p1, 1, "", false);     /* T - window: out */
-    rw_window_add(ws, ts_ms("2026-11-27T09:00:00.001Z"), p1, 2, "", false); /* in */
-    rw_window_add(ws, ts_ms("2026-11-27T10:00:00.001Z"), p1, 3, "", false); /* after T: out */
+    rw_window_add(f.b, ws, ts_ms("2026-11-27T09:55:00Z"), p0, 5, "", false); /* in */
+    rw_window_add(f.b, ws, ts_ms("2026-11-27T09:50:00Z"), p0, 12, "",
+                  false); /* later offset: out */
+    rw_window_add(f.b, ws, ts_ms("2026-11-27T09:58:00Z"), p1, 99, "", false); /* other partition */
+    rw_window_add(f.b, ws, ts_ms("2026-11-27T09:00:00Z"), p1, 1, "", false);  /* T - window: out */
+    rw_window_add(f.b, ws, ts_ms("2026-11-27T09:00:00.001Z"), p1, 2, "", false); /* in */
+    rw_window_add(f.b, ws, ts_ms("2026-11-27T10:00:00.001Z"), p1, 3, "", false); /* after T: out */
     fx_evaluate(&f);
     const rw_hit_t *h = hit_of(f.b, &f.b->items[0], "cnt");
     ck_assert_ptr_nonnull(h);
@@ -1123,7 +1217,7 @@ START_TEST(test_eval_evaluate_again_after_reload) {
         "{\"event_id\": \"b\", \"type\": \"t\", \"ts\": \"2026-11-27T10:00:01Z\", \"account\": "
         "\"A\", \"amount\": 5}"};
     for (int i = 0; i < 2; i++) {
-        rw_msg_t m = {"events", 0, i, ev[i], strlen(ev[i]), ARRIVAL_DEFAULT, 0};
+        rw_msg_t m = {"events", 0, i, ev[i], strlen(ev[i]), ARRIVAL_DEFAULT, 0, NULL, 0};
         rw_batch_add(b, &m);
     }
     rw_batch_plan(b);
@@ -1132,7 +1226,7 @@ START_TEST(test_eval_evaluate_again_after_reload) {
     ck_assert_int_eq(incr_get(b, "events:2026-11-27", "t"), 2);
     rw_wstate_t *ws = window_of(b, "A");
     ck_assert_uint_eq(ws->n, 2);
-    ck_assert(ws->entries[0].fresh && ws->entries[1].fresh);
+    ck_assert(ws->meta[0].fresh && ws->meta[1].fresh);
     rw_batch_clear_windows(b);
     rw_batch_evaluate(b);
     ck_assert(hit_of(b, &b->items[1], "cnt")->measure == 2);
@@ -1165,6 +1259,160 @@ START_TEST(test_eval_windows_kept_per_ruleset) {
 }
 END_TEST
 
+/* ---- kept state ---------------------------------------------------------------------------- */
+
+/* Runs one batch of the given payloads through a CACHED batch and the Redis store, each
+ * message keyed by its account (keys[i]). */
+static void state_batch(rw_batch_t *b, const rw_ruleset_t *rs, rw_store_t *st, char **payloads,
+                        char **keys, size_t n, int64_t first_offset) {
+    rw_batch_reset(b, rs);
+    for (size_t i = 0; i < n; i++) {
+        rw_msg_t m = {"events",
+                      0,
+                      first_offset + (int64_t)i,
+                      payloads[i],
+                      strlen(payloads[i]),
+                      ARRIVAL_DEFAULT,
+                      0,
+                      keys[i],
+                      strlen(keys[i])};
+        rw_batch_add(b, &m);
+    }
+    rw_batch_plan(b);
+    ck_assert_msg(st->load(st, b) == 0, "%s", st->last_error);
+    rw_batch_evaluate(b);
+    ck_assert_msg(st->apply(st, b) == 0, "%s", st->last_error);
+}
+
+#define RULES_WINDOWS                                                                              \
+    "{\"ruleset\": \"t\", \"version\": \"1\", \"rules\": ["                                        \
+    "{\"id\": \"cnt\", \"module\": \"window_count\", \"match\": {\"type\": \"t\"}, "               \
+    "\"key\": \"account\", \"params\": {\"window\": \"1h\"}, \"thresholds\": {\"low\": 1}},"       \
+    "{\"id\": \"sum\", \"module\": \"window_sum\", \"match\": {\"type\": \"t\"}, "                 \
+    "\"key\": \"account\", \"params\": {\"field\": \"amount\", \"window\": \"1h\"}, "              \
+    "\"thresholds\": {\"low\": 0}}]}"
+
+/* A million accounts, each seen once, under a limit of 20,000 entries: what is held stays
+ * within the limit, and the process's memory stops growing once the limit is reached. */
+/* A CACHED batch over the Redis store on an empty redis-server, with a ruleset of
+ * RULES_WINDOWS, and a batch's worth of payload and key buffers. */
+enum { STATE_BATCH = 512 };
+typedef struct state_fx {
+    rw_ruleset_t *rs;
+    rw_batch_t *b;
+    rw_store_t *st;
+    char *payloads[STATE_BATCH], *keys[STATE_BATCH];
+} state_fx_t;
+
+static void state_fx_init(state_fx_t *f) {
+    f->rs = rules_load(RULES_WINDOWS, "rules");
+    f->b = rw_batch_new(MAX_BYTES, RW_STATE_CACHED);
+    rw_redis_opts_t o = {"127.0.0.1", g_redis.port, NULL, NULL, 0, "rw:", "state", 5000};
+    f->st = rw_redisstore_new(&o);
+    redisContext *rc = h_redis(g_redis.port);
+    freeReplyObject(redisCommand(rc, "FLUSHALL"));
+    redisFree(rc);
+    for (size_t i = 0; i < STATE_BATCH; i++) {
+        f->payloads[i] = malloc(200);
+        f->keys[i] = malloc(32);
+        ck_assert(f->payloads[i] && f->keys[i]);
+    }
+}
+
+static void state_fx_fini(state_fx_t *f) {
+    for (size_t i = 0; i < STATE_BATCH; i++) {
+        free(f->payloads[i]);
+        free(f->keys[i]);
+    }
+    f->st->destroy(f->st);
+    rw_batch_destroy(f->b);
+    rw_ruleset_destroy(f->rs);
+}
+
+START_TEST(test_eval_state_bounded) {
+    bool sanitized = getenv("RW_SANITIZED") != NULL;
+    size_t total = sanitized ? 100000 : 1000000, limit = 20000;
+    state_fx_t f;
+    state_fx_init(&f);
+    enum { BATCH = STATE_BATCH };
+    long rss_at_limit = 0, rss_max = 0;
+    size_t held_max = 0;
+    for (size_t done = 0; done < total; done += BATCH) {
+        for (size_t i = 0; i < BATCH; i++) {
+            size_t k = done + i;
+            snprintf(f.keys[i], 32, "A%07zu", k);
+            snprintf(f.payloads[i], 200,
+                     "{\"event_id\": \"e%zu\", \"type\": \"t\", \"ts\": "
+                     "\"2026-11-27T10:%02zu:%02zu.%03zuZ\", \"account\": \"%s\", \"amount\": 5}",
+                     k, k / 60000 % 60, k / 1000 % 60, k % 1000, f.keys[i]);
+        }
+        state_batch(f.b, f.rs, f.st, f.payloads, f.keys, BATCH, (int64_t)done);
+        rw_batch_evict(f.b, limit);
+        if (f.b->n_entries > held_max)
+            held_max = f.b->n_entries;
+        long rss = h_rss_kib(getpid());
+        if (done >= total / 5 && !rss_at_limit)
+            rss_at_limit = rss;
+        if (rss > rss_max)
+            rss_max = rss;
+    }
+    /* Evicted after a batch: the limit, plus the batch's own entries until then. */
+    ck_assert_msg(held_max <= limit + 3 * BATCH, "held %zu entries, limit %zu", held_max, limit);
+    if (!sanitized) /* AddressSanitizer's quarantine keeps freed memory */
+        ck_assert_msg(rss_max <= rss_at_limit + rss_at_limit / 10 + 4096,
+                      "RSS grew from %ld kB (a fifth of the way) to %ld kB", rss_at_limit, rss_max);
+    state_fx_fini(&f);
+}
+END_TEST
+
+/* One hot account: a window of thousands of entries gives the same count and sum as a
+ * loop over the events, also when some come late, and after being read back from Redis. */
+START_TEST(test_eval_state_hot_key) {
+    state_fx_t f;
+    state_fx_init(&f);
+    enum { BATCH = 256, N = 6144 };
+    static int64_t ts[N];
+    static double amount[N];
+    int64_t t0 = ts_ms("2026-11-27T10:00:00Z");
+    for (size_t k = 0; k < N; k++) {
+        /* About 3,000 events an hour; every 7th comes 5 minutes late. */
+        ts[k] = t0 + (int64_t)k * 1200 - (k % 7 == 3 ? 300000 : 0);
+        amount[k] = (double)(k % 97) + 0.01 * (double)(k % 13);
+    }
+    for (size_t i = 0; i < BATCH; i++)
+        snprintf(f.keys[i], 32, "HOT");
+    for (size_t done = 0; done < N; done += BATCH) {
+        for (size_t i = 0; i < BATCH; i++) {
+            char t[40];
+            rw_time_format(ts[done + i], t, sizeof(t));
+            snprintf(f.payloads[i], 200,
+                     "{\"event_id\": \"e%zu\", \"type\": \"t\", \"ts\": \"%s\", \"account\": "
+                     "\"HOT\", \"amount\": %.2f}",
+                     done + i, t, amount[done + i]);
+        }
+        state_batch(f.b, f.rs, f.st, f.payloads, f.keys, BATCH, (int64_t)done);
+        for (size_t i = 0; i < BATCH; i++) {
+            size_t k = done + i;
+            double cnt = 0, sum = 0;
+            for (size_t j = 0; j <= k; j++)
+                if (ts[j] > ts[k] - 3600000 && ts[j] <= ts[k]) {
+                    cnt++;
+                    sum += amount[j];
+                }
+            const rw_hit_t *h = hit_of(f.b, &f.b->items[i], "cnt");
+            ck_assert_msg(h && h->measure == cnt, "event %zu: count %g, want %g", k,
+                          h ? h->measure : -1, cnt);
+            h = hit_of(f.b, &f.b->items[i], "sum");
+            ck_assert_msg(h && fabs(h->measure - sum) < 1e-6, "event %zu: sum %.6f, want %.6f", k,
+                          h ? h->measure : -1, sum);
+        }
+        if (done == N / 2)
+            rw_batch_evict(f.b, 1); /* read back from Redis halfway */
+    }
+    state_fx_fini(&f);
+}
+END_TEST
+
 static Suite *eval_suite(void) {
     Suite *s = suite_create("eval");
     TCase *tc = tcase_create("golden");
@@ -1194,15 +1442,28 @@ static Suite *eval_suite(void) {
     tcase_add_test(tc, test_eval_evaluate_again_after_reload);
     tcase_add_test(tc, test_eval_windows_kept_per_ruleset);
     suite_add_tcase(s, tc);
+
+    tc = tcase_create("state");
+    tcase_add_test(tc, test_eval_state_hot_key);
+    tcase_add_test(tc, test_eval_state_bounded);
+    tcase_set_timeout(tc, 300);
+    suite_add_tcase(s, tc);
     return s;
 }
 
 int main(void) {
+    rw_jarena_install(); /* as the engine runs: events parsed into the batch's arena */
     cases_collect();
+    char err[256];
+    if (rw_redis_server_start(&g_redis, NULL, 10000, err, sizeof(err)) != 0) {
+        fprintf(stderr, "check_eval: %s\n", err);
+        return EXIT_FAILURE;
+    }
     SRunner *sr = srunner_create(eval_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    rw_redis_server_stop(&g_redis);
     cases_free();
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

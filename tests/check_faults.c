@@ -346,12 +346,12 @@ static bool both_busy(void *arg) {
 /* ---- a Redis proxy that loses replies ---------------------------------------------------- */
 
 /* Forwards TCP connections to a redis-server. When armed, the connection that
- * sends the engine's apply script (the one Lua script that moves fences and
- * adds counts) gets no reply to it, nor anything after, as if the network
- * between them broke once the request was through: Redis applies the batch,
- * the engine sees a timeout. */
+ * runs the engine's apply script (the one Lua script that moves fences and
+ * adds counts, called by EVALSHA) gets no reply to it, nor anything after, as
+ * if the network between them broke once the request was through: Redis
+ * applies the batch, the engine sees a timeout. */
 #define PROXY_CONNS 64
-#define APPLY_NEEDLE "riskwarn apply"
+#define APPLY_NEEDLE "EVALSHA"
 typedef struct proxy_conn {
     int cfd, sfd; /* -1: free */
     bool blackhole;

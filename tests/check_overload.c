@@ -48,21 +48,6 @@ static const char *overload_file(void) {
     return path;
 }
 
-/* Resident memory of a process, in KiB; -1 when gone. */
-static long rss_kib(pid_t pid) {
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    long kib = -1;
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-            break;
-    fclose(f);
-    return kib;
-}
-
 START_TEST(test_overload_memory_flat_nothing_dropped) {
     h_peers_t p;
     h_peers_start(&p);
@@ -91,7 +76,7 @@ START_TEST(test_overload_memory_flat_nothing_dropped) {
     int64_t deadline = rw_monotonic_ms() + 240000;
     long long counted = 0;
     while ((counted = h_hsum(p.rc, "rw:events:*")) < n && rw_monotonic_ms() < deadline) {
-        long rss = rss_kib(eng);
+        long rss = h_rss_kib(eng);
         ck_assert_msg(rss > 0, "the engine is gone");
         if (first < 0 && counted >= n / 10)
             first = rss; /* warmed up: caches and pools in place */

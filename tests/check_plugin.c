@@ -157,7 +157,8 @@ static void evaluate_rules(void) {
     rw_store_t *st = rw_memstore_new();
     rw_batch_reset(b, rs);
     for (size_t i = 0; i < n; i++) {
-        rw_msg_t m = {"events", 0, (int64_t)i, cases[i].event, strlen(cases[i].event), ARRIVAL, 0};
+        rw_msg_t m = {"events", 0,    (int64_t)i, cases[i].event, strlen(cases[i].event), ARRIVAL,
+                      0,        NULL, 0};
         rw_batch_add(b, &m);
     }
     rw_batch_plan(b);

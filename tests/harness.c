@@ -373,7 +373,7 @@ int h_expect_replay_redis(const char *rules, const char *events_path, int redis_
             if (len == 0)
                 continue;
             lines[n] = rw_strndup(line, (size_t)len);
-            rw_msg_t m = {"replay", 0, lineno++, lines[n], (size_t)len, now, 0};
+            rw_msg_t m = {"replay", 0, lineno++, lines[n], (size_t)len, now, 0, NULL, 0};
             rw_batch_add(b, &m);
             n++;
         }
@@ -700,4 +700,19 @@ void h_assert_alert_ids(const h_msgs_t *alerts, const h_expect_t *e) {
     for (size_t i = 0; i < nids; i++)
         ck_assert_str_eq(ids[i], e->alert_ids[i]);
     h_ids_free(ids, nids);
+}
+
+/* Resident memory of a process, in KiB; -1 when gone. */
+long h_rss_kib(pid_t pid) {
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long kib = -1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
 }

@@ -133,6 +133,9 @@ void h_assert_counters(redisContext *rc, const h_expect_t *e);
 /* Every rw:* key has a TTL. */
 void h_assert_ttls(redisContext *rc);
 
+/* Resident memory of a process, in KiB; -1 when gone. */
+long h_rss_kib(pid_t pid);
+
 /* Redis outages. h_redis_persist replaces the peers' redis-server by one on the
  * same port, in a new directory of its own, that appends every write to its
  * append-only file and fsyncs it before answering (appendonly yes, appendfsync

@@ -155,6 +155,10 @@ int rw_duration_parse(const char *text, int64_t *out_ms);
  * event, or NULL when a part of the path is missing. */
 const json_t *rw_field_get(const json_t *event, const rw_field_t *f);
 
+/* The sum of the nums of the window measure() was given (in->entries): in
+ * constant time on the engine's windows, whatever their size. */
+double rw_window_sum(const rw_input_t *in);
+
 /* The field's value as a number: JSON integers and reals only. Returns 0, or
  * -1 when missing or not a number. */
 int rw_field_number(const json_t *event, const rw_field_t *f, double *out);

@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         store = rw_memstore_new();
     }
     rw_batch_reset(batch, rules);
-    rw_msg_t m = {"fuzz", 0, inputs, (const char *)data, size, 0, 0};
+    rw_msg_t m = {"fuzz", 0, inputs, (const char *)data, size, 0, 0, NULL, 0};
     rw_batch_add(batch, &m);
     rw_batch_plan(batch);
     store->load(store, batch);
