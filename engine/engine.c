@@ -326,48 +326,38 @@ static int outs_deliver(engine_t *e, int64_t *stop_seen) {
 static void metrics_batch(engine_t *e, const rw_batch_t *b) {
     rw_metrics_t *m = e->metrics;
     char lab[600], v[256];
+    /* The batch's counter increments count what the metrics count, once per
+     * message applied: summed over their dates here. */
+    for (const rw_incr_t *c = b->incrs; c; c = c->next) {
+        const char *k = c->key, *date = strrchr(k, ':');
+        rw_metrics_label(v, sizeof(v), c->field);
+        if (strncmp(k, "events:", 7) == 0 && strcmp(c->field, "deadletter") == 0) {
+            rw_metrics_add(m, "riskwarn_deadletters_total", "", (double)c->by);
+        } else if (strncmp(k, "events:", 7) == 0) {
+            snprintf(lab, sizeof(lab), "type=\"%s\"", v);
+            rw_metrics_add(m, "riskwarn_events_total", lab, (double)c->by);
+        } else if (strncmp(k, "alerts:", 7) == 0) {
+            snprintf(lab, sizeof(lab), "level=\"%s\"", v);
+            rw_metrics_add(m, "riskwarn_alerts_total", lab, (double)c->by);
+        } else if (strncmp(k, "suppressed:", 11) == 0) {
+            snprintf(lab, sizeof(lab), "rule=\"%s\"", v);
+            rw_metrics_add(m, "riskwarn_suppressed_total", lab, (double)c->by);
+        } else if (strncmp(k, "rule:", 5) == 0 && date && date > k + 5) {
+            char rule[256], rl[256];
+            snprintf(rule, sizeof(rule), "%.*s", (int)(date - k - 5), k + 5);
+            rw_metrics_label(rl, sizeof(rl), rule);
+            snprintf(lab, sizeof(lab), "rule=\"%s\",level=\"%s\"", rl, v);
+            rw_metrics_add(m, "riskwarn_rule_hits_total", lab, (double)c->by);
+        }
+    }
     int64_t now = rw_now_ms();
     for (size_t i = 0; i < b->n_items; i++) {
         const rw_item_t *it = &b->items[i];
-        if (it->applied)
-            continue;
-        if (!it->event) {
-            rw_metrics_add(m, "riskwarn_deadletters_total", "", 1);
-            continue;
-        }
-        rw_metrics_label(v, sizeof(v), it->type);
-        snprintf(lab, sizeof(lab), "type=\"%s\"", v);
-        rw_metrics_add(m, "riskwarn_events_total", lab, 1);
-        if (it->level == RW_LEVEL_NONE)
-            continue;
-        snprintf(lab, sizeof(lab), "level=\"%s\"", rw_level_name(it->level));
-        rw_metrics_add(m, "riskwarn_alerts_total", lab, 1);
-        if (it->msg.kafka_ts_ms > 0 && now >= it->msg.kafka_ts_ms)
+        if (!it->applied && it->level != RW_LEVEL_NONE && it->msg.kafka_ts_ms > 0 &&
+            now >= it->msg.kafka_ts_ms)
             rw_metrics_observe(m, "riskwarn_event_to_alert_seconds",
                                (double)(now - it->msg.kafka_ts_ms) / 1000.0);
-        for (size_t h = it->hit_off; h < it->hit_off + it->n_hits; h++) {
-            rw_metrics_label(v, sizeof(v), b->rs->rules[b->hits[h].rule].id);
-            snprintf(lab, sizeof(lab), "rule=\"%s\",level=\"%s\"", v,
-                     rw_level_name(b->hits[h].level));
-            rw_metrics_add(m, "riskwarn_rule_hits_total", lab, 1);
-        }
     }
-    for (size_t i = 0; i < b->n_case_alerts; i++) {
-        const rw_case_alert_t *ca = &b->case_alerts[i];
-        if (b->items[ca->item].applied)
-            continue;
-        snprintf(lab, sizeof(lab), "level=\"%s\"", rw_level_name(ca->level));
-        rw_metrics_add(m, "riskwarn_alerts_total", lab, 1);
-        rw_metrics_label(v, sizeof(v), b->rs->rules[ca->kase->rule].id);
-        snprintf(lab, sizeof(lab), "rule=\"%s\",level=\"%s\"", v, rw_level_name(ca->level));
-        rw_metrics_add(m, "riskwarn_rule_hits_total", lab, 1);
-    }
-    for (const rw_incr_t *c = b->incrs; c; c = c->next)
-        if (strncmp(c->key, "suppressed:", 11) == 0) {
-            rw_metrics_label(v, sizeof(v), c->field);
-            snprintf(lab, sizeof(lab), "rule=\"%s\"", v);
-            rw_metrics_add(m, "riskwarn_suppressed_total", lab, (double)c->by);
-        }
 }
 
 /* Measures consumer lag per assigned partition, from librdkafka's cached

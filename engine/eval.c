@@ -1,6 +1,7 @@
 #include "eval.h"
 
 #include "jarena.h"
+#include "jparse.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -365,8 +366,10 @@ static void lookups_clear(rw_batch_t *b) {
 }
 
 static void items_clear(rw_batch_t *b) {
-    for (size_t i = 0; i < b->n_items; i++)
-        json_decref(b->items[i].event);
+    /* Events parsed wholly in the arena go with it, without a walk to free them. */
+    if (!rw_jarena_holds_all(b->jarena))
+        for (size_t i = 0; i < b->n_items; i++)
+            json_decref(b->items[i].event);
     b->n_items = 0;
     rw_jarena_reset(b->jarena);
     if (b->keep_windows) {
@@ -499,8 +502,7 @@ void rw_batch_add(rw_batch_t *b, const rw_msg_t *m) {
     }
     json_error_t je;
     rw_jarena_begin(b->jarena);
-    it->event = json_loadb(m->payload ? m->payload : "", m->len,
-                           JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+    it->event = rw_json_parse(m->payload ? m->payload : "", m->len, &je);
     rw_jarena_end();
     if (!it->event) {
         snprintf(it->error, sizeof(it->error), "invalid JSON at byte %d: %.160s", je.position,
@@ -813,6 +815,7 @@ void rw_batch_plan(rw_batch_t *b) {
         rw_item_t *it = &b->items[i];
         if (!it->event)
             continue;
+        rw_field_cache_begin(it->event);
         for (size_t r = 0; r < rs->n_rules; r++) {
             const rw_rule_t *rule = &rs->rules[r];
             bool windowed = rule->window_ms > 0 && rule->module->record;
@@ -872,6 +875,7 @@ void rw_batch_plan(rw_batch_t *b) {
             }
             cand_add(b, &c);
         }
+        rw_field_cache_end();
     }
 }
 
@@ -1103,6 +1107,7 @@ void rw_batch_evaluate(rw_batch_t *b) {
             }
             continue;
         }
+        rw_field_cache_begin(it->event);
         for (; ci < b->n_cands && b->cands[ci].item == i; ci++) {
             rw_cand_t *c = &b->cands[ci];
             const rw_rule_t *rule = &rs->rules[c->rule];
@@ -1147,6 +1152,7 @@ void rw_batch_evaluate(rw_batch_t *b) {
                 it->key_off = c->key_off;
             }
         }
+        rw_field_cache_end();
         if (it->applied)
             continue;
         /* A case this event opened may be due already (a late opening event). */

@@ -61,6 +61,7 @@ struct rw_jarena {
     uintptr_t cur_lo, cur_hi; /* cur's data, for the free function's first check */
     rw_jchunk_t *big;         /* chunks of one allocation larger than chunk_bytes */
     size_t used;
+    bool spilled; /* an allocation since the reset fell back to malloc() */
 };
 
 static _Thread_local rw_jarena_t *rw_jarena_cur;
@@ -210,13 +211,18 @@ static void *bump(rw_jarena_t *a, size_t n, size_t r) {
     return p;
 }
 
+static void *spill(rw_jarena_t *a, size_t n) {
+    a->spilled = true;
+    return malloc(n);
+}
+
 /* n bytes (r rounded up) when the current chunk has no room. Falls back to malloc() when no
  * chunk can be had: that memory is not the arena's, so its free reaches free(). */
 __attribute__((noinline)) static void *arena_alloc_slow(rw_jarena_t *a, size_t n, size_t r) {
     if (r > a->chunk_bytes) {
         rw_jchunk_t *c = chunk_new(r);
         if (!c)
-            return malloc(n);
+            return spill(a, n);
         c->next = a->big;
         a->big = c;
         a->used += r;
@@ -227,7 +233,7 @@ __attribute__((noinline)) static void *arena_alloc_slow(rw_jarena_t *a, size_t n
     if (!c) {
         c = chunk_new(a->chunk_bytes);
         if (!c)
-            return malloc(n);
+            return spill(a, n);
         if (a->cur)
             a->cur->next = c; /* cur is the last chunk: they are filled in order */
         else
@@ -273,7 +279,13 @@ static void jarena_free(void *p) {
 
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 
-static void install(void) { json_set_alloc_funcs(jarena_malloc, jarena_free); }
+static atomic_bool installed;
+static void install(void) {
+    json_set_alloc_funcs(jarena_malloc, jarena_free);
+    atomic_store(&installed, true);
+}
+
+bool rw_jarena_holds_all(const rw_jarena_t *a) { return atomic_load(&installed) && !a->spilled; }
 
 void rw_jarena_install(void) { pthread_once(&install_once, install); }
 
@@ -316,6 +328,7 @@ void rw_jarena_end(void) { rw_jarena_cur = NULL; }
 void rw_jarena_reset(rw_jarena_t *a) {
     if (!a)
         return;
+    a->spilled = false;
     free_list(a->big);
     a->big = NULL;
     /* Poison what was handed out (the chunks after cur were not touched since their last

@@ -39,6 +39,7 @@
 #ifndef RW_JARENA_H
 #define RW_JARENA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Chunk size when rw_jarena_new is given 0. */
@@ -78,5 +79,9 @@ void rw_jarena_reset(rw_jarena_t *a);
 
 /* The bytes handed out by a since the last reset (each allocation rounded up to 16). */
 size_t rw_jarena_used(const rw_jarena_t *a);
+/* Whether every jansson allocation made in a since its last reset came from
+ * it (installed, and none fell back to malloc): then values parsed in it need
+ * no json_decref before the reset, which frees them all at once. */
+bool rw_jarena_holds_all(const rw_jarena_t *a);
 
 #endif

@@ -124,6 +124,18 @@ static rw_field_t *field_compile(rw_ruleset_t *rs, const char *path, char *err, 
         f->parts[i] = rw_strndup(start, len);
         start = dot ? dot + 1 : start + len;
     }
+    /* Fields of one first part share a slot of the event cache. */
+    f->owner = rs;
+    f->slot = -1;
+    int slots = 0;
+    for (const rw_field_t *o = rs->fields; o; o = o->next) {
+        if (strcmp(o->parts[0], f->parts[0]) == 0 && o->slot >= 0)
+            f->slot = o->slot;
+        if (o->slot >= slots)
+            slots = o->slot + 1;
+    }
+    if (f->slot < 0 && slots < RW_FIELD_SLOTS)
+        f->slot = slots;
     f->next = rs->fields;
     rs->fields = f;
     return f;
@@ -184,9 +196,42 @@ int rw_field_text(const json_t *event, const rw_field_t *f, char *buf, size_t le
     return n >= 0 && (size_t)n < len ? n : -1;
 }
 
+/* The top-level lookups of the event being planned or evaluated: each name a
+ * ruleset reads is looked up once per event, not once per rule. */
+static _Thread_local struct {
+    const json_t *event; /* NULL: off */
+    const void *owner;
+    uint64_t known;
+    const json_t *vals[RW_FIELD_SLOTS];
+} fcache;
+
+void rw_field_cache_begin(const json_t *event) {
+    fcache.event = event;
+    fcache.owner = NULL;
+    fcache.known = 0;
+}
+
+void rw_field_cache_end(void) { fcache.event = NULL; }
+
 const json_t *rw_field_get(const json_t *event, const rw_field_t *f) {
-    const json_t *v = event;
-    for (size_t i = 0; v && i < f->n_parts; i++) {
+    if (!json_is_object(event))
+        return NULL;
+    const json_t *v;
+    if (f->slot >= 0 && event == fcache.event) {
+        if (fcache.owner != f->owner) {
+            fcache.owner = f->owner;
+            fcache.known = 0;
+        }
+        uint64_t bit = (uint64_t)1 << f->slot;
+        if (!(fcache.known & bit)) {
+            fcache.vals[f->slot] = json_object_get(event, f->parts[0]);
+            fcache.known |= bit;
+        }
+        v = fcache.vals[f->slot];
+    } else {
+        v = json_object_get(event, f->parts[0]);
+    }
+    for (size_t i = 1; v && i < f->n_parts; i++) {
         if (!json_is_object(v))
             return NULL;
         v = json_object_get(v, f->parts[i]);

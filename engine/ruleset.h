@@ -18,10 +18,20 @@ typedef enum {
 const char *rw_level_name(int level); /* "none", "low", "medium", "high" */
 int rw_level_parse(const char *name); /* RW_LEVEL_*, or -1 */
 
+/* Distinct first parts of field paths a ruleset caches per event. */
+#define RW_FIELD_SLOTS 64
+
+/* Between begin and end, lookups in this event (borrowed, unchanged meanwhile)
+ * are cached: once per top-level name. */
+void rw_field_cache_begin(const json_t *event);
+void rw_field_cache_end(void);
+
 struct rw_field {
     char *path;
     size_t n_parts;
     char **parts;
+    int slot;              /* its first part's place in the event cache; -1: not cached */
+    const void *owner;     /* the ruleset: slots are numbered per ruleset */
     struct rw_field *next; /* the ruleset's list, for freeing */
 };
 

@@ -117,7 +117,6 @@ static const char due_script[] =
 
 /* ARGV: nfences, then nfences x (key, expected, new), then ops:
  *   H key field by ttl_s   HINCRBY + EXPIRE
- *   Z key n score member.. ZADD of a window's new entries
  *   W key trim_max ttl_ms  ZREMRANGEBYSCORE -inf trim_max (unless '') + PEXPIRE
  * Returns 1 when applied, 0 when a fence moved (nothing applied). */
 static const char apply_script[] =
@@ -139,18 +138,6 @@ static const char apply_script[] =
     "    redis.call('HINCRBY', ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])\n"
     "    redis.call('EXPIRE', ARGV[i + 1], ARGV[i + 4])\n"
     "    i = i + 5\n"
-    "  elseif op == 'Z' then\n" /* key n, then n x (score member): one ZADD a window */
-    "    local key, n = ARGV[i + 1], tonumber(ARGV[i + 2])\n"
-    "    i = i + 3\n"
-    "    local j = 0\n"
-    "    while j < n do\n"
-    "      local m = math.min(n - j, 200)\n"
-    "      local args = {}\n"
-    "      for k = 0, 2 * m - 1 do args[k + 1] = ARGV[i + 2 * j + k] end\n"
-    "      redis.call('ZADD', key, unpack(args))\n"
-    "      j = j + m\n"
-    "    end\n"
-    "    i = i + 2 * n\n"
     "  elseif op == 'W' then\n"
     "    if ARGV[i + 2] ~= '' then\n"
     "      redis.call('ZREMRANGEBYSCORE', ARGV[i + 1], '-inf', ARGV[i + 2])\n"
@@ -184,8 +171,8 @@ typedef struct redisstore {
     char *host, *unix_socket, *password, *prefix, *group;
     redisContext *c;
     char script[sizeof(apply_script) + 32];
-    char sha[48]; /* the script's SHA1 on this connection; "" until loaded */
-    bool pending; /* a write was sent and its reply not read */
+    char sha[48];   /* the script's SHA1 on this connection; "" until loaded */
+    size_t replies; /* replies of the write sent and not read yet */
     /* argv under construction */
     char **argv;
     size_t *argl;
@@ -457,7 +444,7 @@ static int window_read(rw_batch_t *b, rw_wstate_t *ws, const redisReply *r) {
 
 static int redis_load(rw_store_t *base, rw_batch_t *b) {
     redisstore_t *s = (redisstore_t *)base;
-    if (s->pending) {
+    if (s->replies) {
         snprintf(base->last_error, sizeof(base->last_error), "redis: a write is still in flight");
         return -1;
     }
@@ -609,15 +596,14 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
     return rc;
 }
 
-/* A window's new entries, as one ZADD; and, only when needed, its trim (once
- * the store holds as many entries no event needs as it holds needed ones, and
- * at least 64) and its expiry (once the last one set is an hour old). */
-static void window_write(redisstore_t *s, const rw_batch_t *b, rw_wstate_t *ws, int64_t now) {
-    if (!ws->n_fresh)
-        return;
-    arg_add(s, "Z", 1);
+/* A window's new entries, as one ZADD sent ahead of the script: an entry is
+ * a fact (this message, at this time, with this value) that adding twice
+ * leaves as it was, so it needs no fence. The script, which runs after it,
+ * gives the key its expiry. */
+static void window_add_send(redisstore_t *s, const rw_batch_t *b, const rw_wstate_t *ws) {
+    args_reset(s);
+    arg_add(s, "ZADD", 4);
     arg_fmt(s, "%sw:%s", s->prefix, ws->id);
-    arg_fmt(s, "%zu", ws->n_fresh);
     size_t left = ws->n_fresh;
     for (size_t e = ws->n; e-- > 0 && left;) {
         const rw_wmeta_t *m = &ws->meta[e];
@@ -629,6 +615,16 @@ static void window_write(redisstore_t *s, const rw_batch_t *b, rw_wstate_t *ws, 
         arg_fmt(s, "%s/%d/%lld|%s", src->topic, (int)src->partition, (long long)m->offset,
                 ws->ents[e].value);
     }
+    args_send(s);
+    s->replies++;
+}
+
+/* Only when needed, a window's trim (once the store holds as many entries no
+ * event needs as it holds needed ones, and at least 64) and its expiry (once
+ * the last one set is an hour old), as a W op of the script. */
+static void window_write(redisstore_t *s, rw_wstate_t *ws, int64_t now) {
+    if (!ws->n_fresh)
+        return;
     bool trim = ws->stale >= 64 && ws->stale >= ws->n;
     if (!trim && now - ws->stored_ttl_at < WINDOW_GRACE_MS)
         return;
@@ -650,20 +646,41 @@ static void window_write(redisstore_t *s, const rw_batch_t *b, rw_wstate_t *ws, 
     ws->stored_ttl_at = now;
 }
 
+/* Whether the batch changes anything: a message not applied before, a case or
+ * a cool-down (a case's due time can pass with no message of its own). */
+static bool batch_writes(const rw_batch_t *b, size_t *nf) {
+    *nf = 0;
+    for (size_t i = 0; i < b->n_srcs; i++)
+        if (b->srcs[i].max_offset >= 0 && b->srcs[i].max_offset > b->srcs[i].fence)
+            (*nf)++;
+    bool any = *nf || b->incrs;
+    for (size_t i = 0; !any && i < b->kstab_size; i++)
+        for (const rw_case_t *k = b->kstab[i]; k && !any; k = k->next)
+            any = k->dirty;
+    for (size_t i = 0; !any && i < b->n_cools_touched; i++)
+        any = b->cools_touched[i]->dirty;
+    return any;
+}
+
 static int redis_apply_send(rw_store_t *base, rw_batch_t *b) {
     redisstore_t *s = (redisstore_t *)base;
-    s->pending = false;
+    s->replies = 0;
     if (rs_ensure(s))
         return -1;
+    size_t nf;
+    if (!batch_writes(b, &nf)) {
+        rw_batch_stored(b);
+        return 0; /* nothing new: every message was applied before */
+    }
+    for (size_t i = 0; i < b->n_touched; i++)
+        if (b->touched[i]->n_fresh)
+            window_add_send(s, b, b->touched[i]);
+    /* The script last: its text stays in argv for a resend after NOSCRIPT. */
     args_reset(s);
     arg_add(s, "EVALSHA", 7);
     arg_add(s, s->sha, strlen(s->sha));
     arg_add(s, "0", 1);
     /* Fences of the partitions this batch read from. */
-    size_t nf = 0;
-    for (size_t i = 0; i < b->n_srcs; i++)
-        if (b->srcs[i].max_offset >= 0 && b->srcs[i].max_offset > b->srcs[i].fence)
-            nf++;
     arg_fmt(s, "%zu", nf);
     for (size_t i = 0; i < b->n_srcs; i++) {
         const rw_src_t *src = &b->srcs[i];
@@ -685,13 +702,11 @@ static int redis_apply_send(rw_store_t *base, rw_batch_t *b) {
     }
     int64_t now = rw_now_ms();
     for (size_t i = 0; i < b->n_touched; i++)
-        window_write(s, b, b->touched[i], now);
-    bool any_case = false;
+        window_write(s, b->touched[i], now);
     for (size_t i = 0; i < b->kstab_size; i++)
         for (rw_case_t *k = b->kstab[i]; k; k = k->next) {
             if (!k->dirty)
                 continue;
-            any_case = true;
             const char *colon = strchr(k->id, ':');
             int rl = (int)(colon - k->id);
             arg_add(s, "C", 1);
@@ -716,7 +731,6 @@ static int redis_apply_send(rw_store_t *base, rw_batch_t *b) {
         const rw_cool_t *c = b->cools_touched[i];
         if (!c->dirty)
             continue;
-        any_case = true;
         char *v = rw_cool_format(c);
         arg_add(s, "S", 1);
         arg_fmt(s, "%scd:%s", s->prefix, c->id);
@@ -724,31 +738,38 @@ static int redis_apply_send(rw_store_t *base, rw_batch_t *b) {
         arg_fmt(s, "%lld", (long long)(b->rs->rules[c->rule].cooldown_ms + WINDOW_GRACE_MS));
         free(v);
     }
-    if (nf == 0 && !b->incrs && !any_case) {
-        rw_batch_stored(b);
-        return 0; /* nothing new: every message was applied before */
-    }
     /* Sent now, so that Redis runs it while the engine goes on. */
     args_send(s);
+    s->replies++;
     int done = 0;
     while (!done)
         if (redisBufferWrite(s->c, &done) != REDIS_OK) {
             rs_drop(s, "apply");
             return -1;
         }
-    s->pending = true;
     rw_batch_stored(b);
     return 0;
 }
 
 static int redis_apply_wait(rw_store_t *base) {
     redisstore_t *s = (redisstore_t *)base;
-    if (!s->pending)
+    if (!s->replies)
         return 0;
-    s->pending = false;
-    redisReply *r;
-    if (redisGetReply(s->c, (void **)&r) != REDIS_OK)
+    redisReply *r = NULL;
+    int rc = 0;
+    for (; s->replies > 1; s->replies--) { /* the ZADDs */
+        if (redisGetReply(s->c, (void **)&r) != REDIS_OK)
+            break;
+        if (r->type == REDIS_REPLY_ERROR && rc == 0) {
+            snprintf(base->last_error, sizeof(base->last_error), "redis window write: %s", r->str);
+            rc = -1;
+        }
+        freeReplyObject(r);
         r = NULL;
+    }
+    if (s->replies == 1 && redisGetReply(s->c, (void **)&r) != REDIS_OK)
+        r = NULL;
+    s->replies = 0;
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
         /* The server lost its scripts (restart, SCRIPT FLUSH): nothing ran. */
         freeReplyObject(r);
@@ -760,7 +781,10 @@ static int redis_apply_wait(rw_store_t *base) {
         rs_drop(s, "apply");
         return -1;
     }
-    int rc;
+    if (rc != 0) {
+        freeReplyObject(r);
+        return rc;
+    }
     if (r->type == REDIS_REPLY_INTEGER) {
         rc = r->integer == 1 ? 0 : RW_STORE_CONFLICT;
     } else {

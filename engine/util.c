@@ -1,6 +1,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +179,39 @@ void rw_date_format(int64_t ms, int offset_min, char *buf, size_t len) {
     unsigned m, d;
     rw_civil_from_days(days, &y, &m, &d);
     snprintf(buf, len, "%04lld-%02u-%02u", (long long)y, m, d);
+}
+
+int rw_number_text(double x, char *buf, size_t len) {
+    static const double p10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+    for (int d = 0; isfinite(x) && d < 7; d++) {
+        double k = nearbyint(x * p10[d]);
+        if (fabs(k) >= 9007199254740992.0) /* 2^53: no longer exact */
+            break;
+        /* Division rounds correctly: k / 10^d is the double nearest to the decimal,
+         * which is what reading the decimal back gives. */
+        if (k / p10[d] != x)
+            continue;
+        char digits[24];
+        int n = 0;
+        unsigned long long u = (unsigned long long)fabs(k);
+        do {
+            digits[n++] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u || n <= d);
+        size_t need = (size_t)n + (k < 0) + (d > 0) + 1, o = 0;
+        if (need > len)
+            break;
+        if (k < 0)
+            buf[o++] = '-';
+        while (n > 0) {
+            if (n == d)
+                buf[o++] = '.';
+            buf[o++] = digits[--n];
+        }
+        buf[o] = 0;
+        return (int)o;
+    }
+    return snprintf(buf, len, "%.17g", x);
 }
 
 int rw_duration_parse(const char *text, int64_t *out_ms) {

@@ -13,7 +13,7 @@ static int sum_record(const void *state, const json_t *event, char *buf, size_t 
     double x;
     if (rw_field_number(event, st->field, &x) != 0)
         return RW_DECLINED;
-    snprintf(buf, len, "%.17g", x);
+    rw_number_text(x, buf, len);
     return RW_OK;
 }
 

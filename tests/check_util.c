@@ -466,10 +466,53 @@ START_TEST(test_util_error_set_and_format) {
 }
 END_TEST
 
+/* Number text: short for amounts, and always read back as the same double. */
+START_TEST(test_util_number_text) {
+    static const struct {
+        double x;
+        const char *want;
+    } table[] = {{0, "0"},
+                 {100, "100"},
+                 {-7, "-7"},
+                 {5567.44, "5567.44"},
+                 {0.05, "0.05"},
+                 {-0.07, "-0.07"},
+                 {1234.5, "1234.5"},
+                 {0.000001, "0.000001"},
+                 {1e15, "1000000000000000"},
+                 {0.1 + 0.2, "0.30000000000000004"},
+                 {1e300, "1.0000000000000001e+300"}};
+    char buf[64];
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        rw_number_text(table[i].x, buf, sizeof(buf));
+        ck_assert_str_eq(buf, table[i].want);
+    }
+    /* Any double reads back exactly, whatever form it takes. */
+    uint64_t z = 12345;
+    for (int i = 0; i < 200000; i++) {
+        z = z * 6364136223846793005ULL + 1442695040888963407ULL;
+        double x;
+        if (i % 3 == 0)
+            x = (double)(int64_t)(z >> 20) / 100.0; /* cents */
+        else if (i % 3 == 1)
+            x = (double)(z >> 11) / 9007199254740992.0 * 1e6 - 5e5;
+        else
+            memcpy(&x, &z, sizeof(x));
+        if (!isfinite(x))
+            continue;
+        int n = rw_number_text(x, buf, sizeof(buf));
+        ck_assert_int_eq(n, (int)strlen(buf));
+        ck_assert_msg(strtod(buf, NULL) == x, "%.17g written as %s", x, buf);
+    }
+    ck_assert_int_eq(rw_number_text(5567.44, buf, 4), (int)strlen("5567.4399999999996"));
+}
+END_TEST
+
 static Suite *util_suite(void) {
     Suite *s = suite_create("util");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_util_time_parse_utc_z);
+    tcase_add_test(tc, test_util_number_text);
     tcase_add_test(tc, test_util_time_parse_offsets);
     tcase_add_test(tc, test_util_time_parse_fractions);
     tcase_add_test(tc, test_util_time_parse_invalid_dates);

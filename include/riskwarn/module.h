@@ -150,6 +150,10 @@ int rw_field_text(const json_t *event, const rw_field_t *f, char *buf, size_t le
 /* Parses a duration ("30s", "15m", "1h", "7d") into milliseconds.
  * Returns 0, or -1 when the text is not a positive duration. */
 int rw_duration_parse(const char *text, int64_t *out_ms);
+/* Writes x as decimal text that reads back (strtod) as exactly x: the shortest
+ * form for numbers of up to 6 decimals (1234.5, -0.07, 100), %.17g otherwise.
+ * Returns the length (snprintf's meaning). */
+int rw_number_text(double x, char *buf, size_t len);
 
 /* Looks up a compiled path in an event. Returns the value, borrowed from the
  * event, or NULL when a part of the path is missing. */

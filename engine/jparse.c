@@ -1,0 +1,393 @@
+/*
+ * A fast path for jansson's json_loadb() on events.
+ *
+ * jansson reads its input a byte at a time through a stream, and spends most
+ * of an event's parse there. This parser reads the buffer directly and builds
+ * the same jansson values (objects in document order, integers, reals,
+ * strings) for well-formed input. On anything it does not take as it is
+ * (malformed JSON, invalid UTF-8, a lone surrogate, a duplicate key, a NUL in
+ * a key, an integer or a real out of range, nesting past jansson's limit) it
+ * drops what it built and hands the buffer to json_loadb(), so that the result
+ * and the error text are always jansson's own.
+ */
+#include "jparse.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct parser {
+    const unsigned char *p, *end;
+    int depth;
+    char *scratch; /* decoded strings with escapes */
+    size_t cap;
+} parser_t;
+
+static json_t *value(parser_t *ps);
+
+static void ws(parser_t *ps) {
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\n' || *ps->p == '\t' || *ps->p == '\r'))
+        ps->p++;
+}
+
+/* Length of the valid UTF-8 sequence at p (lead byte >= 0x80), or 0. */
+static size_t utf8_len(const unsigned char *p, const unsigned char *end) {
+    unsigned c = p[0];
+    size_t n;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+        cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if ((size_t)(end - p) < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    /* No overlong forms, no surrogates, nothing past U+10FFFF. */
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+static int hex4(const unsigned char *p, const unsigned char *end, uint32_t *out) {
+    if (end - p < 4)
+        return -1;
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v |= c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            v |= c - 'A' + 10;
+        else
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static size_t utf8_put(uint32_t cp, char *out) {
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Reads the string after its opening quote. Sets *s and *n to its text: in
+ * the input when it has no escapes, else in the scratch buffer. -1: not taken. */
+static int string(parser_t *ps, const char **s, size_t *n) {
+    const unsigned char *start = ps->p, *p = ps->p;
+    while (p < ps->end && *p != '"' && *p != '\\' && *p >= 0x20 && *p < 0x80)
+        p++;
+    if (p < ps->end && *p == '"') { /* the common case: plain ASCII */
+        *s = (const char *)start;
+        *n = (size_t)(p - start);
+        ps->p = p + 1;
+        return 0;
+    }
+    /* Escapes or UTF-8: decode into scratch (never longer than the input). */
+    size_t need = (size_t)(ps->end - start);
+    if (need > ps->cap) {
+        char *grown = realloc(ps->scratch, need);
+        if (!grown)
+            return -1;
+        ps->scratch = grown;
+        ps->cap = need;
+    }
+    char *o = ps->scratch;
+    p = start;
+    for (;;) {
+        if (p >= ps->end)
+            return -1;
+        unsigned c = *p;
+        if (c == '"')
+            break;
+        if (c < 0x20)
+            return -1;
+        if (c >= 0x80) {
+            size_t l = utf8_len(p, ps->end);
+            if (!l)
+                return -1;
+            memcpy(o, p, l);
+            o += l;
+            p += l;
+            continue;
+        }
+        if (c != '\\') {
+            *o++ = (char)c;
+            p++;
+            continue;
+        }
+        if (++p >= ps->end)
+            return -1;
+        switch (*p++) {
+        case '"':
+            *o++ = '"';
+            break;
+        case '\\':
+            *o++ = '\\';
+            break;
+        case '/':
+            *o++ = '/';
+            break;
+        case 'b':
+            *o++ = '\b';
+            break;
+        case 'f':
+            *o++ = '\f';
+            break;
+        case 'n':
+            *o++ = '\n';
+            break;
+        case 'r':
+            *o++ = '\r';
+            break;
+        case 't':
+            *o++ = '\t';
+            break;
+        case 'u': {
+            uint32_t cp, lo;
+            if (hex4(p, ps->end, &cp))
+                return -1;
+            p += 4;
+            if (cp >= 0xDC00 && cp <= 0xDFFF)
+                return -1;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (ps->end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, ps->end, &lo) ||
+                    lo < 0xDC00 || lo > 0xDFFF)
+                    return -1;
+                p += 6;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            }
+            o += utf8_put(cp, o);
+            break;
+        }
+        default:
+            return -1;
+        }
+    }
+    *s = ps->scratch;
+    *n = (size_t)(o - ps->scratch);
+    ps->p = p + 1;
+    return 0;
+}
+
+static json_t *number(parser_t *ps) {
+    const unsigned char *start = ps->p, *p = ps->p;
+    bool real = false;
+    if (p < ps->end && *p == '-')
+        p++;
+    if (p >= ps->end)
+        return NULL;
+    if (*p == '0') {
+        p++;
+    } else if (*p >= '1' && *p <= '9') {
+        while (p < ps->end && *p >= '0' && *p <= '9')
+            p++;
+    } else {
+        return NULL;
+    }
+    if (p < ps->end && *p == '.') {
+        real = true;
+        if (++p >= ps->end || *p < '0' || *p > '9')
+            return NULL;
+        while (p < ps->end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if (p < ps->end && (*p == 'e' || *p == 'E')) {
+        real = true;
+        p++;
+        if (p < ps->end && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= ps->end || *p < '0' || *p > '9')
+            return NULL;
+        while (p < ps->end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    size_t n = (size_t)(p - start);
+    char buf[64];
+    if (n >= sizeof(buf))
+        return NULL; /* long numbers: jansson's own reading */
+    memcpy(buf, start, n);
+    buf[n] = 0;
+    ps->p = p;
+    errno = 0;
+    if (!real) {
+        long long v = strtoll(buf, NULL, 10);
+        if (errno == ERANGE)
+            return NULL;
+        return json_integer((json_int_t)v);
+    }
+    double d = strtod(buf, NULL);
+    if (isinf(d))
+        return NULL;
+    return json_real(d);
+}
+
+static json_t *literal(parser_t *ps, const char *word, size_t n, json_t *v) {
+    if ((size_t)(ps->end - ps->p) < n || memcmp(ps->p, word, n) != 0)
+        return NULL;
+    ps->p += n;
+    return v;
+}
+
+static json_t *object(parser_t *ps) {
+    json_t *obj = json_object();
+    ws(ps);
+    if (ps->p < ps->end && *ps->p == '}') {
+        ps->p++;
+        return obj;
+    }
+    for (;;) {
+        const char *k;
+        size_t kn;
+        if (!obj || ps->p >= ps->end || *ps->p != '"')
+            goto fail;
+        ps->p++;
+        if (string(ps, &k, &kn) || memchr(k, 0, kn) || json_object_getn(obj, k, kn))
+            goto fail;
+        /* The key must outlive the value's parse, which may reuse scratch. */
+        char stack[256];
+        char *key = kn < sizeof(stack) ? stack : malloc(kn + 1);
+        if (!key)
+            goto fail;
+        memcpy(key, k, kn);
+        key[kn] = 0;
+        ws(ps);
+        json_t *v = NULL;
+        if (ps->p < ps->end && *ps->p == ':') {
+            ps->p++;
+            ws(ps);
+            v = value(ps);
+        }
+        int bad = !v || json_object_setn_new_nocheck(obj, key, kn, v);
+        if (key != stack)
+            free(key);
+        if (bad)
+            goto fail;
+        ws(ps);
+        if (ps->p < ps->end && *ps->p == ',') {
+            ps->p++;
+            ws(ps);
+            continue;
+        }
+        if (ps->p < ps->end && *ps->p == '}') {
+            ps->p++;
+            return obj;
+        }
+        goto fail;
+    }
+fail:
+    json_decref(obj);
+    return NULL;
+}
+
+static json_t *array(parser_t *ps) {
+    json_t *arr = json_array();
+    ws(ps);
+    if (ps->p < ps->end && *ps->p == ']') {
+        ps->p++;
+        return arr;
+    }
+    for (;;) {
+        json_t *v = arr ? value(ps) : NULL;
+        if (!v || json_array_append_new(arr, v))
+            goto fail;
+        ws(ps);
+        if (ps->p < ps->end && *ps->p == ',') {
+            ps->p++;
+            ws(ps);
+            continue;
+        }
+        if (ps->p < ps->end && *ps->p == ']') {
+            ps->p++;
+            return arr;
+        }
+        goto fail;
+    }
+fail:
+    json_decref(arr);
+    return NULL;
+}
+
+static json_t *value(parser_t *ps) {
+    /* jansson counts every value, scalars too, in its depth. */
+    if (ps->p >= ps->end || ps->depth >= JSON_PARSER_MAX_DEPTH)
+        return NULL;
+    json_t *v;
+    switch (*ps->p) {
+    case '{':
+    case '[':
+        ps->depth++;
+        ps->p++;
+        v = ps->p[-1] == '{' ? object(ps) : array(ps);
+        ps->depth--;
+        return v;
+    case '"': {
+        const char *s;
+        size_t n;
+        ps->p++;
+        return string(ps, &s, &n) ? NULL : json_stringn_nocheck(s, n);
+    }
+    case 't':
+        return literal(ps, "true", 4, json_true());
+    case 'f':
+        return literal(ps, "false", 5, json_false());
+    case 'n':
+        return literal(ps, "null", 4, json_null());
+    default:
+        return number(ps);
+    }
+}
+
+json_t *rw_json_parse(const char *buf, size_t len, json_error_t *err) {
+    parser_t ps = {(const unsigned char *)buf, (const unsigned char *)buf + len, 0, NULL, 0};
+    json_t *v = NULL;
+    ws(&ps);
+    if (ps.p < ps.end && (*ps.p == '{' || *ps.p == '[')) {
+        v = value(&ps);
+        ws(&ps);
+        if (v && ps.p != ps.end) {
+            json_decref(v);
+            v = NULL;
+        }
+    }
+    free(ps.scratch);
+    if (v)
+        return v;
+    return json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, err);
+}
