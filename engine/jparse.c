@@ -265,6 +265,22 @@ static json_t *literal(parser_t *ps, const char *word, size_t n, json_t *v) {
     return v;
 }
 
+/* After a member of an object or array: 0 when a comma says another follows,
+ * 1 when close ends it, -1 otherwise. */
+static int after_member(parser_t *ps, char close) {
+    ws(ps);
+    if (ps->p < ps->end && *ps->p == ',') {
+        ps->p++;
+        ws(ps);
+        return 0;
+    }
+    if (ps->p < ps->end && *ps->p == close) {
+        ps->p++;
+        return 1;
+    }
+    return -1;
+}
+
 static json_t *object(parser_t *ps) {
     json_t *obj = json_object();
     ws(ps);
@@ -299,17 +315,11 @@ static json_t *object(parser_t *ps) {
             free(key);
         if (bad)
             goto fail;
-        ws(ps);
-        if (ps->p < ps->end && *ps->p == ',') {
-            ps->p++;
-            ws(ps);
-            continue;
-        }
-        if (ps->p < ps->end && *ps->p == '}') {
-            ps->p++;
+        int next = after_member(ps, '}');
+        if (next > 0)
             return obj;
-        }
-        goto fail;
+        if (next < 0)
+            goto fail;
     }
 fail:
     json_decref(obj);
@@ -327,17 +337,11 @@ static json_t *array(parser_t *ps) {
         json_t *v = arr ? value(ps) : NULL;
         if (!v || json_array_append_new(arr, v))
             goto fail;
-        ws(ps);
-        if (ps->p < ps->end && *ps->p == ',') {
-            ps->p++;
-            ws(ps);
-            continue;
-        }
-        if (ps->p < ps->end && *ps->p == ']') {
-            ps->p++;
+        int next = after_member(ps, ']');
+        if (next > 0)
             return arr;
-        }
-        goto fail;
+        if (next < 0)
+            goto fail;
     }
 fail:
     json_decref(arr);
