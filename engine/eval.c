@@ -42,13 +42,10 @@ static void window_empty(rw_wstate_t *ws) {
         free((char *)ws->ents[i].value);
     ws->n = 0;
     ws->n_fresh = 0;
-    ws->stale = 0;
     ws->n_srcs = 0;
     ws->max_ts_ms = INT64_MIN;
     ws->loaded = false;
-    ws->reading = false;
-    ws->stored_cut_ms = INT64_MIN;
-    ws->stored_ttl_at = 0;
+    ws->reading = 0;
     if (ws->prefix)
         ws->prefix[0] = 0;
 }
@@ -220,8 +217,11 @@ rw_case_t *rw_batch_case(rw_batch_t *b, uint32_t rule, const char *correlate) {
 
 void rw_batch_clear_windows(rw_batch_t *b) {
     for (size_t i = 0; i < b->wtab_size; i++)
-        for (rw_wstate_t *ws = b->wtab[i]; ws; ws = ws->next)
+        for (rw_wstate_t *ws = b->wtab[i]; ws; ws = ws->next) {
             window_empty(ws);
+            ws->stale = 0;
+            ws->stored_ttl_at = 0; /* what the store held is no longer known either */
+        }
     b->n_entries = b->n_windows + b->n_cools;
 }
 
@@ -587,7 +587,6 @@ static rw_wstate_t *window_touch(rw_batch_t *b, uint32_t rule, const char *key,
         ws->window_ms = r->window_ms;
         ws->load_min_ms = INT64_MAX;
         ws->max_ts_ms = INT64_MIN;
-        ws->stored_cut_ms = INT64_MIN;
         ws->trim_at = 64;
         ws->used = b->seq - 1;
         size_t s = wslot(b, id);

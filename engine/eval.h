@@ -70,6 +70,9 @@ typedef struct rw_wsrc {
     int64_t max_offset;
 } rw_wsrc_t;
 
+#define RW_READ_ENTRIES 1 /* a window's entries */
+#define RW_READ_META 2    /* its expiry and size in the store */
+
 /* A window: one rule, one key. Entries are kept sorted by time (equal times in
  * the order they came), so that the entries of (T - window, T] are one run of
  * the array: measure() reads them in place, and sums come from prefix sums. */
@@ -89,12 +92,11 @@ typedef struct rw_wstate {
     rw_wsrc_t *srcs; /* per source: its highest offset here */
     size_t n_srcs;
     /* Kept state (run): what the store holds and what this engine knows of it. */
-    bool loaded;  /* entries with ts > loaded_from_ms are all here */
-    bool shared;  /* fed from partitions this engine may not own: read every batch */
-    bool reading; /* the store asked for it and has not read the reply */
+    bool loaded;     /* entries with ts > loaded_from_ms are all here */
+    bool shared;     /* fed from partitions this engine may not own: read every batch */
+    uint8_t reading; /* RW_READ_*: what the store asked for and has not read yet */
     int64_t loaded_from_ms;
-    int64_t stored_cut_ms;  /* the store trimmed up to here */
-    int64_t stored_ttl_at;  /* wall clock ms when the store's expiry was last pushed */
+    int64_t stored_ttl_at;  /* wall clock ms when the store's expiry was set; 0: unknown */
     uint64_t used;          /* the batch that last touched it (eviction) */
     struct rw_wstate *next; /* hash chain */
 } rw_wstate_t;

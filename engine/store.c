@@ -516,7 +516,8 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
         if (!window_needs_read(ws))
             continue;
         rw_window_clear(b, ws);
-        ws->reading = true;
+        /* Its expiry and size once: a window read every batch keeps them. */
+        ws->reading = RW_READ_ENTRIES | (ws->stored_ttl_at ? 0 : RW_READ_META);
         /* One window more than the batch needs: later batches' late events. */
         ws->loaded_from_ms = ws->load_min_ms - ws->window_ms;
         args_reset(s);
@@ -527,7 +528,7 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
         arg_add(s, "WITHSCORES", 10);
         args_send(s);
         static const char *const more[] = {"PTTL", "ZCARD"};
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < 2 && (ws->reading & RW_READ_META); k++) {
             args_reset(s);
             arg_add(s, more[k], strlen(more[k]));
             arg_fmt(s, "%sw:%s", s->prefix, ws->id);
@@ -560,9 +561,10 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
     int64_t now = rw_now_ms();
     for (size_t i = 0; i < b->n_touched; i++) {
         rw_wstate_t *ws = b->touched[i];
-        if (!ws->reading)
+        uint8_t asked = ws->reading;
+        if (!asked)
             continue;
-        ws->reading = false;
+        ws->reading = 0;
         ws->loaded = true;
         redisReply *r = reply_get(s);
         if (!r)
@@ -573,6 +575,8 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
             rc = -1;
         }
         freeReplyObject(r);
+        if (!(asked & RW_READ_META))
+            continue;
         redisReply *pttl = reply_get(s), *card = pttl ? reply_get(s) : NULL;
         if (!card) {
             if (pttl)
