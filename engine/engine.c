@@ -89,6 +89,7 @@ typedef struct inflight {
     rd_kafka_message_t **msgs; /* NULL: none; owned with the messages */
     ssize_t n;
     rd_kafka_topic_partition_list_t *offs; /* owned: committed once done */
+    int batch;                             /* its number, counted from 1 */
 } inflight_t;
 
 typedef struct engine {
@@ -114,10 +115,12 @@ typedef struct engine {
 
 enum { DIE_NONE, DIE_AFTER_PUBLISH, DIE_BEFORE_COMMIT };
 
-static void die_maybe(engine_t *e, int where) {
-    if (e->die_where == where && e->batches == e->die_batch) {
+/* batch: the number of the batch at that point (the one in flight may be one
+ * behind the one being read). */
+static void die_maybe(engine_t *e, int where, int batch) {
+    if (e->die_where == where && batch == e->die_batch) {
         rw_log(RW_LOG_WARN, "RW_TEST_DIE: dying %s batch %d",
-               where == DIE_AFTER_PUBLISH ? "after publishing" : "before committing", e->batches);
+               where == DIE_AFTER_PUBLISH ? "after publishing" : "before committing", batch);
         _exit(137);
     }
 }
@@ -467,7 +470,7 @@ static int pipeline_publish(engine_t *e, pipeline_t *p, bool async, int64_t *sto
             if ((b->n_case_alerts || b->state_alerts) && outs_deliver(e, stop_seen) != 0)
                 return -1;
             if (e->die_where == DIE_AFTER_PUBLISH && outs_deliver(e, stop_seen) == 0)
-                die_maybe(e, DIE_AFTER_PUBLISH);
+                die_maybe(e, DIE_AFTER_PUBLISH, e->batches);
             rc = async ? p->store->apply_send(p->store, b) : p->store->apply(p->store, b);
         }
         if (rc == 0)
@@ -536,8 +539,8 @@ static rd_kafka_topic_partition_list_t *batch_offsets(const rw_batch_t *b) {
 /* Everything is stored and acknowledged: the offsets may move on. After a
  * crash before this, the batch is read again, and the state it needs is kept
  * (store.c trims no entry a batch's events still need). Takes offs. */
-static void batch_commit(engine_t *e, rd_kafka_topic_partition_list_t *offs) {
-    die_maybe(e, DIE_BEFORE_COMMIT);
+static void batch_commit(engine_t *e, rd_kafka_topic_partition_list_t *offs, int batch) {
+    die_maybe(e, DIE_BEFORE_COMMIT, batch);
     rd_kafka_resp_err_t err = offs->cnt ? rd_kafka_offsets_store(e->consumer, offs) : 0;
     /* Without waiting: fences make a batch read again after a lost commit
      * harmless, and the final commit at shutdown waits. */
@@ -572,7 +575,7 @@ static int fly_finish(engine_t *e, bool *redone) {
             return -1;
         pipeline_done(e, p);
     }
-    batch_commit(e, e->fly.offs);
+    batch_commit(e, e->fly.offs, e->fly.batch);
     for (ssize_t i = 0; i < e->fly.n; i++)
         rd_kafka_message_destroy(e->fly.msgs[i]);
     memset(&e->fly, 0, sizeof(e->fly));
@@ -597,7 +600,7 @@ static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
         if (fly_finish(e, &redone) || pipeline_run(e, p, msgs, n) ||
             pipeline_run(e, &e->shadow, msgs, n))
             return -1;
-        batch_commit(e, batch_offsets(b));
+        batch_commit(e, batch_offsets(b), e->batches);
         e->n_msgs += (long long)b->n_items;
         return 0;
     }
@@ -614,7 +617,7 @@ static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
         return -1;
     pipeline_sent(e, p);
     e->n_msgs += (long long)b->n_items;
-    e->fly = (inflight_t){msgs, n, batch_offsets(b)};
+    e->fly = (inflight_t){msgs, n, batch_offsets(b), e->batches};
     return 1;
 }
 
