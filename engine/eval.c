@@ -880,6 +880,22 @@ void rw_batch_plan(rw_batch_t *b) {
 
 /* ---- counters ---------------------------------------------------------------------- */
 
+/* The calendar date of an event time (16 bytes), remembered for the next event
+ * of the same day: most events of a batch share one. */
+static void date_of(int64_t ts_ms, int offset_min, char date[16]) {
+    static _Thread_local int64_t day = INT64_MIN;
+    static _Thread_local int off = 0;
+    static _Thread_local char text[16];
+    int64_t d = (ts_ms + (int64_t)offset_min * 60000) / 86400000 -
+                ((ts_ms + (int64_t)offset_min * 60000) % 86400000 < 0);
+    if (d != day || off != offset_min) {
+        rw_date_format(ts_ms, offset_min, text, sizeof(text));
+        day = d;
+        off = offset_min;
+    }
+    memcpy(date, text, 16);
+}
+
 static void incr(rw_batch_t *b, const char *key, const char *field, int64_t by) {
     char k[600];
     int n = snprintf(k, sizeof(k), "%s\t%s", key, field);
@@ -1157,7 +1173,7 @@ void rw_batch_evaluate(rw_batch_t *b) {
         /* A case this event opened may be due already (a late opening event). */
         if (b->n_cases && pc->ts >= b->next_due_ms)
             b->next_due_ms = cases_fire(b, (uint32_t)i, pc);
-        rw_date_format(it->ts_ms, off, date, sizeof(date));
+        date_of(it->ts_ms, off, date);
         snprintf(key, sizeof(key), "events:%s", date);
         incr(b, key, it->type, 1);
         if (it->level > RW_LEVEL_NONE) {

@@ -291,6 +291,46 @@ static void __attribute__((format(printf, 2, 3))) arg_fmt(redisstore_t *s, const
     arg_add(s, buf, (size_t)n);
 }
 
+/* Decimal text of v into buf (at least 21 bytes); returns its length. */
+static size_t i64_text(int64_t v, char *buf) {
+    char tmp[24];
+    size_t n = 0, o = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        buf[o++] = '-';
+    while (n)
+        buf[o++] = tmp[--n];
+    return o;
+}
+
+static void arg_i64(redisstore_t *s, int64_t v) {
+    char buf[24];
+    arg_add(s, buf, i64_text(v, buf));
+}
+
+/* A window member: "topic/partition/offset|value". */
+static void arg_member(redisstore_t *s, const rw_src_t *src, int64_t offset, const char *value) {
+    char buf[RW_RECORD_MAX + 320];
+    size_t tl = strlen(src->topic), vl = strlen(value);
+    if (tl + vl + 48 > sizeof(buf)) {
+        arg_fmt(s, "%s/%d/%lld|%s", src->topic, (int)src->partition, (long long)offset, value);
+        return;
+    }
+    memcpy(buf, src->topic, tl);
+    size_t o = tl;
+    buf[o++] = '/';
+    o += i64_text(src->partition, buf + o);
+    buf[o++] = '/';
+    o += i64_text(offset, buf + o);
+    buf[o++] = '|';
+    memcpy(buf + o, value, vl);
+    arg_add(s, buf, o + vl);
+}
+
 static void args_fix(redisstore_t *s) {
     for (size_t i = 0; i < s->argc; i++)
         s->argv[i] = s->strs.data + s->offs[i];
@@ -615,9 +655,8 @@ static void window_add_send(redisstore_t *s, const rw_batch_t *b, const rw_wstat
             continue;
         left--;
         const rw_src_t *src = &b->srcs[m->src];
-        arg_fmt(s, "%lld", (long long)ws->ents[e].ts_ms);
-        arg_fmt(s, "%s/%d/%lld|%s", src->topic, (int)src->partition, (long long)m->offset,
-                ws->ents[e].value);
+        arg_i64(s, ws->ents[e].ts_ms);
+        arg_member(s, src, m->offset, ws->ents[e].value);
     }
     args_send(s);
     s->replies++;
