@@ -37,9 +37,46 @@ rw_batch_t *rw_batch_new(size_t max_event_bytes, int mode) {
     return b;
 }
 
+/* Window values: most are short, many empty (window_count records nothing). */
+static const char no_value[] = "";
+
+static const char *value_dup(const char *v) { return v[0] ? rw_strdup(v) : no_value; }
+
+static void value_free(const char *v) {
+    if (v != no_value)
+        free((char *)v);
+}
+
+/* A recorded value read as a number (0 when it is not one). Plain decimals of
+ * up to 15 digits are read by one division, which rounds as strtod does. */
+static double value_number(const char *v) {
+    static const double p10[] = {1,   1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    const char *p = v + (v[0] == '-');
+    uint64_t k = 0;
+    int digits = 0, decimals = -1;
+    for (; *p; p++) {
+        if (*p == '.' && decimals < 0 && digits) {
+            decimals = 0;
+            continue;
+        }
+        if (*p < '0' || *p > '9' || ++digits > 15)
+            break;
+        k = k * 10 + (uint64_t)(*p - '0');
+        decimals += decimals >= 0;
+    }
+    if (!*p && digits && decimals != 0) {
+        double x = (double)k / p10[decimals < 0 ? 0 : decimals];
+        return v[0] == '-' ? -x : x;
+    }
+    char *end;
+    double num = strtod(v, &end);
+    return end == v || *end || !isfinite(num) ? 0 : num;
+}
+
 static void window_empty(rw_wstate_t *ws) {
     for (size_t i = 0; i < ws->n; i++)
-        free((char *)ws->ents[i].value);
+        value_free(ws->ents[i].value);
     ws->n = 0;
     ws->n_fresh = 0;
     ws->n_srcs = 0;
@@ -647,11 +684,7 @@ void rw_window_add(rw_batch_t *b, rw_wstate_t *ws, int64_t ts_ms, uint32_t src, 
         memmove(ws->ents + at + 1, ws->ents + at, (ws->n - at) * sizeof(*ws->ents));
         memmove(ws->meta + at + 1, ws->meta + at, (ws->n - at) * sizeof(*ws->meta));
     }
-    char *end;
-    double num = strtod(value, &end);
-    if (end == value || *end || !isfinite(num))
-        num = 0;
-    ws->ents[at] = (rw_window_entry_t){ts_ms, num, rw_strdup(value)};
+    ws->ents[at] = (rw_window_entry_t){ts_ms, value_number(value), value_dup(value)};
     ws->meta[at] = (rw_wmeta_t){offset, src, fresh};
     ws->n++;
     ws->n_fresh += fresh;
@@ -675,7 +708,7 @@ void rw_window_trim(rw_batch_t *b, rw_wstate_t *ws) {
     size_t o = 0;
     for (size_t i = 0; i < ws->n; i++) {
         if (ws->ents[i].ts_ms <= cut && !ws->meta[i].fresh) {
-            free((char *)ws->ents[i].value);
+            value_free(ws->ents[i].value);
             continue;
         }
         ws->ents[o] = ws->ents[i];

@@ -1206,6 +1206,68 @@ START_TEST(test_eval_window_loaded_entries) {
 }
 END_TEST
 
+/* A window's values read as numbers exactly as strtod reads them (0 when not numbers). */
+START_TEST(test_eval_window_values_as_numbers) {
+    fx_t f;
+    fx_init(&f, RULES_FENCE, MAX_BYTES);
+    add_tx(&f, 0, 10, "2026-11-27T10:00:00Z");
+    fx_plan(&f);
+    rw_wstate_t *ws = window_of(f.b, "A");
+    ck_assert_ptr_nonnull(ws);
+    static const char *const fixed[] = {"",
+                                        "0",
+                                        "-0",
+                                        "12.",
+                                        ".5",
+                                        "1e5",
+                                        "+5",
+                                        "-",
+                                        "1.2.3",
+                                        "007",
+                                        "abc",
+                                        "12a",
+                                        "-0.07",
+                                        "5567.44",
+                                        "999999999999999",
+                                        "1234567890123456",
+                                        "0.1",
+                                        "nan",
+                                        "inf",
+                                        "1e400"};
+    char buf[64];
+    uint64_t z = 7;
+    size_t n0 = ws->n;
+    for (int i = 0; i < 20000; i++) {
+        const char *v = buf;
+        if (i < (int)(sizeof(fixed) / sizeof(fixed[0]))) {
+            v = fixed[i];
+        } else {
+            z = z * 6364136223846793005ULL + 1442695040888963407ULL;
+            int d = (int)((z >> 60) % 8);
+            snprintf(buf, sizeof(buf), "%s%llu", (z >> 59) & 1 ? "-" : "",
+                     (unsigned long long)((z >> 8) % 100000000000ULL));
+            if (d) { /* put a decimal point d digits from the end */
+                size_t l = strlen(buf);
+                if ((size_t)d < l) {
+                    memmove(buf + l - d + 1, buf + l - d, (size_t)d + 1);
+                    buf[l - d] = '.';
+                }
+            }
+        }
+        rw_window_add(f.b, ws, ts_ms("2026-11-27T09:00:00Z") + i, 0, i, v, false);
+        char *end;
+        double want = strtod(v, &end);
+        if (end == v || *end || !isfinite(want))
+            want = 0;
+        const rw_window_entry_t *e = &ws->ents[n0 + (size_t)i];
+        ck_assert_msg(e->num == want || (e->num == 0 && want == 0),
+                      "\"%s\" read as %.17g, want %.17g", v, e->num, want);
+        ck_assert_str_eq(e->value, v);
+    }
+    fx_fini(&f);
+}
+END_TEST
+
 /* Stores that reload per batch (Redis) clear the windows and evaluate again: same result. */
 START_TEST(test_eval_evaluate_again_after_reload) {
     rw_ruleset_t *rs = rules_load(RULES_FENCE, "rules");
@@ -1439,6 +1501,7 @@ static Suite *eval_suite(void) {
     tcase_add_test(tc, test_eval_fence_applied_items);
     tcase_add_test(tc, test_eval_fence_per_partition);
     tcase_add_test(tc, test_eval_window_loaded_entries);
+    tcase_add_test(tc, test_eval_window_values_as_numbers);
     tcase_add_test(tc, test_eval_evaluate_again_after_reload);
     tcase_add_test(tc, test_eval_windows_kept_per_ruleset);
     suite_add_tcase(s, tc);
