@@ -2,6 +2,7 @@
 
 #include "jarena.h"
 #include "jparse.h"
+#include "jwrite.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -1331,44 +1332,63 @@ static json_t *measure_json(double x) {
     return json_real(x);
 }
 
+/* A key (with the punctuation before it) and a string value. */
+static void put_kv(rw_buf_t *o, const char *key, const char *s) {
+    rw_buf_puts(o, key);
+    rw_json_write_string(o, s, strlen(s));
+}
+
+/* A measure as measure_json() gives it: an integer when it is one. */
+static void put_measure(rw_buf_t *o, double x) {
+    if (x == floor(x) && fabs(x) < 9e15)
+        rw_buf_printf(o, "%lld", (long long)x);
+    else
+        rw_json_write_real(o, x);
+}
+
 char *rw_alert_build(const rw_batch_t *b, const rw_item_t *it, int64_t emitted_ms) {
     const rw_ruleset_t *rs = b->rs;
     char id[33], ts[40], em[40];
     rw_alert_id(rs, it->event_id, it->level, id);
     rw_time_format(emitted_ms, em, sizeof(em));
-    json_t *evts = json_object_get(it->event, "ts");
-    snprintf(ts, sizeof(ts), "%s", json_string_value(evts));
-    json_t *a = json_object();
-    json_object_set_new(a, "alert_id", json_string(id));
-    json_object_set_new(a, "level", json_string(rw_level_name(it->level)));
-    json_object_set_new(a, "event_id", json_string(it->event_id));
-    json_object_set_new(a, "event_type", json_string(it->type));
-    json_object_set_new(a, "event_ts", json_string(ts));
-    json_object_set_new(a, "emitted_at", json_string(em));
+    snprintf(ts, sizeof(ts), "%s", json_string_value(json_object_get(it->event, "ts")));
+    rw_buf_t o;
+    rw_buf_init(&o);
+    put_kv(&o, "{\"alert_id\":", id);
+    put_kv(&o, ",\"level\":", rw_level_name(it->level));
+    put_kv(&o, ",\"event_id\":", it->event_id);
+    put_kv(&o, ",\"event_type\":", it->type);
+    put_kv(&o, ",\"event_ts\":", ts);
+    put_kv(&o, ",\"emitted_at\":", em);
     char *mk = masked_key(b, it);
-    json_object_set_new(a, "key", mk ? json_string(mk) : json_null());
+    if (mk)
+        put_kv(&o, ",\"key\":", mk);
+    else
+        rw_buf_puts(&o, ",\"key\":null");
     free(mk);
-    json_object_set_new(a, "ruleset", json_string(rs->name));
-    json_object_set_new(a, "ruleset_version", json_string(rs->version));
-    json_t *rules = json_array();
+    put_kv(&o, ",\"ruleset\":", rs->name);
+    put_kv(&o, ",\"ruleset_version\":", rs->version);
+    rw_buf_puts(&o, ",\"rules\":[");
     for (size_t h = it->hit_off; h < it->hit_off + it->n_hits; h++) {
         const rw_hit_t *hit = &b->hits[h];
         const rw_rule_t *r = &rs->rules[hit->rule];
-        json_t *e = json_object();
-        json_object_set_new(e, "id", json_string(r->id));
-        json_object_set_new(e, "module", json_string(r->module->name));
-        json_object_set_new(e, "level", json_string(rw_level_name(hit->level)));
-        json_object_set_new(e, "measure", measure_json(hit->measure));
-        json_object_set(e, "thresholds", r->thresholds);
+        put_kv(&o, h == it->hit_off ? "{\"id\":" : ",{\"id\":", r->id);
+        put_kv(&o, ",\"module\":", r->module->name);
+        put_kv(&o, ",\"level\":", rw_level_name(hit->level));
+        rw_buf_puts(&o, ",\"measure\":");
+        put_measure(&o, hit->measure);
+        rw_buf_puts(&o, ",\"thresholds\":");
+        rw_json_write(&o, r->thresholds);
         if (r->window_ms > 0)
-            json_object_set_new(e, "window_ms", json_integer(r->window_ms));
+            rw_buf_printf(&o, ",\"window_ms\":%lld", (long long)r->window_ms);
         if (hit->suppressed > 0)
-            json_object_set_new(e, "suppressed", json_integer(hit->suppressed));
-        json_array_append_new(rules, e);
+            rw_buf_printf(&o, ",\"suppressed\":%lld", (long long)hit->suppressed);
+        rw_buf_puts(&o, "}");
     }
-    json_object_set_new(a, "rules", rules);
-    json_object_set_new(a, "event", rw_ruleset_mask_event(rs, it->event));
-    char *s = json_dumps(a, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15));
-    json_decref(a);
-    return s;
+    rw_buf_puts(&o, "],\"event\":");
+    json_t *masked = rw_ruleset_mask_event(rs, it->event);
+    rw_json_write(&o, masked);
+    json_decref(masked);
+    rw_buf_puts(&o, "}");
+    return (char *)rw_buf_cstr(&o);
 }

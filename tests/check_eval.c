@@ -303,6 +303,11 @@ static void golden_check_item(const char *where, const rw_batch_t *b, const rw_i
     char *text = rw_alert_build(b, it, it->ts_ms);
     ck_assert_ptr_nonnull(text);
     json_t *a = jparse(text);
+    /* Written byte for byte as jansson writes it. */
+    char *again = json_dumps(a, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15));
+    ck_assert_msg(again && strcmp(again, text) == 0, "%s: %s: alert text\n  %s\njansson\n  %s",
+                  where, want_id, text, again);
+    free(again);
     char id[33];
     rw_alert_id(b->rs, it->event_id, it->level, id);
     ck_assert_str_eq(json_string_value(json_object_get(a, "alert_id")), id);

@@ -1,8 +1,11 @@
-/* Unit tests for engine/jparse.c: on every input, rw_json_parse gives what jansson's
- * json_loadb (JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL) gives: the same values, in the same
- * order and of the same types, or the same error at the same place. Inputs: the fuzz corpus,
- * the demo events, crafted edge cases, and many mutations of valid events. */
+/* Unit tests for engine/jparse.c and engine/jwrite.c: on every input, rw_json_parse gives
+ * what jansson's json_loadb (JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL) gives: the same values,
+ * in the same order and of the same types, or the same error at the same place; and
+ * rw_json_write writes every value parsed as json_dumps (JSON_COMPACT | JSON_ENSURE_ASCII |
+ * JSON_REAL_PRECISION(15)) does. Inputs: the fuzz corpus, the demo events, crafted edge
+ * cases, and many mutations of valid events. */
 #include "jparse.h"
+#include "jwrite.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -28,6 +31,14 @@ static int same_as_jansson(const char *buf, size_t len, const char *what) {
     char *df = json_dumps(f, JSON_COMPACT | JSON_REAL_PRECISION(17));
     ck_assert_msg(dj && df && strcmp(dj, df) == 0, "%s: values differ:\n  %s\n  %s", what, dj, df);
     ck_assert(json_equal(j, f));
+    char *dumped = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15));
+    rw_buf_t w;
+    rw_buf_init(&w);
+    rw_json_write(&w, j);
+    ck_assert_msg(dumped && strcmp(dumped, rw_buf_cstr(&w)) == 0,
+                  "%s: written\n  %s\njansson\n  %s", what, rw_buf_cstr(&w), dumped);
+    rw_buf_fini(&w);
+    free(dumped);
     free(dj);
     free(df);
     json_decref(j);
@@ -152,6 +163,8 @@ START_TEST(test_jparse_edges) {
         "[nul]",
         "[falsey]",
         "{\"k\":[1,2.5,\"x\",true,false,null,{\"n\":{}}]}",
+        "[1e20,1.5e300,123456789012345678.0,0.000001234,1e-7,-0.0,5e-324]",
+        "[\"\\u007f\\u0001\\u001f \x7f\"]",
         "[\"\\/\\b\\f\\n\\r\\t\\\"\\\\\"]"};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         same_as_jansson(cases[i], strlen(cases[i]), cases[i]);
