@@ -914,6 +914,22 @@ void rw_batch_plan(rw_batch_t *b) {
 
 /* ---- counters ---------------------------------------------------------------------- */
 
+/* A counter key: prefix, then the parts given, joined by ':' (at most 300 bytes). */
+static void counter_key(char key[300], const char *prefix, const char *a, const char *c) {
+    size_t o = 0;
+    const char *parts[3] = {prefix, a, c};
+    for (int i = 0; i < 3 && parts[i]; i++) {
+        size_t l = strlen(parts[i]);
+        if (o + l + 2 > 300)
+            l = 300 - o - 2;
+        if (i)
+            key[o++] = ':';
+        memcpy(key + o, parts[i], l);
+        o += l;
+    }
+    key[o] = 0;
+}
+
 /* The calendar date of an event time (16 bytes), remembered for the next event
  * of the same day: most events of a batch share one. */
 static void date_of(int64_t ts_ms, int offset_min, char date[16]) {
@@ -931,9 +947,8 @@ static void date_of(int64_t ts_ms, int offset_min, char date[16]) {
 }
 
 static void incr(rw_batch_t *b, const char *key, const char *field, int64_t by) {
-    char k[600];
-    int n = snprintf(k, sizeof(k), "%s\t%s", key, field);
-    size_t slot = (size_t)(rw_hash64(k, (size_t)n) & (b->ctab_size - 1));
+    uint64_t h = rw_hash64(key, strlen(key)) * 31 + rw_hash64(field, strlen(field));
+    size_t slot = (size_t)(h & (b->ctab_size - 1));
     for (rw_incr_t *c = b->ctab[slot]; c; c = c->next) {
         /* Chains are rebuilt per slot below; walk the slot's own list. */
         if (strcmp(c->key, key) == 0 && strcmp(c->field, field) == 0) {
@@ -1037,9 +1052,9 @@ static int64_t cases_fire(rw_batch_t *b, uint32_t item, const rw_pclock_t *pc) {
                     b->case_alerts[b->n_case_alerts++] =
                         (rw_case_alert_t){item, k, json_incref(k->rec), level, m, pc->ts};
                     k->level = level;
-                    snprintf(key, sizeof(key), "alerts:%s", date);
+                    counter_key(key, "alerts", date, NULL);
                     incr(b, key, rw_level_name(level), 1);
-                    snprintf(key, sizeof(key), "rule:%s:%s", r->id, date);
+                    counter_key(key, "rule", r->id, date);
                     incr(b, key, rw_level_name(level), 1);
                 }
                 k->due_ms = case_next(b, k);
@@ -1088,7 +1103,7 @@ char *rw_case_record(const rw_case_t *k) {
  * held back; otherwise *held is the number held back before it. A message read
  * again changes nothing: it is held back, or passes, as it did the first time. */
 static bool cool_hold(rw_batch_t *b, rw_cool_t *c, const rw_item_t *it, int level, int64_t *held,
-                      char *date, char *key, size_t keylen) {
+                      char *date, char key[300]) {
     const rw_rule_t *r = &b->rs->rules[c->rule];
     char src[300];
     snprintf(src, sizeof(src), "%s/%d/%lld", it->msg.topic, (int)it->msg.partition,
@@ -1103,7 +1118,7 @@ static bool cool_hold(rw_batch_t *b, rw_cool_t *c, const rw_item_t *it, int leve
         c->suppressed++;
         c->dirty = true;
         rw_date_format(it->ts_ms, b->rs->calendar.utc_offset_min, date, 16);
-        snprintf(key, keylen, "suppressed:%s", date);
+        counter_key(key, "suppressed", date, NULL);
         incr(b, key, r->id, 1);
         return true;
     }
@@ -1151,7 +1166,7 @@ void rw_batch_evaluate(rw_batch_t *b) {
         if (!it->event) {
             if (!it->applied) {
                 rw_date_format(it->msg.arrival_ms, off, date, sizeof(date));
-                snprintf(key, sizeof(key), "events:%s", date);
+                counter_key(key, "events", date, NULL);
                 incr(b, key, "deadletter", 1);
             }
             continue;
@@ -1190,7 +1205,7 @@ void rw_batch_evaluate(rw_batch_t *b) {
             if (level == RW_LEVEL_NONE)
                 continue;
             int64_t held = 0;
-            if (c->cool && cool_hold(b, c->cool, it, level, &held, date, key, sizeof(key)))
+            if (c->cool && cool_hold(b, c->cool, it, level, &held, date, key))
                 continue;
             GROW(b->hits, b->n_hits, b->cap_hits);
             b->hits[b->n_hits++] = (rw_hit_t){c->rule, level, measure, held};
@@ -1208,13 +1223,13 @@ void rw_batch_evaluate(rw_batch_t *b) {
         if (b->n_cases && pc->ts >= b->next_due_ms)
             b->next_due_ms = cases_fire(b, (uint32_t)i, pc);
         date_of(it->ts_ms, off, date);
-        snprintf(key, sizeof(key), "events:%s", date);
+        counter_key(key, "events", date, NULL);
         incr(b, key, it->type, 1);
         if (it->level > RW_LEVEL_NONE) {
-            snprintf(key, sizeof(key), "alerts:%s", date);
+            counter_key(key, "alerts", date, NULL);
             incr(b, key, rw_level_name(it->level), 1);
             for (size_t h = it->hit_off; h < it->hit_off + it->n_hits; h++) {
-                snprintf(key, sizeof(key), "rule:%s:%s", rs->rules[b->hits[h].rule].id, date);
+                counter_key(key, "rule", rs->rules[b->hits[h].rule].id, date);
                 incr(b, key, rw_level_name(b->hits[h].level), 1);
             }
         }
