@@ -68,6 +68,12 @@ typedef struct out {
     int status;
 } out_t;
 
+/* A batch's outputs. */
+typedef struct outs {
+    out_t *v;
+    size_t n, cap;
+} outs_t;
+
 /* A ruleset with its state and its topics. The live pipeline writes the alert,
  * high-alert and dead-letter topics; a shadow pipeline (a candidate ruleset
  * on the same messages) writes only its shadow topic, and keeps its state and
@@ -83,13 +89,21 @@ typedef struct pipeline {
     long long n_alerts, n_dead;
 } pipeline_t;
 
-/* The live batch whose Redis write and Kafka acknowledgements are in flight
+/* Batches stored in Redis whose alerts Kafka has not all acknowledged: they
+ * are committed in order as their acknowledgements come. At most this many
+ * wait; the next one waits for the oldest. */
+#define ACKS_MAX 8
+
+/* A live batch whose Redis write or Kafka acknowledgements are in flight
  * while the next batch is read. */
 typedef struct inflight {
-    rd_kafka_message_t **msgs; /* NULL: none; owned with the messages */
+    rd_kafka_message_t **msgs; /* NULL: none; owned, with the messages */
     ssize_t n;
     rd_kafka_topic_partition_list_t *offs; /* owned: committed once done */
     int batch;                             /* its number, counted from 1 */
+    outs_t outs;                           /* its alerts and dead letters */
+    int backoff;                           /* ms before producing refused ones again */
+    int64_t retry_at;                      /* then (monotonic ms); 0: not waiting */
 } inflight_t;
 
 typedef struct engine {
@@ -100,9 +114,10 @@ typedef struct engine {
     char *shadow_topic;
     rd_kafka_t *consumer, *producer, *control;
     rd_kafka_queue_t *queue;
-    out_t *outs;
-    size_t n_outs, cap_outs;
-    inflight_t fly;
+    outs_t cur;                /* the outputs of the batch in hand */
+    inflight_t fly;            /* the batch whose Redis write is in flight */
+    inflight_t acks[ACKS_MAX]; /* stored batches waiting for Kafka, oldest first */
+    size_t n_acks;
     long long n_msgs;
     rw_metrics_t *metrics;
     rw_webhook_t *webhook;
@@ -136,43 +151,58 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
                rd_kafka_err2str(m->err));
 }
 
-static size_t outs_wait(engine_t *e);
+static size_t outs_wait(engine_t *e, outs_t *os);
+
+static void outs_release(outs_t *os) {
+    for (size_t i = 0; i < os->n; i++) {
+        free(os->v[i].key);
+        free(os->v[i].dead_error);
+        if (os->v[i].own_value)
+            free(os->v[i].value);
+    }
+    os->n = 0;
+}
 
 /* Forgets the outputs, after waiting for any still in flight: their delivery
  * reports write into them. */
-static void outs_clear(engine_t *e) {
-    outs_wait(e);
-    for (size_t i = 0; i < e->n_outs; i++) {
-        free(e->outs[i].key);
-        free(e->outs[i].dead_error);
-        if (e->outs[i].own_value)
-            free(e->outs[i].value);
-    }
-    e->n_outs = 0;
+static void outs_clear(engine_t *e, outs_t *os) {
+    outs_wait(e, os);
+    outs_release(os);
 }
 
-static out_t *out_add(engine_t *e, const char *topic) {
-    if (e->n_outs == e->cap_outs) {
-        e->cap_outs = e->cap_outs ? e->cap_outs * 2 : 256;
-        e->outs = rw_realloc(e->outs, e->cap_outs * sizeof(*e->outs));
+/* Frees the outputs once no delivery report can come for them: after they
+ * were acknowledged (e non-NULL: waits for that), or after the producer is
+ * gone (e NULL). */
+static void outs_free(engine_t *e, outs_t *os) {
+    if (e)
+        outs_wait(e, os);
+    outs_release(os);
+    free(os->v);
+    memset(os, 0, sizeof(*os));
+}
+
+static out_t *out_add(outs_t *os, const char *topic) {
+    if (os->n == os->cap) {
+        os->cap = os->cap ? os->cap * 2 : 256;
+        os->v = rw_realloc(os->v, os->cap * sizeof(*os->v));
     }
-    out_t *o = &e->outs[e->n_outs++];
+    out_t *o = &os->v[os->n++];
     memset(o, 0, sizeof(*o));
     o->topic = topic;
     return o;
 }
 
 /* The same alert again, to another topic (the value stays owned by o). */
-static void out_copy(engine_t *e, const out_t *o, const char *topic) {
-    size_t at = (size_t)(o - e->outs);
-    out_t *h = out_add(e, topic); /* may move e->outs */
-    o = &e->outs[at];
+static void out_copy(outs_t *os, const out_t *o, const char *topic) {
+    size_t at = (size_t)(o - os->v);
+    out_t *h = out_add(os, topic); /* may move os->v */
+    o = &os->v[at];
     h->value = o->value;
     h->len = o->len;
     h->key = rw_strdup(o->key);
 }
 
-static void outs_build(engine_t *e, pipeline_t *p) {
+static void outs_build(outs_t *os, pipeline_t *p) {
     rw_batch_t *b = p->batch;
     int64_t now = rw_now_ms();
     for (size_t i = 0; i < b->n_items; i++) {
@@ -180,7 +210,7 @@ static void outs_build(engine_t *e, pipeline_t *p) {
         if (it->error[0]) {
             if (!p->dead_topic)
                 continue;
-            out_t *o = out_add(e, p->dead_topic);
+            out_t *o = out_add(os, p->dead_topic);
             o->value = (char *)it->msg.payload;
             o->len = it->msg.len;
             o->dead_error = rw_strdup(it->error);
@@ -193,34 +223,34 @@ static void outs_build(engine_t *e, pipeline_t *p) {
             continue;
         char *alert = rw_alert_build(b, it, now);
         char *key = rw_alert_key(b, it);
-        out_t *o = out_add(e, p->alert_topic);
+        out_t *o = out_add(os, p->alert_topic);
         o->value = alert;
         o->len = strlen(alert);
         o->own_value = true;
         o->key = key;
         o->level = it->level;
         if (it->level == RW_LEVEL_HIGH && p->high_topic)
-            out_copy(e, o, p->high_topic);
+            out_copy(os, o, p->high_topic);
     }
     for (size_t i = 0; i < b->n_case_alerts; i++) {
         const rw_case_alert_t *ca = &b->case_alerts[i];
-        out_t *o = out_add(e, p->alert_topic);
+        out_t *o = out_add(os, p->alert_topic);
         o->value = rw_case_alert_build(b, ca, now);
         o->len = strlen(o->value);
         o->own_value = true;
         o->key = rw_case_alert_key(b, ca);
         o->level = ca->level;
         if (ca->level == RW_LEVEL_HIGH && p->high_topic)
-            out_copy(e, o, p->high_topic);
+            out_copy(os, o, p->high_topic);
     }
 }
 
 /* Counts what a finished batch sent, for the log. */
-static void outs_count(const engine_t *e, pipeline_t *p) {
-    for (size_t i = 0; i < e->n_outs; i++) {
-        if (e->outs[i].dead_error)
+static void outs_count(const outs_t *os, pipeline_t *p) {
+    for (size_t i = 0; i < os->n; i++) {
+        if (os->v[i].dead_error)
             p->n_dead++;
-        else if (e->outs[i].topic == p->alert_topic)
+        else if (os->v[i].topic == p->alert_topic)
             p->n_alerts++;
     }
 }
@@ -246,10 +276,10 @@ static void backoff_wait(engine_t *e, int ms) {
 
 /* Hands every output not yet delivered to the producer (waiting for room when
  * its queue is full: backpressure, not drops). */
-static void outs_enqueue(engine_t *e) {
+static void outs_enqueue(engine_t *e, outs_t *os) {
     long waits = 0;
-    for (size_t i = 0; i < e->n_outs; i++) {
-        out_t *o = &e->outs[i];
+    for (size_t i = 0; i < os->n; i++) {
+        out_t *o = &os->v[i];
         if (o->status == OUT_DONE)
             continue;
         o->status = OUT_PENDING;
@@ -278,19 +308,23 @@ static void outs_enqueue(engine_t *e) {
         rw_log(RW_LOG_INFO, "producer queue full: waited %ld times for room (backpressure)", waits);
 }
 
-/* Waits for every acknowledgement. Returns the number that failed. */
-static size_t outs_wait(engine_t *e) {
-    for (;;) {
-        size_t pending = 0;
-        for (size_t i = 0; i < e->n_outs; i++)
-            pending += e->outs[i].status == OUT_PENDING;
-        if (!pending)
-            break;
-        rd_kafka_flush(e->producer, 1000);
+/* How many outputs are still waiting for their acknowledgement; *failed: how
+ * many were refused. */
+static size_t outs_pending(const outs_t *os, size_t *failed) {
+    size_t pending = 0;
+    *failed = 0;
+    for (size_t i = 0; i < os->n; i++) {
+        pending += os->v[i].status == OUT_PENDING;
+        *failed += os->v[i].status == OUT_FAILED;
     }
-    size_t failed = 0;
-    for (size_t i = 0; i < e->n_outs; i++)
-        failed += e->outs[i].status == OUT_FAILED;
+    return pending;
+}
+
+/* Waits for every acknowledgement. Returns the number that failed. */
+static size_t outs_wait(engine_t *e, outs_t *os) {
+    size_t failed;
+    while (outs_pending(os, &failed))
+        rd_kafka_poll(e->producer, 100);
     return failed;
 }
 
@@ -309,17 +343,17 @@ static bool gave_up(engine_t *e, int64_t *stop_seen) {
 
 /* Waits until every output is acknowledged, producing failed ones again with
  * backoff. Returns 0, or -1 when asked to stop and Kafka stays away. */
-static int outs_deliver(engine_t *e, int64_t *stop_seen) {
+static int outs_deliver(engine_t *e, outs_t *os, int64_t *stop_seen) {
     int backoff = 100;
     size_t failed;
-    while ((failed = outs_wait(e)) > 0) {
+    while ((failed = outs_wait(e, os)) > 0) {
         rw_log(RW_LOG_WARN, "alerts not acknowledged; producing again in %d ms", backoff);
         rw_metrics_add(e->metrics, "riskwarn_kafka_errors_total", "", (double)failed);
         if (gave_up(e, stop_seen))
             return -1;
         backoff_wait(e, backoff);
         backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
-        outs_enqueue(e);
+        outs_enqueue(e, os);
     }
     return 0;
 }
@@ -464,12 +498,12 @@ static int pipeline_publish(engine_t *e, pipeline_t *p, bool async, int64_t *sto
         int rc = p->store->load(p->store, b);
         if (rc == 0) {
             rw_batch_evaluate(b);
-            outs_clear(e);
-            outs_build(e, p);
-            outs_enqueue(e);
-            if ((b->n_case_alerts || b->state_alerts) && outs_deliver(e, stop_seen) != 0)
+            outs_clear(e, &e->cur);
+            outs_build(&e->cur, p);
+            outs_enqueue(e, &e->cur);
+            if ((b->n_case_alerts || b->state_alerts) && outs_deliver(e, &e->cur, stop_seen) != 0)
                 return -1;
-            if (e->die_where == DIE_AFTER_PUBLISH && outs_deliver(e, stop_seen) == 0)
+            if (e->die_where == DIE_AFTER_PUBLISH && outs_deliver(e, &e->cur, stop_seen) == 0)
                 die_maybe(e, DIE_AFTER_PUBLISH, e->batches);
             rc = async ? p->store->apply_send(p->store, b) : p->store->apply(p->store, b);
         }
@@ -503,13 +537,13 @@ static void pipeline_sent(engine_t *e, pipeline_t *p) {
 }
 
 /* What a batch leaves once its state is stored and its alerts acknowledged. */
-static void pipeline_done(engine_t *e, pipeline_t *p) {
+static void pipeline_done(engine_t *e, pipeline_t *p, const outs_t *os) {
     rw_metrics_health(e->metrics, true, NULL);
-    outs_count(e, p);
+    outs_count(os, p);
     if (p == &e->live && e->webhook)
-        for (size_t i = 0; i < e->n_outs; i++)
-            if (e->outs[i].topic == p->alert_topic)
-                rw_webhook_post(e->webhook, e->outs[i].level, e->outs[i].value, e->outs[i].len);
+        for (size_t i = 0; i < os->n; i++)
+            if (os->v[i].topic == p->alert_topic)
+                rw_webhook_post(e->webhook, os->v[i].level, os->v[i].value, os->v[i].len);
 }
 
 /* Takes one batch through one pipeline from start to end. Returns 0, or -1
@@ -519,10 +553,10 @@ static int pipeline_run(engine_t *e, pipeline_t *p, rd_kafka_message_t **msgs, s
     if (p->batch->n_items == 0)
         return 0;
     int64_t stop_seen = 0;
-    if (pipeline_publish(e, p, false, &stop_seen) || outs_deliver(e, &stop_seen))
+    if (pipeline_publish(e, p, false, &stop_seen) || outs_deliver(e, &e->cur, &stop_seen))
         return -1;
     pipeline_sent(e, p);
-    pipeline_done(e, p);
+    pipeline_done(e, p, &e->cur);
     return 0;
 }
 
@@ -552,42 +586,94 @@ static void batch_commit(engine_t *e, rd_kafka_topic_partition_list_t *offs, int
     rd_kafka_topic_partition_list_destroy(offs);
 }
 
-/* Finishes the live batch in flight: waits for its write and its alerts, then
- * commits its offsets and lets its messages go. A write that failed is done
- * again from the messages, through the live batch (*redone tells the caller
- * its batch was reset). Returns 0, or -1 when asked to stop while Redis or
+/* Lets a finished batch's messages, outputs and offsets go. */
+static void inflight_drop(inflight_t *f);
+static void inflight_free(engine_t *e, inflight_t *f) {
+    inflight_drop(f);
+    outs_free(e, &f->outs);
+    memset(f, 0, sizeof(*f));
+}
+
+/* Commits the batches, oldest first, whose alerts are all acknowledged,
+ * producing refused ones again after a backoff. With block, waits until at
+ * most keep batches are left. Returns 0, or -1 when asked to stop while
  * Kafka stays away. */
+static int acks_progress(engine_t *e, size_t keep, bool block) {
+    int64_t stop_seen = 0;
+    rd_kafka_poll(e->producer, 0);
+    while (e->n_acks) {
+        inflight_t *f = &e->acks[0];
+        size_t failed, pending = outs_pending(&f->outs, &failed);
+        if (!pending && failed) {
+            int64_t now = rw_monotonic_ms();
+            if (!f->retry_at) {
+                f->backoff = f->backoff ? (f->backoff * 2 > 5000 ? 5000 : f->backoff * 2) : 100;
+                f->retry_at = now + f->backoff;
+                rw_log(RW_LOG_WARN, "alerts not acknowledged; producing again in %d ms",
+                       f->backoff);
+                rw_metrics_add(e->metrics, "riskwarn_kafka_errors_total", "", (double)failed);
+            } else if (now >= f->retry_at) {
+                f->retry_at = 0;
+                outs_enqueue(e, &f->outs);
+                continue;
+            }
+        }
+        if (pending || failed) {
+            if (!block || e->n_acks <= keep)
+                return 0;
+            if (gave_up(e, &stop_seen))
+                return -1;
+            rd_kafka_poll(e->producer, 10);
+            continue;
+        }
+        pipeline_done(e, &e->live, &f->outs);
+        batch_commit(e, f->offs, f->batch);
+        f->offs = NULL;
+        inflight_free(e, f);
+        memmove(e->acks, e->acks + 1, --e->n_acks * sizeof(*e->acks));
+    }
+    return 0;
+}
+
+/* Finishes the Redis write of the live batch in flight; its alerts join the
+ * batches waiting for acknowledgements. A write that failed is done again
+ * from the messages, through the live batch (*redone tells the caller its
+ * batch was reset), once every earlier batch is committed. Returns 0, or -1
+ * when asked to stop while Redis or Kafka stays away. */
 static int fly_finish(engine_t *e, bool *redone) {
     if (!e->fly.msgs)
         return 0;
     pipeline_t *p = &e->live;
-    int64_t stop_seen = 0;
     int rc = p->store->apply_wait(p->store);
     if (rc != 0) {
         *redone = true;
         rw_batch_forget_state(p->batch);
+        int64_t stop_seen = 0;
         int backoff = 100;
-        if (store_failed(e, p, rc, &backoff, &stop_seen) ||
-            pipeline_run(e, p, e->fly.msgs, e->fly.n))
+        if (acks_progress(e, 0, true) || store_failed(e, p, rc, &backoff, &stop_seen))
             return -1;
-    } else {
-        if (outs_deliver(e, &stop_seen))
+        outs_clear(e, &e->fly.outs); /* its alerts go out again, with the same ids */
+        if (pipeline_run(e, p, e->fly.msgs, e->fly.n))
             return -1;
-        pipeline_done(e, p);
+        batch_commit(e, e->fly.offs, e->fly.batch);
+        e->fly.offs = NULL;
+        inflight_free(e, &e->fly);
+        return 0;
     }
-    batch_commit(e, e->fly.offs, e->fly.batch);
-    for (ssize_t i = 0; i < e->fly.n; i++)
-        rd_kafka_message_destroy(e->fly.msgs[i]);
+    if (e->n_acks == ACKS_MAX && acks_progress(e, ACKS_MAX - 1, true))
+        return -1;
+    e->acks[e->n_acks++] = e->fly;
     memset(&e->fly, 0, sizeof(e->fly));
-    return 0;
+    return acks_progress(e, ACKS_MAX, false);
 }
 
-/* Takes one batch of messages. The live pipeline alone keeps one batch in
- * flight: its Redis write and Kafka acknowledgements overlap the reading,
- * parsing and planning of the next batch. With a shadow pipeline, each batch
- * is done from start to end. Returns 1 when the messages are kept (in
- * flight: the caller must neither destroy nor reuse them), 0 when the caller
- * destroys them, -1 when asked to stop while Redis or Kafka stays away. */
+/* Takes one batch of messages. The live pipeline keeps one batch's Redis
+ * write in flight while the next batch is read, parsed and planned, and lets
+ * Kafka acknowledge its alerts meanwhile; offsets are committed in order as
+ * batches are stored and acknowledged. With a shadow pipeline, each batch is
+ * done from start to end. Returns 1 when the messages are kept (the caller
+ * must not destroy them, but may reuse the array), 0 when the caller destroys
+ * them, -1 when asked to stop while Redis or Kafka stays away. */
 static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
     e->batches++;
     for (ssize_t i = 0; i < n; i++)
@@ -597,7 +683,7 @@ static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
     rw_batch_t *b = p->batch;
     if (e->shadow.rs) {
         bool redone = false;
-        if (fly_finish(e, &redone) || pipeline_run(e, p, msgs, n) ||
+        if (fly_finish(e, &redone) || acks_progress(e, 0, true) || pipeline_run(e, p, msgs, n) ||
             pipeline_run(e, &e->shadow, msgs, n))
             return -1;
         batch_commit(e, batch_offsets(b), e->batches);
@@ -617,8 +703,19 @@ static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
         return -1;
     pipeline_sent(e, p);
     e->n_msgs += (long long)b->n_items;
-    e->fly = (inflight_t){msgs, n, batch_offsets(b), e->batches};
+    /* The batch in flight takes the messages and the outputs. */
+    e->fly = (inflight_t){
+        rw_malloc((size_t)n * sizeof(*msgs)), n, batch_offsets(b), e->batches, e->cur, 0, 0};
+    memcpy(e->fly.msgs, msgs, (size_t)n * sizeof(*msgs));
+    memset(&e->cur, 0, sizeof(e->cur));
     return 1;
+}
+
+/* Finishes everything in flight: the Redis write, the acknowledgements, the
+ * commits. Returns 0, or -1 when asked to stop while Redis or Kafka stays away. */
+static int fly_drain(engine_t *e) {
+    bool redone;
+    return fly_finish(e, &redone) || acks_progress(e, 0, true) ? -1 : 0;
 }
 
 /* ---- rulesets: load, audit, swap -------------------------------------------------------- */
@@ -913,7 +1010,23 @@ static void pipeline_fini(pipeline_t *p) {
     memset(p, 0, sizeof(*p));
 }
 
+/* Lets go of what batches not done hold of the consumer: their messages and
+ * offsets (they are read again by whoever gets their partitions). */
+static void inflight_drop(inflight_t *f) {
+    for (ssize_t i = 0; i < f->n; i++)
+        rd_kafka_message_destroy(f->msgs[i]);
+    free(f->msgs);
+    f->msgs = NULL;
+    f->n = 0;
+    if (f->offs)
+        rd_kafka_topic_partition_list_destroy(f->offs);
+    f->offs = NULL;
+}
+
 static void engine_close(engine_t *e) {
+    inflight_drop(&e->fly);
+    for (size_t i = 0; i < e->n_acks; i++)
+        inflight_drop(&e->acks[i]);
     if (e->consumer) {
         rd_kafka_resp_err_t err = rd_kafka_commit(e->consumer, NULL, 0);
         if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
@@ -931,8 +1044,11 @@ static void engine_close(engine_t *e) {
         rd_kafka_flush(e->producer, 10000);
         rd_kafka_destroy(e->producer);
     }
-    outs_clear(e);
-    free(e->outs);
+    /* Delivery reports write into outputs until the producer is gone. */
+    outs_free(NULL, &e->cur);
+    outs_free(NULL, &e->fly.outs);
+    for (size_t i = 0; i < e->n_acks; i++)
+        outs_free(NULL, &e->acks[i].outs);
     pipeline_fini(&e->live);
     pipeline_fini(&e->shadow);
     rw_webhook_destroy(e->webhook, 5000);
@@ -1041,9 +1157,7 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
     rw_log(RW_LOG_INFO, "running: group %s, brokers %s", cfg->group_id, cfg->brokers);
 
     int batch_max = cfg->batch_max > 0 ? cfg->batch_max : 512;
-    /* Two arrays: one batch may be in flight while the next is read. */
     rd_kafka_message_t **msgs = rw_calloc((size_t)batch_max, sizeof(*msgs));
-    rd_kafka_message_t **spare = rw_calloc((size_t)batch_max, sizeof(*msgs));
     rc = RW_EXIT_OK;
     while (!atomic_load(&ctl->stop)) {
         if (atomic_exchange(&ctl->reload, 0))
@@ -1058,9 +1172,8 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
             continue;
         }
         bool redone;
-        if (n == 0) {
-            rd_kafka_poll(e.producer, 0);
-            if (fly_finish(&e, &redone)) {
+        if (n == 0) { /* idle: finish what is in flight */
+            if (fly_finish(&e, &redone) || acks_progress(&e, ACKS_MAX, false)) {
                 rc = RW_EXIT_RUNTIME;
                 break;
             }
@@ -1071,14 +1184,9 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
         rw_metrics_observe(e.metrics, "riskwarn_batch_seconds",
                            (double)(rw_monotonic_ms() - t0) / 1000.0);
         metrics_lag(&e);
-        if (brc == 1) { /* in flight: read the next batch into the other array */
-            rd_kafka_message_t **t = msgs;
-            msgs = spare;
-            spare = t;
-        } else {
+        if (brc != 1) /* 1: the batch in flight keeps them */
             for (ssize_t i = 0; i < n; i++)
                 rd_kafka_message_destroy(msgs[i]);
-        }
         if (brc < 0) {
             rw_log(RW_LOG_ERROR, "stopping with a batch not done: its offsets are not "
                                  "committed and it will be read again");
@@ -1088,18 +1196,12 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
         if (cfg->stop_after > 0 && e.n_msgs >= cfg->stop_after)
             break;
     }
-    bool redone;
-    if (rc == RW_EXIT_OK && fly_finish(&e, &redone)) {
+    if (rc == RW_EXIT_OK && fly_drain(&e)) {
         rw_log(RW_LOG_ERROR, "stopping with a batch not done: its offsets are not committed and "
                              "it will be read again");
         rc = RW_EXIT_RUNTIME;
     }
-    for (ssize_t i = 0; e.fly.msgs && i < e.fly.n; i++)
-        rd_kafka_message_destroy(e.fly.msgs[i]);
-    if (e.fly.offs)
-        rd_kafka_topic_partition_list_destroy(e.fly.offs);
     free(msgs);
-    free(spare);
     rw_log(RW_LOG_INFO, "stopping: %lld messages, %lld alerts, %lld dead letters", e.n_msgs,
            e.live.n_alerts, e.live.n_dead);
     engine_close(&e);

@@ -25,6 +25,7 @@
  */
 #include "engine.h"
 #include "harness.h"
+#include "jarena.h"
 #include "mock.h"
 #include "proc.h"
 #include "store.h"
@@ -651,6 +652,7 @@ static void redis_time(int port) {
 /* ---- main ------------------------------------------------------------------------------ */
 
 int main(void) {
+    rw_jarena_install(); /* as bin/riskwarn does: events parsed into per-batch arenas */
     long n = 200000;
     const char *env = getenv("RW_BENCH_N");
     if (env && *env) {
