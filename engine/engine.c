@@ -1196,6 +1196,11 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
         if (cfg->stop_after > 0 && e.n_msgs >= cfg->stop_after)
             break;
     }
+    if (e.fly.msgs || e.n_acks)
+        rw_log(RW_LOG_INFO,
+               "stopping: finishing %zu batches in flight (Redis write, Kafka "
+               "acknowledgements)",
+               e.n_acks + (e.fly.msgs != NULL));
     if (rc == RW_EXIT_OK && fly_drain(&e)) {
         rw_log(RW_LOG_ERROR, "stopping with a batch not done: its offsets are not committed and "
                              "it will be read again");

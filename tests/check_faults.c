@@ -891,7 +891,7 @@ END_TEST
 
 /* SIGTERM while the engine publishes a big part whose acknowledgements take a
  * second each (broker 2, the alerts' leader, answers slowly): it finishes the
- * batch in hand, commits and exits 0; a restart reads nothing again. */
+ * batches in flight, commits and exits 0; a restart reads nothing again. */
 START_TEST(test_faults_sigterm_with_alerts_in_flight) {
     h_peers_t p;
     h_peers_start(&p);
@@ -913,8 +913,11 @@ START_TEST(test_faults_sigterm_with_alerts_in_flight) {
     long n1 = h_produce_events(prod, parts[1]) + h_produce_events(prod, parts[2]);
     wait_counted(&p, n0 + 1, 90000, "in the big part");
     ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 60000), 0);
+    /* Batches are counted in Redis before their alerts are acknowledged: the
+     * engine says what it still had in flight when it stopped. */
     long long done = counted(p.rc);
-    ck_assert_msg(done < n0 + n1, "the big part was over before SIGTERM (%lld counted)", done);
+    ck_assert_msg(done < n0 + n1 || log_has(log, "batches in flight"),
+                  "the big part was over before SIGTERM (%lld counted, nothing in flight)", done);
     ck_assert_msg(log_has(log, "stopping:"), "no clean stop in the log");
 
     ck_assert_int_eq(rd_kafka_mock_broker_set_rtt(p.mock.cluster, 2, 0), 0);
