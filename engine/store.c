@@ -361,19 +361,30 @@ static void args_fix(redisstore_t *s) {
  * a batch's write). */
 static void args_send(redisstore_t *s) {
     args_fix(s);
+    size_t need = 16;
+    for (size_t i = 0; i < s->argc; i++)
+        need += s->argl[i] + 24;
     rw_buf_t *o = &s->resp;
-    rw_buf_reset(o);
-    char num[24];
-    rw_buf_append(o, "*", 1);
-    rw_buf_append(o, num, i64_text((int64_t)s->argc, num));
-    rw_buf_append(o, "\r\n", 2);
-    for (size_t i = 0; i < s->argc; i++) {
-        rw_buf_append(o, "$", 1);
-        rw_buf_append(o, num, i64_text((int64_t)s->argl[i], num));
-        rw_buf_append(o, "\r\n", 2);
-        rw_buf_append(o, s->argv[i], s->argl[i]);
-        rw_buf_append(o, "\r\n", 2);
+    if (o->cap < need + 1) { /* one allocation, then plain stores */
+        o->data = rw_realloc(o->data, need + 1);
+        o->cap = need + 1;
     }
+    char *w = o->data;
+    *w++ = '*';
+    w += i64_text((int64_t)s->argc, w);
+    *w++ = '\r';
+    *w++ = '\n';
+    for (size_t i = 0; i < s->argc; i++) {
+        *w++ = '$';
+        w += i64_text((int64_t)s->argl[i], w);
+        *w++ = '\r';
+        *w++ = '\n';
+        memcpy(w, s->argv[i], s->argl[i]);
+        w += s->argl[i];
+        *w++ = '\r';
+        *w++ = '\n';
+    }
+    o->len = (size_t)(w - o->data);
     redisAppendFormattedCommand(s->c, o->data, o->len);
 }
 
