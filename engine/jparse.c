@@ -294,15 +294,20 @@ static json_t *object(parser_t *ps) {
         if (!obj || ps->p >= ps->end || *ps->p != '"')
             goto fail;
         ps->p++;
-        if (string(ps, &k, &kn) || memchr(k, 0, kn) || json_object_getn(obj, k, kn))
+        if (string(ps, &k, &kn) || memchr(k, 0, kn))
             goto fail;
-        /* The key must outlive the value's parse, which may reuse scratch. */
+        /* A key decoded into scratch must outlive the value's parse, which may
+         * reuse scratch; a key in the input stays where it is. */
         char stack[256];
-        char *key = kn < sizeof(stack) ? stack : malloc(kn + 1);
-        if (!key)
-            goto fail;
-        memcpy(key, k, kn);
-        key[kn] = 0;
+        const char *key = k;
+        char *copy = NULL;
+        if (k == ps->scratch) {
+            copy = kn < sizeof(stack) ? stack : malloc(kn + 1);
+            if (!copy)
+                goto fail;
+            memcpy(copy, k, kn);
+            key = copy;
+        }
         ws(ps);
         json_t *v = NULL;
         if (ps->p < ps->end && *ps->p == ':') {
@@ -310,9 +315,12 @@ static json_t *object(parser_t *ps) {
             ws(ps);
             v = value(ps);
         }
-        int bad = !v || json_object_setn_new_nocheck(obj, key, kn, v);
-        if (key != stack)
-            free(key);
+        /* A key seen before replaces its value: the size tells (jansson refuses it). */
+        size_t size = json_object_size(obj);
+        int bad =
+            !v || json_object_setn_new_nocheck(obj, key, kn, v) || json_object_size(obj) == size;
+        if (copy && copy != stack)
+            free(copy);
         if (bad)
             goto fail;
         int next = after_member(ps, '}');
