@@ -1,43 +1,91 @@
 /*
- * bench: how fast the engine goes compared with simply reading the topic.
+ * bench: how fast the engine goes compared with reading and parsing the same
+ * events, how it holds up on a hot key, under a steady load, and in a backtest.
  *
- * One run, everything in this process except redis-server:
+ * One run, everything in this process except redis-server and the replay:
  *   1. librdkafka's mock cluster (1 broker) and a redis-server on a free port;
  *   2. N synthetic transaction events (RW_BENCH_N, default 200000), generated
  *      deterministically, produced keyed by account to events.transactions;
  *   3. raw consume: a plain consumer group member reading all N with
  *      rd_kafka_consume_batch_queue (batch 512), doing nothing else; it reads
  *      the topic 5 times (seeking back) and the median pass is reported;
- *   4. the engine (rw_engine_run in a thread, stop_after = N) on a realistic
- *      ruleset of value / window_count / window_sum rules;
- *   5. the rates, their ratio, and the alerts produced.
+ *   4. ceiling: the same, also parsing each message as the engine does
+ *      (json_loadb with JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, then
+ *      json_decref): what no engine can beat on this cluster;
+ *   5. the engine (rw_engine_run in a thread, stop_after = N) on a realistic
+ *      ruleset of value / window_count / window_sum rules: its rate and CPU;
+ *      the process's resident memory before the phase and its peak during it
+ *      (VmHWM, reset when the phase starts); redis-server CPU per event and
+ *      where Redis spent it (INFO commandstats); the alerts; then a check that
+ *      the engine counted every event exactly once;
+ *   6. latency: the engine on a topic of its own (4 partitions), started and
+ *      warmed up by one event whose high alert has reached the bench, then fed
+ *      at half the rate of 5, in bursts every 2 ms, for RW_BENCH_LAT_S seconds
+ *      (default 10), while a reader of its alert topic matches each alert to
+ *      its event by event_id: an event's latency is its alert's arrival at the
+ *      reader minus the event's produce call (CLOCK_MONOTONIC); p50 and p99;
+ *   7. hot key: one window_count and one window_sum rule over 24 h keyed by
+ *      account, on 100,000 small events all inside one 24 h window (produced
+ *      in lz4 batches: the hot key's events all share one partition, and the
+ *      mock keeps about 5 MiB of each; when even so it cannot keep them all,
+ *      the largest N it keeps, for both cases), first spread over 10,000
+ *      accounts, then all of one account; Redis is flushed before each run;
+ *   8. replay: `riskwarn replay --rules rules/packs/default.json` over a file
+ *      of at least 200,000 events (transactions with the pack's other event
+ *      types mixed in), timed as a process (wall clock);
+ *   9. a table of every figure beside its target.
  *
- * Both rates are measured the same way: from the end of the first batch to the
- * last message, so neither includes the consumer-group join (about 3 s on the
- * mock cluster) nor shutdown. For the engine, "a batch is done" is seen in the
- * Redis counters (rw:events:*), which the engine writes atomically per batch;
- * they are read every 5 ms. The engine's last batch, smaller than 512, waits
- * out its poll timeout (100 ms) before it is processed: that stays in its time.
+ * Every rate of a Kafka phase is measured the same way: from the end of the
+ * first batch to the last message, so none includes the consumer-group join
+ * (about 3 s on the mock cluster) nor shutdown. For the engine, "a batch is
+ * done" is seen in the Redis counters (rw:events:*), which the engine writes
+ * atomically per batch; they are read every 5 ms. The engine's last batch,
+ * smaller than 512, waits out its poll timeout (100 ms) before it is
+ * processed: that stays in its time.
+ *
+ * Where the mock cluster is not like Kafka, and what the bench does about it:
+ *   - it leaves Nagle's algorithm on for the connections it accepts (a small
+ *     response then waits for the client's delayed ACK, 40 ms): the bench
+ *     turns it off (TCP_NODELAY) on the mock's listening socket, as brokers do;
+ *   - it answers a fetch with nothing to return only after the whole
+ *     fetch.wait.max.ms, even when data arrives meanwhile: in the latency
+ *     phase the engine and the reader fetch with fetch.wait.max.ms=5;
+ *   - it finds a fetch's offset by walking the partition's message sets one by
+ *     one, which slows down as a paced phase's many small sets pile up: hence
+ *     the latency phase's 4 partitions.
+ *
+ * Every engine run and the replay have a time budget (RW_BENCH_BUDGET_S,
+ * default 60; the hot key's RW_BENCH_HOT_BUDGET_S, default 60). At the budget
+ * the engine is asked to stop (it finishes the batch in hand) or the replay is
+ * killed, and the rate is that of the events done so far; the line says so.
  *
  * No assertion on speed. Exits nonzero only on a real error: a peer that does
- * not start, events lost by the cluster, the engine failing, or the engine not
- * counting exactly N events.
+ * not start, events lost by the cluster, the engine or the replay failing, the
+ * engine not counting exactly N events (or, stopped at its budget, more than N
+ * or any dead letter), the replay not reading every event exactly once.
  */
 #include "engine.h"
 #include "harness.h"
-#include "jarena.h"
 #include "mock.h"
 #include "proc.h"
 #include "store.h"
 #include "util.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <hiredis.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,6 +96,25 @@
 #define BATCH 512
 #define STALL_S 60.0 /* no progress for this long: a real error */
 #define MOCK_PARTITION_BYTES (5 * 1024 * 1024)
+#define RNG_SEED 0x7269736b7761726eULL
+#define MAX_DATES 512
+#define RAW_PASSES 5
+
+#define LAT_TOPIC "events.latency"
+#define LAT_ALERTS "risk.alerts.latency"
+#define LAT_BURST_US 2000
+#define LAT_PARTITIONS 4
+#define LAT_FETCH_WAIT_MS "5"
+#define WARMUP_S 30.0
+#define WARM_UP_ACCOUNT "6222020000000000000" /* none of the generator's */
+
+#define HOT_N 100000
+#define HOT_ACCOUNTS 10000
+#define HOT_PARTITIONS 8
+#define HOT_SPAN_MS (23 * 3600000LL) /* every event inside one 24 h window */
+
+#define REPLAY_PACK "rules/packs/default.json"
+#define REPLAY_MIN_N 200000
 
 static double now_s(void) {
     struct timespec ts;
@@ -80,15 +147,97 @@ static double cpu_pid_s(pid_t pid) {
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+static double thread_cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A "kB" line of /proc/self/status (VmRSS, VmHWM), in MB; -1 when unknown. */
+static double status_mb(const char *field) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    size_t len = strlen(field);
+    double mb = -1;
+    while (f && mb < 0 && fgets(line, sizeof(line), f))
+        if (strncmp(line, field, len) == 0 && line[len] == ':')
+            mb = atof(line + len + 1) / 1024.0;
+    if (f)
+        fclose(f);
+    return mb;
+}
+
+/* Resets VmHWM to the current resident size (Linux 4.0 and later). Returns 0 or -1. */
+static int hwm_reset(void) {
+    int fd = open("/proc/self/clear_refs", O_WRONLY);
+    int rc = fd >= 0 && write(fd, "5", 1) == 1 ? 0 : -1;
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* v with thousands separators, in one of 8 buffers used in turn (for one printf). */
+static const char *num(long long v) {
+    static char bufs[8][32];
+    static int turn;
+    char *b = bufs[turn++ % 8], digits[24];
+    int n = snprintf(digits, sizeof(digits), "%lld", v < 0 ? -v : v), o = 0;
+    if (v < 0)
+        b[o++] = '-';
+    for (int i = 0; i < n; i++) {
+        if (i > 0 && (n - i) % 3 == 0)
+            b[o++] = ',';
+        b[o++] = digits[i];
+    }
+    b[o] = 0;
+    return b;
+}
+
+/* A number from the environment, def when unset. Returns 0, or -1 (said) when bad. */
+static int env_number(const char *name, double def, double lo, double hi, double *out) {
+    const char *s = getenv(name);
+    *out = def;
+    if (!s || !*s)
+        return 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (*end || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "bench: %s: a number from %.0f to %.0f\n", name, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Writes text to a new file made from template (ending in suffix_len characters
+ * kept). Returns 0, or -1 (said). */
+static int write_tmp(char *template, int suffix_len, const char *text) {
+    size_t len = strlen(text);
+    int fd = mkstemps(template, suffix_len);
+    if (fd < 0 || write(fd, text, len) != (ssize_t)len) {
+        fprintf(stderr, "bench: cannot write %s\n", template);
+        if (fd >= 0) {
+            close(fd);
+            unlink(template);
+        }
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
 /* ---- deterministic data ---------------------------------------------------------- */
 
-static uint64_t rng_state = 0x7269736b7761726eULL; /* fixed seed */
-
-static uint64_t rng_next(void) { /* splitmix64 */
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+static uint64_t mix64(uint64_t z) { /* splitmix64's output function */
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
+}
+
+static uint64_t rng_state = RNG_SEED;
+
+static uint64_t rng_next(void) { /* splitmix64 */
+    return mix64(rng_state += 0x9e3779b97f4a7c15ULL);
 }
 
 static double rng_unit(void) { /* [0, 1) */
@@ -104,12 +253,28 @@ static double rng_normal(void) { /* Box-Muller */
     return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
 
+/* Event-time dates seen, on the rulesets' +08:00 calendar: the engine counts
+ * events per date (rw:events:DATE). */
+typedef struct dates {
+    char d[MAX_DATES][16];
+    int n;
+} dates_t;
+
+static void dates_add(dates_t *ds, int64_t ts_ms) {
+    char date[16];
+    rw_date_format(ts_ms, 8 * 60, date, sizeof(date));
+    if ((ds->n == 0 || strcmp(ds->d[ds->n - 1], date) != 0) && ds->n < MAX_DATES)
+        snprintf(ds->d[ds->n++], sizeof(ds->d[0]), "%s", date);
+}
+
 typedef struct account {
     char number[20];  /* 19 digits, a bank card / account number */
     char country[3];  /* home country */
     int n_devices;    /* 1..3 phones or PCs */
     unsigned ip_base; /* its usual /24 */
 } account_t;
+
+#define MAX_OPEN 64
 
 typedef struct gen {
     account_t acc[N_ACCOUNTS];
@@ -120,15 +285,22 @@ typedef struct gen {
      * often from a new device and abroad (account takeover, mule activity). */
     int burst_acc, burst_left, burst_dev;
     const char *burst_country;
-    /* Event-time dates seen, on the ruleset's +08:00 calendar. */
-    char dates[512][16];
-    int n_dates;
+    /* The replay's events: transactions name their customer ("cust-" and the
+     * account's index), as the default pack's read-then-transfer correlates on
+     * it; complaints opened and not answered yet. */
+    bool with_customer;
+    long complaint_seq;
+    long open_id[MAX_OPEN];
+    int open_cust[MAX_OPEN], n_open;
+    dates_t dates;
 } gen_t;
 
 static const char *const foreign[] = {"US", "GB", "SG", "HK", "JP", "MY", "TH", "AE", "RU", "NG"};
 
+/* Starts the generator over: the same events on every call. */
 static void gen_init(gen_t *g) {
     memset(g, 0, sizeof(*g));
+    rng_state = RNG_SEED;
     double total = 0;
     for (int i = 0; i < N_ACCOUNTS; i++) {
         account_t *a = &g->acc[i];
@@ -160,10 +332,16 @@ static int pick_account(const gen_t *g) {
     return lo;
 }
 
-/* Writes the next event to buf; returns its length and the account (the key). */
-static int gen_event(gen_t *g, char *buf, size_t len, const char **key) {
+/* Moves event time on to the next event's; returns that event's number. */
+static long gen_tick(gen_t *g) {
     g->ts_ms += 1 + (int64_t)(-log(1.0 - rng_unit()) * MEAN_GAP_MS);
-    g->seq++;
+    dates_add(&g->dates, g->ts_ms);
+    return ++g->seq;
+}
+
+/* Writes the next transaction to buf; returns its length and the account (the key). */
+static int gen_event(gen_t *g, char *buf, size_t len, const char **key) {
+    long seq = gen_tick(g);
     if (g->burst_left == 0 && rng_unit() < 0.0006) {
         g->burst_acc = (int)rng_below(N_ACCOUNTS);
         g->burst_left = 10 + (int)rng_below(50);
@@ -211,22 +389,136 @@ static int gen_event(gen_t *g, char *buf, size_t len, const char **key) {
     }
     snprintf(ip, sizeof(ip), "%u.%u.%u.%u", 10 + ((ipb >> 16) & 0x7f), (ipb >> 8) & 0xff,
              ipb & 0xff, 2 + rng_below(250));
-    char ts[40], cp[20];
+    char ts[40], cp[20], customer[40] = "";
     rw_time_format(g->ts_ms, ts, sizeof(ts));
     snprintf(cp, sizeof(cp), "621700%013u", 1000003u * (1 + rng_below(N_COUNTERPARTIES)));
-    int n = snprintf(buf, len,
-                     "{\"event_id\":\"tx-%09ld\",\"type\":\"transaction\",\"ts\":\"%s\","
-                     "\"account\":\"%s\",\"amount\":%.2f,\"currency\":\"CNY\","
-                     "\"direction\":\"%s\",\"channel\":\"%s\",\"counterparty\":\"%s\","
-                     "\"device_id\":\"%s\",\"ip\":\"%s\",\"geo\":{\"country\":\"%s\"}}",
-                     g->seq, ts, a->number, amount, dir, channel, cp, device, ip, country);
-    char date[16];
-    rw_date_format(g->ts_ms, 8 * 60, date, sizeof(date));
-    if ((g->n_dates == 0 || strcmp(g->dates[g->n_dates - 1], date) != 0) && g->n_dates < 512)
-        snprintf(g->dates[g->n_dates++], sizeof(g->dates[0]), "%s", date);
+    if (g->with_customer)
+        snprintf(customer, sizeof(customer), "\"customer_id\":\"cust-%05d\",", ai);
     *key = a->number;
-    return n;
+    return snprintf(buf, len,
+                    "{\"event_id\":\"tx-%09ld\",\"type\":\"transaction\",\"ts\":\"%s\","
+                    "\"account\":\"%s\",%s\"amount\":%.2f,\"currency\":\"CNY\","
+                    "\"direction\":\"%s\",\"channel\":\"%s\",\"counterparty\":\"%s\","
+                    "\"device_id\":\"%s\",\"ip\":\"%s\",\"geo\":{\"country\":\"%s\"}}",
+                    seq, ts, a->number, customer, amount, dir, channel, cp, device, ip, country);
 }
+
+/* The event types of the replay file, for its summary. */
+enum { EV_TRANSACTION, EV_SYSTEM, EV_LOGIN, EV_DATA_ACCESS, EV_COMPLAINT, EV_TYPES };
+static const char *const ev_type_names[EV_TYPES] = {"transaction", "system", "login", "data_access",
+                                                    "complaint"};
+
+static const char *const services[] = {"core-banking", "mobile-gateway", "payments-switch",
+                                       "card-auth",    "online-banking", "sms-gateway"};
+static const char *const products[] = {"Credit card or prepaid card", "Debt collection", "Mortgage",
+                                       "Checking or savings account", "Student loan"};
+static const char *const branches[] = {"CA", "NY", "TX", "FL", "IL", "PA", "OH", "MI", "NV", "CT"};
+
+/* A complaint's event: a new one opened, or the oldest open one answered. */
+static int gen_complaint(gen_t *g, char *buf, size_t len, const char *ts, int cust) {
+    if (g->n_open > 0 && (g->n_open == MAX_OPEN || rng_unit() < 0.5)) {
+        long id = g->open_id[0];
+        int who = g->open_cust[0];
+        g->n_open--;
+        memmove(g->open_id, g->open_id + 1, (size_t)g->n_open * sizeof(g->open_id[0]));
+        memmove(g->open_cust, g->open_cust + 1, (size_t)g->n_open * sizeof(g->open_cust[0]));
+        const char *action = rng_unit() < 0.6 ? "responded" : "resolved";
+        return snprintf(buf, len,
+                        "{\"event_id\":\"cf-%ld-%s\",\"type\":\"complaint\",\"ts\":\"%s\","
+                        "\"complaint_id\":\"%ld\",\"customer_id\":\"cust-%05d\",\"action\":\"%s\"}",
+                        id, action, ts, id, who, action);
+    }
+    long id = ++g->complaint_seq;
+    g->open_id[g->n_open] = id;
+    g->open_cust[g->n_open++] = cust;
+    const char *severity = rng_unit() < 0.05 ? "urgent" : "general";
+    const char *product = products[rng_below(5)], *branch = branches[rng_below(10)];
+    return snprintf(buf, len,
+                    "{\"event_id\":\"cf-%ld-opened\",\"type\":\"complaint\",\"ts\":\"%s\","
+                    "\"complaint_id\":\"%ld\",\"customer_id\":\"cust-%05d\",\"action\":\"opened\","
+                    "\"severity\":\"%s\",\"product\":\"%s\",\"channel\":\"Web\",\"branch\":\"%s\"}",
+                    id, ts, id, cust, severity, product, branch);
+}
+
+/* The replay's next event: mostly transactions, with the default pack's other
+ * event types mixed in. Returns its length; *type is its EV_ kind. */
+static int gen_mixed(gen_t *g, char *buf, size_t len, int *type) {
+    double u = rng_unit();
+    if (u < 0.85) {
+        const char *key;
+        *type = EV_TRANSACTION;
+        return gen_event(g, buf, len, &key);
+    }
+    long id = gen_tick(g);
+    char ts[40];
+    rw_time_format(g->ts_ms, ts, sizeof(ts));
+    int cust = pick_account(g);
+    if (u < 0.92) {
+        double v = rng_unit();
+        const char *status = v < 0.02 ? "error" : v < 0.03 ? "timeout" : "ok";
+        const char *service = services[rng_below(6)];
+        int latency = (int)exp(log(150.0) + 0.8 * rng_normal());
+        *type = EV_SYSTEM;
+        return snprintf(buf, len,
+                        "{\"event_id\":\"sy-%09ld\",\"type\":\"system\",\"ts\":\"%s\","
+                        "\"service\":\"%s\",\"status\":\"%s\",\"latency_ms\":%d}",
+                        id, ts, service, status, latency);
+    }
+    if (u < 0.96) {
+        const char *result = rng_unit() < 0.08 ? "fail" : "success";
+        unsigned ip = (unsigned)rng_next() & 0xffffffu;
+        *type = EV_LOGIN;
+        return snprintf(buf, len,
+                        "{\"event_id\":\"lg-%09ld\",\"type\":\"login\",\"ts\":\"%s\","
+                        "\"customer_id\":\"cust-%05d\",\"result\":\"%s\",\"ip\":\"10.%u.%u.%u\","
+                        "\"device_id\":\"d-%05d-1\"}",
+                        id, ts, cust, result, (ip >> 16) & 0xff, (ip >> 8) & 0xff, ip & 0xff, cust);
+    }
+    if (u < 0.99) {
+        unsigned staff = rng_below(200);
+        *type = EV_DATA_ACCESS;
+        return snprintf(buf, len,
+                        "{\"event_id\":\"da-%09ld\",\"type\":\"data_access\",\"ts\":\"%s\","
+                        "\"staff_id\":\"staff-%04u\",\"customer_id\":\"cust-%05d\","
+                        "\"fields\":[\"name\",\"phone\",\"balance\"],\"purpose\":\"service\"}",
+                        id, ts, staff, cust);
+    }
+    *type = EV_COMPLAINT;
+    return gen_complaint(g, buf, len, ts, cust);
+}
+
+/* The hot-key phase's events: only what its two rules read, every one inside
+ * one 24 h window; all of one account, or spread over HOT_ACCOUNTS. The same
+ * times and amounts in both cases. */
+typedef struct hot_gen {
+    long i, n;
+    bool hot;
+    char account[20];
+    dates_t dates;
+} hot_gen_t;
+
+static int next_hot(void *arg, char *buf, size_t len, const char **key) {
+    hot_gen_t *h = arg;
+    long i = h->i++;
+    int64_t ts_ms = rw_days_from_civil(2026, 11, 10) * 86400000LL - 8 * 3600000LL + 1800000 +
+                    (int64_t)i * HOT_SPAN_MS / h->n;
+    char ts[40];
+    rw_time_format(ts_ms, ts, sizeof(ts));
+    dates_add(&h->dates, ts_ms);
+    snprintf(h->account, sizeof(h->account), "6222029%012ld",
+             h->hot ? 0 : (i * 7919) % HOT_ACCOUNTS); /* 7919: every account in turn */
+    *key = h->account;
+    return snprintf(buf, len,
+                    "{\"event_id\":\"hk-%06ld\",\"type\":\"transaction\",\"ts\":\"%s\","
+                    "\"account\":\"%s\",\"amount\":%.2f}",
+                    i, ts, h->account, 1 + (double)(mix64((uint64_t)i) % 1000000) / 100.0);
+}
+
+static int next_tx(void *arg, char *buf, size_t len, const char **key) {
+    return gen_event(arg, buf, len, key);
+}
+
+/* ---- rulesets --------------------------------------------------------------------------- */
 
 static const char ruleset[] =
     "{\n"
@@ -267,9 +559,28 @@ static const char ruleset[] =
     "  ]\n"
     "}\n";
 
+/* The hot-key phase: state only. Thresholds out of reach (at most 100,000
+ * events of at most 10,000 each), so no alert is published in either case. */
+static const char hot_ruleset[] =
+    "{\n"
+    "  \"ruleset\": \"bench-hot-key\", \"version\": \"bench.1\",\n"
+    "  \"calendar\": {\"utc_offset\": \"+08:00\"},\n"
+    "  \"rules\": [\n"
+    "    {\"id\": \"count-24h\", \"module\": \"window_count\",\n"
+    "     \"match\": {\"type\": \"transaction\"}, \"key\": \"account\",\n"
+    "     \"params\": {\"window\": \"24h\"}, \"thresholds\": {\"low\": 1000000}},\n"
+    "    {\"id\": \"sum-24h\", \"module\": \"window_sum\",\n"
+    "     \"match\": {\"type\": \"transaction\"}, \"key\": \"account\",\n"
+    "     \"params\": {\"field\": \"amount\", \"window\": \"24h\"},\n"
+    "     \"thresholds\": {\"low\": 10000000000}}\n"
+    "  ]\n"
+    "}\n";
+
 /* ---- Kafka helpers --------------------------------------------------------------------- */
 
-static rd_kafka_t *make_client(rd_kafka_type_t type, const char *brokers, const char *group) {
+/* A client; extra: more properties, name then value, NULL-terminated (may be NULL). */
+static rd_kafka_t *make_client(rd_kafka_type_t type, const char *brokers, const char *group,
+                               const char *const *extra) {
     char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     int bad = rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof(err));
@@ -284,6 +595,8 @@ static rd_kafka_t *make_client(rd_kafka_type_t type, const char *brokers, const 
         bad |= rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", err, sizeof(err));
         bad |= rd_kafka_conf_set(conf, "enable.partition.eof", "false", err, sizeof(err));
     }
+    for (size_t i = 0; extra && extra[i]; i += 2)
+        bad |= rd_kafka_conf_set(conf, extra[i], extra[i + 1], err, sizeof(err));
     if (bad) {
         fprintf(stderr, "bench: kafka config: %s\n", err);
         rd_kafka_conf_destroy(conf);
@@ -297,12 +610,60 @@ static rd_kafka_t *make_client(rd_kafka_type_t type, const char *brokers, const 
     return rk;
 }
 
-/* Sums the high watermarks of a topic's partitions; -1 on error. With lo_max,
- * also reports the highest low watermark (0: nothing was dropped). */
-static int64_t topic_count(rd_kafka_t *rk, const char *topic, int parts, int64_t *lo_max) {
+/* Creates a topic on the mock cluster. Returns 0, or -1 (said). */
+static int make_topic(rw_mock_t *mock, const char *name, int parts) {
+    char spec[128], err[512];
+    snprintf(spec, sizeof(spec), "%s:%d", name, parts);
+    if (rw_mock_topic(mock, spec, err, sizeof(err))) {
+        fprintf(stderr, "bench: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Kafka brokers turn Nagle's algorithm off on their connections (TCP_NODELAY);
+ * the mock broker leaves it on, so that a small response can wait for the
+ * client's delayed ACK, up to 40 ms on Linux: acknowledgements of alerts then
+ * take 40 ms where a broker answers in well under 1 ms. Turns it off on the
+ * mock's listening sockets (those of this process bound to a port of
+ * bootstraps), which the connections they accept inherit. Returns how many. */
+static int mock_nodelay(const char *bootstraps) {
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    for (struct dirent *de; d && (de = readdir(d));) {
+        int fd = atoi(de->d_name), listening = 0, one = 1;
+        struct sockaddr_in a;
+        socklen_t len = sizeof(a), ll = sizeof(listening);
+        char port[16];
+        if (getsockname(fd, (struct sockaddr *)&a, &len) != 0 || a.sin_family != AF_INET ||
+            getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ll) != 0 || !listening)
+            continue;
+        snprintf(port, sizeof(port), ":%d", ntohs(a.sin_port));
+        for (const char *p = strstr(bootstraps, port); p; p = strstr(p + 1, port))
+            if (p[strlen(port)] == 0 || p[strlen(port)] == ',') {
+                n += setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0;
+                break;
+            }
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* Partitions for n events of about bytes each, so that each holds at most about
+ * 2 MiB (the mock keeps the last 5 MiB of each; account keys are skewed, so
+ * leave room). */
+static int partitions_for(long n, int bytes) {
+    long long parts = ((long long)n * bytes + (2LL << 20) - 1) / (2LL << 20);
+    return parts < 8 ? 8 : parts > 1000 ? 1000 : (int)parts;
+}
+
+/* Sums the high watermarks of a topic's partitions; -1 on error. With lo_sum,
+ * also sums the low watermarks (0: nothing was dropped). */
+static int64_t topic_count(rd_kafka_t *rk, const char *topic, int parts, int64_t *lo_sum) {
     int64_t total = 0;
-    if (lo_max)
-        *lo_max = 0;
+    if (lo_sum)
+        *lo_sum = 0;
     for (int p = 0; p < parts; p++) {
         int64_t lo, hi;
         rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
@@ -311,72 +672,99 @@ static int64_t topic_count(rd_kafka_t *rk, const char *topic, int parts, int64_t
             return -1;
         }
         total += hi;
-        if (lo_max && lo > *lo_max)
-            *lo_max = lo;
+        if (lo_sum)
+            *lo_sum += lo;
     }
     return total;
 }
 
-/* ---- phases ---------------------------------------------------------------------------- */
-
-typedef struct rate {
-    double join_s;   /* start to the end of the first batch */
-    double steady_s; /* end of the first batch to the last message */
-    long first;      /* messages in the first batch (not in the rate) */
-    double cpu_s;    /* this process, over the whole phase */
-    double redis_cpu_s;
-    double thread_cpu_s; /* the engine thread alone */
-} rate_t;
-
-static double rate_of(const rate_t *r, long n) {
-    return r->steady_s > 0 ? (double)(n - r->first) / r->steady_s : 0;
+/* Queues one message, waiting while the producer's queue is full. Returns 0 or -1 (said). */
+static int produce_one(rd_kafka_t *p, const char *topic, const char *buf, int len,
+                       const char *key) {
+    rd_kafka_resp_err_t err;
+    while ((err = rd_kafka_producev(
+                p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_VALUE((void *)buf, (size_t)len), RD_KAFKA_V_KEY(key, strlen(key)),
+                RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        rd_kafka_poll(p, 10);
+    if (err) {
+        fprintf(stderr, "bench: produce to %s: %s\n", topic, rd_kafka_err2str(err));
+        return -1;
+    }
+    rd_kafka_poll(p, 0);
+    return 0;
 }
 
-static int produce_all(gen_t *g, const char *brokers, long n, int parts, long long *bytes) {
-    rd_kafka_t *p = make_client(RD_KAFKA_PRODUCER, brokers, NULL);
+typedef int (*next_fn)(void *arg, char *buf, size_t len, const char **key);
+
+/* Produces n events made by next(arg) to topic, keyed as next() says, and waits
+ * for their delivery; conf: more producer properties (may be NULL). Returns 0
+ * when the cluster holds all n, 1 when it kept only *kept of them (the mock
+ * keeps about 5 MiB a partition), -1 on error (said). */
+static int produce_n(const char *brokers, const char *topic, int parts, long n, next_fn next,
+                     void *arg, const char *const *conf, long long *bytes, long *kept) {
+    rd_kafka_t *p = make_client(RD_KAFKA_PRODUCER, brokers, NULL, conf);
     if (!p)
         return -1;
     char buf[1024];
-    *bytes = 0;
-    for (long i = 0; i < n; i++) {
-        const char *key;
-        int len = gen_event(g, buf, sizeof(buf), &key);
-        *bytes += len;
-        rd_kafka_resp_err_t err;
-        while ((err = rd_kafka_producev(
-                    p, RD_KAFKA_V_TOPIC(TOPIC), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                    RD_KAFKA_V_VALUE(buf, (size_t)len), RD_KAFKA_V_KEY(key, strlen(key)),
-                    RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            rd_kafka_poll(p, 10);
-        if (err) {
-            fprintf(stderr, "bench: produce: %s\n", rd_kafka_err2str(err));
-            rd_kafka_destroy(p);
-            return -1;
-        }
-        rd_kafka_poll(p, 0);
-    }
     int rc = 0;
-    if (rd_kafka_flush(p, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    *bytes = 0;
+    for (long i = 0; i < n && !rc; i++) {
+        const char *key;
+        int len = next(arg, buf, sizeof(buf), &key);
+        *bytes += len;
+        rc = produce_one(p, topic, buf, len, key);
+    }
+    if (!rc && rd_kafka_flush(p, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         fprintf(stderr, "bench: produce: %d messages not delivered\n", rd_kafka_outq_len(p));
         rc = -1;
     }
-    int64_t lo_max = 0, have = rc ? -1 : topic_count(p, TOPIC, parts, &lo_max);
-    if (!rc && (have != n || lo_max != 0)) {
-        fprintf(stderr,
-                "bench: the cluster holds %lld of %ld events (lowest offset kept %lld): the mock "
-                "cluster keeps about %d MiB a partition; use more partitions\n",
-                (long long)have, n, (long long)lo_max, MOCK_PARTITION_BYTES >> 20);
+    int64_t lo = 0, hi = rc ? -1 : topic_count(p, topic, parts, &lo);
+    if (!rc && hi < 0)
         rc = -1;
-    }
+    *kept = rc ? 0 : (long)(hi - lo);
+    if (!rc && (hi != n || lo != 0))
+        rc = 1;
     rd_kafka_destroy(p);
     return rc;
 }
 
-/* Reads n messages from the consumer queue. Fills the time from the end of the
- * first batch to the last message, and the size of that first batch. */
-static int read_all(rd_kafka_queue_t *q, long n, double *t_first, double *t_end, long *first) {
+/* ---- consuming ------------------------------------------------------------------------- */
+
+typedef struct rate {
+    long want;       /* events the phase was given */
+    long n;          /* events done (fewer than want when stopped at the budget) */
+    long first;      /* events in the first batch (not in the rate) */
+    double join_s;   /* start to the end of the first batch */
+    double steady_s; /* end of the first batch to the last event */
+    double total_s;  /* start to return */
+    double cpu_s;    /* this process, over the whole phase */
+    double redis_cpu_s;
+    double thread_cpu_s; /* the engine thread alone */
+    bool stopped;        /* asked to stop at its time budget */
+} rate_t;
+
+static double rate_of(const rate_t *r) {
+    return r->steady_s > 0 ? (double)(r->n - r->first) / r->steady_s : 0;
+}
+
+/* "" or "; stopped at the 60 s budget: 4,500 of 100,000 events" (static). */
+static const char *budget_note(const rate_t *r, double budget_s) {
+    static char note[128];
+    note[0] = 0;
+    if (r->stopped)
+        snprintf(note, sizeof(note), "; stopped at the %.0f s budget: %s of %s events", budget_s,
+                 num(r->n), num(r->want));
+    return note;
+}
+
+/* Reads n messages from the consumer queue, parsing each with parse. Fills the
+ * time from the end of the first batch to the last message, and the size of
+ * that first batch. */
+static int read_all(rd_kafka_queue_t *q, long n, bool parse, double *t_first, double *t_end,
+                    long *first) {
     rd_kafka_message_t *msgs[BATCH];
-    long got = 0;
+    long got = 0, bad = 0;
     double t_progress = now_s();
     *t_first = 0;
     while (got < n) {
@@ -390,10 +778,18 @@ static int read_all(rd_kafka_queue_t *q, long n, double *t_first, double *t_end,
             return -1;
         }
         for (ssize_t i = 0; i < k; i++) {
-            if (!msgs[i]->err)
+            if (!msgs[i]->err) {
                 got++;
-            else
+                if (parse) {
+                    json_error_t je;
+                    json_t *ev = json_loadb(msgs[i]->payload, msgs[i]->len,
+                                            JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+                    bad += ev == NULL;
+                    json_decref(ev);
+                }
+            } else {
                 fprintf(stderr, "bench: consume: %s\n", rd_kafka_message_errstr(msgs[i]));
+            }
             rd_kafka_message_destroy(msgs[i]);
         }
         if (k > 0) {
@@ -408,18 +804,55 @@ static int read_all(rd_kafka_queue_t *q, long n, double *t_first, double *t_end,
         }
     }
     *t_end = now_s();
+    if (bad) {
+        fprintf(stderr, "bench: %ld of %ld events are not JSON\n", bad, n);
+        return -1;
+    }
     return 0;
 }
 
-#define RAW_PASSES 5
+/* The index of the median of k values. */
+static int median_of(const double *v, int k) {
+    for (int p = 0; p < k; p++) {
+        int below = 0, above = 0;
+        for (int o = 0; o < k; o++) {
+            below += o != p && v[o] < v[p];
+            above += o != p && v[o] > v[p];
+        }
+        if (below <= k / 2 && above <= k / 2)
+            return p;
+    }
+    return 0;
+}
 
-/* The raw rate: a group member reads the topic RAW_PASSES times (the first
- * after joining, the others after seeking back to the beginning); the pass
- * with the median rate is reported. One pass takes a fraction of a second,
- * so a single one would be noisy. */
-static int raw_consume(const char *brokers, long n, rate_t *r, double rates[RAW_PASSES]) {
+/* Points every assigned partition back at its beginning. Returns 0 or -1 (said). */
+static int seek_beginning(rd_kafka_t *c) {
+    rd_kafka_topic_partition_list_t *a = NULL;
+    rd_kafka_error_t *e = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_assignment(c, &a);
+    if (!err) {
+        for (int i = 0; i < a->cnt; i++)
+            a->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+        e = rd_kafka_seek_partitions(c, a, 10000);
+    }
+    if (err || e)
+        fprintf(stderr, "bench: seek: %s\n", e ? rd_kafka_error_string(e) : rd_kafka_err2str(err));
+    int rc = err || e ? -1 : 0;
+    if (e)
+        rd_kafka_error_destroy(e);
+    if (a)
+        rd_kafka_topic_partition_list_destroy(a);
+    return rc;
+}
+
+/* The consumer alone, with parse the JSON parse too: a group member reads the
+ * topic RAW_PASSES times (the first after joining, the others after seeking
+ * back to the beginning); the pass with the median rate is reported. One pass
+ * takes a fraction of a second, so a single one would be noisy. */
+static int consume_bench(const char *brokers, long n, const char *group, bool parse, rate_t *r,
+                         double rates[RAW_PASSES]) {
     memset(r, 0, sizeof(*r));
-    rd_kafka_t *c = make_client(RD_KAFKA_CONSUMER, brokers, "rw-bench-raw");
+    rd_kafka_t *c = make_client(RD_KAFKA_CONSUMER, brokers, group, NULL);
     if (!c)
         return -1;
     rd_kafka_poll_set_consumer(c);
@@ -437,47 +870,22 @@ static int raw_consume(const char *brokers, long n, rate_t *r, double rates[RAW_
     rate_t pass[RAW_PASSES];
     for (int p = 0; !rc && p < RAW_PASSES; p++) {
         memset(&pass[p], 0, sizeof(pass[p]));
-        if (p > 0) {
-            rd_kafka_topic_partition_list_t *a = NULL;
-            rd_kafka_error_t *e = NULL;
-            if ((err = rd_kafka_assignment(c, &a)) == 0) {
-                for (int i = 0; i < a->cnt; i++)
-                    a->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
-                e = rd_kafka_seek_partitions(c, a, 10000);
-            }
-            if (err || e) {
-                fprintf(stderr, "bench: seek: %s\n",
-                        e ? rd_kafka_error_string(e) : rd_kafka_err2str(err));
-                rc = -1;
-            }
-            if (e)
-                rd_kafka_error_destroy(e);
-            if (a)
-                rd_kafka_topic_partition_list_destroy(a);
-            if (rc)
-                break;
+        pass[p].want = pass[p].n = n;
+        if (p > 0 && seek_beginning(c)) {
+            rc = -1;
+            break;
         }
         double t_start = now_s(), t_first, t_end;
-        if (read_all(q, n, &t_first, &t_end, &pass[p].first)) {
+        if (read_all(q, n, parse, &t_first, &t_end, &pass[p].first)) {
             rc = -1;
             break;
         }
         pass[p].join_s = t_first - (p == 0 ? t0 : t_start);
         pass[p].steady_s = t_end - t_first;
-        rates[p] = rate_of(&pass[p], n);
+        rates[p] = rate_of(&pass[p]);
     }
     if (!rc) {
-        int best = 0; /* the median pass */
-        for (int p = 0; p < RAW_PASSES; p++) {
-            int below = 0, above = 0;
-            for (int o = 0; o < RAW_PASSES; o++) {
-                below += o != p && rates[o] < rates[p];
-                above += o != p && rates[o] > rates[p];
-            }
-            if (below <= RAW_PASSES / 2 && above <= RAW_PASSES / 2)
-                best = p;
-        }
-        *r = pass[best];
+        *r = pass[median_of(rates, RAW_PASSES)];
         r->join_s = pass[0].join_s;
     }
     r->cpu_s = cpu_self_s() - cpu0;
@@ -487,19 +895,23 @@ static int raw_consume(const char *brokers, long n, rate_t *r, double rates[RAW_
     return rc;
 }
 
+/* ---- the engine ------------------------------------------------------------------------ */
+
+typedef struct engine_opts {
+    const char *group, *topic, *rules;
+    const char *alert_topic;   /* NULL: the default (risk.alerts) */
+    long stop_after;           /* 0: until asked to stop */
+    const char *fetch_wait_ms; /* NULL: librdkafka's default */
+} engine_opts_t;
+
 typedef struct engine_run {
     rw_config_t cfg;
     rw_engine_ctl_t ctl;
     atomic_int done;
     int rc;
     double cpu_s; /* the engine thread's own CPU time */
+    pthread_t th;
 } engine_run_t;
-
-static double thread_cpu_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void *engine_thread(void *arg) {
     engine_run_t *e = arg;
@@ -510,13 +922,83 @@ static void *engine_thread(void *arg) {
     return NULL;
 }
 
+/* Starts rw_engine_run in a thread. Returns the run, or NULL (said). */
+static engine_run_t *engine_start(const char *brokers, int redis_port, const engine_opts_t *o) {
+    engine_run_t *e = rw_calloc(1, sizeof(*e));
+    rw_config_init(&e->cfg);
+    rw_config_set(&e->cfg.brokers, brokers);
+    rw_config_set(&e->cfg.group_id, o->group);
+    for (size_t i = 0; i < e->cfg.n_input_topics; i++)
+        free(e->cfg.input_topics[i]);
+    e->cfg.input_topics[0] = rw_strdup(o->topic);
+    e->cfg.n_input_topics = 1;
+    if (o->alert_topic)
+        rw_config_set(&e->cfg.alert_topic, o->alert_topic);
+    if (o->fetch_wait_ms)
+        json_object_set_new(e->cfg.properties, "fetch.wait.max.ms", json_string(o->fetch_wait_ms));
+    rw_config_set(&e->cfg.redis_host, "127.0.0.1");
+    e->cfg.redis_port = redis_port;
+    rw_config_set(&e->cfg.rules, o->rules);
+    rw_config_set(&e->cfg.metrics_listen, "127.0.0.1:0"); /* any free port */
+    e->cfg.stop_after = o->stop_after;
+    if (pthread_create(&e->th, NULL, engine_thread, e) != 0) {
+        fprintf(stderr, "bench: cannot start the engine thread\n");
+        rw_config_fini(&e->cfg);
+        free(e);
+        return NULL;
+    }
+    return e;
+}
+
+/* Waits for the engine to return (ask it first with ctl.stop unless it stops by
+ * itself) and frees it. Returns 0, or -1 (said) when it failed. */
+static int engine_join(engine_run_t *e, double *thread_cpu_s) {
+    pthread_join(e->th, NULL);
+    int rc = e->rc == RW_EXIT_OK ? 0 : -1;
+    if (rc)
+        fprintf(stderr, "bench: the engine exited with %d\n", e->rc);
+    if (thread_cpu_s)
+        *thread_cpu_s = e->cpu_s;
+    rw_config_fini(&e->cfg);
+    free(e);
+    return rc;
+}
+
+static redisContext *redis_open(int port) {
+    char err[256];
+    rw_redis_opts_t o = {"127.0.0.1", port, NULL, NULL, 0, "rw:", "bench", 5000};
+    redisContext *c = rw_redis_connect(&o, err, sizeof(err));
+    if (!c)
+        fprintf(stderr, "bench: %s\n", err);
+    return c;
+}
+
+/* Empties Redis between phases that must not share state. Returns 0 or -1 (said). */
+static int redis_flush(int port) {
+    redisContext *c = redis_open(port);
+    redisReply *r = c ? redisCommand(c, "FLUSHALL") : NULL;
+    int rc = r && r->type == REDIS_REPLY_STATUS ? 0 : -1;
+    if (rc)
+        fprintf(stderr, "bench: redis FLUSHALL failed\n");
+    if (r)
+        freeReplyObject(r);
+    if (c)
+        redisFree(c);
+    return rc;
+}
+
 /* Events the engine finished: the sum of the rw:events:DATE hashes of the dates
- * the data spans (and today's, for dead letters). One pipelined round trip. */
-static long long events_done(redisContext *c, const gen_t *g, const char *today) {
-    for (int i = 0; i <= g->n_dates; i++)
-        redisAppendCommand(c, "HVALS rw:events:%s", i < g->n_dates ? g->dates[i] : today);
+ * the data spans and of today's, for dead letters, unless the data spans today
+ * too. One pipelined round trip. */
+static long long events_done(redisContext *c, const dates_t *ds, const char *today) {
+    int n = ds->n + 1;
+    for (int i = 0; i < ds->n; i++)
+        if (strcmp(ds->d[i], today) == 0)
+            n = ds->n;
+    for (int i = 0; i < n; i++)
+        redisAppendCommand(c, "HVALS rw:events:%s", i < ds->n ? ds->d[i] : today);
     long long total = 0;
-    for (int i = 0; i <= g->n_dates; i++) {
+    for (int i = 0; i < n; i++) {
         redisReply *h;
         if (redisGetReply(c, (void **)&h) != REDIS_OK)
             return -1;
@@ -527,94 +1009,108 @@ static long long events_done(redisContext *c, const gen_t *g, const char *today)
     return total;
 }
 
-static int engine_bench(const char *brokers, int redis_port, pid_t redis_pid, const char *rules,
-                        const gen_t *g, long n, rate_t *r, double *total_s) {
-    memset(r, 0, sizeof(*r));
-    char err[256], today[16];
-    rw_redis_opts_t o = {"127.0.0.1", redis_port, NULL, NULL, 0, "rw:", "bench", 5000};
-    redisContext *c = rw_redis_connect(&o, err, sizeof(err));
-    if (!c) {
-        fprintf(stderr, "bench: %s\n", err);
+/* The engine's progress, seen in its Redis counters. */
+typedef struct watch {
+    redisContext *c;
+    const dates_t *dates;
+    char today[16];
+    long long base; /* counted before the phase */
+    long done;      /* counted in the phase, at the last look */
+    long first;     /* counted at the first look that saw any */
+    double t0, t_first, t_progress, t_full;
+} watch_t;
+
+static int watch_open(watch_t *w, int redis_port, const dates_t *dates) {
+    memset(w, 0, sizeof(*w));
+    if (!(w->c = redis_open(redis_port)))
+        return -1;
+    w->dates = dates;
+    rw_date_format(rw_now_ms(), 8 * 60, w->today, sizeof(w->today));
+    w->base = events_done(w->c, dates, w->today);
+    if (w->base < 0) {
+        fprintf(stderr, "bench: redis: %s\n", w->c->errstr);
+        redisFree(w->c);
         return -1;
     }
-    rw_date_format(rw_now_ms(), 8 * 60, today, sizeof(today));
+    w->t0 = w->t_progress = now_s();
+    return 0;
+}
 
-    engine_run_t *e = rw_calloc(1, sizeof(*e));
-    rw_config_init(&e->cfg);
-    rw_config_set(&e->cfg.brokers, brokers);
-    rw_config_set(&e->cfg.group_id, "rw-bench-engine");
-    for (size_t i = 0; i < e->cfg.n_input_topics; i++)
-        free(e->cfg.input_topics[i]);
-    e->cfg.input_topics[0] = rw_strdup(TOPIC);
-    e->cfg.n_input_topics = 1;
-    rw_config_set(&e->cfg.redis_host, "127.0.0.1");
-    e->cfg.redis_port = redis_port;
-    rw_config_set(&e->cfg.rules, rules);
-    e->cfg.stop_after = n;
-
-    double cpu0 = cpu_self_s(), rcpu0 = cpu_pid_s(redis_pid);
-    double t0 = now_s(), t_first = 0, t_last = 0, t_progress = t0;
-    long long last = 0;
-    int rc = 0;
-    pthread_t th;
-    if (pthread_create(&th, NULL, engine_thread, e) != 0) {
-        fprintf(stderr, "bench: cannot start the engine thread\n");
-        rc = -1;
-        goto out;
+/* One look: records when the first batch and the want-th event were done.
+ * Returns 0, or -1 (said) when Redis fails. */
+static int watch_look(watch_t *w, long want) {
+    long long done = events_done(w->c, w->dates, w->today);
+    double t = now_s();
+    if (done < 0) {
+        fprintf(stderr, "bench: redis: %s\n", w->c->errstr);
+        return -1;
     }
+    if (done - w->base > w->done) {
+        w->done = (long)(done - w->base);
+        w->t_progress = t;
+        if (w->t_first == 0) {
+            w->t_first = t;
+            w->first = w->done;
+        }
+        if (want > 0 && w->done >= want && w->t_full == 0)
+            w->t_full = t;
+    }
+    return 0;
+}
+
+/* The engine on one topic until stop_after events or the budget: its rate from
+ * the counters, its CPU and redis-server's. */
+static int engine_bench(const char *brokers, int redis_port, pid_t redis_pid,
+                        const engine_opts_t *o, const dates_t *dates, double budget_s, rate_t *r) {
+    memset(r, 0, sizeof(*r));
+    r->want = o->stop_after;
+    watch_t w;
+    if (watch_open(&w, redis_port, dates))
+        return -1;
+    double cpu0 = cpu_self_s(), rcpu0 = cpu_pid_s(redis_pid);
+    engine_run_t *e = engine_start(brokers, redis_port, o);
+    int rc = e ? 0 : -1;
     /* Watch the counters every 5 ms: the first batch done, the last event done. */
-    while (!atomic_load(&e->done)) {
-        long long done = events_done(c, g, today);
-        double t = now_s();
-        if (done < 0) {
-            fprintf(stderr, "bench: redis: %s\n", c->errstr);
-            atomic_store(&e->ctl.stop, 1);
+    while (e && !atomic_load(&e->done)) {
+        if (watch_look(&w, r->want)) {
             rc = -1;
             break;
         }
-        if (done > last) {
-            last = done;
-            t_progress = t;
-            if (t_first == 0) {
-                t_first = t;
-                r->first = (long)done;
-            }
-            if (done >= n && t_last == 0)
-                t_last = t;
-        } else if (t - t_progress > STALL_S) {
-            fprintf(stderr, "bench: the engine made no progress for %.0f s (%lld of %ld)\n",
-                    STALL_S, last, n);
+        double t = now_s();
+        if (!r->stopped && t - w.t0 > budget_s) {
+            r->stopped = true;
             atomic_store(&e->ctl.stop, 1);
+        }
+        if (t - w.t_progress > STALL_S) {
+            fprintf(stderr, "bench: the engine made no progress for %.0f s (%s of %s)\n", STALL_S,
+                    num(w.done), num(r->want));
             rc = -1;
             break;
         }
         usleep(5000);
     }
-    pthread_join(th, NULL);
-    *total_s = now_s() - t0;
+    if (e) {
+        atomic_store(&e->ctl.stop, 1);
+        if (engine_join(e, &r->thread_cpu_s))
+            rc = -1;
+    }
+    r->total_s = now_s() - w.t0;
     r->cpu_s = cpu_self_s() - cpu0;
     r->redis_cpu_s = cpu_pid_s(redis_pid) - rcpu0;
-    r->thread_cpu_s = e->cpu_s;
-    if (t_last == 0) /* the last batch landed between two looks */
-        t_last = now_s();
-    r->join_s = t_first - t0;
-    r->steady_s = t_first > 0 ? t_last - t_first : 0;
-    if (e->rc != RW_EXIT_OK) {
-        fprintf(stderr, "bench: the engine exited with %d\n", e->rc);
+    if (!rc && watch_look(&w, r->want)) /* the last batch landed between two looks */
         rc = -1;
-    }
-out:
-    rw_config_fini(&e->cfg);
-    free(e);
-    redisFree(c);
+    r->n = w.done;
+    r->first = w.first;
+    r->stopped = r->stopped && r->n < r->want;
+    r->join_s = w.t_first > 0 ? w.t_first - w.t0 : 0;
+    r->steady_s = w.t_first > 0 ? (w.t_full > 0 ? w.t_full : w.t_progress) - w.t_first : 0;
+    redisFree(w.c);
     return rc;
 }
 
 /* Prints where redis-server spent its time, by command (INFO commandstats). */
 static void redis_time(int port) {
-    char err[256];
-    rw_redis_opts_t o = {"127.0.0.1", port, NULL, NULL, 0, "rw:", "bench", 5000};
-    redisContext *c = rw_redis_connect(&o, err, sizeof(err));
+    redisContext *c = redis_open(port);
     redisReply *r = c ? redisCommand(c, "INFO commandstats") : NULL;
     if (r && r->type == REDIS_REPLY_STRING) {
         struct cmdstat {
@@ -640,8 +1136,8 @@ static void redis_time(int port) {
             printf("%s %s %.2f s / %lld calls", i ? "," : "", cmd[i].name,
                    (double)cmd[i].usec / 1e6, cmd[i].calls);
         printf(
-            "\n           (eval is the engine's per-batch apply and includes the calls it makes; "
-            "hvals is this bench watching the counters)\n");
+            "\n           (eval or evalsha is the engine's per-batch apply and includes the calls "
+            "it makes; hvals is this bench watching the counters)\n");
     }
     if (r)
         freeReplyObject(r);
@@ -649,111 +1145,479 @@ static void redis_time(int port) {
         redisFree(c);
 }
 
-/* ---- main ------------------------------------------------------------------------------ */
+/* ---- latency --------------------------------------------------------------------------- */
 
-int main(void) {
-    rw_jarena_install(); /* as bin/riskwarn does: events parsed into per-batch arenas */
-    long n = 200000;
-    const char *env = getenv("RW_BENCH_N");
-    if (env && *env) {
-        char *end;
-        n = strtol(env, &end, 10);
-        if (*end || n < 1000 || n > 100000000) {
-            fprintf(stderr, "bench: RW_BENCH_N: a number from 1000 to 100000000\n");
-            return 2;
+/* Reads the alert topic while events are paced, and matches each alert to its
+ * event by event_id ("tx-" and the event's number). */
+typedef struct alert_reader {
+    rd_kafka_t *c;
+    pthread_t th;
+    bool running;
+    atomic_int stop;
+    atomic_long seen;     /* alert messages read */
+    long base, cap;       /* numbers of the paced events: base .. base + cap - 1 */
+    const double *t_sent; /* each paced event's produce call (0: not sent yet) */
+    double *lat;          /* each one's alert latency in s; < 0: none yet */
+    long matched;
+} alert_reader_t;
+
+static void *alert_reader_thread(void *arg) {
+    alert_reader_t *a = arg;
+    while (!atomic_load(&a->stop)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(a->c, 5);
+        if (!m)
+            continue;
+        double t = now_s();
+        if (!m->err) {
+            json_t *alert = json_loadb(m->payload, m->len, 0, NULL);
+            const char *id = json_string_value(json_object_get(alert, "event_id"));
+            long seq, i;
+            if (id && sscanf(id, "tx-%ld", &seq) == 1 && (i = seq - a->base) >= 0 && i < a->cap &&
+                a->t_sent[i] > 0 && a->lat[i] < 0) {
+                a->lat[i] = t - a->t_sent[i];
+                a->matched++;
+            }
+            json_decref(alert);
+            atomic_fetch_add(&a->seen, 1);
         }
+        rd_kafka_message_destroy(m);
     }
-    /* Partitions so each holds at most about 2 MiB (the mock keeps the last 5 MiB
-     * of each; account keys are skewed, so leave room). */
-    int parts = (int)((n * 260LL + (2LL << 20) - 1) / (2LL << 20));
-    if (parts < 8)
-        parts = 8;
-    if (parts > 1000)
-        parts = 1000;
+    return NULL;
+}
 
-    rw_log_level = RW_LOG_WARN;
-    char err[512];
-    rw_mock_t mock;
-    rw_redis_server_t redis;
-    memset(&redis, 0, sizeof(redis));
-    int rc = 1;
-    char rules[] = "/tmp/rw-bench-rules-XXXXXX.json";
-    gen_t *g = rw_calloc(1, sizeof(*g));
-    bool have_rules = false;
+/* Reads every partition of topic from its beginning, in a thread. Returns 0 or -1 (said). */
+static int alert_reader_start(alert_reader_t *a, const char *brokers, const char *topic,
+                              int parts) {
+    static const char *const conf[] = {"fetch.wait.max.ms", LAT_FETCH_WAIT_MS, NULL};
+    a->c = make_client(RD_KAFKA_CONSUMER, brokers, "rw-bench-latency-reader", conf);
+    if (!a->c)
+        return -1;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
+    for (int i = 0; i < parts; i++)
+        rd_kafka_topic_partition_list_add(l, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_resp_err_t err = rd_kafka_assign(a->c, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    a->running = !err && pthread_create(&a->th, NULL, alert_reader_thread, a) == 0;
+    if (!a->running)
+        fprintf(stderr, "bench: cannot read %s\n", topic);
+    return a->running ? 0 : -1;
+}
 
-    if (rw_mock_start(&mock, 1, err, sizeof(err))) {
-        fprintf(stderr, "bench: %s\n", err);
-        free(g);
-        return 1;
+static void alert_reader_stop(alert_reader_t *a) {
+    if (a->running) {
+        atomic_store(&a->stop, 1);
+        pthread_join(a->th, NULL);
     }
-    char topic_spec[64];
-    snprintf(topic_spec, sizeof(topic_spec), "%s:%d", TOPIC, parts);
-    const char *const topics[] = {topic_spec, "risk.alerts:1", "risk.alerts.high:1",
-                                  "risk.deadletter:1"};
-    for (size_t i = 0; i < 4; i++)
-        if (rw_mock_topic(&mock, topics[i], err, sizeof(err))) {
-            fprintf(stderr, "bench: %s\n", err);
-            goto done;
+    if (a->c) {
+        rd_kafka_consumer_close(a->c);
+        rd_kafka_destroy(a->c);
+    }
+}
+
+/* The warm-up event: an account of its own and an amount that raises a high
+ * alert, so that the engine's producer has found both alert topics (the first
+ * message to a topic waits for its metadata) before the clock starts. */
+static int warm_up_event(const gen_t *g, char *buf, size_t len) {
+    char ts[40];
+    rw_time_format(g->ts_ms, ts, sizeof(ts));
+    return snprintf(buf, len,
+                    "{\"event_id\":\"warm-up\",\"type\":\"transaction\",\"ts\":\"%s\","
+                    "\"account\":\"%s\",\"amount\":2000000.00,\"currency\":\"CNY\","
+                    "\"direction\":\"out\",\"channel\":\"branch\",\"counterparty\":"
+                    "\"6217000000000000000\",\"device_id\":\"br-000\",\"ip\":\"10.0.0.2\","
+                    "\"geo\":{\"country\":\"CN\"}}",
+                    ts, WARM_UP_ACCOUNT);
+}
+
+typedef struct lat_result {
+    bool ran;
+    double rate; /* events/s offered */
+    long sent, counted, alerts, matched;
+    double p50_ms, p99_ms, max_ms;
+} lat_result_t;
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* p50, p99 and max of the matched latencies, in ms (nearest rank). */
+static void lat_percentiles(const double *lat, long n, lat_result_t *out) {
+    double *v = rw_malloc((size_t)(n > 0 ? n : 1) * sizeof(*v));
+    long k = 0;
+    for (long i = 0; i < n; i++)
+        if (lat[i] >= 0)
+            v[k++] = lat[i] * 1000.0;
+    qsort(v, (size_t)k, sizeof(*v), cmp_double);
+    out->p50_ms = k ? v[(long)ceil(0.50 * (double)k) - 1] : NAN;
+    out->p99_ms = k ? v[(long)ceil(0.99 * (double)k) - 1] : NAN;
+    out->max_ms = k ? v[k - 1] : NAN;
+    free(v);
+}
+
+/* Produces rate events/s for secs seconds: every LAT_BURST_US, the events due
+ * by then, each one's produce call time in t_sent. Returns 0 or -1 (said). */
+static int lat_pace(rd_kafka_t *p, gen_t *g, const engine_run_t *e, double rate, double secs,
+                    double *t_sent, long cap, long *sent) {
+    double t0 = now_s();
+    char buf[1024];
+    const char *key;
+    for (double t = t0; *sent < cap && t - t0 < secs; t = now_s()) {
+        long due = (long)((t - t0) * rate) + 1;
+        for (; *sent < due && *sent < cap; (*sent)++) {
+            int len = gen_event(g, buf, sizeof(buf), &key);
+            t_sent[*sent] = now_s();
+            if (produce_one(p, LAT_TOPIC, buf, len, key))
+                return -1;
         }
-    if (rw_redis_server_start(&redis, NULL, 10000, err, sizeof(err))) {
-        fprintf(stderr, "bench: %s\n", err);
-        goto done;
+        if (atomic_load(&e->done)) {
+            fprintf(stderr, "bench: the engine stopped during the latency phase\n");
+            return -1;
+        }
+        usleep(LAT_BURST_US);
     }
-    int fd = mkstemps(rules, 5);
-    if (fd < 0 || write(fd, ruleset, sizeof(ruleset) - 1) != (ssize_t)(sizeof(ruleset) - 1)) {
-        fprintf(stderr, "bench: cannot write %s\n", rules);
+    if (rd_kafka_flush(p, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fprintf(stderr, "bench: produce: %d messages not delivered\n", rd_kafka_outq_len(p));
+        return -1;
+    }
+    return 0;
+}
+
+/* Waits until the engine counted want events, or made no progress for 10 s;
+ * then until no alert came for 0.5 s (at most 5 s). Returns 0 or -1 (said). */
+static int lat_drain(watch_t *w, long want, const alert_reader_t *a) {
+    for (double t_start = now_s(); w->done < want;) {
+        if (watch_look(w, 0))
+            return -1;
+        double t_last = w->t_progress > t_start ? w->t_progress : t_start;
+        if (now_s() - t_last > 10.0)
+            break;
+        usleep(5000);
+    }
+    for (double t_idle = now_s(), t_end = t_idle + 5.0; now_s() < t_end;) {
+        long seen = atomic_load(&a->seen);
+        usleep(50000);
+        if (atomic_load(&a->seen) != seen)
+            t_idle = now_s();
+        else if (now_s() - t_idle > 0.5)
+            break;
+    }
+    return 0;
+}
+
+/* The engine on a topic of its own, warmed up, then fed rate events/s for secs
+ * seconds; every alert's latency from its event's produce call to its arrival
+ * at the reader. */
+static int latency_bench(rw_mock_t *mock, int redis_port, const char *rules, gen_t *g, double rate,
+                         double secs, lat_result_t *out) {
+    static const char *const producer_conf[] = {"linger.ms", "1", NULL};
+    memset(out, 0, sizeof(*out));
+    out->rate = rate;
+    long cap = (long)(rate * secs) + 1;
+    int parts = LAT_PARTITIONS;
+    if (make_topic(mock, LAT_TOPIC, parts) || make_topic(mock, LAT_ALERTS, parts))
+        return -1;
+    alert_reader_t *a = rw_calloc(1, sizeof(*a));
+    double *t_sent = rw_calloc((size_t)cap, sizeof(*t_sent));
+    a->lat = rw_malloc((size_t)cap * sizeof(*a->lat));
+    for (long i = 0; i < cap; i++)
+        a->lat[i] = -1;
+    a->base = g->seq + 1;
+    a->cap = cap;
+    a->t_sent = t_sent;
+    rd_kafka_t *p = make_client(RD_KAFKA_PRODUCER, mock->bootstraps, NULL, producer_conf);
+    engine_opts_t o = {"rw-bench-latency", LAT_TOPIC, rules, LAT_ALERTS, 0, LAT_FETCH_WAIT_MS};
+    engine_run_t *e = NULL;
+    watch_t w = {0};
+    char buf[1024];
+    int rc = p ? 0 : -1;
+    if (!rc)
+        rc = watch_open(&w, redis_port, &g->dates) ||
+             alert_reader_start(a, mock->bootstraps, LAT_ALERTS, parts) ||
+             !(e = engine_start(mock->bootstraps, redis_port, &o)) ||
+             produce_one(p, LAT_TOPIC, buf, warm_up_event(g, buf, sizeof(buf)), WARM_UP_ACCOUNT);
+    /* Warm-up: the engine has joined its group, done the event, its alert is here. */
+    while (!rc && (w.done < 1 || atomic_load(&a->seen) < 1)) {
+        if (watch_look(&w, 0) || atomic_load(&e->done) || now_s() - w.t0 > WARMUP_S) {
+            fprintf(stderr, "bench: no alert for the warm-up event in %.0f s\n", WARMUP_S);
+            rc = -1;
+        }
+        usleep(5000);
+    }
+    if (!rc)
+        rc = lat_pace(p, g, e, rate, secs, t_sent, cap, &out->sent) ||
+             lat_drain(&w, out->sent + 1, a);
+    out->counted = w.done > 0 ? w.done - 1 : 0;
+    if (e) {
+        atomic_store(&e->ctl.stop, 1);
+        if (engine_join(e, NULL))
+            rc = -1;
+    }
+    alert_reader_stop(a);
+    int64_t alerts = rc ? -1 : topic_count(p, LAT_ALERTS, parts, NULL);
+    if (alerts >= 0) {
+        out->alerts = (long)alerts - 1; /* the warm-up's is not one of them */
+        out->matched = a->matched;
+        lat_percentiles(a->lat, out->sent, out);
+        out->ran = true;
+    }
+    if (w.c)
+        redisFree(w.c);
+    if (p)
+        rd_kafka_destroy(p);
+    free(a->lat);
+    free(a);
+    free(t_sent);
+    return rc || alerts < 0 ? -1 : 0;
+}
+
+/* ---- replay ---------------------------------------------------------------------------- */
+
+typedef struct replay_result {
+    long n, done; /* events in the file; read when stopped at the budget */
+    long types[EV_TYPES];
+    long long bytes, events, dead, alerts[3];
+    double wall_s;
+    bool stopped;
+} replay_result_t;
+
+/* How far process pid has read path: the pos of its descriptor; -1 when unknown. */
+static long long proc_read_pos(pid_t pid, const char *path) {
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(dir);
+    long long pos = -1;
+    for (struct dirent *de; d && pos < 0 && (de = readdir(d));) {
+        char link[320], target[512];
+        snprintf(link, sizeof(link), "%s/%s", dir, de->d_name);
+        ssize_t k = readlink(link, target, sizeof(target) - 1);
+        if (k <= 0)
+            continue;
+        target[k] = 0;
+        if (strcmp(target, path) != 0)
+            continue;
+        snprintf(link, sizeof(link), "/proc/%d/fdinfo/%s", (int)pid, de->d_name);
+        FILE *f = fopen(link, "r");
+        if (!f || fscanf(f, "pos: %lld", &pos) != 1)
+            pos = -1;
+        if (f)
+            fclose(f);
+    }
+    if (d)
+        closedir(d);
+    return pos;
+}
+
+/* Reads the replay's summary line from its stderr. Returns 0 or -1. */
+static int replay_summary(const char *log, replay_result_t *out) {
+    FILE *f = fopen(log, "r");
+    char line[1024];
+    int rc = -1;
+    while (f && rc && fgets(line, sizeof(line), f))
+        if (sscanf(line,
+                   "ruleset %*s version %*[^:]: %lld events, %lld dead letters, alerts: low "
+                   "%lld, medium %lld, high %lld",
+                   &out->events, &out->dead, &out->alerts[0], &out->alerts[1],
+                   &out->alerts[2]) == 5)
+            rc = 0;
+    if (f)
+        fclose(f);
+    return rc;
+}
+
+/* Writes n mixed events to a new file (path: a template); ends[i] is where
+ * event i ends in it. Returns 0, or -1 (said). */
+static int replay_file(char *path, long n, long long *ends, replay_result_t *out) {
+    int fd = mkstemps(path, 6);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        fprintf(stderr, "bench: cannot write %s\n", path);
         if (fd >= 0)
             close(fd);
-        goto done;
+        return -1;
     }
-    close(fd);
-    have_rules = true;
-
-    printf("riskwarn bench: mock Kafka (1 broker, %s with %d partitions), redis-server :%d\n",
-           TOPIC, parts, redis.port);
-    fflush(stdout);
-
+    gen_t *g = rw_calloc(1, sizeof(*g));
     gen_init(g);
+    g->with_customer = true;
+    char buf[1024];
+    for (long i = 0; i < n; i++) {
+        int type, len = gen_mixed(g, buf, sizeof(buf) - 1, &type);
+        buf[len++] = '\n';
+        fwrite(buf, 1, (size_t)len, f);
+        out->bytes += len;
+        ends[i] = out->bytes;
+        out->types[type]++;
+    }
+    free(g);
+    if (fclose(f) != 0) {
+        fprintf(stderr, "bench: cannot write %s\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* `riskwarn replay` over n generated events, timed from fork to exit; killed at
+ * the budget (then the events done are those before its read position). */
+static int replay_bench(long n, double budget_s, replay_result_t *out) {
+    memset(out, 0, sizeof(*out));
+    out->n = n;
+    char path[] = "/tmp/rw-bench-replay-XXXXXX.jsonl", log[] = "/tmp/rw-bench-replay-XXXXXX.log";
+    long long *ends = rw_malloc((size_t)n * sizeof(*ends));
+    int rc = replay_file(path, n, ends, out);
+    int log_fd = rc ? -1 : mkstemps(log, 4);
+    if (!rc && log_fd < 0) {
+        fprintf(stderr, "bench: cannot write %s\n", log);
+        rc = -1;
+    }
+    fflush(NULL);
+    double t0 = now_s();
+    pid_t pid = rc ? -1 : fork();
+    if (pid == 0) {
+        int nul = open("/dev/null", O_WRONLY);
+        dup2(nul, 1); /* the alerts */
+        dup2(log_fd, 2);
+        execl(h_bin(), h_bin(), "replay", "--rules", REPLAY_PACK, path, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    while (pid > 0 && waitpid(pid, &status, WNOHANG) == 0) {
+        if (now_s() - t0 > budget_s) {
+            long long pos = proc_read_pos(pid, path);
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            out->stopped = true;
+            for (long lo = 0, hi = n; lo < hi;) { /* events that end at or before pos */
+                long mid = lo + (hi - lo) / 2;
+                if (ends[mid] <= pos)
+                    lo = out->done = mid + 1;
+                else
+                    hi = mid;
+            }
+            break;
+        }
+        usleep(2000);
+    }
+    out->wall_s = now_s() - t0;
+    if (pid < 0 && !rc) {
+        fprintf(stderr, "bench: cannot start %s\n", h_bin());
+        rc = -1;
+    }
+    if (!rc && !out->stopped) {
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || replay_summary(log, out)) {
+            fprintf(stderr, "bench: %s replay failed (status %d; its messages in %s)\n", h_bin(),
+                    status, log);
+            rc = -1;
+        } else if (out->events + out->dead != n || out->dead != 0) {
+            fprintf(stderr, "bench: the replay read %lld events and %lld dead letters of %ld\n",
+                    out->events, out->dead, n);
+            rc = -1;
+        }
+        out->done = (long)out->events;
+    }
+    if (log_fd >= 0) {
+        close(log_fd);
+        if (!rc)
+            unlink(log);
+    }
+    unlink(path);
+    free(ends);
+    return rc;
+}
+
+/* ---- the run --------------------------------------------------------------------------- */
+
+typedef struct bench {
+    rw_mock_t mock;
+    rw_redis_server_t redis;
+    char rules[64], hot_rules[64], hot_topic[32];
+    bool have_rules, have_hot_rules;
+    gen_t *g;
+    long n;
+    int parts;
+    double budget_s, hot_budget_s, lat_s;
+    /* The figures. */
+    rate_t raw, ceiling, eng, spread, hot;
+    long hot_n;
+    double hot_bytes;
+    double rss_before, rss_peak;
+    bool hwm_was_reset;
+    lat_result_t lat;
+    replay_result_t replay;
+} bench_t;
+
+static int phase_produce(bench_t *b) {
     long long bytes;
+    long kept;
     double t = now_s();
-    if (produce_all(g, mock.bootstraps, n, parts, &bytes))
-        goto done;
+    int rc =
+        produce_n(b->mock.bootstraps, TOPIC, b->parts, b->n, next_tx, b->g, NULL, &bytes, &kept);
+    if (rc == 1)
+        fprintf(stderr,
+                "bench: the cluster holds %ld of %ld events: the mock cluster keeps about %d MiB "
+                "a partition; use more partitions\n",
+                kept, b->n, MOCK_PARTITION_BYTES >> 20);
+    if (rc)
+        return -1;
     printf("produced   %ld events, %lld bytes (%.0f bytes/event), %d event days, in %.2f s; "
            "all still in the cluster\n",
-           n, bytes, (double)bytes / (double)n, g->n_dates, now_s() - t);
+           b->n, bytes, (double)bytes / (double)b->n, b->g->dates.n, now_s() - t);
     fflush(stdout);
+    return 0;
+}
 
-    rate_t raw, eng;
-    double passes[RAW_PASSES];
-    if (raw_consume(mock.bootstraps, n, &raw, passes))
-        goto done;
-    double raw_rate = rate_of(&raw, n);
-    printf("raw        %10.0f events/s  (median of %d passes:", raw_rate, RAW_PASSES);
+static void print_consume(const char *label, const char *what, const rate_t *r,
+                          const double passes[RAW_PASSES]) {
+    printf("%-10s %10.0f events/s  (%smedian of %d passes:", label, rate_of(r), what, RAW_PASSES);
     for (int p = 0; p < RAW_PASSES; p++)
         printf(" %.0f", passes[p]);
-    printf("; %ld events in %.3f s after a first batch of %ld; group join %.2f s)\n", n - raw.first,
-           raw.steady_s, raw.first, raw.join_s);
+    printf("; %ld events in %.3f s after a first batch of %ld; group join %.2f s)\n",
+           r->n - r->first, r->steady_s, r->first, r->join_s);
     fflush(stdout);
+}
 
-    double eng_total;
-    if (engine_bench(mock.bootstraps, redis.port, redis.pid, rules, g, n, &eng, &eng_total))
-        goto done;
-    double eng_rate = rate_of(&eng, n);
+static int phase_consume(bench_t *b) {
+    double passes[RAW_PASSES];
+    if (consume_bench(b->mock.bootstraps, b->n, "rw-bench-raw", false, &b->raw, passes))
+        return -1;
+    print_consume("raw", "", &b->raw, passes);
+    if (consume_bench(b->mock.bootstraps, b->n, "rw-bench-parse", true, &b->ceiling, passes))
+        return -1;
+    print_consume("ceiling", "consume + json_loadb + json_decref each; ", &b->ceiling, passes);
+    return 0;
+}
+
+/* The engine on the N events, then a check that it counted each exactly once. */
+static int phase_engine(bench_t *b) {
+    engine_opts_t o = {"rw-bench-engine", TOPIC, b->rules, NULL, b->n, NULL};
+    b->rss_before = status_mb("VmRSS");
+    b->hwm_was_reset = hwm_reset() == 0;
+    rate_t *r = &b->eng;
+    if (engine_bench(b->mock.bootstraps, b->redis.port, b->redis.pid, &o, &b->g->dates, b->budget_s,
+                     r))
+        return -1;
+    b->rss_peak = status_mb("VmHWM");
+    double eng_rate = rate_of(r), raw_rate = rate_of(&b->raw);
     printf("engine     %10.0f events/s  (%ld events in %.3f s after a first batch of %ld; "
-           "group join %.2f s; start to return %.2f s)\n",
-           eng_rate, n - eng.first, eng.steady_s, eng.first, eng.join_s, eng_total);
+           "group join %.2f s; start to return %.2f s%s)\n",
+           eng_rate, r->n - r->first, r->steady_s, r->first, r->join_s, r->total_s,
+           budget_note(r, b->budget_s));
     printf("engine CPU %.2f s engine thread, %.2f s whole process (with librdkafka and the mock "
            "broker), %.2f s redis-server\n",
-           eng.thread_cpu_s, eng.cpu_s, eng.redis_cpu_s);
-    redis_time(redis.port);
+           r->thread_cpu_s, r->cpu_s, r->redis_cpu_s);
+    printf("memory     RSS %.1f MB before the engine phase, peak %.1f MB during it (+%.1f MB; "
+           "VmHWM%s)\n",
+           b->rss_before, b->rss_peak, b->rss_peak - b->rss_before,
+           b->hwm_was_reset ? ", reset when the phase started"
+                            : " since the process started: /proc/self/clear_refs refused");
+    printf("redis CPU  %.2f us/event  (%.2f s of redis-server CPU over %s events; the bench's "
+           "counter reads every 5 ms included)\n",
+           r->n ? r->redis_cpu_s * 1e6 / (double)r->n : 0, r->redis_cpu_s, num(r->n));
+    redis_time(b->redis.port);
 
     /* Verify: the engine counted every event exactly once. */
-    rw_redis_opts_t ro = {"127.0.0.1", redis.port, NULL, NULL, 0, "rw:", "bench", 5000};
-    redisContext *c = rw_redis_connect(&ro, err, sizeof(err));
-    if (!c) {
-        fprintf(stderr, "bench: %s\n", err);
-        goto done;
-    }
+    redisContext *c = redis_open(b->redis.port);
+    if (!c)
+        return -1;
     long long counted = h_hsum(c, "rw:events:*");
     long long dead = 0;
     redisReply *keys = redisCommand(c, "KEYS rw:events:*");
@@ -764,7 +1628,7 @@ int main(void) {
     long long alerts_redis = h_hsum(c, "rw:alerts:*");
     redisFree(c);
 
-    rd_kafka_t *q = make_client(RD_KAFKA_PRODUCER, mock.bootstraps, NULL);
+    rd_kafka_t *q = make_client(RD_KAFKA_PRODUCER, b->mock.bootstraps, NULL, NULL);
     int64_t alerts = q ? topic_count(q, "risk.alerts", 1, NULL) : -1;
     int64_t high = q ? topic_count(q, "risk.alerts.high", 1, NULL) : -1;
     int64_t dl = q ? topic_count(q, "risk.deadletter", 1, NULL) : -1;
@@ -773,25 +1637,248 @@ int main(void) {
 
     printf("alerts     %lld on risk.alerts (%.2f%% of events), %lld on risk.alerts.high, "
            "%lld dead letters; Redis counts %lld alerts\n",
-           (long long)alerts, 100.0 * (double)alerts / (double)n, (long long)high, (long long)dl,
-           alerts_redis);
-    printf("result     N=%ld  raw=%.0f/s  engine=%.0f/s  engine/raw=%.3f  alerts=%lld\n", n,
+           (long long)alerts, 100.0 * (double)alerts / (double)(r->n ? r->n : 1), (long long)high,
+           (long long)dl, alerts_redis);
+    printf("result     N=%ld  raw=%.0f/s  engine=%.0f/s  engine/raw=%.3f  alerts=%lld\n", b->n,
            raw_rate, eng_rate, raw_rate > 0 ? eng_rate / raw_rate : 0, (long long)alerts);
     printf("           (rates: from the end of the first batch to the last event; group join "
            "and shutdown excluded for both)\n");
-    if (counted != n || dead != 0 || alerts < 0) {
+    fflush(stdout);
+    bool ok = r->stopped ? counted == r->n && counted <= b->n : counted == b->n;
+    if (!ok || dead != 0 || alerts < 0) {
         fprintf(stderr, "bench: the engine counted %lld events (%lld dead letters), expected %ld\n",
-                counted, dead, n);
+                counted, dead, r->stopped ? r->n : b->n);
+        return -1;
+    }
+    return 0;
+}
+
+static int phase_latency(bench_t *b) {
+    double rate = rate_of(&b->eng) / 2;
+    if (rate < 1) {
+        printf("latency    not measured: no engine rate to take half of\n");
+        return 0;
+    }
+    lat_result_t *l = &b->lat;
+    if (latency_bench(&b->mock, b->redis.port, b->rules, b->g, rate, b->lat_s, l))
+        return -1;
+    printf("latency    p50 %.1f ms, p99 %.1f ms, max %.1f ms  (%s alerts matched to their events, "
+           "of %s on %s; %s events paced at %s/s, half the engine rate, for %.0f s in bursts "
+           "every %d ms to %s (%d partitions), after a warm-up event; the engine counted %s of "
+           "them)\n",
+           l->p50_ms, l->p99_ms, l->max_ms, num(l->matched), num(l->alerts), LAT_ALERTS,
+           num(l->sent), num(llround(l->rate)), b->lat_s, LAT_BURST_US / 1000, LAT_TOPIC,
+           LAT_PARTITIONS, num(l->counted));
+    printf("           (the engine and the alert reader fetch with fetch.wait.max.ms=%s, which "
+           "librdkafka warns the engine's producer ignores: the mock broker holds an empty "
+           "fetch for the whole wait even when data arrives, where a real one answers at once)\n",
+           LAT_FETCH_WAIT_MS);
+    fflush(stdout);
+    return 0;
+}
+
+/* Produces the hot key's events; when one partition cannot keep N of them, the
+ * largest N (less 10%) that it keeps, for both cases. */
+static int produce_hot(bench_t *b, hot_gen_t *h, const char *const *conf) {
+    char *topic = b->hot_topic;
+    long n = HOT_N, kept;
+    long long bytes;
+    int rc = 1;
+    for (int attempt = 1; rc == 1 && attempt <= 3; attempt++) {
+        snprintf(topic, sizeof(b->hot_topic), "bench.hot.%d", attempt);
+        memset(&h[1], 0, sizeof(h[1]));
+        h[1].n = n;
+        h[1].hot = true;
+        rc = make_topic(&b->mock, topic, HOT_PARTITIONS);
+        if (!rc)
+            rc = produce_n(b->mock.bootstraps, topic, HOT_PARTITIONS, n, next_hot, &h[1], conf,
+                           &bytes, &kept);
+        if (rc == 1) {
+            printf("hot key    one partition kept %s of %s events: trying %s\n", num(kept), num(n),
+                   num(kept * 9 / 10));
+            n = kept * 9 / 10;
+        }
+    }
+    if (rc) {
+        fprintf(stderr, "bench: cannot keep the hot key's events in one partition\n");
+        return -1;
+    }
+    b->hot_n = n;
+    b->hot_bytes = (double)bytes / (double)n;
+    memset(&h[0], 0, sizeof(h[0]));
+    h[0].n = n;
+    if (make_topic(&b->mock, "bench.spread", HOT_PARTITIONS) ||
+        produce_n(b->mock.bootstraps, "bench.spread", HOT_PARTITIONS, n, next_hot, &h[0], conf,
+                  &bytes, &kept)) {
+        fprintf(stderr, "bench: the spread case's events do not fit\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void print_hot_case(const char *label, const char *what, const rate_t *r, double budget_s) {
+    printf("%-10s %10.0f events/s  (%s events %s; %s after a first batch of %s in %.3f s; group "
+           "join %.2f s%s)\n",
+           label, rate_of(r), num(r->want), what, num(r->n - r->first), num(r->first), r->steady_s,
+           r->join_s, budget_note(r, budget_s));
+}
+
+static int phase_hot(bench_t *b) {
+    /* lz4 batches: the hot key's events all go to one partition, of which the
+     * mock keeps about 5 MiB; the consumer's decompression is the same in both
+     * cases and small beside the rest. */
+    static const char *const lz4[] = {"compression.codec", "lz4", NULL};
+    hot_gen_t *h = rw_calloc(2, sizeof(*h)); /* spread, hot */
+    int rc = produce_hot(b, h, lz4);
+    engine_opts_t spread = {"rw-bench-spread", "bench.spread", b->hot_rules, NULL, b->hot_n, NULL};
+    engine_opts_t hot = {"rw-bench-hot", b->hot_topic, b->hot_rules, NULL, b->hot_n, NULL};
+    if (!rc)
+        rc = redis_flush(b->redis.port) ||
+             engine_bench(b->mock.bootstraps, b->redis.port, b->redis.pid, &spread, &h[0].dates,
+                          b->budget_s, &b->spread);
+    if (!rc) {
+        print_hot_case("spread", "over 10,000 accounts", &b->spread, b->budget_s);
+        fflush(stdout);
+        rc = redis_flush(b->redis.port) ||
+             engine_bench(b->mock.bootstraps, b->redis.port, b->redis.pid, &hot, &h[1].dates,
+                          b->hot_budget_s, &b->hot);
+    }
+    if (!rc) {
+        double s = rate_of(&b->spread);
+        print_hot_case("hot key", "of one account", &b->hot, b->hot_budget_s);
+        printf("hot/spread %.3g  (window_count + window_sum over 24 h keyed by account, no alert; "
+               "N=%s events of %.0f bytes, all inside one 24 h window; lz4-compressed batches, "
+               "as one partition of the mock keeps about 5 MiB)\n",
+               s > 0 ? rate_of(&b->hot) / s : 0, num(b->hot_n), b->hot_bytes);
+        fflush(stdout);
+    }
+    free(h);
+    return rc ? -1 : 0;
+}
+
+static int phase_replay(bench_t *b) {
+    replay_result_t *r = &b->replay;
+    if (replay_bench(b->n > REPLAY_MIN_N ? b->n : REPLAY_MIN_N, b->budget_s, r))
+        return -1;
+    printf("replay     %10.0f events/s  (%s replay --rules %s, whole process, %.2f s wall; %s "
+           "events of %.0f bytes:",
+           r->wall_s > 0 ? (double)r->done / r->wall_s : 0, h_bin(), REPLAY_PACK, r->wall_s,
+           num(r->n), (double)r->bytes / (double)r->n);
+    for (int t = 0; t < EV_TYPES; t++)
+        printf("%s %s %s", t ? "," : "", num(r->types[t]), ev_type_names[t]);
+    if (r->stopped)
+        printf("; stopped at the %.0f s budget: about %s of %s events read", b->budget_s,
+               num(r->done), num(r->n));
+    else
+        printf("; alerts: low %s, medium %s, high %s", num(r->alerts[0]), num(r->alerts[1]),
+               num(r->alerts[2]));
+    printf(")\n");
+    fflush(stdout);
+    return 0;
+}
+
+/* One row of the table; the value is formatted. Pads by characters, not bytes. */
+static void row(const char *figure, const char *target, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void row(const char *figure, const char *target, const char *fmt, ...) {
+    char value[64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(value, sizeof(value), fmt, ap);
+    va_end(ap);
+    int extra = 0; /* UTF-8 continuation bytes take no column */
+    for (const char *p = figure; *p; p++)
+        extra += ((unsigned char)*p & 0xc0) == 0x80;
+    printf("%-*s %-24s %s\n", 32 + extra, figure, value, target);
+}
+
+static void print_table(const bench_t *b) {
+    double eng = rate_of(&b->eng), ceiling = rate_of(&b->ceiling), spread = rate_of(&b->spread);
+    const char *budget = " (budget)";
+    printf("\n");
+    row("figure", "target", "value");
+    row("engine events/s", ">= 150,000", "%s%s", num(llround(eng)), b->eng.stopped ? budget : "");
+    row("raw consume/s", "", "%s", num(llround(rate_of(&b->raw))));
+    row("ceiling (consume+parse)/s", "", "%s", num(llround(ceiling)));
+    row("engine / ceiling", ">= 0.6", "%.3g", ceiling > 0 ? eng / ceiling : 0);
+    row("spread keys events/s", "", "%s%s", num(llround(spread)), b->spread.stopped ? budget : "");
+    row("hot key events/s", "", "%s%s", num(llround(rate_of(&b->hot))),
+        b->hot.stopped ? budget : "");
+    row("hot key / spread", ">= 0.5", "%.3g", spread > 0 ? rate_of(&b->hot) / spread : 0);
+    row("replay events/s (default pack)", ">= 300,000", "%s%s",
+        num(llround(b->replay.wall_s > 0 ? (double)b->replay.done / b->replay.wall_s : 0)),
+        b->replay.stopped ? budget : "");
+    if (b->lat.ran)
+        row("latency p50 / p99 ms", "p99 <= 20", "%.1f / %.1f", b->lat.p50_ms, b->lat.p99_ms);
+    else
+        row("latency p50 / p99 ms", "p99 <= 20", "not measured");
+    row("peak RSS MB (engine phase)", "", "%.0f (+%.0f)", b->rss_peak, b->rss_peak - b->rss_before);
+    row("redis CPU µs/event", "<= 3.5 (a third of 10.5)", "%.1f",
+        b->eng.n ? b->eng.redis_cpu_s * 1e6 / (double)b->eng.n : 0);
+    if (b->eng.stopped || b->spread.stopped || b->hot.stopped || b->replay.stopped)
+        printf("(budget): stopped at its time budget; the rate is that of the events done\n");
+}
+
+int main(void) {
+    bench_t *b = rw_calloc(1, sizeof(*b));
+    double n;
+    if (env_number("RW_BENCH_N", 200000, 1000, 100000000, &n) ||
+        env_number("RW_BENCH_BUDGET_S", 60, 1, 3600, &b->budget_s) ||
+        env_number("RW_BENCH_HOT_BUDGET_S", 60, 1, 3600, &b->hot_budget_s) ||
+        env_number("RW_BENCH_LAT_S", 10, 1, 600, &b->lat_s)) {
+        free(b);
+        return 2;
+    }
+    b->n = (long)n;
+    b->parts = partitions_for(b->n, 260);
+    snprintf(b->rules, sizeof(b->rules), "/tmp/rw-bench-rules-XXXXXX.json");
+    snprintf(b->hot_rules, sizeof(b->hot_rules), "/tmp/rw-bench-hot-XXXXXX.json");
+
+    rw_log_level = RW_LOG_WARN;
+    char err[512];
+    int rc = 1;
+    b->g = rw_calloc(1, sizeof(*b->g));
+    if (rw_mock_start(&b->mock, 1, err, sizeof(err))) {
+        fprintf(stderr, "bench: %s\n", err);
+        free(b->g);
+        free(b);
+        return 1;
+    }
+    if (mock_nodelay(b->mock.bootstraps) < 1) {
+        fprintf(stderr, "bench: cannot find the mock broker's listening socket\n");
         goto done;
     }
+    if (make_topic(&b->mock, TOPIC, b->parts) || make_topic(&b->mock, "risk.alerts", 1) ||
+        make_topic(&b->mock, "risk.alerts.high", 1) || make_topic(&b->mock, "risk.deadletter", 1))
+        goto done;
+    if (rw_redis_server_start(&b->redis, NULL, 10000, err, sizeof(err))) {
+        fprintf(stderr, "bench: %s\n", err);
+        goto done;
+    }
+    b->have_rules = write_tmp(b->rules, 5, ruleset) == 0;
+    b->have_hot_rules = b->have_rules && write_tmp(b->hot_rules, 5, hot_ruleset) == 0;
+    if (!b->have_hot_rules)
+        goto done;
+
+    printf("riskwarn bench: mock Kafka (1 broker, %s with %d partitions), redis-server :%d\n",
+           TOPIC, b->parts, b->redis.port);
+    fflush(stdout);
+    gen_init(b->g);
+    if (phase_produce(b) || phase_consume(b) || phase_engine(b) || phase_latency(b) ||
+        phase_hot(b) || phase_replay(b))
+        goto done;
+    print_table(b);
     rc = 0;
 done:
     fflush(stdout);
-    if (have_rules)
-        unlink(rules);
-    if (redis.pid > 0)
-        rw_redis_server_stop(&redis);
-    rw_mock_stop(&mock);
-    free(g);
+    if (b->have_rules)
+        unlink(b->rules);
+    if (b->have_hot_rules)
+        unlink(b->hot_rules);
+    if (b->redis.pid > 0)
+        rw_redis_server_stop(&b->redis);
+    rw_mock_stop(&b->mock);
+    free(b->g);
+    free(b);
     return rc;
 }
