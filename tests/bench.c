@@ -66,6 +66,7 @@
  */
 #include "engine.h"
 #include "harness.h"
+#include "jarena.h"
 #include "mock.h"
 #include "proc.h"
 #include "store.h"
@@ -1820,6 +1821,7 @@ static void print_table(const bench_t *b) {
 }
 
 int main(void) {
+    rw_jarena_install(); /* as bin/riskwarn does: events parsed into per-batch arenas */
     bench_t *b = rw_calloc(1, sizeof(*b));
     double n;
     if (env_number("RW_BENCH_N", 200000, 1000, 100000000, &n) ||
