@@ -35,7 +35,7 @@ typedef struct rw_config {
 
     /* Not in the file: set by flags, tests and the benchmark. */
     int batch_max;        /* messages a batch (512) */
-    int poll_ms;          /* wait for a batch (100) */
+    int poll_ms;          /* wait for a batch's first message (100) */
     long stop_after;      /* stop after this many messages; 0: never */
     int redis_timeout_ms; /* per Redis command (5000) */
 } rw_config_t;

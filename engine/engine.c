@@ -711,6 +711,21 @@ static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
     return 1;
 }
 
+/* Reads up to want messages: waits up to poll_ms for the first, then takes what
+ * has arrived without waiting for the batch to fill. A busy stream gives full
+ * batches; a quiet one, small batches at once (lower latency). */
+static ssize_t consume_batch(engine_t *e, rd_kafka_message_t **msgs, size_t want, int poll_ms) {
+    ssize_t n = rd_kafka_consume_batch_queue(e->queue, 0, msgs, want);
+    if (n != 0)
+        return n;
+    rd_kafka_message_t *m = rd_kafka_consume_queue(e->queue, poll_ms);
+    if (!m)
+        return 0;
+    msgs[0] = m;
+    ssize_t more = want > 1 ? rd_kafka_consume_batch_queue(e->queue, 0, msgs + 1, want - 1) : 0;
+    return 1 + (more > 0 ? more : 0);
+}
+
 /* Finishes everything in flight: the Redis write, the acknowledgements, the
  * commits. Returns 0, or -1 when asked to stop while Redis or Kafka stays away. */
 static int fly_drain(engine_t *e) {
@@ -1166,7 +1181,7 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
         size_t want = (size_t)batch_max;
         if (cfg->stop_after > 0 && cfg->stop_after - e.n_msgs < (long long)want)
             want = (size_t)(cfg->stop_after - e.n_msgs);
-        ssize_t n = rd_kafka_consume_batch_queue(e.queue, cfg->poll_ms, msgs, want);
+        ssize_t n = consume_batch(&e, msgs, want, cfg->poll_ms);
         if (n < 0) {
             rw_log(RW_LOG_ERROR, "consume: %s", rd_kafka_err2str(rd_kafka_last_error()));
             continue;

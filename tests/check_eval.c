@@ -1183,15 +1183,22 @@ START_TEST(test_eval_fence_per_partition) {
 }
 END_TEST
 
+/* A batch of one transaction of account A at 10:00 (partition 0, offset 10), planned:
+ * its window of rule "cnt". */
+static rw_wstate_t *fx_window_a(fx_t *f) {
+    fx_init(f, RULES_FENCE, MAX_BYTES);
+    add_tx(f, 0, 10, "2026-11-27T10:00:00Z");
+    fx_plan(f);
+    rw_wstate_t *ws = window_of(f->b, "A");
+    ck_assert_ptr_nonnull(ws);
+    return ws;
+}
+
 /* Entries loaded from a store: in the window when T - window < t <= T, and, from the same
  * partition, only when they came at or before this event's offset. */
 START_TEST(test_eval_window_loaded_entries) {
     fx_t f;
-    fx_init(&f, RULES_FENCE, MAX_BYTES);
-    add_tx(&f, 0, 10, "2026-11-27T10:00:00Z");
-    fx_plan(&f);
-    rw_wstate_t *ws = window_of(f.b, "A");
-    ck_assert_ptr_nonnull(ws);
+    rw_wstate_t *ws = fx_window_a(&f);
     ck_assert_int_eq(ws->window_ms, 3600000);
     ck_assert_int_eq(ws->load_min_ms, ts_ms("2026-11-27T09:00:00Z"));
     uint32_t p0 = f.b->items[0].src;
@@ -1214,11 +1221,7 @@ END_TEST
 /* A window's values read as numbers exactly as strtod reads them (0 when not numbers). */
 START_TEST(test_eval_window_values_as_numbers) {
     fx_t f;
-    fx_init(&f, RULES_FENCE, MAX_BYTES);
-    add_tx(&f, 0, 10, "2026-11-27T10:00:00Z");
-    fx_plan(&f);
-    rw_wstate_t *ws = window_of(f.b, "A");
-    ck_assert_ptr_nonnull(ws);
+    rw_wstate_t *ws = fx_window_a(&f);
     static const char *const fixed[] = {"",
                                         "0",
                                         "-0",
