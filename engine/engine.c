@@ -711,19 +711,26 @@ static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
     return 1;
 }
 
-/* Reads up to want messages: waits up to poll_ms for the first, then takes what
- * has arrived without waiting for the batch to fill. A busy stream gives full
- * batches; a quiet one, small batches at once (lower latency). */
+/* How long a batch waits to fill once its first message is in. */
+#define BATCH_LINGER_MS 5
+
+/* Reads up to want messages: waits up to poll_ms for the first, then at most
+ * BATCH_LINGER_MS for the batch to fill. A busy stream gives full batches at
+ * once; a quiet one, small batches soon (lower latency). */
 static ssize_t consume_batch(engine_t *e, rd_kafka_message_t **msgs, size_t want, int poll_ms) {
     ssize_t n = rd_kafka_consume_batch_queue(e->queue, 0, msgs, want);
-    if (n != 0)
+    if (n < 0 || (size_t)n == want)
         return n;
-    rd_kafka_message_t *m = rd_kafka_consume_queue(e->queue, poll_ms);
-    if (!m)
-        return 0;
-    msgs[0] = m;
-    ssize_t more = want > 1 ? rd_kafka_consume_batch_queue(e->queue, 0, msgs + 1, want - 1) : 0;
-    return 1 + (more > 0 ? more : 0);
+    if (n == 0) {
+        rd_kafka_message_t *m = rd_kafka_consume_queue(e->queue, poll_ms);
+        if (!m)
+            return 0;
+        msgs[n++] = m;
+    }
+    ssize_t more = (size_t)n < want ? rd_kafka_consume_batch_queue(e->queue, BATCH_LINGER_MS,
+                                                                   msgs + n, want - (size_t)n)
+                                    : 0;
+    return n + (more > 0 ? more : 0);
 }
 
 /* Finishes everything in flight: the Redis write, the acknowledgements, the
