@@ -47,6 +47,8 @@ static const char *const help[][3] = {
     {"riskwarn_suppressed_total", "counter", "Rule hits held back by a cool-down."},
     {"riskwarn_redis_errors_total", "counter", "Failed Redis reads or writes (retried)."},
     {"riskwarn_kafka_errors_total", "counter", "Failed or unacknowledged Kafka deliveries."},
+    {"riskwarn_state_evictions_total", "counter",
+     "Windows dropped from memory past state_max_entries (read back from Redis when touched)."},
     {"riskwarn_webhook_total", "counter", "Webhook deliveries, by result."},
     {"riskwarn_consumer_lag", "gauge", "Messages behind the end of each input partition."},
     {"riskwarn_ruleset_info", "gauge", "The loaded rulesets (1), live and shadow."},
