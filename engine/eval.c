@@ -21,7 +21,6 @@ rw_batch_t *rw_batch_new(size_t max_event_bytes, int mode) {
     rw_batch_t *b = rw_calloc(1, sizeof(*b));
     b->max_event_bytes = max_event_bytes;
     b->mode = mode;
-    b->keep_windows = mode != RW_STATE_BATCH;
     rw_buf_init(&b->arena);
     b->jarena = rw_jarena_new(0);
     b->wtab_size = 1024;
@@ -410,7 +409,7 @@ static void items_clear(rw_batch_t *b) {
             json_decref(b->items[i].event);
     b->n_items = 0;
     rw_jarena_reset(b->jarena);
-    if (b->keep_windows) {
+    if (rw_batch_keeps_state(b)) {
         /* Kept window entries refer to sources by index: keep the sources, and
          * their fences when this engine keeps state in front of a store. */
         for (size_t i = 0; i < b->n_srcs; i++) {
@@ -467,7 +466,7 @@ void rw_batch_reset(rw_batch_t *b, const rw_ruleset_t *rs) {
     items_clear(b);
     incrs_clear(b);
     case_alerts_clear(b);
-    if (!b->keep_windows || b->rs != rs) {
+    if (!rw_batch_keeps_state(b) || b->rs != rs) {
         windows_clear(b);
         rw_batch_clear_cases(b);
         cools_clear(b);
@@ -1185,7 +1184,7 @@ void rw_batch_evaluate(rw_batch_t *b) {
             if (ws && (c->flags & RW_CAND_RECORD) && !it->applied) {
                 rw_window_add(b, ws, it->ts_ms, it->src, it->msg.offset,
                               rw_batch_str(b, c->rec_off), b->mode != RW_STATE_MEMORY);
-                if (b->keep_windows && ws->n >= ws->trim_at) {
+                if (rw_batch_keeps_state(b) && ws->n >= ws->trim_at) {
                     rw_window_trim(b, ws);
                     ws->trim_at = ws->n * 2 > 64 ? ws->n * 2 : 64;
                 }

@@ -199,10 +199,9 @@ typedef struct rw_incr {
 typedef struct rw_batch {
     const rw_ruleset_t *rs; /* borrowed; one ruleset for the whole batch */
     size_t max_event_bytes;
-    int mode;          /* RW_STATE_* */
-    bool keep_windows; /* windows and cool-downs stay in memory across batches */
-    uint64_t seq;      /* batches since the start */
-    size_t n_entries;  /* window entries held, across windows */
+    int mode;         /* RW_STATE_* */
+    uint64_t seq;     /* batches since the start */
+    size_t n_entries; /* window entries held, across windows */
 
     rw_item_t *items;
     size_t n_items, cap_items;
@@ -232,11 +231,11 @@ typedef struct rw_batch {
     rw_lookup_t **ltab; /* hash table of lookups; stores walk it to resolve them */
     size_t ltab_size;
 
-    rw_case_t **kstab; /* hash table of cases; kept across batches with keep_windows */
+    rw_case_t **kstab; /* hash table of cases; kept across batches unless RW_STATE_BATCH */
     size_t kstab_size, n_cases;
     rw_case_alert_t *case_alerts;
     size_t n_case_alerts, cap_case_alerts;
-    rw_cool_t **cooltab; /* cool-downs the batch needs; kept across batches with keep_windows */
+    rw_cool_t **cooltab; /* cool-downs the batch needs; kept across batches unless RW_STATE_BATCH */
     size_t cooltab_size, n_cools;
     bool state_alerts; /* some alert depends on state the write will change (cases, cool-downs) */
     rw_pclock_t *pclocks; /* every partition's clock, kept across batches */
@@ -254,10 +253,13 @@ typedef struct rw_batch {
     2 /* memory in front of a store (run): windows and cool-downs stay;                            \
          the store is read on a miss and written once a batch */
 
+/* Whether windows and cool-downs stay in memory across batches. */
+#define rw_batch_keeps_state(b) ((b)->mode != RW_STATE_BATCH)
+
 /* Returns a new batch (free with rw_batch_destroy); mode is an RW_STATE_*. */
 rw_batch_t *rw_batch_new(size_t max_event_bytes, int mode);
 void rw_batch_destroy(rw_batch_t *b);
-/* Forgets the messages and outcomes; keeps windows when keep_windows. Sets the
+/* Forgets the messages and outcomes; keeps windows unless RW_STATE_BATCH. Sets the
  * ruleset for the next batch (borrowed). */
 void rw_batch_reset(rw_batch_t *b, const rw_ruleset_t *rs);
 

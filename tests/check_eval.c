@@ -1307,7 +1307,7 @@ START_TEST(test_eval_evaluate_again_after_reload) {
 }
 END_TEST
 
-/* keep_windows keeps windows across batches of one ruleset, and forgets them for another. */
+/* Kept state keeps windows across batches of one ruleset, and forgets them for another. */
 START_TEST(test_eval_windows_kept_per_ruleset) {
     fx_t f;
     fx_init(&f, RULES_FENCE, MAX_BYTES);
