@@ -35,6 +35,7 @@ MODULES      := $(patsubst rules/examples/%.c,$(BUILD)/modules/%.so,$(wildcard r
 TEST_MODULES := $(patsubst tests/modules/%.c,$(BUILD)/modules-test/%.so,$(wildcard tests/modules/*.c))
 MODULE_LIBS  := $(shell pkg-config --libs jansson 2>/dev/null) -lm
 
+.SECONDARY:
 .PHONY: all deps demo test test-asan bench fuzz format format-check clean
 
 all: $(BIN)/riskwarn $(MODULES)
@@ -75,7 +76,10 @@ $(BUILD)/tests/%.o: tests/%.c
 # -rdynamic: modules loaded by the tests call the engine functions of module.h.
 $(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(BUILD)/tests/harness.o $(LIB)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/tests/harness.o $(LIB) $(LDLIBS) $(TEST_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS) $(TEST_LIBS)
+
+# The fault cases, one file each, share the fixture in tests/faults.c.
+$(filter $(BUILD)/tests/check_faults_%,$(TEST_BIN)): $(BUILD)/tests/faults.o
 
 $(BUILD)/tests/check_plugin: $(MODULES) $(TEST_MODULES)
 

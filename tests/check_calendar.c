@@ -2,6 +2,8 @@
  * inverse, on calendars built by hand (UTC offsets, weekends, holidays, moved working days). */
 #include "calendar.h"
 
+#include "harness.h"
+
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -380,10 +382,4 @@ static Suite *calendar_suite(void) {
     return s;
 }
 
-int main(void) {
-    SRunner *sr = srunner_create(calendar_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+int main(void) { return h_main(calendar_suite); }

@@ -1,6 +1,8 @@
 /* Unit tests for engine/config.c: the engine configuration of SPEC §3. */
 #include "config.h"
 
+#include "harness.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -464,10 +466,4 @@ static Suite *config_suite(void) {
     return s;
 }
 
-int main(void) {
-    SRunner *sr = srunner_create(config_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+int main(void) { return h_main(config_suite); }

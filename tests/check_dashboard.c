@@ -179,7 +179,7 @@ START_TEST(test_dashboard_outputs_agree_and_mask) {
              rx.port);
     int mport = rw_free_port();
     const char *cfg = config_with(&p, RULES, "db-main", mport, hook);
-    const char *log = "/tmp/rwtest-dashboard.log";
+    const char *log = h_path("dashboard_outputs_agree_and_mask.log");
     unlink(log);
     pid_t eng = h_engine_start(cfg, log);
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);
@@ -316,7 +316,7 @@ START_TEST(test_dashboard_failing_webhook_does_not_block) {
              rx.port);
     int mport = rw_free_port();
     const char *cfg = config_with(&p, RULES, "db-hook", mport, hook);
-    pid_t eng = h_engine_start(cfg, "/tmp/rwtest-dashboard.log");
+    pid_t eng = h_engine_start(cfg, h_path("dashboard_failing_webhook_does_not_block.log"));
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);
     long n = h_produce_events(prod, EVENTS);
     rd_kafka_destroy(prod);
@@ -355,8 +355,8 @@ START_TEST(test_dashboard_cooldown_across_two_engines) {
                                              "[\"events.pair\"]");
     char cfg_path[128];
     snprintf(cfg_path, sizeof(cfg_path), "%s", cfg);
-    pid_t a = h_engine_start(cfg_path, "/tmp/rwtest-dashboard.log");
-    pid_t b = h_engine_start(cfg_path, "/tmp/rwtest-dashboard.log");
+    pid_t a = h_engine_start(cfg_path, h_path("dashboard_cooldown_across_two_engines.log"));
+    pid_t b = h_engine_start(cfg_path, h_path("dashboard_cooldown_across_two_engines.log"));
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);
     static const char *const ev[] = {
         "{\"event_id\": \"c1\", \"type\": \"transaction\", \"ts\": \"2026-11-27T10:00:00Z\", "
@@ -418,10 +418,4 @@ static Suite *dashboard_suite(void) {
     return s;
 }
 
-int main(void) {
-    SRunner *sr = srunner_create(dashboard_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}
+int main(void) { return h_main(dashboard_suite); }

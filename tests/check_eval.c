@@ -1522,19 +1522,20 @@ static Suite *eval_suite(void) {
     return s;
 }
 
-int main(void) {
+static int eval_setup(void) {
     rw_jarena_install(); /* as the engine runs: events parsed into the batch's arena */
     cases_collect();
     char err[256];
     if (rw_redis_server_start(&g_redis, NULL, 10000, err, sizeof(err)) != 0) {
         fprintf(stderr, "check_eval: %s\n", err);
-        return EXIT_FAILURE;
+        return -1;
     }
-    SRunner *sr = srunner_create(eval_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    return 0;
+}
+
+static void eval_teardown(void) {
     rw_redis_server_stop(&g_redis);
     cases_free();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
+
+int main(void) { return h_main_around(eval_suite, eval_setup, eval_teardown); }

@@ -4,6 +4,8 @@
  * input under AddressSanitizer and UBSan. */
 #include "fuzz/fuzz_event.c"
 
+#include "harness.h"
+
 #include <check.h>
 #include <dirent.h>
 #include <string.h>
@@ -79,15 +81,13 @@ START_TEST(test_fuzz_hostile_inputs_dead_lettered) {
 }
 END_TEST
 
-int main(void) {
+static Suite *suite(void) {
     Suite *s = suite_create("fuzz_corpus");
     TCase *tc = tcase_create("corpus");
     tcase_add_test(tc, test_fuzz_corpus_replays);
     tcase_add_test(tc, test_fuzz_hostile_inputs_dead_lettered);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return s;
 }
+
+int main(void) { return h_main(suite); }

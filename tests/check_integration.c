@@ -25,7 +25,7 @@ START_TEST(test_integration_alerts_deadletters_counters) {
     ck_assert_int_gt(e.alerts[3], 0);
 
     const char *cfg = h_engine_config(p.mock.bootstraps, p.redis.port, RULES, "it-main");
-    pid_t eng = h_engine_start(cfg, "/tmp/rwtest-engine.log");
+    pid_t eng = h_engine_start(cfg, h_path("engine.log"));
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);
     long n = h_produce_events(prod, EVENTS);
     long nbad = h_produce_events(prod, BAD);
@@ -163,7 +163,7 @@ START_TEST(test_integration_sigkill_restart) {
     char cfg_path[128], parts[4][128];
     snprintf(cfg_path, sizeof(cfg_path), "%s", cfg);
     split_lines(EVENTS, 4, parts);
-    const char *log = "/tmp/rwtest-engine-kill.log";
+    const char *log = h_path("engine-kill.log");
     unlink(log);
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);
     long n = 0;
@@ -270,7 +270,7 @@ START_TEST(test_integration_default_pack_equals_replay) {
     ck_assert_int_gt(e.alerts[3], 0);
     const char *cfg = h_engine_config_topics(p.mock.bootstraps, p.redis.port, PACK, "it-pack",
                                              "[\"events.all\"]");
-    pid_t eng = h_engine_start(cfg, "/tmp/rwtest-engine-pack.log");
+    pid_t eng = h_engine_start(cfg, h_path("engine-pack.log"));
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);
     long n = h_produce_lines(prod, EVENTS, "events.all");
     rd_kafka_destroy(prod);
@@ -308,7 +308,7 @@ START_TEST(test_integration_redis_auth_and_db) {
              " \"metrics_listen\": null, \"rules\": \"%s\"}\n",
              p.mock.bootstraps, secure.port, RULES);
     const char *cfg = h_tmpfile(".json", text);
-    pid_t eng = h_engine_start(cfg, "/tmp/rwtest-engine-auth.log");
+    pid_t eng = h_engine_start(cfg, h_path("engine-auth.log"));
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);
     long n = h_produce_events(prod, BAD);
     rd_kafka_destroy(prod);
@@ -331,7 +331,7 @@ START_TEST(test_integration_redis_auth_and_db) {
              " \"redis\": {\"port\": %d, \"password\": \"wrong\"},\n"
              " \"metrics_listen\": null, \"rules\": \"%s\"}\n",
              p.mock.bootstraps, secure.port, RULES);
-    const char *log = "/tmp/rwtest-engine-auth2.log";
+    const char *log = h_path("engine-auth2.log");
     unlink(log);
     eng = h_engine_start(h_tmpfile(".json", text), log);
     ck_assert_msg(h_wait(log_mentions_auth, (void *)log, 60000), "no AUTH failure logged");
@@ -352,7 +352,7 @@ START_TEST(test_integration_valgrind_no_leaks) {
     h_peers_t p;
     h_peers_start(&p);
     const char *cfg = h_engine_config(p.mock.bootstraps, p.redis.port, PACK, "it-valgrind");
-    const char *log = "/tmp/rwtest-engine-valgrind.log";
+    const char *log = h_path("engine-valgrind.log");
     unlink(log);
     static const char *const vg[] = {"valgrind",
                                      "--leak-check=full",
@@ -427,10 +427,4 @@ static Suite *integration_suite(void) {
     return s;
 }
 
-int main(void) {
-    SRunner *sr = srunner_create(integration_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}
+int main(void) { return h_main(integration_suite); }

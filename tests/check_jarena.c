@@ -2,6 +2,8 @@
  * by a reset; values made outside arena mode (before, after, on another thread) untouched. */
 #include "jarena.h"
 
+#include "harness.h"
+
 #include <check.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -371,12 +373,10 @@ static Suite *jarena_suite(void) {
     return s;
 }
 
-int main(void) {
-    /* Before any JSON value exists, as in the engine. */
+/* Before any JSON value exists, as in the engine. */
+static int jarena_setup(void) {
     rw_jarena_install();
-    SRunner *sr = srunner_create(jarena_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return 0;
 }
+
+int main(void) { return h_main_around(jarena_suite, jarena_setup, NULL); }

@@ -7,6 +7,8 @@
 #include "jparse.h"
 #include "jwrite.h"
 
+#include "harness.h"
+
 #include <check.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -253,10 +255,4 @@ static Suite *jparse_suite(void) {
     return s;
 }
 
-int main(void) {
-    SRunner *sr = srunner_create(jparse_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+int main(void) { return h_main(jparse_suite); }

@@ -1,6 +1,8 @@
 /* Unit tests for engine/jpos.c (JSON Pointer -> line:col). */
 #include "jpos.h"
 
+#include "harness.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -386,10 +388,4 @@ static Suite *jpos_suite(void) {
     return s;
 }
 
-int main(void) {
-    SRunner *sr = srunner_create(jpos_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+int main(void) { return h_main(jpos_suite); }

@@ -137,7 +137,8 @@ START_TEST(test_lifecycle_push_under_load_loses_and_duplicates_nothing) {
     snprintf(v2_path, sizeof(v2_path), "%s", v2);
     halves(first, second);
     const char *cfg = h_engine_config(p.mock.bootstraps, p.redis.port, RULES, "lc-push");
-    pid_t eng = h_engine_start(cfg, "/tmp/rwtest-lifecycle.log");
+    pid_t eng =
+        h_engine_start(cfg, h_path("lifecycle_push_under_load_loses_and_duplicates_nothing.log"));
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);
     long n1 = h_produce_events(prod, first);
     h_progress_t pr = {p.rc, n1};
@@ -193,7 +194,7 @@ START_TEST(test_lifecycle_refused_rulesets_change_nothing) {
     char rules[128];
     snprintf(rules, sizeof(rules), "%s", copy_file(RULES, NULL, NULL));
     const char *cfg = h_engine_config(p.mock.bootstraps, p.redis.port, rules, "lc-refuse");
-    pid_t eng = h_engine_start(cfg, "/tmp/rwtest-lifecycle.log");
+    pid_t eng = h_engine_start(cfg, h_path("lifecycle_refused_rulesets_change_nothing.log"));
     audit_want_t up = {p.mock.bootstraps, "loaded", "live", "file", NULL, 1, 0};
     ck_assert_msg(h_wait(audit_seen, &up, 30000), "engine did not start");
 
@@ -242,8 +243,8 @@ START_TEST(test_lifecycle_push_reaches_two_engines) {
     const char *cfg = h_engine_config(p.mock.bootstraps, p.redis.port, RULES, "lc-two");
     char cfg_path[128];
     snprintf(cfg_path, sizeof(cfg_path), "%s", cfg);
-    pid_t a = h_engine_start(cfg_path, "/tmp/rwtest-lifecycle.log");
-    pid_t b = h_engine_start(cfg_path, "/tmp/rwtest-lifecycle.log");
+    pid_t a = h_engine_start(cfg_path, h_path("lifecycle_push_reaches_two_engines.log"));
+    pid_t b = h_engine_start(cfg_path, h_path("lifecycle_push_reaches_two_engines.log"));
     audit_want_t up = {p.mock.bootstraps, "loaded", "live", "file", NULL, 2, 0};
     ck_assert_msg(h_wait(audit_seen, &up, 30000), "engines did not start");
     const char *v3 = copy_file(RULES, "\"version\": \"2026-11-27.1\"", "\"version\": \"v3\"");
@@ -268,7 +269,7 @@ START_TEST(test_lifecycle_shadow_never_reaches_live_topics) {
     h_expect_t e;
     ck_assert_int_eq(h_expect_replay(RULES, EVENTS, &e), 0);
     const char *cfg = h_engine_config(p.mock.bootstraps, p.redis.port, RULES, "lc-shadow");
-    pid_t eng = h_engine_start(cfg, "/tmp/rwtest-lifecycle.log");
+    pid_t eng = h_engine_start(cfg, h_path("lifecycle_shadow_never_reaches_live_topics.log"));
     char out[4096];
     const char *push[] = {"rules", "push", PACK, "--shadow", "--brokers", p.mock.bootstraps, NULL};
     ck_assert_int_eq(h_run(out, sizeof(out), push), 0);
@@ -326,10 +327,4 @@ static Suite *lifecycle_suite(void) {
     return s;
 }
 
-int main(void) {
-    SRunner *sr = srunner_create(lifecycle_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}
+int main(void) { return h_main(lifecycle_suite); }

@@ -63,7 +63,7 @@ START_TEST(test_overload_memory_flat_nothing_dropped) {
              " \"redis\": {\"port\": %d}, \"metrics_listen\": null, \"rules\": \"%s\"}\n",
              p.mock.bootstraps, p.redis.port, RULES);
     const char *cfg = h_tmpfile(".json", text);
-    const char *log = "/tmp/rwtest-overload.log";
+    const char *log = h_path("overload.log");
     unlink(log);
     /* The whole input first: the engine starts far behind. */
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);
@@ -73,7 +73,7 @@ START_TEST(test_overload_memory_flat_nothing_dropped) {
     pid_t eng = h_engine_start(cfg, log);
 
     long first = -1, peak = 0;
-    int64_t deadline = rw_monotonic_ms() + 240000;
+    int64_t deadline = rw_monotonic_ms() + h_ms(240000);
     long long counted = 0;
     while ((counted = h_hsum(p.rc, "rw:events:*")) < n && rw_monotonic_ms() < deadline) {
         long rss = h_rss_kib(eng);
@@ -114,15 +114,13 @@ START_TEST(test_overload_memory_flat_nothing_dropped) {
 }
 END_TEST
 
-int main(void) {
+static Suite *suite(void) {
     Suite *s = suite_create("overload");
     TCase *tc = tcase_create("overload");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_overload_memory_flat_nothing_dropped);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return s;
 }
+
+int main(void) { return h_main(suite); }

@@ -9,6 +9,8 @@
 #include "plugin.h"
 #include "store.h"
 
+#include "harness.h"
+
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -469,11 +471,9 @@ static void build_dir_find(void) {
     snprintf(g_build, sizeof(g_build), "%s", dirname(dirname(exe)));
 }
 
-int main(void) {
+static int plugin_setup(void) {
     build_dir_find();
-    SRunner *sr = srunner_create(plugin_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return 0;
 }
+
+int main(void) { return h_main_around(plugin_suite, plugin_setup, NULL); }

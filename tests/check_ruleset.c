@@ -1,6 +1,8 @@
 /* Unit tests for engine/ruleset.c: loading and checking rulesets, thresholds, match, masking. */
 #include "ruleset.h"
 
+#include "harness.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1005,10 +1007,4 @@ static Suite *ruleset_suite(void) {
     return s;
 }
 
-int main(void) {
-    SRunner *sr = srunner_create(ruleset_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+int main(void) { return h_main(ruleset_suite); }

@@ -3,6 +3,8 @@
 
 #include "riskwarn/module.h"
 
+#include "harness.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -540,10 +542,4 @@ static Suite *util_suite(void) {
     return s;
 }
 
-int main(void) {
-    SRunner *sr = srunner_create(util_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+int main(void) { return h_main(util_suite); }

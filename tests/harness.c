@@ -17,11 +17,88 @@ const char *h_bin(void) {
     return b && *b ? b : "bin/riskwarn";
 }
 
-const char *h_tmpfile(const char *suffix, const char *text) {
-    static char paths[8][128];
+static void remove_tree(const char *path);
+
+static char run_dir[256];
+static bool run_dir_given;
+
+const char *h_dir(void) {
+    if (run_dir[0])
+        return run_dir;
+    const char *given = getenv("RW_TEST_DIR");
+    if (given && *given) {
+        snprintf(run_dir, sizeof(run_dir), "%s", given);
+        mkdir(run_dir, 0755);
+        run_dir_given = true;
+    } else {
+        snprintf(run_dir, sizeof(run_dir), "/tmp/rwtest-XXXXXX");
+        if (!mkdtemp(run_dir)) { /* before any test runs: no ck_assert here */
+            fprintf(stderr, "mkdtemp %s: %s\n", run_dir, strerror(errno));
+            exit(2);
+        }
+        setenv("RW_TEST_DIR", run_dir, 1);
+    }
+    return run_dir;
+}
+
+const char *h_path(const char *name) {
+    static char paths[8][320];
     static int slot;
     char *p = paths[slot++ % 8];
-    snprintf(p, 128, "/tmp/rwtest-XXXXXX%s", suffix ? suffix : "");
+    snprintf(p, sizeof(paths[0]), "%s/%s", h_dir(), name);
+    return p;
+}
+
+double h_scale(void) {
+    const char *s = getenv("RW_TEST_TIMEOUT_SCALE");
+    double v = s && *s ? strtod(s, NULL) : 0;
+    if (v > 0)
+        return v;
+    return getenv("RW_SANITIZED") ? 4 : 1;
+}
+
+int h_ms(int ms) {
+    double v = ms * h_scale();
+    return v > 2e9 ? 2000000000 : (int)v;
+}
+
+int h_main(Suite *(*suite)(void)) { return h_main_around(suite, NULL, NULL); }
+
+int h_main_around(Suite *(*suite)(void), int (*setup)(void), void (*teardown)(void)) {
+    h_dir();
+    char mult[32];
+    snprintf(mult, sizeof(mult), "%g", h_scale());
+    if (!getenv("CK_TIMEOUT_MULTIPLIER"))
+        setenv("CK_TIMEOUT_MULTIPLIER", mult, 1);
+    if (setup && setup() != 0)
+        return 1;
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    if (teardown)
+        teardown();
+    if (failed)
+        fprintf(stderr, "test files kept in %s\n", run_dir);
+    else if (!run_dir_given)
+        remove_tree(run_dir);
+    return failed ? 1 : 0;
+}
+
+Suite *h_suite_of(const char *name, const TTest *test, int timeout_s) {
+    Suite *s = suite_create(name);
+    TCase *tc = tcase_create(name);
+    tcase_set_timeout(tc, timeout_s);
+    tcase_add_test(tc, test);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+const char *h_tmpfile(const char *suffix, const char *text) {
+    static char paths[8][320];
+    static int slot;
+    char *p = paths[slot++ % 8];
+    snprintf(p, sizeof(paths[0]), "%s/f-XXXXXX%s", h_dir(), suffix ? suffix : "");
     int fd = mkstemps(p, suffix ? (int)strlen(suffix) : 0);
     ck_assert_msg(fd >= 0, "mkstemps: %s", strerror(errno));
     size_t len = strlen(text);
@@ -127,7 +204,7 @@ size_t h_consume_all(const char *brokers, const char *topic, size_t min, int idl
         rd_kafka_topic_partition_list_add(l, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_assign(c, l);
     rd_kafka_topic_partition_list_destroy(l);
-    int64_t deadline = rw_monotonic_ms() + timeout_ms, last = rw_monotonic_ms();
+    int64_t deadline = rw_monotonic_ms() + h_ms(timeout_ms), last = rw_monotonic_ms();
     size_t got = 0;
     while (rw_monotonic_ms() < deadline) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 50);
@@ -186,7 +263,7 @@ pid_t h_engine_start(const char *cfg_path, const char *log_path) {
 }
 
 int h_engine_wait(pid_t pid, int timeout_ms) {
-    int64_t deadline = rw_monotonic_ms() + timeout_ms;
+    int64_t deadline = rw_monotonic_ms() + h_ms(timeout_ms);
     int status;
     while (waitpid(pid, &status, WNOHANG) != pid) {
         if (rw_monotonic_ms() > deadline) {
@@ -245,7 +322,7 @@ pid_t h_engine_start_env(const char *cfg_path, const char *log_path, const char 
 
 int h_engine_stop(pid_t pid, int sig, int timeout_ms) {
     kill(pid, sig);
-    int64_t deadline = rw_monotonic_ms() + timeout_ms;
+    int64_t deadline = rw_monotonic_ms() + h_ms(timeout_ms);
     int status;
     for (;;) {
         pid_t r = waitpid(pid, &status, WNOHANG);
@@ -317,7 +394,7 @@ const char *h_engine_config_topics(const char *brokers, int redis_port, const ch
 }
 
 bool h_wait(bool (*cond)(void *arg), void *arg, int timeout_ms) {
-    int64_t deadline = rw_monotonic_ms() + timeout_ms;
+    int64_t deadline = rw_monotonic_ms() + h_ms(timeout_ms);
     for (;;) {
         if (cond(arg))
             return true;
@@ -646,7 +723,7 @@ void h_redis_persist(h_peers_t *p) {
     p->rc = NULL;
     rw_redis_server_stop(&p->redis);
     p->redis.port = port;
-    snprintf(p->redis.dir, sizeof(p->redis.dir), "/tmp/rwtest-redis-XXXXXX");
+    snprintf(p->redis.dir, sizeof(p->redis.dir), "%s/redis-XXXXXX", h_dir());
     ck_assert_msg(mkdtemp(p->redis.dir) != NULL, "mkdtemp: %s", strerror(errno));
     persist_port = port;
     redis_spawn(&p->redis, true);

@@ -16,7 +16,36 @@
 /* The engine binary: $RW_BIN, or bin/riskwarn. */
 const char *h_bin(void);
 
-/* Writes text to a new temporary file. Returns its path (static storage per
+/* Every test binary's main: `int main(void) { return h_main(x_suite); }`.
+ * Before the suite is built it makes the run's directory (h_dir) and sets
+ * Check's CK_TIMEOUT_MULTIPLIER to h_scale(); it runs the suite, removes the
+ * directory when every test passed and names it when one failed. Returns the
+ * process exit code. */
+#include <check.h>
+int h_main(Suite *(*suite)(void));
+/* h_main with a set-up that runs once in the test process before the suite is
+ * built (nonzero: the run fails at once) and a tear-down after it; either may
+ * be NULL. */
+int h_main_around(Suite *(*suite)(void), int (*setup)(void), void (*teardown)(void));
+/* A suite of one test case holding one test, with a timeout in seconds (before
+ * CK_TIMEOUT_MULTIPLIER). */
+Suite *h_suite_of(const char *name, const TTest *test, int timeout_s);
+/* The run's own temporary directory, inherited by forked tests and the engines
+ * they start ($RW_TEST_DIR when set by the caller, kept then). Logs, configs and
+ * redis-server directories go under it, so parallel runs never share a file. */
+const char *h_dir(void);
+/* dir/name under h_dir(). Static storage per call slot: copy it if you keep more
+ * than 8. */
+const char *h_path(const char *name);
+/* How much slower than a plain build this run is: $RW_TEST_TIMEOUT_SCALE when
+ * set, else 4 under sanitizers ($RW_SANITIZED), else 1. */
+double h_scale(void);
+/* A deadline in milliseconds, stretched by h_scale(). Every wait in the harness
+ * (h_wait, h_consume_all, h_engine_wait, h_engine_stop) already applies it to the
+ * timeout it is given; tests use it for deadlines of their own loops. */
+int h_ms(int ms);
+
+/* Writes text to a new file under h_dir(). Returns its path (static storage per
  * call slot: copy it if you keep more than 8). */
 const char *h_tmpfile(const char *suffix, const char *text);
 
