@@ -89,21 +89,35 @@ static long seed_watchlist(redisContext *c, const char *path) {
     return n;
 }
 
+enum { DEMO_EVENTS = RW_CLI_ID, DEMO_RULES, DEMO_QUIET };
+
+const rw_cli_opt_t rw_demo_opts[] = {
+    {DEMO_EVENTS, "events", "FILE", "the events to stream (data/demo/events.jsonl)"},
+    {DEMO_RULES, "rules", "FILE", "the ruleset (rules/packs/default.json)"},
+    {DEMO_QUIET, "quiet", NULL, "no live feed: only the totals and the tables"},
+    {0, NULL, NULL, NULL}};
+
 int rw_cmd_demo(int argc, char **argv) {
     const char *events = "data/demo/events.jsonl", *bad = "data/demo/bad.jsonl";
     const char *watchlist = "data/demo/watchlist.txt";
     const char *rules = "rules/packs/default.json";
     bool quiet = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--events") == 0 && i + 1 < argc)
-            events = argv[++i];
-        else if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc)
-            rules = argv[++i];
-        else if (strcmp(argv[i], "--quiet") == 0)
+    rw_cli_t cli;
+    rw_cli_init(&cli, "demo", rw_demo_opts);
+    for (int o; (o = rw_cli_next(&cli, argc, argv)) != RW_CLI_END;) {
+        if (o == RW_CLI_HELP)
+            return rw_help("demo");
+        else if (o == DEMO_EVENTS)
+            events = cli.arg;
+        else if (o == DEMO_RULES)
+            rules = cli.arg;
+        else if (o == DEMO_QUIET)
             quiet = true;
         else
             return rw_usage("demo");
     }
+    if (optind < argc)
+        return rw_usage("demo");
     if (access(events, R_OK) != 0 || access(rules, R_OK) != 0) {
         fprintf(stderr, "riskwarn demo: run it from the riskwarn directory (needs %s and %s)\n",
                 events, rules);

@@ -1,4 +1,5 @@
 /* riskwarn: the command line (SPEC §2). */
+#include "cli.h"
 #include "commands.h"
 #include "config.h"
 #include "engine.h"
@@ -44,46 +45,74 @@ typedef struct command {
     const char *usage;
     const char *summary;
     int (*fn)(int argc, char **argv);
+    const rw_cli_opt_t *opts; /* every flag it takes, for help */
 } command_t;
 
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
+static const rw_cli_opt_t no_opts[] = {{0, NULL, NULL, NULL}};
+
 static const command_t commands[] = {
     {"run", "run -c ENGINE.json [--rules FILE] [--brokers LIST] [--group ID] [--redis HOST:PORT]",
-     "the engine: consume events, evaluate rules, publish alerts; stops on SIGTERM/SIGINT",
-     rw_cmd_run},
+     "the engine: consume events, evaluate rules, publish alerts; stops on SIGTERM/SIGINT, "
+     "re-reads the rules file on SIGHUP; -c is required (deploy/engine.example.json shows every "
+     "setting)",
+     rw_cmd_run, rw_run_opts},
+    {"check", "check -c ENGINE.json [--connect [--timeout SECONDS]]",
+     "check an engine config, its ruleset and modules without starting (like nginx -t); with "
+     "--connect, reach Kafka and Redis and say what is there. Exit 0, or 2 with every error",
+     rw_cmd_check, rw_check_opts},
     {"demo", "demo [--events FILE] [--rules FILE] [--quiet]",
      "the embedded default: in-process Kafka, a local redis-server, sample events, alerts",
-     rw_cmd_demo},
+     rw_cmd_demo, rw_demo_opts},
     {"replay",
      "replay --rules FILE [--compare FILE [--json]] [--modules-dir DIR] [--redis HOST:PORT] "
      "[EVENTS.jsonl | -]",
      "backtest JSON-lines events without Kafka: alerts on stdout, a summary on stderr",
-     rw_cmd_replay},
+     rw_cmd_replay, rw_replay_opts},
     {"rules",
      "rules check [--modules-dir DIR] FILE...\n"
      "       riskwarn rules push FILE [--shadow] [--brokers LIST | -c ENGINE.json] [--topic T]\n"
      "       riskwarn rules promote|drop-shadow [--brokers LIST | -c ENGINE.json] [--topic T]",
      "validate rule files (exit 0, or 2 with every error found); publish a ruleset to the "
      "engines, live or as a shadow candidate; promote the shadow candidate",
-     rw_cmd_rules},
+     rw_cmd_rules, rw_rules_opts},
     {"tail",
-     "tail [--brokers LIST | -c ENGINE.json] [--high] [--level low|medium|high] "
+     "tail [--brokers LIST | -c ENGINE.json] [--topic T] [--high] [--level low|medium|high] "
      "[--from-beginning] [--json] [--until-end]",
      "follow the alert topic: one readable line an alert (colours on a terminal), or raw JSON",
-     rw_cmd_tail},
+     rw_cmd_tail, rw_tail_opts},
     {"stats", "stats [--redis HOST:PORT | -c ENGINE.json] [--date YYYY-MM-DD|all] [--top N]",
-     "the day's counters from Redis: alerts by level, top rules, events by type, dead letters, "
-     "suppressed hits",
-     rw_cmd_stats},
+     "counters from Redis: alerts by level, top rules, events by type, dead letters, "
+     "suppressed hits; without --date, the latest day that has counters",
+     rw_cmd_stats, rw_stats_opts},
     {"mock-kafka", "mock-kafka [--brokers N] [--topic NAME:PARTITIONS]...",
      "a local Kafka cluster for development and tests; prints its bootstrap servers first",
-     rw_cmd_mock_kafka},
-    {"version", "version", "print the version", cmd_version},
-    {"help", "help [COMMAND]", "this help, or one command's", cmd_help},
+     rw_cmd_mock_kafka, rw_mock_kafka_opts},
+    {"version", "version", "print the version", cmd_version, no_opts},
+    {"help", "help [COMMAND]", "this help, or one command's with every flag", cmd_help, no_opts},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(*commands))
+
+static const command_t *command_find(const char *name) {
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(name, commands[i].name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static void command_help(const command_t *c, FILE *out) {
+    fprintf(out, "usage: riskwarn %s\n\n%s\n\noptions:\n", c->usage, c->summary);
+    rw_cli_print(out, c->opts);
+}
+
+int rw_help(const char *cmd) {
+    const command_t *c = command_find(cmd);
+    if (c)
+        command_help(c, stdout);
+    return RW_EXIT_OK;
+}
 
 static int cmd_version(int argc, char **argv) {
     (void)argc;
@@ -100,11 +129,11 @@ static void print_module(const rw_module_t *m, void *arg) {
 
 static int cmd_help(int argc, char **argv) {
     if (argc > 1) {
-        for (size_t i = 0; i < N_COMMANDS; i++)
-            if (strcmp(argv[1], commands[i].name) == 0) {
-                printf("usage: riskwarn %s\n\n%s\n", commands[i].usage, commands[i].summary);
-                return RW_EXIT_OK;
-            }
+        const command_t *c = command_find(argv[1]);
+        if (c) {
+            command_help(c, stdout);
+            return RW_EXIT_OK;
+        }
         fprintf(stderr, "riskwarn: no command \"%s\"; see riskwarn help\n", argv[1]);
         return RW_EXIT_USAGE;
     }
@@ -113,51 +142,66 @@ static int cmd_help(int argc, char **argv) {
         printf("  %-11s %s\n", commands[i].name, commands[i].summary);
     printf("\nrule modules:\n");
     rw_modules_each(print_module, NULL);
-    printf("\nexit codes: 0 success, 1 runtime failure, 2 usage or configuration error\n");
+    printf("\nriskwarn help COMMAND (or riskwarn COMMAND --help) lists a command's flags.\n"
+           "exit codes: 0 success, 1 runtime failure, 2 usage or configuration error\n");
     return RW_EXIT_OK;
 }
 
 int rw_usage(const char *cmd) {
-    for (size_t i = 0; i < N_COMMANDS; i++)
-        if (strcmp(cmd, commands[i].name) == 0)
-            fprintf(stderr, "usage: riskwarn %s\n", commands[i].usage);
+    const command_t *c = command_find(cmd);
+    if (c)
+        fprintf(stderr, "usage: riskwarn %s\n(riskwarn help %s lists every flag)\n", c->usage, cmd);
     return RW_EXIT_USAGE;
 }
 
 /* ---- run ------------------------------------------------------------------------------- */
 
+enum { RUN_RULES = RW_CLI_ID, RUN_BROKERS, RUN_GROUP, RUN_REDIS };
+
+const rw_cli_opt_t rw_run_opts[] = {
+    {'c', "config", "ENGINE.json", "the engine config (required)"},
+    {RUN_RULES, "rules", "FILE", "the ruleset, instead of the config's \"rules\""},
+    {RUN_BROKERS, "brokers", "LIST", "Kafka bootstrap servers, instead of the config's"},
+    {RUN_GROUP, "group", "ID", "the consumer group, instead of the config's"},
+    {RUN_REDIS, "redis", "HOST:PORT", "the Redis server, instead of the config's"},
+    {0, NULL, NULL, NULL}};
+
 int rw_cmd_run(int argc, char **argv) {
     const char *cfg_path = NULL, *rules = NULL, *brokers = NULL, *group = NULL, *redis = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **slot = strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0 ? &cfg_path
-                            : strcmp(a, "--rules") == 0                        ? &rules
-                            : strcmp(a, "--brokers") == 0                      ? &brokers
-                            : strcmp(a, "--group") == 0                        ? &group
-                            : strcmp(a, "--redis") == 0                        ? &redis
-                                                                               : NULL;
-        if (!slot || i + 1 >= argc) {
-            fprintf(stderr, "riskwarn run: %s \"%s\"\n",
-                    slot ? "missing value for"
-                         : "unknown "
-                           "argument",
-                    a);
+    rw_cli_t cli;
+    rw_cli_init(&cli, "run", rw_run_opts);
+    for (int o; (o = rw_cli_next(&cli, argc, argv)) != RW_CLI_END;) {
+        const char **slot = o == 'c'           ? &cfg_path
+                            : o == RUN_RULES   ? &rules
+                            : o == RUN_BROKERS ? &brokers
+                            : o == RUN_GROUP   ? &group
+                            : o == RUN_REDIS   ? &redis
+                                               : NULL;
+        if (o == RW_CLI_HELP)
+            return rw_help("run");
+        if (!slot)
             return rw_usage("run");
-        }
-        *slot = argv[++i];
+        *slot = cli.arg;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "riskwarn run: unexpected argument \"%s\"\n", argv[optind]);
+        return rw_usage("run");
+    }
+    if (!cfg_path) {
+        fprintf(stderr, "riskwarn run: -c ENGINE.json is required (deploy/engine.example.json "
+                        "shows every setting; riskwarn check -c checks one)\n");
+        return rw_usage("run");
     }
     rw_config_t cfg;
     rw_config_init(&cfg);
-    if (cfg_path) {
-        rw_error_t err;
-        rw_error_clear(&err);
-        if (rw_config_load(&cfg, cfg_path, &err)) {
-            char line[1024];
-            rw_error_format(&err, line, sizeof(line));
-            fprintf(stderr, "%s\n", line);
-            rw_config_fini(&cfg);
-            return RW_EXIT_USAGE;
-        }
+    rw_error_t err;
+    rw_error_clear(&err);
+    if (rw_config_load(&cfg, cfg_path, &err)) {
+        char line[1024];
+        rw_error_format(&err, line, sizeof(line));
+        fprintf(stderr, "%s\n", line);
+        rw_config_fini(&cfg);
+        return RW_EXIT_USAGE;
     }
     if (rules)
         rw_config_set(&cfg.rules, rules);
@@ -195,28 +239,33 @@ int rw_modules_dir_load(const char *dir) {
     return -1;
 }
 
+enum { RULES_MODULES_DIR = RW_CLI_ID, RULES_BROKERS, RULES_TOPIC, RULES_SHADOW };
+
+const rw_cli_opt_t rw_rules_opts[] = {
+    {RULES_MODULES_DIR, "modules-dir", "DIR", "check, push: load external rule modules from DIR"},
+    {'c', "config", "ENGINE.json", "push, promote, drop-shadow: brokers and topic from the config"},
+    {RULES_BROKERS, "brokers", "LIST", "push, promote, drop-shadow: Kafka bootstrap servers"},
+    {RULES_TOPIC, "topic", "T", "push, promote, drop-shadow: the control topic (risk.rules)"},
+    {RULES_SHADOW, "shadow", NULL, "push: as a shadow candidate beside the live ruleset"},
+    {0, NULL, NULL, NULL}};
+
+/* The options of a rules command, parsed. */
+typedef struct rules_args {
+    const char *action, *brokers, *topic, *cfg_path, *mdir;
+    bool shadow;
+    char **files; /* positionals, borrowed from argv */
+    int n_files;
+} rules_args_t;
+
 /* rules push / promote / drop-shadow: one control message for every engine. */
-static int rules_control(int argc, char **argv) {
-    const char *action = argv[1];
-    const char *file = NULL, *brokers = NULL, *topic = NULL, *cfg_path = NULL, *mdir = NULL;
-    bool shadow = false;
-    for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--brokers") == 0 && i + 1 < argc)
-            brokers = argv[++i];
-        else if (strcmp(argv[i], "--topic") == 0 && i + 1 < argc)
-            topic = argv[++i];
-        else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
-            cfg_path = argv[++i];
-        else if (strcmp(argv[i], "--modules-dir") == 0 && i + 1 < argc)
-            mdir = argv[++i];
-        else if (strcmp(argv[i], "--shadow") == 0 && strcmp(action, "push") == 0)
-            shadow = true;
-        else if (argv[i][0] != '-' && !file && strcmp(action, "push") == 0)
-            file = argv[i];
-        else
-            return rw_usage("rules");
-    }
-    if (strcmp(action, "push") == 0 && !file)
+static int rules_control(const rules_args_t *ra) {
+    const char *action = ra->action;
+    const char *file = ra->n_files ? ra->files[0] : NULL;
+    const char *brokers = ra->brokers, *topic = ra->topic, *cfg_path = ra->cfg_path;
+    const char *mdir = ra->mdir;
+    bool shadow = ra->shadow;
+    bool push = strcmp(action, "push") == 0;
+    if ((push && ra->n_files != 1) || (!push && (ra->n_files || shadow || mdir)))
         return rw_usage("rules");
     rw_config_t cfg;
     rw_config_init(&cfg);
@@ -297,27 +346,50 @@ out:
 }
 
 int rw_cmd_rules(int argc, char **argv) {
-    if (argc >= 2 && (strcmp(argv[1], "push") == 0 || strcmp(argv[1], "promote") == 0 ||
-                      strcmp(argv[1], "drop-shadow") == 0))
-        return rules_control(argc, argv);
-    if (argc < 3 || strcmp(argv[1], "check") != 0)
-        return rw_usage("rules");
-    int first = 2;
-    if (argc >= 5 && strcmp(argv[2], "--modules-dir") == 0) {
-        if (rw_modules_dir_load(argv[3]))
-            return RW_EXIT_USAGE;
-        first = 4;
+    rules_args_t ra;
+    memset(&ra, 0, sizeof(ra));
+    rw_cli_t cli;
+    rw_cli_init(&cli, "rules", rw_rules_opts);
+    for (int o; (o = rw_cli_next(&cli, argc, argv)) != RW_CLI_END;) {
+        if (o == RW_CLI_HELP)
+            return rw_help("rules");
+        else if (o == RULES_MODULES_DIR)
+            ra.mdir = cli.arg;
+        else if (o == 'c')
+            ra.cfg_path = cli.arg;
+        else if (o == RULES_BROKERS)
+            ra.brokers = cli.arg;
+        else if (o == RULES_TOPIC)
+            ra.topic = cli.arg;
+        else if (o == RULES_SHADOW)
+            ra.shadow = true;
+        else
+            return rw_usage("rules");
     }
-    if (first >= argc)
+    if (optind >= argc)
         return rw_usage("rules");
+    ra.action = argv[optind];
+    ra.files = argv + optind + 1;
+    ra.n_files = argc - optind - 1;
+    if (strcmp(ra.action, "push") == 0 || strcmp(ra.action, "promote") == 0 ||
+        strcmp(ra.action, "drop-shadow") == 0)
+        return rules_control(&ra);
+    if (strcmp(ra.action, "check") != 0 || ra.n_files == 0 || ra.shadow || ra.cfg_path ||
+        ra.brokers || ra.topic) {
+        if (strcmp(ra.action, "check") != 0)
+            fprintf(stderr, "riskwarn rules: no subcommand \"%s\"\n", ra.action);
+        return rw_usage("rules");
+    }
+    if (rw_modules_dir_load(ra.mdir))
+        return RW_EXIT_USAGE;
     rw_errors_t errs;
     rw_errors_init(&errs);
     int bad = 0;
-    for (int i = first; i < argc; i++) {
+    for (int i = 0; i < ra.n_files; i++) {
         size_t before = errs.n;
-        rw_ruleset_t *rs = rw_ruleset_load_file(argv[i], &errs);
+        rw_ruleset_t *rs = rw_ruleset_load_file(ra.files[i], &errs);
         if (rs) {
-            printf("%s: ok: ruleset %s version %s, %zu rules\n", argv[i], rs->name, rs->version,
+            printf("%s: ok: ruleset %s version %s, %zu rules\n", ra.files[i], rs->name, rs->version,
                    rs->n_rules);
             rw_ruleset_destroy(rs);
         } else {
@@ -336,26 +408,36 @@ int rw_cmd_rules(int argc, char **argv) {
 
 /* ---- mock-kafka ------------------------------------------------------------------------- */
 
+enum { MOCK_BROKERS = RW_CLI_ID, MOCK_TOPIC };
+
+const rw_cli_opt_t rw_mock_kafka_opts[] = {
+    {MOCK_BROKERS, "brokers", "N", "brokers in the cluster, 1 to 16 (3)"},
+    {MOCK_TOPIC, "topic", "NAME:PARTITIONS", "create a topic; repeat for more (up to 64)"},
+    {0, NULL, NULL, NULL}};
+
 int rw_cmd_mock_kafka(int argc, char **argv) {
-    int brokers = 3;
+    long brokers = 3;
     rw_mock_t m;
     char err[512];
     const char *topics[64];
     int n_topics = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--brokers") == 0 && i + 1 < argc) {
-            brokers = atoi(argv[++i]);
-            if (brokers < 1 || brokers > 16) {
-                fprintf(stderr, "riskwarn mock-kafka: --brokers: 1 to 16\n");
+    rw_cli_t cli;
+    rw_cli_init(&cli, "mock-kafka", rw_mock_kafka_opts);
+    for (int o; (o = rw_cli_next(&cli, argc, argv)) != RW_CLI_END;) {
+        if (o == RW_CLI_HELP)
+            return rw_help("mock-kafka");
+        if (o == MOCK_BROKERS) {
+            if (rw_cli_long(&cli, 1, 16, &brokers))
                 return RW_EXIT_USAGE;
-            }
-        } else if (strcmp(argv[i], "--topic") == 0 && i + 1 < argc && n_topics < 64) {
-            topics[n_topics++] = argv[++i];
+        } else if (o == MOCK_TOPIC && n_topics < 64) {
+            topics[n_topics++] = cli.arg;
         } else {
             return rw_usage("mock-kafka");
         }
     }
-    if (rw_mock_start(&m, brokers, err, sizeof(err))) {
+    if (optind < argc)
+        return rw_usage("mock-kafka");
+    if (rw_mock_start(&m, (int)brokers, err, sizeof(err))) {
         fprintf(stderr, "riskwarn mock-kafka: %s\n", err);
         return RW_EXIT_RUNTIME;
     }
@@ -393,9 +475,9 @@ int main(int argc, char **argv) {
         return cmd_help(1, argv);
     if (strcmp(argv[1], "--version") == 0)
         return cmd_version(1, argv);
-    for (size_t i = 0; i < N_COMMANDS; i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].fn(argc - 1, argv + 1);
+    const command_t *c = command_find(argv[1]);
+    if (c)
+        return c->fn(argc - 1, argv + 1);
     fprintf(stderr, "riskwarn: unknown command \"%s\"; see riskwarn help\n", argv[1]);
     return RW_EXIT_USAGE;
 }

@@ -275,24 +275,44 @@ static void compare_print(const run_t *a, const run_t *b, bool as_json) {
 
 /* ---- the command ------------------------------------------------------------------------ */
 
+enum { REPLAY_RULES = RW_CLI_ID, REPLAY_COMPARE, REPLAY_JSON, REPLAY_MODULES_DIR, REPLAY_REDIS };
+
+const rw_cli_opt_t rw_replay_opts[] = {
+    {REPLAY_RULES, "rules", "FILE", "the ruleset to run (required)"},
+    {REPLAY_COMPARE, "compare", "FILE",
+     "a second ruleset: print how the two differ rule by rule and level by level"},
+    {REPLAY_JSON, "json", NULL, "with --compare: the difference as JSON"},
+    {REPLAY_MODULES_DIR, "modules-dir", "DIR", "load external rule modules from DIR"},
+    {REPLAY_REDIS, "redis", "HOST:PORT",
+     "read watchlist sets from this Redis (read only; state stays in memory)"},
+    {0, NULL, NULL, NULL}};
+
 int rw_cmd_replay(int argc, char **argv) {
     const char *rules = NULL, *compare = NULL, *input = NULL, *mdir = NULL, *redis = NULL;
     bool as_json = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc)
-            rules = argv[++i];
-        else if (strcmp(argv[i], "--compare") == 0 && i + 1 < argc)
-            compare = argv[++i];
-        else if (strcmp(argv[i], "--json") == 0)
+    rw_cli_t cli;
+    rw_cli_init(&cli, "replay", rw_replay_opts);
+    for (int o; (o = rw_cli_next(&cli, argc, argv)) != RW_CLI_END;) {
+        if (o == RW_CLI_HELP)
+            return rw_help("replay");
+        else if (o == REPLAY_RULES)
+            rules = cli.arg;
+        else if (o == REPLAY_COMPARE)
+            compare = cli.arg;
+        else if (o == REPLAY_JSON)
             as_json = true;
-        else if (strcmp(argv[i], "--modules-dir") == 0 && i + 1 < argc)
-            mdir = argv[++i];
-        else if (strcmp(argv[i], "--redis") == 0 && i + 1 < argc)
-            redis = argv[++i];
-        else if ((argv[i][0] != '-' || strcmp(argv[i], "-") == 0) && !input)
-            input = argv[i];
+        else if (o == REPLAY_MODULES_DIR)
+            mdir = cli.arg;
+        else if (o == REPLAY_REDIS)
+            redis = cli.arg;
         else
             return rw_usage("replay");
+    }
+    if (optind < argc)
+        input = argv[optind++];
+    if (optind < argc) {
+        fprintf(stderr, "riskwarn replay: one input file at most, not also \"%s\"\n", argv[optind]);
+        return rw_usage("replay");
     }
     if (!rules || (as_json && !compare))
         return rw_usage("replay");

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct row {
     char *name;
@@ -153,25 +152,87 @@ void rw_stats_print(void *redis, const char *p, const char *date, int top, FILE 
     rows_free(&supp);
 }
 
+/* Whether text is a real date "YYYY-MM-DD". */
+static bool date_valid(const char *t) {
+    int y, m, d, n = 0;
+    if (strlen(t) != 10 || sscanf(t, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 || m < 1 ||
+        m > 12 || d < 1 || d > 31)
+        return false;
+    int64_t y2;
+    unsigned m2, d2;
+    rw_civil_from_days(rw_days_from_civil(y, (unsigned)m, (unsigned)d), &y2, &m2, &d2);
+    return y2 == y && (int)m2 == m && (int)d2 == d;
+}
+
+/* The latest date of the day counters (PREFIXalerts:DATE, PREFIXevents:DATE)
+ * into out (11 bytes); "" when there are none. */
+static void latest_day(redisContext *c, const char *prefix, char *out) {
+    static const char *const kinds[] = {"alerts:", "events:"};
+    out[0] = 0;
+    for (size_t k = 0; k < 2; k++) {
+        unsigned long long cursor = 0;
+        size_t skip = strlen(prefix) + strlen(kinds[k]);
+        do {
+            redisReply *r =
+                redisCommand(c, "SCAN %llu MATCH %s%s* COUNT 1000", cursor, prefix, kinds[k]);
+            if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+                if (r)
+                    freeReplyObject(r);
+                break;
+            }
+            cursor = strtoull(r->element[0]->str, NULL, 10);
+            for (size_t i = 0; i < r->element[1]->elements; i++) {
+                const char *key = r->element[1]->element[i]->str;
+                if (strlen(key) == skip + 10 && date_valid(key + skip) &&
+                    strcmp(key + skip, out) > 0)
+                    memcpy(out, key + skip, 11);
+            }
+            freeReplyObject(r);
+        } while (cursor != 0);
+    }
+}
+
+enum { STATS_REDIS = RW_CLI_ID, STATS_DATE, STATS_TOP };
+
+const rw_cli_opt_t rw_stats_opts[] = {
+    {STATS_REDIS, "redis", "HOST:PORT", "the Redis server, instead of the config's"},
+    {'c', "config", "ENGINE.json", "Redis settings and key prefix from an engine config"},
+    {STATS_DATE, "date", "YYYY-MM-DD|all",
+     "the day (event time), or every day; default: the latest day that has counters"},
+    {STATS_TOP, "top", "N", "rules in the top-rules table, 1 to 100000 (10)"},
+    {0, NULL, NULL, NULL}};
+
 int rw_cmd_stats(int argc, char **argv) {
     const char *redis = NULL, *date = NULL, *cfg_path = NULL;
-    int top = 10;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--redis") == 0 && i + 1 < argc)
-            redis = argv[++i];
-        else if (strcmp(argv[i], "--date") == 0 && i + 1 < argc)
-            date = argv[++i];
-        else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
-            cfg_path = argv[++i];
-        else if (strcmp(argv[i], "--top") == 0 && i + 1 < argc)
-            top = atoi(argv[++i]);
-        else
+    long top = 10;
+    rw_cli_t cli;
+    rw_cli_init(&cli, "stats", rw_stats_opts);
+    for (int o; (o = rw_cli_next(&cli, argc, argv)) != RW_CLI_END;) {
+        if (o == RW_CLI_HELP)
+            return rw_help("stats");
+        if (o == STATS_REDIS) {
+            redis = cli.arg;
+        } else if (o == STATS_DATE) {
+            date = cli.arg;
+            if (strcmp(date, "all") != 0 && !date_valid(date)) {
+                rw_cli_refuse(&cli, "a date YYYY-MM-DD (such as 2026-11-27), or all");
+                return RW_EXIT_USAGE;
+            }
+        } else if (o == 'c') {
+            cfg_path = cli.arg;
+        } else if (o == STATS_TOP) {
+            if (rw_cli_long(&cli, 1, 100000, &top))
+                return RW_EXIT_USAGE;
+        } else {
             return rw_usage("stats");
+        }
     }
+    if (optind < argc)
+        return rw_usage("stats");
     rw_config_t cfg;
     rw_config_init(&cfg);
     int rc = RW_EXIT_USAGE;
-    char err[512], today[16];
+    char err[512], latest[16];
     rw_error_t cerr;
     rw_error_clear(&cerr);
     redisContext *c = NULL;
@@ -184,27 +245,6 @@ int rw_cmd_stats(int argc, char **argv) {
         fprintf(stderr, "riskwarn stats: --redis: use HOST:PORT\n");
         goto out;
     }
-    if (date && strcmp(date, "all") == 0)
-        date = "*";
-    if (!date) {
-        /* Today on the rules' calendar when known, else on this machine's clock. */
-        int off = 0;
-        rw_errors_t errs;
-        rw_errors_init(&errs);
-        rw_ruleset_t *rs = cfg_path ? rw_ruleset_load_file(cfg.rules, &errs) : NULL;
-        if (rs) {
-            off = rs->calendar.utc_offset_min;
-        } else {
-            time_t now = time(NULL);
-            struct tm lt;
-            localtime_r(&now, &lt);
-            off = (int)(lt.tm_gmtoff / 60);
-        }
-        rw_ruleset_destroy(rs);
-        rw_errors_fini(&errs);
-        rw_date_format(rw_now_ms(), off, today, sizeof(today));
-        date = today;
-    }
     rw_redis_opts_t ro = {
         cfg.redis_host, cfg.redis_port,       cfg.redis_unix_socket, cfg.redis_password,
         cfg.redis_db,   cfg.redis_key_prefix, cfg.group_id,          5000};
@@ -213,7 +253,25 @@ int rw_cmd_stats(int argc, char **argv) {
         rc = RW_EXIT_RUNTIME;
         goto out;
     }
-    rw_stats_print(c, cfg.redis_key_prefix, date, top, stdout);
+    if (date && strcmp(date, "all") == 0)
+        date = "*";
+    if (!date) {
+        /* Counters are dated by event time: today on this machine's clock may
+         * have none yet. The latest day that has some is what a new user wants. */
+        latest_day(c, cfg.redis_key_prefix, latest);
+        if (!latest[0]) {
+            printf("no counters in Redis under %s yet (they are written as the engine "
+                   "processes events)\n",
+                   cfg.redis_key_prefix);
+            rc = RW_EXIT_OK;
+            goto out;
+        }
+        printf("no --date given: showing %s, the latest day that has counters (event time; "
+               "--date all for every day)\n\n",
+               latest);
+        date = latest;
+    }
+    rw_stats_print(c, cfg.redis_key_prefix, date, (int)top, stdout);
     rc = RW_EXIT_OK;
 out:
     if (c)

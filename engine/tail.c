@@ -47,34 +47,61 @@ static int assign_all(rd_kafka_t *c, const char *topic, bool from_beginning) {
     return parts;
 }
 
+enum {
+    TAIL_BROKERS = RW_CLI_ID,
+    TAIL_TOPIC,
+    TAIL_LEVEL,
+    TAIL_BEGIN,
+    TAIL_JSON,
+    TAIL_HIGH,
+    TAIL_END
+};
+
+const rw_cli_opt_t rw_tail_opts[] = {
+    {TAIL_BROKERS, "brokers", "LIST", "Kafka bootstrap servers, instead of the config's"},
+    {'c', "config", "ENGINE.json", "brokers, topics and Kafka properties from an engine config"},
+    {TAIL_TOPIC, "topic", "T", "the topic to follow (the config's alert topic, risk.alerts)"},
+    {TAIL_HIGH, "high", NULL, "follow the high-alert topic (risk.alerts.high)"},
+    {TAIL_LEVEL, "level", "L", "only alerts at level L or above: low, medium or high"},
+    {TAIL_BEGIN, "from-beginning", NULL, "start at the oldest alert kept, not at the end"},
+    {TAIL_JSON, "json", NULL, "print each alert's JSON as it is on the topic"},
+    {TAIL_END, "until-end", NULL, "stop once every partition is read to its end"},
+    {0, NULL, NULL, NULL}};
+
 int rw_cmd_tail(int argc, char **argv) {
     const char *brokers = NULL, *cfg_path = NULL, *topic = NULL;
     int min_level = RW_LEVEL_LOW;
     bool from_beginning = false, as_json = false, high = false, until_end = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--brokers") == 0 && i + 1 < argc)
-            brokers = argv[++i];
-        else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
-            cfg_path = argv[++i];
-        else if (strcmp(argv[i], "--topic") == 0 && i + 1 < argc)
-            topic = argv[++i];
-        else if (strcmp(argv[i], "--level") == 0 && i + 1 < argc) {
-            min_level = rw_level_parse(argv[++i]);
-            if (min_level < 0) {
-                fprintf(stderr, "riskwarn tail: --level: low, medium or high\n");
+    rw_cli_t cli;
+    rw_cli_init(&cli, "tail", rw_tail_opts);
+    for (int o; (o = rw_cli_next(&cli, argc, argv)) != RW_CLI_END;) {
+        if (o == RW_CLI_HELP)
+            return rw_help("tail");
+        else if (o == TAIL_BROKERS)
+            brokers = cli.arg;
+        else if (o == 'c')
+            cfg_path = cli.arg;
+        else if (o == TAIL_TOPIC)
+            topic = cli.arg;
+        else if (o == TAIL_LEVEL) {
+            min_level = rw_level_parse(cli.arg);
+            if (min_level <= RW_LEVEL_NONE) {
+                rw_cli_refuse(&cli, "low, medium or high");
                 return RW_EXIT_USAGE;
             }
-        } else if (strcmp(argv[i], "--from-beginning") == 0)
+        } else if (o == TAIL_BEGIN)
             from_beginning = true;
-        else if (strcmp(argv[i], "--json") == 0)
+        else if (o == TAIL_JSON)
             as_json = true;
-        else if (strcmp(argv[i], "--high") == 0)
+        else if (o == TAIL_HIGH)
             high = true;
-        else if (strcmp(argv[i], "--until-end") == 0)
+        else if (o == TAIL_END)
             until_end = true;
         else
             return rw_usage("tail");
     }
+    if (optind < argc)
+        return rw_usage("tail");
     rw_config_t cfg;
     rw_config_init(&cfg);
     int rc = RW_EXIT_USAGE;

@@ -1,0 +1,341 @@
+/* The command line: --help and --opt=value on every command, help COMMAND with
+ * every flag, bad dates and numbers refused, stats without --date, and
+ * `riskwarn check` with and without --connect (against the mock cluster, a
+ * real redis-server, a TLS-only redis-server and a peer that is not Redis). */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char out[65536];
+
+static int run(const char *const *args) { return h_run(out, sizeof(out), args); }
+
+#define ASSERT_OUT(needle)                                                                         \
+    ck_assert_msg(strstr(out, needle) != NULL, "no \"%s\" in:\n%s", needle, out)
+
+/* Each command and the flags its help must list. */
+static const char *const flags[][9] = {
+    {"run", "--config", "--rules", "--brokers", "--group", "--redis", NULL},
+    {"check", "--config", "--connect", "--timeout", NULL},
+    {"demo", "--events", "--rules", "--quiet", NULL},
+    {"replay", "--rules", "--compare", "--json", "--modules-dir", "--redis", NULL},
+    {"rules", "--modules-dir", "--config", "--brokers", "--topic", "--shadow", NULL},
+    {"tail", "--brokers", "--config", "--topic", "--high", "--level", "--from-beginning", "--json",
+     "--until-end"},
+    {"stats", "--redis", "--config", "--date", "--top", NULL},
+    {"mock-kafka", "--brokers", "--topic", NULL},
+};
+
+START_TEST(test_cli_help_lists_every_flag) {
+    for (size_t i = 0; i < sizeof(flags) / sizeof(*flags); i++) {
+        const char *cmd = flags[i][0];
+        const char *help[] = {cmd, "--help", NULL};
+        ck_assert_msg(run(help) == 0, "%s --help: %s", cmd, out);
+        char usage[64];
+        snprintf(usage, sizeof(usage), "usage: riskwarn %s", cmd);
+        ASSERT_OUT(usage);
+        char first[sizeof(out)];
+        snprintf(first, sizeof(first), "%s", out);
+        const char *h[] = {"help", cmd, NULL};
+        ck_assert_int_eq(run(h), 0);
+        ck_assert_str_eq(out, first); /* help COMMAND says what COMMAND --help says */
+        for (size_t f = 1; f < 9 && flags[i][f]; f++)
+            ASSERT_OUT(flags[i][f]);
+        const char *hs[] = {cmd, "-h", NULL};
+        ck_assert_int_eq(run(hs), 0);
+    }
+    const char *none[] = {"help", "no-such-command", NULL};
+    ck_assert_int_eq(run(none), 2);
+}
+END_TEST
+
+START_TEST(test_cli_refuses_bad_options_dates_and_numbers) {
+    static const char *const bad[][6] = {
+        {"stats", "--date", "27-11-2026", NULL},
+        {"stats", "--date=2026-02-30", NULL},
+        {"stats", "--date", "2026-11-27x", NULL},
+        {"stats", "--top", "abc", NULL},
+        {"stats", "--top=0", NULL},
+        {"stats", "--top", "12abc", NULL},
+        {"mock-kafka", "--brokers", "x", NULL},
+        {"check", "-c", "x.json", "--timeout", "-1", NULL},
+        {"tail", "--level", "urgent", NULL},
+        {"tail", "--json=yes", NULL},
+        {"run", "--no-such-flag", NULL},
+        {"run", "-c", NULL},
+        {"replay", "--rules", "a.json", "one.jsonl", "two.jsonl", NULL},
+        {"rules", "frobnicate", "x.json", NULL},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        ck_assert_msg(run(bad[i]) == 2, "%s %s: exit not 2: %s", bad[i][0], bad[i][1], out);
+        ASSERT_OUT("riskwarn");
+    }
+    const char *date[] = {"stats", "--date", "27-11-2026", NULL};
+    run(date);
+    ASSERT_OUT("--date: a date YYYY-MM-DD");
+    const char *top[] = {"stats", "--top", "abc", NULL};
+    run(top);
+    ASSERT_OUT("--top: a whole number");
+    /* run says -c is required, as its usage line does. */
+    const char *bare[] = {"run", NULL};
+    ck_assert_int_eq(run(bare), 2);
+    ASSERT_OUT("-c ENGINE.json is required");
+}
+END_TEST
+
+static void hset(redisContext *c, const char *key, const char *field, const char *v) {
+    redisReply *r = redisCommand(c, "HSET %s %s %s", key, field, v);
+    ck_assert_ptr_nonnull(r);
+    freeReplyObject(r);
+}
+
+START_TEST(test_cli_stats_latest_day_and_opt_equals) {
+    rw_redis_server_t rs;
+    char err[512];
+    ck_assert_msg(rw_redis_server_start(&rs, NULL, 10000, err, sizeof(err)) == 0, "%s", err);
+    char redis[64];
+    snprintf(redis, sizeof(redis), "--redis=127.0.0.1:%d", rs.port);
+    const char *empty[] = {"stats", redis, NULL};
+    ck_assert_int_eq(run(empty), 0);
+    ASSERT_OUT("no counters in Redis under rw:");
+
+    redisContext *c = h_redis(rs.port);
+    hset(c, "rw:alerts:2026-11-25", "low", "7");
+    hset(c, "rw:alerts:2026-11-27", "high", "3");
+    hset(c, "rw:events:2026-11-27", "transaction", "40");
+    hset(c, "rw:events:2026-11-26", "transaction", "11");
+    hset(c, "rw:shadow:alerts:2026-12-01", "low", "5"); /* another prefix: not a day of rw: */
+    hset(c, "rw:alerts:not-a-date", "low", "5");
+    ck_assert_int_eq(run(empty), 0);
+    ASSERT_OUT("showing 2026-11-27, the latest day that has counters");
+    ASSERT_OUT("counters for 2026-11-27");
+    ASSERT_OUT("(all events)                         40");
+
+    const char *day[] = {"stats", redis, "--date=2026-11-25", "--top=3", NULL};
+    ck_assert_int_eq(run(day), 0);
+    ASSERT_OUT("counters for 2026-11-25");
+    ck_assert_ptr_null(strstr(out, "latest day"));
+    const char *all[] = {"stats", "--date", "all", redis, NULL};
+    ck_assert_int_eq(run(all), 0);
+    ASSERT_OUT("(all events)                         51");
+    redisFree(c);
+    rw_redis_server_stop(&rs);
+}
+END_TEST
+
+/* ---- riskwarn check ------------------------------------------------------------------- */
+
+static const char *good_rules(void) {
+    static char path[128];
+    snprintf(path, sizeof(path), "%s",
+             h_tmpfile(".json", "{\"ruleset\": \"t\", \"version\": \"1\",\n"
+                                " \"rules\": [\n"
+                                "  {\"id\": \"big\", \"module\": \"value\",\n"
+                                "   \"params\": {\"field\": \"amount\"},\n"
+                                "   \"thresholds\": {\"low\": 5, \"medium\": 10, \"high\": 20}}\n"
+                                " ]}\n"));
+    return path;
+}
+
+static const char *check_config(const char *brokers, int redis_port, const char *rules,
+                                const char *extra) {
+    char text[2048];
+    snprintf(text, sizeof(text),
+             "{\"kafka\": {\"brokers\": \"%s\"},\n"
+             " \"redis\": {\"host\": \"127.0.0.1\", \"port\": %d},\n"
+             " \"rules\": \"%s\"%s}\n",
+             brokers, redis_port, rules, extra);
+    static char path[128];
+    snprintf(path, sizeof(path), "%s", h_tmpfile(".json", text));
+    return path;
+}
+
+START_TEST(test_check_lists_every_error) {
+    const char *cfg = check_config("127.0.0.1:1", 1, good_rules(), "");
+    const char *ok[] = {"check", "-c", cfg, NULL};
+    ck_assert_int_eq(run(ok), 0);
+    ASSERT_OUT("ruleset t version 1, 1 rules");
+    ASSERT_OUT(": ok");
+
+    const char *rules = h_tmpfile(".json", "{\"ruleset\": \"t\", \"version\": \"1\",\n"
+                                           " \"rules\": [\n"
+                                           "  {\"id\": \"a\", \"module\": \"nope\",\n"
+                                           "   \"params\": {},\n"
+                                           "   \"thresholds\": {\"low\": 5}},\n"
+                                           "  {\"id\": \"b\", \"module\": \"value\",\n"
+                                           "   \"params\": {\"field\": \"amount\"},\n"
+                                           "   \"thresholds\": {\"low\": 5, \"medium\": 5}}\n"
+                                           " ]}\n");
+    char rules_path[128];
+    snprintf(rules_path, sizeof(rules_path), "%s", rules);
+    const char *bad = check_config("127.0.0.1:1", 1, rules_path,
+                                   ",\n \"metrics_listen\": \"localhost:x\",\n"
+                                   " \"kafka\": {\"input_topics\": [\"risk.alerts\"]}");
+    /* Two "kafka" keys are a config error: the config is refused before anything else. */
+    const char *dup[] = {"check", "-c", bad, NULL};
+    ck_assert_int_eq(run(dup), 2);
+    ASSERT_OUT("1 error");
+
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "{\"kafka\": {\"brokers\": \"127.0.0.1:1\", \"input_topics\": [\"risk.alerts\"]},\n"
+             " \"metrics_listen\": \"localhost:x\",\n"
+             " \"rules\": \"%s\"}\n",
+             rules_path);
+    const char *cfg2 = h_tmpfile(".json", text);
+    const char *many[] = {"check", "-c", cfg2, NULL};
+    ck_assert_int_eq(run(many), 2);
+    ASSERT_OUT("nope");                        /* the unknown module */
+    ASSERT_OUT("\"b\"");                       /* the unordered thresholds */
+    ASSERT_OUT("metrics_listen");              /* the listen address */
+    ASSERT_OUT("both an input topic and one"); /* the engine would read its own alerts */
+    char want[160];
+    snprintf(want, sizeof(want), "%s:", rules_path);
+    ASSERT_OUT(want); /* rule errors name their file */
+    ck_assert_msg(strstr(out, " errors") != NULL, "%s", out);
+}
+END_TEST
+
+START_TEST(test_check_connect_describes_kafka_and_redis) {
+    h_peers_t p;
+    h_peers_start(&p);
+    char err[512];
+    ck_assert_int_eq(rw_mock_topic(&p.mock, "risk.audit:1", err, sizeof(err)), 0);
+    const char *cfg = check_config(p.mock.bootstraps, p.redis.port, good_rules(), "");
+    const char *args[] = {"check", "-c", cfg, "--connect", "--timeout=5", NULL};
+    ck_assert_msg(run(args) == 0, "%s", out);
+    ASSERT_OUT("3 brokers");
+    ASSERT_OUT("events.transactions          4 partitions");
+    ASSERT_OUT("risk.alerts                  2 partitions");
+    ASSERT_OUT("risk.rules                   missing");
+    ASSERT_OUT("Redis 7.");
+    ASSERT_OUT("standalone (not a cluster)");
+    ASSERT_OUT("role master");
+
+    /* A topic the engine writes is missing: an error, named. */
+    const char *t = h_tmpfile(".json", "");
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "{\"kafka\": {\"brokers\": \"%s\", \"deadletter_topic\": \"risk.nowhere\"},\n"
+             " \"redis\": {\"host\": \"127.0.0.1\", \"port\": %d},\n \"rules\": \"%s\"}\n",
+             p.mock.bootstraps, p.redis.port, good_rules());
+    FILE *f = fopen(t, "w");
+    fputs(text, f);
+    fclose(f);
+    const char *missing[] = {"check", "-c", t, "--connect", NULL};
+    ck_assert_int_eq(run(missing), 2);
+    ASSERT_OUT("topic \"risk.nowhere\" (dead letters) does not exist");
+
+    /* Redis is down: said so, exit 2. */
+    h_redis_kill(&p);
+    ck_assert_int_eq(run(args), 2);
+    ASSERT_OUT("redis");
+    ASSERT_OUT("1 error");
+    h_peers_stop(&p);
+}
+END_TEST
+
+START_TEST(test_check_connect_names_unreachable_and_wrong_peers) {
+    h_peers_t p;
+    h_peers_start(&p);
+    /* Kafka that is not there. */
+    const char *cfg = check_config("127.0.0.1:1", p.redis.port, good_rules(), "");
+    const char *args[] = {"check", "-c", cfg, "--connect", "--timeout", "2", NULL};
+    ck_assert_int_eq(run(args), 2);
+    ASSERT_OUT("kafka 127.0.0.1:1: not reached");
+    ASSERT_OUT("Connection refused");
+
+    /* "Redis" that is a Kafka broker: not Redis. */
+    char broker[256];
+    snprintf(broker, sizeof(broker), "%s", p.mock.bootstraps);
+    *strchr(broker, ',') = 0;
+    const char *cfg2 =
+        check_config(p.mock.bootstraps, atoi(strrchr(broker, ':') + 1), good_rules(), "");
+    const char *args2[] = {"check", "-c", cfg2, "--connect", "--timeout", "2", NULL};
+    ck_assert_int_eq(run(args2), 2);
+    ASSERT_OUT("not Redis");
+    ck_assert_ptr_null(strstr(out, "wants TLS"));
+    h_peers_stop(&p);
+}
+END_TEST
+
+/* A redis-server that listens with TLS only, with a certificate made for it. */
+START_TEST(test_check_connect_names_tls_redis) {
+    char dir[256];
+    snprintf(dir, sizeof(dir), "%s", h_path("tls-redis"));
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s/k.pem -out %s/c.pem -days 1 "
+             "-subj /CN=localhost >/dev/null 2>&1",
+             dir, dir);
+    ck_assert_msg(system(cmd) == 0, "openssl could not make a certificate");
+    int port = rw_free_port();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char ps[16], cert[300], key[300];
+        snprintf(ps, sizeof(ps), "%d", port);
+        snprintf(cert, sizeof(cert), "%s/c.pem", dir);
+        snprintf(key, sizeof(key), "%s/k.pem", dir);
+        freopen("/dev/null", "w", stdout);
+        execlp("redis-server", "redis-server", "--port", "0", "--tls-port", ps, "--bind",
+               "127.0.0.1", "--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file",
+               cert, "--tls-auth-clients", "no", "--save", "", "--dir", dir, (char *)NULL);
+        _exit(127);
+    }
+    /* Until it listens. */
+    int64_t deadline = rw_monotonic_ms() + h_ms(10000);
+    bool listening = false;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    while (!listening && rw_monotonic_ms() < deadline) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        listening = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+        close(fd);
+        if (!listening)
+            usleep(20000);
+    }
+    ck_assert_msg(listening, "redis-server with TLS did not start");
+    const char *cfg = check_config("127.0.0.1:1", port, good_rules(), "");
+    const char *args[] = {"check", "-c", cfg, "--connect", "--timeout", "2", NULL};
+    ck_assert_int_eq(run(args), 2);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    ASSERT_OUT("wants TLS");
+    ASSERT_OUT("stunnel");
+}
+END_TEST
+
+static Suite *cli_suite(void) {
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("commands");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_cli_help_lists_every_flag);
+    tcase_add_test(tc, test_cli_refuses_bad_options_dates_and_numbers);
+    tcase_add_test(tc, test_cli_stats_latest_day_and_opt_equals);
+    suite_add_tcase(s, tc);
+    TCase *tk = tcase_create("check");
+    tcase_set_timeout(tk, 120);
+    tcase_add_test(tk, test_check_lists_every_error);
+    tcase_add_test(tk, test_check_connect_describes_kafka_and_redis);
+    tcase_add_test(tk, test_check_connect_names_unreachable_and_wrong_peers);
+    tcase_add_test(tk, test_check_connect_names_tls_redis);
+    suite_add_tcase(s, tk);
+    return s;
+}
+
+int main(void) { return h_main(cli_suite); }
