@@ -1,7 +1,9 @@
 #include "config.h"
 
 #include "jpos.h"
+#include "log.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,7 @@ void rw_config_init(rw_config_t *c) {
     c->webhook_min_level = 3;
     c->webhook_timeout_ms = 2000;
     c->webhook_retries = 3;
+    c->webhook_digest_after = 10;
     c->batch_max = 512;
     c->poll_ms = 100;
     c->redis_timeout_ms = 5000;
@@ -68,6 +71,8 @@ void rw_config_fini(rw_config_t *c) {
     free(c->modules_dir);
     free(c->metrics_listen);
     free(c->webhook_url);
+    free(c->webhook_token);
+    free(c->webhook_secret);
     memset(c, 0, sizeof(*c));
 }
 
@@ -91,6 +96,7 @@ int rw_config_set_redis(rw_config_t *c, const char *hostport) {
  * engine's own topics and offsets handling. */
 static const char *const allowed_props[] = {
     "client.id",
+    "group.instance.id",
     "security.protocol",
     "sasl.mechanisms",
     "sasl.mechanism",
@@ -249,6 +255,47 @@ static int get_int(cctx_t *x, json_t *obj, const char *pointer, const char *name
     return 0;
 }
 
+/* The content of the file named by obj[file_key], without its final newline. */
+static int read_secret(cctx_t *x, json_t *obj, const char *pointer, const char *file_key,
+                       char **slot) {
+    char p[300], name[300], *path = NULL;
+    snprintf(p, sizeof(p), "%s/%s", pointer, file_key);
+    if (get_str(x, obj, pointer, file_key, &path, 0))
+        return -1;
+    snprintf(name, sizeof(name), "%s.%s", pointer + 1, file_key); /* "redis.password_file" */
+    rw_error_t ferr;
+    rw_error_clear(&ferr);
+    size_t len;
+    char *text = rw_file_read(path, &len, &ferr);
+    int rc = text ? 0 : cerr(x, p, false, "%s: %s", name, ferr.text);
+    while (text && len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+        text[--len] = 0;
+    if (text && (len == 0 || strlen(text) != len))
+        rc = cerr(x, p, false, "%s: \"%s\" is empty or holds a NUL byte", name, path);
+    if (rc == 0) {
+        free(*slot);
+        *slot = text;
+        text = NULL;
+    }
+    free(text);
+    free(path);
+    return rc;
+}
+
+/* A secret given as NAME or as NAME_file: one of the two, never both. */
+static int get_secret(cctx_t *x, json_t *obj, const char *pointer, const char *name, char **slot) {
+    char file_key[64], p[300];
+    snprintf(file_key, sizeof(file_key), "%s_file", name);
+    json_t *f = json_object_get(obj, file_key), *plain = json_object_get(obj, name);
+    if (!f || json_is_null(f))
+        return get_str(x, obj, pointer, name, slot, 1);
+    snprintf(p, sizeof(p), "%s/%s", pointer, file_key);
+    if (plain && !json_is_null(plain))
+        return cerr(x, p, true, "%s.%s: give %s or %s, not both", pointer + 1, file_key, name,
+                    file_key);
+    return read_secret(x, obj, pointer, file_key, slot);
+}
+
 static const char *prop_str(const json_t *props, const char *name) {
     return json_string_value(json_object_get(props, name));
 }
@@ -318,9 +365,17 @@ static int security_check(cctx_t *x, const json_t *props) {
 }
 
 static int load_kafka(cctx_t *x, rw_config_t *c, json_t *k) {
-    static const char *const keys[] = {
-        "brokers",          "group_id",      "input_topics", "alert_topic", "high_alert_topic",
-        "deadletter_topic", "control_topic", "audit_topic",  "properties",  NULL};
+    static const char *const keys[] = {"brokers",
+                                       "group_id",
+                                       "input_topics",
+                                       "alert_topic",
+                                       "high_alert_topic",
+                                       "deadletter_topic",
+                                       "control_topic",
+                                       "audit_topic",
+                                       "properties",
+                                       "sasl_password_file",
+                                       NULL};
     if (!json_is_object(k))
         return cerr(x, "/kafka", false, "kafka: must be an object");
     if (check_keys(x, k, "/kafka", keys) || get_str(x, k, "/kafka", "brokers", &c->brokers, 0) ||
@@ -367,22 +422,43 @@ static int load_kafka(cctx_t *x, rw_config_t *c, json_t *k) {
         }
         json_decref(c->properties);
         c->properties = json_deep_copy(props);
-        if (security_check(x, props))
-            return -1;
     }
-    return 0;
+    /* sasl.password from a file: kafka.sasl_password_file. */
+    json_t *spf = json_object_get(k, "sasl_password_file");
+    if (spf && !json_is_null(spf)) {
+        char *pw = NULL;
+        if (json_object_get(c->properties, "sasl.password"))
+            return cerr(x, "/kafka/sasl_password_file", true,
+                        "kafka.sasl_password_file: give it or kafka.properties.sasl.password, "
+                        "not both");
+        const char *proto = prop_str(c->properties, "security.protocol");
+        if (!proto || strncasecmp(proto, "sasl_", 5) != 0)
+            return cerr(x, "/kafka/sasl_password_file", true,
+                        "kafka.sasl_password_file: security.protocol is %s, so SASL settings "
+                        "would be ignored (use sasl_plaintext or sasl_ssl)",
+                        proto ? proto : "plaintext (the default)");
+        if (read_secret(x, k, "/kafka", "sasl_password_file", &pw))
+            return -1;
+        json_t *v = json_string(pw);
+        free(pw);
+        if (!v)
+            return cerr(x, "/kafka/sasl_password_file", false,
+                        "kafka.sasl_password_file: the password is not UTF-8");
+        json_object_set_new(c->properties, "sasl.password", v);
+    }
+    return security_check(x, c->properties);
 }
 
 static int load_redis(cctx_t *x, rw_config_t *c, json_t *r) {
-    static const char *const keys[] = {"host", "port",       "unix_socket", "password",
-                                       "db",   "key_prefix", NULL};
+    static const char *const keys[] = {"host", "port",       "unix_socket",   "password",
+                                       "db",   "key_prefix", "password_file", NULL};
     if (!json_is_object(r))
         return cerr(x, "/redis", false, "redis: must be an object");
     long long port = c->redis_port, db = c->redis_db;
     if (check_keys(x, r, "/redis", keys) || get_str(x, r, "/redis", "host", &c->redis_host, 0) ||
         get_int(x, r, "/redis", "port", 1, 65535, &port) ||
         get_str(x, r, "/redis", "unix_socket", &c->redis_unix_socket, 1) ||
-        get_str(x, r, "/redis", "password", &c->redis_password, 1) ||
+        get_secret(x, r, "/redis", "password", &c->redis_password) ||
         get_int(x, r, "/redis", "db", 0, 1023, &db) ||
         get_str(x, r, "/redis", "key_prefix", &c->redis_key_prefix, 0))
         return -1;
@@ -392,17 +468,23 @@ static int load_redis(cctx_t *x, rw_config_t *c, json_t *r) {
 }
 
 static int load_webhook(cctx_t *x, rw_config_t *c, json_t *w) {
-    static const char *const keys[] = {"url", "min_level", "timeout_ms", "retries", NULL};
+    static const char *const keys[] = {"url",          "min_level",  "timeout_ms", "retries",
+                                       "token",        "token_file", "secret",     "secret_file",
+                                       "digest_after", NULL};
     if (json_is_null(w))
         return 0;
     if (!json_is_object(w))
         return cerr(x, "/webhook", false, "webhook: must be an object or null");
-    long long timeout = c->webhook_timeout_ms, retries = c->webhook_retries;
+    long long timeout = c->webhook_timeout_ms, retries = c->webhook_retries,
+              digest = c->webhook_digest_after;
     char *level = NULL;
     if (check_keys(x, w, "/webhook", keys) ||
         get_str(x, w, "/webhook", "url", &c->webhook_url, 0) ||
         get_int(x, w, "/webhook", "timeout_ms", 50, 60000, &timeout) ||
         get_int(x, w, "/webhook", "retries", 0, 10, &retries) ||
+        get_int(x, w, "/webhook", "digest_after", 2, 1000, &digest) ||
+        get_secret(x, w, "/webhook", "token", &c->webhook_token) ||
+        get_secret(x, w, "/webhook", "secret", &c->webhook_secret) ||
         get_str(x, w, "/webhook", "min_level", &level, 0))
         return -1;
     if (!c->webhook_url)
@@ -422,6 +504,118 @@ static int load_webhook(cctx_t *x, rw_config_t *c, json_t *w) {
     }
     c->webhook_timeout_ms = (int)timeout;
     c->webhook_retries = (int)retries;
+    c->webhook_digest_after = (int)digest;
+    return 0;
+}
+
+static int load_log(cctx_t *x, rw_config_t *c, json_t *l) {
+    static const char *const keys[] = {"format", NULL};
+    if (!json_is_object(l))
+        return cerr(x, "/log", false, "log: must be an object");
+    char *format = NULL;
+    if (check_keys(x, l, "/log", keys) || get_str(x, l, "/log", "format", &format, 0))
+        return -1;
+    int rc = format && rw_log_format_parse(format, &c->log_format)
+                 ? cerr(x, "/log/format", false, "log.format: text or json")
+                 : 0;
+    free(format);
+    return rc;
+}
+
+/* ---- the environment ---------------------------------------------------------------- */
+
+/* RISKWARN_* variables and the keys they set (README, "Settings from the environment").
+ * A variable replaces the key and its *_file twin (drop), wherever the file set them. */
+static const struct {
+    const char *name, *pointer, *drop;
+    bool integer;
+} env_keys[] = {
+    {"RISKWARN_KAFKA_BROKERS", "/kafka/brokers", NULL, false},
+    {"RISKWARN_KAFKA_GROUP_ID", "/kafka/group_id", NULL, false},
+    {"RISKWARN_KAFKA_GROUP_INSTANCE_ID", "/kafka/properties/group.instance.id", NULL, false},
+    {"RISKWARN_KAFKA_CLIENT_ID", "/kafka/properties/client.id", NULL, false},
+    {"RISKWARN_KAFKA_SASL_USERNAME", "/kafka/properties/sasl.username", NULL, false},
+    {"RISKWARN_KAFKA_SASL_PASSWORD", "/kafka/properties/sasl.password", "/kafka/sasl_password_file",
+     false},
+    {"RISKWARN_KAFKA_SASL_PASSWORD_FILE", "/kafka/sasl_password_file",
+     "/kafka/properties/sasl.password", false},
+    {"RISKWARN_REDIS_HOST", "/redis/host", NULL, false},
+    {"RISKWARN_REDIS_PORT", "/redis/port", NULL, true},
+    {"RISKWARN_REDIS_DB", "/redis/db", NULL, true},
+    {"RISKWARN_REDIS_PASSWORD", "/redis/password", "/redis/password_file", false},
+    {"RISKWARN_REDIS_PASSWORD_FILE", "/redis/password_file", "/redis/password", false},
+    {"RISKWARN_RULES", "/rules", NULL, false},
+    {"RISKWARN_METRICS_LISTEN", "/metrics_listen", NULL, false},
+    {"RISKWARN_WEBHOOK_URL", "/webhook/url", NULL, false},
+    {"RISKWARN_WEBHOOK_TOKEN", "/webhook/token", "/webhook/token_file", false},
+    {"RISKWARN_WEBHOOK_TOKEN_FILE", "/webhook/token_file", "/webhook/token", false},
+    {"RISKWARN_WEBHOOK_SECRET", "/webhook/secret", "/webhook/secret_file", false},
+    {"RISKWARN_WEBHOOK_SECRET_FILE", "/webhook/secret_file", "/webhook/secret", false},
+    {"RISKWARN_LOG_FORMAT", "/log/format", NULL, false},
+};
+#define N_ENV_KEYS (sizeof(env_keys) / sizeof(*env_keys))
+
+/* The object that holds pointer's last key (made when missing), and that key. */
+static json_t *env_parent(json_t *root, const char *pointer, const char **key, bool make) {
+    char part[64];
+    json_t *obj = root;
+    const char *p = pointer + 1, *slash;
+    while ((slash = strchr(p, '/')) != NULL) {
+        snprintf(part, sizeof(part), "%.*s", (int)(slash - p), p);
+        json_t *next = json_object_get(obj, part);
+        if (!next || json_is_null(next)) {
+            if (!make)
+                return NULL;
+            next = json_object();
+            json_object_set_new(obj, part, next);
+        }
+        if (!json_is_object(next))
+            return NULL; /* the file's wrong type is reported by the loader */
+        obj = next;
+        p = slash + 1;
+    }
+    *key = p;
+    return obj;
+}
+
+extern char **environ;
+
+static int env_apply(cctx_t *x, json_t *root) {
+    for (char **e = environ; *e; e++) {
+        if (strncmp(*e, "RISKWARN_", 9) != 0)
+            continue;
+        size_t nl = strcspn(*e, "=");
+        size_t i = 0;
+        while (i < N_ENV_KEYS &&
+               (strlen(env_keys[i].name) != nl || strncmp(*e, env_keys[i].name, nl)))
+            i++;
+        if (i == N_ENV_KEYS)
+            return rw_error_set(x->err, "environment", 0, 0,
+                                "%.*s: unknown variable (README lists the RISKWARN_* settings)",
+                                (int)nl, *e);
+        const char *v = (*e)[nl] ? *e + nl + 1 : "";
+        json_t *val = NULL;
+        if (env_keys[i].integer) {
+            char *end;
+            errno = 0;
+            long long n = strtoll(v, &end, 10);
+            if (*v && !*end && !errno)
+                val = json_integer(n);
+        } else if (*v) {
+            val = json_string(v); /* NULL when not UTF-8 */
+        }
+        if (!val)
+            return rw_error_set(x->err, "environment", 0, 0, "%s: must be %s", env_keys[i].name,
+                                env_keys[i].integer ? "an integer" : "a non-empty UTF-8 string");
+        const char *key;
+        json_t *obj = env_parent(root, env_keys[i].pointer, &key, true);
+        if (obj)
+            json_object_set_new(obj, key, val);
+        else
+            json_decref(val);
+        if (env_keys[i].drop && (obj = env_parent(root, env_keys[i].drop, &key, false)))
+            json_object_del(obj, key);
+    }
     return 0;
 }
 
@@ -446,11 +640,14 @@ int rw_config_load(rw_config_t *c, const char *path, rw_error_t *err) {
                                        "metrics_listen",
                                        "webhook",
                                        "state_max_entries",
+                                       "log",
                                        NULL};
     if (!json_is_object(root)) {
         cerr(&x, "", false, "the engine configuration must be a JSON object");
         goto out;
     }
+    if (env_apply(&x, root))
+        goto out;
     long long meb = (long long)c->max_event_bytes, sme = (long long)c->state_max_entries;
     if (check_keys(&x, root, "", keys) ||
         (json_object_get(root, "kafka") && load_kafka(&x, c, json_object_get(root, "kafka"))) ||
@@ -460,7 +657,9 @@ int rw_config_load(rw_config_t *c, const char *path, rw_error_t *err) {
         get_int(&x, root, "", "max_event_bytes", 64, 64LL * 1024 * 1024, &meb) ||
         get_int(&x, root, "", "state_max_entries", 1000, 1000000000, &sme) ||
         get_str(&x, root, "", "metrics_listen", &c->metrics_listen, 1) ||
-        (json_object_get(root, "webhook") && load_webhook(&x, c, json_object_get(root, "webhook"))))
+        (json_object_get(root, "webhook") &&
+         load_webhook(&x, c, json_object_get(root, "webhook"))) ||
+        (json_object_get(root, "log") && load_log(&x, c, json_object_get(root, "log"))))
         goto out;
     c->max_event_bytes = (size_t)meb;
     c->state_max_entries = (size_t)sme;

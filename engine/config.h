@@ -32,6 +32,10 @@ typedef struct rw_config {
     int webhook_min_level; /* RW_LEVEL_* (3: high) */
     int webhook_timeout_ms;
     int webhook_retries;
+    int webhook_digest_after; /* alerts waiting at which the sender sends digests */
+    char *webhook_token;      /* NULL: no Authorization: Bearer header */
+    char *webhook_secret;     /* NULL: no signature header */
+    int log_format;           /* RW_LOG_TEXT or RW_LOG_JSON */
 
     /* Not in the file: set by flags, tests and the benchmark. */
     int batch_max;        /* messages a batch (512) */
@@ -43,8 +47,11 @@ typedef struct rw_config {
 /* Fills cfg with the defaults of SPEC §3. Free with rw_config_fini. */
 void rw_config_init(rw_config_t *cfg);
 void rw_config_fini(rw_config_t *cfg);
-/* Reads a config file over the defaults. Returns 0, or -1 with err filled
- * (file:line:col). Unknown keys and wrong types are errors. */
+/* Reads a config file over the defaults, then the RISKWARN_* environment
+ * variables over the file (README lists them; any other RISKWARN_* name is an
+ * error), then the secrets named by *_file keys. Returns 0, or -1 with err
+ * filled (file:line:col, or the variable's name). Unknown keys and wrong types
+ * are errors. */
 int rw_config_load(rw_config_t *cfg, const char *path, rw_error_t *err);
 /* Parses "host:port" into the Redis settings. Returns 0 or -1. */
 int rw_config_set_redis(rw_config_t *cfg, const char *hostport);

@@ -1,6 +1,7 @@
 #include "engine.h"
 
 #include "eval.h"
+#include "log.h"
 #include "metrics.h"
 #include "plugin.h"
 #include "ruleset.h"
@@ -16,6 +17,7 @@
 
 rd_kafka_conf_t *rw_kafka_conf_new(const rw_config_t *cfg, char *err, size_t errlen) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rw_kafka_conf_log(conf);
     if (rd_kafka_conf_set(conf, "bootstrap.servers", cfg->brokers, err, errlen) != RD_KAFKA_CONF_OK)
         goto fail;
     const char *name;
@@ -1094,6 +1096,7 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
     e.cfg = cfg;
     e.ctl = ctl;
     e.stop = &ctl->stop;
+    rw_log_format = cfg->log_format;
     const char *die = getenv("RW_TEST_DIE");
     if (die) {
         const char *colon = strchr(die, ':');

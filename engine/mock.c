@@ -1,5 +1,7 @@
 #include "mock.h"
 
+#include "log.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@ int rw_mock_start(rw_mock_t *m, int brokers, char *err, size_t errlen) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     /* The cluster needs a handle to live in; a producer that never sends. */
     rd_kafka_conf_set(conf, "log_level", "3", NULL, 0);
+    rw_kafka_conf_log(conf);
     m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
     if (!m->rk) {
         rd_kafka_conf_destroy(conf);

@@ -35,15 +35,12 @@ void rw_error_format(const rw_error_t *err, char *buf, size_t len) {
 }
 
 void rw_log_write(int level, const char *fmt, ...) {
-    static const char *names[] = {"error", "warn", "info", "debug"};
-    char ts[40];
-    rw_time_format(rw_now_ms(), ts, sizeof(ts));
     char line[2048];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s riskwarn %s: %s\n", ts, names[level < 0 ? 0 : level > 3 ? 3 : level], line);
+    rw_log_emit(level, NULL, line);
 }
 
 /* ---- time ---------------------------------------------------------------- */

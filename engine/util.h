@@ -28,10 +28,17 @@ int rw_error_set(rw_error_t *err, const char *source, int line, int column, cons
 /* "file:line:col: text", "file: text" or "text". */
 void rw_error_format(const rw_error_t *err, char *buf, size_t len);
 
-/* Logging to stderr. rw_log_level is set once at start-up. */
+/* Logging to stderr, one line a record. rw_log_level and rw_log_format are set
+ * once at start-up. Text: "TS riskwarn LEVEL: MSG[ name=value...]"; JSON (engine/log.c):
+ * {"ts":..,"level":..,"msg":..,"name":"value",...} on one line. */
 enum { RW_LOG_ERROR = 0, RW_LOG_WARN = 1, RW_LOG_INFO = 2, RW_LOG_DEBUG = 3 };
+enum { RW_LOG_TEXT = 0, RW_LOG_JSON = 1 };
 extern int rw_log_level;
+extern int rw_log_format;
 void rw_log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Writes one record with fields: a NULL-terminated list of name, value strings
+ * (borrowed), or NULL. msg is written as it is. */
+void rw_log_emit(int level, const char *const *fields, const char *msg);
 #define rw_log(level, ...)                                                                         \
     do {                                                                                           \
         if ((level) <= rw_log_level)                                                               \

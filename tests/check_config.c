@@ -445,6 +445,156 @@ START_TEST(test_config_set_string) {
 }
 END_TEST
 
+/* ---- secrets from files, settings from the environment ------------------------------------ */
+
+/* Writes text to a new temporary file; returns its path (static, one at a time per slot). */
+static const char *secret_file(int slot, const char *text) {
+    static char paths[4][64];
+    snprintf(paths[slot], sizeof(paths[slot]), "/tmp/rwsecret-XXXXXX");
+    int fd = mkstemp(paths[slot]);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return paths[slot];
+}
+
+START_TEST(test_config_secret_files) {
+    const char *redis = secret_file(0, "r3dis-pass\n");
+    const char *sasl = secret_file(1, "sasl-pass\r\n");
+    const char *token = secret_file(2, "tok");
+    const char *secret = secret_file(3, "hmac key\n\n");
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "{\"redis\": {\"password_file\": \"%s\"},\n"
+             " \"kafka\": {\"sasl_password_file\": \"%s\", \"properties\": {\n"
+             "   \"security.protocol\": \"sasl_ssl\", \"sasl.mechanisms\": \"SCRAM-SHA-512\",\n"
+             "   \"sasl.username\": \"rw\"}},\n"
+             " \"webhook\": {\"url\": \"https://pager.example/hook\", \"token_file\": \"%s\",\n"
+             "             \"secret_file\": \"%s\", \"digest_after\": 50}}",
+             redis, sasl, token, secret);
+    rw_config_t c;
+    rw_error_t err;
+    char path[64];
+    ck_assert_msg(load_text(text, &c, &err, path) == 0, "%s", err.text);
+    ck_assert_str_eq(c.redis_password, "r3dis-pass");
+    ck_assert_str_eq(json_string_value(json_object_get(c.properties, "sasl.password")),
+                     "sasl-pass");
+    ck_assert_str_eq(c.webhook_token, "tok");
+    ck_assert_str_eq(c.webhook_secret, "hmac key");
+    ck_assert_int_eq(c.webhook_digest_after, 50);
+    rw_config_fini(&c);
+
+    /* One of the two forms; a file that cannot be read, or is empty. */
+    snprintf(text, sizeof(text), "{\"redis\": {\"password\": \"x\",\n \"password_file\": \"%s\"}}",
+             redis);
+    expect_error(text, "give password or password_file, not both", "\"password_file\"", 0);
+    expect_error("{\"redis\": {\"password_file\": \"/nonexistent/pw\"}}",
+                 "redis.password_file: ", "\"/nonexistent/pw\"", 0);
+    snprintf(text, sizeof(text),
+             "{\"webhook\": {\"url\": \"http://h/\",\n \"secret_file\": \"%s\"}}",
+             secret_file(0, "\n"));
+    expect_error(text, "is empty", "\"/tmp/rwsecret", 0);
+    snprintf(
+        text, sizeof(text),
+        "{\"kafka\": {\"properties\": {\"security.protocol\": \"sasl_ssl\", "
+        "\"sasl.mechanisms\": \"PLAIN\", \"sasl.username\": \"u\", \"sasl.password\": \"p\"},\n"
+        " \"sasl_password_file\": \"%s\"}}",
+        sasl);
+    expect_error(text, "not both", "\"sasl_password_file\"", 0);
+    /* A SASL password from a file is a SASL setting: the protocol must use it. */
+    snprintf(text, sizeof(text), "{\"kafka\": {\"sasl_password_file\": \"%s\"}}", sasl);
+    expect_error(text, "SASL settings would be ignored", "\"sasl_password_file\"", 0);
+    expect_error("{\"webhook\": {\"url\": \"http://h/\", \"digest_after\": 1}}", "digest_after",
+                 "1}", 0);
+    for (int i = 0; i < 4; i++)
+        unlink(secret_file(i, ""));
+    unlink(redis);
+}
+END_TEST
+
+START_TEST(test_config_environment) {
+    const char *pw = secret_file(0, "from-file\n");
+    setenv("RISKWARN_REDIS_HOST", "redis.internal", 1);
+    setenv("RISKWARN_REDIS_PORT", "6390", 1);
+    setenv("RISKWARN_REDIS_PASSWORD_FILE", pw, 1);
+    setenv("RISKWARN_KAFKA_BROKERS", "k1:9093", 1);
+    setenv("RISKWARN_KAFKA_GROUP_INSTANCE_ID", "riskwarn-0", 1);
+    setenv("RISKWARN_WEBHOOK_SECRET", "env-secret", 1);
+    setenv("RISKWARN_LOG_FORMAT", "json", 1);
+    rw_config_t c;
+    rw_error_t err;
+    char path[64];
+    /* The environment wins over the file, and a variable for a secret replaces both forms. */
+    ck_assert_msg(
+        load_text("{\"redis\": {\"host\": \"h\", \"port\": 1, \"password\": \"inline\"},\n"
+                  " \"kafka\": {\"brokers\": \"b:1\"},\n"
+                  " \"webhook\": {\"url\": \"http://h/\", \"secret_file\": \"/nope\"}}",
+                  &c, &err, path) == 0,
+        "%s", err.text);
+    ck_assert_str_eq(c.redis_host, "redis.internal");
+    ck_assert_int_eq(c.redis_port, 6390);
+    ck_assert_str_eq(c.redis_password, "from-file");
+    ck_assert_str_eq(c.brokers, "k1:9093");
+    ck_assert_str_eq(json_string_value(json_object_get(c.properties, "group.instance.id")),
+                     "riskwarn-0");
+    ck_assert_str_eq(c.webhook_secret, "env-secret");
+    ck_assert_int_eq(c.log_format, RW_LOG_JSON);
+    rw_config_fini(&c);
+    const char *names[] = {"RISKWARN_REDIS_HOST", "RISKWARN_REDIS_PASSWORD_FILE",
+                           "RISKWARN_KAFKA_BROKERS", "RISKWARN_KAFKA_GROUP_INSTANCE_ID",
+                           "RISKWARN_WEBHOOK_SECRET"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
+        unsetenv(names[i]);
+    /* Values are checked like the file's. */
+    setenv("RISKWARN_REDIS_PORT", "63x", 1);
+    ck_assert_int_eq(load_text("{}", &c, &err, path), -1);
+    ck_assert_str_eq(err.source, "environment");
+    ck_assert_ptr_nonnull(strstr(err.text, "RISKWARN_REDIS_PORT: must be an integer"));
+    rw_config_fini(&c);
+    setenv("RISKWARN_REDIS_PORT", "70000", 1);
+    ck_assert_int_eq(load_text("{}", &c, &err, path), -1);
+    ck_assert_ptr_nonnull(strstr(err.text, "redis/port: must be an integer from 1 to 65535"));
+    rw_config_fini(&c);
+    unsetenv("RISKWARN_REDIS_PORT");
+    setenv("RISKWARN_LOG_FORMAT", "xml", 1);
+    ck_assert_int_eq(load_text("{}", &c, &err, path), -1);
+    ck_assert_msg(strstr(err.text, "log.format: text or json") != NULL, "%s", err.text);
+    rw_config_fini(&c);
+    unsetenv("RISKWARN_LOG_FORMAT");
+    /* A misspelt variable is an error, as a misspelt key is. */
+    setenv("RISKWARN_REDIS_PASWORD", "x", 1);
+    ck_assert_int_eq(load_text("{}", &c, &err, path), -1);
+    ck_assert_ptr_nonnull(strstr(err.text, "RISKWARN_REDIS_PASWORD: unknown variable"));
+    rw_config_fini(&c);
+    unsetenv("RISKWARN_REDIS_PASWORD");
+    setenv("RISKWARN_RULES", "", 1);
+    ck_assert_int_eq(load_text("{}", &c, &err, path), -1);
+    ck_assert_ptr_nonnull(strstr(err.text, "RISKWARN_RULES: must be a non-empty"));
+    rw_config_fini(&c);
+    unsetenv("RISKWARN_RULES");
+    ck_assert_int_eq(load_text("{}", &c, &err, path), 0);
+    assert_defaults(&c);
+    rw_config_fini(&c);
+    unlink(pw);
+}
+END_TEST
+
+START_TEST(test_config_log) {
+    rw_config_t c;
+    rw_error_t err;
+    char path[64];
+    ck_assert_int_eq(load_text("{}", &c, &err, path), 0);
+    ck_assert_int_eq(c.log_format, RW_LOG_TEXT);
+    rw_config_fini(&c);
+    ck_assert_int_eq(load_text("{\"log\": {\"format\": \"json\"}}", &c, &err, path), 0);
+    ck_assert_int_eq(c.log_format, RW_LOG_JSON);
+    rw_config_fini(&c);
+    expect_error("{\"log\": {\"format\": \"xml\"}}", "log.format: text or json", "\"xml\"", 0);
+    expect_error("{\"log\": {\"level\": \"debug\"}}", "unknown key \"log.level\"", "\"level\"", 0);
+    expect_error("{\"log\": \"json\"}", "log: must be an object", "\"json\"", 0);
+}
+END_TEST
+
 static Suite *config_suite(void) {
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("core");
@@ -462,6 +612,9 @@ static Suite *config_suite(void) {
     tcase_add_test(tc, test_config_set_redis);
     tcase_add_test(tc, test_config_set_redis_overrides_unix_socket);
     tcase_add_test(tc, test_config_set_string);
+    tcase_add_test(tc, test_config_secret_files);
+    tcase_add_test(tc, test_config_environment);
+    tcase_add_test(tc, test_config_log);
     suite_add_tcase(s, tc);
     return s;
 }
