@@ -223,11 +223,8 @@ static const unsigned char client_hello[52] = {
     '-',  't',  'l',  's',  '-',  'p',  'r',  'o',  'b',  'e',  '-',  '-', '-', '-',
     '-',  '-',  '-',  0x00, 0x00, 0x04, 0xc0, 0x2f, 0x00, 0x2f, 0x01, 0x00};
 
-/* Why a peer hiredis could not talk to is not Redis: sends PING, and a TLS
- * ClientHello when PING gets no Redis answer. Fills why and returns 2 when the
- * peer wants TLS, 1 when it speaks something else, 0 when it answers like Redis or
- * cannot be reached (hiredis's own error says more then). */
-static int redis_probe(const char *host, int port, int timeout_ms, char *why, size_t len) {
+/* engine.h */
+int rw_redis_probe(const char *host, int port, int timeout_ms, char *why, size_t len) {
     unsigned char buf[64];
     ssize_t n = probe(host, port, "PING\r\n", 6, timeout_ms, buf, sizeof(buf) - 1);
     if (n < 0 || (n > 0 && strchr("+-$:*", buf[0])))
@@ -276,9 +273,9 @@ static void check_redis(findings_t *f, const rw_config_t *c, int timeout_ms) {
     if (!r) {
         /* A TLS port accepts the connection and drops it at the first command. */
         char why[256];
-        int probed = c->redis_unix_socket
-                         ? 0
-                         : redis_probe(c->redis_host, c->redis_port, timeout_ms, why, sizeof(why));
+        int probed = c->redis_unix_socket ? 0
+                                          : rw_redis_probe(c->redis_host, c->redis_port, timeout_ms,
+                                                           why, sizeof(why));
         if (probed) {
             printf("redis %s: %s\n", where, why);
             bad(f, "redis %s: %s%s", where, why,

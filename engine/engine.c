@@ -1106,6 +1106,18 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
         e.die_batch = colon ? atoi(colon + 1) : 0;
     }
 
+    /* hiredis here has no TLS: a TLS-only or non-Redis peer would fail every retry. */
+    char why[256];
+    int probed = cfg->redis_unix_socket ? 0
+                                        : rw_redis_probe(cfg->redis_host, cfg->redis_port,
+                                                         cfg->redis_timeout_ms, why, sizeof(why));
+    if (probed) {
+        rw_log(RW_LOG_ERROR, "redis %s:%d %s%s", cfg->redis_host, cfg->redis_port, why,
+               probed == 2 ? "; this build of hiredis has no TLS: reach it through a local TLS "
+                             "proxy such as stunnel (deploy/README.md)"
+                           : "");
+        return RW_EXIT_USAGE;
+    }
     if (cfg->modules_dir) {
         rw_error_t perr;
         rw_error_clear(&perr);

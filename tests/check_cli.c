@@ -266,6 +266,10 @@ START_TEST(test_check_connect_names_unreachable_and_wrong_peers) {
     ck_assert_int_eq(run(args2), 2);
     ASSERT_OUT("not Redis");
     ck_assert_ptr_null(strstr(out, "wants TLS"));
+    /* The engine says the same at start-up, and does not start. */
+    const char *run2[] = {"run", "-c", cfg2, NULL};
+    ck_assert_int_eq(run(run2), 2);
+    ASSERT_OUT("not Redis");
     h_peers_stop(&p);
 }
 END_TEST
@@ -311,6 +315,12 @@ START_TEST(test_check_connect_names_tls_redis) {
     const char *cfg = check_config("127.0.0.1:1", port, good_rules(), "");
     const char *args[] = {"check", "-c", cfg, "--connect", "--timeout", "2", NULL};
     ck_assert_int_eq(run(args), 2);
+    /* The engine names it at start-up, and does not start. */
+    char run_out[sizeof(out)];
+    const char *run_args[] = {"run", "-c", cfg, NULL};
+    ck_assert_int_eq(h_run(run_out, sizeof(run_out), run_args), 2);
+    ck_assert_msg(strstr(run_out, "wants TLS") && strstr(run_out, "stunnel (deploy/README.md)"),
+                  "%s", run_out);
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
