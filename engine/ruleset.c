@@ -1,6 +1,8 @@
 #include "ruleset.h"
 
+#include "expr.h"
 #include "jpos.h"
+#include "suggest.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@ struct rw_setup {
     rw_ruleset_t *rs;
     rw_rule_t *rule;
     int window_calls;
+    int expr_column; /* the column of the last rw_setup_expr error; 0: none */
 };
 
 static const char *level_names[RW_LEVELS] = {"none", "low", "medium", "high"};
@@ -172,15 +175,41 @@ void rw_setup_lookup(rw_setup_t *s, const char *set, const rw_field_t *field) {
     s->rule->lookup_field = field;
 }
 
+/* The skip noted by the last failed read, per thread (rw_skip_note). */
+static _Thread_local struct {
+    int reason;
+    const rw_field_t *field;
+} skip_noted;
+
+void rw_skip_note(int reason, const rw_field_t *field) {
+    if (skip_noted.reason == RW_SKIP_NONE) {
+        skip_noted.reason = reason;
+        skip_noted.field = field;
+    }
+}
+
+int rw_skip_take(const rw_field_t **field) {
+    int r = skip_noted.reason;
+    if (field)
+        *field = skip_noted.field;
+    skip_noted.reason = RW_SKIP_NONE;
+    skip_noted.field = NULL;
+    return r;
+}
+
 int rw_field_text(const json_t *event, const rw_field_t *f, char *buf, size_t len) {
     const json_t *v = rw_field_get(event, f);
     int n;
-    if (!v)
+    if (!v) {
+        rw_skip_note(RW_SKIP_MISSING, f);
         return -1;
+    }
     if (json_is_string(v)) {
         size_t l = json_string_length(v);
-        if (l >= len || memchr(json_string_value(v), 0, l))
+        if (l >= len || memchr(json_string_value(v), 0, l)) {
+            rw_skip_note(RW_SKIP_WRONG_TYPE, f);
             return -1;
+        }
         memcpy(buf, json_string_value(v), l);
         buf[l] = 0;
         return (int)l;
@@ -192,8 +221,12 @@ int rw_field_text(const json_t *event, const rw_field_t *f, char *buf, size_t le
     else if (json_is_boolean(v))
         n = snprintf(buf, len, "%s", json_is_true(v) ? "true" : "false");
     else
+        n = -1;
+    if (n < 0 || (size_t)n >= len) {
+        rw_skip_note(RW_SKIP_WRONG_TYPE, f);
         return -1;
-    return n >= 0 && (size_t)n < len ? n : -1;
+    }
+    return n;
 }
 
 /* The top-level lookups of the event being planned or evaluated: each name a
@@ -241,15 +274,20 @@ const json_t *rw_field_get(const json_t *event, const rw_field_t *f) {
 
 int rw_field_number(const json_t *event, const rw_field_t *f, double *out) {
     const json_t *v = rw_field_get(event, f);
-    if (!v || !json_is_number(v))
+    if (!v || !json_is_number(v)) {
+        rw_skip_note(v ? RW_SKIP_WRONG_TYPE : RW_SKIP_MISSING, f);
         return -1;
+    }
     *out = json_number_value(v);
     return 0;
 }
 
 /* ---- match ------------------------------------------------------------------ */
 
-static const char *op_names[] = {"eq", "ne", "in", "gt", "gte", "lt", "lte", "exists"};
+static const char *const op_names[] = {"eq", "ne", "in", "gt", "gte", "lt", "lte", "exists", NULL};
+
+/* The key of a match object's expression condition. */
+#define EXPR_KEY "$expr"
 
 static bool value_equal(const json_t *a, const json_t *b) {
     if (json_is_number(a) && json_is_number(b))
@@ -270,44 +308,88 @@ static int value_compare(const json_t *a, const json_t *b) {
     return -2;
 }
 
-static bool cond_eval(const rw_cond_t *c, const json_t *event) {
+/* A JSON value's kind, for type checks: integers and reals are one kind. */
+static int kind_of(const json_t *v) {
+    return json_is_number(v) ? JSON_INTEGER : json_is_boolean(v) ? JSON_TRUE : (int)json_typeof(v);
+}
+
+/* Whether v is of no kind the operand of c has: the condition failed for v's type. */
+static bool wrong_kind(const rw_cond_t *c, const json_t *v) {
+    if (c->op != RW_OP_IN)
+        return !json_is_null(c->value) && kind_of(v) != kind_of(c->value);
+    size_t i;
+    json_t *item;
+    json_array_foreach(c->value, i,
+                       item) if (json_is_null(item) || kind_of(item) == kind_of(v)) return false;
+    return true;
+}
+
+/* Evaluates one condition. When it fails because of the event's types (a string where the
+ * operand is a number) or an expression without a value, *why is that RW_SKIP_* reason. */
+static bool cond_eval(const rw_cond_t *c, const json_t *event, int *why) {
+    if (c->op == RW_OP_EXPR) {
+        double x;
+        int r = rw_expr_eval(c->expr, event, &x, NULL);
+        *why = r;
+        return r == RW_SKIP_NONE && x != 0;
+    }
     const json_t *v = rw_field_get(event, c->field);
     if (c->op == RW_OP_EXISTS)
         return (v != NULL) == c->exists;
     if (!v)
         return false;
+    bool ok;
     int cmp;
     switch (c->op) {
     case RW_OP_EQ:
-        return value_equal(v, c->value);
+        ok = value_equal(v, c->value);
+        break;
     case RW_OP_NE:
         return !value_equal(v, c->value);
     case RW_OP_IN: {
         size_t i;
         json_t *item;
-        json_array_foreach(c->value, i, item) if (value_equal(v, item)) return true;
-        return false;
+        ok = false;
+        json_array_foreach(c->value, i, item) if (value_equal(v, item)) ok = true;
+        break;
     }
     case RW_OP_GT:
     case RW_OP_GTE:
     case RW_OP_LT:
     case RW_OP_LTE:
         cmp = value_compare(v, c->value);
-        if (cmp == -2)
-            return false;
-        return c->op == RW_OP_GT    ? cmp > 0
-               : c->op == RW_OP_GTE ? cmp >= 0
-               : c->op == RW_OP_LT  ? cmp < 0
-                                    : cmp <= 0;
+        ok = cmp != -2 && (c->op == RW_OP_GT    ? cmp > 0
+                           : c->op == RW_OP_GTE ? cmp >= 0
+                           : c->op == RW_OP_LT  ? cmp < 0
+                                                : cmp <= 0);
+        break;
     default:
         return false;
     }
+    if (!ok && wrong_kind(c, v))
+        *why = RW_SKIP_WRONG_TYPE;
+    return ok;
 }
 
 bool rw_match_eval(const rw_match_t *m, const json_t *event) {
-    for (size_t i = 0; i < m->n; i++)
-        if (!cond_eval(&m->conds[i], event))
-            return false;
+    int soft = RW_SKIP_NONE;
+    const rw_field_t *soft_field = NULL;
+    for (size_t i = 0; i < m->n; i++) {
+        int why = RW_SKIP_NONE;
+        if (cond_eval(&m->conds[i], event, &why))
+            continue;
+        if (why == RW_SKIP_NONE)
+            return false; /* a plain mismatch: not a skip */
+        if (soft == RW_SKIP_NONE) {
+            soft = why;
+            soft_field = m->conds[i].field;
+        }
+    }
+    if (soft != RW_SKIP_NONE) {
+        /* Every other condition held: the event failed for its types alone. */
+        rw_skip_note(soft, soft_field);
+        return false;
+    }
     return true;
 }
 
@@ -319,13 +401,15 @@ static void match_add(rw_match_t *m, const rw_field_t *f, rw_op_t op, const json
     c->op = op;
     if (op == RW_OP_EXISTS)
         c->exists = json_is_true(value);
-    else
+    else if (op != RW_OP_EXPR)
         c->value = json_deep_copy(value);
 }
 
 static void match_fini(rw_match_t *m) {
-    for (size_t i = 0; i < m->n; i++)
+    for (size_t i = 0; i < m->n; i++) {
         json_decref(m->conds[i].value);
+        rw_expr_destroy(m->conds[i].expr);
+    }
     free(m->conds);
     m->conds = NULL;
     m->n = 0;
@@ -333,6 +417,53 @@ static void match_fini(rw_match_t *m) {
 
 static bool is_scalar(const json_t *v) {
     return json_is_string(v) || json_is_number(v) || json_is_boolean(v) || json_is_null(v);
+}
+
+static const rw_field_t *expr_field(void *ctx, const char *path, char *err, size_t errlen) {
+    return field_compile(ctx, path, err, errlen);
+}
+
+/* Adds an error at column col (1-based) of the JSON string at pointer: at that byte of the
+ * file when the string has no escapes before it, else at the string's opening quote. */
+static void lerr_in_string(load_ctx_t *c, const char *pointer, int col, const char *msg) {
+    size_t before = c->errs->n;
+    lerr(c, pointer, false, "%s", msg);
+    rw_error_t *err = &c->errs->items[before];
+    if (!c->text || err->line <= 0 || col <= 0)
+        return;
+    /* Find the quote at (line, column) and walk col - 1 bytes into the string. */
+    const char *p = c->text, *end = c->text + c->len;
+    for (int line = 1; p < end && line < err->line; p++)
+        if (*p == '\n')
+            line++;
+    p += err->column - 1;
+    if (p >= end || *p != '"')
+        return;
+    for (int i = 1; i < col; i++)
+        if (++p >= end || *p == '\\' || *p == '"' || *p == '\n')
+            return;
+    err->column += col;
+}
+
+/* Compiles the "$expr" condition at pointer into m. */
+static void match_expr(load_ctx_t *c, rw_ruleset_t *rs, const json_t *v, const char *p,
+                       const char *what, rw_match_t *m) {
+    if (!json_is_string(v)) {
+        lerr(c, p, false, "%s.%s: must be an expression in a string, such as \"amount == balance\"",
+             what, EXPR_KEY);
+        return;
+    }
+    rw_expr_error_t ee;
+    rw_expr_t *e = rw_expr_compile(json_string_value(v), expr_field, rs, &ee);
+    if (!e) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s.%s: column %d of the expression: %s", what, EXPR_KEY,
+                 ee.column, ee.text);
+        lerr_in_string(c, p, ee.column, msg);
+        return;
+    }
+    match_add(m, NULL, RW_OP_EXPR, NULL);
+    m->conds[m->n - 1].expr = e;
 }
 
 /* Parses a match object at pointer into m. */
@@ -347,6 +478,10 @@ static void match_parse(load_ctx_t *c, rw_ruleset_t *rs, const json_t *obj, cons
     json_object_foreach((json_t *)obj, k, v) {
         char p[512], e[256];
         snprintf(p, sizeof(p), "%s/%s", pointer ? pointer : "", k);
+        if (strcmp(k, EXPR_KEY) == 0) {
+            match_expr(c, rs, v, p, what, m);
+            continue;
+        }
         const rw_field_t *f = field_compile(rs, k, e, sizeof(e));
         if (!f) {
             lerr(c, p, true, "%s: %s", what, e);
@@ -368,13 +503,14 @@ static void match_parse(load_ctx_t *c, rw_ruleset_t *rs, const json_t *obj, cons
             char po[600];
             snprintf(po, sizeof(po), "%s/%s", p, op);
             int opi = -1;
-            for (int i = 0; i < (int)(sizeof(op_names) / sizeof(*op_names)); i++)
+            for (int i = 0; op_names[i]; i++)
                 if (strcmp(op, op_names[i]) == 0)
                     opi = i;
             if (opi < 0) {
-                lerr(c, po, true,
-                     "%s.%s: unknown operator \"%s\" (use in, ne, gt, gte, lt, lte, exists)", what,
-                     k, op);
+                char msg[300];
+                snprintf(msg, sizeof(msg), "%s.%s: unknown operator \"%s\"", what, k, op);
+                rw_suggest_append(msg, sizeof(msg), op, op_names, (size_t)-1);
+                lerr(c, po, true, "%s (use eq, ne, in, gt, gte, lt, lte, exists)", msg);
                 continue;
             }
             rw_op_t o = (rw_op_t)opi;
@@ -421,6 +557,29 @@ rw_match_t *rw_setup_match(rw_setup_t *s, const json_t *match, char *err, size_t
 
 int rw_match_test(const rw_match_t *m, const json_t *event) {
     return rw_match_eval(m, event) ? 1 : 0;
+}
+
+const rw_expr_t *rw_setup_expr(rw_setup_t *s, const char *text, char *err, size_t errlen) {
+    rw_expr_error_t ee;
+    rw_expr_t *e = rw_expr_compile(text, expr_field, s->rs, &ee);
+    if (!e) {
+        s->expr_column = ee.column;
+        snprintf(err, errlen, "column %d of the expression: %s", ee.column, ee.text);
+        return NULL;
+    }
+    rw_rule_t *r = s->rule;
+    r->exprs = rw_realloc(r->exprs, (r->n_exprs + 1) * sizeof(*r->exprs));
+    r->exprs[r->n_exprs++] = e;
+    return e;
+}
+
+int rw_expr_number(const rw_expr_t *e, const json_t *event, double *out) {
+    const rw_field_t *f = NULL;
+    int r = rw_expr_eval(e, event, out, &f);
+    if (r == RW_SKIP_NONE)
+        return 0;
+    rw_skip_note(r, f);
+    return -1;
 }
 
 /* ---- thresholds -------------------------------------------------------------- */
@@ -874,7 +1033,7 @@ static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json
     }
     if (c->errs->n != errs_before)
         return;
-    rw_setup_t s = {rs, r, 0};
+    rw_setup_t s = {rs, r, 0, 0};
     char e[256] = "";
     if (r->module->setup(&s, params, &r->state, e, sizeof(e)) != RW_OK) {
         /* Modules name the param first ("window: bad duration"): point at it. */
@@ -886,7 +1045,14 @@ static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json
             (e[n] == ':' && params && rw_jpos_find(c->text, c->len, pk, &line, &col) == 0)
                 ? pk
                 : (params ? p : ptr);
-        lerr(c, at, false, "%s: params.%s", what, e[0] ? e : "invalid");
+        char msg[400];
+        snprintf(msg, sizeof(msg), "%s: params.%s", what, e[0] ? e : "invalid");
+        /* An expression's error: at its column when the param is that expression. */
+        const json_t *pv = at == pk ? json_object_get(params, pk + strlen(p) + 1) : NULL;
+        if (s.expr_column > 0 && json_is_string(pv))
+            lerr_in_string(c, at, s.expr_column, msg);
+        else
+            lerr(c, at, false, "%s", msg);
         r->state = NULL;
         return;
     }
@@ -905,6 +1071,9 @@ static void rule_fini(rw_rule_t *r) {
     if (r->module && r->module->destroy && r->state)
         r->module->destroy(r->state);
     free(r->lookup_set);
+    for (size_t i = 0; i < r->n_exprs; i++)
+        rw_expr_destroy(r->exprs[i]);
+    free(r->exprs);
     while (r->matches) {
         rw_match_t *next = r->matches->next;
         match_fini(r->matches);

@@ -43,14 +43,16 @@ typedef enum {
     RW_OP_GTE,
     RW_OP_LT,
     RW_OP_LTE,
-    RW_OP_EXISTS
+    RW_OP_EXISTS,
+    RW_OP_EXPR /* "$expr": an expression that holds (is not 0) */
 } rw_op_t;
 
 typedef struct rw_cond {
     const rw_field_t *field;
     rw_op_t op;
-    json_t *value; /* owned: operand of eq/ne/in/gt/gte/lt/lte */
-    bool exists;   /* operand of exists */
+    json_t *value;   /* owned: operand of eq/ne/in/gt/gte/lt/lte */
+    bool exists;     /* operand of exists */
+    rw_expr_t *expr; /* owned: the expression of RW_OP_EXPR */
 } rw_cond_t;
 
 struct rw_match {
@@ -97,6 +99,8 @@ typedef struct rw_rule {
     char *lookup_set; /* rw_setup_lookup(): set name, or NULL */
     const rw_field_t *lookup_field;
     rw_match_t *matches; /* compiled by the module's setup */
+    rw_expr_t **exprs;   /* compiled by the module's setup (rw_setup_expr), owned */
+    size_t n_exprs;
     int64_t cooldown_ms; /* 0: none */
     json_t *thresholds;  /* owned: as written, for alerts */
 } rw_rule_t;
@@ -144,6 +148,12 @@ rw_ruleset_t *rw_ruleset_load(const char *text, size_t len, const char *source, 
 /* Same, from a file. */
 rw_ruleset_t *rw_ruleset_load_file(const char *path, rw_errors_t *errs);
 void rw_ruleset_destroy(rw_ruleset_t *rs);
+
+/* Why a field or expression read failed (an RW_SKIP_* of expr.h), noted by the engine's
+ * field helpers when a read fails, per thread: the first note since the last take wins.
+ * rw_skip_take returns it (RW_SKIP_NONE when none) with the field, and clears it. */
+void rw_skip_note(int reason, const rw_field_t *field);
+int rw_skip_take(const rw_field_t **field);
 
 /* Per-event helpers, used by evaluation. */
 bool rw_match_eval(const rw_match_t *m, const json_t *event);

@@ -48,6 +48,8 @@ typedef struct rw_field rw_field_t;
 typedef struct rw_match rw_match_t;
 /* The ruleset's calendar: UTC offset, weekend, holidays, moved working days. */
 typedef struct rw_calendar rw_calendar_t;
+/* An expression ("amount / max(oldbalanceOrg, 1)") compiled once at setup. */
+typedef struct rw_expr rw_expr_t;
 
 /* One entry of a per-key window: an earlier (or this) matching event. */
 typedef struct rw_window_entry {
@@ -166,6 +168,14 @@ double rw_window_sum(const rw_input_t *in);
 /* The field's value as a number: JSON integers and reals only. Returns 0, or
  * -1 when missing or not a number. */
 int rw_field_number(const json_t *event, const rw_field_t *f, double *out);
+
+/* Compiles an expression (the language of rules/README.md, "Expressions"). Returns a
+ * handle owned by the rule being set up, or NULL with err filled ("column N: ..."). */
+const rw_expr_t *rw_setup_expr(rw_setup_t *s, const char *text, char *err, size_t errlen);
+
+/* The expression's value on event. Returns 0, or -1 when it has none (a field missing or
+ * not a number, a division by zero): the engine counts the reason against the rule. */
+int rw_expr_number(const rw_expr_t *e, const json_t *event, double *out);
 
 #ifdef __cplusplus
 }
