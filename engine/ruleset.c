@@ -1045,7 +1045,7 @@ static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json
             (e[n] == ':' && params && rw_jpos_find(c->text, c->len, pk, &line, &col) == 0)
                 ? pk
                 : (params ? p : ptr);
-        char msg[400];
+        char msg[600];
         snprintf(msg, sizeof(msg), "%s: params.%s", what, e[0] ? e : "invalid");
         /* An expression's error: at its column when the param is that expression. */
         const json_t *pv = at == pk ? json_object_get(params, pk + strlen(p) + 1) : NULL;

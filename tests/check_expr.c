@@ -3,6 +3,7 @@
  * of expressions in rulesets located as file:line:col, and a differential test of the compiled
  * form against a straightforward evaluation of the text on random expressions and events. */
 #include "expr.h"
+#include "harness.h"
 #include "ruleset.h"
 
 #include <check.h>
@@ -557,10 +558,4 @@ static Suite *expr_suite(void) {
     return s;
 }
 
-int main(void) {
-    SRunner *sr = srunner_create(expr_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+int main(void) { return h_main(expr_suite); }
