@@ -36,7 +36,7 @@ TEST_MODULES := $(patsubst tests/modules/%.c,$(BUILD)/modules-test/%.so,$(wildca
 MODULE_LIBS  := $(shell pkg-config --libs jansson 2>/dev/null) -lm
 
 .SECONDARY:
-.PHONY: all deps demo test test-asan bench fuzz format format-check clean
+.PHONY: all deps demo test test-asan bench fuzz format format-check tidy clean
 
 all: $(BIN)/riskwarn $(MODULES)
 
@@ -106,18 +106,36 @@ bench: deps
 $(BUILD)/tests/bench: $(BUILD)/tests/bench.o $(BUILD)/tests/harness.o $(LIB)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/tests/harness.o $(LIB) $(LDLIBS) $(TEST_LIBS)
 
-# libFuzzer on event parsing, every module and alert building (needs clang and
-# libclang-rt-14-dev). The seed corpus also replays in `make test`.
+# libFuzzer targets (need clang and libclang-rt-14-dev: `sh scripts/deps.sh ci`):
+# fuzz_event (event parsing, every module, alert building), fuzz_config (the
+# ENGINE.json loader), fuzz_ruleset (the ruleset loader), fuzz_jpos (the JSON
+# position finder). `make fuzz` runs each for FUZZ_SECONDS; their seed corpora
+# (tests/fuzz/corpus*) also replay in `make test`.
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := event config ruleset jpos
+FUZZ_CORPUS_event := tests/fuzz/corpus
+FUZZ_CORPUS_config := tests/fuzz/corpus-config
+FUZZ_CORPUS_ruleset := tests/fuzz/corpus-ruleset
+FUZZ_CORPUS_jpos := tests/fuzz/corpus-jpos
 fuzz: deps
-	@command -v clang >/dev/null || { echo "make fuzz needs clang: apt-get install clang libclang-rt-14-dev"; exit 2; }
+	@command -v clang >/dev/null || { echo "make fuzz needs clang: sh scripts/deps.sh ci"; exit 2; }
 	$(Q)$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang OPT="-O1 -g" \
 	    SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" build/fuzz/libriskwarn.a
-	$(Q)clang -O1 -g -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -Iinclude -Iengine \
-	    $(shell pkg-config --cflags $(PKGS)) tests/fuzz/fuzz_event.c build/fuzz/libriskwarn.a \
-	    $(LDLIBS) -o build/fuzz/fuzz_event
-	$(Q)mkdir -p build/fuzz/corpus
-	$(Q)build/fuzz/fuzz_event -max_total_time=$(FUZZ_SECONDS) -max_len=9000 build/fuzz/corpus tests/fuzz/corpus
+	$(Q)set -e; for t in $(FUZZ_TARGETS); do \
+	    clang -O1 -g -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -Iinclude -Iengine \
+	        $(shell pkg-config --cflags $(PKGS)) tests/fuzz/fuzz_$$t.c build/fuzz/libriskwarn.a \
+	        $(LDLIBS) -o build/fuzz/fuzz_$$t; \
+	done
+	$(Q)set -e; for t in $(FUZZ_TARGETS); do \
+	    mkdir -p build/fuzz/corpus-$$t; \
+	    echo "  FUZZ    $$t ($(FUZZ_SECONDS) s)"; \
+	    case $$t in event) seeds=$(FUZZ_CORPUS_event);; config) seeds=$(FUZZ_CORPUS_config);; \
+	        ruleset) seeds=$(FUZZ_CORPUS_ruleset);; jpos) seeds=$(FUZZ_CORPUS_jpos);; esac; \
+	    build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=9000 -print_final_stats=0 \
+	        build/fuzz/corpus-$$t $$seeds 2>build/fuzz/fuzz_$$t.log || \
+	        { tail -n 40 build/fuzz/fuzz_$$t.log; exit 1; }; \
+	    grep -E "^Done [0-9]+ runs" build/fuzz/fuzz_$$t.log | tail -n 1; \
+	done
 
 FORMAT_FILES := $(wildcard engine/*.[ch] rules/*.[ch] rules/examples/*.c include/riskwarn/*.h \
                 tests/*.[ch] tests/modules/*.c tests/fuzz/*.c)
@@ -125,6 +143,12 @@ format:
 	$(Q)clang-format -i $(FORMAT_FILES)
 format-check:
 	$(Q)clang-format --dry-run --Werror $(FORMAT_FILES)
+
+# clang-tidy with the checks and limits of .clang-tidy, on the engine and modules.
+TIDY_FILES := $(wildcard engine/*.c rules/*.c)
+tidy:
+	$(Q)clang-tidy --quiet $(TIDY_FILES) -- -std=c11 -D_GNU_SOURCE -Iinclude -Iengine -Irules \
+	    $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 
 clean:
 	$(Q)rm -rf build bin

@@ -91,7 +91,7 @@ long rw_mock_produce_file(rd_kafka_t *p, const char *path, const char *topic) {
         const char *key = entity_key(ev);
         rd_kafka_resp_err_t err;
         while ((err = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(to),
-                                        RD_KAFKA_V_PARTITION(topic ? 0 : RD_KAFKA_PARTITION_UA),
+                                        RD_KAFKA_V_PARTITION((topic ? 0 : RD_KAFKA_PARTITION_UA)),
                                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                         RD_KAFKA_V_VALUE(line, (size_t)len),
                                         RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),

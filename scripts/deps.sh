@@ -1,11 +1,16 @@
 #!/bin/sh
 # Installs the Debian packages that riskwarn's build, demo and tests need,
-# and only those that are missing. Safe to run again.
+# and only those that are missing. Safe to run again. `deps.sh ci` also
+# installs what CI's extra checks need: clang (the fuzz targets),
+# clang-format (make format-check) and clang-tidy (make tidy).
 set -eu
 
 PACKAGES="build-essential pkg-config librdkafka-dev libjansson-dev libhiredis-dev check \
 libmicrohttpd-dev libcurl4-openssl-dev \
 libsubunit-dev redis-server kcat curl valgrind"
+if [ "${1:-}" = "ci" ]; then
+    PACKAGES="$PACKAGES clang libclang-rt-14-dev clang-format clang-tidy"
+fi
 
 missing=""
 for p in $PACKAGES; do
