@@ -20,9 +20,10 @@ Fields:
     complaint_id Complaint ID (string)
     customer_id  "cust-<Complaint ID mod 997>"  (so some customers repeat)
     action       "opened" / "responded"
-    severity     "urgent" when Issue mentions fraud, identity theft, scam or unauthorized;
-                 else "major" when Timely response? is No or Consumer disputed? is Yes;
-                 else "general"
+    severity     "urgent" when Issue mentions fraud, identity theft, scam or unauthorized,
+                 else "general": from what is known when the complaint is opened, never
+                 from the outcome columns (`Timely response?`, `Consumer disputed?`,
+                 which are what a complaint rule would be judged against)
     product      Product
     channel      Submitted via
     branch       State (left out when empty)
@@ -74,12 +75,8 @@ def load_rows(path):
 
 
 def severity(row):
-    if URGENT_RE.search(row.get("Issue", "")):
-        return "urgent"
-    if row.get("Timely response?", "").strip() == "No" or \
-            row.get("Consumer disputed?", "").strip() == "Yes":
-        return "major"
-    return "general"
+    """From the issue alone: the outcome columns are not known when a complaint opens."""
+    return "urgent" if URGENT_RE.search(row.get("Issue", "")) else "general"
 
 
 def _day(text):

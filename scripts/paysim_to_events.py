@@ -17,6 +17,11 @@ Mapping (one line per CSV row, sorted by `step`, stable):
     direction     "out" for TRANSFER, CASH_OUT, PAYMENT, DEBIT; "in" for CASH_IN
     channel       TRANSFER, PAYMENT: "mobile"; CASH_IN, CASH_OUT: "agent"; DEBIT: "bank"
     counterparty  "6222" + 15 digits from SHA-256(nameDest)        (19 digits)
+    txn_type      type (TRANSFER, CASH_OUT, PAYMENT, DEBIT, CASH_IN)
+    balance_before, balance_after
+                  oldbalanceOrg, newbalanceOrig (numbers): the account's balance
+    counterparty_balance_before, counterparty_balance_after
+                  oldbalanceDest, newbalanceDest (numbers): the counterparty's balance
     label         {"is_fraud": isFraud, "is_flagged": isFlaggedFraud, "paysim_type": type}
 
 Python 3 standard library only; the output is byte-for-byte deterministic.
@@ -110,6 +115,11 @@ def row_to_event(row_number, row, when):
         "direction": DIRECTION[kind],
         "channel": CHANNEL[kind],
         "counterparty": account_number(row["nameDest"]),
+        "txn_type": kind,
+        "balance_before": parse_amount(row["oldbalanceOrg"]),
+        "balance_after": parse_amount(row["newbalanceOrig"]),
+        "counterparty_balance_before": parse_amount(row["oldbalanceDest"]),
+        "counterparty_balance_after": parse_amount(row["newbalanceDest"]),
         "label": {"is_fraud": int(row["isFraud"]), "is_flagged": int(row["isFlaggedFraud"]),
                   "paysim_type": kind},
     }
