@@ -2,7 +2,7 @@
 # commands of the README. Quiet unless V=1.
 
 CC      ?= cc
-PKGS    := rdkafka jansson hiredis libmicrohttpd libcurl
+PKGS    := rdkafka jansson hiredis libmicrohttpd libcurl libcrypto
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 OPT     ?= -O2 -g
 SAN     ?=

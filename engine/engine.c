@@ -1154,8 +1154,14 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
                (int)(strrchr(cfg->metrics_listen, ':') - cfg->metrics_listen), cfg->metrics_listen,
                rw_metrics_port(e.metrics));
     if (cfg->webhook_url) {
-        rw_webhook_opts_t wo = {cfg->webhook_url, cfg->webhook_min_level, cfg->webhook_timeout_ms,
-                                cfg->webhook_retries, 1000};
+        rw_webhook_opts_t wo = {cfg->webhook_url,
+                                cfg->webhook_min_level,
+                                cfg->webhook_timeout_ms,
+                                cfg->webhook_retries,
+                                1000,
+                                cfg->webhook_token,
+                                cfg->webhook_secret,
+                                cfg->webhook_digest_after};
         if (!(e.webhook = rw_webhook_new(&wo, e.metrics, err, sizeof(err)))) {
             fprintf(stderr, "riskwarn: %s\n", err);
             rw_metrics_destroy(e.metrics);

@@ -175,8 +175,10 @@ START_TEST(test_dashboard_outputs_agree_and_mask) {
     receiver_t rx;
     receiver_start(&rx, 200);
     char hook[200];
-    snprintf(hook, sizeof(hook), "{\"url\": \"http://127.0.0.1:%d/page\", \"min_level\": \"high\"}",
-             rx.port);
+    snprintf(hook, sizeof(hook),
+             "{\"url\": \"http://127.0.0.1:%d/page\", \"min_level\": \"high\", "
+             "\"digest_after\": 1000}",
+             rx.port); /* one POST an alert: no digests */
     int mport = rw_free_port();
     const char *cfg = config_with(&p, RULES, "db-main", mport, hook);
     const char *log = h_path("dashboard_outputs_agree_and_mask.log");

@@ -1,10 +1,14 @@
 /* For the operations team: log records as JSON lines with librdkafka's own lines
- * routed through them, and the engine's logger on hostile text. */
+ * routed through them, the engine's logger on hostile text, and the webhook's
+ * authentication, signature and digests against a local HTTP receiver. */
 #include "harness.h"
 #include "log.h"
+#include "webhook.h"
 
 #include <check.h>
 #include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,6 +148,295 @@ START_TEST(test_ops_json_record_escaping) {
 }
 END_TEST
 
+/* ---- the webhook ------------------------------------------------------------------------ */
+
+/* A local HTTP receiver: keeps each POST it answered 200 with its headers; answers
+ * `status` (500 while the target is "down"). */
+typedef struct hook_rx {
+    struct MHD_Daemon *d;
+    int port;
+    pthread_mutex_t lock;
+    unsigned status;
+    char *bodies[256], *auth[256], *sig[256], *ts[256];
+    int n, refused;
+} hook_rx_t;
+
+static char *header(struct MHD_Connection *c, const char *name) {
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+    return v ? strdup(v) : NULL;
+}
+
+static enum MHD_Result hook_request(void *cls, struct MHD_Connection *c, const char *url,
+                                    const char *method, const char *version, const char *data,
+                                    size_t *size, void **state) {
+    (void)url, (void)method, (void)version;
+    hook_rx_t *r = cls;
+    rw_buf_t *body = *state;
+    if (!body) { /* headers only */
+        *state = body = calloc(1, sizeof(*body));
+        rw_buf_init(body);
+        return MHD_YES;
+    }
+    if (*size) {
+        rw_buf_append(body, data, *size);
+        *size = 0;
+        return MHD_YES;
+    }
+    pthread_mutex_lock(&r->lock);
+    unsigned status = r->status;
+    if (status == 200 && r->n < 256) {
+        r->bodies[r->n] = strdup(rw_buf_cstr(body));
+        r->auth[r->n] = header(c, "Authorization");
+        r->sig[r->n] = header(c, "X-Riskwarn-Signature");
+        r->ts[r->n] = header(c, "X-Riskwarn-Timestamp");
+        r->n++;
+    } else {
+        r->refused++;
+    }
+    pthread_mutex_unlock(&r->lock);
+    rw_buf_fini(body);
+    free(body);
+    *state = NULL;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result ret = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static void hook_start(hook_rx_t *r, unsigned status) {
+    memset(r, 0, sizeof(*r));
+    pthread_mutex_init(&r->lock, NULL);
+    r->status = status;
+    r->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, hook_request, r,
+                            MHD_OPTION_END);
+    ck_assert_ptr_nonnull(r->d);
+    r->port = MHD_get_daemon_info(r->d, MHD_DAEMON_INFO_BIND_PORT)->port;
+}
+
+static void hook_stop(hook_rx_t *r) {
+    MHD_stop_daemon(r->d);
+    for (int i = 0; i < r->n; i++) {
+        free(r->bodies[i]);
+        free(r->auth[i]);
+        free(r->sig[i]);
+        free(r->ts[i]);
+    }
+    pthread_mutex_destroy(&r->lock);
+}
+
+/* How many alerts the POSTs received stand for: 1 each, or a digest's count plus
+ * the alerts it reports lost. */
+static long accounted(hook_rx_t *r) {
+    long total = 0;
+    pthread_mutex_lock(&r->lock);
+    for (int i = 0; i < r->n; i++) {
+        json_t *b = json_loads(r->bodies[i], 0, NULL);
+        ck_assert_msg(json_is_object(b), "not JSON: %s", r->bodies[i]);
+        if (json_is_true(json_object_get(b, "digest")))
+            total += (long)(json_integer_value(json_object_get(b, "count")) +
+                            json_integer_value(json_object_get(b, "dropped")));
+        else
+            total++;
+        json_decref(b);
+    }
+    pthread_mutex_unlock(&r->lock);
+    return total;
+}
+
+typedef struct hook_wait {
+    hook_rx_t *r;
+    long want;
+} hook_wait_t;
+
+static bool hook_accounted(void *arg) {
+    hook_wait_t *w = arg;
+    return accounted(w->r) >= w->want;
+}
+
+static bool hook_refused_twice(void *arg) {
+    hook_rx_t *r = arg;
+    pthread_mutex_lock(&r->lock);
+    bool yes = r->refused >= 2;
+    pthread_mutex_unlock(&r->lock);
+    return yes;
+}
+
+/* The signature, as the openssl command computes it over "TS.BODY". */
+static void openssl_hmac(const char *key, const char *ts, const char *body, char *out, size_t len) {
+    const char *msg = h_tmpfile(".msg", "");
+    FILE *f = fopen(msg, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "%s.%s", ts, body);
+    fclose(f);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "openssl dgst -sha256 -hmac '%s' -r < %s", key, msg);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    char line[100] = "";
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), p));
+    pclose(p);
+    line[strcspn(line, " \n")] = 0;
+    snprintf(out, len, "sha256=%s", line);
+}
+
+static const char *alert_json(int i) {
+    static char buf[128];
+    snprintf(buf, sizeof(buf), "{\"alert_id\":\"a%03d\",\"level\":\"high\",\"score\":%d}", i, i);
+    return buf;
+}
+
+/* A bearer token and an HMAC-SHA256 signature over the timestamp and the body,
+ * which the openssl command agrees with; alerts below min_level are not sent. */
+START_TEST(test_ops_webhook_token_and_signature) {
+    hook_rx_t rx;
+    hook_start(&rx, 200);
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/page", rx.port);
+    rw_webhook_opts_t o = {url, 3, 2000, 2, 100, "t0ken-1", "k3y s\"ecret", 0};
+    char err[256];
+    rw_webhook_t *w = rw_webhook_new(&o, NULL, err, sizeof(err));
+    ck_assert_msg(w != NULL, "%s", err);
+    rw_webhook_post(w, 2, "{\"level\":\"medium\"}", 18);
+    for (int i = 0; i < 3; i++)
+        rw_webhook_post(w, 3, alert_json(i), strlen(alert_json(i)));
+    hook_wait_t hw = {&rx, 3};
+    ck_assert_msg(h_wait(hook_accounted, &hw, h_ms(20000)), "the webhook did not deliver");
+    rw_webhook_destroy(w, 5000);
+    ck_assert_int_eq(rx.n, 3);
+    for (int i = 0; i < rx.n; i++) {
+        ck_assert_str_eq(rx.bodies[i], alert_json(i));
+        ck_assert_pstr_eq(rx.auth[i], "Bearer t0ken-1");
+        ck_assert_ptr_nonnull(rx.ts[i]);
+        long long ts = atoll(rx.ts[i]);
+        ck_assert_int_lt(llabs(ts - rw_now_ms() / 1000), 120);
+        char want[160];
+        openssl_hmac("k3y s\"ecret", rx.ts[i], rx.bodies[i], want, sizeof(want));
+        ck_assert_pstr_eq(rx.sig[i], want);
+    }
+    /* Without a token or secret, neither header. */
+    rw_webhook_opts_t plain = {url, 3, 2000, 0, 100, NULL, NULL, 0};
+    w = rw_webhook_new(&plain, NULL, err, sizeof(err));
+    rw_webhook_post(w, 3, alert_json(9), strlen(alert_json(9)));
+    hw.want = 4;
+    ck_assert(h_wait(hook_accounted, &hw, h_ms(20000)));
+    rw_webhook_destroy(w, 5000);
+    ck_assert_ptr_null(rx.auth[3]);
+    ck_assert_ptr_null(rx.sig[3]);
+    ck_assert_ptr_null(rx.ts[3]);
+    hook_stop(&rx);
+}
+END_TEST
+
+static double metric_of(rw_metrics_t *m, const char *series) {
+    char *text = rw_metrics_text(m);
+    const char *at = strstr(text, series);
+    double v = at ? strtod(at + strlen(series), NULL) : 0;
+    free(text);
+    return v;
+}
+
+/* With the target down, the queue overflows: every drop is counted, logged once
+ * (rate-limited, with a count), and once the target is back a digest reports
+ * the dropped and failed alerts, with the newest in full: every alert posted is
+ * accounted for by what the target received. */
+START_TEST(test_ops_webhook_never_drops_in_silence) {
+    char logpath[64];
+    snprintf(logpath, sizeof(logpath), "/tmp/rwhooklog-XXXXXX");
+    int fd = mkstemp(logpath);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_ptr_nonnull(freopen(logpath, "w", stderr));
+    close(fd);
+    hook_rx_t rx;
+    hook_start(&rx, 500);
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/page", rx.port);
+    rw_metrics_t *m = rw_metrics_new();
+    rw_webhook_opts_t o = {url, 3, 1000, 1, 20, NULL, NULL, 5};
+    char err[256];
+    rw_webhook_t *w = rw_webhook_new(&o, m, err, sizeof(err));
+    ck_assert_msg(w != NULL, "%s", err);
+    enum { N = 200 };
+    for (int i = 0; i < N; i++)
+        rw_webhook_post(w, 3, alert_json(i), strlen(alert_json(i)));
+    double dropped = metric_of(m, "riskwarn_webhook_total{result=\"dropped\"} ");
+    ck_assert_msg(dropped >= N - 20 - 1, "dropped %g", dropped);
+    /* Down for a first POST and its retry at least. */
+    ck_assert_msg(h_wait(hook_refused_twice, &rx, h_ms(20000)), "no POST reached the target");
+    pthread_mutex_lock(&rx.lock);
+    rx.status = 200; /* the target is back */
+    pthread_mutex_unlock(&rx.lock);
+    hook_wait_t hw = {&rx, N};
+    ck_assert_msg(h_wait(hook_accounted, &hw, h_ms(30000)), "accounted for %ld of %d alerts",
+                  accounted(&rx), N);
+    rw_webhook_destroy(w, 5000);
+    ck_assert_int_eq(accounted(&rx), N);
+    /* The last digest shows the newest alert in full. */
+    json_t *last = json_loads(rx.bodies[rx.n - 1], 0, NULL);
+    ck_assert(json_is_true(json_object_get(last, "digest")));
+    json_t *shown = json_object_get(last, "alerts");
+    ck_assert_int_ge(json_array_size(shown), 1);
+    ck_assert_int_le(json_array_size(shown), 10);
+    char *newest = json_dumps(json_array_get(shown, json_array_size(shown) - 1), JSON_COMPACT);
+    ck_assert_str_eq(newest, alert_json(N - 1));
+    free(newest);
+    json_decref(last);
+    /* Every alert is counted: dropped from the queue, failed, or delivered. */
+    ck_assert(metric_of(m, "riskwarn_webhook_total{result=\"failed\"} ") >= 1);
+    ck_assert(metric_of(m, "riskwarn_webhook_total{result=\"dropped\"} ") +
+                  metric_of(m, "riskwarn_webhook_total{result=\"failed\"} ") +
+                  metric_of(m, "riskwarn_webhook_total{result=\"digested\"} ") +
+                  metric_of(m, "riskwarn_webhook_total{result=\"sent\"} ") ==
+              N);
+    fflush(stderr);
+    char *log = slurp(logpath);
+    unlink(logpath);
+    ck_assert_ptr_nonnull(log);
+    int lines = 0;
+    for (const char *l = log; (l = strstr(l, "dropped the oldest")); l++)
+        lines++;
+    ck_assert_msg(lines == 1, "%d drop lines, not one (rate-limited):\n%s", lines, log);
+    ck_assert_ptr_nonnull(strstr(log, "the next digest reports them"));
+    ck_assert_ptr_nonnull(strstr(log, "lost before it"));
+    free(log);
+    hook_stop(&rx);
+    rw_metrics_destroy(m);
+}
+END_TEST
+
+/* A burst against a target that is up: past digest_after waiting, alerts go as
+ * digests (nothing lost), and each alert is delivered once. */
+START_TEST(test_ops_webhook_digest_when_behind) {
+    hook_rx_t rx;
+    hook_start(&rx, 200);
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/page", rx.port);
+    rw_metrics_t *m = rw_metrics_new();
+    rw_webhook_opts_t o = {url, 3, 2000, 1, 1000, NULL, NULL, 3};
+    char err[256];
+    rw_webhook_t *w = rw_webhook_new(&o, m, err, sizeof(err));
+    enum { N = 300 };
+    for (int i = 0; i < N; i++)
+        rw_webhook_post(w, 3, alert_json(i), strlen(alert_json(i)));
+    hook_wait_t hw = {&rx, N};
+    ck_assert_msg(h_wait(hook_accounted, &hw, h_ms(30000)), "accounted for %ld", accounted(&rx));
+    rw_webhook_destroy(w, 5000);
+    ck_assert_int_eq(accounted(&rx), N);
+    ck_assert_int_lt(rx.n, N); /* some went as digests */
+    ck_assert(metric_of(m, "riskwarn_webhook_total{result=\"dropped\"} ") == 0);
+    ck_assert(metric_of(m, "riskwarn_webhook_total{result=\"sent\"} ") +
+                  metric_of(m, "riskwarn_webhook_total{result=\"digested\"} ") ==
+              N);
+    for (int i = 0; i < rx.n; i++) {
+        json_t *b = json_loads(rx.bodies[i], 0, NULL);
+        if (json_is_true(json_object_get(b, "digest")))
+            ck_assert_int_eq(json_integer_value(json_object_get(b, "dropped")), 0);
+        json_decref(b);
+    }
+    hook_stop(&rx);
+    rw_metrics_destroy(m);
+}
+END_TEST
+
 static Suite *ops_suite(void) {
     Suite *s = suite_create("ops");
     TCase *tc = tcase_create("core");
@@ -151,6 +444,9 @@ static Suite *ops_suite(void) {
     tcase_add_test(tc, test_ops_json_log_routes_librdkafka);
     tcase_add_test(tc, test_ops_text_log_routes_librdkafka);
     tcase_add_test(tc, test_ops_json_record_escaping);
+    tcase_add_test(tc, test_ops_webhook_token_and_signature);
+    tcase_add_test(tc, test_ops_webhook_never_drops_in_silence);
+    tcase_add_test(tc, test_ops_webhook_digest_when_behind);
     suite_add_tcase(s, tc);
     return s;
 }
