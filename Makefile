@@ -30,7 +30,7 @@ TEST_BIN   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TEST_LIBS  := $(shell pkg-config --libs check 2>/dev/null)
 TEST_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 
-# External rule modules (SPEC §5): the examples, and the refused ones tests/check_plugin.c needs.
+# External rule modules (docs/reference.md §5): the examples, and the refused ones tests/check_plugin.c needs.
 MODULES      := $(patsubst rules/examples/%.c,$(BUILD)/modules/%.so,$(wildcard rules/examples/*.c))
 TEST_MODULES := $(patsubst tests/modules/%.c,$(BUILD)/modules-test/%.so,$(wildcard tests/modules/*.c))
 MODULE_LIBS  := $(shell pkg-config --libs jansson 2>/dev/null) -lm

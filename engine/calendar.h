@@ -1,4 +1,4 @@
-/* Working-time arithmetic on a ruleset's calendar (SPEC §5): the `workdays` unit of the
+/* Working-time arithmetic on a ruleset's calendar (docs/reference.md §5): the `workdays` unit of the
  * `deadline` module counts working time, 24 local hours for each working day. */
 #ifndef RW_CALENDAR_H
 #define RW_CALENDAR_H

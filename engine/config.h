@@ -1,4 +1,4 @@
-/* Engine configuration (-c ENGINE.json), SPEC §3. */
+/* Engine configuration (-c ENGINE.json), docs/reference.md §3. */
 #ifndef RW_CONFIG_H
 #define RW_CONFIG_H
 
@@ -44,7 +44,7 @@ typedef struct rw_config {
     int redis_timeout_ms; /* per Redis command (5000) */
 } rw_config_t;
 
-/* Fills cfg with the defaults of SPEC §3. Free with rw_config_fini. */
+/* Fills cfg with the defaults of docs/reference.md §3. Free with rw_config_fini. */
 void rw_config_init(rw_config_t *cfg);
 void rw_config_fini(rw_config_t *cfg);
 /* Reads a config file over the defaults, then the RISKWARN_* environment

@@ -744,7 +744,7 @@ static int fly_drain(engine_t *e) {
 
 /* ---- rulesets: load, audit, swap -------------------------------------------------------- */
 
-/* Writes an audit record (SPEC §5) to the audit topic and to the log. */
+/* Writes an audit record (docs/reference.md §5) to the audit topic and to the log. */
 static void audit(engine_t *e, bool loaded, const char *target, const char *source,
                   const char *name, const char *version, const char *sha, const rw_errors_t *errs) {
     if (e->quiet)

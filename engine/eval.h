@@ -109,7 +109,7 @@ typedef struct rw_hit {
     int64_t suppressed; /* hits of this rule and key the cool-down held back before */
 } rw_hit_t;
 
-/* The cool-down of one rule on one key (SPEC §5 "cooldown"). */
+/* The cool-down of one rule on one key (docs/reference.md §5 "cooldown"). */
 typedef struct rw_cool {
     char *id; /* "RULE_ID:KEY" */
     uint32_t rule;

@@ -1,4 +1,4 @@
-/* riskwarn: the command line (SPEC §2). */
+/* riskwarn: the command line (docs/reference.md §2). */
 #include "cli.h"
 #include "commands.h"
 #include "config.h"

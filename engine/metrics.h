@@ -1,4 +1,4 @@
-/* Metrics (SPEC §9): counters and gauges the engine updates once a batch, served in
+/* Metrics (docs/reference.md §9): counters and gauges the engine updates once a batch, served in
  * Prometheus text format on GET /metrics, with GET /healthz, by libmicrohttpd. */
 #ifndef RW_METRICS_H
 #define RW_METRICS_H

@@ -1,5 +1,5 @@
 /*
- * External rule modules (SPEC §5): shared objects in modules_dir that export
+ * External rule modules (docs/reference.md §5): shared objects in modules_dir that export
  * `const rw_module_t rw_module_descriptor` (include/riskwarn/module.h).
  *
  * A module is refused, with err naming the file (err->source) and the reason, when:

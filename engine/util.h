@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Exit codes of the binary (SPEC §2). */
+/* Exit codes of the binary (docs/reference.md §2). */
 #define RW_EXIT_OK 0
 #define RW_EXIT_RUNTIME 1
 #define RW_EXIT_USAGE 2

@@ -1,4 +1,4 @@
-/* Unit tests for engine/config.c: the engine configuration of SPEC §3. */
+/* Unit tests for engine/config.c: the engine configuration of docs/reference.md §3. */
 #include "config.h"
 
 #include "harness.h"
@@ -132,7 +132,7 @@ START_TEST(test_config_empty_file_keeps_defaults) {
                        "  \"max_event_bytes\": 1048576,\n"
                        "  \"metrics_listen\": \"127.0.0.1:9464\"\n"
                        "}\n";
-    ck_assert_msg(load_text(spec, &c, &err, path) == 0, "SPEC §3 example refused: %d:%d: %s",
+    ck_assert_msg(load_text(spec, &c, &err, path) == 0, "docs/reference.md §3 example refused: %d:%d: %s",
                   err.line, err.column, err.text);
     assert_defaults(&c);
     rw_config_fini(&c);
@@ -233,7 +233,7 @@ START_TEST(test_config_unknown_keys) {
                  "unknown key \"kafka.topic\"", "\"topic\"", 0);
     expect_error("{\"redis\": {\"host\": \"h\",\n            \"pasword\": \"x\"}}",
                  "unknown key \"redis.pasword\"", "\"pasword\"", 0);
-    /* SPEC §3 spells redis.unix_socket; unixsocket is not it. */
+    /* docs/reference.md §3 spells redis.unix_socket; unixsocket is not it. */
     expect_error("{\"redis\": {\"unixsocket\": \"/tmp/s\"}}", "unknown key", "\"unixsocket\"", 0);
     expect_error("{\"max_event_byte\": 100}", "unknown key", "\"max_event_byte\"", 0);
 }
@@ -415,7 +415,7 @@ START_TEST(test_config_set_redis) {
 }
 END_TEST
 
-/* --redis HOST:PORT overrides the file (SPEC §2), also a unix_socket set there (which would
+/* --redis HOST:PORT overrides the file (docs/reference.md §2), also a unix_socket set there (which would
  * otherwise win over host and port). */
 START_TEST(test_config_set_redis_overrides_unix_socket) {
     rw_config_t c;

@@ -4,7 +4,7 @@
  *
  * A golden case is one JSON object:
  *   "description"      what the case shows;
- *   "rules"            the ruleset (SPEC §5), loaded as it is;
+ *   "rules"            the ruleset (docs/reference.md §5), loaded as it is;
  *   "events"           the input messages in partition order: an object is sent as its compact
  *                      JSON text, a string is sent as raw bytes (for dead letters);
  *   "expect"           one entry per message, same order:

@@ -904,7 +904,7 @@ START_TEST(test_ruleset_mask_event_non_strings) {
 }
 END_TEST
 
-/* Without "masking", the ruleset masks the core fields of SPEC §4 by default. */
+/* Without "masking", the ruleset masks the core fields of docs/reference.md §4 by default. */
 START_TEST(test_ruleset_mask_default_without_masking) {
     rw_ruleset_t *rs = load_ok("{\"ruleset\": \"t\", \"version\": \"1\", \"rules\": []}");
     static const char *const six_four[] = {"account", "counterparty", "id_number", "card_number"};

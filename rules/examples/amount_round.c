@@ -1,5 +1,5 @@
 /*
- * amount_round: an example external rule module (SPEC §5).
+ * amount_round: an example external rule module (docs/reference.md §5).
  *
  * Measures 1 when the numeric field `field` holds a round amount, a multiple of `multiple`
  * (default 1000), that is at least `min` (default 0); otherwise 0. An event whose field is
