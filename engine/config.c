@@ -34,6 +34,7 @@ void rw_config_init(rw_config_t *c) {
     rw_config_set(&c->redis_key_prefix, "rw:");
     rw_config_set(&c->rules, "rules/packs/default.json");
     c->max_event_bytes = 1048576;
+    c->max_future_ms = 300000;
     c->state_max_entries = 1000000;
     rw_config_set(&c->metrics_listen, "127.0.0.1:9464");
     c->webhook_min_level = 3;
@@ -91,95 +92,208 @@ int rw_config_set_redis(rw_config_t *c, const char *hostport) {
     return 0;
 }
 
-/* Properties that may come from the config file. Everything else is refused:
- * a config must not be able to load code, run commands or redirect the
- * engine's own topics and offsets handling. */
-static const char *const allowed_props[] = {
-    "client.id",
-    "group.instance.id",
-    "security.protocol",
-    "sasl.mechanisms",
-    "sasl.mechanism",
-    "sasl.username",
-    "sasl.password",
-    "sasl.oauthbearer.config",
-    "sasl.oauthbearer.method",
-    "sasl.oauthbearer.client.id",
-    "sasl.oauthbearer.client.secret",
-    "sasl.oauthbearer.token.endpoint.url",
-    "sasl.oauthbearer.scope",
-    "sasl.oauthbearer.extensions",
-    "sasl.kerberos.service.name",
-    "sasl.kerberos.principal",
-    "sasl.kerberos.keytab",
-    "ssl.ca.location",
-    "ssl.ca.pem",
-    "ssl.certificate.location",
-    "ssl.certificate.pem",
-    "ssl.key.location",
-    "ssl.key.pem",
-    "ssl.key.password",
-    "ssl.crl.location",
-    "ssl.cipher.suites",
-    "ssl.curves.list",
-    "ssl.sigalgs.list",
-    "ssl.endpoint.identification.algorithm",
-    "enable.ssl.certificate.verification",
-    "socket.timeout.ms",
-    "socket.keepalive.enable",
-    "reconnect.backoff.ms",
-    "reconnect.backoff.max.ms",
-    "session.timeout.ms",
-    "heartbeat.interval.ms",
-    "max.poll.interval.ms",
-    "partition.assignment.strategy",
-    "fetch.max.bytes",
-    "fetch.wait.max.ms",
-    "max.partition.fetch.bytes",
-    "queued.min.messages",
-    "queued.max.messages.kbytes",
-    "message.max.bytes",
-    "compression.type",
-    "compression.codec",
-    "linger.ms",
-    "batch.num.messages",
-    "batch.size",
-    "queue.buffering.max.messages",
-    "queue.buffering.max.kbytes",
-    "message.timeout.ms",
-    "request.timeout.ms",
-    "metadata.max.age.ms",
-    "topic.metadata.refresh.interval.ms",
-    "client.rack",
-    "statistics.interval.ms",
-    "debug",
-    NULL,
+/* The librdkafka properties a config may set, and the ones it may not with the
+ * reason. One table: the README lists the same names. A property applies to
+ * the clients named in its mask; `only` is the one value accepted for a
+ * setting the engine owns (any other is refused with the reason). */
+#define C RW_KAFKA_CONSUMER
+#define M RW_KAFKA_MEMBER
+#define P RW_KAFKA_PRODUCER
+#define ALL (C | M | P)
+#define OWNS_COMMIT                                                                                \
+    "would break a guarantee: the engine commits a batch's offsets itself, once its state "        \
+    "is stored and its alerts acknowledged"
+static const rw_kafka_prop_t kafka_props[] = {
+    /* connection and security */
+    {"client.id", ALL, NULL, NULL},
+    {"client.rack", ALL, NULL, NULL},
+    {"broker.address.family", ALL, NULL, NULL},
+    {"security.protocol", ALL, NULL, NULL},
+    {"sasl.mechanisms", ALL, NULL, NULL},
+    {"sasl.mechanism", ALL, NULL, NULL},
+    {"sasl.username", ALL, NULL, NULL},
+    {"sasl.password", ALL, NULL, NULL},
+    {"sasl.oauthbearer.config", ALL, NULL, NULL},
+    {"sasl.oauthbearer.method", ALL, NULL, NULL},
+    {"sasl.oauthbearer.client.id", ALL, NULL, NULL},
+    {"sasl.oauthbearer.client.secret", ALL, NULL, NULL},
+    {"sasl.oauthbearer.token.endpoint.url", ALL, NULL, NULL},
+    {"sasl.oauthbearer.scope", ALL, NULL, NULL},
+    {"sasl.oauthbearer.extensions", ALL, NULL, NULL},
+    {"sasl.kerberos.service.name", ALL, NULL, NULL},
+    {"sasl.kerberos.principal", ALL, NULL, NULL},
+    {"sasl.kerberos.keytab", ALL, NULL, NULL},
+    {"sasl.kerberos.min.time.before.relogin", ALL, NULL, NULL},
+    {"ssl.ca.location", ALL, NULL, NULL},
+    {"ssl.ca.pem", ALL, NULL, NULL},
+    {"ssl.certificate.location", ALL, NULL, NULL},
+    {"ssl.certificate.pem", ALL, NULL, NULL},
+    {"ssl.key.location", ALL, NULL, NULL},
+    {"ssl.key.pem", ALL, NULL, NULL},
+    {"ssl.key.password", ALL, NULL, NULL},
+    {"ssl.keystore.location", ALL, NULL, NULL},
+    {"ssl.keystore.password", ALL, NULL, NULL},
+    {"ssl.crl.location", ALL, NULL, NULL},
+    {"ssl.cipher.suites", ALL, NULL, NULL},
+    {"ssl.curves.list", ALL, NULL, NULL},
+    {"ssl.sigalgs.list", ALL, NULL, NULL},
+    {"ssl.endpoint.identification.algorithm", ALL, NULL, NULL},
+    {"enable.ssl.certificate.verification", ALL, NULL, NULL},
+    /* timeouts, retries, metadata */
+    {"socket.timeout.ms", ALL, NULL, NULL},
+    {"socket.connection.setup.timeout.ms", ALL, NULL, NULL},
+    {"socket.keepalive.enable", ALL, NULL, NULL},
+    {"connections.max.idle.ms", ALL, NULL, NULL},
+    {"reconnect.backoff.ms", ALL, NULL, NULL},
+    {"reconnect.backoff.max.ms", ALL, NULL, NULL},
+    {"retry.backoff.ms", ALL, NULL, NULL},
+    {"request.timeout.ms", P, NULL, NULL},
+    {"metadata.max.age.ms", ALL, NULL, NULL},
+    {"topic.metadata.refresh.interval.ms", ALL, NULL, NULL},
+    {"api.version.request.timeout.ms", ALL, NULL, NULL},
+    {"statistics.interval.ms", ALL, NULL, NULL},
+    {"debug", ALL, NULL, NULL},
+    /* the consumer in the engine's group */
+    {"auto.offset.reset", M, NULL, NULL},
+    {"group.instance.id", M, NULL, NULL},
+    {"session.timeout.ms", M, NULL, NULL},
+    {"heartbeat.interval.ms", M, NULL, NULL},
+    {"max.poll.interval.ms", M, NULL, NULL},
+    {"partition.assignment.strategy", M, NULL, NULL},
+    {"coordinator.query.interval.ms", M, NULL, NULL},
+    {"enable.auto.commit", 0, "false", OWNS_COMMIT},
+    {"enable.auto.offset.store", 0, "false", OWNS_COMMIT},
+    /* consumers */
+    {"isolation.level", C | M, NULL, NULL},
+    {"fetch.min.bytes", C | M, NULL, NULL},
+    {"fetch.max.bytes", C | M, NULL, NULL},
+    {"fetch.wait.max.ms", C | M, NULL, NULL},
+    {"fetch.error.backoff.ms", C | M, NULL, NULL},
+    {"max.partition.fetch.bytes", C | M, NULL, NULL},
+    {"queued.min.messages", C | M, NULL, NULL},
+    {"queued.max.messages.kbytes", C | M, NULL, NULL},
+    {"receive.message.max.bytes", ALL, NULL, NULL},
+    {"check.crcs", C | M, NULL, NULL},
+    /* the producer */
+    {"acks", P, NULL, NULL},
+    {"request.required.acks", P, NULL, NULL},
+    {"enable.idempotence", P, NULL, NULL},
+    {"enable.gapless.guarantee", P, NULL, NULL},
+    {"max.in.flight.requests.per.connection", P, NULL, NULL},
+    {"max.in.flight", P, NULL, NULL},
+    {"message.max.bytes", P, NULL, NULL},
+    {"message.timeout.ms", P, NULL, NULL},
+    {"delivery.timeout.ms", P, NULL, NULL},
+    {"message.send.max.retries", P, NULL, NULL},
+    {"retries", P, NULL, NULL},
+    {"compression.type", P, NULL, NULL},
+    {"compression.codec", P, NULL, NULL},
+    {"compression.level", P, NULL, NULL},
+    {"linger.ms", P, NULL, NULL},
+    {"queue.buffering.max.ms", P, NULL, NULL},
+    {"batch.num.messages", P, NULL, NULL},
+    {"batch.size", P, NULL, NULL},
+    {"queue.buffering.max.messages", P, NULL, NULL},
+    {"queue.buffering.max.kbytes", P, NULL, NULL},
+    {"partitioner", P, NULL, NULL},
+    {"sticky.partitioning.linger.ms", P, NULL, NULL},
+    /* refused, and why */
+    {"plugin.library.paths", 0, NULL, "it loads code"},
+    {"ssl.engine.location", 0, NULL, "it loads code"},
+    {"ssl.engine.id", 0, NULL, "it loads code"},
+    {"ssl_engine_id", 0, NULL, "it loads code"},
+    {"ssl.providers", 0, NULL, "it loads code"},
+    {"sasl.kerberos.kinit.cmd", 0, NULL, "it runs a command"},
+    {"bootstrap.servers", 0, NULL, "the engine sets it from kafka.brokers"},
+    {"metadata.broker.list", 0, NULL, "the engine sets it from kafka.brokers"},
+    {"group.id", 0, NULL, "the engine sets it from kafka.group_id"},
+    {"auto.commit.interval.ms", 0, NULL,
+     "it has no effect: the engine commits a batch's offsets itself, once its state is stored"},
+    {"enable.partition.eof", 0, NULL, "the engine reads partitions' ends itself"},
+    {"transactional.id", 0, NULL,
+     "the engine does not use Kafka transactions: its state is fenced in Redis and its alerts "
+     "carry stable ids"},
+    {"enable.sasl.oauthbearer.unsecure.jwt", 0, NULL,
+     "it would accept unsigned tokens (use sasl.oauthbearer.method=oidc)"},
+    {NULL, 0, NULL, NULL},
 };
+#undef C
+#undef M
+#undef P
+#undef ALL
 
-static const char *const refused_props[] = {
-    "plugin.library.paths",
-    "sasl.kerberos.kinit.cmd",
-    "ssl.engine.location",
-    "ssl_engine_id",
-    "ssl.providers",
-    "oauthbearer_token_refresh_cb",
-    NULL,
-};
+const rw_kafka_prop_t *rw_kafka_props(void) { return kafka_props; }
+
+static const rw_kafka_prop_t *kafka_prop(const char *name) {
+    for (const rw_kafka_prop_t *p = kafka_props; p->name; p++)
+        if (strcmp(name, p->name) == 0)
+            return p;
+    return NULL;
+}
 
 int rw_kafka_property_allowed(const char *name, char *why, size_t len) {
-    for (size_t i = 0; refused_props[i]; i++)
-        if (strcmp(name, refused_props[i]) == 0) {
-            snprintf(why, len,
-                     "kafka.properties: \"%s\" is refused: it loads code or runs a "
-                     "command",
-                     name);
-            return -1;
-        }
-    for (size_t i = 0; allowed_props[i]; i++)
-        if (strcmp(name, allowed_props[i]) == 0)
-            return 0;
-    snprintf(why, len, "kafka.properties: \"%s\" is not on the allow-list (see README)", name);
+    const rw_kafka_prop_t *p = kafka_prop(name);
+    if (p && p->why && !p->only) {
+        snprintf(why, len, "kafka.properties: \"%s\" is refused: %s", name, p->why);
+        return -1;
+    }
+    if (p)
+        return 0;
+    snprintf(why, len,
+             "kafka.properties: \"%s\" is not on the allow-list (README, \"Kafka properties\", "
+             "lists every allowed one)",
+             name);
     return -1;
+}
+
+int rw_kafka_value_text(const json_t *v, char *out, size_t len) {
+    if (json_is_string(v))
+        snprintf(out, len, "%s", json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(out, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(out, len, "%g", json_real_value(v));
+    else if (json_is_boolean(v))
+        snprintf(out, len, "%s", json_is_true(v) ? "true" : "false");
+    else
+        return -1;
+    return 0;
+}
+
+int rw_kafka_property_check(const char *name, const json_t *value, char *why, size_t len) {
+    if (rw_kafka_property_allowed(name, why, len))
+        return -1;
+    char text[512];
+    if (rw_kafka_value_text(value, text, sizeof(text))) {
+        snprintf(why, len, "kafka.properties.%s: must be a string, number or boolean", name);
+        return -1;
+    }
+    const rw_kafka_prop_t *p = kafka_prop(name);
+    if (p->only && strcasecmp(text, p->only) != 0) {
+        snprintf(why, len, "kafka.properties.%s: only %s is accepted: any other value %s", name,
+                 p->only, p->why);
+        return -1;
+    }
+    if ((!strcmp(name, "acks") || !strcmp(name, "request.required.acks")) && !strcmp(text, "0")) {
+        snprintf(why, len,
+                 "kafka.properties.%s: 0 is refused: it would break a guarantee (alerts are "
+                 "published at least once; with 0 a send counts as delivered before any broker "
+                 "has it)",
+                 name);
+        return -1;
+    }
+    if (!strcmp(name, "auto.offset.reset") && !strcasecmp(text, "error")) {
+        snprintf(why, len,
+                 "kafka.properties.auto.offset.reset: \"error\" is refused: it would stop a "
+                 "partition whose committed offset is gone (use earliest or latest)");
+        return -1;
+    }
+    return 0;
+}
+
+int rw_kafka_property_applies(const char *name, int client) {
+    const rw_kafka_prop_t *p = kafka_prop(name);
+    return p && (p->clients & client) != 0;
 }
 
 /* ---- loading ------------------------------------------------------------------------ */
@@ -364,6 +478,28 @@ static int security_check(cctx_t *x, const json_t *props) {
     return 0;
 }
 
+/* The producer is idempotent unless told otherwise, and idempotence needs
+ * acks=all: said here rather than by librdkafka at the first connection. */
+static int acks_check(cctx_t *x, const json_t *props) {
+    char acks[64] = "all", idem[64] = "true";
+    const json_t *a = json_object_get(props, "acks");
+    if (!a)
+        a = json_object_get(props, "request.required.acks");
+    if (a)
+        rw_kafka_value_text(a, acks, sizeof(acks));
+    if (json_object_get(props, "enable.idempotence"))
+        rw_kafka_value_text(json_object_get(props, "enable.idempotence"), idem, sizeof(idem));
+    if (strcasecmp(idem, "true") == 0 && strcmp(acks, "all") != 0 && strcmp(acks, "-1") != 0)
+        return cerr(x,
+                    json_object_get(props, "acks") ? "/kafka/properties/acks"
+                                                   : "/kafka/properties/request.required.acks",
+                    false,
+                    "kafka.properties: acks=%s needs enable.idempotence false (the engine's "
+                    "producer is idempotent by default, which needs acks=all)",
+                    acks);
+    return 0;
+}
+
 static int load_kafka(cctx_t *x, rw_config_t *c, json_t *k) {
     static const char *const keys[] = {"brokers",
                                        "group_id",
@@ -410,16 +546,15 @@ static int load_kafka(cctx_t *x, rw_config_t *c, json_t *k) {
         const char *name;
         json_t *v;
         json_object_foreach(props, name, v) {
-            char p[300], why[300];
+            char p[300], why[400];
             snprintf(p, sizeof(p), "/kafka/properties/%s", name);
             if (rw_kafka_property_allowed(name, why, sizeof(why)))
                 return cerr(x, p, true, "%s", why);
-            if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v))
-                return cerr(x, p, false,
-                            "kafka.properties.%s: must be a string, number or "
-                            "boolean",
-                            name);
+            if (rw_kafka_property_check(name, v, why, sizeof(why)))
+                return cerr(x, p, false, "%s", why);
         }
+        if (acks_check(x, props))
+            return -1;
         json_decref(c->properties);
         c->properties = json_deep_copy(props);
     }
@@ -641,6 +776,7 @@ int rw_config_load(rw_config_t *c, const char *path, rw_error_t *err) {
                                        "webhook",
                                        "state_max_entries",
                                        "log",
+                                       "max_future_ms",
                                        NULL};
     if (!json_is_object(root)) {
         cerr(&x, "", false, "the engine configuration must be a JSON object");
@@ -648,7 +784,8 @@ int rw_config_load(rw_config_t *c, const char *path, rw_error_t *err) {
     }
     if (env_apply(&x, root))
         goto out;
-    long long meb = (long long)c->max_event_bytes, sme = (long long)c->state_max_entries;
+    long long meb = (long long)c->max_event_bytes, sme = (long long)c->state_max_entries,
+              mfm = c->max_future_ms;
     if (check_keys(&x, root, "", keys) ||
         (json_object_get(root, "kafka") && load_kafka(&x, c, json_object_get(root, "kafka"))) ||
         (json_object_get(root, "redis") && load_redis(&x, c, json_object_get(root, "redis"))) ||
@@ -656,6 +793,7 @@ int rw_config_load(rw_config_t *c, const char *path, rw_error_t *err) {
         get_str(&x, root, "", "modules_dir", &c->modules_dir, 1) ||
         get_int(&x, root, "", "max_event_bytes", 64, 64LL * 1024 * 1024, &meb) ||
         get_int(&x, root, "", "state_max_entries", 1000, 1000000000, &sme) ||
+        get_int(&x, root, "", "max_future_ms", 1000, 366LL * 86400000, &mfm) ||
         get_str(&x, root, "", "metrics_listen", &c->metrics_listen, 1) ||
         (json_object_get(root, "webhook") &&
          load_webhook(&x, c, json_object_get(root, "webhook"))) ||
@@ -663,6 +801,7 @@ int rw_config_load(rw_config_t *c, const char *path, rw_error_t *err) {
         goto out;
     c->max_event_bytes = (size_t)meb;
     c->state_max_entries = (size_t)sme;
+    c->max_future_ms = mfm;
     rc = 0;
 out:
     json_decref(root);

@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct rw_config {
     char *brokers;
@@ -25,6 +26,7 @@ typedef struct rw_config {
     char *rules;
     char *modules_dir; /* NULL: none */
     size_t max_event_bytes;
+    int64_t max_future_ms;    /* events further ahead of their partition's watermark: dead */
     size_t state_max_entries; /* windows, their entries and cool-downs kept in memory */
     char *metrics_listen;
     /* "webhook": high alerts POSTed to responders' paging tools; url NULL: off. */
@@ -58,8 +60,32 @@ int rw_config_set_redis(rw_config_t *cfg, const char *hostport);
 /* Replaces a string setting. */
 void rw_config_set(char **slot, const char *value);
 
+/* The librdkafka properties a config may set (kafka.properties). Each applies
+ * to the clients in its mask; a setting the engine owns is accepted with its
+ * one value (`only`); a refused property has `why` and no `only`. */
+#define RW_KAFKA_CONSUMER 1 /* consumers outside the group: control topic, tail */
+#define RW_KAFKA_MEMBER 2   /* the engine's consumer in its group */
+#define RW_KAFKA_PRODUCER 4
+typedef struct rw_kafka_prop {
+    const char *name;
+    int clients;      /* RW_KAFKA_*: where it is applied; 0: nowhere (owned or refused) */
+    const char *only; /* the one value accepted; NULL: any */
+    const char *why;  /* why it is refused (or why only that value); NULL: allowed */
+} rw_kafka_prop_t;
+/* The table, ended by a NULL name (static storage). */
+const rw_kafka_prop_t *rw_kafka_props(void);
+
 /* Whether a librdkafka property may be set from the config. Properties that
- * load code or run commands are refused. Returns 0, or -1 with why filled. */
+ * load code, run commands or would break a guarantee are refused, naming
+ * which. Returns 0, or -1 with why filled. */
 int rw_kafka_property_allowed(const char *name, char *why, size_t len);
+/* The same, and whether value may be given to it. Returns 0, or -1 with why
+ * filled. */
+int rw_kafka_property_check(const char *name, const json_t *value, char *why, size_t len);
+/* Whether the property goes to a client of that kind (RW_KAFKA_*). */
+int rw_kafka_property_applies(const char *name, int client);
+/* A property's value as librdkafka text. Returns 0, or -1 for a value that is
+ * not a string, number or boolean. */
+int rw_kafka_value_text(const json_t *v, char *out, size_t len);
 
 #endif

@@ -15,25 +15,27 @@
 #include <time.h>
 #include <unistd.h>
 
-rd_kafka_conf_t *rw_kafka_conf_new(const rw_config_t *cfg, char *err, size_t errlen) {
+rd_kafka_conf_t *rw_kafka_conf_for(const rw_config_t *cfg, int client, const char *const *defaults,
+                                   char *err, size_t errlen) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rw_kafka_conf_log(conf);
     if (rd_kafka_conf_set(conf, "bootstrap.servers", cfg->brokers, err, errlen) != RD_KAFKA_CONF_OK)
         goto fail;
+    for (size_t i = 0; defaults && defaults[i]; i += 2)
+        if (rd_kafka_conf_set(conf, defaults[i], defaults[i + 1], err, errlen) != RD_KAFKA_CONF_OK)
+            goto fail;
     const char *name;
     json_t *v;
     json_object_foreach(cfg->properties, name, v) {
         char val[512];
-        if (rw_kafka_property_allowed(name, err, errlen))
+        if (rw_kafka_property_check(name, v, err, errlen))
             goto fail;
-        if (json_is_string(v))
-            snprintf(val, sizeof(val), "%s", json_string_value(v));
-        else if (json_is_integer(v))
-            snprintf(val, sizeof(val), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        else if (json_is_real(v))
-            snprintf(val, sizeof(val), "%g", json_real_value(v));
-        else
-            snprintf(val, sizeof(val), "%s", json_is_true(v) ? "true" : "false");
+        bool take = client ? rw_kafka_property_applies(name, client)
+                           : rw_kafka_property_applies(name, RW_KAFKA_CONSUMER) &&
+                                 rw_kafka_property_applies(name, RW_KAFKA_PRODUCER);
+        if (!take)
+            continue;
+        rw_kafka_value_text(v, val, sizeof(val));
         char e[256];
         if (rd_kafka_conf_set(conf, name, val, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
             snprintf(err, errlen, "kafka.properties.%s: %s", name, e);
@@ -44,6 +46,10 @@ rd_kafka_conf_t *rw_kafka_conf_new(const rw_config_t *cfg, char *err, size_t err
 fail:
     rd_kafka_conf_destroy(conf);
     return NULL;
+}
+
+rd_kafka_conf_t *rw_kafka_conf_new(const rw_config_t *cfg, char *err, size_t errlen) {
+    return rw_kafka_conf_for(cfg, 0, NULL, err, errlen);
 }
 
 static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errlen) {
@@ -104,7 +110,7 @@ typedef struct inflight {
     rd_kafka_topic_partition_list_t *offs; /* owned: committed once done */
     int batch;                             /* its number, counted from 1 */
     outs_t outs;                           /* its alerts and dead letters */
-    int backoff;                           /* ms before producing refused ones again */
+    rw_backoff_t backoff;                  /* before producing refused ones again */
     int64_t retry_at;                      /* then (monotonic ms); 0: not waiting */
 } inflight_t;
 
@@ -125,6 +131,7 @@ typedef struct engine {
     rw_webhook_t *webhook;
     int64_t lag_at; /* when consumer lag was last measured */
     bool quiet;     /* catching up with the control topic at start-up: no audit records */
+    bool fatal;     /* a Kafka client failed for good: stop, exit 1 */
     /* Fault injection for tests (RW_TEST_DIE="after-publish:N" or "before-commit:N"):
      * the process dies at that point of its Nth batch, as if killed. */
     int die_where, die_batch, batches;
@@ -148,9 +155,10 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     int *status = m->_private;
     if (status)
         *status = m->err ? OUT_FAILED : OUT_DONE;
+    static rw_ratelimit_t rl;
     if (m->err)
-        rw_log(RW_LOG_WARN, "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
-               rd_kafka_err2str(m->err));
+        rw_log_limited(&rl, RW_LOG_WARN, "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
+                       rd_kafka_err2str(m->err));
 }
 
 static size_t outs_wait(engine_t *e, outs_t *os);
@@ -269,11 +277,16 @@ static rd_kafka_headers_t *dead_headers(const out_t *o) {
     return h;
 }
 
+/* Retries back off from 100 ms to 5 s, with jitter. */
+#define BACKOFF_INIT                                                                               \
+    { 100, 5000, 0, 0 }
+
+/* Waits ms, serving the producer. Also when asked to stop: the stop grace
+ * bounds the retries, and a retry loop must not spin meanwhile. */
 static void backoff_wait(engine_t *e, int ms) {
     int64_t until = rw_monotonic_ms() + ms;
-    while (!atomic_load(e->stop) && rw_monotonic_ms() < until) {
+    while (rw_monotonic_ms() < until)
         rd_kafka_poll(e->producer, 50);
-    }
 }
 
 /* Hands every output not yet delivered to the producer (waiting for room when
@@ -335,7 +348,27 @@ static size_t outs_wait(engine_t *e, outs_t *os) {
 /* Gives up on a batch only when asked to stop and the outage lasts past this. */
 #define STOP_GRACE_MS 10000
 
+/* A fatal Kafka error (a fenced group.instance.id, an idempotent producer
+ * that cannot go on): the client is unusable, so the engine stops (its
+ * supervisor restarts it) rather than retry. Logged once. */
+static bool kafka_fatal(engine_t *e) {
+    rd_kafka_t *clients[2] = {e->consumer, e->producer};
+    for (int i = 0; i < 2; i++) {
+        char why[512];
+        if (clients[i] && rd_kafka_fatal_error(clients[i], why, sizeof(why))) {
+            if (!atomic_exchange(e->stop, 1))
+                rw_log(RW_LOG_ERROR, "kafka %s: fatal error: %s; stopping",
+                       i ? "producer" : "consumer", why);
+            e->fatal = true;
+            return true;
+        }
+    }
+    return false;
+}
+
 static bool gave_up(engine_t *e, int64_t *stop_seen) {
+    if (kafka_fatal(e))
+        return true;
     if (!atomic_load(e->stop))
         return false;
     if (!*stop_seen)
@@ -346,15 +379,16 @@ static bool gave_up(engine_t *e, int64_t *stop_seen) {
 /* Waits until every output is acknowledged, producing failed ones again with
  * backoff. Returns 0, or -1 when asked to stop and Kafka stays away. */
 static int outs_deliver(engine_t *e, outs_t *os, int64_t *stop_seen) {
-    int backoff = 100;
+    rw_backoff_t backoff = BACKOFF_INIT;
+    static rw_ratelimit_t rl;
     size_t failed;
     while ((failed = outs_wait(e, os)) > 0) {
-        rw_log(RW_LOG_WARN, "alerts not acknowledged; producing again in %d ms", backoff);
+        int ms = rw_backoff_next(&backoff);
+        rw_log_limited(&rl, RW_LOG_WARN, "alerts not acknowledged; producing again in %d ms", ms);
         rw_metrics_add(e->metrics, "riskwarn_kafka_errors_total", "", (double)failed);
         if (gave_up(e, stop_seen))
             return -1;
-        backoff_wait(e, backoff);
-        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+        backoff_wait(e, ms);
         outs_enqueue(e, os);
     }
     return 0;
@@ -467,19 +501,22 @@ static void pipeline_prepare(pipeline_t *p, rd_kafka_message_t **msgs, ssize_t n
 
 /* Logs a failed read or write of the state and waits before the next try.
  * Returns -1 when asked to stop and the outage lasts. */
-static int store_failed(engine_t *e, pipeline_t *p, int rc, int *backoff, int64_t *stop_seen) {
+static int store_failed(engine_t *e, pipeline_t *p, int rc, rw_backoff_t *backoff,
+                        int64_t *stop_seen) {
     if (rc == RW_STORE_CONFLICT) {
         rw_log(RW_LOG_INFO, "%s: partition fence moved (rebalance): re-evaluating the batch",
                p->name);
         return 0;
     }
-    rw_log(RW_LOG_WARN, "%s: %s; retrying in %d ms", p->name, p->store->last_error, *backoff);
+    static rw_ratelimit_t rl;
+    int ms = rw_backoff_next(backoff);
+    rw_log_limited(&rl, RW_LOG_WARN, "%s: %s; retrying in %d ms", p->name, p->store->last_error,
+                   ms);
     rw_metrics_add(e->metrics, "riskwarn_redis_errors_total", "", 1);
     rw_metrics_health(e->metrics, false, p->store->last_error);
     if (gave_up(e, stop_seen))
         return -1;
-    backoff_wait(e, *backoff);
-    *backoff = *backoff * 2 > 5000 ? 5000 : *backoff * 2;
+    backoff_wait(e, ms);
     return 0;
 }
 
@@ -495,7 +532,7 @@ static int store_failed(engine_t *e, pipeline_t *p, int rc, int *backoff, int64_
  * Kafka's acknowledgements overlap the Redis write. */
 static int pipeline_publish(engine_t *e, pipeline_t *p, bool async, int64_t *stop_seen) {
     rw_batch_t *b = p->batch;
-    int backoff = 100;
+    rw_backoff_t backoff = BACKOFF_INIT;
     for (;;) {
         int rc = p->store->load(p->store, b);
         if (rc == 0) {
@@ -609,10 +646,13 @@ static int acks_progress(engine_t *e, size_t keep, bool block) {
         if (!pending && failed) {
             int64_t now = rw_monotonic_ms();
             if (!f->retry_at) {
-                f->backoff = f->backoff ? (f->backoff * 2 > 5000 ? 5000 : f->backoff * 2) : 100;
-                f->retry_at = now + f->backoff;
-                rw_log(RW_LOG_WARN, "alerts not acknowledged; producing again in %d ms",
-                       f->backoff);
+                static rw_ratelimit_t rl;
+                if (!f->backoff.cap_ms)
+                    f->backoff = (rw_backoff_t)BACKOFF_INIT;
+                int ms = rw_backoff_next(&f->backoff);
+                f->retry_at = now + ms;
+                rw_log_limited(&rl, RW_LOG_WARN,
+                               "alerts not acknowledged; producing again in %d ms", ms);
                 rw_metrics_add(e->metrics, "riskwarn_kafka_errors_total", "", (double)failed);
             } else if (now >= f->retry_at) {
                 f->retry_at = 0;
@@ -651,7 +691,7 @@ static int fly_finish(engine_t *e, bool *redone) {
         *redone = true;
         rw_batch_forget_state(p->batch);
         int64_t stop_seen = 0;
-        int backoff = 100;
+        rw_backoff_t backoff = BACKOFF_INIT;
         if (acks_progress(e, 0, true) || store_failed(e, p, rc, &backoff, &stop_seen))
             return -1;
         outs_clear(e, &e->fly.outs); /* its alerts go out again, with the same ids */
@@ -678,9 +718,10 @@ static int fly_finish(engine_t *e, bool *redone) {
  * them, -1 when asked to stop while Redis or Kafka stays away. */
 static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
     e->batches++;
+    static rw_ratelimit_t rl;
     for (ssize_t i = 0; i < n; i++)
         if (msgs[i]->err && msgs[i]->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            rw_log(RW_LOG_WARN, "consume: %s", rd_kafka_message_errstr(msgs[i]));
+            rw_log_limited(&rl, RW_LOG_WARN, "consume: %s", rd_kafka_message_errstr(msgs[i]));
     pipeline_t *p = &e->live;
     rw_batch_t *b = p->batch;
     if (e->shadow.rs) {
@@ -706,8 +747,11 @@ static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
     pipeline_sent(e, p);
     e->n_msgs += (long long)b->n_items;
     /* The batch in flight takes the messages and the outputs. */
-    e->fly = (inflight_t){
-        rw_malloc((size_t)n * sizeof(*msgs)), n, batch_offsets(b), e->batches, e->cur, 0, 0};
+    e->fly = (inflight_t){.msgs = rw_malloc((size_t)n * sizeof(*msgs)),
+                          .n = n,
+                          .offs = batch_offsets(b),
+                          .batch = e->batches,
+                          .outs = e->cur};
     memcpy(e->fly.msgs, msgs, (size_t)n * sizeof(*msgs));
     memset(&e->cur, 0, sizeof(e->cur));
     return 1;
@@ -885,7 +929,7 @@ static void control_apply(engine_t *e, const rd_kafka_message_t *m) {
 }
 
 static rd_kafka_t *control_open(const rw_config_t *cfg, char *err, size_t errlen) {
-    rd_kafka_conf_t *conf = rw_kafka_conf_new(cfg, err, errlen);
+    rd_kafka_conf_t *conf = rw_kafka_conf_for(cfg, RW_KAFKA_CONSUMER, NULL, err, errlen);
     if (!conf)
         return NULL;
     char group[300];
@@ -975,15 +1019,22 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
+/* The group member's defaults, which kafka.properties may change. A SIGKILLed
+ * engine's partitions wait for its session to time out: 10 s (librdkafka's
+ * default is 45 s), with a heartbeat every second, so that the group moves
+ * them within 15 s. A new group starts at the oldest retained messages. */
+static const char *const member_defaults[] = {
+    "session.timeout.ms", "10000", "heartbeat.interval.ms", "1000", "auto.offset.reset",
+    "earliest",           NULL};
+
 static int engine_open(engine_t *e, char *err, size_t errlen) {
     const rw_config_t *cfg = e->cfg;
-    rd_kafka_conf_t *conf = rw_kafka_conf_new(cfg, err, errlen);
+    rd_kafka_conf_t *conf = rw_kafka_conf_for(cfg, RW_KAFKA_MEMBER, member_defaults, err, errlen);
     if (!conf)
         return RW_EXIT_USAGE;
     if (conf_set(conf, "group.id", cfg->group_id, err, errlen) ||
         conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
         conf_set(conf, "enable.auto.offset.store", "false", err, errlen) ||
-        conf_set(conf, "auto.offset.reset", "earliest", err, errlen) ||
         conf_set(conf, "enable.partition.eof", "false", err, errlen)) {
         rd_kafka_conf_destroy(conf);
         return RW_EXIT_USAGE;
@@ -1008,14 +1059,11 @@ static int engine_open(engine_t *e, char *err, size_t errlen) {
         return RW_EXIT_RUNTIME;
     }
 
-    conf = rw_kafka_conf_new(cfg, err, errlen);
+    static const char *const producer_defaults[] = {"linger.ms", "5", "enable.idempotence", "true",
+                                                    NULL};
+    conf = rw_kafka_conf_for(cfg, RW_KAFKA_PRODUCER, producer_defaults, err, errlen);
     if (!conf)
         return RW_EXIT_USAGE;
-    if (conf_set(conf, "linger.ms", "5", err, errlen) ||
-        conf_set(conf, "enable.idempotence", "true", err, errlen)) {
-        rd_kafka_conf_destroy(conf);
-        return RW_EXIT_USAGE;
-    }
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     e->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
     if (!e->producer) {
@@ -1210,6 +1258,11 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
         if (cfg->stop_after > 0 && cfg->stop_after - e.n_msgs < (long long)want)
             want = (size_t)(cfg->stop_after - e.n_msgs);
         ssize_t n = consume_batch(&e, msgs, want, cfg->poll_ms);
+        if (kafka_fatal(&e)) {
+            for (ssize_t i = 0; i < n; i++)
+                rd_kafka_message_destroy(msgs[i]);
+            break;
+        }
         if (n < 0) {
             rw_log(RW_LOG_ERROR, "consume: %s", rd_kafka_err2str(rd_kafka_last_error()));
             continue;
@@ -1249,6 +1302,8 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
                              "it will be read again");
         rc = RW_EXIT_RUNTIME;
     }
+    if (e.fatal)
+        rc = RW_EXIT_RUNTIME;
     free(msgs);
     rw_log(RW_LOG_INFO, "stopping: %lld messages, %lld alerts, %lld dead letters", e.n_msgs,
            e.live.n_alerts, e.live.n_dead);

@@ -19,9 +19,16 @@ typedef struct rw_engine_ctl {
 int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl);
 
 /* A librdkafka configuration with bootstrap servers and the config's allowed
- * properties. Returns a new conf (owned by the caller until handed to
- * rd_kafka_new), or NULL with err filled. */
+ * properties that every client takes (connection, security). Returns a new
+ * conf (owned by the caller until handed to rd_kafka_new), or NULL with err
+ * filled. */
 rd_kafka_conf_t *rw_kafka_conf_new(const rw_config_t *cfg, char *err, size_t errlen);
+/* The same for one kind of client (RW_KAFKA_CONSUMER, _MEMBER or _PRODUCER):
+ * bootstrap servers, then defaults (name, value pairs ended by NULL; may be
+ * NULL), then the config's properties for that client, which win over the
+ * defaults. */
+rd_kafka_conf_t *rw_kafka_conf_for(const rw_config_t *cfg, int client, const char *const *defaults,
+                                   char *err, size_t errlen);
 
 /* Why a peer hiredis could not talk to is not Redis: sends PING, and a TLS
  * ClientHello when PING gets no Redis answer. Fills why and returns 2 when the

@@ -43,6 +43,58 @@ void rw_log_write(int level, const char *fmt, ...) {
     rw_log_emit(level, NULL, line);
 }
 
+/* "12,345" */
+static void count_text(unsigned long n, char *buf, size_t len) {
+    char digits[32];
+    int nd = snprintf(digits, sizeof(digits), "%lu", n), o = 0;
+    for (int i = 0; i < nd && (size_t)o + 2 < len; i++) {
+        if (i && (nd - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = 0;
+}
+
+void rw_log_limited_write(rw_ratelimit_t *rl, int level, const char *fmt, ...) {
+    int64_t now = rw_monotonic_ms();
+    if (rl->next_ms && now < rl->next_ms) {
+        rl->suppressed++;
+        return;
+    }
+    rl->next_ms = now + RW_LOG_INTERVAL_MS;
+    char line[1900], count[40];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (rl->suppressed) {
+        count_text(rl->suppressed, count, sizeof(count));
+        rw_log_write(level, "%s (repeated %s times in the last %d s)", line, count,
+                     RW_LOG_INTERVAL_MS / 1000);
+    } else {
+        rw_log_write(level, "%s", line);
+    }
+    rl->suppressed = 0;
+}
+
+int rw_backoff_next(rw_backoff_t *b) {
+    if (!b->seed)
+        b->seed = (uint64_t)rw_monotonic_ms() * 6364136223846793005ULL ^ (uint64_t)(uintptr_t)b ^
+                  (uint64_t)rw_now_ms();
+    if (b->next_ms <= 0)
+        b->next_ms = b->base_ms > 0 ? b->base_ms : 1;
+    int d = b->next_ms;
+    b->next_ms = d > b->cap_ms / 2 ? b->cap_ms : d * 2;
+    /* xorshift64: a draw in [d/2, d] */
+    b->seed ^= b->seed << 13;
+    b->seed ^= b->seed >> 7;
+    b->seed ^= b->seed << 17;
+    int half = d / 2;
+    return half + (int)(b->seed % (uint64_t)(d - half + 1));
+}
+
+void rw_backoff_reset(rw_backoff_t *b) { b->next_ms = 0; }
+
 /* ---- time ---------------------------------------------------------------- */
 
 int64_t rw_now_ms(void) {

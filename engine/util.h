@@ -45,6 +45,35 @@ void rw_log_emit(int level, const char *const *fields, const char *msg);
             rw_log_write((level), __VA_ARGS__);                                                    \
     } while (0)
 
+/* Repeated log lines: at most one per interval from one call site, the rest
+ * counted and the count told with the next one logged ("... (repeated 12,345
+ * times in the last 10 s)"). One rw_ratelimit_t per call site, zeroed
+ * (static storage); not shared between threads. */
+typedef struct rw_ratelimit {
+    int64_t next_ms;          /* monotonic: the next line may be logged from then */
+    unsigned long suppressed; /* lines held back since the last one logged */
+} rw_ratelimit_t;
+#define RW_LOG_INTERVAL_MS 10000
+void rw_log_limited_write(rw_ratelimit_t *rl, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define rw_log_limited(rl, level, ...)                                                             \
+    do {                                                                                           \
+        if ((level) <= rw_log_level)                                                               \
+            rw_log_limited_write((rl), (level), __VA_ARGS__);                                      \
+    } while (0)
+
+/* Retry delays: exponential from base_ms to cap_ms, each one drawn at random
+ * in [d/2, d] (jitter: engines that failed together do not retry together).
+ * Zero-initialise with base and cap set; rw_backoff_reset after a success. */
+typedef struct rw_backoff {
+    int base_ms, cap_ms;
+    int next_ms;   /* the next delay's upper bound; 0: base */
+    uint64_t seed; /* 0: seeded on first use */
+} rw_backoff_t;
+/* The next delay in ms, and doubles the bound up to the cap. */
+int rw_backoff_next(rw_backoff_t *b);
+void rw_backoff_reset(rw_backoff_t *b);
+
 /* Time. */
 int64_t rw_now_ms(void);       /* wall clock, ms since the epoch */
 int64_t rw_monotonic_ms(void); /* for timeouts */

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "harness.h"
+#include <librdkafka/rdkafka.h>
 
 #include <check.h>
 #include <stdio.h>
@@ -320,15 +321,99 @@ START_TEST(test_config_kafka_properties_allow_list) {
         ck_assert_ptr_nonnull(strstr(why, refused[i]));
         ck_assert_ptr_nonnull(strstr(why, "refused"));
     }
-    static const char *const unknown[] = {"foo.bar",          "",         "CLIENT.ID",
-                                          "client.id ",       "group.id", "enable.auto.commit",
-                                          "bootstrap.servers"};
+    static const char *const unknown[] = {"foo.bar", "", "CLIENT.ID", "client.id "};
     for (size_t i = 0; i < sizeof(unknown) / sizeof(*unknown); i++) {
         why[0] = 0;
         ck_assert_msg(rw_kafka_property_allowed(unknown[i], why, sizeof(why)) == -1,
                       "\"%s\" allowed", unknown[i]);
         ck_assert_ptr_nonnull(strstr(why, "allow-list"));
     }
+    /* Settings the engine owns are refused with the reason. */
+    static const char *const owned[][2] = {{"group.id", "kafka.group_id"},
+                                           {"bootstrap.servers", "kafka.brokers"},
+                                           {"enable.partition.eof", "the engine"},
+                                           {"transactional.id", "transactions"}};
+    for (size_t i = 0; i < sizeof(owned) / sizeof(*owned); i++) {
+        why[0] = 0;
+        ck_assert_int_eq(rw_kafka_property_allowed(owned[i][0], why, sizeof(why)), -1);
+        ck_assert_msg(strstr(why, owned[i][1]) != NULL, "%s: %s", owned[i][0], why);
+    }
+}
+END_TEST
+
+/* What a Kafka user expects to set is accepted, each name is one this
+ * librdkafka knows, and a refused property names why. */
+START_TEST(test_config_kafka_properties_expected) {
+    char why[400];
+    static const char *const expected[] = {
+        "auto.offset.reset",     "group.instance.id",  "isolation.level",
+        "fetch.min.bytes",       "enable.idempotence", "acks",
+        "compression.type",      "linger.ms",          "session.timeout.ms",
+        "heartbeat.interval.ms", "message.timeout.ms", "request.timeout.ms",
+        "sasl.mechanisms",       "ssl.ca.location"};
+    for (size_t i = 0; i < sizeof(expected) / sizeof(*expected); i++) {
+        why[0] = 0;
+        ck_assert_msg(rw_kafka_property_allowed(expected[i], why, sizeof(why)) == 0,
+                      "%s refused: %s", expected[i], why);
+    }
+    size_t n = 0, refused = 0;
+    for (const rw_kafka_prop_t *p = rw_kafka_props(); p->name; p++, n++) {
+        if (!p->why) { /* a name librdkafka knows (a bad value is another error) */
+            rd_kafka_conf_t *conf = rd_kafka_conf_new();
+            char e[256];
+            ck_assert_msg(rd_kafka_conf_set(conf, p->name, "x", e, sizeof(e)) !=
+                              RD_KAFKA_CONF_UNKNOWN,
+                          "librdkafka does not know \"%s\"", p->name);
+            rd_kafka_conf_destroy(conf);
+        }
+        if (p->why && !p->only) {
+            refused++;
+            ck_assert_int_eq(rw_kafka_property_allowed(p->name, why, sizeof(why)), -1);
+            ck_assert_ptr_nonnull(strstr(why, p->why));
+        }
+        /* Allowed ones go to some client; owned and refused ones to none. */
+        ck_assert_int_eq(p->clients != 0, p->why == NULL);
+    }
+    ck_assert_uint_gt(n, 80);
+    ck_assert_uint_gt(refused, 5);
+    /* The README lists every one (tests run from the repository's top). */
+    rw_error_t rerr;
+    rw_error_clear(&rerr);
+    size_t rlen;
+    char *readme = rw_file_read("README.md", &rlen, &rerr);
+    ck_assert_msg(readme != NULL, "README.md: %s", rerr.text);
+    for (const rw_kafka_prop_t *p = rw_kafka_props(); p->name; p++) {
+        char quoted[128];
+        snprintf(quoted, sizeof(quoted), "`%s`", p->name);
+        ck_assert_msg(strstr(readme, quoted) || !strcmp(p->name, "ssl_engine_id"),
+                      "README.md does not list %s", quoted);
+    }
+    free(readme);
+    /* Value checks: the engine's own settings take their one value only. */
+    json_t *f = json_false(), *t = json_true(), *zero = json_integer(0), *one = json_string("1"),
+           *err = json_string("error"), *latest = json_string("latest");
+    ck_assert_int_eq(rw_kafka_property_check("enable.auto.commit", f, why, sizeof(why)), 0);
+    ck_assert_int_eq(rw_kafka_property_check("enable.auto.commit", t, why, sizeof(why)), -1);
+    ck_assert_ptr_nonnull(strstr(why, "would break a guarantee"));
+    ck_assert_int_eq(rw_kafka_property_check("acks", zero, why, sizeof(why)), -1);
+    ck_assert_ptr_nonnull(strstr(why, "at least once"));
+    ck_assert_int_eq(rw_kafka_property_check("acks", one, why, sizeof(why)), 0);
+    ck_assert_int_eq(rw_kafka_property_check("auto.offset.reset", err, why, sizeof(why)), -1);
+    ck_assert_int_eq(rw_kafka_property_check("auto.offset.reset", latest, why, sizeof(why)), 0);
+    json_decref(f);
+    json_decref(t);
+    json_decref(zero);
+    json_decref(one);
+    json_decref(err);
+    json_decref(latest);
+    /* Which client takes which. */
+    ck_assert(rw_kafka_property_applies("group.instance.id", RW_KAFKA_MEMBER));
+    ck_assert(!rw_kafka_property_applies("group.instance.id", RW_KAFKA_CONSUMER));
+    ck_assert(!rw_kafka_property_applies("group.instance.id", RW_KAFKA_PRODUCER));
+    ck_assert(rw_kafka_property_applies("acks", RW_KAFKA_PRODUCER));
+    ck_assert(!rw_kafka_property_applies("acks", RW_KAFKA_MEMBER));
+    ck_assert(rw_kafka_property_applies("isolation.level", RW_KAFKA_CONSUMER));
+    ck_assert(!rw_kafka_property_applies("enable.auto.commit", RW_KAFKA_MEMBER));
 }
 END_TEST
 
@@ -345,9 +430,23 @@ START_TEST(test_config_kafka_properties_in_file) {
                  "kafka.properties.client.id", "{\"x\"", 0);
     expect_error("{\"kafka\": {\"properties\": {\"client.id\": null}}}",
                  "kafka.properties.client.id", "null", 0);
+    expect_error("{\"kafka\": {\"properties\": {\n   \"enable.auto.commit\": true}}}",
+                 "only false is accepted", "true", 0);
+    expect_error("{\"kafka\": {\"properties\": {\"acks\": 1}}}", "enable.idempotence false", "1}",
+                 0);
+    expect_error("{\"kafka\": {\"properties\": {\"group.id\": \"g\"}}}", "kafka.group_id",
+                 "\"group.id\"", 0);
     rw_config_t c;
     rw_error_t err;
     char path[64];
+    ck_assert_int_eq(load_text("{\"kafka\": {\"properties\": {\"acks\": 1, "
+                               "\"enable.idempotence\": false, \"enable.auto.commit\": false, "
+                               "\"auto.offset.reset\": \"latest\"}}, \"max_future_ms\": 60000}",
+                               &c, &err, path),
+                     0);
+    ck_assert_int_eq(c.max_future_ms, 60000);
+    rw_config_fini(&c);
+    expect_error("{\"max_future_ms\": 10}", "max_future_ms", "10", 0);
     ck_assert_int_eq(
         load_text("{\"kafka\": {\"properties\": {\"client.id\": \"rw\"}}}", &c, &err, path), 0);
     ck_assert_str_eq(json_string_value(json_object_get(c.properties, "client.id")), "rw");
@@ -607,6 +706,7 @@ static Suite *config_suite(void) {
     tcase_add_test(tc, test_config_json_errors);
     tcase_add_test(tc, test_config_missing_file);
     tcase_add_test(tc, test_config_kafka_properties_allow_list);
+    tcase_add_test(tc, test_config_kafka_properties_expected);
     tcase_add_test(tc, test_config_kafka_properties_in_file);
     tcase_add_test(tc, test_config_kafka_security_checked);
     tcase_add_test(tc, test_config_set_redis);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* 2026-11-27T04:35:16.123Z in ms since the epoch. */
 #define T_EXAMPLE 1795754116123LL
@@ -510,6 +511,64 @@ START_TEST(test_util_number_text) {
 }
 END_TEST
 
+/* Retry delays double from base to cap, each drawn in [d/2, d]; reset goes back to base. */
+START_TEST(test_util_backoff_jitter_and_cap) {
+    rw_backoff_t b = {100, 5000, 0, 0};
+    int lo = 50, hi = 100;
+    for (int i = 0; i < 12; i++) {
+        int d = rw_backoff_next(&b);
+        ck_assert_msg(d >= lo && d <= hi, "draw %d: %d outside [%d, %d]", i, d, lo, hi);
+        hi = hi * 2 > 5000 ? 5000 : hi * 2;
+        lo = hi / 2;
+    }
+    bool differ = false;
+    int first = rw_backoff_next(&b);
+    for (int i = 0; i < 50; i++) {
+        int d = rw_backoff_next(&b);
+        ck_assert(d >= 2500 && d <= 5000);
+        differ = differ || d != first;
+    }
+    ck_assert_msg(differ, "no jitter at the cap");
+    rw_backoff_reset(&b);
+    int d = rw_backoff_next(&b);
+    ck_assert(d >= 50 && d <= 100);
+}
+END_TEST
+
+/* A repeated line is logged once an interval, and the next one says how many were held back. */
+START_TEST(test_util_log_rate_limited_with_count) {
+    char path[] = "/tmp/rw-log-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    rw_ratelimit_t rl = {0, 0};
+    for (int i = 0; i < 12346; i++)
+        rw_log_limited(&rl, RW_LOG_ERROR, "redis down: try %d", i);
+    ck_assert_uint_eq(rl.suppressed, 12345);
+    rl.next_ms = 1; /* the interval passed */
+    rw_log_limited(&rl, RW_LOG_ERROR, "redis down: try %d", 12346);
+    ck_assert_uint_eq(rl.suppressed, 0);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char text[4096] = "";
+    ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+    close(fd);
+    unlink(path);
+    ck_assert_int_gt(n, 0);
+    text[n] = 0;
+    ck_assert_ptr_nonnull(strstr(text, "redis down: try 0\n"));
+    ck_assert_ptr_null(strstr(text, "try 1\n"));
+    ck_assert_ptr_nonnull(strstr(text, "redis down: try 12346 (repeated 12,345 times in the last"));
+    int lines = 0;
+    for (char *c = text; *c; c++)
+        lines += *c == '\n';
+    ck_assert_int_eq(lines, 2);
+}
+END_TEST
+
 static Suite *util_suite(void) {
     Suite *s = suite_create("util");
     TCase *tc = tcase_create("core");
@@ -538,6 +597,8 @@ static Suite *util_suite(void) {
     tcase_add_test(tc, test_util_utc_offset_parse);
     tcase_add_test(tc, test_util_buf_append_and_printf);
     tcase_add_test(tc, test_util_error_set_and_format);
+    tcase_add_test(tc, test_util_backoff_jitter_and_cap);
+    tcase_add_test(tc, test_util_log_rate_limited_with_count);
     suite_add_tcase(s, tc);
     return s;
 }
