@@ -498,7 +498,7 @@ uint32_t rw_batch_src(rw_batch_t *b, const char *topic, int32_t partition) {
             break;
     if (c == b->n_pclocks) {
         b->pclocks = rw_realloc(b->pclocks, (b->n_pclocks + 1) * sizeof(*b->pclocks));
-        b->pclocks[b->n_pclocks++] = (rw_pclock_t){rw_strdup(part), INT64_MIN};
+        b->pclocks[b->n_pclocks++] = (rw_pclock_t){rw_strdup(part), INT64_MIN, INT64_MIN};
     }
     b->srcs[b->n_srcs] =
         (rw_src_t){rw_strdup(topic), partition, -1, false, -1, c, b->pclocks[c].ts};
@@ -566,6 +566,18 @@ void rw_batch_add(rw_batch_t *b, const rw_msg_t *m) {
     if (!json_is_string(ts) ||
         rw_time_parse(json_string_value(ts), json_string_length(ts), &it->ts_ms))
         return item_reject(it, "%s: not an RFC 3339 time", "ts");
+    if (b->max_future_ms > 0) {
+        rw_pclock_t *pc = &b->pclocks[s->clock];
+        int64_t mark = pc->mark > m->arrival_ms ? pc->mark : m->arrival_ms;
+        if (it->ts_ms - b->max_future_ms > mark) {
+            char why[160];
+            snprintf(why, sizeof(why), "%lld s ahead of its partition's watermark (%lld s at most)",
+                     (long long)((it->ts_ms - mark) / 1000), (long long)(b->max_future_ms / 1000));
+            return item_reject(it, "future_timestamp: ts is %s", why);
+        }
+        if (it->ts_ms > pc->mark)
+            pc->mark = it->ts_ms;
+    }
     it->event_id = json_string_value(id);
     it->type = json_string_value(type);
 }

@@ -55,7 +55,16 @@ typedef struct rw_src {
 typedef struct rw_pclock {
     char *part; /* "topic/partition" */
     int64_t ts;
+    int64_t mark; /* its watermark: the highest ts accepted from it (rw_batch_add) */
 } rw_pclock_t;
+
+/* Events further ahead than this of their partition's watermark are dead
+ * letters (future_timestamp): the default of `run` (max_future_ms) and
+ * `replay`. The watermark is the later of the highest ts accepted from the
+ * partition and the wall clock when the message was read (its arrival), so a
+ * partition's first event, and one after a quiet spell, are judged against
+ * the wall clock. Such an event never moves a window or deadline clock. */
+#define RW_MAX_FUTURE_MS 300000
 
 /* Where a window entry came from, beside its public part (rw_window_entry_t). */
 typedef struct rw_wmeta {
@@ -199,9 +208,10 @@ typedef struct rw_incr {
 typedef struct rw_batch {
     const rw_ruleset_t *rs; /* borrowed; one ruleset for the whole batch */
     size_t max_event_bytes;
-    int mode;         /* RW_STATE_* */
-    uint64_t seq;     /* batches since the start */
-    size_t n_entries; /* window entries held, across windows */
+    int64_t max_future_ms; /* 0: no limit (RW_MAX_FUTURE_MS) */
+    int mode;              /* RW_STATE_* */
+    uint64_t seq;          /* batches since the start */
+    size_t n_entries;      /* window entries held, across windows */
 
     rw_item_t *items;
     size_t n_items, cap_items;

@@ -122,6 +122,7 @@ static int run_init(run_t *r, const char *path, const char *redis) {
                 path);
     }
     r->batch = rw_batch_new(1048576, true);
+    r->batch->max_future_ms = RW_MAX_FUTURE_MS;
     r->rule = rw_calloc(r->rs->n_rules ? r->rs->n_rules : 1, sizeof(*r->rule));
     rw_batch_reset(r->batch, r->rs);
     return 0;
@@ -346,7 +347,8 @@ int rw_cmd_replay(int argc, char **argv) {
             if (len == 0)
                 continue;
             lines[n] = rw_strndup(line, (size_t)len);
-            rw_msg_t m = {"replay", 0, lineno - 1, lines[n], (size_t)len, 0, 0, NULL, 0};
+            /* Read now: the wall clock bounds how far ahead an event may be. */
+            rw_msg_t m = {"replay", 0, lineno - 1, lines[n], (size_t)len, rw_now_ms(), 0, NULL, 0};
             for (size_t r = 0; r < n_runs; r++)
                 rw_batch_add(runs[r].batch, &m);
             n++;

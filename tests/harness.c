@@ -433,6 +433,7 @@ int h_expect_replay_redis(const char *rules, const char *events_path, int redis_
         ck_assert_msg(rw_memstore_use_redis(store, &o, err, sizeof(err)) == 0, "%s", err);
     }
     rw_batch_t *b = rw_batch_new(1048576, true);
+    b->max_future_ms = RW_MAX_FUTURE_MS; /* as replay */
     char *lines[256];
     size_t n = 0, cap_ids = 0;
     char *line = NULL;
