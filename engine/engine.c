@@ -58,7 +58,17 @@ static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *e
 
 /* ---- outputs ------------------------------------------------------------------------ */
 
-enum { OUT_PENDING = 0, OUT_DONE = 1, OUT_FAILED = -1 };
+/* An output's state. FAILED: Kafka may take it later (produced again after a
+ * backoff); REFUSED: Kafka will never take it as it is (too large, invalid):
+ * it is made smaller, step by step, and produced again at once. */
+enum { OUT_PENDING = 0, OUT_DONE = 1, OUT_FAILED = -1, OUT_REFUSED = -2 };
+
+/* Room kept for a message's key, headers and framing under message.max.bytes. */
+#define OUT_SLACK 4096
+/* What a dead letter carries of a message too large to carry whole; after a
+ * refusal, the smaller prefix, then none (the headers still say what it was). */
+#define DEAD_PREFIX 65536
+#define DEAD_PREFIX_MIN 4096
 
 typedef struct out {
     const char *topic; /* borrowed from the config */
@@ -72,8 +82,12 @@ typedef struct out {
     const char *dead_topic;
     int32_t dead_partition;
     int64_t dead_offset;
-    int level; /* alerts: their level */
+    size_t dead_size;  /* the message's size when the value is a prefix of it; 0: whole */
+    char *dead_sha256; /* owned: its digest then (hex) */
+    int level;         /* alerts: their level */
     int status;
+    int reduced;     /* times made smaller after a refusal */
+    char *old_value; /* owned: the value before it was made smaller (a copy may point to it) */
 } out_t;
 
 /* A batch's outputs. */
@@ -130,6 +144,7 @@ typedef struct engine {
     rw_metrics_t *metrics;
     rw_webhook_t *webhook;
     int64_t lag_at; /* when consumer lag was last measured */
+    size_t out_max; /* the largest output the producer sends (message.max.bytes, less slack) */
     bool quiet;     /* catching up with the control topic at start-up: no audit records */
     bool fatal;     /* a Kafka client failed for good: stop, exit 1 */
     /* Fault injection for tests (RW_TEST_DIE="after-publish:N" or "before-commit:N"):
@@ -149,12 +164,34 @@ static void die_maybe(engine_t *e, int where, int batch) {
     }
 }
 
+/* Errors after which Kafka will never take the message as it is. Anything
+ * else (brokers away, leaders moving, timeouts, authorisation not yet
+ * granted) may pass later. */
+static bool out_refused(rd_kafka_resp_err_t err) {
+    switch (err) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP:
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR__BAD_MSG:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
     (void)opaque;
     int *status = m->_private;
     if (status)
-        *status = m->err ? OUT_FAILED : OUT_DONE;
+        *status = !m->err ? OUT_DONE : out_refused(m->err) ? OUT_REFUSED : OUT_FAILED;
     static rw_ratelimit_t rl;
     if (m->err)
         rw_log_limited(&rl, RW_LOG_WARN, "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
@@ -167,6 +204,8 @@ static void outs_release(outs_t *os) {
     for (size_t i = 0; i < os->n; i++) {
         free(os->v[i].key);
         free(os->v[i].dead_error);
+        free(os->v[i].dead_sha256);
+        free(os->v[i].old_value);
         if (os->v[i].own_value)
             free(os->v[i].value);
     }
@@ -212,7 +251,62 @@ static void out_copy(outs_t *os, const out_t *o, const char *topic) {
     h->key = rw_strdup(o->key);
 }
 
-static void outs_build(outs_t *os, pipeline_t *p) {
+/* A dead letter carries at most keep bytes of its message, with the message's
+ * size and SHA-256 in its headers. */
+static void dead_truncate(out_t *o, size_t keep) {
+    if (!o->dead_size) {
+        uint8_t d[32];
+        o->dead_size = o->len;
+        rw_sha256(o->value, o->len, d);
+        o->dead_sha256 = rw_malloc(65);
+        rw_hex(d, 32, o->dead_sha256);
+    }
+    if (o->len > keep)
+        o->len = keep;
+}
+
+/* An alert without its event: the builders write the event last, after the
+ * rules array. Returns a new string, or NULL when there is none to leave out. */
+static char *alert_without_event(const char *v, size_t len, size_t *out_len) {
+    static const char mark[] = "],\"event\":";
+    const char *at = memmem(v, len, mark, sizeof(mark) - 1);
+    if (!at)
+        return NULL;
+    size_t head = (size_t)(at - v) + sizeof(mark) - 1;
+    rw_buf_t b;
+    rw_buf_init(&b);
+    rw_buf_append(&b, v, head);
+    rw_buf_printf(&b, "{\"omitted\":\"larger than Kafka takes\",\"bytes\":%zu}}", len - head - 1);
+    *out_len = b.len;
+    return (char *)rw_buf_cstr(&b);
+}
+
+/* Makes an output Kafka refused smaller: a dead letter carries a prefix of its
+ * message, then none; an alert leaves its event out. Returns false when there
+ * is nothing smaller left to try. */
+static bool out_reduce(out_t *o) {
+    o->reduced++;
+    if (o->dead_error) {
+        if (o->reduced > 2)
+            return false;
+        dead_truncate(o, o->reduced == 1 ? DEAD_PREFIX_MIN : 0);
+        return true;
+    }
+    size_t n;
+    char *v = o->reduced == 1 ? alert_without_event(o->value, o->len, &n) : NULL;
+    if (!v)
+        return false;
+    if (o->own_value) {
+        free(o->old_value);
+        o->old_value = o->value;
+    }
+    o->value = v;
+    o->len = n;
+    o->own_value = true;
+    return true;
+}
+
+static void outs_build(outs_t *os, pipeline_t *p, size_t max) {
     rw_batch_t *b = p->batch;
     int64_t now = rw_now_ms();
     for (size_t i = 0; i < b->n_items; i++) {
@@ -227,6 +321,8 @@ static void outs_build(outs_t *os, pipeline_t *p) {
             o->dead_topic = it->msg.topic;
             o->dead_partition = it->msg.partition;
             o->dead_offset = it->msg.offset;
+            if (o->len > max)
+                dead_truncate(o, max < DEAD_PREFIX ? max : DEAD_PREFIX);
             continue;
         }
         if (it->level == RW_LEVEL_NONE)
@@ -239,6 +335,8 @@ static void outs_build(outs_t *os, pipeline_t *p) {
         o->own_value = true;
         o->key = key;
         o->level = it->level;
+        if (o->len > max)
+            out_reduce(o);
         if (it->level == RW_LEVEL_HIGH && p->high_topic)
             out_copy(os, o, p->high_topic);
     }
@@ -250,6 +348,8 @@ static void outs_build(outs_t *os, pipeline_t *p) {
         o->own_value = true;
         o->key = rw_case_alert_key(b, ca);
         o->level = ca->level;
+        if (o->len > max)
+            out_reduce(o);
         if (ca->level == RW_LEVEL_HIGH && p->high_topic)
             out_copy(os, o, p->high_topic);
     }
@@ -266,7 +366,7 @@ static void outs_count(const outs_t *os, pipeline_t *p) {
 }
 
 static rd_kafka_headers_t *dead_headers(const out_t *o) {
-    rd_kafka_headers_t *h = rd_kafka_headers_new(4);
+    rd_kafka_headers_t *h = rd_kafka_headers_new(7);
     char num[32];
     rd_kafka_header_add(h, "rw.error", -1, o->dead_error, -1);
     rd_kafka_header_add(h, "rw.topic", -1, o->dead_topic, -1);
@@ -274,6 +374,13 @@ static rd_kafka_headers_t *dead_headers(const out_t *o) {
     rd_kafka_header_add(h, "rw.partition", -1, num, -1);
     snprintf(num, sizeof(num), "%lld", (long long)o->dead_offset);
     rd_kafka_header_add(h, "rw.offset", -1, num, -1);
+    if (o->dead_size) { /* the value is a prefix of the message */
+        snprintf(num, sizeof(num), "%zu", o->dead_size);
+        rd_kafka_header_add(h, "rw.size", -1, num, -1);
+        rd_kafka_header_add(h, "rw.sha256", -1, o->dead_sha256, -1);
+        snprintf(num, sizeof(num), "%zu", o->len);
+        rd_kafka_header_add(h, "rw.prefix", -1, num, -1);
+    }
     return h;
 }
 
@@ -289,16 +396,40 @@ static void backoff_wait(engine_t *e, int ms) {
         rd_kafka_poll(e->producer, 50);
 }
 
+/* An output Kafka refuses even at its smallest: counted, logged, and let go,
+ * so that it cannot hold its partitions up. */
+static void out_drop(engine_t *e, out_t *o) {
+    static rw_ratelimit_t rl;
+    o->status = OUT_DONE;
+    rw_metrics_add(e->metrics, "riskwarn_outputs_dropped_total",
+                   o->dead_error ? "kind=\"deadletter\"" : "kind=\"alert\"", 1);
+    if (o->dead_error)
+        rw_log_limited(&rl, RW_LOG_ERROR,
+                       "dead letter of %s/%d/%lld dropped: Kafka refuses it even without the "
+                       "message's bytes",
+                       o->dead_topic, (int)o->dead_partition, (long long)o->dead_offset);
+    else
+        rw_log_limited(&rl, RW_LOG_ERROR,
+                       "alert to %s dropped: Kafka refuses it even without its "
+                       "event",
+                       o->topic);
+}
+
 /* Hands every output not yet delivered to the producer (waiting for room when
  * its queue is full: backpressure, not drops). */
 static void outs_enqueue(engine_t *e, outs_t *os) {
+    static rw_ratelimit_t rl;
     long waits = 0;
     for (size_t i = 0; i < os->n; i++) {
         out_t *o = &os->v[i];
         if (o->status == OUT_DONE)
             continue;
-        o->status = OUT_PENDING;
         for (;;) {
+            if (o->status == OUT_REFUSED && !out_reduce(o)) {
+                out_drop(e, o);
+                break;
+            }
+            o->status = OUT_PENDING;
             rd_kafka_headers_t *h = o->dead_error ? dead_headers(o) : NULL;
             rd_kafka_resp_err_t err = rd_kafka_producev(
                 e->producer, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -314,9 +445,10 @@ static void outs_enqueue(engine_t *e, outs_t *os) {
                 waits++;
                 continue;
             }
-            rw_log(RW_LOG_WARN, "produce to %s: %s", o->topic, rd_kafka_err2str(err));
-            o->status = OUT_FAILED;
-            break;
+            rw_log_limited(&rl, RW_LOG_WARN, "produce to %s: %s", o->topic, rd_kafka_err2str(err));
+            o->status = out_refused(err) ? OUT_REFUSED : OUT_FAILED;
+            if (o->status == OUT_FAILED)
+                break;
         }
     }
     if (waits)
@@ -324,15 +456,24 @@ static void outs_enqueue(engine_t *e, outs_t *os) {
 }
 
 /* How many outputs are still waiting for their acknowledgement; *failed: how
- * many were refused. */
+ * many failed or were refused. */
 static size_t outs_pending(const outs_t *os, size_t *failed) {
     size_t pending = 0;
     *failed = 0;
     for (size_t i = 0; i < os->n; i++) {
         pending += os->v[i].status == OUT_PENDING;
-        *failed += os->v[i].status == OUT_FAILED;
+        *failed += os->v[i].status == OUT_FAILED || os->v[i].status == OUT_REFUSED;
     }
     return pending;
+}
+
+/* Whether some output failed in a way that may pass later (it waits for a
+ * backoff; refused ones are made smaller and produced again at once). */
+static bool outs_retriable(const outs_t *os) {
+    for (size_t i = 0; i < os->n; i++)
+        if (os->v[i].status == OUT_FAILED)
+            return true;
+    return false;
 }
 
 /* Waits for every acknowledgement. Returns the number that failed. */
@@ -383,6 +524,10 @@ static int outs_deliver(engine_t *e, outs_t *os, int64_t *stop_seen) {
     static rw_ratelimit_t rl;
     size_t failed;
     while ((failed = outs_wait(e, os)) > 0) {
+        if (!outs_retriable(os)) {
+            outs_enqueue(e, os);
+            continue;
+        }
         int ms = rw_backoff_next(&backoff);
         rw_log_limited(&rl, RW_LOG_WARN, "alerts not acknowledged; producing again in %d ms", ms);
         rw_metrics_add(e->metrics, "riskwarn_kafka_errors_total", "", (double)failed);
@@ -538,7 +683,7 @@ static int pipeline_publish(engine_t *e, pipeline_t *p, bool async, int64_t *sto
         if (rc == 0) {
             rw_batch_evaluate(b);
             outs_clear(e, &e->cur);
-            outs_build(&e->cur, p);
+            outs_build(&e->cur, p, e->out_max);
             outs_enqueue(e, &e->cur);
             if ((b->n_case_alerts || b->state_alerts) && outs_deliver(e, &e->cur, stop_seen) != 0)
                 return -1;
@@ -643,6 +788,10 @@ static int acks_progress(engine_t *e, size_t keep, bool block) {
     while (e->n_acks) {
         inflight_t *f = &e->acks[0];
         size_t failed, pending = outs_pending(&f->outs, &failed);
+        if (!pending && failed && !outs_retriable(&f->outs)) {
+            outs_enqueue(e, &f->outs);
+            continue;
+        }
         if (!pending && failed) {
             int64_t now = rw_monotonic_ms();
             if (!f->retry_at) {
@@ -1065,6 +1214,12 @@ static int engine_open(engine_t *e, char *err, size_t errlen) {
     if (!conf)
         return RW_EXIT_USAGE;
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    char mmb[32];
+    size_t mlen = sizeof(mmb);
+    long max = rd_kafka_conf_get(conf, "message.max.bytes", mmb, &mlen) == RD_KAFKA_CONF_OK
+                   ? atol(mmb)
+                   : 1000000;
+    e->out_max = max > 2 * OUT_SLACK ? (size_t)(max - OUT_SLACK) : OUT_SLACK;
     e->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
     if (!e->producer) {
         rd_kafka_conf_destroy(conf);

@@ -47,6 +47,8 @@ static const char *const help[][3] = {
     {"riskwarn_suppressed_total", "counter", "Rule hits held back by a cool-down."},
     {"riskwarn_redis_errors_total", "counter", "Failed Redis reads or writes (retried)."},
     {"riskwarn_kafka_errors_total", "counter", "Failed or unacknowledged Kafka deliveries."},
+    {"riskwarn_outputs_dropped_total", "counter",
+     "Alerts and dead letters Kafka refused even at their smallest, by kind."},
     {"riskwarn_state_evictions_total", "counter",
      "Windows dropped from memory past state_max_entries (read back from Redis when touched)."},
     {"riskwarn_webhook_total", "counter", "Webhook deliveries, by result."},

@@ -110,6 +110,117 @@ START_TEST(test_hostile_future_timestamp) {
 }
 END_TEST
 
+/* ---- messages larger than Kafka takes ---------------------------------------------------- */
+
+static char *filled(size_t len, const char *head, const char *tail) {
+    char *v = malloc(len + 1);
+    size_t h = strlen(head), t = strlen(tail);
+    memcpy(v, head, h);
+    memset(v + h, 'x', len - h - t);
+    memcpy(v + len - t, tail, t);
+    v[len] = 0;
+    return v;
+}
+
+static const char *hdr(const h_msg_t *m, int i) { return m->hdr[i] ? m->hdr[i] : ""; }
+
+/* A malformed message of 1,000,500 bytes (under max_event_bytes, over the
+ * producer's message.max.bytes), a malformed one of 2 MB and a valid event of
+ * 1.3 MB once held their batch for good: their dead letters were refused and
+ * produced again forever. Now each dead letter carries a prefix, the size and
+ * the digest; a valid event of 1,000,500 bytes alerts without its event body;
+ * and events after them, on every partition, alert. */
+START_TEST(test_hostile_messages_larger_than_kafka_takes) {
+    h_peers_t p;
+    h_peers_start(&p);
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", p.mock.bootstraps, err, sizeof(err));
+    rd_kafka_conf_set(conf, "message.max.bytes", "4000000", err, sizeof(err));
+    rd_kafka_t *prod = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    ck_assert_msg(prod != NULL, "%s", err);
+    const char *tx = "{\"type\":\"transaction\",\"ts\":\"2026-11-20T10:00:00Z\",\"amount\":2000000,"
+                     "\"direction\":\"out\",";
+    char head[512];
+    struct {
+        int32_t part;
+        char *value;
+        const char *error;
+    } big[4];
+    big[0].value = filled(1000500, "{\"event_id\":\"bad-1\",\"type\":", "");
+    big[1].value = filled(2000000, "[\"not an event\",\"", "");
+    snprintf(head, sizeof(head),
+             "%s\"event_id\":\"big-1\",\"account\":\"6222000000000000031\",\"memo\":\"", tx);
+    big[2].value = filled(1300000, head, "\"}");
+    snprintf(head, sizeof(head),
+             "%s\"event_id\":\"big-2\",\"account\":\"6222000000000000032\",\"memo\":\"", tx);
+    big[3].value = filled(1000500, head, "\"}");
+    big[0].error = "invalid JSON";
+    big[1].error = big[2].error = "oversize"; /* over max_event_bytes (1 MiB) */
+    big[3].error = NULL;                      /* valid and alerting */
+    for (int i = 0; i < 4; i++) {
+        big[i].part = i;
+        ck_assert_int_eq(
+            h_produce(prod, "events.transactions", i, NULL, big[i].value, strlen(big[i].value)), 0);
+    }
+    for (int i = 0; i < 4; i++) { /* after each of them, in its partition: a large transfer */
+        char ev[512];
+        snprintf(ev, sizeof(ev),
+                 "%s\"event_id\":\"canary-%d\",\"account\":\"622200000000000004%d\"}", tx, i, i);
+        ck_assert_int_eq(h_produce(prod, "events.transactions", i, NULL, ev, strlen(ev)), 0);
+    }
+    ck_assert_int_eq(rd_kafka_flush(prod, 30000), 0);
+    rd_kafka_destroy(prod);
+
+    const char *cfg = h_engine_config(p.mock.bootstraps, p.redis.port, RULES, "poison");
+    pid_t eng = h_engine_start(cfg, h_path("poison.log"));
+    h_progress_t prog = {p.rc, 8};
+    ck_assert_msg(h_wait(h_all_counted, &prog, 60000), "not every message was counted");
+    h_msgs_t alerts = {0}, dead = {0};
+    h_consume_all(p.mock.bootstraps, "risk.alerts", 5, 1500, 30000, &alerts);
+    h_consume_all(p.mock.bootstraps, "risk.deadletter", 3, 500, 30000, &dead);
+    for (int i = 0; i < 4; i++) {
+        char id[64];
+        snprintf(id, sizeof(id), "\"event_id\":\"canary-%d\"", i);
+        ck_assert_msg(count_in(&alerts, id) >= 1, "no alert for canary-%d", i);
+    }
+    /* The valid 1,000,500-byte event alerts; its body would not fit. */
+    ck_assert_uint_ge(count_in(&alerts, "\"event_id\":\"big-2\""), 1);
+    ck_assert_uint_ge(count_in(&alerts, "\"event\":{\"omitted\":\"larger than Kafka takes\""), 1);
+    ck_assert_uint_eq(count_in(&alerts, "\"event_id\":\"big-1\""), 0);
+    ck_assert_uint_eq(dead.n, 3);
+    for (int i = 0; i < 3; i++) {
+        const h_msg_t *d = NULL;
+        char off[32];
+        for (size_t k = 0; k < dead.n; k++)
+            if (atoi(hdr(&dead.m[k], 2)) == big[i].part)
+                d = &dead.m[k];
+        ck_assert_msg(d != NULL, "no dead letter of partition %d", big[i].part);
+        ck_assert_msg(strstr(hdr(d, 0), big[i].error) != NULL, "rw.error: %s", hdr(d, 0));
+        ck_assert_str_eq(hdr(d, 1), "events.transactions");
+        snprintf(off, sizeof(off), "%d", 0);
+        ck_assert_str_eq(hdr(d, 3), off);
+        size_t len = strlen(big[i].value);
+        ck_assert_uint_eq(strtoull(hdr(d, 4), NULL, 10), len);
+        uint8_t dg[32];
+        char hex[65];
+        rw_sha256(big[i].value, len, dg);
+        rw_hex(dg, 32, hex);
+        ck_assert_str_eq(hdr(d, 5), hex);
+        ck_assert_uint_eq(strtoull(hdr(d, 6), NULL, 10), d->len);
+        ck_assert_uint_le(d->len, 65536);
+        ck_assert_uint_gt(d->len, 0);
+        ck_assert_int_eq(memcmp(d->value, big[i].value, d->len), 0);
+    }
+    ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
+    for (int i = 0; i < 4; i++)
+        free(big[i].value);
+    h_msgs_free(&alerts);
+    h_msgs_free(&dead);
+    h_peers_stop(&p);
+}
+END_TEST
+
 static void add_case(Suite *s, const char *name, const TTest *test) {
     TCase *tc = tcase_create(name);
     tcase_set_timeout(tc, 300);
@@ -120,6 +231,7 @@ static void add_case(Suite *s, const char *name, const TTest *test) {
 static Suite *hostile_suite(void) {
     Suite *s = suite_create("hostile");
     add_case(s, "future_timestamp", test_hostile_future_timestamp);
+    add_case(s, "messages_larger_than_kafka_takes", test_hostile_messages_larger_than_kafka_takes);
     return s;
 }
 

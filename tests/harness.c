@@ -233,9 +233,10 @@ size_t h_consume_all(const char *brokers, const char *topic, size_t min, int idl
             x->offset = m->offset;
             rd_kafka_headers_t *h = NULL;
             rd_kafka_message_headers(m, &h);
-            static const char *const names[] = {"rw.error", "rw.topic", "rw.partition",
-                                                "rw.offset"};
-            for (int i = 0; i < 4; i++)
+            static const char *const names[H_HDRS] = {"rw.error",  "rw.topic", "rw.partition",
+                                                      "rw.offset", "rw.size",  "rw.sha256",
+                                                      "rw.prefix"};
+            for (int i = 0; i < H_HDRS; i++)
                 x->hdr[i] = hdr_copy(h, names[i]);
             got++;
             last = rw_monotonic_ms();
@@ -251,7 +252,7 @@ void h_msgs_free(h_msgs_t *m) {
     for (size_t i = 0; i < m->n; i++) {
         free(m->m[i].value);
         free(m->m[i].key);
-        for (int k = 0; k < 4; k++)
+        for (int k = 0; k < H_HDRS; k++)
             free(m->m[i].hdr[k]);
     }
     free(m->m);

@@ -68,13 +68,15 @@ long h_produce_events(rd_kafka_t *p, const char *path);
 long h_produce_lines(rd_kafka_t *p, const char *path, const char *topic);
 
 /* A consumed message, copied. */
+#define H_HDRS 7
 typedef struct h_msg {
     char *value;
     size_t len;
     char *key;
     int32_t partition;
     int64_t offset;
-    char *hdr[4]; /* rw.error, rw.topic, rw.partition, rw.offset (or NULL) */
+    /* rw.error, rw.topic, rw.partition, rw.offset, rw.size, rw.sha256, rw.prefix (or NULL) */
+    char *hdr[H_HDRS];
 } h_msg_t;
 typedef struct h_msgs {
     h_msg_t *m;
