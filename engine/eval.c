@@ -1266,20 +1266,11 @@ void rw_alert_id(const rw_ruleset_t *rs, const char *event_id, int level, char o
     rw_buf_fini(&b);
 }
 
-static const char *key_field_name(const rw_rule_t *r) {
-    return r->key ? r->key->parts[r->key->n_parts - 1] : "";
-}
-
 static char *masked_key(const rw_batch_t *b, const rw_item_t *it) {
     const char *raw = rw_batch_str(b, it->key_off);
     if (!raw || it->key_rule < 0)
         return NULL;
-    const rw_rule_t *r = &b->rs->rules[it->key_rule];
-    const rw_mask_t *m = rw_ruleset_mask_for(b->rs, key_field_name(r));
-    size_t len = strlen(raw);
-    char *out = rw_malloc(len * 4 + 2);
-    rw_mask_apply(m, raw, len, out, len * 4 + 2);
-    return out;
+    return rw_key_mask(b->rs, b->rs->rules[it->key_rule].key, raw);
 }
 
 char *rw_alert_key(const rw_batch_t *b, const rw_item_t *it) {
@@ -1307,12 +1298,7 @@ static void case_alert_id(const rw_batch_t *b, const rw_case_alert_t *ca, char o
 
 static char *case_masked_key(const rw_batch_t *b, const rw_case_alert_t *ca) {
     const rw_rule_t *r = &b->rs->rules[ca->kase->rule];
-    const char *corr = strchr(ca->kase->id, ':') + 1;
-    const rw_mask_t *m = rw_ruleset_mask_for(b->rs, r->case_key->parts[r->case_key->n_parts - 1]);
-    size_t len = strlen(corr);
-    char *out = rw_malloc(len * 4 + 2);
-    rw_mask_apply(m, corr, len, out, len * 4 + 2);
-    return out;
+    return rw_key_mask(b->rs, r->case_key, strchr(ca->kase->id, ':') + 1);
 }
 
 char *rw_case_alert_key(const rw_batch_t *b, const rw_case_alert_t *ca) {

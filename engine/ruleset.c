@@ -132,6 +132,8 @@ static rw_field_t *field_compile(rw_ruleset_t *rs, const char *path, char *err, 
     f->slot = -1;
     int slots = 0;
     for (const rw_field_t *o = rs->fields; o; o = o->next) {
+        if (o->n_subs)
+            continue; /* composite keys are not looked up themselves */
         if (strcmp(o->parts[0], f->parts[0]) == 0 && o->slot >= 0)
             f->slot = o->slot;
         if (o->slot >= slots)
@@ -146,6 +148,89 @@ static rw_field_t *field_compile(rw_ruleset_t *rs, const char *path, char *err, 
 
 rw_field_t *rw_setup_field(rw_setup_t *s, const char *path, char *err, size_t errlen) {
     return field_compile(s->rs, path, err, errlen);
+}
+
+#define KEY_MAX_PARTS 8
+
+/* Compiles a key: a path, or a list of 2 to KEY_MAX_PARTS distinct paths. */
+static rw_field_t *key_compile(rw_ruleset_t *rs, const json_t *spec, char *err, size_t errlen) {
+    if (json_is_string(spec))
+        return field_compile(rs, json_string_value(spec), err, errlen);
+    size_t n = json_array_size(spec);
+    if (!json_is_array(spec) || n < 1 || n > KEY_MAX_PARTS) {
+        snprintf(err, errlen,
+                 "must be a field name, or a list of 1 to %d field names such as [\"account\", "
+                 "\"counterparty\"]",
+                 KEY_MAX_PARTS);
+        return NULL;
+    }
+    rw_field_t *subs[KEY_MAX_PARTS];
+    for (size_t i = 0; i < n; i++) {
+        const json_t *v = json_array_get(spec, i);
+        char e[200];
+        if (!json_is_string(v)) {
+            snprintf(err, errlen, "[%zu]: must be a field name", i);
+            return NULL;
+        }
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(subs[k]->path, json_string_value(v)) == 0) {
+                snprintf(err, errlen, "[%zu]: \"%.100s\" is already a part of the key", i,
+                         json_string_value(v));
+                return NULL;
+            }
+        if (!(subs[i] = field_compile(rs, json_string_value(v), e, sizeof(e)))) {
+            snprintf(err, errlen, "[%zu]: %s", i, e);
+            return NULL;
+        }
+    }
+    if (n == 1)
+        return subs[0];
+    rw_field_t *f = rw_calloc(1, sizeof(*f));
+    rw_buf_t b;
+    rw_buf_init(&b);
+    for (size_t i = 0; i < n; i++)
+        rw_buf_printf(&b, "%s%s", i ? "+" : "", subs[i]->path);
+    f->path = (char *)rw_buf_cstr(&b);
+    f->n_subs = n;
+    f->subs = rw_calloc(n, sizeof(*f->subs));
+    memcpy(f->subs, subs, n * sizeof(*subs));
+    f->slot = -1;
+    f->owner = rs;
+    f->next = rs->fields;
+    rs->fields = f;
+    return f;
+}
+
+const rw_field_t *rw_setup_key(rw_setup_t *s, const json_t *spec, char *err, size_t errlen) {
+    return key_compile(s->rs, spec, err, errlen);
+}
+
+/* A composite key's text: each part escaped ('\\' and '|' behind a '\\'), joined by '|'. */
+static int key_text(const json_t *event, const rw_field_t *f, char *buf, size_t len) {
+    size_t o = 0;
+    char part[RW_RECORD_MAX];
+    for (size_t i = 0; i < f->n_subs; i++) {
+        int n = rw_field_text(event, f->subs[i], part, sizeof(part));
+        if (n < 0)
+            return -1;
+        if (n == 0) { /* an empty part names no entity, as an empty key does not */
+            rw_skip_note(RW_SKIP_MISSING, f->subs[i]);
+            return -1;
+        }
+        if (i && o < len)
+            buf[o++] = '|';
+        for (int k = 0; k < n && o + 2 < len; k++) {
+            if (part[k] == '\\' || part[k] == '|')
+                buf[o++] = '\\';
+            buf[o++] = part[k];
+        }
+        if (o + 2 >= len) {
+            rw_skip_note(RW_SKIP_WRONG_TYPE, f);
+            return -1;
+        }
+    }
+    buf[o] = 0;
+    return (int)o;
 }
 
 void rw_setup_window(rw_setup_t *s, int64_t window_ms) {
@@ -198,6 +283,8 @@ int rw_skip_take(const rw_field_t **field) {
 }
 
 int rw_field_text(const json_t *event, const rw_field_t *f, char *buf, size_t len) {
+    if (f->n_subs)
+        return key_text(event, f, buf, len);
     const json_t *v = rw_field_get(event, f);
     int n;
     if (!v) {
@@ -247,7 +334,7 @@ void rw_field_cache_begin(const json_t *event) {
 void rw_field_cache_end(void) { fcache.event = NULL; }
 
 const json_t *rw_field_get(const json_t *event, const rw_field_t *f) {
-    if (!json_is_object(event))
+    if (!json_is_object(event) || f->n_subs)
         return NULL;
     const json_t *v;
     if (f->slot >= 0 && event == fcache.event) {
@@ -763,6 +850,47 @@ size_t rw_mask_apply(const rw_mask_t *mask, const char *value, size_t len, char 
     return o;
 }
 
+static const char *last_part(const rw_field_t *f) {
+    return f->n_parts ? f->parts[f->n_parts - 1] : f->path;
+}
+
+char *rw_key_mask(const rw_ruleset_t *rs, const rw_field_t *f, const char *text) {
+    size_t len = strlen(text);
+    if (!f->n_subs) {
+        char *out = rw_malloc(len * 4 + 2);
+        rw_mask_apply(rw_ruleset_mask_for(rs, last_part(f)), text, len, out, len * 4 + 2);
+        return out;
+    }
+    /* Split on unescaped '|', mask each part as its field, escape and join again. */
+    rw_buf_t o;
+    rw_buf_init(&o);
+    char *part = rw_malloc(len + 1), *masked = rw_malloc(len * 4 + 2);
+    const char *p = text;
+    for (size_t i = 0; i < f->n_subs; i++) {
+        size_t n = 0;
+        for (; *p && *p != '|'; p++) {
+            if (*p == '\\' && p[1])
+                p++;
+            part[n++] = *p;
+        }
+        part[n] = 0;
+        if (*p == '|')
+            p++;
+        size_t m = rw_mask_apply(rw_ruleset_mask_for(rs, last_part(f->subs[i])), part, n, masked,
+                                 len * 4 + 2);
+        if (i)
+            rw_buf_append(&o, "|", 1);
+        for (size_t k = 0; k < m && k < len * 4 + 1; k++) {
+            if (masked[k] == '\\' || masked[k] == '|')
+                rw_buf_append(&o, "\\", 1);
+            rw_buf_append(&o, &masked[k], 1);
+        }
+    }
+    free(part);
+    free(masked);
+    return (char *)rw_buf_cstr(&o);
+}
+
 static json_t *mask_value(const rw_mask_t *mask, const json_t *v) {
     char num[64];
     const char *s;
@@ -925,8 +1053,9 @@ static void rule_state_id(rw_rule_t *r, const json_t *params) {
     rw_buf_t b;
     rw_buf_init(&b);
     char *p = params ? json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    rw_buf_printf(&b, "%s%c%s%c%lld%c%s", r->module->name, 0, r->key ? r->key->path : "", 0,
-                  (long long)r->window_ms, 0, p ? p : "");
+    /* A composite key is marked apart from a field whose name holds a '+'. */
+    rw_buf_printf(&b, "%s%c%s%s%c%lld%c%s", r->module->name, 0, r->key && r->key->n_subs ? "+" : "",
+                  r->key ? r->key->path : "", 0, (long long)r->window_ms, 0, p ? p : "");
     free(p);
     uint8_t dig[32];
     char hex[65];
@@ -982,9 +1111,7 @@ static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json
     if (key) {
         char e[256];
         snprintf(p, sizeof(p), "%s/key", ptr);
-        if (!json_is_string(key))
-            lerr(c, p, false, "%s: key must be a field name", what);
-        else if (!(r->key = field_compile(rs, json_string_value(key), e, sizeof(e))))
+        if (!(r->key = key_compile(rs, key, e, sizeof(e))))
             lerr(c, p, false, "%s: key: %s", what, e);
     }
     json_t *cd = json_object_get(j, "cooldown");
@@ -1187,6 +1314,7 @@ void rw_ruleset_destroy(rw_ruleset_t *rs) {
         for (size_t i = 0; i < f->n_parts; i++)
             free(f->parts[i]);
         free(f->parts);
+        free(f->subs);
         free(f->path);
         free(f);
         f = next;

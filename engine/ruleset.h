@@ -27,9 +27,13 @@ void rw_field_cache_begin(const json_t *event);
 void rw_field_cache_end(void);
 
 struct rw_field {
-    char *path;
+    char *path; /* composite keys: the parts' paths joined by '+' */
     size_t n_parts;
     char **parts;
+    /* A composite key (["account", "counterparty"]): its fields, in order; 0 otherwise. Its
+     * text is the parts' texts joined by '|', each with '\\' and '|' escaped by '\\'. */
+    size_t n_subs;
+    struct rw_field **subs;
     int slot;              /* its first part's place in the event cache; -1: not cached */
     const void *owner;     /* the ruleset: slots are numbered per ruleset */
     struct rw_field *next; /* the ruleset's list, for freeing */
@@ -159,6 +163,10 @@ int rw_skip_take(const rw_field_t **field);
 bool rw_match_eval(const rw_match_t *m, const json_t *event);
 /* The level a measure reaches on a rule's thresholds. */
 int rw_rule_level(const rw_rule_t *r, double measure);
+/* The masked form of a key's text (rw_field_text of key f): each part of a composite key
+ * masked as its own field is. Returns a new string (free with free()). */
+char *rw_key_mask(const rw_ruleset_t *rs, const rw_field_t *f, const char *text);
+
 /* Writes the masked form of value per the ruleset's spec for field name, or
  * copies it unchanged when the field is not masked. Returns the length. */
 size_t rw_mask_apply(const rw_mask_t *mask, const char *value, size_t len, char *out,

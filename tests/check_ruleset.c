@@ -949,6 +949,70 @@ START_TEST(test_ruleset_field_get_and_number) {
 }
 END_TEST
 
+/* ---- composite keys ------------------------------------------------------------------------ */
+
+#define KEYED(k)                                                                                   \
+    "  {\"id\": \"r\", \"module\": \"window_count\", \"key\": " k ",\n"                            \
+    "   \"params\": {\"window\": \"1h\"}, \"thresholds\": {\"low\": 1}}"
+
+START_TEST(test_ruleset_composite_key_errors) {
+    static const struct {
+        const char *key, *what;
+    } cases[] = {
+        {"5", "key: must be a field name, or a list of 1 to 8 field names"},
+        {"[]", "key: must be a field name, or a list of 1 to 8"},
+        {"[\"a\", 5]", "key: [1]: must be a field name"},
+        {"[\"a\", \"b\", \"a\"]", "key: [2]: \"a\" is already a part of the key"},
+        {"[\"a\", \"b..c\"]", "key: [1]: bad field path \"b..c\""},
+        {"[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\"]", "list of 1 to 8"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        char rules[512];
+        snprintf(rules, sizeof(rules), KEYED("%s"), cases[i].key);
+        char *t = wrap_rules(rules);
+        expect_one_error(t, cases[i].what, "\"key\": ", 7);
+        free(t);
+    }
+}
+END_TEST
+
+START_TEST(test_ruleset_composite_key_text_and_state) {
+    char *t = wrap_rules(KEYED("[\"account\", \"geo.city\"]") ",\n" KEYED("\"account+geo.city\""));
+    char *second = strstr(strstr(t, "\"id\": \"r\"") + 1, "\"id\": \"r\"");
+    second[7] = 's'; /* the second rule's id: "s" */
+    rw_ruleset_t *rs = load_ok(t);
+    free(t);
+    const rw_field_t *k = rs->rules[0].key;
+    ck_assert_uint_eq(k->n_subs, 2);
+    ck_assert_str_eq(k->path, "account+geo.city");
+    /* The same key path text as a field name is another window state. */
+    ck_assert_uint_eq(rs->rules[1].key->n_subs, 0);
+    ck_assert_str_ne(strchr(rs->rules[0].state_id, '~'), strchr(rs->rules[1].state_id, '~'));
+    char buf[RW_RECORD_MAX];
+    json_t *ev = json_loads(
+        "{\"account\": \"6222020200112233445\", \"geo\": {\"city\": \"a|b\\\\c\"}}", 0, NULL);
+    ck_assert_int_eq(rw_field_text(ev, k, buf, sizeof(buf)), 27);
+    ck_assert_str_eq(buf, "6222020200112233445|a\\|b\\\\c");
+    char *m = rw_key_mask(rs, k, buf);
+    ck_assert_str_eq(m, "622202*********3445|a\\|b\\\\c");
+    free(m);
+    json_decref(ev);
+    /* A missing part: no key, and the part is what is missing. */
+    ev = json_loads("{\"account\": \"1\"}", 0, NULL);
+    rw_skip_take(NULL);
+    ck_assert_int_eq(rw_field_text(ev, k, buf, sizeof(buf)), -1);
+    const rw_field_t *why = NULL;
+    ck_assert_int_eq(rw_skip_take(&why), 1 /* RW_SKIP_MISSING */);
+    ck_assert_str_eq(why->path, "geo.city");
+    json_decref(ev);
+    /* Too long for a key's buffer. */
+    ev = json_loads("{\"account\": \"1\", \"geo\": {\"city\": \"||||||||||\"}}", 0, NULL);
+    ck_assert_int_eq(rw_field_text(ev, k, buf, 12), -1);
+    json_decref(ev);
+    rw_ruleset_destroy(rs);
+}
+END_TEST
+
 static Suite *ruleset_suite(void) {
     Suite *s = suite_create("ruleset");
     TCase *tc = tcase_create("load");
@@ -1003,6 +1067,8 @@ static Suite *ruleset_suite(void) {
     tcase_add_test(tc, test_ruleset_mask_event_nested);
     tcase_add_test(tc, test_ruleset_mask_event_non_strings);
     tcase_add_test(tc, test_ruleset_mask_default_without_masking);
+    tcase_add_test(tc, test_ruleset_composite_key_errors);
+    tcase_add_test(tc, test_ruleset_composite_key_text_and_state);
     suite_add_tcase(s, tc);
     return s;
 }

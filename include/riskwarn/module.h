@@ -169,6 +169,11 @@ double rw_window_sum(const rw_input_t *in);
  * -1 when missing or not a number. */
 int rw_field_number(const json_t *event, const rw_field_t *f, double *out);
 
+/* Compiles a key: a field path ("account"), or a list of them (["account", "counterparty"])
+ * for a composite key, whose text (rw_field_text) joins the parts' texts unambiguously.
+ * Returns a handle owned by the rule being set up, or NULL with err filled. */
+const rw_field_t *rw_setup_key(rw_setup_t *s, const json_t *spec, char *err, size_t errlen);
+
 /* Compiles an expression (the language of rules/README.md, "Expressions"). Returns a
  * handle owned by the rule being set up, or NULL with err filled ("column N: ..."). */
 const rw_expr_t *rw_setup_expr(rw_setup_t *s, const char *text, char *err, size_t errlen);
