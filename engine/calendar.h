@@ -1,5 +1,5 @@
-/* Working-time arithmetic on a ruleset's calendar (docs/reference.md §5): the `workdays` unit of the
- * `deadline` module counts working time, 24 local hours for each working day. */
+/* Working-time arithmetic on a ruleset's calendar (docs/reference.md §5): the `workdays` unit of
+ * the `deadline` module counts working time, 24 local hours for each working day. */
 #ifndef RW_CALENDAR_H
 #define RW_CALENDAR_H
 

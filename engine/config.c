@@ -2,6 +2,7 @@
 
 #include "jpos.h"
 #include "log.h"
+#include "schema.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -64,6 +65,7 @@ void rw_config_fini(rw_config_t *c) {
     free(c->control_topic);
     free(c->audit_topic);
     json_decref(c->properties);
+    rw_schema_destroy(c->schema);
     free(c->redis_host);
     free(c->redis_unix_socket);
     free(c->redis_password);
@@ -754,6 +756,23 @@ static int env_apply(cctx_t *x, json_t *root) {
     return 0;
 }
 
+/* "schema": an object (schema.h), or null to check nothing. */
+static int load_schema(cctx_t *x, rw_config_t *c, json_t *v) {
+    if (!v)
+        return 0;
+    rw_schema_destroy(c->schema);
+    c->schema = NULL;
+    c->schema_off = json_is_null(v);
+    if (c->schema_off)
+        return 0;
+    c->schema = rw_schema_parse(v, x->path, x->text, x->len, "/schema", x->err);
+    return c->schema ? 0 : -1;
+}
+
+const rw_schema_t *rw_config_schema(const rw_config_t *c) {
+    return c->schema_off ? NULL : c->schema ? c->schema : rw_schema_default();
+}
+
 int rw_config_load(rw_config_t *c, const char *path, rw_error_t *err) {
     size_t len;
     char *text = rw_file_read(path, &len, err);
@@ -777,6 +796,7 @@ int rw_config_load(rw_config_t *c, const char *path, rw_error_t *err) {
                                        "state_max_entries",
                                        "log",
                                        "max_future_ms",
+                                       "schema",
                                        NULL};
     if (!json_is_object(root)) {
         cerr(&x, "", false, "the engine configuration must be a JSON object");
@@ -797,7 +817,8 @@ int rw_config_load(rw_config_t *c, const char *path, rw_error_t *err) {
         get_str(&x, root, "", "metrics_listen", &c->metrics_listen, 1) ||
         (json_object_get(root, "webhook") &&
          load_webhook(&x, c, json_object_get(root, "webhook"))) ||
-        (json_object_get(root, "log") && load_log(&x, c, json_object_get(root, "log"))))
+        (json_object_get(root, "log") && load_log(&x, c, json_object_get(root, "log"))) ||
+        load_schema(&x, c, json_object_get(root, "schema")))
         goto out;
     c->max_event_bytes = (size_t)meb;
     c->state_max_entries = (size_t)sme;

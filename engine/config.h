@@ -5,6 +5,7 @@
 #include "util.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,8 @@ typedef struct rw_config {
     char *webhook_token;      /* NULL: no Authorization: Bearer header */
     char *webhook_secret;     /* NULL: no signature header */
     int log_format;           /* RW_LOG_TEXT or RW_LOG_JSON */
+    struct rw_schema *schema; /* owned; "schema" of the file, NULL: see rw_config_schema */
+    bool schema_off;          /* "schema": null: events are not checked */
 
     /* Not in the file: set by flags, tests and the benchmark. */
     int batch_max;        /* messages a batch (512) */
@@ -57,6 +60,9 @@ void rw_config_fini(rw_config_t *cfg);
 int rw_config_load(rw_config_t *cfg, const char *path, rw_error_t *err);
 /* Parses "host:port" into the Redis settings. Returns 0 or -1. */
 int rw_config_set_redis(rw_config_t *cfg, const char *hostport);
+/* The event schema to check events with: the file's, the built-in one when the file
+ * names none, or NULL when it turned checking off. Borrowed from cfg or static. */
+const struct rw_schema *rw_config_schema(const rw_config_t *cfg);
 /* Replaces a string setting. */
 void rw_config_set(char **slot, const char *value);
 

@@ -1292,6 +1292,7 @@ static void pipeline_init(engine_t *e, pipeline_t *p, const char *name, const ch
     p->store = rw_redisstore_new(&ro);
     p->batch = rw_batch_new(cfg->max_event_bytes, RW_STATE_CACHED);
     p->batch->max_future_ms = cfg->max_future_ms;
+    p->batch->schema = rw_config_schema(cfg);
 }
 
 int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {

@@ -3,6 +3,7 @@
 #include "jarena.h"
 #include "jparse.h"
 #include "jwrite.h"
+#include "schema.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -566,6 +567,9 @@ void rw_batch_add(rw_batch_t *b, const rw_msg_t *m) {
     if (!json_is_string(ts) ||
         rw_time_parse(json_string_value(ts), json_string_length(ts), &it->ts_ms))
         return item_reject(it, "%s: not an RFC 3339 time", "ts");
+    char fault[sizeof(it->error)];
+    if (rw_schema_check(b->schema, it->event, json_string_value(type), fault, sizeof(fault)))
+        return item_reject(it, "%s", fault);
     if (b->max_future_ms > 0) {
         rw_pclock_t *pc = &b->pclocks[s->clock];
         int64_t mark = pc->mark > m->arrival_ms ? pc->mark : m->arrival_ms;

@@ -208,10 +208,11 @@ typedef struct rw_incr {
 typedef struct rw_batch {
     const rw_ruleset_t *rs; /* borrowed; one ruleset for the whole batch */
     size_t max_event_bytes;
-    int64_t max_future_ms; /* 0: no limit (RW_MAX_FUTURE_MS) */
-    int mode;              /* RW_STATE_* */
-    uint64_t seq;          /* batches since the start */
-    size_t n_entries;      /* window entries held, across windows */
+    int64_t max_future_ms;          /* 0: no limit (RW_MAX_FUTURE_MS) */
+    const struct rw_schema *schema; /* borrowed; NULL: events are not checked (schema.h) */
+    int mode;                       /* RW_STATE_* */
+    uint64_t seq;                   /* batches since the start */
+    size_t n_entries;               /* window entries held, across windows */
 
     rw_item_t *items;
     size_t n_items, cap_items;

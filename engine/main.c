@@ -68,7 +68,7 @@ static const command_t commands[] = {
      rw_cmd_demo, rw_demo_opts},
     {"replay",
      "replay --rules FILE [--compare FILE [--json]] [--modules-dir DIR] [--redis HOST:PORT] "
-     "[EVENTS.jsonl | -]",
+     "[--config ENGINE.json] [EVENTS.jsonl | -]",
      "backtest JSON-lines events without Kafka: alerts on stdout, a summary on stderr",
      rw_cmd_replay, rw_replay_opts},
     {"rules",

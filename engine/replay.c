@@ -83,7 +83,7 @@ static void run_batch(run_t *r, FILE *out, bool report_dead) {
     }
 }
 
-static int run_init(run_t *r, const char *path, const char *redis) {
+static int run_init(run_t *r, const char *path, const char *redis, const rw_config_t *cfg) {
     memset(r, 0, sizeof(*r));
     r->path = path;
     rw_errors_t errs;
@@ -101,28 +101,29 @@ static int run_init(run_t *r, const char *path, const char *redis) {
         lookups = lookups || r->rs->rules[i].lookup_set;
     if (redis) {
         /* Redis answers watchlist lookups; windows and counters stay in memory. */
-        rw_config_t cfg;
-        rw_config_init(&cfg);
+        rw_config_t rc;
+        rw_config_init(&rc);
         char err[512];
-        int bad = rw_config_set_redis(&cfg, redis);
+        int bad = rw_config_set_redis(&rc, redis);
         rw_redis_opts_t ro = {
-            cfg.redis_host,       cfg.redis_port, NULL, getenv("RW_REDIS_PASSWORD"), 0,
-            cfg.redis_key_prefix, "replay",       5000};
+            rc.redis_host,       rc.redis_port, NULL, getenv("RW_REDIS_PASSWORD"), 0,
+            rc.redis_key_prefix, "replay",      5000};
         if (bad || rw_memstore_use_redis(r->store, &ro, err, sizeof(err))) {
             fprintf(stderr, "riskwarn replay: --redis %s: %s\n", redis,
                     bad ? "use HOST:PORT" : err);
-            rw_config_fini(&cfg);
+            rw_config_fini(&rc);
             return -1;
         }
-        rw_config_fini(&cfg);
+        rw_config_fini(&rc);
     } else if (lookups) {
         fprintf(stderr,
                 "riskwarn replay: note: %s: rules on Redis sets (watchlist redis_set) "
                 "score nothing without --redis\n",
                 path);
     }
-    r->batch = rw_batch_new(1048576, true);
-    r->batch->max_future_ms = RW_MAX_FUTURE_MS;
+    r->batch = rw_batch_new(cfg->max_event_bytes, true);
+    r->batch->schema = rw_config_schema(cfg); /* as `run` checks events */
+    r->batch->max_future_ms = cfg->max_future_ms;
     r->rule = rw_calloc(r->rs->n_rules ? r->rs->n_rules : 1, sizeof(*r->rule));
     rw_batch_reset(r->batch, r->rs);
     return 0;
@@ -276,7 +277,14 @@ static void compare_print(const run_t *a, const run_t *b, bool as_json) {
 
 /* ---- the command ------------------------------------------------------------------------ */
 
-enum { REPLAY_RULES = RW_CLI_ID, REPLAY_COMPARE, REPLAY_JSON, REPLAY_MODULES_DIR, REPLAY_REDIS };
+enum {
+    REPLAY_RULES = RW_CLI_ID,
+    REPLAY_COMPARE,
+    REPLAY_JSON,
+    REPLAY_MODULES_DIR,
+    REPLAY_REDIS,
+    REPLAY_CONFIG
+};
 
 const rw_cli_opt_t rw_replay_opts[] = {
     {REPLAY_RULES, "rules", "FILE", "the ruleset to run (required)"},
@@ -286,10 +294,14 @@ const rw_cli_opt_t rw_replay_opts[] = {
     {REPLAY_MODULES_DIR, "modules-dir", "DIR", "load external rule modules from DIR"},
     {REPLAY_REDIS, "redis", "HOST:PORT",
      "read watchlist sets from this Redis (read only; state stays in memory)"},
+    {REPLAY_CONFIG, "config", "ENGINE.json",
+     "check events as `run -c ENGINE.json` does: its event schema and max_event_bytes "
+     "(without it, the built-in schema and 1 MiB)"},
     {0, NULL, NULL, NULL}};
 
 int rw_cmd_replay(int argc, char **argv) {
-    const char *rules = NULL, *compare = NULL, *input = NULL, *mdir = NULL, *redis = NULL;
+    const char *rules = NULL, *compare = NULL, *input = NULL, *mdir = NULL, *redis = NULL,
+               *config = NULL;
     bool as_json = false;
     rw_cli_t cli;
     rw_cli_init(&cli, "replay", rw_replay_opts);
@@ -306,6 +318,8 @@ int rw_cmd_replay(int argc, char **argv) {
             mdir = cli.arg;
         else if (o == REPLAY_REDIS)
             redis = cli.arg;
+        else if (o == REPLAY_CONFIG)
+            config = cli.arg;
         else
             return rw_usage("replay");
     }
@@ -324,7 +338,18 @@ int rw_cmd_replay(int argc, char **argv) {
     memset(runs, 0, sizeof(runs));
     int rc = RW_EXIT_USAGE;
     FILE *in = NULL;
-    if (run_init(&runs[0], rules, redis) || (compare && run_init(&runs[1], compare, redis)))
+    rw_config_t cfg;
+    rw_config_init(&cfg);
+    rw_error_t cerr;
+    rw_error_clear(&cerr);
+    if (config && rw_config_load(&cfg, config, &cerr)) {
+        char msg[1024];
+        rw_error_format(&cerr, msg, sizeof(msg));
+        fprintf(stderr, "riskwarn replay: %s\n", msg);
+        goto out;
+    }
+    if (run_init(&runs[0], rules, redis, &cfg) ||
+        (compare && run_init(&runs[1], compare, redis, &cfg)))
         goto out;
     in = !input || strcmp(input, "-") == 0 ? stdin : fopen(input, "rb");
     if (!in) {
@@ -375,6 +400,7 @@ out:
         fclose(in);
     for (size_t r = 0; r < n_runs; r++)
         run_fini(&runs[r]);
+    rw_config_fini(&cfg);
     rw_plugins_unload_all();
     return rc;
 }

@@ -133,8 +133,9 @@ START_TEST(test_config_empty_file_keeps_defaults) {
                        "  \"max_event_bytes\": 1048576,\n"
                        "  \"metrics_listen\": \"127.0.0.1:9464\"\n"
                        "}\n";
-    ck_assert_msg(load_text(spec, &c, &err, path) == 0, "docs/reference.md §3 example refused: %d:%d: %s",
-                  err.line, err.column, err.text);
+    ck_assert_msg(load_text(spec, &c, &err, path) == 0,
+                  "docs/reference.md §3 example refused: %d:%d: %s", err.line, err.column,
+                  err.text);
     assert_defaults(&c);
     rw_config_fini(&c);
 }
@@ -514,8 +515,8 @@ START_TEST(test_config_set_redis) {
 }
 END_TEST
 
-/* --redis HOST:PORT overrides the file (docs/reference.md §2), also a unix_socket set there (which would
- * otherwise win over host and port). */
+/* --redis HOST:PORT overrides the file (docs/reference.md §2), also a unix_socket set there (which
+ * would otherwise win over host and port). */
 START_TEST(test_config_set_redis_overrides_unix_socket) {
     rw_config_t c;
     rw_error_t err;

@@ -1,4 +1,5 @@
-/* Unit tests for engine/plugin.c: external rule modules loaded from a modules dir (docs/reference.md §5).
+/* Unit tests for engine/plugin.c: external rule modules loaded from a modules dir
+ * (docs/reference.md §5).
  *
  * Each test copies the modules it needs into a fresh temporary modules dir (mode 0755, files
  * 0644): build/modules/amount_round.so (rules/examples/amount_round.c) and the refused ones of

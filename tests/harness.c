@@ -1,5 +1,7 @@
 #include "harness.h"
 
+#include "schema.h"
+
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -435,6 +437,7 @@ int h_expect_replay_redis(const char *rules, const char *events_path, int redis_
     }
     rw_batch_t *b = rw_batch_new(1048576, true);
     b->max_future_ms = RW_MAX_FUTURE_MS; /* as replay */
+    b->schema = rw_schema_default();     /* as the engine checks events by default */
     char *lines[256];
     size_t n = 0, cap_ids = 0;
     char *line = NULL;
