@@ -62,6 +62,8 @@ typedef struct load_ctx {
     const char *source;
     rw_errors_t *errs;
     size_t n_before;
+    const char *types[64]; /* the event types the ruleset's matches name (borrowed) */
+    size_t n_types;
 } load_ctx_t;
 
 /* Adds an error located at a JSON pointer; key: locate the member's key. */
@@ -87,6 +89,19 @@ lerr(load_ctx_t *c, const char *pointer, bool key, const char *fmt, ...) {
     rw_errors_add(c->errs, &err);
 }
 
+/* The bad value as an error shows it: its JSON text, cut at 60 bytes. Returns buf. */
+static const char *show(const json_t *v, char *buf, size_t len) {
+    char *t = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    if (!t)
+        snprintf(buf, len, "?");
+    else if (strlen(t) > 60)
+        snprintf(buf, len, "%.57s...", t);
+    else
+        snprintf(buf, len, "%s", t);
+    free(t);
+    return buf;
+}
+
 /* Reports every key of obj not in allowed (NULL-terminated). */
 static void check_keys(load_ctx_t *c, const json_t *obj, const char *pointer, const char *what,
                        const char *const *allowed) {
@@ -100,7 +115,10 @@ static void check_keys(load_ctx_t *c, const json_t *obj, const char *pointer, co
         if (!ok) {
             char p[512];
             snprintf(p, sizeof(p), "%s/%s", pointer, k);
-            lerr(c, p, true, "%s: unknown key \"%s\"", what, k);
+            char msg[300];
+            snprintf(msg, sizeof(msg), "%s: unknown key \"%s\"", what, k);
+            rw_suggest_append(msg, sizeof(msg), k, allowed, (size_t)-1);
+            lerr(c, p, true, "%s", msg);
         }
     }
 }
@@ -626,7 +644,7 @@ static void match_parse(load_ctx_t *c, rw_ruleset_t *rs, const json_t *obj, cons
 rw_match_t *rw_setup_match(rw_setup_t *s, const json_t *match, char *err, size_t errlen) {
     rw_errors_t errs;
     rw_errors_init(&errs);
-    load_ctx_t c = {NULL, 0, "", &errs, 0};
+    load_ctx_t c = {NULL, 0, "", &errs, 0, {NULL}, 0};
     rw_match_t *m = rw_calloc(1, sizeof(*m));
     match_parse(&c, s->rs, match, NULL, "match", m);
     if (errs.n) {
@@ -688,7 +706,9 @@ static void thresholds_parse(load_ctx_t *c, rw_rule_t *r, const json_t *t, const
         return;
     }
     static const char *const keys[] = {"low", "medium", "high", NULL};
-    check_keys(c, t, pointer, what, keys);
+    char wt[400];
+    snprintf(wt, sizeof(wt), "%s: thresholds", what);
+    check_keys(c, t, pointer, wt, keys);
     int n = 0;
     double prev = 0;
     int prev_level = 0, dir = 0;
@@ -699,7 +719,9 @@ static void thresholds_parse(load_ctx_t *c, rw_rule_t *r, const json_t *t, const
         char p[512];
         snprintf(p, sizeof(p), "%s/%s", pointer, level_names[l]);
         if (!json_is_number(v) || !isfinite(json_number_value(v))) {
-            lerr(c, p, false, "%s: thresholds.%s: must be a number", what, level_names[l]);
+            char sv[80];
+            lerr(c, p, false, "%s: thresholds.%s: must be a number, not %s", what, level_names[l],
+                 show(v, sv, sizeof(sv)));
             return;
         }
         double x = json_number_value(v);
@@ -780,10 +802,11 @@ static void masking_parse(load_ctx_t *c, rw_ruleset_t *rs, const json_t *m) {
         char p[512];
         snprintf(p, sizeof(p), "/masking/%s", k);
         if (!json_is_string(v) || mask_spec_parse(json_string_value(v), &a, &b)) {
+            char sv[80];
             lerr(c, p, false,
-                 "masking.%s: bad masking spec (use \"6-4\": keep the first 6 and "
+                 "masking.%s: bad masking spec %s (use \"6-4\": keep the first 6 and "
                  "last 4 characters)",
-                 k);
+                 k, show(v, sv, sizeof(sv)));
             continue;
         }
         rw_mask_t *known = (rw_mask_t *)rw_ruleset_mask_for(rs, k);
@@ -986,7 +1009,9 @@ static void date_list(load_ctx_t *c, const json_t *arr, const char *name, int64_
         snprintf(pi, sizeof(pi), "%s/%zu", p, i);
         int64_t day;
         if (!json_is_string(v) || date_parse(json_string_value(v), &day)) {
-            lerr(c, pi, false, "calendar.%s[%zu]: not a date \"YYYY-MM-DD\"", name, i);
+            char sv[80];
+            lerr(c, pi, false, "calendar.%s[%zu]: not a date \"YYYY-MM-DD\": %s", name, i,
+                 show(v, sv, sizeof(sv)));
             continue;
         }
         (*out)[(*n)++] = day;
@@ -1005,13 +1030,16 @@ static void calendar_parse(load_ctx_t *c, rw_calendar_t *cal, const json_t *j) {
     static const char *const keys[] = {"utc_offset", "weekend", "holidays", "workdays", NULL};
     check_keys(c, j, "/calendar", "calendar", keys);
     json_t *off = json_object_get(j, "utc_offset");
-    if (off &&
-        (!json_is_string(off) || rw_utc_offset_parse(json_string_value(off), &cal->utc_offset_min)))
+    if (off && (!json_is_string(off) ||
+                rw_utc_offset_parse(json_string_value(off), &cal->utc_offset_min))) {
+        char sv[80];
         lerr(c, "/calendar/utc_offset", false,
-             "calendar.utc_offset: use \"+08:00\", \"-05:00\" or \"Z\"");
+             "calendar.utc_offset: bad offset %s (use \"+08:00\", \"-05:00\" or \"Z\")",
+             show(off, sv, sizeof(sv)));
+    }
     json_t *we = json_object_get(j, "weekend");
     if (we) {
-        static const char *days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+        static const char *const days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
         cal->weekend = 0;
         if (!json_is_array(we)) {
             lerr(c, "/calendar/weekend", false, "calendar.weekend: must be a list of days");
@@ -1026,10 +1054,12 @@ static void calendar_parse(load_ctx_t *c, rw_calendar_t *cal, const json_t *j) {
                 if (found < 0) {
                     char p[64];
                     snprintf(p, sizeof(p), "/calendar/weekend/%zu", i);
-                    lerr(c, p, false,
-                         "calendar.weekend[%zu]: unknown day (use mon, tue, wed, thu, fri, sat, "
-                         "sun)",
-                         i);
+                    char sv[80], msg[200];
+                    snprintf(msg, sizeof(msg), "calendar.weekend[%zu]: unknown day %s", i,
+                             show(v, sv, sizeof(sv)));
+                    if (json_is_string(v))
+                        rw_suggest_append(msg, sizeof(msg), json_string_value(v), days, 7);
+                    lerr(c, p, false, "%s (use mon, tue, wed, thu, fri, sat, sun)", msg);
                 } else {
                     cal->weekend |= (uint8_t)(1 << found);
                 }
@@ -1065,6 +1095,90 @@ static void rule_state_id(rw_rule_t *r, const json_t *params) {
     rw_buf_fini(&b);
 }
 
+/* The event types the engine's documentation and default pack name. */
+static const char *const known_types[] = {"transaction", "complaint", "data_access",
+                                          "login",       "system",    NULL};
+
+static void type_add(load_ctx_t *c, const json_t *v) {
+    if (json_is_string(v) && c->n_types < sizeof(c->types) / sizeof(*c->types))
+        c->types[c->n_types++] = json_string_value(v);
+}
+
+/* Collects the types every rule's match names: "type": "X", {"eq": "X"}, {"in": [...]}. */
+static void types_collect(load_ctx_t *c, const json_t *rules) {
+    size_t i;
+    const json_t *r;
+    json_array_foreach(rules, i, r) {
+        const json_t *t = json_object_get(json_object_get(r, "match"), "type");
+        type_add(c, t);
+        type_add(c, json_object_get(t, "eq"));
+        size_t k;
+        const json_t *v;
+        json_array_foreach(json_object_get(t, "in"), k, v) type_add(c, v);
+    }
+}
+
+/* A match's "type": "X" shorthand that is not a known type, but a misspelling of one the
+ * engine or another rule of the ruleset names, is an error. ({"eq": "X"} is not checked:
+ * the way to match an unusual type on purpose.) */
+static void type_check(load_ctx_t *c, const json_t *match, const char *p, const char *what) {
+    const json_t *t = json_object_get(match, "type");
+    if (!json_is_string(t))
+        return;
+    const char *v = json_string_value(t);
+    for (size_t i = 0; known_types[i]; i++)
+        if (strcmp(v, known_types[i]) == 0)
+            return;
+    const char *s = rw_suggest(v, known_types, (size_t)-1);
+    if (!s) {
+        /* Of two close names in the ruleset, the rarer is the misspelling. */
+        size_t uses = 0;
+        for (size_t i = 0; i < c->n_types; i++)
+            uses += strcmp(c->types[i], v) == 0;
+        const char *others[64];
+        size_t n = 0;
+        for (size_t i = 0; i < c->n_types; i++) {
+            size_t k = 0;
+            for (size_t j = 0; j < c->n_types; j++)
+                k += strcmp(c->types[j], c->types[i]) == 0;
+            if (k > uses)
+                others[n++] = c->types[i];
+        }
+        s = rw_suggest(v, others, n);
+    }
+    if (!s)
+        return;
+    char pt[600];
+    snprintf(pt, sizeof(pt), "%s/type", p);
+    lerr(c, pt, false,
+         "%s: match.type: unknown event type \"%s\" (did you mean \"%s\"?); write {\"eq\": "
+         "\"%s\"} to match it on purpose",
+         what, v, s, v);
+}
+
+typedef struct names {
+    const char *items[64];
+    size_t n;
+} names_t;
+
+static void names_add(const rw_module_t *m, void *arg) {
+    names_t *ns = arg;
+    if (ns->n < 64)
+        ns->items[ns->n++] = m->name;
+}
+
+/* An unknown module: the closest known name, and every known one. */
+static void module_unknown(load_ctx_t *c, const char *p, const char *what, const json_t *mod) {
+    names_t ns = {{0}, 0};
+    rw_modules_each(names_add, &ns);
+    char sv[80], msg[500], list[600];
+    snprintf(msg, sizeof(msg), "%s: unknown module %s", what, show(mod, sv, sizeof(sv)));
+    if (json_is_string(mod))
+        rw_suggest_append(msg, sizeof(msg), json_string_value(mod), ns.items, ns.n);
+    rw_suggest_list(list, sizeof(list), ns.items, ns.n);
+    lerr(c, p, false, "%s; the modules are %s", msg, list);
+}
+
 static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json_t *j,
                        int64_t default_cooldown, size_t idx) {
     char ptr[64], p[128], what[300];
@@ -1076,7 +1190,14 @@ static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json
     json_t *id = json_object_get(j, "id");
     if (!json_is_string(id) || json_string_length(id) == 0 || json_string_length(id) > 128) {
         snprintf(p, sizeof(p), "%s/id", ptr);
-        lerr(c, id ? p : ptr, false, "rules[%zu]: \"id\" must be a non-empty string", idx);
+        char sv[80];
+        if (id)
+            lerr(c, p, false,
+                 "rules[%zu]: \"id\" must be a non-empty string of at most 128 bytes, "
+                 "not %s",
+                 idx, show(id, sv, sizeof(sv)));
+        else
+            lerr(c, ptr, false, "rules[%zu]: \"id\" must be a non-empty string", idx);
         snprintf(what, sizeof(what), "rules[%zu]", idx);
     } else {
         const char *s = json_string_value(id);
@@ -1084,7 +1205,8 @@ static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json
             if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
                   (*q >= '0' && *q <= '9') || *q == '-' || *q == '_' || *q == '.')) {
                 snprintf(p, sizeof(p), "%s/id", ptr);
-                lerr(c, p, false, "rule \"%s\": id may hold only letters, digits, - _ .", s);
+                lerr(c, p, false,
+                     "rule \"%s\": id may hold only letters, digits, - _ . (not \"%c\")", s, *q);
                 break;
             }
         r->id = rw_strdup(s);
@@ -1106,6 +1228,7 @@ static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json
         char w2[320];
         snprintf(w2, sizeof(w2), "%s: match", what);
         match_parse(c, rs, match, p, w2, &r->match);
+        type_check(c, match, p, what);
     }
     json_t *key = json_object_get(j, "key");
     if (key) {
@@ -1118,8 +1241,11 @@ static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json
     r->cooldown_ms = default_cooldown;
     if (cd) {
         snprintf(p, sizeof(p), "%s/cooldown", ptr);
-        if (!json_is_string(cd) || rw_duration_parse(json_string_value(cd), &r->cooldown_ms))
-            lerr(c, p, false, "%s: cooldown: bad duration (use 30s, 15m, 1h, 7d)", what);
+        if (!json_is_string(cd) || rw_duration_parse(json_string_value(cd), &r->cooldown_ms)) {
+            char sv[80];
+            lerr(c, p, false, "%s: cooldown: bad duration %s (use 30s, 15m, 1h, 7d)", what,
+                 show(cd, sv, sizeof(sv)));
+        }
     }
     json_t *th = json_object_get(j, "thresholds");
     snprintf(p, sizeof(p), "%s/thresholds", ptr);
@@ -1135,8 +1261,7 @@ static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json
         return;
     }
     if (!json_is_string(mod) || !(r->module = rw_modules_find(json_string_value(mod)))) {
-        lerr(c, p, false, "%s: unknown module \"%s\"", what,
-             json_is_string(mod) ? json_string_value(mod) : "?");
+        module_unknown(c, p, what, mod);
         return;
     }
     json_t *params = json_object_get(j, "params");
@@ -1214,7 +1339,7 @@ static void rule_fini(rw_rule_t *r) {
 }
 
 rw_ruleset_t *rw_ruleset_load(const char *text, size_t len, const char *source, rw_errors_t *errs) {
-    load_ctx_t c = {text, len, source, errs, errs->n};
+    load_ctx_t c = {text, len, source, errs, errs->n, {NULL}, 0};
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
@@ -1253,13 +1378,17 @@ rw_ruleset_t *rw_ruleset_load(const char *text, size_t len, const char *source, 
     masking_parse(&c, rs, json_object_get(root, "masking"));
     int64_t cooldown = 0;
     json_t *cd = json_object_get(root, "cooldown");
-    if (cd && (!json_is_string(cd) || rw_duration_parse(json_string_value(cd), &cooldown)))
-        lerr(&c, "/cooldown", false, "cooldown: bad duration (use 30s, 15m, 1h, 7d)");
+    if (cd && (!json_is_string(cd) || rw_duration_parse(json_string_value(cd), &cooldown))) {
+        char sv[80];
+        lerr(&c, "/cooldown", false, "cooldown: bad duration %s (use 30s, 15m, 1h, 7d)",
+             show(cd, sv, sizeof(sv)));
+    }
     json_t *rules = json_object_get(root, "rules");
     if (!json_is_array(rules)) {
         lerr(&c, rules ? "/rules" : "", false, "\"rules\" must be a list of rules");
         goto done;
     }
+    types_collect(&c, rules);
     rs->n_rules = json_array_size(rules);
     rs->rules = rw_calloc(rs->n_rules, sizeof(rw_rule_t));
     for (size_t i = 0; i < rs->n_rules; i++) {

@@ -1013,6 +1013,78 @@ START_TEST(test_ruleset_composite_key_text_and_state) {
 }
 END_TEST
 
+/* ---- messages: the bad value, and "did you mean" ------------------------------------------- */
+
+START_TEST(test_ruleset_messages_echo_and_suggest) {
+    const char *text =
+        "{\"ruleset\": \"t\", \"version\": \"1\", \"cooldwn\": \"10m\",\n"
+        " \"calendar\": {\"weekend\": [\"sat\", \"snu\"], \"utc_offset\": \"+8\",\n"
+        "              \"holidays\": [\"2026-02-30\"]},\n"
+        " \"masking\": {\"phone\": \"3\"},\n"
+        " \"rules\": [\n"
+        "  {\"id\": \"a\", \"module\": \"windw_count\", \"params\": {\"window\": \"1h\"},\n"
+        "   \"thresholds\": {\"low\": 1}},\n"
+        "  {\"id\": \"b\", \"module\": \"value\", \"params\": {\"field\": \"x\"},\n"
+        "   \"match\": {\"type\": \"transacton\", \"amount\": {\"gtee\": 5}},\n"
+        "   \"thresholds\": {\"lo\": 1, \"high\": \"ten\"}, \"cooldown\": \"ten minutes\",\n"
+        "   \"kee\": \"account\"},\n"
+        "  {\"id\": \"c d\", \"module\": \"value\", \"params\": {\"field\": \"x\"},\n"
+        "   \"match\": {\"type\": \"CASH_OUT\"}, \"thresholds\": {\"low\": 1}},\n"
+        "  {\"id\": \"e\", \"module\": \"value\", \"params\": {\"field\": \"x\"},\n"
+        "   \"match\": {\"type\": \"CASH_OUT\"}, \"thresholds\": {\"low\": 1}},\n"
+        "  {\"id\": \"f\", \"module\": \"value\", \"params\": {\"field\": \"x\"},\n"
+        "   \"match\": {\"type\": \"CASH_OTU\"}, \"thresholds\": {\"low\": 1}},\n"
+        "  {\"id\": \"g\", \"module\": \"value\", \"params\": {\"field\": \"x\"},\n"
+        "   \"match\": {\"type\": {\"eq\": \"logni\"}}, \"thresholds\": {\"low\": 1}},\n"
+        "  {\"id\": \"h\", \"module\": \"value\", \"params\": {\"field\": \"x\"},\n"
+        "   \"match\": {\"type\": \"TRANSFER\"}, \"thresholds\": {\"low\": 1}}\n"
+        " ]}\n";
+    rw_errors_t errs;
+    ck_assert_ptr_null(load(text, &errs));
+    assert_err_at(&errs, text, "ruleset: unknown key \"cooldwn\" (did you mean \"cooldown\"?)",
+                  "\"cooldwn\"", 0, 0);
+    assert_err_at(&errs, text, "calendar.weekend[1]: unknown day \"snu\" (did you mean \"sun\"?)",
+                  "\"snu\"", 0, 0);
+    assert_err_at(&errs, text, "calendar.utc_offset: bad offset \"+8\"", "\"+8\"", 0, 0);
+    assert_err_at(&errs, text, "calendar.holidays[0]: not a date \"YYYY-MM-DD\": \"2026-02-30\"",
+                  "\"2026-02-30\"", 0, 0);
+    assert_err_at(&errs, text, "masking.phone: bad masking spec \"3\"", "\"3\"", 0, 0);
+    assert_err_at(&errs, text,
+                  "rule \"a\": unknown module \"windw_count\" (did you mean \"window_count\"?); "
+                  "the modules are value, window_count,",
+                  "\"windw_count\"", 0, 0);
+    assert_err_at(&errs, text,
+                  "rule \"b\": match.type: unknown event type \"transacton\" (did you mean "
+                  "\"transaction\"?)",
+                  "\"transacton\"", 0, 0);
+    assert_err_at(&errs, text,
+                  "rule \"b\": match.amount: unknown operator \"gtee\" (did you mean \"gte\"?)",
+                  "\"gtee\"", 0, 0);
+    assert_err_at(&errs, text, "rule \"b\": thresholds: unknown key \"lo\" (did you mean \"low\"?)",
+                  "\"lo\"", 0, 0);
+    assert_err_at(&errs, text, "rule \"b\": thresholds.high: must be a number, not \"ten\"",
+                  "\"ten\"", 0, 0);
+    assert_err_at(&errs, text, "rule \"b\": cooldown: bad duration \"ten minutes\"",
+                  "\"ten minutes\"", 0, 0);
+    assert_err_at(&errs, text, "rule \"b\": unknown key \"kee\" (did you mean \"key\"?)", "\"kee\"",
+                  0, 0);
+    assert_err_at(&errs, text, "rule \"c d\": id may hold only letters, digits, - _ . (not \" \")",
+                  "\"c d\"", 0, 0);
+    /* Of two close types, the one fewer rules use is the misspelling. */
+    assert_err_at(&errs, text,
+                  "rule \"f\": match.type: unknown event type \"CASH_OTU\" (did you mean "
+                  "\"CASH_OUT\"?)",
+                  "\"CASH_OTU\"", 0, 0);
+    for (size_t i = 0; i < errs.n; i++) {
+        ck_assert_msg(strstr(errs.items[i].text, "CASH_OUT\" (") == NULL, "%s", errs.items[i].text);
+        ck_assert_msg(strstr(errs.items[i].text, "logni") == NULL, "%s", errs.items[i].text);
+        ck_assert_msg(strstr(errs.items[i].text, "TRANSFER") == NULL, "%s", errs.items[i].text);
+    }
+    ck_assert_uint_eq(errs.n, 14);
+    rw_errors_fini(&errs);
+}
+END_TEST
+
 static Suite *ruleset_suite(void) {
     Suite *s = suite_create("ruleset");
     TCase *tc = tcase_create("load");
@@ -1069,6 +1141,7 @@ static Suite *ruleset_suite(void) {
     tcase_add_test(tc, test_ruleset_mask_default_without_masking);
     tcase_add_test(tc, test_ruleset_composite_key_errors);
     tcase_add_test(tc, test_ruleset_composite_key_text_and_state);
+    tcase_add_test(tc, test_ruleset_messages_echo_and_suggest);
     suite_add_tcase(s, tc);
     return s;
 }
