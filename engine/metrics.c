@@ -263,6 +263,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return respond(c, 404, "text/plain", rw_strdup("not found: try /metrics or /healthz\n"));
 }
 
+/* libmicrohttpd's own messages (a refused connection, a timeout) through the
+ * engine's log, rate-limited: a flood of connections must not flood it. */
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    static rw_ratelimit_t rl;
+    char text[512];
+    (void)cls;
+    vsnprintf(text, sizeof(text), fmt, ap);
+    size_t n = strlen(text);
+    while (n && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+        text[--n] = 0;
+    rw_log_limited(&rl, RW_LOG_WARN, "metrics http: %s", text);
+}
+
 int rw_metrics_serve(rw_metrics_t *m, const char *listen, char *err, size_t errlen) {
     const char *colon = strrchr(listen, ':');
     char host[128];
@@ -282,9 +295,16 @@ int rw_metrics_serve(rw_metrics_t *m, const char *listen, char *err, size_t errl
         snprintf(err, errlen, "metrics_listen: use an IPv4 address and a port, not \"%s\"", listen);
         return -1;
     }
-    m->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
-                                 (uint16_t)port, NULL, NULL, handle, m, MHD_OPTION_SOCK_ADDR,
-                                 (struct sockaddr *)&a, MHD_OPTION_END);
+    /* Bounded: epoll (no select() limit of 1,024 descriptors), at most
+     * RW_HTTP_CONNECTIONS open and RW_HTTP_PER_IP from one address (more are
+     * closed as they come), and a connection idle for RW_HTTP_TIMEOUT_S is
+     * closed; so idle or half-open connections cannot starve /healthz. */
+    m->daemon = MHD_start_daemon(
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL, NULL, handle, m,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)RW_HTTP_CONNECTIONS,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)RW_HTTP_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)RW_HTTP_TIMEOUT_S, MHD_OPTION_END);
     if (!m->daemon) {
         snprintf(err, errlen, "metrics_listen %s: cannot listen (port in use?)", listen);
         return -1;

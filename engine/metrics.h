@@ -13,8 +13,14 @@ typedef struct rw_metrics rw_metrics_t;
 rw_metrics_t *rw_metrics_new(void);
 void rw_metrics_destroy(rw_metrics_t *m);
 
-/* Serves them on "host:port" (port 0: any free port). Returns 0, or -1 with
- * err filled. */
+/* The HTTP endpoint's bounds: connections open at once, from one address,
+ * and seconds a connection may stay idle. */
+#define RW_HTTP_CONNECTIONS 256
+#define RW_HTTP_PER_IP 32
+#define RW_HTTP_TIMEOUT_S 10
+
+/* Serves them on "host:port" (port 0: any free port), within the bounds
+ * above. Returns 0, or -1 with err filled. */
 int rw_metrics_serve(rw_metrics_t *m, const char *listen, char *err, size_t errlen);
 /* The port served on, 0 when not serving. */
 int rw_metrics_port(const rw_metrics_t *m);

@@ -8,9 +8,11 @@
  *
  * One tcase a case: CK_RUN_CASE=future_timestamp runs one. */
 #include "harness.h"
+#include "metrics.h"
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +20,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #define RULES "rules/packs/default.json"
@@ -221,6 +224,118 @@ START_TEST(test_hostile_messages_larger_than_kafka_takes) {
 }
 END_TEST
 
+/* ---- the metrics endpoint under idle connections ----------------------------------------- */
+
+static int fds_open(void) {
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    ck_assert_ptr_nonnull(d);
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n - 3; /* ".", ".." and the directory's own */
+}
+
+/* An idle TCP connection to port from 127.0.0.a (any address of 127/8 is this host). */
+static int idle_connect(int a, int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in src = {.sin_family = AF_INET}, dst = {.sin_family = AF_INET};
+    src.sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)a);
+    dst.sin_addr.s_addr = htonl(0x7f000001u);
+    dst.sin_port = htons((uint16_t)port);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&dst, sizeof(dst)), 0);
+    return fd;
+}
+
+/* GET /healthz from 127.0.0.1. Returns the status, or -1. */
+static int healthz(int port) {
+    int fd = idle_connect(1, port);
+    struct timeval tv = {5 * (getenv("RW_SANITIZED") ? 4 : 1), 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    const char req[] = "GET /healthz HTTP/1.0\r\n\r\n";
+    int status = -1;
+    if (write(fd, req, sizeof(req) - 1) == (ssize_t)sizeof(req) - 1) {
+        char buf[512];
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        if (n > 12) {
+            buf[n] = 0;
+            status = atoi(buf + 9); /* "HTTP/1.x NNN" */
+        }
+    }
+    close(fd);
+    return status;
+}
+
+typedef struct server_fds {
+    int base, clients, most;
+} server_fds_t;
+
+/* The endpoint holds at most `most` connections (descriptors beyond the test's own). */
+static bool server_holds_at_most(void *arg) {
+    server_fds_t *s = arg;
+    return fds_open() - s->base - s->clients <= s->most;
+}
+
+/* 2,000 idle connections from one address once starved /healthz and held a
+ * descriptor each. Now one address gets RW_HTTP_PER_IP connections (the
+ * rest are closed as they come), every address together RW_HTTP_CONNECTIONS,
+ * an idle connection is closed after RW_HTTP_TIMEOUT_S, and /healthz from
+ * another address answers. */
+START_TEST(test_hostile_http_idle_connections) {
+    struct rlimit rl;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    int each = 2000;
+    if (rl.rlim_cur < 2 * (rlim_t)each + 400)
+        each = (int)(rl.rlim_cur - 400) / 2;
+    printf("http_idle_connections: %d idle connections a phase (open files limit %llu)\n", each,
+           (unsigned long long)rl.rlim_cur);
+    ck_assert_int_ge(each, 2 * RW_HTTP_CONNECTIONS);
+    rw_metrics_t *m = rw_metrics_new();
+    char err[256];
+    ck_assert_msg(rw_metrics_serve(m, "127.0.0.1:0", err, sizeof(err)) == 0, "%s", err);
+    int port = rw_metrics_port(m);
+    ck_assert_int_eq(healthz(port), 200);
+    server_fds_t s = {fds_open(), 0, 0};
+    int *fds = malloc(sizeof(int) * (size_t)each * 2);
+
+    /* One address: RW_HTTP_PER_IP connections kept; /healthz answers. */
+    for (int i = 0; i < each; i++)
+        fds[s.clients++] = idle_connect(2, port);
+    s.most = RW_HTTP_PER_IP + 4;
+    ck_assert_msg(h_wait(server_holds_at_most, &s, 10000), "%d connections held from one address",
+                  fds_open() - s.base - s.clients);
+    int64_t t0 = rw_monotonic_ms();
+    ck_assert_int_eq(healthz(port), 200);
+    printf("http_idle_connections: /healthz answered in %lld ms with %d idle connections open\n",
+           (long long)(rw_monotonic_ms() - t0), s.clients);
+
+    /* Idle ones are closed after RW_HTTP_TIMEOUT_S. */
+    s.most = 4;
+    ck_assert_msg(h_wait(server_holds_at_most, &s, (RW_HTTP_TIMEOUT_S + 20) * 1000),
+                  "idle connections not closed: %d held", fds_open() - s.base - s.clients);
+
+    /* Many addresses: at most RW_HTTP_CONNECTIONS held in all. */
+    for (int i = 0; i < each; i++)
+        fds[s.clients++] = idle_connect(3 + i % 100, port);
+    s.most = RW_HTTP_CONNECTIONS + 4;
+    ck_assert_msg(h_wait(server_holds_at_most, &s, 10000), "%d connections held",
+                  fds_open() - s.base - s.clients);
+    for (int i = 0; i < s.clients; i++)
+        close(fds[i]);
+    s.clients = 0;
+    s.most = 4;
+    ck_assert(h_wait(server_holds_at_most, &s, 20000));
+    ck_assert_int_eq(healthz(port), 200);
+    free(fds);
+    rw_metrics_destroy(m);
+}
+END_TEST
+
 static void add_case(Suite *s, const char *name, const TTest *test) {
     TCase *tc = tcase_create(name);
     tcase_set_timeout(tc, 300);
@@ -232,6 +347,7 @@ static Suite *hostile_suite(void) {
     Suite *s = suite_create("hostile");
     add_case(s, "future_timestamp", test_hostile_future_timestamp);
     add_case(s, "messages_larger_than_kafka_takes", test_hostile_messages_larger_than_kafka_takes);
+    add_case(s, "http_idle_connections", test_hostile_http_idle_connections);
     return s;
 }
 
