@@ -1169,11 +1169,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 }
 
 /* The group member's defaults, which kafka.properties may change. A SIGKILLed
- * engine's partitions wait for its session to time out: 10 s (librdkafka's
+ * engine's partitions wait for its session to time out: 6 s (the least a
+ * broker accepts by default, group.min.session.timeout.ms; librdkafka's
  * default is 45 s), with a heartbeat every second, so that the group moves
  * them within 15 s. A new group starts at the oldest retained messages. */
 static const char *const member_defaults[] = {
-    "session.timeout.ms", "10000", "heartbeat.interval.ms", "1000", "auto.offset.reset",
+    "session.timeout.ms", "6000", "heartbeat.interval.ms", "1000", "auto.offset.reset",
     "earliest",           NULL};
 
 static int engine_open(engine_t *e, char *err, size_t errlen) {
