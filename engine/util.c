@@ -1,5 +1,7 @@
 #include "util.h"
 
+#include <openssl/evp.h>
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -109,26 +111,24 @@ int64_t rw_monotonic_ms(void) {
     return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-/* Howard Hinnant's days_from_civil / civil_from_days. */
+/* Civil dates through the C library, on UTC days: timegm and gmtime_r. */
+static int64_t floor_div(int64_t a, int64_t b);
+
 int64_t rw_days_from_civil(int64_t y, unsigned m, unsigned d) {
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = (unsigned)(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
+    struct tm t = {0};
+    t.tm_year = (int)(y - 1900);
+    t.tm_mon = (int)m - 1;
+    t.tm_mday = (int)d;
+    return floor_div((int64_t)timegm(&t), 86400);
 }
 
 void rw_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
-    z += 719468;
-    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const unsigned doe = (unsigned)(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+    time_t secs = (time_t)(z * 86400);
+    struct tm t;
+    gmtime_r(&secs, &t);
+    *y = (int64_t)t.tm_year + 1900;
+    *m = (unsigned)t.tm_mon + 1;
+    *d = (unsigned)t.tm_mday;
 }
 
 static int digits(const char *s, size_t n, int *out) {
@@ -198,7 +198,14 @@ int rw_time_parse(const char *s, size_t n, int64_t *out_ms) {
     int off_min;
     if (rw_utc_offset_parse(off, &off_min))
         return -1;
-    int64_t days = rw_days_from_civil(y, (unsigned)mo, (unsigned)d);
+    /* Events of a stream share their dates: the last day's number is kept per thread. */
+    static _Thread_local int last_y = -1, last_mo, last_d;
+    static _Thread_local int64_t last_days;
+    if (y != last_y || mo != last_mo || d != last_d) {
+        last_days = rw_days_from_civil(y, (unsigned)mo, (unsigned)d);
+        last_y = y, last_mo = mo, last_d = d;
+    }
+    int64_t days = last_days;
     int64_t secs = days * 86400 + h * 3600 + mi * 60 + se - (int64_t)off_min * 60;
     *out_ms = secs * 1000 + ms;
     return 0;
@@ -292,80 +299,11 @@ int rw_duration_parse(const char *text, int64_t *out_ms) {
 
 /* ---- hashing --------------------------------------------------------------- */
 
-static const uint32_t K256[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
-
-#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
-
-static void sha256_block(uint32_t h[8], const uint8_t *p) {
-    uint32_t w[64];
-    for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
-               (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
-    for (int i = 16; i < 64; i++) {
-        uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
-        uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
-        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-    }
-    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
-    for (int i = 0; i < 64; i++) {
-        uint32_t S1 = ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25);
-        uint32_t ch = (e & f) ^ (~e & g);
-        uint32_t t1 = k + S1 + ch + K256[i] + w[i];
-        uint32_t S0 = ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22);
-        uint32_t mj = (a & b) ^ (a & c) ^ (b & c);
-        uint32_t t2 = S0 + mj;
-        k = g;
-        g = f;
-        f = e;
-        e = d + t1;
-        d = c;
-        c = b;
-        b = a;
-        a = t1 + t2;
-    }
-    h[0] += a;
-    h[1] += b;
-    h[2] += c;
-    h[3] += d;
-    h[4] += e;
-    h[5] += f;
-    h[6] += g;
-    h[7] += k;
-}
-
 void rw_sha256(const void *data, size_t len, uint8_t out[32]) {
-    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    const uint8_t *p = data;
-    size_t n = len;
-    while (n >= 64) {
-        sha256_block(h, p);
-        p += 64;
-        n -= 64;
-    }
-    uint8_t tail[128] = {0};
-    memcpy(tail, p, n);
-    tail[n] = 0x80;
-    size_t tl = n < 56 ? 64 : 128;
-    uint64_t bits = (uint64_t)len * 8;
-    for (int i = 0; i < 8; i++)
-        tail[tl - 1 - i] = (uint8_t)(bits >> (8 * i));
-    sha256_block(h, tail);
-    if (tl == 128)
-        sha256_block(h, tail + 64);
-    for (int i = 0; i < 8; i++) {
-        out[4 * i] = (uint8_t)(h[i] >> 24);
-        out[4 * i + 1] = (uint8_t)(h[i] >> 16);
-        out[4 * i + 2] = (uint8_t)(h[i] >> 8);
-        out[4 * i + 3] = (uint8_t)h[i];
+    unsigned int n = 32;
+    if (!EVP_Digest(data, len, out, &n, EVP_sha256(), NULL)) {
+        rw_log_write(RW_LOG_ERROR, "SHA-256: libcrypto failed (out of memory?)");
+        abort();
     }
 }
 

@@ -504,8 +504,9 @@ START_TEST(test_util_number_text) {
         if (!isfinite(x))
             continue;
         int n = rw_number_text(x, buf, sizeof(buf));
-        ck_assert_int_eq(n, (int)strlen(buf));
-        ck_assert_msg(strtod(buf, NULL) == x, "%.17g written as %s", x, buf);
+        /* Checked without ck_assert per value: each of those is a write to Check's pipe. */
+        if (n != (int)strlen(buf) || strtod(buf, NULL) != x)
+            ck_abort_msg("%.17g written as %s (%d bytes reported)", x, buf, n);
     }
     ck_assert_int_eq(rw_number_text(5567.44, buf, 4), (int)strlen("5567.4399999999996"));
 }
