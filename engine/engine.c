@@ -9,6 +9,7 @@
 #include "webhook.h"
 
 #include <errno.h>
+#include <hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,9 +145,15 @@ typedef struct engine {
     rw_metrics_t *metrics;
     rw_webhook_t *webhook;
     int64_t lag_at; /* when consumer lag was last measured */
-    size_t out_max; /* the largest output the producer sends (message.max.bytes, less slack) */
-    bool quiet;     /* catching up with the control topic at start-up: no audit records */
-    bool fatal;     /* a Kafka client failed for good: stop, exit 1 */
+    /* Health (monotonic ms): when a broker was last up, when the engine last
+     * held partitions or was a settled member of its group, when Redis last
+     * took a write or answered PING, and when it was last asked. */
+    int64_t kafka_up_at, group_ok_at, redis_ok_at, redis_ping_at;
+    int session_timeout_ms;
+    void *health_redis; /* redisContext for PING while idle; NULL: not connected */
+    size_t out_max;     /* the largest output the producer sends (message.max.bytes, less slack) */
+    bool quiet;         /* catching up with the control topic at start-up: no audit records */
+    bool fatal;         /* a Kafka client failed for good: stop, exit 1 */
     /* Fault injection for tests (RW_TEST_DIE="after-publish:N" or "before-commit:N"):
      * the process dies at that point of its Nth batch, as if killed. */
     int die_where, die_batch, batches;
@@ -539,6 +546,23 @@ static int outs_deliver(engine_t *e, outs_t *os, int64_t *stop_seen) {
     return 0;
 }
 
+/* The reasons a message is dead-lettered, as a bounded label: the first words
+ * of its rw.error header. */
+static const char *const dead_reasons[][2] = {
+    {"oversize", "oversize"},       {"invalid JSON", "invalid_json"},
+    {"not a JSON", "not_object"},   {"missing required", "missing_field"},
+    {"event_id:", "invalid_field"}, {"type:", "invalid_field"},
+    {"ts:", "invalid_field"},       {"future_timestamp", "future_timestamp"},
+    {"schema:", "schema"},          {NULL, "other"}};
+
+static const char *dead_reason(const char *error) {
+    size_t i = 0;
+    for (; dead_reasons[i][0]; i++)
+        if (strncmp(error, dead_reasons[i][0], strlen(dead_reasons[i][0])) == 0)
+            break;
+    return dead_reasons[i][1];
+}
+
 /* Counts a finished live batch into the metrics: once per message, as the
  * Redis counters do. */
 static void metrics_batch(engine_t *e, const rw_batch_t *b) {
@@ -550,7 +574,7 @@ static void metrics_batch(engine_t *e, const rw_batch_t *b) {
         const char *k = c->key, *date = strrchr(k, ':');
         rw_metrics_label(v, sizeof(v), c->field);
         if (strncmp(k, "events:", 7) == 0 && strcmp(c->field, "deadletter") == 0) {
-            rw_metrics_add(m, "riskwarn_deadletters_total", "", (double)c->by);
+            continue; /* by reason, from the items below */
         } else if (strncmp(k, "events:", 7) == 0) {
             snprintf(lab, sizeof(lab), "type=\"%s\"", v);
             rw_metrics_add(m, "riskwarn_events_total", lab, (double)c->by);
@@ -571,6 +595,10 @@ static void metrics_batch(engine_t *e, const rw_batch_t *b) {
     int64_t now = rw_now_ms();
     for (size_t i = 0; i < b->n_items; i++) {
         const rw_item_t *it = &b->items[i];
+        if (!it->applied && it->error[0]) {
+            snprintf(lab, sizeof(lab), "reason=\"%s\"", dead_reason(it->error));
+            rw_metrics_add(m, "riskwarn_deadletters_total", lab, 1);
+        }
         if (!it->applied && it->level != RW_LEVEL_NONE && it->msg.kafka_ts_ms > 0 &&
             now >= it->msg.kafka_ts_ms)
             rw_metrics_observe(m, "riskwarn_event_to_alert_seconds",
@@ -617,6 +645,108 @@ static void metrics_rulesets(engine_t *e) {
                  ps[i]->name, n, v, ps[i]->rs->sha256);
         rw_metrics_set(e->metrics, "riskwarn_ruleset_info", lab, 1);
     }
+}
+
+/* Every series whose labels are known in advance exists from start-up, at 0. */
+static void metrics_start(engine_t *e) {
+    rw_metrics_t *m = e->metrics;
+    char lab[400];
+    snprintf(lab, sizeof(lab),
+             "version=\"%s\",librdkafka=\"%s\",jansson=\"%s\",hiredis=\"%d.%d.%d\"", RW_VERSION,
+             rd_kafka_version_str(), JANSSON_VERSION, HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH);
+    rw_metrics_set(m, "riskwarn_build_info", lab, 1);
+    for (int l = 1; l < RW_LEVELS; l++) {
+        snprintf(lab, sizeof(lab), "level=\"%s\"", rw_level_name(l));
+        rw_metrics_add(m, "riskwarn_alerts_total", lab, 0);
+    }
+    for (size_t i = 0; i == 0 || dead_reasons[i - 1][0]; i++) {
+        snprintf(lab, sizeof(lab), "reason=\"%s\"", dead_reasons[i][1]);
+        rw_metrics_add(m, "riskwarn_deadletters_total", lab, 0);
+    }
+    static const char *const plain[] = {"riskwarn_redis_errors_total",
+                                        "riskwarn_kafka_errors_total",
+                                        "riskwarn_state_evictions_total", NULL};
+    for (size_t i = 0; plain[i]; i++)
+        rw_metrics_add(m, plain[i], "", 0);
+}
+
+/* librdkafka's statistics, every second on the engine's thread: whether any
+ * broker is up, and whether the engine holds partitions or is a settled
+ * member of its group. */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
+    (void)rk;
+    engine_t *e = opaque;
+    json_t *st = json_loadb(json, len, 0, NULL);
+    if (!st)
+        return 0;
+    int64_t now = rw_monotonic_ms();
+    const char *name;
+    json_t *br;
+    json_object_foreach(json_object_get(st, "brokers"), name, br) {
+        if (strcmp(json_string_value(json_object_get(br, "state")) ?: "", "UP") == 0)
+            e->kafka_up_at = now;
+    }
+    char why[300];
+    bool kafka_ok = now - e->kafka_up_at <= 3000;
+    snprintf(why, sizeof(why), "no broker reachable for %lld s (%s)",
+             (long long)(now - e->kafka_up_at) / 1000, e->cfg->brokers);
+    rw_metrics_health_set(e->metrics, RW_HEALTH_KAFKA, kafka_ok, why);
+    if (strcmp(json_string_value(json_object_get(st, "type")) ?: "", "consumer") != 0) {
+        json_decref(st); /* the producer's: brokers only */
+        return 0;
+    }
+
+    json_t *cg = json_object_get(st, "cgrp");
+    const char *state = json_string_value(json_object_get(cg, "state")) ?: "?";
+    const char *join = json_string_value(json_object_get(cg, "join_state")) ?: "?";
+    json_int_t parts = json_integer_value(json_object_get(cg, "assignment_size"));
+    if (parts > 0 || (strcmp(state, "up") == 0 && strcmp(join, "steady") == 0))
+        e->group_ok_at = now;
+    snprintf(why, sizeof(why),
+             "no partitions for %lld s, longer than session.timeout.ms (%d ms), and not a "
+             "settled member of group %s (state %s, join state %s)",
+             (long long)(now - e->group_ok_at) / 1000, e->session_timeout_ms, e->cfg->group_id,
+             state, join);
+    rw_metrics_health_set(e->metrics, RW_HEALTH_PARTITIONS,
+                          now - e->group_ok_at <= e->session_timeout_ms, why);
+    json_decref(st);
+    return 0;
+}
+
+/* While no batch writes to Redis, asks it with PING at most once a second:
+ * an engine that could not write its state is not healthy even when idle. */
+static void health_redis(engine_t *e) {
+    int64_t now = rw_monotonic_ms();
+    if (now - e->redis_ok_at < 2000 || now - e->redis_ping_at < 1000)
+        return;
+    e->redis_ping_at = now;
+    const rw_config_t *c = e->cfg;
+    char err[512] = "";
+    if (!e->health_redis) {
+        rw_redis_opts_t ro = {.host = c->redis_host,
+                              .port = c->redis_port,
+                              .unix_socket = c->redis_unix_socket,
+                              .password = c->redis_password,
+                              .db = c->redis_db,
+                              .prefix = c->redis_key_prefix,
+                              .group = c->group_id,
+                              .timeout_ms = 1000};
+        e->health_redis = rw_redis_connect(&ro, err, sizeof(err));
+    }
+    redisReply *r = e->health_redis ? redisCommand(e->health_redis, "PING") : NULL;
+    bool ok = r && r->type == REDIS_REPLY_STATUS;
+    if (!ok && e->health_redis)
+        snprintf(err, sizeof(err), "PING: %s",
+                 r && r->str ? r->str : ((redisContext *)e->health_redis)->errstr);
+    if (r)
+        freeReplyObject(r);
+    if (ok) {
+        e->redis_ok_at = now;
+    } else if (e->health_redis) {
+        redisFree(e->health_redis);
+        e->health_redis = NULL;
+    }
+    rw_metrics_health(e->metrics, ok, err);
 }
 
 /* Reads a batch of messages into the pipeline's batch: parse and plan. The
@@ -723,6 +853,7 @@ static void pipeline_sent(engine_t *e, pipeline_t *p) {
 /* What a batch leaves once its state is stored and its alerts acknowledged. */
 static void pipeline_done(engine_t *e, pipeline_t *p, const outs_t *os) {
     rw_metrics_health(e->metrics, true, NULL);
+    e->redis_ok_at = rw_monotonic_ms();
     outs_count(os, p);
     if (p == &e->live && e->webhook)
         for (size_t i = 0; i < os->n; i++)
@@ -940,6 +1071,10 @@ static int fly_drain(engine_t *e) {
 /* Writes an audit record (docs/reference.md §5) to the audit topic and to the log. */
 static void audit(engine_t *e, bool loaded, const char *target, const char *source,
                   const char *name, const char *version, const char *sha, const rw_errors_t *errs) {
+    rw_metrics_set(e->metrics, "riskwarn_config_last_reload_successful", "", loaded ? 1 : 0);
+    if (loaded)
+        rw_metrics_set(e->metrics, "riskwarn_config_last_reload_success_timestamp_seconds", "",
+                       (double)(rw_now_ms() / 1000));
     if (e->quiet)
         return;
     char ts[40];
@@ -1147,6 +1282,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     engine_t *e = opaque;
     /* Another engine may have written the state of these partitions. */
     e->live.forget = e->shadow.forget = true;
+    e->lag_at = 0; /* the lag series follow the assignment at the next turn of the loop */
     bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
     char list[512] = "";
     size_t o = 0;
@@ -1190,6 +1326,15 @@ static int engine_open(engine_t *e, char *err, size_t errlen) {
         return RW_EXIT_USAGE;
     }
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    if (conf_set(conf, "statistics.interval.ms", "1000", err, errlen)) {
+        rd_kafka_conf_destroy(conf);
+        return RW_EXIT_USAGE;
+    }
+    rd_kafka_conf_set_stats_cb(conf, stats_cb);
+    char st[32];
+    size_t stl = sizeof(st);
+    if (rd_kafka_conf_get(conf, "session.timeout.ms", st, &stl) == RD_KAFKA_CONF_OK)
+        e->session_timeout_ms = atoi(st);
     rd_kafka_conf_set_opaque(conf, e);
     e->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
     if (!e->consumer) {
@@ -1221,6 +1366,14 @@ static int engine_open(engine_t *e, char *err, size_t errlen) {
                    ? atol(mmb)
                    : 1000000;
     e->out_max = max > 2 * OUT_SLACK ? (size_t)(max - OUT_SLACK) : OUT_SLACK;
+    /* Its statistics say whether brokers are up while the engine waits for
+     * acknowledgements (and reads nothing). */
+    if (conf_set(conf, "statistics.interval.ms", "1000", err, errlen)) {
+        rd_kafka_conf_destroy(conf);
+        return RW_EXIT_USAGE;
+    }
+    rd_kafka_conf_set_stats_cb(conf, stats_cb);
+    rd_kafka_conf_set_opaque(conf, e);
     e->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
     if (!e->producer) {
         rd_kafka_conf_destroy(conf);
@@ -1280,6 +1433,8 @@ static void engine_close(engine_t *e) {
     pipeline_fini(&e->live);
     pipeline_fini(&e->shadow);
     rw_webhook_destroy(e->webhook, 5000);
+    if (e->health_redis)
+        redisFree(e->health_redis);
     rw_metrics_destroy(e->metrics);
     free(e->shadow_topic);
 }
@@ -1348,6 +1503,8 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
 
     char err[512] = "";
     e.metrics = rw_metrics_new();
+    metrics_start(&e);
+    e.kafka_up_at = e.group_ok_at = e.redis_ok_at = rw_monotonic_ms();
     if (cfg->metrics_listen && rw_metrics_serve(e.metrics, cfg->metrics_listen, err, sizeof(err))) {
         fprintf(stderr, "riskwarn: %s\n", err);
         rw_metrics_destroy(e.metrics);
@@ -1431,6 +1588,8 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
                 rc = RW_EXIT_RUNTIME;
                 break;
             }
+            metrics_lag(&e);
+            health_redis(&e);
             continue;
         }
         int64_t t0 = rw_monotonic_ms();

@@ -14,10 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifndef RW_VERSION
-#define RW_VERSION "0.1.0"
-#endif
-
 static rw_engine_ctl_t ctl;
 
 static void on_signal(int sig) {

@@ -33,8 +33,8 @@ struct rw_metrics {
     size_t n, cap;
     histogram_t *h;
     size_t nh;
-    bool healthy;
-    char why[256];
+    bool ok[RW_HEALTH_CHECKS]; /* each check's last word */
+    char why[RW_HEALTH_CHECKS][256];
     struct MHD_Daemon *daemon;
     int port;
 };
@@ -43,7 +43,9 @@ static const char *const help[][3] = {
     {"riskwarn_events_total", "counter", "Events processed, by type."},
     {"riskwarn_alerts_total", "counter", "Alerts published, by level."},
     {"riskwarn_rule_hits_total", "counter", "Times a rule reached a level."},
-    {"riskwarn_deadletters_total", "counter", "Messages sent to the dead-letter topic."},
+    {"riskwarn_deadletters_total", "counter",
+     "Messages sent to the dead-letter topic, by reason (oversize, invalid_json, not_object, "
+     "missing_field, invalid_field, future_timestamp, schema, other)."},
     {"riskwarn_suppressed_total", "counter", "Rule hits held back by a cool-down."},
     {"riskwarn_redis_errors_total", "counter", "Failed Redis reads or writes (retried)."},
     {"riskwarn_kafka_errors_total", "counter", "Failed or unacknowledged Kafka deliveries."},
@@ -52,17 +54,36 @@ static const char *const help[][3] = {
     {"riskwarn_state_evictions_total", "counter",
      "Windows dropped from memory past state_max_entries (read back from Redis when touched)."},
     {"riskwarn_webhook_total", "counter", "Webhook deliveries, by result."},
-    {"riskwarn_consumer_lag", "gauge", "Messages behind the end of each input partition."},
+    {"riskwarn_consumer_lag", "gauge",
+     "Messages behind the end of each input partition this engine holds (refreshed every second)."},
     {"riskwarn_ruleset_info", "gauge", "The loaded rulesets (1), live and shadow."},
+    {"riskwarn_build_info", "gauge", "The engine's version and its libraries' (1)."},
+    {"riskwarn_config_last_reload_successful", "gauge",
+     "1 when the last ruleset load (start-up, SIGHUP or control topic) succeeded, 0 when refused."},
+    {"riskwarn_config_last_reload_success_timestamp_seconds", "gauge",
+     "When a ruleset was last loaded, in seconds since the epoch."},
+    {"riskwarn_up", "gauge", "1 while the engine runs; whether it is healthy is riskwarn_healthy."},
+    {"riskwarn_healthy", "gauge", "1 when /healthz answers 200, 0 when it answers 503."},
+    {"riskwarn_health_check", "gauge",
+     "Each check of /healthz: 1 passing, 0 failing (kafka, partitions, redis)."},
     {"riskwarn_batch_seconds", "histogram", "Time to take one batch through the engine."},
     {"riskwarn_event_to_alert_seconds", "histogram",
      "From an event's Kafka timestamp to its alert being acknowledged."},
     {NULL, NULL, NULL}};
 
+static const char *const check_names[RW_HEALTH_CHECKS] = {"redis", "kafka", "partitions"};
+
+static histogram_t *histogram_get(rw_metrics_t *m, const char *name);
+
 rw_metrics_t *rw_metrics_new(void) {
     rw_metrics_t *m = rw_calloc(1, sizeof(*m));
     pthread_mutex_init(&m->lock, NULL);
-    m->healthy = true;
+    for (int i = 0; i < RW_HEALTH_CHECKS; i++)
+        m->ok[i] = true;
+    /* Every histogram exists from the start, with empty buckets. */
+    for (size_t i = 0; help[i][0]; i++)
+        if (strcmp(help[i][1], "histogram") == 0)
+            histogram_get(m, help[i][0]);
     return m;
 }
 
@@ -127,18 +148,21 @@ void rw_metrics_clear(rw_metrics_t *m, const char *name) {
     pthread_mutex_unlock(&m->lock);
 }
 
-void rw_metrics_observe(rw_metrics_t *m, const char *name, double seconds) {
-    pthread_mutex_lock(&m->lock);
-    histogram_t *h = NULL;
+/* Called with the lock held (or before other threads see m). */
+static histogram_t *histogram_get(rw_metrics_t *m, const char *name) {
     for (size_t i = 0; i < m->nh; i++)
         if (strcmp(m->h[i].name, name) == 0)
-            h = &m->h[i];
-    if (!h) {
-        m->h = rw_realloc(m->h, (m->nh + 1) * sizeof(*m->h));
-        h = &m->h[m->nh++];
-        memset(h, 0, sizeof(*h));
-        h->name = rw_strdup(name);
-    }
+            return &m->h[i];
+    m->h = rw_realloc(m->h, (m->nh + 1) * sizeof(*m->h));
+    histogram_t *h = &m->h[m->nh++];
+    memset(h, 0, sizeof(*h));
+    h->name = rw_strdup(name);
+    return h;
+}
+
+void rw_metrics_observe(rw_metrics_t *m, const char *name, double seconds) {
+    pthread_mutex_lock(&m->lock);
+    histogram_t *h = histogram_get(m, name);
     size_t b = 0;
     while (b < N_BUCKETS && seconds > bucket_le[b])
         b++;
@@ -149,10 +173,22 @@ void rw_metrics_observe(rw_metrics_t *m, const char *name, double seconds) {
 }
 
 void rw_metrics_health(rw_metrics_t *m, bool healthy, const char *why) {
+    rw_metrics_health_set(m, RW_HEALTH_REDIS, healthy, why);
+}
+
+void rw_metrics_health_set(rw_metrics_t *m, int check, bool ok, const char *why) {
     pthread_mutex_lock(&m->lock);
-    m->healthy = healthy;
-    snprintf(m->why, sizeof(m->why), "%s", why ? why : "");
+    m->ok[check] = ok;
+    snprintf(m->why[check], sizeof(m->why[check]), "%s", ok || !why ? "" : why);
     pthread_mutex_unlock(&m->lock);
+}
+
+/* Called with the lock held. */
+static bool healthy(const rw_metrics_t *m) {
+    for (int i = 0; i < RW_HEALTH_CHECKS; i++)
+        if (!m->ok[i])
+            return false;
+    return true;
 }
 
 void rw_metrics_label(char *out, size_t len, const char *v) {
@@ -184,47 +220,79 @@ static int series_cmp(const void *a, const void *b) {
     return c ? c : strcmp(x->labels, y->labels);
 }
 
+static void histogram_text(rw_buf_t *b, const histogram_t *h) {
+    uint64_t cum = 0;
+    for (size_t k = 0; k < N_BUCKETS; k++) {
+        cum += h->counts[k];
+        rw_buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", h->name, bucket_le[k],
+                      (unsigned long long)cum);
+    }
+    cum += h->counts[N_BUCKETS];
+    rw_buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.9g\n%s_count %llu\n", h->name,
+                  (unsigned long long)cum, h->name, h->sum, h->name, (unsigned long long)h->count);
+}
+
+/* The series of one family (sorted: they are contiguous), after its HELP and TYPE. */
+static void family_text(rw_buf_t *b, const rw_metrics_t *m, const char *name, const char *type,
+                        const char *text) {
+    rw_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+    for (size_t i = 0; i < m->nh; i++)
+        if (strcmp(m->h[i].name, name) == 0)
+            histogram_text(b, &m->h[i]);
+    for (size_t i = 0; i < m->n; i++) {
+        const series_t *s = &m->s[i];
+        if (strcmp(s->name, name) != 0)
+            continue;
+        if (s->labels[0])
+            rw_buf_printf(b, "%s{%s} %.17g\n", s->name, s->labels, s->value);
+        else
+            rw_buf_printf(b, "%s %.17g\n", s->name, s->value);
+    }
+}
+
 char *rw_metrics_text(rw_metrics_t *m) {
     rw_buf_t b;
     rw_buf_init(&b);
     pthread_mutex_lock(&m->lock);
     if (m->n > 1)
         qsort(m->s, m->n, sizeof(*m->s), series_cmp);
+    /* The health of this moment, as series like any other. */
+    find(m, "riskwarn_up", "", true)->value = 1;
+    find(m, "riskwarn_healthy", "", true)->value = healthy(m) ? 1 : 0;
+    for (int i = 0; i < RW_HEALTH_CHECKS; i++) {
+        char lab[64];
+        snprintf(lab, sizeof(lab), "check=\"%s\"", check_names[i]);
+        find(m, "riskwarn_health_check", lab, true)->value = m->ok[i] ? 1 : 0;
+    }
+    if (m->n > 1)
+        qsort(m->s, m->n, sizeof(*m->s), series_cmp);
+    /* Every family of the table, with HELP and TYPE even before its first series. */
+    for (size_t i = 0; help[i][0]; i++)
+        family_text(&b, m, help[i][0], help[i][1], help[i][2]);
+    /* Any other series (none is expected: each should have its line in the table). */
     const char *last = "";
-    for (size_t i = 0; i < m->n; i++) {
-        const series_t *s = &m->s[i];
-        if (strcmp(s->name, last) != 0) {
-            const char *const *h = help_of(s->name);
-            if (h)
-                rw_buf_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", s->name, h[2], s->name, h[1]);
-            last = s->name;
+    for (size_t i = 0; i < m->n; i++)
+        if (!help_of(m->s[i].name) && strcmp(m->s[i].name, last) != 0) {
+            last = m->s[i].name;
+            family_text(&b, m, last, m->s[i].gauge ? "gauge" : "counter", "riskwarn metric.");
         }
-        if (s->labels[0])
-            rw_buf_printf(&b, "%s{%s} %.17g\n", s->name, s->labels, s->value);
-        else
-            rw_buf_printf(&b, "%s %.17g\n", s->name, s->value);
-    }
-    for (size_t i = 0; i < m->nh; i++) {
-        const histogram_t *h = &m->h[i];
-        const char *const *hp = help_of(h->name);
-        if (hp)
-            rw_buf_printf(&b, "# HELP %s %s\n# TYPE %s histogram\n", h->name, hp[2], h->name);
-        uint64_t cum = 0;
-        for (size_t k = 0; k < N_BUCKETS; k++) {
-            cum += h->counts[k];
-            rw_buf_printf(&b, "%s_bucket{le=\"%g\"} %llu\n", h->name, bucket_le[k],
-                          (unsigned long long)cum);
-        }
-        cum += h->counts[N_BUCKETS];
-        rw_buf_printf(&b, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.9g\n%s_count %llu\n", h->name,
-                      (unsigned long long)cum, h->name, h->sum, h->name,
-                      (unsigned long long)h->count);
-    }
-    rw_buf_printf(&b,
-                  "# HELP riskwarn_up 1 while the engine runs; healthy is /healthz.\n"
-                  "# TYPE riskwarn_up gauge\nriskwarn_up 1\nriskwarn_healthy %d\n",
-                  m->healthy ? 1 : 0);
     pthread_mutex_unlock(&m->lock);
+    rw_buf_cstr(&b);
+    return b.data;
+}
+
+/* The /healthz body: "ok", or "unhealthy: " and each failing check. */
+static char *health_text(rw_metrics_t *m, bool *ok) {
+    rw_buf_t b;
+    rw_buf_init(&b);
+    pthread_mutex_lock(&m->lock);
+    *ok = healthy(m);
+    rw_buf_puts(&b, *ok ? "ok" : "unhealthy");
+    for (int i = 0, n = 0; i < RW_HEALTH_CHECKS; i++)
+        if (!m->ok[i])
+            rw_buf_printf(&b, "%s%s: %s", n++ ? "; " : ": ", check_names[i], m->why[i]);
+    pthread_mutex_unlock(&m->lock);
+    rw_buf_puts(&b, "\n");
     rw_buf_cstr(&b);
     return b.data;
 }
@@ -252,13 +320,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (strcmp(url, "/metrics") == 0)
         return respond(c, 200, "text/plain; version=0.0.4", rw_metrics_text(m));
     if (strcmp(url, "/healthz") == 0) {
-        pthread_mutex_lock(&m->lock);
-        bool ok = m->healthy;
-        char body[300];
-        snprintf(body, sizeof(body), "%s%s%s\n", ok ? "ok" : "unhealthy", m->why[0] ? ": " : "",
-                 m->why);
-        pthread_mutex_unlock(&m->lock);
-        return respond(c, ok ? 200 : 503, "text/plain", rw_strdup(body));
+        bool ok;
+        char *body = health_text(m, &ok);
+        return respond(c, ok ? 200 : 503, "text/plain", body);
     }
     return respond(c, 404, "text/plain", rw_strdup("not found: try /metrics or /healthz\n"));
 }

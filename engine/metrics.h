@@ -1,4 +1,4 @@
-/* Metrics (docs/reference.md §9): counters and gauges the engine updates once a batch, served in
+/* Metrics (docs/reference.md §9): counters, gauges and histograms the engine updates, served in
  * Prometheus text format on GET /metrics, with GET /healthz, by libmicrohttpd. */
 #ifndef RW_METRICS_H
 #define RW_METRICS_H
@@ -34,7 +34,17 @@ void rw_metrics_set(rw_metrics_t *m, const char *name, const char *labels, doubl
 void rw_metrics_clear(rw_metrics_t *m, const char *name);
 /* Records one observation in a histogram with fixed buckets in seconds. */
 void rw_metrics_observe(rw_metrics_t *m, const char *name, double seconds);
-/* Health: healthy unless the engine reports a dependency down. */
+/* Health: /healthz answers 200 "ok" while every check passes, else 503
+ * "unhealthy: CHECK: WHY; ...". Each check is set by the engine. */
+enum {
+    RW_HEALTH_REDIS,      /* the state cannot be read or written */
+    RW_HEALTH_KAFKA,      /* no broker is reachable */
+    RW_HEALTH_PARTITIONS, /* no partitions, out of the group, for over a session timeout */
+    RW_HEALTH_CHECKS
+};
+/* Sets one check; why (copied) says what is wrong when ok is false. */
+void rw_metrics_health_set(rw_metrics_t *m, int check, bool ok, const char *why);
+/* The Redis check (batches that cannot store their state). */
 void rw_metrics_health(rw_metrics_t *m, bool healthy, const char *why);
 
 /* The Prometheus text of every series; returns a new string (free with free()). */

@@ -7,6 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The engine's version (riskwarn version, riskwarn_build_info). */
+#ifndef RW_VERSION
+#define RW_VERSION "0.1.0"
+#endif
+
 /* Exit codes of the binary (docs/reference.md §2). */
 #define RW_EXIT_OK 0
 #define RW_EXIT_RUNTIME 1

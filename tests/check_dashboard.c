@@ -409,6 +409,171 @@ START_TEST(test_dashboard_cooldown_across_two_engines) {
 }
 END_TEST
 
+/* ---- metrics from start-up --------------------------------------------------------------- */
+
+/* Every sample's family has its HELP and TYPE lines. */
+static void assert_help_and_type(const char *text) {
+    for (const char *l = text; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l)) {
+        if (*l == '#' || *l == '\n')
+            continue;
+        char name[128];
+        size_t n = strcspn(l, "{ \n");
+        snprintf(name, sizeof(name), "%.*s", (int)(n < sizeof(name) ? n : sizeof(name) - 1), l);
+        static const char *const suffixes[] = {"_bucket", "_sum", "_count", NULL};
+        char want[256];
+        snprintf(want, sizeof(want), "# TYPE %s ", name);
+        for (size_t i = 0; suffixes[i] && !strstr(text, want); i++) {
+            size_t nl = strlen(name), sl = strlen(suffixes[i]);
+            if (nl > sl && strcmp(name + nl - sl, suffixes[i]) == 0)
+                snprintf(want, sizeof(want), "# TYPE %.*s histogram", (int)(nl - sl), name);
+        }
+        ck_assert_msg(strstr(text, want), "no TYPE for %s in:\n%s", name, text);
+        memcpy(want + 2, "HELP", 4);
+        *strrchr(want, ' ') = 0;
+        ck_assert_msg(strstr(text, want), "no HELP for %s", name);
+    }
+}
+
+/* The number of riskwarn_consumer_lag series of an engine; -1 when unreachable. */
+static int lag_series(int port) {
+    char *m = http_get(port, "/metrics");
+    int n = m[0] ? 0 : -1;
+    for (const char *l = strstr(m, "\nriskwarn_consumer_lag{"); l;
+         l = strstr(l + 1, "\nriskwarn_consumer_lag{"))
+        n++;
+    free(m);
+    return n;
+}
+
+typedef struct lag_split {
+    int ports[2], want; /* the input partitions, all told */
+} lag_split_t;
+
+/* Both engines hold partitions, and their lag series add up to the partitions
+ * there are: revoked ones are gone from the engine that had them. */
+static bool lag_split(void *arg) {
+    lag_split_t *l = arg;
+    int a = lag_series(l->ports[0]), b = lag_series(l->ports[1]);
+    return a > 0 && b > 0 && a + b == l->want;
+}
+
+typedef struct metric_wait {
+    int port;
+    const char *series;
+    double want;
+} metric_wait_t;
+
+static bool metric_is(void *arg) {
+    metric_wait_t *w = arg;
+    char *m = http_get(w->port, "/metrics");
+    bool ok = metric(m, w->series) == w->want;
+    free(m);
+    return ok;
+}
+
+static void wait_metric(int port, const char *series, double want, const char *what) {
+    metric_wait_t w = {port, series, want};
+    if (!h_wait(metric_is, &w, 30000)) {
+        char *m = http_get(port, "/metrics");
+        ck_abort_msg("%s: %s is not %g in:\n%s", what, series, want, m);
+    }
+}
+
+/* Every metric has HELP and TYPE and exists from start-up; dead letters carry
+ * their reason; the lag gauge reaches 0 on a timer once the input is read, and
+ * follows the assignment when a second engine takes partitions; a refused
+ * ruleset reload shows in riskwarn_config_last_reload_successful. */
+START_TEST(test_dashboard_metrics_from_start) {
+    h_peers_t p;
+    h_peers_start(&p);
+    char rules[256];
+    rw_error_t err;
+    rw_error_clear(&err);
+    size_t len;
+    char *pack = rw_file_read(RULES, &len, &err);
+    ck_assert_ptr_nonnull(pack);
+    snprintf(rules, sizeof(rules), "%s", h_tmpfile(".json", pack));
+    int mport = rw_free_port();
+    pid_t eng = h_engine_start(config_with(&p, rules, "db-metrics", mport, NULL),
+                               h_path("dashboard_metrics_a.log"));
+    /* Before any event. */
+    wait_metric(mport, "riskwarn_config_last_reload_successful", 1, "start-up");
+    char *m = http_get(mport, "/metrics");
+    assert_help_and_type(m);
+    static const char *const zero[] = {"riskwarn_alerts_total{level=\"high\"}",
+                                       "riskwarn_deadletters_total{reason=\"invalid_json\"}",
+                                       "riskwarn_redis_errors_total",
+                                       "riskwarn_kafka_errors_total",
+                                       "riskwarn_state_evictions_total",
+                                       "riskwarn_batch_seconds_count",
+                                       "riskwarn_event_to_alert_seconds_count",
+                                       NULL};
+    for (size_t i = 0; zero[i]; i++)
+        ck_assert_msg(metric(m, zero[i]) == 0, "%s not 0 at start-up:\n%s", zero[i], m);
+    char build[128];
+    snprintf(build, sizeof(build), "riskwarn_build_info{version=\"%s\"", RW_VERSION);
+    ck_assert_msg(strstr(m, build), "%s", m);
+    ck_assert_msg(strstr(m, "# TYPE riskwarn_events_total counter"), "%s", m);
+    free(m);
+
+    /* Events, then the malformed messages: each reason counted. */
+    rd_kafka_t *prod = h_producer(p.mock.bootstraps);
+    long n = h_produce_events(prod, EVENTS);
+    long bad = h_produce_lines(prod, "data/demo/bad.jsonl", "events.transactions");
+    h_progress_t pr = {p.rc, n + bad};
+    ck_assert(h_wait(h_all_counted, &pr, 60000));
+    FILE *f = fopen("data/demo/bad.jsonl", "r");
+    char line[70000];
+    long not_json = 0;
+    while (fgets(line, sizeof(line), f)) {
+        json_error_t je;
+        json_t *j = json_loads(line, JSON_REJECT_DUPLICATES, &je);
+        not_json += !j;
+        json_decref(j);
+    }
+    fclose(f);
+    ck_assert_int_gt(not_json, 0);
+    wait_metric(mport, "riskwarn_deadletters_total{reason=\"invalid_json\"}", (double)not_json,
+                "dead letters");
+    m = http_get(mport, "/metrics");
+    double dead = 0;
+    for (const char *l = strstr(m, "\nriskwarn_deadletters_total{reason="); l;
+         l = strstr(l + 1, "\nriskwarn_deadletters_total{reason="))
+        dead += strtod(strchr(l, ' ') + 1, NULL);
+    ck_assert_msg(dead == (double)bad, "%ld malformed messages:\n%s", bad, m);
+    assert_help_and_type(m);
+    free(m);
+    /* Nothing left to read: every partition's lag is 0, without another batch. */
+    wait_metric(mport, "riskwarn_consumer_lag{topic=\"events.transactions\",partition=\"3\"}", 0,
+                "lag after the input");
+
+    /* A second engine takes some partitions: the first drops their series. */
+    int mport2 = rw_free_port();
+    pid_t eng2 = h_engine_start(config_with(&p, rules, "db-metrics", mport2, NULL),
+                                h_path("dashboard_metrics_b.log"));
+    lag_split_t ls = {{mport, mport2}, 5};
+    ck_assert_msg(h_wait(lag_split, &ls, 60000), "lag series: %d and %d of 5", lag_series(mport),
+                  lag_series(mport2));
+
+    /* A refused reload, then a good one. */
+    f = fopen(rules, "w");
+    fputs("{\"ruleset\": \"broken\",", f);
+    fclose(f);
+    kill(eng, SIGHUP);
+    wait_metric(mport, "riskwarn_config_last_reload_successful", 0, "refused reload");
+    f = fopen(rules, "w");
+    fwrite(pack, 1, len, f);
+    fclose(f);
+    kill(eng, SIGHUP);
+    wait_metric(mport, "riskwarn_config_last_reload_successful", 1, "good reload");
+    free(pack);
+    rd_kafka_destroy(prod);
+    ck_assert_int_eq(h_engine_stop(eng2, SIGTERM, 30000), 0);
+    ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
+    h_peers_stop(&p);
+}
+END_TEST
+
 static Suite *dashboard_suite(void) {
     Suite *s = suite_create("dashboard");
     TCase *tc = tcase_create("outputs");
@@ -416,6 +581,7 @@ static Suite *dashboard_suite(void) {
     tcase_add_test(tc, test_dashboard_outputs_agree_and_mask);
     tcase_add_test(tc, test_dashboard_failing_webhook_does_not_block);
     tcase_add_test(tc, test_dashboard_cooldown_across_two_engines);
+    tcase_add_test(tc, test_dashboard_metrics_from_start);
     suite_add_tcase(s, tc);
     return s;
 }
