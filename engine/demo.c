@@ -89,6 +89,110 @@ static long seed_watchlist(redisContext *c, const char *path) {
     return n;
 }
 
+/* What an alert line says, printed before the feed. */
+static const char legend[] =
+    "\nHow to read an alert line:\n"
+    "  LEVEL  TIME  EVENT-TYPE  EVENT-ID  key=FIELD:MASKED-VALUE  rule[level]=measure (level at "
+    "threshold), ...\n"
+    "  - the alert's LEVEL is the highest level any of its rules reached;\n"
+    "  - rule[level]=measure (level at threshold): the rule measured this (an amount, a count or\n"
+    "    sum over its window, hours past a deadline) and reached `level` because the measure\n"
+    "    passed that level's threshold;\n"
+    "  - TIME is the event's own time (event time, not the clock). A deadline alert fires when\n"
+    "    the stream's event time passes its deadline: its TIME is that moment, and \"case "
+    "opened\"\n"
+    "    names the event that opened the case, days earlier;\n"
+    "  - lines come as the engine publishes them: it reads the input partitions side by side,\n"
+    "    so times of different accounts interleave; one account's (one partition's) are in order;\n"
+    "  - accounts and other personal fields are masked.\n"
+    "The feed shows the first alert of each rule at each level; the rest are counted.\n\n";
+
+/* The live feed: an alert in full when it shows a rule at a level for the
+ * first time, the others as a running count. */
+typedef struct feed {
+    bool quiet, tty;
+    char **seen; /* "rule[level]" already shown */
+    size_t n_seen;
+    long long alerts, by_level[RW_LEVELS], shown;
+    int64_t status_at; /* monotonic ms of the last count printed */
+    rw_buf_t line;
+} feed_t;
+
+static void feed_init(feed_t *f, bool quiet) {
+    memset(f, 0, sizeof(*f));
+    f->quiet = quiet;
+    f->tty = isatty(1);
+    f->status_at = rw_monotonic_ms();
+    rw_buf_init(&f->line);
+}
+
+/* Whether the alert shows a rule at a level not seen yet (and marks them seen). */
+static bool feed_new(feed_t *f, json_t *a) {
+    bool fresh = false;
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(a, "rules"), i, r) {
+        char pair[300];
+        snprintf(pair, sizeof(pair), "%s[%s]", json_string_value(json_object_get(r, "id")) ?: "?",
+                 json_string_value(json_object_get(r, "level")) ?: "?");
+        size_t k = 0;
+        while (k < f->n_seen && strcmp(f->seen[k], pair) != 0)
+            k++;
+        if (k < f->n_seen)
+            continue;
+        f->seen = rw_realloc(f->seen, (f->n_seen + 1) * sizeof(*f->seen));
+        f->seen[f->n_seen++] = rw_strdup(pair);
+        fresh = true;
+    }
+    return fresh;
+}
+
+static void feed_count(feed_t *f, bool final) {
+    if (f->quiet)
+        return;
+    int64_t now = rw_monotonic_ms();
+    if (!final && now - f->status_at < (f->tty ? 100 : 5000))
+        return;
+    f->status_at = now;
+    printf("%s  ... %lld alerts so far (low %lld, medium %lld, high %lld), %lld shown above%s",
+           f->tty ? "\r\033[K" : "", f->alerts, f->by_level[1], f->by_level[2], f->by_level[3],
+           f->shown, f->tty && !final ? "" : "\n");
+    fflush(stdout);
+}
+
+static void feed_alert(feed_t *f, const char *json, size_t len) {
+    rw_buf_reset(&f->line);
+    if (rw_alert_line(json, len, f->tty, &f->line) != 0)
+        return;
+    json_t *a = json_loadb(json, len, 0, NULL);
+    int l = rw_level_parse(json_string_value(json_object_get(a, "level")) ?: "none");
+    f->alerts++;
+    if (l > 0)
+        f->by_level[l]++;
+    if (feed_new(f, a) && !f->quiet) {
+        f->shown++;
+        printf("%s%s\n", f->tty ? "\r\033[K" : "", rw_buf_cstr(&f->line));
+        if (f->tty)
+            f->status_at = 0; /* the count line follows at once */
+    }
+    json_decref(a);
+    feed_count(f, false);
+}
+
+static void feed_end(feed_t *f, bool done) {
+    if (!f->quiet && f->tty)
+        printf("\r\033[K");
+    printf("\n%lld alerts: low %lld, medium %lld, high %lld%s", f->alerts, f->by_level[1],
+           f->by_level[2], f->by_level[3], done ? "" : " (stopped before the end)");
+    if (!f->quiet)
+        printf("; %lld shown above (the first of each rule at each level)", f->shown);
+    printf("\n");
+    for (size_t i = 0; i < f->n_seen; i++)
+        free(f->seen[i]);
+    free(f->seen);
+    rw_buf_fini(&f->line);
+}
+
 enum { DEMO_EVENTS = RW_CLI_ID, DEMO_RULES, DEMO_QUIET };
 
 const rw_cli_opt_t rw_demo_opts[] = {
@@ -145,10 +249,12 @@ int rw_cmd_demo(int argc, char **argv) {
     rw_redis_opts_t ro = {"127.0.0.1", redis.port, NULL, NULL, 0, "rw:", "demo", 2000};
     redisContext *rc = rw_redis_connect(&ro, err, sizeof(err));
     long listed = rc ? seed_watchlist(rc, watchlist) : 0;
+    int metrics_port = rw_free_port();
     printf("riskwarn demo\n  Kafka (in-process mock cluster): %s\n  Redis: 127.0.0.1:%d\n"
+           "  metrics: http://127.0.0.1:%d/metrics and /healthz, while the demo runs\n"
            "  rules: %s\n  events: %s and %s\n  watchlist: %ld counterparties from %s in "
            "rw:list:counterparty-watchlist\n\n",
-           mock.bootstraps, redis.port, rules, events, bad, listed, watchlist);
+           mock.bootstraps, redis.port, metrics_port, rules, events, bad, listed, watchlist);
     fflush(stdout);
 
     demo_t d;
@@ -158,6 +264,10 @@ int rw_cmd_demo(int argc, char **argv) {
     rw_config_set(&d.cfg.rules, rules);
     rw_config_set(&d.cfg.group_id, "riskwarn-demo");
     d.cfg.redis_port = redis.port;
+    /* A port of its own: another engine on this machine may hold 9464. */
+    char listen[64];
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", metrics_port);
+    rw_config_set(&d.cfg.metrics_listen, metrics_port > 0 ? listen : NULL);
     if (!getenv("RW_LOG") && rw_log_level > RW_LOG_WARN)
         rw_log_level = RW_LOG_WARN; /* the alerts are the show; RW_LOG=info for more */
     pthread_create(&d.engine, NULL, engine_thread, &d);
@@ -175,35 +285,22 @@ int rw_cmd_demo(int argc, char **argv) {
         sent += n2;
     rd_kafka_flush(prod, 10000);
     rd_kafka_destroy(prod);
-    printf("streamed %ld messages (%ld events, %ld malformed for the dead-letter topic); "
-           "alerts as they arrive:\n\n",
-           sent, n1, n2);
+    printf("streamed %ld messages (%ld events, %ld malformed for the dead-letter topic)\n", sent,
+           n1, n2);
+    if (!quiet)
+        fputs(legend, stdout);
     fflush(stdout);
 
     rd_kafka_t *tail = tail_consumer(mock.bootstraps, "risk.alerts");
-    bool color = isatty(1);
-    long long alerts = 0, by_level[4] = {0};
+    feed_t f;
+    feed_init(&f, quiet);
     int64_t deadline = rw_monotonic_ms() + 120000;
     bool done = false;
-    rw_buf_t line;
-    rw_buf_init(&line);
     while (!atomic_load(stop) && rw_monotonic_ms() < deadline && d.engine_rc == 0) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(tail, 200);
         if (m) {
-            if (!m->err) {
-                rw_buf_reset(&line);
-                if (rw_alert_line(m->payload, m->len, color, &line) == 0) {
-                    if (!quiet)
-                        printf("%s\n", rw_buf_cstr(&line));
-                    alerts++;
-                    json_t *a = json_loadb(m->payload, m->len, 0, NULL);
-                    int l =
-                        rw_level_parse(json_string_value(json_object_get(a, "level")) ?: "none");
-                    if (l > 0)
-                        by_level[l]++;
-                    json_decref(a);
-                }
-            }
+            if (!m->err)
+                feed_alert(&f, m->payload, m->len);
             rd_kafka_message_destroy(m);
             continue;
         }
@@ -213,13 +310,11 @@ int rw_cmd_demo(int argc, char **argv) {
         if (rc && processed(rc) >= sent) {
             int64_t lo, hi;
             if (rd_kafka_query_watermark_offsets(tail, "risk.alerts", 0, &lo, &hi, 2000) == 0 &&
-                alerts >= hi - lo)
+                f.alerts >= hi - lo)
                 done = true;
         }
     }
-    rw_buf_fini(&line);
-    printf("\n%lld alerts: low %lld, medium %lld, high %lld%s\n", alerts, by_level[1], by_level[2],
-           by_level[3], done ? "" : " (stopped before the end)");
+    feed_end(&f, done);
     if (rc) {
         printf("\nWhat dashboards read in Redis (riskwarn stats --date all):\n\n");
         rw_stats_print(rc, "rw:", "*", 25, stdout);
