@@ -71,8 +71,7 @@ void rw_log_limited_write(rw_ratelimit_t *rl, int level, const char *fmt, ...) {
     va_end(ap);
     if (rl->suppressed) {
         count_text(rl->suppressed, count, sizeof(count));
-        rw_log_write(level, "%s (repeated %s times in the last %d s)", line, count,
-                     RW_LOG_INTERVAL_MS / 1000);
+        rw_log_write(level, "%s (repeated %s times since last logged)", line, count);
     } else {
         rw_log_write(level, "%s", line);
     }

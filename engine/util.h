@@ -52,7 +52,7 @@ void rw_log_emit(int level, const char *const *fields, const char *msg);
 
 /* Repeated log lines: at most one per interval from one call site, the rest
  * counted and the count told with the next one logged ("... (repeated 12,345
- * times in the last 10 s)"). One rw_ratelimit_t per call site, zeroed
+ * times since last logged)"). One rw_ratelimit_t per call site, zeroed
  * (static storage); not shared between threads. */
 typedef struct rw_ratelimit {
     int64_t next_ms;          /* monotonic: the next line may be logged from then */
