@@ -109,12 +109,8 @@ END_TEST
 /* Quotes, control characters and bytes that are not UTF-8 still give one valid
  * JSON object a line; fields follow the message. */
 START_TEST(test_ops_json_record_escaping) {
-    char path[64];
-    snprintf(path, sizeof(path), "/tmp/rwlog-XXXXXX");
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
+    const char *path = h_path("record-escaping.log");
     ck_assert_ptr_nonnull(freopen(path, "w", stderr));
-    close(fd);
     rw_log_format = RW_LOG_JSON;
     const char *fields[] = {"account", "ab\"c\\", "bad", "\xff\xfe", NULL};
     rw_log_emit(RW_LOG_WARN, fields, "line\nbreak \x01 tab\t \xc3\xa9t\xc3\xa9 \xe2\x82 cut");
@@ -123,7 +119,6 @@ START_TEST(test_ops_json_record_escaping) {
     rw_log_emit(RW_LOG_ERROR, fields + 2, "plain");
     fflush(stderr);
     char *text = slurp(path);
-    unlink(path);
     ck_assert_ptr_nonnull(text);
     char *nl = strchr(text, '\n');
     ck_assert_ptr_nonnull(nl);
@@ -300,7 +295,7 @@ START_TEST(test_ops_webhook_token_and_signature) {
     for (int i = 0; i < 3; i++)
         rw_webhook_post(w, 3, alert_json(i), strlen(alert_json(i)));
     hook_wait_t hw = {&rx, 3};
-    ck_assert_msg(h_wait(hook_accounted, &hw, h_ms(20000)), "the webhook did not deliver");
+    ck_assert_msg(h_wait(hook_accounted, &hw, 20000), "the webhook did not deliver");
     rw_webhook_destroy(w, 5000);
     ck_assert_int_eq(rx.n, 3);
     for (int i = 0; i < rx.n; i++) {
@@ -318,7 +313,7 @@ START_TEST(test_ops_webhook_token_and_signature) {
     w = rw_webhook_new(&plain, NULL, err, sizeof(err));
     rw_webhook_post(w, 3, alert_json(9), strlen(alert_json(9)));
     hw.want = 4;
-    ck_assert(h_wait(hook_accounted, &hw, h_ms(20000)));
+    ck_assert(h_wait(hook_accounted, &hw, 20000));
     rw_webhook_destroy(w, 5000);
     ck_assert_ptr_null(rx.auth[3]);
     ck_assert_ptr_null(rx.sig[3]);
@@ -340,12 +335,8 @@ static double metric_of(rw_metrics_t *m, const char *series) {
  * the dropped and failed alerts, with the newest in full: every alert posted is
  * accounted for by what the target received. */
 START_TEST(test_ops_webhook_never_drops_in_silence) {
-    char logpath[64];
-    snprintf(logpath, sizeof(logpath), "/tmp/rwhooklog-XXXXXX");
-    int fd = mkstemp(logpath);
-    ck_assert_int_ge(fd, 0);
+    const char *logpath = h_path("webhook-drops.log");
     ck_assert_ptr_nonnull(freopen(logpath, "w", stderr));
-    close(fd);
     hook_rx_t rx;
     hook_start(&rx, 500);
     char url[64];
@@ -361,12 +352,12 @@ START_TEST(test_ops_webhook_never_drops_in_silence) {
     double dropped = metric_of(m, "riskwarn_webhook_total{result=\"dropped\"} ");
     ck_assert_msg(dropped >= N - 20 - 1, "dropped %g", dropped);
     /* Down for a first POST and its retry at least. */
-    ck_assert_msg(h_wait(hook_refused_twice, &rx, h_ms(20000)), "no POST reached the target");
+    ck_assert_msg(h_wait(hook_refused_twice, &rx, 20000), "no POST reached the target");
     pthread_mutex_lock(&rx.lock);
     rx.status = 200; /* the target is back */
     pthread_mutex_unlock(&rx.lock);
     hook_wait_t hw = {&rx, N};
-    ck_assert_msg(h_wait(hook_accounted, &hw, h_ms(30000)), "accounted for %ld of %d alerts",
+    ck_assert_msg(h_wait(hook_accounted, &hw, 30000), "accounted for %ld of %d alerts",
                   accounted(&rx), N);
     rw_webhook_destroy(w, 5000);
     ck_assert_int_eq(accounted(&rx), N);
@@ -389,7 +380,6 @@ START_TEST(test_ops_webhook_never_drops_in_silence) {
               N);
     fflush(stderr);
     char *log = slurp(logpath);
-    unlink(logpath);
     ck_assert_ptr_nonnull(log);
     int lines = 0;
     for (const char *l = log; (l = strstr(l, "dropped the oldest")); l++)
@@ -418,7 +408,7 @@ START_TEST(test_ops_webhook_digest_when_behind) {
     for (int i = 0; i < N; i++)
         rw_webhook_post(w, 3, alert_json(i), strlen(alert_json(i)));
     hook_wait_t hw = {&rx, N};
-    ck_assert_msg(h_wait(hook_accounted, &hw, h_ms(30000)), "accounted for %ld", accounted(&rx));
+    ck_assert_msg(h_wait(hook_accounted, &hw, 30000), "accounted for %ld", accounted(&rx));
     rw_webhook_destroy(w, 5000);
     ck_assert_int_eq(accounted(&rx), N);
     ck_assert_int_lt(rx.n, N); /* some went as digests */
@@ -451,10 +441,4 @@ static Suite *ops_suite(void) {
     return s;
 }
 
-int main(void) {
-    SRunner *sr = srunner_create(ops_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+int main(void) { return h_main(ops_suite); }
