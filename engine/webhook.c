@@ -227,12 +227,10 @@ static void *run(void *arg) {
         pthread_mutex_unlock(&w->lock);
         bool ok = false,
              digest = s.body.data[0] == '{' && !strncmp(s.body.data, "{\"digest\":", 10);
-        int backoff = 200;
+        rw_backoff_t backoff = {200, 10000, 0, 0}; /* 200 ms doubling to 10 s, with jitter */
         for (int attempt = 0; c && attempt <= w->o.retries && !ok; attempt++) {
-            if (attempt) {
-                pause_ms(w, backoff);
-                backoff *= 2;
-            }
+            if (attempt)
+                pause_ms(w, rw_backoff_next(&backoff));
             ok = post(w, c, rw_buf_cstr(&s.body), s.body.len);
             if (w->stop && rw_monotonic_ms() > w->stop_by)
                 break;
