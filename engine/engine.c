@@ -1,6 +1,7 @@
 #include "engine.h"
 
 #include "eval.h"
+#include "expr.h"
 #include "log.h"
 #include "metrics.h"
 #include "plugin.h"
@@ -591,6 +592,16 @@ static void metrics_batch(engine_t *e, const rw_batch_t *b) {
             snprintf(lab, sizeof(lab), "rule=\"%s\",level=\"%s\"", rl, v);
             rw_metrics_add(m, "riskwarn_rule_hits_total", lab, (double)c->by);
         }
+    }
+    /* Events rules matched but could not score, by rule and reason. */
+    for (size_t k = 0; k < b->n_skips && k / RW_SKIP_REASONS < b->rs->n_rules; k++) {
+        if (!b->skips[k])
+            continue;
+        char rl[256];
+        rw_metrics_label(rl, sizeof(rl), b->rs->rules[k / RW_SKIP_REASONS].id);
+        snprintf(lab, sizeof(lab), "rule=\"%s\",reason=\"%s\"", rl,
+                 rw_skip_name((int)(k % RW_SKIP_REASONS)));
+        rw_metrics_add(m, "riskwarn_rule_skipped_total", lab, (double)b->skips[k]);
     }
     int64_t now = rw_now_ms();
     for (size_t i = 0; i < b->n_items; i++) {

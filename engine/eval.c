@@ -1,5 +1,6 @@
 #include "eval.h"
 
+#include "expr.h"
 #include "jarena.h"
 #include "jparse.h"
 #include "jwrite.h"
@@ -455,6 +456,7 @@ void rw_batch_destroy(rw_batch_t *b) {
     free(b->items);
     free(b->cands);
     free(b->hits);
+    free(b->skips);
     free(b->view);
     free(b->touched);
     free(b->cools_touched);
@@ -829,6 +831,18 @@ static void cand_add(rw_batch_t *b, const rw_cand_t *c) {
     b->cands[b->n_cands++] = *c;
 }
 
+/* The rule matched item but will not score it: a field it reads was missing or of the wrong
+ * type (the reason the field helpers noted; missing when none was). */
+static void cand_skip(rw_batch_t *b, size_t item, size_t rule) {
+    int why = rw_skip_take(NULL);
+    rw_cand_t c = {(uint32_t)item, (uint32_t)rule,
+                   RW_CAND_SKIP,   why ? why : RW_SKIP_MISSING,
+                   SIZE_MAX,       SIZE_MAX,
+                   NULL,           NULL,
+                   NULL,           NULL};
+    cand_add(b, &c);
+}
+
 /* Records the event into the window keyed by its field kf. Returns the window
  * and sets *rec_off, or NULL when the event has no such key or no value. */
 static rw_wstate_t *plan_record(rw_batch_t *b, uint32_t r, const rw_item_t *it,
@@ -869,17 +883,25 @@ void rw_batch_plan(rw_batch_t *b) {
             bool windowed = rule->window_ms > 0 && rule->module->record;
             /* A window fed by other events: record those first. */
             if (windowed && rule->feed && rw_match_eval(rule->feed, it->event)) {
-                rw_cand_t c = {(uint32_t)i, (uint32_t)r, RW_CAND_RECORD, SIZE_MAX, SIZE_MAX,
-                               NULL,        NULL,        NULL,           NULL};
+                rw_cand_t c = {(uint32_t)i, (uint32_t)r, RW_CAND_RECORD, 0,    SIZE_MAX,
+                               SIZE_MAX,    NULL,        NULL,           NULL, NULL};
                 if ((c.ws = plan_record(b, (uint32_t)r, it, rule->feed_key, &c.rec_off)))
                     cand_add(b, &c);
             }
-            if (!rw_match_eval(&rule->match, it->event))
+            rw_skip_take(NULL);
+            if (!rw_match_eval(&rule->match, it->event)) {
+                /* Failed for a field's type alone (a number sent as a string): a skip. */
+                int why = rw_skip_take(NULL);
+                if (why != RW_SKIP_NONE) {
+                    rw_skip_note(why, NULL);
+                    cand_skip(b, i, r);
+                }
                 continue;
+            }
             if (rule->case_open) {
                 /* A rule that tracks cases: opening and closing events only. */
-                rw_cand_t c = {(uint32_t)i, (uint32_t)r, 0,    SIZE_MAX, SIZE_MAX,
-                               NULL,        NULL,        NULL, NULL};
+                rw_cand_t c = {(uint32_t)i, (uint32_t)r, 0,    0,    SIZE_MAX,
+                               SIZE_MAX,    NULL,        NULL, NULL, NULL};
                 if (rw_match_eval(rule->case_open, it->event))
                     c.flags |= RW_CAND_OPEN;
                 if (rw_match_eval(rule->case_close, it->event))
@@ -887,31 +909,41 @@ void rw_batch_plan(rw_batch_t *b) {
                 if (c.flags && rw_field_text(it->event, rule->case_key, text, sizeof(text)) > 0) {
                     c.kase = rw_batch_case(b, (uint32_t)r, text);
                     cand_add(b, &c);
+                } else if (c.flags) {
+                    cand_skip(b, i, r);
                 }
                 continue;
             }
-            rw_cand_t c = {(uint32_t)i, (uint32_t)r, RW_CAND_MEASURE,
-                           SIZE_MAX,    SIZE_MAX,    NULL,
-                           NULL,        NULL,        NULL};
+            rw_cand_t c = {
+                (uint32_t)i, (uint32_t)r, RW_CAND_MEASURE, 0, SIZE_MAX, SIZE_MAX, NULL, NULL,
+                NULL,        NULL};
             if (rule->key) {
                 int n = rw_field_text(it->event, rule->key, text, sizeof(text));
-                if (n <= 0)
-                    continue; /* no key: not scored by this rule */
+                if (n <= 0) { /* no key: not scored by this rule */
+                    cand_skip(b, i, r);
+                    continue;
+                }
                 c.key_off = arena_put(b, text, (size_t)n);
             }
             if (windowed && !rule->feed) {
                 c.flags |= RW_CAND_RECORD;
-                if (!(c.ws = plan_record(b, (uint32_t)r, it, rule->key, &c.rec_off)))
+                if (!(c.ws = plan_record(b, (uint32_t)r, it, rule->key, &c.rec_off))) {
+                    cand_skip(b, i, r);
                     continue;
+                }
             } else if (windowed) {
                 const rw_field_t *rk = rule->read_key ? rule->read_key : rule->key;
-                if (rk && rw_field_text(it->event, rk, text, sizeof(text)) <= 0)
+                if (rk && rw_field_text(it->event, rk, text, sizeof(text)) <= 0) {
+                    cand_skip(b, i, r);
                     continue;
+                }
                 c.ws = window_touch(b, (uint32_t)r, rk ? text : "", it);
             }
             if (rule->lookup_set) {
-                if (rw_field_text(it->event, rule->lookup_field, text, sizeof(text)) < 0)
+                if (rw_field_text(it->event, rule->lookup_field, text, sizeof(text)) < 0) {
+                    cand_skip(b, i, r);
                     continue;
+                }
                 c.lookup = lookup_get(b, rule->lookup_set, text);
             }
             if (rule->cooldown_ms > 0) {
@@ -1147,10 +1179,22 @@ static bool cool_hold(rw_batch_t *b, rw_cool_t *c, const rw_item_t *it, int leve
     return false;
 }
 
+/* Counts a skip of rule on an event applied for the first time. */
+static void skip_count(rw_batch_t *b, const rw_item_t *it, uint32_t rule, int reason) {
+    if (!it->applied && reason > RW_SKIP_NONE && reason < RW_SKIP_REASONS)
+        b->skips[(size_t)rule * RW_SKIP_REASONS + (size_t)reason]++;
+}
+
 void rw_batch_evaluate(rw_batch_t *b) {
     const rw_ruleset_t *rs = b->rs;
     incrs_clear(b);
     b->n_hits = 0;
+    if (b->n_skips < rs->n_rules * RW_SKIP_REASONS) {
+        free(b->skips);
+        b->n_skips = rs->n_rules * RW_SKIP_REASONS;
+        b->skips = rw_calloc(b->n_skips ? b->n_skips : 1, sizeof(*b->skips));
+    }
+    memset(b->skips, 0, (b->n_skips ? b->n_skips : 1) * sizeof(*b->skips));
     size_t ci = 0;
     char date[16], key[300];
     int off = rs->calendar.utc_offset_min;
@@ -1190,6 +1234,10 @@ void rw_batch_evaluate(rw_batch_t *b) {
         for (; ci < b->n_cands && b->cands[ci].item == i; ci++) {
             rw_cand_t *c = &b->cands[ci];
             const rw_rule_t *rule = &rs->rules[c->rule];
+            if (c->flags & RW_CAND_SKIP) {
+                skip_count(b, it, c->rule, c->skip);
+                continue;
+            }
             if (c->kase) {
                 if (!it->applied)
                     case_event(b, c, it);
@@ -1214,8 +1262,16 @@ void rw_batch_evaluate(rw_batch_t *b) {
                 sum_ws = sum_lo == SIZE_MAX ? NULL : ws;
             }
             double measure;
-            if (rule->module->measure(rule->state, &in, &measure) != RW_OK || !isfinite(measure))
+            rw_skip_take(NULL);
+            if (rule->module->measure(rule->state, &in, &measure) != RW_OK) {
+                /* "Not mine" (no new value, an empty sequence) is no skip; a field is. */
+                skip_count(b, it, c->rule, rw_skip_take(NULL));
                 continue;
+            }
+            if (!isfinite(measure)) {
+                skip_count(b, it, c->rule, RW_SKIP_NOT_FINITE);
+                continue;
+            }
             int level = rw_rule_level(rule, measure);
             if (level == RW_LEVEL_NONE)
                 continue;

@@ -146,6 +146,7 @@ typedef struct rw_lookup {
 #define RW_CAND_MEASURE 2 /* scores the message */
 #define RW_CAND_OPEN 4    /* opens a case */
 #define RW_CAND_CLOSE 8   /* closes a case */
+#define RW_CAND_SKIP 16   /* matched, but not scored: skip says why (an RW_SKIP_* of expr.h) */
 
 /* A case of a rule that tracks cases (the deadline module): one correlated
  * value, opened by one event, waiting for its closing event. */
@@ -175,6 +176,7 @@ typedef struct rw_case_alert {
 typedef struct rw_cand {
     uint32_t item, rule;
     int flags;
+    int skip;       /* RW_CAND_SKIP: the reason */
     size_t key_off; /* the rule key's value, in the batch's string arena; SIZE_MAX: none */
     size_t rec_off; /* recorded value; SIZE_MAX: none */
     rw_wstate_t *ws;
@@ -222,6 +224,10 @@ typedef struct rw_batch {
     size_t n_cands, cap_cands;
     rw_hit_t *hits;
     size_t n_hits, cap_hits;
+    /* Events of this batch (applied once) each rule matched but did not score, by reason:
+     * skips[rule * RW_SKIP_REASONS + reason]; n_skips entries. */
+    uint64_t *skips;
+    size_t n_skips;
     rw_buf_t arena;
     struct rw_jarena *jarena; /* the events' JSON: gone at reset */
 

@@ -47,6 +47,9 @@ static const char *const help[][3] = {
      "Messages sent to the dead-letter topic, by reason (oversize, invalid_json, not_object, "
      "missing_field, invalid_field, future_timestamp, schema, other)."},
     {"riskwarn_suppressed_total", "counter", "Rule hits held back by a cool-down."},
+    {"riskwarn_rule_skipped_total", "counter",
+     "Events a rule matched but could not score, by rule and reason (missing, wrong_type, "
+     "div_by_zero, not_finite)."},
     {"riskwarn_redis_errors_total", "counter", "Failed Redis reads or writes (retried)."},
     {"riskwarn_kafka_errors_total", "counter", "Failed or unacknowledged Kafka deliveries."},
     {"riskwarn_outputs_dropped_total", "counter",

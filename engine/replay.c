@@ -3,6 +3,7 @@
 #include "commands.h"
 #include "config.h"
 #include "eval.h"
+#include "expr.h"
 #include "plugin.h"
 #include "store.h"
 
@@ -20,8 +21,9 @@ typedef struct run {
     rw_store_t *store;
     rw_batch_t *batch;
     long long events, dead, alerts[RW_LEVELS];
-    long long (*rule)[RW_LEVELS]; /* per rule of rs */
-    signed char *level;           /* per line: the event's level; -1 dead letter */
+    long long (*rule)[RW_LEVELS];        /* per rule of rs */
+    long long (*skips)[RW_SKIP_REASONS]; /* per rule of rs: events matched, not scored */
+    signed char *level;                  /* per line: the event's level; -1 dead letter */
     size_t n_level, cap_level;
 } run_t;
 
@@ -45,6 +47,8 @@ static void run_batch(run_t *r, FILE *out, bool report_dead) {
         fprintf(stderr, "riskwarn replay: %s\n", r->store->last_error);
     rw_batch_evaluate(b);
     r->store->apply(r->store, b);
+    for (size_t k = 0; k < r->rs->n_rules * RW_SKIP_REASONS && k < b->n_skips; k++)
+        r->skips[k / RW_SKIP_REASONS][k % RW_SKIP_REASONS] += (long long)b->skips[k];
     for (size_t i = 0; i < b->n_items; i++) {
         const rw_item_t *it = &b->items[i];
         if (it->error[0]) {
@@ -125,6 +129,7 @@ static int run_init(run_t *r, const char *path, const char *redis, const rw_conf
     r->batch->schema = rw_config_schema(cfg); /* as `run` checks events */
     r->batch->max_future_ms = cfg->max_future_ms;
     r->rule = rw_calloc(r->rs->n_rules ? r->rs->n_rules : 1, sizeof(*r->rule));
+    r->skips = rw_calloc(r->rs->n_rules ? r->rs->n_rules : 1, sizeof(*r->skips));
     rw_batch_reset(r->batch, r->rs);
     return 0;
 }
@@ -135,6 +140,7 @@ static void run_fini(run_t *r) {
         r->store->destroy(r->store);
     rw_ruleset_destroy(r->rs);
     free(r->rule);
+    free(r->skips);
     free(r->level);
 }
 
@@ -144,10 +150,18 @@ static void summary_print(const run_t *r) {
             "%lld, high %lld\n",
             r->rs->name, r->rs->version, r->events, r->dead, r->alerts[1], r->alerts[2],
             r->alerts[3]);
-    fprintf(stderr, "%-32s %8s %8s %8s\n", "rule", "low", "medium", "high");
-    for (size_t i = 0; i < r->rs->n_rules; i++)
-        fprintf(stderr, "%-32s %8lld %8lld %8lld\n", r->rs->rules[i].id, r->rule[i][1],
-                r->rule[i][2], r->rule[i][3]);
+    fprintf(stderr, "%-32s %8s %8s %8s  %s\n", "rule", "low", "medium", "high",
+            "skipped (matched, not scored: why)");
+    for (size_t i = 0; i < r->rs->n_rules; i++) {
+        char why[256] = "";
+        size_t o = 0;
+        for (int k = RW_SKIP_NONE + 1; k < RW_SKIP_REASONS; k++)
+            if (r->skips[i][k] && o < sizeof(why))
+                o += (size_t)snprintf(why + o, sizeof(why) - o, "%s%s %lld", o ? ", " : "",
+                                      rw_skip_name(k), r->skips[i][k]);
+        fprintf(stderr, "%-32s %8lld %8lld %8lld  %s\n", r->rs->rules[i].id, r->rule[i][1],
+                r->rule[i][2], r->rule[i][3], o ? why : "0");
+    }
 }
 
 /* ---- comparison ------------------------------------------------------------------------ */

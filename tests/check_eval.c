@@ -41,6 +41,7 @@
  * back: the results must not depend on where the state lives. Cases are read from "tests/cases"
  * relative to the working directory (tests run from the repository root). */
 #include "eval.h"
+#include "expr.h"
 #include "harness.h"
 #include "jarena.h"
 #include "store.h"
@@ -1157,6 +1158,78 @@ START_TEST(test_eval_fence_applied_items) {
 }
 END_TEST
 
+/* ---- skips: matched, not scored, and why --------------------------------------------------- */
+
+#define RULES_SKIPS                                                                                \
+    "{\"ruleset\": \"s\", \"version\": \"1\", \"rules\": ["                                        \
+    "{\"id\": \"big\", \"module\": \"value\", \"match\": {\"type\": \"payment\"}, \"key\": "       \
+    "\"account\", \"params\": {\"field\": \"amount\"}, \"thresholds\": {\"high\": 100}},"          \
+    "{\"id\": \"share\", \"module\": \"expression\", \"match\": {\"type\": \"payment\"}, "         \
+    "\"params\": {\"expr\": \"amount / balance\"}, \"thresholds\": {\"high\": 1}},"                \
+    "{\"id\": \"gte\", \"module\": \"window_count\", \"match\": {\"type\": \"payment\", "          \
+    "\"amount\": {\"gte\": 100}}, \"key\": \"account\", \"params\": {\"window\": \"1h\"}, "        \
+    "\"thresholds\": {\"high\": 1}},"                                                              \
+    "{\"id\": \"sum\", \"module\": \"window_sum\", \"match\": {\"type\": \"payment\"}, \"key\": "  \
+    "\"account\", \"params\": {\"field\": \"amount\", \"window\": \"1h\"}, \"thresholds\": "       \
+    "{\"high\": 1000}},"                                                                           \
+    "{\"id\": \"huge\", \"module\": \"expression\", \"match\": {\"type\": \"payment\"}, "          \
+    "\"params\": {\"expr\": \"amount * 1e308 * 10\"}, \"thresholds\": {\"high\": 1}}]}"
+
+static uint64_t skips_of(const rw_batch_t *b, size_t rule, int reason) {
+    return b->skips[rule * RW_SKIP_REASONS + (size_t)reason];
+}
+
+START_TEST(test_eval_skips_counted_by_rule_and_reason) {
+    fx_t f;
+    fx_init(&f, RULES_SKIPS, MAX_BYTES);
+    static const char *const evs[] = {
+        /* read again after a crash (at the fence): not counted twice */
+        "{\"event_id\": \"z\", \"type\": \"payment\", \"ts\": \"2026-11-27T00:00:00Z\", "
+        "\"amount\": \"1\"}",
+        "{\"event_id\": \"a\", \"type\": \"payment\", \"ts\": \"2026-11-27T00:00:00Z\", "
+        "\"account\": \"A1\", \"amount\": 500, \"balance\": 0}",
+        "{\"event_id\": \"b\", \"type\": \"payment\", \"ts\": \"2026-11-27T00:00:01Z\", "
+        "\"account\": \"A1\", \"amount\": \"900000\", \"balance\": 600}",
+        "{\"event_id\": \"c\", \"type\": \"payment\", \"ts\": \"2026-11-27T00:00:02Z\", "
+        "\"amount\": 50, \"balance\": 100}",
+        /* another type: no rule matches, nothing is a skip */
+        "{\"event_id\": \"d\", \"type\": \"logon\", \"ts\": \"2026-11-27T00:00:03Z\"}",
+    };
+    for (size_t i = 0; i < sizeof(evs) / sizeof(*evs); i++)
+        fx_add(&f, 0, (int64_t)i, evs[i]);
+    fx_plan(&f);
+    f.b->srcs[0].fence = 0;
+    fx_evaluate(&f);
+    /* big: b's amount is a string, c has no account */
+    ck_assert_uint_eq(skips_of(f.b, 0, RW_SKIP_WRONG_TYPE), 1);
+    ck_assert_uint_eq(skips_of(f.b, 0, RW_SKIP_MISSING), 1);
+    /* share: a divides by zero, b's amount is a string; c scores 0.5 */
+    ck_assert_uint_eq(skips_of(f.b, 1, RW_SKIP_DIV_ZERO), 1);
+    ck_assert_uint_eq(skips_of(f.b, 1, RW_SKIP_WRONG_TYPE), 1);
+    ck_assert_uint_eq(skips_of(f.b, 1, RW_SKIP_MISSING), 0);
+    /* gte: b's "900000" against a number in match; c's 50 is a plain mismatch */
+    ck_assert_uint_eq(skips_of(f.b, 2, RW_SKIP_WRONG_TYPE), 1);
+    ck_assert_uint_eq(skips_of(f.b, 2, RW_SKIP_MISSING), 0);
+    /* sum: b is not recorded (wrong type), c has no key */
+    ck_assert_uint_eq(skips_of(f.b, 3, RW_SKIP_WRONG_TYPE), 1);
+    ck_assert_uint_eq(skips_of(f.b, 3, RW_SKIP_MISSING), 1);
+    /* huge: a and c overflow; b has the wrong type */
+    ck_assert_uint_eq(skips_of(f.b, 4, RW_SKIP_NOT_FINITE), 2);
+    ck_assert_uint_eq(skips_of(f.b, 4, RW_SKIP_WRONG_TYPE), 1);
+    uint64_t total = 0;
+    for (size_t k = 0; k < f.b->n_skips; k++)
+        total += f.b->skips[k];
+    ck_assert_uint_eq(total, 10);
+    /* The next batch starts from zero. */
+    fx_next(&f);
+    fx_add(&f, 0, 9, evs[4]);
+    fx_run(&f);
+    for (size_t k = 0; k < f.b->n_skips; k++)
+        ck_assert_uint_eq(f.b->skips[k], 0);
+    fx_fini(&f);
+}
+END_TEST
+
 START_TEST(test_eval_fence_per_partition) {
     fx_t f;
     fx_init(&f, RULES_FENCE, MAX_BYTES);
@@ -1508,6 +1581,7 @@ static Suite *eval_suite(void) {
     tc = tcase_create("fences");
     tcase_add_test(tc, test_eval_fence_applied_items);
     tcase_add_test(tc, test_eval_fence_per_partition);
+    tcase_add_test(tc, test_eval_skips_counted_by_rule_and_reason);
     tcase_add_test(tc, test_eval_window_loaded_entries);
     tcase_add_test(tc, test_eval_window_values_as_numbers);
     tcase_add_test(tc, test_eval_evaluate_again_after_reload);
