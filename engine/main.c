@@ -7,6 +7,7 @@
 #include "mock.h"
 #include "plugin.h"
 #include "ruleset.h"
+#include "sample.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -68,7 +69,7 @@ static const command_t commands[] = {
      "backtest JSON-lines events without Kafka: alerts on stdout, a summary on stderr",
      rw_cmd_replay, rw_replay_opts},
     {"rules",
-     "rules check [--modules-dir DIR] FILE...\n"
+     "rules check [--modules-dir DIR] [--sample EVENTS.jsonl] FILE...\n"
      "       riskwarn rules push FILE [--shadow] [--brokers LIST | -c ENGINE.json] [--topic T]\n"
      "       riskwarn rules promote|drop-shadow [--brokers LIST | -c ENGINE.json] [--topic T]",
      "validate rule files (exit 0, or 2 with every error found); publish a ruleset to the "
@@ -235,7 +236,7 @@ int rw_modules_dir_load(const char *dir) {
     return -1;
 }
 
-enum { RULES_MODULES_DIR = RW_CLI_ID, RULES_BROKERS, RULES_TOPIC, RULES_SHADOW };
+enum { RULES_MODULES_DIR = RW_CLI_ID, RULES_BROKERS, RULES_TOPIC, RULES_SHADOW, RULES_SAMPLE };
 
 const rw_cli_opt_t rw_rules_opts[] = {
     {RULES_MODULES_DIR, "modules-dir", "DIR", "check, push: load external rule modules from DIR"},
@@ -243,11 +244,14 @@ const rw_cli_opt_t rw_rules_opts[] = {
     {RULES_BROKERS, "brokers", "LIST", "push, promote, drop-shadow: Kafka bootstrap servers"},
     {RULES_TOPIC, "topic", "T", "push, promote, drop-shadow: the control topic (risk.rules)"},
     {RULES_SHADOW, "shadow", NULL, "push: as a shadow candidate beside the live ruleset"},
+    {RULES_SAMPLE, "sample", "EVENTS.jsonl",
+     "check: run the events through each ruleset and report, rule by rule, the events matched, "
+     "scored and skipped, and fields never present or of mixed types"},
     {0, NULL, NULL, NULL}};
 
 /* The options of a rules command, parsed. */
 typedef struct rules_args {
-    const char *action, *brokers, *topic, *cfg_path, *mdir;
+    const char *action, *brokers, *topic, *cfg_path, *mdir, *sample;
     bool shadow;
     char **files; /* positionals, borrowed from argv */
     int n_files;
@@ -341,6 +345,15 @@ out:
     return rc;
 }
 
+/* rules check --sample: the ruleset on sample events, checked as `run` checks them. */
+static int rules_sample(const rw_ruleset_t *rs, const char *path) {
+    rw_config_t cfg;
+    rw_config_init(&cfg);
+    int rc = rw_sample_report(rs, rw_config_schema(&cfg), path, stdout, stderr);
+    rw_config_fini(&cfg);
+    return rc;
+}
+
 int rw_cmd_rules(int argc, char **argv) {
     rules_args_t ra;
     memset(&ra, 0, sizeof(ra));
@@ -359,6 +372,8 @@ int rw_cmd_rules(int argc, char **argv) {
             ra.topic = cli.arg;
         else if (o == RULES_SHADOW)
             ra.shadow = true;
+        else if (o == RULES_SAMPLE)
+            ra.sample = cli.arg;
         else
             return rw_usage("rules");
     }
@@ -367,8 +382,9 @@ int rw_cmd_rules(int argc, char **argv) {
     ra.action = argv[optind];
     ra.files = argv + optind + 1;
     ra.n_files = argc - optind - 1;
-    if (strcmp(ra.action, "push") == 0 || strcmp(ra.action, "promote") == 0 ||
-        strcmp(ra.action, "drop-shadow") == 0)
+    if ((strcmp(ra.action, "push") == 0 || strcmp(ra.action, "promote") == 0 ||
+         strcmp(ra.action, "drop-shadow") == 0) &&
+        !ra.sample)
         return rules_control(&ra);
     if (strcmp(ra.action, "check") != 0 || ra.n_files == 0 || ra.shadow || ra.cfg_path ||
         ra.brokers || ra.topic) {
@@ -387,6 +403,8 @@ int rw_cmd_rules(int argc, char **argv) {
         if (rs) {
             printf("%s: ok: ruleset %s version %s, %zu rules\n", ra.files[i], rs->name, rs->version,
                    rs->n_rules);
+            if (ra.sample && rules_sample(rs, ra.sample))
+                bad++;
             rw_ruleset_destroy(rs);
         } else {
             bad++;

@@ -1222,6 +1222,7 @@ static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json
     }
     r->description = rw_strdup(json_is_string(desc) ? json_string_value(desc) : "");
 
+    r->fields_end = rs->fields;
     json_t *match = json_object_get(j, "match");
     if (match) {
         snprintf(p, sizeof(p), "%s/match", ptr);
@@ -1230,6 +1231,7 @@ static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json
         match_parse(c, rs, match, p, w2, &r->match);
         type_check(c, match, p, what);
     }
+    r->match_fields = r->fields = rs->fields;
     json_t *key = json_object_get(j, "key");
     if (key) {
         char e[256];
@@ -1311,6 +1313,7 @@ static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json
     if (s.window_calls > 1)
         lerr(c, p, false, "%s: module %s asked for more than one window", what, r->module->name);
     rule_state_id(r, params);
+    r->fields = rs->fields;
     if (r->case_open && (!r->module->case_measure || !r->module->case_due))
         lerr(c, p, false, "%s: module %s tracks cases without case_measure/case_due", what,
              r->module->name);

@@ -102,6 +102,9 @@ typedef struct rw_rule {
     const rw_field_t *case_key;
     char *lookup_set; /* rw_setup_lookup(): set name, or NULL */
     const rw_field_t *lookup_field;
+    /* The fields the rule reads, in the ruleset's list (newest first): from fields up to
+     * match_fields its key's and module's, from match_fields up to fields_end its match's. */
+    const rw_field_t *fields, *match_fields, *fields_end;
     rw_match_t *matches; /* compiled by the module's setup */
     rw_expr_t **exprs;   /* compiled by the module's setup (rw_setup_expr), owned */
     size_t n_exprs;

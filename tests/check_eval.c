@@ -44,6 +44,7 @@
 #include "expr.h"
 #include "harness.h"
 #include "jarena.h"
+#include "sample.h"
 #include "store.h"
 
 #include <check.h>
@@ -1230,6 +1231,59 @@ START_TEST(test_eval_skips_counted_by_rule_and_reason) {
 }
 END_TEST
 
+/* rules check --sample: the report names what the sample shows, rule by rule. */
+START_TEST(test_eval_sample_report) {
+    rw_ruleset_t *rs = rules_load(
+        "{\"ruleset\": \"s\", \"version\": \"1\", \"rules\": ["
+        "{\"id\": \"big\", \"module\": \"value\", \"match\": {\"type\": \"payment\"}, \"key\": "
+        "\"account\", \"params\": {\"field\": \"amout\"}, \"thresholds\": {\"high\": 100}},"
+        "{\"id\": \"share\", \"module\": \"expression\", \"match\": {\"type\": \"payment\"}, "
+        "\"params\": {\"expr\": \"amount / balance\"}, \"thresholds\": {\"high\": 1}},"
+        "{\"id\": \"typo\", \"module\": \"window_count\", \"match\": {\"typ\": \"payment\"}, "
+        "\"key\": [\"account\", \"counterparty\"], \"params\": {\"window\": \"1h\"}, "
+        "\"thresholds\": {\"high\": 1}}]}",
+        "rules");
+    const char *events =
+        "{\"event_id\": \"a\", \"type\": \"payment\", \"ts\": \"2026-11-27T00:00:00Z\", "
+        "\"account\": \"A1\", \"amount\": 500, \"balance\": 0}\n"
+        "{\"event_id\": \"b\", \"type\": \"payment\", \"ts\": \"2026-11-27T00:00:01Z\", "
+        "\"account\": \"A1\", \"amount\": \"900000\", \"balance\": 600}\n"
+        "\n"
+        "{\"event_id\": \"c\", \"type\": \"payment\", \"ts\": \"2026-11-27T00:00:02Z\", "
+        "\"amount\": 200, \"balance\": 100}\n"
+        "not json\n"
+        "{\"event_id\": \"d\", \"type\": \"logon\", \"ts\": \"2026-11-27T00:00:03Z\"}\n";
+    const char *path = h_tmpfile(".jsonl", events);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    ck_assert_int_eq(rw_sample_report(rs, NULL, path, out, stderr), 0);
+    fclose(out);
+    static const char *const want[] = {
+        "4 events (and 1 lines that are not valid events)",
+        "rule big (value): matched 3 of 4 events; reached low 0, medium 0, high 0; skipped 3 "
+        "(missing 3)",
+        "  ! amout: never present in the 3 matched events (did you mean \"amount\"?)",
+        "rule share (expression): matched 3 of 4 events; reached low 0, medium 0, high 1; "
+        "skipped 2 (wrong_type 1, div_by_zero 1)",
+        "  ! amount: in 3 of 3 matched events (number 2, string 1): more than one type",
+        "    balance: in 3 of 3 matched events (number 3)",
+        "rule typo (window_count): matched 0 of 4 events",
+        "  ! typ (match): never present in the 4 sample events (did you mean \"type\"?)",
+        "  ! counterparty: in no sample event",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++)
+        ck_assert_msg(strstr(text, want[i]) != NULL, "report lacks \"%s\":\n%s", want[i], text);
+    /* account is in the sample: no warning about it for the rule that matched nothing. */
+    ck_assert_msg(strstr(text, "! account") == NULL, "%s", text);
+    free(text);
+    out = fopen("/dev/null", "w");
+    ck_assert_int_eq(rw_sample_report(rs, NULL, h_path("no-such.jsonl"), out, out), -1);
+    fclose(out);
+    rw_ruleset_destroy(rs);
+}
+END_TEST
+
 START_TEST(test_eval_fence_per_partition) {
     fx_t f;
     fx_init(&f, RULES_FENCE, MAX_BYTES);
@@ -1582,6 +1636,7 @@ static Suite *eval_suite(void) {
     tcase_add_test(tc, test_eval_fence_applied_items);
     tcase_add_test(tc, test_eval_fence_per_partition);
     tcase_add_test(tc, test_eval_skips_counted_by_rule_and_reason);
+    tcase_add_test(tc, test_eval_sample_report);
     tcase_add_test(tc, test_eval_window_loaded_entries);
     tcase_add_test(tc, test_eval_window_values_as_numbers);
     tcase_add_test(tc, test_eval_evaluate_again_after_reload);
