@@ -13,14 +13,18 @@
 #include <string.h>
 #include <unistd.h>
 
-/* An ENGINE.json with librdkafka's and the engine's defaults. */
-static const char *default_config(const h_peers_t *p, const char *group) {
-    char text[1024];
+/* An ENGINE.json with librdkafka's and the engine's defaults; with a
+ * group.instance.id when instance is not NULL. */
+static const char *default_config(const h_peers_t *p, const char *group, const char *instance) {
+    char text[1024], props[128] = "";
+    if (instance)
+        snprintf(props, sizeof(props), ", \"properties\": {\"group.instance.id\": \"%s\"}",
+                 instance);
     snprintf(text, sizeof(text),
-             "{\"kafka\": {\"brokers\": \"%s\", \"group_id\": \"%s\"},\n"
+             "{\"kafka\": {\"brokers\": \"%s\", \"group_id\": \"%s\"%s},\n"
              " \"redis\": {\"host\": \"127.0.0.1\", \"port\": %d},\n"
              " \"metrics_listen\": null, \"rules\": \"rules/packs/default.json\"}\n",
-             p->mock.bootstraps, group, p->redis.port);
+             p->mock.bootstraps, group, props, p->redis.port);
     return h_tmpfile(".json", text);
 }
 
@@ -39,10 +43,10 @@ static void produce_one(h_peers_t *p, int32_t partition, int n) {
 /* A SIGKILLed engine's partitions wait for its session to time out (6 s by
  * default now; 44.5 s before). A new engine in its place processes again
  * soon after. */
-START_TEST(test_faults_quick_return_after_sigkill) {
+static void sigkill_and_restart(const char *instance) {
     h_peers_t p;
     h_peers_start(&p);
-    const char *cfg = default_config(&p, "qr-kill");
+    const char *cfg = default_config(&p, "qr-kill", instance);
     pid_t a = h_engine_start(cfg, h_path("qr-kill-a.log"));
     produce_one(&p, 0, 1);
     wait_counted(&p, 1, 60000, "before the SIGKILL");
@@ -52,11 +56,21 @@ START_TEST(test_faults_quick_return_after_sigkill) {
     produce_one(&p, 1, 2);
     wait_counted(&p, 2, 90000, "after the restart");
     int64_t ms = rw_monotonic_ms() - t0;
-    printf("quick_return: processing again %.1f s after a SIGKILL and restart\n", ms / 1000.0);
+    printf("quick_return: processing again %.1f s after a SIGKILL and restart%s\n", ms / 1000.0,
+           instance ? " (static member)" : "");
     ck_assert_msg(ms < h_ms(35000), "processing resumed only after %.1f s", ms / 1000.0);
     ck_assert_int_eq(h_engine_stop(b, SIGTERM, 30000), 0);
     h_peers_stop(&p);
 }
+
+START_TEST(test_faults_quick_return_after_sigkill) { sigkill_and_restart(NULL); }
+END_TEST
+
+/* With group.instance.id the restarted engine rejoins as the same static
+ * member: a broker gives its partitions back without a rebalance (the mock
+ * cluster treats it as a new member, so this checks that it is taken and
+ * works, not how fast). */
+START_TEST(test_faults_quick_return_static_member) { sigkill_and_restart("engine-a"); }
 END_TEST
 
 /* A SIGTERMed engine leaves the group as it stops: the other engine of the
@@ -64,7 +78,7 @@ END_TEST
 START_TEST(test_faults_quick_return_sigterm_leaves) {
     h_peers_t p;
     h_peers_start(&p);
-    const char *cfg = default_config(&p, "qr-term");
+    const char *cfg = default_config(&p, "qr-term", NULL);
     const char *log_a = h_path("qr-term-a.log"), *log_b = h_path("qr-term-b.log");
     pid_t a = h_engine_start(cfg, log_a);
     log_wait_t wa = {log_a, 0, "partitions assigned:", "events."};
@@ -94,6 +108,10 @@ static Suite *suite(void) {
     TCase *tc = tcase_create("sigterm_leaves");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_faults_quick_return_sigterm_leaves);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("static_member");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_faults_quick_return_static_member);
     suite_add_tcase(s, tc);
     return s;
 }
