@@ -9,7 +9,7 @@ SAN     ?=
 ALL_CFLAGS = $(OPT) $(SAN) -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Iengine -Irules -MMD -MP \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm -ldl
-ALL_LDFLAGS = -rdynamic $(SAN) $(LDFLAGS)
+ALL_LDFLAGS = -Wl,--dynamic-list=$(DYNLIST) $(SAN) $(LDFLAGS)
 BUILD   ?= build
 BIN     ?= bin
 
@@ -24,13 +24,17 @@ RULES_SRC  := $(wildcard rules/*.c)
 LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(ENGINE_SRC) $(RULES_SRC))
 MAIN_OBJ   := $(BUILD)/engine/main.o
 LIB        := $(BUILD)/libriskwarn.a
+# Modules may call the functions of include/riskwarn/module.h and nothing else: the binaries
+# export exactly those (a dynamic list made from the header), not every symbol.
+DYNLIST    := $(BUILD)/module.syms
 
 TEST_SRC   := $(wildcard tests/check_*.c)
 TEST_BIN   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TEST_LIBS  := $(shell pkg-config --libs check 2>/dev/null)
 TEST_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 
-# External rule modules (docs/reference.md §5): the examples, and the refused ones tests/check_plugin.c needs.
+# External rule modules (docs/reference.md §5): the examples, and the ones tests/check_plugin.c
+# loads or refuses.
 MODULES      := $(patsubst rules/examples/%.c,$(BUILD)/modules/%.so,$(wildcard rules/examples/*.c))
 TEST_MODULES := $(patsubst tests/modules/%.c,$(BUILD)/modules-test/%.so,$(wildcard tests/modules/*.c))
 MODULE_LIBS  := $(shell pkg-config --libs jansson 2>/dev/null) -lm
@@ -52,7 +56,13 @@ $(LIB): $(LIB_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BIN)/riskwarn: $(MAIN_OBJ) $(LIB)
+$(DYNLIST): include/riskwarn/module.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q){ echo '{'; $(CC) -E -P -Iinclude $(shell pkg-config --cflags jansson 2>/dev/null) $< | \
+	    grep -oE '\brw_[a-z0-9_]+ *\(' | tr -d ' (' | sort -u | sed 's/.*/    &;/'; echo '};'; } > $@
+
+$(BIN)/riskwarn: $(MAIN_OBJ) $(LIB) $(DYNLIST)
 	@mkdir -p $(BIN)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(MAIN_OBJ) -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive $(LDLIBS)
@@ -73,8 +83,8 @@ $(BUILD)/tests/%.o: tests/%.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Itests -c $< -o $@
 
-# -rdynamic: modules loaded by the tests call the engine functions of module.h.
-$(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(BUILD)/tests/harness.o $(LIB)
+# The tests export module.h's functions too: the modules they load call them.
+$(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(BUILD)/tests/harness.o $(LIB) $(DYNLIST)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS) $(TEST_LIBS)
 
@@ -103,7 +113,7 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tests/bench
 	$(Q)$(BUILD)/tests/bench
 
-$(BUILD)/tests/bench: $(BUILD)/tests/bench.o $(BUILD)/tests/harness.o $(LIB)
+$(BUILD)/tests/bench: $(BUILD)/tests/bench.o $(BUILD)/tests/harness.o $(LIB) $(DYNLIST)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/tests/harness.o $(LIB) $(LDLIBS) $(TEST_LIBS)
 
 # libFuzzer targets (need clang and libclang-rt-14-dev: `sh scripts/deps.sh ci`):

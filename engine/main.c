@@ -50,6 +50,11 @@ static int cmd_version(int argc, char **argv);
 
 static const rw_cli_opt_t no_opts[] = {{0, NULL, NULL, NULL}};
 
+enum { HELP_MODULES_DIR = RW_CLI_ID };
+static const rw_cli_opt_t help_opts[] = {
+    {HELP_MODULES_DIR, "modules-dir", "DIR", "help MODULE: load external rule modules from DIR"},
+    {0, NULL, NULL, NULL}};
+
 static const command_t commands[] = {
     {"run", "run -c ENGINE.json [--rules FILE] [--brokers LIST] [--group ID] [--redis HOST:PORT]",
      "the engine: consume events, evaluate rules, publish alerts; stops on SIGTERM/SIGINT, "
@@ -88,7 +93,8 @@ static const command_t commands[] = {
      "a local Kafka cluster for development and tests; prints its bootstrap servers first",
      rw_cmd_mock_kafka, rw_mock_kafka_opts},
     {"version", "version", "print the version", cmd_version, no_opts},
-    {"help", "help [COMMAND]", "this help, or one command's with every flag", cmd_help, no_opts},
+    {"help", "help [COMMAND | MODULE [--modules-dir DIR]]",
+     "this help, one command's with every flag, or a rule module's params", cmd_help, help_opts},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(*commands))
 
@@ -124,6 +130,30 @@ static void print_module(const rw_module_t *m, void *arg) {
     printf("  %-16s %s\n", m->name, m->summary);
 }
 
+/* help MODULE [--modules-dir DIR]: the module's params table. */
+static int module_help(int argc, char **argv) {
+    const char *mdir = NULL;
+    rw_cli_t cli;
+    rw_cli_init(&cli, "help", help_opts);
+    for (int o; (o = rw_cli_next(&cli, argc, argv)) != RW_CLI_END;) {
+        if (o == HELP_MODULES_DIR)
+            mdir = cli.arg;
+        else
+            return rw_usage("help");
+    }
+    if (optind != argc - 1)
+        return rw_usage("help");
+    if (rw_modules_dir_load(mdir))
+        return RW_EXIT_USAGE;
+    const rw_module_t *m = rw_modules_find(argv[optind]);
+    if (m)
+        rw_module_print(m, stdout);
+    else
+        fprintf(stderr, "riskwarn: no command or module \"%s\"; see riskwarn help\n", argv[optind]);
+    rw_plugins_unload_all();
+    return m ? RW_EXIT_OK : RW_EXIT_USAGE;
+}
+
 static int cmd_help(int argc, char **argv) {
     if (argc > 1) {
         const command_t *c = command_find(argv[1]);
@@ -131,8 +161,7 @@ static int cmd_help(int argc, char **argv) {
             command_help(c, stdout);
             return RW_EXIT_OK;
         }
-        fprintf(stderr, "riskwarn: no command \"%s\"; see riskwarn help\n", argv[1]);
-        return RW_EXIT_USAGE;
+        return module_help(argc, argv);
     }
     printf("riskwarn: a streaming risk-warning engine\n\nusage: riskwarn COMMAND [ARGS]\n\n");
     for (size_t i = 0; i < N_COMMANDS; i++)

@@ -1,6 +1,7 @@
 /* The module registry: built-in modules from rules/builtin.def, then external modules
  * registered at start-up (engine/plugin.c). The registry changes only while no ruleset is
  * being loaded or evaluated; it is not locked. */
+#include "params.h"
 #include "ruleset.h"
 
 #include <stdio.h>
@@ -48,11 +49,31 @@ void rw_modules_each(void (*fn)(const rw_module_t *m, void *arg), void *arg) {
         fn(externals[i], arg);
 }
 
-int rw_modules_register(const rw_module_t *m, char *err, size_t errlen) {
+int rw_module_check(const rw_module_t *m, char *err, size_t errlen) {
     if (!m || !m->name || !m->name[0]) {
         snprintf(err, errlen, "module has no name");
         return -1;
     }
+    if (!m->measure) {
+        snprintf(err, errlen, "module \"%s\" has no measure() callback", m->name);
+        return -1;
+    }
+    char e[256];
+    if (rw_params_check_table(m->params, m->state_size, e, sizeof(e)) != 0) {
+        snprintf(err, errlen, "module \"%s\": %s", m->name, e);
+        return -1;
+    }
+    return 0;
+}
+
+void rw_module_print(const rw_module_t *m, FILE *out) {
+    fprintf(out, "module %s: %s\n\nparams:\n", m->name, m->summary ? m->summary : "");
+    rw_params_print(m->params, 2, out);
+}
+
+int rw_modules_register(const rw_module_t *m, char *err, size_t errlen) {
+    if (rw_module_check(m, err, errlen) != 0)
+        return -1;
     if (builtin_find(m->name)) {
         snprintf(err, errlen, "module name \"%s\" clashes with a built-in module", m->name);
         return -1;

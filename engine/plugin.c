@@ -115,7 +115,11 @@ static int plugin_open(const char *rdir, const char *path, rw_plugin_t *out, rw_
     void *h = dlopen(real, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         const char *e = dlerror();
-        rw_error_set(err, path, 0, 0, "module refused: dlopen failed: %s", e ? e : "unknown");
+        bool undef = e && strstr(e, "undefined symbol");
+        rw_error_set(err, path, 0, 0, "module refused: dlopen failed: %s%s", e ? e : "unknown",
+                     undef ? " (a module may call only the functions of "
+                             "include/riskwarn/module.h)"
+                           : "");
         goto fail;
     }
     dlerror();
@@ -125,6 +129,17 @@ static int plugin_open(const char *rdir, const char *path, rw_plugin_t *out, rw_
                      RW_MODULE_SYMBOL);
         goto fail_close;
     }
+    if (m->abi_version == 1) {
+        rw_error_set(err, path, 0, 0,
+                     "module refused: it is built for module ABI version 1, which this engine "
+                     "(version %u) no longer loads. To port it: start the descriptor with "
+                     "RW_MODULE_HEADER, declare its params as a rw_param_t table (type, name, "
+                     "default, bounds, offsetof into a state struct; .params, .state_size), "
+                     "keep in init() only the checks a table cannot make, and rebuild against "
+                     "include/riskwarn/module.h (rules/README.md, \"Writing a module\")",
+                     (unsigned)RW_MODULE_ABI_VERSION);
+        goto fail_close;
+    }
     if (m->abi_version != RW_MODULE_ABI_VERSION) {
         rw_error_set(err, path, 0, 0,
                      "module refused: module ABI version %u, but this engine's is %u "
@@ -132,13 +147,12 @@ static int plugin_open(const char *rdir, const char *path, rw_plugin_t *out, rw_
                      (unsigned)m->abi_version, (unsigned)RW_MODULE_ABI_VERSION);
         goto fail_close;
     }
-    if (!m->name || !m->name[0]) {
-        rw_error_set(err, path, 0, 0, "module refused: the descriptor has no name");
-        goto fail_close;
-    }
-    if (!m->setup || !m->measure) {
-        rw_error_set(err, path, 0, 0, "module refused: module \"%s\" has no %s callback", m->name,
-                     !m->setup ? "setup()" : "measure()");
+    if (m->size != sizeof(rw_module_t)) {
+        rw_error_set(err, path, 0, 0,
+                     "module refused: its descriptor is %u bytes, but this engine's is %zu "
+                     "(start it with RW_MODULE_HEADER and rebuild it against this engine's "
+                     "include/riskwarn/module.h)",
+                     (unsigned)m->size, sizeof(rw_module_t));
         goto fail_close;
     }
     out->handle = h;

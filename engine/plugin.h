@@ -8,12 +8,17 @@
  *   - the file, the modules dir, or any directory between them is writable by group or
  *     others, or is owned by neither root nor the current user;
  *   - dlopen() fails, or it does not export rw_module_descriptor;
- *   - its abi_version is not RW_MODULE_ABI_VERSION;
- *   - its name is NULL or empty, or it has no setup() or measure();
+ *   - its abi_version is not RW_MODULE_ABI_VERSION (version 1 gets a message saying how to
+ *     port it), or its size is not this engine's sizeof(rw_module_t);
+ *   - its name is NULL or empty, it has no measure(), or its param table is malformed
+ *     (rw_module_check);
+ *   - it calls an engine function that include/riskwarn/module.h does not declare (the
+ *     binary exports those alone: dlopen fails on the undefined symbol);
  *   - its name clashes with a built-in or an already loaded module.
  *
  * Modules are opened with dlopen(RTLD_NOW | RTLD_LOCAL); they call the engine's functions
- * of module.h, which the binary exports (-rdynamic). Loading happens at start-up, before
+ * of module.h, which the binary exports, and no others (the link's dynamic list is made
+ * from module.h). Loading happens at start-up, before
  * rules are loaded; nothing here is thread-safe.
  */
 #ifndef RW_PLUGIN_H

@@ -2,6 +2,7 @@
 
 #include "expr.h"
 #include "jpos.h"
+#include "params.h"
 #include "suggest.h"
 
 #include <math.h>
@@ -13,7 +14,8 @@ struct rw_setup {
     rw_ruleset_t *rs;
     rw_rule_t *rule;
     int window_calls;
-    int expr_column; /* the column of the last rw_setup_expr error; 0: none */
+    int expr_column;      /* the column of the last rw_setup_expr error; 0: none */
+    struct load_ctx *ctx; /* the ruleset being loaded: its text and errors */
 };
 
 static const char *level_names[RW_LEVELS] = {"none", "low", "medium", "high"};
@@ -66,27 +68,32 @@ typedef struct load_ctx {
     size_t n_types;
 } load_ctx_t;
 
-/* Adds an error located at a JSON pointer; key: locate the member's key. */
-static void __attribute__((format(printf, 4, 5)))
-lerr(load_ctx_t *c, const char *pointer, bool key, const char *fmt, ...) {
+void rw_errors_vadd_at(rw_errors_t *e, const char *source, const char *text, size_t len,
+                       const char *pointer, bool key, const char *fmt, va_list ap) {
     rw_error_t err;
     rw_error_clear(&err);
     err.code = -1;
-    snprintf(err.source, sizeof(err.source), "%s", c->source);
-    if (pointer && c->text) {
+    snprintf(err.source, sizeof(err.source), "%s", source ? source : "");
+    if (pointer && text) {
         int line = 0, col = 0;
-        int rc = key ? rw_jpos_find_key(c->text, c->len, pointer, &line, &col)
-                     : rw_jpos_find(c->text, c->len, pointer, &line, &col);
+        int rc = key ? rw_jpos_find_key(text, len, pointer, &line, &col)
+                     : rw_jpos_find(text, len, pointer, &line, &col);
         if (rc >= 0) {
             err.line = line;
             err.column = col;
         }
     }
+    vsnprintf(err.text, sizeof(err.text), fmt, ap);
+    rw_errors_add(e, &err);
+}
+
+/* Adds an error located at a JSON pointer; key: locate the member's key. */
+static void __attribute__((format(printf, 4, 5)))
+lerr(load_ctx_t *c, const char *pointer, bool key, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err.text, sizeof(err.text), fmt, ap);
+    rw_errors_vadd_at(c->errs, c->source, c->text, c->len, pointer, key, fmt, ap);
     va_end(ap);
-    rw_errors_add(c->errs, &err);
 }
 
 /* The bad value as an error shows it: its JSON text, cut at 60 bytes. Returns buf. */
@@ -660,6 +667,21 @@ rw_match_t *rw_setup_match(rw_setup_t *s, const json_t *match, char *err, size_t
     return m;
 }
 
+const rw_match_t *rw_setup_match_at(rw_setup_t *s, const json_t *match, const char *pointer,
+                                    const char *what) {
+    size_t before = s->ctx->errs->n;
+    rw_match_t *m = rw_calloc(1, sizeof(*m));
+    match_parse(s->ctx, s->rs, match, pointer, what, m);
+    if (s->ctx->errs->n != before) {
+        match_fini(m);
+        free(m);
+        return NULL;
+    }
+    m->next = s->rule->matches;
+    s->rule->matches = m;
+    return m;
+}
+
 int rw_match_test(const rw_match_t *m, const json_t *event) {
     return rw_match_eval(m, event) ? 1 : 0;
 }
@@ -676,6 +698,17 @@ const rw_expr_t *rw_setup_expr(rw_setup_t *s, const char *text, char *err, size_
     r->exprs = rw_realloc(r->exprs, (r->n_exprs + 1) * sizeof(*r->exprs));
     r->exprs[r->n_exprs++] = e;
     return e;
+}
+
+const rw_expr_t *rw_setup_expr_at(rw_setup_t *s, const char *text, const char *pointer,
+                                  const char *what) {
+    char e[400], msg[600];
+    const rw_expr_t *x = rw_setup_expr(s, text, e, sizeof(e));
+    if (!x) {
+        snprintf(msg, sizeof(msg), "%s: %s", what, e);
+        lerr_in_string(s->ctx, pointer, s->expr_column, msg);
+    }
+    return x;
 }
 
 int rw_expr_number(const rw_expr_t *e, const json_t *event, double *out) {
@@ -1072,11 +1105,42 @@ static void calendar_parse(load_ctx_t *c, rw_calendar_t *cal, const json_t *j) {
 
 /* ---- rules ----------------------------------------------------------------------- */
 
-static bool param_allowed(const rw_module_t *m, const char *k) {
-    for (size_t i = 0; m->params && m->params[i]; i++)
-        if (strcmp(m->params[i], k) == 0)
-            return true;
-    return false;
+/* Checks the rule's params against its module's table, fills a new state and calls the
+ * module's init(). pointer: the params object, or the rule when it has none. Returns 0, or
+ * -1 after adding the errors (r->state is NULL then). */
+static int rule_setup(load_ctx_t *c, rw_setup_t *s, const json_t *params, const char *pointer,
+                      const char *what) {
+    rw_rule_t *r = s->rule;
+    const rw_module_t *m = r->module;
+    char w[320], owner[200], e[512] = "";
+    snprintf(w, sizeof(w), "%s: params", what);
+    snprintf(owner, sizeof(owner), "module %s", m->name);
+    rw_params_ctx_t pc = {c->text, c->len, c->source, c->errs, s, w, owner};
+    r->state = m->state_size ? rw_calloc(1, m->state_size) : NULL;
+    if (rw_params_apply(&pc, m->params, params, pointer, r->state) != 0)
+        goto fail;
+    if (m->init && m->init(s, r->state, e, sizeof(e)) != RW_OK) {
+        /* init() names the param first ("list: give exactly one ..."): point at it, and at
+         * the column of an expression's error inside it. */
+        char pk[400], msg[600];
+        size_t n = strcspn(e, ":");
+        snprintf(pk, sizeof(pk), "%s/%.*s", pointer, (int)n, e);
+        int line, col;
+        bool at = e[n] == ':' && params && rw_jpos_find(c->text, c->len, pk, &line, &col) == 0;
+        snprintf(msg, sizeof(msg), "%s: params.%s", what, e[0] ? e : "invalid");
+        const json_t *pv = at ? json_object_get(params, pk + strlen(pointer) + 1) : NULL;
+        if (s->expr_column > 0 && json_is_string(pv))
+            lerr_in_string(c, pk, s->expr_column, msg);
+        else
+            lerr(c, at ? pk : pointer, false, "%s", msg);
+        goto fail;
+    }
+    return 0;
+fail:
+    rw_params_fini(m->params, r->state);
+    free(r->state);
+    r->state = NULL;
+    return -1;
 }
 
 static void rule_state_id(rw_rule_t *r, const json_t *params) {
@@ -1272,44 +1336,9 @@ static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json
         lerr(c, p, false, "%s: params must be an object", what);
         return;
     }
-    size_t errs_before = c->errs->n;
-    if (params) {
-        const char *k;
-        json_t *v;
-        json_object_foreach(params, k, v) {
-            if (!param_allowed(r->module, k)) {
-                char pk[400];
-                snprintf(pk, sizeof(pk), "%s/%s", p, k);
-                lerr(c, pk, true, "%s: params: unknown param \"%s\" for module %s", what, k,
-                     r->module->name);
-            }
-        }
-    }
-    if (c->errs->n != errs_before)
+    rw_setup_t s = {rs, r, 0, 0, c};
+    if (rule_setup(c, &s, params, params ? p : ptr, what) != 0)
         return;
-    rw_setup_t s = {rs, r, 0, 0};
-    char e[256] = "";
-    if (r->module->setup(&s, params, &r->state, e, sizeof(e)) != RW_OK) {
-        /* Modules name the param first ("window: bad duration"): point at it. */
-        char pk[400];
-        size_t n = strcspn(e, ":");
-        snprintf(pk, sizeof(pk), "%s/%.*s", p, (int)n, e);
-        int line, col;
-        const char *at =
-            (e[n] == ':' && params && rw_jpos_find(c->text, c->len, pk, &line, &col) == 0)
-                ? pk
-                : (params ? p : ptr);
-        char msg[600];
-        snprintf(msg, sizeof(msg), "%s: params.%s", what, e[0] ? e : "invalid");
-        /* An expression's error: at its column when the param is that expression. */
-        const json_t *pv = at == pk ? json_object_get(params, pk + strlen(p) + 1) : NULL;
-        if (s.expr_column > 0 && json_is_string(pv))
-            lerr_in_string(c, at, s.expr_column, msg);
-        else
-            lerr(c, at, false, "%s", msg);
-        r->state = NULL;
-        return;
-    }
     if (s.window_calls > 1)
         lerr(c, p, false, "%s: module %s asked for more than one window", what, r->module->name);
     rule_state_id(r, params);
@@ -1323,8 +1352,12 @@ static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json
 }
 
 static void rule_fini(rw_rule_t *r) {
-    if (r->module && r->module->destroy && r->state)
-        r->module->destroy(r->state);
+    if (r->module && r->state) {
+        if (r->module->destroy)
+            r->module->destroy(r->state);
+        rw_params_fini(r->module->params, r->state);
+        free(r->state);
+    }
     free(r->lookup_set);
     for (size_t i = 0; i < r->n_exprs; i++)
         rw_expr_destroy(r->exprs[i]);

@@ -132,6 +132,9 @@ typedef struct rw_errors {
 void rw_errors_init(rw_errors_t *e);
 void rw_errors_fini(rw_errors_t *e);
 void rw_errors_add(rw_errors_t *e, const rw_error_t *err);
+/* Adds an error in source located at a JSON pointer in text (key: at the member's key). */
+void rw_errors_vadd_at(rw_errors_t *e, const char *source, const char *text, size_t len,
+                       const char *pointer, bool key, const char *fmt, va_list ap);
 void rw_errors_print(const rw_errors_t *e, FILE *out);
 
 /* Module registry: the built-in modules, plus any loaded from modules_dir. */
@@ -161,6 +164,22 @@ void rw_ruleset_destroy(rw_ruleset_t *rs);
  * rw_skip_take returns it (RW_SKIP_NONE when none) with the field, and clears it. */
 void rw_skip_note(int reason, const rw_field_t *field);
 int rw_skip_take(const rw_field_t **field);
+
+/* Compiles a match param of the rule being set up, reporting every error in it at its place
+ * in the ruleset's text (under pointer, messages starting with what). Returns a handle owned
+ * by the rule, or NULL after adding the errors. */
+const rw_match_t *rw_setup_match_at(rw_setup_t *s, const json_t *match, const char *pointer,
+                                    const char *what);
+/* The same for an expression param: an error is reported at its column in the string. */
+const rw_expr_t *rw_setup_expr_at(rw_setup_t *s, const char *text, const char *pointer,
+                                  const char *what);
+
+/* The module's own checks on its descriptor (run for external modules when they register):
+ * name, measure(), a param table that rw_params_check_table accepts. Returns 0, or -1 with
+ * err filled. */
+int rw_module_check(const rw_module_t *m, char *err, size_t errlen);
+/* Prints `riskwarn help MODULE`: the summary and the params table. */
+void rw_module_print(const rw_module_t *m, FILE *out);
 
 /* Per-event helpers, used by evaluation. */
 bool rw_match_eval(const rw_match_t *m, const json_t *event);

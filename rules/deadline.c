@@ -1,53 +1,55 @@
 /* deadline: an absence rule. For an open case with no closing event yet, the
  * time elapsed since the opening event, in hours or in working days on the
  * ruleset's calendar (24 h a working day). Event time drives it. */
-#include "params.h"
+#include "riskwarn/module.h"
 
 #include <math.h>
-#include <stdlib.h>
-#include <string.h>
 
 #define HOUR_MS 3600000.0
 #define DAY_MS 86400000.0
 
+enum { UNIT_HOURS, UNIT_WORKDAYS };
+static const char *const units[] = {"hours", "workdays", NULL};
+
 typedef struct {
-    const rw_calendar_t *cal; /* NULL: hours */
+    const rw_match_t *open, *close;
+    const rw_field_t *correlate;
+    int unit;                 /* UNIT_* */
+    const rw_calendar_t *cal; /* workdays: the ruleset's calendar; hours: NULL */
 } deadline_state_t;
 
-static int deadline_setup(rw_setup_t *s, const json_t *params, void **state, char *err,
-                          size_t errlen) {
-    static const char *const names[] = {"open", "close"};
-    const rw_match_t *m[2];
-    const rw_field_t *corr;
-    for (int i = 0; i < 2; i++) {
-        const json_t *j = params ? json_object_get(params, names[i]) : NULL;
-        char e[200];
-        if (!json_is_object(j)) {
-            snprintf(err, errlen, "%s: required, a match object", names[i]);
-            return RW_ERROR;
-        }
-        if (!(m[i] = rw_setup_match(s, j, e, sizeof(e)))) {
-            snprintf(err, errlen, "%s: %s", names[i], e);
-            return RW_ERROR;
-        }
-    }
-    if (rw_field_param(s, params, "correlate", &corr, err, errlen) != RW_OK)
-        return RW_ERROR;
-    const json_t *unit = params ? json_object_get(params, "unit") : NULL;
-    const char *u = json_is_string(unit) ? json_string_value(unit) : unit ? "" : "hours";
-    if (strcmp(u, "hours") != 0 && strcmp(u, "workdays") != 0) {
-        snprintf(err, errlen, "unit: use \"hours\" or \"workdays\"");
-        return RW_ERROR;
-    }
-    deadline_state_t *st = calloc(1, sizeof(*st));
-    if (!st) {
-        snprintf(err, errlen, "out of memory");
-        return RW_ERROR;
-    }
-    if (strcmp(u, "workdays") == 0)
+static const rw_param_t deadline_params[] = {
+    {.type = RW_PARAM_MATCH,
+     .name = "open",
+     .flags = RW_PARAM_REQUIRED,
+     .offset = offsetof(deadline_state_t, open),
+     .desc = "the events that open a case, a match object"},
+    {.type = RW_PARAM_MATCH,
+     .name = "close",
+     .flags = RW_PARAM_REQUIRED,
+     .offset = offsetof(deadline_state_t, close),
+     .desc = "the events that close it, a match object"},
+    {.type = RW_PARAM_FIELD,
+     .name = "correlate",
+     .flags = RW_PARAM_REQUIRED,
+     .offset = offsetof(deadline_state_t, correlate),
+     .desc = "the field that names the case, e.g. complaint_id"},
+    {.type = RW_PARAM_ENUM,
+     .name = "unit",
+     .def = "hours",
+     .offset = offsetof(deadline_state_t, unit),
+     .desc = "elapsed time in hours, or in working days on the ruleset's calendar",
+     .choices = units},
+    {0},
+};
+
+static int deadline_init(rw_setup_t *s, void *state, char *err, size_t errlen) {
+    (void)err;
+    (void)errlen;
+    deadline_state_t *st = state;
+    if (st->unit == UNIT_WORKDAYS)
         st->cal = rw_setup_calendar(s);
-    rw_setup_cases(s, m[0], m[1], corr);
-    *state = st;
+    rw_setup_cases(s, st->open, st->close, st->correlate);
     return RW_OK;
 }
 
@@ -79,15 +81,13 @@ static int64_t deadline_case_due(const void *state, int64_t open_ms, double valu
     return open_ms + (int64_t)ceil(value * HOUR_MS);
 }
 
-static const char *const deadline_params[] = {"open", "close", "correlate", "unit", NULL};
-
 const rw_module_t rw_builtin_deadline = {
-    .abi_version = RW_MODULE_ABI_VERSION,
+    RW_MODULE_HEADER,
     .name = "deadline",
     .summary = "time an open case has waited for its closing event (hours or workdays)",
     .params = deadline_params,
-    .setup = deadline_setup,
-    .destroy = free,
+    .state_size = sizeof(deadline_state_t),
+    .init = deadline_init,
     .measure = deadline_measure,
     .case_measure = deadline_case_measure,
     .case_due = deadline_case_due,

@@ -1,44 +1,32 @@
 /* new_value: when the value of `field` was not seen for this key within
  * `lookback`: 1, or the value of `measure_field` if given (e.g. the amount
  * paid from a new device). */
-#include "params.h"
+#include "riskwarn/module.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
     const rw_field_t *field, *measure_field;
+    int64_t lookback_ms;
 } newval_state_t;
 
-static int newval_setup(rw_setup_t *s, const json_t *params, void **state, char *err,
-                        size_t errlen) {
-    newval_state_t *st = calloc(1, sizeof(*st));
-    if (!st) {
-        snprintf(err, errlen, "out of memory");
-        return RW_ERROR;
-    }
-    const json_t *lb = params ? json_object_get(params, "lookback") : NULL;
-    int64_t ms;
-    if (rw_field_param(s, params, "field", &st->field, err, errlen) != RW_OK)
-        goto fail;
-    if (!lb) {
-        snprintf(err, errlen, "lookback: required, a duration such as \"90d\"");
-        goto fail;
-    }
-    if (!json_is_string(lb) || rw_duration_parse(json_string_value(lb), &ms)) {
-        snprintf(err, errlen, "lookback: bad duration (use 30s, 15m, 1h, 7d)");
-        goto fail;
-    }
-    if (params && json_object_get(params, "measure_field") &&
-        rw_field_param(s, params, "measure_field", &st->measure_field, err, errlen) != RW_OK)
-        goto fail;
-    rw_setup_window(s, ms);
-    *state = st;
-    return RW_OK;
-fail:
-    free(st);
-    return RW_ERROR;
-}
+static const rw_param_t newval_params[] = {
+    {.type = RW_PARAM_FIELD,
+     .name = "field",
+     .flags = RW_PARAM_REQUIRED,
+     .offset = offsetof(newval_state_t, field),
+     .desc = "the field whose values are remembered, e.g. device_id"},
+    {.type = RW_PARAM_DURATION,
+     .name = "lookback",
+     .flags = RW_PARAM_REQUIRED | RW_PARAM_WINDOW,
+     .offset = offsetof(newval_state_t, lookback_ms),
+     .desc = "how long a value stays known"},
+    {.type = RW_PARAM_FIELD,
+     .name = "measure_field",
+     .offset = offsetof(newval_state_t, measure_field),
+     .desc = "the measure when the value is new (e.g. amount); without it, 1"},
+    {0},
+};
 
 static int newval_record(const void *state, const json_t *event, char *buf, size_t len) {
     const newval_state_t *st = state;
@@ -63,15 +51,12 @@ static int newval_measure(const void *state, const rw_input_t *in, double *out) 
     return rw_field_number(in->event, st->measure_field, out) == 0 ? RW_OK : RW_DECLINED;
 }
 
-static const char *const newval_params[] = {"field", "lookback", "measure_field", NULL};
-
 const rw_module_t rw_builtin_new_value = {
-    .abi_version = RW_MODULE_ABI_VERSION,
+    RW_MODULE_HEADER,
     .name = "new_value",
     .summary = "1 (or measure_field) when the field's value is new for this key within lookback",
     .params = newval_params,
-    .setup = newval_setup,
-    .destroy = free,
+    .state_size = sizeof(newval_state_t),
     .record = newval_record,
     .measure = newval_measure,
 };

@@ -1,39 +1,44 @@
 /* sequence: events of kind `first` for the same correlated value within
  * `within` before this event (e.g. a staff member read a customer's record,
  * then money left that customer's account). */
-#include "params.h"
+#include "riskwarn/module.h"
 
-#include <stdlib.h>
+typedef struct {
+    const rw_match_t *first;
+    const rw_field_t *correlate_first, *correlate;
+    int64_t within_ms;
+} seq_state_t;
 
-static int seq_setup(rw_setup_t *s, const json_t *params, void **state, char *err, size_t errlen) {
-    const json_t *first = params ? json_object_get(params, "first") : NULL;
-    const json_t *within = params ? json_object_get(params, "within") : NULL;
-    const rw_field_t *cf, *c;
-    int64_t ms;
-    *state = NULL;
-    if (!json_is_object(first)) {
-        snprintf(err, errlen, "first: required, a match object for the first kind of event");
-        return RW_ERROR;
-    }
-    if (rw_field_param(s, params, "correlate_first", &cf, err, errlen) != RW_OK ||
-        rw_field_param(s, params, "correlate", &c, err, errlen) != RW_OK)
-        return RW_ERROR;
-    if (!within) {
-        snprintf(err, errlen, "within: required, a duration such as \"1h\"");
-        return RW_ERROR;
-    }
-    if (!json_is_string(within) || rw_duration_parse(json_string_value(within), &ms)) {
-        snprintf(err, errlen, "within: bad duration (use 30s, 15m, 1h, 7d)");
-        return RW_ERROR;
-    }
-    char e[200];
-    const rw_match_t *m = rw_setup_match(s, first, e, sizeof(e));
-    if (!m) {
-        snprintf(err, errlen, "first: %s", e);
-        return RW_ERROR;
-    }
-    rw_setup_window(s, ms);
-    rw_setup_window_feed(s, m, cf, c);
+static const rw_param_t seq_params[] = {
+    {.type = RW_PARAM_MATCH,
+     .name = "first",
+     .flags = RW_PARAM_REQUIRED,
+     .offset = offsetof(seq_state_t, first),
+     .desc = "the first kind of event, a match object"},
+    {.type = RW_PARAM_FIELD,
+     .name = "correlate_first",
+     .flags = RW_PARAM_REQUIRED,
+     .offset = offsetof(seq_state_t, correlate_first),
+     .desc = "the first events' field that names what they are about"},
+    {.type = RW_PARAM_FIELD,
+     .name = "correlate",
+     .flags = RW_PARAM_REQUIRED,
+     .offset = offsetof(seq_state_t, correlate),
+     .desc = "this rule's events' field that must equal it"},
+    {.type = RW_PARAM_DURATION,
+     .name = "within",
+     .flags = RW_PARAM_REQUIRED | RW_PARAM_WINDOW,
+     .offset = offsetof(seq_state_t, within_ms),
+     .desc = "how long before this event the first events count"},
+    {0},
+};
+
+/* The window is fed by the first events, keyed by correlate_first. */
+static int seq_init(rw_setup_t *s, void *state, char *err, size_t errlen) {
+    (void)err;
+    (void)errlen;
+    const seq_state_t *st = state;
+    rw_setup_window_feed(s, st->first, st->correlate_first, st->correlate);
     return RW_OK;
 }
 
@@ -53,14 +58,13 @@ static int seq_measure(const void *state, const rw_input_t *in, double *out) {
     return RW_OK;
 }
 
-static const char *const seq_params[] = {"first", "correlate_first", "correlate", "within", NULL};
-
 const rw_module_t rw_builtin_sequence = {
-    .abi_version = RW_MODULE_ABI_VERSION,
+    RW_MODULE_HEADER,
     .name = "sequence",
     .summary = "events of kind `first` for the same correlated value within `within` before",
     .params = seq_params,
-    .setup = seq_setup,
+    .state_size = sizeof(seq_state_t),
+    .init = seq_init,
     .record = seq_record,
     .measure = seq_measure,
 };

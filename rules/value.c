@@ -1,27 +1,29 @@
 /* value: the numeric value of a field. */
-#include "params.h"
+#include "riskwarn/module.h"
 
-#include <stdio.h>
-#include <stdlib.h>
+typedef struct {
+    const rw_field_t *field;
+} value_state_t;
 
-static int value_setup(rw_setup_t *s, const json_t *params, void **state, char *err,
-                       size_t errlen) {
-    return rw_field_state_setup(s, params, 0, state, err, errlen);
-}
+static const rw_param_t value_params[] = {
+    {.type = RW_PARAM_FIELD,
+     .name = "field",
+     .flags = RW_PARAM_REQUIRED,
+     .offset = offsetof(value_state_t, field),
+     .desc = "the field whose number is the measure"},
+    {0},
+};
 
 static int value_measure(const void *state, const rw_input_t *in, double *out) {
-    const rw_field_state_t *st = state;
+    const value_state_t *st = state;
     return rw_field_number(in->event, st->field, out) == 0 ? RW_OK : RW_DECLINED;
 }
 
-static const char *const value_params[] = {"field", NULL};
-
 const rw_module_t rw_builtin_value = {
-    .abi_version = RW_MODULE_ABI_VERSION,
+    RW_MODULE_HEADER,
     .name = "value",
     .summary = "the numeric value of a field",
     .params = value_params,
-    .setup = value_setup,
-    .destroy = free,
+    .state_size = sizeof(value_state_t),
     .measure = value_measure,
 };

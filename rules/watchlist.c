@@ -8,83 +8,62 @@
 
 typedef struct {
     const rw_field_t *field;
-    char **items; /* sorted; inline lists */
-    size_t n;
-    int redis;
+    rw_strlist_t list;
+    const char *redis_set; /* NULL: an inline list */
+    const char **sorted;   /* the list's items, sorted (init) */
 } watch_state_t;
+
+static const rw_param_t watch_params[] = {
+    {.type = RW_PARAM_FIELD,
+     .name = "field",
+     .flags = RW_PARAM_REQUIRED,
+     .offset = offsetof(watch_state_t, field),
+     .desc = "the field whose value is looked up"},
+    {.type = RW_PARAM_STRING_LIST,
+     .name = "list",
+     .offset = offsetof(watch_state_t, list),
+     .desc = "the values on the list, inline (strings or integers); or redis_set"},
+    {.type = RW_PARAM_STRING,
+     .name = "redis_set",
+     .min = 1,
+     .max = 200,
+     .offset = offsetof(watch_state_t, redis_set),
+     .desc = "the name of a Redis set holding the list (key <key_prefix>list:NAME); or list"},
+    {0},
+};
 
 static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void watch_destroy(void *p) {
-    watch_state_t *st = p;
-    if (!st)
-        return;
-    for (size_t i = 0; i < st->n; i++)
-        free(st->items[i]);
-    free(st->items);
-    free(st);
-}
-
-static int watch_setup(rw_setup_t *s, const json_t *params, void **state, char *err,
-                       size_t errlen) {
-    const json_t *f = params ? json_object_get(params, "field") : NULL;
-    const json_t *list = params ? json_object_get(params, "list") : NULL;
-    const json_t *set = params ? json_object_get(params, "redis_set") : NULL;
-    if (!json_is_string(f)) {
-        snprintf(err, errlen, "field: required, the name of the field to look up");
-        return RW_ERROR;
-    }
-    if ((list != NULL) == (set != NULL)) {
+static int watch_init(rw_setup_t *s, void *state, char *err, size_t errlen) {
+    watch_state_t *st = state;
+    if ((st->list.items != NULL) == (st->redis_set != NULL)) {
         snprintf(err, errlen, "list: give exactly one of list (inline values) and redis_set");
         return RW_ERROR;
     }
-    if (list && !json_is_array(list)) {
-        snprintf(err, errlen, "list: must be a list of strings or integers");
+    if (st->redis_set) {
+        rw_setup_lookup(s, st->redis_set, st->field);
+        return RW_OK;
+    }
+    st->sorted = malloc((st->list.n + 1) * sizeof(char *));
+    if (!st->sorted) {
+        snprintf(err, errlen, "list: out of memory");
         return RW_ERROR;
     }
-    if (set &&
-        (!json_is_string(set) || json_string_length(set) == 0 || json_string_length(set) > 200)) {
-        snprintf(err, errlen, "redis_set: must be a set name");
-        return RW_ERROR;
-    }
-    watch_state_t *st = calloc(1, sizeof(*st));
-    char e[200];
-    if (!st || !(st->field = rw_setup_field(s, json_string_value(f), e, sizeof(e)))) {
-        snprintf(err, errlen, "field: %s", st ? e : "out of memory");
-        free(st);
-        return RW_ERROR;
-    }
-    if (set) {
-        st->redis = 1;
-        rw_setup_lookup(s, json_string_value(set), st->field);
-    } else {
-        st->items = calloc(json_array_size(list) + 1, sizeof(char *));
-        size_t i;
-        json_t *v;
-        json_array_foreach(list, i, v) {
-            char buf[64];
-            if (json_is_string(v))
-                st->items[st->n++] = strdup(json_string_value(v));
-            else if (json_is_integer(v)) {
-                snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-                st->items[st->n++] = strdup(buf);
-            } else {
-                snprintf(err, errlen, "list: item %zu must be a string or an integer", i);
-                watch_destroy(st);
-                return RW_ERROR;
-            }
-        }
-        qsort(st->items, st->n, sizeof(char *), cmp_str);
-    }
-    *state = st;
+    memcpy(st->sorted, st->list.items, st->list.n * sizeof(char *));
+    qsort(st->sorted, st->list.n, sizeof(char *), cmp_str);
     return RW_OK;
+}
+
+static void watch_destroy(void *state) {
+    watch_state_t *st = state;
+    free(st->sorted);
 }
 
 static int watch_measure(const void *state, const rw_input_t *in, double *out) {
     const watch_state_t *st = state;
-    if (st->redis) {
+    if (st->redis_set) {
         if (in->lookup < 0)
             return RW_DECLINED;
         *out = in->lookup;
@@ -94,18 +73,17 @@ static int watch_measure(const void *state, const rw_input_t *in, double *out) {
     if (rw_field_text(in->event, st->field, v, sizeof(v)) < 0)
         return RW_DECLINED;
     const char *key = v;
-    *out = bsearch(&key, st->items, st->n, sizeof(char *), cmp_str) ? 1 : 0;
+    *out = bsearch(&key, st->sorted, st->list.n, sizeof(char *), cmp_str) ? 1 : 0;
     return RW_OK;
 }
 
-static const char *const watch_params[] = {"field", "list", "redis_set", NULL};
-
 const rw_module_t rw_builtin_watchlist = {
-    .abi_version = RW_MODULE_ABI_VERSION,
+    RW_MODULE_HEADER,
     .name = "watchlist",
     .summary = "1 when the field's value is on a list (inline, or a Redis set)",
     .params = watch_params,
-    .setup = watch_setup,
+    .state_size = sizeof(watch_state_t),
+    .init = watch_init,
     .destroy = watch_destroy,
     .measure = watch_measure,
 };

@@ -1,11 +1,18 @@
 /* window_count: matching events for this key in the window, this one included. */
-#include "params.h"
+#include "riskwarn/module.h"
 
-static int count_setup(rw_setup_t *s, const json_t *params, void **state, char *err,
-                       size_t errlen) {
-    *state = NULL;
-    return rw_window_param(s, params, err, errlen);
-}
+typedef struct {
+    int64_t window_ms;
+} count_state_t;
+
+static const rw_param_t count_params[] = {
+    {.type = RW_PARAM_DURATION,
+     .name = "window",
+     .flags = RW_PARAM_REQUIRED | RW_PARAM_WINDOW,
+     .offset = offsetof(count_state_t, window_ms),
+     .desc = "how far back events count"},
+    {0},
+};
 
 static int count_record(const void *state, const json_t *event, char *buf, size_t len) {
     (void)state;
@@ -21,14 +28,12 @@ static int count_measure(const void *state, const rw_input_t *in, double *out) {
     return RW_OK;
 }
 
-static const char *const count_params[] = {"window", NULL};
-
 const rw_module_t rw_builtin_window_count = {
-    .abi_version = RW_MODULE_ABI_VERSION,
+    RW_MODULE_HEADER,
     .name = "window_count",
     .summary = "matching events for this key in the window, this one included",
     .params = count_params,
-    .setup = count_setup,
+    .state_size = sizeof(count_state_t),
     .record = count_record,
     .measure = count_measure,
 };

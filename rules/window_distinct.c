@@ -1,17 +1,31 @@
 /* window_distinct: distinct values of a field for this key in the window
  * (e.g. customers read by one staff member in an hour). */
-#include "params.h"
+#include "riskwarn/module.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static int distinct_setup(rw_setup_t *s, const json_t *params, void **state, char *err,
-                          size_t errlen) {
-    return rw_field_state_setup(s, params, 1, state, err, errlen);
-}
+typedef struct {
+    const rw_field_t *field;
+    int64_t window_ms;
+} distinct_state_t;
+
+static const rw_param_t distinct_params[] = {
+    {.type = RW_PARAM_FIELD,
+     .name = "field",
+     .flags = RW_PARAM_REQUIRED,
+     .offset = offsetof(distinct_state_t, field),
+     .desc = "the field whose distinct values are counted"},
+    {.type = RW_PARAM_DURATION,
+     .name = "window",
+     .flags = RW_PARAM_REQUIRED | RW_PARAM_WINDOW,
+     .offset = offsetof(distinct_state_t, window_ms),
+     .desc = "how far back events count"},
+    {0},
+};
 
 static int distinct_record(const void *state, const json_t *event, char *buf, size_t len) {
-    const rw_field_state_t *st = state;
+    const distinct_state_t *st = state;
     return rw_field_text(event, st->field, buf, len) >= 0 ? RW_OK : RW_DECLINED;
 }
 
@@ -38,15 +52,12 @@ static int distinct_measure(const void *state, const rw_input_t *in, double *out
     return RW_OK;
 }
 
-static const char *const distinct_params[] = {"field", "window", NULL};
-
 const rw_module_t rw_builtin_window_distinct = {
-    .abi_version = RW_MODULE_ABI_VERSION,
+    RW_MODULE_HEADER,
     .name = "window_distinct",
     .summary = "distinct values of a field for this key in the window",
     .params = distinct_params,
-    .setup = distinct_setup,
-    .destroy = free,
+    .state_size = sizeof(distinct_state_t),
     .record = distinct_record,
     .measure = distinct_measure,
 };

@@ -1,15 +1,28 @@
 /* window_sum: sum of a field over matching events for this key in the window. */
-#include "params.h"
+#include "riskwarn/module.h"
 
-#include <stdlib.h>
+typedef struct {
+    const rw_field_t *field;
+    int64_t window_ms;
+} sum_state_t;
 
-static int sum_setup(rw_setup_t *s, const json_t *params, void **state, char *err, size_t errlen) {
-    return rw_field_state_setup(s, params, 1, state, err, errlen);
-}
+static const rw_param_t sum_params[] = {
+    {.type = RW_PARAM_FIELD,
+     .name = "field",
+     .flags = RW_PARAM_REQUIRED,
+     .offset = offsetof(sum_state_t, field),
+     .desc = "the field to add up (events without a number in it are not scored)"},
+    {.type = RW_PARAM_DURATION,
+     .name = "window",
+     .flags = RW_PARAM_REQUIRED | RW_PARAM_WINDOW,
+     .offset = offsetof(sum_state_t, window_ms),
+     .desc = "how far back events count"},
+    {0},
+};
 
 /* Records the field's value; events without a numeric value are not scored. */
 static int sum_record(const void *state, const json_t *event, char *buf, size_t len) {
-    const rw_field_state_t *st = state;
+    const sum_state_t *st = state;
     double x;
     if (rw_field_number(event, st->field, &x) != 0)
         return RW_DECLINED;
@@ -23,15 +36,12 @@ static int sum_measure(const void *state, const rw_input_t *in, double *out) {
     return RW_OK;
 }
 
-static const char *const sum_params[] = {"field", "window", NULL};
-
 const rw_module_t rw_builtin_window_sum = {
-    .abi_version = RW_MODULE_ABI_VERSION,
+    RW_MODULE_HEADER,
     .name = "window_sum",
     .summary = "sum of a field over matching events for this key in the window",
     .params = sum_params,
-    .setup = sum_setup,
-    .destroy = free,
+    .state_size = sizeof(sum_state_t),
     .record = sum_record,
     .measure = sum_measure,
 };

@@ -4,19 +4,16 @@
  * A rule module turns one event into one number, the rule's measure. The engine
  * does the rest: matching, keys, thresholds, levels, alerts, state and counters.
  *
- * A module is one static rw_module_t. Built-in modules are listed once in
+ * A module is one static rw_module_t (below). Built-in modules are listed once in
  * rules/builtin.def; external modules are shared objects in the engine's
  * modules_dir that export `const rw_module_t rw_module_descriptor`.
  *
- * Life cycle:
- *   setup()   once per rule when a ruleset loads: parse and check params, ask the
- *             engine for a window with rw_setup_window(). Never called on the
- *             per-event path.
- *   record()  per matching event, for modules with a window: the value the engine
- *             keeps for this event in the rule's per-key window.
- *   measure() per matching event: compute the measure from the event and the
- *             window (which already holds this event's own entry).
- *   destroy() when the ruleset is unloaded.
+ * A module declares its params as a table of rw_param_t (type, name, default,
+ * bounds, offset into its state struct, description). The engine checks a rule's
+ * params against the table, fills the module's state, then calls its optional
+ * init(); record() and measure() run per matching event; destroy() at unload.
+ * Modules call only the functions declared in this header: the engine exports
+ * nothing else to them.
  *
  * The per-event callbacks must not block and should not allocate.
  */
@@ -24,6 +21,7 @@
 #define RISKWARN_MODULE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,8 +29,9 @@
 extern "C" {
 #endif
 
-/* Bump on any change to the structs below. */
-#define RW_MODULE_ABI_VERSION 1
+/* Bump on any change to the structs below. Version 1 (a setup() that parsed its own params)
+ * is no longer loaded. */
+#define RW_MODULE_ABI_VERSION 2
 
 /* Return codes of module callbacks. */
 #define RW_OK 0       /* done */
@@ -70,16 +69,84 @@ typedef struct rw_input {
 /* Set-up context: the engine-side handle of the rule being loaded. */
 typedef struct rw_setup rw_setup_t;
 
-typedef struct rw_module {
-    uint32_t abi_version;      /* RW_MODULE_ABI_VERSION */
-    const char *name;          /* the "module" value in rules */
-    const char *summary;       /* one line for `riskwarn help` */
-    const char *const *params; /* NULL-terminated list of accepted "params" keys */
+/* --- Params: a table the engine checks and fills the state from -------- */
 
-    /* Parses params (borrowed; may be NULL when the rule has none). On success
-     * returns RW_OK and sets *state (may be NULL); it is freed with destroy().
-     * On error returns RW_ERROR and writes a message naming the param to err. */
-    int (*setup)(rw_setup_t *s, const json_t *params, void **state, char *err, size_t errlen);
+/* The type of a param: what the rule may write, and what the engine stores at the param's
+ * offset in the module's state. Strings, lists, fields, matches and expressions are
+ * borrowed: valid for the rule's life (the engine frees them with the ruleset). */
+typedef enum rw_param_type {
+    RW_PARAM_END = 0,     /* ends a table: {0} */
+    RW_PARAM_NUMBER,      /* a JSON number, finite                    -> double */
+    RW_PARAM_INTEGER,     /* a JSON integer                           -> int64_t */
+    RW_PARAM_BOOL,        /* true or false                            -> bool */
+    RW_PARAM_STRING,      /* a string                                 -> const char * */
+    RW_PARAM_DURATION,    /* "250ms", "30s", "15m", "1h", "7d"        -> int64_t, ms */
+    RW_PARAM_ENUM,        /* one of the param's choices               -> int, its index */
+    RW_PARAM_LEVEL,       /* "low", "medium" or "high"                -> int, 1 to 3 */
+    RW_PARAM_STRING_LIST, /* a list of strings (integers as decimals) -> rw_strlist_t */
+    RW_PARAM_FIELD,       /* a field path such as "geo.country"       -> const rw_field_t * */
+    RW_PARAM_MATCH,       /* a match object, as a rule's "match"      -> const rw_match_t * */
+    RW_PARAM_EXPR         /* an expression such as "amount / balance" -> const rw_expr_t * */
+} rw_param_type_t;
+
+/* Param flags. */
+#define RW_PARAM_REQUIRED 0x1u /* the rule must give it (then def is NULL) */
+#define RW_PARAM_WINDOW                                                                            \
+    0x2u                            /* a duration that is the rule's per-key window: the engine    \
+                                     * calls rw_setup_window() with it before init() */
+#define RW_PARAM_MIN_EXCLUSIVE 0x4u /* the value must be greater than min, not equal */
+
+/* One param. Bounds apply when min and max are not both 0: to the value of a number,
+ * integer or duration (in ms), to the length of a string, to the items of a list. A param
+ * that is neither required nor given takes def, written as a rule would write it but
+ * without quotes ("1000", "hours", "1h", "true"); with no def, its state stays zero (NULL
+ * for a string, field, match or expression, an empty list with items NULL). */
+typedef struct rw_param {
+    rw_param_type_t type;
+    const char *name;
+    const char *def;            /* default, or NULL */
+    unsigned flags;             /* RW_PARAM_* */
+    double min, max;            /* bounds, or both 0 */
+    size_t offset;              /* offsetof(the module's state struct, member) */
+    const char *desc;           /* one line, for `riskwarn help MODULE` */
+    const char *const *choices; /* RW_PARAM_ENUM: the accepted strings, NULL-terminated */
+} rw_param_t;
+
+/* A list param's value. items is NULL when the param was neither given nor defaulted, and
+ * non-NULL (even for an empty list) when it was given. */
+typedef struct rw_strlist {
+    const char *const *items;
+    size_t n;
+} rw_strlist_t;
+
+/* --- The module descriptor ---------------------------------------------- */
+
+/*
+ * Life cycle, once per rule when a ruleset loads (never on the per-event path):
+ *   1. the engine checks the rule's params against the module's table (unknown, missing,
+ *      wrong type, out of bounds: each error names the file, line and column and the bad
+ *      value), allocates state_size zeroed bytes and fills the params in;
+ *   2. init(), when given, checks what the table cannot (params that go together), builds
+ *      what it needs and asks the engine for set-ups (rw_setup_lookup(), rw_setup_cases(),
+ *      rw_setup_window_feed()). An error names the param first ("list: ...") so that it is
+ *      reported at that param;
+ *   3. per matching event: record() (modules with a window) and measure();
+ *   4. at unload: destroy() (when given) frees what init() allocated; the engine frees the
+ *      state itself.
+ */
+typedef struct rw_module {
+    /* Header: RW_MODULE_HEADER. Never moves: the engine reads it to refuse other ABIs. */
+    uint32_t abi_version; /* RW_MODULE_ABI_VERSION */
+    uint32_t size;        /* sizeof(rw_module_t) as the module was built */
+    const char *name;     /* the "module" value in rules */
+    const char *summary;  /* one line for `riskwarn help` */
+
+    const rw_param_t *params; /* the table, ending with {0}; NULL: the module takes none */
+    size_t state_size;        /* bytes of state a rule gets (0: none; state is then NULL) */
+
+    /* Optional. RW_OK, or RW_ERROR with err filled ("param: what is wrong"). */
+    int (*init)(rw_setup_t *s, void *state, char *err, size_t errlen);
+    /* Optional. Frees what init() allocated; not the state itself. */
     void (*destroy)(void *state);
 
     /* Optional; modules with a window only. Writes the value to keep for this
@@ -96,8 +163,11 @@ typedef struct rw_module {
     double (*case_measure)(const void *state, int64_t open_ms, int64_t now_ms);
     int64_t (*case_due)(const void *state, int64_t open_ms, double value);
 
-    void *spare[4]; /* zero: room to grow without breaking the ABI */
+    void *spare[8]; /* zero: room to grow without breaking the ABI */
 } rw_module_t;
+
+/* The first members of every descriptor: `RW_MODULE_HEADER, .name = "...", ...`. */
+#define RW_MODULE_HEADER .abi_version = RW_MODULE_ABI_VERSION, .size = sizeof(rw_module_t)
 
 /* The symbol an external module exports. */
 #define RW_MODULE_SYMBOL "rw_module_descriptor"

@@ -1,13 +1,6 @@
 /* Test module for tests/check_plugin.c: takes the name of the built-in module "value". */
 #include "riskwarn/module.h"
 
-static int clash_setup(rw_setup_t *s, const json_t *params, void **state, char *err,
-                       size_t errlen) {
-    (void)s, (void)params, (void)err, (void)errlen;
-    *state = NULL;
-    return RW_OK;
-}
-
 static int clash_measure(const void *state, const rw_input_t *in, double *out) {
     (void)state, (void)in;
     *out = 1;
@@ -15,8 +8,7 @@ static int clash_measure(const void *state, const rw_input_t *in, double *out) {
 }
 
 const rw_module_t rw_module_descriptor = {
-    .abi_version = RW_MODULE_ABI_VERSION,
+    RW_MODULE_HEADER,
     .name = "value",
-    .setup = clash_setup,
     .measure = clash_measure,
 };

@@ -1,0 +1,600 @@
+/* Param tables: checking a table, applying a JSON object to a struct, printing a table. */
+#include "params.h"
+
+#include "suggest.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdalign.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- types ------------------------------------------------------------------------------- */
+
+typedef struct type_info {
+    const char *name; /* for help */
+    const char *want; /* for "must be ..." */
+    size_t size, align;
+} type_info_t;
+
+static const type_info_t types[] = {
+    [RW_PARAM_NUMBER] = {"number", "a number", sizeof(double), alignof(double)},
+    [RW_PARAM_INTEGER] = {"integer", "an integer", sizeof(int64_t), alignof(int64_t)},
+    [RW_PARAM_BOOL] = {"bool", "true or false", sizeof(bool), alignof(bool)},
+    [RW_PARAM_STRING] = {"string", "a string", sizeof(char *), alignof(char *)},
+    [RW_PARAM_DURATION] = {"duration", "a duration such as \"1h\" (ms, s, m, h or d)",
+                           sizeof(int64_t), alignof(int64_t)},
+    [RW_PARAM_ENUM] = {"enum", "one of the choices", sizeof(int), alignof(int)},
+    [RW_PARAM_LEVEL] = {"level", "low, medium or high", sizeof(int), alignof(int)},
+    [RW_PARAM_STRING_LIST] = {"string list", "a list of strings", sizeof(rw_strlist_t),
+                              alignof(rw_strlist_t)},
+    [RW_PARAM_FIELD] = {"field", "a field path such as \"geo.country\"", sizeof(void *),
+                        alignof(void *)},
+    [RW_PARAM_MATCH] = {"match", "a match object such as {\"status\": \"error\"}", sizeof(void *),
+                        alignof(void *)},
+};
+#define N_TYPES (sizeof(types) / sizeof(*types))
+
+static const char *const level_choices[] = {"low", "medium", "high", NULL};
+
+static bool type_known(rw_param_type_t t) {
+    return t > RW_PARAM_END && (size_t)t < N_TYPES && types[t].name;
+}
+
+static bool has_bounds(const rw_param_t *p) { return p->min != 0 || p->max != 0; }
+
+static const char *const *choices_of(const rw_param_t *p) {
+    return p->type == RW_PARAM_LEVEL ? level_choices : p->choices;
+}
+
+static int choice_index(const rw_param_t *p, const char *s) {
+    const char *const *ch = choices_of(p);
+    for (int i = 0; ch && ch[i]; i++)
+        if (strcmp(ch[i], s) == 0)
+            return i;
+    return -1;
+}
+
+/* ---- text helpers ------------------------------------------------------------------------ */
+
+/* Writes ms as the largest whole unit: "1h", "90s", "250ms". */
+static void duration_text(double ms, char *buf, size_t len) {
+    static const struct {
+        const char *unit;
+        double ms;
+    } units[] = {{"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}};
+    for (size_t i = 0; i < sizeof(units) / sizeof(*units); i++)
+        if (ms != 0 && fmod(ms, units[i].ms) == 0) {
+            snprintf(buf, len, "%.0f%s", ms / units[i].ms, units[i].unit);
+            return;
+        }
+    snprintf(buf, len, "%.0fms", ms);
+}
+
+static void bound_text(const rw_param_t *p, double x, char *buf, size_t len) {
+    if (p->type == RW_PARAM_DURATION)
+        duration_text(x, buf, len);
+    else
+        snprintf(buf, len, "%.15g", x);
+}
+
+/* "from 1 to 1000000", "at least 1", "greater than 0", "at most 9". */
+static void bounds_text(const rw_param_t *p, char *buf, size_t len) {
+    char lo[48], hi[48];
+    bound_text(p, p->min, lo, sizeof(lo));
+    bound_text(p, p->max, hi, sizeof(hi));
+    bool excl = p->flags & RW_PARAM_MIN_EXCLUSIVE;
+    if (isinf(p->max) && excl)
+        snprintf(buf, len, "greater than %s", lo);
+    else if (isinf(p->max))
+        snprintf(buf, len, "at least %s", lo);
+    else if (isinf(p->min))
+        snprintf(buf, len, "at most %s", hi);
+    else
+        snprintf(buf, len, "%s %s to %s", excl ? "above" : "from", lo, hi);
+}
+
+/* What a bound counts: the value, a string's length, a list's items. */
+static const char *bound_subject(const rw_param_t *p) {
+    return p->type == RW_PARAM_STRING ? "length " : p->type == RW_PARAM_STRING_LIST ? "items " : "";
+}
+
+/* The value as compact JSON, cut to fit (the echo of a bad value in an error). */
+static void echo(const json_t *v, char *buf, size_t len) {
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!s) {
+        snprintf(buf, len, "?");
+        return;
+    }
+    if (strlen(s) > 60)
+        snprintf(buf, len, "%.57s...", s);
+    else
+        snprintf(buf, len, "%s", s);
+    free(s);
+}
+
+/* "choice1, choice2, ..." */
+static void choices_text(const rw_param_t *p, const char *sep, char *buf, size_t len) {
+    const char *const *ch = choices_of(p);
+    size_t off = 0;
+    buf[0] = 0;
+    for (size_t i = 0; ch && ch[i] && off < len; i++) {
+        int n = snprintf(buf + off, len - off, "%s%s", i ? sep : "", ch[i]);
+        if (n < 0)
+            break;
+        off += (size_t)n;
+    }
+}
+
+/* Appends "/" and key, escaped as a JSON pointer token, to a pointer. */
+static void pointer_join(char *out, size_t len, const char *pointer, const char *key) {
+    size_t off = (size_t)snprintf(out, len, "%s/", pointer);
+    for (const char *k = key; *k && off + 3 < len; k++) {
+        if (*k == '~' || *k == '/') {
+            out[off++] = '~';
+            out[off++] = *k == '~' ? '0' : '1';
+        } else {
+            out[off++] = *k;
+        }
+    }
+    if (off < len)
+        out[off] = 0;
+}
+
+/* ---- errors ------------------------------------------------------------------------------ */
+
+static void __attribute__((format(printf, 4, 5)))
+perr(const rw_params_ctx_t *c, const char *pointer, bool key, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    rw_errors_vadd_at(c->errs, c->source, c->text, c->len, pointer, key, fmt, ap);
+    va_end(ap);
+}
+
+/* "rule \"r1\": params.window" or "window" */
+static void param_what(const rw_params_ctx_t *c, const rw_param_t *p, char *buf, size_t len) {
+    if (c->what && c->what[0])
+        snprintf(buf, len, "%s.%s", c->what, p->name);
+    else
+        snprintf(buf, len, "%s", p->name);
+}
+
+/* ---- converting one value ---------------------------------------------------------------- */
+
+/* A converted value, before it is stored. */
+typedef union value {
+    double num;
+    int64_t i64;
+    bool b;
+    int idx;
+    const char *str; /* borrowed from the JSON value or the default */
+    const void *ptr;
+    rw_strlist_t list; /* items: a new block (free with free()) */
+} value_t;
+
+/* A new block holding the list's pointers and the text of its integer items. Returns NULL
+ * with why filled when an item is neither a string nor an integer. */
+static const char *const *list_build(const json_t *arr, char *why, size_t len) {
+    size_t n = json_array_size(arr), text = 0, i;
+    json_t *v;
+    json_array_foreach(arr, i, v) {
+        if (json_is_integer(v))
+            text += 24;
+        else if (!json_is_string(v) || memchr(json_string_value(v), 0, json_string_length(v))) {
+            char e[80];
+            echo(v, e, sizeof(e));
+            snprintf(why, len, "item %zu must be a string or an integer, not %s", i, e);
+            return NULL;
+        }
+    }
+    char **items = rw_calloc(1, (n + 1) * sizeof(char *) + text);
+    char *t = (char *)(items + n + 1);
+    json_array_foreach(arr, i, v) {
+        if (json_is_string(v)) {
+            items[i] = (char *)json_string_value(v);
+            continue;
+        }
+        int w = snprintf(t, 24, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        items[i] = t;
+        t += w + 1;
+    }
+    return (const char *const *)items;
+}
+
+/* Checks v against p's type and bounds (no side effects but a list's block). Returns 0 with
+ * *out set, or -1 with why filled ("must be ...", "... is out of bounds"). */
+static int convert(const rw_param_t *p, const json_t *v, value_t *out, char *why, size_t len) {
+    char e[80], b[128];
+    echo(v, e, sizeof(e));
+    double x = 0; /* what the bounds apply to */
+    switch (p->type) {
+    case RW_PARAM_NUMBER:
+        if (!json_is_number(v) || !isfinite(json_number_value(v)))
+            goto wrong_type;
+        x = out->num = json_number_value(v);
+        break;
+    case RW_PARAM_INTEGER:
+        if (!json_is_integer(v))
+            goto wrong_type;
+        out->i64 = json_integer_value(v);
+        x = (double)out->i64;
+        break;
+    case RW_PARAM_BOOL:
+        if (!json_is_boolean(v))
+            goto wrong_type;
+        out->b = json_is_true(v);
+        return 0;
+    case RW_PARAM_STRING:
+        if (!json_is_string(v) || memchr(json_string_value(v), 0, json_string_length(v)))
+            goto wrong_type;
+        out->str = json_string_value(v);
+        x = (double)json_string_length(v);
+        break;
+    case RW_PARAM_DURATION:
+        if (!json_is_string(v) || rw_duration_parse(json_string_value(v), &out->i64)) {
+            snprintf(why, len, "bad duration %s (use 30s, 15m, 1h, 7d)", e);
+            return -1;
+        }
+        x = (double)out->i64;
+        break;
+    case RW_PARAM_ENUM:
+    case RW_PARAM_LEVEL: {
+        choices_text(p, ", ", b, sizeof(b));
+        if (!json_is_string(v)) {
+            snprintf(why, len, "must be one of %s, not %s", b, e);
+            return -1;
+        }
+        out->idx = choice_index(p, json_string_value(v));
+        if (out->idx < 0) {
+            const char *close = rw_suggest(json_string_value(v), choices_of(p), (size_t)-1);
+            snprintf(why, len, "%s is not one of %s%s%s%s", e, b, close ? " (did you mean \"" : "",
+                     close ? close : "", close ? "\"?)" : "");
+            return -1;
+        }
+        if (p->type == RW_PARAM_LEVEL)
+            out->idx++;
+        return 0;
+    }
+    case RW_PARAM_STRING_LIST:
+        if (!json_is_array(v))
+            goto wrong_type;
+        if (!(out->list.items = list_build(v, why, len)))
+            return -1;
+        out->list.n = json_array_size(v);
+        x = (double)out->list.n;
+        break;
+    case RW_PARAM_FIELD:
+        if (!json_is_string(v))
+            goto wrong_type;
+        out->str = json_string_value(v);
+        return 0;
+    case RW_PARAM_MATCH:
+        if (!json_is_object(v))
+            goto wrong_type;
+        return 0;
+    case RW_PARAM_EXPR:
+        if (!json_is_string(v))
+            goto wrong_type;
+        return 0;
+    default:
+        snprintf(why, len, "the module's table has a param of unknown type %d", (int)p->type);
+        return -1;
+    }
+    if (!has_bounds(p))
+        return 0;
+    bool low = (p->flags & RW_PARAM_MIN_EXCLUSIVE) ? !(x > p->min) : !(x >= p->min);
+    if (low || !(x <= p->max)) {
+        bounds_text(p, b, sizeof(b));
+        snprintf(why, len, "%s is out of bounds: %s%s", e, bound_subject(p), b);
+        if (p->type == RW_PARAM_STRING_LIST)
+            free((void *)out->list.items);
+        return -1;
+    }
+    return 0;
+wrong_type:
+    snprintf(why, len, "must be %s, not %s", types[p->type].want, e);
+    return -1;
+}
+
+/* The default as the JSON value a rule would write. Returns a new value, or NULL. */
+static json_t *default_value(const rw_param_t *p) {
+    if (!p->def)
+        return NULL;
+    char *end;
+    switch (p->type) {
+    case RW_PARAM_NUMBER: {
+        errno = 0;
+        double x = strtod(p->def, &end);
+        return *end || end == p->def || errno ? NULL : json_real(x);
+    }
+    case RW_PARAM_INTEGER: {
+        errno = 0;
+        long long x = strtoll(p->def, &end, 10);
+        return *end || end == p->def || errno ? NULL : json_integer(x);
+    }
+    case RW_PARAM_BOOL:
+        return strcmp(p->def, "true") == 0    ? json_true()
+               : strcmp(p->def, "false") == 0 ? json_false()
+                                              : NULL;
+    case RW_PARAM_STRING:
+    case RW_PARAM_DURATION:
+    case RW_PARAM_ENUM:
+    case RW_PARAM_LEVEL:
+    case RW_PARAM_FIELD:
+        return json_string(p->def);
+    default:
+        return NULL;
+    }
+}
+
+/* ---- checking a table -------------------------------------------------------------------- */
+
+static int check_one(const rw_param_t *t, size_t i, size_t size, char *err, size_t errlen) {
+    const rw_param_t *p = &t[i];
+    if (!type_known(p->type))
+        return snprintf(err, errlen, "param %zu has an unknown type %d", i, (int)p->type), -1;
+    if (!p->name || !p->name[0])
+        return snprintf(err, errlen, "param %zu has no name", i), -1;
+    for (size_t k = 0; k < i; k++)
+        if (strcmp(t[k].name, p->name) == 0)
+            return snprintf(err, errlen, "param \"%s\" is declared twice", p->name), -1;
+    const type_info_t *ti = &types[p->type];
+    if (p->offset > size || size - p->offset < ti->size || p->offset % ti->align)
+        return snprintf(err, errlen,
+                        "param \"%s\": offset %zu does not hold a %s in a state of %zu bytes",
+                        p->name, p->offset, ti->name, size),
+               -1;
+    if (p->type == RW_PARAM_ENUM && (!p->choices || !p->choices[0]))
+        return snprintf(err, errlen, "param \"%s\": an enum needs choices", p->name), -1;
+    if ((p->flags & RW_PARAM_WINDOW) && p->type != RW_PARAM_DURATION)
+        return snprintf(err, errlen, "param \"%s\": a window must be a duration", p->name), -1;
+    if (p->def && (p->flags & RW_PARAM_REQUIRED))
+        return snprintf(err, errlen, "param \"%s\" is required and has a default", p->name), -1;
+    if (has_bounds(p) && !(p->min <= p->max))
+        return snprintf(err, errlen, "param \"%s\": bounds min > max", p->name), -1;
+    if (!p->def)
+        return 0;
+    json_t *d = default_value(p);
+    value_t v;
+    char why[300];
+    int rc = d && p->type != RW_PARAM_FIELD ? convert(p, d, &v, why, sizeof(why)) : d ? 0 : -1;
+    if (!d)
+        snprintf(why, sizeof(why), "does not read as a %s", ti->name);
+    json_decref(d);
+    if (rc)
+        return snprintf(err, errlen, "param \"%s\": default \"%s\" %s", p->name, p->def, why), -1;
+    return 0;
+}
+
+int rw_params_check_table(const rw_param_t *table, size_t size, char *err, size_t errlen) {
+    for (size_t i = 0; table && table[i].type != RW_PARAM_END; i++)
+        if (check_one(table, i, size, err, errlen))
+            return -1;
+    return 0;
+}
+
+/* ---- applying an object ------------------------------------------------------------------ */
+
+static bool known(const rw_param_t *t, const char *k) {
+    for (size_t i = 0; t && t[i].type != RW_PARAM_END; i++)
+        if (strcmp(t[i].name, k) == 0)
+            return true;
+    return false;
+}
+
+/* Reports obj's keys that the table does not declare. Returns how many. */
+static size_t unknown_keys(const rw_params_ctx_t *c, const rw_param_t *t, const json_t *obj,
+                           const char *pointer) {
+    const char *names[64];
+    size_t n = 0, bad = 0;
+    for (size_t i = 0; t && t[i].type != RW_PARAM_END && n < 63; i++)
+        names[n++] = t[i].name;
+    names[n] = NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v) {
+        if (known(t, k))
+            continue;
+        char p[512], hint[400];
+        pointer_join(p, sizeof(p), pointer, k);
+        const char *close = rw_suggest(k, names, n);
+        if (close) {
+            snprintf(hint, sizeof(hint), "did you mean \"%s\"?", close);
+        } else if (n) {
+            size_t off = (size_t)snprintf(hint, sizeof(hint), "%s takes ", c->owner);
+            for (size_t i = 0; i < n && off < sizeof(hint); i++)
+                off += (size_t)snprintf(hint + off, sizeof(hint) - off, "%s%s", i ? ", " : "",
+                                        names[i]);
+        } else {
+            snprintf(hint, sizeof(hint), "%s takes none", c->owner);
+        }
+        perr(c, p, true, "%s: unknown %s \"%s\" for %s (%s)", c->what, c->setup ? "param" : "key",
+             k, c->owner, hint);
+        bad++;
+    }
+    return bad;
+}
+
+static void store(const rw_param_t *p, const value_t *v, void *base) {
+    char *at = (char *)base + p->offset;
+    switch (p->type) {
+    case RW_PARAM_NUMBER:
+        memcpy(at, &v->num, sizeof(double));
+        break;
+    case RW_PARAM_INTEGER:
+    case RW_PARAM_DURATION:
+        memcpy(at, &v->i64, sizeof(int64_t));
+        break;
+    case RW_PARAM_BOOL:
+        memcpy(at, &v->b, sizeof(bool));
+        break;
+    case RW_PARAM_ENUM:
+    case RW_PARAM_LEVEL:
+        memcpy(at, &v->idx, sizeof(int));
+        break;
+    case RW_PARAM_STRING: {
+        char *old, *s = v->str ? rw_strdup(v->str) : NULL;
+        memcpy(&old, at, sizeof(char *));
+        free(old);
+        memcpy(at, &s, sizeof(char *));
+        break;
+    }
+    case RW_PARAM_STRING_LIST: {
+        rw_strlist_t old;
+        memcpy(&old, at, sizeof(old));
+        free((void *)old.items);
+        /* Items borrowed from JSON become copies inside one new block. */
+        size_t text = 0;
+        for (size_t i = 0; i < v->list.n; i++)
+            text += strlen(v->list.items[i]) + 1;
+        char **items = rw_calloc(1, (v->list.n + 1) * sizeof(char *) + text);
+        char *t = (char *)(items + v->list.n + 1);
+        for (size_t i = 0; i < v->list.n; i++) {
+            size_t l = strlen(v->list.items[i]) + 1;
+            memcpy(t, v->list.items[i], l);
+            items[i] = t;
+            t += l;
+        }
+        free((void *)v->list.items);
+        rw_strlist_t l = {(const char *const *)items, v->list.n};
+        memcpy(at, &l, sizeof(l));
+        break;
+    }
+    case RW_PARAM_FIELD:
+    case RW_PARAM_MATCH:
+    case RW_PARAM_EXPR:
+        memcpy(at, &v->ptr, sizeof(void *));
+        break;
+    default:
+        break;
+    }
+}
+
+/* Compiles a field, match or expression param through the rule's set-up. Returns 0, or -1 after
+ * adding the error. */
+static int compile(const rw_params_ctx_t *c, const rw_param_t *p, const json_t *v,
+                   const char *pointer, const char *what, value_t *out) {
+    if (!c->setup) {
+        perr(c, pointer, false, "%s: fields, matches and expressions are rule params only", what);
+        return -1;
+    }
+    if (p->type == RW_PARAM_MATCH) {
+        out->ptr = rw_setup_match_at(c->setup, v, pointer, what);
+        return out->ptr ? 0 : -1;
+    }
+    if (p->type == RW_PARAM_EXPR) {
+        out->ptr = rw_setup_expr_at(c->setup, json_string_value(v), pointer, what);
+        return out->ptr ? 0 : -1;
+    }
+    char e[256];
+    if (!(out->ptr = rw_setup_field(c->setup, json_string_value(v), e, sizeof(e)))) {
+        perr(c, pointer, false, "%s: %s", what, e);
+        return -1;
+    }
+    return 0;
+}
+
+/* Checks and stores one param. Returns 0, or -1 after adding the error. */
+static int apply_one(const rw_params_ctx_t *c, const rw_param_t *p, const json_t *obj,
+                     const char *pointer, void *base) {
+    char what[400], ptr[512], why[400];
+    param_what(c, p, what, sizeof(what));
+    const json_t *v = obj ? json_object_get(obj, p->name) : NULL;
+    json_t *def = NULL;
+    if (!v && (p->flags & RW_PARAM_REQUIRED)) {
+        perr(c, pointer, false, "%s: required, %s (%s)", what, types[p->type].want,
+             p->desc ? p->desc : p->name);
+        return -1;
+    }
+    if (!v && !(v = def = default_value(p)))
+        return 0;
+    pointer_join(ptr, sizeof(ptr), pointer, p->name);
+    const char *at = def ? pointer : ptr;
+    value_t val;
+    memset(&val, 0, sizeof(val));
+    int rc = convert(p, v, &val, why, sizeof(why));
+    if (rc)
+        perr(c, at, false, "%s: %s%s", what, def ? "default: " : "", why);
+    else if (p->type == RW_PARAM_FIELD || p->type == RW_PARAM_MATCH || p->type == RW_PARAM_EXPR)
+        rc = compile(c, p, v, at, what, &val);
+    if (rc == 0) {
+        store(p, &val, base);
+        if ((p->flags & RW_PARAM_WINDOW) && c->setup)
+            rw_setup_window(c->setup, val.i64);
+    }
+    json_decref(def);
+    return rc;
+}
+
+size_t rw_params_apply(const rw_params_ctx_t *c, const rw_param_t *table, const json_t *obj,
+                       const char *pointer, void *base) {
+    size_t bad = obj ? unknown_keys(c, table, obj, pointer) : 0;
+    if (bad)
+        return bad;
+    for (size_t i = 0; table && table[i].type != RW_PARAM_END; i++)
+        bad += apply_one(c, &table[i], obj, pointer, base) != 0;
+    return bad;
+}
+
+void rw_params_fini(const rw_param_t *table, void *base) {
+    for (size_t i = 0; base && table && table[i].type != RW_PARAM_END; i++) {
+        char *at = (char *)base + table[i].offset;
+        if (table[i].type == RW_PARAM_STRING) {
+            char *s;
+            memcpy(&s, at, sizeof(s));
+            free(s);
+            s = NULL;
+            memcpy(at, &s, sizeof(s));
+        } else if (table[i].type == RW_PARAM_STRING_LIST) {
+            rw_strlist_t l;
+            memcpy(&l, at, sizeof(l));
+            free((void *)l.items);
+            memset(at, 0, sizeof(l));
+        }
+    }
+}
+
+/* ---- printing ---------------------------------------------------------------------------- */
+
+/* One param's cells for help: type, default, bounds. */
+static void print_cells(const rw_param_t *p, char cells[3][128]) {
+    if (p->type == RW_PARAM_ENUM || p->type == RW_PARAM_LEVEL)
+        choices_text(p, "|", cells[0], 128);
+    else
+        snprintf(cells[0], 128, "%s", type_known(p->type) ? types[p->type].name : "?");
+    snprintf(cells[1], 128, "%s",
+             (p->flags & RW_PARAM_REQUIRED) ? "required"
+             : p->def                       ? p->def
+                                            : "-");
+    char b[112];
+    bounds_text(p, b, sizeof(b));
+    snprintf(cells[2], 128, "%s%s", has_bounds(p) ? bound_subject(p) : "", has_bounds(p) ? b : "-");
+}
+
+void rw_params_print(const rw_param_t *table, int indent, FILE *out) {
+    if (!table || table[0].type == RW_PARAM_END) {
+        fprintf(out, "%*s(no params)\n", indent, "");
+        return;
+    }
+    static const char *const heads[] = {"name", "type", "default", "bounds"};
+    int w[4];
+    for (int k = 0; k < 4; k++)
+        w[k] = (int)strlen(heads[k]);
+    char cells[3][128];
+    for (size_t i = 0; table[i].type != RW_PARAM_END; i++) {
+        print_cells(&table[i], cells);
+        int n = (int)strlen(table[i].name);
+        w[0] = n > w[0] ? n : w[0];
+        for (int k = 0; k < 3; k++)
+            w[k + 1] = (int)strlen(cells[k]) > w[k + 1] ? (int)strlen(cells[k]) : w[k + 1];
+    }
+    fprintf(out, "%*s%-*s  %-*s  %-*s  %-*s  %s\n", indent, "", w[0], heads[0], w[1], heads[1],
+            w[2], heads[2], w[3], heads[3], "description");
+    for (size_t i = 0; table[i].type != RW_PARAM_END; i++) {
+        const rw_param_t *p = &table[i];
+        print_cells(p, cells);
+        fprintf(out, "%*s%-*s  %-*s  %-*s  %-*s  %s%s\n", indent, "", w[0], p->name, w[1], cells[0],
+                w[2], cells[1], w[3], cells[2], p->desc ? p->desc : "",
+                (p->flags & RW_PARAM_WINDOW) ? " (the rule's window)" : "");
+    }
+}
