@@ -32,6 +32,8 @@ static const type_info_t types[] = {
                         alignof(void *)},
     [RW_PARAM_MATCH] = {"match", "a match object such as {\"status\": \"error\"}", sizeof(void *),
                         alignof(void *)},
+    [RW_PARAM_EXPR] = {"expression", "an expression such as \"amount / balance\"", sizeof(void *),
+                       alignof(void *)},
 };
 #define N_TYPES (sizeof(types) / sizeof(*types))
 
@@ -362,7 +364,7 @@ static int check_one(const rw_param_t *t, size_t i, size_t size, char *err, size
         snprintf(why, sizeof(why), "does not read as a %s", ti->name);
     json_decref(d);
     if (rc)
-        return snprintf(err, errlen, "param \"%s\": default \"%s\" %s", p->name, p->def, why), -1;
+        return snprintf(err, errlen, "param \"%s\": default \"%s\": %s", p->name, p->def, why), -1;
     return 0;
 }
 

@@ -1122,7 +1122,7 @@ static int rule_setup(load_ctx_t *c, rw_setup_t *s, const json_t *params, const 
     if (m->init && m->init(s, r->state, e, sizeof(e)) != RW_OK) {
         /* init() names the param first ("list: give exactly one ..."): point at it, and at
          * the column of an expression's error inside it. */
-        char pk[400], msg[600];
+        char pk[400], msg[900];
         size_t n = strcspn(e, ":");
         snprintf(pk, sizeof(pk), "%s/%.*s", pointer, (int)n, e);
         int line, col;

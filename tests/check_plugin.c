@@ -6,13 +6,13 @@
  * build/modules-test/ (from tests/modules/), both built by the Makefile. The build dir is the
  * one this binary sits in ($(BUILD)/tests/check_plugin), so the ASan build loads the ASan
  * modules. */
-#include "eval.h"
+#include "harness.h"
 #include "plugin.h"
-#include "store.h"
 
 #include "harness.h"
 
 #include <check.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -232,7 +232,27 @@ START_TEST(test_plugin_module_params_checked) {
         "\"amount_round\", \"match\": {}, \"params\": {\"field\": \"amount\", \"multiple\": 0},"
         " \"thresholds\": {\"low\": 1}}]}";
     ck_assert_ptr_null(rules_try(bad, first, sizeof(first)));
-    ck_assert_msg(strstr(first, "multiple"), "error: %s", first);
+    char want[128];
+    snprintf(want, sizeof(want),
+             "rules:1:%d: rule \"r\": params.multiple: 0 is out of bounds: greater than 0",
+             (int)(strstr(bad, "\"multiple\": 0") - bad + 1 + strlen("\"multiple\": ")));
+    ck_assert_msg(strstr(first, want), "error: %s, want %s", first, want);
+}
+END_TEST
+
+/* help MODULE --modules-dir DIR prints an external module's params table. */
+START_TEST(test_plugin_help_module) {
+    char p[PATH_MAX], out[8192];
+    add_module(p, "modules", "amount_round.so", NULL);
+    const char *args[] = {"help", "amount_round", "--modules-dir", g_mods, NULL};
+    ck_assert_int_eq(h_run(out, sizeof(out), args), 0);
+    static const char *const want[] = {"module amount_round:", "multiple", "number",  "1000",
+                                       "greater than 0",       "field",    "required"};
+    for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++)
+        ck_assert_msg(strstr(out, want[i]), "no \"%s\" in:\n%s", want[i], out);
+    /* Without the modules dir it is not known. */
+    ck_assert_int_eq(h_run(out, sizeof(out), (const char *[]){"help", "amount_round", NULL}),
+                     RW_EXIT_USAGE);
 }
 END_TEST
 
@@ -277,6 +297,69 @@ START_TEST(test_plugin_refuse_abi_version) {
     rw_error_t err;
     expect_refused(rw_plugins_load_dir(g_mods, &err), &err, p, want, NULL);
     ck_assert_ptr_null(rw_modules_find("bad_abi"));
+}
+END_TEST
+
+/* A module of the first ABI is refused with a message that says how to port it. */
+START_TEST(test_plugin_refuse_abi_v1) {
+    char p[PATH_MAX];
+    add_module(p, "modules-test", "v1_module.so", NULL);
+    rw_error_t err;
+    expect_refused(rw_plugins_load_dir(g_mods, &err), &err, p, "module ABI version 1",
+                   "no longer loads");
+    static const char *const how[] = {"To port it", "RW_MODULE_HEADER", "rw_param_t table",
+                                      "offsetof",   "init()",           "rules/README.md"};
+    for (size_t i = 0; i < sizeof(how) / sizeof(*how); i++)
+        ck_assert_msg(strstr(err.text, how[i]), "\"%s\" lacks \"%s\"", err.text, how[i]);
+    ck_assert_ptr_null(rw_modules_find("v1_module"));
+}
+END_TEST
+
+START_TEST(test_plugin_refuse_descriptor_size) {
+    char p[PATH_MAX], want[96];
+    add_module(p, "modules-test", "bad_size.so", NULL);
+    snprintf(want, sizeof(want), "descriptor is 64 bytes, but this engine's is %zu",
+             sizeof(rw_module_t));
+    rw_error_t err;
+    expect_refused(rw_plugins_load_dir(g_mods, &err), &err, p, want, "RW_MODULE_HEADER");
+    ck_assert_ptr_null(rw_modules_find("bad_size"));
+}
+END_TEST
+
+START_TEST(test_plugin_refuse_bad_param_table) {
+    char p[PATH_MAX];
+    add_module(p, "modules-test", "bad_table.so", NULL);
+    rw_error_t err;
+    expect_refused(rw_plugins_load_dir(g_mods, &err), &err, p, "module \"bad_table\": param \"x\"",
+                   "does not hold a number in a state of 8 bytes");
+    ck_assert_ptr_null(rw_modules_find("bad_table"));
+}
+END_TEST
+
+/* Modules resolve module.h's functions and nothing else from the engine. */
+START_TEST(test_plugin_refuse_engine_symbol) {
+    char p[PATH_MAX];
+    add_module(p, "modules-test", "engine_symbol.so", NULL);
+    rw_error_t err;
+    expect_refused(rw_plugins_load_dir(g_mods, &err), &err, p, "undefined symbol: rw_strdup",
+                   "only the functions of include/riskwarn/module.h");
+    ck_assert_ptr_null(rw_modules_find("engine_symbol"));
+    /* The engine has rw_strdup, it just does not export it. */
+    ck_assert_ptr_null(dlsym(RTLD_DEFAULT, "rw_strdup"));
+    ck_assert_ptr_null(dlsym(RTLD_DEFAULT, "rw_ruleset_load"));
+}
+END_TEST
+
+/* A module referring to every function of module.h loads: each one is exported. */
+START_TEST(test_plugin_module_api_exported) {
+    char p[PATH_MAX];
+    add_module(p, "modules-test", "all_api.so", NULL);
+    rw_error_t err;
+    int rc = rw_plugins_load_dir(g_mods, &err);
+    ck_assert_msg(rc == 0, "refused: %s: %s", err.source, err.text);
+    ck_assert_ptr_nonnull(rw_modules_find("all_api"));
+    ck_assert_ptr_nonnull(dlsym(RTLD_DEFAULT, "rw_setup_field"));
+    ck_assert_ptr_nonnull(dlsym(RTLD_DEFAULT, "rw_window_sum"));
 }
 END_TEST
 
@@ -437,11 +520,17 @@ static Suite *plugin_suite(void) {
     tcase_add_test(tc, test_plugin_module_params_checked);
     tcase_add_test(tc, test_plugin_unload_all);
     tcase_add_test(tc, test_plugin_load_dir_all_or_nothing);
+    tcase_add_test(tc, test_plugin_help_module);
+    tcase_add_test(tc, test_plugin_module_api_exported);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("refuse");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_plugin_refuse_abi_version);
+    tcase_add_test(tc, test_plugin_refuse_abi_v1);
+    tcase_add_test(tc, test_plugin_refuse_descriptor_size);
+    tcase_add_test(tc, test_plugin_refuse_bad_param_table);
+    tcase_add_test(tc, test_plugin_refuse_engine_symbol);
     tcase_add_test(tc, test_plugin_refuse_file_writable);
     tcase_add_test(tc, test_plugin_refuse_dir_writable);
     tcase_add_test(tc, test_plugin_refuse_subdir_writable);
