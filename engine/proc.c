@@ -50,6 +50,11 @@ static int ping(int port, const char *password) {
 
 int rw_redis_server_start(rw_redis_server_t *s, const char *password, int timeout_ms, char *err,
                           size_t errlen) {
+    return rw_redis_server_start_args(s, password, NULL, timeout_ms, err, errlen);
+}
+
+int rw_redis_server_start_args(rw_redis_server_t *s, const char *password, const char *const *extra,
+                               int timeout_ms, char *err, size_t errlen) {
     memset(s, 0, sizeof(*s));
     snprintf(s->dir, sizeof(s->dir), "/tmp/riskwarn-redis-XXXXXX");
     if (!mkdtemp(s->dir)) {
@@ -77,11 +82,17 @@ int rw_redis_server_start(rw_redis_server_t *s, const char *password, int timeou
                 dup2(devnull, 1);
                 dup2(devnull, 2);
             }
-            const char *argv[] = {
-                "redis-server", "--port",      port, "--bind",
-                "127.0.0.1",    "--save",      "",   "--appendonly",
-                "no",           "--daemonize", "no", password ? "--requirepass" : NULL,
-                password,       NULL};
+            const char *argv[64] = {"redis-server", "--port",      port, "--bind",
+                                    "127.0.0.1",    "--save",      "",   "--appendonly",
+                                    "no",           "--daemonize", "no"};
+            size_t n = 11;
+            if (password) {
+                argv[n++] = "--requirepass";
+                argv[n++] = password;
+            }
+            for (size_t i = 0; extra && extra[i] && n < 63; i++)
+                argv[n++] = extra[i];
+            argv[n] = NULL;
             execvp("redis-server", (char *const *)argv);
             _exit(127);
         }
@@ -131,6 +142,8 @@ void rw_redis_server_stop(rw_redis_server_t *s) {
     if (s->dir[0]) {
         char path[300];
         snprintf(path, sizeof(path), "%s/dump.rdb", s->dir);
+        unlink(path);
+        snprintf(path, sizeof(path), "%s/nodes.conf", s->dir); /* a cluster node's */
         unlink(path);
         rmdir(s->dir);
         s->dir[0] = 0;

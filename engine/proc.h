@@ -17,6 +17,10 @@ int rw_free_port(void);
  * Returns 0, or -1 with err filled. */
 int rw_redis_server_start(rw_redis_server_t *s, const char *password, int timeout_ms, char *err,
                           size_t errlen);
+/* The same with more redis-server arguments (a NULL-terminated list, may be
+ * NULL), e.g. {"--cluster-enabled", "yes", NULL}; they run in its directory. */
+int rw_redis_server_start_args(rw_redis_server_t *s, const char *password, const char *const *extra,
+                               int timeout_ms, char *err, size_t errlen);
 /* Stops it (SIGTERM, then SIGKILL after 5 s) and removes its directory. */
 void rw_redis_server_stop(rw_redis_server_t *s);
 
