@@ -25,7 +25,7 @@ extern const rw_cli_opt_t rw_run_opts[], rw_check_opts[], rw_demo_opts[], rw_rep
 int rw_modules_dir_load(const char *dir);
 /* Prints the counters of one date ("YYYY-MM-DD", or "*" for every day) as
  * tables: alerts by level, the top rules, events by type, dead letters and
- * suppressed hits. redis is a connected redisContext (borrowed). */
+ * suppressed hits. redis is an rw_rcluster_t (borrowed). */
 #include <stdio.h>
 void rw_stats_print(void *redis, const char *prefix, const char *date, int top, FILE *out);
 

@@ -55,6 +55,14 @@ static void topics_free(rw_config_t *c) {
     c->n_input_topics = 0;
 }
 
+static void cluster_nodes_free(rw_config_t *c) {
+    for (size_t i = 0; i < c->n_redis_cluster_nodes; i++)
+        free(c->redis_cluster_nodes[i]);
+    free(c->redis_cluster_nodes);
+    c->redis_cluster_nodes = NULL;
+    c->n_redis_cluster_nodes = 0;
+}
+
 void rw_config_fini(rw_config_t *c) {
     free(c->brokers);
     free(c->group_id);
@@ -70,6 +78,7 @@ void rw_config_fini(rw_config_t *c) {
     free(c->redis_unix_socket);
     free(c->redis_password);
     free(c->redis_key_prefix);
+    cluster_nodes_free(c);
     free(c->rules);
     free(c->modules_dir);
     free(c->metrics_listen);
@@ -79,14 +88,43 @@ void rw_config_fini(rw_config_t *c) {
     memset(c, 0, sizeof(*c));
 }
 
-int rw_config_set_redis(rw_config_t *c, const char *hostport) {
-    const char *colon = strrchr(hostport, ':');
-    if (!colon || colon == hostport)
-        return -1;
+/* Whether s is "host:port"; fills port. */
+static bool hostport_ok(const char *s, size_t len, long *port) {
+    const char *colon = memrchr(s, ':', len);
+    if (!colon || colon == s || (size_t)(colon - s) + 1 == len)
+        return false;
     char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port <= 0 || port > 65535)
+    *port = strtol(colon + 1, &end, 10);
+    return end == s + len && *port > 0 && *port <= 65535;
+}
+
+/* Sets the Redis Cluster seeds from a comma-separated list. */
+static int cluster_nodes_set(rw_config_t *c, const char *list) {
+    cluster_nodes_free(c);
+    for (const char *p = list; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        long port;
+        if (len && !hostport_ok(p, len, &port))
+            return -1;
+        if (len) {
+            c->redis_cluster_nodes =
+                rw_realloc(c->redis_cluster_nodes, (c->n_redis_cluster_nodes + 1) * sizeof(char *));
+            c->redis_cluster_nodes[c->n_redis_cluster_nodes++] = rw_strndup(p, len);
+        }
+        p += len + (comma != NULL);
+    }
+    return c->n_redis_cluster_nodes ? 0 : -1;
+}
+
+int rw_config_set_redis(rw_config_t *c, const char *hostport) {
+    if (strchr(hostport, ','))
+        return cluster_nodes_set(c, hostport);
+    long port;
+    if (!hostport_ok(hostport, strlen(hostport), &port))
         return -1;
+    const char *colon = strrchr(hostport, ':');
+    cluster_nodes_free(c);
     free(c->redis_host);
     c->redis_host = rw_strndup(hostport, (size_t)(colon - hostport));
     rw_config_set(&c->redis_unix_socket, NULL); /* host:port wins over a socket */
@@ -586,9 +624,43 @@ static int load_kafka(cctx_t *x, rw_config_t *c, json_t *k) {
     return security_check(x, c->properties);
 }
 
+/* "cluster_nodes": a non-empty list of "host:port"; a cluster has database 0
+ * only and no unix sockets; the key prefix becomes a hash tag. */
+static int load_cluster_nodes(cctx_t *x, rw_config_t *c, json_t *r) {
+    json_t *l = json_object_get(r, "cluster_nodes"), *v;
+    const char *pfx = c->redis_key_prefix;
+    if (strpbrk(pfx, "{}"))
+        return cerr(x, "/redis/key_prefix", false,
+                    "redis.key_prefix: must not hold '{' or '}' (the store makes it a hash tag)");
+    if (!l || json_is_null(l))
+        return 0;
+    if (!json_is_array(l) || !json_array_size(l))
+        return cerr(x, "/redis/cluster_nodes", false,
+                    "redis.cluster_nodes: must be a non-empty list of \"host:port\"");
+    cluster_nodes_free(c);
+    size_t i;
+    json_array_foreach(l, i, v) {
+        long port;
+        if (!json_is_string(v) ||
+            !hostport_ok(json_string_value(v), json_string_length(v), &port)) {
+            char p[64];
+            snprintf(p, sizeof(p), "/redis/cluster_nodes/%zu", i);
+            return cerr(x, p, false, "redis.cluster_nodes[%zu]: must be \"host:port\"", i);
+        }
+    }
+    if (c->redis_db || c->redis_unix_socket)
+        return cerr(x, "/redis/cluster_nodes", false,
+                    "redis.cluster_nodes: a Redis Cluster has no db and no unix_socket");
+    c->n_redis_cluster_nodes = json_array_size(l);
+    c->redis_cluster_nodes = rw_calloc(c->n_redis_cluster_nodes, sizeof(char *));
+    json_array_foreach(l, i, v) c->redis_cluster_nodes[i] = rw_strdup(json_string_value(v));
+    return 0;
+}
+
 static int load_redis(cctx_t *x, rw_config_t *c, json_t *r) {
     static const char *const keys[] = {"host", "port",       "unix_socket",   "password",
-                                       "db",   "key_prefix", "password_file", NULL};
+                                       "db",   "key_prefix", "password_file", "cluster_nodes",
+                                       NULL};
     if (!json_is_object(r))
         return cerr(x, "/redis", false, "redis: must be an object");
     long long port = c->redis_port, db = c->redis_db;
@@ -601,7 +673,7 @@ static int load_redis(cctx_t *x, rw_config_t *c, json_t *r) {
         return -1;
     c->redis_port = (int)port;
     c->redis_db = (int)db;
-    return 0;
+    return load_cluster_nodes(x, c, r);
 }
 
 static int load_webhook(cctx_t *x, rw_config_t *c, json_t *w) {

@@ -23,6 +23,8 @@ typedef struct rw_config {
     char *redis_password;    /* NULL: no AUTH */
     int redis_db;
     char *redis_key_prefix;
+    char **redis_cluster_nodes; /* "host:port" seeds of a Redis Cluster; none: one server */
+    size_t n_redis_cluster_nodes;
 
     char *rules;
     char *modules_dir; /* NULL: none */
@@ -58,7 +60,8 @@ void rw_config_fini(rw_config_t *cfg);
  * filled (file:line:col, or the variable's name). Unknown keys and wrong types
  * are errors. */
 int rw_config_load(rw_config_t *cfg, const char *path, rw_error_t *err);
-/* Parses "host:port" into the Redis settings. Returns 0 or -1. */
+/* Parses "host:port" into the Redis settings, or "host:port,host:port,..."
+ * (a comma anywhere) into Redis Cluster seeds. Returns 0 or -1. */
 int rw_config_set_redis(rw_config_t *cfg, const char *hostport);
 /* The event schema to check events with: the file's, the built-in one when the file
  * names none, or NULL when it turned checking off. Borrowed from cfg or static. */

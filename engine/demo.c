@@ -7,6 +7,7 @@
 #include "format.h"
 #include "mock.h"
 #include "proc.h"
+#include "rcluster.h"
 #include "store.h"
 
 #include <hiredis.h>
@@ -29,10 +30,10 @@ static void *engine_thread(void *arg) {
     return NULL;
 }
 
-/* Sums every field of every rw:events:* hash: messages the engine finished. */
+/* Sums every field of every {rw}:events:* hash: messages the engine finished. */
 static long long processed(redisContext *c) {
     long long total = 0;
-    redisReply *keys = redisCommand(c, "KEYS rw:events:*");
+    redisReply *keys = redisCommand(c, "KEYS {rw}:events:*");
     if (!keys || keys->type != REDIS_REPLY_ARRAY) {
         if (keys)
             freeReplyObject(keys);
@@ -317,7 +318,9 @@ int rw_cmd_demo(int argc, char **argv) {
     feed_end(&f, done);
     if (rc) {
         printf("\nWhat dashboards read in Redis (riskwarn stats --date all):\n\n");
-        rw_stats_print(rc, "rw:", "*", 25, stdout);
+        rw_rcluster_t *sc = rw_redis_open(&ro, NULL, 0);
+        rw_stats_print(sc, "rw:", "*", 25, stdout);
+        rw_rcluster_destroy(sc);
         redisFree(rc);
     }
     atomic_store(&d.ctl.stop, 1);

@@ -1456,7 +1456,8 @@ static void pipeline_init(engine_t *e, pipeline_t *p, const char *name, const ch
                           cfg->redis_password, cfg->redis_db,        prefix,
                           cfg->group_id,       cfg->redis_timeout_ms};
     p->name = name;
-    p->store = rw_redisstore_new(&ro);
+    p->store = rw_redisstore_new_cluster(&ro, (const char *const *)cfg->redis_cluster_nodes,
+                                         cfg->n_redis_cluster_nodes);
     p->batch = rw_batch_new(cfg->max_event_bytes, RW_STATE_CACHED);
     p->batch->max_future_ms = cfg->max_future_ms;
     p->batch->schema = rw_config_schema(cfg);

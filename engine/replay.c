@@ -112,9 +112,11 @@ static int run_init(run_t *r, const char *path, const char *redis, const rw_conf
         rw_redis_opts_t ro = {
             rc.redis_host,       rc.redis_port, NULL, getenv("RW_REDIS_PASSWORD"), 0,
             rc.redis_key_prefix, "replay",      5000};
-        if (bad || rw_memstore_use_redis(r->store, &ro, err, sizeof(err))) {
+        if (bad ||
+            rw_memstore_use_cluster(r->store, &ro, (const char *const *)rc.redis_cluster_nodes,
+                                    rc.n_redis_cluster_nodes, err, sizeof(err))) {
             fprintf(stderr, "riskwarn replay: --redis %s: %s\n", redis,
-                    bad ? "use HOST:PORT" : err);
+                    bad ? "use HOST:PORT, or HOST:PORT,HOST:PORT,... for a Redis Cluster" : err);
             rw_config_fini(&rc);
             return -1;
         }

@@ -1,6 +1,7 @@
 /* riskwarn stats: the day's counters from Redis, as tables. */
 #include "commands.h"
 #include "config.h"
+#include "rcluster.h"
 #include "ruleset.h"
 #include "store.h"
 
@@ -23,9 +24,9 @@ static int row_cmp(const void *a, const void *b) {
 }
 
 /* HGETALL as name=value pairs; calls fn for each. */
-static void hash_each(redisContext *c, const char *key,
+static void hash_each(rw_rcluster_t *c, const char *key,
                       void (*fn)(const char *field, long long v, void *arg), void *arg) {
-    redisReply *r = redisCommand(c, "HGETALL %s", key);
+    redisReply *r = rw_rcluster_command(c, key, "HGETALL %s", key);
     for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2)
         fn(r->element[i]->str, atoll(r->element[i + 1]->str), arg);
     if (r)
@@ -69,12 +70,15 @@ static void add_plain(const char *field, long long v, void *arg) {
 }
 
 /* Sums every hash whose key matches pattern into rows (by field), or into one
- * row by level (by_level). For rule keys, the row is named by the rule id. */
-static void scan_sum(redisContext *c, const char *pattern, size_t id_from, size_t id_tail,
+ * row by level (by_level). For rule keys, the row is named by the rule id.
+ * The counters share one hash slot (the pattern's tag): on a cluster, the
+ * node that serves it holds them all. */
+static void scan_sum(rw_rcluster_t *c, const char *pattern, size_t id_from, size_t id_tail,
                      rows_t *rows, row_t *by_level) {
     unsigned long long cursor = 0;
     do {
-        redisReply *r = redisCommand(c, "SCAN %llu MATCH %s COUNT 1000", cursor, pattern);
+        redisReply *r =
+            rw_rcluster_command(c, pattern, "SCAN %llu MATCH %s COUNT 1000", cursor, pattern);
         if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
             if (r)
                 freeReplyObject(r);
@@ -101,19 +105,20 @@ static void scan_sum(redisContext *c, const char *pattern, size_t id_from, size_
 }
 
 void rw_stats_print(void *redis, const char *p, const char *date, int top, FILE *out) {
-    redisContext *c = redis;
+    rw_rcluster_t *c = redis;
     bool all = strcmp(date, "*") == 0;
     rows_t rules = {0}, events = {0}, supp = {0};
     row_t alerts = {0};
-    char pattern[512];
-    snprintf(pattern, sizeof(pattern), "%salerts:%s", p, date);
+    char pattern[512], tp[256];
+    rw_store_tag_prefix(p, tp, sizeof(tp));
+    snprintf(pattern, sizeof(pattern), "%salerts:%s", tp, date);
     scan_sum(c, pattern, 0, 0, NULL, &alerts);
-    snprintf(pattern, sizeof(pattern), "%sevents:%s", p, date);
+    snprintf(pattern, sizeof(pattern), "%sevents:%s", tp, date);
     scan_sum(c, pattern, 0, 0, &events, NULL);
-    snprintf(pattern, sizeof(pattern), "%ssuppressed:%s", p, date);
+    snprintf(pattern, sizeof(pattern), "%ssuppressed:%s", tp, date);
     scan_sum(c, pattern, 0, 0, &supp, NULL);
-    snprintf(pattern, sizeof(pattern), "%srule:*:%s", p, date);
-    scan_sum(c, pattern, strlen(p) + 5, 11, &rules, NULL); /* ":YYYY-MM-DD" */
+    snprintf(pattern, sizeof(pattern), "%srule:*:%s", tp, date);
+    scan_sum(c, pattern, strlen(tp) + 5, 11, &rules, NULL); /* ":YYYY-MM-DD" */
     rows_t *lists[] = {&rules, &events, &supp};
     for (size_t i = 0; i < 3; i++)
         if (lists[i]->n > 1)
@@ -166,15 +171,18 @@ static bool date_valid(const char *t) {
 
 /* The latest date of the day counters (PREFIXalerts:DATE, PREFIXevents:DATE)
  * into out (11 bytes); "" when there are none. */
-static void latest_day(redisContext *c, const char *prefix, char *out) {
+static void latest_day(rw_rcluster_t *c, const char *p, char *out) {
     static const char *const kinds[] = {"alerts:", "events:"};
+    char prefix[256], pattern[300];
+    rw_store_tag_prefix(p, prefix, sizeof(prefix));
     out[0] = 0;
     for (size_t k = 0; k < 2; k++) {
         unsigned long long cursor = 0;
         size_t skip = strlen(prefix) + strlen(kinds[k]);
+        snprintf(pattern, sizeof(pattern), "%s%s*", prefix, kinds[k]);
         do {
-            redisReply *r =
-                redisCommand(c, "SCAN %llu MATCH %s%s* COUNT 1000", cursor, prefix, kinds[k]);
+            redisReply *r = rw_rcluster_command(c, pattern, "SCAN %llu MATCH %s COUNT 1000",
+                                                cursor, pattern);
             if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
                 if (r)
                     freeReplyObject(r);
@@ -235,24 +243,28 @@ int rw_cmd_stats(int argc, char **argv) {
     char err[512], latest[16];
     rw_error_t cerr;
     rw_error_clear(&cerr);
-    redisContext *c = NULL;
+    rw_rcluster_t *c = NULL;
     if (cfg_path && rw_config_load(&cfg, cfg_path, &cerr)) {
         rw_error_format(&cerr, err, sizeof(err));
         fprintf(stderr, "%s\n", err);
         goto out;
     }
     if (redis && rw_config_set_redis(&cfg, redis)) {
-        fprintf(stderr, "riskwarn stats: --redis: use HOST:PORT\n");
+        fprintf(stderr, "riskwarn stats: --redis: use HOST:PORT, or HOST:PORT,HOST:PORT,... "
+                        "for a Redis Cluster\n");
         goto out;
     }
     rw_redis_opts_t ro = {
         cfg.redis_host, cfg.redis_port,       cfg.redis_unix_socket, cfg.redis_password,
         cfg.redis_db,   cfg.redis_key_prefix, cfg.group_id,          5000};
-    if (!(c = rw_redis_connect(&ro, err, sizeof(err)))) {
-        fprintf(stderr, "riskwarn stats: %s\n", err);
+    c = rw_redis_open(&ro, (const char *const *)cfg.redis_cluster_nodes, cfg.n_redis_cluster_nodes);
+    redisReply *pong = rw_rcluster_command(c, NULL, "PING");
+    if (!pong) {
+        fprintf(stderr, "riskwarn stats: %s\n", rw_rcluster_error(c));
         rc = RW_EXIT_RUNTIME;
         goto out;
     }
+    freeReplyObject(pong);
     if (date && strcmp(date, "all") == 0)
         date = "*";
     if (!date) {
@@ -274,8 +286,7 @@ int rw_cmd_stats(int argc, char **argv) {
     rw_stats_print(c, cfg.redis_key_prefix, date, (int)top, stdout);
     rc = RW_EXIT_OK;
 out:
-    if (c)
-        redisFree(c);
+    rw_rcluster_destroy(c);
     rw_config_fini(&cfg);
     return rc;
 }

@@ -1,5 +1,7 @@
 #include "store.h"
 
+#include "rcluster.h"
+
 #include <hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,31 +14,57 @@ typedef struct memstore {
     rw_store_t base;
     rw_memstore_counter_t *c;
     size_t n, cap;
-    redisContext *lookups; /* optional: resolves watchlist sets */
+    rw_rcluster_t *lookups; /* optional: resolves watchlist sets */
     char *prefix;
 } memstore_t;
 
-static int lookups_read(redisContext *c, rw_batch_t *b);
+static int lookups_read(rw_rcluster_t *c, rw_batch_t *b);
+
+/* Queues a SISMEMBER for every lookup of the batch, in table order. */
+static void lookups_send(rw_rcluster_t *c, const char *prefix, const rw_batch_t *b) {
+    rw_buf_t key;
+    rw_buf_init(&key);
+    for (size_t i = 0; i < b->ltab_size; i++)
+        for (rw_lookup_t *l = b->ltab[i]; l; l = l->next) {
+            rw_buf_reset(&key);
+            rw_buf_printf(&key, "%slist:%s", prefix, l->set);
+            const char *argv[] = {"SISMEMBER", key.data, l->member};
+            size_t argl[] = {9, key.len, strlen(l->member)};
+            rw_rcluster_append_argv(c, 1, 3, argv, argl, 0);
+        }
+    rw_buf_fini(&key);
+}
 
 static int mem_load(rw_store_t *s, rw_batch_t *b) {
     memstore_t *m = (memstore_t *)s;
     if (!m->lookups)
         return 0;
-    for (size_t i = 0; i < b->ltab_size; i++)
-        for (rw_lookup_t *l = b->ltab[i]; l; l = l->next)
-            redisAppendCommand(m->lookups, "SISMEMBER %slist:%s %s", m->prefix, l->set, l->member);
-    if (lookups_read(m->lookups, b) != 0) {
-        snprintf(s->last_error, sizeof(s->last_error), "redis: %s", m->lookups->errstr);
+    rw_rcluster_reset(m->lookups);
+    lookups_send(m->lookups, m->prefix, b);
+    if (rw_rcluster_exec(m->lookups) != 0 || lookups_read(m->lookups, b) != 0) {
+        snprintf(s->last_error, sizeof(s->last_error), "%s", rw_rcluster_error(m->lookups));
         return -1;
     }
     return 0;
 }
 
 int rw_memstore_use_redis(rw_store_t *s, const rw_redis_opts_t *o, char *err, size_t errlen) {
+    return rw_memstore_use_cluster(s, o, NULL, 0, err, errlen);
+}
+
+int rw_memstore_use_cluster(rw_store_t *s, const rw_redis_opts_t *o, const char *const *seeds,
+                            size_t n_seeds, char *err, size_t errlen) {
     memstore_t *m = (memstore_t *)s;
-    m->lookups = rw_redis_connect(o, err, errlen);
-    if (!m->lookups)
+    m->lookups = rw_redis_open(o, seeds, n_seeds);
+    /* Connects now, so that a wrong address is said at once. */
+    redisReply *r = rw_rcluster_command(m->lookups, NULL, "PING");
+    if (!r) {
+        snprintf(err, errlen, "%s", rw_rcluster_error(m->lookups));
+        rw_rcluster_destroy(m->lookups);
+        m->lookups = NULL;
         return -1;
+    }
+    freeReplyObject(r);
     m->prefix = rw_strdup(o->prefix ? o->prefix : "rw:");
     return 0;
 }
@@ -72,8 +100,7 @@ static void mem_destroy(rw_store_t *s) {
         free(m->c[k].field);
     }
     free(m->c);
-    if (m->lookups)
-        redisFree(m->lookups);
+    rw_rcluster_destroy(m->lookups);
     free(m->prefix);
     free(m);
 }
@@ -115,9 +142,12 @@ static const char due_script[] =
     "return out\n";
 #define DUE_LIMIT 10000
 
-/* ARGV: nfences, then nfences x (key, expected, new), then ops:
+/* KEYS[1]: a key of the fenced keys' hash slot (every key the script touches
+ * shares it: see rw_store_tag_prefix). ARGV: nfences, then nfences x (key,
+ * expected, new), then ops:
  *   H key field by ttl_s   HINCRBY + EXPIRE
- *   W key trim_max ttl_ms  ZREMRANGEBYSCORE -inf trim_max (unless '') + PEXPIRE
+ *   S key value ttl_ms     SET (a cool-down)
+ *   C ...                  a case (below)
  * Returns 1 when applied, 0 when a fence moved (nothing applied). */
 static const char apply_script[] =
     "local n = tonumber(ARGV[1])\n"
@@ -138,12 +168,6 @@ static const char apply_script[] =
     "    redis.call('HINCRBY', ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])\n"
     "    redis.call('EXPIRE', ARGV[i + 1], ARGV[i + 4])\n"
     "    i = i + 5\n"
-    "  elseif op == 'W' then\n"
-    "    if ARGV[i + 2] ~= '' then\n"
-    "      redis.call('ZREMRANGEBYSCORE', ARGV[i + 1], '-inf', ARGV[i + 2])\n"
-    "    end\n"
-    "    redis.call('PEXPIRE', ARGV[i + 1], ARGV[i + 3])\n"
-    "    i = i + 4\n"
     "  elseif op == 'S' then\n" /* key value ttl_ms */
     "    redis.call('SET', ARGV[i + 1], ARGV[i + 2], 'PX', ARGV[i + 3])\n"
     "    i = i + 4\n"
@@ -169,10 +193,13 @@ typedef struct redisstore {
     rw_store_t base;
     rw_redis_opts_t o;
     char *host, *unix_socket, *password, *prefix, *group;
-    redisContext *c;
+    char *tprefix; /* "{rw}:": fences, counters, cases and cool-downs share its slot */
+    char *anchor;  /* a key of that slot: the apply script's KEYS[1] */
+    rw_rcluster_t *rc;
     char script[sizeof(apply_script) + 32];
-    char sha[48];   /* the script's SHA1 on this connection; "" until loaded */
-    size_t replies; /* replies of the write sent and not read yet */
+    char sha[48];         /* the script's SHA1; "" until loaded */
+    size_t n_win_cmds;    /* window writes queued before the script */
+    int64_t warned_at_ms; /* the last warning of a write replicas did not confirm */
     /* argv under construction */
     char **argv;
     size_t *argl;
@@ -182,59 +209,36 @@ typedef struct redisstore {
     size_t *offs;
 } redisstore_t;
 
+size_t rw_store_tag_prefix(const char *prefix, char *out, size_t len) {
+    size_t n = strlen(prefix);
+    bool colon = n && prefix[n - 1] == ':';
+    int w = snprintf(out, len, "{%.*s}%s", (int)(n - colon), prefix, colon ? ":" : "");
+    return w < 0 ? 0 : (size_t)w;
+}
+
+rw_rcluster_t *rw_redis_open(const rw_redis_opts_t *o, const char *const *seeds, size_t n_seeds) {
+    rw_rcluster_opts_t co = {seeds,          n_seeds, o->host,     o->port,
+                             o->unix_socket, o->db,   o->password, o->timeout_ms};
+    return rw_rcluster_new(&co);
+}
+
 void *rw_redis_connect(const rw_redis_opts_t *o, char *err, size_t errlen) {
-    struct timeval tv = {o->timeout_ms / 1000, (o->timeout_ms % 1000) * 1000};
-    redisContext *c = o->unix_socket && *o->unix_socket
-                          ? redisConnectUnixWithTimeout(o->unix_socket, tv)
-                          : redisConnectWithTimeout(o->host, o->port, tv);
-    if (!c || c->err) {
-        snprintf(err, errlen, "redis %s:%d: %s", o->unix_socket ? o->unix_socket : o->host, o->port,
-                 c ? c->errstr : "cannot allocate context");
-        if (c)
-            redisFree(c);
-        return NULL;
-    }
-    redisSetTimeout(c, tv);
-    redisReply *r;
-    if (o->password && *o->password) {
-        r = redisCommand(c, "AUTH %s", o->password);
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            snprintf(err, errlen, "redis AUTH failed: %s", r ? r->str : c->errstr);
-            if (r)
-                freeReplyObject(r);
-            redisFree(c);
-            return NULL;
-        }
-        freeReplyObject(r);
-    }
-    if (o->db) {
-        r = redisCommand(c, "SELECT %d", o->db);
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            snprintf(err, errlen, "redis SELECT %d failed: %s", o->db, r ? r->str : c->errstr);
-            if (r)
-                freeReplyObject(r);
-            redisFree(c);
-            return NULL;
-        }
-        freeReplyObject(r);
-    }
-    return c;
+    return rw_rcluster_connect(o->host, o->port, o->unix_socket, o->password, o->db, o->timeout_ms,
+                               err, errlen);
 }
 
 static void rs_drop(redisstore_t *s, const char *what) {
-    snprintf(s->base.last_error, sizeof(s->base.last_error), "redis %s: %s", what,
-             s->c && s->c->err ? s->c->errstr : "connection lost");
-    if (s->c)
-        redisFree(s->c);
-    s->c = NULL;
+    snprintf(s->base.last_error, sizeof(s->base.last_error), "%s: %s", what,
+             rw_rcluster_error(s->rc));
 }
 
-/* Loads the apply script: batches then send its SHA1, not its text. */
+/* Learns the apply script's SHA1 (the same on every node): batches then send
+ * it, not the text; a node that lacks the script gets the text (NOSCRIPT). */
 static int script_load(redisstore_t *s) {
-    redisReply *r = redisCommand(s->c, "SCRIPT LOAD %s", s->script);
+    redisReply *r = rw_rcluster_command(s->rc, s->anchor, "SCRIPT LOAD %s", s->script);
     if (!r || r->type != REDIS_REPLY_STRING || r->len >= sizeof(s->sha)) {
         snprintf(s->base.last_error, sizeof(s->base.last_error), "redis SCRIPT LOAD: %s",
-                 r && r->type == REDIS_REPLY_ERROR ? r->str : s->c->errstr);
+                 r && r->type == REDIS_REPLY_ERROR ? r->str : rw_rcluster_error(s->rc));
         if (r)
             freeReplyObject(r);
         return -1;
@@ -244,16 +248,7 @@ static int script_load(redisstore_t *s) {
     return 0;
 }
 
-static int rs_ensure(redisstore_t *s) {
-    if (s->c)
-        return 0;
-    s->c = rw_redis_connect(&s->o, s->base.last_error, sizeof(s->base.last_error));
-    if (s->c && script_load(s) != 0) {
-        redisFree(s->c);
-        s->c = NULL;
-    }
-    return s->c ? 0 : -1;
-}
+static int rs_ensure(redisstore_t *s) { return *s->sha ? 0 : script_load(s); }
 
 static void args_reset(redisstore_t *s) {
     s->argc = 0;
@@ -327,7 +322,8 @@ static void arg_cat(redisstore_t *s, const char *a, const char *b, const char *c
         free(buf);
 }
 
-/* A window's key. */
+/* A window's key: hashed whole (no tag), so that windows spread over a
+ * cluster's nodes by rule and entity. */
 static void arg_window(redisstore_t *s, const rw_wstate_t *ws) {
     arg_cat(s, s->prefix, "w:", ws->id);
 }
@@ -356,10 +352,10 @@ static void args_fix(redisstore_t *s) {
         s->argv[i] = s->strs.data + s->offs[i];
 }
 
-/* Appends the command built in argv to the connection's pipeline, written in
- * Redis's protocol here (hiredis's own formatting costs more than the rest of
- * a batch's write). */
-static void args_send(redisstore_t *s) {
+/* Queues the command built in argv, routed by argv[key] (write: RW_RC_WRITE
+ * or 0), written in Redis's protocol here (hiredis's own formatting costs more
+ * than the rest of a batch's write). */
+static void args_send(redisstore_t *s, int key, int write) {
     args_fix(s);
     size_t need = 16;
     for (size_t i = 0; i < s->argc; i++)
@@ -385,11 +381,11 @@ static void args_send(redisstore_t *s) {
         *w++ = '\n';
     }
     o->len = (size_t)(w - o->data);
-    redisAppendFormattedCommand(s->c, o->data, o->len);
+    rw_rcluster_append(s->rc, s->argv[key], s->argl[key], o->data, o->len, write);
 }
 
 static void fence_key(redisstore_t *s, const rw_src_t *src) {
-    arg_fmt(s, "%sfence:%s:%s:%d", s->prefix, s->group, src->topic, (int)src->partition);
+    arg_fmt(s, "%sfence:%s:%s:%d", s->tprefix, s->group, src->topic, (int)src->partition);
 }
 
 /* Parses "topic/partition/offset|value". */
@@ -420,14 +416,17 @@ static int member_parse(const char *m, size_t len, char *topic, size_t tlen, int
 }
 
 /* Reads the SISMEMBER replies of the batch's lookups, in table order. */
-static int lookups_read(redisContext *c, rw_batch_t *b) {
+static int lookups_read(rw_rcluster_t *c, rw_batch_t *b) {
     for (size_t i = 0; i < b->ltab_size; i++)
         for (rw_lookup_t *l = b->ltab[i]; l; l = l->next) {
-            redisReply *r;
-            if (redisGetReply(c, (void **)&r) != REDIS_OK)
+            redisReply *r = rw_rcluster_next(c);
+            if (!r)
                 return -1;
+            bool bad = r->type == REDIS_REPLY_ERROR;
             l->result = r->type == REDIS_REPLY_INTEGER ? (r->integer ? 1 : 0) : -1;
             freeReplyObject(r);
+            if (bad)
+                return -1;
         }
     return 0;
 }
@@ -441,18 +440,22 @@ static int cases_read(redisstore_t *s, rw_batch_t *b, size_t nrules, size_t ncas
     redisReply **gets = rw_calloc(ncases ? ncases : 1, sizeof(*gets));
     int rc = 0;
     for (size_t i = 0; i < nrules; i++)
-        if (redisGetReply(s->c, (void **)&scans[i]) != REDIS_OK)
+        if (!(scans[i] = rw_rcluster_next(s->rc)))
             rc = -1;
     for (size_t i = 0; rc == 0 && i < ncases; i++)
-        if (redisGetReply(s->c, (void **)&gets[i]) != REDIS_OK)
+        if (!(gets[i] = rw_rcluster_next(s->rc)))
             rc = -1;
     if (rc == 0) {
         size_t gi = 0;
         for (size_t i = 0; i < b->kstab_size; i++)
             for (rw_case_t *k = b->kstab[i]; k; k = k->next, gi++) {
                 redisReply *r = gets[gi];
-                if (r && r->type == REDIS_REPLY_STRING &&
-                    rw_case_from_record(k, r->str, r->len) != 0)
+                if (r->type == REDIS_REPLY_ERROR) {
+                    snprintf(s->base.last_error, sizeof(s->base.last_error), "redis: case read: %s",
+                             r->str);
+                    rc = -1;
+                } else if (r->type == REDIS_REPLY_STRING &&
+                           rw_case_from_record(k, r->str, r->len) != 0)
                     rw_log(RW_LOG_WARN, "case %s: unreadable record, ignored", k->id);
             }
         size_t ri = 0;
@@ -498,14 +501,20 @@ static bool window_needs_read(const rw_wstate_t *ws) {
  * keeps) and a grace. */
 static int64_t window_ttl_ms(const rw_wstate_t *ws) { return 2 * ws->window_ms + WINDOW_GRACE_MS; }
 
-/* The next reply; NULL when the connection failed (it is dropped). */
+/* The next reply of the commands sent; NULL when there is none. */
 static redisReply *reply_get(redisstore_t *s) {
-    redisReply *r;
-    if (redisGetReply(s->c, (void **)&r) != REDIS_OK) {
-        rs_drop(s, "read");
-        return NULL;
-    }
+    redisReply *r = rw_rcluster_next(s->rc);
+    if (!r)
+        snprintf(s->base.last_error, sizeof(s->base.last_error), "redis: a reply is missing");
     return r;
+}
+
+/* Sends the commands queued and reads their replies. 0, or -1. */
+static int rs_exec(redisstore_t *s, const char *what) {
+    if (rw_rcluster_exec(s->rc) == 0)
+        return 0;
+    rs_drop(s, what);
+    return -1;
 }
 
 /* Fills a window from its ZRANGEBYSCORE ... WITHSCORES reply. Returns 0, or
@@ -530,12 +539,13 @@ static int window_read(rw_batch_t *b, rw_wstate_t *ws, const redisReply *r) {
 
 static int redis_load(rw_store_t *base, rw_batch_t *b) {
     redisstore_t *s = (redisstore_t *)base;
-    if (s->replies) {
+    if (rw_rcluster_in_flight(s->rc)) {
         snprintf(base->last_error, sizeof(base->last_error), "redis: a write is still in flight");
         return -1;
     }
     if (rs_ensure(s))
         return -1;
+    rw_rcluster_reset(s->rc);
     /* Cases: forget what an earlier attempt did; read each touched case, and
      * every case of the ruleset due by the batch's horizon. */
     for (size_t i = 0; i < b->kstab_size; i++)
@@ -549,19 +559,28 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
     size_t ncase_rules = 0;
     for (size_t r = 0; r < b->rs->n_rules; r++)
         if (b->rs->rules[r].case_open && b->horizon_ms > INT64_MIN) {
-            redisAppendCommand(s->c, "EVAL %s 2 %sd:%s:due %sd:%s %lld %d", due_script, s->prefix,
-                               b->rs->rules[r].id, s->prefix, b->rs->rules[r].id,
-                               (long long)b->horizon_ms, DUE_LIMIT);
+            args_reset(s);
+            arg_add(s, "EVAL", 4);
+            arg_add(s, due_script, sizeof(due_script) - 1);
+            arg_add(s, "2", 1);
+            arg_fmt(s, "%sd:%s:due", s->tprefix, b->rs->rules[r].id);
+            arg_cat(s, s->tprefix, "d:", b->rs->rules[r].id);
+            arg_i64(s, b->horizon_ms);
+            arg_i64(s, DUE_LIMIT);
+            args_send(s, 3, 0);
             ncase_rules++;
         }
     size_t ncases = 0;
     for (size_t i = 0; i < b->kstab_size; i++)
         for (rw_case_t *k = b->kstab[i]; k; k = k->next, ncases++) {
             const char *colon = strchr(k->id, ':');
-            redisAppendCommand(s->c, "HGET %sd:%b %s", s->prefix, k->id, (size_t)(colon - k->id),
-                               colon + 1);
+            args_reset(s);
+            arg_add(s, "HGET", 4);
+            arg_fmt(s, "%sd:%.*s", s->tprefix, (int)(colon - k->id), k->id);
+            arg_add(s, colon + 1, strlen(colon + 1));
+            args_send(s, 1, 0);
         }
-    if (cases_read(s, b, ncase_rules, ncases) != 0)
+    if (rs_exec(s, "read") != 0 || cases_read(s, b, ncase_rules, ncases) != 0)
         return -1;
     /* Cool-downs this engine does not hold: read each. */
     for (size_t i = 0; i < b->n_cools_touched; i++) {
@@ -569,9 +588,14 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
         if (!c->loaded || c->shared) {
             rw_cool_forget(c);
             c->reading = true;
-            redisAppendCommand(s->c, "GET %scd:%s", s->prefix, c->id);
+            args_reset(s);
+            arg_add(s, "GET", 3);
+            arg_cat(s, s->tprefix, "cd:", c->id);
+            args_send(s, 1, 0);
         }
     }
+    if (rs_exec(s, "read") != 0)
+        return -1;
     int rc = 0;
     for (size_t i = 0; i < b->n_cools_touched; i++) {
         rw_cool_t *c = b->cools_touched[i];
@@ -582,7 +606,11 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
         redisReply *r = reply_get(s);
         if (!r)
             return -1;
-        if (r->type == REDIS_REPLY_STRING && rw_cool_parse(c, r->str, r->len) != 0)
+        if (r->type == REDIS_REPLY_ERROR) {
+            snprintf(base->last_error, sizeof(base->last_error), "redis: cool-down read: %s",
+                     r->str);
+            rc = -1;
+        } else if (r->type == REDIS_REPLY_STRING && rw_cool_parse(c, r->str, r->len) != 0)
             rw_log(RW_LOG_WARN, "cool-down %s: unreadable value, ignored", c->id);
         freeReplyObject(r);
     }
@@ -594,7 +622,7 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
         args_reset(s);
         arg_add(s, "GET", 3);
         fence_key(s, &b->srcs[i]);
-        args_send(s);
+        args_send(s, 1, 0);
     }
     /* Windows: entries, expiry and size of each one to read. */
     for (size_t i = 0; i < b->n_touched; i++) {
@@ -613,23 +641,18 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
         arg_add(s, from, 1 + i64_text(ws->loaded_from_ms, from + 1));
         arg_add(s, "+inf", 4);
         arg_add(s, "WITHSCORES", 10);
-        args_send(s);
+        args_send(s, 1, 0);
         static const char *const more[] = {"PTTL", "ZCARD"};
         for (int k = 0; k < 2 && (ws->reading & RW_READ_META); k++) {
             args_reset(s);
             arg_add(s, more[k], strlen(more[k]));
             arg_window(s, ws);
-            args_send(s);
+            args_send(s, 1, 0);
         }
     }
-    for (size_t i = 0; i < b->ltab_size; i++)
-        for (rw_lookup_t *l = b->ltab[i]; l; l = l->next) {
-            args_reset(s);
-            arg_add(s, "SISMEMBER", 9);
-            arg_cat(s, s->prefix, "list:", l->set);
-            arg_add(s, l->member, strlen(l->member));
-            args_send(s);
-        }
+    lookups_send(s->rc, s->prefix, b);
+    if (rs_exec(s, "read") != 0)
+        return -1;
     for (size_t i = 0; i < nsrc; i++) {
         if (b->srcs[i].fence_known)
             continue;
@@ -680,8 +703,8 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
         freeReplyObject(pttl);
         freeReplyObject(card);
     }
-    if (lookups_read(s->c, b) != 0) {
-        rs_drop(s, "read");
+    if (lookups_read(s->rc, b) != 0) {
+        snprintf(base->last_error, sizeof(base->last_error), "redis: watchlist read failed");
         return -1;
     }
     return rc;
@@ -705,13 +728,14 @@ static void window_add_send(redisstore_t *s, const rw_batch_t *b, const rw_wstat
         arg_i64(s, ws->ents[e].ts_ms);
         arg_member(s, src, m->offset, ws->ents[e].value);
     }
-    args_send(s);
-    s->replies++;
+    args_send(s, 1, RW_RC_WRITE);
+    s->n_win_cmds++;
 }
 
 /* Only when needed, a window's trim (once the store holds as many entries no
  * event needs as it holds needed ones, and at least 64) and its expiry (once
- * the last one set is an hour old), as a W op of the script. */
+ * the last one set is an hour old), sent after its ZADD (the window's slot is
+ * not the script's; trimming and expiry, like entries, are harmless to repeat). */
 static void window_write(redisstore_t *s, rw_wstate_t *ws, int64_t now) {
     if (!ws->n_fresh)
         return;
@@ -723,13 +747,21 @@ static void window_write(redisstore_t *s, rw_wstate_t *ws, int64_t now) {
     int64_t cut = rw_window_keep_from(ws);
     if (ws->load_min_ms < cut)
         cut = ws->load_min_ms;
-    arg_add(s, "W", 1);
-    arg_window(s, ws);
-    if (trim)
+    if (trim) {
+        args_reset(s);
+        arg_add(s, "ZREMRANGEBYSCORE", 16);
+        arg_window(s, ws);
+        arg_add(s, "-inf", 4);
         arg_i64(s, cut);
-    else
-        arg_add(s, "", 0);
+        args_send(s, 1, RW_RC_WRITE);
+        s->n_win_cmds++;
+    }
+    args_reset(s);
+    arg_add(s, "PEXPIRE", 7);
+    arg_window(s, ws);
     arg_i64(s, window_ttl_ms(ws));
+    args_send(s, 1, RW_RC_WRITE);
+    s->n_win_cmds++;
     /* Set as if written; a failed write forgets the window, and these with it. */
     if (trim)
         ws->stale = 0;
@@ -754,22 +786,27 @@ static bool batch_writes(const rw_batch_t *b, size_t *nf) {
 
 static int redis_apply_send(rw_store_t *base, rw_batch_t *b) {
     redisstore_t *s = (redisstore_t *)base;
-    s->replies = 0;
+    s->n_win_cmds = 0;
     if (rs_ensure(s))
         return -1;
+    rw_rcluster_reset(s->rc);
     size_t nf;
     if (!batch_writes(b, &nf)) {
         rw_batch_stored(b);
         return 0; /* nothing new: every message was applied before */
     }
+    int64_t now = rw_now_ms();
     for (size_t i = 0; i < b->n_touched; i++)
-        if (b->touched[i]->n_fresh)
+        if (b->touched[i]->n_fresh) {
             window_add_send(s, b, b->touched[i]);
+            window_write(s, b->touched[i], now);
+        }
     /* The script last: its text stays in argv for a resend after NOSCRIPT. */
     args_reset(s);
     arg_add(s, "EVALSHA", 7);
     arg_add(s, s->sha, strlen(s->sha));
-    arg_add(s, "0", 1);
+    arg_add(s, "1", 1);
+    arg_add(s, s->anchor, strlen(s->anchor));
     /* Fences of the partitions this batch read from. */
     arg_fmt(s, "%zu", nf);
     for (size_t i = 0; i < b->n_srcs; i++) {
@@ -785,14 +822,11 @@ static int redis_apply_send(rw_store_t *base, rw_batch_t *b) {
     }
     for (rw_incr_t *c = b->incrs; c; c = c->next) {
         arg_add(s, "H", 1);
-        arg_cat(s, s->prefix, c->key, NULL);
+        arg_cat(s, s->tprefix, c->key, NULL);
         arg_add(s, c->field, strlen(c->field));
         arg_i64(s, c->by);
         arg_i64(s, COUNTER_TTL_S);
     }
-    int64_t now = rw_now_ms();
-    for (size_t i = 0; i < b->n_touched; i++)
-        window_write(s, b->touched[i], now);
     for (size_t i = 0; i < b->kstab_size; i++)
         for (rw_case_t *k = b->kstab[i]; k; k = k->next) {
             if (!k->dirty)
@@ -800,8 +834,8 @@ static int redis_apply_send(rw_store_t *base, rw_batch_t *b) {
             const char *colon = strchr(k->id, ':');
             int rl = (int)(colon - k->id);
             arg_add(s, "C", 1);
-            arg_fmt(s, "%sd:%.*s", s->prefix, rl, k->id);
-            arg_fmt(s, "%sd:%.*s:due", s->prefix, rl, k->id);
+            arg_fmt(s, "%sd:%.*s", s->tprefix, rl, k->id);
+            arg_fmt(s, "%sd:%.*s:due", s->tprefix, rl, k->id);
             arg_add(s, colon + 1, strlen(colon + 1));
             if (k->open) {
                 char *rec = rw_case_record(k);
@@ -823,66 +857,81 @@ static int redis_apply_send(rw_store_t *base, rw_batch_t *b) {
             continue;
         char *v = rw_cool_format(c);
         arg_add(s, "S", 1);
-        arg_fmt(s, "%scd:%s", s->prefix, c->id);
+        arg_fmt(s, "%scd:%s", s->tprefix, c->id);
         arg_add(s, v, strlen(v));
         arg_fmt(s, "%lld", (long long)(b->rs->rules[c->rule].cooldown_ms + WINDOW_GRACE_MS));
         free(v);
     }
     /* Sent now, so that Redis runs it while the engine goes on. */
-    args_send(s);
-    s->replies++;
-    int done = 0;
-    while (!done)
-        if (redisBufferWrite(s->c, &done) != REDIS_OK) {
-            rs_drop(s, "apply");
-            return -1;
-        }
+    args_send(s, 3, RW_RC_WRITE);
+    if (rw_rcluster_send(s->rc) != 0) {
+        rs_drop(s, "apply");
+        return -1;
+    }
     rw_batch_stored(b);
     return 0;
 }
 
+/* How long a master may take to hear from its replicas that they have a write. */
+#define REPLICA_WAIT_MS 1000
+
 static int redis_apply_wait(rw_store_t *base) {
     redisstore_t *s = (redisstore_t *)base;
-    if (!s->replies)
+    if (!rw_rcluster_in_flight(s->rc))
         return 0;
-    redisReply *r = NULL;
+    if (rw_rcluster_recv(s->rc) != 0) {
+        rs_drop(s, "apply");
+        return -1;
+    }
     int rc = 0;
-    for (; s->replies > 1; s->replies--) { /* the ZADDs */
-        if (redisGetReply(s->c, (void **)&r) != REDIS_OK)
-            break;
+    for (size_t i = 0; i < s->n_win_cmds; i++) {
+        redisReply *r = reply_get(s);
+        if (!r)
+            return -1;
         if (r->type == REDIS_REPLY_ERROR && rc == 0) {
             snprintf(base->last_error, sizeof(base->last_error), "redis window write: %s", r->str);
             rc = -1;
         }
         freeReplyObject(r);
-        r = NULL;
     }
-    if (s->replies == 1 && redisGetReply(s->c, (void **)&r) != REDIS_OK)
-        r = NULL;
-    s->replies = 0;
+    redisReply *r = reply_get(s);
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
-        /* The server lost its scripts (restart, SCRIPT FLUSH): nothing ran. */
+        /* This node lacks the script (a restart, a failover, SCRIPT FLUSH):
+         * nothing ran. The same arguments with the text load it there. */
         freeReplyObject(r);
-        r = NULL;
-        if (script_load(s) == 0) /* the same text: the same SHA1 */
-            r = redisCommandArgv(s->c, (int)s->argc, (const char **)s->argv, s->argl);
+        args_fix(s);
+        s->argv[0] = "EVAL";
+        s->argl[0] = 4;
+        s->argv[1] = s->script;
+        s->argl[1] = strlen(s->script);
+        rw_rcluster_append_argv(s->rc, 3, (int)s->argc, (const char **)s->argv, s->argl,
+                                RW_RC_WRITE);
+        r = rs_exec(s, "apply") == 0 ? reply_get(s) : NULL;
     }
-    if (!r) {
-        rs_drop(s, "apply");
+    if (!r)
         return -1;
-    }
-    if (rc != 0) {
-        freeReplyObject(r);
-        return rc;
-    }
-    if (r->type == REDIS_REPLY_INTEGER) {
+    if (rc == 0 && r->type == REDIS_REPLY_INTEGER) {
         rc = r->integer == 1 ? 0 : RW_STORE_CONFLICT;
-    } else {
+    } else if (rc == 0) {
         snprintf(base->last_error, sizeof(base->last_error), "redis apply: %s",
                  r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
         rc = -1;
     }
     freeReplyObject(r);
+    /* Stored once the replicas have it too: a failover then loses nothing. */
+    int short_of = rw_rcluster_sync_replicas(s->rc, REPLICA_WAIT_MS);
+    if (short_of < 0) {
+        rs_drop(s, "apply");
+        return -1;
+    }
+    int64_t now = rw_now_ms();
+    if (short_of > 0 && now - s->warned_at_ms >= 60000) {
+        s->warned_at_ms = now;
+        rw_log(RW_LOG_WARN,
+               "redis: %d master(s) did not hear from every replica within %d ms; a failover "
+               "now could lose the last writes",
+               short_of, REPLICA_WAIT_MS);
+    }
     return rc;
 }
 
@@ -893,12 +942,13 @@ static int redis_apply(rw_store_t *base, rw_batch_t *b) {
 
 static void redis_destroy(rw_store_t *base) {
     redisstore_t *s = (redisstore_t *)base;
-    if (s->c)
-        redisFree(s->c);
+    rw_rcluster_destroy(s->rc);
     free(s->host);
     free(s->unix_socket);
     free(s->password);
     free(s->prefix);
+    free(s->tprefix);
+    free(s->anchor);
     free(s->group);
     free(s->argv);
     free(s->argl);
@@ -909,6 +959,11 @@ static void redis_destroy(rw_store_t *base) {
 }
 
 rw_store_t *rw_redisstore_new(const rw_redis_opts_t *o) {
+    return rw_redisstore_new_cluster(o, NULL, 0);
+}
+
+rw_store_t *rw_redisstore_new_cluster(const rw_redis_opts_t *o, const char *const *seeds,
+                                      size_t n_seeds) {
     redisstore_t *s = rw_calloc(1, sizeof(*s));
     s->base.load = redis_load;
     s->base.apply = redis_apply;
@@ -923,6 +978,12 @@ rw_store_t *rw_redisstore_new(const rw_redis_opts_t *o) {
     s->o.group = s->group = rw_strdup(o->group ? o->group : "riskwarn");
     if (s->o.timeout_ms <= 0)
         s->o.timeout_ms = 5000;
+    char tp[256];
+    rw_store_tag_prefix(s->prefix, tp, sizeof(tp));
+    s->tprefix = rw_strdup(tp);
+    s->anchor = rw_malloc(strlen(tp) + strlen(s->group) + 8);
+    sprintf(s->anchor, "%sfence:%s", tp, s->group);
+    s->rc = rw_redis_open(&s->o, seeds, n_seeds);
     snprintf(s->script, sizeof(s->script), apply_script, FENCE_TTL_S);
     rw_buf_init(&s->strs);
     rw_buf_init(&s->resp);

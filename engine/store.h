@@ -2,9 +2,14 @@
  * State stores: where fences, windows and counters live.
  *
  * The Redis store serves `run`: per batch, one pipelined read (fences and
- * windows) and one atomic write (a Lua script that checks the fences it read
- * are unchanged, then applies every counter and window update and moves the
- * fences). The memory store serves `replay` without Redis.
+ * windows) and one write: each window's new entries (ZADD, with its trim and
+ * expiry when due), then one atomic script that checks the fences it read are
+ * unchanged, then applies every counter, case and cool-down and moves the
+ * fences. A window entry is a fact that adding twice leaves as it was; what
+ * the script writes is not, so it all shares one hash slot (the tag of
+ * rw_store_tag_prefix) and stays atomic on a Redis Cluster too, while windows
+ * spread over the cluster by rule and key. The memory store serves `replay`
+ * without Redis.
  */
 #ifndef RW_STORE_H
 #define RW_STORE_H
@@ -43,6 +48,8 @@ rw_store_t *rw_memstore_new(void);
  * Returns 0, or -1 with err filled. */
 struct rw_redis_opts;
 int rw_memstore_use_redis(rw_store_t *s, const struct rw_redis_opts *o, char *err, size_t errlen);
+int rw_memstore_use_cluster(rw_store_t *s, const struct rw_redis_opts *o, const char *const *seeds,
+                            size_t n_seeds, char *err, size_t errlen);
 /* Borrowed array of every counter, valid until the next apply or destroy. */
 const rw_memstore_counter_t *rw_memstore_counters(rw_store_t *s, size_t *n);
 
@@ -57,9 +64,27 @@ typedef struct rw_redis_opts {
     int timeout_ms;     /* per command */
 } rw_redis_opts_t;
 
-/* Returns a new Redis store; the connection is made on first use and again
- * after any error (AUTH and SELECT are sent on every connect). Strings are copied. */
+/* Where the functions below take seeds: "host:port" of Redis Cluster nodes
+ * (copied); n_seeds 0: the one server the options name. A cluster has no
+ * databases (db 0) and no unix sockets. */
+
+/* The prefix of the keys the apply script writes (fences, counters, cases,
+ * cool-downs): the key prefix made a hash tag, "rw:" -> "{rw}:", so that they
+ * share one hash slot. Writes it into out (len bytes); returns its length. */
+size_t rw_store_tag_prefix(const char *prefix, char *out, size_t len);
+
+/* A client of the Redis (or Redis Cluster) the options name: returns a new
+ * one (free with rw_rcluster_destroy); nothing is connected yet. */
+struct rw_rcluster;
+struct rw_rcluster *rw_redis_open(const rw_redis_opts_t *o, const char *const *seeds,
+                                  size_t n_seeds);
+
+/* Returns a new Redis store; connections are made on first use and again
+ * after any error (AUTH and SELECT are sent on every connect). Strings are
+ * copied, the cluster seeds too. */
 rw_store_t *rw_redisstore_new(const rw_redis_opts_t *o);
+rw_store_t *rw_redisstore_new_cluster(const rw_redis_opts_t *o, const char *const *seeds,
+                                      size_t n_seeds);
 
 /* A plain Redis connection for commands such as `stats` and tests: connects,
  * AUTHs and SELECTs. Returns a redisContext* (free with redisFree), or NULL

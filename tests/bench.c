@@ -38,7 +38,7 @@
  * Every rate of a Kafka phase is measured the same way: from the end of the
  * first batch to the last message, so none includes the consumer-group join
  * (about 3 s on the mock cluster) nor shutdown. For the engine, "a batch is
- * done" is seen in the Redis counters (rw:events:*), which the engine writes
+ * done" is seen in the Redis counters ({rw}:events:*), which the engine writes
  * atomically per batch; they are read every 5 ms. The engine's last batch,
  * smaller than 512, waits out its poll timeout (100 ms) before it is
  * processed: that stays in its time.
@@ -255,7 +255,7 @@ static double rng_normal(void) { /* Box-Muller */
 }
 
 /* Event-time dates seen, on the rulesets' +08:00 calendar: the engine counts
- * events per date (rw:events:DATE). */
+ * events per date ({rw}:events:DATE). */
 typedef struct dates {
     char d[MAX_DATES][16];
     int n;
@@ -988,7 +988,7 @@ static int redis_flush(int port) {
     return rc;
 }
 
-/* Events the engine finished: the sum of the rw:events:DATE hashes of the dates
+/* Events the engine finished: the sum of the {rw}:events:DATE hashes of the dates
  * the data spans and of today's, for dead letters, unless the data spans today
  * too. One pipelined round trip. */
 static long long events_done(redisContext *c, const dates_t *ds, const char *today) {
@@ -997,7 +997,7 @@ static long long events_done(redisContext *c, const dates_t *ds, const char *tod
         if (strcmp(ds->d[i], today) == 0)
             n = ds->n;
     for (int i = 0; i < n; i++)
-        redisAppendCommand(c, "HVALS rw:events:%s", i < ds->n ? ds->d[i] : today);
+        redisAppendCommand(c, "HVALS {rw}:events:%s", i < ds->n ? ds->d[i] : today);
     long long total = 0;
     for (int i = 0; i < n; i++) {
         redisReply *h;
@@ -1619,14 +1619,14 @@ static int phase_engine(bench_t *b) {
     redisContext *c = redis_open(b->redis.port);
     if (!c)
         return -1;
-    long long counted = h_hsum(c, "rw:events:*");
+    long long counted = h_hsum(c, "{rw}:events:*");
     long long dead = 0;
-    redisReply *keys = redisCommand(c, "KEYS rw:events:*");
+    redisReply *keys = redisCommand(c, "KEYS {rw}:events:*");
     for (size_t i = 0; keys && keys->type == REDIS_REPLY_ARRAY && i < keys->elements; i++)
         dead += h_hget(c, keys->element[i]->str, "deadletter");
     if (keys)
         freeReplyObject(keys);
-    long long alerts_redis = h_hsum(c, "rw:alerts:*");
+    long long alerts_redis = h_hsum(c, "{rw}:alerts:*");
     redisFree(c);
 
     rd_kafka_t *q = make_client(RD_KAFKA_PRODUCER, b->mock.bootstraps, NULL, NULL);

@@ -401,7 +401,7 @@ START_TEST(test_dashboard_cooldown_across_two_engines) {
     ck_assert_ptr_nonnull(strstr(distinct[1], "\"event_id\":\"c3\""));
     /* The high alert says how many were held back before it. */
     ck_assert_ptr_nonnull(strstr(distinct[1], "\"suppressed\":1"));
-    ck_assert_int_eq(h_hget(p.rc, "rw:suppressed:2026-11-27", "big"), 2);
+    ck_assert_int_eq(h_hget(p.rc, "{rw}:suppressed:2026-11-27", "big"), 2);
     ck_assert_int_eq(h_engine_stop(a, SIGTERM, 30000), 0);
     ck_assert_int_eq(h_engine_stop(b, SIGTERM, 30000), 0);
     h_msgs_free(&alerts);

@@ -523,10 +523,10 @@ enum { GOLDEN_MEMORY, GOLDEN_REDIS, GOLDEN_REDIS_EVICT };
 static const char *const golden_where[] = {"memory", "redis", "redis, evicted after each batch"};
 static rw_redis_server_t g_redis;
 
-/* Every counter the Redis store holds under rw:, into a memstore-like array. */
+/* Every counter the Redis store holds under {rw}:, into a memstore-like array. */
 static rw_memstore_counter_t *redis_counters(redisContext *rc, size_t *n) {
-    static const char *const kinds[] = {"rw:events:*", "rw:alerts:*", "rw:rule:*",
-                                        "rw:suppressed:*", NULL};
+    static const char *const kinds[] = {"{rw}:events:*", "{rw}:alerts:*", "{rw}:rule:*",
+                                        "{rw}:suppressed:*", NULL};
     rw_memstore_counter_t *out = NULL;
     *n = 0;
     for (size_t k = 0; kinds[k]; k++) {
@@ -538,7 +538,7 @@ static rw_memstore_counter_t *redis_counters(redisContext *rc, size_t *n) {
             for (size_t f = 0; f + 1 < h->elements; f += 2) {
                 out = realloc(out, (*n + 1) * sizeof(*out));
                 ck_assert_ptr_nonnull(out);
-                out[(*n)++] = (rw_memstore_counter_t){strdup(keys->element[i]->str + 3),
+                out[(*n)++] = (rw_memstore_counter_t){strdup(keys->element[i]->str + 5),
                                                       strdup(h->element[f]->str),
                                                       strtoll(h->element[f + 1]->str, NULL, 10)};
             }
@@ -637,9 +637,9 @@ static void golden_run(const char *path, const json_t *c, size_t batch_size, int
             rw_batch_add(b, &m);
         }
         rw_batch_plan(b);
-        ck_assert_int_eq(st->load(st, b), 0);
+        ck_assert_msg(st->load(st, b) == 0, "%s: load: %s", where, st->last_error);
         rw_batch_evaluate(b);
-        ck_assert_int_eq(st->apply(st, b), 0);
+        ck_assert_msg(st->apply(st, b) == 0, "%s: apply: %s", where, st->last_error);
         ck_assert_uint_eq(b->n_items, end - start);
         for (size_t k = 0; k < b->n_items; k++)
             golden_check_item(where, b, &b->items[k], start + k, json_array_get(expect, start + k));

@@ -94,7 +94,7 @@ START_TEST(test_integration_alerts_deadletters_counters) {
 
     /* Counters: the replay's, and a dead-letter count; every key has a TTL. */
     h_assert_counters(p.rc, &e);
-    ck_assert_int_eq(h_hsum(p.rc, "rw:events:*"), n + nbad);
+    ck_assert_int_eq(h_hsum(p.rc, "{rw}:events:*"), n + nbad);
     h_assert_ttls(p.rc);
 
     /* SIGTERM: a clean stop. */
@@ -114,7 +114,7 @@ typedef struct partial {
 
 static bool some_counted(void *arg) {
     partial_t *p = arg;
-    return h_hsum(p->rc, "rw:events:*") >= p->at_least;
+    return h_hsum(p->rc, "{rw}:events:*") >= p->at_least;
 }
 
 /* Splits a JSON-lines file into parts files of about equal line counts. */
@@ -201,7 +201,7 @@ START_TEST(test_integration_sigkill_restart) {
     ck_assert_msg(log_has(log, "read again after a restart"), "no message was read again");
     /* ...and counted once all the same. */
     h_assert_counters(p.rc, &e);
-    ck_assert_int_eq(h_hsum(p.rc, "rw:events:*"), n);
+    ck_assert_int_eq(h_hsum(p.rc, "{rw}:events:*"), n);
     ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
     h_msgs_free(&alerts);
     h_expect_free(&e);
@@ -322,7 +322,7 @@ START_TEST(test_integration_redis_auth_and_db) {
     /* Nothing went to database 0. */
     rw_redis_opts_t o0 = {"127.0.0.1", secure.port, NULL, "s3cret-pass", 0, "rw:", "t", 5000};
     rc = rw_redis_connect(&o0, err, sizeof(err));
-    ck_assert_int_eq(h_hsum(rc, "rw:*"), 0);
+    ck_assert_int_eq(h_hsum(rc, "{rw}:*"), 0);
     redisFree(rc);
 
     /* A wrong password: the engine keeps retrying and stops cleanly. */

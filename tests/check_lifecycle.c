@@ -154,7 +154,7 @@ START_TEST(test_lifecycle_push_under_load_loses_and_duplicates_nothing) {
     rd_kafka_destroy(prod);
     pr.want = n1 + n2;
     ck_assert(h_wait(h_all_counted, &pr, 60000));
-    ck_assert_int_eq(h_hsum(p.rc, "rw:events:*"), n1 + n2);
+    ck_assert_int_eq(h_hsum(p.rc, "{rw}:events:*"), n1 + n2);
 
     long long total = e.alerts[1] + e.alerts[2] + e.alerts[3];
     h_msgs_t alerts = {0};
@@ -299,8 +299,8 @@ START_TEST(test_lifecycle_shadow_never_reaches_live_topics) {
     ck_assert_int_gt(shadow.n, 0);
     nids = alert_events(&shadow, &ids, "retail-default");
     h_ids_free(ids, nids);
-    ck_assert_int_eq(h_hsum(p.rc, "rw:shadow:events:*"), n);
-    ck_assert_int_gt(h_hsum(p.rc, "rw:shadow:alerts:*"), 0);
+    ck_assert_int_eq(h_hsum(p.rc, "{rw:shadow}:events:*"), n);
+    ck_assert_int_gt(h_hsum(p.rc, "{rw:shadow}:alerts:*"), 0);
 
     const char *promote[] = {"rules", "promote", "--brokers", p.mock.bootstraps, NULL};
     ck_assert_int_eq(h_run(out, sizeof(out), promote), 0);

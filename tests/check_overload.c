@@ -75,7 +75,7 @@ START_TEST(test_overload_memory_flat_nothing_dropped) {
     long first = -1, peak = 0;
     int64_t deadline = rw_monotonic_ms() + h_ms(240000);
     long long counted = 0;
-    while ((counted = h_hsum(p.rc, "rw:events:*")) < n && rw_monotonic_ms() < deadline) {
+    while ((counted = h_hsum(p.rc, "{rw}:events:*")) < n && rw_monotonic_ms() < deadline) {
         long rss = h_rss_kib(eng);
         ck_assert_msg(rss > 0, "the engine is gone");
         if (first < 0 && counted >= n / 10)

@@ -562,10 +562,10 @@ void h_peers_stop(h_peers_t *p) {
     rw_mock_stop(&p->mock);
 }
 
-/* Every message is counted once in rw:events:* (by type, or as deadletter). */
+/* Every message is counted once in {rw}:events:* (by type, or as deadletter). */
 bool h_all_counted(void *arg) {
     h_progress_t *p = arg;
-    return h_hsum(p->rc, "rw:events:*") >= p->want;
+    return h_hsum(p->rc, "{rw}:events:*") >= p->want;
 }
 
 /* "level:alert_id" of each alert message, sorted, duplicates removed. */
@@ -604,7 +604,7 @@ void h_ids_free(char **ids, size_t n) {
 void h_assert_counters(redisContext *rc, const h_expect_t *e) {
     for (size_t i = 0; i < e->n_counters; i++) {
         char key[600];
-        snprintf(key, sizeof(key), "rw:%s", e->counters[i].key);
+        snprintf(key, sizeof(key), "{rw}:%s", e->counters[i].key);
         long long got = h_hget(rc, key, e->counters[i].field);
         ck_assert_msg(got == e->counters[i].value, "%s %s: redis has %lld, expected %lld", key,
                       e->counters[i].field, got, (long long)e->counters[i].value);
@@ -612,7 +612,7 @@ void h_assert_counters(redisContext *rc, const h_expect_t *e) {
 }
 
 void h_assert_ttls(redisContext *rc) {
-    redisReply *keys = redisCommand(rc, "KEYS rw:*");
+    redisReply *keys = redisCommand(rc, "KEYS *");
     ck_assert_ptr_nonnull(keys);
     ck_assert_int_gt(keys->elements, 0);
     for (size_t i = 0; i < keys->elements; i++) {

@@ -146,7 +146,7 @@ typedef struct h_peers {
 void h_peers_start(h_peers_t *p);
 void h_peers_stop(h_peers_t *p);
 
-/* For h_wait: true once rw:events:* holds want messages. */
+/* For h_wait: true once {rw}:events:* holds want messages. */
 typedef struct h_progress {
     redisContext *rc;
     long long want;
@@ -159,9 +159,9 @@ size_t h_alert_ids(const h_msgs_t *m, char ***out);
 void h_ids_free(char **ids, size_t n);
 /* The alerts hold exactly the replay's alert ids (each at least once). */
 void h_assert_alert_ids(const h_msgs_t *alerts, const h_expect_t *e);
-/* The Redis counters (under rw:) equal the in-memory replay's, field by field. */
+/* The Redis counters (under {rw}:) equal the in-memory replay's, field by field. */
 void h_assert_counters(redisContext *rc, const h_expect_t *e);
-/* Every rw:* key has a TTL. */
+/* Every key but the watchlists (rw:list:*) has a TTL. */
 void h_assert_ttls(redisContext *rc);
 
 /* Resident memory of a process, in KiB; -1 when gone. */
