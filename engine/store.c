@@ -227,9 +227,11 @@ void *rw_redis_connect(const rw_redis_opts_t *o, char *err, size_t errlen) {
                                err, errlen);
 }
 
+/* "redis WHAT: HOST:PORT: the error" after a failed exchange. */
 static void rs_drop(redisstore_t *s, const char *what) {
-    snprintf(s->base.last_error, sizeof(s->base.last_error), "%s: %s", what,
-             rw_rcluster_error(s->rc));
+    const char *e = rw_rcluster_error(s->rc);
+    snprintf(s->base.last_error, sizeof(s->base.last_error), "redis %s: %s", what,
+             strncmp(e, "redis ", 6) == 0 ? e + 6 : e);
 }
 
 /* Learns the apply script's SHA1 (the same on every node): batches then send
@@ -532,6 +534,12 @@ static int window_read(rw_batch_t *b, rw_wstate_t *ws, const redisReply *r) {
             member_parse(m->str, m->len, topic, sizeof(topic), &part, &offset, &value))
             continue; /* not ours: skip */
         uint32_t src = rw_batch_src(b, topic, part);
+        /* Past a fence this batch knows: the entry's message is not stored
+         * (its ZADD ran, the script did not: a write cut short, or on a
+         * cluster a master that failed between the two). Evaluating that
+         * message again adds it. */
+        if (b->srcs[src].fence_known && offset > b->srcs[src].fence)
+            continue;
         rw_window_add(b, ws, strtoll(sc->str, NULL, 10), src, offset, value, false);
     }
     return 0;
