@@ -111,12 +111,12 @@ START_TEST(test_cli_stats_latest_day_and_opt_equals) {
     ASSERT_OUT("no counters in Redis under rw:");
 
     redisContext *c = h_redis(rs.port);
-    hset(c, "rw:alerts:2026-11-25", "low", "7");
-    hset(c, "rw:alerts:2026-11-27", "high", "3");
-    hset(c, "rw:events:2026-11-27", "transaction", "40");
-    hset(c, "rw:events:2026-11-26", "transaction", "11");
-    hset(c, "rw:shadow:alerts:2026-12-01", "low", "5"); /* another prefix: not a day of rw: */
-    hset(c, "rw:alerts:not-a-date", "low", "5");
+    hset(c, "{rw}:alerts:2026-11-25", "low", "7");
+    hset(c, "{rw}:alerts:2026-11-27", "high", "3");
+    hset(c, "{rw}:events:2026-11-27", "transaction", "40");
+    hset(c, "{rw}:events:2026-11-26", "transaction", "11");
+    hset(c, "{rw:shadow}:alerts:2026-12-01", "low", "5"); /* another prefix: not a day of rw: */
+    hset(c, "{rw}:alerts:not-a-date", "low", "5");
     ck_assert_int_eq(run(empty), 0);
     ASSERT_OUT("showing 2026-11-27, the latest day that has counters");
     ASSERT_OUT("counters for 2026-11-27");

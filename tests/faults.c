@@ -115,7 +115,7 @@ const char *config(const h_peers_t *p, const char *group, bool metrics, int redi
     return h_tmpfile(".json", text);
 }
 
-long long counted(redisContext *rc) { return h_hsum(rc, "rw:events:*"); }
+long long counted(redisContext *rc) { return h_hsum(rc, "{rw}:events:*"); }
 
 bool progressed(void *arg) {
     progress_t *p = arg;

@@ -8,7 +8,7 @@
  *     "level:alert_id" is the replay's (an alert read again is published again
  *     with the same alert_id: duplicates are allowed, other levels are not);
  *   - the Redis counters are the replay's, field by field;
- *   - rw:events:* counts every message exactly once.
+ *   - {rw}:events:* counts every message exactly once.
  * Faults are timed by what the test observes (progress in Redis, the engine's
  * log and metrics, the mock's error stacks), never by fixed sleeps; only the
  * producer of the input is paced, so that faults land mid-stream. */
@@ -77,7 +77,7 @@ typedef struct progress {
 
 bool progressed(void *arg);
 
-/* Waits until rw:events:* counts at least n messages. */
+/* Waits until {rw}:events:* counts at least n messages. */
 void wait_counted(h_peers_t *p, long long n, int timeout_ms, const char *what);
 
 /* Waits until the count stays the same for quiet_ms. Returns it. */
