@@ -258,14 +258,26 @@ static void info_field(const char *info, const char *field, char *out, size_t le
 }
 
 static void check_redis(findings_t *f, const rw_config_t *c, int timeout_ms) {
-    char err[512], where[300];
+    char err[512], where[300], host[256];
+    int port = c->redis_port;
+    snprintf(host, sizeof(host), "%s", c->redis_host);
+    if (c->n_redis_cluster_nodes) { /* a Redis Cluster: its first seed */
+        const char *seed = c->redis_cluster_nodes[0], *colon = strrchr(seed, ':');
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - seed), seed);
+        port = atoi(colon + 1);
+    }
     if (c->redis_unix_socket)
         snprintf(where, sizeof(where), "%s", c->redis_unix_socket);
     else
-        snprintf(where, sizeof(where), "%s:%d", c->redis_host, c->redis_port);
-    rw_redis_opts_t ro = {c->redis_host,     c->redis_port, c->redis_unix_socket,
-                          c->redis_password, c->redis_db,   c->redis_key_prefix,
-                          c->group_id,       timeout_ms};
+        snprintf(where, sizeof(where), "%s:%d", host, port);
+    rw_redis_opts_t ro = {host,
+                          port,
+                          c->redis_unix_socket,
+                          c->redis_password,
+                          c->redis_db,
+                          c->redis_key_prefix,
+                          c->group_id,
+                          timeout_ms};
     redisContext *rc = rw_redis_connect(&ro, err, sizeof(err));
     redisReply *r = rc ? redisCommand(rc, "INFO") : NULL;
     if (rc && !r)
@@ -273,9 +285,8 @@ static void check_redis(findings_t *f, const rw_config_t *c, int timeout_ms) {
     if (!r) {
         /* A TLS port accepts the connection and drops it at the first command. */
         char why[256];
-        int probed = c->redis_unix_socket ? 0
-                                          : rw_redis_probe(c->redis_host, c->redis_port, timeout_ms,
-                                                           why, sizeof(why));
+        int probed =
+            c->redis_unix_socket ? 0 : rw_redis_probe(host, port, timeout_ms, why, sizeof(why));
         if (probed) {
             printf("redis %s: %s\n", where, why);
             bad(f, "redis %s: %s%s", where, why,
