@@ -181,8 +181,8 @@ static void latest_day(rw_rcluster_t *c, const char *p, char *out) {
         size_t skip = strlen(prefix) + strlen(kinds[k]);
         snprintf(pattern, sizeof(pattern), "%s%s*", prefix, kinds[k]);
         do {
-            redisReply *r = rw_rcluster_command(c, pattern, "SCAN %llu MATCH %s COUNT 1000",
-                                                cursor, pattern);
+            redisReply *r =
+                rw_rcluster_command(c, pattern, "SCAN %llu MATCH %s COUNT 1000", cursor, pattern);
             if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
                 if (r)
                     freeReplyObject(r);
