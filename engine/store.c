@@ -199,6 +199,7 @@ typedef struct redisstore {
     char script[sizeof(apply_script) + 32];
     char sha[48];         /* the script's SHA1; "" until loaded */
     size_t n_win_cmds;    /* window writes queued before the script */
+    bool layout_checked;  /* looked for keys of the layout before {rw}: once */
     int64_t warned_at_ms; /* the last warning of a write replicas did not confirm */
     /* argv under construction */
     char **argv;
@@ -388,6 +389,35 @@ static void args_send(redisstore_t *s, int key, int write) {
 
 static void fence_key(redisstore_t *s, const rw_src_t *src) {
     arg_fmt(s, "%sfence:%s:%s:%d", s->tprefix, s->group, src->topic, (int)src->partition);
+}
+
+/* Once: a fence under the names before the {rw} hash tag means the keys were
+ * not renamed (scripts/redis_upgrade_keys.sh): say so, the state starts afresh. */
+static void old_layout_check(redisstore_t *s, const rw_batch_t *b) {
+    rw_rcluster_reset(s->rc);
+    for (size_t i = 0; i < b->n_srcs; i++) {
+        args_reset(s);
+        arg_add(s, "EXISTS", 6);
+        arg_fmt(s, "%sfence:%s:%s:%d", s->prefix, s->group, b->srcs[i].topic,
+                (int)b->srcs[i].partition);
+        args_send(s, 1, 0);
+    }
+    if (rw_rcluster_exec(s->rc) != 0)
+        return; /* the load that follows reports the error */
+    s->layout_checked = true;
+    for (size_t i = 0; i < b->n_srcs; i++) {
+        redisReply *r = rw_rcluster_next(s->rc);
+        if (r && r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
+            rw_log(RW_LOG_WARN,
+                   "redis: %sfence:%s:%s:%d exists: keys of the layout before %s (fences, "
+                   "counters, cases, cool-downs) were not renamed and are not read; stop the "
+                   "engines and run scripts/redis_upgrade_keys.sh (README, Redis keys)",
+                   s->prefix, s->group, b->srcs[i].topic, (int)b->srcs[i].partition, s->tprefix);
+            i = b->n_srcs;
+        }
+        if (r)
+            freeReplyObject(r);
+    }
 }
 
 /* Parses "topic/partition/offset|value". */
@@ -622,6 +652,8 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
             rw_log(RW_LOG_WARN, "cool-down %s: unreadable value, ignored", c->id);
         freeReplyObject(r);
     }
+    if (!s->layout_checked && b->n_srcs)
+        old_layout_check(s, b);
     /* Fences this engine does not know yet. */
     size_t nsrc = b->n_srcs;
     for (size_t i = 0; i < nsrc; i++) {
