@@ -5,6 +5,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "plugin.h"
+#include "rcluster.h"
 #include "ruleset.h"
 #include "store.h"
 #include "webhook.h"
@@ -151,7 +152,7 @@ typedef struct engine {
      * took a write or answered PING, and when it was last asked. */
     int64_t kafka_up_at, group_ok_at, redis_ok_at, redis_ping_at;
     int session_timeout_ms;
-    void *health_redis; /* redisContext for PING while idle; NULL: not connected */
+    void *health_redis; /* rw_rcluster_t for PING while idle (one server or a cluster) */
     size_t out_max;     /* the largest output the producer sends (message.max.bytes, less slack) */
     bool quiet;         /* catching up with the control topic at start-up: no audit records */
     bool fatal;         /* a Kafka client failed for good: stop, exit 1 */
@@ -742,21 +743,18 @@ static void health_redis(engine_t *e) {
                               .prefix = c->redis_key_prefix,
                               .group = c->group_id,
                               .timeout_ms = 1000};
-        e->health_redis = rw_redis_connect(&ro, err, sizeof(err));
+        e->health_redis = rw_redis_open(&ro, (const char *const *)c->redis_cluster_nodes,
+                                        c->n_redis_cluster_nodes);
     }
-    redisReply *r = e->health_redis ? redisCommand(e->health_redis, "PING") : NULL;
+    redisReply *r = rw_rcluster_command(e->health_redis, NULL, "PING");
     bool ok = r && r->type == REDIS_REPLY_STATUS;
-    if (!ok && e->health_redis)
+    if (!ok) /* the client connects again by itself */
         snprintf(err, sizeof(err), "PING: %s",
-                 r && r->str ? r->str : ((redisContext *)e->health_redis)->errstr);
+                 r && r->str ? r->str : rw_rcluster_error(e->health_redis));
     if (r)
         freeReplyObject(r);
-    if (ok) {
+    if (ok)
         e->redis_ok_at = now;
-    } else if (e->health_redis) {
-        redisFree(e->health_redis);
-        e->health_redis = NULL;
-    }
     rw_metrics_health(e->metrics, ok, err);
 }
 
@@ -1444,8 +1442,7 @@ static void engine_close(engine_t *e) {
     pipeline_fini(&e->live);
     pipeline_fini(&e->shadow);
     rw_webhook_destroy(e->webhook, 5000);
-    if (e->health_redis)
-        redisFree(e->health_redis);
+    rw_rcluster_destroy(e->health_redis);
     rw_metrics_destroy(e->metrics);
     free(e->shadow_topic);
 }
