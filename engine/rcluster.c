@@ -269,7 +269,7 @@ static int map_refresh(rw_rcluster_t *c) {
         redisFree(n->ctx);
         n->ctx = NULL;
     }
-    snprintf(c->err, sizeof(c->err), "redis cluster: no node gave the slot map (%s)",
+    snprintf(c->err, sizeof(c->err), "redis cluster: no node gave the slot map (%.200s)",
              *first ? first : "no nodes");
     return -1;
 }
