@@ -1267,9 +1267,10 @@ static int control_poll(engine_t *e, bool catch_up) {
             continue;
         }
         if (m->err) {
+            static rw_ratelimit_t rl;
             if (m->err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART &&
                 m->err != RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION)
-                rw_log(RW_LOG_WARN, "control topic: %s", rd_kafka_message_errstr(m));
+                rw_log_limited(&rl, RW_LOG_WARN, "control topic: %s", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
             if (catch_up)
                 break; /* no control topic (yet) */
@@ -1588,7 +1589,9 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
             break;
         }
         if (n < 0) {
-            rw_log(RW_LOG_ERROR, "consume: %s", rd_kafka_err2str(rd_kafka_last_error()));
+            static rw_ratelimit_t rl;
+            rw_log_limited(&rl, RW_LOG_ERROR, "consume: %s",
+                           rd_kafka_err2str(rd_kafka_last_error()));
             continue;
         }
         bool redone;
