@@ -18,43 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-rd_kafka_conf_t *rw_kafka_conf_for(const rw_config_t *cfg, int client, const char *const *defaults,
-                                   char *err, size_t errlen) {
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rw_kafka_conf_log(conf);
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", cfg->brokers, err, errlen) != RD_KAFKA_CONF_OK)
-        goto fail;
-    for (size_t i = 0; defaults && defaults[i]; i += 2)
-        if (rd_kafka_conf_set(conf, defaults[i], defaults[i + 1], err, errlen) != RD_KAFKA_CONF_OK)
-            goto fail;
-    const char *name;
-    json_t *v;
-    json_object_foreach(cfg->properties, name, v) {
-        char val[512];
-        if (rw_kafka_property_check(name, v, err, errlen))
-            goto fail;
-        bool take = client ? rw_kafka_property_applies(name, client)
-                           : rw_kafka_property_applies(name, RW_KAFKA_CONSUMER) &&
-                                 rw_kafka_property_applies(name, RW_KAFKA_PRODUCER);
-        if (!take)
-            continue;
-        rw_kafka_value_text(v, val, sizeof(val));
-        char e[256];
-        if (rd_kafka_conf_set(conf, name, val, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
-            snprintf(err, errlen, "kafka.properties.%s: %s", name, e);
-            goto fail;
-        }
-    }
-    return conf;
-fail:
-    rd_kafka_conf_destroy(conf);
-    return NULL;
-}
-
-rd_kafka_conf_t *rw_kafka_conf_new(const rw_config_t *cfg, char *err, size_t errlen) {
-    return rw_kafka_conf_for(cfg, 0, NULL, err, errlen);
-}
-
 static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errlen) {
     return rd_kafka_conf_set(conf, k, v, err, errlen) == RD_KAFKA_CONF_OK ? 0 : -1;
 }

@@ -1,5 +1,6 @@
 /* Unit tests for engine/config.c: the engine configuration of docs/reference.md §3. */
 #include "config.h"
+#include "engine.h"
 
 #include "harness.h"
 #include <librdkafka/rdkafka.h>
@@ -418,6 +419,51 @@ START_TEST(test_config_kafka_properties_expected) {
 }
 END_TEST
 
+/* The engine's defaults yield to the file; each property reaches only the
+ * clients it is for. */
+START_TEST(test_config_kafka_properties_reach_their_clients) {
+    rw_config_t c;
+    rw_error_t err;
+    char path[64];
+    ck_assert_int_eq(load_text("{\"kafka\": {\"properties\": {\"linger.ms\": 50, "
+                               "\"group.instance.id\": \"engine-a\", \"isolation.level\": "
+                               "\"read_uncommitted\", \"client.id\": \"rw-a\"}}}",
+                               &c, &err, path),
+                     0);
+    static const char *const defaults[] = {"linger.ms", "5", "session.timeout.ms", "6000", NULL};
+    char e[256], v[128];
+    size_t len;
+    rd_kafka_conf_t *prod = rw_kafka_conf_for(&c, RW_KAFKA_PRODUCER, defaults, e, sizeof(e));
+    rd_kafka_conf_t *member = rw_kafka_conf_for(&c, RW_KAFKA_MEMBER, defaults, e, sizeof(e));
+    rd_kafka_conf_t *common = rw_kafka_conf_new(&c, e, sizeof(e));
+    ck_assert(prod && member && common);
+    len = sizeof(v);
+    ck_assert_int_eq(rd_kafka_conf_get(prod, "linger.ms", v, &len), RD_KAFKA_CONF_OK);
+    ck_assert_str_eq(v, "50"); /* the file's, not the default */
+    len = sizeof(v);
+    ck_assert_int_eq(rd_kafka_conf_get(member, "group.instance.id", v, &len), RD_KAFKA_CONF_OK);
+    ck_assert_str_eq(v, "engine-a");
+    len = sizeof(v);
+    v[0] = 0;
+    ck_assert_msg(rd_kafka_conf_get(prod, "group.instance.id", v, &len) != RD_KAFKA_CONF_OK ||
+                      v[0] == 0,
+                  "the producer got group.instance.id %s", v); /* unset */
+    len = sizeof(v);
+    ck_assert_int_eq(rd_kafka_conf_get(member, "isolation.level", v, &len), RD_KAFKA_CONF_OK);
+    ck_assert_str_eq(v, "read_uncommitted");
+    len = sizeof(v);
+    ck_assert_int_eq(rd_kafka_conf_get(common, "client.id", v, &len), RD_KAFKA_CONF_OK);
+    ck_assert_str_eq(v, "rw-a");
+    len = sizeof(v);
+    ck_assert_int_eq(rd_kafka_conf_get(common, "isolation.level", v, &len), RD_KAFKA_CONF_OK);
+    ck_assert_str_eq(v, "read_committed"); /* librdkafka's default: consumers only */
+    rd_kafka_conf_destroy(prod);
+    rd_kafka_conf_destroy(member);
+    rd_kafka_conf_destroy(common);
+    rw_config_fini(&c);
+}
+END_TEST
+
 START_TEST(test_config_kafka_properties_in_file) {
     expect_error("{\"kafka\": {\"properties\": {\"client.id\": \"x\",\n"
                  "   \"plugin.library.paths\": \"/tmp/evil.so\"}}}",
@@ -708,6 +754,7 @@ static Suite *config_suite(void) {
     tcase_add_test(tc, test_config_missing_file);
     tcase_add_test(tc, test_config_kafka_properties_allow_list);
     tcase_add_test(tc, test_config_kafka_properties_expected);
+    tcase_add_test(tc, test_config_kafka_properties_reach_their_clients);
     tcase_add_test(tc, test_config_kafka_properties_in_file);
     tcase_add_test(tc, test_config_kafka_security_checked);
     tcase_add_test(tc, test_config_set_redis);
