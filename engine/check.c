@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -135,6 +136,8 @@ static void topic_line(findings_t *f, const struct rd_kafka_metadata *md, const 
         bad(f, "kafka: topic \"%s\" (%s) does not exist: create it", name, role);
 }
 
+static int kafka_probe(const rw_config_t *c, char *why, size_t len);
+
 static void check_kafka(findings_t *f, const rw_config_t *c, int timeout_ms) {
     char err[512];
     kafka_errs_t ke;
@@ -159,12 +162,14 @@ static void check_kafka(findings_t *f, const rw_config_t *c, int timeout_ms) {
                rd_kafka_err2str(kerr));
         for (int i = 0; i < ke.n; i++)
             printf("  %s\n", ke.text[i]);
-        bool tls = false;
-        for (int i = 0; i < ke.n; i++)
-            tls = tls || strstr(ke.text[i], "SSL") || strstr(ke.text[i], "security.protocol");
-        bad(f, "kafka %s: not reached: %s%s", c->brokers,
-            ke.n ? ke.text[0] : rd_kafka_err2str(kerr),
-            tls ? " (the listener may want TLS: set kafka.properties \"security.protocol\")" : "");
+        char why[256];
+        if (kafka_probe(c, why, sizeof(why))) {
+            printf("  %s\n", why);
+            bad(f, "kafka %s: not reached: %s", c->brokers, why);
+        } else {
+            bad(f, "kafka %s: not reached: %s", c->brokers,
+                ke.n ? ke.text[0] : rd_kafka_err2str(kerr));
+        }
         rd_kafka_destroy(rk);
         return;
     }
@@ -242,6 +247,60 @@ int rw_redis_probe(const char *host, int port, int timeout_ms, char *why, size_t
         buf[n] = 0;
         snprintf(why, len, "does not speak Redis: it answered \"%.40s\"", (char *)buf);
     }
+    return 1;
+}
+
+/* What the first bootstrap broker speaks when librdkafka could not talk to
+ * it: Kafka (an ApiVersions request gets its answer), TLS, Redis or HTTP.
+ * Fills why and returns 1 when that explains the failure (a TLS listener for a
+ * plaintext config or the other way round, or not Kafka at all), else 0. */
+static int kafka_probe(const rw_config_t *c, char *why, size_t len) {
+    char host[256];
+    const char *b = c->brokers, *sep = strstr(b, "://");
+    b = sep ? sep + 3 : b;
+    snprintf(host, sizeof(host), "%.*s", (int)strcspn(b, ","), b);
+    char *colon = strrchr(host, ':');
+    if (!colon)
+        return 0;
+    *colon = 0;
+    int port = atoi(colon + 1);
+    json_t *sp = json_object_get(c->properties, "security.protocol");
+    const char *proto = json_string_value(sp) ? json_string_value(sp) : "plaintext";
+    bool wants_tls = strcasecmp(proto, "ssl") == 0 || strcasecmp(proto, "sasl_ssl") == 0;
+    /* ApiVersions v0, correlation id 7, client id "rw". */
+    static const unsigned char api_versions[] = {0, 0, 0, 12, 0, 18, 0,   0,
+                                                 0, 0, 0, 7,  0, 2,  'r', 'w'};
+    unsigned char r[64];
+    ssize_t n = probe(host, port, api_versions, sizeof(api_versions), 1000, r, sizeof(r) - 1);
+    if (n < 0)
+        return 0; /* not reachable: librdkafka's error says so */
+    if (n >= 8 && r[4] == 0 && r[5] == 0 && r[6] == 0 && r[7] == 7) {
+        if (!wants_tls)
+            return 0;
+        snprintf(why, len,
+                 "%.120s:%d speaks Kafka without TLS, but kafka.properties security.protocol is %s",
+                 host, port, proto);
+        return 1;
+    }
+    n = probe(host, port, client_hello, sizeof(client_hello), 1000, r, sizeof(r) - 1);
+    if (n >= 2 && (r[0] == 0x15 || r[0] == 0x16) && r[1] == 0x03) {
+        if (wants_tls)
+            return 0;
+        snprintf(
+            why, len,
+            "%.120s:%d wants TLS: set kafka.properties \"security.protocol\" to ssl or sasl_ssl "
+            "(it is %s)",
+            host, port, proto);
+        return 1;
+    }
+    n = probe(host, port, "PING\r\n", 6, 1000, r, sizeof(r) - 1);
+    if (n > 0 && (r[0] == '+' || r[0] == '-'))
+        snprintf(why, len, "%.120s:%d is a Redis server, not a Kafka broker", host, port);
+    else if (n >= 5 && memcmp(r, "HTTP/", 5) == 0)
+        snprintf(why, len, "%.120s:%d is an HTTP server, not a Kafka broker", host, port);
+    else
+        snprintf(why, len, "%.120s:%d does not answer a Kafka request: not a Kafka broker", host,
+                 port);
     return 1;
 }
 

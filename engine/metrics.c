@@ -257,8 +257,6 @@ char *rw_metrics_text(rw_metrics_t *m) {
     rw_buf_t b;
     rw_buf_init(&b);
     pthread_mutex_lock(&m->lock);
-    if (m->n > 1)
-        qsort(m->s, m->n, sizeof(*m->s), series_cmp);
     /* The health of this moment, as series like any other. */
     find(m, "riskwarn_up", "", true)->value = 1;
     find(m, "riskwarn_healthy", "", true)->value = healthy(m) ? 1 : 0;

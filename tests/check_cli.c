@@ -270,6 +270,26 @@ START_TEST(test_check_connect_names_unreachable_and_wrong_peers) {
     const char *run2[] = {"run", "-c", cfg2, NULL};
     ck_assert_int_eq(run(run2), 2);
     ASSERT_OUT("not Redis");
+
+    /* "Kafka" that is the redis-server. */
+    char redis_broker[64];
+    snprintf(redis_broker, sizeof(redis_broker), "127.0.0.1:%d", p.redis.port);
+    const char *cfg3 = check_config(redis_broker, p.redis.port, good_rules(), "");
+    const char *args3[] = {"check", "-c", cfg3, "--connect", "--timeout", "2", NULL};
+    ck_assert_int_eq(run(args3), 2);
+    ASSERT_OUT("is a Redis server, not a Kafka broker");
+
+    /* A TLS config for a plaintext listener. */
+    char text[1024];
+    snprintf(
+        text, sizeof(text),
+        "{\"kafka\": {\"brokers\": \"%s\", \"properties\": {\"security.protocol\": \"ssl\"}},\n"
+        " \"redis\": {\"host\": \"127.0.0.1\", \"port\": %d},\n \"rules\": \"%s\"}\n",
+        p.mock.bootstraps, p.redis.port, good_rules());
+    const char *cfg4 = h_tmpfile(".json", text);
+    const char *args4[] = {"check", "-c", cfg4, "--connect", "--timeout", "2", NULL};
+    ck_assert_int_eq(run(args4), 2);
+    ASSERT_OUT("speaks Kafka without TLS, but kafka.properties security.protocol is ssl");
     h_peers_stop(&p);
 }
 END_TEST
@@ -321,6 +341,14 @@ START_TEST(test_check_connect_names_tls_redis) {
     ck_assert_int_eq(h_run(run_out, sizeof(run_out), run_args), 2);
     ck_assert_msg(strstr(run_out, "wants TLS") && strstr(run_out, "stunnel (deploy/README.md)"),
                   "%s", run_out);
+    /* The same TLS port given as a Kafka broker to a plaintext config. */
+    char tls_broker[64], kafka_out[sizeof(out)];
+    snprintf(tls_broker, sizeof(tls_broker), "127.0.0.1:%d", port);
+    const char *kcfg = check_config(tls_broker, port, good_rules(), "");
+    const char *kargs[] = {"check", "-c", kcfg, "--connect", "--timeout", "2", NULL};
+    ck_assert_int_eq(h_run(kafka_out, sizeof(kafka_out), kargs), 2);
+    ck_assert_msg(strstr(kafka_out, "wants TLS: set kafka.properties \"security.protocol\""), "%s",
+                  kafka_out);
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
