@@ -1442,9 +1442,10 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
 
     /* hiredis here has no TLS: a TLS-only or non-Redis peer would fail every retry. */
     char why[256];
-    int probed = cfg->redis_unix_socket ? 0
-                                        : rw_redis_probe(cfg->redis_host, cfg->redis_port,
-                                                         cfg->redis_timeout_ms, why, sizeof(why));
+    int probed = cfg->redis_unix_socket || cfg->n_redis_cluster_nodes /* host/port unused */
+                     ? 0
+                     : rw_redis_probe(cfg->redis_host, cfg->redis_port, cfg->redis_timeout_ms, why,
+                                      sizeof(why));
     if (probed) {
         rw_log(RW_LOG_ERROR, "redis %s:%d %s%s", cfg->redis_host, cfg->redis_port, why,
                probed == 2 ? "; this build of hiredis has no TLS: reach it through a local TLS "
