@@ -282,7 +282,8 @@ void rw_rcluster_append(rw_rcluster_t *c, const char *key, size_t keylen, const 
         c->cap = c->cap ? c->cap * 2 : 64;
         c->q = rw_realloc(c->q, c->cap * sizeof(*c->q));
     }
-    c->q[c->n++] = (rc_entry_t){.slot = key ? (int)rw_rcluster_slot(key, keylen) : -1,
+    /* One server serves every slot: no hashing. */
+    c->q[c->n++] = (rc_entry_t){.slot = key && c->cluster ? (int)rw_rcluster_slot(key, keylen) : -1,
                                 .node = -1,
                                 .off = c->text.len,
                                 .len = len,
