@@ -118,8 +118,13 @@ int rw_help(const char *cmd) {
 }
 
 static int cmd_version(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
+    rw_cli_t cli;
+    rw_cli_init(&cli, "version", no_opts);
+    int o = rw_cli_next(&cli, argc, argv);
+    if (o == RW_CLI_HELP)
+        return rw_help("version");
+    if (o != RW_CLI_END || optind < argc)
+        return rw_usage("version");
     printf("riskwarn %s (librdkafka %s, jansson %s)\n", RW_VERSION, rd_kafka_version_str(),
            JANSSON_VERSION);
     return RW_EXIT_OK;
@@ -139,7 +144,7 @@ static int module_help(int argc, char **argv) {
         if (o == HELP_MODULES_DIR)
             mdir = cli.arg;
         else
-            return rw_usage("help");
+            return o == RW_CLI_HELP ? rw_help("help") : rw_usage("help");
     }
     if (optind != argc - 1)
         return rw_usage("help");

@@ -35,6 +35,8 @@ static const char *const flags[][9] = {
      "--until-end"},
     {"stats", "--redis", "--config", "--date", "--top", NULL},
     {"mock-kafka", "--brokers", "--topic", NULL},
+    {"help", "--modules-dir", NULL},
+    {"version", NULL},
 };
 
 START_TEST(test_cli_help_lists_every_flag) {
