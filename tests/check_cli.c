@@ -298,42 +298,10 @@ END_TEST
 
 /* A redis-server that listens with TLS only, with a certificate made for it. */
 START_TEST(test_check_connect_names_tls_redis) {
-    char dir[256];
+    char dir[256], cmd[300];
     snprintf(dir, sizeof(dir), "%s", h_path("tls-redis"));
-    ck_assert_int_eq(mkdir(dir, 0700), 0);
-    char cmd[1024];
-    snprintf(cmd, sizeof(cmd),
-             "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s/k.pem -out %s/c.pem -days 1 "
-             "-subj /CN=localhost >/dev/null 2>&1",
-             dir, dir);
-    ck_assert_msg(system(cmd) == 0, "openssl could not make a certificate");
-    int port = rw_free_port();
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        char ps[16], cert[300], key[300];
-        snprintf(ps, sizeof(ps), "%d", port);
-        snprintf(cert, sizeof(cert), "%s/c.pem", dir);
-        snprintf(key, sizeof(key), "%s/k.pem", dir);
-        freopen("/dev/null", "w", stdout);
-        execlp("redis-server", "redis-server", "--port", "0", "--tls-port", ps, "--bind",
-               "127.0.0.1", "--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file",
-               cert, "--tls-auth-clients", "no", "--save", "", "--dir", dir, (char *)NULL);
-        _exit(127);
-    }
-    /* Until it listens. */
-    int64_t deadline = rw_monotonic_ms() + h_ms(10000);
-    bool listening = false;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    while (!listening && rw_monotonic_ms() < deadline) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        listening = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-        close(fd);
-        if (!listening)
-            usleep(20000);
-    }
-    ck_assert_msg(listening, "redis-server with TLS did not start");
+    int port;
+    pid_t pid = h_redis_tls_start(dir, &port);
     const char *cfg = check_config("127.0.0.1:1", port, good_rules(), "");
     const char *args[] = {"check", "-c", cfg, "--connect", "--timeout", "2", NULL};
     ck_assert_int_eq(run(args), 2);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- log records ------------------------------------------------------------------------- */
@@ -427,6 +428,115 @@ START_TEST(test_ops_webhook_digest_when_behind) {
 }
 END_TEST
 
+/* The engine wires it from its config: a token from token_file, the secret from
+ * RISKWARN_WEBHOOK_SECRET; the high alerts of a real run arrive signed. */
+START_TEST(test_ops_engine_webhook_signed) {
+    h_peers_t p;
+    h_peers_start(&p);
+    hook_rx_t rx;
+    hook_start(&rx, 200);
+    char token[256], cfg[4096];
+    snprintf(token, sizeof(token), "%s", h_tmpfile(".token", "engine-t0ken\n"));
+    snprintf(cfg, sizeof(cfg),
+             "{\"kafka\": {\"brokers\": \"%s\", \"group_id\": \"ops-hook\"},\n"
+             " \"redis\": {\"host\": \"127.0.0.1\", \"port\": %d},\n"
+             " \"metrics_listen\": null, \"rules\": \"tests/packs/windows.json\",\n"
+             " \"webhook\": {\"url\": \"http://127.0.0.1:%d/page\", \"min_level\": \"high\",\n"
+             "             \"token_file\": \"%s\", \"digest_after\": 1000}}\n",
+             p.mock.bootstraps, p.redis.port, rx.port, token);
+    const char *path = h_tmpfile(".json", cfg);
+    pid_t eng = h_engine_start_env(path, h_path("engine-webhook.log"),
+                                   "RISKWARN_WEBHOOK_SECRET=from the environment");
+    rd_kafka_t *prod = h_producer(p.mock.bootstraps);
+    ck_assert_int_gt(h_produce_events(prod, "data/demo/events.jsonl"), 0);
+    rd_kafka_destroy(prod);
+    hook_wait_t hw = {&rx, 3};
+    ck_assert_msg(h_wait(hook_accounted, &hw, 60000), "no high alert reached the webhook");
+    ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
+    pthread_mutex_lock(&rx.lock);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_pstr_eq(rx.auth[i], "Bearer engine-t0ken");
+        char want[160];
+        openssl_hmac("from the environment", rx.ts[i], rx.bodies[i], want, sizeof(want));
+        ck_assert_pstr_eq(rx.sig[i], want);
+        json_t *a = json_loads(rx.bodies[i], 0, NULL);
+        ck_assert_str_eq(json_string_value(json_object_get(a, "level")), "high");
+        json_decref(a);
+    }
+    pthread_mutex_unlock(&rx.lock);
+    hook_stop(&rx);
+    h_peers_stop(&p);
+}
+END_TEST
+
+/* ---- Redis over TLS --------------------------------------------------------------------- */
+
+/* Replaces the first from in b's text (which must hold it) by to. */
+static void replace(rw_buf_t *b, const char *from, const char *to) {
+    const char *text = rw_buf_cstr(b);
+    const char *at_from = strstr(text, from);
+    ck_assert_msg(at_from != NULL, "the example no longer holds \"%s\"", from);
+    rw_buf_t out;
+    rw_buf_init(&out);
+    rw_buf_append(&out, text, (size_t)(at_from - text));
+    rw_buf_puts(&out, to);
+    rw_buf_puts(&out, at_from + strlen(from));
+    rw_buf_reset(b);
+    rw_buf_append(b, out.data, out.len);
+    rw_buf_fini(&out);
+}
+
+/* deploy/stunnel/redis-tls.conf, with this machine's ports and CA, lets the
+ * engine's Redis connection (hiredis without TLS) reach a TLS-only
+ * redis-server, verifying its certificate. */
+START_TEST(test_ops_redis_tls_through_stunnel) {
+    char dir[256], ca[300], accept[64], connect[64];
+    snprintf(dir, sizeof(dir), "%s", h_path("tls-redis"));
+    int tls_port, local = rw_free_port();
+    pid_t redis = h_redis_tls_start(dir, &tls_port);
+    snprintf(ca, sizeof(ca), "CAfile = %s/c.pem", dir);
+    snprintf(accept, sizeof(accept), "accept = 127.0.0.1:%d", local);
+    snprintf(connect, sizeof(connect), "connect = 127.0.0.1:%d", tls_port);
+    char *example = slurp("deploy/stunnel/redis-tls.conf");
+    rw_buf_t conf;
+    rw_buf_init(&conf);
+    rw_buf_puts(&conf, example);
+    free(example);
+    replace(&conf, "accept = 127.0.0.1:6380", accept);
+    replace(&conf, "connect = redis.example.internal:6379", connect);
+    replace(&conf, "CAfile = /etc/riskwarn/tls/redis-ca.pem", ca);
+    replace(&conf, "checkHost = redis.example.internal", "checkHost = localhost");
+    const char *conf_path = h_tmpfile(".conf", rw_buf_cstr(&conf));
+    rw_buf_fini(&conf);
+    const char *log = h_path("stunnel.log");
+    pid_t tunnel = fork();
+    ck_assert_int_ge(tunnel, 0);
+    if (tunnel == 0) {
+        if (!freopen(log, "w", stdout) || !freopen(log, "a", stderr))
+            _exit(127);
+        execlp("stunnel", "stunnel", conf_path, (char *)NULL);
+        _exit(127);
+    }
+    ck_assert_msg(h_listening(local, 10000), "stunnel did not listen (%s)", log);
+    rw_redis_opts_t ro = {"127.0.0.1", local, NULL, NULL, 0, "rw:", "ops", h_ms(5000)};
+    char err[256];
+    redisContext *rc = rw_redis_connect(&ro, err, sizeof(err));
+    ck_assert_msg(rc != NULL, "%s", err);
+    redisReply *r = redisCommand(rc, "SET rw:tls-check %s", "through stunnel");
+    ck_assert_msg(r && r->type == REDIS_REPLY_STATUS, "SET: %s", r ? r->str : rc->errstr);
+    freeReplyObject(r);
+    r = redisCommand(rc, "GET rw:tls-check");
+    ck_assert(r && r->type == REDIS_REPLY_STRING);
+    ck_assert_str_eq(r->str, "through stunnel");
+    freeReplyObject(r);
+    redisFree(rc);
+    kill(tunnel, SIGTERM);
+    waitpid(tunnel, NULL, 0);
+    kill(redis, SIGTERM);
+    waitpid(redis, NULL, 0);
+}
+END_TEST
+
 static Suite *ops_suite(void) {
     Suite *s = suite_create("ops");
     TCase *tc = tcase_create("core");
@@ -437,6 +547,8 @@ static Suite *ops_suite(void) {
     tcase_add_test(tc, test_ops_webhook_token_and_signature);
     tcase_add_test(tc, test_ops_webhook_never_drops_in_silence);
     tcase_add_test(tc, test_ops_webhook_digest_when_behind);
+    tcase_add_test(tc, test_ops_engine_webhook_signed);
+    tcase_add_test(tc, test_ops_redis_tls_through_stunnel);
     suite_add_tcase(s, tc);
     return s;
 }

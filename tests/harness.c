@@ -2,14 +2,17 @@
 
 #include "schema.h"
 
+#include <arpa/inet.h>
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -797,4 +800,45 @@ long h_rss_kib(pid_t pid) {
             break;
     fclose(f);
     return kib;
+}
+
+bool h_listening(int port, int timeout_ms) {
+    int64_t deadline = rw_monotonic_ms() + h_ms(timeout_ms);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (;;) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        bool ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+        close(fd);
+        if (ok || rw_monotonic_ms() > deadline)
+            return ok;
+        usleep(20000);
+    }
+}
+
+pid_t h_redis_tls_start(const char *dir, int *port) {
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s/k.pem -out %s/c.pem -days 1 "
+             "-subj /CN=localhost -addext subjectAltName=DNS:localhost >/dev/null 2>&1",
+             dir, dir);
+    ck_assert_msg(system(cmd) == 0, "openssl could not make a certificate");
+    *port = rw_free_port();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char ps[16], cert[300], key[300];
+        snprintf(ps, sizeof(ps), "%d", *port);
+        snprintf(cert, sizeof(cert), "%s/c.pem", dir);
+        snprintf(key, sizeof(key), "%s/k.pem", dir);
+        if (!freopen("/dev/null", "w", stdout))
+            _exit(127);
+        execlp("redis-server", "redis-server", "--port", "0", "--tls-port", ps, "--bind",
+               "127.0.0.1", "--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file",
+               cert, "--tls-auth-clients", "no", "--save", "", "--dir", dir, (char *)NULL);
+        _exit(127);
+    }
+    ck_assert_msg(h_listening(*port, 10000), "redis-server with TLS did not start");
+    return pid;
 }

@@ -183,4 +183,12 @@ void h_redis_restart(h_peers_t *p);
 /* Stops a redis-server started by h_redis_persist and removes its directory. */
 void h_redis_persist_fini(h_peers_t *p);
 
+/* Whether something accepts connections on 127.0.0.1:port within timeout_ms. */
+bool h_listening(int port, int timeout_ms);
+/* Starts a redis-server that listens with TLS only, on a free port (*port), in
+ * dir (made here), with a self-signed certificate for localhost that openssl
+ * makes: dir/c.pem (also the CA to trust) and dir/k.pem. Returns its pid once it
+ * listens; stop it with SIGTERM and waitpid. */
+pid_t h_redis_tls_start(const char *dir, int *port);
+
 #endif
