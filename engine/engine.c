@@ -620,6 +620,15 @@ static void metrics_rulesets(engine_t *e) {
                  ps[i]->name, n, v, ps[i]->rs->sha256);
         rw_metrics_set(e->metrics, "riskwarn_ruleset_info", lab, 1);
     }
+    /* Each live rule's hits exist at 0 from its load, at every level. */
+    for (size_t r = 0; e->live.rs && r < e->live.rs->n_rules; r++) {
+        char lab[600], rl[256];
+        rw_metrics_label(rl, sizeof(rl), e->live.rs->rules[r].id);
+        for (int l = 1; l < RW_LEVELS; l++) {
+            snprintf(lab, sizeof(lab), "rule=\"%s\",level=\"%s\"", rl, rw_level_name(l));
+            rw_metrics_add(e->metrics, "riskwarn_rule_hits_total", lab, 0);
+        }
+    }
 }
 
 /* Every series whose labels are known in advance exists from start-up, at 0. */

@@ -500,14 +500,16 @@ START_TEST(test_dashboard_metrics_from_start) {
     wait_metric(mport, "riskwarn_config_last_reload_successful", 1, "start-up");
     char *m = http_get(mport, "/metrics");
     assert_help_and_type(m);
-    static const char *const zero[] = {"riskwarn_alerts_total{level=\"high\"}",
-                                       "riskwarn_deadletters_total{reason=\"invalid_json\"}",
-                                       "riskwarn_redis_errors_total",
-                                       "riskwarn_kafka_errors_total",
-                                       "riskwarn_state_evictions_total",
-                                       "riskwarn_batch_seconds_count",
-                                       "riskwarn_event_to_alert_seconds_count",
-                                       NULL};
+    static const char *const zero[] = {
+        "riskwarn_alerts_total{level=\"high\"}",
+        "riskwarn_deadletters_total{reason=\"invalid_json\"}",
+        "riskwarn_redis_errors_total",
+        "riskwarn_kafka_errors_total",
+        "riskwarn_state_evictions_total",
+        "riskwarn_batch_seconds_count",
+        "riskwarn_event_to_alert_seconds_count",
+        "riskwarn_rule_hits_total{rule=\"velocity-1h\",level=\"high\"}",
+        NULL};
     for (size_t i = 0; zero[i]; i++)
         ck_assert_msg(metric(m, zero[i]) == 0, "%s not 0 at start-up:\n%s", zero[i], m);
     char build[128];
