@@ -457,6 +457,10 @@ void rw_batch_destroy(rw_batch_t *b) {
     free(b->cands);
     free(b->hits);
     free(b->skips);
+    free(b->sc_measure);
+    free(b->sc_level);
+    free(b->sc_stamp);
+    free(b->part_vals);
     free(b->view);
     free(b->touched);
     free(b->cools_touched);
@@ -878,7 +882,7 @@ void rw_batch_plan(rw_batch_t *b) {
         if (!it->event)
             continue;
         rw_field_cache_begin(it->event);
-        for (size_t r = 0; r < rs->n_rules; r++) {
+        for (size_t r = 0; r < rs->n_rules - rs->n_scorecards; r++) {
             const rw_rule_t *rule = &rs->rules[r];
             bool windowed = rule->window_ms > 0 && rule->module->record;
             /* A window fed by other events: record those first. */
@@ -1179,6 +1183,42 @@ static bool cool_hold(rw_batch_t *b, rw_cool_t *c, const rw_item_t *it, int leve
     return false;
 }
 
+/* The scorecards' hits on item, from the outcomes of its rules (sc_*, at sc_tick). */
+static void scorecards_eval(rw_batch_t *b, rw_item_t *it) {
+    const rw_ruleset_t *rs = b->rs;
+    for (size_t s = rs->n_rules - rs->n_scorecards; s < rs->n_rules; s++) {
+        const rw_rule_t *sc = &rs->rules[s];
+        double score = 0;
+        bool all = true;
+        for (size_t k = 0; k < sc->n_parts; k++) {
+            const rw_score_part_t *p = &sc->parts[k];
+            bool seen = b->sc_stamp[p->rule] == b->sc_tick;
+            int level = seen ? b->sc_level[p->rule] : RW_LEVEL_NONE;
+            all = all && level != RW_LEVEL_NONE;
+            if (seen)
+                score += p->weight * (p->of_measure ? b->sc_measure[p->rule] : (double)level);
+        }
+        if ((sc->all_of && !all) || !isfinite(score))
+            continue;
+        int level = rw_rule_level(sc, score);
+        if (level == RW_LEVEL_NONE)
+            continue;
+        size_t off = b->n_part_vals;
+        for (size_t k = 0; k < sc->n_parts; k++) {
+            uint32_t r = sc->parts[k].rule;
+            bool seen = b->sc_stamp[r] == b->sc_tick;
+            GROW(b->part_vals, b->n_part_vals, b->cap_part_vals);
+            b->part_vals[b->n_part_vals++] = (rw_part_val_t){seen ? b->sc_level[r] : RW_LEVEL_NONE,
+                                                             seen, seen ? b->sc_measure[r] : 0};
+        }
+        GROW(b->hits, b->n_hits, b->cap_hits);
+        b->hits[b->n_hits++] = (rw_hit_t){(uint32_t)s, level, score, 0, off};
+        it->n_hits++;
+        if (level > it->level)
+            it->level = level; /* the alert stays keyed by the entity of its rules */
+    }
+}
+
 /* Counts a skip of rule on an event applied for the first time. */
 static void skip_count(rw_batch_t *b, const rw_item_t *it, uint32_t rule, int reason) {
     if (!it->applied && reason > RW_SKIP_NONE && reason < RW_SKIP_REASONS)
@@ -1195,6 +1235,14 @@ void rw_batch_evaluate(rw_batch_t *b) {
         b->skips = rw_calloc(b->n_skips ? b->n_skips : 1, sizeof(*b->skips));
     }
     memset(b->skips, 0, (b->n_skips ? b->n_skips : 1) * sizeof(*b->skips));
+    b->n_part_vals = 0;
+    if (b->sc_cap < rs->n_rules) {
+        b->sc_cap = rs->n_rules;
+        b->sc_measure = rw_realloc(b->sc_measure, b->sc_cap * sizeof(*b->sc_measure));
+        b->sc_level = rw_realloc(b->sc_level, b->sc_cap * sizeof(*b->sc_level));
+        free(b->sc_stamp);
+        b->sc_stamp = rw_calloc(b->sc_cap, sizeof(*b->sc_stamp));
+    }
     size_t ci = 0;
     char date[16], key[300];
     int off = rs->calendar.utc_offset_min;
@@ -1231,6 +1279,7 @@ void rw_batch_evaluate(rw_batch_t *b) {
             continue;
         }
         rw_field_cache_begin(it->event);
+        b->sc_tick++;
         for (; ci < b->n_cands && b->cands[ci].item == i; ci++) {
             rw_cand_t *c = &b->cands[ci];
             const rw_rule_t *rule = &rs->rules[c->rule];
@@ -1273,13 +1322,18 @@ void rw_batch_evaluate(rw_batch_t *b) {
                 continue;
             }
             int level = rw_rule_level(rule, measure);
+            if (rs->n_scorecards) {
+                b->sc_stamp[c->rule] = b->sc_tick;
+                b->sc_measure[c->rule] = measure;
+                b->sc_level[c->rule] = level;
+            }
             if (level == RW_LEVEL_NONE)
                 continue;
             int64_t held = 0;
             if (c->cool && cool_hold(b, c->cool, it, level, &held, date, key))
                 continue;
             GROW(b->hits, b->n_hits, b->cap_hits);
-            b->hits[b->n_hits++] = (rw_hit_t){c->rule, level, measure, held};
+            b->hits[b->n_hits++] = (rw_hit_t){c->rule, level, measure, held, SIZE_MAX};
             it->n_hits++;
             if (level > it->level) {
                 it->level = level;
@@ -1288,6 +1342,8 @@ void rw_batch_evaluate(rw_batch_t *b) {
             }
         }
         rw_field_cache_end();
+        if (rs->n_scorecards)
+            scorecards_eval(b, it);
         if (it->applied)
             continue;
         /* A case this event opened may be due already (a late opening event). */
@@ -1418,6 +1474,29 @@ static void put_measure(rw_buf_t *o, double x) {
         rw_json_write_real(o, x);
 }
 
+/* A scorecard's parts in its alert entry: each rule, its weight, what it reached and
+ * what it added to the score. */
+static void put_parts(rw_buf_t *o, const rw_batch_t *b, const rw_rule_t *sc, size_t off) {
+    rw_buf_puts(o, ",\"parts\":[");
+    for (size_t k = 0; k < sc->n_parts; k++) {
+        const rw_score_part_t *p = &sc->parts[k];
+        const rw_part_val_t *v = &b->part_vals[off + k];
+        put_kv(o, k ? ",{\"rule\":" : "{\"rule\":", b->rs->rules[p->rule].id);
+        put_kv(o, ",\"of\":", p->of_measure ? "measure" : "level");
+        rw_buf_puts(o, ",\"weight\":");
+        put_measure(o, p->weight);
+        put_kv(o, ",\"level\":", rw_level_name(v->level));
+        if (v->measured) {
+            rw_buf_puts(o, ",\"measure\":");
+            put_measure(o, v->measure);
+        }
+        rw_buf_puts(o, ",\"score\":");
+        put_measure(o, v->measured ? p->weight * (p->of_measure ? v->measure : v->level) : 0);
+        rw_buf_puts(o, "}");
+    }
+    rw_buf_puts(o, "]");
+}
+
 char *rw_alert_build(const rw_batch_t *b, const rw_item_t *it, int64_t emitted_ms) {
     const rw_ruleset_t *rs = b->rs;
     char id[33], ts[40], em[40];
@@ -1455,6 +1534,8 @@ char *rw_alert_build(const rw_batch_t *b, const rw_item_t *it, int64_t emitted_m
             rw_buf_printf(&o, ",\"window_ms\":%lld", (long long)r->window_ms);
         if (hit->suppressed > 0)
             rw_buf_printf(&o, ",\"suppressed\":%lld", (long long)hit->suppressed);
+        if (hit->parts_off != SIZE_MAX)
+            put_parts(&o, b, r, hit->parts_off);
         rw_buf_puts(&o, "}");
     }
     rw_buf_puts(&o, "],\"event\":");

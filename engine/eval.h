@@ -116,7 +116,15 @@ typedef struct rw_hit {
     int level;
     double measure;
     int64_t suppressed; /* hits of this rule and key the cool-down held back before */
+    size_t parts_off;   /* scorecards: its parts' values in the batch's part_vals; else SIZE_MAX */
 } rw_hit_t;
+
+/* What one part of a scorecard was on an event. */
+typedef struct rw_part_val {
+    int level;      /* the level the part's rule reached (RW_LEVEL_NONE: none) */
+    bool measured;  /* the rule had a measure */
+    double measure; /* its measure, when measured */
+} rw_part_val_t;
 
 /* The cool-down of one rule on one key (docs/reference.md §5 "cooldown"). */
 typedef struct rw_cool {
@@ -228,6 +236,14 @@ typedef struct rw_batch {
      * skips[rule * RW_SKIP_REASONS + reason]; n_skips entries. */
     uint64_t *skips;
     size_t n_skips;
+    /* Scorecards: each rule's outcome on the event being evaluated (valid where sc_stamp is
+     * the event's tick), and the parts of the batch's scorecard hits. */
+    double *sc_measure;
+    int *sc_level;
+    uint64_t *sc_stamp, sc_tick;
+    size_t sc_cap;
+    rw_part_val_t *part_vals;
+    size_t n_part_vals, cap_part_vals;
     rw_buf_t arena;
     struct rw_jarena *jarena; /* the events' JSON: gone at reset */
 

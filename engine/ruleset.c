@@ -1351,6 +1351,148 @@ static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json
              what, r->module->name);
 }
 
+/* ---- scorecards ------------------------------------------------------------------------- */
+
+/* The module name scorecards show in alerts and summaries; it is never called. */
+static const rw_module_t scorecard_module = {.abi_version = RW_MODULE_ABI_VERSION,
+                                             .name = "scorecard",
+                                             .summary = "a weighted sum of rules' levels or "
+                                                        "measures on one event"};
+
+static long rule_find(const rw_ruleset_t *rs, size_t n, const char *id) {
+    for (size_t i = 0; i < n; i++)
+        if (rs->rules[i].id && strcmp(rs->rules[i].id, id) == 0)
+            return (long)i;
+    return -1;
+}
+
+static void part_parse(load_ctx_t *c, const rw_ruleset_t *rs, size_t n_rules, rw_rule_t *sc,
+                       const json_t *j, const char *p, const char *what, size_t k) {
+    static const char *const keys[] = {"rule", "weight", "of", NULL};
+    char wk[400];
+    snprintf(wk, sizeof(wk), "%s: parts[%zu]", what, k);
+    if (!json_is_object(j)) {
+        lerr(c, p, false, "%s: must be an object such as {\"rule\": \"ID\", \"weight\": 2}", wk);
+        return;
+    }
+    check_keys(c, j, p, wk, keys);
+    const json_t *rule = json_object_get(j, "rule"), *w = json_object_get(j, "weight"),
+                 *of = json_object_get(j, "of");
+    char pp[600], sv[80];
+    rw_score_part_t part = {0, 1, false};
+    snprintf(pp, sizeof(pp), "%s/rule", p);
+    long ri = json_is_string(rule) ? rule_find(rs, n_rules, json_string_value(rule)) : -1;
+    if (ri < 0) {
+        char msg[600];
+        snprintf(msg, sizeof(msg), "%s.rule: no rule %s in the ruleset", wk,
+                 show(rule, sv, sizeof(sv)));
+        if (json_is_string(rule)) {
+            const char *ids[256];
+            size_t n = 0;
+            for (size_t i = 0; i < n_rules && n < 256; i++)
+                if (rs->rules[i].id)
+                    ids[n++] = rs->rules[i].id;
+            rw_suggest_append(msg, sizeof(msg), json_string_value(rule), ids, n);
+        }
+        lerr(c, rule ? pp : p, false, "%s", msg);
+        return;
+    }
+    if (rs->rules[ri].case_open) {
+        lerr(c, pp, false, "%s.rule: \"%s\" tracks cases, whose alerts come apart from events", wk,
+             rs->rules[ri].id);
+        return;
+    }
+    part.rule = (uint32_t)ri;
+    snprintf(pp, sizeof(pp), "%s/weight", p);
+    if (w && (!json_is_number(w) || !isfinite(json_number_value(w)))) {
+        lerr(c, pp, false, "%s.weight: must be a number, not %s", wk, show(w, sv, sizeof(sv)));
+        return;
+    }
+    part.weight = w ? json_number_value(w) : 1;
+    snprintf(pp, sizeof(pp), "%s/of", p);
+    if (of && !(json_is_string(of) && (strcmp(json_string_value(of), "level") == 0 ||
+                                       strcmp(json_string_value(of), "measure") == 0))) {
+        lerr(c, pp, false, "%s.of: must be \"level\" or \"measure\", not %s", wk,
+             show(of, sv, sizeof(sv)));
+        return;
+    }
+    part.of_measure = of && strcmp(json_string_value(of), "measure") == 0;
+    sc->parts = rw_realloc(sc->parts, (sc->n_parts + 1) * sizeof(*sc->parts));
+    sc->parts[sc->n_parts++] = part;
+}
+
+static void scorecard_parse(load_ctx_t *c, rw_ruleset_t *rs, size_t n_rules, rw_rule_t *sc,
+                            const json_t *j, size_t idx) {
+    char ptr[64], p[128], what[300];
+    snprintf(ptr, sizeof(ptr), "/scorecards/%zu", idx);
+    if (!json_is_object(j)) {
+        lerr(c, ptr, false, "scorecards[%zu]: must be an object", idx);
+        return;
+    }
+    static const char *const keys[] = {"id", "description", "parts", "all_of", "thresholds", NULL};
+    const json_t *id = json_object_get(j, "id");
+    snprintf(p, sizeof(p), "%s/id", ptr);
+    if (!json_is_string(id) || json_string_length(id) == 0 || json_string_length(id) > 128) {
+        lerr(c, id ? p : ptr, false, "scorecards[%zu]: \"id\" must be a non-empty string", idx);
+        snprintf(what, sizeof(what), "scorecards[%zu]", idx);
+    } else {
+        sc->id = rw_strdup(json_string_value(id));
+        snprintf(what, sizeof(what), "scorecard \"%s\"", sc->id);
+    }
+    check_keys(c, j, ptr, what, keys);
+    sc->module = &scorecard_module;
+    const json_t *desc = json_object_get(j, "description");
+    sc->description = rw_strdup(json_is_string(desc) ? json_string_value(desc) : "");
+    const json_t *all = json_object_get(j, "all_of");
+    snprintf(p, sizeof(p), "%s/all_of", ptr);
+    if (all && !json_is_boolean(all))
+        lerr(c, p, false, "%s: all_of must be true or false", what);
+    sc->all_of = json_is_true(all);
+    const json_t *parts = json_object_get(j, "parts");
+    snprintf(p, sizeof(p), "%s/parts", ptr);
+    if (!json_is_array(parts) || json_array_size(parts) == 0 || json_array_size(parts) > 64)
+        lerr(c, parts ? p : ptr, false, "%s: parts must be a list of 1 to 64 rules", what);
+    else
+        for (size_t k = 0; k < json_array_size(parts); k++) {
+            char pk[160];
+            snprintf(pk, sizeof(pk), "%s/%zu", p, k);
+            part_parse(c, rs, n_rules, sc, json_array_get(parts, k), pk, what, k);
+        }
+    const json_t *th = json_object_get(j, "thresholds");
+    snprintf(p, sizeof(p), "%s/thresholds", ptr);
+    if (!th)
+        lerr(c, ptr, false, "%s: missing \"thresholds\"", what);
+    else
+        thresholds_parse(c, sc, th, p, what);
+    snprintf(sc->state_id, sizeof(sc->state_id), "%s~scorecard", sc->id ? sc->id : "");
+}
+
+/* Parses the ruleset's "scorecards" into rules after its n_rules rules. */
+static void scorecards_parse(load_ctx_t *c, rw_ruleset_t *rs, const json_t *list) {
+    if (!list)
+        return;
+    if (!json_is_array(list)) {
+        lerr(c, "/scorecards", false, "\"scorecards\" must be a list of scorecards");
+        return;
+    }
+    size_t n = rs->n_rules, m = json_array_size(list);
+    rs->rules = rw_realloc(rs->rules, (n + m + 1) * sizeof(*rs->rules));
+    memset(rs->rules + n, 0, (m + 1) * sizeof(*rs->rules));
+    for (size_t i = 0; i < m; i++) {
+        rw_rule_t *sc = &rs->rules[n + i];
+        scorecard_parse(c, rs, n, sc, json_array_get(list, i), i);
+        rs->n_rules++;
+        rs->n_scorecards++;
+        long dup = sc->id ? rule_find(rs, n + i, sc->id) : -1;
+        if (dup >= 0) {
+            char p[64];
+            snprintf(p, sizeof(p), "/scorecards/%zu/id", i);
+            lerr(c, p, false, "scorecard \"%s\": the id of rules[%ld] too", sc->id,
+                 dup < (long)n ? dup : dup - (long)n);
+        }
+    }
+}
+
 static void rule_fini(rw_rule_t *r) {
     if (r->module && r->state) {
         if (r->module->destroy)
@@ -1368,6 +1510,7 @@ static void rule_fini(rw_rule_t *r) {
         free(r->matches);
         r->matches = next;
     }
+    free(r->parts);
     free(r->id);
     free(r->description);
     match_fini(&r->match);
@@ -1394,8 +1537,8 @@ rw_ruleset_t *rw_ruleset_load(const char *text, size_t len, const char *source, 
         lerr(&c, "", false, "a ruleset must be a JSON object");
         goto done;
     }
-    static const char *const keys[] = {"ruleset", "version",  "description", "calendar",
-                                       "masking", "cooldown", "rules",       NULL};
+    static const char *const keys[] = {"ruleset",  "version", "description", "calendar", "masking",
+                                       "cooldown", "rules",   "scorecards",  NULL};
     check_keys(&c, root, "", "ruleset", keys);
     json_t *name = json_object_get(root, "ruleset");
     json_t *ver = json_object_get(root, "version");
@@ -1439,6 +1582,7 @@ rw_ruleset_t *rw_ruleset_load(const char *text, size_t len, const char *source, 
             }
         }
     }
+    scorecards_parse(&c, rs, json_object_get(root, "scorecards"));
 done:
     json_decref(root);
     if (errs->n != c.n_before) {

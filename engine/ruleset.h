@@ -79,6 +79,13 @@ struct rw_calendar {
     size_t n_workdays;
 };
 
+/* A part of a scorecard: a rule's level (0 none … 3 high) or measure, times a weight. */
+typedef struct rw_score_part {
+    uint32_t rule;
+    double weight;
+    bool of_measure; /* the rule's measure; else its level */
+} rw_score_part_t;
+
 typedef struct rw_rule {
     char *id;
     /* Names the rule's window state: "ID~SIG", SIG a digest of module, key,
@@ -109,7 +116,13 @@ typedef struct rw_rule {
     rw_expr_t **exprs;   /* compiled by the module's setup (rw_setup_expr), owned */
     size_t n_exprs;
     int64_t cooldown_ms; /* 0: none */
-    json_t *thresholds;  /* owned: as written, for alerts */
+    /* A scorecard ("scorecards" of the ruleset, after the rules): no module of its own; its
+     * measure is the weighted sum of its parts on the event, with all_of: only when every
+     * part reached a level. NULL for rules. */
+    rw_score_part_t *parts;
+    size_t n_parts;
+    bool all_of;
+    json_t *thresholds; /* owned: as written, for alerts */
 } rw_rule_t;
 
 typedef struct rw_ruleset {
@@ -119,9 +132,10 @@ typedef struct rw_ruleset {
     rw_calendar_t calendar;
     rw_mask_t *masks;
     size_t n_masks;
-    rw_rule_t *rules;
+    rw_rule_t *rules; /* the rules, then the scorecards */
     size_t n_rules;
-    rw_field_t *fields; /* every compiled path, freed with the ruleset */
+    size_t n_scorecards; /* the last n_scorecards of rules */
+    rw_field_t *fields;  /* every compiled path, freed with the ruleset */
 } rw_ruleset_t;
 
 /* A list of errors, for `rules check` (which reports every error found). */

@@ -1284,6 +1284,49 @@ START_TEST(test_eval_sample_report) {
 }
 END_TEST
 
+/* A scorecard's alert entry explains its parts: rule, what was used, weight, level, measure,
+ * and what each added. */
+START_TEST(test_eval_scorecard_alert_parts) {
+    fx_t f;
+    fx_init(&f,
+            "{\"ruleset\": \"s\", \"version\": \"1\", \"rules\": ["
+            "{\"id\": \"big\", \"module\": \"value\", \"key\": \"account\", \"params\": "
+            "{\"field\": \"amount\"}, \"thresholds\": {\"low\": 100}},"
+            "{\"id\": \"ratio\", \"module\": \"expression\", \"params\": {\"expr\": \"amount / "
+            "balance\"}, \"thresholds\": {\"high\": 10}}],"
+            "\"scorecards\": [{\"id\": \"sc\", \"parts\": [{\"rule\": \"big\", \"weight\": 2.5}, "
+            "{\"rule\": \"ratio\", \"of\": \"measure\"}, {\"rule\": \"ratio\"}], "
+            "\"thresholds\": {\"medium\": 3}}]}",
+            MAX_BYTES);
+    fx_add(&f, 0, 0,
+           "{\"event_id\": \"a\", \"type\": \"t\", \"ts\": \"2026-11-27T00:00:00Z\", "
+           "\"account\": \"ACC0012345678\", \"amount\": 200, \"balance\": 400}");
+    fx_run(&f);
+    const rw_item_t *it = &f.b->items[0];
+    ck_assert_int_eq(it->level, RW_LEVEL_MEDIUM);
+    char *a = rw_alert_build(f.b, it, 0);
+    json_t *j = jparse(a);
+    /* Keyed by the entity of its rules, not by the scorecard. */
+    ck_assert_str_eq(json_string_value(json_object_get(j, "key")), "ACC001***5678");
+    json_t *e = json_array_get(json_object_get(j, "rules"), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(e, "id")), "sc");
+    ck_assert_str_eq(json_string_value(json_object_get(e, "module")), "scorecard");
+    ck_assert(json_number_value(json_object_get(e, "measure")) == 3);
+    json_t *want =
+        jparse("[{\"rule\": \"big\", \"of\": \"level\", \"weight\": 2.5, \"level\": \"low\", "
+               "\"measure\": 200, \"score\": 2.5},"
+               " {\"rule\": \"ratio\", \"of\": \"measure\", \"weight\": 1, \"level\": \"none\", "
+               "\"measure\": 0.5, \"score\": 0.5},"
+               " {\"rule\": \"ratio\", \"of\": \"level\", \"weight\": 1, \"level\": \"none\", "
+               "\"measure\": 0.5, \"score\": 0}]");
+    ck_assert_msg(json_equal(json_object_get(e, "parts"), want), "%s", a);
+    json_decref(want);
+    json_decref(j);
+    free(a);
+    fx_fini(&f);
+}
+END_TEST
+
 START_TEST(test_eval_fence_per_partition) {
     fx_t f;
     fx_init(&f, RULES_FENCE, MAX_BYTES);
@@ -1637,6 +1680,7 @@ static Suite *eval_suite(void) {
     tcase_add_test(tc, test_eval_fence_per_partition);
     tcase_add_test(tc, test_eval_skips_counted_by_rule_and_reason);
     tcase_add_test(tc, test_eval_sample_report);
+    tcase_add_test(tc, test_eval_scorecard_alert_parts);
     tcase_add_test(tc, test_eval_window_loaded_entries);
     tcase_add_test(tc, test_eval_window_values_as_numbers);
     tcase_add_test(tc, test_eval_evaluate_again_after_reload);

@@ -1085,6 +1085,50 @@ START_TEST(test_ruleset_messages_echo_and_suggest) {
 }
 END_TEST
 
+/* ---- scorecards ----------------------------------------------------------------------------- */
+
+START_TEST(test_ruleset_scorecard_errors) {
+    const char *text =
+        "{\"ruleset\": \"t\", \"version\": \"1\",\n"
+        " \"rules\": [\n"
+        "  {\"id\": \"big\", \"module\": \"value\", \"params\": {\"field\": \"x\"},\n"
+        "   \"thresholds\": {\"low\": 1}},\n"
+        "  {\"id\": \"late\", \"module\": \"deadline\", \"params\": {\"open\": {\"a\": 1}, "
+        "\"close\": {\"a\": 2}, \"correlate\": \"c\", \"unit\": \"hours\"},\n"
+        "   \"thresholds\": {\"low\": 1}}],\n"
+        " \"scorecards\": [\n"
+        "  {\"id\": \"s1\", \"parts\": [{\"rule\": \"bgi\"}, {\"rule\": \"late\"},\n"
+        "    {\"rule\": \"big\", \"of\": \"levels\"}, {\"rule\": \"big\", \"weight\": \"2\"},\n"
+        "    {\"rule\": \"big\", \"wieght\": 2}],\n"
+        "   \"thresholds\": {\"low\": 1}},\n"
+        "  {\"id\": \"big\", \"parts\": [], \"all_of\": 1}]}\n";
+    rw_errors_t errs;
+    ck_assert_ptr_null(load(text, &errs));
+    assert_err_at(&errs, text,
+                  "scorecard \"s1\": parts[0].rule: no rule \"bgi\" in the ruleset (did you mean "
+                  "\"big\"?)",
+                  "\"bgi\"", 0, 0);
+    assert_err_at(&errs, text, "scorecard \"s1\": parts[1].rule: \"late\" tracks cases", "\"late\"",
+                  1, 0);
+    assert_err_at(&errs, text,
+                  "scorecard \"s1\": parts[2].of: must be \"level\" or \"measure\", not \"levels\"",
+                  "\"levels\"", 0, 0);
+    assert_err_at(&errs, text, "scorecard \"s1\": parts[3].weight: must be a number, not \"2\"",
+                  "\"2\"", 0, 0);
+    assert_err_at(&errs, text,
+                  "scorecard \"s1\": parts[4]: unknown key \"wieght\" (did you mean \"weight\"?)",
+                  "\"wieght\"", 0, 0);
+    assert_err_at(&errs, text, "scorecard \"big\": parts must be a list of 1 to 64 rules", "[]", 0,
+                  0);
+    assert_err_at(&errs, text, "scorecard \"big\": all_of must be true or false", "1}]}", 0, 0);
+    assert_err_at(&errs, text, "scorecard \"big\": missing \"thresholds\"", "{\"id\": \"big\", \"p",
+                  0, 0);
+    assert_err_at(&errs, text, "scorecard \"big\": the id of rules[0] too", "\"big\", \"p", 0, 0);
+    ck_assert_uint_eq(errs.n, 9);
+    rw_errors_fini(&errs);
+}
+END_TEST
+
 static Suite *ruleset_suite(void) {
     Suite *s = suite_create("ruleset");
     TCase *tc = tcase_create("load");
@@ -1142,6 +1186,7 @@ static Suite *ruleset_suite(void) {
     tcase_add_test(tc, test_ruleset_composite_key_errors);
     tcase_add_test(tc, test_ruleset_composite_key_text_and_state);
     tcase_add_test(tc, test_ruleset_messages_echo_and_suggest);
+    tcase_add_test(tc, test_ruleset_scorecard_errors);
     suite_add_tcase(s, tc);
     return s;
 }
