@@ -4,6 +4,7 @@
  * a peer that wants TLS or speaks another protocol is named as such. */
 #include "commands.h"
 #include "config.h"
+#include "control.h"
 #include "engine.h"
 #include "plugin.h"
 #include "ruleset.h"
@@ -70,6 +71,35 @@ static void check_topics(findings_t *f, const rw_config_t *c) {
                 bad(f, "kafka: \"%s\" is both an input topic and one the engine writes", outs[o]);
 }
 
+/* The control path: the keys file, the signing key, the ruleset within the limits. */
+static void check_rulesets(findings_t *f, const rw_config_t *c, const rw_ruleset_t *rs) {
+    rw_error_t e;
+    rw_error_clear(&e);
+    rw_keys_t *k = c->rules_keys_file ? rw_keys_load(c->rules_keys_file, &e) : NULL;
+    if (k)
+        printf("%s: %zu keys for signed control messages\n", c->rules_keys_file, rw_keys_count(k));
+    else if (c->rules_keys_file)
+        rw_errors_add(&f->errs, &e);
+    else
+        printf("rulesets.keys_file: none, so every ruleset pushed is refused\n");
+    rw_keys_destroy(k);
+    rw_error_clear(&e);
+    rw_signer_t *s = c->rules_signing_key_file ? rw_signer_from_config(c, &e) : NULL;
+    if (s)
+        printf("%s: SIGHUP publishes the rules file signed with key %s\n",
+               c->rules_signing_key_file, rw_signer_key_id(s));
+    else if (c->rules_signing_key_file)
+        rw_errors_add(&f->errs, &e);
+    rw_signer_destroy(s);
+    size_t len = 0;
+    rw_error_clear(&e);
+    char *text = rs ? rw_file_read(c->rules, &len, &e) : NULL;
+    rw_ruleset_limits_t l = rw_ruleset_limits_of(c);
+    if (text)
+        rw_ruleset_limits_check(rs, len, c->rules, &l, &f->errs);
+    free(text);
+}
+
 /* The files: config, modules, ruleset, Kafka properties. Returns the ruleset
  * (free with rw_ruleset_destroy) or NULL. */
 static rw_ruleset_t *check_files(findings_t *f, const rw_config_t *c) {
@@ -81,6 +111,7 @@ static rw_ruleset_t *check_files(findings_t *f, const rw_config_t *c) {
     if (rs)
         printf("%s: ruleset %s version %s, %zu rules, sha256 %s\n", c->rules, rs->name, rs->version,
                rs->n_rules, rs->sha256);
+    check_rulesets(f, c, rs);
     char err[512];
     rd_kafka_conf_t *kc = rw_kafka_conf_new(c, err, sizeof(err));
     if (kc)

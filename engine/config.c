@@ -43,6 +43,10 @@ void rw_config_init(rw_config_t *c) {
     c->webhook_timeout_ms = 2000;
     c->webhook_retries = 3;
     c->webhook_digest_after = 10;
+    c->rules_max_rules = 500;
+    c->rules_max_bytes = 1048576;
+    c->rules_max_window_days = 90;
+    c->rules_heartbeat_ms = 5000;
     c->batch_max = 512;
     c->poll_ms = 100;
     c->redis_timeout_ms = 5000;
@@ -86,6 +90,9 @@ void rw_config_fini(rw_config_t *c) {
     free(c->webhook_url);
     free(c->webhook_token);
     free(c->webhook_secret);
+    free(c->rules_keys_file);
+    free(c->rules_signing_key_file);
+    free(c->rules_key_id);
     memset(c, 0, sizeof(*c));
 }
 
@@ -756,6 +763,28 @@ static int load_webhook(cctx_t *x, rw_config_t *c, json_t *w) {
     return 0;
 }
 
+static int load_rulesets(cctx_t *x, rw_config_t *c, json_t *r) {
+    static const char *const keys[] = {"keys_file", "signing_key_file", "key_id",       "max_rules",
+                                       "max_bytes", "max_window_days",  "heartbeat_ms", NULL};
+    if (!json_is_object(r))
+        return cerr(x, "/rulesets", false, "rulesets: must be an object");
+    long long mr = (long long)c->rules_max_rules, mb = (long long)c->rules_max_bytes,
+              hb = c->rules_heartbeat_ms;
+    if (check_keys(x, r, "/rulesets", keys) ||
+        get_str(x, r, "/rulesets", "keys_file", &c->rules_keys_file, 1) ||
+        get_str(x, r, "/rulesets", "signing_key_file", &c->rules_signing_key_file, 1) ||
+        get_str(x, r, "/rulesets", "key_id", &c->rules_key_id, 1) ||
+        get_int(x, r, "/rulesets", "max_rules", 1, 100000, &mr) ||
+        get_int(x, r, "/rulesets", "max_bytes", 1024, 64LL * 1024 * 1024, &mb) ||
+        get_int(x, r, "/rulesets", "max_window_days", 1, 3660, &c->rules_max_window_days) ||
+        get_int(x, r, "/rulesets", "heartbeat_ms", 100, 600000, &hb))
+        return -1;
+    c->rules_max_rules = (size_t)mr;
+    c->rules_max_bytes = (size_t)mb;
+    c->rules_heartbeat_ms = (int)hb;
+    return 0;
+}
+
 static int load_log(cctx_t *x, rw_config_t *c, json_t *l) {
     static const char *const keys[] = {"format", NULL};
     if (!json_is_object(l))
@@ -793,6 +822,8 @@ static const struct {
     {"RISKWARN_REDIS_PASSWORD", "/redis/password", "/redis/password_file", false},
     {"RISKWARN_REDIS_PASSWORD_FILE", "/redis/password_file", "/redis/password", false},
     {"RISKWARN_RULES", "/rules", NULL, false},
+    {"RISKWARN_RULESETS_KEYS_FILE", "/rulesets/keys_file", NULL, false},
+    {"RISKWARN_RULESETS_SIGNING_KEY_FILE", "/rulesets/signing_key_file", NULL, false},
     {"RISKWARN_METRICS_LISTEN", "/metrics_listen", NULL, false},
     {"RISKWARN_WEBHOOK_URL", "/webhook/url", NULL, false},
     {"RISKWARN_WEBHOOK_TOKEN", "/webhook/token", "/webhook/token_file", false},
@@ -908,6 +939,7 @@ int rw_config_load(rw_config_t *c, const char *path, rw_error_t *err) {
                                        "log",
                                        "max_future_ms",
                                        "schema",
+                                       "rulesets",
                                        NULL};
     if (!json_is_object(root)) {
         cerr(&x, "", false, "the engine configuration must be a JSON object");
@@ -929,7 +961,9 @@ int rw_config_load(rw_config_t *c, const char *path, rw_error_t *err) {
         (json_object_get(root, "webhook") &&
          load_webhook(&x, c, json_object_get(root, "webhook"))) ||
         (json_object_get(root, "log") && load_log(&x, c, json_object_get(root, "log"))) ||
-        load_schema(&x, c, json_object_get(root, "schema")))
+        load_schema(&x, c, json_object_get(root, "schema")) ||
+        (json_object_get(root, "rulesets") &&
+         load_rulesets(&x, c, json_object_get(root, "rulesets"))))
         goto out;
     c->max_event_bytes = (size_t)meb;
     c->state_max_entries = (size_t)sme;

@@ -43,6 +43,13 @@ typedef struct rw_config {
     int log_format;           /* RW_LOG_TEXT or RW_LOG_JSON */
     struct rw_schema *schema; /* owned; "schema" of the file, NULL: see rw_config_schema */
     bool schema_off;          /* "schema": null: events are not checked */
+    /* "rulesets": the control path (README, "Changing rules without a restart"). */
+    char *rules_keys_file;        /* public keys of signed control messages; NULL: none accepted */
+    char *rules_signing_key_file; /* push and SIGHUP sign with it; NULL: SIGHUP is refused */
+    char *rules_key_id;           /* its key id; NULL: found in the keys file */
+    size_t rules_max_rules, rules_max_bytes;
+    long long rules_max_window_days;
+    int rules_heartbeat_ms; /* engines say which ruleset they run this often */
 
     /* Not in the file: set by flags, tests and the benchmark. */
     int batch_max;        /* messages a batch (512) */

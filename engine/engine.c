@@ -1,5 +1,6 @@
 #include "engine.h"
 
+#include "control.h"
 #include "eval.h"
 #include "expr.h"
 #include "log.h"
@@ -73,6 +74,7 @@ typedef struct pipeline {
     rw_batch_t *batch;
     const char *alert_topic, *high_topic, *dead_topic; /* NULL: not written */
     const char *source;                                /* where rs came from: "file" or "topic" */
+    char signer[80];                                   /* the key id that signed it, or "" */
     bool forget; /* partitions moved: the kept state may be stale */
     long long n_alerts, n_dead;
 } pipeline_t;
@@ -119,6 +121,20 @@ typedef struct engine {
     size_t out_max;     /* the largest output the producer sends (message.max.bytes, less slack) */
     bool quiet;         /* catching up with the control topic at start-up: no audit records */
     bool fatal;         /* a Kafka client failed for good: stop, exit 1 */
+    /* The ruleset control path (control.h): the keys of signed control messages, the
+     * key SIGHUP signs with, the limits, the last live version taken from the control
+     * topic (versions only grow along it), and what the group's other engines run. */
+    rw_keys_t *keys;     /* NULL: every control message is refused */
+    rw_signer_t *signer; /* NULL: SIGHUP is refused */
+    rw_ruleset_limits_t limits;
+    char *topic_version;  /* NULL: nothing taken from the topic yet */
+    const char *key_id;   /* the signer of the control message being applied */
+    char engine_id[300];  /* host/pid, in audit records and heartbeats */
+    rw_group_t *group;    /* the other engines' heartbeats */
+    rd_kafka_t *peers;    /* reads them on the audit topic */
+    bool peers_assigned;  /* its partitions are assigned */
+    int64_t heartbeat_at; /* when the next heartbeat is due (monotonic ms) */
+    size_t disagreeing;   /* engines found running another live ruleset */
     /* Fault injection for tests (RW_TEST_DIE="after-publish:N" or "before-commit:N"):
      * the process dies at that point of its Nth batch, as if killed. */
     int die_where, die_batch, batches;
@@ -1049,6 +1065,8 @@ static int fly_drain(engine_t *e) {
 
 /* ---- rulesets: load, audit, swap -------------------------------------------------------- */
 
+static void audit_produce(engine_t *e, const char *text);
+
 /* Writes an audit record (docs/reference.md §5) to the audit topic and to the log. */
 static void audit(engine_t *e, bool loaded, const char *target, const char *source,
                   const char *name, const char *version, const char *sha, const rw_errors_t *errs) {
@@ -1056,17 +1074,22 @@ static void audit(engine_t *e, bool loaded, const char *target, const char *sour
     if (loaded)
         rw_metrics_set(e->metrics, "riskwarn_config_last_reload_success_timestamp_seconds", "",
                        (double)(rw_now_ms() / 1000));
-    if (e->quiet)
+    if (e->quiet) { /* read again at start-up: audited when it first came; logged */
+        char line[1024] = "";
+        if (!loaded && errs && errs->n)
+            rw_error_format(&errs->items[0], line, sizeof(line));
+        if (!loaded)
+            rw_log(RW_LOG_WARN, "control topic, at start-up: refused %s version %s: %s",
+                   name ? name : "?", version ? version : "?", line);
         return;
+    }
     char ts[40];
     rw_time_format(rw_now_ms(), ts, sizeof(ts));
-    char host[256] = "", engine_id[300];
-    gethostname(host, sizeof(host) - 1);
-    snprintf(engine_id, sizeof(engine_id), "%s/%d", host, (int)getpid());
-    json_t *a = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "ts", ts, "action",
+    json_t *a = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "ts", ts, "action",
                           loaded ? "loaded" : "refused", "ruleset", name ? name : "", "version",
                           version ? version : "", "sha256", sha, "source", source, "target", target,
-                          "group", e->cfg->group_id, "engine", engine_id);
+                          "group", e->cfg->group_id, "engine", e->engine_id, "key_id",
+                          e->key_id ? e->key_id : "");
     json_t *list = json_array();
     for (size_t i = 0; errs && i < errs->n; i++) {
         char line[1024];
@@ -1077,17 +1100,22 @@ static void audit(engine_t *e, bool loaded, const char *target, const char *sour
     char *text = json_dumps(a, JSON_COMPACT | JSON_ENSURE_ASCII);
     json_decref(a);
     rw_log(loaded ? RW_LOG_INFO : RW_LOG_WARN, "audit: %s", text);
+    audit_produce(e, text);
+    free(text);
+}
+
+/* Produces one record to the audit topic. */
+static void audit_produce(engine_t *e, const char *text) {
     rd_kafka_resp_err_t err;
     /* Keyed by group: one group's audit trail stays in one partition, in order. */
     while ((err = rd_kafka_producev(e->producer, RD_KAFKA_V_TOPIC(e->cfg->audit_topic),
                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                     RD_KAFKA_V_KEY(e->cfg->group_id, strlen(e->cfg->group_id)),
-                                    RD_KAFKA_V_VALUE(text, strlen(text)), RD_KAFKA_V_END)) ==
-           RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                                    RD_KAFKA_V_VALUE((void *)text, strlen(text)),
+                                    RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         rd_kafka_poll(e->producer, 100);
     if (err)
         rw_log(RW_LOG_WARN, "audit record not produced: %s", rd_kafka_err2str(err));
-    free(text);
 }
 
 /* Loads a ruleset from text; audits a refusal. Returns the ruleset or NULL. */
@@ -1095,7 +1123,7 @@ static rw_ruleset_t *ruleset_from(engine_t *e, const char *text, size_t len, con
                                   const char *source, const char *target) {
     rw_errors_t errs;
     rw_errors_init(&errs);
-    rw_ruleset_t *rs = rw_ruleset_load(text, len, where, &errs);
+    rw_ruleset_t *rs = rw_ruleset_load_limited(text, len, where, &e->limits, &errs);
     if (!rs) {
         /* Name what was refused as well as the text allows. */
         json_t *j = json_loadb(text, len, 0, NULL);
@@ -1118,79 +1146,211 @@ static void pipeline_set(engine_t *e, pipeline_t *p, rw_ruleset_t *rs, const cha
     bool redone;
     if (fly_finish(e, &redone))
         rw_log(RW_LOG_WARN, "the batch in flight is not done: it will be read again");
-    if (p->rs != rs)
+    if (p->rs != rs) {
         rw_ruleset_destroy(p->rs);
+        snprintf(p->signer, sizeof(p->signer), "%s", e->key_id ? e->key_id : "");
+    }
     p->rs = rs;
     p->source = source;
+    if (p == &e->live)
+        e->heartbeat_at = 0; /* tell the group at once */
     metrics_rulesets(e);
     if (rs) {
+        const char *key_id = e->key_id;
+        e->key_id = p->signer;
         audit(e, true, p->name, source, rs->name, rs->version, rs->sha256, NULL);
+        e->key_id = key_id;
         rw_log(RW_LOG_INFO, "%s ruleset: %s version %s (%zu rules) from %s", p->name, rs->name,
                rs->version, rs->n_rules, source);
     }
 }
 
-static void reload_file(engine_t *e) {
-    size_t len;
+/* Audits the refusal of a ruleset or a control message for one reason. */
+static void refuse(engine_t *e, const char *target, const char *source, const char *where,
+                   const char *name, const char *version, const char *sha, const char *why) {
     rw_error_t err;
     rw_error_clear(&err);
-    char *text = rw_file_read(e->cfg->rules, &len, &err);
+    rw_error_set(&err, where, 0, 0, "%s", why);
+    rw_errors_t errs = {&err, 1, 1};
+    audit(e, false, target, source, name, version, sha ? sha : "", &errs);
+}
+
+/* Whether rs may follow the live version the group last took from the control
+ * topic: versions only grow along it (rw_version_cmp). Audits a refusal. */
+static bool version_newer(engine_t *e, const rw_ruleset_t *rs, const char *target,
+                          const char *source, const char *where) {
+    if (!e->topic_version || rw_version_cmp(rs->version, e->topic_version) > 0)
+        return true;
+    char why[700];
+    snprintf(why, sizeof(why),
+             "version \"%.200s\" is not newer than \"%.200s\", the group's live version (versions "
+             "only grow: README, \"Version order\")",
+             rs->version, e->topic_version);
+    refuse(e, target, source, where, rs->name, rs->version, rs->sha256, why);
+    return false;
+}
+
+static void topic_version_set(engine_t *e, const char *version) {
+    free(e->topic_version);
+    e->topic_version = rw_strdup(version);
+}
+
+/* SIGHUP: the keys file is read again, and the rules file is checked. Every
+ * engine of the group runs the control topic's ruleset, so a changed file is
+ * published there, signed with rulesets.signing_key_file, and every engine
+ * applies it as it reads it (this one too). Without a signing key it is
+ * refused, with how to publish it. */
+static void reload_file(engine_t *e) {
+    const rw_config_t *cfg = e->cfg;
+    char line[1024];
+    rw_error_t err;
+    rw_error_clear(&err);
+    rw_keys_t *keys = cfg->rules_keys_file ? rw_keys_load(cfg->rules_keys_file, &err) : NULL;
+    if (keys) {
+        rw_keys_destroy(e->keys);
+        e->keys = keys;
+        rw_log(RW_LOG_INFO, "SIGHUP: %zu keys from %s", rw_keys_count(keys), cfg->rules_keys_file);
+    } else if (cfg->rules_keys_file) {
+        rw_error_format(&err, line, sizeof(line));
+        rw_log(RW_LOG_ERROR, "SIGHUP: the keys stay as they were: %s", line);
+    }
+    size_t len;
+    rw_error_clear(&err);
+    char *text = rw_file_read(cfg->rules, &len, &err);
     if (!text) {
         rw_errors_t errs = {&err, 1, 1};
         audit(e, false, "live", "file", NULL, NULL, "", &errs);
         return;
     }
-    rw_ruleset_t *rs = ruleset_from(e, text, len, e->cfg->rules, "file", "live");
+    rw_ruleset_t *rs = ruleset_from(e, text, len, cfg->rules, "file", "live");
+    if (!rs) {
+        free(text);
+        return;
+    }
+    rd_kafka_resp_err_t kerr;
+    if (strcmp(rs->sha256, e->live.rs->sha256) == 0) {
+        rw_log(RW_LOG_INFO, "SIGHUP: %s (version %s) is the live ruleset already", cfg->rules,
+               rs->version);
+    } else if (!e->signer) {
+        snprintf(line, sizeof(line),
+                 "not applied: every engine of group %s runs the ruleset of the control topic "
+                 "%s, and one engine does not change alone; publish the file with `riskwarn "
+                 "rules push %s`, or give the engines rulesets.signing_key_file so that SIGHUP "
+                 "publishes it",
+                 cfg->group_id, cfg->control_topic, cfg->rules);
+        refuse(e, "live", "file", cfg->rules, rs->name, rs->version, rs->sha256, line);
+    } else if (!version_newer(e, rs, "live", "file", cfg->rules)) {
+        /* refused and audited */
+    } else if ((kerr = rw_control_produce(e->producer, cfg->control_topic, "load", text, len,
+                                          e->signer))) {
+        snprintf(line, sizeof(line), "not published on %s: %s", cfg->control_topic,
+                 rd_kafka_err2str(kerr));
+        refuse(e, "live", "file", cfg->rules, rs->name, rs->version, rs->sha256, line);
+    } else {
+        rw_log(RW_LOG_INFO,
+               "SIGHUP: published %s (version %s, key %s) on %s: every engine of group %s "
+               "applies it",
+               cfg->rules, rs->version, rw_signer_key_id(e->signer), cfg->control_topic,
+               cfg->group_id);
+    }
+    rw_ruleset_destroy(rs);
     free(text);
-    if (rs)
-        pipeline_set(e, &e->live, rs, "file");
 }
 
 /* ---- the control topic ------------------------------------------------------------------ */
 
-/* Applies one control message: "load" (the value is a ruleset for the live
- * pipeline), "shadow" (a candidate for the shadow pipeline), "promote" (the
- * shadow ruleset goes live), "drop-shadow". */
-static void control_apply(engine_t *e, const rd_kafka_message_t *m) {
+/* Copies the last value of header name into buf. Returns false when it is
+ * missing or does not fit. */
+static bool header_get(rd_kafka_headers_t *h, const char *name, char *buf, size_t len) {
     const void *v = NULL;
     size_t vlen = 0;
-    rd_kafka_headers_t *h = NULL;
-    char action[32] = "load";
-    if (rd_kafka_message_headers(m, &h) == 0 &&
-        rd_kafka_header_get_last(h, "rw.action", &v, &vlen) == 0 && vlen < sizeof(action)) {
-        memcpy(action, v, vlen);
-        action[vlen] = 0;
+    if (!h || rd_kafka_header_get_last(h, name, &v, &vlen) || !v || vlen >= len)
+        return false;
+    memcpy(buf, v, vlen);
+    buf[vlen] = 0;
+    return true;
+}
+
+/* promote and drop-shadow name the shadow ruleset they act on by its sha256
+ * (the value), so that an old message sent again acts on nothing. */
+static void control_shadow(engine_t *e, const char *action, const char *where, const char *value,
+                           size_t len) {
+    bool promote = strcmp(action, "promote") == 0;
+    const char *target = promote ? "live" : "shadow";
+    rw_ruleset_t *rs = e->shadow.rs;
+    char why[512];
+    if (!rs) {
+        snprintf(why, sizeof(why), "%s: there is no shadow ruleset", action);
+        refuse(e, target, "topic", where, NULL, NULL, "", why);
+        return;
     }
-    char where[300];
-    snprintf(where, sizeof(where), "%s@%lld", rd_kafka_topic_name(m->rkt), (long long)m->offset);
-    if (strcmp(action, "load") == 0 || strcmp(action, "shadow") == 0) {
-        bool shadow = action[0] == 's';
-        rw_ruleset_t *rs = ruleset_from(e, m->payload ? m->payload : "", m->len, where, "topic",
-                                        shadow ? "shadow" : "live");
-        if (rs)
-            pipeline_set(e, shadow ? &e->shadow : &e->live, rs, "topic");
-    } else if (strcmp(action, "promote") == 0) {
-        if (!e->shadow.rs) {
-            rw_error_t err;
-            rw_error_clear(&err);
-            rw_error_set(&err, where, 0, 0, "promote: there is no shadow ruleset");
-            rw_errors_t errs = {&err, 1, 1};
-            audit(e, false, "live", "topic", NULL, NULL, "", &errs);
-            return;
-        }
-        rw_ruleset_t *rs = e->shadow.rs;
-        e->shadow.rs = NULL;
-        pipeline_set(e, &e->live, rs, "topic");
-    } else if (strcmp(action, "drop-shadow") == 0) {
+    if (len != 64 || memcmp(value, rs->sha256, 64) != 0) {
+        snprintf(why, sizeof(why), "%s: names the shadow ruleset %.*s, but the shadow is %s",
+                 action, (int)(len < 64 ? len : 64), value, rs->sha256);
+        refuse(e, target, "topic", where, rs->name, rs->version, rs->sha256, why);
+        return;
+    }
+    if (!promote) {
         pipeline_set(e, &e->shadow, NULL, "topic");
         rw_log(RW_LOG_INFO, "shadow ruleset dropped");
-    } else {
-        rw_error_t err;
-        rw_error_clear(&err);
-        rw_error_set(&err, where, 0, 0, "unknown control action \"%s\"", action);
-        rw_errors_t errs = {&err, 1, 1};
-        audit(e, false, "live", "topic", NULL, NULL, "", &errs);
+        return;
     }
+    if (!version_newer(e, rs, "live", "topic", where))
+        return;
+    e->shadow.rs = NULL;
+    topic_version_set(e, rs->version);
+    pipeline_set(e, &e->live, rs, "topic");
+}
+
+/* Applies one control message once its signature holds: "load" (the value is a
+ * ruleset for the live pipeline), "shadow" (a candidate for the shadow
+ * pipeline), "promote" (the shadow ruleset goes live) and "drop-shadow" (both
+ * with the shadow's sha256 as the value). */
+static void control_apply(engine_t *e, const rd_kafka_message_t *m) {
+    rd_kafka_headers_t *h = NULL;
+    if (rd_kafka_message_headers(m, &h))
+        h = NULL;
+    char action[32] = "load", key_id[80], sig[RW_SIG_B64_MAX + 8], why[512], where[300];
+    const void *av;
+    size_t al;
+    if (!header_get(h, RW_HDR_ACTION, action, sizeof(action)) && h &&
+        rd_kafka_header_get_last(h, RW_HDR_ACTION, &av, &al) == 0)
+        snprintf(action, sizeof(action), "?"); /* too long to be one */
+    bool has_key = header_get(h, RW_HDR_KEY_ID, key_id, sizeof(key_id));
+    bool has_sig = header_get(h, RW_HDR_SIGNATURE, sig, sizeof(sig));
+    const char *value = m->payload ? m->payload : "";
+    snprintf(where, sizeof(where), "%s@%lld", rd_kafka_topic_name(m->rkt), (long long)m->offset);
+    bool shadow = strcmp(action, "shadow") == 0, load = shadow || strcmp(action, "load") == 0;
+    const char *target = shadow || strcmp(action, "drop-shadow") == 0 ? "shadow" : "live";
+    e->key_id = has_key ? key_id : NULL;
+    if (rw_keys_verify(e->keys, has_key ? key_id : NULL, has_sig ? sig : NULL, action, value,
+                       m->len, why, sizeof(why))) {
+        /* Name what was refused as well as the text allows. */
+        json_t *j = load ? json_loadb(value, m->len, 0, NULL) : NULL;
+        uint8_t dig[32];
+        char sha[65];
+        rw_sha256(value, m->len, dig);
+        rw_hex(dig, 32, sha);
+        refuse(e, target, "topic", where, json_string_value(json_object_get(j, "ruleset")),
+               json_string_value(json_object_get(j, "version")), sha, why);
+        json_decref(j);
+    } else if (load) {
+        rw_ruleset_t *rs = ruleset_from(e, value, m->len, where, "topic", target);
+        if (rs && !version_newer(e, rs, target, "topic", where)) {
+            rw_ruleset_destroy(rs);
+            rs = NULL;
+        }
+        if (rs && !shadow)
+            topic_version_set(e, rs->version);
+        if (rs)
+            pipeline_set(e, shadow ? &e->shadow : &e->live, rs, "topic");
+    } else if (strcmp(action, "promote") == 0 || strcmp(action, "drop-shadow") == 0) {
+        control_shadow(e, action, where, value, m->len);
+    } else {
+        snprintf(why, sizeof(why), "unknown control action \"%s\"", action);
+        refuse(e, "live", "topic", where, NULL, NULL, "", why);
+    }
+    e->key_id = NULL;
 }
 
 static rd_kafka_t *control_open(const rw_config_t *cfg, char *err, size_t errlen) {
@@ -1253,6 +1413,169 @@ static int control_poll(engine_t *e, bool catch_up) {
         rd_kafka_message_destroy(m);
     }
     return applied;
+}
+
+/* ---- the group: one live ruleset, heartbeats on the audit topic --------------------------- */
+
+/* Opens a consumer of the audit topic for the heartbeats of the group's other
+ * engines, and assigns it every partition from its end once the topic exists. */
+static void peers_assign(engine_t *e) {
+    char err[512];
+    if (!e->peers) {
+        char group[300];
+        snprintf(group, sizeof(group), "%s.peers", e->cfg->group_id);
+        rd_kafka_conf_t *conf = rw_kafka_conf_new(e->cfg, err, sizeof(err));
+        if (!conf)
+            return;
+        if (conf_set(conf, "group.id", group, err, sizeof(err)) ||
+            conf_set(conf, "enable.auto.commit", "false", err, sizeof(err)) ||
+            !(e->peers = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err)))) {
+            rd_kafka_conf_destroy(conf);
+            rw_log(RW_LOG_WARN, "heartbeats of the group not read: %s", err);
+            return;
+        }
+    }
+    rd_kafka_topic_t *t = rd_kafka_topic_new(e->peers, e->cfg->audit_topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(e->peers, 0, t, &md, 1000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0) {
+        rd_kafka_topic_partition_list_t *l =
+            rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+        for (int i = 0; i < md->topics[0].partition_cnt; i++)
+            rd_kafka_topic_partition_list_add(l, e->cfg->audit_topic,
+                                              md->topics[0].partitions[i].id)
+                ->offset = RD_KAFKA_OFFSET_END;
+        e->peers_assigned = rd_kafka_assign(e->peers, l) == RD_KAFKA_RESP_ERR_NO_ERROR;
+        rd_kafka_topic_partition_list_destroy(l);
+    }
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(t);
+}
+
+/* Says on the audit topic which live ruleset this engine runs ("heartbeat"),
+ * or that it stops ("stopped"). */
+static void heartbeat_send(engine_t *e, const char *action) {
+    const rw_ruleset_t *rs = e->live.rs;
+    char ts[40];
+    rw_time_format(rw_now_ms(), ts, sizeof(ts));
+    json_t *a =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[]}", "ts", ts, "action",
+                  action, "ruleset", rs->name, "version", rs->version, "sha256", rs->sha256,
+                  "source", e->live.source, "target", "live", "group", e->cfg->group_id, "engine",
+                  e->engine_id, "key_id", e->live.signer, "errors");
+    char *text = json_dumps(a, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(a);
+    audit_produce(e, text);
+    free(text);
+}
+
+static void peers_poll(engine_t *e) {
+    rd_kafka_message_t *m;
+    while (e->peers && (m = rd_kafka_consumer_poll(e->peers, 0))) {
+        json_t *a = m->err ? NULL : json_loadb(m->payload, m->len, 0, NULL);
+        const char *action = json_string_value(json_object_get(a, "action"));
+        const char *group = json_string_value(json_object_get(a, "group"));
+        const char *engine = json_string_value(json_object_get(a, "engine"));
+        const char *sha = json_string_value(json_object_get(a, "sha256"));
+        bool beat = action && strcmp(action, "heartbeat") == 0;
+        if ((beat || (action && strcmp(action, "stopped") == 0)) && group && engine && sha &&
+            strcmp(group, e->cfg->group_id) == 0)
+            rw_group_note(e->group, engine, beat ? sha : NULL,
+                          json_string_value(json_object_get(a, "version")), rw_monotonic_ms());
+        json_decref(a);
+        rd_kafka_message_destroy(m);
+    }
+}
+
+/* Once a turn of the loop: the heartbeat when due (at once after the live
+ * ruleset changed), the other engines' heartbeats, and whether they run this
+ * engine's live ruleset: a disagreement that outlasts a push reaching every
+ * engine is logged, counted and reported by /healthz. */
+static void group_tick(engine_t *e) {
+    int64_t now = rw_monotonic_ms(), every = e->cfg->rules_heartbeat_ms;
+    if (now >= e->heartbeat_at) {
+        heartbeat_send(e, "heartbeat");
+        e->heartbeat_at = now + every;
+        if (!e->peers_assigned)
+            peers_assign(e);
+    }
+    peers_poll(e);
+    char why[600] = "";
+    size_t n = rw_group_disagreeing(e->group, e->live.rs->sha256, now, 3 * every,
+                                    every * 2 > 3000 ? every * 2 : 3000, why, sizeof(why));
+    if (n == e->disagreeing)
+        return;
+    const rw_ruleset_t *rs = e->live.rs;
+    char health[900];
+    snprintf(health, sizeof(health),
+             "group %s disagrees on the live ruleset: %zu other engine(s) run another; %s "
+             "(this one: version %s from the %s)",
+             e->cfg->group_id, n, why, rs->version,
+             strcmp(e->live.source, "file") == 0 ? "rules file" : "control topic");
+    if (n)
+        rw_log(RW_LOG_WARN, "%s", health);
+    else
+        rw_log(RW_LOG_INFO, "group %s agrees on the live ruleset again: version %s, sha256 %s",
+               e->cfg->group_id, rs->version, rs->sha256);
+    e->disagreeing = n;
+    rw_metrics_set(e->metrics, "riskwarn_ruleset_group_disagreeing", "", (double)n);
+    rw_metrics_health_set(e->metrics, RW_HEALTH_RULESET, n == 0, health);
+}
+
+/* At start-up: the keys, the signing key and the limits of the control path,
+ * then the rules file within those limits. Returns the file's ruleset, or
+ * NULL with errs filled. */
+static rw_ruleset_t *control_setup(engine_t *e, rw_errors_t *errs) {
+    const rw_config_t *cfg = e->cfg;
+    char host[256] = "";
+    gethostname(host, sizeof(host) - 1);
+    snprintf(e->engine_id, sizeof(e->engine_id), "%s/%d", host, (int)getpid());
+    e->limits = rw_ruleset_limits_of(cfg);
+    rw_error_t err;
+    rw_error_clear(&err);
+    size_t len;
+    char *text = NULL;
+    if ((cfg->rules_keys_file && !(e->keys = rw_keys_load(cfg->rules_keys_file, &err))) ||
+        (cfg->rules_signing_key_file && !(e->signer = rw_signer_from_config(cfg, &err))) ||
+        !(text = rw_file_read(cfg->rules, &len, &err))) {
+        rw_errors_add(errs, &err);
+        return NULL;
+    }
+    rw_ruleset_t *rs = rw_ruleset_load_limited(text, len, cfg->rules, &e->limits, errs);
+    free(text);
+    e->group = rs ? rw_group_new(e->engine_id) : NULL;
+    return rs;
+}
+
+static void control_fini(engine_t *e) {
+    rw_keys_destroy(e->keys);
+    rw_signer_destroy(e->signer);
+    rw_group_destroy(e->group);
+    free(e->topic_version);
+    e->keys = NULL;
+    e->signer = NULL;
+    e->group = NULL;
+    e->topic_version = NULL;
+}
+
+/* After catching up with the control topic: says when the rules file is not
+ * what the group runs. */
+static void control_started(engine_t *e) {
+    rw_metrics_set(e->metrics, "riskwarn_ruleset_group_disagreeing", "", 0);
+    if (!e->topic_version)
+        return;
+    rw_errors_t errs;
+    rw_errors_init(&errs);
+    rw_ruleset_t *file = rw_ruleset_load_file(e->cfg->rules, &errs);
+    if (file && strcmp(file->sha256, e->live.rs->sha256) != 0)
+        rw_log(RW_LOG_INFO,
+               "the rules file %s (version %s) is not in force: group %s runs version %s from "
+               "the control topic %s; push the file to change it",
+               e->cfg->rules, file->version, e->cfg->group_id, e->live.rs->version,
+               e->cfg->control_topic);
+    rw_ruleset_destroy(file);
+    rw_errors_fini(&errs);
 }
 
 /* ---- set-up and the loop -------------------------------------------------------------- */
@@ -1403,6 +1726,12 @@ static void engine_close(engine_t *e) {
         rd_kafka_consumer_close(e->control);
         rd_kafka_destroy(e->control);
     }
+    if (e->peers) {
+        rd_kafka_consumer_close(e->peers);
+        rd_kafka_destroy(e->peers);
+    }
+    if (e->producer && e->group && e->live.rs)
+        heartbeat_send(e, "stopped");
     if (e->producer) {
         rd_kafka_flush(e->producer, 10000);
         rd_kafka_destroy(e->producer);
@@ -1418,6 +1747,7 @@ static void engine_close(engine_t *e) {
     rw_rcluster_destroy(e->health_redis);
     rw_metrics_destroy(e->metrics);
     free(e->shadow_topic);
+    control_fini(e);
 }
 
 static void pipeline_init(engine_t *e, pipeline_t *p, const char *name, const char *prefix) {
@@ -1474,10 +1804,11 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
     }
     rw_errors_t errs;
     rw_errors_init(&errs);
-    e.live.rs = rw_ruleset_load_file(cfg->rules, &errs);
+    e.live.rs = control_setup(&e, &errs);
     e.live.source = "file";
     if (!e.live.rs) {
         rw_errors_print(&errs, stderr);
+        control_fini(&e);
         rw_errors_fini(&errs);
         rw_plugins_unload_all();
         return RW_EXIT_USAGE;
@@ -1492,6 +1823,7 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
         fprintf(stderr, "riskwarn: %s\n", err);
         rw_metrics_destroy(e.metrics);
         rw_ruleset_destroy(e.live.rs);
+        control_fini(&e);
         rw_plugins_unload_all();
         return RW_EXIT_USAGE;
     }
@@ -1512,6 +1844,7 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
             fprintf(stderr, "riskwarn: %s\n", err);
             rw_metrics_destroy(e.metrics);
             rw_ruleset_destroy(e.live.rs);
+            control_fini(&e);
             rw_plugins_unload_all();
             return RW_EXIT_USAGE;
         }
@@ -1540,6 +1873,7 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
     e.quiet = true;
     control_poll(&e, true);
     e.quiet = false;
+    control_started(&e);
     pipeline_set(&e, &e.live, e.live.rs, e.live.source);
     if (e.shadow.rs)
         pipeline_set(&e, &e.shadow, e.shadow.rs, e.shadow.source);
@@ -1552,6 +1886,7 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
         if (atomic_exchange(&ctl->reload, 0))
             reload_file(&e);
         control_poll(&e, false);
+        group_tick(&e);
         size_t want = (size_t)batch_max;
         if (cfg->stop_after > 0 && cfg->stop_after - e.n_msgs < (long long)want)
             want = (size_t)(cfg->stop_after - e.n_msgs);

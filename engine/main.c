@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "config.h"
+#include "control.h"
 #include "engine.h"
 #include "jarena.h"
 #include "mock.h"
@@ -76,9 +77,11 @@ static const command_t commands[] = {
     {"rules",
      "rules check [--modules-dir DIR] [--sample EVENTS.jsonl] FILE...\n"
      "       riskwarn rules push FILE [--shadow] [--brokers LIST | -c ENGINE.json] [--topic T]\n"
-     "       riskwarn rules promote|drop-shadow [--brokers LIST | -c ENGINE.json] [--topic T]",
+     "                               [--key FILE.pem [--key-id ID]]\n"
+     "       riskwarn rules promote|drop-shadow [--brokers LIST | -c ENGINE.json] [--topic T]\n"
+     "                               [--key FILE.pem [--key-id ID]]",
      "validate rule files (exit 0, or 2 with every error found); publish a ruleset to the "
-     "engines, live or as a shadow candidate; promote the shadow candidate",
+     "engines, signed, live or as a shadow candidate; promote or drop the shadow candidate",
      rw_cmd_rules, rw_rules_opts},
     {"tail",
      "tail [--brokers LIST | -c ENGINE.json] [--topic T] [--high] [--level low|medium|high] "
@@ -270,7 +273,15 @@ int rw_modules_dir_load(const char *dir) {
     return -1;
 }
 
-enum { RULES_MODULES_DIR = RW_CLI_ID, RULES_BROKERS, RULES_TOPIC, RULES_SHADOW, RULES_SAMPLE };
+enum {
+    RULES_MODULES_DIR = RW_CLI_ID,
+    RULES_BROKERS,
+    RULES_TOPIC,
+    RULES_SHADOW,
+    RULES_SAMPLE,
+    RULES_KEY,
+    RULES_KEY_ID
+};
 
 const rw_cli_opt_t rw_rules_opts[] = {
     {RULES_MODULES_DIR, "modules-dir", "DIR", "check, push: load external rule modules from DIR"},
@@ -281,11 +292,16 @@ const rw_cli_opt_t rw_rules_opts[] = {
     {RULES_SAMPLE, "sample", "EVENTS.jsonl",
      "check: run the events through each ruleset and report, rule by rule, the events matched, "
      "scored and skipped, and fields never present or of mixed types"},
+    {RULES_KEY, "key", "FILE.pem",
+     "push, promote, drop-shadow: sign with this Ed25519 private key (rulesets.signing_key_file)"},
+    {RULES_KEY_ID, "key-id", "ID",
+     "push, promote, drop-shadow: the key's id (rulesets.key_id; else found in "
+     "rulesets.keys_file)"},
     {0, NULL, NULL, NULL}};
 
 /* The options of a rules command, parsed. */
 typedef struct rules_args {
-    const char *action, *brokers, *topic, *cfg_path, *mdir, *sample;
+    const char *action, *brokers, *topic, *cfg_path, *mdir, *sample, *key, *key_id;
     bool shadow;
     char **files; /* positionals, borrowed from argv */
     int n_files;
@@ -310,6 +326,7 @@ static int rules_control(const rules_args_t *ra) {
     char *text = NULL;
     size_t len = 0;
     rd_kafka_t *p = NULL;
+    rw_signer_t *signer = NULL;
     if (cfg_path && rw_config_load(&cfg, cfg_path, &err)) {
         rw_error_format(&err, line, sizeof(line));
         fprintf(stderr, "%s\n", line);
@@ -319,13 +336,28 @@ static int rules_control(const rules_args_t *ra) {
         rw_config_set(&cfg.brokers, brokers);
     if (topic)
         rw_config_set(&cfg.control_topic, topic);
+    if (ra->key)
+        rw_config_set(&cfg.rules_signing_key_file, ra->key);
+    if (ra->key_id)
+        rw_config_set(&cfg.rules_key_id, ra->key_id);
+    if (!(signer = rw_signer_from_config(&cfg, &err))) {
+        rw_error_format(&err, line, sizeof(line));
+        fprintf(stderr, "riskwarn rules %s: %s\n", action, line);
+        goto out;
+    }
     if (file) {
         /* Validate first: an invalid ruleset never reaches the engines. */
         if (rw_modules_dir_load(mdir ? mdir : cfg.modules_dir))
             goto out;
+        if (!(text = rw_file_read(file, &len, &err))) {
+            rw_error_format(&err, line, sizeof(line));
+            fprintf(stderr, "%s\n", line);
+            goto out;
+        }
         rw_errors_t errs;
         rw_errors_init(&errs);
-        rw_ruleset_t *rs = rw_ruleset_load_file(file, &errs);
+        rw_ruleset_limits_t lim = rw_ruleset_limits_of(&cfg);
+        rw_ruleset_t *rs = rw_ruleset_load_limited(text, len, file, &lim, &errs);
         if (!rs) {
             rw_errors_print(&errs, stderr);
             rw_errors_fini(&errs);
@@ -335,8 +367,19 @@ static int rules_control(const rules_args_t *ra) {
                rs->n_rules, rs->sha256);
         rw_ruleset_destroy(rs);
         rw_errors_fini(&errs);
-        if (!(text = rw_file_read(file, &len, &err)))
+    } else {
+        /* promote and drop-shadow name the shadow candidate they act on. */
+        char sha[65];
+        rd_kafka_conf_t *cconf = rw_kafka_conf_new(&cfg, line, sizeof(line));
+        int found = cconf ? rw_control_shadow_find(&cfg, cconf, sha, line, sizeof(line)) : -1;
+        if (found) {
+            fprintf(stderr, "riskwarn rules %s: %s\n", action,
+                    found < 0 ? line : "the control topic holds no shadow candidate");
+            rc = found < 0 ? RW_EXIT_RUNTIME : RW_EXIT_USAGE;
             goto out;
+        }
+        text = rw_strdup(sha);
+        len = 64;
     }
     rd_kafka_conf_t *conf = rw_kafka_conf_new(&cfg, line, sizeof(line));
     if (!conf) {
@@ -350,15 +393,9 @@ static int rules_control(const rules_args_t *ra) {
         goto out;
     }
     const char *act = file ? (shadow ? "shadow" : "load") : action;
-    rd_kafka_headers_t *h = rd_kafka_headers_new(1);
-    rd_kafka_header_add(h, "rw.action", -1, act, -1);
-    rd_kafka_resp_err_t kerr =
-        rd_kafka_producev(p, RD_KAFKA_V_TOPIC(cfg.control_topic), RD_KAFKA_V_PARTITION(0),
-                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(text, len),
-                          RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
-    if (kerr) {
-        rd_kafka_headers_destroy(h);
-    } else if (rd_kafka_flush(p, 15000) != RD_KAFKA_RESP_ERR_NO_ERROR || rd_kafka_outq_len(p) > 0) {
+    rd_kafka_resp_err_t kerr = rw_control_produce(p, cfg.control_topic, act, text, len, signer);
+    if (!kerr &&
+        (rd_kafka_flush(p, 15000) != RD_KAFKA_RESP_ERR_NO_ERROR || rd_kafka_outq_len(p) > 0)) {
         kerr = RD_KAFKA_RESP_ERR__TIMED_OUT;
     }
     if (kerr) {
@@ -367,12 +404,14 @@ static int rules_control(const rules_args_t *ra) {
         rc = RW_EXIT_RUNTIME;
         goto out;
     }
-    printf("%s: sent \"%s\" to %s; every engine applies it and writes an audit record to %s\n",
-           action, act, cfg.control_topic, cfg.audit_topic);
+    printf("%s: sent \"%s\" signed with key %s to %s; every engine applies it and writes an "
+           "audit record to %s\n",
+           action, act, rw_signer_key_id(signer), cfg.control_topic, cfg.audit_topic);
     rc = RW_EXIT_OK;
 out:
     if (p)
         rd_kafka_destroy(p);
+    rw_signer_destroy(signer);
     free(text);
     rw_config_fini(&cfg);
     rw_plugins_unload_all();
@@ -408,6 +447,10 @@ int rw_cmd_rules(int argc, char **argv) {
             ra.shadow = true;
         else if (o == RULES_SAMPLE)
             ra.sample = cli.arg;
+        else if (o == RULES_KEY)
+            ra.key = cli.arg;
+        else if (o == RULES_KEY_ID)
+            ra.key_id = cli.arg;
         else
             return rw_usage("rules");
     }
@@ -421,7 +464,7 @@ int rw_cmd_rules(int argc, char **argv) {
         !ra.sample)
         return rules_control(&ra);
     if (strcmp(ra.action, "check") != 0 || ra.n_files == 0 || ra.shadow || ra.cfg_path ||
-        ra.brokers || ra.topic) {
+        ra.brokers || ra.topic || ra.key || ra.key_id) {
         if (strcmp(ra.action, "check") != 0)
             fprintf(stderr, "riskwarn rules: no subcommand \"%s\"\n", ra.action);
         return rw_usage("rules");

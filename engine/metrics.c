@@ -60,6 +60,9 @@ static const char *const help[][3] = {
     {"riskwarn_consumer_lag", "gauge",
      "Messages behind the end of each input partition this engine holds (refreshed every second)."},
     {"riskwarn_ruleset_info", "gauge", "The loaded rulesets (1), live and shadow."},
+    {"riskwarn_ruleset_group_disagreeing", "gauge",
+     "Other engines of the group heard running another live ruleset (heartbeats on the audit "
+     "topic)."},
     {"riskwarn_build_info", "gauge", "The engine's version and its libraries' (1)."},
     {"riskwarn_config_last_reload_successful", "gauge",
      "1 when the last ruleset load (start-up, SIGHUP or control topic) succeeded, 0 when refused."},
@@ -68,13 +71,14 @@ static const char *const help[][3] = {
     {"riskwarn_up", "gauge", "1 while the engine runs; whether it is healthy is riskwarn_healthy."},
     {"riskwarn_healthy", "gauge", "1 when /healthz answers 200, 0 when it answers 503."},
     {"riskwarn_health_check", "gauge",
-     "Each check of /healthz: 1 passing, 0 failing (kafka, partitions, redis)."},
+     "Each check of /healthz: 1 passing, 0 failing (kafka, partitions, redis, ruleset)."},
     {"riskwarn_batch_seconds", "histogram", "Time to take one batch through the engine."},
     {"riskwarn_event_to_alert_seconds", "histogram",
      "From an event's Kafka timestamp to its alert being acknowledged."},
     {NULL, NULL, NULL}};
 
-static const char *const check_names[RW_HEALTH_CHECKS] = {"redis", "kafka", "partitions"};
+static const char *const check_names[RW_HEALTH_CHECKS] = {"redis", "kafka", "partitions",
+                                                          "ruleset"};
 
 static histogram_t *histogram_get(rw_metrics_t *m, const char *name);
 

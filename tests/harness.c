@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -841,4 +843,23 @@ pid_t h_redis_tls_start(const char *dir, int *port) {
     }
     ck_assert_msg(h_listening(*port, 10000), "redis-server with TLS did not start");
     return pid;
+}
+
+const char *h_keypair(char *pub_b64) {
+    EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    ck_assert_ptr_nonnull(pk);
+    BIO *b = BIO_new(BIO_s_mem());
+    PEM_write_bio_PrivateKey(b, pk, NULL, NULL, 0, NULL, NULL);
+    char *data;
+    long n = BIO_get_mem_data(b, &data);
+    char *pem = strndup(data, (size_t)n);
+    BIO_free(b);
+    unsigned char der[128], *p = der;
+    int dn = i2d_PUBKEY(pk, &p);
+    ck_assert_int_gt(dn, 0);
+    EVP_EncodeBlock((unsigned char *)pub_b64, der, dn);
+    EVP_PKEY_free(pk);
+    const char *path = h_tmpfile(".pem", pem);
+    free(pem);
+    return path;
 }

@@ -164,6 +164,12 @@ void h_assert_counters(redisContext *rc, const h_expect_t *e);
 /* Every key but the watchlists (rw:list:*) has a TTL. */
 void h_assert_ttls(redisContext *rc);
 
+/* Makes an Ed25519 key pair, as signed control messages use: writes the
+ * private key as a PEM file under h_dir() and returns its path (static storage
+ * per call slot), and writes the public half to pub_b64 (at least 100 bytes)
+ * as the base64 line of its PEM, as a keys file holds it. */
+const char *h_keypair(char *pub_b64);
+
 /* Resident memory of a process, in KiB; -1 when gone. */
 long h_rss_kib(pid_t pid);
 
