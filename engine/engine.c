@@ -130,9 +130,12 @@ typedef struct engine {
     char *topic_version;  /* NULL: nothing taken from the topic yet */
     const char *key_id;   /* the signer of the control message being applied */
     char engine_id[300];  /* host/pid, in audit records and heartbeats */
+    char file_sha[65];    /* the rules file as last read (start-up, or published on SIGHUP) */
     rw_group_t *group;    /* the other engines' heartbeats */
     rd_kafka_t *peers;    /* reads them on the audit topic */
     bool peers_assigned;  /* its partitions are assigned */
+    int64_t peers_at;     /* when to try assigning them next (monotonic ms) */
+    int peers_backoff;    /* ms between tries: 1 s doubling to 30 s */
     int64_t heartbeat_at; /* when the next heartbeat is due (monotonic ms) */
     size_t disagreeing;   /* engines found running another live ruleset */
     /* Fault injection for tests (RW_TEST_DIE="after-publish:N" or "before-commit:N"):
@@ -1228,9 +1231,10 @@ static void reload_file(engine_t *e) {
         return;
     }
     rd_kafka_resp_err_t kerr;
-    if (strcmp(rs->sha256, e->live.rs->sha256) == 0) {
-        rw_log(RW_LOG_INFO, "SIGHUP: %s (version %s) is the live ruleset already", cfg->rules,
-               rs->version);
+    if (strcmp(rs->sha256, e->file_sha) == 0 || strcmp(rs->sha256, e->live.rs->sha256) == 0) {
+        rw_log(RW_LOG_INFO, "SIGHUP: %s (version %s) is unchanged, or the live ruleset already",
+               cfg->rules, rs->version);
+        rw_metrics_set(e->metrics, "riskwarn_config_last_reload_successful", "", 1);
     } else if (!e->signer) {
         snprintf(line, sizeof(line),
                  "not applied: every engine of group %s runs the ruleset of the control topic "
@@ -1247,6 +1251,7 @@ static void reload_file(engine_t *e) {
                  rd_kafka_err2str(kerr));
         refuse(e, "live", "file", cfg->rules, rs->name, rs->version, rs->sha256, line);
     } else {
+        snprintf(e->file_sha, sizeof(e->file_sha), "%s", rs->sha256);
         rw_log(RW_LOG_INFO,
                "SIGHUP: published %s (version %s, key %s) on %s: every engine of group %s "
                "applies it",
@@ -1437,7 +1442,7 @@ static void peers_assign(engine_t *e) {
     }
     rd_kafka_topic_t *t = rd_kafka_topic_new(e->peers, e->cfg->audit_topic, NULL);
     const struct rd_kafka_metadata *md = NULL;
-    if (rd_kafka_metadata(e->peers, 0, t, &md, 1000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+    if (rd_kafka_metadata(e->peers, 0, t, &md, 500) == RD_KAFKA_RESP_ERR_NO_ERROR &&
         md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0) {
         rd_kafka_topic_partition_list_t *l =
             rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
@@ -1497,8 +1502,13 @@ static void group_tick(engine_t *e) {
     if (now >= e->heartbeat_at) {
         heartbeat_send(e, "heartbeat");
         e->heartbeat_at = now + every;
-        if (!e->peers_assigned)
-            peers_assign(e);
+    }
+    if (!e->peers_assigned && now >= e->peers_at) { /* the audit topic may not exist yet */
+        peers_assign(e);
+        e->peers_backoff = e->peers_backoff ? e->peers_backoff * 2 : 1000;
+        if (e->peers_backoff > 30000)
+            e->peers_backoff = 30000;
+        e->peers_at = now + e->peers_backoff;
     }
     peers_poll(e);
     char why[600] = "";
@@ -1544,6 +1554,8 @@ static rw_ruleset_t *control_setup(engine_t *e, rw_errors_t *errs) {
     }
     rw_ruleset_t *rs = rw_ruleset_load_limited(text, len, cfg->rules, &e->limits, errs);
     free(text);
+    if (rs)
+        snprintf(e->file_sha, sizeof(e->file_sha), "%s", rs->sha256);
     e->group = rs ? rw_group_new(e->engine_id) : NULL;
     return rs;
 }
