@@ -328,8 +328,27 @@ rd_kafka_resp_err_t rw_control_produce(rd_kafka_t *p, const char *topic, const c
     return err;
 }
 
-int rw_control_shadow_find(const rw_config_t *cfg, rd_kafka_conf_t *conf, char sha[65], char *err,
-                           size_t errlen) {
+/* Whether m is a "shadow" message that keys (when not NULL) accept. */
+static bool shadow_signed(const rw_keys_t *keys, const rd_kafka_message_t *m,
+                          rd_kafka_headers_t *h) {
+    if (!keys)
+        return true;
+    const void *kv = NULL, *sv = NULL;
+    size_t kl = 0, sl = 0;
+    char key_id[80], sig[RW_SIG_B64_MAX + 8], why[300];
+    if (rd_kafka_header_get_last(h, RW_HDR_KEY_ID, &kv, &kl) || !kv || kl >= sizeof(key_id) ||
+        rd_kafka_header_get_last(h, RW_HDR_SIGNATURE, &sv, &sl) || !sv || sl >= sizeof(sig))
+        return false;
+    memcpy(key_id, kv, kl);
+    key_id[kl] = 0;
+    memcpy(sig, sv, sl);
+    sig[sl] = 0;
+    return rw_keys_verify(keys, key_id, sig, "shadow", m->payload ? m->payload : "", m->len, why,
+                          sizeof(why)) == 0;
+}
+
+int rw_control_shadow_find(const rw_config_t *cfg, rd_kafka_conf_t *conf, const rw_keys_t *keys,
+                           char sha[65], char *err, size_t errlen) {
     char group[300];
     snprintf(group, sizeof(group), "%s.control-cli", cfg->group_id);
     rd_kafka_t *c = NULL;
@@ -366,7 +385,7 @@ int rw_control_shadow_find(const rw_config_t *cfg, rd_kafka_conf_t *conf, char s
         size_t vlen = 0;
         if (!eof && rd_kafka_message_headers(m, &h) == 0 &&
             rd_kafka_header_get_last(h, RW_HDR_ACTION, &v, &vlen) == 0) {
-            if (vlen == 6 && memcmp(v, "shadow", 6) == 0) {
+            if (vlen == 6 && memcmp(v, "shadow", 6) == 0 && shadow_signed(keys, m, h)) {
                 uint8_t dig[32];
                 rw_sha256(m->payload ? m->payload : "", m->len, dig);
                 rw_hex(dig, 32, sha);

@@ -371,7 +371,9 @@ static int rules_control(const rules_args_t *ra) {
         /* promote and drop-shadow name the shadow candidate they act on. */
         char sha[65];
         rd_kafka_conf_t *cconf = rw_kafka_conf_new(&cfg, line, sizeof(line));
-        int found = cconf ? rw_control_shadow_find(&cfg, cconf, sha, line, sizeof(line)) : -1;
+        rw_keys_t *keys = cfg.rules_keys_file ? rw_keys_load(cfg.rules_keys_file, &err) : NULL;
+        int found = cconf ? rw_control_shadow_find(&cfg, cconf, keys, sha, line, sizeof(line)) : -1;
+        rw_keys_destroy(keys);
         if (found) {
             fprintf(stderr, "riskwarn rules %s: %s\n", action,
                     found < 0 ? line : "the control topic holds no shadow candidate");
