@@ -3,9 +3,11 @@
 #include "engine.h"
 #include "jpos.h"
 #include "log.h"
+#include "params.h"
 #include "schema.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -407,23 +409,6 @@ cerr(cctx_t *x, const char *pointer, bool key, const char *fmt, ...) {
     return rw_error_set(x->err, x->path, line, col, "%s", msg);
 }
 
-static int check_keys(cctx_t *x, json_t *obj, const char *pointer, const char *const *keys) {
-    const char *k;
-    json_t *v;
-    json_object_foreach(obj, k, v) {
-        bool ok = false;
-        for (size_t i = 0; keys[i]; i++)
-            ok = ok || strcmp(k, keys[i]) == 0;
-        if (!ok) {
-            char p[300];
-            snprintf(p, sizeof(p), "%s/%s", pointer, k);
-            return cerr(x, p, true, "unknown key \"%s%s%s\"", pointer[0] ? pointer + 1 : "",
-                        pointer[0] ? "." : "", k);
-        }
-    }
-    return 0;
-}
-
 static int get_str(cctx_t *x, json_t *obj, const char *pointer, const char *name, char **slot,
                    bool nullable) {
     json_t *v = json_object_get(obj, name);
@@ -442,18 +427,34 @@ static int get_str(cctx_t *x, json_t *obj, const char *pointer, const char *name
     return 0;
 }
 
-static int get_int(cctx_t *x, json_t *obj, const char *pointer, const char *name, long long lo,
-                   long long hi, long long *out) {
-    json_t *v = json_object_get(obj, name);
-    if (!v)
-        return 0;
-    char p[300];
-    snprintf(p, sizeof(p), "%s/%s", pointer, name);
-    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-        return cerr(x, p, false, "%s: must be an integer from %lld to %lld", p + 1, lo, hi);
-    *out = json_integer_value(v);
-    return 0;
+/* Checks obj against a param table (engine/params.h): unknown keys (extra: the keys the
+ * caller checks itself), wrong types, values out of bounds. Fills base with what obj gives.
+ * what: the object's name in messages ("redis"; "" for the file itself). Returns 0, or -1
+ * with x->err filled by the first error. */
+static int table_apply(cctx_t *x, const rw_param_t *table, const char *const *extra,
+                       const json_t *obj, const char *pointer, const char *what, void *base) {
+    rw_errors_t errs;
+    rw_errors_init(&errs);
+    rw_params_ctx_t pc = {x->text, x->len, x->path, &errs, NULL, what, what, extra};
+    if (!what[0])
+        pc.owner = "the engine configuration";
+    size_t bad = rw_params_apply(&pc, table, obj, pointer, base);
+    if (bad && x->err->code == 0)
+        *x->err = errs.items[0];
+    rw_errors_fini(&errs);
+    return bad ? -1 : 0;
 }
+
+/* Moves a string the file gave (or null) from a table's struct into a setting. */
+static void take_str(const json_t *obj, const char *name, char **from, char **slot) {
+    if (!json_object_get(obj, name))
+        return;
+    free(*slot);
+    *slot = *from;
+    *from = NULL;
+}
+
+#define NONEMPTY .min = 1, .max = INFINITY /* a string's length */
 
 /* The content of the file named by obj[file_key], without its final newline. */
 static int read_secret(cctx_t *x, json_t *obj, const char *pointer, const char *file_key,
@@ -586,45 +587,77 @@ static int acks_check(cctx_t *x, const json_t *props) {
     return 0;
 }
 
+/* "kafka": the keys a table checks; properties and sasl_password_file by hand. */
+typedef struct kafka_file {
+    char *brokers, *group_id, *alert_topic, *high_alert_topic, *deadletter_topic, *control_topic,
+        *audit_topic;
+    rw_strlist_t input_topics;
+} kafka_file_t;
+
+#define KAFKA_STR(key, text)                                                                       \
+    {                                                                                              \
+        .type = RW_PARAM_STRING, .name = #key, NONEMPTY, .offset = offsetof(kafka_file_t, key),    \
+        .desc = text                                                                               \
+    }
+static const rw_param_t kafka_table[] = {
+    KAFKA_STR(brokers, "bootstrap servers, host:port,..."),
+    KAFKA_STR(group_id, "the engines' consumer group"),
+    {.type = RW_PARAM_STRING_LIST,
+     .name = "input_topics",
+     .min = 1,
+     .max = INFINITY,
+     .offset = offsetof(kafka_file_t, input_topics),
+     .desc = "the topics events are read from"},
+    KAFKA_STR(alert_topic, "every alert"),
+    KAFKA_STR(high_alert_topic, "high alerts, for incident responders"),
+    KAFKA_STR(deadletter_topic, "messages that are not events"),
+    KAFKA_STR(control_topic, "rulesets pushed to the engines"),
+    KAFKA_STR(audit_topic, "ruleset loads and refusals"),
+    {0},
+};
+
+static int load_kafka_table(cctx_t *x, rw_config_t *c, json_t *k) {
+    static const char *const extra[] = {"properties", "sasl_password_file", NULL};
+    kafka_file_t f;
+    memset(&f, 0, sizeof(f));
+    int rc = table_apply(x, kafka_table, extra, k, "/kafka", "kafka", &f);
+    const json_t *topics = json_object_get(k, "input_topics"), *t;
+    size_t i;
+    json_array_foreach(rc == 0 ? topics : NULL, i, t) {
+        if (json_is_string(t) && json_string_length(t))
+            continue;
+        char p[64], *e = json_dumps(t, JSON_ENCODE_ANY | JSON_COMPACT);
+        snprintf(p, sizeof(p), "/kafka/input_topics/%zu", i);
+        rc = cerr(x, p, false, "kafka.input_topics[%zu]: must be a topic name, not %s", i,
+                  e ? e : "?");
+        free(e);
+        break;
+    }
+    if (rc == 0) {
+        take_str(k, "brokers", &f.brokers, &c->brokers);
+        take_str(k, "group_id", &f.group_id, &c->group_id);
+        take_str(k, "alert_topic", &f.alert_topic, &c->alert_topic);
+        take_str(k, "high_alert_topic", &f.high_alert_topic, &c->high_alert_topic);
+        take_str(k, "deadletter_topic", &f.deadletter_topic, &c->deadletter_topic);
+        take_str(k, "control_topic", &f.control_topic, &c->control_topic);
+        take_str(k, "audit_topic", &f.audit_topic, &c->audit_topic);
+    }
+    if (rc == 0 && f.input_topics.items) {
+        topics_free(c);
+        c->n_input_topics = f.input_topics.n;
+        c->input_topics = rw_calloc(c->n_input_topics, sizeof(char *));
+        for (i = 0; i < f.input_topics.n; i++)
+            c->input_topics[i] = rw_strdup(f.input_topics.items[i]);
+    }
+    rw_params_fini(kafka_table, &f);
+    return rc;
+}
+
 static int load_kafka(cctx_t *x, rw_config_t *c, json_t *k) {
-    static const char *const keys[] = {"brokers",
-                                       "group_id",
-                                       "input_topics",
-                                       "alert_topic",
-                                       "high_alert_topic",
-                                       "deadletter_topic",
-                                       "control_topic",
-                                       "audit_topic",
-                                       "properties",
-                                       "sasl_password_file",
-                                       NULL};
     if (!json_is_object(k))
         return cerr(x, "/kafka", false, "kafka: must be an object");
-    if (check_keys(x, k, "/kafka", keys) || get_str(x, k, "/kafka", "brokers", &c->brokers, 0) ||
-        get_str(x, k, "/kafka", "group_id", &c->group_id, 0) ||
-        get_str(x, k, "/kafka", "alert_topic", &c->alert_topic, 0) ||
-        get_str(x, k, "/kafka", "high_alert_topic", &c->high_alert_topic, 0) ||
-        get_str(x, k, "/kafka", "deadletter_topic", &c->deadletter_topic, 0) ||
-        get_str(x, k, "/kafka", "control_topic", &c->control_topic, 0) ||
-        get_str(x, k, "/kafka", "audit_topic", &c->audit_topic, 0))
+    if (load_kafka_table(x, c, k))
         return -1;
-    json_t *t = json_object_get(k, "input_topics");
-    if (t) {
-        if (!json_is_array(t) || json_array_size(t) == 0)
-            return cerr(x, "/kafka/input_topics", false,
-                        "kafka.input_topics: must be a non-empty list of topic names");
-        size_t i;
-        json_t *v;
-        json_array_foreach(t, i, v) if (!json_is_string(v) || json_string_length(v) == 0) {
-            char p[64];
-            snprintf(p, sizeof(p), "/kafka/input_topics/%zu", i);
-            return cerr(x, p, false, "kafka.input_topics[%zu]: must be a topic name", i);
-        }
-        topics_free(c);
-        c->n_input_topics = json_array_size(t);
-        c->input_topics = rw_calloc(c->n_input_topics, sizeof(char *));
-        json_array_foreach(t, i, v) c->input_topics[i] = rw_strdup(json_string_value(v));
-    }
     json_t *props = json_object_get(k, "properties");
     if (props) {
         if (!json_is_object(props))
@@ -703,100 +736,198 @@ static int load_cluster_nodes(cctx_t *x, rw_config_t *c, json_t *r) {
     return 0;
 }
 
+/* "redis": the keys a table checks; the password and cluster_nodes by hand. */
+typedef struct redis_file {
+    char *host, *unix_socket, *key_prefix;
+    int64_t port, db;
+} redis_file_t;
+
+static const rw_param_t redis_table[] = {
+    {.type = RW_PARAM_STRING,
+     .name = "host",
+     NONEMPTY,
+     .offset = offsetof(redis_file_t, host),
+     .desc = "Redis host"},
+    {.type = RW_PARAM_INTEGER,
+     .name = "port",
+     .min = 1,
+     .max = 65535,
+     .offset = offsetof(redis_file_t, port),
+     .desc = "Redis port"},
+    {.type = RW_PARAM_STRING,
+     .name = "unix_socket",
+     .flags = RW_PARAM_NULLABLE,
+     NONEMPTY,
+     .offset = offsetof(redis_file_t, unix_socket),
+     .desc = "a unix socket instead of host and port; null: TCP"},
+    {.type = RW_PARAM_INTEGER,
+     .name = "db",
+     .min = 0,
+     .max = 1023,
+     .offset = offsetof(redis_file_t, db),
+     .desc = "the database SELECTed on every connection"},
+    {.type = RW_PARAM_STRING,
+     .name = "key_prefix",
+     NONEMPTY,
+     .offset = offsetof(redis_file_t, key_prefix),
+     .desc = "the prefix of every key the engine writes"},
+    {0},
+};
+
 static int load_redis(cctx_t *x, rw_config_t *c, json_t *r) {
-    static const char *const keys[] = {"host", "port",       "unix_socket",   "password",
-                                       "db",   "key_prefix", "password_file", "cluster_nodes",
-                                       NULL};
+    static const char *const extra[] = {"password", "password_file", "cluster_nodes", NULL};
     if (!json_is_object(r))
         return cerr(x, "/redis", false, "redis: must be an object");
-    long long port = c->redis_port, db = c->redis_db;
-    if (check_keys(x, r, "/redis", keys) || get_str(x, r, "/redis", "host", &c->redis_host, 0) ||
-        get_int(x, r, "/redis", "port", 1, 65535, &port) ||
-        get_str(x, r, "/redis", "unix_socket", &c->redis_unix_socket, 1) ||
-        get_secret(x, r, "/redis", "password", &c->redis_password) ||
-        get_int(x, r, "/redis", "db", 0, 1023, &db) ||
-        get_str(x, r, "/redis", "key_prefix", &c->redis_key_prefix, 0))
+    redis_file_t f = {.port = c->redis_port, .db = c->redis_db};
+    int rc = table_apply(x, redis_table, extra, r, "/redis", "redis", &f);
+    if (rc == 0) {
+        take_str(r, "host", &f.host, &c->redis_host);
+        take_str(r, "unix_socket", &f.unix_socket, &c->redis_unix_socket);
+        take_str(r, "key_prefix", &f.key_prefix, &c->redis_key_prefix);
+        c->redis_port = (int)f.port;
+        c->redis_db = (int)f.db;
+    }
+    rw_params_fini(redis_table, &f);
+    if (rc || get_secret(x, r, "/redis", "password", &c->redis_password))
         return -1;
-    c->redis_port = (int)port;
-    c->redis_db = (int)db;
     return load_cluster_nodes(x, c, r);
 }
 
+/* "webhook": the keys a table checks; the token and the secret by hand. */
+typedef struct webhook_file {
+    char *url;
+    int min_level;
+    int64_t timeout_ms, retries, digest_after;
+} webhook_file_t;
+
+static const rw_param_t webhook_table[] = {
+    {.type = RW_PARAM_STRING,
+     .name = "url",
+     .flags = RW_PARAM_REQUIRED,
+     NONEMPTY,
+     .offset = offsetof(webhook_file_t, url),
+     .desc = "an http:// or https:// address alerts are POSTed to"},
+    {.type = RW_PARAM_LEVEL,
+     .name = "min_level",
+     .offset = offsetof(webhook_file_t, min_level),
+     .desc = "the lowest level sent"},
+    {.type = RW_PARAM_INTEGER,
+     .name = "timeout_ms",
+     .min = 50,
+     .max = 60000,
+     .offset = offsetof(webhook_file_t, timeout_ms),
+     .desc = "per request"},
+    {.type = RW_PARAM_INTEGER,
+     .name = "retries",
+     .min = 0,
+     .max = 10,
+     .offset = offsetof(webhook_file_t, retries),
+     .desc = "after a failed request"},
+    {.type = RW_PARAM_INTEGER,
+     .name = "digest_after",
+     .min = 2,
+     .max = 1000,
+     .offset = offsetof(webhook_file_t, digest_after),
+     .desc = "alerts waiting at which the sender sends digests"},
+    {0},
+};
+
 static int load_webhook(cctx_t *x, rw_config_t *c, json_t *w) {
-    static const char *const keys[] = {"url",          "min_level",  "timeout_ms", "retries",
-                                       "token",        "token_file", "secret",     "secret_file",
-                                       "digest_after", NULL};
+    static const char *const extra[] = {"token", "token_file", "secret", "secret_file", NULL};
     if (json_is_null(w))
         return 0;
     if (!json_is_object(w))
         return cerr(x, "/webhook", false, "webhook: must be an object or null");
-    long long timeout = c->webhook_timeout_ms, retries = c->webhook_retries,
-              digest = c->webhook_digest_after;
-    char *level = NULL;
-    if (check_keys(x, w, "/webhook", keys) ||
-        get_str(x, w, "/webhook", "url", &c->webhook_url, 0) ||
-        get_int(x, w, "/webhook", "timeout_ms", 50, 60000, &timeout) ||
-        get_int(x, w, "/webhook", "retries", 0, 10, &retries) ||
-        get_int(x, w, "/webhook", "digest_after", 2, 1000, &digest) ||
-        get_secret(x, w, "/webhook", "token", &c->webhook_token) ||
-        get_secret(x, w, "/webhook", "secret", &c->webhook_secret) ||
-        get_str(x, w, "/webhook", "min_level", &level, 0))
-        return -1;
-    if (!c->webhook_url)
-        return cerr(x, "/webhook", false, "webhook.url: required");
-    if (strncmp(c->webhook_url, "http://", 7) != 0 && strncmp(c->webhook_url, "https://", 8) != 0)
-        return cerr(x, "/webhook/url", false, "webhook.url: use an http:// or https:// address");
-    if (level) {
-        static const char *const names[] = {"low", "medium", "high"};
-        int l = 0;
-        for (int i = 0; i < 3; i++)
-            if (strcmp(level, names[i]) == 0)
-                l = i + 1;
-        free(level);
-        if (!l)
-            return cerr(x, "/webhook/min_level", false, "webhook.min_level: low, medium or high");
-        c->webhook_min_level = l;
+    webhook_file_t f = {.min_level = c->webhook_min_level,
+                        .timeout_ms = c->webhook_timeout_ms,
+                        .retries = c->webhook_retries,
+                        .digest_after = c->webhook_digest_after};
+    int rc = table_apply(x, webhook_table, extra, w, "/webhook", "webhook", &f);
+    if (rc == 0 && strncmp(f.url, "http://", 7) != 0 && strncmp(f.url, "https://", 8) != 0)
+        rc = cerr(x, "/webhook/url", false,
+                  "webhook.url: use an http:// or https:// address, not \"%s\"", f.url);
+    if (rc == 0) {
+        take_str(w, "url", &f.url, &c->webhook_url);
+        c->webhook_min_level = f.min_level;
+        c->webhook_timeout_ms = (int)f.timeout_ms;
+        c->webhook_retries = (int)f.retries;
+        c->webhook_digest_after = (int)f.digest_after;
     }
-    c->webhook_timeout_ms = (int)timeout;
-    c->webhook_retries = (int)retries;
-    c->webhook_digest_after = (int)digest;
+    rw_params_fini(webhook_table, &f);
+    if (rc || get_secret(x, w, "/webhook", "token", &c->webhook_token) ||
+        get_secret(x, w, "/webhook", "secret", &c->webhook_secret))
+        return -1;
     return 0;
 }
+
+/* "rulesets": signed control messages and the limits of a ruleset. */
+typedef struct rulesets_file {
+    char *keys_file, *signing_key_file, *key_id;
+    int64_t max_rules, max_bytes, max_window_days, heartbeat_ms;
+} rulesets_file_t;
+
+#define RULESETS_FILE(key, text)                                                                   \
+    {                                                                                              \
+        .type = RW_PARAM_STRING, .name = #key, .flags = RW_PARAM_NULLABLE, NONEMPTY,               \
+        .offset = offsetof(rulesets_file_t, key), .desc = text                                     \
+    }
+#define RULESETS_INT(key, lo, hi, text)                                                            \
+    {                                                                                              \
+        .type = RW_PARAM_INTEGER, .name = #key, .min = lo, .max = hi,                              \
+        .offset = offsetof(rulesets_file_t, key), .desc = text                                     \
+    }
+static const rw_param_t rulesets_table[] = {
+    RULESETS_FILE(keys_file, "public keys of signed control messages; null: none accepted"),
+    RULESETS_FILE(signing_key_file, "push and SIGHUP sign with it; null: SIGHUP is refused"),
+    RULESETS_FILE(key_id, "its key id; null: found in the keys file"),
+    RULESETS_INT(max_rules, 1, 100000, "rules a ruleset may hold"),
+    RULESETS_INT(max_bytes, 1024, 64 * 1024 * 1024, "bytes a ruleset may take"),
+    RULESETS_INT(max_window_days, 1, 3660, "the longest window or lookback, in days"),
+    RULESETS_INT(heartbeat_ms, 100, 600000, "how often engines say which ruleset they run"),
+    {0},
+};
 
 static int load_rulesets(cctx_t *x, rw_config_t *c, json_t *r) {
-    static const char *const keys[] = {"keys_file", "signing_key_file", "key_id",       "max_rules",
-                                       "max_bytes", "max_window_days",  "heartbeat_ms", NULL};
     if (!json_is_object(r))
         return cerr(x, "/rulesets", false, "rulesets: must be an object");
-    long long mr = (long long)c->rules_max_rules, mb = (long long)c->rules_max_bytes,
-              hb = c->rules_heartbeat_ms;
-    if (check_keys(x, r, "/rulesets", keys) ||
-        get_str(x, r, "/rulesets", "keys_file", &c->rules_keys_file, 1) ||
-        get_str(x, r, "/rulesets", "signing_key_file", &c->rules_signing_key_file, 1) ||
-        get_str(x, r, "/rulesets", "key_id", &c->rules_key_id, 1) ||
-        get_int(x, r, "/rulesets", "max_rules", 1, 100000, &mr) ||
-        get_int(x, r, "/rulesets", "max_bytes", 1024, 64LL * 1024 * 1024, &mb) ||
-        get_int(x, r, "/rulesets", "max_window_days", 1, 3660, &c->rules_max_window_days) ||
-        get_int(x, r, "/rulesets", "heartbeat_ms", 100, 600000, &hb))
-        return -1;
-    c->rules_max_rules = (size_t)mr;
-    c->rules_max_bytes = (size_t)mb;
-    c->rules_heartbeat_ms = (int)hb;
-    return 0;
+    rulesets_file_t f = {.max_rules = (int64_t)c->rules_max_rules,
+                         .max_bytes = (int64_t)c->rules_max_bytes,
+                         .max_window_days = c->rules_max_window_days,
+                         .heartbeat_ms = c->rules_heartbeat_ms};
+    int rc = table_apply(x, rulesets_table, NULL, r, "/rulesets", "rulesets", &f);
+    if (rc == 0) {
+        take_str(r, "keys_file", &f.keys_file, &c->rules_keys_file);
+        take_str(r, "signing_key_file", &f.signing_key_file, &c->rules_signing_key_file);
+        take_str(r, "key_id", &f.key_id, &c->rules_key_id);
+        c->rules_max_rules = (size_t)f.max_rules;
+        c->rules_max_bytes = (size_t)f.max_bytes;
+        c->rules_max_window_days = f.max_window_days;
+        c->rules_heartbeat_ms = (int)f.heartbeat_ms;
+    }
+    rw_params_fini(rulesets_table, &f);
+    return rc;
 }
 
+static const char *const log_formats[] = {"text", "json", NULL};
+
+static const rw_param_t log_table[] = {
+    {.type = RW_PARAM_ENUM,
+     .name = "format",
+     .offset = 0,
+     .desc = "log lines as text or as JSON records",
+     .choices = log_formats},
+    {0},
+};
+
 static int load_log(cctx_t *x, rw_config_t *c, json_t *l) {
-    static const char *const keys[] = {"format", NULL};
     if (!json_is_object(l))
         return cerr(x, "/log", false, "log: must be an object");
-    char *format = NULL;
-    if (check_keys(x, l, "/log", keys) || get_str(x, l, "/log", "format", &format, 0))
+    int format = -1;
+    if (table_apply(x, log_table, NULL, l, "/log", "log", &format))
         return -1;
-    int rc = format && rw_log_format_parse(format, &c->log_format)
-                 ? cerr(x, "/log/format", false, "log.format: text or json")
-                 : 0;
-    free(format);
-    return rc;
+    if (format >= 0)
+        rw_log_format_parse(log_formats[format], &c->log_format);
+    return 0;
 }
 
 /* ---- the environment ---------------------------------------------------------------- */
@@ -915,6 +1046,70 @@ const rw_schema_t *rw_config_schema(const rw_config_t *c) {
     return c->schema_off ? NULL : c->schema ? c->schema : rw_schema_default();
 }
 
+/* The file's own keys: the scalars a table checks; the sections by their loaders. */
+typedef struct top_file {
+    char *rules, *modules_dir, *metrics_listen;
+    int64_t max_event_bytes, state_max_entries, max_future_ms;
+} top_file_t;
+
+static const rw_param_t top_table[] = {
+    {.type = RW_PARAM_STRING,
+     .name = "rules",
+     NONEMPTY,
+     .offset = offsetof(top_file_t, rules),
+     .desc = "the ruleset file"},
+    {.type = RW_PARAM_STRING,
+     .name = "modules_dir",
+     .flags = RW_PARAM_NULLABLE,
+     NONEMPTY,
+     .offset = offsetof(top_file_t, modules_dir),
+     .desc = "the directory of external rule modules; null: none"},
+    {.type = RW_PARAM_INTEGER,
+     .name = "max_event_bytes",
+     .min = 64,
+     .max = 64 * 1024 * 1024,
+     .offset = offsetof(top_file_t, max_event_bytes),
+     .desc = "larger messages are dead letters"},
+    {.type = RW_PARAM_INTEGER,
+     .name = "state_max_entries",
+     .min = 1000,
+     .max = 1000000000,
+     .offset = offsetof(top_file_t, state_max_entries),
+     .desc = "windows, entries and cool-downs kept in memory"},
+    {.type = RW_PARAM_INTEGER,
+     .name = "max_future_ms",
+     .min = 1000,
+     .max = 366.0 * 86400000,
+     .offset = offsetof(top_file_t, max_future_ms),
+     .desc = "events further ahead of their partition's time are dead letters"},
+    {.type = RW_PARAM_STRING,
+     .name = "metrics_listen",
+     .flags = RW_PARAM_NULLABLE,
+     NONEMPTY,
+     .offset = offsetof(top_file_t, metrics_listen),
+     .desc = "host:port of /metrics and /healthz; null: off"},
+    {0},
+};
+
+static int load_top(cctx_t *x, rw_config_t *c, json_t *root) {
+    static const char *const extra[] = {"kafka",  "redis",    "webhook", "log",
+                                        "schema", "rulesets", NULL};
+    top_file_t f = {.max_event_bytes = (int64_t)c->max_event_bytes,
+                    .state_max_entries = (int64_t)c->state_max_entries,
+                    .max_future_ms = c->max_future_ms};
+    int rc = table_apply(x, top_table, extra, root, "", "", &f);
+    if (rc == 0) {
+        take_str(root, "rules", &f.rules, &c->rules);
+        take_str(root, "modules_dir", &f.modules_dir, &c->modules_dir);
+        take_str(root, "metrics_listen", &f.metrics_listen, &c->metrics_listen);
+        c->max_event_bytes = (size_t)f.max_event_bytes;
+        c->state_max_entries = (size_t)f.state_max_entries;
+        c->max_future_ms = f.max_future_ms;
+    }
+    rw_params_fini(top_table, &f);
+    return rc;
+}
+
 int rw_config_load(rw_config_t *c, const char *path, rw_error_t *err) {
     size_t len;
     char *text = rw_file_read(path, &len, err);
@@ -928,36 +1123,15 @@ int rw_config_load(rw_config_t *c, const char *path, rw_error_t *err) {
         rw_error_set(err, path, je.line, je.column, "%s", je.text);
         goto out;
     }
-    static const char *const keys[] = {"kafka",
-                                       "redis",
-                                       "rules",
-                                       "modules_dir",
-                                       "max_event_bytes",
-                                       "metrics_listen",
-                                       "webhook",
-                                       "state_max_entries",
-                                       "log",
-                                       "max_future_ms",
-                                       "schema",
-                                       "rulesets",
-                                       NULL};
     if (!json_is_object(root)) {
         cerr(&x, "", false, "the engine configuration must be a JSON object");
         goto out;
     }
     if (env_apply(&x, root))
         goto out;
-    long long meb = (long long)c->max_event_bytes, sme = (long long)c->state_max_entries,
-              mfm = c->max_future_ms;
-    if (check_keys(&x, root, "", keys) ||
+    if (load_top(&x, c, root) ||
         (json_object_get(root, "kafka") && load_kafka(&x, c, json_object_get(root, "kafka"))) ||
         (json_object_get(root, "redis") && load_redis(&x, c, json_object_get(root, "redis"))) ||
-        get_str(&x, root, "", "rules", &c->rules, 0) ||
-        get_str(&x, root, "", "modules_dir", &c->modules_dir, 1) ||
-        get_int(&x, root, "", "max_event_bytes", 64, 64LL * 1024 * 1024, &meb) ||
-        get_int(&x, root, "", "state_max_entries", 1000, 1000000000, &sme) ||
-        get_int(&x, root, "", "max_future_ms", 1000, 366LL * 86400000, &mfm) ||
-        get_str(&x, root, "", "metrics_listen", &c->metrics_listen, 1) ||
         (json_object_get(root, "webhook") &&
          load_webhook(&x, c, json_object_get(root, "webhook"))) ||
         (json_object_get(root, "log") && load_log(&x, c, json_object_get(root, "log"))) ||
@@ -965,9 +1139,6 @@ int rw_config_load(rw_config_t *c, const char *path, rw_error_t *err) {
         (json_object_get(root, "rulesets") &&
          load_rulesets(&x, c, json_object_get(root, "rulesets"))))
         goto out;
-    c->max_event_bytes = (size_t)meb;
-    c->state_max_entries = (size_t)sme;
-    c->max_future_ms = mfm;
     rc = 0;
 out:
     json_decref(root);

@@ -285,14 +285,17 @@ static int convert(const rw_param_t *p, const json_t *v, value_t *out, char *why
     if (!has_bounds(p))
         return 0;
     bool low = (p->flags & RW_PARAM_MIN_EXCLUSIVE) ? !(x > p->min) : !(x >= p->min);
-    if (low || !(x <= p->max)) {
+    if (!low && x <= p->max)
+        return 0;
+    if (low && x == 0 && (p->type == RW_PARAM_STRING || p->type == RW_PARAM_STRING_LIST)) {
+        snprintf(why, len, "must not be empty, not %s", e);
+    } else {
         bounds_text(p, b, sizeof(b));
         snprintf(why, len, "%s is out of bounds: %s%s", e, bound_subject(p), b);
-        if (p->type == RW_PARAM_STRING_LIST)
-            free((void *)out->list.items);
-        return -1;
     }
-    return 0;
+    if (p->type == RW_PARAM_STRING_LIST)
+        free((void *)out->list.items);
+    return -1;
 wrong_type:
     snprintf(why, len, "must be %s, not %s", types[p->type].want, e);
     return -1;
@@ -385,17 +388,27 @@ static bool known(const rw_param_t *t, const char *k) {
 }
 
 /* Reports obj's keys that the table does not declare. Returns how many. */
+static bool listed(const char *const *names, const char *k) {
+    for (size_t i = 0; names && names[i]; i++)
+        if (strcmp(names[i], k) == 0)
+            return true;
+    return false;
+}
+
+/* Reports obj's keys that neither the table nor c->extra declares. Returns how many. */
 static size_t unknown_keys(const rw_params_ctx_t *c, const rw_param_t *t, const json_t *obj,
                            const char *pointer) {
-    const char *names[64];
+    const char *names[96];
     size_t n = 0, bad = 0;
-    for (size_t i = 0; t && t[i].type != RW_PARAM_END && n < 63; i++)
+    for (size_t i = 0; t && t[i].type != RW_PARAM_END && n < 64; i++)
         names[n++] = t[i].name;
+    for (size_t i = 0; c->extra && c->extra[i] && n < 95; i++)
+        names[n++] = c->extra[i];
     names[n] = NULL;
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)obj, k, v) {
-        if (known(t, k))
+        if (known(t, k) || listed(c->extra, k))
             continue;
         char p[512], hint[400];
         pointer_join(p, sizeof(p), pointer, k);
@@ -410,8 +423,11 @@ static size_t unknown_keys(const rw_params_ctx_t *c, const rw_param_t *t, const 
         } else {
             snprintf(hint, sizeof(hint), "%s takes none", c->owner);
         }
-        perr(c, p, true, "%s: unknown %s \"%s\" for %s (%s)", c->what, c->setup ? "param" : "key",
-             k, c->owner, hint);
+        if (c->setup)
+            perr(c, p, true, "%s: unknown param \"%s\" for %s (%s)", c->what, k, c->owner, hint);
+        else
+            perr(c, p, true, "unknown key \"%s%s%s\" (%s)", c->what ? c->what : "",
+                 c->what && c->what[0] ? "." : "", k, hint);
         bad++;
     }
     return bad;
@@ -496,6 +512,8 @@ static int compile(const rw_params_ctx_t *c, const rw_param_t *p, const json_t *
     return 0;
 }
 
+static void clear(const rw_param_t *p, void *base);
+
 /* Checks and stores one param. Returns 0, or -1 after adding the error. */
 static int apply_one(const rw_params_ctx_t *c, const rw_param_t *p, const json_t *obj,
                      const char *pointer, void *base) {
@@ -510,6 +528,11 @@ static int apply_one(const rw_params_ctx_t *c, const rw_param_t *p, const json_t
     }
     if (!v && !(v = def = default_value(p)))
         return 0;
+    if (json_is_null(v) && (p->flags & RW_PARAM_NULLABLE)) {
+        clear(p, base);
+        json_decref(def);
+        return 0;
+    }
     pointer_join(ptr, sizeof(ptr), pointer, p->name);
     const char *at = def ? pointer : ptr;
     value_t val;
@@ -538,22 +561,26 @@ size_t rw_params_apply(const rw_params_ctx_t *c, const rw_param_t *table, const 
     return bad;
 }
 
-void rw_params_fini(const rw_param_t *table, void *base) {
-    for (size_t i = 0; base && table && table[i].type != RW_PARAM_END; i++) {
-        char *at = (char *)base + table[i].offset;
-        if (table[i].type == RW_PARAM_STRING) {
-            char *s;
-            memcpy(&s, at, sizeof(s));
-            free(s);
-            s = NULL;
-            memcpy(at, &s, sizeof(s));
-        } else if (table[i].type == RW_PARAM_STRING_LIST) {
-            rw_strlist_t l;
-            memcpy(&l, at, sizeof(l));
-            free((void *)l.items);
-            memset(at, 0, sizeof(l));
-        }
+/* Frees a string or list value and zeroes the value, whatever its type. */
+static void clear(const rw_param_t *p, void *base) {
+    char *at = (char *)base + p->offset;
+    if (p->type == RW_PARAM_STRING) {
+        char *s;
+        memcpy(&s, at, sizeof(s));
+        free(s);
+    } else if (p->type == RW_PARAM_STRING_LIST) {
+        rw_strlist_t l;
+        memcpy(&l, at, sizeof(l));
+        free((void *)l.items);
     }
+    if (type_known(p->type))
+        memset(at, 0, types[p->type].size);
+}
+
+void rw_params_fini(const rw_param_t *table, void *base) {
+    for (size_t i = 0; base && table && table[i].type != RW_PARAM_END; i++)
+        if (table[i].type == RW_PARAM_STRING || table[i].type == RW_PARAM_STRING_LIST)
+            clear(&table[i], base);
 }
 
 /* ---- printing ---------------------------------------------------------------------------- */

@@ -20,20 +20,23 @@ int rw_params_check_table(const rw_param_t *table, size_t size, char *err, size_
 
 /* Where an object's values come from, and where its errors go. */
 typedef struct rw_params_ctx {
-    const char *text;   /* the file's text, for positions; borrowed; NULL: none */
-    size_t len;         /* of text */
-    const char *source; /* the file's name in errors */
-    rw_errors_t *errs;  /* every error found is added here */
-    rw_setup_t *setup;  /* rule params (fields, matches, the window); NULL otherwise */
-    const char *what;   /* prefix of every message: "rule \"r1\": params", "redis" */
-    const char *owner;  /* what takes the keys, for unknown ones: "module value" */
+    const char *text;         /* the file's text, for positions; borrowed; NULL: none */
+    size_t len;               /* of text */
+    const char *source;       /* the file's name in errors */
+    rw_errors_t *errs;        /* every error found is added here */
+    rw_setup_t *setup;        /* rule params (fields, matches, the window); NULL otherwise */
+    const char *what;         /* prefix of every message: "rule \"r1\": params", "redis" */
+    const char *owner;        /* what takes the keys, for unknown ones: "module value" */
+    const char *const *extra; /* keys the caller checks itself (NULL-terminated), or NULL */
 } rw_params_ctx_t;
 
 /* Checks obj (a JSON object, or NULL when absent: only defaults then) against table and
  * fills base with its values and the defaults. pointer is obj's JSON pointer in the text
  * (or, when obj is NULL, the pointer of what should have held it: missing required keys are
  * reported there). Unknown keys are reported first; when there are any, nothing else is
- * checked. Returns the number of errors added (0: base filled). */
+ * checked. Keys in c->extra are left to the caller. Returns the number of errors added (0:
+ * base filled). Messages: 'rule "r": params.window: ...' for rule params (c->setup), and
+ * 'redis.port: ...', 'unknown key "redis.prot"' for other objects. */
 size_t rw_params_apply(const rw_params_ctx_t *c, const rw_param_t *table, const json_t *obj,
                        const char *pointer, void *base);
 

@@ -1115,7 +1115,7 @@ static int rule_setup(load_ctx_t *c, rw_setup_t *s, const json_t *params, const 
     char w[320], owner[200], e[512] = "";
     snprintf(w, sizeof(w), "%s: params", what);
     snprintf(owner, sizeof(owner), "module %s", m->name);
-    rw_params_ctx_t pc = {c->text, c->len, c->source, c->errs, s, w, owner};
+    rw_params_ctx_t pc = {c->text, c->len, c->source, c->errs, s, w, owner, NULL};
     r->state = m->state_size ? rw_calloc(1, m->state_size) : NULL;
     if (rw_params_apply(&pc, m->params, params, pointer, r->state) != 0)
         goto fail;

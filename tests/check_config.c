@@ -242,6 +242,39 @@ START_TEST(test_config_unknown_keys) {
 }
 END_TEST
 
+/* The keys are checked against tables: each kind of error names the key, echoes the value and
+ * points at it; a close misspelling gets a suggestion. */
+START_TEST(test_config_table_messages) {
+    expect_error("{\"redis\": {\"prot\": 1}}",
+                 "unknown key \"redis.prot\" (did you mean \"port\"?)", "\"prot\"", 0);
+    expect_error("{\"kafka\": {\"brokrs\": \"b:1\"}}",
+                 "unknown key \"kafka.brokrs\" (did you mean \"brokers\"?)", "\"brokrs\"", 0);
+    expect_error("{\"colour\": 1}",
+                 "unknown key \"colour\" (the engine configuration takes rules, modules_dir",
+                 "\"colour\"", 0);
+    expect_error("{\"redis\": {\"port\": \"x\"}}", "redis.port: must be an integer, not \"x\"",
+                 "\"x\"", 0);
+    expect_error("{\"redis\": {\"port\": 0}}", "redis.port: 0 is out of bounds: from 1 to 65535",
+                 "0}", 0);
+    expect_error("{\"max_event_bytes\": 10}",
+                 "max_event_bytes: 10 is out of bounds: from 64 to 67108864", "10}", 0);
+    expect_error("{\"rules\": \"\"}", "rules: must not be empty, not \"\"", "\"\"}", 0);
+    expect_error("{\"webhook\": {\"retries\": 1}}",
+                 "webhook.url: required, a string (an http:// or https:// address", "{\"retries\"",
+                 0);
+    expect_error("{\"webhook\": {\"url\": \"http://h\", \"min_level\": \"hihg\"}}",
+                 "webhook.min_level: \"hihg\" is not one of low, medium, high (did you mean "
+                 "\"high\"?)",
+                 "\"hihg\"", 0);
+    expect_error("{\"webhook\": {\"url\": \"ftp://h\"}}",
+                 "webhook.url: use an http:// or https:// address, not \"ftp://h\"", "\"ftp", 0);
+    expect_error("{\"kafka\": {\"input_topics\": [\"a\", \"\"]}}",
+                 "kafka.input_topics[1]: must be a topic name, not \"\"", "\"\"]", 0);
+    expect_error("{\"metrics_listen\": 9464}", "metrics_listen: must be a string, not 9464", "9464",
+                 0);
+}
+END_TEST
+
 START_TEST(test_config_wrong_types) {
     expect_error("{\"kafka\": {\"brokers\": 9092}}", "brokers", "9092", 0);
     expect_error("{\"kafka\": {\"brokers\": \"\"}}", "brokers", "\"\"", 0);
@@ -699,12 +732,14 @@ START_TEST(test_config_environment) {
     rw_config_fini(&c);
     setenv("RISKWARN_REDIS_PORT", "70000", 1);
     ck_assert_int_eq(load_text("{}", &c, &err, path), -1);
-    ck_assert_ptr_nonnull(strstr(err.text, "redis/port: must be an integer from 1 to 65535"));
+    ck_assert_msg(strstr(err.text, "redis.port: 70000 is out of bounds: from 1 to 65535"), "%s",
+                  err.text);
     rw_config_fini(&c);
     unsetenv("RISKWARN_REDIS_PORT");
     setenv("RISKWARN_LOG_FORMAT", "xml", 1);
     ck_assert_int_eq(load_text("{}", &c, &err, path), -1);
-    ck_assert_msg(strstr(err.text, "log.format: text or json") != NULL, "%s", err.text);
+    ck_assert_msg(strstr(err.text, "log.format: \"xml\" is not one of text, json") != NULL, "%s",
+                  err.text);
     rw_config_fini(&c);
     unsetenv("RISKWARN_LOG_FORMAT");
     /* A misspelt variable is an error, as a misspelt key is. */
@@ -735,7 +770,9 @@ START_TEST(test_config_log) {
     ck_assert_int_eq(load_text("{\"log\": {\"format\": \"json\"}}", &c, &err, path), 0);
     ck_assert_int_eq(c.log_format, RW_LOG_JSON);
     rw_config_fini(&c);
-    expect_error("{\"log\": {\"format\": \"xml\"}}", "log.format: text or json", "\"xml\"", 0);
+    expect_error("{\"log\": {\"format\": \"xml\"}}", "log.format: \"xml\" is not one of text, json",
+                 "\"xml\"", 0);
+    expect_error("{\"log\": {\"format\": \"jsno\"}}", "(did you mean \"json\"?)", "\"jsno\"", 0);
     expect_error("{\"log\": {\"level\": \"debug\"}}", "unknown key \"log.level\"", "\"level\"", 0);
     expect_error("{\"log\": \"json\"}", "log: must be an object", "\"json\"", 0);
 }
@@ -750,6 +787,7 @@ static Suite *config_suite(void) {
     tcase_add_test(tc, test_config_partial_sections);
     tcase_add_test(tc, test_config_unknown_keys);
     tcase_add_test(tc, test_config_wrong_types);
+    tcase_add_test(tc, test_config_table_messages);
     tcase_add_test(tc, test_config_json_errors);
     tcase_add_test(tc, test_config_missing_file);
     tcase_add_test(tc, test_config_kafka_properties_allow_list);

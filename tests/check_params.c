@@ -320,7 +320,7 @@ START_TEST(test_params_empty_list_given) {
     rw_strlist_t l = {NULL, 0};
     rw_errors_t errs;
     rw_errors_init(&errs);
-    rw_params_ctx_t c = {NULL, 0, SRC, &errs, NULL, "x", "x"};
+    rw_params_ctx_t c = {NULL, 0, SRC, &errs, NULL, "x", "x", NULL};
     json_t *obj = json_pack("{s:[]}", "l");
     ck_assert_uint_eq(rw_params_apply(&c, t, obj, "", &l), 0);
     ck_assert_ptr_nonnull(l.items);
@@ -434,11 +434,11 @@ START_TEST(test_params_error_out_of_bounds) {
         {"num", "-1", "params.num: -1 is out of bounds: from 0 to 100"},
         {"integer", "0", "params.integer: 0 is out of bounds: from 1 to 10"},
         {"integer", "11", "params.integer: 11 is out of bounds: from 1 to 10"},
-        {"str", "\"\"", "params.str: \"\" is out of bounds: length from 1 to 5"},
+        {"str", "\"\"", "params.str: must not be empty, not \"\""},
         {"str", "\"toolong\"", "params.str: \"toolong\" is out of bounds: length from 1 to 5"},
         {"dur", "\"500ms\"", "params.dur: \"500ms\" is out of bounds: from 1s to 1d"},
         {"dur", "\"2d\"", "params.dur: \"2d\" is out of bounds: from 1s to 1d"},
-        {"list", "[]", "params.list: [] is out of bounds: items from 1 to 3"},
+        {"list", "[]", "params.list: must not be empty, not []"},
         {"list", "[1, 2, 3, 4]", "params.list: [1,2,3,4] is out of bounds: items from 1 to 3"},
         {"pos", "0", "params.pos: 0 is out of bounds: greater than 0"},
     };

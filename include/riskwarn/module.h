@@ -95,6 +95,7 @@ typedef enum rw_param_type {
     0x2u                            /* a duration that is the rule's per-key window: the engine    \
                                      * calls rw_setup_window() with it before init() */
 #define RW_PARAM_MIN_EXCLUSIVE 0x4u /* the value must be greater than min, not equal */
+#define RW_PARAM_NULLABLE 0x8u      /* null is accepted and unsets the value (zero, NULL) */
 
 /* One param. Bounds apply when min and max are not both 0: to the value of a number,
  * integer or duration (in ms), to the length of a string, to the items of a list. A param
