@@ -230,8 +230,9 @@ START_TEST(test_control_config_keys_and_check) {
     static const struct {
         const char *body, *want;
     } bad[] = {
-        {"{\"rulesets\": {\"max_rules\": 0}}", "rulesets/max_rules: must be an integer from 1"},
-        {"{\"rulesets\": {\"heartbeat_ms\": 10}}", "rulesets/heartbeat_ms"},
+        {"{\"rulesets\": {\"max_rules\": 0}}",
+         "rulesets.max_rules: 0 is out of bounds: from 1 to 100000"},
+        {"{\"rulesets\": {\"heartbeat_ms\": 10}}", "rulesets.heartbeat_ms: 10 is out of bounds"},
         {"{\"rulesets\": {\"keys\": \"x\"}}", "unknown key \"rulesets.keys\""},
         {"{\"rulesets\": []}", "rulesets: must be an object"},
     };
