@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "engine.h"
 #include "format.h"
+#include "log.h"
 #include "mock.h"
 #include "proc.h"
 #include "rcluster.h"
@@ -53,6 +54,7 @@ static long long processed(redisContext *c) {
 static rd_kafka_t *tail_consumer(const char *brokers, const char *topic) {
     char err[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rw_kafka_conf_log(conf);
     rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof(err));
     rd_kafka_conf_set(conf, "group.id", "riskwarn-demo-tail", err, sizeof(err));
     rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err));
@@ -275,6 +277,7 @@ int rw_cmd_demo(int argc, char **argv) {
 
     /* Stream the sample events. */
     rd_kafka_conf_t *pc = rd_kafka_conf_new();
+    rw_kafka_conf_log(pc);
     rd_kafka_conf_set(pc, "bootstrap.servers", mock.bootstraps, err, sizeof(err));
     rd_kafka_conf_set(pc, "linger.ms", "5", err, sizeof(err));
     rd_kafka_t *prod = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof(err));

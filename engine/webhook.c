@@ -12,28 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#define DIGEST_NEWEST 10   /* alerts shown in full in a digest */
-#define LOG_EVERY_MS 10000 /* a repeated log line at most this often */
-
-/* A repeated log line, held back to one every LOG_EVERY_MS with a count. */
-typedef struct limit {
-    int64_t last_ms;
-    unsigned long held;
-} limit_t;
-
-/* Whether the line may be written now; *held: how many were held back before it. */
-static bool limit_ok(limit_t *l, unsigned long *held) {
-    int64_t now = rw_monotonic_ms();
-    if (l->last_ms && now - l->last_ms < LOG_EVERY_MS) {
-        l->held++;
-        return false;
-    }
-    *held = l->held;
-    l->held = 0;
-    l->last_ms = now;
-    return true;
-}
-
+#define DIGEST_NEWEST 10 /* alerts shown in full in a digest */
 struct rw_webhook {
     rw_webhook_opts_t o;
     char *url, *token, *secret;
@@ -46,8 +25,8 @@ struct rw_webhook {
     unsigned long long lost;   /* dropped or failed since a digest last reported them */
     char *keep[DIGEST_NEWEST]; /* the newest alerts of a failed POST, for the next digest */
     size_t nkeep;
-    limit_t drop_log; /* under lock */
-    limit_t fail_log; /* the sender thread's */
+    rw_ratelimit_t drop_log; /* under lock */
+    rw_ratelimit_t fail_log; /* the sender thread's */
     bool stop;
     int64_t stop_by; /* monotonic ms: give up on the queue after this */
 };
@@ -112,16 +91,10 @@ static bool post(rw_webhook_t *w, CURL *c, const char *body, size_t len) {
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(h);
     bool ok = rc == CURLE_OK && status >= 200 && status <= 299;
-    unsigned long held;
-    if (!ok && limit_ok(&w->fail_log, &held)) {
-        char what[128];
-        if (rc != CURLE_OK)
-            snprintf(what, sizeof(what), "%s", curl_easy_strerror(rc));
-        else
-            snprintf(what, sizeof(what), "HTTP %ld", status);
-        rw_log(RW_LOG_WARN, "webhook: %s (%lu more failed attempts since the last such line)", what,
-               held);
-    }
+    if (!ok && rc != CURLE_OK)
+        rw_log_limited(&w->fail_log, RW_LOG_WARN, "webhook: %s", curl_easy_strerror(rc));
+    else if (!ok)
+        rw_log_limited(&w->fail_log, RW_LOG_WARN, "webhook: HTTP %ld", status);
     return ok;
 }
 
@@ -304,12 +277,10 @@ void rw_webhook_post(rw_webhook_t *w, int level, const char *json, size_t len) {
         w->n--;
         w->lost++;
         count(w, "dropped", 1);
-        unsigned long held;
-        if (limit_ok(&w->drop_log, &held))
-            rw_log(RW_LOG_WARN,
-                   "webhook: behind, %zu alerts waiting: dropped the oldest (and %lu more since "
-                   "the last such line); the next digest reports them",
-                   w->o.queue_max, held);
+        rw_log_limited(&w->drop_log, RW_LOG_WARN,
+                       "webhook: behind, %zu alerts waiting: dropped the oldest; the next digest "
+                       "reports the alerts dropped",
+                       w->o.queue_max);
     }
     w->q[(w->head + w->n) % w->o.queue_max] = copy;
     w->n++;

@@ -386,7 +386,7 @@ START_TEST(test_ops_webhook_never_drops_in_silence) {
     for (const char *l = log; (l = strstr(l, "dropped the oldest")); l++)
         lines++;
     ck_assert_msg(lines == 1, "%d drop lines, not one (rate-limited):\n%s", lines, log);
-    ck_assert_ptr_nonnull(strstr(log, "the next digest reports them"));
+    ck_assert_ptr_nonnull(strstr(log, "the next digest reports the alerts dropped"));
     ck_assert_ptr_nonnull(strstr(log, "lost before it"));
     free(log);
     hook_stop(&rx);
