@@ -839,11 +839,9 @@ static void cand_add(rw_batch_t *b, const rw_cand_t *c) {
  * type (the reason the field helpers noted; missing when none was). */
 static void cand_skip(rw_batch_t *b, size_t item, size_t rule) {
     int why = rw_skip_take(NULL);
-    rw_cand_t c = {(uint32_t)item, (uint32_t)rule,
-                   RW_CAND_SKIP,   why ? why : RW_SKIP_MISSING,
-                   SIZE_MAX,       SIZE_MAX,
-                   NULL,           NULL,
-                   NULL,           NULL};
+    rw_cand_t c = {(uint32_t)item, (uint32_t)rule, RW_CAND_SKIP, why ? why : RW_SKIP_MISSING,
+                   SIZE_MAX,       SIZE_MAX,       NULL,         NULL,
+                   NULL,           NULL,           NULL};
     cand_add(b, &c);
 }
 
@@ -887,8 +885,8 @@ void rw_batch_plan(rw_batch_t *b) {
             bool windowed = rule->window_ms > 0 && rule->module->record;
             /* A window fed by other events: record those first. */
             if (windowed && rule->feed && rw_match_eval(rule->feed, it->event)) {
-                rw_cand_t c = {(uint32_t)i, (uint32_t)r, RW_CAND_RECORD, 0,    SIZE_MAX,
-                               SIZE_MAX,    NULL,        NULL,           NULL, NULL};
+                rw_cand_t c = {(uint32_t)i, (uint32_t)r, RW_CAND_RECORD, 0,    SIZE_MAX, SIZE_MAX,
+                               NULL,        NULL,        NULL,           NULL, NULL};
                 if ((c.ws = plan_record(b, (uint32_t)r, it, rule->feed_key, &c.rec_off)))
                     cand_add(b, &c);
             }
@@ -904,8 +902,8 @@ void rw_batch_plan(rw_batch_t *b) {
             }
             if (rule->case_open) {
                 /* A rule that tracks cases: opening and closing events only. */
-                rw_cand_t c = {(uint32_t)i, (uint32_t)r, 0,    0,    SIZE_MAX,
-                               SIZE_MAX,    NULL,        NULL, NULL, NULL};
+                rw_cand_t c = {(uint32_t)i, (uint32_t)r, 0,    0,    SIZE_MAX, SIZE_MAX,
+                               NULL,        NULL,        NULL, NULL, NULL};
                 if (rw_match_eval(rule->case_open, it->event))
                     c.flags |= RW_CAND_OPEN;
                 if (rw_match_eval(rule->case_close, it->event))
@@ -919,7 +917,7 @@ void rw_batch_plan(rw_batch_t *b) {
                 continue;
             }
             rw_cand_t c = {
-                (uint32_t)i, (uint32_t)r, RW_CAND_MEASURE, 0, SIZE_MAX, SIZE_MAX, NULL, NULL,
+                (uint32_t)i, (uint32_t)r, RW_CAND_MEASURE, 0, SIZE_MAX, SIZE_MAX, NULL, NULL, NULL,
                 NULL,        NULL};
             if (rule->key) {
                 int n = rw_field_text(it->event, rule->key, text, sizeof(text));
@@ -929,7 +927,15 @@ void rw_batch_plan(rw_batch_t *b) {
                 }
                 c.key_off = arena_put(b, text, (size_t)n);
             }
-            if (windowed && !rule->feed) {
+            if (rule->relay && rule->window_ms > 0) {
+                if (rw_field_text(it->event, rule->read_key, text, sizeof(text)) <= 0) {
+                    cand_skip(b, i, r);
+                    continue;
+                }
+                c.ws = window_touch(b, (uint32_t)r, text, it);
+                if (rw_field_text(it->event, rule->relay_key, text, sizeof(text)) > 0)
+                    c.relay = window_touch(b, (uint32_t)r, text, it);
+            } else if (windowed && !rule->feed) {
                 c.flags |= RW_CAND_RECORD;
                 if (!(c.ws = plan_record(b, (uint32_t)r, it, rule->key, &c.rec_off))) {
                     cand_skip(b, i, r);
@@ -1225,6 +1231,15 @@ static void skip_count(rw_batch_t *b, const rw_item_t *it, uint32_t rule, int re
         b->skips[(size_t)rule * RW_SKIP_REASONS + (size_t)reason]++;
 }
 
+/* Adds the event's entry to ws, trimming it when stale entries have piled up. */
+static void window_record(rw_batch_t *b, rw_wstate_t *ws, const rw_item_t *it, const char *value) {
+    rw_window_add(b, ws, it->ts_ms, it->src, it->msg.offset, value, b->mode != RW_STATE_MEMORY);
+    if (rw_batch_keeps_state(b) && ws->n >= ws->trim_at) {
+        rw_window_trim(b, ws);
+        ws->trim_at = ws->n * 2 > 64 ? ws->n * 2 : 64;
+    }
+}
+
 void rw_batch_evaluate(rw_batch_t *b) {
     const rw_ruleset_t *rs = b->rs;
     incrs_clear(b);
@@ -1294,14 +1309,8 @@ void rw_batch_evaluate(rw_batch_t *b) {
             }
             rw_input_t in = {it->event, it->ts_ms, NULL, 0, c->lookup ? c->lookup->result : -1};
             rw_wstate_t *ws = c->ws;
-            if (ws && (c->flags & RW_CAND_RECORD) && !it->applied) {
-                rw_window_add(b, ws, it->ts_ms, it->src, it->msg.offset,
-                              rw_batch_str(b, c->rec_off), b->mode != RW_STATE_MEMORY);
-                if (rw_batch_keeps_state(b) && ws->n >= ws->trim_at) {
-                    rw_window_trim(b, ws);
-                    ws->trim_at = ws->n * 2 > 64 ? ws->n * 2 : 64;
-                }
-            }
+            if (ws && (c->flags & RW_CAND_RECORD) && !it->applied)
+                window_record(b, ws, it, rw_batch_str(b, c->rec_off));
             if (!(c->flags & RW_CAND_MEASURE))
                 continue;
             sum_ws = NULL;
@@ -1312,7 +1321,16 @@ void rw_batch_evaluate(rw_batch_t *b) {
             }
             double measure;
             rw_skip_take(NULL);
-            if (rule->module->measure(rule->state, &in, &measure) != RW_OK) {
+            int rc = rule->module->measure(rule->state, &in, &measure);
+            if (c->relay && !it->applied) {
+                char rec[RW_RECORD_MAX];
+                rec[0] = 0;
+                if (rule->relay(rule->state, &in, rec, sizeof(rec)) == RW_OK) {
+                    rec[sizeof(rec) - 1] = 0;
+                    window_record(b, c->relay, it, rec);
+                }
+            }
+            if (rc != RW_OK) {
                 /* "Not mine" (no new value, an empty sequence) is no skip; a field is. */
                 skip_count(b, it, c->rule, rw_skip_take(NULL));
                 continue;

@@ -191,6 +191,7 @@ typedef struct rw_cand {
     rw_lookup_t *lookup;
     rw_case_t *kase;
     rw_cool_t *cool;
+    rw_wstate_t *relay; /* rw_setup_window_relay: the window written after measure() */
 } rw_cand_t;
 
 /* One message of the batch and its outcome. */

@@ -270,6 +270,13 @@ void rw_setup_window_feed(rw_setup_t *s, const rw_match_t *feed, const rw_field_
     s->rule->read_key = read_key;
 }
 
+void rw_setup_window_relay(rw_setup_t *s, const rw_field_t *read_key, const rw_field_t *write_key,
+                           rw_relay_fn relay) {
+    s->rule->read_key = read_key;
+    s->rule->relay_key = write_key;
+    s->rule->relay = relay;
+}
+
 void rw_setup_cases(rw_setup_t *s, const rw_match_t *open, const rw_match_t *close,
                     const rw_field_t *correlate) {
     s->rule->case_open = open;

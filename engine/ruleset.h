@@ -104,6 +104,9 @@ typedef struct rw_rule {
     /* Windows fed by other events (rw_setup_window_feed); NULL: the rule's own. */
     const rw_match_t *feed;
     const rw_field_t *feed_key, *read_key;
+    /* Windows relayed along events (rw_setup_window_relay); NULL: none. */
+    rw_relay_fn relay;
+    const rw_field_t *relay_key;
     /* Cases (rw_setup_cases); open == NULL: the rule scores events. */
     const rw_match_t *case_open, *case_close;
     const rw_field_t *case_key;

@@ -190,6 +190,20 @@ void rw_setup_window(rw_setup_t *s, int64_t window_ms);
 void rw_setup_window_feed(rw_setup_t *s, const rw_match_t *feed, const rw_field_t *feed_key,
                           const rw_field_t *read_key);
 
+/* Derives what a relaying rule writes into a window (rw_setup_window_relay) from the event
+ * and the window it read (in->entries), into buf (at most len bytes with the NUL).
+ * RW_DECLINED: nothing is written. Must not block and should not allocate. */
+typedef int (*rw_relay_fn)(const void *state, const rw_input_t *in, char *buf, size_t len);
+
+/* Relays windows along the events: each of the rule's events reads the window keyed by its
+ * field read_key (measure() sees it), then writes into the window keyed by its field
+ * write_key the value relay() derives from the event and that window. Both are the rule's
+ * windows, of its window's length (a RW_PARAM_WINDOW param); record() is not used. Call
+ * from init(). An event without read_key is not scored; one without write_key writes
+ * nothing. */
+void rw_setup_window_relay(rw_setup_t *s, const rw_field_t *read_key, const rw_field_t *write_key,
+                           rw_relay_fn relay);
+
 /* Asks for a set-membership lookup of the event's field value in the named
  * Redis set (key "<prefix>list:<set>"), resolved in the batch's one read.
  * measure() sees the answer in rw_input_t.lookup. */
