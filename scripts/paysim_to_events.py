@@ -2,7 +2,7 @@
 """Convert the PaySim CSV into riskwarn `transaction` events (JSON lines on stdout).
 
 Usage:
-    scripts/paysim_to_events.py [CSV] [--start 2026-11-02T00:00:00Z] [--limit N]
+    scripts/paysim_to_events.py [CSV] [--start 2026-10-01T00:00:00Z] [--limit N]
 
 Mapping (one line per CSV row, sorted by `step`, stable):
     event_id      "ps-<row number>"   (1-based data row of the CSV, header excluded)
@@ -38,7 +38,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CSV = REPO / "data" / "paysim" / "paysim_sample12k.csv"
-DEFAULT_START = "2026-11-02T00:00:00Z"
+DEFAULT_START = "2026-10-01T00:00:00Z"
 
 DIRECTION = {"TRANSFER": "out", "CASH_OUT": "out", "PAYMENT": "out", "DEBIT": "out",
              "CASH_IN": "in"}
