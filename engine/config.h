@@ -42,6 +42,7 @@ typedef struct rw_config {
     char *webhook_secret;     /* NULL: no signature header */
     int log_format;           /* RW_LOG_TEXT or RW_LOG_JSON */
     struct rw_schema *schema; /* owned; "schema" of the file, NULL: see rw_config_schema */
+    char *pseudonym_key;      /* "pseudonym": {"key" | "key_file"}; NULL: the built-in key */
     bool schema_off;          /* "schema": null: events are not checked */
     /* "rulesets": the control path (README, "Changing rules without a restart"). */
     char *rules_keys_file;        /* public keys of signed control messages; NULL: none accepted */

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "mock.h"
 #include "proc.h"
+#include "pseudonym.h"
 #include "rcluster.h"
 #include "store.h"
 
@@ -71,7 +72,9 @@ static rd_kafka_t *tail_consumer(const char *brokers, const char *topic) {
     return c;
 }
 
-/* Loads the demo's watchlist into the Redis set the default pack reads. */
+/* Loads the demo's watchlist into the Redis set the default pack reads. The pack looks up
+ * counterparties, a masked field: the set holds their pseudonyms (pseudonym.h), as the
+ * engine looks them up, never the numbers themselves. */
 static long seed_watchlist(redisContext *c, const char *path) {
     FILE *f = fopen(path, "r");
     if (!f)
@@ -82,7 +85,9 @@ static long seed_watchlist(redisContext *c, const char *path) {
         line[strcspn(line, "\r\n")] = 0;
         if (!line[0] || line[0] == '#')
             continue;
-        redisReply *r = redisCommand(c, "SADD rw:list:counterparty-watchlist %s", line);
+        char ref[RW_PSEUDONYM_LEN + 1];
+        rw_pseudonym(line, strlen(line), ref);
+        redisReply *r = redisCommand(c, "SADD rw:list:counterparty-watchlist %s", ref);
         if (r) {
             n++;
             freeReplyObject(r);

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "plugin.h"
+#include "pseudonym.h"
 #include "rcluster.h"
 #include "ruleset.h"
 #include "store.h"
@@ -1782,6 +1783,10 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
     e.ctl = ctl;
     e.stop = &ctl->stop;
     rw_log_format = cfg->log_format;
+    rw_pseudonym_set_key(cfg->pseudonym_key, cfg->pseudonym_key ? strlen(cfg->pseudonym_key) : 0);
+    if (rw_pseudonym_key_is_builtin())
+        rw_log(RW_LOG_WARN, "pseudonyms of masked fields use the built-in key, which anyone can "
+                            "read: set \"pseudonym\": {\"key_file\": ...} (README, Masking)");
     const char *die = getenv("RW_TEST_DIE");
     if (die) {
         const char *colon = strchr(die, ':');

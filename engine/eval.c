@@ -4,6 +4,7 @@
 #include "jarena.h"
 #include "jparse.h"
 #include "jwrite.h"
+#include "pseudonym.h"
 #include "schema.h"
 
 #include <math.h>
@@ -626,8 +627,21 @@ static void wtab_grow(rw_batch_t *b) {
 /* The window of rule for key, touched by item it. A window keyed otherwise than
  * the message that touches it may be fed from partitions another engine owns:
  * the store reads it every batch. */
+/* Whether the message's Kafka key is the entity of this key text (kf's text of the event,
+ * a pseudonym when kf is a masked field). */
+static bool msg_keyed_by(const rw_item_t *it, const rw_field_t *kf, const char *text) {
+    if (!it->msg.key)
+        return false;
+    if (kf && kf->pseudonym && !kf->n_subs) {
+        char ref[RW_PSEUDONYM_LEN + 1];
+        rw_pseudonym(it->msg.key, it->msg.key_len, ref);
+        return strcmp(ref, text) == 0;
+    }
+    return it->msg.key_len == strlen(text) && memcmp(it->msg.key, text, it->msg.key_len) == 0;
+}
+
 static rw_wstate_t *window_touch(rw_batch_t *b, uint32_t rule, const char *key,
-                                 const rw_item_t *it) {
+                                 const rw_field_t *kf, const rw_item_t *it) {
     const rw_rule_t *r = &b->rs->rules[rule];
     char stack[512];
     size_t il = strlen(r->state_id), kl = strlen(key);
@@ -665,7 +679,7 @@ static rw_wstate_t *window_touch(rw_batch_t *b, uint32_t rule, const char *key,
     int64_t from = it->ts_ms - r->window_ms;
     if (from < ws->load_min_ms)
         ws->load_min_ms = from;
-    if (!it->msg.key || it->msg.key_len != kl || memcmp(it->msg.key, key, kl) != 0)
+    if (!msg_keyed_by(it, kf, key))
         ws->shared = true;
     return ws;
 }
@@ -860,7 +874,7 @@ static rw_wstate_t *plan_record(rw_batch_t *b, uint32_t r, const rw_item_t *it,
         return NULL;
     rec[sizeof(rec) - 1] = 0;
     *rec_off = arena_put(b, rec, strlen(rec));
-    return window_touch(b, r, key, it);
+    return window_touch(b, r, key, kf, it);
 }
 
 void rw_batch_plan(rw_batch_t *b) {
@@ -947,7 +961,7 @@ void rw_batch_plan(rw_batch_t *b) {
                     cand_skip(b, i, r);
                     continue;
                 }
-                c.ws = window_touch(b, (uint32_t)r, rk ? text : "", it);
+                c.ws = window_touch(b, (uint32_t)r, rk ? text : "", rk, it);
             }
             if (rule->lookup_set) {
                 if (rw_field_text(it->event, rule->lookup_field, text, sizeof(text)) < 0) {
@@ -959,8 +973,7 @@ void rw_batch_plan(rw_batch_t *b) {
             if (rule->cooldown_ms > 0) {
                 const char *ck = c.key_off == SIZE_MAX ? "" : rw_batch_str(b, c.key_off);
                 c.cool = cool_get(b, (uint32_t)r, ck);
-                if (!it->msg.key || it->msg.key_len != strlen(ck) ||
-                    memcmp(it->msg.key, ck, it->msg.key_len) != 0)
+                if (!msg_keyed_by(it, rule->key, ck))
                     c.cool->shared = true;
             }
             cand_add(b, &c);
@@ -1400,22 +1413,49 @@ void rw_alert_id(const rw_ruleset_t *rs, const char *event_id, int level, char o
     rw_buf_fini(&b);
 }
 
+/* The key's text as the event has it (the state holds masked fields' pseudonyms), or -1. */
+static int plain_key(const rw_batch_t *b, const rw_item_t *it, char *buf, size_t len) {
+    if (it->key_off == SIZE_MAX || it->key_rule < 0 || !it->event)
+        return -1;
+    return rw_field_plain_text(it->event, b->rs->rules[it->key_rule].key, buf, len);
+}
+
 static char *masked_key(const rw_batch_t *b, const rw_item_t *it) {
-    const char *raw = rw_batch_str(b, it->key_off);
-    if (!raw || it->key_rule < 0)
+    char plain[RW_RECORD_MAX];
+    if (plain_key(b, it, plain, sizeof(plain)) < 0)
         return NULL;
-    return rw_key_mask(b->rs, b->rs->rules[it->key_rule].key, raw);
+    return rw_key_mask(b->rs, b->rs->rules[it->key_rule].key, plain);
+}
+
+/* The alert's entity_ref: the keyed pseudonym of its key's text. */
+static bool entity_ref(const rw_batch_t *b, const rw_item_t *it, char ref[RW_PSEUDONYM_LEN + 1]) {
+    char plain[RW_RECORD_MAX];
+    int n = plain_key(b, it, plain, sizeof(plain));
+    if (n < 0)
+        return false;
+    rw_pseudonym(plain, (size_t)n, ref);
+    return true;
+}
+
+/* A case's entity_ref: its key text is a pseudonym already when the key is a masked field. */
+static void case_entity_ref(const rw_batch_t *b, const rw_case_alert_t *ca,
+                            char ref[RW_PSEUDONYM_LEN + 1]) {
+    const rw_field_t *kf = b->rs->rules[ca->kase->rule].case_key;
+    const char *text = strchr(ca->kase->id, ':') + 1;
+    if (kf->pseudonym && !kf->n_subs && strlen(text) == RW_PSEUDONYM_LEN)
+        memcpy(ref, text, RW_PSEUDONYM_LEN + 1);
+    else
+        rw_pseudonym(text, strlen(text), ref);
 }
 
 char *rw_alert_key(const rw_batch_t *b, const rw_item_t *it) {
-    char *mk = masked_key(b, it);
-    if (!mk)
+    char ref[RW_PSEUDONYM_LEN + 1];
+    if (!entity_ref(b, it, ref))
         return rw_strdup(it->type ? it->type : "");
     const rw_rule_t *r = &b->rs->rules[it->key_rule];
     rw_buf_t k;
     rw_buf_init(&k);
-    rw_buf_printf(&k, "%s:%s", r->key->path, mk);
-    free(mk);
+    rw_buf_printf(&k, "%s:%s", r->key->path, ref);
     return (char *)rw_buf_cstr(&k);
 }
 
@@ -1437,11 +1477,11 @@ static char *case_masked_key(const rw_batch_t *b, const rw_case_alert_t *ca) {
 
 char *rw_case_alert_key(const rw_batch_t *b, const rw_case_alert_t *ca) {
     const rw_rule_t *r = &b->rs->rules[ca->kase->rule];
-    char *mk = case_masked_key(b, ca);
+    char ref[RW_PSEUDONYM_LEN + 1];
+    case_entity_ref(b, ca, ref);
     rw_buf_t k;
     rw_buf_init(&k);
-    rw_buf_printf(&k, "%s:%s", r->case_key->path, mk);
-    free(mk);
+    rw_buf_printf(&k, "%s:%s", r->case_key->path, ref);
     return (char *)rw_buf_cstr(&k);
 }
 
@@ -1454,6 +1494,8 @@ char *rw_case_alert_build(const rw_batch_t *b, const rw_case_alert_t *ca, int64_
     rw_time_format(emitted_ms, em, sizeof(em));
     rw_time_format(ca->at_ms, at, sizeof(at));
     char *mk = case_masked_key(b, ca);
+    char ref[RW_PSEUDONYM_LEN + 1];
+    case_entity_ref(b, ca, ref);
     json_t *e = json_pack("{s:s, s:s, s:s, s:o, s:O, s:s}", "id", r->id, "module", r->module->name,
                           "level", rw_level_name(ca->level), "measure", measure_json(ca->measure),
                           "thresholds", r->thresholds, "as_of", at);
@@ -1461,11 +1503,11 @@ char *rw_case_alert_build(const rw_batch_t *b, const rw_case_alert_t *ca, int64_
                         json_pack("{s:O, s:O}", "event_id", json_object_get(rec, "i"), "event_ts",
                                   json_object_get(rec, "s")));
     json_t *a =
-        json_pack("{s:s, s:s, s:O, s:O, s:O, s:s, s:s, s:s, s:s, s:[o], s:O}", "alert_id", id,
+        json_pack("{s:s, s:s, s:O, s:O, s:O, s:s, s:s, s:s, s:s, s:s, s:[o], s:O}", "alert_id", id,
                   "level", rw_level_name(ca->level), "event_id", json_object_get(rec, "i"),
                   "event_type", json_object_get(rec, "t"), "event_ts", json_object_get(rec, "s"),
-                  "emitted_at", em, "key", mk, "ruleset", rs->name, "ruleset_version", rs->version,
-                  "rules", e, "event", json_object_get(rec, "e"));
+                  "emitted_at", em, "key", mk, "entity_ref", ref, "ruleset", rs->name,
+                  "ruleset_version", rs->version, "rules", e, "event", json_object_get(rec, "e"));
     free(mk);
     char *s = a ? json_dumps(a, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(a);
@@ -1530,10 +1572,13 @@ char *rw_alert_build(const rw_batch_t *b, const rw_item_t *it, int64_t emitted_m
     put_kv(&o, ",\"event_ts\":", ts);
     put_kv(&o, ",\"emitted_at\":", em);
     char *mk = masked_key(b, it);
-    if (mk)
+    char ref[RW_PSEUDONYM_LEN + 1];
+    if (mk && entity_ref(b, it, ref)) {
         put_kv(&o, ",\"key\":", mk);
-    else
-        rw_buf_puts(&o, ",\"key\":null");
+        put_kv(&o, ",\"entity_ref\":", ref);
+    } else {
+        rw_buf_puts(&o, ",\"key\":null,\"entity_ref\":null");
+    }
     free(mk);
     put_kv(&o, ",\"ruleset\":", rs->name);
     put_kv(&o, ",\"ruleset_version\":", rs->version);

@@ -92,6 +92,10 @@ static const command_t commands[] = {
      "counters from Redis: alerts by level, top rules, events by type, dead letters, "
      "suppressed hits; without --date, the latest day that has counters",
      rw_cmd_stats, rw_stats_opts},
+    {"pseudonym", "pseudonym [-c ENGINE.json] [VALUE...]",
+     "print the pseudonyms the engine keeps for values of masked fields (one a line, from the "
+     "arguments or from stdin), e.g. to fill a watchlist on counterparties",
+     rw_cmd_pseudonym, rw_pseudonym_opts},
     {"mock-kafka", "mock-kafka [--brokers N] [--topic NAME:PARTITIONS]...",
      "a local Kafka cluster for development and tests; prints its bootstrap servers first",
      rw_cmd_mock_kafka, rw_mock_kafka_opts},

@@ -5,6 +5,7 @@
 #include "eval.h"
 #include "expr.h"
 #include "plugin.h"
+#include "pseudonym.h"
 #include "store.h"
 
 #include <errno.h>
@@ -364,6 +365,7 @@ int rw_cmd_replay(int argc, char **argv) {
         fprintf(stderr, "riskwarn replay: %s\n", msg);
         goto out;
     }
+    rw_pseudonym_set_key(cfg.pseudonym_key, cfg.pseudonym_key ? strlen(cfg.pseudonym_key) : 0);
     if (run_init(&runs[0], rules, redis, &cfg) ||
         (compare && run_init(&runs[1], compare, redis, &cfg)))
         goto out;

@@ -3,6 +3,7 @@
 #include "expr.h"
 #include "jpos.h"
 #include "params.h"
+#include "pseudonym.h"
 #include "suggest.h"
 
 #include <math.h>
@@ -152,6 +153,8 @@ static rw_field_t *field_compile(rw_ruleset_t *rs, const char *path, char *err, 
         f->parts[i] = rw_strndup(start, len);
         start = dot ? dot + 1 : start + len;
     }
+    /* A masked field's values are kept as pseudonyms (masking is parsed before the rules). */
+    f->pseudonym = rw_ruleset_mask_for(rs, f->parts[f->n_parts - 1]) != NULL;
     /* Fields of one first part share a slot of the event cache. */
     f->owner = rs;
     f->slot = -1;
@@ -231,11 +234,15 @@ const rw_field_t *rw_setup_key(rw_setup_t *s, const json_t *spec, char *err, siz
 }
 
 /* A composite key's text: each part escaped ('\\' and '|' behind a '\\'), joined by '|'. */
-static int key_text(const json_t *event, const rw_field_t *f, char *buf, size_t len) {
+typedef int (*text_fn)(const json_t *event, const rw_field_t *f, char *buf, size_t len);
+
+/* A composite key's text: its parts' texts (by text_of) joined by '|', each escaped. */
+static int key_text_with(const json_t *event, const rw_field_t *f, char *buf, size_t len,
+                         text_fn text_of) {
     size_t o = 0;
     char part[RW_RECORD_MAX];
     for (size_t i = 0; i < f->n_subs; i++) {
-        int n = rw_field_text(event, f->subs[i], part, sizeof(part));
+        int n = text_of(event, f->subs[i], part, sizeof(part));
         if (n < 0)
             return -1;
         if (n == 0) { /* an empty part names no entity, as an empty key does not */
@@ -256,6 +263,14 @@ static int key_text(const json_t *event, const rw_field_t *f, char *buf, size_t 
     }
     buf[o] = 0;
     return (int)o;
+}
+
+static int key_text(const json_t *event, const rw_field_t *f, char *buf, size_t len) {
+    return key_text_with(event, f, buf, len, rw_field_text);
+}
+
+static int key_text_plain(const json_t *event, const rw_field_t *f, char *buf, size_t len) {
+    return key_text_with(event, f, buf, len, rw_field_plain_text);
 }
 
 void rw_setup_window(rw_setup_t *s, int64_t window_ms) {
@@ -314,9 +329,29 @@ int rw_skip_take(const rw_field_t **field) {
     return r;
 }
 
+/* A masked field's text becomes its pseudonym; an empty text stays empty. */
+static int field_pseudonym(const rw_field_t *f, int n, char *buf, size_t len) {
+    if (n <= 0 || !f->pseudonym)
+        return n;
+    if (len <= RW_PSEUDONYM_LEN) {
+        rw_skip_note(RW_SKIP_WRONG_TYPE, f);
+        return -1;
+    }
+    char ref[RW_PSEUDONYM_LEN + 1];
+    rw_pseudonym(buf, (size_t)n, ref);
+    memcpy(buf, ref, sizeof(ref));
+    return RW_PSEUDONYM_LEN;
+}
+
 int rw_field_text(const json_t *event, const rw_field_t *f, char *buf, size_t len) {
     if (f->n_subs)
         return key_text(event, f, buf, len);
+    return field_pseudonym(f, rw_field_plain_text(event, f, buf, len), buf, len);
+}
+
+int rw_field_plain_text(const json_t *event, const rw_field_t *f, char *buf, size_t len) {
+    if (f->n_subs)
+        return key_text_plain(event, f, buf, len);
     const json_t *v = rw_field_get(event, f);
     int n;
     if (!v) {

@@ -35,6 +35,7 @@ struct rw_field {
     size_t n_subs;
     struct rw_field **subs;
     int slot;              /* its first part's place in the event cache; -1: not cached */
+    bool pseudonym;        /* a masked field: rw_field_text gives its pseudonym (pseudonym.h) */
     const void *owner;     /* the ruleset: slots are numbered per ruleset */
     struct rw_field *next; /* the ruleset's list, for freeing */
 };

@@ -70,7 +70,8 @@ static int watch_measure(const void *state, const rw_input_t *in, double *out) {
         return RW_OK;
     }
     char v[RW_RECORD_MAX];
-    if (rw_field_text(in->event, st->field, v, sizeof(v)) < 0)
+    /* An inline list holds values as the risk team wrote them, and stays in memory. */
+    if (rw_field_plain_text(in->event, st->field, v, sizeof(v)) < 0)
         return RW_DECLINED;
     const char *key = v;
     *out = bsearch(&key, st->sorted, st->list.n, sizeof(char *), cmp_str) ? 1 : 0;

