@@ -946,9 +946,9 @@ void rw_batch_plan(rw_batch_t *b) {
                     cand_skip(b, i, r);
                     continue;
                 }
-                c.ws = window_touch(b, (uint32_t)r, text, it);
+                c.ws = window_touch(b, (uint32_t)r, text, rule->read_key, it);
                 if (rw_field_text(it->event, rule->relay_key, text, sizeof(text)) > 0)
-                    c.relay = window_touch(b, (uint32_t)r, text, it);
+                    c.relay = window_touch(b, (uint32_t)r, text, rule->relay_key, it);
             } else if (windowed && !rule->feed) {
                 c.flags |= RW_CAND_RECORD;
                 if (!(c.ws = plan_record(b, (uint32_t)r, it, rule->key, &c.rec_off))) {
