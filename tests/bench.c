@@ -33,7 +33,20 @@
  *   8. replay: `riskwarn replay --rules rules/packs/default.json` over a file
  *      of at least 200,000 events (transactions with the pack's other event
  *      types mixed in), timed as a process (wall clock);
- *   9. a table of every figure beside its target.
+ *   9. scaling: `riskwarn run` as processes (RW_BIN, or bin/riskwarn) on the
+ *      same N events, first one engine, then two in one consumer group, each
+ *      case in a new group with Redis flushed first and stopped (SIGTERM) once
+ *      the counters hold all N; the cases alternate RW_BENCH_SCALE_RUNS times
+ *      (default 1) and the median rate of each is reported, with the ratio.
+ *      Per case: CPU per event of the engine processes (and their engine
+ *      threads), of redis-server and of this process (the mock broker); the
+ *      partitions each engine was assigned and how often; for the last run of
+ *      each, Redis commands per event (INFO commandstats) and bytes in and out
+ *      per event (INFO stats, total_net_*_bytes, less the bench's own counter
+ *      reads, priced by 200 reads after the run), and Kafka bytes per event in
+ *      (value and key of every input message) and out (every alert message).
+ *      RW_BENCH_ONLY=scale runs only the production of the N events and this;
+ *  10. a table of every figure beside its target.
  *
  * Every rate of a Kafka phase is measured the same way: from the end of the
  * first batch to the last message, so none includes the consumer-group join
@@ -64,6 +77,7 @@
  * engine not counting exactly N events (or, stopped at its budget, more than N
  * or any dead letter), the replay not reading every event exactly once.
  */
+#include "commands.h"
 #include "engine.h"
 #include "harness.h"
 #include "jarena.h"
@@ -117,6 +131,15 @@
 #define REPLAY_PACK "rules/packs/default.json"
 #define REPLAY_MIN_N 200000
 
+/* The library's commands (check, replay, stats...) print their usage with these,
+ * which engine/main.c defines; the bench links the library without main.c and
+ * runs none of those commands. Weak: a definition in the library wins. */
+__attribute__((weak)) int rw_usage(const char *cmd) {
+    fprintf(stderr, "usage: riskwarn %s (riskwarn help %s)\n", cmd, cmd);
+    return RW_EXIT_USAGE;
+}
+__attribute__((weak)) int rw_help(const char *cmd) { return rw_usage(cmd); }
+
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -131,10 +154,10 @@ static double cpu_self_s(void) {
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-/* CPU seconds of another process, from /proc; -1 when unknown. */
-static double cpu_pid_s(pid_t pid) {
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+/* CPU seconds of /proc/WHAT/stat (a process, or a thread: PID/task/TID); -1 when unknown. */
+static double cpu_stat_s(const char *what) {
+    char path[96], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%s/stat", what);
     FILE *f = fopen(path, "r");
     if (!f)
         return -1;
@@ -146,6 +169,13 @@ static double cpu_pid_s(pid_t pid) {
     if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
         return -1;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU seconds of another process (every thread); -1 when unknown. */
+static double cpu_pid_s(pid_t pid) {
+    char what[24];
+    snprintf(what, sizeof(what), "%d", (int)pid);
+    return cpu_stat_s(what);
 }
 
 static double thread_cpu_s(void) {
@@ -1544,6 +1574,11 @@ typedef struct bench {
     bool hwm_was_reset;
     lat_result_t lat;
     replay_result_t replay;
+    /* Scaling: one engine process, then two. */
+    int scale_runs;
+    bool scale_only;
+    struct scale_run *scale; /* [2]: the last run of each case */
+    double scale_rate[2];    /* median rates */
 } bench_t;
 
 static int phase_produce(bench_t *b) {
@@ -1778,6 +1813,407 @@ static int phase_replay(bench_t *b) {
     return 0;
 }
 
+/* ---- scaling: engines as processes in one group ---------------------------------------- */
+
+#define SCALE_MAX 2         /* engines in the larger case */
+#define SCALE_CMDS 64       /* commands kept from INFO commandstats */
+#define SCALE_ALERT_PARTS 8 /* alert topics: the mock keeps about 5 MiB a partition */
+#define SCALE_CAL_LOOKS 200 /* looks at the counters to price the bench's own Redis traffic */
+
+/* What redis-server has done so far (INFO stats commandstats). */
+typedef struct redis_snap {
+    long long net_in, net_out; /* total_net_input_bytes, total_net_output_bytes */
+    int k;
+    struct {
+        char name[32];
+        long long calls, usec;
+    } cmd[SCALE_CMDS];
+} redis_snap_t;
+
+static int redis_snap(redisContext *c, redis_snap_t *s) {
+    memset(s, 0, sizeof(*s));
+    redisReply *r = redisCommand(c, "INFO stats commandstats");
+    int rc = r && r->type == REDIS_REPLY_STRING ? 0 : -1;
+    const char *in = rc ? NULL : strstr(r->str, "total_net_input_bytes:");
+    const char *out = rc ? NULL : strstr(r->str, "total_net_output_bytes:");
+    if (!in || !out) {
+        fprintf(stderr, "bench: redis INFO stats commandstats failed\n");
+        rc = -1;
+    } else {
+        s->net_in = atoll(strchr(in, ':') + 1);
+        s->net_out = atoll(strchr(out, ':') + 1);
+        for (const char *p = strstr(r->str, "cmdstat_"); p && s->k < SCALE_CMDS;
+             p = strstr(p + 1, "cmdstat_"))
+            s->k += sscanf(p, "cmdstat_%31[^:]:calls=%lld,usec=%lld", s->cmd[s->k].name,
+                           &s->cmd[s->k].calls, &s->cmd[s->k].usec) == 3;
+    }
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+/* The calls (or usec) of one command in s; 0 when absent. */
+static long long snap_of(const redis_snap_t *s, const char *name, bool usec) {
+    for (int i = 0; i < s->k; i++)
+        if (strcmp(s->cmd[i].name, name) == 0)
+            return usec ? s->cmd[i].usec : s->cmd[i].calls;
+    return 0;
+}
+
+/* Commands that are the bench's, not an engine's: watching counters, INFO, flushing. */
+static bool bench_command(const char *name) {
+    return strcmp(name, "hvals") == 0 || strcmp(name, "info") == 0 ||
+           strcmp(name, "flushall") == 0 || strcmp(name, "keys") == 0 ||
+           strcmp(name, "hgetall") == 0 || strcmp(name, "hget") == 0 ||
+           strcmp(name, "select") == 0 || strcmp(name, "client|setname") == 0;
+}
+
+/* Commands the apply script runs inside EVALSHA: Redis counts them in
+ * commandstats too, and their time is inside evalsha's. The engine sends none
+ * of them itself (GET it sends too, for fences after an assignment, so GET
+ * stays in the totals). */
+static bool script_command(const char *name) {
+    static const char *const inner[] = {"set", "hincrby", "expire", "hset", "hdel", "zrem"};
+    for (size_t i = 0; i < sizeof(inner) / sizeof(inner[0]); i++)
+        if (strcmp(name, inner[i]) == 0)
+            return true;
+    return false;
+}
+
+typedef struct scale_run {
+    int engines;
+    rate_t r;
+    double proc_cpu_s[SCALE_MAX], thread_cpu_s[SCALE_MAX];
+    int assigned[SCALE_MAX], last_parts[SCALE_MAX]; /* "partitions assigned" log lines */
+    /* Per event, the bench's own traffic taken out. */
+    double net_in, net_out, calls, redis_usec;
+    long long raw_in, raw_out, own_in, own_out; /* over the run: all, and the bench's own */
+    redis_snap_t delta;                         /* engine commands: calls and usec over the run */
+    long long alerts, alert_bytes, alert_msgs;
+} scale_run_t;
+
+/* Counts the messages of a topic and their bytes (value and key), reading every
+ * partition from its beginning to its high watermark. Returns 0 or -1 (said). */
+static int topic_bytes(const char *brokers, const char *topic, int parts, long long *msgs,
+                       long long *bytes) {
+    *msgs = *bytes = 0;
+    rd_kafka_t *c = make_client(RD_KAFKA_CONSUMER, brokers, "rw-bench-sizes", NULL);
+    if (!c)
+        return -1;
+    int64_t lo = 0, want = topic_count(c, topic, parts, &lo);
+    if (want >= 0 && lo != 0) {
+        fprintf(stderr,
+                "bench: %s lost its first messages (the mock keeps about %d MiB a "
+                "partition)\n",
+                topic, MOCK_PARTITION_BYTES >> 20);
+        want = -1;
+    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
+    for (int p = 0; p < parts; p++)
+        rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_resp_err_t err = want < 0 ? RD_KAFKA_RESP_ERR__FAIL : rd_kafka_assign(c, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    double t_progress = now_s();
+    while (!err && *msgs < want && now_s() - t_progress < STALL_S) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+        if (!m)
+            continue;
+        if (m->err) {
+            fprintf(stderr, "bench: read %s: %s\n", topic, rd_kafka_message_errstr(m));
+            err = m->err;
+        } else {
+            (*msgs)++;
+            *bytes += (long long)(m->len + m->key_len);
+            t_progress = now_s();
+        }
+        rd_kafka_message_destroy(m);
+    }
+    int rc = !err && *msgs == want ? 0 : -1;
+    if (rc)
+        fprintf(stderr, "bench: read %lld of %lld messages of %s\n", *msgs, (long long)want, topic);
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+    return rc;
+}
+
+/* Reads an engine's log: how often it was assigned partitions, and how many the last time. */
+static void log_assignments(const char *log, int *times, int *last) {
+    FILE *f = fopen(log, "r");
+    char line[1024];
+    *times = *last = 0;
+    while (f && fgets(line, sizeof(line), f)) {
+        const char *p = strstr(line, "partitions assigned: ");
+        if (p) {
+            (*times)++;
+            *last = atoi(p + strlen("partitions assigned: "));
+        }
+    }
+    if (f)
+        fclose(f);
+}
+
+/* Starts `riskwarn run -c cfg`, its stderr to log. Returns its pid, or -1. */
+static pid_t engine_process(const char *cfg, const char *log) {
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644), nul = open("/dev/null", O_WRONLY);
+        if (fd >= 0)
+            dup2(fd, 2);
+        if (nul >= 0)
+            dup2(nul, 1);
+        execl(h_bin(), h_bin(), "run", "-c", cfg, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Prices what watching the counters adds to redis-server's totals: per look,
+ * and per pair of snapshots (the INFO itself). */
+static int watch_price(watch_t *w, redis_snap_t *per_look, redis_snap_t *per_pair) {
+    redis_snap_t s0, s1, s2;
+    if (redis_snap(w->c, &s0) || redis_snap(w->c, &s1))
+        return -1;
+    for (int i = 0; i < SCALE_CAL_LOOKS; i++)
+        if (watch_look(w, 0))
+            return -1;
+    if (redis_snap(w->c, &s2))
+        return -1;
+    memset(per_look, 0, sizeof(*per_look));
+    memset(per_pair, 0, sizeof(*per_pair));
+    per_pair->net_in = s1.net_in - s0.net_in;
+    per_pair->net_out = s1.net_out - s0.net_out;
+    per_look->net_in = (s2.net_in - s1.net_in - per_pair->net_in) / SCALE_CAL_LOOKS;
+    per_look->net_out = (s2.net_out - s1.net_out - per_pair->net_out) / SCALE_CAL_LOOKS;
+    return 0;
+}
+
+/* k engine processes in one new group on the bench's N events, Redis flushed
+ * first, until the counters hold all N; then SIGTERM. run: which run (names
+ * the group and the alert topics). */
+static int scale_case(bench_t *b, int k, int run, scale_run_t *out) {
+    memset(out, 0, sizeof(*out));
+    out->engines = k;
+    rate_t *r = &out->r;
+    r->want = b->n;
+    char alerts[64], high[64], dead[64], cfg[] = "/tmp/rw-bench-scale-XXXXXX.json";
+    char logs[SCALE_MAX][64], text[2048];
+    snprintf(alerts, sizeof(alerts), "bench.scale.%d.alerts", run);
+    snprintf(high, sizeof(high), "bench.scale.%d.high", run);
+    snprintf(dead, sizeof(dead), "bench.scale.%d.deadletter", run);
+    snprintf(text, sizeof(text),
+             "{\"kafka\": {\"brokers\": \"%s\", \"group_id\": \"rw-bench-scale-%d\",\n"
+             "   \"input_topics\": [\"%s\"], \"alert_topic\": \"%s\",\n"
+             "   \"high_alert_topic\": \"%s\", \"deadletter_topic\": \"%s\"},\n"
+             " \"redis\": {\"host\": \"127.0.0.1\", \"port\": %d},\n"
+             " \"metrics_listen\": null, \"rules\": \"%s\"}\n",
+             b->mock.bootstraps, run, TOPIC, alerts, high, dead, b->redis.port, b->rules);
+    if (make_topic(&b->mock, alerts, SCALE_ALERT_PARTS) ||
+        make_topic(&b->mock, high, SCALE_ALERT_PARTS) || make_topic(&b->mock, dead, 1) ||
+        redis_flush(b->redis.port) || write_tmp(cfg, 5, text))
+        return -1;
+    watch_t w;
+    if (watch_open(&w, b->redis.port, &b->g->dates)) {
+        unlink(cfg);
+        return -1;
+    }
+    redis_snap_t s0 = {0}, s1 = {0}, per_look = {0}, per_pair = {0};
+    int rc = redis_snap(w.c, &s0);
+    double cpu0 = cpu_self_s(), rcpu0 = cpu_pid_s(b->redis.pid);
+    pid_t pid[SCALE_MAX];
+    int started = 0;
+    for (; !rc && started < k; started++) {
+        snprintf(logs[started], sizeof(logs[0]), "/tmp/rw-bench-scale-%d-%d.log", run, started);
+        if ((pid[started] = engine_process(cfg, logs[started])) < 0) {
+            fprintf(stderr, "bench: cannot start %s\n", h_bin());
+            rc = -1;
+            break;
+        }
+    }
+    w.t0 = w.t_progress = now_s();
+    long looks = 0;
+    while (!rc && w.t_full == 0) {
+        rc = watch_look(&w, r->want);
+        looks++;
+        for (int i = 0; !rc && i < started; i++)
+            if (waitpid(pid[i], NULL, WNOHANG) != 0) {
+                fprintf(stderr, "bench: engine %d exited early (its messages in %s)\n", i + 1,
+                        logs[i]);
+                pid[i] = -1;
+                rc = -1;
+            }
+        double t = now_s();
+        if (!rc && t - w.t0 > b->budget_s) {
+            r->stopped = true;
+            break;
+        }
+        if (!rc && t - w.t_progress > STALL_S) {
+            fprintf(stderr, "bench: the engines made no progress for %.0f s (%s of %s)\n", STALL_S,
+                    num(w.done), num(r->want));
+            rc = -1;
+        }
+        if (!rc && w.t_full == 0)
+            usleep(5000);
+    }
+    for (int i = 0; i < started; i++) { /* the engine thread is the main one */
+        char task[64];
+        snprintf(task, sizeof(task), "%d/task/%d", (int)pid[i], (int)pid[i]);
+        out->thread_cpu_s[i] = pid[i] > 0 ? cpu_stat_s(task) : 0;
+    }
+    for (int i = 0; i < started; i++) {
+        if (pid[i] <= 0)
+            continue;
+        struct rusage ru;
+        int status = 0;
+        kill(pid[i], SIGTERM);
+        if (wait4(pid[i], &status, 0, &ru) == pid[i])
+            out->proc_cpu_s[i] = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "bench: engine %d ended with status %d (its messages in %s)\n", i + 1,
+                    status, logs[i]);
+            rc = -1;
+        }
+        log_assignments(logs[i], &out->assigned[i], &out->last_parts[i]);
+    }
+    r->cpu_s = cpu_self_s() - cpu0;
+    r->redis_cpu_s = cpu_pid_s(b->redis.pid) - rcpu0;
+    if (!rc &&
+        (watch_look(&w, r->want) || redis_snap(w.c, &s1) || watch_price(&w, &per_look, &per_pair)))
+        rc = -1;
+    looks++;
+    r->n = w.done;
+    r->first = w.first;
+    r->stopped = r->stopped && r->n < r->want;
+    r->join_s = w.t_first > 0 ? w.t_first - w.t0 : 0;
+    r->steady_s = w.t_first > 0 ? (w.t_full > 0 ? w.t_full : w.t_progress) - w.t_first : 0;
+    if (!rc && (r->stopped ? r->n > r->want : r->n != r->want)) {
+        fprintf(stderr, "bench: %d engines counted %ld events of %ld\n", k, r->n, r->want);
+        rc = -1;
+    }
+    double n = r->n > 0 ? (double)r->n : 1;
+    out->raw_in = s1.net_in - s0.net_in;
+    out->raw_out = s1.net_out - s0.net_out;
+    out->own_in = looks * per_look.net_in + per_pair.net_in;
+    out->own_out = looks * per_look.net_out + per_pair.net_out;
+    out->net_in = (double)(out->raw_in - out->own_in) / n;
+    out->net_out = (double)(out->raw_out - out->own_out) / n;
+    for (int i = 0; i < s1.k; i++) {
+        if (bench_command(s1.cmd[i].name))
+            continue;
+        redis_snap_t *d = &out->delta;
+        snprintf(d->cmd[d->k].name, sizeof(d->cmd[0].name), "%s", s1.cmd[i].name);
+        d->cmd[d->k].calls = s1.cmd[i].calls - snap_of(&s0, s1.cmd[i].name, false);
+        d->cmd[d->k].usec = s1.cmd[i].usec - snap_of(&s0, s1.cmd[i].name, true);
+        if (!script_command(s1.cmd[i].name)) {
+            out->calls += (double)d->cmd[d->k].calls / n;
+            out->redis_usec += (double)d->cmd[d->k].usec / n;
+        }
+        d->k += d->cmd[d->k].calls > 0;
+    }
+    if (!rc) {
+        long long m1 = 0, b1 = 0, m2 = 0, b2 = 0;
+        rc = topic_bytes(b->mock.bootstraps, alerts, SCALE_ALERT_PARTS, &m1, &b1) ||
+                     topic_bytes(b->mock.bootstraps, high, SCALE_ALERT_PARTS, &m2, &b2)
+                 ? -1
+                 : 0;
+        out->alerts = m1;
+        out->alert_msgs = m1 + m2;
+        out->alert_bytes = b1 + b2;
+    }
+    for (int i = 0; !rc && i < started; i++)
+        unlink(logs[i]);
+    redisFree(w.c);
+    unlink(cfg);
+    return rc;
+}
+
+/* The load average (/proc/loadavg's first three fields), static. */
+static const char *loadavg(void) {
+    static char text[64];
+    FILE *f = fopen("/proc/loadavg", "r");
+    double a = 0, b = 0, c = 0;
+    if (!f || fscanf(f, "%lf %lf %lf", &a, &b, &c) != 3)
+        snprintf(text, sizeof(text), "unknown");
+    else
+        snprintf(text, sizeof(text), "%.2f %.2f %.2f", a, b, c);
+    if (f)
+        fclose(f);
+    return text;
+}
+
+static void print_scale_run(const scale_run_t *s, double budget_s) {
+    const rate_t *r = &s->r;
+    double n = r->n > 0 ? (double)r->n : 1, proc = 0, thread = 0;
+    for (int i = 0; i < s->engines; i++)
+        proc += s->proc_cpu_s[i], thread += s->thread_cpu_s[i];
+    printf("%d engine%s  %10.0f events/s  (%s events in %.3f s after a first batch of %s; group "
+           "join %.2f s%s; CPU per event: engine processes %.1f us (engine threads %.1f us), "
+           "redis-server %.1f us, this process (mock broker) %.1f us; partitions:",
+           s->engines, s->engines > 1 ? "s" : " ", rate_of(r), num(r->n - r->first), r->steady_s,
+           num(r->first), r->join_s, budget_note(r, budget_s), proc * 1e6 / n, thread * 1e6 / n,
+           r->redis_cpu_s * 1e6 / n, r->cpu_s * 1e6 / n);
+    for (int i = 0; i < s->engines; i++)
+        printf("%s %d (assigned %d time%s)", i ? "," : "", s->last_parts[i], s->assigned[i],
+               s->assigned[i] == 1 ? "" : "s");
+    printf(")\n");
+    fflush(stdout);
+}
+
+/* Redis and Kafka traffic per event of one run. */
+static void print_scale_traffic(const scale_run_t *s, double in_msgs, double in_bytes) {
+    const redis_snap_t *d = &s->delta;
+    double n = s->r.n > 0 ? (double)s->r.n : 1;
+    printf("  redis    %.3f commands/event sent, %.2f us/event inside them, %.0f bytes in and "
+           "%.0f bytes out per event (%d engine%s; of %s in and %s out, the bench's own counter "
+           "reads, %s and %s, taken out); by command, per event and per call (* run inside "
+           "evalsha, which includes their time):",
+           s->calls, s->redis_usec, s->net_in, s->net_out, s->engines, s->engines > 1 ? "s" : "",
+           num(s->raw_in), num(s->raw_out), num(s->own_in), num(s->own_out));
+    for (int i = 0; i < d->k; i++)
+        printf("%s %s%s %.4f %.1f us", i ? "," : "", d->cmd[i].name,
+               script_command(d->cmd[i].name) ? "*" : "", (double)d->cmd[i].calls / n,
+               d->cmd[i].calls ? (double)d->cmd[i].usec / (double)d->cmd[i].calls : 0);
+    printf("\n  kafka    in %.0f bytes/event (value + key, %s messages); out %.3f alert messages "
+           "per event (%s on the alert topic, the rest high ones copied to the high topic), "
+           "%.0f bytes each, %.1f bytes/event\n",
+           in_bytes / in_msgs, num((long long)in_msgs), (double)s->alert_msgs / n, num(s->alerts),
+           s->alert_msgs ? (double)s->alert_bytes / (double)s->alert_msgs : 0,
+           (double)s->alert_bytes / n);
+    fflush(stdout);
+}
+
+/* One engine process, then SCALE_MAX in one group, on the same N events,
+ * RW_BENCH_SCALE_RUNS times in turn; the median rate of each. */
+static int phase_scale(bench_t *b) {
+    long long in_msgs, in_bytes;
+    if (topic_bytes(b->mock.bootstraps, TOPIC, b->parts, &in_msgs, &in_bytes))
+        return -1;
+    printf("scaling    engines as `riskwarn run` processes in one group, %d run%s of each case, "
+           "load average %s at the start\n",
+           b->scale_runs, b->scale_runs > 1 ? "s" : "", loadavg());
+    double rates[2][16];
+    for (int run = 0; run < b->scale_runs; run++)
+        for (int c = 0; c < 2; c++) {
+            scale_run_t *s = &b->scale[c];
+            if (scale_case(b, c ? SCALE_MAX : 1, 2 * run + c, s))
+                return -1;
+            rates[c][run] = rate_of(&s->r);
+            print_scale_run(s, b->budget_s);
+            if (run == b->scale_runs - 1)
+                print_scale_traffic(s, (double)in_msgs, (double)in_bytes);
+        }
+    for (int c = 0; c < 2; c++)
+        b->scale_rate[c] = rates[c][median_of(rates[c], b->scale_runs)];
+    printf("scaling    %d engines %.0f events/s against 1 engine %.0f events/s: ratio %.2f "
+           "(medians of %d run%s; load average %s at the end, on %ld cores)\n",
+           SCALE_MAX, b->scale_rate[1], b->scale_rate[0],
+           b->scale_rate[0] > 0 ? b->scale_rate[1] / b->scale_rate[0] : 0, b->scale_runs,
+           b->scale_runs > 1 ? "s" : "", loadavg(), sysconf(_SC_NPROCESSORS_ONLN));
+    fflush(stdout);
+    return 0;
+}
+
 /* One row of the table; the value is formatted. Pads by characters, not bytes. */
 static void row(const char *figure, const char *target, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -1816,6 +2252,10 @@ static void print_table(const bench_t *b) {
     row("peak RSS MB (engine phase)", "", "%.0f (+%.0f)", b->rss_peak, b->rss_peak - b->rss_before);
     row("redis CPU µs/event", "<= 3.5 (a third of 10.5)", "%.1f",
         b->eng.n ? b->eng.redis_cpu_s * 1e6 / (double)b->eng.n : 0);
+    row("1 engine process events/s", "", "%s", num(llround(b->scale_rate[0])));
+    row("2 engine processes events/s", "", "%s", num(llround(b->scale_rate[1])));
+    row("2 engines / 1", "", "%.2f",
+        b->scale_rate[0] > 0 ? b->scale_rate[1] / b->scale_rate[0] : 0);
     if (b->eng.stopped || b->spread.stopped || b->hot.stopped || b->replay.stopped)
         printf("(budget): stopped at its time budget; the rate is that of the events done\n");
 }
@@ -1823,14 +2263,24 @@ static void print_table(const bench_t *b) {
 int main(void) {
     rw_jarena_install(); /* as bin/riskwarn does: events parsed into per-batch arenas */
     bench_t *b = rw_calloc(1, sizeof(*b));
-    double n;
+    double n, runs;
     if (env_number("RW_BENCH_N", 200000, 1000, 100000000, &n) ||
         env_number("RW_BENCH_BUDGET_S", 60, 1, 3600, &b->budget_s) ||
         env_number("RW_BENCH_HOT_BUDGET_S", 60, 1, 3600, &b->hot_budget_s) ||
-        env_number("RW_BENCH_LAT_S", 10, 1, 600, &b->lat_s)) {
+        env_number("RW_BENCH_LAT_S", 10, 1, 600, &b->lat_s) ||
+        env_number("RW_BENCH_SCALE_RUNS", 1, 1, 15, &runs)) {
         free(b);
         return 2;
     }
+    b->scale_runs = (int)runs;
+    const char *only = getenv("RW_BENCH_ONLY");
+    if (only && *only && strcmp(only, "scale") != 0) {
+        fprintf(stderr, "bench: RW_BENCH_ONLY=%s: the only part that runs alone is scale\n", only);
+        free(b);
+        return 2;
+    }
+    b->scale_only = only && *only;
+    b->scale = rw_calloc(2, sizeof(*b->scale));
     b->n = (long)n;
     b->parts = partitions_for(b->n, 260);
     snprintf(b->rules, sizeof(b->rules), "/tmp/rw-bench-rules-XXXXXX.json");
@@ -1866,10 +2316,15 @@ int main(void) {
            TOPIC, b->parts, b->redis.port);
     fflush(stdout);
     gen_init(b->g);
-    if (phase_produce(b) || phase_consume(b) || phase_engine(b) || phase_latency(b) ||
-        phase_hot(b) || phase_replay(b))
-        goto done;
-    print_table(b);
+    if (b->scale_only) {
+        if (phase_produce(b) || phase_scale(b))
+            goto done;
+    } else {
+        if (phase_produce(b) || phase_consume(b) || phase_engine(b) || phase_latency(b) ||
+            phase_hot(b) || phase_replay(b) || phase_scale(b))
+            goto done;
+        print_table(b);
+    }
     rc = 0;
 done:
     fflush(stdout);
@@ -1880,6 +2335,7 @@ done:
     if (b->redis.pid > 0)
         rw_redis_server_stop(&b->redis);
     rw_mock_stop(&b->mock);
+    free(b->scale);
     free(b->g);
     free(b);
     return rc;
