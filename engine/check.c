@@ -7,6 +7,7 @@
 #include "control.h"
 #include "engine.h"
 #include "plugin.h"
+#include "probe.h"
 #include "ruleset.h"
 #include "store.h"
 
@@ -222,65 +223,6 @@ static void check_kafka(findings_t *f, const rw_config_t *c, int timeout_ms) {
 
 /* ---- Redis ------------------------------------------------------------------------- */
 
-/* Connects to host:port, sends data and reads the first bytes of the answer
- * into buf. Returns how many (0: closed without a word), or -1 when the peer
- * cannot be reached. */
-static ssize_t probe(const char *host, int port, const void *data, size_t len, int timeout_ms,
-                     unsigned char *buf, size_t cap) {
-    struct addrinfo hints, *ai = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    char ps[16];
-    snprintf(ps, sizeof(ps), "%d", port);
-    if (getaddrinfo(host, ps, &hints, &ai) || !ai)
-        return -1;
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK, 0), soerr = 0;
-    struct pollfd p = {fd, POLLOUT, 0};
-    socklen_t sl = sizeof(soerr);
-    ssize_t n = -1;
-    if (fd >= 0 && (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) &&
-        poll(&p, 1, timeout_ms) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 &&
-        soerr == 0 && send(fd, data, len, MSG_NOSIGNAL) == (ssize_t)len) {
-        p.events = POLLIN;
-        n = poll(&p, 1, timeout_ms) == 1 ? recv(fd, buf, cap, 0) : 0;
-        n = n < 0 ? 0 : n; /* reset: closed without a word */
-    }
-    if (fd >= 0)
-        close(fd);
-    freeaddrinfo(ai);
-    return n;
-}
-
-/* A TLS 1.2 ClientHello without extensions: any TLS server answers it with a
- * handshake or an alert record (first bytes 0x16 or 0x15, then 0x03). */
-static const unsigned char client_hello[52] = {
-    0x16, 0x03, 0x01, 0x00, 0x2f, 0x01, 0x00, 0x00, 0x2b, 0x03, 0x03, /* random: */
-    'r',  'i',  's',  'k',  'w',  'a',  'r',  'n',  '-',  'c',  'h',  'e', 'c', 'k',
-    '-',  't',  'l',  's',  '-',  'p',  'r',  'o',  'b',  'e',  '-',  '-', '-', '-',
-    '-',  '-',  '-',  0x00, 0x00, 0x04, 0xc0, 0x2f, 0x00, 0x2f, 0x01, 0x00};
-
-/* engine.h */
-int rw_redis_probe(const char *host, int port, int timeout_ms, char *why, size_t len) {
-    unsigned char buf[64];
-    ssize_t n = probe(host, port, "PING\r\n", 6, timeout_ms, buf, sizeof(buf) - 1);
-    if (n < 0 || (n > 0 && strchr("+-$:*", buf[0])))
-        return 0;
-    unsigned char tls[8];
-    ssize_t t = probe(host, port, client_hello, sizeof(client_hello), timeout_ms, tls, sizeof(tls));
-    if (t >= 2 && (tls[0] == 0x15 || tls[0] == 0x16) && tls[1] == 0x03) {
-        snprintf(why, len, "wants TLS: it dropped a plain PING and answered a TLS hello");
-        return 2;
-    } else if (n == 0) {
-        snprintf(why, len, "closed the connection without answering PING: not Redis");
-    } else {
-        for (ssize_t i = 0; i < n; i++)
-            buf[i] = buf[i] >= 32 && buf[i] < 127 ? buf[i] : '.';
-        buf[n] = 0;
-        snprintf(why, len, "does not speak Redis: it answered \"%.40s\"", (char *)buf);
-    }
-    return 1;
-}
-
 /* What the first bootstrap broker speaks when librdkafka could not talk to
  * it: Kafka (an ApiVersions request gets its answer), TLS, Redis or HTTP.
  * Fills why and returns 1 when that explains the failure (a TLS listener for a
@@ -302,7 +244,8 @@ static int kafka_probe(const rw_config_t *c, char *why, size_t len) {
     static const unsigned char api_versions[] = {0, 0, 0, 12, 0, 18, 0,   0,
                                                  0, 0, 0, 7,  0, 2,  'r', 'w'};
     unsigned char r[64];
-    ssize_t n = probe(host, port, api_versions, sizeof(api_versions), 1000, r, sizeof(r) - 1);
+    ssize_t n =
+        rw_net_probe(host, port, api_versions, sizeof(api_versions), 1000, r, sizeof(r) - 1);
     if (n < 0)
         return 0; /* not reachable: librdkafka's error says so */
     if (n >= 8 && r[4] == 0 && r[5] == 0 && r[6] == 0 && r[7] == 7) {
@@ -313,7 +256,7 @@ static int kafka_probe(const rw_config_t *c, char *why, size_t len) {
                  host, port, proto);
         return 1;
     }
-    n = probe(host, port, client_hello, sizeof(client_hello), 1000, r, sizeof(r) - 1);
+    n = rw_net_probe(host, port, rw_tls_hello, RW_TLS_HELLO_LEN, 1000, r, sizeof(r) - 1);
     if (n >= 2 && (r[0] == 0x15 || r[0] == 0x16) && r[1] == 0x03) {
         if (wants_tls)
             return 0;
@@ -324,7 +267,7 @@ static int kafka_probe(const rw_config_t *c, char *why, size_t len) {
             host, port, proto);
         return 1;
     }
-    n = probe(host, port, "PING\r\n", 6, 1000, r, sizeof(r) - 1);
+    n = rw_net_probe(host, port, "PING\r\n", 6, 1000, r, sizeof(r) - 1);
     if (n > 0 && (r[0] == '+' || r[0] == '-'))
         snprintf(why, len, "%.120s:%d is a Redis server, not a Kafka broker", host, port);
     else if (n >= 5 && memcmp(r, "HTTP/", 5) == 0)
