@@ -35,7 +35,6 @@ static void expect_health(int port, int want, const char *needle, const char *un
 /* The engine of a test, idle and healthy, with its metrics port. */
 static pid_t start(h_peers_t *p, const char *group, int *port) {
     const char *log = h_path(group);
-    unlink(log);
     pid_t eng = h_engine_start(config(p, group, true, 0), log);
     *port = metrics_port(log);
     expect_health(*port, 200, "ok", NULL, 30000, "at start");

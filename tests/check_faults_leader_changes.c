@@ -37,7 +37,6 @@ START_TEST(test_faults_leader_changes) {
     char cfg[256];
     snprintf(cfg, sizeof(cfg), "%s", config(&p, "ft-leaders", false, 0));
     const char *log = h_path("faults-leaders.log");
-    unlink(log);
     pid_t eng = h_engine_start(cfg, log);
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);
     stream_t s;

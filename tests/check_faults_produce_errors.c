@@ -47,7 +47,6 @@ START_TEST(test_faults_produce_errors) {
     snprintf(cfg, sizeof(cfg), "%s", config(&p, group, false, 0));
     split_lines(EVENTS, 3, parts);
     const char *log = h_path("faults-produce.log");
-    unlink(log);
     pid_t eng = h_engine_start(cfg, log);
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);
     long n0 = h_produce_events(prod, parts[0]);

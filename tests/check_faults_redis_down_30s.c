@@ -27,7 +27,6 @@ START_TEST(test_faults_redis_down_30s) {
     char cfg[256];
     snprintf(cfg, sizeof(cfg), "%s", config(&p, "ft-rstop", true, 0));
     const char *log = h_path("faults-rstop.log");
-    unlink(log);
     pid_t eng = h_engine_start(cfg, log);
     int port = metrics_port(log);
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);

@@ -30,7 +30,6 @@ START_TEST(test_faults_redis_killed_and_restarted) {
     char cfg[256];
     snprintf(cfg, sizeof(cfg), "%s", config(&p, "ft-rkill", false, 0));
     const char *log = h_path("faults-rkill.log");
-    unlink(log);
     pid_t eng = h_engine_start(cfg, log);
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);
     stream_t s;

@@ -30,7 +30,6 @@ START_TEST(test_faults_redis_reply_lost) {
     char cfg[256];
     snprintf(cfg, sizeof(cfg), "%s", config(&p, "ft-rlost", false, px.port));
     const char *log = h_path("faults-rlost.log");
-    unlink(log);
     pid_t eng = h_engine_start(cfg, log);
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);
     stream_t s;

@@ -32,8 +32,6 @@ START_TEST(test_faults_sigterm_with_alerts_in_flight) {
     snprintf(cfg, sizeof(cfg), "%s", config(&p, group, false, 0));
     split_lines(EVENTS, 4, parts);
     const char *log = h_path("faults-term.log"), *log2 = h_path("faults-term2.log");
-    unlink(log);
-    unlink(log2);
     pid_t eng = h_engine_start(cfg, log);
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);
     long n0 = h_produce_events(prod, parts[0]);

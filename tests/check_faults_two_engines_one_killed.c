@@ -27,8 +27,6 @@ START_TEST(test_faults_two_engines_one_killed) {
     char cfg[256];
     snprintf(cfg, sizeof(cfg), "%s", config(&p, "ft-two", true, 0));
     const char *log_a = h_path("faults-two-a.log"), *log_b = h_path("faults-two-b.log");
-    unlink(log_a);
-    unlink(log_b);
     pid_t a = h_engine_start(cfg, log_a);
     pid_t b = h_engine_start(cfg, log_b);
     busy_t busy = {{metrics_port(log_a), metrics_port(log_b)}};
