@@ -77,7 +77,6 @@
  * engine not counting exactly N events (or, stopped at its budget, more than N
  * or any dead letter), the replay not reading every event exactly once.
  */
-#include "commands.h"
 #include "engine.h"
 #include "harness.h"
 #include "jarena.h"
@@ -130,15 +129,6 @@
 
 #define REPLAY_PACK "rules/packs/default.json"
 #define REPLAY_MIN_N 200000
-
-/* The library's commands (check, replay, stats...) print their usage with these,
- * which engine/main.c defines; the bench links the library without main.c and
- * runs none of those commands. Weak: a definition in the library wins. */
-__attribute__((weak)) int rw_usage(const char *cmd) {
-    fprintf(stderr, "usage: riskwarn %s (riskwarn help %s)\n", cmd, cmd);
-    return RW_EXIT_USAGE;
-}
-__attribute__((weak)) int rw_help(const char *cmd) { return rw_usage(cmd); }
 
 static double now_s(void) {
     struct timespec ts;
