@@ -34,6 +34,9 @@ static const type_info_t types[] = {
                         alignof(void *)},
     [RW_PARAM_EXPR] = {"expression", "an expression such as \"amount / balance\"", sizeof(void *),
                        alignof(void *)},
+    [RW_PARAM_KEY] = {"key",
+                      "a field path, or a list of them such as [\"account\", \"counterparty\"]",
+                      sizeof(void *), alignof(void *)},
 };
 #define N_TYPES (sizeof(types) / sizeof(*types))
 
@@ -278,6 +281,10 @@ static int convert(const rw_param_t *p, const json_t *v, value_t *out, char *why
         if (!json_is_string(v))
             goto wrong_type;
         return 0;
+    case RW_PARAM_KEY:
+        if (!json_is_string(v) && !json_is_array(v))
+            goto wrong_type;
+        return 0;
     default:
         snprintf(why, len, "the module's table has a param of unknown type %d", (int)p->type);
         return -1;
@@ -326,6 +333,7 @@ static json_t *default_value(const rw_param_t *p) {
     case RW_PARAM_ENUM:
     case RW_PARAM_LEVEL:
     case RW_PARAM_FIELD:
+    case RW_PARAM_KEY:
         return json_string(p->def);
     default:
         return NULL;
@@ -362,7 +370,8 @@ static int check_one(const rw_param_t *t, size_t i, size_t size, char *err, size
     json_t *d = default_value(p);
     value_t v;
     char why[300];
-    int rc = d && p->type != RW_PARAM_FIELD ? convert(p, d, &v, why, sizeof(why)) : d ? 0 : -1;
+    bool path = p->type == RW_PARAM_FIELD || p->type == RW_PARAM_KEY;
+    int rc = d && !path ? convert(p, d, &v, why, sizeof(why)) : d ? 0 : -1;
     if (!d)
         snprintf(why, sizeof(why), "does not read as a %s", ti->name);
     json_decref(d);
@@ -481,6 +490,7 @@ static void store(const rw_param_t *p, const value_t *v, void *base) {
     case RW_PARAM_FIELD:
     case RW_PARAM_MATCH:
     case RW_PARAM_EXPR:
+    case RW_PARAM_KEY:
         memcpy(at, &v->ptr, sizeof(void *));
         break;
     default:
@@ -505,7 +515,9 @@ static int compile(const rw_params_ctx_t *c, const rw_param_t *p, const json_t *
         return out->ptr ? 0 : -1;
     }
     char e[256];
-    if (!(out->ptr = rw_setup_field(c->setup, json_string_value(v), e, sizeof(e)))) {
+    if (p->type == RW_PARAM_KEY
+            ? !(out->ptr = rw_setup_key(c->setup, v, e, sizeof(e)))
+            : !(out->ptr = rw_setup_field(c->setup, json_string_value(v), e, sizeof(e)))) {
         perr(c, pointer, false, "%s: %s", what, e);
         return -1;
     }
@@ -540,7 +552,8 @@ static int apply_one(const rw_params_ctx_t *c, const rw_param_t *p, const json_t
     int rc = convert(p, v, &val, why, sizeof(why));
     if (rc)
         perr(c, at, false, "%s: %s%s", what, def ? "default: " : "", why);
-    else if (p->type == RW_PARAM_FIELD || p->type == RW_PARAM_MATCH || p->type == RW_PARAM_EXPR)
+    else if (p->type == RW_PARAM_FIELD || p->type == RW_PARAM_MATCH || p->type == RW_PARAM_EXPR ||
+             p->type == RW_PARAM_KEY)
         rc = compile(c, p, v, at, what, &val);
     if (rc == 0) {
         store(p, &val, base);

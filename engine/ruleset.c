@@ -1385,6 +1385,12 @@ static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json
         lerr(c, p, false, "%s: module %s asked for more than one window", what, r->module->name);
     rule_state_id(r, params);
     r->fields = rs->fields;
+    if (r->feed_key && r->read_key && r->feed_key->n_subs != r->read_key->n_subs)
+        lerr(c, p, false,
+             "%s: the keys that feed and read the window have %zu and %zu parts: give both as "
+             "many fields, in the same order",
+             what, r->feed_key->n_subs ? r->feed_key->n_subs : 1,
+             r->read_key->n_subs ? r->read_key->n_subs : 1);
     if (r->case_open && (!r->module->case_measure || !r->module->case_due))
         lerr(c, p, false, "%s: module %s tracks cases without case_measure/case_due", what,
              r->module->name);

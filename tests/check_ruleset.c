@@ -1136,6 +1136,28 @@ START_TEST(test_ruleset_scorecard_errors) {
 }
 END_TEST
 
+START_TEST(test_ruleset_composite_correlate_errors) {
+    char *t = wrap_rules(
+        "  {\"id\": \"s\", \"module\": \"sequence\", \"params\": {\"first\": {\"a\": 1},\n"
+        "   \"correlate_first\": [\"x\", \"y\"], \"correlate\": \"x\", \"within\": \"1h\"},\n"
+        "   \"thresholds\": {\"low\": 1}}");
+    expect_one_error(t, "rule \"s\": the keys that feed and read the window have 2 and 1 parts",
+                     "\"params\": ", 10);
+    free(t);
+    t = wrap_rules(
+        "  {\"id\": \"d\", \"module\": \"deadline\", \"params\": {\"open\": {\"a\": 1},\n"
+        "   \"close\": {\"a\": 2}, \"correlate\": 5}, \"thresholds\": {\"low\": 1}}");
+    expect_one_error(t, "correlate: must be a field path, or a list of them", "5}", 0);
+    free(t);
+    t = wrap_rules(
+        "  {\"id\": \"d\", \"module\": \"deadline\", \"params\": {\"open\": {\"a\": 1},\n"
+        "   \"close\": {\"a\": 2}, \"correlate\": [\"k\", \"k\"]},\n"
+        "   \"thresholds\": {\"low\": 1}}");
+    expect_one_error(t, "correlate: [1]: \"k\" is already a part of the key", "[\"k\"", 0);
+    free(t);
+}
+END_TEST
+
 static Suite *ruleset_suite(void) {
     Suite *s = suite_create("ruleset");
     TCase *tc = tcase_create("load");
@@ -1194,6 +1216,7 @@ static Suite *ruleset_suite(void) {
     tcase_add_test(tc, test_ruleset_composite_key_text_and_state);
     tcase_add_test(tc, test_ruleset_messages_echo_and_suggest);
     tcase_add_test(tc, test_ruleset_scorecard_errors);
+    tcase_add_test(tc, test_ruleset_composite_correlate_errors);
     suite_add_tcase(s, tc);
     return s;
 }

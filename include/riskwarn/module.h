@@ -86,7 +86,9 @@ typedef enum rw_param_type {
     RW_PARAM_STRING_LIST, /* a list of strings (integers as decimals) -> rw_strlist_t */
     RW_PARAM_FIELD,       /* a field path such as "geo.country"       -> const rw_field_t * */
     RW_PARAM_MATCH,       /* a match object, as a rule's "match"      -> const rw_match_t * */
-    RW_PARAM_EXPR         /* an expression such as "amount / balance" -> const rw_expr_t * */
+    RW_PARAM_EXPR,        /* an expression such as "amount / balance" -> const rw_expr_t * */
+    RW_PARAM_KEY          /* a field path, or a list of them for a composite key such as
+                           * ["account", "counterparty"] (rw_setup_key) -> const rw_field_t * */
 } rw_param_type_t;
 
 /* Param flags. */
