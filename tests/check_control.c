@@ -100,6 +100,14 @@ START_TEST(test_control_keys_file_errors_are_placed) {
         ck_assert_msg(err.line == cases[i].line, "case %zu: line %d", i, err.line);
     }
     rw_error_t err;
+    /* The whole PEM text is a public key too. */
+    snprintf(json, sizeof(json),
+             "{\"keys\": [{\"id\": \"pem\", \"public_key\": \"-----BEGIN PUBLIC KEY-----\\n%s\\n"
+             "-----END PUBLIC KEY-----\\n\"}]}",
+             pa);
+    rw_keys_t *k = keys_of(json, &err);
+    ck_assert_msg(k != NULL, "%s", err.text);
+    rw_keys_destroy(k);
     rw_error_clear(&err);
     ck_assert_ptr_null(rw_signer_load(h_tmpfile(".pem", "not a key\n"), "a", &err));
     ck_assert_ptr_nonnull(strstr(err.text, "not an Ed25519 private key"));
