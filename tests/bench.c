@@ -37,7 +37,9 @@
  *      same N events, first one engine, then two in one consumer group, each
  *      case in a new group with Redis flushed first and stopped (SIGTERM) once
  *      the counters hold all N; the cases alternate RW_BENCH_SCALE_RUNS times
- *      (default 1) and the median rate of each is reported, with the ratio.
+ *      (default 1; odd, so that the median is one run's: of an even count it
+ *      is the lower middle one) and the median rate of each is reported, with
+ *      the ratio.
  *      Per case: CPU per event of the engine processes (and their engine
  *      threads), of redis-server and of this process (the mock broker); the
  *      partitions each engine was assigned and how often; for the last run of
