@@ -191,9 +191,15 @@ static void rule_report(FILE *out, const rw_rule_t *r, const rstat_t *st, long l
     long long skipped = 0;
     for (int k = RW_SKIP_NONE + 1; k < RW_SKIP_REASONS; k++)
         skipped += st->skips[k];
-    fprintf(
-        out, "rule %s (%s): matched %lld of %lld events; reached low %lld, medium %lld, high %lld",
-        r->id, r->module->name, st->matched, events, st->levels[1], st->levels[2], st->levels[3]);
+    if (r->parts) /* a scorecard matches nothing itself: its parts do */
+        fprintf(out, "scorecard %s: reached low %lld, medium %lld, high %lld", r->id, st->levels[1],
+                st->levels[2], st->levels[3]);
+    else
+        fprintf(out,
+                "rule %s (%s): matched %lld of %lld events; reached low %lld, medium %lld, "
+                "high %lld",
+                r->id, r->module->name, st->matched, events, st->levels[1], st->levels[2],
+                st->levels[3]);
     if (skipped) {
         fprintf(out, "; skipped %lld (", skipped);
         int first = 1;

@@ -1292,6 +1292,18 @@ START_TEST(test_eval_sample_report) {
     ck_assert_int_eq(rw_sample_report(rs, NULL, h_path("no-such.jsonl"), out, out), -1);
     fclose(out);
     rw_ruleset_destroy(rs);
+    /* A scorecard says what it reached: it matches nothing itself. */
+    rs = rules_load("{\"ruleset\": \"s\", \"version\": \"1\", \"rules\": [{\"id\": \"b\", "
+                    "\"module\": \"value\", \"params\": {\"field\": \"amount\"}, "
+                    "\"thresholds\": {\"low\": 100}}], \"scorecards\": [{\"id\": \"sc\", "
+                    "\"parts\": [{\"rule\": \"b\"}], \"thresholds\": {\"high\": 1}}]}",
+                    "rules");
+    out = open_memstream(&text, &len);
+    ck_assert_int_eq(rw_sample_report(rs, NULL, path, out, stderr), 0);
+    fclose(out);
+    ck_assert_msg(strstr(text, "\nscorecard sc: reached low 0, medium 0, high 2\n"), "%s", text);
+    free(text);
+    rw_ruleset_destroy(rs);
 }
 END_TEST
 
