@@ -754,8 +754,9 @@ def engine_table(engine, rules_path, events_path, redis=None):
         cols = line.split()
         if cols[:4] == ["rule", "low", "medium", "high"]:
             started = True
-        elif started and len(cols) == 4 and all(c.isdigit() for c in cols[1:]):
-            table[cols[0]] = dict(zip(LEVELS, (int(c) for c in cols[1:])))
+        elif started and len(cols) >= 4 and all(c.isdigit() for c in cols[1:4]):
+            # rule, low, medium, high, then the skips (a count, or reasons with counts)
+            table[cols[0]] = dict(zip(LEVELS, (int(c) for c in cols[1:4])))
     return table
 
 
