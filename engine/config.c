@@ -598,7 +598,7 @@ typedef struct kafka_file {
 #define KAFKA_STR(key, text)                                                                       \
     {                                                                                              \
         .type = RW_PARAM_STRING, .name = #key, NONEMPTY, .offset = offsetof(kafka_file_t, key),    \
-        .desc = text                                                                               \
+        .desc = (text)                                                                             \
     }
 static const rw_param_t kafka_table[] = {
     KAFKA_STR(brokers, "bootstrap servers, host:port,..."),
@@ -870,12 +870,12 @@ typedef struct rulesets_file {
 #define RULESETS_FILE(key, text)                                                                   \
     {                                                                                              \
         .type = RW_PARAM_STRING, .name = #key, .flags = RW_PARAM_NULLABLE, NONEMPTY,               \
-        .offset = offsetof(rulesets_file_t, key), .desc = text                                     \
+        .offset = offsetof(rulesets_file_t, key), .desc = (text)                                   \
     }
 #define RULESETS_INT(key, lo, hi, text)                                                            \
     {                                                                                              \
-        .type = RW_PARAM_INTEGER, .name = #key, .min = lo, .max = hi,                              \
-        .offset = offsetof(rulesets_file_t, key), .desc = text                                     \
+        .type = RW_PARAM_INTEGER, .name = #key, .min = (lo), .max = (hi),                          \
+        .offset = offsetof(rulesets_file_t, key), .desc = (text)                                   \
     }
 static const rw_param_t rulesets_table[] = {
     RULESETS_FILE(keys_file, "public keys of signed control messages; null: none accepted"),

@@ -206,106 +206,117 @@ static const char *const *list_build(const json_t *arr, char *why, size_t len) {
     return (const char *const *)items;
 }
 
-/* Checks v against p's type and bounds (no side effects but a list's block). Returns 0 with
- * *out set, or -1 with why filled ("must be ...", "... is out of bounds"). */
-static int convert(const rw_param_t *p, const json_t *v, value_t *out, char *why, size_t len) {
-    char e[80], b[128];
-    echo(v, e, sizeof(e));
-    double x = 0; /* what the bounds apply to */
-    switch (p->type) {
-    case RW_PARAM_NUMBER:
-        if (!json_is_number(v) || !isfinite(json_number_value(v)))
-            goto wrong_type;
-        x = out->num = json_number_value(v);
-        break;
-    case RW_PARAM_INTEGER:
-        if (!json_is_integer(v))
-            goto wrong_type;
-        out->i64 = json_integer_value(v);
-        x = (double)out->i64;
-        break;
-    case RW_PARAM_BOOL:
-        if (!json_is_boolean(v))
-            goto wrong_type;
-        out->b = json_is_true(v);
-        return 0;
-    case RW_PARAM_STRING:
-        if (!json_is_string(v) || memchr(json_string_value(v), 0, json_string_length(v)))
-            goto wrong_type;
-        out->str = json_string_value(v);
-        x = (double)json_string_length(v);
-        break;
-    case RW_PARAM_DURATION:
-        if (!json_is_string(v) || rw_duration_parse(json_string_value(v), &out->i64)) {
-            snprintf(why, len, "bad duration %s (use 30s, 15m, 1h, 7d)", e);
-            return -1;
-        }
-        x = (double)out->i64;
-        break;
-    case RW_PARAM_ENUM:
-    case RW_PARAM_LEVEL: {
-        choices_text(p, ", ", b, sizeof(b));
-        if (!json_is_string(v)) {
-            snprintf(why, len, "must be one of %s, not %s", b, e);
-            return -1;
-        }
-        out->idx = choice_index(p, json_string_value(v));
-        if (out->idx < 0) {
-            const char *close = rw_suggest(json_string_value(v), choices_of(p), (size_t)-1);
-            snprintf(why, len, "%s is not one of %s%s%s%s", e, b, close ? " (did you mean \"" : "",
-                     close ? close : "", close ? "\"?)" : "");
-            return -1;
-        }
-        if (p->type == RW_PARAM_LEVEL)
-            out->idx++;
-        return 0;
-    }
-    case RW_PARAM_STRING_LIST:
-        if (!json_is_array(v))
-            goto wrong_type;
-        if (!(out->list.items = list_build(v, why, len)))
-            return -1;
-        out->list.n = json_array_size(v);
-        x = (double)out->list.n;
-        break;
-    case RW_PARAM_FIELD:
-        if (!json_is_string(v))
-            goto wrong_type;
-        out->str = json_string_value(v);
-        return 0;
-    case RW_PARAM_MATCH:
-        if (!json_is_object(v))
-            goto wrong_type;
-        return 0;
-    case RW_PARAM_EXPR:
-        if (!json_is_string(v))
-            goto wrong_type;
-        return 0;
-    case RW_PARAM_KEY:
-        if (!json_is_string(v) && !json_is_array(v))
-            goto wrong_type;
-        return 0;
-    default:
-        snprintf(why, len, "the module's table has a param of unknown type %d", (int)p->type);
+/* An enum or a level: the index of v among the choices (levels count from 1). */
+static int convert_choice(const rw_param_t *p, const json_t *v, const char *e, value_t *out,
+                          char *why, size_t len) {
+    char b[128];
+    choices_text(p, ", ", b, sizeof(b));
+    if (!json_is_string(v)) {
+        snprintf(why, len, "must be one of %s, not %s", b, e);
         return -1;
     }
-    if (!has_bounds(p))
-        return 0;
+    out->idx = choice_index(p, json_string_value(v));
+    if (out->idx < 0) {
+        const char *close = rw_suggest(json_string_value(v), choices_of(p), (size_t)-1);
+        snprintf(why, len, "%s is not one of %s%s%s%s", e, b, close ? " (did you mean \"" : "",
+                 close ? close : "", close ? "\"?)" : "");
+        return -1;
+    }
+    if (p->type == RW_PARAM_LEVEL)
+        out->idx++;
+    return 0;
+}
+
+/* Checks x (a value, a length, a number of items) against p's bounds. */
+static int check_bounds(const rw_param_t *p, double x, const char *e, value_t *out, char *why,
+                        size_t len) {
     bool low = (p->flags & RW_PARAM_MIN_EXCLUSIVE) ? !(x > p->min) : !(x >= p->min);
-    if (!low && x <= p->max)
+    if (!has_bounds(p) || (!low && x <= p->max))
         return 0;
     if (low && x == 0 && (p->type == RW_PARAM_STRING || p->type == RW_PARAM_STRING_LIST)) {
         snprintf(why, len, "must not be empty, not %s", e);
     } else {
+        char b[128];
         bounds_text(p, b, sizeof(b));
         snprintf(why, len, "%s is out of bounds: %s%s", e, bound_subject(p), b);
     }
     if (p->type == RW_PARAM_STRING_LIST)
         free((void *)out->list.items);
     return -1;
-wrong_type:
-    snprintf(why, len, "must be %s, not %s", types[p->type].want, e);
-    return -1;
+}
+
+/* Whether v has the JSON type p's type reads. */
+static bool json_type_ok(const rw_param_t *p, const json_t *v) {
+    switch (p->type) {
+    case RW_PARAM_NUMBER:
+        return json_is_number(v) && isfinite(json_number_value(v));
+    case RW_PARAM_INTEGER:
+        return json_is_integer(v);
+    case RW_PARAM_BOOL:
+        return json_is_boolean(v);
+    case RW_PARAM_STRING:
+        return json_is_string(v) && !memchr(json_string_value(v), 0, json_string_length(v));
+    case RW_PARAM_STRING_LIST:
+        return json_is_array(v);
+    case RW_PARAM_MATCH:
+        return json_is_object(v);
+    case RW_PARAM_KEY:
+        return json_is_string(v) || json_is_array(v);
+    default: /* fields and expressions: strings; durations and choices say more themselves */
+        return json_is_string(v);
+    }
+}
+
+/* Checks v against p's type and bounds (no side effects but a list's block). Returns 0 with
+ * *out set, or -1 with why filled ("must be ...", "... is out of bounds"). */
+static int convert(const rw_param_t *p, const json_t *v, value_t *out, char *why, size_t len) {
+    char e[80];
+    echo(v, e, sizeof(e));
+    if (!type_known(p->type)) {
+        snprintf(why, len, "the module's table has a param of unknown type %d", (int)p->type);
+        return -1;
+    }
+    if (p->type == RW_PARAM_ENUM || p->type == RW_PARAM_LEVEL)
+        return convert_choice(p, v, e, out, why, len);
+    if (p->type == RW_PARAM_DURATION &&
+        (!json_is_string(v) || rw_duration_parse(json_string_value(v), &out->i64))) {
+        snprintf(why, len, "bad duration %s (use 30s, 15m, 1h, 7d)", e);
+        return -1;
+    }
+    if (!json_type_ok(p, v)) {
+        snprintf(why, len, "must be %s, not %s", types[p->type].want, e);
+        return -1;
+    }
+    double x = 0; /* what the bounds apply to */
+    switch (p->type) {
+    case RW_PARAM_NUMBER:
+        x = out->num = json_number_value(v);
+        break;
+    case RW_PARAM_INTEGER:
+        out->i64 = json_integer_value(v);
+        x = (double)out->i64;
+        break;
+    case RW_PARAM_BOOL:
+        out->b = json_is_true(v);
+        break;
+    case RW_PARAM_STRING:
+    case RW_PARAM_FIELD:
+        out->str = json_string_value(v);
+        x = (double)json_string_length(v);
+        break;
+    case RW_PARAM_DURATION:
+        x = (double)out->i64;
+        break;
+    case RW_PARAM_STRING_LIST:
+        if (!(out->list.items = list_build(v, why, len)))
+            return -1;
+        out->list.n = json_array_size(v);
+        x = (double)out->list.n;
+        break;
+    default: /* matches, expressions and keys are compiled by the caller */
+        return 0;
+    }
+    return check_bounds(p, x, e, out, why, len);
 }
 
 /* The default as the JSON value a rule would write. Returns a new value, or NULL. */
