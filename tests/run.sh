@@ -1,6 +1,7 @@
 #!/bin/sh
-# Runs each Check test binary given, shows its output, and prints the totals
-# as the last line: "N passed, N failed". Exits nonzero when anything failed.
+# Runs each Check test binary given, shows its output and how long it took,
+# and prints the totals as the last line: "N passed, N failed". Exits nonzero
+# when anything failed.
 set -u
 checks=0
 failed=0
@@ -8,9 +9,12 @@ bad_bins=""
 for t in "$@"; do
     name=$(basename "$t")
     echo "== $name"
+    start=$(date +%s)
     out=$("$t" 2>&1)
     rc=$?
+    took=$(( $(date +%s) - start ))
     printf '%s\n' "$out"
+    echo "   ($name: ${took} s)"
     line=$(printf '%s\n' "$out" | grep -E '^[0-9]+%: Checks: ' | tail -n 1)
     if [ -n "$line" ]; then
         n=$(echo "$line" | sed -E 's/.*Checks: ([0-9]+).*/\1/')
