@@ -178,7 +178,7 @@ static int cmd_help(int argc, char **argv) {
     printf("riskwarn: a streaming risk-warning engine\n\nusage: riskwarn COMMAND [ARGS]\n\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
         printf("  %-11s %s\n", commands[i].name, commands[i].summary);
-    printf("\nrule modules:\n");
+    printf("\nrule modules (riskwarn help MODULE: its params):\n");
     rw_modules_each(print_module, NULL);
     printf("\nriskwarn help COMMAND (or riskwarn COMMAND --help) lists a command's flags.\n"
            "exit codes: 0 success, 1 runtime failure, 2 usage or configuration error\n");
