@@ -29,15 +29,14 @@ DIR holds AMLSim's `transactions.csv` (sourceNodeId,targetNodeId,value,time) and
 Python 3 standard library only; the output is byte-for-byte deterministic.
 """
 
-import argparse
 import csv
 import datetime as dt
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from paysim_to_events import account_number, format_ts, parse_amount, parse_ts, \
-    write_events  # noqa: E402
+from paysim_to_events import account_number, converter_main, format_ts, parse_amount, \
+    parse_ts  # noqa: E402
 
 DEFAULT_START = "2026-06-01T00:00:00Z"
 PREFIX = "6223"
@@ -109,28 +108,22 @@ def convert(rows, labels, start):
     return events
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("dir", help="AMLSim output directory (transactions.csv, nodes.csv)")
-    ap.add_argument("--start", default=DEFAULT_START,
-                    help="RFC 3339 time of step 0 (default %(default)s)")
-    ap.add_argument("--limit", type=int, default=None, help="write at most N events")
-    args = ap.parse_args(argv)
-    try:
-        start = parse_ts(args.start)
-    except ValueError as e:
-        ap.error("--start: %s" % e)
-    d = Path(args.dir)
+def events_of(d, start):
+    """The events of an AMLSim output directory."""
     try:
         labels = load_labels(d / "nodes.csv")
         rows = load_transactions(d / "transactions.csv")
     except (OSError, ValueError) as e:
         sys.exit("amlsim_to_events.py: %s" % e)
-    events = convert(rows, labels, start)
-    if args.limit is not None:
-        events = events[:args.limit]
-    write_events(events, sys.stdout.buffer)
-    return 0
+    return convert(rows, labels, start)
+
+
+def main(argv=None):
+    return converter_main(
+        argv, __doc__,
+        ("dir", {"help": "AMLSim output directory (transactions.csv, nodes.csv)"}),
+        ("--start", DEFAULT_START, "RFC 3339 time of step 0 (default %(default)s)"),
+        parse_ts, lambda args, start: events_of(Path(args.dir), start))
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ Fields:
 Python 3 standard library only; the output is byte-for-byte deterministic.
 """
 
-import argparse
 import csv
 import datetime as dt
 import re
@@ -42,7 +41,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from paysim_to_events import dumps, format_ts, write_events  # noqa: E402
+from paysim_to_events import converter_main, dumps, format_ts, write_events  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CSV = REPO / "data" / "cfpb" / "complaints_sample6623.csv"
@@ -142,21 +141,11 @@ def convert(rows, tz, shift_days=0):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("csv", nargs="?", default=str(DEFAULT_CSV), help="CFPB complaints CSV")
-    ap.add_argument("--utc-offset", default=DEFAULT_OFFSET,
-                    help="local UTC offset of the times (default %(default)s)")
-    ap.add_argument("--limit", type=int, default=None, help="write at most N events")
-    args = ap.parse_args(argv)
-    try:
-        tz = parse_offset(args.utc_offset)
-    except ValueError as e:
-        ap.error("--utc-offset: %s" % e)
-    events = convert(load_rows(args.csv), tz)
-    if args.limit is not None:
-        events = events[:args.limit]
-    write_events(events, sys.stdout.buffer)
-    return 0
+    return converter_main(
+        argv, __doc__,
+        ("csv", {"nargs": "?", "default": str(DEFAULT_CSV), "help": "CFPB complaints CSV"}),
+        ("--utc-offset", DEFAULT_OFFSET, "local UTC offset of the times (default %(default)s)"),
+        parse_offset, lambda args, tz: convert(load_rows(args.csv), tz))
 
 
 if __name__ == "__main__":

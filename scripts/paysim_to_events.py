@@ -154,22 +154,32 @@ def write_events(events, out):
         out.write(dumps(event).encode("utf-8") + b"\n")
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("csv", nargs="?", default=str(DEFAULT_CSV), help="PaySim CSV")
-    ap.add_argument("--start", default=DEFAULT_START,
-                    help="RFC 3339 time of step 0 (default %(default)s)")
+def converter_main(argv, doc, source, option, parse_option, make_events):
+    """The command line every converter shares: one source (an argparse positional given as
+    (name, kwargs)), one option (flag, default, help) read by parse_option, and --limit.
+    make_events(args, parsed option) returns the events, written to stdout as JSON lines."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument(source[0], **source[1])
+    ap.add_argument(option[0], default=option[1], help=option[2])
     ap.add_argument("--limit", type=int, default=None, help="write at most N events")
     args = ap.parse_args(argv)
     try:
-        start = parse_ts(args.start)
+        parsed = parse_option(getattr(args, option[0].lstrip("-").replace("-", "_")))
     except ValueError as e:
-        ap.error("--start: %s" % e)
-    events = convert(load_rows(args.csv), start)
+        ap.error("%s: %s" % (option[0], e))
+    events = make_events(args, parsed)
     if args.limit is not None:
         events = events[:args.limit]
     write_events(events, sys.stdout.buffer)
     return 0
+
+
+def main(argv=None):
+    return converter_main(
+        argv, __doc__,
+        ("csv", {"nargs": "?", "default": str(DEFAULT_CSV), "help": "PaySim CSV"}),
+        ("--start", DEFAULT_START, "RFC 3339 time of step 0 (default %(default)s)"),
+        parse_ts, lambda args, start: convert(load_rows(args.csv), start))
 
 
 if __name__ == "__main__":
