@@ -117,6 +117,7 @@ typedef struct engine {
      * held partitions or was a settled member of its group, when Redis last
      * took a write or answered PING, and when it was last asked. */
     int64_t kafka_up_at, group_ok_at, redis_ok_at, redis_ping_at;
+    int64_t state_lost_at; /* when Redis was last found to have lost the state; 0: never */
     int session_timeout_ms;
     void *health_redis; /* rw_rcluster_t for PING while idle (one server or a cluster) */
     size_t out_max;     /* the largest output the producer sends (message.max.bytes, less slack) */
@@ -667,9 +668,9 @@ static void metrics_start(engine_t *e) {
         snprintf(lab, sizeof(lab), "reason=\"%s\"", dead_reasons[i][1]);
         rw_metrics_add(m, "riskwarn_deadletters_total", lab, 0);
     }
-    static const char *const plain[] = {"riskwarn_redis_errors_total",
-                                        "riskwarn_kafka_errors_total",
-                                        "riskwarn_state_evictions_total", NULL};
+    static const char *const plain[] = {
+        "riskwarn_redis_errors_total", "riskwarn_kafka_errors_total",
+        "riskwarn_state_evictions_total", "riskwarn_state_lost_total", NULL};
     for (size_t i = 0; plain[i]; i++)
         rw_metrics_add(m, plain[i], "", 0);
 }
@@ -721,6 +722,12 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
  * an engine that could not write its state is not healthy even when idle. */
 static void health_redis(engine_t *e) {
     int64_t now = rw_monotonic_ms();
+    /* A loss of the state stays on /healthz for a while after the restore:
+     * what Redis held alone (counters, cases) needs `riskwarn rebuild`. */
+    if (e->state_lost_at && now - e->state_lost_at >= 2 * 60000) {
+        e->state_lost_at = 0;
+        rw_metrics_health_set(e->metrics, RW_HEALTH_STATE, true, NULL);
+    }
     if (now - e->redis_ok_at < 2000 || now - e->redis_ping_at < 1000)
         return;
     e->redis_ping_at = now;
@@ -784,6 +791,15 @@ static int store_failed(engine_t *e, pipeline_t *p, int rc, rw_backoff_t *backof
                p->name);
         return 0;
     }
+    if (rc == RW_STORE_LOST) { /* the metric and /healthz first: the log line is the last word */
+        e->state_lost_at = rw_monotonic_ms();
+        rw_metrics_health_set(e->metrics, RW_HEALTH_STATE, false, p->store->last_error);
+        if (p->store->restored)
+            rw_metrics_add(e->metrics, "riskwarn_state_lost_total", "", 1);
+        rw_log(RW_LOG_ERROR, "%s: %s", p->name, p->store->last_error);
+        if (p->store->restored)
+            return 0;
+    }
     static rw_ratelimit_t rl;
     int ms = rw_backoff_next(backoff);
     rw_log_limited(&rl, RW_LOG_WARN, "%s: %s; retrying in %d ms", p->name, p->store->last_error,
@@ -826,7 +842,8 @@ static int pipeline_publish(engine_t *e, pipeline_t *p, bool async, int64_t *sto
             return 0;
         /* What this attempt added to the kept state is not stored: read it
          * all again from the store. */
-        rw_batch_forget_state(b);
+        if (rc != RW_STORE_LOST && !p->store->kept_intact)
+            rw_batch_forget_state(b);
         if (store_failed(e, p, rc, &backoff, stop_seen))
             return -1;
     }
@@ -970,7 +987,8 @@ static int fly_finish(engine_t *e, bool *redone) {
     int rc = p->store->apply_wait(p->store);
     if (rc != 0) {
         *redone = true;
-        rw_batch_forget_state(p->batch);
+        if (rc != RW_STORE_LOST && !p->store->kept_intact)
+            rw_batch_forget_state(p->batch);
         int64_t stop_seen = 0;
         rw_backoff_t backoff = BACKOFF_INIT;
         if (acks_progress(e, 0, true) || store_failed(e, p, rc, &backoff, &stop_seen))

@@ -56,6 +56,9 @@ static const char *const help[][3] = {
      "Alerts and dead letters Kafka refused even at their smallest, by kind."},
     {"riskwarn_state_evictions_total", "counter",
      "Windows dropped from memory past state_max_entries (read back from Redis when touched)."},
+    {"riskwarn_state_lost_total", "counter",
+     "Times Redis was found to have lost the state (FLUSHALL, a restart without persistence) "
+     "and the engine wrote back what it held."},
     {"riskwarn_webhook_total", "counter", "Webhook deliveries, by result."},
     {"riskwarn_consumer_lag", "gauge",
      "Messages behind the end of each input partition this engine holds (refreshed every second)."},
@@ -71,14 +74,14 @@ static const char *const help[][3] = {
     {"riskwarn_up", "gauge", "1 while the engine runs; whether it is healthy is riskwarn_healthy."},
     {"riskwarn_healthy", "gauge", "1 when /healthz answers 200, 0 when it answers 503."},
     {"riskwarn_health_check", "gauge",
-     "Each check of /healthz: 1 passing, 0 failing (kafka, partitions, redis, ruleset)."},
+     "Each check of /healthz: 1 passing, 0 failing (kafka, partitions, redis, ruleset, state)."},
     {"riskwarn_batch_seconds", "histogram", "Time to take one batch through the engine."},
     {"riskwarn_event_to_alert_seconds", "histogram",
      "From an event's Kafka timestamp to its alert being acknowledged."},
     {NULL, NULL, NULL}};
 
-static const char *const check_names[RW_HEALTH_CHECKS] = {"redis", "kafka", "partitions",
-                                                          "ruleset"};
+static const char *const check_names[RW_HEALTH_CHECKS] = {"redis", "kafka", "partitions", "ruleset",
+                                                          "state"};
 
 static histogram_t *histogram_get(rw_metrics_t *m, const char *name);
 

@@ -41,6 +41,7 @@ enum {
     RW_HEALTH_KAFKA,      /* no broker is reachable */
     RW_HEALTH_PARTITIONS, /* no partitions, out of the group, for over a session timeout */
     RW_HEALTH_RULESET,    /* other engines of the group run another live ruleset */
+    RW_HEALTH_STATE,      /* Redis lost the state (in the last 2 minutes, or not restored) */
     RW_HEALTH_CHECKS
 };
 /* Sets one check; why (copied) says what is wrong when ok is false. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 /* ---- memory store ------------------------------------------------------------------- */
 
@@ -143,21 +144,26 @@ static const char due_script[] =
 #define DUE_LIMIT 10000
 
 /* KEYS[1]: a key of the fenced keys' hash slot (every key the script touches
- * shares it: see rw_store_tag_prefix). ARGV: nfences, then nfences x (key,
- * expected, new), then ops:
+ * shares it: see rw_store_tag_prefix). ARGV: the engine's state marker's
+ * key, "1" when the engine saw it in Redis (state is expected), its value,
+ * nfences, then nfences x (key, expected, new), then ops:
  *   H key field by ttl_s   HINCRBY + EXPIRE
  *   S key value ttl_ms     SET (a cool-down)
  *   C ...                  a case (below)
- * Returns 1 when applied, 0 when a fence moved (nothing applied). */
+ * Returns 1 when applied, 0 when a fence moved, 2 when the state is lost: the
+ * engine's marker is gone while expected (nothing applied in either case).
+ * Every write sets the marker, with the fences' time-to-live. */
 static const char apply_script[] =
-    "local n = tonumber(ARGV[1])\n"
-    "local i = 2\n"
+    "if ARGV[2] == '1' and redis.call('EXISTS', ARGV[1]) == 0 then return 2 end\n"
+    "local n = tonumber(ARGV[4])\n"
+    "local i = 5\n"
     "for f = 1, n do\n"
     "  local cur = redis.call('GET', ARGV[i])\n"
     "  if (cur or '') ~= ARGV[i + 1] then return 0 end\n"
     "  i = i + 3\n"
     "end\n"
-    "i = 2\n"
+    "redis.call('SET', ARGV[1], ARGV[3], 'EX', " /* fence ttl */ "%d)\n"
+    "i = 5\n"
     "for f = 1, n do\n"
     "  redis.call('SET', ARGV[i], ARGV[i + 2], 'EX', " /* fence ttl */ "%d)\n"
     "  i = i + 3\n"
@@ -195,8 +201,14 @@ typedef struct redisstore {
     char *host, *unix_socket, *password, *prefix, *group;
     char *tprefix; /* "{rw}:": fences, counters, cases and cool-downs share its slot */
     char *anchor;  /* a key of that slot: the apply script's KEYS[1] */
+    /* "{rw}:epoch:GROUP:PID-START": this engine's marker, set by each of its
+     * writes: once seen, its absence means Redis lost the state. */
+    char *marker;
+    bool marker_seen;
+    bool unsure;      /* a write in flight failed: whether it ran is unknown */
+    rw_batch_t *sent; /* the batch of the write in flight (restored from after a loss) */
     rw_rcluster_t *rc;
-    char script[sizeof(apply_script) + 32];
+    char script[sizeof(apply_script) + 64];
     char sha[48];         /* the script's SHA1; "" until loaded */
     size_t n_win_cmds;    /* window writes queued before the script */
     bool layout_checked;  /* looked for keys of the layout before {rw}: once */
@@ -575,8 +587,124 @@ static int window_read(rw_batch_t *b, rw_wstate_t *ws, const redisReply *r) {
     return 0;
 }
 
+/* Reads the replies of n commands sent; the first error goes to last_error.
+ * Returns 0, or -1. */
+static int replies_check(redisstore_t *s, size_t n, const char *what) {
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *r = reply_get(s);
+        if (!r)
+            return -1;
+        if (r->type == REDIS_REPLY_ERROR && rc == 0) {
+            snprintf(s->base.last_error, sizeof(s->base.last_error), "redis %s: %s", what, r->str);
+            rc = -1;
+        }
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
+/* Redis lost the state (this engine's marker is gone: FLUSHALL, a restart
+ * without persistence): writes back what the engine holds, the windows'
+ * stored entries, the cool-downs and the fences it knows, then the marker, and
+ * keeps it all (Redis now holds what memory does). Fences and windows go back
+ * together, so that a message at or below a restored fence is in the restored
+ * windows, and is not counted twice when read again. Returns RW_STORE_LOST
+ * with last_error saying what was restored (base.restored true), or what
+ * failed (false: the kept state stays, and the next load finds the marker
+ * missing and restores again). */
+static int restore_failed(redisstore_t *s, const char *how) {
+    char e[sizeof(s->base.last_error)];
+    snprintf(e, sizeof(e), "%s", s->base.last_error);
+    snprintf(s->base.last_error, sizeof(s->base.last_error),
+             "redis lost its state (%s); restoring what the engine holds failed: %.160s", how, e);
+    return RW_STORE_LOST;
+}
+
+static int state_restore(redisstore_t *s, rw_batch_t *b, const char *how) {
+    s->base.restored = false;
+    rw_rcluster_reset(s->rc);
+    size_t ncmd = 0, nwin = 0, nent = 0, ncool = 0, nfence = 0;
+    int64_t now = rw_now_ms();
+    for (size_t i = 0; i < b->wtab_size; i++)
+        for (rw_wstate_t *ws = b->wtab[i]; ws; ws = ws->next) {
+            size_t n = 0;
+            args_reset(s);
+            arg_add(s, "ZADD", 4);
+            arg_window(s, ws);
+            for (size_t e = 0; e < ws->n; e++) {
+                if (ws->meta[e].fresh)
+                    continue;
+                arg_i64(s, ws->ents[e].ts_ms);
+                arg_member(s, &b->srcs[ws->meta[e].src], ws->meta[e].offset, ws->ents[e].value);
+                n++;
+            }
+            if (!n)
+                continue;
+            args_send(s, 1, RW_RC_WRITE);
+            args_reset(s);
+            arg_add(s, "PEXPIRE", 7);
+            arg_window(s, ws);
+            arg_i64(s, window_ttl_ms(ws));
+            args_send(s, 1, RW_RC_WRITE);
+            ws->stored_ttl_at = now;
+            ncmd += 2;
+            nwin++;
+            nent += n;
+        }
+    for (size_t i = 0; i < b->cooltab_size; i++)
+        for (rw_cool_t *c = b->cooltab[i]; c; c = c->next) {
+            if (!c->loaded || c->shared || c->dirty || c->level == RW_LEVEL_NONE)
+                continue;
+            char *v = rw_cool_format(c);
+            args_reset(s);
+            arg_add(s, "SET", 3);
+            arg_cat(s, s->tprefix, "cd:", c->id);
+            arg_add(s, v, strlen(v));
+            arg_add(s, "PX", 2);
+            arg_i64(s, b->rs->rules[c->rule].cooldown_ms + WINDOW_GRACE_MS);
+            args_send(s, 1, RW_RC_WRITE);
+            free(v);
+            ncmd++;
+            ncool++;
+        }
+    for (size_t i = 0; i < b->n_srcs; i++) {
+        if (!b->srcs[i].fence_known || b->srcs[i].fence < 0)
+            continue;
+        args_reset(s);
+        arg_add(s, "SET", 3);
+        fence_key(s, &b->srcs[i]);
+        arg_i64(s, b->srcs[i].fence);
+        arg_add(s, "EX", 2);
+        arg_i64(s, FENCE_TTL_S);
+        args_send(s, 1, RW_RC_WRITE);
+        ncmd++;
+        nfence++;
+    }
+    if (rs_exec(s, "restore") != 0 || replies_check(s, ncmd, "restore") != 0)
+        return restore_failed(s, how);
+    /* The marker last: a restore cut short is found and done again. */
+    rw_rcluster_reset(s->rc);
+    args_reset(s);
+    arg_add(s, "SET", 3);
+    arg_add(s, s->marker, strlen(s->marker));
+    arg_i64(s, now);
+    arg_add(s, "EX", 2);
+    arg_i64(s, FENCE_TTL_S);
+    args_send(s, 1, RW_RC_WRITE);
+    if (rs_exec(s, "restore") != 0 || replies_check(s, 1, "restore") != 0)
+        return restore_failed(s, how);
+    s->base.restored = true;
+    snprintf(s->base.last_error, sizeof(s->base.last_error),
+             "redis lost its state (%s): restored from memory %zu fences, %zu windows (%zu "
+             "entries), %zu cool-downs; counters and cases held only in Redis are gone",
+             how, nfence, nwin, nent, ncool);
+    return RW_STORE_LOST;
+}
+
 static int redis_load(rw_store_t *base, rw_batch_t *b) {
     redisstore_t *s = (redisstore_t *)base;
+    base->kept_intact = true; /* until the first exchange has answered */
     if (rw_rcluster_in_flight(s->rc)) {
         snprintf(base->last_error, sizeof(base->last_error), "redis: a write is still in flight");
         return -1;
@@ -593,6 +721,20 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
             k->due_ms = INT64_MAX;
             json_decref(k->rec);
             k->rec = NULL;
+        }
+    args_reset(s);
+    arg_add(s, "EXISTS", 6);
+    arg_add(s, s->marker, strlen(s->marker));
+    args_send(s, 1, 0);
+    /* After a write that failed in flight: the fences say whether it ran. */
+    size_t nknown = 0;
+    for (size_t i = 0; s->unsure && i < b->n_srcs; i++)
+        if (b->srcs[i].fence_known && b->srcs[i].fence >= 0) {
+            args_reset(s);
+            arg_add(s, "GET", 3);
+            fence_key(s, &b->srcs[i]);
+            args_send(s, 1, 0);
+            nknown++;
         }
     size_t ncase_rules = 0;
     for (size_t r = 0; r < b->rs->n_rules; r++)
@@ -618,7 +760,41 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
             arg_add(s, colon + 1, strlen(colon + 1));
             args_send(s, 1, 0);
         }
-    if (rs_exec(s, "read") != 0 || cases_read(s, b, ncase_rules, ncases) != 0)
+    if (rs_exec(s, "read") != 0)
+        return -1;
+    redisReply *mark = reply_get(s);
+    if (!mark)
+        return -1;
+    bool marked = mark->type == REDIS_REPLY_INTEGER && mark->integer == 1;
+    freeReplyObject(mark);
+    bool ran = true;
+    for (size_t i = 0, k = 0; k < nknown; i++) {
+        if (!(b->srcs[i].fence_known && b->srcs[i].fence >= 0))
+            continue;
+        redisReply *r = reply_get(s);
+        if (!r)
+            return -1;
+        ran &= r->type == REDIS_REPLY_STRING && strtoll(r->str, NULL, 10) == b->srcs[i].fence;
+        freeReplyObject(r);
+        k++;
+    }
+    if (!marked && s->marker_seen) {
+        rw_rcluster_reset(s->rc);
+        s->unsure = false;
+        return state_restore(s, b, "its marker is gone");
+    }
+    s->marker_seen |= marked;
+    base->kept_intact = false;
+    if (s->unsure) {
+        /* The write did not run: what is kept is ahead of Redis. Read it all. */
+        s->unsure = false;
+        if (!ran) {
+            rw_rcluster_reset(s->rc);
+            rw_batch_forget_state(b);
+            return redis_load(base, b);
+        }
+    }
+    if (cases_read(s, b, ncase_rules, ncases) != 0)
         return -1;
     /* Cool-downs this engine does not hold: read each. */
     for (size_t i = 0; i < b->n_cools_touched; i++) {
@@ -826,6 +1002,7 @@ static bool batch_writes(const rw_batch_t *b, size_t *nf) {
 
 static int redis_apply_send(rw_store_t *base, rw_batch_t *b) {
     redisstore_t *s = (redisstore_t *)base;
+    base->kept_intact = false;
     s->n_win_cmds = 0;
     if (rs_ensure(s))
         return -1;
@@ -847,6 +1024,9 @@ static int redis_apply_send(rw_store_t *base, rw_batch_t *b) {
     arg_add(s, s->sha, strlen(s->sha));
     arg_add(s, "1", 1);
     arg_add(s, s->anchor, strlen(s->anchor));
+    arg_add(s, s->marker, strlen(s->marker));
+    arg_add(s, s->marker_seen ? "1" : "0", 1);
+    arg_i64(s, now);
     /* Fences of the partitions this batch read from. */
     arg_fmt(s, "%zu", nf);
     for (size_t i = 0; i < b->n_srcs; i++) {
@@ -908,6 +1088,7 @@ static int redis_apply_send(rw_store_t *base, rw_batch_t *b) {
         rs_drop(s, "apply");
         return -1;
     }
+    s->sent = b;
     rw_batch_stored(b);
     return 0;
 }
@@ -915,10 +1096,23 @@ static int redis_apply_send(rw_store_t *base, rw_batch_t *b) {
 /* How long a master may take to hear from its replicas that they have a write. */
 #define REPLICA_WAIT_MS 1000
 
+static int apply_collect(redisstore_t *s);
+
+/* A write that failed in flight may have run or not: the engine keeps its
+ * state (kept_intact), and the next load asks the fences which. */
 static int redis_apply_wait(rw_store_t *base) {
     redisstore_t *s = (redisstore_t *)base;
+    base->kept_intact = false;
     if (!rw_rcluster_in_flight(s->rc))
         return 0;
+    int rc = apply_collect(s);
+    if (rc == -1)
+        s->unsure = base->kept_intact = true;
+    return rc;
+}
+
+static int apply_collect(redisstore_t *s) {
+    rw_store_t *base = &s->base;
     if (rw_rcluster_recv(s->rc) != 0) {
         rs_drop(s, "apply");
         return -1;
@@ -950,14 +1144,19 @@ static int redis_apply_wait(rw_store_t *base) {
     }
     if (!r)
         return -1;
+    bool lost = false;
     if (rc == 0 && r->type == REDIS_REPLY_INTEGER) {
         rc = r->integer == 1 ? 0 : RW_STORE_CONFLICT;
+        lost = r->integer == 2;
+        s->marker_seen |= rc == 0;
     } else if (rc == 0) {
         snprintf(base->last_error, sizeof(base->last_error), "redis apply: %s",
                  r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
         rc = -1;
     }
     freeReplyObject(r);
+    if (lost)
+        return state_restore(s, s->sent, "its marker is gone");
     /* Stored once the replicas have it too: a failover then loses nothing. */
     int short_of = rw_rcluster_sync_replicas(s->rc, REPLICA_WAIT_MS);
     if (short_of < 0) {
@@ -989,6 +1188,7 @@ static void redis_destroy(rw_store_t *base) {
     free(s->prefix);
     free(s->tprefix);
     free(s->anchor);
+    free(s->marker);
     free(s->group);
     free(s->argv);
     free(s->argl);
@@ -1023,8 +1223,11 @@ rw_store_t *rw_redisstore_new_cluster(const rw_redis_opts_t *o, const char *cons
     s->tprefix = rw_strdup(tp);
     s->anchor = rw_malloc(strlen(tp) + strlen(s->group) + 8);
     sprintf(s->anchor, "%sfence:%s", tp, s->group);
+    s->marker = rw_malloc(strlen(tp) + strlen(s->group) + 64);
+    sprintf(s->marker, "%sepoch:%s:%d-%llx", tp, s->group, (int)getpid(),
+            (unsigned long long)rw_now_ms());
     s->rc = rw_redis_open(&s->o, seeds, n_seeds);
-    snprintf(s->script, sizeof(s->script), apply_script, FENCE_TTL_S);
+    snprintf(s->script, sizeof(s->script), apply_script, FENCE_TTL_S, FENCE_TTL_S);
     rw_buf_init(&s->strs);
     rw_buf_init(&s->resp);
     return &s->base;

@@ -401,6 +401,12 @@ static void print_alerts_with(const h_msgs_t *alerts, const h_expect_t *e, const
 
 void assert_outcome(h_peers_t *p, const h_expect_t *e, long long n, const char *what) {
     wait_counted(p, n, 120000, what);
+    assert_alerts(p, e, what);
+    h_assert_counters(p->rc, e);
+    ck_assert_int_eq(counted(p->rc), n);
+}
+
+void assert_alerts(h_peers_t *p, const h_expect_t *e, const char *what) {
     long long total = e->alerts[1] + e->alerts[2] + e->alerts[3];
     h_msgs_t alerts = {0};
     h_consume_all(p->mock.bootstraps, "risk.alerts", (size_t)total, 3000, 60000, &alerts);
@@ -428,6 +434,4 @@ void assert_outcome(h_peers_t *p, const h_expect_t *e, long long n, const char *
     ck_assert_int_ge(alerts.n, total);
     h_ids_free(ids, nids);
     h_msgs_free(&alerts);
-    h_assert_counters(p->rc, e);
-    ck_assert_int_eq(counted(p->rc), n);
 }

@@ -161,4 +161,7 @@ bool replies_lost(void *arg);
  * the undisturbed run's. */
 void assert_outcome(h_peers_t *p, const h_expect_t *e, long long n, const char *what);
 
+/* The alerts alone, as a set, equal the undisturbed run's. */
+void assert_alerts(h_peers_t *p, const h_expect_t *e, const char *what);
+
 #endif
