@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,10 +58,34 @@ typedef struct {
 
 static _Thread_local local_t local;
 
+/* A thread's contexts and cache are freed when it ends (the engine runs in a thread of
+ * its own in the demo and the tests). */
+static pthread_key_t local_key;
+static pthread_once_t local_once = PTHREAD_ONCE_INIT;
+
+static void local_free(void *p) {
+    local_t *l = p;
+    EVP_MD_CTX_free(l->inner);
+    EVP_MD_CTX_free(l->outer);
+    EVP_MD_CTX_free(l->work);
+    free(l->cache);
+    memset(l, 0, sizeof(*l));
+}
+
+static void local_key_make(void) { pthread_key_create(&local_key, local_free); }
+
+/* Called once a thread, when it first needs its contexts or cache. */
+static void local_register(void) {
+    pthread_once(&local_once, local_key_make);
+    pthread_setspecific(local_key, &local);
+}
+
 static void keyed_states(void) {
     if (key_len == 0)
         rw_pseudonym_set_key(NULL, 0);
     if (!local.inner) {
+        if (!local.cache)
+            local_register();
         local.inner = EVP_MD_CTX_new();
         local.outer = EVP_MD_CTX_new();
         local.work = EVP_MD_CTX_new();
@@ -101,8 +126,11 @@ void rw_pseudonym(const char *text, size_t len, char out[RW_PSEUDONYM_LEN + 1]) 
         compute(text, len, out);
         return;
     }
-    if (!local.cache)
-        local.cache = rw_calloc(CACHE_SLOTS, sizeof(slot_t)); /* lives as long as the thread */
+    if (!local.cache) {
+        if (!local.inner)
+            local_register();
+        local.cache = rw_calloc(CACHE_SLOTS, sizeof(slot_t)); /* freed when the thread ends */
+    }
     slot_t *s = &local.cache[rw_hash64(text, len) & (CACHE_SLOTS - 1)];
     if (s->epoch != key_epoch || s->len != len || memcmp(s->value, text, len) != 0) {
         compute(text, len, s->ref);
