@@ -347,7 +347,7 @@ START_TEST(test_cli_demo_legend_feed_and_free_port) {
         fd = -1;
     }
     const char *demo[] = {"demo", NULL};
-    ck_assert_msg(run(demo) == 0, "%.2000s", out); /* Check cuts longer messages short */
+    ck_assert_msg(run(demo) == 0, "%.2000s", out); /* Check cannot carry more */
     ASSERT_OUT("rule[level]=measure (level at threshold)");
     ASSERT_OUT("shown above (the first of each rule at each level)");
     ASSERT_OUT("What dashboards read in Redis");
