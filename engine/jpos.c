@@ -435,3 +435,14 @@ int rw_jpos_find_key(const char *text, size_t len, const char *pointer, int *lin
     line_col(text, pos, line, col);
     return 0;
 }
+
+void rw_jpos_place(const char *text, size_t len, const char *pointer, int key, int *line,
+                   int *col) {
+    *line = *col = 0;
+    if (!text || !pointer)
+        return;
+    int rc = key ? rw_jpos_find_key(text, len, pointer, line, col)
+                 : rw_jpos_find(text, len, pointer, line, col);
+    if (rc < 0)
+        *line = *col = 0;
+}

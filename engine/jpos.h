@@ -47,4 +47,8 @@ int rw_jpos_find(const char *text, size_t len, const char *pointer, int *line, i
  * left unchanged. */
 int rw_jpos_find_key(const char *text, size_t len, const char *pointer, int *line, int *col);
 
+/* The place to report an error at: the value (or, with key, the member's key) that pointer
+ * names in text, or line and col 0 when it cannot be found or text or pointer is NULL. */
+void rw_jpos_place(const char *text, size_t len, const char *pointer, int key, int *line, int *col);
+
 #endif

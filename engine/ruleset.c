@@ -75,15 +75,7 @@ void rw_errors_vadd_at(rw_errors_t *e, const char *source, const char *text, siz
     rw_error_clear(&err);
     err.code = -1;
     snprintf(err.source, sizeof(err.source), "%s", source ? source : "");
-    if (pointer && text) {
-        int line = 0, col = 0;
-        int rc = key ? rw_jpos_find_key(text, len, pointer, &line, &col)
-                     : rw_jpos_find(text, len, pointer, &line, &col);
-        if (rc >= 0) {
-            err.line = line;
-            err.column = col;
-        }
-    }
+    rw_jpos_place(text, len, pointer, key, &err.line, &err.column);
     vsnprintf(err.text, sizeof(err.text), fmt, ap);
     rw_errors_add(e, &err);
 }

@@ -51,13 +51,8 @@ typedef struct {
 
 static int __attribute__((format(printf, 4, 5)))
 perr(pctx_t *x, const char *pointer, bool key, const char *fmt, ...) {
-    int line = 0, col = 0;
-    if (x->text) {
-        int rc = key ? rw_jpos_find_key(x->text, x->len, pointer, &line, &col)
-                     : rw_jpos_find(x->text, x->len, pointer, &line, &col);
-        if (rc < 0)
-            line = col = 0;
-    }
+    int line, col;
+    rw_jpos_place(x->text, x->len, pointer, key, &line, &col);
     char msg[400];
     va_list ap;
     va_start(ap, fmt);

@@ -69,12 +69,11 @@ static void add_plain(const char *field, long long v, void *arg) {
     r->v[0] += v;
 }
 
-/* Sums every hash whose key matches pattern into rows (by field), or into one
- * row by level (by_level). For rule keys, the row is named by the rule id.
- * The counters share one hash slot (the pattern's tag): on a cluster, the
- * node that serves it holds them all. */
-static void scan_sum(rw_rcluster_t *c, const char *pattern, size_t id_from, size_t id_tail,
-                     rows_t *rows, row_t *by_level) {
+/* Calls fn(key, arg) for every key that matches pattern (SCAN, a thousand at a time). The
+ * counters share one hash slot (the pattern's tag): on a cluster, the node that serves it
+ * holds them all. */
+static void scan_keys(rw_rcluster_t *c, const char *pattern, void (*fn)(const char *, void *),
+                      void *arg) {
     unsigned long long cursor = 0;
     do {
         redisReply *r =
@@ -85,23 +84,41 @@ static void scan_sum(rw_rcluster_t *c, const char *pattern, size_t id_from, size
             break;
         }
         cursor = strtoull(r->element[0]->str, NULL, 10);
-        for (size_t i = 0; i < r->element[1]->elements; i++) {
-            const char *k = r->element[1]->element[i]->str;
-            size_t kl = strlen(k);
-            if (id_tail) {
-                if (kl <= id_from + id_tail)
-                    continue;
-                char id[256];
-                snprintf(id, sizeof(id), "%.*s", (int)(kl - id_from - id_tail), k + id_from);
-                hash_each(c, k, add_level, rows_get(rows, id));
-            } else if (by_level) {
-                hash_each(c, k, add_level, by_level);
-            } else {
-                hash_each(c, k, add_plain, rows);
-            }
-        }
+        for (size_t i = 0; i < r->element[1]->elements; i++)
+            fn(r->element[1]->element[i]->str, arg);
         freeReplyObject(r);
     } while (cursor != 0);
+}
+
+typedef struct {
+    rw_rcluster_t *c;
+    size_t id_from, id_tail;
+    rows_t *rows;
+    row_t *by_level;
+} sum_t;
+
+static void sum_one(const char *k, void *arg) {
+    sum_t *s = arg;
+    size_t kl = strlen(k);
+    if (s->id_tail) {
+        if (kl <= s->id_from + s->id_tail)
+            return;
+        char id[256];
+        snprintf(id, sizeof(id), "%.*s", (int)(kl - s->id_from - s->id_tail), k + s->id_from);
+        hash_each(s->c, k, add_level, rows_get(s->rows, id));
+    } else if (s->by_level) {
+        hash_each(s->c, k, add_level, s->by_level);
+    } else {
+        hash_each(s->c, k, add_plain, s->rows);
+    }
+}
+
+/* Sums every hash whose key matches pattern into rows (by field), or into one
+ * row by level (by_level). For rule keys, the row is named by the rule id. */
+static void scan_sum(rw_rcluster_t *c, const char *pattern, size_t id_from, size_t id_tail,
+                     rows_t *rows, row_t *by_level) {
+    sum_t s = {c, id_from, id_tail, rows, by_level};
+    scan_keys(c, pattern, sum_one, &s);
 }
 
 void rw_stats_print(void *redis, const char *p, const char *date, int top, FILE *out) {
@@ -169,6 +186,18 @@ static bool date_valid(const char *t) {
     return y2 == y && (int)m2 == m && (int)d2 == d;
 }
 
+typedef struct {
+    size_t skip;
+    char *out;
+} latest_t;
+
+static void latest_one(const char *key, void *arg) {
+    latest_t *l = arg;
+    if (strlen(key) == l->skip + 10 && date_valid(key + l->skip) &&
+        strcmp(key + l->skip, l->out) > 0)
+        memcpy(l->out, key + l->skip, 11);
+}
+
 /* The latest date of the day counters (PREFIXalerts:DATE, PREFIXevents:DATE)
  * into out (11 bytes); "" when there are none. */
 static void latest_day(rw_rcluster_t *c, const char *p, char *out) {
@@ -177,26 +206,9 @@ static void latest_day(rw_rcluster_t *c, const char *p, char *out) {
     rw_store_tag_prefix(p, prefix, sizeof(prefix));
     out[0] = 0;
     for (size_t k = 0; k < 2; k++) {
-        unsigned long long cursor = 0;
-        size_t skip = strlen(prefix) + strlen(kinds[k]);
+        latest_t l = {strlen(prefix) + strlen(kinds[k]), out};
         snprintf(pattern, sizeof(pattern), "%s%s*", prefix, kinds[k]);
-        do {
-            redisReply *r =
-                rw_rcluster_command(c, pattern, "SCAN %llu MATCH %s COUNT 1000", cursor, pattern);
-            if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-                if (r)
-                    freeReplyObject(r);
-                break;
-            }
-            cursor = strtoull(r->element[0]->str, NULL, 10);
-            for (size_t i = 0; i < r->element[1]->elements; i++) {
-                const char *key = r->element[1]->element[i]->str;
-                if (strlen(key) == skip + 10 && date_valid(key + skip) &&
-                    strcmp(key + skip, out) > 0)
-                    memcpy(out, key + skip, 11);
-            }
-            freeReplyObject(r);
-        } while (cursor != 0);
+        scan_keys(c, pattern, latest_one, &l);
     }
 }
 
