@@ -287,63 +287,61 @@ START_TEST(test_plugin_load_dir_all_or_nothing) {
 }
 END_TEST
 
+/* Puts the test module SO in the modules dir, expects loading the dir to be
+ * refused for it with both parts in the text, and the module to be absent;
+ * err keeps the error for further checks. */
+static void expect_module_refused(const char *so, const char *part1, const char *part2,
+                                  rw_error_t *err) {
+    char p[PATH_MAX], name[64];
+    add_module(p, "modules-test", so, NULL);
+    expect_refused(rw_plugins_load_dir(g_mods, err), err, p, part1, part2);
+    snprintf(name, sizeof(name), "%.*s", (int)(strlen(so) - 3), so);
+    ck_assert_ptr_null(rw_modules_find(name));
+}
+
 /* ---- refusals ----------------------------------------------------------------------------- */
 
 START_TEST(test_plugin_refuse_abi_version) {
-    char p[PATH_MAX], want[64];
-    add_module(p, "modules-test", "bad_abi.so", NULL);
+    char want[64];
     snprintf(want, sizeof(want), "ABI version %d, but this engine's is %d",
              RW_MODULE_ABI_VERSION + 1, RW_MODULE_ABI_VERSION);
     rw_error_t err;
-    expect_refused(rw_plugins_load_dir(g_mods, &err), &err, p, want, NULL);
-    ck_assert_ptr_null(rw_modules_find("bad_abi"));
+    expect_module_refused("bad_abi.so", want, NULL, &err);
 }
 END_TEST
 
 /* A module of the first ABI is refused with a message that says how to port it. */
 START_TEST(test_plugin_refuse_abi_v1) {
-    char p[PATH_MAX];
-    add_module(p, "modules-test", "v1_module.so", NULL);
     rw_error_t err;
-    expect_refused(rw_plugins_load_dir(g_mods, &err), &err, p, "module ABI version 1",
-                   "no longer loads");
+    expect_module_refused("v1_module.so", "module ABI version 1", "no longer loads", &err);
     static const char *const how[] = {"To port it", "RW_MODULE_HEADER", "rw_param_t table",
                                       "offsetof",   "init()",           "rules/README.md"};
     for (size_t i = 0; i < sizeof(how) / sizeof(*how); i++)
         ck_assert_msg(strstr(err.text, how[i]), "\"%s\" lacks \"%s\"", err.text, how[i]);
-    ck_assert_ptr_null(rw_modules_find("v1_module"));
 }
 END_TEST
 
 START_TEST(test_plugin_refuse_descriptor_size) {
-    char p[PATH_MAX], want[96];
-    add_module(p, "modules-test", "bad_size.so", NULL);
+    char want[96];
     snprintf(want, sizeof(want), "descriptor is 64 bytes, but this engine's is %zu",
              sizeof(rw_module_t));
     rw_error_t err;
-    expect_refused(rw_plugins_load_dir(g_mods, &err), &err, p, want, "RW_MODULE_HEADER");
-    ck_assert_ptr_null(rw_modules_find("bad_size"));
+    expect_module_refused("bad_size.so", want, "RW_MODULE_HEADER", &err);
 }
 END_TEST
 
 START_TEST(test_plugin_refuse_bad_param_table) {
-    char p[PATH_MAX];
-    add_module(p, "modules-test", "bad_table.so", NULL);
     rw_error_t err;
-    expect_refused(rw_plugins_load_dir(g_mods, &err), &err, p, "module \"bad_table\": param \"x\"",
-                   "does not hold a number in a state of 8 bytes");
-    ck_assert_ptr_null(rw_modules_find("bad_table"));
+    expect_module_refused("bad_table.so", "module \"bad_table\": param \"x\"",
+                          "does not hold a number in a state of 8 bytes", &err);
 }
 END_TEST
 
 /* Modules resolve module.h's functions and nothing else from the engine. */
 START_TEST(test_plugin_refuse_engine_symbol) {
-    char p[PATH_MAX];
-    add_module(p, "modules-test", "engine_symbol.so", NULL);
     rw_error_t err;
-    expect_refused(rw_plugins_load_dir(g_mods, &err), &err, p, "undefined symbol: rw_strdup",
-                   "only the functions of include/riskwarn/module.h");
-    ck_assert_ptr_null(rw_modules_find("engine_symbol"));
+    expect_module_refused("engine_symbol.so", "undefined symbol: rw_strdup",
+                          "only the functions of include/riskwarn/module.h", &err);
     /* The engine has rw_strdup, it just does not export it. */
     ck_assert_ptr_null(dlsym(RTLD_DEFAULT, "rw_strdup"));
     ck_assert_ptr_null(dlsym(RTLD_DEFAULT, "rw_ruleset_load"));
@@ -442,21 +440,14 @@ START_TEST(test_plugin_refuse_sibling_prefix) {
 END_TEST
 
 START_TEST(test_plugin_refuse_missing_symbol) {
-    char p[PATH_MAX];
-    add_module(p, "modules-test", "no_symbol.so", NULL);
     rw_error_t err;
-    expect_refused(rw_plugins_load_dir(g_mods, &err), &err, p, "does not export", RW_MODULE_SYMBOL);
-    ck_assert_ptr_null(rw_modules_find("no_symbol"));
+    expect_module_refused("no_symbol.so", "does not export", RW_MODULE_SYMBOL, &err);
 }
 END_TEST
 
 START_TEST(test_plugin_refuse_missing_measure) {
-    char p[PATH_MAX];
-    add_module(p, "modules-test", "no_measure.so", NULL);
     rw_error_t err;
-    expect_refused(rw_plugins_load_dir(g_mods, &err), &err, p, "no measure() callback",
-                   "no_measure");
-    ck_assert_ptr_null(rw_modules_find("no_measure"));
+    expect_module_refused("no_measure.so", "no measure() callback", "no_measure", &err);
 }
 END_TEST
 
