@@ -45,6 +45,22 @@ static const char no_value[] = "";
 
 static const char *value_dup(const char *v) { return v[0] ? rw_strdup(v) : no_value; }
 
+/* A window value's hash: eight bytes at a time (values are keys, ids and amounts). */
+static uint64_t value_hash(const char *v) {
+    size_t len = strlen(v);
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
+    for (; len >= 8; len -= 8, v += 8) {
+        uint64_t w;
+        memcpy(&w, v, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    uint64_t w = 0;
+    memcpy(&w, v, len);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 29);
+}
+
 static void value_free(const char *v) {
     if (v != no_value)
         free((char *)v);
@@ -721,7 +737,7 @@ void rw_window_add(rw_batch_t *b, rw_wstate_t *ws, int64_t ts_ms, uint32_t src, 
         memmove(ws->meta + at + 1, ws->meta + at, (ws->n - at) * sizeof(*ws->meta));
     }
     ws->ents[at] = (rw_window_entry_t){ts_ms, value_number(value), value_dup(value)};
-    ws->meta[at] = (rw_wmeta_t){offset, src, fresh};
+    ws->meta[at] = (rw_wmeta_t){offset, src, fresh, value_hash(value)};
     ws->n++;
     ws->n_fresh += fresh;
     prefix_from(ws, at);
@@ -806,7 +822,8 @@ static const rw_window_entry_t *window_view(rw_batch_t *b, const rw_wstate_t *ws
     return b->view;
 }
 
-/* The window whose run measure() is reading, for rw_window_sum(). */
+/* The window whose run measure() is reading, for rw_window_sum() and
+ * rw_window_count_value(); NULL outside measure(). */
 static _Thread_local const rw_wstate_t *sum_ws;
 static _Thread_local size_t sum_lo;
 
@@ -820,6 +837,21 @@ double rw_window_sum(const rw_input_t *in) {
     for (size_t i = 0; i < in->n_entries; i++)
         sum += in->entries[i].num;
     return sum;
+}
+
+size_t rw_window_count_value(const rw_input_t *in, const char *value, size_t max) {
+    const rw_wstate_t *ws = sum_ws;
+    size_t n = 0;
+    if (ws && in->entries == ws->ents + sum_lo && sum_lo + in->n_entries <= ws->n) {
+        uint64_t h = value_hash(value);
+        const rw_wmeta_t *m = ws->meta + sum_lo;
+        for (size_t i = 0; i < in->n_entries && n < max; i++)
+            n += m[i].vhash == h && strcmp(in->entries[i].value, value) == 0;
+        return n;
+    }
+    for (size_t i = 0; i < in->n_entries && n < max; i++)
+        n += strcmp(in->entries[i].value, value) == 0;
+    return n;
 }
 
 /* ---- plan -------------------------------------------------------------------------- */
@@ -1343,6 +1375,7 @@ void rw_batch_evaluate(rw_batch_t *b) {
                     window_record(b, c->relay, it, rec);
                 }
             }
+            sum_ws = NULL;
             if (rc != RW_OK) {
                 /* "Not mine" (no new value, an empty sequence) is no skip; a field is. */
                 skip_count(b, it, c->rule, rw_skip_take(NULL));

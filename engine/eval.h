@@ -69,8 +69,9 @@ typedef struct rw_pclock {
 /* Where a window entry came from, beside its public part (rw_window_entry_t). */
 typedef struct rw_wmeta {
     int64_t offset;
-    uint32_t src; /* index in the batch's sources */
-    bool fresh;   /* not yet written to the store */
+    uint32_t src;   /* index in the batch's sources */
+    bool fresh;     /* not yet written to the store */
+    uint64_t vhash; /* the value's rw_value_hash(), for rw_window_count_value() */
 } rw_wmeta_t;
 
 /* The highest offset a window holds from one source. */

@@ -3,8 +3,6 @@
  * paid from a new device). */
 #include "riskwarn/module.h"
 
-#include <string.h>
-
 typedef struct {
     const rw_field_t *field, *measure_field;
     int64_t lookback_ms;
@@ -39,10 +37,7 @@ static int newval_measure(const void *state, const rw_input_t *in, double *out) 
     if (rw_field_text(in->event, st->field, v, sizeof(v)) < 0)
         return RW_DECLINED;
     /* The window holds this event too: new when no other entry has the value. */
-    size_t same = 0;
-    for (size_t i = 0; i < in->n_entries && same < 2; i++)
-        same += strcmp(in->entries[i].value, v) == 0;
-    if (same > 1)
+    if (rw_window_count_value(in, v, 2) > 1)
         return RW_DECLINED;
     if (!st->measure_field) {
         *out = 1;

@@ -257,6 +257,11 @@ const json_t *rw_field_get(const json_t *event, const rw_field_t *f);
  * constant time on the engine's windows, whatever their size. */
 double rw_window_sum(const rw_input_t *in);
 
+/* How many entries of the window measure() was given (in->entries) record exactly value,
+ * counting up to max: what a loop of strcmp() would count, with a hash compared first on
+ * the engine's windows. */
+size_t rw_window_count_value(const rw_input_t *in, const char *value, size_t max);
+
 /* The field's value as a number: JSON integers and reals only. Returns 0, or
  * -1 when missing or not a number. */
 int rw_field_number(const json_t *event, const rw_field_t *f, double *out);
