@@ -26,11 +26,13 @@ fraudulent (isFraud 1) TRANSFER row of the PaySim sample, i.e. the known mule ac
 disk, validates every event (unique event_id, type, RFC 3339 ts, time order, inside the
 span), checks that every line of bad.jsonl is rejected, and replays the events through every
 rule of the pack in Python, one simulator per module (value, window_count, window_sum,
-window_distinct, window_ratio, new_value, watchlist against watchlist.txt, sequence, deadline
-on the pack's working-day calendar; an event at t is in the window of the event at T when
-T - window < t <= T). It prints per rule the events (or cases) matched, the max measure and
-the number of times each level was reached (for deadline rules: the cases opened,
-the largest measure at an alert, and the alerts), and fails if any rule misses a level it defines.
+window_distinct, window_ratio, new_value, baseline with stat ratio, watchlist against
+watchlist.txt, sequence, deadline on the pack's working-day calendar; an event at t is in the
+window of the event at T when T - window < t <= T), with `$expr` match conditions, composite
+keys and cool-downs. It prints per rule the events (or cases) matched, the max measure and
+the number of alerts at each level, after cool-downs, with the hits they held back (for
+deadline rules: the cases opened, the largest measure at an alert, and the alerts), and fails
+if any rule misses a level it defines. Scorecards are not simulated.
 
 Python 3 standard library only; output is byte-for-byte deterministic.
 """
@@ -494,7 +496,30 @@ def same(a, b):
     return type(a) is type(b) and a == b or (is_number(a) and is_number(b) and a == b)
 
 
+def expr_holds(event, expr):
+    """A `$expr` of the pack, evaluated as Python (the pack's expressions use only numbers,
+    field names, arithmetic, comparisons, and, or, not, abs, min and max, which Python reads
+    the same way). No value (a missing or non-numeric field, a division by zero): false."""
+    names = {"true": 1.0, "false": 0.0}
+    for name in set(re.findall(r"(?<![0-9.])[A-Za-z_][A-Za-z0-9_.]*", expr)) - EXPR_WORDS:
+        present, v = get_field(event, name)
+        if not present or not (is_number(v) or isinstance(v, bool)):
+            return False
+        names[name.replace(".", "__")] = float(v)
+    code = re.sub(r"(?<![0-9.])[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)+",
+                  lambda m: m.group(0).replace(".", "__"), expr)
+    try:
+        return bool(eval(code, {"__builtins__": {}, "abs": abs, "min": min, "max": max}, names))
+    except ZeroDivisionError:
+        return False
+
+
+EXPR_WORDS = {"and", "or", "not", "abs", "min", "max", "true", "false"}
+
+
 def cond_holds(event, field, cond):
+    if field == "$expr":
+        return expr_holds(event, cond)
     present, value = get_field(event, field)
     if not isinstance(cond, dict):
         return present and same(value, cond)
@@ -539,6 +564,17 @@ def field_text(event, path):
     if isinstance(v, float):
         return "%.17g" % v
     return None
+
+
+def key_text(event, key):
+    """A rule's key: one field's text, or a composite key's parts joined by '|', each part
+    with '\\' and '|' escaped by a '\\'. None when a part is missing or empty."""
+    if isinstance(key, str):
+        return field_text(event, key)
+    parts = [field_text(event, k) for k in key]
+    if any(not p for p in parts):
+        return None
+    return "|".join(p.replace("\\", "\\\\").replace("|", "\\|") for p in parts)
 
 
 def field_number(event, path):
@@ -607,26 +643,38 @@ def ts_ms(event):
 def simulate(events, pack, watchlist=None):
     """Replays the events through every rule of the pack. watchlist: the members of the
     Redis sets of watchlist rules (None: not resolved, those rules score nothing, as in a
-    replay without Redis). Returns {rule_id: {"matched", "max", "levels": Counter}}; for
-    deadline rules "matched" counts the cases opened and "levels" the alerts raised."""
+    replay without Redis). Returns {rule_id: {"matched", "max", "levels": Counter, "held"}}:
+    "levels" counts the alerts raised at each level and "held" the hits a cool-down held back;
+    for deadline rules "matched" counts the cases opened and "levels" the alerts raised."""
     cal = Calendar(pack.get("calendar", {}))
     rules = pack["rules"]
-    results, windows, feeds, cases = {}, {}, {}, {}
+    results, windows, feeds, cases, cools = {}, {}, {}, {}, {}
     for rule in rules:
-        results[rule["id"]] = {"matched": 0, "max": None, "levels": collections.Counter()}
+        results[rule["id"]] = {"matched": 0, "max": None, "levels": collections.Counter(),
+                               "held": 0}
         windows[rule["id"]] = collections.defaultdict(collections.deque)
         feeds[rule["id"]] = collections.defaultdict(collections.deque)
         cases[rule["id"]] = {}
     clock = None
 
-    def hit(rule, measure):
+    def hit(rule, measure, key, t):
         res = results[rule["id"]]
         res["matched"] += 1
         if res["max"] is None or measure > res["max"]:
             res["max"] = measure
         lv = level_of(measure, rule["thresholds"])
-        if lv:
-            res["levels"][lv] += 1
+        if not lv:
+            return
+        # Cool-down: a hit at the same or a lower level than the last alert of this rule and
+        # key, within the cool-down after it, is held back (counted, not alerted).
+        cooldown = rule.get("cooldown", pack.get("cooldown"))
+        if cooldown:
+            last = cools.get((rule["id"], key))
+            if last and LEVELS.index(lv) <= last[0] and t < last[1]:
+                res["held"] += 1
+                return
+            cools[(rule["id"], key)] = (LEVELS.index(lv), t + duration_ms(cooldown))
+        res["levels"][lv] += 1
 
     for e in events:
         t = ts_ms(e)
@@ -650,7 +698,7 @@ def simulate(events, pack, watchlist=None):
                     case.update(open=True, open_ms=t, level=-1)
                     results[rule["id"]]["matched"] += 1
                 continue
-            key = field_text(e, rule["key"])
+            key = key_text(e, rule["key"])
             if not key:
                 continue  # no key: not scored by this rule
             if module == "value":
@@ -677,6 +725,23 @@ def simulate(events, pack, watchlist=None):
                 if not q:
                     continue
                 measure = len(q)
+            elif module == "baseline":
+                # The amount against the key's earlier values in the window (ratio to their
+                # mean); this event joins the window after it is measured.
+                value = field_number(e, p["field"])
+                if value is None:
+                    continue
+                q = windows[rule["id"]][key]
+                while q and q[0][0] <= t - duration_ms(p["window"]):
+                    q.popleft()
+                earlier = [v for _, v in q]
+                q.append((t, value))
+                if p.get("stat", "ratio") != "ratio":
+                    raise ValueError("rule %s: baseline stat %s not simulated" % (rule["id"],
+                                                                               p["stat"]))
+                if len(earlier) < p.get("min_history", 3) or sum(earlier) == 0:
+                    continue
+                measure = value / (sum(earlier) / len(earlier))
             elif module in ("window_count", "window_sum", "window_distinct", "window_ratio",
                             "new_value"):
                 # The event's record; an event the module cannot record is not scored.
@@ -716,7 +781,7 @@ def simulate(events, pack, watchlist=None):
                         measure = 1
             else:
                 raise ValueError("rule %s: module %s not simulated" % (rule["id"], module))
-            hit(rule, measure)
+            hit(rule, measure, key, t)
         # Deadlines: the clock is the highest ts seen; one alert per threshold crossed.
         clock = t if clock is None else max(clock, t)
         for rule in rules:
@@ -813,7 +878,7 @@ def check(out_dir, rules_path, engine=None, redis=None):
     with open(rules_path, encoding="utf-8") as f:
         pack = json.load(f)
     results = simulate(events, pack, watchlist)
-    print("%-27s %-15s %7s %11s  %s" % ("rule", "module", "matched", "max measure",
+    print("%-31s %-15s %7s %11s  %s" % ("rule", "module", "matched", "max measure",
                                         "times each level was reached"))
     for rule in pack["rules"]:
         r = results[rule["id"]]
@@ -821,9 +886,10 @@ def check(out_dir, rules_path, engine=None, redis=None):
         missing = [lv for lv in want if not r["levels"][lv]]
         mx = r["max"]
         mx = "-" if mx is None else ("%d" % mx if float(mx).is_integer() else "%.2f" % mx)
-        print("%-27s %-15s %7d %11s  %s%s" % (
+        print("%-31s %-15s %7d %11s  %s%s" % (
             rule["id"], rule["module"], r["matched"], mx,
-            " ".join("%s=%d" % (lv, r["levels"][lv]) for lv in want),
+            " ".join("%s=%d" % (lv, r["levels"][lv]) for lv in want) +
+            (" (held %d)" % r["held"] if r["held"] else ""),
             "  MISSING " + ",".join(missing) if missing else "  ok"))
         if missing:
             failures.append("rule %s never reaches %s" % (rule["id"], ", ".join(missing)))

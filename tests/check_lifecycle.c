@@ -437,7 +437,7 @@ START_TEST(test_lifecycle_shadow_never_reaches_live_topics) {
                        .action = "loaded",
                        .target = "live",
                        .source = "topic",
-                       .version = "2026-11-27.2",
+                       .version = "2026-12-02.1" /* rules/packs/default.json's */,
                        .min = 1};
     ck_assert_msg(h_wait(audit_seen, &pw, 30000), "promotion not audited");
     ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);

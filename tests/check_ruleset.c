@@ -131,13 +131,28 @@ START_TEST(test_ruleset_loads_default_pack) {
                      rw_days_from_civil(2026, 10, 10));
     ck_assert_uint_eq(rs->n_masks, 5);
     json_t *rules = json_object_get(j, "rules");
-    ck_assert_uint_eq(rs->n_rules, json_array_size(rules));
-    for (size_t i = 0; i < rs->n_rules; i++) {
+    json_t *cards = json_object_get(j, "scorecards");
+    ck_assert_uint_eq(rs->n_scorecards, json_array_size(cards));
+    ck_assert_uint_eq(rs->n_rules, json_array_size(rules) + json_array_size(cards));
+    int64_t pack_cd = 0;
+    ck_assert_int_eq(rw_duration_parse(json_string_value(json_object_get(j, "cooldown")), &pack_cd),
+                     0);
+    for (size_t i = 0; i < json_array_size(rules); i++) {
         json_t *r = json_array_get(rules, i);
         ck_assert_str_eq(rs->rules[i].id, json_string_value(json_object_get(r, "id")));
         ck_assert_str_eq(rs->rules[i].module->name,
                          json_string_value(json_object_get(r, "module")));
+        /* Every rule has a cool-down: its own, or the pack's. */
+        int64_t cd = pack_cd;
+        json_t *rcd = json_object_get(r, "cooldown");
+        if (rcd)
+            ck_assert_int_eq(rw_duration_parse(json_string_value(rcd), &cd), 0);
+        ck_assert_int_gt(cd, 0);
+        ck_assert_int_eq(rs->rules[i].cooldown_ms, cd);
     }
+    for (size_t i = 0; i < json_array_size(cards); i++)
+        ck_assert_str_eq(rs->rules[json_array_size(rules) + i].id,
+                         json_string_value(json_object_get(json_array_get(cards, i), "id")));
     json_decref(j);
     rw_ruleset_destroy(rs);
     rw_errors_fini(&errs);
