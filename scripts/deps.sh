@@ -7,7 +7,7 @@ set -eu
 
 PACKAGES="build-essential pkg-config librdkafka-dev libjansson-dev libhiredis-dev check \
 libmicrohttpd-dev libcurl4-openssl-dev libssl-dev \
-libsubunit-dev redis-server kcat curl valgrind python3-yaml openssl stunnel4"
+libsubunit-dev redis-server kcat curl valgrind python3 python3-yaml openssl stunnel4"
 if [ "${1:-}" = "ci" ]; then
     PACKAGES="$PACKAGES clang libclang-rt-14-dev clang-format clang-tidy"
 fi
