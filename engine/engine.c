@@ -723,7 +723,7 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
 static void health_redis(engine_t *e) {
     int64_t now = rw_monotonic_ms();
     /* A loss of the state stays on /healthz for a while after the restore:
-     * what Redis held alone (counters, cases) needs `riskwarn rebuild`. */
+     * what Redis held alone (counters) needs `riskwarn rebuild`. */
     if (e->state_lost_at && now - e->state_lost_at >= 2 * 60000) {
         e->state_lost_at = 0;
         rw_metrics_health_set(e->metrics, RW_HEALTH_STATE, true, NULL);
@@ -1789,6 +1789,7 @@ static void pipeline_init(engine_t *e, pipeline_t *p, const char *name, const ch
     p->name = name;
     p->store = rw_redisstore_new_cluster(&ro, (const char *const *)cfg->redis_cluster_nodes,
                                          cfg->n_redis_cluster_nodes);
+    p->store->max_cases = cfg->state_max_entries;
     p->batch = rw_batch_new(cfg->max_event_bytes, RW_STATE_CACHED);
     p->batch->max_future_ms = cfg->max_future_ms;
     p->batch->schema = rw_config_schema(cfg);

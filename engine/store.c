@@ -195,6 +195,20 @@ static const char apply_script[] =
     "end\n"
     "return 1\n";
 
+/* The open cases an engine holds, to write back when Redis loses its state:
+ * each one's record as stored (rec NULL: closed, to be deleted), its due
+ * time and the partition whose clock drives it, by id ("RULE_ID:CORRELATE"). */
+typedef struct kcase {
+    char *id, *part, *rec;
+    int64_t due_ms;
+    struct kcase *next;
+} kcase_t;
+
+typedef struct kcases {
+    kcase_t **tab;
+    size_t size, n;
+} kcases_t;
+
 typedef struct redisstore {
     rw_store_t base;
     rw_redis_opts_t o;
@@ -207,6 +221,9 @@ typedef struct redisstore {
     bool marker_seen;
     bool unsure;      /* a write in flight failed: whether it ran is unknown */
     rw_batch_t *sent; /* the batch of the write in flight (restored from after a loss) */
+    /* Open cases held (what Redis took) and the changes of the write in flight. */
+    kcases_t kept, pending;
+    bool kept_full; /* some open case was not held: more than max_cases */
     rw_rcluster_t *rc;
     char script[sizeof(apply_script) + 64];
     char sha[48];         /* the script's SHA1; "" until loaded */
@@ -475,6 +492,92 @@ static int lookups_read(rw_rcluster_t *c, rw_batch_t *b) {
     return 0;
 }
 
+/* ---- cases held in memory ---- */
+
+static kcase_t **kcase_slot(kcases_t *t, const char *id) {
+    kcase_t **k = &t->tab[rw_hash64(id, strlen(id)) & (t->size - 1)];
+    while (*k && strcmp((*k)->id, id) != 0)
+        k = &(*k)->next;
+    return k;
+}
+
+static void kcase_free(kcase_t *k) {
+    free(k->id);
+    free(k->part);
+    free(k->rec);
+    free(k);
+}
+
+static void kcases_clear(kcases_t *t) {
+    for (size_t i = 0; i < t->size; i++)
+        while (t->tab[i]) {
+            kcase_t *k = t->tab[i];
+            t->tab[i] = k->next;
+            kcase_free(k);
+        }
+    t->n = 0;
+}
+
+static void kcases_grow(kcases_t *t) {
+    kcases_t g = {rw_calloc(t->size ? t->size * 2 : 256, sizeof(kcase_t *)),
+                  t->size ? t->size * 2 : 256, t->n};
+    for (size_t i = 0; i < t->size; i++)
+        while (t->tab[i]) {
+            kcase_t *k = t->tab[i];
+            t->tab[i] = k->next;
+            kcase_t **to = kcase_slot(&g, k->id);
+            k->next = *to;
+            *to = k;
+        }
+    free(t->tab);
+    *t = g;
+}
+
+/* Sets a case: rec (taken; NULL: closed) replaces what t holds of it. A
+ * closed case is kept as such when keep_closed, else dropped; a new case is
+ * not added past max entries (0: no limit). Returns false when not added. */
+static bool kcase_set(kcases_t *t, const char *id, const char *part, char *rec, int64_t due_ms,
+                      bool keep_closed, size_t max) {
+    if (t->n >= t->size * 2)
+        kcases_grow(t);
+    kcase_t **slot = kcase_slot(t, id), *k = *slot;
+    if (!rec && !keep_closed) {
+        if (k) {
+            *slot = k->next;
+            kcase_free(k);
+            t->n--;
+        }
+        return true;
+    }
+    if (!k) {
+        if (max && t->n >= max) {
+            free(rec);
+            return false;
+        }
+        k = *slot = rw_calloc(1, sizeof(*k));
+        k->id = rw_strdup(id);
+        t->n++;
+    }
+    free(k->part);
+    k->part = rw_strdup(part ? part : "");
+    free(k->rec);
+    k->rec = rec;
+    k->due_ms = due_ms;
+    return true;
+}
+
+/* The write in flight was stored: its case changes are what Redis holds. */
+static void kcases_commit(redisstore_t *s) {
+    kcases_t *p = &s->pending;
+    for (size_t i = 0; i < p->size; i++)
+        for (kcase_t *k = p->tab[i]; k; k = k->next) {
+            if (!kcase_set(&s->kept, k->id, k->part, k->rec, k->due_ms, false, s->base.max_cases))
+                s->kept_full = true;
+            k->rec = NULL;
+        }
+    kcases_clear(p);
+}
+
 /* Reads the replies of the due scans and the case reads. Cases added by a due
  * scan are filled from it; the HGET replies are read into the cases that
  * existed before, which the scan does not reorder (it only appends new ones
@@ -521,6 +624,13 @@ static int cases_read(redisstore_t *s, rw_batch_t *b, size_t nrules, size_t ncas
                     k->open = false; /* another partition's: its engine's clock drives it */
             }
         }
+        /* What Redis holds of this engine's open cases is held too. */
+        for (size_t i = 0; i < b->kstab_size; i++)
+            for (rw_case_t *k = b->kstab[i]; k; k = k->next)
+                if (k->open && rw_batch_has_part(b, k->part) &&
+                    !kcase_set(&s->kept, k->id, k->part, rw_case_record(k), k->due_ms, false,
+                               s->base.max_cases))
+                    s->kept_full = true;
     } else {
         rs_drop(s, "read");
     }
@@ -605,11 +715,9 @@ static int replies_check(redisstore_t *s, size_t n, const char *what) {
 }
 
 /* Redis lost the state (this engine's marker is gone: FLUSHALL, a restart
- * without persistence): writes back what the engine holds, the windows'
- * stored entries, the cool-downs and the fences it knows, then the marker, and
- * keeps it all (Redis now holds what memory does). Fences and windows go back
- * together, so that a message at or below a restored fence is in the restored
- * windows, and is not counted twice when read again. Returns RW_STORE_LOST
+ * without persistence): writes back what the engine holds (state_write), then
+ * the marker, and keeps it all (Redis now holds what memory does). Counters
+ * are not held: they start again from zero. Returns RW_STORE_LOST
  * with last_error saying what was restored (base.restored true), or what
  * failed (false: the kept state stays, and the next load finds the marker
  * missing and restores again). */
@@ -621,10 +729,86 @@ static int restore_failed(redisstore_t *s, const char *how) {
     return RW_STORE_LOST;
 }
 
-static int state_restore(redisstore_t *s, rw_batch_t *b, const char *how) {
-    s->base.restored = false;
+/* Whether the batch knows the fence of the partition "topic/partition". */
+static bool part_known(const rw_batch_t *b, const char *part) {
+    for (size_t i = 0; i < b->n_srcs; i++)
+        if (b->srcs[i].fence_known && strcmp(b->pclocks[b->srcs[i].clock].part, part) == 0)
+            return true;
+    return false;
+}
+
+/* A case of s->kept as it is held: its record, or its deletion. Returns the
+ * number of commands sent. */
+static size_t case_write(redisstore_t *s, const kcase_t *k) {
+    const char *colon = strchr(k->id, ':');
+    int rl = (int)(colon - k->id);
+    args_reset(s);
+    arg_add(s, k->rec ? "HSET" : "HDEL", 4);
+    arg_fmt(s, "%sd:%.*s", s->tprefix, rl, k->id);
+    arg_add(s, colon + 1, strlen(colon + 1));
+    if (k->rec)
+        arg_add(s, k->rec, strlen(k->rec));
+    args_send(s, 1, RW_RC_WRITE);
+    args_reset(s);
+    bool due = k->rec && k->due_ms != INT64_MAX;
+    arg_add(s, due ? "ZADD" : "ZREM", 4);
+    arg_fmt(s, "%sd:%.*s:due", s->tprefix, rl, k->id);
+    if (due)
+        arg_i64(s, k->due_ms);
+    arg_add(s, colon + 1, strlen(colon + 1));
+    args_send(s, 1, RW_RC_WRITE);
+    if (!k->rec)
+        return 2;
+    for (int i = 0; i < 2; i++) {
+        args_reset(s);
+        arg_add(s, "EXPIRE", 6);
+        arg_fmt(s, "%sd:%.*s%s", s->tprefix, rl, k->id, i ? ":due" : "");
+        arg_i64(s, CASE_TTL_S);
+        args_send(s, 1, RW_RC_WRITE);
+    }
+    return 4;
+}
+
+/* Counters, each key's hash replaced by the fields given. Returns the number
+ * of commands sent. */
+static size_t counters_write(redisstore_t *s, const rw_memstore_counter_t *c, size_t n) {
+    size_t ncmd = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool first = true;
+        for (size_t j = 0; j < i && first; j++)
+            first = strcmp(c[j].key, c[i].key) != 0;
+        static const char *const cmds[] = {"DEL", "HSET", "EXPIRE"};
+        for (int k = first ? 0 : 1; k < 3; k++) {
+            args_reset(s);
+            arg_add(s, cmds[k], strlen(cmds[k]));
+            arg_cat(s, s->tprefix, c[i].key, NULL);
+            if (k == 1) {
+                arg_add(s, c[i].field, strlen(c[i].field));
+                arg_i64(s, c[i].value);
+            } else if (k == 2) {
+                arg_i64(s, COUNTER_TTL_S);
+            }
+            args_send(s, 1, RW_RC_WRITE);
+            ncmd++;
+        }
+    }
+    return ncmd;
+}
+
+typedef struct written {
+    size_t fences, windows, entries, cools, cases;
+} written_t;
+
+/* Writes what the engine holds: the windows' stored entries, the cool-downs,
+ * the cases held on the partitions whose fences it knows, those fences, and
+ * the counters given. Fences and windows go together, so that a message at
+ * or below a written fence is in the written windows, and is not counted
+ * twice when read again. Returns 0, or -1 with last_error filled. */
+static int state_write(redisstore_t *s, rw_batch_t *b, const rw_memstore_counter_t *counters,
+                       size_t n_counters, written_t *w) {
     rw_rcluster_reset(s->rc);
-    size_t ncmd = 0, nwin = 0, nent = 0, ncool = 0, nfence = 0;
+    size_t ncmd = 0;
+    *w = (written_t){0, 0, 0, 0, 0};
     int64_t now = rw_now_ms();
     for (size_t i = 0; i < b->wtab_size; i++)
         for (rw_wstate_t *ws = b->wtab[i]; ws; ws = ws->next) {
@@ -649,8 +833,8 @@ static int state_restore(redisstore_t *s, rw_batch_t *b, const char *how) {
             args_send(s, 1, RW_RC_WRITE);
             ws->stored_ttl_at = now;
             ncmd += 2;
-            nwin++;
-            nent += n;
+            w->windows++;
+            w->entries += n;
         }
     for (size_t i = 0; i < b->cooltab_size; i++)
         for (rw_cool_t *c = b->cooltab[i]; c; c = c->next) {
@@ -666,8 +850,15 @@ static int state_restore(redisstore_t *s, rw_batch_t *b, const char *how) {
             args_send(s, 1, RW_RC_WRITE);
             free(v);
             ncmd++;
-            ncool++;
+            w->cools++;
         }
+    for (size_t i = 0; i < s->kept.size; i++)
+        for (kcase_t *k = s->kept.tab[i]; k; k = k->next)
+            if (part_known(b, k->part)) {
+                ncmd += case_write(s, k);
+                w->cases += k->rec != NULL;
+            }
+    ncmd += counters_write(s, counters, n_counters);
     for (size_t i = 0; i < b->n_srcs; i++) {
         if (!b->srcs[i].fence_known || b->srcs[i].fence < 0)
             continue;
@@ -679,16 +870,24 @@ static int state_restore(redisstore_t *s, rw_batch_t *b, const char *how) {
         arg_i64(s, FENCE_TTL_S);
         args_send(s, 1, RW_RC_WRITE);
         ncmd++;
-        nfence++;
+        w->fences++;
     }
     if (rs_exec(s, "restore") != 0 || replies_check(s, ncmd, "restore") != 0)
+        return -1;
+    return 0;
+}
+
+static int state_restore(redisstore_t *s, rw_batch_t *b, const char *how) {
+    s->base.restored = false;
+    written_t w;
+    if (state_write(s, b, NULL, 0, &w) != 0)
         return restore_failed(s, how);
     /* The marker last: a restore cut short is found and done again. */
     rw_rcluster_reset(s->rc);
     args_reset(s);
     arg_add(s, "SET", 3);
     arg_add(s, s->marker, strlen(s->marker));
-    arg_i64(s, now);
+    arg_i64(s, rw_now_ms());
     arg_add(s, "EX", 2);
     arg_i64(s, FENCE_TTL_S);
     args_send(s, 1, RW_RC_WRITE);
@@ -697,9 +896,28 @@ static int state_restore(redisstore_t *s, rw_batch_t *b, const char *how) {
     s->base.restored = true;
     snprintf(s->base.last_error, sizeof(s->base.last_error),
              "redis lost its state (%s): restored from memory %zu fences, %zu windows (%zu "
-             "entries), %zu cool-downs; counters and cases held only in Redis are gone",
-             how, nfence, nwin, nent, ncool);
+             "entries), %zu cool-downs, %zu open cases%s; counters restart from zero (riskwarn "
+             "rebuild recounts them)",
+             how, w.fences, w.windows, w.entries, w.cools, w.cases,
+             s->kept_full ? " (not all: more than state_max_entries)" : "");
     return RW_STORE_LOST;
+}
+
+int rw_redisstore_rebuild(rw_store_t *base, rw_batch_t *b, const rw_memstore_counter_t *counters,
+                          size_t n_counters, char *summary, size_t len) {
+    redisstore_t *s = (redisstore_t *)base;
+    kcases_clear(&s->kept);
+    for (size_t i = 0; i < b->kstab_size; i++)
+        for (rw_case_t *k = b->kstab[i]; k; k = k->next)
+            kcase_set(&s->kept, k->id, k->part, k->open ? rw_case_record(k) : NULL, k->due_ms, true,
+                      0);
+    written_t w;
+    if (state_write(s, b, counters, n_counters, &w) != 0)
+        return -1;
+    snprintf(summary, len,
+             "%zu fences, %zu windows (%zu entries), %zu cool-downs, %zu open cases, %zu counters",
+             w.fences, w.windows, w.entries, w.cools, w.cases, n_counters);
+    return 0;
 }
 
 static int redis_load(rw_store_t *base, rw_batch_t *b) {
@@ -780,6 +998,8 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
     }
     if (!marked && s->marker_seen) {
         rw_rcluster_reset(s->rc);
+        if (s->unsure) /* kept as if the write ran: its cases too */
+            kcases_commit(s);
         s->unsure = false;
         return state_restore(s, b, "its marker is gone");
     }
@@ -788,6 +1008,10 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
     if (s->unsure) {
         /* The write did not run: what is kept is ahead of Redis. Read it all. */
         s->unsure = false;
+        if (ran)
+            kcases_commit(s);
+        else
+            kcases_clear(&s->pending);
         if (!ran) {
             rw_rcluster_reset(s->rc);
             rw_batch_forget_state(b);
@@ -1047,6 +1271,7 @@ static int redis_apply_send(rw_store_t *base, rw_batch_t *b) {
         arg_i64(s, c->by);
         arg_i64(s, COUNTER_TTL_S);
     }
+    kcases_clear(&s->pending);
     for (size_t i = 0; i < b->kstab_size; i++)
         for (rw_case_t *k = b->kstab[i]; k; k = k->next) {
             if (!k->dirty)
@@ -1057,10 +1282,10 @@ static int redis_apply_send(rw_store_t *base, rw_batch_t *b) {
             arg_fmt(s, "%sd:%.*s", s->tprefix, rl, k->id);
             arg_fmt(s, "%sd:%.*s:due", s->tprefix, rl, k->id);
             arg_add(s, colon + 1, strlen(colon + 1));
-            if (k->open) {
-                char *rec = rw_case_record(k);
+            char *rec = k->open ? rw_case_record(k) : NULL;
+            kcase_set(&s->pending, k->id, k->part, rec, k->due_ms, true, 0);
+            if (rec) {
                 arg_add(s, rec, strlen(rec));
-                free(rec);
                 if (k->due_ms == INT64_MAX)
                     arg_add(s, "", 0);
                 else
@@ -1155,6 +1380,10 @@ static int apply_collect(redisstore_t *s) {
         rc = -1;
     }
     freeReplyObject(r);
+    if (rc == 0 || lost) /* lost: the restore writes the batch's cases with its fences */
+        kcases_commit(s);
+    else if (rc == RW_STORE_CONFLICT)
+        kcases_clear(&s->pending);
     if (lost)
         return state_restore(s, s->sent, "its marker is gone");
     /* Stored once the replicas have it too: a failover then loses nothing. */
@@ -1189,6 +1418,10 @@ static void redis_destroy(rw_store_t *base) {
     free(s->tprefix);
     free(s->anchor);
     free(s->marker);
+    kcases_clear(&s->kept);
+    kcases_clear(&s->pending);
+    free(s->kept.tab);
+    free(s->pending.tab);
     free(s->group);
     free(s->argv);
     free(s->argl);

@@ -19,7 +19,8 @@
 #define RW_STORE_CONFLICT 1 /* apply(): a fence moved since load(); reload and redo */
 /* load() or apply(): Redis lost the state (FLUSHALL, a restart without
  * persistence: the group's marker, or a fence the engine knows, is gone). The
- * store wrote back what the batch holds (windows, cool-downs, fences), which
+ * store wrote back what the batch and the store hold (windows, cool-downs, the
+ * open cases of its partitions, fences), which
  * stays kept (restored true), or could not (restored false: keep
  * the state, wait, and try again: the next load restores); last_error says
  * what. Never forget the kept state after it yourself. Read again and redo. */
@@ -46,6 +47,7 @@ struct rw_store {
     char last_error[256];
     bool restored;    /* after RW_STORE_LOST: what the engine held is back in the store */
     bool kept_intact; /* after -1: the kept state is to be kept (the store checks it) */
+    size_t max_cases; /* Redis store: open cases held to write back after a loss (0: no limit) */
 };
 
 /* In memory: no fences; counters summed for the replay summary. */
@@ -95,6 +97,16 @@ struct rw_rcluster *rw_redis_open(const rw_redis_opts_t *o, const char *const *s
 rw_store_t *rw_redisstore_new(const rw_redis_opts_t *o);
 rw_store_t *rw_redisstore_new_cluster(const rw_redis_opts_t *o, const char *const *seeds,
                                       size_t n_seeds);
+
+/* For `riskwarn rebuild`: writes to the Redis store s the state a batch built
+ * in memory (RW_STATE_MEMORY) holds: every window entry the batch stored
+ * (rw_batch_stored), every cool-down marked loaded, its cases (open ones
+ * written, closed ones deleted), the fences it knows, and the counters given
+ * (each key's hash replaced by their fields). Writes no marker and publishes
+ * nothing. Returns 0 with summary filled (what was written), or -1 with
+ * s->last_error filled. */
+int rw_redisstore_rebuild(rw_store_t *s, rw_batch_t *b, const rw_memstore_counter_t *counters,
+                          size_t n_counters, char *summary, size_t len);
 
 /* A plain Redis connection for commands such as `stats` and tests: connects,
  * AUTHs and SELECTs. Returns a redisContext* (free with redisFree), or NULL

@@ -22,20 +22,28 @@ static void assert_loss_told(const char *log, size_t mark, int port, double time
     ck_assert_msg(strstr(body, "state: redis lost its state"), "/healthz says: %s", body);
 }
 
+/* The packs run: windows only, and windows with a cool-down and deadline
+ * cases (whose open cases the engine holds and writes back too). */
+static const char *const packs[] = {RULES, "tests/packs/rebuild.json"};
+
 /* FLUSHALL a third of the way, then Redis restarted without its data two
  * thirds of the way: each time the engine notices within a batch, says so,
- * and writes back the windows and fences it holds, so that every alert is the
- * undisturbed replay's, and none is missing. (The Redis counters, which the
- * engine does not hold, start again from the loss: not compared.) */
+ * and writes back the windows, cool-downs, open cases and fences it holds, so
+ * that every alert is the undisturbed replay's (deadline alerts included),
+ * and none is missing. (The Redis counters, which the engine does not hold,
+ * start again from the loss: not compared.) */
 START_TEST(test_faults_state_lost) {
+    const char *rules = packs[_i];
+    bool cases = _i == 1;
     h_peers_t p;
     h_peers_start(&p);
-    const char *log = h_path("faults-lost.log");
+    const char *log = h_path(cases ? "faults-lost-cases.log" : "faults-lost.log");
     unlink(log);
-    pid_t eng = h_engine_start(config(&p, "ft-lost", true, 0), log);
+    pid_t eng =
+        h_engine_start(config_rules(&p, cases ? "ft-lost-cases" : "ft-lost", true, 0, rules), log);
     int port = metrics_port(log);
     h_expect_t e;
-    ck_assert_int_eq(h_expect_replay(RULES, EVENTS, &e), 0);
+    ck_assert_int_eq(h_expect_replay(rules, EVENTS, &e), 0);
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);
     stream_t s;
     stream_start(&s, prod, EVENTS, 40, 150, 0);
@@ -46,6 +54,10 @@ START_TEST(test_faults_state_lost) {
     ck_assert_ptr_nonnull(r);
     freeReplyObject(r);
     assert_loss_told(log, mark, port, 1);
+    /* Deadline cases were open then, and were written back. */
+    if (cases)
+        ck_assert_msg(!log_has_from(log, mark, "restored from memory", " 0 open cases"),
+                      "no open case was written back");
 
     wait_counted(&p, e.events / 4, 90000, "after FLUSHALL");
     mark = file_size(log);
@@ -62,6 +74,13 @@ START_TEST(test_faults_state_lost) {
 }
 END_TEST
 
-static Suite *suite(void) { return h_suite_of("faults_state_lost", test_faults_state_lost, 300); }
+static Suite *suite(void) {
+    Suite *s = suite_create("faults_state_lost");
+    TCase *tc = tcase_create("faults_state_lost");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, test_faults_state_lost, 0, 2);
+    suite_add_tcase(s, tc);
+    return s;
+}
 
 int main(void) { return h_main(suite); }

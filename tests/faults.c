@@ -102,6 +102,11 @@ void place(h_peers_t *p, const char *group, int32_t in, int32_t out1, int32_t ou
 }
 
 const char *config(const h_peers_t *p, const char *group, bool metrics, int redis_port) {
+    return config_rules(p, group, metrics, redis_port, RULES);
+}
+
+const char *config_rules(const h_peers_t *p, const char *group, bool metrics, int redis_port,
+                         const char *rules) {
     char text[2048];
     snprintf(text, sizeof(text),
              "{\"kafka\": {\"brokers\": \"%s\", \"group_id\": \"%s\",\n"
@@ -111,7 +116,7 @@ const char *config(const h_peers_t *p, const char *group, bool metrics, int redi
              " \"metrics_listen\": %s,\n"
              " \"rules\": \"%s\"}\n",
              p->mock.bootstraps, group, redis_port ? redis_port : p->redis.port,
-             metrics ? "\"127.0.0.1:0\"" : "null", RULES);
+             metrics ? "\"127.0.0.1:0\"" : "null", rules);
     return h_tmpfile(".json", text);
 }
 

@@ -66,6 +66,9 @@ void place(h_peers_t *p, const char *group, int32_t in, int32_t out1, int32_t ou
  * engine logs it); Redis at redis_port, or the peers' when 0. Brokers are tried again at most a
  * second apart, so that a broker that is back is used soon. */
 const char *config(const h_peers_t *p, const char *group, bool metrics, int redis_port);
+/* The same with another rules file. */
+const char *config_rules(const h_peers_t *p, const char *group, bool metrics, int redis_port,
+                         const char *rules);
 
 /* ---- observing the engine --------------------------------------------------------------- */
 long long counted(redisContext *rc);
