@@ -17,10 +17,12 @@ int rw_cmd_tail(int argc, char **argv);
 int rw_cmd_stats(int argc, char **argv);
 int rw_cmd_check(int argc, char **argv);
 int rw_cmd_pseudonym(int argc, char **argv);
+int rw_cmd_rebuild(int argc, char **argv);
 
 /* Every flag of each command (for getopt_long and for help), in the command's file. */
 extern const rw_cli_opt_t rw_run_opts[], rw_check_opts[], rw_demo_opts[], rw_replay_opts[],
-    rw_rules_opts[], rw_tail_opts[], rw_stats_opts[], rw_mock_kafka_opts[], rw_pseudonym_opts[];
+    rw_rules_opts[], rw_tail_opts[], rw_stats_opts[], rw_mock_kafka_opts[], rw_pseudonym_opts[],
+    rw_rebuild_opts[];
 
 /* Loads external rule modules from dir (NULL: none). 0, or -1 after printing why. */
 int rw_modules_dir_load(const char *dir);

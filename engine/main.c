@@ -92,6 +92,11 @@ static const command_t commands[] = {
      "counters from Redis: alerts by level, top rules, events by type, dead letters, "
      "suppressed hits; without --date, the latest day that has counters",
      rw_cmd_stats, rw_stats_opts},
+    {"rebuild", "rebuild -c ENGINE.json --since TIME [--rules FILE] [--timeout SECONDS]",
+     "after Redis lost its state, with the group's engines stopped: build windows, cool-downs, "
+     "deadline cases, fences and the day counters again from the input topics, up to the "
+     "group's committed offsets, publishing nothing",
+     rw_cmd_rebuild, rw_rebuild_opts},
     {"pseudonym", "pseudonym [-c ENGINE.json] [VALUE...]",
      "print the pseudonyms the engine keeps for values of masked fields (one a line, from the "
      "arguments or from stdin), e.g. to fill a watchlist on counterparties",

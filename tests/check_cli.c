@@ -36,6 +36,7 @@ static const char *const flags[][9] = {
      "--until-end"},
     {"stats", "--redis", "--config", "--date", "--top", NULL},
     {"mock-kafka", "--brokers", "--topic", NULL},
+    {"rebuild", "--config", "--since", "--rules", "--timeout", NULL},
     {"help", "--modules-dir", NULL},
     {"version", NULL},
 };
@@ -79,6 +80,9 @@ START_TEST(test_cli_refuses_bad_options_dates_and_numbers) {
         {"run", "-c", NULL},
         {"replay", "--rules", "a.json", "one.jsonl", "two.jsonl", NULL},
         {"rules", "frobnicate", "x.json", NULL},
+        {"rebuild", "-c", "x.json", NULL},
+        {"rebuild", "-c", "x.json", "--since", "yesterday", NULL},
+        {"rebuild", "--since", "2026-11-20T00:00:00Z", "--timeout", "0", NULL},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
         ck_assert_msg(run(bad[i]) == 2, "%s %s: exit not 2: %s", bad[i][0], bad[i][1], out);

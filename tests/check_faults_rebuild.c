@@ -1,0 +1,138 @@
+/* Fault test: Redis loses its state while the engine is stopped, and
+ * `riskwarn rebuild` builds it again from the input topics. The fixture:
+ * faults.h. */
+#include "faults.h"
+
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Windows of an hour and a day, a cool-down and deadline cases. */
+#define PACK "tests/packs/rebuild.json"
+#define GROUP "ft-rebuild"
+
+/* Messages on the output topics (alerts, high alerts, dead letters). */
+static long long outputs(const char *brokers) {
+    static const char *const topics[] = {"risk.alerts", "risk.alerts.high", "risk.deadletter"};
+    rd_kafka_t *c = h_producer(brokers);
+    long long n = 0;
+    for (size_t t = 0; t < 3; t++)
+        for (int32_t part = 0; part < 2; part++) {
+            int64_t lo, hi;
+            if (rd_kafka_query_watermark_offsets(c, topics[t], part, &lo, &hi, h_ms(10000)) == 0)
+                n += hi;
+        }
+    rd_kafka_destroy(c);
+    return n;
+}
+
+/* "ts" of the first line of a JSON-lines file. */
+static void first_ts(const char *path, char *out, size_t len) {
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[8192];
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+    fclose(f);
+    json_t *j = json_loads(line, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    snprintf(out, len, "%s", json_string_value(json_object_get(j, "ts")));
+    json_decref(j);
+}
+
+/* The replay's counters of the days from `from` on, against Redis's. */
+typedef struct days {
+    redisContext *rc;
+    const h_expect_t *e;
+    const char *from;
+    size_t checked;
+} days_t;
+
+static bool days_equal(void *arg) {
+    days_t *d = arg;
+    d->checked = 0;
+    for (size_t i = 0; i < d->e->n_counters; i++) {
+        const rw_memstore_counter_t *c = &d->e->counters[i];
+        const char *date = strrchr(c->key, ':');
+        if (!date || strcmp(date + 1, d->from) < 0)
+            continue;
+        char key[400];
+        snprintf(key, sizeof(key), "{rw}:%s", c->key);
+        if (h_hget(d->rc, key, c->field) != c->value)
+            return false;
+        d->checked++;
+    }
+    return true;
+}
+
+static int rebuild(const char *cfg, const char *since, char *out, size_t len) {
+    const char *args[] = {"rebuild", "-c", cfg, "--since", since, NULL};
+    return h_run(out, len, args);
+}
+
+/* The first half of the stream through the engine; rebuild refused while it
+ * runs; the engine stopped; FLUSHALL; `rebuild --since` the first event time
+ * of the second half; the engine started again on the second half. Every
+ * alert is the undisturbed replay's (deadline alerts and cool-downs
+ * included), rebuild publishes nothing, and the counters of the days it
+ * recounts equal the replay's. */
+START_TEST(test_faults_rebuild) {
+    h_peers_t p;
+    h_peers_start(&p);
+    const char *log = h_path("faults-rebuild.log");
+    unlink(log);
+    char cfg[256];
+    snprintf(cfg, sizeof(cfg), "%s", config_rules(&p, GROUP, false, 0, PACK));
+    h_expect_t e;
+    ck_assert_int_eq(h_expect_replay(PACK, EVENTS, &e), 0);
+    char parts[2][256];
+    split_lines(EVENTS, 2, parts);
+    long first = count_lines(parts[0]);
+    char since[64];
+    first_ts(parts[1], since, sizeof(since));
+
+    pid_t eng = h_engine_start(cfg, log);
+    rd_kafka_t *prod = h_producer(p.mock.bootstraps);
+    ck_assert_int_eq(h_produce_events(prod, parts[0]), first);
+    wait_counted(&p, first, 90000, "first half");
+    char out[8192];
+    int rc = rebuild(cfg, since, out, sizeof(out));
+    ck_assert_msg(rc != 0 && strstr(out, "other members") && strstr(out, "nothing written"),
+                  "rebuild with the engine running: exit %d: %s", rc, out);
+    ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
+
+    redisReply *r = redisCommand(p.rc, "FLUSHALL");
+    ck_assert_ptr_nonnull(r);
+    freeReplyObject(r);
+    long long before = outputs(p.mock.bootstraps);
+    rc = rebuild(cfg, since, out, sizeof(out));
+    ck_assert_msg(rc == 0 && strstr(out, "published nothing"), "rebuild: exit %d: %s", rc, out);
+    fprintf(stderr, "%s", out);
+    ck_assert_msg(!strstr(out, " 0 open cases") && !strstr(out, " 0 cool-downs"),
+                  "rebuild wrote no case or cool-down: %s", out);
+    ck_assert_int_eq(outputs(p.mock.bootstraps), before);
+    const char *day = strstr(out, "of the days from ");
+    ck_assert_msg(day, "rebuild says no day: %s", out);
+    char from[11];
+    snprintf(from, sizeof(from), "%.10s", day + strlen("of the days from "));
+
+    eng = h_engine_start(cfg, log);
+    ck_assert_int_eq(h_produce_events(prod, parts[1]), count_lines(parts[1]));
+    rd_kafka_destroy(prod);
+    assert_alerts(&p, &e, "rebuilt");
+    /* Days the rebuild recounted hold every event, as the replay's. */
+    days_t d = {p.rc, &e, from, 0};
+    ck_assert_msg(h_wait(days_equal, &d, 60000), "the counters of the days from %s differ", from);
+    ck_assert_uint_gt(d.checked, 0);
+    ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
+    unlink_parts(parts, 2);
+    h_expect_free(&e);
+    h_peers_stop(&p);
+}
+END_TEST
+
+static Suite *suite(void) { return h_suite_of("faults_rebuild", test_faults_rebuild, 300); }
+
+int main(void) { return h_main(suite); }
