@@ -45,9 +45,8 @@ static const char no_value[] = "";
 
 static const char *value_dup(const char *v) { return v[0] ? rw_strdup(v) : no_value; }
 
-/* A window value's hash: eight bytes at a time (values are keys, ids and amounts). */
-static uint64_t value_hash(const char *v) {
-    size_t len = strlen(v);
+/* A hash for the batch's tables, eight bytes at a time (keys, ids and amounts). */
+static uint64_t bytes_hash(const char *v, size_t len) {
     uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
     for (; len >= 8; len -= 8, v += 8) {
         uint64_t w;
@@ -60,6 +59,8 @@ static uint64_t value_hash(const char *v) {
     h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
     return h ^ (h >> 29);
 }
+
+static uint64_t value_hash(const char *v) { return bytes_hash(v, strlen(v)); }
 
 static void value_free(const char *v) {
     if (v != no_value)
@@ -112,7 +113,6 @@ static void window_free(rw_wstate_t *ws) {
     free(ws->meta);
     free(ws->prefix);
     free(ws->srcs);
-    free(ws->id);
     free(ws);
 }
 
@@ -611,14 +611,35 @@ void rw_batch_add(rw_batch_t *b, const rw_msg_t *m) {
 
 /* ---- windows ----------------------------------------------------------------------- */
 
-static size_t wslot(const rw_batch_t *b, const char *id) {
-    return (size_t)(rw_hash64(id, strlen(id)) & (b->wtab_size - 1));
+/* The window table's hash of rule's window for key: the key's bytes, then the rule. */
+static uint64_t window_hash(uint32_t rule, const char *key, size_t kl) {
+    return bytes_hash(key, kl) ^ ((uint64_t)(rule + 1) * 0x9e3779b97f4a7c15ULL);
+}
+
+static size_t wslot(const rw_batch_t *b, uint64_t hash) {
+    return (size_t)(hash & (b->wtab_size - 1));
+}
+
+static rw_wstate_t *window_find(const rw_batch_t *b, uint32_t rule, const char *key, size_t kl,
+                                uint64_t hash) {
+    for (rw_wstate_t *ws = b->wtab[wslot(b, hash)]; ws; ws = ws->next)
+        if (ws->hash == hash && ws->rule == rule && ws->key_len == kl &&
+            memcmp(ws->id + ws->key_off, key, kl) == 0)
+            return ws;
+    return NULL;
 }
 
 rw_wstate_t *rw_batch_window(rw_batch_t *b, const char *id) {
-    for (rw_wstate_t *ws = b->wtab[wslot(b, id)]; ws; ws = ws->next)
-        if (strcmp(ws->id, id) == 0)
+    for (uint32_t r = 0; r < b->rs->n_rules; r++) {
+        size_t il = strlen(b->rs->rules[r].state_id);
+        if (strncmp(id, b->rs->rules[r].state_id, il) != 0 || id[il] != ':')
+            continue;
+        const char *key = id + il + 1;
+        size_t kl = strlen(key);
+        rw_wstate_t *ws = window_find(b, r, key, kl, window_hash(r, key, kl));
+        if (ws)
             return ws;
+    }
     return NULL;
 }
 
@@ -631,7 +652,7 @@ static void wtab_grow(rw_batch_t *b) {
         rw_wstate_t *ws = tab[i];
         while (ws) {
             rw_wstate_t *next = ws->next;
-            size_t s = wslot(b, ws->id);
+            size_t s = wslot(b, ws->hash);
             ws->next = b->wtab[s];
             b->wtab[s] = ws;
             ws = next;
@@ -659,33 +680,33 @@ static bool msg_keyed_by(const rw_item_t *it, const rw_field_t *kf, const char *
 static rw_wstate_t *window_touch(rw_batch_t *b, uint32_t rule, const char *key,
                                  const rw_field_t *kf, const rw_item_t *it) {
     const rw_rule_t *r = &b->rs->rules[rule];
-    char stack[512];
-    size_t il = strlen(r->state_id), kl = strlen(key);
-    size_t need = il + kl + 2;
-    char *id = need <= sizeof(stack) ? stack : rw_malloc(need);
-    memcpy(id, r->state_id, il);
-    id[il] = ':';
-    memcpy(id + il + 1, key, kl + 1);
-    rw_wstate_t *ws = rw_batch_window(b, id);
+    size_t kl = strlen(key);
+    uint64_t hash = window_hash(rule, key, kl);
+    rw_wstate_t *ws = window_find(b, rule, key, kl, hash);
     if (!ws) {
         if (b->n_windows >= b->wtab_size)
             wtab_grow(b);
-        ws = rw_calloc(1, sizeof(*ws));
-        ws->id = rw_strdup(id);
+        size_t il = strlen(r->state_id);
+        ws = rw_calloc(1, sizeof(*ws) + il + kl + 2);
+        ws->id = (char *)(ws + 1);
+        memcpy(ws->id, r->state_id, il);
+        ws->id[il] = ':';
+        memcpy(ws->id + il + 1, key, kl + 1);
+        ws->key_off = (uint32_t)(il + 1);
+        ws->key_len = (uint32_t)kl;
+        ws->hash = hash;
         ws->rule = rule;
         ws->window_ms = r->window_ms;
         ws->load_min_ms = INT64_MAX;
         ws->max_ts_ms = INT64_MIN;
         ws->trim_at = 64;
         ws->used = b->seq - 1;
-        size_t s = wslot(b, id);
+        size_t s = wslot(b, hash);
         ws->next = b->wtab[s];
         b->wtab[s] = ws;
         b->n_windows++;
         b->n_entries++;
     }
-    if (id != stack)
-        free(id);
     if (ws->used != b->seq) {
         ws->used = b->seq;
         ws->load_min_ms = INT64_MAX;

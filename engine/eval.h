@@ -87,8 +87,11 @@ typedef struct rw_wsrc {
  * the order they came), so that the entries of (T - window, T] are one run of
  * the array: measure() reads them in place, and sums come from prefix sums. */
 typedef struct rw_wstate {
-    char *id; /* "RULE_ID:KEY" (the store adds its prefix) */
+    char *id; /* "RULE_ID:KEY" (the store adds its prefix); allocated with the window */
     uint32_t rule;
+    uint32_t key_len; /* the KEY part of id, which starts at id + key_off */
+    uint32_t key_off;
+    uint64_t hash; /* its rule and key hashed (the window table's) */
     int64_t window_ms;
     int64_t load_min_ms;     /* this batch's events need entries with ts > this */
     int64_t max_ts_ms;       /* newest entry */
