@@ -1,6 +1,7 @@
 #include "mock.h"
 
 #include "log.h"
+#include "util.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -71,6 +72,17 @@ static const char *entity_key(const json_t *ev) {
 }
 
 long rw_mock_produce_file(rd_kafka_t *p, const char *path, const char *topic) {
+    return rw_mock_produce_file_at(p, path, topic, false);
+}
+
+/* The event's "ts" in ms; 0 (the producer's clock) when it has none. */
+static int64_t event_ms(const json_t *ev) {
+    const char *ts = json_string_value(json_object_get(ev, "ts"));
+    int64_t ms = 0;
+    return ts && rw_time_parse(ts, strlen(ts), &ms) == 0 && ms > 0 ? ms : 0;
+}
+
+long rw_mock_produce_file_at(rd_kafka_t *p, const char *path, const char *topic, bool event_time) {
     FILE *f = fopen(path, "rb");
     if (!f)
         return -1;
@@ -83,7 +95,7 @@ long rw_mock_produce_file(rd_kafka_t *p, const char *path, const char *topic) {
             len--;
         if (len == 0)
             continue;
-        json_t *ev = topic ? NULL : json_loadb(line, (size_t)len, 0, NULL);
+        json_t *ev = topic && !event_time ? NULL : json_loadb(line, (size_t)len, 0, NULL);
         const char *type = json_string_value(json_object_get(ev, "type"));
         const char *to = topic                                      ? topic
                          : type && strcmp(type, "transaction") == 0 ? "events.transactions"
@@ -95,6 +107,7 @@ long rw_mock_produce_file(rd_kafka_t *p, const char *path, const char *topic) {
                                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                         RD_KAFKA_V_VALUE(line, (size_t)len),
                                         RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                                        RD_KAFKA_V_TIMESTAMP(event_time ? event_ms(ev) : 0),
                                         RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(p, 100);
         json_decref(ev);

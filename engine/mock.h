@@ -4,6 +4,7 @@
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <stdbool.h>
 
 typedef struct rw_mock {
     rd_kafka_t *rk; /* the handle the cluster lives in */
@@ -25,5 +26,8 @@ void rw_mock_stop(rw_mock_t *m);
  * partition. topic, when not NULL, takes every line instead, in file order, on
  * partition 0. Waits for delivery. Returns the number of lines, or -1. */
 long rw_mock_produce_file(rd_kafka_t *p, const char *path, const char *topic);
+/* The same; with event_time, each message's Kafka timestamp is its event's
+ * "ts" (where it has one), as when events are produced as they happen. */
+long rw_mock_produce_file_at(rd_kafka_t *p, const char *path, const char *topic, bool event_time);
 
 #endif

@@ -1,16 +1,19 @@
 /* riskwarn rebuild: the state of a group (windows, cool-downs, deadline cases,
  * fences and the day counters) built again from its input topics after Redis
  * lost it, through the evaluation code of `run` and `replay`, publishing
- * nothing. README, "Redis lost its state", says when to run it.
+ * nothing. README, "Lost Redis state is rebuilt from the input topics", says
+ * when to run it.
  *
  * It joins the engines' consumer group as its only member (it refuses when
  * another member holds a partition, and stops, writing nothing, when one joins
  * meanwhile), reads each input partition from the first message at or after
- * TIME less the ruleset's horizon up to the group's committed offset, evaluates
- * the messages in memory (RW_STATE_MEMORY, as `replay` does), then writes the
- * state to Redis with a fence a partition at the last message read, so that
- * the engines, started again, go on from their committed offsets exactly as if
- * Redis had lost nothing. It commits no offset and produces no message. */
+ * the start of TIME's calendar day less the ruleset's horizon up to the
+ * group's committed offset, evaluates the messages in memory (RW_STATE_MEMORY,
+ * as `replay` does), then writes the state to Redis with a fence a partition
+ * at the last message read, and the counters of TIME's day and the days after
+ * it, so that the engines, started again, go on from their committed offsets
+ * exactly as if Redis had lost nothing. It commits no offset and produces no
+ * message. */
 #include "commands.h"
 #include "config.h"
 #include "engine.h"
@@ -125,6 +128,7 @@ typedef struct rebuild {
     rd_kafka_message_t *msgs[REBUILD_BATCH];
     size_t n_msgs;
     long long read, dead;
+    int by_time, from_start; /* partitions placed by offsetsForTimes, or read from their start */
 } rebuild_t;
 
 /* The batch through the steps of `run` and `replay`, in memory: then it is
@@ -223,7 +227,7 @@ static int read_all(rebuild_t *r, rd_kafka_t *rk, member_t *mb,
  * never committed are not read: the engines start them from their beginning.
  * Returns the list to read (owned; each elem's opaque a part_t), or NULL with
  * err filled. */
-static rd_kafka_topic_partition_list_t *ranges(rd_kafka_t *rk,
+static rd_kafka_topic_partition_list_t *ranges(rebuild_t *r, rd_kafka_t *rk,
                                                const rd_kafka_topic_partition_list_t *assigned,
                                                int64_t from, int timeout_ms, char *err,
                                                size_t errlen) {
@@ -254,6 +258,8 @@ static rd_kafka_topic_partition_list_t *ranges(rd_kafka_t *rk,
             start = s->offset;
         else
             p->filter = true;
+        r->by_time += !p->filter;
+        r->from_start += p->filter;
         p->done = start >= p->end; /* nothing after the start: only its fence */
         rd_kafka_topic_partition_t *t =
             rd_kafka_topic_partition_list_add(reading, c->topic, c->partition);
@@ -339,12 +345,16 @@ static rd_kafka_t *group_join(const rw_config_t *cfg, member_t *mb, int timeout_
 
 /* ---- writing ---------------------------------------------------------------------------- */
 
-/* The counters of the days that start at or after `from` on the ruleset's
- * calendar: those the messages read hold whole. Returns their number, moved
- * to the front of c; first_day is the first such day. */
-static size_t counters_whole(rw_memstore_counter_t *c, size_t n, const rw_ruleset_t *rs,
-                             int64_t from, char first_day[16]) {
-    rw_date_format(from + DAY_MS - 1, rs->calendar.utc_offset_min, first_day, 16);
+/* The start of the calendar day (the ruleset's utc_offset) that holds t. */
+static int64_t day_start(const rw_ruleset_t *rs, int64_t t) {
+    int64_t off = (int64_t)rs->calendar.utc_offset_min * 60000, local = t + off;
+    return (local >= 0 ? local / DAY_MS : (local - DAY_MS + 1) / DAY_MS) * DAY_MS - off;
+}
+
+/* The counters of `first_day` ("YYYY-MM-DD") and later days: those whose
+ * every event was read with the state before it. Returns their number,
+ * moved to the front of c. */
+static size_t counters_whole(rw_memstore_counter_t *c, size_t n, const char *first_day) {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         const char *date = strrchr(c[i].key, ':');
@@ -357,8 +367,9 @@ static size_t counters_whole(rw_memstore_counter_t *c, size_t n, const rw_rulese
     return k;
 }
 
-/* Writes the state built to Redis. Returns 0, or -1 with err filled. */
-static int rebuilt_write(rebuild_t *r, const rd_kafka_topic_partition_list_t *reading, int64_t from,
+/* Writes the state built to Redis, with the counters of the calendar day that starts at
+ * `day` and of the days after it. Returns 0, or -1 with err filled. */
+static int rebuilt_write(rebuild_t *r, const rd_kafka_topic_partition_list_t *reading, int64_t day,
                          char *summary, size_t len, char *err, size_t errlen) {
     const rw_config_t *cfg = r->cfg;
     rw_batch_t *b = r->batch;
@@ -382,7 +393,8 @@ static int rebuilt_write(rebuild_t *r, const rd_kafka_topic_partition_list_t *re
     rw_memstore_counter_t *c = rw_malloc((n ? n : 1) * sizeof(*c));
     memcpy(c, all, n * sizeof(*c));
     char first_day[16];
-    size_t whole = counters_whole(c, n, r->rs, from, first_day);
+    rw_date_format(day, r->rs->calendar.utc_offset_min, first_day, sizeof(first_day));
+    size_t whole = counters_whole(c, n, first_day);
     rw_store_t *s = rw_redisstore_new_cluster(&r->ro, (const char *const *)cfg->redis_cluster_nodes,
                                               cfg->n_redis_cluster_nodes);
     char what[256];
@@ -405,7 +417,8 @@ const rw_cli_opt_t rw_rebuild_opts[] = {
      "the engines' config (required): brokers, group, input topics, Redis, rules"},
     {REBUILD_SINCE, "since", "TIME",
      "required: the earliest event time the engines read next, RFC 3339 "
-     "(2026-11-20T00:00:00+08:00); reading starts the ruleset's horizon before it"},
+     "(2026-11-20T00:00:00+08:00); reading starts the ruleset's horizon before its calendar day, "
+     "whose counters and the later days' are recounted"},
     {REBUILD_RULES, "rules", "FILE",
      "the ruleset the engines ran, instead of the config's \"rules\" (the file pushed, when "
      "the live ruleset came from the control topic)"},
@@ -438,14 +451,16 @@ static const char *reassign(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *ass
 
 static int rebuild_run(rebuild_t *r, int64_t since, int timeout_ms) {
     const rw_config_t *cfg = r->cfg;
-    int64_t from = since - horizon_ms(r->rs, since);
+    /* From the horizon before TIME's day: the state is exact at TIME, and so
+     * are the counters of TIME's day and the days after it. */
+    int64_t day = day_start(r->rs, since), from = day - horizon_ms(r->rs, day);
     char err[512] = "", t_since[40], t_from[40];
     rw_time_format(since, t_since, sizeof(t_since));
     rw_time_format(from, t_from, sizeof(t_from));
     member_t mb = {NULL, false};
     rd_kafka_t *rk = group_join(cfg, &mb, timeout_ms, err, sizeof(err));
     rd_kafka_topic_partition_list_t *reading =
-        rk ? ranges(rk, mb.assigned, from, timeout_ms, err, sizeof(err)) : NULL;
+        rk ? ranges(r, rk, mb.assigned, from, timeout_ms, err, sizeof(err)) : NULL;
     int rc = RW_EXIT_RUNTIME;
     if (reading) {
         const char *e = reassign(rk, mb.assigned, reading);
@@ -456,15 +471,15 @@ static int rebuild_run(rebuild_t *r, int64_t since, int timeout_ms) {
     }
     char summary[512] = "";
     if (rc == RW_EXIT_OK &&
-        rebuilt_write(r, reading, from, summary, sizeof(summary), err, sizeof(err)))
+        rebuilt_write(r, reading, day, summary, sizeof(summary), err, sizeof(err)))
         rc = RW_EXIT_RUNTIME;
     if (rc == RW_EXIT_OK)
         fprintf(stderr,
                 "riskwarn rebuild: group %s, ruleset %s version %s, since %s: read %lld messages "
-                "(%lld dead letters) of %d partitions from %s up to the group's committed "
-                "offsets; wrote %s; published nothing\n",
+                "(%lld dead letters) of %d partitions from %s (%d placed by time, %d read from "
+                "their start) up to the group's committed offsets; wrote %s; published nothing\n",
                 cfg->group_id, r->rs->name, r->rs->version, t_since, r->read, r->dead, reading->cnt,
-                t_from, summary);
+                t_from, r->by_time, r->from_start, summary);
     else
         fprintf(stderr, "riskwarn rebuild: %s; nothing written\n", err);
     ranges_free(reading);
