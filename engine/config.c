@@ -4,6 +4,7 @@
 #include "jpos.h"
 #include "log.h"
 #include "params.h"
+#include "rekey.h"
 #include "schema.h"
 
 #include <errno.h>
@@ -81,6 +82,7 @@ void rw_config_fini(rw_config_t *c) {
     free(c->audit_topic);
     json_decref(c->properties);
     rw_schema_destroy(c->schema);
+    rw_rekey_conf_destroy(c->rekey);
     free(c->pseudonym_key);
     free(c->redis_host);
     free(c->redis_unix_socket);
@@ -1065,6 +1067,32 @@ const rw_schema_t *rw_config_schema(const rw_config_t *c) {
     return c->schema_off ? NULL : c->schema ? c->schema : rw_schema_default();
 }
 
+/* "rekey": input re-keyed by entity through internal topics (rekey.h), checked against
+ * the input topics and the topics the engine writes. */
+static int load_rekey(cctx_t *x, rw_config_t *c, json_t *v) {
+    if (!v || json_is_null(v))
+        return 0;
+    const char *outputs[] = {c->alert_topic,   c->high_alert_topic, c->deadletter_topic,
+                             c->control_topic, c->audit_topic,      NULL};
+    static const char *const owned[] = {"enable.idempotence", "enable.gapless.guarantee", NULL};
+    for (size_t i = 0; owned[i]; i++) {
+        char text[16] = "", p[300];
+        const json_t *pv = json_object_get(c->properties, owned[i]);
+        if (pv && rw_kafka_value_text(pv, text, sizeof(text)) == 0 && strcmp(text, "true") != 0) {
+            snprintf(p, sizeof(p), "/kafka/properties/%s", owned[i]);
+            return cerr(x, p, false,
+                        "kafka.properties.%s: must be true with \"rekey\" (the re-keyed copies "
+                        "of an input partition must reach the internal topic in order)",
+                        owned[i]);
+        }
+    }
+    rw_rekey_conf_destroy(c->rekey);
+    c->rekey =
+        rw_rekey_conf_parse(v, x->path, x->text, x->len, (const char *const *)c->input_topics,
+                            c->n_input_topics, outputs, x->err);
+    return c->rekey ? 0 : -1;
+}
+
 /* The file's own keys: the scalars a table checks; the sections by their loaders. */
 typedef struct top_file {
     char *rules, *modules_dir, *metrics_listen;
@@ -1111,8 +1139,8 @@ static const rw_param_t top_table[] = {
 };
 
 static int load_top(cctx_t *x, rw_config_t *c, json_t *root) {
-    static const char *const extra[] = {"kafka",  "redis",    "webhook",   "log",
-                                        "schema", "rulesets", "pseudonym", NULL};
+    static const char *const extra[] = {"kafka",    "redis",     "webhook", "log", "schema",
+                                        "rulesets", "pseudonym", "rekey",   NULL};
     top_file_t f = {.max_event_bytes = (int64_t)c->max_event_bytes,
                     .state_max_entries = (int64_t)c->state_max_entries,
                     .max_future_ms = c->max_future_ms};
@@ -1157,7 +1185,8 @@ int rw_config_load(rw_config_t *c, const char *path, rw_error_t *err) {
         load_schema(&x, c, json_object_get(root, "schema")) ||
         (json_object_get(root, "rulesets") &&
          load_rulesets(&x, c, json_object_get(root, "rulesets"))) ||
-        load_pseudonym(&x, c, json_object_get(root, "pseudonym")))
+        load_pseudonym(&x, c, json_object_get(root, "pseudonym")) ||
+        load_rekey(&x, c, json_object_get(root, "rekey")))
         goto out;
     rc = 0;
 out:

@@ -44,6 +44,8 @@ typedef struct rw_config {
     struct rw_schema *schema; /* owned; "schema" of the file, NULL: see rw_config_schema */
     char *pseudonym_key;      /* "pseudonym": {"key" | "key_file"}; NULL: the built-in key */
     bool schema_off;          /* "schema": null: events are not checked */
+    struct rw_rekey_conf
+        *rekey; /* owned; "rekey": input re-keyed by entity (rekey.h); NULL: none */
     /* "rulesets": the control path (README, "Changing rules without a restart"). */
     char *rules_keys_file;        /* public keys of signed control messages; NULL: none accepted */
     char *rules_signing_key_file; /* push and SIGHUP sign with it; NULL: SIGHUP is refused */

@@ -8,6 +8,7 @@
 #include "plugin.h"
 #include "pseudonym.h"
 #include "rcluster.h"
+#include "rekey.h"
 #include "ruleset.h"
 #include "store.h"
 #include "webhook.h"
@@ -76,7 +77,8 @@ typedef struct pipeline {
     const char *alert_topic, *high_topic, *dead_topic; /* NULL: not written */
     const char *source;                                /* where rs came from: "file" or "topic" */
     char signer[80];                                   /* the key id that signed it, or "" */
-    bool forget; /* partitions moved: the kept state may be stale */
+    bool forget;       /* partitions moved: the kept state may be stale */
+    rw_rekey_t *rekey; /* borrowed: names the sources of re-keyed copies; NULL: none */
     long long n_alerts, n_dead;
 } pipeline_t;
 
@@ -112,7 +114,8 @@ typedef struct engine {
     long long n_msgs;
     rw_metrics_t *metrics;
     rw_webhook_t *webhook;
-    int64_t lag_at; /* when consumer lag was last measured */
+    rw_rekey_t *rekey; /* NULL: no input is re-keyed */
+    int64_t lag_at;    /* when consumer lag was last measured */
     /* Health (monotonic ms): when a broker was last up, when the engine last
      * held partitions or was a settled member of its group, when Redis last
      * took a write or answered PING, and when it was last asked. */
@@ -776,6 +779,7 @@ static void pipeline_prepare(pipeline_t *p, rd_kafka_message_t **msgs, ssize_t n
         rw_msg_t msg = {
             rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->payload, m->len, arrival,
             kts > 0 ? kts : 0,           m->key,       m->key_len};
+        rw_rekey_source(p->rekey, m, &msg.topic, &msg.partition, &msg.offset);
         rw_batch_add(b, &msg);
     }
     if (b->n_items)
@@ -893,13 +897,21 @@ static int pipeline_run(engine_t *e, pipeline_t *p, rd_kafka_message_t **msgs, s
     return 0;
 }
 
-/* The offsets after a batch's messages, to commit once it is done. */
-static rd_kafka_topic_partition_list_t *batch_offsets(const rw_batch_t *b) {
-    rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new((int)b->n_srcs + 1);
-    for (size_t i = 0; i < b->n_srcs; i++)
-        if (b->srcs[i].max_offset >= 0)
-            rd_kafka_topic_partition_list_add(offs, b->srcs[i].topic, b->srcs[i].partition)
-                ->offset = b->srcs[i].max_offset + 1;
+/* The offsets after a batch's messages, to commit once it is done (from the messages: a
+ * re-keyed copy's source in the batch is its input message, rekey.h). */
+static rd_kafka_topic_partition_list_t *batch_offsets(rd_kafka_message_t **msgs, ssize_t n) {
+    rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new(8);
+    for (ssize_t i = 0; i < n; i++) {
+        const rd_kafka_message_t *m = msgs[i];
+        if (m->err)
+            continue;
+        const char *t = rd_kafka_topic_name(m->rkt);
+        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(offs, t, m->partition);
+        if (!p)
+            p = rd_kafka_topic_partition_list_add(offs, t, m->partition);
+        if (m->offset + 1 > p->offset)
+            p->offset = m->offset + 1;
+    }
     return offs;
 }
 
@@ -1028,7 +1040,7 @@ static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
         if (fly_finish(e, &redone) || acks_progress(e, 0, true) || pipeline_run(e, p, msgs, n) ||
             pipeline_run(e, &e->shadow, msgs, n))
             return -1;
-        batch_commit(e, batch_offsets(b), e->batches);
+        batch_commit(e, batch_offsets(msgs, n), e->batches);
         e->n_msgs += (long long)b->n_items;
         return 0;
     }
@@ -1048,7 +1060,7 @@ static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
     /* The batch in flight takes the messages and the outputs. */
     e->fly = (inflight_t){.msgs = rw_malloc((size_t)n * sizeof(*msgs)),
                           .n = n,
-                          .offs = batch_offsets(b),
+                          .offs = batch_offsets(msgs, n),
                           .batch = e->batches,
                           .outs = e->cur};
     memcpy(e->fly.msgs, msgs, (size_t)n * sizeof(*msgs));
@@ -1076,6 +1088,29 @@ static ssize_t consume_batch(engine_t *e, rd_kafka_message_t **msgs, size_t want
                                                                    msgs + n, want - (size_t)n)
                                     : 0;
     return n + (more > 0 ? more : 0);
+}
+
+typedef struct rekey_wait {
+    engine_t *e;
+    int64_t stop_seen;
+} rekey_wait_t;
+
+static bool rekey_give_up(void *arg) {
+    rekey_wait_t *w = arg;
+    return gave_up(w->e, &w->stop_seen);
+}
+
+/* Produces the messages of re-keyed input topics again to their internal topics
+ * (rekey.h); the others stay in msgs[0..*n) for the batch. Returns 0, or -1 when asked to
+ * stop while Kafka stays away. */
+static int rekey_step(engine_t *e, rd_kafka_message_t **msgs, ssize_t *n, size_t cap) {
+    size_t left = rw_rekey_fill(e->rekey, e->queue, msgs, (size_t)*n, cap);
+    rekey_wait_t w = {e, 0};
+    long taken = rw_rekey_forward(e->rekey, e->live.rs, msgs, &left, rekey_give_up, &w);
+    *n = (ssize_t)left;
+    if (taken > 0)
+        rw_metrics_add(e->metrics, "riskwarn_rekeyed_total", "", (double)taken);
+    return taken < 0 ? -1 : 0;
 }
 
 /* Finishes everything in flight: the Redis write, the acknowledgements, the
@@ -1683,6 +1718,7 @@ static int engine_open(engine_t *e, char *err, size_t errlen) {
         rd_kafka_topic_partition_list_new((int)cfg->n_input_topics);
     for (size_t i = 0; i < cfg->n_input_topics; i++)
         rd_kafka_topic_partition_list_add(topics, cfg->input_topics[i], RD_KAFKA_PARTITION_UA);
+    rw_rekey_subscribe(cfg->rekey, topics);
     rd_kafka_resp_err_t kerr = rd_kafka_subscribe(e->consumer, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (kerr) {
@@ -1715,6 +1751,13 @@ static int engine_open(engine_t *e, char *err, size_t errlen) {
         rd_kafka_conf_destroy(conf);
         return RW_EXIT_USAGE;
     }
+    if (cfg->rekey) {
+        conf = rw_kafka_conf_for(cfg, RW_KAFKA_PRODUCER, producer_defaults, err, errlen);
+        if (!conf || !(e->rekey = rw_rekey_new(cfg->rekey, conf, e->consumer, cfg->deadletter_topic,
+                                               err, errlen)))
+            return RW_EXIT_USAGE;
+    }
+
     e->control = control_open(cfg, err, errlen);
     return e->control ? RW_EXIT_OK : RW_EXIT_USAGE;
 }
@@ -1767,6 +1810,7 @@ static void engine_close(engine_t *e) {
         rd_kafka_flush(e->producer, 10000);
         rd_kafka_destroy(e->producer);
     }
+    rw_rekey_destroy(e->rekey);
     /* Delivery reports write into outputs until the producer is gone. */
     outs_free(NULL, &e->cur);
     outs_free(NULL, &e->fly.outs);
@@ -1793,6 +1837,7 @@ static void pipeline_init(engine_t *e, pipeline_t *p, const char *name, const ch
     p->batch = rw_batch_new(cfg->max_event_bytes, RW_STATE_CACHED);
     p->batch->max_future_ms = cfg->max_future_ms;
     p->batch->schema = rw_config_schema(cfg);
+    p->rekey = e->rekey;
 }
 
 int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
@@ -1930,6 +1975,12 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
         if (kafka_fatal(&e)) {
             for (ssize_t i = 0; i < n; i++)
                 rd_kafka_message_destroy(msgs[i]);
+            break;
+        }
+        if (n > 0 && e.rekey && rekey_step(&e, msgs, &n, want)) {
+            for (ssize_t i = 0; i < n; i++)
+                rd_kafka_message_destroy(msgs[i]);
+            rc = RW_EXIT_RUNTIME;
             break;
         }
         if (n < 0) {

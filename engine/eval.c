@@ -553,6 +553,7 @@ void rw_batch_add(rw_batch_t *b, const rw_msg_t *m) {
     it->key_off = SIZE_MAX;
     it->src = rw_batch_src(b, m->topic, m->partition);
     rw_src_t *s = &b->srcs[it->src];
+    it->again = m->offset <= s->max_offset;
     if (m->offset > s->max_offset)
         s->max_offset = m->offset;
 
@@ -670,6 +671,10 @@ static bool msg_keyed_by(const rw_item_t *it, const rw_field_t *kf, const char *
     if (!it->msg.key)
         return false;
     if (kf && kf->pseudonym && !kf->n_subs) {
+        /* Re-keyed input (rekey.h) carries the pseudonym itself. */
+        if (it->msg.key_len == RW_PSEUDONYM_LEN && strlen(text) == RW_PSEUDONYM_LEN &&
+            memcmp(it->msg.key, text, RW_PSEUDONYM_LEN) == 0)
+            return true;
         char ref[RW_PSEUDONYM_LEN + 1];
         rw_pseudonym(it->msg.key, it->msg.key_len, ref);
         return strcmp(ref, text) == 0;
@@ -1336,7 +1341,7 @@ void rw_batch_evaluate(rw_batch_t *b) {
     for (size_t i = 0; i < b->n_items; i++) {
         rw_item_t *it = &b->items[i];
         const rw_src_t *src = &b->srcs[it->src];
-        it->applied = src->fence >= 0 && it->msg.offset <= src->fence;
+        it->applied = it->again || (src->fence >= 0 && it->msg.offset <= src->fence);
         it->level = RW_LEVEL_NONE;
         it->hit_off = b->n_hits;
         it->n_hits = 0;

@@ -207,6 +207,8 @@ typedef struct rw_item {
     int64_t ts_ms;
     char error[256]; /* dead-letter reason; "" when the event is valid */
     bool applied;    /* at or below the fence */
+    bool again;      /* at or below an earlier message of its source in this batch: a copy
+                        produced twice (rekey.h); applied once */
     int level;
     size_t hit_off, n_hits;
     int key_rule;   /* rule whose key names the alert; -1 none */

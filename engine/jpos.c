@@ -1,8 +1,12 @@
 #include "jpos.h"
 
+#include "util.h"
+
 #include <limits.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 /* The scanner: a cursor over text[0..len). Every read goes through peek(), which checks pos
@@ -445,4 +449,16 @@ void rw_jpos_place(const char *text, size_t len, const char *pointer, int key, i
                  : rw_jpos_find(text, len, pointer, line, col);
     if (rc < 0)
         *line = *col = 0;
+}
+
+int rw_jpos_error(struct rw_error *err, const char *source, const char *text, size_t len,
+                  const char *pointer, int key, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    int line, col;
+    rw_jpos_place(text, len, pointer, key, &line, &col);
+    return rw_error_set(err, source, line, col, "%s", msg);
 }

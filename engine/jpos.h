@@ -51,4 +51,11 @@ int rw_jpos_find_key(const char *text, size_t len, const char *pointer, int *lin
  * names in text, or line and col 0 when it cannot be found or text or pointer is NULL. */
 void rw_jpos_place(const char *text, size_t len, const char *pointer, int key, int *line, int *col);
 
+/* Fills err (util.h) with the message at that place in source, as rw_error_set does.
+ * Returns -1. */
+struct rw_error;
+int rw_jpos_error(struct rw_error *err, const char *source, const char *text, size_t len,
+                  const char *pointer, int key, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+
 #endif

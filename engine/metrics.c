@@ -59,6 +59,8 @@ static const char *const help[][3] = {
     {"riskwarn_state_lost_total", "counter",
      "Times Redis was found to have lost the state (FLUSHALL, a restart without persistence) "
      "and the engine wrote back what it held."},
+    {"riskwarn_rekeyed_total", "counter",
+     "Input messages produced again to an internal topic keyed by entity (rekey)."},
     {"riskwarn_webhook_total", "counter", "Webhook deliveries, by result."},
     {"riskwarn_consumer_lag", "gauge",
      "Messages behind the end of each input partition this engine holds (refreshed every second)."},

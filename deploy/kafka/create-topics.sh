@@ -32,3 +32,8 @@ topic risk.deadletter 3 --config "retention.ms=$((30 * DAY))"
 topic risk.rules 1 --config cleanup.policy=delete --config retention.ms=-1 \
     --config retention.bytes=-1
 topic risk.audit 1 --config "retention.ms=$((400 * DAY))"
+# Only with "rekey" in the engine config: the internal topic input not keyed by entity is
+# re-keyed to, with as many partitions as that input (deploy/README.md).
+if [ -n "${REKEY_TOPIC:-}" ]; then
+    topic "$REKEY_TOPIC" "${REKEY_PARTITIONS:-12}" --config "retention.ms=$((7 * DAY))"
+fi
