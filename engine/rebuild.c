@@ -541,6 +541,13 @@ int rw_cmd_rebuild(int argc, char **argv) {
         fprintf(stderr, "%s\n", line);
         goto out;
     }
+    if (cfg.rekey) { /* its state is fenced by the internal topics' copies (rekey.h) */
+        fprintf(stderr,
+                "riskwarn rebuild: %s has \"rekey\": rebuilding the state of re-keyed "
+                "input is not supported yet\n",
+                cfg_path);
+        goto out;
+    }
     if (rules)
         rw_config_set(&cfg.rules, rules);
     rw_pseudonym_set_key(cfg.pseudonym_key, cfg.pseudonym_key ? strlen(cfg.pseudonym_key) : 0);
