@@ -23,7 +23,10 @@
  *      at half the rate of 5, in bursts every 2 ms, for RW_BENCH_LAT_S seconds
  *      (default 10), while a reader of its alert topic matches each alert to
  *      its event by event_id: an event's latency is its alert's arrival at the
- *      reader minus the event's produce call (CLOCK_MONOTONIC); p50 and p99;
+ *      reader minus the event's produce call (CLOCK_MONOTONIC); p50 and p99.
+ *      RW_BENCH_ONLY=latency runs only this, at RW_BENCH_LAT_RATE events/s
+ *      (default 30000, about half the engine rate on an idle machine), so that
+ *      two builds can be compared quickly, one run after the other;
  *   7. hot key: one window_count and one window_sum rule over 24 h keyed by
  *      account, on 100,000 small events all inside one 24 h window (produced
  *      in lz4 batches: the hot key's events all share one partition, and the
@@ -1168,6 +1171,20 @@ static void redis_time(int port) {
         redisFree(c);
 }
 
+/* The load average (/proc/loadavg's first three fields), static. */
+static const char *loadavg(void) {
+    static char text[64];
+    FILE *f = fopen("/proc/loadavg", "r");
+    double a = 0, b = 0, c = 0;
+    if (!f || fscanf(f, "%lf %lf %lf", &a, &b, &c) != 3)
+        snprintf(text, sizeof(text), "unknown");
+    else
+        snprintf(text, sizeof(text), "%.2f %.2f %.2f", a, b, c);
+    if (f)
+        fclose(f);
+    return text;
+}
+
 /* ---- latency --------------------------------------------------------------------------- */
 
 /* Reads the alert topic while events are paced, and matches each alert to its
@@ -1347,6 +1364,7 @@ static int latency_bench(rw_mock_t *mock, int redis_port, const char *rules, gen
         a->lat[i] = -1;
     a->base = g->seq + 1;
     a->cap = cap;
+    dates_add(&g->dates, g->ts_ms); /* the warm-up event's date: none yet when run alone */
     a->t_sent = t_sent;
     rd_kafka_t *p = make_client(RD_KAFKA_PRODUCER, mock->bootstraps, NULL, producer_conf);
     engine_opts_t o = {"rw-bench-latency", LAT_TOPIC, rules, LAT_ALERTS, 0, LAT_FETCH_WAIT_MS};
@@ -1568,7 +1586,8 @@ typedef struct bench {
     replay_result_t replay;
     /* Scaling: one engine process, then two. */
     int scale_runs;
-    bool scale_only;
+    bool scale_only, latency_only;
+    double lat_rate;         /* RW_BENCH_ONLY=latency: events/s offered */
     struct scale_run *scale; /* [2]: the last run of each case */
     double scale_rate[2];    /* median rates */
 } bench_t;
@@ -1682,7 +1701,7 @@ static int phase_engine(bench_t *b) {
 }
 
 static int phase_latency(bench_t *b) {
-    double rate = rate_of(&b->eng) / 2;
+    double rate = b->latency_only ? b->lat_rate : rate_of(&b->eng) / 2;
     if (rate < 1) {
         printf("latency    not measured: no engine rate to take half of\n");
         return 0;
@@ -1691,12 +1710,13 @@ static int phase_latency(bench_t *b) {
     if (latency_bench(&b->mock, b->redis.port, b->rules, b->g, rate, b->lat_s, l))
         return -1;
     printf("latency    p50 %.1f ms, p99 %.1f ms, max %.1f ms  (%s alerts matched to their events, "
-           "of %s on %s; %s events paced at %s/s, half the engine rate, for %.0f s in bursts "
+           "of %s on %s; %s events paced at %s/s, %s, for %.0f s in bursts "
            "every %d ms to %s (%d partitions), after a warm-up event; the engine counted %s of "
-           "them)\n",
+           "them; load average %s)\n",
            l->p50_ms, l->p99_ms, l->max_ms, num(l->matched), num(l->alerts), LAT_ALERTS,
-           num(l->sent), num(llround(l->rate)), b->lat_s, LAT_BURST_US / 1000, LAT_TOPIC,
-           LAT_PARTITIONS, num(l->counted));
+           num(l->sent), num(llround(l->rate)),
+           b->latency_only ? "RW_BENCH_LAT_RATE" : "half the engine rate", b->lat_s,
+           LAT_BURST_US / 1000, LAT_TOPIC, LAT_PARTITIONS, num(l->counted), loadavg());
     printf("           (the engine and the alert reader fetch with fetch.wait.max.ms=%s, which "
            "librdkafka warns the engine's producer ignores: the mock broker holds an empty "
            "fetch for the whole wait even when data arrives, where a real one answers at once)\n",
@@ -2120,20 +2140,6 @@ static int scale_case(bench_t *b, int k, int run, scale_run_t *out) {
     return rc;
 }
 
-/* The load average (/proc/loadavg's first three fields), static. */
-static const char *loadavg(void) {
-    static char text[64];
-    FILE *f = fopen("/proc/loadavg", "r");
-    double a = 0, b = 0, c = 0;
-    if (!f || fscanf(f, "%lf %lf %lf", &a, &b, &c) != 3)
-        snprintf(text, sizeof(text), "unknown");
-    else
-        snprintf(text, sizeof(text), "%.2f %.2f %.2f", a, b, c);
-    if (f)
-        fclose(f);
-    return text;
-}
-
 static void print_scale_run(const scale_run_t *s, double budget_s) {
     const rate_t *r = &s->r;
     double n = r->n > 0 ? (double)r->n : 1, proc = 0, thread = 0;
@@ -2260,18 +2266,21 @@ int main(void) {
         env_number("RW_BENCH_BUDGET_S", 60, 1, 3600, &b->budget_s) ||
         env_number("RW_BENCH_HOT_BUDGET_S", 60, 1, 3600, &b->hot_budget_s) ||
         env_number("RW_BENCH_LAT_S", 10, 1, 600, &b->lat_s) ||
-        env_number("RW_BENCH_SCALE_RUNS", 1, 1, 15, &runs)) {
+        env_number("RW_BENCH_SCALE_RUNS", 1, 1, 15, &runs) ||
+        env_number("RW_BENCH_LAT_RATE", 30000, 1, 10000000, &b->lat_rate)) {
         free(b);
         return 2;
     }
     b->scale_runs = (int)runs;
     const char *only = getenv("RW_BENCH_ONLY");
-    if (only && *only && strcmp(only, "scale") != 0) {
-        fprintf(stderr, "bench: RW_BENCH_ONLY=%s: the only part that runs alone is scale\n", only);
+    if (only && *only && strcmp(only, "scale") != 0 && strcmp(only, "latency") != 0) {
+        fprintf(stderr, "bench: RW_BENCH_ONLY=%s: the parts that run alone are scale and latency\n",
+                only);
         free(b);
         return 2;
     }
-    b->scale_only = only && *only;
+    b->scale_only = only && strcmp(only, "scale") == 0;
+    b->latency_only = only && strcmp(only, "latency") == 0;
     b->scale = rw_calloc(2, sizeof(*b->scale));
     b->n = (long)n;
     b->parts = partitions_for(b->n, 260);
@@ -2310,6 +2319,9 @@ int main(void) {
     gen_init(b->g);
     if (b->scale_only) {
         if (phase_produce(b) || phase_scale(b))
+            goto done;
+    } else if (b->latency_only) {
+        if (phase_latency(b))
             goto done;
     } else {
         if (phase_produce(b) || phase_consume(b) || phase_engine(b) || phase_latency(b) ||
