@@ -23,7 +23,10 @@
  *      at half the rate of 5, in bursts every 2 ms, for RW_BENCH_LAT_S seconds
  *      (default 10), while a reader of its alert topic matches each alert to
  *      its event by event_id: an event's latency is its alert's arrival at the
- *      reader minus the event's produce call (CLOCK_MONOTONIC); p50 and p99.
+ *      reader minus the event's produce call (CLOCK_MONOTONIC); p50 and p99,
+ *      and of the part up to the engine's produce call of the alert (the
+ *      alert's Kafka timestamp less the event's produce call, wall clock, ms);
+ *      CPU per event of the engine's thread and of this process meanwhile.
  *      RW_BENCH_ONLY=latency runs only this, at RW_BENCH_LAT_RATE events/s
  *      (default 30000, about half the engine rate on an idle machine), so that
  *      two builds can be compared quickly, one run after the other;
@@ -1194,10 +1197,12 @@ typedef struct alert_reader {
     pthread_t th;
     bool running;
     atomic_int stop;
-    atomic_long seen;     /* alert messages read */
-    long base, cap;       /* numbers of the paced events: base .. base + cap - 1 */
-    const double *t_sent; /* each paced event's produce call (0: not sent yet) */
-    double *lat;          /* each one's alert latency in s; < 0: none yet */
+    atomic_long seen;       /* alert messages read */
+    long base, cap;         /* numbers of the paced events: base .. base + cap - 1 */
+    const double *t_sent;   /* each paced event's produce call (0: not sent yet) */
+    const int64_t *ms_sent; /* the same in wall-clock ms, as Kafka timestamps are */
+    double *lat;            /* each one's alert latency in s; < 0: none yet */
+    double *eng; /* its alert's timestamp (the engine's produce call) less ms_sent, in s */
     long matched;
 } alert_reader_t;
 
@@ -1215,6 +1220,7 @@ static void *alert_reader_thread(void *arg) {
             if (id && sscanf(id, "tx-%ld", &seq) == 1 && (i = seq - a->base) >= 0 && i < a->cap &&
                 a->t_sent[i] > 0 && a->lat[i] < 0) {
                 a->lat[i] = t - a->t_sent[i];
+                a->eng[i] = (double)(rd_kafka_message_timestamp(m, NULL) - a->ms_sent[i]) / 1000.0;
                 a->matched++;
             }
             json_decref(alert);
@@ -1274,6 +1280,9 @@ typedef struct lat_result {
     double rate; /* events/s offered */
     long sent, counted, alerts, matched;
     double p50_ms, p99_ms, max_ms;
+    double eng_p50_ms, eng_p99_ms; /* to the engine's produce call of the alert */
+    double cpu_us, engine_cpu_us;  /* per event: this process (engine, mock broker), its thread */
+    double wall_s;                 /* pacing and draining */
 } lat_result_t;
 
 static int cmp_double(const void *a, const void *b) {
@@ -1281,24 +1290,26 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* p50, p99 and max of the matched latencies, in ms (nearest rank). */
-static void lat_percentiles(const double *lat, long n, lat_result_t *out) {
+/* p50, p99 and max of the matched latencies (of), in ms (nearest rank). */
+static void lat_percentiles(const double *lat, const double *of, long n, double *p50, double *p99,
+                            double *max) {
     double *v = rw_malloc((size_t)(n > 0 ? n : 1) * sizeof(*v));
     long k = 0;
     for (long i = 0; i < n; i++)
         if (lat[i] >= 0)
-            v[k++] = lat[i] * 1000.0;
+            v[k++] = of[i] * 1000.0;
     qsort(v, (size_t)k, sizeof(*v), cmp_double);
-    out->p50_ms = k ? v[(long)ceil(0.50 * (double)k) - 1] : NAN;
-    out->p99_ms = k ? v[(long)ceil(0.99 * (double)k) - 1] : NAN;
-    out->max_ms = k ? v[k - 1] : NAN;
+    *p50 = k ? v[(long)ceil(0.50 * (double)k) - 1] : NAN;
+    *p99 = k ? v[(long)ceil(0.99 * (double)k) - 1] : NAN;
+    if (max)
+        *max = k ? v[k - 1] : NAN;
     free(v);
 }
 
 /* Produces rate events/s for secs seconds: every LAT_BURST_US, the events due
  * by then, each one's produce call time in t_sent. Returns 0 or -1 (said). */
 static int lat_pace(rd_kafka_t *p, gen_t *g, const engine_run_t *e, double rate, double secs,
-                    double *t_sent, long cap, long *sent) {
+                    double *t_sent, int64_t *ms_sent, long cap, long *sent) {
     double t0 = now_s();
     char buf[1024];
     const char *key;
@@ -1307,6 +1318,7 @@ static int lat_pace(rd_kafka_t *p, gen_t *g, const engine_run_t *e, double rate,
         for (; *sent < due && *sent < cap; (*sent)++) {
             int len = gen_event(g, buf, sizeof(buf), &key);
             t_sent[*sent] = now_s();
+            ms_sent[*sent] = rw_now_ms();
             if (produce_one(p, LAT_TOPIC, buf, len, key))
                 return -1;
         }
@@ -1359,13 +1371,16 @@ static int latency_bench(rw_mock_t *mock, int redis_port, const char *rules, gen
         return -1;
     alert_reader_t *a = rw_calloc(1, sizeof(*a));
     double *t_sent = rw_calloc((size_t)cap, sizeof(*t_sent));
+    int64_t *ms_sent = rw_calloc((size_t)cap, sizeof(*ms_sent));
     a->lat = rw_malloc((size_t)cap * sizeof(*a->lat));
+    a->eng = rw_calloc((size_t)cap, sizeof(*a->eng));
     for (long i = 0; i < cap; i++)
         a->lat[i] = -1;
     a->base = g->seq + 1;
     a->cap = cap;
     dates_add(&g->dates, g->ts_ms); /* the warm-up event's date: none yet when run alone */
     a->t_sent = t_sent;
+    a->ms_sent = ms_sent;
     rd_kafka_t *p = make_client(RD_KAFKA_PRODUCER, mock->bootstraps, NULL, producer_conf);
     engine_opts_t o = {"rw-bench-latency", LAT_TOPIC, rules, LAT_ALERTS, 0, LAT_FETCH_WAIT_MS};
     engine_run_t *e = NULL;
@@ -1385,21 +1400,28 @@ static int latency_bench(rw_mock_t *mock, int redis_port, const char *rules, gen
         }
         usleep(5000);
     }
+    double c0 = cpu_self_s(), w0 = now_s(), ecpu = 0;
     if (!rc)
-        rc = lat_pace(p, g, e, rate, secs, t_sent, cap, &out->sent) ||
+        rc = lat_pace(p, g, e, rate, secs, t_sent, ms_sent, cap, &out->sent) ||
              lat_drain(&w, out->sent + 1, a);
+    double c1 = cpu_self_s(), w1 = now_s();
     out->counted = w.done > 0 ? w.done - 1 : 0;
     if (e) {
         atomic_store(&e->ctl.stop, 1);
-        if (engine_join(e, NULL))
+        if (engine_join(e, &ecpu))
             rc = -1;
     }
+    double per = out->sent > 0 ? 1e6 / (double)out->sent : 0;
+    out->cpu_us = (c1 - c0) * per;
+    out->engine_cpu_us = ecpu * per;
+    out->wall_s = w1 - w0;
     alert_reader_stop(a);
     int64_t alerts = rc ? -1 : topic_count(p, LAT_ALERTS, parts, NULL);
     if (alerts >= 0) {
         out->alerts = (long)alerts - 1; /* the warm-up's is not one of them */
         out->matched = a->matched;
-        lat_percentiles(a->lat, out->sent, out);
+        lat_percentiles(a->lat, a->lat, out->sent, &out->p50_ms, &out->p99_ms, &out->max_ms);
+        lat_percentiles(a->lat, a->eng, out->sent, &out->eng_p50_ms, &out->eng_p99_ms, NULL);
         out->ran = true;
     }
     if (w.c)
@@ -1407,8 +1429,10 @@ static int latency_bench(rw_mock_t *mock, int redis_port, const char *rules, gen
     if (p)
         rd_kafka_destroy(p);
     free(a->lat);
+    free(a->eng);
     free(a);
     free(t_sent);
+    free(ms_sent);
     return rc || alerts < 0 ? -1 : 0;
 }
 
@@ -1717,6 +1741,11 @@ static int phase_latency(bench_t *b) {
            num(l->sent), num(llround(l->rate)),
            b->latency_only ? "RW_BENCH_LAT_RATE" : "half the engine rate", b->lat_s,
            LAT_BURST_US / 1000, LAT_TOPIC, LAT_PARTITIONS, num(l->counted), loadavg());
+    printf("           to the engine's produce call of the alert (its Kafka timestamp): p50 %.0f "
+           "ms, p99 %.0f ms; the rest is the producer's linger, the broker and the reader; CPU "
+           "%.1f us/event in the engine's thread, %.1f us/event in this process (the engine, "
+           "librdkafka, the mock broker, the bench's clients), over %.1f s\n",
+           l->eng_p50_ms, l->eng_p99_ms, l->engine_cpu_us, l->cpu_us, l->wall_s);
     printf("           (the engine and the alert reader fetch with fetch.wait.max.ms=%s, which "
            "librdkafka warns the engine's producer ignores: the mock broker holds an empty "
            "fetch for the whole wait even when data arrives, where a real one answers at once)\n",
