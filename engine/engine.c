@@ -1068,26 +1068,21 @@ static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
     return 1;
 }
 
-/* How long a batch waits to fill once its first message is in. */
-#define BATCH_LINGER_MS 5
-
-/* Reads up to want messages: waits up to poll_ms for the first, then at most
- * BATCH_LINGER_MS for the batch to fill. A busy stream gives full batches at
- * once; a quiet one, small batches soon (lower latency). */
+/* Reads up to want messages: what has arrived, without waiting, or when
+ * nothing has, the first message within poll_ms and whatever came with it. A
+ * batch never waits to fill: while one batch's Redis write is in flight the
+ * next one gathers what arrives meanwhile, so batches grow with the rate by
+ * themselves, and an event waits for no timer. */
 static ssize_t consume_batch(engine_t *e, rd_kafka_message_t **msgs, size_t want, int poll_ms) {
     ssize_t n = rd_kafka_consume_batch_queue(e->queue, 0, msgs, want);
-    if (n < 0 || (size_t)n == want)
+    if (n != 0)
         return n;
-    if (n == 0) {
-        rd_kafka_message_t *m = rd_kafka_consume_queue(e->queue, poll_ms);
-        if (!m)
-            return 0;
-        msgs[n++] = m;
-    }
-    ssize_t more = (size_t)n < want ? rd_kafka_consume_batch_queue(e->queue, BATCH_LINGER_MS,
-                                                                   msgs + n, want - (size_t)n)
-                                    : 0;
-    return n + (more > 0 ? more : 0);
+    rd_kafka_message_t *m = rd_kafka_consume_queue(e->queue, poll_ms);
+    if (!m)
+        return 0;
+    msgs[0] = m;
+    ssize_t more = want > 1 ? rd_kafka_consume_batch_queue(e->queue, 0, msgs + 1, want - 1) : 0;
+    return 1 + (more > 0 ? more : 0);
 }
 
 typedef struct rekey_wait {
@@ -1726,7 +1721,7 @@ static int engine_open(engine_t *e, char *err, size_t errlen) {
         return RW_EXIT_RUNTIME;
     }
 
-    static const char *const producer_defaults[] = {"linger.ms", "5", "enable.idempotence", "true",
+    static const char *const producer_defaults[] = {"linger.ms", "0", "enable.idempotence", "true",
                                                     NULL};
     conf = rw_kafka_conf_for(cfg, RW_KAFKA_PRODUCER, producer_defaults, err, errlen);
     if (!conf)
