@@ -64,7 +64,7 @@ static int64_t work_days(const rw_calendar_t *cal, int64_t d0, int64_t d1) {
     int64_t n = d1 - d0;
     int off_per_week = 0;
     for (int w = 0; w < 7; w++)
-        off_per_week += (cal->weekend >> w) & 1u;
+        off_per_week += (int)((cal->weekend >> w) & 1u);
     int64_t count = (n / 7) * (7 - off_per_week);
     for (int64_t d = d0 + (n / 7) * 7; d < d1; d++)
         count += !is_weekend(cal, d);

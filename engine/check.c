@@ -236,7 +236,7 @@ static int kafka_probe(const rw_config_t *c, char *why, size_t len) {
     if (!colon)
         return 0;
     *colon = 0;
-    int port = atoi(colon + 1);
+    int port = (int)strtol(colon + 1, NULL, 10);
     json_t *sp = json_object_get(c->properties, "security.protocol");
     const char *proto = json_string_value(sp) ? json_string_value(sp) : "plaintext";
     bool wants_tls = strcasecmp(proto, "ssl") == 0 || strcasecmp(proto, "sasl_ssl") == 0;
@@ -297,7 +297,7 @@ static void check_redis(findings_t *f, const rw_config_t *c, int timeout_ms) {
     if (c->n_redis_cluster_nodes) { /* a Redis Cluster: its first seed */
         const char *seed = c->redis_cluster_nodes[0], *colon = strrchr(seed, ':');
         snprintf(host, sizeof(host), "%.*s", (int)(colon - seed), seed);
-        port = atoi(colon + 1);
+        port = (int)strtol(colon + 1, NULL, 10);
     }
     if (c->redis_unix_socket)
         snprintf(where, sizeof(where), "%s", c->redis_unix_socket);

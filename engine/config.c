@@ -513,16 +513,17 @@ static int security_check(cctx_t *x, const json_t *props) {
             sasl = true;
         else if (!strcasecmp(proto, "sasl_ssl"))
             ssl = sasl = true;
-        else if (strcasecmp(proto, "plaintext"))
+        else if (strcasecmp(proto, "plaintext") != 0)
             return cerr(x, "/kafka/properties/security.protocol", false,
                         "kafka.properties.security.protocol: use plaintext, ssl, sasl_plaintext "
                         "or sasl_ssl");
     }
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)props, k, v) {
+    json_object_foreach(RW_UNCONST(json_t *, props), k, v) {
         snprintf(p, sizeof(p), "/kafka/properties/%s", k);
-        if (!strncmp(k, "ssl.", 4) && !ssl && strcmp(k, "ssl.endpoint.identification.algorithm"))
+        if (!strncmp(k, "ssl.", 4) && !ssl &&
+            strcmp(k, "ssl.endpoint.identification.algorithm") != 0)
             return cerr(x, p, true,
                         "kafka.properties.%s: security.protocol is %s, so TLS "
                         "settings would be ignored (use ssl or sasl_ssl)",
@@ -550,7 +551,7 @@ static int security_check(cctx_t *x, const json_t *props) {
                         "kafka.properties: SASL needs sasl.mechanisms (PLAIN, SCRAM-SHA-256, "
                         "SCRAM-SHA-512, GSSAPI or OAUTHBEARER)");
         bool userpass = !strcmp(mech, "PLAIN") || !strncmp(mech, "SCRAM-", 6);
-        if (!userpass && strcmp(mech, "GSSAPI") && strcmp(mech, "OAUTHBEARER"))
+        if (!userpass && strcmp(mech, "GSSAPI") != 0 && strcmp(mech, "OAUTHBEARER") != 0)
             return cerr(x, "/kafka/properties", false,
                         "kafka.properties: unknown SASL mechanism \"%s\"", mech);
         if (userpass && (!prop_str(props, "sasl.username") || !prop_str(props, "sasl.password")))
@@ -997,7 +998,7 @@ static int env_apply(cctx_t *x, json_t *root) {
         size_t nl = strcspn(*e, "=");
         size_t i = 0;
         while (i < N_ENV_KEYS &&
-               (strlen(env_keys[i].name) != nl || strncmp(*e, env_keys[i].name, nl)))
+               (strlen(env_keys[i].name) != nl || strncmp(*e, env_keys[i].name, nl) != 0))
             i++;
         if (i == N_ENV_KEYS)
             return rw_error_set(x->err, "environment", 0, 0,

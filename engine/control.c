@@ -50,7 +50,7 @@ static unsigned char *b64_decode(const char *in, size_t *out_len) {
         free(out);
         return NULL;
     }
-    size_t pad = (in[n - 1] == '=') + (in[n - 2] == '=');
+    size_t pad = (in[n - 1] == '=' ? 1u : 0u) + (in[n - 2] == '=' ? 1u : 0u);
     *out_len = (size_t)got - pad;
     return out;
 }
@@ -321,7 +321,7 @@ rd_kafka_resp_err_t rw_control_produce(rd_kafka_t *p, const char *topic, const c
     }
     rd_kafka_resp_err_t err = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
                                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                                RD_KAFKA_V_VALUE((void *)value, len),
+                                                RD_KAFKA_V_VALUE(RW_UNCONST(void *, value), len),
                                                 RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
     if (err)
         rd_kafka_headers_destroy(h);

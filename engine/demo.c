@@ -44,7 +44,7 @@ static long long processed(redisContext *c) {
     for (size_t i = 0; i < keys->elements; i++) {
         redisReply *h = redisCommand(c, "HVALS %s", keys->element[i]->str);
         for (size_t j = 0; h && h->type == REDIS_REPLY_ARRAY && j < h->elements; j++)
-            total += atoll(h->element[j]->str);
+            total += strtoll(h->element[j]->str, NULL, 10);
         if (h)
             freeReplyObject(h);
     }

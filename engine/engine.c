@@ -274,7 +274,7 @@ static char *alert_without_event(const char *v, size_t len, size_t *out_len) {
     rw_buf_append(&b, v, head);
     rw_buf_printf(&b, "{\"omitted\":\"larger than Kafka takes\",\"bytes\":%zu}}", len - head - 1);
     *out_len = b.len;
-    return (char *)rw_buf_cstr(&b);
+    return rw_buf_take(&b);
 }
 
 /* Makes an output Kafka refused smaller: a dead letter carries a prefix of its
@@ -311,7 +311,7 @@ static void outs_build(outs_t *os, pipeline_t *p, size_t max) {
             if (!p->dead_topic)
                 continue;
             out_t *o = out_add(os, p->dead_topic);
-            o->value = (char *)it->msg.payload;
+            o->value = RW_UNCONST(char *, it->msg.payload); /* not own_value: never freed */
             o->len = it->msg.len;
             o->dead_error = rw_strdup(it->error);
             o->dead_topic = it->msg.topic;
@@ -1163,7 +1163,7 @@ static void audit_produce(engine_t *e, const char *text) {
     while ((err = rd_kafka_producev(e->producer, RD_KAFKA_V_TOPIC(e->cfg->audit_topic),
                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                     RD_KAFKA_V_KEY(e->cfg->group_id, strlen(e->cfg->group_id)),
-                                    RD_KAFKA_V_VALUE((void *)text, strlen(text)),
+                                    RD_KAFKA_V_VALUE(RW_UNCONST(void *, text), strlen(text)),
                                     RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         rd_kafka_poll(e->producer, 100);
     if (err)

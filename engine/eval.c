@@ -64,7 +64,7 @@ static uint64_t value_hash(const char *v) { return bytes_hash(v, strlen(v)); }
 
 static void value_free(const char *v) {
     if (v != no_value)
-        free((char *)v);
+        free(RW_UNCONST(void *, v));
 }
 
 /* A recorded value read as a number (0 when it is not one). Plain decimals of
@@ -229,7 +229,7 @@ char *rw_cool_format(const rw_cool_t *c) {
     rw_buf_init(&b);
     rw_buf_printf(&b, "%d %lld %lld %s", c->level, (long long)c->until_ms, (long long)c->suppressed,
                   c->set_by ? c->set_by : "");
-    return (char *)rw_buf_cstr(&b);
+    return rw_buf_take(&b);
 }
 
 void rw_batch_clear_cases(rw_batch_t *b) {
@@ -1515,7 +1515,7 @@ char *rw_alert_key(const rw_batch_t *b, const rw_item_t *it) {
     rw_buf_t k;
     rw_buf_init(&k);
     rw_buf_printf(&k, "%s:%s", r->key->path, ref);
-    return (char *)rw_buf_cstr(&k);
+    return rw_buf_take(&k);
 }
 
 static json_t *measure_json(double x);
@@ -1541,7 +1541,7 @@ char *rw_case_alert_key(const rw_batch_t *b, const rw_case_alert_t *ca) {
     rw_buf_t k;
     rw_buf_init(&k);
     rw_buf_printf(&k, "%s:%s", r->case_key->path, ref);
-    return (char *)rw_buf_cstr(&k);
+    return rw_buf_take(&k);
 }
 
 char *rw_case_alert_build(const rw_batch_t *b, const rw_case_alert_t *ca, int64_t emitted_ms) {
@@ -1665,5 +1665,5 @@ char *rw_alert_build(const rw_batch_t *b, const rw_item_t *it, int64_t emitted_m
     rw_json_write(&o, masked);
     json_decref(masked);
     rw_buf_puts(&o, "}");
-    return (char *)rw_buf_cstr(&o);
+    return rw_buf_take(&o);
 }

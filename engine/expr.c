@@ -357,7 +357,7 @@ static void parse_primary(parser_t *p) {
             k++;
         if (!quoted && p->s[k] == '(' && strcmp(name, "not") != 0) {
             static const char *const fns[] = {"min", "max", "abs", NULL};
-            if (strcmp(name, "min") && strcmp(name, "max") && strcmp(name, "abs")) {
+            if (strcmp(name, "min") != 0 && strcmp(name, "max") != 0 && strcmp(name, "abs") != 0) {
                 char msg[200];
                 snprintf(msg, sizeof(msg), "unknown function \"%.64s\"", name);
                 rw_suggest_append(msg, sizeof(msg), name, fns, (size_t)-1);

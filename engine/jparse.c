@@ -267,7 +267,7 @@ static json_t *literal(parser_t *ps, const char *word, size_t n, json_t *v) {
 
 /* After a member of an object or array: 0 when a comma says another follows,
  * 1 when close ends it, -1 otherwise. */
-static int after_member(parser_t *ps, char close) {
+static int after_member(parser_t *ps, unsigned char close) {
     ws(ps);
     if (ps->p < ps->end && *ps->p == ',') {
         ps->p++;

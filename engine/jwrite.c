@@ -117,7 +117,7 @@ void rw_json_write(rw_buf_t *b, const json_t *v) {
         size_t kl;
         json_t *m;
         bool first = true;
-        json_object_keylen_foreach((json_t *)v, k, kl, m) {
+        json_object_keylen_foreach(RW_UNCONST(json_t *, v), k, kl, m) {
             if (!first)
                 rw_buf_append(b, ",", 1);
             first = false;

@@ -259,7 +259,7 @@ int rw_cmd_run(int argc, char **argv) {
     }
     const char *sa = getenv("RW_STOP_AFTER"); /* benchmarks: stop after N messages */
     if (sa)
-        cfg.stop_after = atol(sa);
+        cfg.stop_after = strtol(sa, NULL, 10);
     rw_signals_install();
     int rc = rw_engine_run(&cfg, &ctl);
     rw_config_fini(&cfg);

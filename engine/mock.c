@@ -102,13 +102,13 @@ long rw_mock_produce_file_at(rd_kafka_t *p, const char *path, const char *topic,
                                                                     : "events.service";
         const char *key = entity_key(ev);
         rd_kafka_resp_err_t err;
-        while ((err = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(to),
-                                        RD_KAFKA_V_PARTITION((topic ? 0 : RD_KAFKA_PARTITION_UA)),
-                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                        RD_KAFKA_V_VALUE(line, (size_t)len),
-                                        RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-                                        RD_KAFKA_V_TIMESTAMP(event_time ? event_ms(ev) : 0),
-                                        RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        while (
+            (err = rd_kafka_producev(
+                 p, RD_KAFKA_V_TOPIC(to), RD_KAFKA_V_PARTITION((topic ? 0 : RD_KAFKA_PARTITION_UA)),
+                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(line, (size_t)len),
+                 RD_KAFKA_V_KEY(RW_UNCONST(void *, key), key ? strlen(key) : 0),
+                 RD_KAFKA_V_TIMESTAMP(event_time ? event_ms(ev) : 0), RD_KAFKA_V_END)) ==
+            RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(p, 100);
         json_decref(ev);
         if (err) {

@@ -174,12 +174,15 @@ typedef union value {
     int idx;
     const char *str; /* borrowed from the JSON value or the default */
     const void *ptr;
-    rw_strlist_t list; /* items: a new block (free with free()) */
+    struct {
+        const char **items; /* a new block (free with free()); the text is borrowed */
+        size_t n;
+    } list;
 } value_t;
 
 /* A new block holding the list's pointers and the text of its integer items. Returns NULL
  * with why filled when an item is neither a string nor an integer. */
-static const char *const *list_build(const json_t *arr, char *why, size_t len) {
+static const char **list_build(const json_t *arr, char *why, size_t len) {
     size_t n = json_array_size(arr), text = 0, i;
     json_t *v;
     json_array_foreach(arr, i, v) {
@@ -192,19 +195,23 @@ static const char *const *list_build(const json_t *arr, char *why, size_t len) {
             return NULL;
         }
     }
-    char **items = rw_calloc(1, (n + 1) * sizeof(char *) + text);
+    const char **items = rw_calloc(1, (n + 1) * sizeof(char *) + text);
     char *t = (char *)(items + n + 1);
     json_array_foreach(arr, i, v) {
         if (json_is_string(v)) {
-            items[i] = (char *)json_string_value(v);
+            items[i] = json_string_value(v);
             continue;
         }
         int w = snprintf(t, 24, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         items[i] = t;
         t += w + 1;
     }
-    return (const char *const *)items;
+    return items;
 }
+
+/* Frees a list's block. module.h shows it to modules as read-only; the engine made it and is
+ * the one to free it. */
+static void strlist_free(rw_strlist_t l) { free(RW_UNCONST(void *, l.items)); }
 
 /* An enum or a level: the index of v among the choices (levels count from 1). */
 static int convert_choice(const rw_param_t *p, const json_t *v, const char *e, value_t *out,
@@ -241,7 +248,7 @@ static int check_bounds(const rw_param_t *p, double x, const char *e, value_t *o
         snprintf(why, len, "%s is out of bounds: %s%s", e, bound_subject(p), b);
     }
     if (p->type == RW_PARAM_STRING_LIST)
-        free((void *)out->list.items);
+        free(out->list.items);
     return -1;
 }
 
@@ -427,7 +434,7 @@ static size_t unknown_keys(const rw_params_ctx_t *c, const rw_param_t *t, const 
     names[n] = NULL;
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)obj, k, v) {
+    json_object_foreach(RW_UNCONST(json_t *, obj), k, v) {
         if (known(t, k) || listed(c->extra, k))
             continue;
         char p[512], hint[400];
@@ -480,12 +487,12 @@ static void store(const rw_param_t *p, const value_t *v, void *base) {
     case RW_PARAM_STRING_LIST: {
         rw_strlist_t old;
         memcpy(&old, at, sizeof(old));
-        free((void *)old.items);
+        strlist_free(old);
         /* Items borrowed from JSON become copies inside one new block. */
         size_t text = 0;
         for (size_t i = 0; i < v->list.n; i++)
             text += strlen(v->list.items[i]) + 1;
-        char **items = rw_calloc(1, (v->list.n + 1) * sizeof(char *) + text);
+        const char **items = rw_calloc(1, (v->list.n + 1) * sizeof(char *) + text);
         char *t = (char *)(items + v->list.n + 1);
         for (size_t i = 0; i < v->list.n; i++) {
             size_t l = strlen(v->list.items[i]) + 1;
@@ -493,8 +500,8 @@ static void store(const rw_param_t *p, const value_t *v, void *base) {
             items[i] = t;
             t += l;
         }
-        free((void *)v->list.items);
-        rw_strlist_t l = {(const char *const *)items, v->list.n};
+        free(v->list.items);
+        rw_strlist_t l = {items, v->list.n};
         memcpy(at, &l, sizeof(l));
         break;
     }
@@ -595,7 +602,7 @@ static void clear(const rw_param_t *p, void *base) {
     } else if (p->type == RW_PARAM_STRING_LIST) {
         rw_strlist_t l;
         memcpy(&l, at, sizeof(l));
-        free((void *)l.items);
+        strlist_free(l);
     }
     if (type_known(p->type))
         memset(at, 0, types[p->type].size);

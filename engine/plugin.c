@@ -169,7 +169,7 @@ fail:
 
 /* Opens, checks and registers one module; appends it to the list. */
 static int plugin_add(const char *rdir, const char *path, rw_error_t *err) {
-    rw_plugin_t p;
+    rw_plugin_t p = {0};
     if (plugin_open(rdir, path, &p, err) != 0)
         return -1;
     char e[256];

@@ -93,7 +93,7 @@ int rw_redis_server_start_args(rw_redis_server_t *s, const char *password, const
             for (size_t i = 0; extra && extra[i] && n < 63; i++)
                 argv[n++] = extra[i];
             argv[n] = NULL;
-            execvp("redis-server", (char *const *)argv);
+            execvp("redis-server", RW_UNCONST(char *const *, argv));
             _exit(127);
         }
         s->pid = pid;

@@ -15,7 +15,7 @@ uint16_t rw_rcluster_crc16(const char *buf, size_t len) {
     for (size_t i = 0; i < len; i++) {
         crc ^= (uint16_t)((uint8_t)buf[i] << 8);
         for (int b = 0; b < 8; b++)
-            crc = crc & 0x8000 ? (uint16_t)((crc << 1) ^ 0x1021) : (uint16_t)(crc << 1);
+            crc = (uint16_t)(crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1);
     }
     return crc;
 }
@@ -94,7 +94,7 @@ rw_rcluster_t *rw_rcluster_new(const rw_rcluster_opts_t *o) {
         for (size_t i = 0; i < o->n_seeds; i++) {
             const char *s = o->seeds[i], *colon = strrchr(s, ':');
             if (colon)
-                node_add(c, s, (size_t)(colon - s), atoi(colon + 1));
+                node_add(c, s, (size_t)(colon - s), (int)strtol(colon + 1, NULL, 10));
         }
         memset(c->slots, 0xff, RW_RCLUSTER_SLOTS * sizeof(*c->slots));
     } else {
@@ -169,7 +169,7 @@ static int reply_failed(redisContext *ctx, redisReply *r, const char *what, char
 redisContext *rw_rcluster_connect(const char *host, int port, const char *unix_socket,
                                   const char *password, int db, int timeout_ms, char *err,
                                   size_t errlen) {
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    struct timeval tv = {timeout_ms / 1000, (suseconds_t)(timeout_ms % 1000) * 1000};
     redisContext *ctx = unix_socket && *unix_socket ? redisConnectUnixWithTimeout(unix_socket, tv)
                                                     : redisConnectWithTimeout(host, port, tv);
     if (!ctx || ctx->err) {
@@ -367,8 +367,8 @@ static bool redirected(rw_rcluster_t *c, const redisReply *r, bool *ask, int *no
     const char *addr = sp ? sp + 1 : NULL, *colon = addr ? strrchr(addr, ':') : NULL;
     if (!colon)
         return false;
-    *slot = atoi(p);
-    *node = node_add(c, addr, (size_t)(colon - addr), atoi(colon + 1));
+    *slot = (int)strtol(p, NULL, 10);
+    *node = node_add(c, addr, (size_t)(colon - addr), (int)strtol(colon + 1, NULL, 10));
     return true;
 }
 

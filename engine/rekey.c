@@ -103,7 +103,7 @@ static int route_parse(pctx_t *x, const json_t *o, const char *at, bool listed,
                     at + 1, listed ? "\"input\": \"events.transactions\", " : "");
     const char *k;
     const json_t *v;
-    json_object_foreach((json_t *)o, k, v) {
+    json_object_foreach(RW_UNCONST(json_t *, o), k, v) {
         if (!in_list(k, keys, 0) || (!listed && strcmp(k, "input") == 0)) {
             char p[300];
             snprintf(p, sizeof(p), "%s/%s", at, k);

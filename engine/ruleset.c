@@ -107,7 +107,7 @@ static void check_keys(load_ctx_t *c, const json_t *obj, const char *pointer, co
                        const char *const *allowed) {
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)obj, k, v) {
+    json_object_foreach(RW_UNCONST(json_t *, obj), k, v) {
         bool ok = false;
         for (size_t i = 0; allowed[i]; i++)
             if (strcmp(k, allowed[i]) == 0)
@@ -210,7 +210,7 @@ static rw_field_t *key_compile(rw_ruleset_t *rs, const json_t *spec, char *err, 
     rw_buf_init(&b);
     for (size_t i = 0; i < n; i++)
         rw_buf_printf(&b, "%s%s", i ? "+" : "", subs[i]->path);
-    f->path = (char *)rw_buf_cstr(&b);
+    f->path = rw_buf_take(&b);
     f->n_subs = n;
     f->subs = rw_calloc(n, sizeof(*f->subs));
     memcpy(f->subs, subs, n * sizeof(*subs));
@@ -438,7 +438,7 @@ static const char *const op_names[] = {"eq", "ne", "in", "gt", "gte", "lt", "lte
 static bool value_equal(const json_t *a, const json_t *b) {
     if (json_is_number(a) && json_is_number(b))
         return json_number_value(a) == json_number_value(b);
-    return json_equal((json_t *)a, (json_t *)b);
+    return json_equal(a, b);
 }
 
 /* -2: not comparable; else <0, 0, >0. */
@@ -621,7 +621,7 @@ static void match_parse(load_ctx_t *c, rw_ruleset_t *rs, const json_t *obj, cons
     }
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)obj, k, v) {
+    json_object_foreach(RW_UNCONST(json_t *, obj), k, v) {
         char p[512], e[256];
         snprintf(p, sizeof(p), "%s/%s", pointer ? pointer : "", k);
         if (strcmp(k, EXPR_KEY) == 0) {
@@ -836,7 +836,13 @@ static int mask_spec_parse(const char *s, int *first, int *last) {
     return 0;
 }
 
-const rw_mask_t *rw_ruleset_mask_for(const rw_ruleset_t *rs, const char *field);
+/* The index of field's mask in rs->masks; n_masks when it has none. */
+static size_t mask_index(const rw_ruleset_t *rs, const char *field) {
+    size_t i = 0;
+    while (i < rs->n_masks && strcmp(rs->masks[i].field, field) != 0)
+        i++;
+    return i;
+}
 
 static const char *const default_masks[][2] = {{"account", "6-4"},   {"counterparty", "6-4"},
                                                {"id_number", "6-4"}, {"card_number", "6-4"},
@@ -864,7 +870,7 @@ static void masking_parse(load_ctx_t *c, rw_ruleset_t *rs, const json_t *m) {
     }
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)m, k, v) {
+    json_object_foreach(RW_UNCONST(json_t *, m), k, v) {
         int a, b;
         char p[512];
         snprintf(p, sizeof(p), "/masking/%s", k);
@@ -876,10 +882,10 @@ static void masking_parse(load_ctx_t *c, rw_ruleset_t *rs, const json_t *m) {
                  k, show(v, sv, sizeof(sv)));
             continue;
         }
-        rw_mask_t *known = (rw_mask_t *)rw_ruleset_mask_for(rs, k);
-        if (known) {
-            known->keep_first = a;
-            known->keep_last = b;
+        size_t known = mask_index(rs, k);
+        if (known < rs->n_masks) {
+            rs->masks[known].keep_first = a;
+            rs->masks[known].keep_last = b;
         } else {
             mask_add(rs, k, a, b);
         }
@@ -887,10 +893,8 @@ static void masking_parse(load_ctx_t *c, rw_ruleset_t *rs, const json_t *m) {
 }
 
 const rw_mask_t *rw_ruleset_mask_for(const rw_ruleset_t *rs, const char *field) {
-    for (size_t i = 0; i < rs->n_masks; i++)
-        if (strcmp(rs->masks[i].field, field) == 0)
-            return &rs->masks[i];
-    return NULL;
+    size_t i = mask_index(rs, field);
+    return i < rs->n_masks ? &rs->masks[i] : NULL;
 }
 
 /* Counts UTF-8 characters; masking works on characters, not bytes. */
@@ -978,7 +982,7 @@ char *rw_key_mask(const rw_ruleset_t *rs, const rw_field_t *f, const char *text)
     }
     free(part);
     free(masked);
-    return (char *)rw_buf_cstr(&o);
+    return rw_buf_take(&o);
 }
 
 static json_t *mask_value(const rw_mask_t *mask, const json_t *v) {
@@ -1008,14 +1012,14 @@ static json_t *mask_value(const rw_mask_t *mask, const json_t *v) {
     return r ? r : json_string("*");
 }
 
-static json_t *mask_walk(const rw_ruleset_t *rs, const json_t *v, int depth) {
+static json_t *mask_walk(const rw_ruleset_t *rs, json_t *v, int depth) {
     if (depth > 64)
         return json_string("*");
     if (json_is_object(v)) {
         json_t *o = json_object();
         const char *k;
         json_t *x;
-        json_object_foreach((json_t *)v, k, x) {
+        json_object_foreach(v, k, x) {
             const rw_mask_t *m = rw_ruleset_mask_for(rs, k);
             json_object_set_new(o, k, m ? mask_value(m, x) : mask_walk(rs, x, depth + 1));
         }
@@ -1028,10 +1032,10 @@ static json_t *mask_walk(const rw_ruleset_t *rs, const json_t *v, int depth) {
         json_array_foreach(v, i, x) json_array_append_new(a, mask_walk(rs, x, depth + 1));
         return a;
     }
-    return json_incref((json_t *)v);
+    return json_incref(v);
 }
 
-json_t *rw_ruleset_mask_event(const rw_ruleset_t *rs, const json_t *event) {
+json_t *rw_ruleset_mask_event(const rw_ruleset_t *rs, json_t *event) {
     return mask_walk(rs, event, 0);
 }
 

@@ -212,7 +212,8 @@ char *rw_key_mask(const rw_ruleset_t *rs, const rw_field_t *f, const char *text)
 size_t rw_mask_apply(const rw_mask_t *mask, const char *value, size_t len, char *out,
                      size_t outlen);
 const rw_mask_t *rw_ruleset_mask_for(const rw_ruleset_t *rs, const char *field);
-/* Returns a new copy of event with every masked field masked, at any depth. */
-json_t *rw_ruleset_mask_event(const rw_ruleset_t *rs, const json_t *event);
+/* Returns a new copy of event with every masked field masked, at any depth. The copy holds
+ * references to event's unmasked scalars (so event is not const). */
+json_t *rw_ruleset_mask_event(const rw_ruleset_t *rs, json_t *event);
 
 #endif

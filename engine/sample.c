@@ -82,7 +82,7 @@ static bool paths_has(const paths_t *p, const char *path) {
 static void paths_walk(paths_t *p, const json_t *obj, const char *prefix, int depth) {
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)obj, k, v) {
+    json_object_foreach(RW_UNCONST(json_t *, obj), k, v) {
         char path[512];
         snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", k);
         paths_add(p, path);

@@ -191,7 +191,7 @@ static int parse_field(pctx_t *x, const char *ptr, const char *path, const json_
     bool typed = json_object_get(spec, "type") != NULL;
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)spec, k, v) {
+    json_object_foreach(RW_UNCONST(json_t *, spec), k, v) {
         if (parse_spec_key(x, ptr, k, v, f))
             return -1;
     }
@@ -219,7 +219,7 @@ rw_schema_t *rw_schema_parse(const json_t *obj, const char *source, const char *
     s->types = calloc(json_object_size(obj) + 1, sizeof(etype_t));
     const char *tname;
     json_t *fields;
-    json_object_foreach((json_t *)obj, tname, fields) {
+    json_object_foreach(RW_UNCONST(json_t *, obj), tname, fields) {
         char tp[512];
         ptr_join(tp, sizeof(tp), pointer, tname);
         etype_t *t = &s->types[s->n_types++];

@@ -28,7 +28,7 @@ static void hash_each(rw_rcluster_t *c, const char *key,
                       void (*fn)(const char *field, long long v, void *arg), void *arg) {
     redisReply *r = rw_rcluster_command(c, key, "HGETALL %s", key);
     for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2)
-        fn(r->element[i]->str, atoll(r->element[i + 1]->str), arg);
+        fn(r->element[i]->str, strtoll(r->element[i + 1]->str, NULL, 10), arg);
     if (r)
         freeReplyObject(r);
 }
@@ -177,8 +177,10 @@ void rw_stats_print(void *redis, const char *p, const char *date, int top, FILE 
 /* Whether text is a real date "YYYY-MM-DD". */
 static bool date_valid(const char *t) {
     int y, m, d, n = 0;
-    if (strlen(t) != 10 || sscanf(t, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 || m < 1 ||
-        m > 12 || d < 1 || d > 31)
+    /* Fields of at most 4 and 2 digits cannot overflow; the count and %n are checked. */
+    if (strlen(t) != 10 ||
+        sscanf(t, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || // NOLINT(cert-err34-c): see above
+        n != 10 || m < 1 || m > 12 || d < 1 || d > 31)
         return false;
     int64_t y2;
     unsigned m2, d2;

@@ -231,7 +231,7 @@ typedef struct redisstore {
     bool layout_checked;  /* looked for keys of the layout before {rw}: once */
     int64_t warned_at_ms; /* the last warning of a write replicas did not confirm */
     /* argv under construction */
-    char **argv;
+    const char **argv;
     size_t *argl;
     size_t argc, argcap;
     rw_buf_t strs; /* backing text of argv, by offset */
@@ -1363,8 +1363,7 @@ static int apply_collect(redisstore_t *s) {
         s->argl[0] = 4;
         s->argv[1] = s->script;
         s->argl[1] = strlen(s->script);
-        rw_rcluster_append_argv(s->rc, 3, (int)s->argc, (const char **)s->argv, s->argl,
-                                RW_RC_WRITE);
+        rw_rcluster_append_argv(s->rc, 3, (int)s->argc, s->argv, s->argl, RW_RC_WRITE);
         r = rs_exec(s, "apply") == 0 ? reply_get(s) : NULL;
     }
     if (!r)

@@ -205,7 +205,7 @@ int rw_time_parse(const char *s, size_t n, int64_t *out_ms) {
         last_y = y, last_mo = mo, last_d = d;
     }
     int64_t days = last_days;
-    int64_t secs = days * 86400 + h * 3600 + mi * 60 + se - (int64_t)off_min * 60;
+    int64_t secs = days * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + se - (int64_t)off_min * 60;
     *out_ms = secs * 1000 + ms;
     return 0;
 }
@@ -412,6 +412,13 @@ const char *rw_buf_cstr(rw_buf_t *b) {
     buf_reserve(b, 0);
     b->data[b->len] = 0;
     return b->data;
+}
+
+char *rw_buf_take(rw_buf_t *b) {
+    rw_buf_cstr(b);
+    char *s = b->data;
+    rw_buf_init(b);
+    return s;
 }
 
 char *rw_file_read(const char *path, size_t *len, rw_error_t *err) {

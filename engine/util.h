@@ -112,6 +112,8 @@ void rw_buf_puts(rw_buf_t *b, const char *s);
 void rw_buf_printf(rw_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends a NUL (not counted in len) and returns data. */
 const char *rw_buf_cstr(rw_buf_t *b);
+/* Appends a NUL and hands the text to the caller (free with free()); b is left empty. */
+char *rw_buf_take(rw_buf_t *b);
 
 /* Allocation that aborts on out-of-memory (the engine cannot go on without it). */
 void *rw_malloc(size_t n);
@@ -119,6 +121,16 @@ void *rw_calloc(size_t n, size_t size);
 void *rw_realloc(void *p, size_t n);
 char *rw_strdup(const char *s);
 char *rw_strndup(const char *s, size_t n);
+
+/* Drops a const, the one way riskwarn does (so that -Wcast-qual reports any other), where
+ * the pointer is only read through or is the engine's own to free:
+ * - C library functions that take a non-const pointer but only read through it: jansson's
+ *   object iterators, librdkafka's copied (RD_KAFKA_MSG_F_COPY) payloads and keys, execvp's
+ *   argv;
+ * - blocks the engine allocated and shows read-only (module.h's window values and string
+ *   lists, a consumed message's payload kept in an output that is never freed), when the
+ *   engine frees them or keeps them beside owned ones. */
+#define RW_UNCONST(type, p) ((type)(uintptr_t)(p))
 
 /* Reads a whole file. Returns a new NUL-terminated buffer (free with free()),
  * or NULL with err filled. */

@@ -55,7 +55,7 @@ void rw_webhook_sign(const char *secret, long long ts, const char *body, size_t 
     HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)msg.data, msg.len, mac,
          &mlen);
     rw_buf_fini(&msg);
-    memcpy(out, "sha256=", 7);
+    memcpy(out, "sha256=", 8); /* with its NUL: rw_hex writes from out + 7 */
     rw_hex(mac, mlen, out + 7);
 }
 

@@ -390,7 +390,7 @@ static int gen_event(gen_t *g, char *buf, size_t len, const char **key) {
         channel = rng_unit() < 0.7 ? "mobile" : "online";
         amount = exp(log(9000.0) + 0.8 * rng_normal());
         snprintf(device, sizeof(device), "d-%05d-x%03d", ai, g->burst_dev);
-        ipb = (unsigned)(g->burst_dev * 7919u) & 0xffffffu;
+        ipb = ((unsigned)g->burst_dev * 7919u) & 0xffffffu;
         if (g->burst_country)
             country = g->burst_country;
     } else {
@@ -411,7 +411,8 @@ static int gen_event(gen_t *g, char *buf, size_t len, const char **key) {
         } else if (strcmp(channel, "branch") == 0) {
             snprintf(device, sizeof(device), "br-%03u", rng_below(120));
         } else {
-            snprintf(device, sizeof(device), "d-%05d-%d", ai, 1 + (int)rng_below(a->n_devices));
+            snprintf(device, sizeof(device), "d-%05d-%d", ai,
+                     1 + (int)rng_below((uint32_t)a->n_devices));
         }
         if (rng_unit() < 0.01)
             country = foreign[rng_below(10)]; /* travelling */
@@ -711,10 +712,11 @@ static int64_t topic_count(rd_kafka_t *rk, const char *topic, int parts, int64_t
 static int produce_one(rd_kafka_t *p, const char *topic, const char *buf, int len,
                        const char *key) {
     rd_kafka_resp_err_t err;
-    while ((err = rd_kafka_producev(
-                p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_VALUE((void *)buf, (size_t)len), RD_KAFKA_V_KEY(key, strlen(key)),
-                RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+    while ((err = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic),
+                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                    RD_KAFKA_V_VALUE(RW_UNCONST(void *, buf), (size_t)len),
+                                    RD_KAFKA_V_KEY(RW_UNCONST(void *, key), strlen(key)),
+                                    RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         rd_kafka_poll(p, 10);
     if (err) {
         fprintf(stderr, "bench: produce to %s: %s\n", topic, rd_kafka_err2str(err));

@@ -132,7 +132,7 @@ START_TEST(test_cluster_upgrade_script) {
     if (pid == 0) {
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, 1);
-        execvp(argv[0], (char *const *)argv);
+        execvp(argv[0], RW_UNCONST(char *const *, argv));
         _exit(127);
     }
     int status;
@@ -190,7 +190,7 @@ START_TEST(test_cluster_unstored_window_entries_count_once) {
         rw_batch_plan(b);
         ck_assert_msg(st->load(st, b) == 0, "%s", st->last_error);
         rw_batch_evaluate(b);
-        ck_assert_int_eq(b->items[0].n_hits, i == 2); /* count-30d: low at 3 */
+        ck_assert_uint_eq(b->items[0].n_hits, i == 2); /* count-30d: low at 3 */
         if (i < 2) {
             ck_assert_msg(st->apply(st, b) == 0, "%s", st->last_error);
             continue;
@@ -202,7 +202,7 @@ START_TEST(test_cluster_unstored_window_entries_count_once) {
         ck_assert_int_eq(st->apply(st, b), RW_STORE_CONFLICT);
         freeReplyObject(redisCommand(rc, "SET {rw}:fence:t:events:0 1"));
         redisReply *keys = redisCommand(rc, "KEYS rw:w:count-30d*");
-        ck_assert_int_eq(keys->elements, 1);
+        ck_assert_uint_eq(keys->elements, 1);
         redisReply *card = redisCommand(rc, "ZCARD %s", keys->element[0]->str);
         ck_assert_int_eq(card->integer, 3);
         freeReplyObject(card);
@@ -212,7 +212,7 @@ START_TEST(test_cluster_unstored_window_entries_count_once) {
         rw_batch_forget_state(b);
         ck_assert_msg(st->load(st, b) == 0, "%s", st->last_error);
         rw_batch_evaluate(b);
-        ck_assert_int_eq(b->items[0].n_hits, 1);
+        ck_assert_uint_eq(b->items[0].n_hits, 1);
         ck_assert_int_eq(b->hits[b->items[0].hit_off].level, RW_LEVEL_LOW);
         ck_assert(b->hits[b->items[0].hit_off].measure == 3);
         ck_assert_msg(st->apply(st, b) == 0, "%s", st->last_error);
@@ -294,7 +294,7 @@ static int run_quiet(const char *const *argv) {
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, 1);
         dup2(devnull, 2);
-        execvp(argv[0], (char *const *)argv);
+        execvp(argv[0], RW_UNCONST(char *const *, argv));
         _exit(127);
     }
     int status;
@@ -802,7 +802,7 @@ START_TEST(test_cluster_engine_through_faults) {
     /* Windows, cases and cool-downs: what the same input leaves in one server. */
     lines_t ref = {0}, got = {0};
     reference_state(p.mock.bootstraps, p.redis.port, &ref);
-    ck_assert_int_gt(ref.n, 1000);
+    ck_assert_uint_gt(ref.n, 1000);
     for (int i = 0; i < NODES; i++)
         if (node_is_master(&c, i)) {
             redisContext *ctx = node_ctx(&c, i);

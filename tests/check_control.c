@@ -23,7 +23,7 @@ START_TEST(test_control_signatures_verify_and_refuse) {
     rw_error_t err;
     rw_keys_t *keys = keys_of(json, &err);
     ck_assert_msg(keys != NULL, "%s", err.text);
-    ck_assert_int_eq(rw_keys_count(keys), 1);
+    ck_assert_uint_eq(rw_keys_count(keys), 1);
 
     rw_signer_t *a = rw_signer_load(a_path, NULL, &err);
     ck_assert_ptr_nonnull(a);
@@ -145,7 +145,7 @@ START_TEST(test_control_limits_refuse_with_reasons) {
     rw_errors_t errs;
     rw_errors_init(&errs);
     ck_assert_ptr_null(rw_ruleset_load_limited(b.data, b.len, "big.json", &l, &errs));
-    ck_assert_int_eq(errs.n, 2);
+    ck_assert_uint_eq(errs.n, 2);
     ck_assert_ptr_nonnull(strstr(errs.items[0].text, "30 rules, over the limit of 20"));
     ck_assert_ptr_nonnull(strstr(errs.items[1].text, "rule r7: its window"));
     rw_errors_fini(&errs);
@@ -153,7 +153,7 @@ START_TEST(test_control_limits_refuse_with_reasons) {
     l.max_bytes = 100;
     rw_errors_init(&errs);
     ck_assert_ptr_null(rw_ruleset_load_limited(b.data, b.len, "big.json", &l, &errs));
-    ck_assert_int_eq(errs.n, 1);
+    ck_assert_uint_eq(errs.n, 1);
     ck_assert_ptr_nonnull(strstr(errs.items[0].text, "over the limit of 100"));
     rw_errors_fini(&errs);
     l = (rw_ruleset_limits_t){30, 1 << 20, 40LL * 86400000};
@@ -170,30 +170,30 @@ START_TEST(test_control_group_disagreement_outlasts_grace) {
     rw_group_t *g = rw_group_new("me");
     char why[300] = "";
     rw_group_note(g, "me", "other", "9", 0); /* its own heartbeat: ignored */
-    ck_assert_int_eq(rw_group_disagreeing(g, "aaa", 0, 3000, 1000, why, sizeof(why)), 0);
+    ck_assert_uint_eq(rw_group_disagreeing(g, "aaa", 0, 3000, 1000, why, sizeof(why)), 0);
     rw_group_note(g, "b", "aaa", "1", 0);
     rw_group_note(g, "c", "bbb", "2", 0);
     /* c differs, but not yet for longer than the grace. */
-    ck_assert_int_eq(rw_group_disagreeing(g, "aaa", 100, 3000, 1000, why, sizeof(why)), 0);
-    ck_assert_int_eq(rw_group_disagreeing(g, "aaa", 1200, 3000, 1000, why, sizeof(why)), 1);
+    ck_assert_uint_eq(rw_group_disagreeing(g, "aaa", 100, 3000, 1000, why, sizeof(why)), 0);
+    ck_assert_uint_eq(rw_group_disagreeing(g, "aaa", 1200, 3000, 1000, why, sizeof(why)), 1);
     ck_assert_ptr_nonnull(strstr(why, "engine c runs ruleset version 2"));
     /* c takes the same ruleset: agreement. */
     rw_group_note(g, "c", "aaa", "1", 1300);
-    ck_assert_int_eq(rw_group_disagreeing(g, "aaa", 2500, 3000, 1000, why, sizeof(why)), 0);
+    ck_assert_uint_eq(rw_group_disagreeing(g, "aaa", 2500, 3000, 1000, why, sizeof(why)), 0);
     /* This engine moves on; b and c follow within the grace. */
-    ck_assert_int_eq(rw_group_disagreeing(g, "ccc", 2600, 3000, 1000, why, sizeof(why)), 0);
+    ck_assert_uint_eq(rw_group_disagreeing(g, "ccc", 2600, 3000, 1000, why, sizeof(why)), 0);
     rw_group_note(g, "b", "ccc", "3", 2700);
     rw_group_note(g, "c", "ccc", "3", 2800);
-    ck_assert_int_eq(rw_group_disagreeing(g, "ccc", 4000, 3000, 1000, why, sizeof(why)), 0);
+    ck_assert_uint_eq(rw_group_disagreeing(g, "ccc", 4000, 3000, 1000, why, sizeof(why)), 0);
     /* b goes quiet with another ruleset: stale, not counted; c stops. */
     rw_group_note(g, "b", "ddd", "4", 4100);
-    ck_assert_int_eq(rw_group_disagreeing(g, "ccc", 5200, 3000, 1000, why, sizeof(why)), 0);
-    ck_assert_int_eq(rw_group_disagreeing(g, "ccc", 6300, 3000, 1000, why, sizeof(why)), 1);
-    ck_assert_int_eq(rw_group_disagreeing(g, "ccc", 7200, 3000, 1000, why, sizeof(why)), 0);
+    ck_assert_uint_eq(rw_group_disagreeing(g, "ccc", 5200, 3000, 1000, why, sizeof(why)), 0);
+    ck_assert_uint_eq(rw_group_disagreeing(g, "ccc", 6300, 3000, 1000, why, sizeof(why)), 1);
+    ck_assert_uint_eq(rw_group_disagreeing(g, "ccc", 7200, 3000, 1000, why, sizeof(why)), 0);
     rw_group_note(g, "c", NULL, NULL, 7300);
     rw_group_note(g, "b", "ddd", "4", 7400);
-    ck_assert_int_eq(rw_group_disagreeing(g, "ccc", 8500, 3000, 1000, why, sizeof(why)), 0);
-    ck_assert_int_eq(rw_group_disagreeing(g, "ccc", 9600, 3000, 1000, why, sizeof(why)), 1);
+    ck_assert_uint_eq(rw_group_disagreeing(g, "ccc", 8500, 3000, 1000, why, sizeof(why)), 0);
+    ck_assert_uint_eq(rw_group_disagreeing(g, "ccc", 9600, 3000, 1000, why, sizeof(why)), 1);
     rw_group_destroy(g);
 }
 END_TEST
@@ -220,8 +220,8 @@ START_TEST(test_control_config_keys_and_check) {
     rw_error_clear(&err);
     ck_assert_int_eq(rw_config_load(&c, cfg, &err), 0);
     ck_assert_str_eq(c.rules_keys_file, keys);
-    ck_assert_int_eq(c.rules_max_rules, 5);
-    ck_assert_int_eq(c.rules_max_bytes, 1048576);
+    ck_assert_uint_eq(c.rules_max_rules, 5);
+    ck_assert_uint_eq(c.rules_max_bytes, 1048576);
     ck_assert_int_eq(c.rules_heartbeat_ms, 1000);
     rw_signer_t *s = rw_signer_from_config(&c, &err);
     ck_assert_ptr_nonnull(s);

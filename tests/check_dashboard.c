@@ -195,7 +195,7 @@ START_TEST(test_dashboard_outputs_agree_and_mask) {
 
     char **raw;
     size_t nraw = raw_values(&raw);
-    ck_assert_int_gt(nraw, 100);
+    ck_assert_uint_gt(nraw, 100);
 
     /* Metrics after the known run. */
     char *m = http_get(mport, "/metrics");
@@ -276,7 +276,7 @@ START_TEST(test_dashboard_outputs_agree_and_mask) {
     for (size_t t = 0; topics[t]; t++) {
         h_msgs_t msgs = {0};
         h_consume_all(p.mock.bootstraps, topics[t], 1, 300, 20000, &msgs);
-        ck_assert_int_gt(msgs.n, 0);
+        ck_assert_uint_gt(msgs.n, 0);
         for (size_t i = 0; i < msgs.n; i++) {
             assert_no_raw(topics[t], msgs.m[i].value, raw, nraw);
             if (msgs.m[i].key)
@@ -396,7 +396,7 @@ START_TEST(test_dashboard_cooldown_across_two_engines) {
             snprintf(first_id, sizeof(first_id), "%.39s", id);
         distinct[nd++] = alerts.m[i].value;
     }
-    ck_assert_int_eq(nd, 2);
+    ck_assert_uint_eq(nd, 2);
     ck_assert_ptr_nonnull(strstr(distinct[0], "\"event_id\":\"c1\""));
     ck_assert_ptr_nonnull(strstr(distinct[1], "\"event_id\":\"c3\""));
     /* The high alert says how many were held back before it. */

@@ -50,7 +50,7 @@ static json_t *yaml_docs(const char *path) {
 
 static json_t *yaml_doc(const char *path) {
     json_t *docs = yaml_docs(path);
-    ck_assert_int_eq(json_array_size(docs), 1);
+    ck_assert_uint_eq(json_array_size(docs), 1);
     json_t *d = json_incref(json_array_get(docs, 0));
     json_decref(docs);
     return d;

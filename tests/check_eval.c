@@ -434,7 +434,7 @@ static json_t *case_alert_got(const char *where, const rw_batch_t *b, const rw_c
 static bool case_alert_match(const json_t *w, const json_t *got) {
     const char *k;
     const json_t *v;
-    json_object_foreach((json_t *)w, k, v) {
+    json_object_foreach(RW_UNCONST(json_t *, w), k, v) {
         const json_t *g = json_object_get(got, k);
         if (!g)
             return false;
@@ -469,7 +469,7 @@ static void golden_case_alerts(const char *where, const json_t *want, const json
                           "%s: case: case_alerts[%zu] lacks \"%s\"", where, j, need[k]);
         const char *key;
         const json_t *v;
-        json_object_foreach((json_t *)w, key, v) {
+        json_object_foreach(RW_UNCONST(json_t *, w), key, v) {
             size_t k = 0;
             while (known[k] && strcmp(known[k], key) != 0)
                 k++;
@@ -669,10 +669,10 @@ static void golden_run(const char *path, const json_t *c, size_t batch_size, int
         size_t n_want = 0;
         const char *key;
         const json_t *fields;
-        json_object_foreach((json_t *)want, key, fields) {
+        json_object_foreach(RW_UNCONST(json_t *, want), key, fields) {
             const char *field;
             const json_t *v;
-            json_object_foreach((json_t *)fields, field, v) {
+            json_object_foreach(RW_UNCONST(json_t *, fields), field, v) {
                 n_want++;
                 int64_t got = -1;
                 for (size_t i = 0; i < nc; i++)
@@ -1449,9 +1449,10 @@ START_TEST(test_eval_window_values_as_numbers) {
                      (unsigned long long)((z >> 8) % 100000000000ULL));
             if (d) { /* put a decimal point d digits from the end */
                 size_t l = strlen(buf);
-                if ((size_t)d < l) {
-                    memmove(buf + l - d + 1, buf + l - d, (size_t)d + 1);
-                    buf[l - d] = '.';
+                size_t dl = (size_t)d;
+                if (dl < l) {
+                    memmove(buf + l - dl + 1, buf + l - dl, dl + 1);
+                    buf[l - dl] = '.';
                 }
             }
         }

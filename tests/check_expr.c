@@ -501,8 +501,8 @@ static void gen(char *buf, size_t len, int depth, unsigned *seed) {
 START_TEST(test_expr_differential_against_a_tree_walk) {
     static const char *const events[] = {
         EV,
-        "{\"a\": -4, \"b\": 0.5, \"z\": 0, \"neg\": 7, \"s\": 1, \"missing\": 2, \"o\": {\"x\": "
-        "0}}",
+        ("{\"a\": -4, \"b\": 0.5, \"z\": 0, \"neg\": 7, \"s\": 1, \"missing\": 2, \"o\": {\"x\": "
+         "0}}"),
         "{\"a\": 1e300, \"b\": 1e-300, \"z\": 1, \"neg\": 0, \"s\": true, \"t\": 5}",
     };
     unsigned seed = 12345;

@@ -49,11 +49,11 @@ START_TEST(test_health_every_broker_down) {
     for (int b = 1; b <= 3; b++)
         ck_assert_int_eq(rd_kafka_mock_broker_set_down(p.mock.cluster, b), 0);
     expect_health(port, 503, "kafka: no broker reachable", NULL, 30000, "brokers down");
-    ck_assert_int_eq(metric_sum(port, "riskwarn_healthy"), 0);
+    ck_assert_double_eq(metric_sum(port, "riskwarn_healthy"), 0);
     for (int b = 1; b <= 3; b++)
         ck_assert_int_eq(rd_kafka_mock_broker_set_up(p.mock.cluster, b), 0);
     expect_health(port, 200, "ok", NULL, 60000, "brokers back");
-    ck_assert_int_eq(metric_sum(port, "riskwarn_healthy"), 1);
+    ck_assert_double_eq(metric_sum(port, "riskwarn_healthy"), 1);
     ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
     h_peers_stop(&p);
 }

@@ -56,9 +56,9 @@ static void sigkill_and_restart(const char *instance) {
     produce_one(&p, 1, 2);
     wait_counted(&p, 2, 90000, "after the restart");
     int64_t ms = rw_monotonic_ms() - t0;
-    printf("quick_return: processing again %.1f s after a SIGKILL and restart%s\n", ms / 1000.0,
-           instance ? " (static member)" : "");
-    ck_assert_msg(ms < h_ms(35000), "processing resumed only after %.1f s", ms / 1000.0);
+    printf("quick_return: processing again %.1f s after a SIGKILL and restart%s\n",
+           (double)ms / 1000.0, instance ? " (static member)" : "");
+    ck_assert_msg(ms < h_ms(35000), "processing resumed only after %.1f s", (double)ms / 1000.0);
     ck_assert_int_eq(h_engine_stop(b, SIGTERM, 30000), 0);
     h_peers_stop(&p);
 }
@@ -93,11 +93,12 @@ START_TEST(test_faults_quick_return_sigterm_leaves) {
     bool took = h_wait(log_shows, &all, 30000);
     int64_t ms = rw_monotonic_ms() - t0;
     printf("quick_return: the other engine had every partition %.1f s after a SIGTERM\n",
-           ms / 1000.0);
+           (double)ms / 1000.0);
     ck_assert_msg(took, "engine B never took every partition");
     /* Without a LeaveGroup it would wait for the session timeout (6 s) and a
      * rebalance (the mock cluster waits 5 s more for members to rejoin). */
-    ck_assert_msg(ms < h_ms(9000), "engine B took every partition only after %.1f s", ms / 1000.0);
+    ck_assert_msg(ms < h_ms(9000), "engine B took every partition only after %.1f s",
+                  (double)ms / 1000.0);
     ck_assert_int_eq(h_engine_stop(b, SIGTERM, 30000), 0);
     h_peers_stop(&p);
 }

@@ -41,7 +41,7 @@ START_TEST(test_integration_alerts_deadletters_counters) {
     long long total = e.alerts[1] + e.alerts[2] + e.alerts[3];
     h_msgs_t alerts = {0};
     h_consume_all(p.mock.bootstraps, "risk.alerts", (size_t)total, 500, 30000, &alerts);
-    ck_assert_int_eq(alerts.n, total);
+    ck_assert_int_eq((long long)alerts.n, total);
     h_assert_alert_ids(&alerts, &e);
     /* Accounts leave the engine masked in the event, and as their pseudonym in the key. */
     size_t accounts = 0;
@@ -62,12 +62,12 @@ START_TEST(test_integration_alerts_deadletters_counters) {
                           "key %s, entity_ref %s", alerts.m[i].key, ref ? ref : "none");
         json_decref(a);
     }
-    ck_assert_int_gt(accounts, 0);
+    ck_assert_uint_gt(accounts, 0);
 
     /* High alerts: the high ones only. */
     h_msgs_t high = {0};
     h_consume_all(p.mock.bootstraps, "risk.alerts.high", (size_t)e.alerts[3], 500, 30000, &high);
-    ck_assert_int_eq(high.n, e.alerts[3]);
+    ck_assert_int_eq((long long)high.n, e.alerts[3]);
     for (size_t i = 0; i < high.n; i++)
         ck_assert_msg(strstr(high.m[i].value, "\"level\":\"high\"") != NULL, "not high: %s",
                       high.m[i].value);
@@ -75,7 +75,7 @@ START_TEST(test_integration_alerts_deadletters_counters) {
     /* Dead letters: original bytes, reason and source in headers. */
     h_msgs_t dead = {0};
     h_consume_all(p.mock.bootstraps, "risk.deadletter", 10, 500, 30000, &dead);
-    ck_assert_int_eq(dead.n, 10);
+    ck_assert_uint_eq(dead.n, 10);
     FILE *f = fopen(BAD, "r");
     char line[4096];
     size_t found = 0;
@@ -85,7 +85,7 @@ START_TEST(test_integration_alerts_deadletters_counters) {
             if (strcmp(dead.m[i].value, line) == 0) {
                 found++;
                 ck_assert_ptr_nonnull(dead.m[i].hdr[0]);
-                ck_assert_int_gt(strlen(dead.m[i].hdr[0]), 5);
+                ck_assert_uint_gt(strlen(dead.m[i].hdr[0]), 5);
                 ck_assert_msg(strcmp(dead.m[i].hdr[1], "events.service") == 0 ||
                                   strcmp(dead.m[i].hdr[1], "events.transactions") == 0,
                               "rw.topic %s", dead.m[i].hdr[1]);
@@ -95,7 +95,7 @@ START_TEST(test_integration_alerts_deadletters_counters) {
             }
     }
     fclose(f);
-    ck_assert_int_eq(found, 10);
+    ck_assert_uint_eq(found, 10);
 
     /* Counters: the replay's, and a dead-letter count; every key has a TTL. */
     h_assert_counters(p.rc, &e);
@@ -201,7 +201,7 @@ START_TEST(test_integration_sigkill_restart) {
     h_consume_all(p.mock.bootstraps, "risk.alerts", (size_t)total, 3000, 60000, &alerts);
     /* At least once: every expected alert is there (re-published ones share ids). */
     h_assert_alert_ids(&alerts, &e);
-    ck_assert_int_ge(alerts.n, total);
+    ck_assert_int_ge((long long)alerts.n, total);
     /* Killed engines left offsets uncommitted: messages were read again... */
     ck_assert_msg(log_has(log, "read again after a restart"), "no message was read again");
     /* ...and counted once all the same. */
@@ -306,7 +306,7 @@ static void reply_text(const redisReply *r, rw_buf_t *b) {
 static void assert_no_raw_values(redisContext *rc, const h_msgs_t *alerts, const char *events) {
     char **raw;
     size_t n_raw = raw_values(events, &raw);
-    ck_assert_int_gt(n_raw, 100);
+    ck_assert_uint_gt(n_raw, 100);
     rw_buf_t all;
     rw_buf_init(&all);
     redisReply *keys = redisCommand(rc, "KEYS *");
@@ -370,7 +370,7 @@ START_TEST(test_integration_default_pack_equals_replay) {
     long long total = e.alerts[1] + e.alerts[2] + e.alerts[3];
     h_msgs_t alerts = {0};
     h_consume_all(p.mock.bootstraps, "risk.alerts", (size_t)total, 500, 30000, &alerts);
-    ck_assert_int_eq(alerts.n, total);
+    ck_assert_int_eq((long long)alerts.n, total);
     h_assert_alert_ids(&alerts, &e);
     h_assert_counters(p.rc, &e);
     h_assert_ttls(p.rc);
@@ -429,7 +429,8 @@ START_TEST(test_integration_redis_auth_and_db) {
     const char *log = h_path("engine-auth2.log");
     unlink(log);
     eng = h_engine_start(h_tmpfile(".json", text), log);
-    ck_assert_msg(h_wait(log_mentions_auth, (void *)log, 60000), "no AUTH failure logged");
+    ck_assert_msg(h_wait(log_mentions_auth, RW_UNCONST(void *, log), 60000),
+                  "no AUTH failure logged");
     int rc2 = h_engine_stop(eng, SIGTERM, 60000);
     ck_assert_msg(rc2 == 0 || rc2 == 1, "exit %d", rc2);
     rw_redis_server_stop(&secure);
@@ -499,7 +500,7 @@ START_TEST(test_integration_mock_kafka_command) {
     rd_kafka_flush(prod, 10000);
     rd_kafka_destroy(prod);
     h_msgs_t m = {0};
-    ck_assert_int_eq(h_consume_all(line, "mk.test", 3, 300, 20000, &m), 3);
+    ck_assert_uint_eq(h_consume_all(line, "mk.test", 3, 300, 20000, &m), 3);
     ck_assert_str_eq(m.m[0].value, "hello");
     h_msgs_free(&m);
     ck_assert_int_eq(h_engine_stop(pid, SIGTERM, 10000), 0);

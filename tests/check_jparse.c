@@ -56,7 +56,7 @@ static char *file_read(const char *path, size_t *len) {
     fseek(fp, 0, SEEK_SET);
     char *buf = malloc((size_t)n + 1);
     ck_assert_ptr_nonnull(buf);
-    ck_assert_int_eq(fread(buf, 1, (size_t)n, fp), (size_t)n);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, fp), (size_t)n);
     fclose(fp);
     *len = (size_t)n;
     return buf;

@@ -261,19 +261,19 @@ START_TEST(test_lifecycle_push_under_load_loses_and_duplicates_nothing) {
     long long total = e.alerts[1] + e.alerts[2] + e.alerts[3];
     h_msgs_t alerts = {0};
     h_consume_all(p.mock.bootstraps, "risk.alerts", (size_t)total, 500, 30000, &alerts);
-    ck_assert_int_eq(alerts.n, total);
+    ck_assert_int_eq((long long)alerts.n, total);
     size_t v1 = 0, vv2 = 0;
     for (size_t i = 0; i < alerts.n; i++) {
         v1 += strstr(alerts.m[i].value, "\"ruleset_version\":\"2026-11-27.1\"") != NULL;
         vv2 += strstr(alerts.m[i].value, "\"ruleset_version\":\"v2\"") != NULL;
     }
-    ck_assert_int_gt(v1, 0);
-    ck_assert_int_gt(vv2, 0);
-    ck_assert_int_eq(v1 + vv2, total);
+    ck_assert_uint_gt(v1, 0);
+    ck_assert_uint_gt(vv2, 0);
+    ck_assert_int_eq((long long)(v1 + vv2), total);
     /* Same events and levels as one replay: nothing lost, nothing twice. */
     char **got;
     size_t ng = alert_events(&alerts, &got, NULL);
-    ck_assert_int_eq(ng, e.n_event_levels);
+    ck_assert_uint_eq(ng, e.n_event_levels);
     for (size_t i = 0; i < ng; i++)
         ck_assert_str_eq(got[i], e.event_levels[i]);
     h_assert_counters(p.rc, &e);
@@ -327,10 +327,10 @@ START_TEST(test_lifecycle_refused_rulesets_change_nothing) {
     w.source = "file";
     w.version = "broken";
     w.min = 1;
-    ck_assert_int_eq(audit_count(&w), 1);
+    ck_assert_uint_eq(audit_count(&w), 1);
     w.source = "topic";
     w.version = "bad2";
-    ck_assert_int_eq(audit_count(&w), 1);
+    ck_assert_uint_eq(audit_count(&w), 1);
 
     alerts_as_replay(&p, &e);
     ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
@@ -374,7 +374,7 @@ START_TEST(test_lifecycle_push_reaches_two_engines) {
                       .min = 2};
     ck_assert_msg(h_wait(audit_seen, &w, 30000), "the push did not reach both engines");
     audit_count(&w);
-    ck_assert_int_eq(w.engines, 2);
+    ck_assert_uint_eq(w.engines, 2);
     ck_assert_int_eq(h_engine_stop(a, SIGTERM, 30000), 0);
     ck_assert_int_eq(h_engine_stop(b, SIGTERM, 30000), 0);
     h_peers_stop(&p);
@@ -413,18 +413,18 @@ START_TEST(test_lifecycle_shadow_never_reaches_live_topics) {
     long long total = e.alerts[1] + e.alerts[2] + e.alerts[3];
     h_msgs_t live = {0}, high = {0}, shadow = {0};
     h_consume_all(p.mock.bootstraps, "risk.alerts", (size_t)total, 500, 30000, &live);
-    ck_assert_int_eq(live.n, total);
+    ck_assert_int_eq((long long)live.n, total);
     char **ids;
     size_t nids = alert_events(&live, &ids, "test-windows");
     h_ids_free(ids, nids);
     h_consume_all(p.mock.bootstraps, "risk.alerts.high", (size_t)e.alerts[3], 500, 30000, &high);
-    ck_assert_int_eq(high.n, e.alerts[3]);
+    ck_assert_int_eq((long long)high.n, e.alerts[3]);
     nids = alert_events(&high, &ids, "test-windows");
     h_ids_free(ids, nids);
     h_assert_counters(p.rc, &e);
     /* Shadow: its own topic and counters. */
     h_consume_all(p.mock.bootstraps, "risk.alerts.shadow", 1, 500, 30000, &shadow);
-    ck_assert_int_gt(shadow.n, 0);
+    ck_assert_uint_gt(shadow.n, 0);
     nids = alert_events(&shadow, &ids, "retail-default");
     h_ids_free(ids, nids);
     ck_assert_int_eq(h_hsum(p.rc, "{rw:shadow}:events:*"), n);
@@ -524,7 +524,7 @@ START_TEST(test_lifecycle_bad_pushes_refused_also_after_restart) {
                        .version = "v5",
                        .min = 1};
     v5.key_id = "a";
-    ck_assert_int_eq(audit_count(&v5), 1);
+    ck_assert_uint_eq(audit_count(&v5), 1);
     ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
 
     /* A restart reads the control topic again, with the same checks. */
@@ -534,7 +534,7 @@ START_TEST(test_lifecycle_bad_pushes_refused_also_after_restart) {
     static const char *const never[] = {"2026-11-27.3", "v9", "v4"};
     for (size_t i = 0; i < 3; i++) {
         audit_want_t w = {.brokers = p.mock.bootstraps, .action = "loaded", .version = never[i]};
-        ck_assert_int_eq(audit_count(&w), 0);
+        ck_assert_uint_eq(audit_count(&w), 0);
     }
     alerts_as_replay(&p, &e);
     ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
@@ -680,7 +680,7 @@ START_TEST(test_lifecycle_group_runs_one_ruleset) {
                        .key_id = "a"};
     ck_assert_msg(h_wait(audit_seen, &w, 30000), "the SIGHUP on a did not reach both engines");
     audit_count(&w);
-    ck_assert_int_eq(w.engines, 2);
+    ck_assert_uint_eq(w.engines, 2);
     /* c starts later and takes v3 from the control topic. */
     eng[2] = h_engine_start(cfg[2], logs[2]);
     w.min = 3;

@@ -366,8 +366,8 @@ START_TEST(test_ops_webhook_never_drops_in_silence) {
     json_t *last = json_loads(rx.bodies[rx.n - 1], 0, NULL);
     ck_assert(json_is_true(json_object_get(last, "digest")));
     json_t *shown = json_object_get(last, "alerts");
-    ck_assert_int_ge(json_array_size(shown), 1);
-    ck_assert_int_le(json_array_size(shown), 10);
+    ck_assert_uint_ge(json_array_size(shown), 1);
+    ck_assert_uint_le(json_array_size(shown), 10);
     char *newest = json_dumps(json_array_get(shown, json_array_size(shown) - 1), JSON_COMPACT);
     ck_assert_str_eq(newest, alert_json(N - 1));
     free(newest);

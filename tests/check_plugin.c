@@ -235,7 +235,7 @@ START_TEST(test_plugin_module_params_checked) {
     char want[128];
     snprintf(want, sizeof(want),
              "rules:1:%d: rule \"r\": params.multiple: 0 is out of bounds: greater than 0",
-             (int)(strstr(bad, "\"multiple\": 0") - bad + 1 + strlen("\"multiple\": ")));
+             (int)((size_t)(strstr(bad, "\"multiple\": 0") - bad) + 1 + strlen("\"multiple\": ")));
     ck_assert_msg(strstr(first, want), "error: %s, want %s", first, want);
 }
 END_TEST

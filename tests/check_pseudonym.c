@@ -110,7 +110,7 @@ START_TEST(test_pseudonym_fields_windows_and_alerts) {
     ck_assert_int_eq(b->items[0].level, RW_LEVEL_LOW);  /* a new counterparty */
     ck_assert_int_eq(b->items[1].level, RW_LEVEL_NONE); /* seen: its pseudonym is in the window */
     ck_assert_int_eq(b->items[2].level, RW_LEVEL_HIGH); /* new, 2 distinct, on the inline list */
-    ck_assert_int_eq(b->items[2].n_hits, 3);
+    ck_assert_uint_eq(b->items[2].n_hits, 3);
     /* The window holds pseudonyms, never the numbers. */
     for (size_t w = 0; w < b->n_touched; w++) {
         const rw_wstate_t *ws = b->touched[w];

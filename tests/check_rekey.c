@@ -172,7 +172,7 @@ START_TEST(test_rekey_same_as_replay) {
      * number in it), one partition an account, each account's events in time order. */
     h_msgs_t in = {0};
     h_consume_all(p->mock.bootstraps, INTERNAL, ACCOUNTS * PER_ACCOUNT, 500, 10000, &in);
-    ck_assert_int_eq(in.n, ACCOUNTS * PER_ACCOUNT);
+    ck_assert_uint_eq(in.n, ACCOUNTS * PER_ACCOUNT);
     for (size_t i = 0; i < in.n; i++) {
         ck_assert_msg(in.m[i].key && strlen(in.m[i].key) == 32, "a copy's key is not a pseudonym");
         ck_assert_ptr_null(strstr(in.m[i].key, "6222"));
@@ -209,7 +209,7 @@ START_TEST(test_rekey_forwarder_killed) {
     run_engine_until(p, f.cfg, h_path("rekey-after.log"), ACCOUNTS * PER_ACCOUNT, "risk.alerts",
                      (long long)f.e.n_alert_ids, &alerts);
     h_consume_all(p->mock.bootstraps, INTERNAL, 2 * ACCOUNTS * PER_ACCOUNT, 500, 10000, &in);
-    ck_assert_int_ge(in.n, 2 * ACCOUNTS * PER_ACCOUNT);
+    ck_assert_uint_ge(in.n, 2 * ACCOUNTS * PER_ACCOUNT);
     ck_assert_int_eq(h_hsum(p->rc, "{rw}:events:*"), ACCOUNTS * PER_ACCOUNT);
     h_assert_alert_ids(&alerts, &f.e);
     h_assert_counters(p->rc, &f.e);

@@ -436,7 +436,7 @@ void assert_alerts(h_peers_t *p, const h_expect_t *e, const char *what) {
                   "%s: %zu expected alerts missing, %zu unexpected ones published (expected %zu "
                   "distinct, published %zu distinct in %zu messages; details on stderr)",
                   what, missing, extra, e->n_alert_ids, nids, alerts.n);
-    ck_assert_int_ge(alerts.n, total);
+    ck_assert_int_ge((long long)alerts.n, total);
     h_ids_free(ids, nids);
     h_msgs_free(&alerts);
 }

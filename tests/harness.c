@@ -161,9 +161,9 @@ int h_produce(rd_kafka_t *p, const char *topic, int32_t partition, const char *k
     rd_kafka_resp_err_t err;
     while ((err = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                    RD_KAFKA_V_VALUE((void *)value, len),
-                                    RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_END)) ==
-           RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                                    RD_KAFKA_V_VALUE(RW_UNCONST(void *, value), len),
+                                    RD_KAFKA_V_KEY(RW_UNCONST(void *, key), key ? strlen(key) : 0),
+                                    RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         rd_kafka_poll(p, 50);
     return err ? -1 : 0;
 }
@@ -303,7 +303,7 @@ pid_t h_engine_start_wrapped(const char *cfg_path, const char *log_path,
         argv[n++] = "-c";
         argv[n++] = cfg_path;
         argv[n] = NULL;
-        execvp(argv[0], (char *const *)argv);
+        execvp(argv[0], RW_UNCONST(char *const *, argv));
         _exit(127);
     }
     return pid;
@@ -314,7 +314,7 @@ pid_t h_engine_start_env(const char *cfg_path, const char *log_path, const char 
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         if (env)
-            putenv((char *)env);
+            putenv(RW_UNCONST(char *, env)); /* the child only reads it, then execs */
         if (log_path) {
             int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
             if (fd >= 0) {
@@ -363,7 +363,7 @@ int h_run(char *out, size_t len, const char *const *args) {
         for (int i = 0; args[i] && n < 31; i++)
             argv[n++] = args[i];
         argv[n] = NULL;
-        execv(h_bin(), (char *const *)argv);
+        execv(h_bin(), RW_UNCONST(char *const *, argv));
         _exit(127);
     }
     close(fds[1]);
@@ -619,7 +619,7 @@ void h_assert_counters(redisContext *rc, const h_expect_t *e) {
 void h_assert_ttls(redisContext *rc) {
     redisReply *keys = redisCommand(rc, "KEYS *");
     ck_assert_ptr_nonnull(keys);
-    ck_assert_int_gt(keys->elements, 0);
+    ck_assert_uint_gt(keys->elements, 0);
     for (size_t i = 0; i < keys->elements; i++) {
         if (strncmp(keys->element[i]->str, "rw:list:", 8) == 0)
             continue; /* watchlists are the risk team's, not the engine's */
@@ -682,7 +682,7 @@ static void redis_spawn(rw_redis_server_t *s, bool persist) {
                                   persist ? "--appendfsync" : NULL,
                                   "always",
                                   NULL};
-            execvp("redis-server", (char *const *)argv);
+            execvp("redis-server", RW_UNCONST(char *const *, argv));
             _exit(127);
         }
         s->pid = pid;
@@ -783,7 +783,7 @@ void h_redis_persist_fini(h_peers_t *p) {
 void h_assert_alert_ids(const h_msgs_t *alerts, const h_expect_t *e) {
     char **ids;
     size_t nids = h_alert_ids(alerts, &ids);
-    ck_assert_int_eq(nids, e->n_alert_ids);
+    ck_assert_uint_eq(nids, e->n_alert_ids);
     for (size_t i = 0; i < nids; i++)
         ck_assert_str_eq(ids[i], e->alert_ids[i]);
     h_ids_free(ids, nids);
