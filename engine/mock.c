@@ -82,6 +82,29 @@ static int64_t event_ms(const json_t *ev) {
     return ts && rw_time_parse(ts, strlen(ts), &ms) == 0 && ms > 0 ? ms : 0;
 }
 
+/* Produces one line (the way rw_mock_produce_file says), waiting for room in
+ * the queue. Returns librdkafka's error. */
+static rd_kafka_resp_err_t line_produce(rd_kafka_t *p, char *line, size_t len, const char *topic,
+                                        bool event_time) {
+    json_t *ev = topic && !event_time ? NULL : json_loadb(line, len, 0, NULL);
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    const char *to = topic                                      ? topic
+                     : type && strcmp(type, "transaction") == 0 ? "events.transactions"
+                                                                : "events.service";
+    const char *key = entity_key(ev);
+    int32_t part = topic ? 0 : RD_KAFKA_PARTITION_UA;
+    int64_t ts = event_time ? event_ms(ev) : 0;
+    rd_kafka_resp_err_t err;
+    while ((err = rd_kafka_producev(
+                p, RD_KAFKA_V_TOPIC(to), RD_KAFKA_V_PARTITION(part),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(line, len),
+                RD_KAFKA_V_KEY(RW_UNCONST(void *, key), key ? strlen(key) : 0),
+                RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        rd_kafka_poll(p, 100);
+    json_decref(ev);
+    return err;
+}
+
 long rw_mock_produce_file_at(rd_kafka_t *p, const char *path, const char *topic, bool event_time) {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -95,23 +118,7 @@ long rw_mock_produce_file_at(rd_kafka_t *p, const char *path, const char *topic,
             len--;
         if (len == 0)
             continue;
-        json_t *ev = topic && !event_time ? NULL : json_loadb(line, (size_t)len, 0, NULL);
-        const char *type = json_string_value(json_object_get(ev, "type"));
-        const char *to = topic                                      ? topic
-                         : type && strcmp(type, "transaction") == 0 ? "events.transactions"
-                                                                    : "events.service";
-        const char *key = entity_key(ev);
-        rd_kafka_resp_err_t err;
-        while (
-            (err = rd_kafka_producev(
-                 p, RD_KAFKA_V_TOPIC(to), RD_KAFKA_V_PARTITION((topic ? 0 : RD_KAFKA_PARTITION_UA)),
-                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(line, (size_t)len),
-                 RD_KAFKA_V_KEY(RW_UNCONST(void *, key), key ? strlen(key) : 0),
-                 RD_KAFKA_V_TIMESTAMP(event_time ? event_ms(ev) : 0), RD_KAFKA_V_END)) ==
-            RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            rd_kafka_poll(p, 100);
-        json_decref(ev);
-        if (err) {
+        if (line_produce(p, line, (size_t)len, topic, event_time)) {
             n = -1;
             break;
         }

@@ -578,6 +578,16 @@ static void kcases_commit(redisstore_t *s) {
     kcases_clear(p);
 }
 
+/* What Redis holds of this engine's open cases (read into the batch) is held too. */
+static void cases_hold(redisstore_t *s, const rw_batch_t *b) {
+    for (size_t i = 0; i < b->kstab_size; i++)
+        for (const rw_case_t *k = b->kstab[i]; k; k = k->next)
+            if (k->open && rw_batch_has_part(b, k->part) &&
+                !kcase_set(&s->kept, k->id, k->part, rw_case_record(k), k->due_ms, false,
+                           s->base.max_cases))
+                s->kept_full = true;
+}
+
 /* Reads the replies of the due scans and the case reads. Cases added by a due
  * scan are filled from it; the HGET replies are read into the cases that
  * existed before, which the scan does not reorder (it only appends new ones
@@ -624,13 +634,7 @@ static int cases_read(redisstore_t *s, rw_batch_t *b, size_t nrules, size_t ncas
                     k->open = false; /* another partition's: its engine's clock drives it */
             }
         }
-        /* What Redis holds of this engine's open cases is held too. */
-        for (size_t i = 0; i < b->kstab_size; i++)
-            for (rw_case_t *k = b->kstab[i]; k; k = k->next)
-                if (k->open && rw_batch_has_part(b, k->part) &&
-                    !kcase_set(&s->kept, k->id, k->part, rw_case_record(k), k->due_ms, false,
-                               s->base.max_cases))
-                    s->kept_full = true;
+        cases_hold(s, b);
     } else {
         rs_drop(s, "read");
     }
@@ -763,7 +767,7 @@ static size_t case_write(redisstore_t *s, const kcase_t *k) {
         args_reset(s);
         arg_add(s, "EXPIRE", 6);
         arg_fmt(s, "%sd:%.*s%s", s->tprefix, rl, k->id, i ? ":due" : "");
-        arg_i64(s, CASE_TTL_S);
+        arg_i64(s, (int64_t)CASE_TTL_S);
         args_send(s, 1, RW_RC_WRITE);
     }
     return 4;
@@ -786,7 +790,7 @@ static size_t counters_write(redisstore_t *s, const rw_memstore_counter_t *c, si
                 arg_add(s, c[i].field, strlen(c[i].field));
                 arg_i64(s, c[i].value);
             } else if (k == 2) {
-                arg_i64(s, COUNTER_TTL_S);
+                arg_i64(s, (int64_t)COUNTER_TTL_S);
             }
             args_send(s, 1, RW_RC_WRITE);
             ncmd++;
@@ -920,6 +924,16 @@ int rw_redisstore_rebuild(rw_store_t *base, rw_batch_t *b, const rw_memstore_cou
     return 0;
 }
 
+/* After a write that failed in flight: the fences said whether it ran, and
+ * its case changes are held, or not, accordingly. */
+static void unsure_settle(redisstore_t *s, bool ran) {
+    s->unsure = false;
+    if (ran)
+        kcases_commit(s);
+    else
+        kcases_clear(&s->pending);
+}
+
 static int redis_load(rw_store_t *base, rw_batch_t *b) {
     redisstore_t *s = (redisstore_t *)base;
     base->kept_intact = true; /* until the first exchange has answered */
@@ -998,20 +1012,14 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
     }
     if (!marked && s->marker_seen) {
         rw_rcluster_reset(s->rc);
-        if (s->unsure) /* kept as if the write ran: its cases too */
-            kcases_commit(s);
-        s->unsure = false;
+        unsure_settle(s, true); /* kept as if the write ran: its cases too */
         return state_restore(s, b, "its marker is gone");
     }
     s->marker_seen |= marked;
     base->kept_intact = false;
     if (s->unsure) {
         /* The write did not run: what is kept is ahead of Redis. Read it all. */
-        s->unsure = false;
-        if (ran)
-            kcases_commit(s);
-        else
-            kcases_clear(&s->pending);
+        unsure_settle(s, ran);
         if (!ran) {
             rw_rcluster_reset(s->rc);
             rw_batch_forget_state(b);
