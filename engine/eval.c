@@ -412,9 +412,7 @@ static void lookups_clear(rw_batch_t *b) {
         rw_lookup_t *l = b->ltab[i];
         while (l) {
             rw_lookup_t *next = l->next;
-            free(l->set);
-            free(l->member);
-            free(l);
+            free(l); /* with its set and member */
             l = next;
         }
         b->ltab[i] = NULL;
@@ -885,17 +883,18 @@ size_t rw_window_count_value(const rw_input_t *in, const char *value, size_t max
 /* The batch's lookup of member in set, shared by every rule that asks. The
  * hash chains through lookups in one slot only; the list of all is kept apart. */
 static rw_lookup_t *lookup_get(rw_batch_t *b, const char *set, const char *member) {
-    char k[1024];
-    int n = snprintf(k, sizeof(k), "%s%c%s", set, 0, member);
-    size_t slot = (size_t)(rw_hash64(k, (size_t)(n < (int)sizeof(k) ? n : (int)sizeof(k) - 1)) &
-                           (b->ltab_size - 1));
+    size_t sl = strlen(set), ml = strlen(member);
+    size_t slot =
+        (size_t)((bytes_hash(set, sl) * 31 + bytes_hash(member, ml)) & (b->ltab_size - 1));
     rw_lookup_t *l;
     for (l = b->ltab[slot]; l; l = l->next)
-        if (strcmp(l->set, set) == 0 && strcmp(l->member, member) == 0)
+        if (strcmp(l->member, member) == 0 && strcmp(l->set, set) == 0)
             return l;
-    l = rw_calloc(1, sizeof(*l));
-    l->set = rw_strdup(set);
-    l->member = rw_strdup(member);
+    l = rw_malloc(sizeof(*l) + sl + ml + 2);
+    l->set = (char *)(l + 1);
+    memcpy(l->set, set, sl + 1);
+    l->member = l->set + sl + 1;
+    memcpy(l->member, member, ml + 1);
     l->result = -1;
     l->next = b->ltab[slot];
     b->ltab[slot] = l;

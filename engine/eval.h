@@ -148,8 +148,8 @@ typedef struct rw_cool {
 
 /* A set-membership lookup of the batch (rw_setup_lookup). */
 typedef struct rw_lookup {
-    char *set, *member;
-    int result; /* 1, 0; -1 unknown */
+    char *set, *member; /* allocated with the lookup */
+    int result;         /* 1, 0; -1 unknown */
     struct rw_lookup *next;
 } rw_lookup_t;
 

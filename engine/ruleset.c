@@ -335,10 +335,14 @@ static int field_pseudonym(const rw_field_t *f, int n, char *buf, size_t len) {
     return RW_PSEUDONYM_LEN;
 }
 
+static int field_text_cached(const json_t *event, const rw_field_t *f, char *buf, size_t len);
+
 int rw_field_text(const json_t *event, const rw_field_t *f, char *buf, size_t len) {
     if (f->n_subs)
         return key_text(event, f, buf, len);
-    return field_pseudonym(f, rw_field_plain_text(event, f, buf, len), buf, len);
+    if (f->pseudonym)
+        return field_text_cached(event, f, buf, len);
+    return rw_field_plain_text(event, f, buf, len);
 }
 
 int rw_field_plain_text(const json_t *event, const rw_field_t *f, char *buf, size_t len) {
@@ -376,18 +380,37 @@ int rw_field_plain_text(const json_t *event, const rw_field_t *f, char *buf, siz
 }
 
 /* The top-level lookups of the event being planned or evaluated: each name a
- * ruleset reads is looked up once per event, not once per rule. */
+ * ruleset reads is looked up once per event, not once per rule; so is the
+ * pseudonym of each masked top-level field. */
 static _Thread_local struct {
     const json_t *event; /* NULL: off */
     const void *owner;
-    uint64_t known;
+    uint64_t known, known_refs;
     const json_t *vals[RW_FIELD_SLOTS];
+    char refs[RW_FIELD_SLOTS][RW_PSEUDONYM_LEN + 1];
 } fcache;
 
 void rw_field_cache_begin(const json_t *event) {
     fcache.event = event;
     fcache.owner = NULL;
-    fcache.known = 0;
+    fcache.known = fcache.known_refs = 0;
+}
+
+/* A masked field's text (its pseudonym), from the event cache when it holds it. */
+static int field_text_cached(const json_t *event, const rw_field_t *f, char *buf, size_t len) {
+    bool cacheable = f->slot >= 0 && f->n_parts == 1 && event == fcache.event;
+    uint64_t bit = cacheable ? (uint64_t)1 << f->slot : 0;
+    if (cacheable && fcache.owner == f->owner && (fcache.known_refs & bit) &&
+        len > RW_PSEUDONYM_LEN) {
+        memcpy(buf, fcache.refs[f->slot], RW_PSEUDONYM_LEN + 1);
+        return RW_PSEUDONYM_LEN;
+    }
+    int n = field_pseudonym(f, rw_field_plain_text(event, f, buf, len), buf, len);
+    if (cacheable && n == RW_PSEUDONYM_LEN && fcache.owner == f->owner) {
+        memcpy(fcache.refs[f->slot], buf, RW_PSEUDONYM_LEN + 1);
+        fcache.known_refs |= bit;
+    }
+    return n;
 }
 
 void rw_field_cache_end(void) { fcache.event = NULL; }
@@ -399,7 +422,7 @@ const json_t *rw_field_get(const json_t *event, const rw_field_t *f) {
     if (f->slot >= 0 && event == fcache.event) {
         if (fcache.owner != f->owner) {
             fcache.owner = f->owner;
-            fcache.known = 0;
+            fcache.known = fcache.known_refs = 0;
         }
         uint64_t bit = (uint64_t)1 << f->slot;
         if (!(fcache.known & bit)) {
