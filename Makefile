@@ -94,6 +94,8 @@ $(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(BUILD)/tests/harness.o $(LIB)
 
 # The fault cases, one file each, share the fixture in tests/faults.c.
 $(filter $(BUILD)/tests/check_faults_%,$(TEST_BIN)): $(BUILD)/tests/faults.o
+# The Redis Cluster suites share the cluster fixture in tests/cluster.c.
+$(filter $(BUILD)/tests/check_cluster%,$(TEST_BIN)): $(BUILD)/tests/cluster.o
 
 $(BUILD)/tests/check_plugin: $(MODULES) $(TEST_MODULES)
 
@@ -110,10 +112,11 @@ test: deps
 
 # Suites that take minutes, kept out of `make test` so that it stays under ten minutes on
 # two cores: the engine on a six-node Redis Cluster through kills and failovers (about 70 s),
+# three engines of one group on that cluster, one SIGKILLed and restarted (about 35 s),
 # ruleset pushes under load and across engines (about 115 s), restarts timed against the
 # group's session timeout (about 45 s) and Redis down for 30 s (about 40 s). CI runs them
 # too (`.ci/run`).
-SLOW_BIN := $(addprefix $(BUILD)/tests/,check_cluster check_lifecycle \
+SLOW_BIN := $(addprefix $(BUILD)/tests/,check_cluster check_cluster_group check_lifecycle \
               check_faults_quick_return check_faults_redis_down_30s)
 test-slow: deps
 	$(Q)$(MAKE) --no-print-directory all $(SLOW_BIN)
