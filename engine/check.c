@@ -39,7 +39,7 @@ static void bad(findings_t *f, const char *fmt, ...) {
     vsnprintf(e.text, sizeof(e.text), fmt, ap);
     va_end(ap);
     snprintf(e.source, sizeof(e.source), "%s", f->source);
-    e.code = -1;
+    e.code = RW_ERR_INPUT;
     rw_errors_add(&f->errs, &e);
 }
 

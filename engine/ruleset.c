@@ -32,31 +32,6 @@ int rw_level_parse(const char *name) {
     return -1;
 }
 
-/* ---- error list ------------------------------------------------------------ */
-
-void rw_errors_init(rw_errors_t *e) { memset(e, 0, sizeof(*e)); }
-
-void rw_errors_fini(rw_errors_t *e) {
-    free(e->items);
-    memset(e, 0, sizeof(*e));
-}
-
-void rw_errors_add(rw_errors_t *e, const rw_error_t *err) {
-    if (e->n == e->cap) {
-        e->cap = e->cap ? e->cap * 2 : 8;
-        e->items = rw_realloc(e->items, e->cap * sizeof(*e->items));
-    }
-    e->items[e->n++] = *err;
-}
-
-void rw_errors_print(const rw_errors_t *e, FILE *out) {
-    char line[1024];
-    for (size_t i = 0; i < e->n; i++) {
-        rw_error_format(&e->items[i], line, sizeof(line));
-        fprintf(out, "%s\n", line);
-    }
-}
-
 /* ---- loading context -------------------------------------------------------- */
 
 typedef struct load_ctx {
@@ -68,17 +43,6 @@ typedef struct load_ctx {
     const char *types[64]; /* the event types the ruleset's matches name (borrowed) */
     size_t n_types;
 } load_ctx_t;
-
-void rw_errors_vadd_at(rw_errors_t *e, const char *source, const char *text, size_t len,
-                       const char *pointer, bool key, const char *fmt, va_list ap) {
-    rw_error_t err;
-    rw_error_clear(&err);
-    err.code = -1;
-    snprintf(err.source, sizeof(err.source), "%s", source ? source : "");
-    rw_jpos_place(text, len, pointer, key, &err.line, &err.column);
-    vsnprintf(err.text, sizeof(err.text), fmt, ap);
-    rw_errors_add(e, &err);
-}
 
 /* Adds an error located at a JSON pointer; key: locate the member's key. */
 static void __attribute__((format(printf, 4, 5)))

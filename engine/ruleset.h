@@ -142,19 +142,6 @@ typedef struct rw_ruleset {
     rw_field_t *fields;  /* every compiled path, freed with the ruleset */
 } rw_ruleset_t;
 
-/* A list of errors, for `rules check` (which reports every error found). */
-typedef struct rw_errors {
-    rw_error_t *items;
-    size_t n, cap;
-} rw_errors_t;
-void rw_errors_init(rw_errors_t *e);
-void rw_errors_fini(rw_errors_t *e);
-void rw_errors_add(rw_errors_t *e, const rw_error_t *err);
-/* Adds an error in source located at a JSON pointer in text (key: at the member's key). */
-void rw_errors_vadd_at(rw_errors_t *e, const char *source, const char *text, size_t len,
-                       const char *pointer, bool key, const char *fmt, va_list ap);
-void rw_errors_print(const rw_errors_t *e, FILE *out);
-
 /* Module registry: the built-in modules, plus any loaded from modules_dir. */
 const rw_module_t *rw_modules_find(const char *name);
 /* Calls fn for every registered module: built-ins first, then external ones. */

@@ -11,31 +11,6 @@
 
 int rw_log_level = RW_LOG_INFO;
 
-void rw_error_clear(rw_error_t *err) { memset(err, 0, sizeof(*err)); }
-
-int rw_error_set(rw_error_t *err, const char *source, int line, int column, const char *fmt, ...) {
-    if (!err || err->code)
-        return -1;
-    err->code = -1;
-    snprintf(err->source, sizeof(err->source), "%s", source ? source : "");
-    err->line = line;
-    err->column = column;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->text, sizeof(err->text), fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-void rw_error_format(const rw_error_t *err, char *buf, size_t len) {
-    if (err->source[0] && err->line > 0)
-        snprintf(buf, len, "%s:%d:%d: %s", err->source, err->line, err->column, err->text);
-    else if (err->source[0])
-        snprintf(buf, len, "%s: %s", err->source, err->text);
-    else
-        snprintf(buf, len, "%s", err->text);
-}
-
 void rw_log_write(int level, const char *fmt, ...) {
     char line[2048];
     va_list ap;
@@ -425,6 +400,8 @@ char *rw_file_read(const char *path, size_t *len, rw_error_t *err) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         rw_error_set(err, path, 0, 0, "cannot open: %s", strerror(errno));
+        if (err)
+            err->code = RW_ERR_IO;
         return NULL;
     }
     rw_buf_t b;
@@ -438,6 +415,8 @@ char *rw_file_read(const char *path, size_t *len, rw_error_t *err) {
     if (bad) {
         rw_buf_fini(&b);
         rw_error_set(err, path, 0, 0, "read error");
+        if (err)
+            err->code = RW_ERR_IO;
         return NULL;
     }
     rw_buf_cstr(&b);

@@ -1,6 +1,8 @@
-/* Small shared pieces: errors, logging, time, hashing, buffers. */
+/* Small shared pieces: logging, time, hashing, buffers. */
 #ifndef RW_UTIL_H
 #define RW_UTIL_H
+
+#include "error.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -16,22 +18,6 @@
 #define RW_EXIT_OK 0
 #define RW_EXIT_RUNTIME 1
 #define RW_EXIT_USAGE 2
-
-/* An error with its place: kept on the caller's stack, filled by the callee. */
-typedef struct rw_error {
-    int code;         /* 0 none; otherwise negative */
-    char source[256]; /* file name, or "" */
-    int line;         /* 1-based, 0 when unknown */
-    int column;       /* 1-based, 0 when unknown */
-    char text[512];
-} rw_error_t;
-
-void rw_error_clear(rw_error_t *err);
-/* Fills err (when it has no error yet) and returns -1. */
-int rw_error_set(rw_error_t *err, const char *source, int line, int column, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-/* "file:line:col: text", "file: text" or "text". */
-void rw_error_format(const rw_error_t *err, char *buf, size_t len);
 
 /* Logging to stderr, one line a record. rw_log_level and rw_log_format are set
  * once at start-up. Text: "TS riskwarn LEVEL: MSG[ name=value...]"; JSON (engine/log.c):

@@ -52,7 +52,7 @@ static void expect_error(const char *text, const char *what, const char *needle,
     rw_error_t err;
     char path[64];
     ck_assert_msg(load_text(text, &cfg, &err, path) == -1, "accepted: %s", text);
-    ck_assert_int_eq(err.code, -1);
+    ck_assert_int_eq(err.code, RW_ERR_INPUT);
     ck_assert_str_eq(err.source, path);
     ck_assert_msg(strstr(err.text, what) != NULL, "error \"%s\" lacks \"%s\"", err.text, what);
     int line, col;

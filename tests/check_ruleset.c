@@ -83,7 +83,7 @@ static void assert_err_at(const rw_errors_t *errs, const char *text, const char 
     int line, col;
     pos_of(text, needle, nth, skip, &line, &col);
     ck_assert_str_eq(e->source, SRC);
-    ck_assert_int_eq(e->code, -1);
+    ck_assert_int_eq(e->code, RW_ERR_INPUT);
     ck_assert_msg(e->line == line && e->column == col,
                   "error \"%s\" at %d:%d, want %d:%d (at \"%s\")", e->text, e->line, e->column,
                   line, col, needle);

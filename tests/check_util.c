@@ -1,4 +1,4 @@
-/* Unit tests for engine/util.c: time, durations, offsets, hashing, buffers, errors. */
+/* Unit tests for engine/util.c: time, durations, offsets, hashing, buffers. */
 #include "util.h"
 
 #include "riskwarn/module.h"
@@ -448,27 +448,6 @@ START_TEST(test_util_buf_append_and_printf) {
 }
 END_TEST
 
-START_TEST(test_util_error_set_and_format) {
-    rw_error_t e;
-    char buf[700];
-    rw_error_clear(&e);
-    ck_assert_int_eq(rw_error_set(&e, "r.json", 3, 7, "bad %s", "thing"), -1);
-    ck_assert_int_eq(e.code, -1);
-    /* The first error wins. */
-    rw_error_set(&e, "other.json", 1, 1, "second");
-    rw_error_format(&e, buf, sizeof(buf));
-    ck_assert_str_eq(buf, "r.json:3:7: bad thing");
-    rw_error_clear(&e);
-    rw_error_set(&e, "r.json", 0, 0, "no place");
-    rw_error_format(&e, buf, sizeof(buf));
-    ck_assert_str_eq(buf, "r.json: no place");
-    rw_error_clear(&e);
-    rw_error_set(&e, NULL, 0, 0, "bare");
-    rw_error_format(&e, buf, sizeof(buf));
-    ck_assert_str_eq(buf, "bare");
-}
-END_TEST
-
 /* Number text: short for amounts, and always read back as the same double. */
 START_TEST(test_util_number_text) {
     static const struct {
@@ -598,7 +577,6 @@ static Suite *util_suite(void) {
     tcase_add_test(tc, test_util_hash64_fnv1a_vectors);
     tcase_add_test(tc, test_util_utc_offset_parse);
     tcase_add_test(tc, test_util_buf_append_and_printf);
-    tcase_add_test(tc, test_util_error_set_and_format);
     tcase_add_test(tc, test_util_backoff_jitter_and_cap);
     tcase_add_test(tc, test_util_log_rate_limited_with_count);
     suite_add_tcase(s, tc);
