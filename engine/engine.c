@@ -790,12 +790,13 @@ static void pipeline_prepare(pipeline_t *p, rd_kafka_message_t **msgs, ssize_t n
  * Returns -1 when asked to stop and the outage lasts. */
 static int store_failed(engine_t *e, pipeline_t *p, int rc, rw_backoff_t *backoff,
                         int64_t *stop_seen) {
-    if (rc == RW_STORE_CONFLICT) {
+    if (rc == RW_ERR_CONFLICT) {
         rw_log(RW_LOG_INFO, "%s: partition fence moved (rebalance): re-evaluating the batch",
                p->name);
         return 0;
     }
-    if (rc == RW_STORE_LOST) { /* the metric and /healthz first: the log line is the last word */
+    if (rc ==
+        RW_ERR_STATE_LOST) { /* the metric and /healthz first: the log line is the last word */
         e->state_lost_at = rw_monotonic_ms();
         rw_metrics_health_set(e->metrics, RW_HEALTH_STATE, false, p->store->last_error);
         if (p->store->restored)
@@ -846,7 +847,7 @@ static int pipeline_publish(engine_t *e, pipeline_t *p, bool async, int64_t *sto
             return 0;
         /* What this attempt added to the kept state is not stored: read it
          * all again from the store. */
-        if (rc != RW_STORE_LOST && !p->store->kept_intact)
+        if (rc != RW_ERR_STATE_LOST && !p->store->kept_intact)
             rw_batch_forget_state(b);
         if (store_failed(e, p, rc, &backoff, stop_seen))
             return -1;
@@ -999,7 +1000,7 @@ static int fly_finish(engine_t *e, bool *redone) {
     int rc = p->store->apply_wait(p->store);
     if (rc != 0) {
         *redone = true;
-        if (rc != RW_STORE_LOST && !p->store->kept_intact)
+        if (rc != RW_ERR_STATE_LOST && !p->store->kept_intact)
             rw_batch_forget_state(p->batch);
         int64_t stop_seen = 0;
         rw_backoff_t backoff = BACKOFF_INIT;

@@ -721,7 +721,7 @@ static int replies_check(redisstore_t *s, size_t n, const char *what) {
 /* Redis lost the state (this engine's marker is gone: FLUSHALL, a restart
  * without persistence): writes back what the engine holds (state_write), then
  * the marker, and keeps it all (Redis now holds what memory does). Counters
- * are not held: they start again from zero. Returns RW_STORE_LOST
+ * are not held: they start again from zero. Returns RW_ERR_STATE_LOST
  * with last_error saying what was restored (base.restored true), or what
  * failed (false: the kept state stays, and the next load finds the marker
  * missing and restores again). */
@@ -730,7 +730,7 @@ static int restore_failed(redisstore_t *s, const char *how) {
     snprintf(e, sizeof(e), "%s", s->base.last_error);
     snprintf(s->base.last_error, sizeof(s->base.last_error),
              "redis lost its state (%s); restoring what the engine holds failed: %.160s", how, e);
-    return RW_STORE_LOST;
+    return RW_ERR_STATE_LOST;
 }
 
 /* Whether the batch knows the fence of the partition "topic/partition". */
@@ -904,7 +904,7 @@ static int state_restore(redisstore_t *s, rw_batch_t *b, const char *how) {
              "rebuild recounts them)",
              how, w.fences, w.windows, w.entries, w.cools, w.cases,
              s->kept_full ? " (not all: more than state_max_entries)" : "");
-    return RW_STORE_LOST;
+    return RW_ERR_STATE_LOST;
 }
 
 int rw_redisstore_rebuild(rw_store_t *base, rw_batch_t *b, const rw_memstore_counter_t *counters,
@@ -1378,7 +1378,7 @@ static int apply_collect(redisstore_t *s) {
         return -1;
     bool lost = false;
     if (rc == 0 && r->type == REDIS_REPLY_INTEGER) {
-        rc = r->integer == 1 ? 0 : RW_STORE_CONFLICT;
+        rc = r->integer == 1 ? 0 : RW_ERR_CONFLICT;
         lost = r->integer == 2;
         s->marker_seen |= rc == 0;
     } else if (rc == 0) {
@@ -1389,7 +1389,7 @@ static int apply_collect(redisstore_t *s) {
     freeReplyObject(r);
     if (rc == 0 || lost) /* lost: the restore writes the batch's cases with its fences */
         kcases_commit(s);
-    else if (rc == RW_STORE_CONFLICT)
+    else if (rc == RW_ERR_CONFLICT)
         kcases_clear(&s->pending);
     if (lost)
         return state_restore(s, s->sent, "its marker is gone");

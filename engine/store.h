@@ -16,15 +16,15 @@
 
 #include "eval.h"
 
-#define RW_STORE_CONFLICT 1 /* apply(): a fence moved since load(); reload and redo */
-/* load() or apply(): Redis lost the state (FLUSHALL, a restart without
- * persistence: the group's marker, or a fence the engine knows, is gone). The
- * store wrote back what the batch and the store hold (windows, cool-downs, the
- * open cases of its partitions, fences), which
+/* The store's codes besides RW_OK and RW_ERR_FAIL (error.h):
+ * RW_ERR_CONFLICT, from apply(): a fence moved since load(); reload and redo.
+ * RW_ERR_STATE_LOST, from load() or apply(): Redis lost the state (FLUSHALL, a
+ * restart without persistence: the group's marker, or a fence the engine knows,
+ * is gone). The store wrote back what the batch and the store hold (windows,
+ * cool-downs, the open cases of its partitions, fences), which
  * stays kept (restored true), or could not (restored false: keep
  * the state, wait, and try again: the next load restores); last_error says
  * what. Never forget the kept state after it yourself. Read again and redo. */
-#define RW_STORE_LOST 2
 
 typedef struct rw_store rw_store_t;
 struct rw_store {
@@ -32,20 +32,20 @@ struct rw_store {
      * fences, windows, cool-downs, cases, lookups. 0, or -1 on failure. Call
      * only with no write in flight (apply_wait first). */
     int (*load)(rw_store_t *s, rw_batch_t *b);
-    /* Writes the evaluated batch. 0, RW_STORE_CONFLICT, or -1 on failure. */
+    /* Writes the evaluated batch. 0, RW_ERR_CONFLICT, or -1 on failure. */
     int (*apply)(rw_store_t *s, rw_batch_t *b);
     /* The same in two steps: sends the write without waiting for it, and marks
      * the batch stored at once (rw_batch_stored), so that the next batch can
      * be read and evaluated meanwhile; 0, or -1 when it could not be sent.
      * apply_wait() then waits for it: 0 (also when nothing is in flight),
-     * RW_STORE_CONFLICT, or -1. After anything but 0 the batch is not stored:
+     * RW_ERR_CONFLICT, or -1. After anything but 0 the batch is not stored:
      * forget the kept state (rw_batch_forget_state) and do it again (but
-     * not after RW_STORE_LOST, nor after -1 with kept_intact set). */
+     * not after RW_ERR_STATE_LOST, nor after -1 with kept_intact set). */
     int (*apply_send)(rw_store_t *s, rw_batch_t *b);
     int (*apply_wait)(rw_store_t *s);
     void (*destroy)(rw_store_t *s);
     char last_error[256];
-    bool restored;    /* after RW_STORE_LOST: what the engine held is back in the store */
+    bool restored;    /* after RW_ERR_STATE_LOST: what the engine held is back in the store */
     bool kept_intact; /* after -1: the kept state is to be kept (the store checks it) */
     size_t max_cases; /* Redis store: open cases held to write back after a loss (0: no limit) */
 };

@@ -198,7 +198,7 @@ START_TEST(test_cluster_unstored_window_entries_count_once) {
          * its ZADD does; then the fence is as it was: the script never ran. */
         redisContext *rc = h_redis(srv.port);
         freeReplyObject(redisCommand(rc, "SET {rw}:fence:t:events:0 7"));
-        ck_assert_int_eq(st->apply(st, b), RW_STORE_CONFLICT);
+        ck_assert_int_eq(st->apply(st, b), RW_ERR_CONFLICT);
         freeReplyObject(redisCommand(rc, "SET {rw}:fence:t:events:0 1"));
         redisReply *keys = redisCommand(rc, "KEYS rw:w:count-30d*");
         ck_assert_uint_eq(keys->elements, 1);
