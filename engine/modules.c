@@ -49,20 +49,15 @@ void rw_modules_each(void (*fn)(const rw_module_t *m, void *arg), void *arg) {
         fn(externals[i], arg);
 }
 
-int rw_module_check(const rw_module_t *m, char *err, size_t errlen) {
-    if (!m || !m->name || !m->name[0]) {
-        snprintf(err, errlen, "module has no name");
-        return -1;
-    }
-    if (!m->measure) {
-        snprintf(err, errlen, "module \"%s\" has no measure() callback", m->name);
-        return -1;
-    }
-    char e[256];
-    if (rw_params_check_table(m->params, m->state_size, e, sizeof(e)) != 0) {
-        snprintf(err, errlen, "module \"%s\": %s", m->name, e);
-        return -1;
-    }
+int rw_module_check(const rw_module_t *m, rw_error_t *err) {
+    if (!m || !m->name || !m->name[0])
+        return rw_error_fail(err, RW_ERR_INPUT, "module has no name");
+    if (!m->measure)
+        return rw_error_fail(err, RW_ERR_INPUT, "module \"%s\" has no measure() callback", m->name);
+    rw_error_t e;
+    rw_error_clear(&e);
+    if (rw_params_check_table(m->params, m->state_size, &e) != 0)
+        return rw_error_fail(err, e.code, "module \"%s\": %s", m->name, e.text);
     return 0;
 }
 
@@ -71,17 +66,16 @@ void rw_module_print(const rw_module_t *m, FILE *out) {
     rw_params_print(m->params, 2, out);
 }
 
-int rw_modules_register(const rw_module_t *m, char *err, size_t errlen) {
-    if (rw_module_check(m, err, errlen) != 0)
-        return -1;
-    if (builtin_find(m->name)) {
-        snprintf(err, errlen, "module name \"%s\" clashes with a built-in module", m->name);
-        return -1;
-    }
-    if (external_find(m->name)) {
-        snprintf(err, errlen, "module name \"%s\" clashes with an already loaded module", m->name);
-        return -1;
-    }
+int rw_modules_register(const rw_module_t *m, rw_error_t *err) {
+    int rc = rw_module_check(m, err);
+    if (rc != 0)
+        return rc;
+    if (builtin_find(m->name))
+        return rw_error_fail(err, RW_ERR_EXISTS,
+                             "module name \"%s\" clashes with a built-in module", m->name);
+    if (external_find(m->name))
+        return rw_error_fail(err, RW_ERR_EXISTS,
+                             "module name \"%s\" clashes with an already loaded module", m->name);
     if (n_externals == cap_externals) {
         cap_externals = cap_externals ? 2 * cap_externals : 8;
         externals = rw_realloc(externals, cap_externals * sizeof(*externals));

@@ -360,29 +360,31 @@ static json_t *default_value(const rw_param_t *p) {
 
 /* ---- checking a table -------------------------------------------------------------------- */
 
-static int check_one(const rw_param_t *t, size_t i, size_t size, char *err, size_t errlen) {
+static int check_one(const rw_param_t *t, size_t i, size_t size, rw_error_t *err) {
     const rw_param_t *p = &t[i];
     if (!type_known(p->type))
-        return snprintf(err, errlen, "param %zu has an unknown type %d", i, (int)p->type), -1;
+        return rw_error_fail(err, RW_ERR_INPUT, "param %zu has an unknown type %d", i,
+                             (int)p->type);
     if (!p->name || !p->name[0])
-        return snprintf(err, errlen, "param %zu has no name", i), -1;
+        return rw_error_fail(err, RW_ERR_INPUT, "param %zu has no name", i);
     for (size_t k = 0; k < i; k++)
         if (strcmp(t[k].name, p->name) == 0)
-            return snprintf(err, errlen, "param \"%s\" is declared twice", p->name), -1;
+            return rw_error_fail(err, RW_ERR_INPUT, "param \"%s\" is declared twice", p->name);
     const type_info_t *ti = &types[p->type];
     if (p->offset > size || size - p->offset < ti->size || p->offset % ti->align)
-        return snprintf(err, errlen,
-                        "param \"%s\": offset %zu does not hold a %s in a state of %zu bytes",
-                        p->name, p->offset, ti->name, size),
-               -1;
+        return rw_error_fail(err, RW_ERR_INPUT,
+                             "param \"%s\": offset %zu does not hold a %s in a state of %zu bytes",
+                             p->name, p->offset, ti->name, size);
     if (p->type == RW_PARAM_ENUM && (!p->choices || !p->choices[0]))
-        return snprintf(err, errlen, "param \"%s\": an enum needs choices", p->name), -1;
+        return rw_error_fail(err, RW_ERR_INPUT, "param \"%s\": an enum needs choices", p->name);
     if ((p->flags & RW_PARAM_WINDOW) && p->type != RW_PARAM_DURATION)
-        return snprintf(err, errlen, "param \"%s\": a window must be a duration", p->name), -1;
+        return rw_error_fail(err, RW_ERR_INPUT, "param \"%s\": a window must be a duration",
+                             p->name);
     if (p->def && (p->flags & RW_PARAM_REQUIRED))
-        return snprintf(err, errlen, "param \"%s\" is required and has a default", p->name), -1;
+        return rw_error_fail(err, RW_ERR_INPUT, "param \"%s\" is required and has a default",
+                             p->name);
     if (has_bounds(p) && !(p->min <= p->max))
-        return snprintf(err, errlen, "param \"%s\": bounds min > max", p->name), -1;
+        return rw_error_fail(err, RW_ERR_INPUT, "param \"%s\": bounds min > max", p->name);
     if (!p->def)
         return 0;
     json_t *d = default_value(p);
@@ -394,14 +396,17 @@ static int check_one(const rw_param_t *t, size_t i, size_t size, char *err, size
         snprintf(why, sizeof(why), "does not read as a %s", ti->name);
     json_decref(d);
     if (rc)
-        return snprintf(err, errlen, "param \"%s\": default \"%s\": %s", p->name, p->def, why), -1;
+        return rw_error_fail(err, RW_ERR_INPUT, "param \"%s\": default \"%s\": %s", p->name, p->def,
+                             why);
     return 0;
 }
 
-int rw_params_check_table(const rw_param_t *table, size_t size, char *err, size_t errlen) {
-    for (size_t i = 0; table && table[i].type != RW_PARAM_END; i++)
-        if (check_one(table, i, size, err, errlen))
-            return -1;
+int rw_params_check_table(const rw_param_t *table, size_t size, rw_error_t *err) {
+    for (size_t i = 0; table && table[i].type != RW_PARAM_END; i++) {
+        int rc = check_one(table, i, size, err);
+        if (rc != 0)
+            return rc;
+    }
     return 0;
 }
 

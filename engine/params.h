@@ -15,8 +15,8 @@
 
 /* Checks a table itself: known types, names given and unique, values inside a state of size
  * bytes and aligned, defaults that parse and lie in the bounds, choices for enums, no
- * default for a required param. Returns 0, or -1 with err filled naming the param. */
-int rw_params_check_table(const rw_param_t *table, size_t size, char *err, size_t errlen);
+ * default for a required param. Returns 0, or RW_ERR_INPUT with err filled naming the param. */
+int rw_params_check_table(const rw_param_t *table, size_t size, rw_error_t *err);
 
 /* Where an object's values come from, and where its errors go. */
 typedef struct rw_params_ctx {

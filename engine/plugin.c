@@ -172,9 +172,10 @@ static int plugin_add(const char *rdir, const char *path, rw_error_t *err) {
     rw_plugin_t p = {0};
     if (plugin_open(rdir, path, &p, err) != 0)
         return -1;
-    char e[256];
-    if (rw_modules_register(p.module, e, sizeof(e)) != 0) {
-        rw_error_set(err, path, 0, 0, "module refused: %s", e);
+    rw_error_t e;
+    rw_error_clear(&e);
+    if (rw_modules_register(p.module, &e) != 0) {
+        rw_error_set(err, path, 0, 0, "module refused: %s", e.text);
         dlclose(p.handle);
         free(p.path);
         return -1;

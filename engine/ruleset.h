@@ -147,9 +147,10 @@ const rw_module_t *rw_modules_find(const char *name);
 /* Calls fn for every registered module: built-ins first, then external ones. */
 void rw_modules_each(void (*fn)(const rw_module_t *m, void *arg), void *arg);
 /* Adds an external module. m is borrowed: it must stay valid until it is unregistered.
- * Returns 0, or -1 with err filled when the name is empty or NULL, or clashes with a
- * built-in or an already registered module. Not thread-safe: call before loading rules. */
-int rw_modules_register(const rw_module_t *m, char *err, size_t errlen);
+ * Returns 0; RW_ERR_INPUT with err filled when rw_module_check refuses it; RW_ERR_EXISTS
+ * when its name clashes with a built-in or an already registered module. Not thread-safe:
+ * call before loading rules. */
+int rw_modules_register(const rw_module_t *m, rw_error_t *err);
 /* Removes one external module (no-op when it is not registered). Rulesets that use it
  * must be destroyed first. */
 void rw_modules_unregister(const rw_module_t *m);
@@ -180,9 +181,9 @@ const rw_expr_t *rw_setup_expr_at(rw_setup_t *s, const char *text, const char *p
                                   const char *what);
 
 /* The module's own checks on its descriptor (run for external modules when they register):
- * name, measure(), a param table that rw_params_check_table accepts. Returns 0, or -1 with
- * err filled. */
-int rw_module_check(const rw_module_t *m, char *err, size_t errlen);
+ * name, measure(), a param table that rw_params_check_table accepts. Returns 0, or
+ * RW_ERR_INPUT with err filled. */
+int rw_module_check(const rw_module_t *m, rw_error_t *err);
 /* Prints `riskwarn help MODULE`: the summary and the params table. */
 void rw_module_print(const rw_module_t *m, FILE *out);
 

@@ -145,8 +145,9 @@ static const rw_module_t all_module = {
 };
 
 static void setup(void) {
-    char e[256];
-    ck_assert_msg(rw_modules_register(&all_module, e, sizeof(e)) == 0, "%s", e);
+    rw_error_t e;
+    rw_error_clear(&e);
+    ck_assert_msg(rw_modules_register(&all_module, &e) == 0, "%s", e.text);
     g_init_calls = 0;
 }
 
@@ -543,26 +544,30 @@ START_TEST(test_params_table_check_refusals) {
         {{{.type = RW_PARAM_STRING_LIST, .name = "a", .def = "x"}, {0}}, "does not read as"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
-        char e[256] = "";
-        ck_assert_msg(rw_params_check_table(cases[i].t, sizeof(st_t), e, sizeof(e)) == -1,
+        rw_error_t e;
+        rw_error_clear(&e);
+        ck_assert_msg(rw_params_check_table(cases[i].t, sizeof(st_t), &e) == RW_ERR_INPUT,
                       "case %zu accepted", i);
-        ck_assert_msg(strstr(e, cases[i].want), "case %zu: \"%s\" lacks \"%s\"", i, e,
+        ck_assert_int_eq(e.code, RW_ERR_INPUT);
+        ck_assert_msg(strstr(e.text, cases[i].want), "case %zu: \"%s\" lacks \"%s\"", i, e.text,
                       cases[i].want);
     }
     /* A malformed table refuses the module at registration. */
     static const rw_module_t bad = {RW_MODULE_HEADER, .name = "bad_table", .params = cases[3].t,
                                     .state_size = sizeof(st_t), .measure = all_measure};
-    char e[256];
-    ck_assert_int_eq(rw_modules_register(&bad, e, sizeof(e)), -1);
-    ck_assert_msg(strstr(e, "module \"bad_table\": param \"a\": offset"), "%s", e);
+    rw_error_t e;
+    rw_error_clear(&e);
+    ck_assert_int_eq(rw_modules_register(&bad, &e), RW_ERR_INPUT);
+    ck_assert_msg(strstr(e.text, "module \"bad_table\": param \"a\": offset"), "%s", e.text);
     ck_assert_ptr_null(rw_modules_find("bad_table"));
 }
 END_TEST
 
 static void check_module(const rw_module_t *m, void *arg) {
     (void)arg;
-    char e[256] = "";
-    ck_assert_msg(rw_module_check(m, e, sizeof(e)) == 0, "%s: %s", m->name, e);
+    rw_error_t e;
+    rw_error_clear(&e);
+    ck_assert_msg(rw_module_check(m, &e) == 0, "%s: %s", m->name, e.text);
     ck_assert_uint_eq(m->abi_version, RW_MODULE_ABI_VERSION);
     ck_assert_uint_eq(m->size, sizeof(rw_module_t));
     for (size_t i = 0; m->params && m->params[i].type != RW_PARAM_END; i++)
