@@ -113,12 +113,12 @@ static rw_ruleset_t *check_files(findings_t *f, const rw_config_t *c) {
         printf("%s: ruleset %s version %s, %zu rules, sha256 %s\n", c->rules, rs->name, rs->version,
                rs->n_rules, rs->sha256);
     check_rulesets(f, c, rs);
-    char err[512];
-    rd_kafka_conf_t *kc = rw_kafka_conf_new(c, err, sizeof(err));
+    rw_error_clear(&e);
+    rd_kafka_conf_t *kc = rw_kafka_conf_new(c, &e);
     if (kc)
         rd_kafka_conf_destroy(kc);
     else
-        bad(f, "kafka: %s", err);
+        bad(f, "kafka: %s", e.text);
     if (c->metrics_listen)
         check_listen(f, c->metrics_listen);
     check_topics(f, c);
@@ -174,7 +174,9 @@ static void check_kafka(findings_t *f, const rw_config_t *c, int timeout_ms) {
     char err[512];
     kafka_errs_t ke;
     memset(&ke, 0, sizeof(ke));
-    rd_kafka_conf_t *conf = rw_kafka_conf_new(c, err, sizeof(err));
+    rw_error_t cerr;
+    rw_error_clear(&cerr);
+    rd_kafka_conf_t *conf = rw_kafka_conf_new(c, &cerr);
     if (!conf)
         return; /* reported with the files */
     rd_kafka_conf_set_error_cb(conf, on_kafka_error);
@@ -311,7 +313,10 @@ static void check_redis(findings_t *f, const rw_config_t *c, int timeout_ms) {
                           c->redis_key_prefix,
                           c->group_id,
                           timeout_ms};
-    redisContext *rc = rw_redis_connect(&ro, err, sizeof(err));
+    rw_error_t cerr;
+    rw_error_clear(&cerr);
+    redisContext *rc = rw_redis_connect(&ro, &cerr);
+    snprintf(err, sizeof(err), "%s", cerr.text);
     redisReply *r = rc ? redisCommand(rc, "INFO") : NULL;
     if (rc && !r)
         snprintf(err, sizeof(err), "redis %s: %s", where, rc->errstr);

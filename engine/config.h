@@ -2,6 +2,7 @@
 #ifndef RW_CONFIG_H
 #define RW_CONFIG_H
 
+#include "kafka.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -78,33 +79,5 @@ int rw_config_set_redis(rw_config_t *cfg, const char *hostport);
 const struct rw_schema *rw_config_schema(const rw_config_t *cfg);
 /* Replaces a string setting. */
 void rw_config_set(char **slot, const char *value);
-
-/* The librdkafka properties a config may set (kafka.properties). Each applies
- * to the clients in its mask; a setting the engine owns is accepted with its
- * one value (`only`); a refused property has `why` and no `only`. */
-#define RW_KAFKA_CONSUMER 1 /* consumers outside the group: control topic, tail */
-#define RW_KAFKA_MEMBER 2   /* the engine's consumer in its group */
-#define RW_KAFKA_PRODUCER 4
-typedef struct rw_kafka_prop {
-    const char *name;
-    int clients;      /* RW_KAFKA_*: where it is applied; 0: nowhere (owned or refused) */
-    const char *only; /* the one value accepted; NULL: any */
-    const char *why;  /* why it is refused (or why only that value); NULL: allowed */
-} rw_kafka_prop_t;
-/* The table, ended by a NULL name (static storage). */
-const rw_kafka_prop_t *rw_kafka_props(void);
-
-/* Whether a librdkafka property may be set from the config. Properties that
- * load code, run commands or would break a guarantee are refused, naming
- * which. Returns 0, or -1 with why filled. */
-int rw_kafka_property_allowed(const char *name, char *why, size_t len);
-/* The same, and whether value may be given to it. Returns 0, or -1 with why
- * filled. */
-int rw_kafka_property_check(const char *name, const json_t *value, char *why, size_t len);
-/* Whether the property goes to a client of that kind (RW_KAFKA_*). */
-int rw_kafka_property_applies(const char *name, int client);
-/* A property's value as librdkafka text. Returns 0, or -1 for a value that is
- * not a string, number or boolean. */
-int rw_kafka_value_text(const json_t *v, char *out, size_t len);
 
 #endif

@@ -348,36 +348,36 @@ static bool shadow_signed(const rw_keys_t *keys, const rd_kafka_message_t *m,
 }
 
 int rw_control_shadow_find(const rw_config_t *cfg, rd_kafka_conf_t *conf, const rw_keys_t *keys,
-                           char sha[65], char *err, size_t errlen) {
-    char group[300];
+                           char sha[65], rw_error_t *err) {
+    char group[300], e[512];
     snprintf(group, sizeof(group), "%s.control-cli", cfg->group_id);
     rd_kafka_t *c = NULL;
-    if (rd_kafka_conf_set(conf, "group.id", group, err, errlen) != RD_KAFKA_CONF_OK ||
-        rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, errlen) != RD_KAFKA_CONF_OK ||
-        !(c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen))) {
+    if (rd_kafka_conf_set(conf, "group.id", group, e, sizeof(e)) != RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(conf, "enable.partition.eof", "true", e, sizeof(e)) != RD_KAFKA_CONF_OK ||
+        !(c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof(e)))) {
         rd_kafka_conf_destroy(conf);
-        return -1;
+        return rw_error_fail(err, RW_ERR_KAFKA, "%s", e);
     }
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, cfg->control_topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_assign(c, l);
     rd_kafka_topic_partition_list_destroy(l);
-    int rc = 1;
+    int rc = RW_ERR_NOT_FOUND;
     int64_t deadline = rw_monotonic_ms() + 15000;
     for (;;) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 200);
         if (!m) {
             if (rw_monotonic_ms() < deadline)
                 continue;
-            snprintf(err, errlen, "%s: not read to its end within 15 s", cfg->control_topic);
-            rc = -1;
+            rc = rw_error_fail(err, RW_ERR_TIMEOUT, "%s: not read to its end within 15 s",
+                               cfg->control_topic);
             break;
         }
         bool eof = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
         if (m->err && !eof) {
-            snprintf(err, errlen, "%s: %s", cfg->control_topic, rd_kafka_message_errstr(m));
+            rc = rw_error_fail(err, RW_ERR_KAFKA, "%s: %s", cfg->control_topic,
+                               rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
-            rc = -1;
             break;
         }
         rd_kafka_headers_t *h = NULL;
@@ -393,7 +393,7 @@ int rw_control_shadow_find(const rw_config_t *cfg, rd_kafka_conf_t *conf, const 
             } else if (rc == 0 && m->len == 64 && memcmp(m->payload, sha, 64) == 0 &&
                        ((vlen == 7 && memcmp(v, "promote", 7) == 0) ||
                         (vlen == 11 && memcmp(v, "drop-shadow", 11) == 0))) {
-                rc = 1;
+                rc = RW_ERR_NOT_FOUND;
             }
         }
         rd_kafka_message_destroy(m);

@@ -69,9 +69,10 @@ int rw_keys_verify(const rw_keys_t *k, const char *key_id, const char *sig, cons
  * last "shadow" push not promoted or dropped since, and signed by one of keys
  * when keys is not NULL), for promote and drop-shadow to name; read with a
  * consumer made from conf (taken: destroyed by this function). Returns 0 with
- * sha filled (65 bytes), 1 when there is none, or -1 with err filled. */
+ * sha filled (65 bytes), RW_ERR_NOT_FOUND when there is none (err untouched), or another
+ * negative code with err filled. */
 int rw_control_shadow_find(const rw_config_t *cfg, rd_kafka_conf_t *conf, const rw_keys_t *keys,
-                           char sha[65], char *err, size_t errlen);
+                           char sha[65], rw_error_t *err);
 
 /* Produces a control message to partition 0 of topic (every engine reads it):
  * the action, and with a signer its key id and signature, in headers; value

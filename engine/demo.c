@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "engine.h"
 #include "format.h"
+#include "kafka.h"
 #include "log.h"
 #include "mock.h"
 #include "proc.h"
@@ -238,24 +239,26 @@ int rw_cmd_demo(int argc, char **argv) {
     rw_signals_install();
     atomic_int *stop = rw_stop_flag();
     char err[512];
+    rw_error_t e;
+    rw_error_clear(&e);
     rw_mock_t mock;
     rw_redis_server_t redis;
-    if (rw_mock_start(&mock, 3, err, sizeof(err))) {
-        fprintf(stderr, "riskwarn demo: %s\n", err);
+    if (rw_mock_start(&mock, 3, &e)) {
+        fprintf(stderr, "riskwarn demo: %s\n", e.text);
         return RW_EXIT_RUNTIME;
     }
     static const char *const topics[] = {"events.transactions:4", "events.service:1",
                                          "risk.alerts:1",         "risk.alerts.high:1",
                                          "risk.deadletter:1",     NULL};
     for (size_t i = 0; topics[i]; i++)
-        rw_mock_topic(&mock, topics[i], err, sizeof(err));
-    if (rw_redis_server_start(&redis, NULL, 10000, err, sizeof(err))) {
-        fprintf(stderr, "riskwarn demo: %s\n", err);
+        rw_mock_topic(&mock, topics[i], &e);
+    if (rw_redis_server_start(&redis, NULL, 10000, &e)) {
+        fprintf(stderr, "riskwarn demo: %s\n", e.text);
         rw_mock_stop(&mock);
         return RW_EXIT_RUNTIME;
     }
     rw_redis_opts_t ro = {"127.0.0.1", redis.port, NULL, NULL, 0, "rw:", "demo", 2000};
-    redisContext *rc = rw_redis_connect(&ro, err, sizeof(err));
+    redisContext *rc = rw_redis_connect(&ro, &e);
     long listed = rc ? seed_watchlist(rc, watchlist) : 0;
     int metrics_port = rw_free_port();
     printf("riskwarn demo\n  Kafka (in-process mock cluster): %s\n  Redis: 127.0.0.1:%d\n"

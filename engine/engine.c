@@ -21,8 +21,21 @@
 #include <time.h>
 #include <unistd.h>
 
-static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errlen) {
-    return rd_kafka_conf_set(conf, k, v, err, errlen) == RD_KAFKA_CONF_OK ? 0 : -1;
+/* Sets a property the engine chose. Returns 0, or RW_ERR_INPUT with err filled. */
+static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, rw_error_t *err) {
+    char e[512];
+    if (rd_kafka_conf_set(conf, k, v, e, sizeof(e)) == RD_KAFKA_CONF_OK)
+        return 0;
+    return rw_error_fail(err, RW_ERR_INPUT, "%s", e);
+}
+
+/* rd_kafka_new, with librdkafka's refusal (a configuration it does not take) in err. */
+static rd_kafka_t *kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, rw_error_t *err) {
+    char e[512];
+    rd_kafka_t *rk = rd_kafka_new(type, conf, e, sizeof(e));
+    if (!rk)
+        rw_error_fail(err, RW_ERR_INPUT, "%s", e);
+    return rk;
 }
 
 /* ---- outputs ------------------------------------------------------------------------ */
@@ -1408,21 +1421,21 @@ static void control_apply(engine_t *e, const rd_kafka_message_t *m) {
     e->key_id = NULL;
 }
 
-static rd_kafka_t *control_open(const rw_config_t *cfg, char *err, size_t errlen) {
-    rd_kafka_conf_t *conf = rw_kafka_conf_for(cfg, RW_KAFKA_CONSUMER, NULL, err, errlen);
+static rd_kafka_t *control_open(const rw_config_t *cfg, rw_error_t *err) {
+    rd_kafka_conf_t *conf = rw_kafka_conf_for(cfg, RW_KAFKA_CONSUMER, NULL, err);
     if (!conf)
         return NULL;
     char group[300];
     /* Every engine reads every control message: partitions are assigned, not
      * shared through the group, and nothing is committed. */
     snprintf(group, sizeof(group), "%s.control", cfg->group_id);
-    if (conf_set(conf, "group.id", group, err, errlen) ||
-        conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
-        conf_set(conf, "enable.partition.eof", "true", err, errlen)) {
+    if (conf_set(conf, "group.id", group, err) ||
+        conf_set(conf, "enable.auto.commit", "false", err) ||
+        conf_set(conf, "enable.partition.eof", "true", err)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
-    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
+    rd_kafka_t *c = kafka_new(RD_KAFKA_CONSUMER, conf, err);
     if (!c) {
         rd_kafka_conf_destroy(conf);
         return NULL;
@@ -1475,18 +1488,19 @@ static int control_poll(engine_t *e, bool catch_up) {
 /* Opens a consumer of the audit topic for the heartbeats of the group's other
  * engines, and assigns it every partition from its end once the topic exists. */
 static void peers_assign(engine_t *e) {
-    char err[512];
     if (!e->peers) {
+        rw_error_t err;
+        rw_error_clear(&err);
         char group[300];
         snprintf(group, sizeof(group), "%s.peers", e->cfg->group_id);
-        rd_kafka_conf_t *conf = rw_kafka_conf_new(e->cfg, err, sizeof(err));
+        rd_kafka_conf_t *conf = rw_kafka_conf_new(e->cfg, &err);
         if (!conf)
             return;
-        if (conf_set(conf, "group.id", group, err, sizeof(err)) ||
-            conf_set(conf, "enable.auto.commit", "false", err, sizeof(err)) ||
-            !(e->peers = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err)))) {
+        if (conf_set(conf, "group.id", group, &err) ||
+            conf_set(conf, "enable.auto.commit", "false", &err) ||
+            !(e->peers = kafka_new(RD_KAFKA_CONSUMER, conf, &err))) {
             rd_kafka_conf_destroy(conf);
-            rw_log(RW_LOG_WARN, "heartbeats of the group not read: %s", err);
+            rw_log(RW_LOG_WARN, "heartbeats of the group not read: %s", err.text);
             return;
         }
     }
@@ -1680,22 +1694,24 @@ static const char *const member_defaults[] = {
     "session.timeout.ms", "6000", "heartbeat.interval.ms", "1000", "auto.offset.reset",
     "earliest",           NULL};
 
-static int engine_open(engine_t *e, char *err, size_t errlen) {
+/* Makes the engine's Kafka clients. Returns 0; RW_ERR_INPUT with err filled when the
+ * configuration is refused; RW_ERR_KAFKA when the subscription fails. */
+static int engine_open(engine_t *e, rw_error_t *err) {
     const rw_config_t *cfg = e->cfg;
-    rd_kafka_conf_t *conf = rw_kafka_conf_for(cfg, RW_KAFKA_MEMBER, member_defaults, err, errlen);
+    rd_kafka_conf_t *conf = rw_kafka_conf_for(cfg, RW_KAFKA_MEMBER, member_defaults, err);
     if (!conf)
-        return RW_EXIT_USAGE;
-    if (conf_set(conf, "group.id", cfg->group_id, err, errlen) ||
-        conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
-        conf_set(conf, "enable.auto.offset.store", "false", err, errlen) ||
-        conf_set(conf, "enable.partition.eof", "false", err, errlen)) {
+        return RW_ERR_INPUT;
+    if (conf_set(conf, "group.id", cfg->group_id, err) ||
+        conf_set(conf, "enable.auto.commit", "false", err) ||
+        conf_set(conf, "enable.auto.offset.store", "false", err) ||
+        conf_set(conf, "enable.partition.eof", "false", err)) {
         rd_kafka_conf_destroy(conf);
-        return RW_EXIT_USAGE;
+        return RW_ERR_INPUT;
     }
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
-    if (conf_set(conf, "statistics.interval.ms", "1000", err, errlen)) {
+    if (conf_set(conf, "statistics.interval.ms", "1000", err)) {
         rd_kafka_conf_destroy(conf);
-        return RW_EXIT_USAGE;
+        return RW_ERR_INPUT;
     }
     rd_kafka_conf_set_stats_cb(conf, stats_cb);
     char st[32];
@@ -1703,10 +1719,10 @@ static int engine_open(engine_t *e, char *err, size_t errlen) {
     if (rd_kafka_conf_get(conf, "session.timeout.ms", st, &stl) == RD_KAFKA_CONF_OK)
         e->session_timeout_ms = atoi(st);
     rd_kafka_conf_set_opaque(conf, e);
-    e->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
+    e->consumer = kafka_new(RD_KAFKA_CONSUMER, conf, err);
     if (!e->consumer) {
         rd_kafka_conf_destroy(conf);
-        return RW_EXIT_USAGE;
+        return RW_ERR_INPUT;
     }
     rd_kafka_poll_set_consumer(e->consumer);
     e->queue = rd_kafka_queue_get_consumer(e->consumer);
@@ -1717,16 +1733,14 @@ static int engine_open(engine_t *e, char *err, size_t errlen) {
     rw_rekey_subscribe(cfg->rekey, topics);
     rd_kafka_resp_err_t kerr = rd_kafka_subscribe(e->consumer, topics);
     rd_kafka_topic_partition_list_destroy(topics);
-    if (kerr) {
-        snprintf(err, errlen, "subscribe: %s", rd_kafka_err2str(kerr));
-        return RW_EXIT_RUNTIME;
-    }
+    if (kerr)
+        return rw_error_fail(err, RW_ERR_KAFKA, "subscribe: %s", rd_kafka_err2str(kerr));
 
     static const char *const producer_defaults[] = {"linger.ms", "0", "enable.idempotence", "true",
                                                     NULL};
-    conf = rw_kafka_conf_for(cfg, RW_KAFKA_PRODUCER, producer_defaults, err, errlen);
+    conf = rw_kafka_conf_for(cfg, RW_KAFKA_PRODUCER, producer_defaults, err);
     if (!conf)
-        return RW_EXIT_USAGE;
+        return RW_ERR_INPUT;
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     char mmb[32];
     size_t mlen = sizeof(mmb);
@@ -1736,26 +1750,26 @@ static int engine_open(engine_t *e, char *err, size_t errlen) {
     e->out_max = max > 2 * OUT_SLACK ? (size_t)(max - OUT_SLACK) : OUT_SLACK;
     /* Its statistics say whether brokers are up while the engine waits for
      * acknowledgements (and reads nothing). */
-    if (conf_set(conf, "statistics.interval.ms", "1000", err, errlen)) {
+    if (conf_set(conf, "statistics.interval.ms", "1000", err)) {
         rd_kafka_conf_destroy(conf);
-        return RW_EXIT_USAGE;
+        return RW_ERR_INPUT;
     }
     rd_kafka_conf_set_stats_cb(conf, stats_cb);
     rd_kafka_conf_set_opaque(conf, e);
-    e->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
+    e->producer = kafka_new(RD_KAFKA_PRODUCER, conf, err);
     if (!e->producer) {
         rd_kafka_conf_destroy(conf);
-        return RW_EXIT_USAGE;
+        return RW_ERR_INPUT;
     }
     if (cfg->rekey) {
-        conf = rw_kafka_conf_for(cfg, RW_KAFKA_PRODUCER, producer_defaults, err, errlen);
-        if (!conf || !(e->rekey = rw_rekey_new(cfg->rekey, conf, e->consumer, cfg->deadletter_topic,
-                                               err, errlen)))
-            return RW_EXIT_USAGE;
+        conf = rw_kafka_conf_for(cfg, RW_KAFKA_PRODUCER, producer_defaults, err);
+        if (!conf ||
+            !(e->rekey = rw_rekey_new(cfg->rekey, conf, e->consumer, cfg->deadletter_topic, err)))
+            return RW_ERR_INPUT;
     }
 
-    e->control = control_open(cfg, err, errlen);
-    return e->control ? RW_EXIT_OK : RW_EXIT_USAGE;
+    e->control = control_open(cfg, err);
+    return e->control ? RW_OK : RW_ERR_INPUT;
 }
 
 static void pipeline_fini(pipeline_t *p) {
@@ -1867,7 +1881,7 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
                probed == 2 ? "; this build of hiredis has no TLS: reach it through a local TLS "
                              "proxy such as stunnel (deploy/README.md)"
                            : "");
-        return RW_EXIT_USAGE;
+        return RW_ERR_INPUT;
     }
     if (cfg->modules_dir) {
         rw_error_t perr;
@@ -1876,7 +1890,7 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
             char line[1024];
             rw_error_format(&perr, line, sizeof(line));
             fprintf(stderr, "%s\n", line);
-            return RW_EXIT_USAGE;
+            return RW_ERR_INPUT;
         }
     }
     rw_errors_t errs;
@@ -1888,21 +1902,22 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
         control_fini(&e);
         rw_errors_fini(&errs);
         rw_plugins_unload_all();
-        return RW_EXIT_USAGE;
+        return RW_ERR_INPUT;
     }
     rw_errors_fini(&errs);
 
-    char err[512] = "";
     e.metrics = rw_metrics_new();
     metrics_start(&e);
     e.kafka_up_at = e.group_ok_at = e.redis_ok_at = rw_monotonic_ms();
-    if (cfg->metrics_listen && rw_metrics_serve(e.metrics, cfg->metrics_listen, err, sizeof(err))) {
-        fprintf(stderr, "riskwarn: %s\n", err);
+    rw_error_t serr;
+    rw_error_clear(&serr);
+    if (cfg->metrics_listen && rw_metrics_serve(e.metrics, cfg->metrics_listen, &serr)) {
+        fprintf(stderr, "riskwarn: %s\n", serr.text);
         rw_metrics_destroy(e.metrics);
         rw_ruleset_destroy(e.live.rs);
         control_fini(&e);
         rw_plugins_unload_all();
-        return RW_EXIT_USAGE;
+        return RW_ERR_INPUT;
     }
     if (cfg->metrics_listen)
         rw_log(RW_LOG_INFO, "metrics: http://%.*s:%d/metrics and /healthz",
@@ -1917,18 +1932,18 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
                                 cfg->webhook_token,
                                 cfg->webhook_secret,
                                 cfg->webhook_digest_after};
-        if (!(e.webhook = rw_webhook_new(&wo, e.metrics, err, sizeof(err)))) {
-            fprintf(stderr, "riskwarn: %s\n", err);
+        if (!(e.webhook = rw_webhook_new(&wo, e.metrics, &serr))) {
+            fprintf(stderr, "riskwarn: %s\n", serr.text);
             rw_metrics_destroy(e.metrics);
             rw_ruleset_destroy(e.live.rs);
             control_fini(&e);
             rw_plugins_unload_all();
-            return RW_EXIT_USAGE;
+            return RW_ERR_INPUT;
         }
     }
-    int rc = engine_open(&e, err, sizeof(err));
-    if (rc != RW_EXIT_OK) {
-        fprintf(stderr, "riskwarn: %s\n", err);
+    int rc = engine_open(&e, &serr);
+    if (rc != RW_OK) {
+        fprintf(stderr, "riskwarn: %s\n", serr.text);
         engine_close(&e);
         rw_plugins_unload_all();
         return rc;
@@ -1958,7 +1973,7 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
 
     int batch_max = cfg->batch_max > 0 ? cfg->batch_max : 512;
     rd_kafka_message_t **msgs = rw_calloc((size_t)batch_max, sizeof(*msgs));
-    rc = RW_EXIT_OK;
+    rc = RW_OK;
     while (!atomic_load(&ctl->stop)) {
         if (atomic_exchange(&ctl->reload, 0))
             reload_file(&e);
@@ -1976,7 +1991,7 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
         if (n > 0 && e.rekey && rekey_step(&e, msgs, &n, want)) {
             for (ssize_t i = 0; i < n; i++)
                 rd_kafka_message_destroy(msgs[i]);
-            rc = RW_EXIT_RUNTIME;
+            rc = RW_ERR_FAIL;
             break;
         }
         if (n < 0) {
@@ -1988,7 +2003,7 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
         bool redone;
         if (n == 0) { /* idle: finish what is in flight */
             if (fly_finish(&e, &redone) || acks_progress(&e, ACKS_MAX, false)) {
-                rc = RW_EXIT_RUNTIME;
+                rc = RW_ERR_FAIL;
                 break;
             }
             metrics_lag(&e);
@@ -2006,7 +2021,7 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
         if (brc < 0) {
             rw_log(RW_LOG_ERROR, "stopping with a batch not done: its offsets are not "
                                  "committed and it will be read again");
-            rc = RW_EXIT_RUNTIME;
+            rc = RW_ERR_FAIL;
             break;
         }
         if (cfg->stop_after > 0 && e.n_msgs >= cfg->stop_after)
@@ -2017,13 +2032,13 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
                "stopping: finishing %zu batches in flight (Redis write, Kafka "
                "acknowledgements)",
                e.n_acks + (e.fly.msgs != NULL));
-    if (rc == RW_EXIT_OK && fly_drain(&e)) {
+    if (rc == RW_OK && fly_drain(&e)) {
         rw_log(RW_LOG_ERROR, "stopping with a batch not done: its offsets are not committed and "
                              "it will be read again");
-        rc = RW_EXIT_RUNTIME;
+        rc = RW_ERR_FAIL;
     }
     if (e.fatal)
-        rc = RW_EXIT_RUNTIME;
+        rc = RW_ERR_FAIL;
     free(msgs);
     rw_log(RW_LOG_INFO, "stopping: %lld messages, %lld alerts, %lld dead letters", e.n_msgs,
            e.live.n_alerts, e.live.n_dead);

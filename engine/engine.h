@@ -3,6 +3,7 @@
 #define RW_ENGINE_H
 
 #include "config.h"
+#include "kafka.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stdatomic.h>
@@ -13,22 +14,10 @@ typedef struct rw_engine_ctl {
     atomic_int reload; /* nonzero: re-read the rules file (SIGHUP); reset by the engine */
 } rw_engine_ctl_t;
 
-/* Runs until ctl->stop becomes nonzero. Returns an exit code: RW_EXIT_OK after
- * a clean stop, RW_EXIT_USAGE for a configuration error found at start-up,
- * RW_EXIT_RUNTIME otherwise. cfg and ctl are borrowed for the whole run. */
+/* Runs until ctl->stop becomes nonzero. Returns RW_OK after a clean stop, RW_ERR_INPUT for
+ * a configuration error found at start-up (said on stderr), RW_ERR_FAIL otherwise. cfg and
+ * ctl are borrowed for the whole run. */
 int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl);
-
-/* A librdkafka configuration with bootstrap servers and the config's allowed
- * properties that every client takes (connection, security). Returns a new
- * conf (owned by the caller until handed to rd_kafka_new), or NULL with err
- * filled. */
-rd_kafka_conf_t *rw_kafka_conf_new(const rw_config_t *cfg, char *err, size_t errlen);
-/* The same for one kind of client (RW_KAFKA_CONSUMER, _MEMBER or _PRODUCER):
- * bootstrap servers, then defaults (name, value pairs ended by NULL; may be
- * NULL), then the config's properties for that client, which win over the
- * defaults. */
-rd_kafka_conf_t *rw_kafka_conf_for(const rw_config_t *cfg, int client, const char *const *defaults,
-                                   char *err, size_t errlen);
 
 /* Why a peer hiredis could not talk to is not Redis: sends PING, and a TLS
  * ClientHello when PING gets no Redis answer. Fills why and returns 2 when the

@@ -18,6 +18,7 @@ static const char *const err_texts[] = {
     [-RW_ERR_STATE_LOST] = "Redis lost the state",
     [-RW_ERR_TIMEOUT] = "timed out",
     [-RW_ERR_EXISTS] = "already exists",
+    [-RW_ERR_NOT_FOUND] = "not found",
 };
 _Static_assert(sizeof(err_texts) / sizeof(err_texts[0]) == -RW_ERR_END,
                "every rw_err_t code has a text");

@@ -37,7 +37,8 @@ typedef enum rw_err {
     RW_ERR_STATE_LOST = -7, /* Redis lost the state the engine holds (rw_store_t) */
     RW_ERR_TIMEOUT = -8,    /* a deadline passed */
     RW_ERR_EXISTS = -9,     /* the name is taken */
-    RW_ERR_END = -10        /* not a code: one below the last */
+    RW_ERR_NOT_FOUND = -10, /* what was asked for is not there */
+    RW_ERR_END = -11        /* not a code: one below the last */
 } rw_err_t;
 
 /* The text of a code ("bad input"); "unknown error" for anything else. Static storage. */

@@ -86,18 +86,3 @@ void rw_log_emit(int level, const char *const *fields, const char *msg) {
     fwrite(b.data, 1, b.len, stderr); /* one write a record: threads do not interleave */
     rw_buf_fini(&b);
 }
-
-void rw_kafka_log(const rd_kafka_t *rk, int level, const char *facility, const char *buf) {
-    int l = level <= 3   ? RW_LOG_ERROR
-            : level == 4 ? RW_LOG_WARN
-            : level <= 6 ? RW_LOG_INFO
-                         : RW_LOG_DEBUG;
-    if (l > rw_log_level)
-        return;
-    const char *fields[] = {"facility", facility, "client", rk ? rd_kafka_name(rk) : "", NULL};
-    char msg[2048];
-    snprintf(msg, sizeof(msg), "kafka: %s", buf);
-    rw_log_emit(l, fields, msg);
-}
-
-void rw_kafka_conf_log(rd_kafka_conf_t *conf) { rd_kafka_conf_set_log_cb(conf, rw_kafka_log); }

@@ -263,7 +263,7 @@ int rw_cmd_run(int argc, char **argv) {
     rw_signals_install();
     int rc = rw_engine_run(&cfg, &ctl);
     rw_config_fini(&cfg);
-    return rc;
+    return rc == RW_OK ? RW_EXIT_OK : rc == RW_ERR_INPUT ? RW_EXIT_USAGE : RW_EXIT_RUNTIME;
 }
 
 /* ---- rules ----------------------------------------------------------------------------- */
@@ -379,22 +379,25 @@ static int rules_control(const rules_args_t *ra) {
     } else {
         /* promote and drop-shadow name the shadow candidate they act on. */
         char sha[65];
-        rd_kafka_conf_t *cconf = rw_kafka_conf_new(&cfg, line, sizeof(line));
+        rw_error_t ferr;
+        rw_error_clear(&ferr);
+        rd_kafka_conf_t *cconf = rw_kafka_conf_new(&cfg, &ferr);
         rw_keys_t *keys = cfg.rules_keys_file ? rw_keys_load(cfg.rules_keys_file, &err) : NULL;
-        int found = cconf ? rw_control_shadow_find(&cfg, cconf, keys, sha, line, sizeof(line)) : -1;
+        int found = cconf ? rw_control_shadow_find(&cfg, cconf, keys, sha, &ferr) : ferr.code;
         rw_keys_destroy(keys);
         if (found) {
             fprintf(stderr, "riskwarn rules %s: %s\n", action,
-                    found < 0 ? line : "the control topic holds no shadow candidate");
-            rc = found < 0 ? RW_EXIT_RUNTIME : RW_EXIT_USAGE;
+                    found != RW_ERR_NOT_FOUND ? ferr.text
+                                              : "the control topic holds no shadow candidate");
+            rc = found != RW_ERR_NOT_FOUND ? RW_EXIT_RUNTIME : RW_EXIT_USAGE;
             goto out;
         }
         text = rw_strdup(sha);
         len = 64;
     }
-    rd_kafka_conf_t *conf = rw_kafka_conf_new(&cfg, line, sizeof(line));
+    rd_kafka_conf_t *conf = rw_kafka_conf_new(&cfg, &err);
     if (!conf) {
-        fprintf(stderr, "riskwarn rules %s: %s\n", action, line);
+        fprintf(stderr, "riskwarn rules %s: %s\n", action, err.text);
         goto out;
     }
     p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, line, sizeof(line));
@@ -520,7 +523,8 @@ const rw_cli_opt_t rw_mock_kafka_opts[] = {
 int rw_cmd_mock_kafka(int argc, char **argv) {
     long brokers = 3;
     rw_mock_t m;
-    char err[512];
+    rw_error_t err;
+    rw_error_clear(&err);
     const char *topics[64];
     int n_topics = 0;
     rw_cli_t cli;
@@ -539,13 +543,13 @@ int rw_cmd_mock_kafka(int argc, char **argv) {
     }
     if (optind < argc)
         return rw_usage("mock-kafka");
-    if (rw_mock_start(&m, (int)brokers, err, sizeof(err))) {
-        fprintf(stderr, "riskwarn mock-kafka: %s\n", err);
+    if (rw_mock_start(&m, (int)brokers, &err)) {
+        fprintf(stderr, "riskwarn mock-kafka: %s\n", err.text);
         return RW_EXIT_RUNTIME;
     }
     for (int i = 0; i < n_topics; i++)
-        if (rw_mock_topic(&m, topics[i], err, sizeof(err))) {
-            fprintf(stderr, "riskwarn mock-kafka: %s\n", err);
+        if (rw_mock_topic(&m, topics[i], &err)) {
+            fprintf(stderr, "riskwarn mock-kafka: %s\n", err.text);
             rw_mock_stop(&m);
             return RW_EXIT_USAGE;
         }

@@ -350,13 +350,12 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
     rw_log_limited(&rl, RW_LOG_WARN, "metrics http: %s", text);
 }
 
-int rw_metrics_serve(rw_metrics_t *m, const char *listen, char *err, size_t errlen) {
+int rw_metrics_serve(rw_metrics_t *m, const char *listen, rw_error_t *err) {
     const char *colon = strrchr(listen, ':');
     char host[128];
-    if (!colon || (size_t)(colon - listen) >= sizeof(host)) {
-        snprintf(err, errlen, "metrics_listen: use HOST:PORT, not \"%s\"", listen);
-        return -1;
-    }
+    if (!colon || (size_t)(colon - listen) >= sizeof(host))
+        return rw_error_fail(err, RW_ERR_INPUT, "metrics_listen: use HOST:PORT, not \"%s\"",
+                             listen);
     memcpy(host, listen, (size_t)(colon - listen));
     host[colon - listen] = 0;
     char *end;
@@ -366,8 +365,8 @@ int rw_metrics_serve(rw_metrics_t *m, const char *listen, char *err, size_t errl
     a.sin_family = AF_INET;
     a.sin_port = htons((uint16_t)port);
     if (*end || port < 0 || port > 65535 || inet_pton(AF_INET, host, &a.sin_addr) != 1) {
-        snprintf(err, errlen, "metrics_listen: use an IPv4 address and a port, not \"%s\"", listen);
-        return -1;
+        return rw_error_fail(err, RW_ERR_INPUT,
+                             "metrics_listen: use an IPv4 address and a port, not \"%s\"", listen);
     }
     /* Bounded: epoll (no select() limit of 1,024 descriptors), at most
      * RW_HTTP_CONNECTIONS open and RW_HTTP_PER_IP from one address (more are
@@ -379,10 +378,9 @@ int rw_metrics_serve(rw_metrics_t *m, const char *listen, char *err, size_t errl
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)RW_HTTP_CONNECTIONS,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)RW_HTTP_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)RW_HTTP_TIMEOUT_S, MHD_OPTION_END);
-    if (!m->daemon) {
-        snprintf(err, errlen, "metrics_listen %s: cannot listen (port in use?)", listen);
-        return -1;
-    }
+    if (!m->daemon)
+        return rw_error_fail(err, RW_ERR_IO, "metrics_listen %s: cannot listen (port in use?)",
+                             listen);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_BIND_PORT);
     m->port = info ? info->port : (int)port;
     return 0;

@@ -3,6 +3,8 @@
 #ifndef RW_METRICS_H
 #define RW_METRICS_H
 
+#include "error.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,8 +22,8 @@ void rw_metrics_destroy(rw_metrics_t *m);
 #define RW_HTTP_TIMEOUT_S 10
 
 /* Serves them on "host:port" (port 0: any free port), within the bounds
- * above. Returns 0, or -1 with err filled. */
-int rw_metrics_serve(rw_metrics_t *m, const char *listen, char *err, size_t errlen);
+ * above. Returns 0, or with err filled RW_ERR_INPUT (a bad address) or RW_ERR_IO. */
+int rw_metrics_serve(rw_metrics_t *m, const char *listen, rw_error_t *err);
 /* The port served on, 0 when not serving. */
 int rw_metrics_port(const rw_metrics_t *m);
 

@@ -1,5 +1,6 @@
 #include "mock.h"
 
+#include "kafka.h"
 #include "log.h"
 #include "util.h"
 
@@ -8,54 +9,49 @@
 #include <stdlib.h>
 #include <string.h>
 
-int rw_mock_start(rw_mock_t *m, int brokers, char *err, size_t errlen) {
+int rw_mock_start(rw_mock_t *m, int brokers, rw_error_t *err) {
     memset(m, 0, sizeof(*m));
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     /* The cluster needs a handle to live in; a producer that never sends. */
     rd_kafka_conf_set(conf, "log_level", "3", NULL, 0);
     rw_kafka_conf_log(conf);
-    m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
+    char e[512];
+    m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof(e));
     if (!m->rk) {
         rd_kafka_conf_destroy(conf);
-        return -1;
+        return rw_error_fail(err, RW_ERR_KAFKA, "%s", e);
     }
     m->cluster = rd_kafka_mock_cluster_new(m->rk, brokers > 0 ? brokers : 1);
     if (!m->cluster) {
-        snprintf(err, errlen, "cannot start the mock Kafka cluster");
         rd_kafka_destroy(m->rk);
         m->rk = NULL;
-        return -1;
+        return rw_error_fail(err, RW_ERR_KAFKA, "cannot start the mock Kafka cluster");
     }
     snprintf(m->bootstraps, sizeof(m->bootstraps), "%s",
              rd_kafka_mock_cluster_bootstraps(m->cluster));
     return 0;
 }
 
-int rw_mock_topic(rw_mock_t *m, const char *spec, char *err, size_t errlen) {
+int rw_mock_topic(rw_mock_t *m, const char *spec, rw_error_t *err) {
     char name[256];
     int parts = 1;
     const char *colon = strrchr(spec, ':');
     size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
-    if (len == 0 || len >= sizeof(name)) {
-        snprintf(err, errlen, "bad topic \"%s\" (use NAME or NAME:PARTITIONS)", spec);
-        return -1;
-    }
+    if (len == 0 || len >= sizeof(name))
+        return rw_error_fail(err, RW_ERR_INPUT, "bad topic \"%s\" (use NAME or NAME:PARTITIONS)",
+                             spec);
     memcpy(name, spec, len);
     name[len] = 0;
     if (colon) {
         char *end;
         long p = strtol(colon + 1, &end, 10);
-        if (*end || p < 1 || p > 1000) {
-            snprintf(err, errlen, "bad partition count in \"%s\"", spec);
-            return -1;
-        }
+        if (*end || p < 1 || p > 1000)
+            return rw_error_fail(err, RW_ERR_INPUT, "bad partition count in \"%s\"", spec);
         parts = (int)p;
     }
     rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(m->cluster, name, parts, 1);
-    if (e) {
-        snprintf(err, errlen, "create topic %s: %s", name, rd_kafka_err2str(e));
-        return -1;
-    }
+    if (e)
+        return rw_error_fail(err, RW_ERR_KAFKA, "create topic %s: %s", name, rd_kafka_err2str(e));
     return 0;
 }
 

@@ -2,6 +2,8 @@
 #ifndef RW_MOCK_H
 #define RW_MOCK_H
 
+#include "error.h"
+
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <stdbool.h>
@@ -12,11 +14,11 @@ typedef struct rw_mock {
     char bootstraps[256];
 } rw_mock_t;
 
-/* Starts a cluster of n brokers. Returns 0, or -1 with err filled. */
-int rw_mock_start(rw_mock_t *m, int brokers, char *err, size_t errlen);
+/* Starts a cluster of n brokers. Returns 0, or RW_ERR_KAFKA with err filled. */
+int rw_mock_start(rw_mock_t *m, int brokers, rw_error_t *err);
 /* Creates a topic ("name" or "name:partitions"; 1 partition by default).
- * Returns 0, or -1 with err filled. */
-int rw_mock_topic(rw_mock_t *m, const char *spec, char *err, size_t errlen);
+ * Returns 0, or with err filled RW_ERR_INPUT (a bad spec) or RW_ERR_KAFKA. */
+int rw_mock_topic(rw_mock_t *m, const char *spec, rw_error_t *err);
 void rw_mock_stop(rw_mock_t *m);
 
 /* Produces every line of a JSON-lines file, the way a bank would feed the

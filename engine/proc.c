@@ -35,9 +35,10 @@ int rw_free_port(void) {
 }
 
 static int ping(int port, const char *password) {
-    char err[256];
+    rw_error_t err;
+    rw_error_clear(&err);
     rw_redis_opts_t o = {"127.0.0.1", port, NULL, password, 0, "rw:", "x", 500};
-    redisContext *c = rw_redis_connect(&o, err, sizeof(err));
+    redisContext *c = rw_redis_connect(&o, &err);
     if (!c)
         return -1;
     redisReply *r = redisCommand(c, "PING");
@@ -48,32 +49,26 @@ static int ping(int port, const char *password) {
     return ok ? 0 : -1;
 }
 
-int rw_redis_server_start(rw_redis_server_t *s, const char *password, int timeout_ms, char *err,
-                          size_t errlen) {
-    return rw_redis_server_start_args(s, password, NULL, timeout_ms, err, errlen);
+int rw_redis_server_start(rw_redis_server_t *s, const char *password, int timeout_ms,
+                          rw_error_t *err) {
+    return rw_redis_server_start_args(s, password, NULL, timeout_ms, err);
 }
 
 int rw_redis_server_start_args(rw_redis_server_t *s, const char *password, const char *const *extra,
-                               int timeout_ms, char *err, size_t errlen) {
+                               int timeout_ms, rw_error_t *err) {
     memset(s, 0, sizeof(*s));
     snprintf(s->dir, sizeof(s->dir), "/tmp/riskwarn-redis-XXXXXX");
-    if (!mkdtemp(s->dir)) {
-        snprintf(err, errlen, "mkdtemp: %s", strerror(errno));
-        return -1;
-    }
+    if (!mkdtemp(s->dir))
+        return rw_error_fail(err, RW_ERR_IO, "mkdtemp: %s", strerror(errno));
     for (int attempt = 0; attempt < 5; attempt++) {
         s->port = rw_free_port();
-        if (s->port < 0) {
-            snprintf(err, errlen, "no free port");
-            return -1;
-        }
+        if (s->port < 0)
+            return rw_error_fail(err, RW_ERR_IO, "no free port");
         char port[16];
         snprintf(port, sizeof(port), "%d", s->port);
         pid_t pid = fork();
-        if (pid < 0) {
-            snprintf(err, errlen, "fork: %s", strerror(errno));
-            return -1;
-        }
+        if (pid < 0)
+            return rw_error_fail(err, RW_ERR_FAIL, "fork: %s", strerror(errno));
         if (pid == 0) {
             if (chdir(s->dir) != 0)
                 _exit(127);
@@ -102,12 +97,10 @@ int rw_redis_server_start_args(rw_redis_server_t *s, const char *password, const
             int status;
             if (waitpid(pid, &status, WNOHANG) == pid) {
                 s->pid = 0;
-                if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-                    snprintf(err, errlen,
-                             "cannot run redis-server (is it installed? "
-                             "scripts/deps.sh installs it)");
-                    return -1;
-                }
+                if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+                    return rw_error_fail(err, RW_ERR_FAIL,
+                                         "cannot run redis-server (is it installed? "
+                                         "scripts/deps.sh installs it)");
                 break; /* port taken: try another */
             }
             if (ping(s->port, password) == 0)
@@ -120,8 +113,7 @@ int rw_redis_server_start_args(rw_redis_server_t *s, const char *password, const
             s->pid = 0;
         }
     }
-    snprintf(err, errlen, "redis-server did not answer");
-    return -1;
+    return rw_error_fail(err, RW_ERR_TIMEOUT, "redis-server did not answer");
 }
 
 void rw_redis_server_stop(rw_redis_server_t *s) {

@@ -2,6 +2,8 @@
 #ifndef RW_PROC_H
 #define RW_PROC_H
 
+#include "error.h"
+
 #include <sys/types.h>
 
 typedef struct rw_redis_server {
@@ -14,13 +16,13 @@ typedef struct rw_redis_server {
 int rw_free_port(void);
 /* Starts redis-server on a free loopback port with no persistence, and waits
  * until it answers PING (at most timeout_ms). password may be NULL.
- * Returns 0, or -1 with err filled. */
-int rw_redis_server_start(rw_redis_server_t *s, const char *password, int timeout_ms, char *err,
-                          size_t errlen);
+ * Returns 0, or a negative code with err filled (RW_ERR_TIMEOUT: it did not answer). */
+int rw_redis_server_start(rw_redis_server_t *s, const char *password, int timeout_ms,
+                          rw_error_t *err);
 /* The same with more redis-server arguments (a NULL-terminated list, may be
  * NULL), e.g. {"--cluster-enabled", "yes", NULL}; they run in its directory. */
 int rw_redis_server_start_args(rw_redis_server_t *s, const char *password, const char *const *extra,
-                               int timeout_ms, char *err, size_t errlen);
+                               int timeout_ms, rw_error_t *err);
 /* Stops it (SIGTERM, then SIGKILL after 5 s) and removes its directory. */
 void rw_redis_server_stop(rw_redis_server_t *s);
 

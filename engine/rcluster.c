@@ -157,24 +157,22 @@ void rw_rcluster_destroy(rw_rcluster_t *c) {
     free(c);
 }
 
-/* A command's reply that is an error: a new string of it for err. */
-static int reply_failed(redisContext *ctx, redisReply *r, const char *what, char *err,
-                        size_t errlen) {
+/* A command's reply that is an error: RW_ERR_REDIS with err filled. */
+static int reply_failed(redisContext *ctx, redisReply *r, const char *what, rw_error_t *err) {
     if (r && r->type != REDIS_REPLY_ERROR)
         return 0;
-    snprintf(err, errlen, "redis %s failed: %s", what, r ? r->str : ctx->errstr);
-    return -1;
+    return rw_error_fail(err, RW_ERR_REDIS, "redis %s failed: %s", what, r ? r->str : ctx->errstr);
 }
 
 redisContext *rw_rcluster_connect(const char *host, int port, const char *unix_socket,
-                                  const char *password, int db, int timeout_ms, char *err,
-                                  size_t errlen) {
+                                  const char *password, int db, int timeout_ms, rw_error_t *err) {
     struct timeval tv = {timeout_ms / 1000, (suseconds_t)(timeout_ms % 1000) * 1000};
     redisContext *ctx = unix_socket && *unix_socket ? redisConnectUnixWithTimeout(unix_socket, tv)
                                                     : redisConnectWithTimeout(host, port, tv);
     if (!ctx || ctx->err) {
-        snprintf(err, errlen, "redis %s:%d: %s", unix_socket && *unix_socket ? unix_socket : host,
-                 port, ctx ? ctx->errstr : "cannot allocate context");
+        rw_error_fail(err, RW_ERR_REDIS, "redis %s:%d: %s",
+                      unix_socket && *unix_socket ? unix_socket : host, port,
+                      ctx ? ctx->errstr : "cannot allocate context");
         if (ctx)
             redisFree(ctx);
         return NULL;
@@ -184,7 +182,7 @@ redisContext *rw_rcluster_connect(const char *host, int port, const char *unix_s
     int bad = 0;
     if (password && *password) {
         r = redisCommand(ctx, "AUTH %s", password);
-        bad = reply_failed(ctx, r, "AUTH", err, errlen);
+        bad = reply_failed(ctx, r, "AUTH", err);
         if (r)
             freeReplyObject(r);
     }
@@ -192,7 +190,7 @@ redisContext *rw_rcluster_connect(const char *host, int port, const char *unix_s
         char what[32];
         snprintf(what, sizeof(what), "SELECT %d", db);
         r = redisCommand(ctx, "SELECT %d", db);
-        bad = reply_failed(ctx, r, what, err, errlen);
+        bad = reply_failed(ctx, r, what, err);
         if (r)
             freeReplyObject(r);
     }
@@ -207,8 +205,12 @@ static int node_connect(rw_rcluster_t *c, rc_node_t *n) {
     if (n->ctx)
         return 0;
     bool sock = !c->cluster && c->unix_socket && *c->unix_socket;
+    rw_error_t err;
+    rw_error_clear(&err);
     n->ctx = rw_rcluster_connect(n->host, n->port, sock ? c->unix_socket : NULL, c->password,
-                                 c->cluster ? 0 : c->o.db, c->o.timeout_ms, c->err, sizeof(c->err));
+                                 c->cluster ? 0 : c->o.db, c->o.timeout_ms, &err);
+    if (!n->ctx)
+        snprintf(c->err, sizeof(c->err), "%.255s", err.text);
     return n->ctx ? 0 : -1;
 }
 

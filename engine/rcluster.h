@@ -21,6 +21,8 @@
 #ifndef RW_RCLUSTER_H
 #define RW_RCLUSTER_H
 
+#include "error.h"
+
 #include <hiredis.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -51,10 +53,9 @@ typedef struct rw_rcluster rw_rcluster_t;
 
 /* One connection to one server: connects, AUTHs when password is set and
  * SELECTs db when not 0. Returns a new context (free with redisFree), or NULL
- * with err filled. */
+ * with err filled (RW_ERR_REDIS). */
 redisContext *rw_rcluster_connect(const char *host, int port, const char *unix_socket,
-                                  const char *password, int db, int timeout_ms, char *err,
-                                  size_t errlen);
+                                  const char *password, int db, int timeout_ms, rw_error_t *err);
 
 /* Returns a new client (free with rw_rcluster_destroy); strings are copied,
  * nothing is connected yet. */

@@ -285,9 +285,13 @@ static rd_kafka_t *group_join(const rw_config_t *cfg, member_t *mb, int timeout_
                               size_t errlen) {
     static const char *const defaults[] = {"session.timeout.ms", "6000", "heartbeat.interval.ms",
                                            "1000", NULL};
-    rd_kafka_conf_t *conf = rw_kafka_conf_for(cfg, RW_KAFKA_CONSUMER, defaults, err, errlen);
-    if (!conf)
+    rw_error_t cerr;
+    rw_error_clear(&cerr);
+    rd_kafka_conf_t *conf = rw_kafka_conf_for(cfg, RW_KAFKA_CONSUMER, defaults, &cerr);
+    if (!conf) {
+        snprintf(err, errlen, "%s", cerr.text);
         return NULL;
+    }
     static const char *const own[] = {"enable.auto.commit",
                                       "false",
                                       "enable.auto.offset.store",
@@ -559,14 +563,15 @@ int rw_cmd_rebuild(int argc, char **argv) {
     bool lookups = false;
     for (size_t i = 0; i < r.rs->n_rules; i++)
         lookups = lookups || r.rs->rules[i].lookup_set;
-    char err[512];
+    rw_error_t err;
+    rw_error_clear(&err);
     r.ro = (rw_redis_opts_t){cfg.redis_host,     cfg.redis_port,      cfg.redis_unix_socket,
                              cfg.redis_password, cfg.redis_db,        cfg.redis_key_prefix,
                              cfg.group_id,       cfg.redis_timeout_ms};
     if (lookups &&
         rw_memstore_use_cluster(r.mem, &r.ro, (const char *const *)cfg.redis_cluster_nodes,
-                                cfg.n_redis_cluster_nodes, err, sizeof(err))) {
-        fprintf(stderr, "riskwarn rebuild: redis: %s\n", err);
+                                cfg.n_redis_cluster_nodes, &err)) {
+        fprintf(stderr, "riskwarn rebuild: redis: %s\n", err.text);
         rc = RW_EXIT_RUNTIME;
         goto out;
     }

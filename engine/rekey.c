@@ -264,19 +264,22 @@ static void copy_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
 }
 
 rw_rekey_t *rw_rekey_new(const rw_rekey_conf_t *conf, rd_kafka_conf_t *pconf, rd_kafka_t *consumer,
-                         const char *dead_topic, char *err, size_t errlen) {
+                         const char *dead_topic, rw_error_t *err) {
     /* Idempotent and gapless: the copies of one input partition reach each internal
      * partition in their order, or the producer fails for good (the engine stops, and
      * its successor produces them again from the committed offsets). */
-    if (rd_kafka_conf_set(pconf, "enable.idempotence", "true", err, errlen) ||
-        rd_kafka_conf_set(pconf, "enable.gapless.guarantee", "true", err, errlen)) {
+    char e[512];
+    if (rd_kafka_conf_set(pconf, "enable.idempotence", "true", e, sizeof(e)) ||
+        rd_kafka_conf_set(pconf, "enable.gapless.guarantee", "true", e, sizeof(e))) {
         rd_kafka_conf_destroy(pconf);
+        rw_error_fail(err, RW_ERR_INPUT, "%s", e);
         return NULL;
     }
     rd_kafka_conf_set_dr_msg_cb(pconf, copy_dr);
-    rd_kafka_t *producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, err, errlen);
+    rd_kafka_t *producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, e, sizeof(e));
     if (!producer) {
         rd_kafka_conf_destroy(pconf);
+        rw_error_fail(err, RW_ERR_INPUT, "%s", e);
         return NULL;
     }
     rw_rekey_t *k = rw_calloc(1, sizeof(*k));

@@ -80,9 +80,9 @@ typedef bool (*rw_rekey_give_up_fn)(void *arg);
 /* Makes a forwarder with a producer of its own from pconf (taken, also on failure; the
  * engine's producer settings), made idempotent and gapless. Borrows conf, consumer (it
  * commits the input offsets) and dead_topic (copies Kafka refuses for good go there).
- * Returns NULL with err filled when the producer cannot be made. */
+ * Returns NULL with err filled (RW_ERR_INPUT) when the producer cannot be made. */
 rw_rekey_t *rw_rekey_new(const rw_rekey_conf_t *conf, rd_kafka_conf_t *pconf, rd_kafka_t *consumer,
-                         const char *dead_topic, char *err, size_t errlen);
+                         const char *dead_topic, rw_error_t *err);
 /* Flushes and destroys its producer (10 s at most), then frees it. */
 void rw_rekey_destroy(rw_rekey_t *k);
 /* How long a batch holding messages of a re-keyed input waits for the other partitions

@@ -108,16 +108,18 @@ static int run_init(run_t *r, const char *path, const char *redis, const rw_conf
         /* Redis answers watchlist lookups; windows and counters stay in memory. */
         rw_config_t rc;
         rw_config_init(&rc);
-        char err[512];
+        rw_error_t err;
+        rw_error_clear(&err);
         int bad = rw_config_set_redis(&rc, redis);
         rw_redis_opts_t ro = {
             rc.redis_host,       rc.redis_port, NULL, getenv("RW_REDIS_PASSWORD"), 0,
             rc.redis_key_prefix, "replay",      5000};
         if (bad ||
             rw_memstore_use_cluster(r->store, &ro, (const char *const *)rc.redis_cluster_nodes,
-                                    rc.n_redis_cluster_nodes, err, sizeof(err))) {
+                                    rc.n_redis_cluster_nodes, &err)) {
             fprintf(stderr, "riskwarn replay: --redis %s: %s\n", redis,
-                    bad ? "use HOST:PORT, or HOST:PORT,HOST:PORT,... for a Redis Cluster" : err);
+                    bad ? "use HOST:PORT, or HOST:PORT,HOST:PORT,... for a Redis Cluster"
+                        : err.text);
             rw_config_fini(&rc);
             return -1;
         }

@@ -49,21 +49,21 @@ static int mem_load(rw_store_t *s, rw_batch_t *b) {
     return 0;
 }
 
-int rw_memstore_use_redis(rw_store_t *s, const rw_redis_opts_t *o, char *err, size_t errlen) {
-    return rw_memstore_use_cluster(s, o, NULL, 0, err, errlen);
+int rw_memstore_use_redis(rw_store_t *s, const rw_redis_opts_t *o, rw_error_t *err) {
+    return rw_memstore_use_cluster(s, o, NULL, 0, err);
 }
 
 int rw_memstore_use_cluster(rw_store_t *s, const rw_redis_opts_t *o, const char *const *seeds,
-                            size_t n_seeds, char *err, size_t errlen) {
+                            size_t n_seeds, rw_error_t *err) {
     memstore_t *m = (memstore_t *)s;
     m->lookups = rw_redis_open(o, seeds, n_seeds);
     /* Connects now, so that a wrong address is said at once. */
     redisReply *r = rw_rcluster_command(m->lookups, NULL, "PING");
     if (!r) {
-        snprintf(err, errlen, "%s", rw_rcluster_error(m->lookups));
+        rw_error_fail(err, RW_ERR_REDIS, "%s", rw_rcluster_error(m->lookups));
         rw_rcluster_destroy(m->lookups);
         m->lookups = NULL;
-        return -1;
+        return RW_ERR_REDIS;
     }
     freeReplyObject(r);
     m->prefix = rw_strdup(o->prefix ? o->prefix : "rw:");
@@ -252,9 +252,9 @@ rw_rcluster_t *rw_redis_open(const rw_redis_opts_t *o, const char *const *seeds,
     return rw_rcluster_new(&co);
 }
 
-void *rw_redis_connect(const rw_redis_opts_t *o, char *err, size_t errlen) {
+void *rw_redis_connect(const rw_redis_opts_t *o, rw_error_t *err) {
     return rw_rcluster_connect(o->host, o->port, o->unix_socket, o->password, o->db, o->timeout_ms,
-                               err, errlen);
+                               err);
 }
 
 /* "redis WHAT: HOST:PORT: the error" after a failed exchange. */

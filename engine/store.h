@@ -57,11 +57,11 @@ typedef struct rw_memstore_counter {
 } rw_memstore_counter_t;
 rw_store_t *rw_memstore_new(void);
 /* Resolves watchlist lookups against Redis (read only; state stays in memory).
- * Returns 0, or -1 with err filled. */
+ * Returns 0, or RW_ERR_REDIS with err filled. */
 struct rw_redis_opts;
-int rw_memstore_use_redis(rw_store_t *s, const struct rw_redis_opts *o, char *err, size_t errlen);
+int rw_memstore_use_redis(rw_store_t *s, const struct rw_redis_opts *o, rw_error_t *err);
 int rw_memstore_use_cluster(rw_store_t *s, const struct rw_redis_opts *o, const char *const *seeds,
-                            size_t n_seeds, char *err, size_t errlen);
+                            size_t n_seeds, rw_error_t *err);
 /* Borrowed array of every counter, valid until the next apply or destroy. */
 const rw_memstore_counter_t *rw_memstore_counters(rw_store_t *s, size_t *n);
 
@@ -110,7 +110,7 @@ int rw_redisstore_rebuild(rw_store_t *s, rw_batch_t *b, const rw_memstore_counte
 
 /* A plain Redis connection for commands such as `stats` and tests: connects,
  * AUTHs and SELECTs. Returns a redisContext* (free with redisFree), or NULL
- * with err filled. */
-void *rw_redis_connect(const rw_redis_opts_t *o, char *err, size_t errlen);
+ * with err filled (RW_ERR_REDIS). */
+void *rw_redis_connect(const rw_redis_opts_t *o, rw_error_t *err);
 
 #endif

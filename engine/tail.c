@@ -118,9 +118,9 @@ int rw_cmd_tail(int argc, char **argv) {
         rw_config_set(&cfg.brokers, brokers);
     if (!topic)
         topic = high ? cfg.high_alert_topic : cfg.alert_topic;
-    rd_kafka_conf_t *conf = rw_kafka_conf_new(&cfg, err, sizeof(err));
+    rd_kafka_conf_t *conf = rw_kafka_conf_new(&cfg, &cerr);
     if (!conf) {
-        fprintf(stderr, "riskwarn tail: %s\n", err);
+        fprintf(stderr, "riskwarn tail: %s\n", cerr.text);
         goto out;
     }
     rd_kafka_conf_set(conf, "group.id", "riskwarn-tail", NULL, 0);

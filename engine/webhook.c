@@ -226,10 +226,9 @@ static void *run(void *arg) {
 
 static void curl_global_init_void(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-rw_webhook_t *rw_webhook_new(const rw_webhook_opts_t *o, rw_metrics_t *metrics, char *err,
-                             size_t errlen) {
+rw_webhook_t *rw_webhook_new(const rw_webhook_opts_t *o, rw_metrics_t *metrics, rw_error_t *err) {
     if (!o->url || (strncmp(o->url, "http://", 7) != 0 && strncmp(o->url, "https://", 8) != 0)) {
-        snprintf(err, errlen, "webhook.url: use an http:// or https:// address");
+        rw_error_fail(err, RW_ERR_INPUT, "webhook.url: use an http:// or https:// address");
         return NULL;
     }
     static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -253,7 +252,7 @@ rw_webhook_t *rw_webhook_new(const rw_webhook_opts_t *o, rw_metrics_t *metrics, 
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
     if (pthread_create(&w->thread, NULL, run, w) != 0) {
-        snprintf(err, errlen, "webhook: cannot start its thread");
+        rw_error_fail(err, RW_ERR_FAIL, "webhook: cannot start its thread");
         free(w->q);
         free(w->url);
         free(w->token);

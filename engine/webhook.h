@@ -33,8 +33,7 @@ void rw_webhook_sign(const char *secret, long long ts, const char *body, size_t 
 
 /* Starts the sender. opts' strings are copied; metrics is borrowed (may be NULL).
  * Returns a new webhook (stop with rw_webhook_destroy), or NULL with err filled. */
-rw_webhook_t *rw_webhook_new(const rw_webhook_opts_t *o, rw_metrics_t *metrics, char *err,
-                             size_t errlen);
+rw_webhook_t *rw_webhook_new(const rw_webhook_opts_t *o, rw_metrics_t *metrics, rw_error_t *err);
 /* Queues an alert (JSON text, copied) when its level is high enough. Never blocks. */
 void rw_webhook_post(rw_webhook_t *w, int level, const char *json, size_t len);
 /* Sends what is queued for at most wait_ms more, then stops the thread; what is

@@ -642,10 +642,12 @@ static rd_kafka_t *make_client(rd_kafka_type_t type, const char *brokers, const 
 
 /* Creates a topic on the mock cluster. Returns 0, or -1 (said). */
 static int make_topic(rw_mock_t *mock, const char *name, int parts) {
-    char spec[128], err[512];
+    char spec[128];
+    rw_error_t err;
+    rw_error_clear(&err);
     snprintf(spec, sizeof(spec), "%s:%d", name, parts);
-    if (rw_mock_topic(mock, spec, err, sizeof(err))) {
-        fprintf(stderr, "bench: %s\n", err);
+    if (rw_mock_topic(mock, spec, &err)) {
+        fprintf(stderr, "bench: %s\n", err.text);
         return -1;
     }
     return 0;
@@ -985,7 +987,7 @@ static engine_run_t *engine_start(const char *brokers, int redis_port, const eng
  * itself) and frees it. Returns 0, or -1 (said) when it failed. */
 static int engine_join(engine_run_t *e, double *thread_cpu_s) {
     pthread_join(e->th, NULL);
-    int rc = e->rc == RW_EXIT_OK ? 0 : -1;
+    int rc = e->rc == RW_OK ? 0 : -1;
     if (rc)
         fprintf(stderr, "bench: the engine exited with %d\n", e->rc);
     if (thread_cpu_s)
@@ -996,11 +998,12 @@ static int engine_join(engine_run_t *e, double *thread_cpu_s) {
 }
 
 static redisContext *redis_open(int port) {
-    char err[256];
+    rw_error_t err;
+    rw_error_clear(&err);
     rw_redis_opts_t o = {"127.0.0.1", port, NULL, NULL, 0, "rw:", "bench", 5000};
-    redisContext *c = rw_redis_connect(&o, err, sizeof(err));
+    redisContext *c = rw_redis_connect(&o, &err);
     if (!c)
-        fprintf(stderr, "bench: %s\n", err);
+        fprintf(stderr, "bench: %s\n", err.text);
     return c;
 }
 
@@ -2319,11 +2322,12 @@ int main(void) {
     snprintf(b->hot_rules, sizeof(b->hot_rules), "/tmp/rw-bench-hot-XXXXXX.json");
 
     rw_log_level = RW_LOG_WARN;
-    char err[512];
+    rw_error_t err;
+    rw_error_clear(&err);
     int rc = 1;
     b->g = rw_calloc(1, sizeof(*b->g));
-    if (rw_mock_start(&b->mock, 1, err, sizeof(err))) {
-        fprintf(stderr, "bench: %s\n", err);
+    if (rw_mock_start(&b->mock, 1, &err)) {
+        fprintf(stderr, "bench: %s\n", err.text);
         free(b->g);
         free(b);
         return 1;
@@ -2335,8 +2339,8 @@ int main(void) {
     if (make_topic(&b->mock, TOPIC, b->parts) || make_topic(&b->mock, "risk.alerts", 1) ||
         make_topic(&b->mock, "risk.alerts.high", 1) || make_topic(&b->mock, "risk.deadletter", 1))
         goto done;
-    if (rw_redis_server_start(&b->redis, NULL, 10000, err, sizeof(err))) {
-        fprintf(stderr, "bench: %s\n", err);
+    if (rw_redis_server_start(&b->redis, NULL, 10000, &err)) {
+        fprintf(stderr, "bench: %s\n", err.text);
         goto done;
     }
     b->have_rules = write_tmp(b->rules, 5, ruleset) == 0;

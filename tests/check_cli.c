@@ -109,8 +109,9 @@ static void hset(redisContext *c, const char *key, const char *field, const char
 
 START_TEST(test_cli_stats_latest_day_and_opt_equals) {
     rw_redis_server_t rs;
-    char err[512];
-    ck_assert_msg(rw_redis_server_start(&rs, NULL, 10000, err, sizeof(err)) == 0, "%s", err);
+    rw_error_t err;
+    rw_error_clear(&err);
+    ck_assert_msg(rw_redis_server_start(&rs, NULL, 10000, &err) == 0, "%s", err.text);
     char redis[64];
     snprintf(redis, sizeof(redis), "--redis=127.0.0.1:%d", rs.port);
     const char *empty[] = {"stats", redis, NULL};
@@ -217,8 +218,9 @@ END_TEST
 START_TEST(test_check_connect_describes_kafka_and_redis) {
     h_peers_t p;
     h_peers_start(&p);
-    char err[512];
-    ck_assert_int_eq(rw_mock_topic(&p.mock, "risk.audit:1", err, sizeof(err)), 0);
+    rw_error_t err;
+    rw_error_clear(&err);
+    ck_assert_int_eq(rw_mock_topic(&p.mock, "risk.audit:1", &err), 0);
     const char *cfg = check_config(p.mock.bootstraps, p.redis.port, good_rules(), "");
     const char *args[] = {"check", "-c", cfg, "--connect", "--timeout=5", NULL};
     ck_assert_msg(run(args) == 0, "%s", out);

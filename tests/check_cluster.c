@@ -110,8 +110,10 @@ END_TEST
  * and expiries, and leaves windows and watchlists alone. */
 START_TEST(test_cluster_upgrade_script) {
     rw_redis_server_t srv;
-    char err[256], port[16];
-    ck_assert_msg(rw_redis_server_start(&srv, NULL, 10000, err, sizeof(err)) == 0, "%s", err);
+    char port[16];
+    rw_error_t err;
+    rw_error_clear(&err);
+    ck_assert_msg(rw_redis_server_start(&srv, NULL, 10000, &err) == 0, "%s", err.text);
     snprintf(port, sizeof(port), "%d", srv.port);
     redisContext *rc = h_redis(srv.port);
     static const char *const cmds[] = {"HSET rw:alerts:2026-11-27 low 3",
@@ -164,8 +166,9 @@ END_TEST
  * stored. Evaluated again, each message counts once, as in an undisturbed run. */
 START_TEST(test_cluster_unstored_window_entries_count_once) {
     rw_redis_server_t srv;
-    char err[256];
-    ck_assert_msg(rw_redis_server_start(&srv, NULL, 10000, err, sizeof(err)) == 0, "%s", err);
+    rw_error_t err;
+    rw_error_clear(&err);
+    ck_assert_msg(rw_redis_server_start(&srv, NULL, 10000, &err) == 0, "%s", err.text);
     rw_errors_t errs;
     rw_errors_init(&errs);
     rw_ruleset_t *rs = rw_ruleset_load_file(RULES, &errs);

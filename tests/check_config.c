@@ -337,21 +337,39 @@ END_TEST
 
 /* ---- kafka.properties -------------------------------------------------------------------- */
 
+/* rw_kafka_property_allowed and _check with their error's text in why ("" when none). */
+static int prop_allowed(const char *name, char *why, size_t len) {
+    rw_error_t e;
+    rw_error_clear(&e);
+    int rc = rw_kafka_property_allowed(name, &e);
+    snprintf(why, len, "%s", e.text);
+    ck_assert_int_eq(e.code, rc);
+    return rc;
+}
+
+static int prop_check(const char *name, const json_t *value, char *why, size_t len) {
+    rw_error_t e;
+    rw_error_clear(&e);
+    int rc = rw_kafka_property_check(name, value, &e);
+    snprintf(why, len, "%s", e.text);
+    ck_assert_int_eq(e.code, rc);
+    return rc;
+}
+
 START_TEST(test_config_kafka_properties_allow_list) {
-    char why[300];
+    char why[512];
     static const char *const ok[] = {"client.id",         "security.protocol", "sasl.mechanisms",
                                      "sasl.username",     "sasl.password",     "ssl.ca.location",
                                      "session.timeout.ms"};
     for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++) {
         why[0] = 0;
-        ck_assert_msg(rw_kafka_property_allowed(ok[i], why, sizeof(why)) == 0, "%s refused: %s",
-                      ok[i], why);
+        ck_assert_msg(prop_allowed(ok[i], why, sizeof(why)) == 0, "%s refused: %s", ok[i], why);
     }
     static const char *const refused[] = {"plugin.library.paths", "sasl.kerberos.kinit.cmd",
                                           "ssl.engine.location"};
     for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++) {
         why[0] = 0;
-        ck_assert_msg(rw_kafka_property_allowed(refused[i], why, sizeof(why)) == -1, "%s allowed",
+        ck_assert_msg(prop_allowed(refused[i], why, sizeof(why)) == RW_ERR_INPUT, "%s allowed",
                       refused[i]);
         ck_assert_ptr_nonnull(strstr(why, refused[i]));
         ck_assert_ptr_nonnull(strstr(why, "refused"));
@@ -359,8 +377,8 @@ START_TEST(test_config_kafka_properties_allow_list) {
     static const char *const unknown[] = {"foo.bar", "", "CLIENT.ID", "client.id "};
     for (size_t i = 0; i < sizeof(unknown) / sizeof(*unknown); i++) {
         why[0] = 0;
-        ck_assert_msg(rw_kafka_property_allowed(unknown[i], why, sizeof(why)) == -1,
-                      "\"%s\" allowed", unknown[i]);
+        ck_assert_msg(prop_allowed(unknown[i], why, sizeof(why)) == RW_ERR_INPUT, "\"%s\" allowed",
+                      unknown[i]);
         ck_assert_ptr_nonnull(strstr(why, "allow-list"));
     }
     /* Settings the engine owns are refused with the reason. */
@@ -370,7 +388,7 @@ START_TEST(test_config_kafka_properties_allow_list) {
                                            {"transactional.id", "transactions"}};
     for (size_t i = 0; i < sizeof(owned) / sizeof(*owned); i++) {
         why[0] = 0;
-        ck_assert_int_eq(rw_kafka_property_allowed(owned[i][0], why, sizeof(why)), -1);
+        ck_assert_int_eq(prop_allowed(owned[i][0], why, sizeof(why)), RW_ERR_INPUT);
         ck_assert_msg(strstr(why, owned[i][1]) != NULL, "%s: %s", owned[i][0], why);
     }
 }
@@ -379,7 +397,7 @@ END_TEST
 /* What a Kafka user expects to set is accepted, each name is one this
  * librdkafka knows, and a refused property names why. */
 START_TEST(test_config_kafka_properties_expected) {
-    char why[400];
+    char why[512];
     static const char *const expected[] = {
         "auto.offset.reset",     "group.instance.id",  "isolation.level",
         "fetch.min.bytes",       "enable.idempotence", "acks",
@@ -388,8 +406,8 @@ START_TEST(test_config_kafka_properties_expected) {
         "sasl.mechanisms",       "ssl.ca.location"};
     for (size_t i = 0; i < sizeof(expected) / sizeof(*expected); i++) {
         why[0] = 0;
-        ck_assert_msg(rw_kafka_property_allowed(expected[i], why, sizeof(why)) == 0,
-                      "%s refused: %s", expected[i], why);
+        ck_assert_msg(prop_allowed(expected[i], why, sizeof(why)) == 0, "%s refused: %s",
+                      expected[i], why);
     }
     size_t n = 0, refused = 0;
     for (const rw_kafka_prop_t *p = rw_kafka_props(); p->name; p++, n++) {
@@ -403,7 +421,7 @@ START_TEST(test_config_kafka_properties_expected) {
         }
         if (p->why && !p->only) {
             refused++;
-            ck_assert_int_eq(rw_kafka_property_allowed(p->name, why, sizeof(why)), -1);
+            ck_assert_int_eq(prop_allowed(p->name, why, sizeof(why)), RW_ERR_INPUT);
             ck_assert_ptr_nonnull(strstr(why, p->why));
         }
         /* Allowed ones go to some client; owned and refused ones to none. */
@@ -427,14 +445,14 @@ START_TEST(test_config_kafka_properties_expected) {
     /* Value checks: the engine's own settings take their one value only. */
     json_t *f = json_false(), *t = json_true(), *zero = json_integer(0), *one = json_string("1"),
            *err = json_string("error"), *latest = json_string("latest");
-    ck_assert_int_eq(rw_kafka_property_check("enable.auto.commit", f, why, sizeof(why)), 0);
-    ck_assert_int_eq(rw_kafka_property_check("enable.auto.commit", t, why, sizeof(why)), -1);
+    ck_assert_int_eq(prop_check("enable.auto.commit", f, why, sizeof(why)), 0);
+    ck_assert_int_eq(prop_check("enable.auto.commit", t, why, sizeof(why)), RW_ERR_INPUT);
     ck_assert_ptr_nonnull(strstr(why, "would break a guarantee"));
-    ck_assert_int_eq(rw_kafka_property_check("acks", zero, why, sizeof(why)), -1);
+    ck_assert_int_eq(prop_check("acks", zero, why, sizeof(why)), RW_ERR_INPUT);
     ck_assert_ptr_nonnull(strstr(why, "at least once"));
-    ck_assert_int_eq(rw_kafka_property_check("acks", one, why, sizeof(why)), 0);
-    ck_assert_int_eq(rw_kafka_property_check("auto.offset.reset", err, why, sizeof(why)), -1);
-    ck_assert_int_eq(rw_kafka_property_check("auto.offset.reset", latest, why, sizeof(why)), 0);
+    ck_assert_int_eq(prop_check("acks", one, why, sizeof(why)), 0);
+    ck_assert_int_eq(prop_check("auto.offset.reset", err, why, sizeof(why)), RW_ERR_INPUT);
+    ck_assert_int_eq(prop_check("auto.offset.reset", latest, why, sizeof(why)), 0);
     json_decref(f);
     json_decref(t);
     json_decref(zero);
@@ -464,11 +482,13 @@ START_TEST(test_config_kafka_properties_reach_their_clients) {
                                &c, &err, path),
                      0);
     static const char *const defaults[] = {"linger.ms", "5", "session.timeout.ms", "6000", NULL};
-    char e[256], v[128];
+    char v[128];
     size_t len;
-    rd_kafka_conf_t *prod = rw_kafka_conf_for(&c, RW_KAFKA_PRODUCER, defaults, e, sizeof(e));
-    rd_kafka_conf_t *member = rw_kafka_conf_for(&c, RW_KAFKA_MEMBER, defaults, e, sizeof(e));
-    rd_kafka_conf_t *common = rw_kafka_conf_new(&c, e, sizeof(e));
+    rw_error_t e;
+    rw_error_clear(&e);
+    rd_kafka_conf_t *prod = rw_kafka_conf_for(&c, RW_KAFKA_PRODUCER, defaults, &e);
+    rd_kafka_conf_t *member = rw_kafka_conf_for(&c, RW_KAFKA_MEMBER, defaults, &e);
+    rd_kafka_conf_t *common = rw_kafka_conf_new(&c, &e);
     ck_assert(prod && member && common);
     len = sizeof(v);
     ck_assert_int_eq(rd_kafka_conf_get(prod, "linger.ms", v, &len), RD_KAFKA_CONF_OK);

@@ -343,8 +343,9 @@ END_TEST
 START_TEST(test_dashboard_cooldown_across_two_engines) {
     h_peers_t p;
     h_peers_start(&p);
-    char err[256];
-    ck_assert_msg(rw_mock_topic(&p.mock, "events.pair:2", err, sizeof(err)) == 0, "%s", err);
+    rw_error_t err;
+    rw_error_clear(&err);
+    ck_assert_msg(rw_mock_topic(&p.mock, "events.pair:2", &err) == 0, "%s", err.text);
     const char *rules = h_tmpfile(
         ".json",
         "{\"ruleset\": \"cd\", \"version\": \"1\", \"cooldown\": \"1h\", \"rules\": [\n"

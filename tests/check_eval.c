@@ -1722,9 +1722,10 @@ static Suite *eval_suite(void) {
 static int eval_setup(void) {
     rw_jarena_install(); /* as the engine runs: events parsed into the batch's arena */
     cases_collect();
-    char err[256];
-    if (rw_redis_server_start(&g_redis, NULL, 10000, err, sizeof(err)) != 0) {
-        fprintf(stderr, "check_eval: %s\n", err);
+    rw_error_t err;
+    rw_error_clear(&err);
+    if (rw_redis_server_start(&g_redis, NULL, 10000, &err) != 0) {
+        fprintf(stderr, "check_eval: %s\n", err.text);
         return -1;
     }
     return 0;

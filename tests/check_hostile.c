@@ -85,8 +85,9 @@ START_TEST(test_hostile_future_timestamp) {
      * clock of the cases' own partition */
     h_peers_t p;
     h_peers_start(&p);
-    char err[256];
-    ck_assert_msg(rw_mock_topic(&p.mock, "events.all:1", err, sizeof(err)) == 0, "%s", err);
+    rw_error_t err;
+    rw_error_clear(&err);
+    ck_assert_msg(rw_mock_topic(&p.mock, "events.all:1", &err) == 0, "%s", err.text);
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);
     ck_assert_int_eq(h_produce_lines(prod, path, "events.all"), 82);
     rd_kafka_flush(prod, 10000);
@@ -296,8 +297,9 @@ START_TEST(test_hostile_http_idle_connections) {
            (unsigned long long)rl.rlim_cur);
     ck_assert_int_ge(each, 2 * RW_HTTP_CONNECTIONS);
     rw_metrics_t *m = rw_metrics_new();
-    char err[256];
-    ck_assert_msg(rw_metrics_serve(m, "127.0.0.1:0", err, sizeof(err)) == 0, "%s", err);
+    rw_error_t err;
+    rw_error_clear(&err);
+    ck_assert_msg(rw_metrics_serve(m, "127.0.0.1:0", &err) == 0, "%s", err.text);
     int port = rw_metrics_port(m);
     ck_assert_int_eq(healthz(port), 200);
     server_fds_t s = {fds_open(), 0, 0};

@@ -352,8 +352,9 @@ static void assert_no_raw_values(redisContext *rc, const h_msgs_t *alerts, const
 START_TEST(test_integration_default_pack_equals_replay) {
     h_peers_t p;
     h_peers_start(&p);
-    char err[256];
-    ck_assert_msg(rw_mock_topic(&p.mock, "events.all:1", err, sizeof(err)) == 0, "%s", err);
+    rw_error_t err;
+    rw_error_clear(&err);
+    ck_assert_msg(rw_mock_topic(&p.mock, "events.all:1", &err) == 0, "%s", err.text);
     sadd_lines(p.rc, "rw:list:counterparty-watchlist", "data/demo/watchlist.txt");
     h_expect_t e;
     ck_assert_int_eq(h_expect_replay_redis(PACK, EVENTS, p.redis.port, &e), 0);
@@ -393,9 +394,9 @@ START_TEST(test_integration_redis_auth_and_db) {
     h_peers_t p;
     h_peers_start(&p);
     rw_redis_server_t secure;
-    char err[256];
-    ck_assert_msg(rw_redis_server_start(&secure, "s3cret-pass", 10000, err, sizeof(err)) == 0, "%s",
-                  err);
+    rw_error_t err;
+    rw_error_clear(&err);
+    ck_assert_msg(rw_redis_server_start(&secure, "s3cret-pass", 10000, &err) == 0, "%s", err.text);
     char text[2048];
     snprintf(text, sizeof(text),
              "{\"kafka\": {\"brokers\": \"%s\", \"group_id\": \"it-auth\"},\n"
@@ -408,15 +409,15 @@ START_TEST(test_integration_redis_auth_and_db) {
     long n = h_produce_events(prod, BAD);
     rd_kafka_destroy(prod);
     rw_redis_opts_t o = {"127.0.0.1", secure.port, NULL, "s3cret-pass", 3, "rw:", "t", 5000};
-    redisContext *rc = rw_redis_connect(&o, err, sizeof(err));
-    ck_assert_msg(rc != NULL, "%s", err);
+    redisContext *rc = rw_redis_connect(&o, &err);
+    ck_assert_msg(rc != NULL, "%s", err.text);
     h_progress_t pr = {rc, n};
     ck_assert_msg(h_wait(h_all_counted, &pr, 60000), "nothing counted in db 3");
     ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
     redisFree(rc);
     /* Nothing went to database 0. */
     rw_redis_opts_t o0 = {"127.0.0.1", secure.port, NULL, "s3cret-pass", 0, "rw:", "t", 5000};
-    rc = rw_redis_connect(&o0, err, sizeof(err));
+    rc = rw_redis_connect(&o0, &err);
     ck_assert_int_eq(h_hsum(rc, "{rw}:*"), 0);
     redisFree(rc);
 

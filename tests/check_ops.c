@@ -289,9 +289,10 @@ START_TEST(test_ops_webhook_token_and_signature) {
     char url[64];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/page", rx.port);
     rw_webhook_opts_t o = {url, 3, 2000, 2, 100, "t0ken-1", "k3y s\"ecret", 0};
-    char err[256];
-    rw_webhook_t *w = rw_webhook_new(&o, NULL, err, sizeof(err));
-    ck_assert_msg(w != NULL, "%s", err);
+    rw_error_t err;
+    rw_error_clear(&err);
+    rw_webhook_t *w = rw_webhook_new(&o, NULL, &err);
+    ck_assert_msg(w != NULL, "%s", err.text);
     rw_webhook_post(w, 2, "{\"level\":\"medium\"}", 18);
     for (int i = 0; i < 3; i++)
         rw_webhook_post(w, 3, alert_json(i), strlen(alert_json(i)));
@@ -311,7 +312,7 @@ START_TEST(test_ops_webhook_token_and_signature) {
     }
     /* Without a token or secret, neither header. */
     rw_webhook_opts_t plain = {url, 3, 2000, 0, 100, NULL, NULL, 0};
-    w = rw_webhook_new(&plain, NULL, err, sizeof(err));
+    w = rw_webhook_new(&plain, NULL, &err);
     rw_webhook_post(w, 3, alert_json(9), strlen(alert_json(9)));
     hw.want = 4;
     ck_assert(h_wait(hook_accounted, &hw, 20000));
@@ -344,9 +345,10 @@ START_TEST(test_ops_webhook_never_drops_in_silence) {
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/page", rx.port);
     rw_metrics_t *m = rw_metrics_new();
     rw_webhook_opts_t o = {url, 3, 1000, 1, 20, NULL, NULL, 5};
-    char err[256];
-    rw_webhook_t *w = rw_webhook_new(&o, m, err, sizeof(err));
-    ck_assert_msg(w != NULL, "%s", err);
+    rw_error_t err;
+    rw_error_clear(&err);
+    rw_webhook_t *w = rw_webhook_new(&o, m, &err);
+    ck_assert_msg(w != NULL, "%s", err.text);
     enum { N = 200 };
     for (int i = 0; i < N; i++)
         rw_webhook_post(w, 3, alert_json(i), strlen(alert_json(i)));
@@ -403,8 +405,9 @@ START_TEST(test_ops_webhook_digest_when_behind) {
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/page", rx.port);
     rw_metrics_t *m = rw_metrics_new();
     rw_webhook_opts_t o = {url, 3, 2000, 1, 1000, NULL, NULL, 3};
-    char err[256];
-    rw_webhook_t *w = rw_webhook_new(&o, m, err, sizeof(err));
+    rw_error_t err;
+    rw_error_clear(&err);
+    rw_webhook_t *w = rw_webhook_new(&o, m, &err);
     enum { N = 300 };
     for (int i = 0; i < N; i++)
         rw_webhook_post(w, 3, alert_json(i), strlen(alert_json(i)));
@@ -519,9 +522,10 @@ START_TEST(test_ops_redis_tls_through_stunnel) {
     }
     ck_assert_msg(h_listening(local, 10000), "stunnel did not listen (%s)", log);
     rw_redis_opts_t ro = {"127.0.0.1", local, NULL, NULL, 0, "rw:", "ops", h_ms(5000)};
-    char err[256];
-    redisContext *rc = rw_redis_connect(&ro, err, sizeof(err));
-    ck_assert_msg(rc != NULL, "%s", err);
+    rw_error_t err;
+    rw_error_clear(&err);
+    redisContext *rc = rw_redis_connect(&ro, &err);
+    ck_assert_msg(rc != NULL, "%s", err.text);
     redisReply *r = redisCommand(rc, "SET rw:tls-check %s", "through stunnel");
     ck_assert_msg(r && r->type == REDIS_REPLY_STATUS, "SET: %s", r ? r->str : rc->errstr);
     freeReplyObject(r);

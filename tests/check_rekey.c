@@ -54,10 +54,11 @@ static const char *events(void) {
  * engine reads them in one fetch: a batch then holds every partition's events, each
  * partition's in a run of its own, which is what re-keying must put in order. */
 static void peers(h_peers_t *p) {
-    char err[512];
+    rw_error_t err;
+    rw_error_clear(&err);
     h_peers_start(p);
-    ck_assert_msg(rw_mock_topic(&p->mock, INPUT ":3", err, sizeof(err)) == 0, "%s", err);
-    ck_assert_msg(rw_mock_topic(&p->mock, INTERNAL ":3", err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(rw_mock_topic(&p->mock, INPUT ":3", &err) == 0, "%s", err.text);
+    ck_assert_msg(rw_mock_topic(&p->mock, INTERNAL ":3", &err) == 0, "%s", err.text);
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(rd_kafka_mock_partition_set_leader(p->mock.cluster, INPUT, i, 1), 0);
     /* Without a key, round robin over the partitions: one account's events are spread over

@@ -11,9 +11,10 @@
 #include <unistd.h>
 
 redisContext *cl_node_ctx(const cluster_t *c, int i) {
-    char err[256];
+    rw_error_t err;
+    rw_error_clear(&err);
     rw_redis_opts_t o = {"127.0.0.1", c->node[i].port, NULL, NULL, 0, "rw:", "t", 2000};
-    return rw_redis_connect(&o, err, sizeof(err));
+    return rw_redis_connect(&o, &err);
 }
 
 /* A command on one node; NULL when it does not answer. */
@@ -81,7 +82,8 @@ int cl_run_quiet(const char *const *argv) {
 
 void cl_start(cluster_t *c) {
     memset(c, 0, sizeof(*c));
-    char err[512];
+    rw_error_t err;
+    rw_error_clear(&err);
     for (int i = 0; i < CL_NODES; i++) {
         char bus[16];
         snprintf(bus, sizeof(bus), "%d", rw_free_port());
@@ -94,9 +96,8 @@ void cl_start(cluster_t *c) {
                                "--cluster-port",
                                bus,
                                NULL};
-        ck_assert_msg(
-            rw_redis_server_start_args(&c->node[i], NULL, extra, 10000, err, sizeof(err)) == 0,
-            "%s", err);
+        ck_assert_msg(rw_redis_server_start_args(&c->node[i], NULL, extra, 10000, &err) == 0, "%s",
+                      err.text);
         snprintf(c->seedbuf[i], sizeof(c->seedbuf[i]), "127.0.0.1:%d", c->node[i].port);
         c->seeds[i] = c->seedbuf[i];
     }

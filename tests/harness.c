@@ -115,10 +115,11 @@ const char *h_tmpfile(const char *suffix, const char *text) {
 }
 
 redisContext *h_redis(int port) {
-    char err[256];
+    rw_error_t err;
+    rw_error_clear(&err);
     rw_redis_opts_t o = {"127.0.0.1", port, NULL, NULL, 0, "rw:", "t", 5000};
-    redisContext *c = rw_redis_connect(&o, err, sizeof(err));
-    ck_assert_msg(c != NULL, "redis: %s", err);
+    redisContext *c = rw_redis_connect(&o, &err);
+    ck_assert_msg(c != NULL, "redis: %s", err.text);
     return c;
 }
 
@@ -436,9 +437,10 @@ int h_expect_replay_redis(const char *rules, const char *events_path, int redis_
     }
     rw_store_t *store = rw_memstore_new();
     if (redis_port) {
-        char err[256];
+        rw_error_t err;
+        rw_error_clear(&err);
         rw_redis_opts_t o = {"127.0.0.1", redis_port, NULL, NULL, 0, "rw:", "t", 5000};
-        ck_assert_msg(rw_memstore_use_redis(store, &o, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_msg(rw_memstore_use_redis(store, &o, &err) == 0, "%s", err.text);
     }
     rw_batch_t *b = rw_batch_new(1048576, true);
     b->max_future_ms = RW_MAX_FUTURE_MS; /* as replay */
@@ -548,15 +550,16 @@ void h_expect_free(h_expect_t *e) {
 }
 
 void h_peers_start(h_peers_t *p) {
-    char err[512];
+    rw_error_t err;
+    rw_error_clear(&err);
     memset(p, 0, sizeof(*p));
-    ck_assert_msg(rw_mock_start(&p->mock, 3, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(rw_mock_start(&p->mock, 3, &err) == 0, "%s", err.text);
     static const char *const topics[] = {"events.transactions:4", "events.service:1",
                                          "risk.alerts:2",         "risk.alerts.high:1",
                                          "risk.deadletter:1",     NULL};
     for (size_t i = 0; topics[i]; i++)
-        ck_assert_msg(rw_mock_topic(&p->mock, topics[i], err, sizeof(err)) == 0, "%s", err);
-    ck_assert_msg(rw_redis_server_start(&p->redis, NULL, 10000, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_msg(rw_mock_topic(&p->mock, topics[i], &err) == 0, "%s", err.text);
+    ck_assert_msg(rw_redis_server_start(&p->redis, NULL, 10000, &err) == 0, "%s", err.text);
     p->rc = h_redis(p->redis.port);
 }
 
@@ -637,9 +640,10 @@ void h_assert_ttls(redisContext *rc) {
 static int persist_port = -1;
 
 static bool redis_answers(int port) {
-    char err[256];
+    rw_error_t err;
+    rw_error_clear(&err);
     rw_redis_opts_t o = {"127.0.0.1", port, NULL, NULL, 0, "rw:", "t", 500};
-    redisContext *c = rw_redis_connect(&o, err, sizeof(err));
+    redisContext *c = rw_redis_connect(&o, &err);
     if (!c)
         return false;
     redisReply *r = redisCommand(c, "PING");
