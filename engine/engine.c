@@ -601,7 +601,7 @@ static void metrics_batch(engine_t *e, const rw_batch_t *b) {
         char rl[256];
         rw_metrics_label(rl, sizeof(rl), b->rs->rules[k / RW_SKIP_REASONS].id);
         snprintf(lab, sizeof(lab), "rule=\"%s\",reason=\"%s\"", rl,
-                 rw_skip_name((int)(k % RW_SKIP_REASONS)));
+                 rw_expr_skip_name((int)(k % RW_SKIP_REASONS)));
         rw_metrics_add(m, "riskwarn_rule_skipped_total", lab, (double)b->skips[k]);
     }
     int64_t now = rw_now_ms();

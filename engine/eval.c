@@ -909,7 +909,7 @@ static void cand_add(rw_batch_t *b, const rw_cand_t *c) {
 /* The rule matched item but will not score it: a field it reads was missing or of the wrong
  * type (the reason the field helpers noted; missing when none was). */
 static void cand_skip(rw_batch_t *b, size_t item, size_t rule) {
-    int why = rw_skip_take(NULL);
+    int why = rw_field_skip_take(NULL);
     rw_cand_t c = {(uint32_t)item, (uint32_t)rule, RW_CAND_SKIP, why ? why : RW_SKIP_MISSING,
                    SIZE_MAX,       SIZE_MAX,       NULL,         NULL,
                    NULL,           NULL,           NULL};
@@ -961,12 +961,12 @@ void rw_batch_plan(rw_batch_t *b) {
                 if ((c.ws = plan_record(b, (uint32_t)r, it, rule->feed_key, &c.rec_off)))
                     cand_add(b, &c);
             }
-            rw_skip_take(NULL);
+            rw_field_skip_take(NULL);
             if (!rw_match_eval(&rule->match, it->event)) {
                 /* Failed for a field's type alone (a number sent as a string): a skip. */
-                int why = rw_skip_take(NULL);
+                int why = rw_field_skip_take(NULL);
                 if (why != RW_SKIP_NONE) {
-                    rw_skip_note(why, NULL);
+                    rw_field_skip_note(why, NULL);
                     cand_skip(b, i, r);
                 }
                 continue;
@@ -1390,7 +1390,7 @@ void rw_batch_evaluate(rw_batch_t *b) {
                 sum_ws = sum_lo == SIZE_MAX ? NULL : ws;
             }
             double measure;
-            rw_skip_take(NULL);
+            rw_field_skip_take(NULL);
             int rc = rule->module->measure(rule->state, &in, &measure);
             if (c->relay && !it->applied) {
                 char rec[RW_RECORD_MAX];
@@ -1403,7 +1403,7 @@ void rw_batch_evaluate(rw_batch_t *b) {
             sum_ws = NULL;
             if (rc != RW_OK) {
                 /* "Not mine" (no new value, an empty sequence) is no skip; a field is. */
-                skip_count(b, it, c->rule, rw_skip_take(NULL));
+                skip_count(b, it, c->rule, rw_field_skip_take(NULL));
                 continue;
             }
             if (!isfinite(measure)) {

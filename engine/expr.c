@@ -45,7 +45,7 @@ struct rw_expr {
     char *text;
 };
 
-const char *rw_skip_name(int reason) {
+const char *rw_expr_skip_name(int reason) {
     static const char *const names[RW_SKIP_REASONS] = {"none", "missing", "wrong_type",
                                                        "div_by_zero", "not_finite"};
     return reason >= 0 && reason < RW_SKIP_REASONS ? names[reason] : "none";
@@ -389,10 +389,11 @@ static void parse_primary(parser_t *p) {
                     return;
                 }
         }
-        char e[256] = "";
-        const rw_field_t *f = p->field(p->ctx, name, e, sizeof(e));
+        rw_error_t e;
+        rw_error_clear(&e);
+        const rw_field_t *f = p->field(p->ctx, name, &e);
         if (!f) {
-            fail(p, at, "%s", e[0] ? e : "bad field path");
+            fail(p, at, "%.250s", e.text[0] ? e.text : "bad field path");
             return;
         }
         emit(p, OP_FIELD, 0, 0, f, 0, 1);

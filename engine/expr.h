@@ -29,6 +29,7 @@
 #ifndef RW_EXPR_H
 #define RW_EXPR_H
 
+#include "error.h"
 #include "riskwarn/module.h"
 
 #include <jansson.h>
@@ -44,15 +45,14 @@ typedef enum {
     RW_SKIP_REASONS
 } rw_skip_t;
 /* "none", "missing", "wrong_type", "div_by_zero", "not_finite". */
-const char *rw_skip_name(int reason);
+const char *rw_expr_skip_name(int reason);
 
 /* Longest expression text, and deepest evaluation stack. */
 #define RW_EXPR_MAX_TEXT 4096
 #define RW_EXPR_MAX_DEPTH 64
 
 /* Compiles a field path for the expression; returns NULL with err filled on a bad path. */
-typedef const rw_field_t *(*rw_expr_field_fn)(void *ctx, const char *path, char *err,
-                                              size_t errlen);
+typedef const rw_field_t *(*rw_expr_field_fn)(void *ctx, const char *path, rw_error_t *err);
 
 /* A compile error: the 1-based byte column in the expression text, and the message. */
 typedef struct rw_expr_error {

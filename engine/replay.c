@@ -163,7 +163,7 @@ static void summary_print(const run_t *r) {
         for (int k = RW_SKIP_NONE + 1; k < RW_SKIP_REASONS; k++)
             if (r->skips[i][k] && o < sizeof(why))
                 o += (size_t)snprintf(why + o, sizeof(why) - o, "%s%s %lld", o ? ", " : "",
-                                      rw_skip_name(k), r->skips[i][k]);
+                                      rw_expr_skip_name(k), r->skips[i][k]);
         fprintf(stderr, "%-32s %8lld %8lld %8lld  %s\n", r->rs->rules[i].id, r->rule[i][1],
                 r->rule[i][2], r->rule[i][3], o ? why : "0");
     }

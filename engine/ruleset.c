@@ -1,6 +1,7 @@
 #include "ruleset.h"
 
 #include "expr.h"
+#include "field.h"
 #include "jpos.h"
 #include "params.h"
 #include "pseudonym.h"
@@ -89,144 +90,22 @@ static void check_keys(load_ctx_t *c, const json_t *obj, const char *pointer, co
 
 /* ---- fields ----------------------------------------------------------------- */
 
-static rw_field_t *field_compile(rw_ruleset_t *rs, const char *path, char *err, size_t errlen) {
-    size_t n = strlen(path);
-    if (n == 0 || path[0] == '.' || path[n - 1] == '.' || strstr(path, "..")) {
-        snprintf(err, errlen, "bad field path \"%s\"", path);
-        return NULL;
-    }
-    rw_field_t *f = rw_calloc(1, sizeof(*f));
-    f->path = rw_strdup(path);
-    f->n_parts = 1;
-    for (const char *p = path; *p; p++)
-        if (*p == '.')
-            f->n_parts++;
-    f->parts = rw_calloc(f->n_parts, sizeof(char *));
-    const char *start = path;
-    for (size_t i = 0; i < f->n_parts; i++) {
-        const char *dot = strchr(start, '.');
-        size_t len = dot ? (size_t)(dot - start) : strlen(start);
-        f->parts[i] = rw_strndup(start, len);
-        start = dot ? dot + 1 : start + len;
-    }
-    /* A masked field's values are kept as pseudonyms (masking is parsed before the rules). */
-    f->pseudonym = rw_ruleset_mask_for(rs, f->parts[f->n_parts - 1]) != NULL;
-    /* Fields of one first part share a slot of the event cache. */
-    f->owner = rs;
-    f->slot = -1;
-    int slots = 0;
-    for (const rw_field_t *o = rs->fields; o; o = o->next) {
-        if (o->n_subs)
-            continue; /* composite keys are not looked up themselves */
-        if (strcmp(o->parts[0], f->parts[0]) == 0 && o->slot >= 0)
-            f->slot = o->slot;
-        if (o->slot >= slots)
-            slots = o->slot + 1;
-    }
-    if (f->slot < 0 && slots < RW_FIELD_SLOTS)
-        f->slot = slots;
-    f->next = rs->fields;
-    rs->fields = f;
-    return f;
-}
-
 rw_field_t *rw_setup_field(rw_setup_t *s, const char *path, char *err, size_t errlen) {
-    return field_compile(s->rs, path, err, errlen);
-}
-
-#define KEY_MAX_PARTS 8
-
-/* Compiles a key: a path, or a list of 2 to KEY_MAX_PARTS distinct paths. */
-static rw_field_t *key_compile(rw_ruleset_t *rs, const json_t *spec, char *err, size_t errlen) {
-    if (json_is_string(spec))
-        return field_compile(rs, json_string_value(spec), err, errlen);
-    size_t n = json_array_size(spec);
-    if (!json_is_array(spec) || n < 1 || n > KEY_MAX_PARTS) {
-        snprintf(err, errlen,
-                 "must be a field name, or a list of 1 to %d field names such as [\"account\", "
-                 "\"counterparty\"]",
-                 KEY_MAX_PARTS);
-        return NULL;
-    }
-    rw_field_t *subs[KEY_MAX_PARTS];
-    for (size_t i = 0; i < n; i++) {
-        const json_t *v = json_array_get(spec, i);
-        char e[200];
-        if (!json_is_string(v)) {
-            snprintf(err, errlen, "[%zu]: must be a field name", i);
-            return NULL;
-        }
-        for (size_t k = 0; k < i; k++)
-            if (strcmp(subs[k]->path, json_string_value(v)) == 0) {
-                snprintf(err, errlen, "[%zu]: \"%.100s\" is already a part of the key", i,
-                         json_string_value(v));
-                return NULL;
-            }
-        if (!(subs[i] = field_compile(rs, json_string_value(v), e, sizeof(e)))) {
-            snprintf(err, errlen, "[%zu]: %s", i, e);
-            return NULL;
-        }
-    }
-    if (n == 1)
-        return subs[0];
-    rw_field_t *f = rw_calloc(1, sizeof(*f));
-    rw_buf_t b;
-    rw_buf_init(&b);
-    for (size_t i = 0; i < n; i++)
-        rw_buf_printf(&b, "%s%s", i ? "+" : "", subs[i]->path);
-    f->path = rw_buf_take(&b);
-    f->n_subs = n;
-    f->subs = rw_calloc(n, sizeof(*f->subs));
-    memcpy(f->subs, subs, n * sizeof(*subs));
-    f->slot = -1;
-    f->owner = rs;
-    f->next = rs->fields;
-    rs->fields = f;
+    rw_error_t e;
+    rw_error_clear(&e);
+    rw_field_t *f = rw_field_compile(s->rs, path, &e);
+    if (!f)
+        snprintf(err, errlen, "%s", e.text);
     return f;
 }
 
 const rw_field_t *rw_setup_key(rw_setup_t *s, const json_t *spec, char *err, size_t errlen) {
-    return key_compile(s->rs, spec, err, errlen);
-}
-
-/* A composite key's text: each part escaped ('\\' and '|' behind a '\\'), joined by '|'. */
-typedef int (*text_fn)(const json_t *event, const rw_field_t *f, char *buf, size_t len);
-
-/* A composite key's text: its parts' texts (by text_of) joined by '|', each escaped. */
-static int key_text_with(const json_t *event, const rw_field_t *f, char *buf, size_t len,
-                         text_fn text_of) {
-    size_t o = 0;
-    char part[RW_RECORD_MAX];
-    for (size_t i = 0; i < f->n_subs; i++) {
-        int n = text_of(event, f->subs[i], part, sizeof(part));
-        if (n < 0)
-            return -1;
-        if (n == 0) { /* an empty part names no entity, as an empty key does not */
-            rw_skip_note(RW_SKIP_MISSING, f->subs[i]);
-            return -1;
-        }
-        if (i && o < len)
-            buf[o++] = '|';
-        for (int k = 0; k < n && o + 2 < len; k++) {
-            if (part[k] == '\\' || part[k] == '|')
-                buf[o++] = '\\';
-            buf[o++] = part[k];
-        }
-        if (o + 2 >= len) {
-            rw_skip_note(RW_SKIP_WRONG_TYPE, f);
-            return -1;
-        }
-    }
-    buf[o] = 0;
-    return (int)o;
-}
-
-static int key_text(const json_t *event, const rw_field_t *f, char *buf, size_t len) {
-    return key_text_with(event, f, buf, len, rw_field_text);
-}
-
-static int key_text_plain(const json_t *event, const rw_field_t *f, char *buf, size_t len) {
-    return key_text_with(event, f, buf, len, rw_field_plain_text);
+    rw_error_t e;
+    rw_error_clear(&e);
+    const rw_field_t *f = rw_field_compile_key(s->rs, spec, &e);
+    if (!f)
+        snprintf(err, errlen, "%s", e.text);
+    return f;
 }
 
 void rw_setup_window(rw_setup_t *s, int64_t window_ms) {
@@ -261,158 +140,6 @@ void rw_setup_lookup(rw_setup_t *s, const char *set, const rw_field_t *field) {
     free(s->rule->lookup_set);
     s->rule->lookup_set = rw_strdup(set);
     s->rule->lookup_field = field;
-}
-
-/* The skip noted by the last failed read, per thread (rw_skip_note). */
-static _Thread_local struct {
-    int reason;
-    const rw_field_t *field;
-} skip_noted;
-
-void rw_skip_note(int reason, const rw_field_t *field) {
-    if (skip_noted.reason == RW_SKIP_NONE) {
-        skip_noted.reason = reason;
-        skip_noted.field = field;
-    }
-}
-
-int rw_skip_take(const rw_field_t **field) {
-    int r = skip_noted.reason;
-    if (field)
-        *field = skip_noted.field;
-    skip_noted.reason = RW_SKIP_NONE;
-    skip_noted.field = NULL;
-    return r;
-}
-
-/* A masked field's text becomes its pseudonym; an empty text stays empty. */
-static int field_pseudonym(const rw_field_t *f, int n, char *buf, size_t len) {
-    if (n <= 0 || !f->pseudonym)
-        return n;
-    if (len <= RW_PSEUDONYM_LEN) {
-        rw_skip_note(RW_SKIP_WRONG_TYPE, f);
-        return -1;
-    }
-    char ref[RW_PSEUDONYM_LEN + 1];
-    rw_pseudonym(buf, (size_t)n, ref);
-    memcpy(buf, ref, sizeof(ref));
-    return RW_PSEUDONYM_LEN;
-}
-
-static int field_text_cached(const json_t *event, const rw_field_t *f, char *buf, size_t len);
-
-int rw_field_text(const json_t *event, const rw_field_t *f, char *buf, size_t len) {
-    if (f->n_subs)
-        return key_text(event, f, buf, len);
-    if (f->pseudonym)
-        return field_text_cached(event, f, buf, len);
-    return rw_field_plain_text(event, f, buf, len);
-}
-
-int rw_field_plain_text(const json_t *event, const rw_field_t *f, char *buf, size_t len) {
-    if (f->n_subs)
-        return key_text_plain(event, f, buf, len);
-    const json_t *v = rw_field_get(event, f);
-    int n;
-    if (!v) {
-        rw_skip_note(RW_SKIP_MISSING, f);
-        return -1;
-    }
-    if (json_is_string(v)) {
-        size_t l = json_string_length(v);
-        if (l >= len || memchr(json_string_value(v), 0, l)) {
-            rw_skip_note(RW_SKIP_WRONG_TYPE, f);
-            return -1;
-        }
-        memcpy(buf, json_string_value(v), l);
-        buf[l] = 0;
-        return (int)l;
-    }
-    if (json_is_integer(v))
-        n = snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    else if (json_is_real(v))
-        n = snprintf(buf, len, "%.17g", json_real_value(v));
-    else if (json_is_boolean(v))
-        n = snprintf(buf, len, "%s", json_is_true(v) ? "true" : "false");
-    else
-        n = -1;
-    if (n < 0 || (size_t)n >= len) {
-        rw_skip_note(RW_SKIP_WRONG_TYPE, f);
-        return -1;
-    }
-    return n;
-}
-
-/* The top-level lookups of the event being planned or evaluated: each name a
- * ruleset reads is looked up once per event, not once per rule; so is the
- * pseudonym of each masked top-level field. */
-static _Thread_local struct {
-    const json_t *event; /* NULL: off */
-    const void *owner;
-    uint64_t known, known_refs;
-    const json_t *vals[RW_FIELD_SLOTS];
-    char refs[RW_FIELD_SLOTS][RW_PSEUDONYM_LEN + 1];
-} fcache;
-
-void rw_field_cache_begin(const json_t *event) {
-    fcache.event = event;
-    fcache.owner = NULL;
-    fcache.known = fcache.known_refs = 0;
-}
-
-/* A masked field's text (its pseudonym), from the event cache when it holds it. */
-static int field_text_cached(const json_t *event, const rw_field_t *f, char *buf, size_t len) {
-    bool cacheable = f->slot >= 0 && f->n_parts == 1 && event == fcache.event;
-    uint64_t bit = cacheable ? (uint64_t)1 << f->slot : 0;
-    if (cacheable && fcache.owner == f->owner && (fcache.known_refs & bit) &&
-        len > RW_PSEUDONYM_LEN) {
-        memcpy(buf, fcache.refs[f->slot], RW_PSEUDONYM_LEN + 1);
-        return RW_PSEUDONYM_LEN;
-    }
-    int n = field_pseudonym(f, rw_field_plain_text(event, f, buf, len), buf, len);
-    if (cacheable && n == RW_PSEUDONYM_LEN && fcache.owner == f->owner) {
-        memcpy(fcache.refs[f->slot], buf, RW_PSEUDONYM_LEN + 1);
-        fcache.known_refs |= bit;
-    }
-    return n;
-}
-
-void rw_field_cache_end(void) { fcache.event = NULL; }
-
-const json_t *rw_field_get(const json_t *event, const rw_field_t *f) {
-    if (!json_is_object(event) || f->n_subs)
-        return NULL;
-    const json_t *v;
-    if (f->slot >= 0 && event == fcache.event) {
-        if (fcache.owner != f->owner) {
-            fcache.owner = f->owner;
-            fcache.known = fcache.known_refs = 0;
-        }
-        uint64_t bit = (uint64_t)1 << f->slot;
-        if (!(fcache.known & bit)) {
-            fcache.vals[f->slot] = json_object_get(event, f->parts[0]);
-            fcache.known |= bit;
-        }
-        v = fcache.vals[f->slot];
-    } else {
-        v = json_object_get(event, f->parts[0]);
-    }
-    for (size_t i = 1; v && i < f->n_parts; i++) {
-        if (!json_is_object(v))
-            return NULL;
-        v = json_object_get(v, f->parts[i]);
-    }
-    return v;
-}
-
-int rw_field_number(const json_t *event, const rw_field_t *f, double *out) {
-    const json_t *v = rw_field_get(event, f);
-    if (!v || !json_is_number(v)) {
-        rw_skip_note(v ? RW_SKIP_WRONG_TYPE : RW_SKIP_MISSING, f);
-        return -1;
-    }
-    *out = json_number_value(v);
-    return 0;
 }
 
 /* ---- match ------------------------------------------------------------------ */
@@ -520,7 +247,7 @@ bool rw_match_eval(const rw_match_t *m, const json_t *event) {
     }
     if (soft != RW_SKIP_NONE) {
         /* Every other condition held: the event failed for its types alone. */
-        rw_skip_note(soft, soft_field);
+        rw_field_skip_note(soft, soft_field);
         return false;
     }
     return true;
@@ -552,8 +279,8 @@ static bool is_scalar(const json_t *v) {
     return json_is_string(v) || json_is_number(v) || json_is_boolean(v) || json_is_null(v);
 }
 
-static const rw_field_t *expr_field(void *ctx, const char *path, char *err, size_t errlen) {
-    return field_compile(ctx, path, err, errlen);
+static const rw_field_t *expr_field(void *ctx, const char *path, rw_error_t *err) {
+    return rw_field_compile(ctx, path, err);
 }
 
 /* Adds an error at column col (1-based) of the JSON string at pointer: at that byte of the
@@ -609,15 +336,17 @@ static void match_parse(load_ctx_t *c, rw_ruleset_t *rs, const json_t *obj, cons
     const char *k;
     json_t *v;
     json_object_foreach(RW_UNCONST(json_t *, obj), k, v) {
-        char p[512], e[256];
+        char p[512];
         snprintf(p, sizeof(p), "%s/%s", pointer ? pointer : "", k);
         if (strcmp(k, EXPR_KEY) == 0) {
             match_expr(c, rs, v, p, what, m);
             continue;
         }
-        const rw_field_t *f = field_compile(rs, k, e, sizeof(e));
+        rw_error_t e;
+        rw_error_clear(&e);
+        const rw_field_t *f = rw_field_compile(rs, k, &e);
         if (!f) {
-            lerr(c, p, true, "%s: %s", what, e);
+            lerr(c, p, true, "%s: %s", what, e.text);
             continue;
         }
         if (!json_is_object(v)) {
@@ -737,7 +466,7 @@ int rw_expr_number(const rw_expr_t *e, const json_t *event, double *out) {
     int r = rw_expr_eval(e, event, out, &f);
     if (r == RW_SKIP_NONE)
         return 0;
-    rw_skip_note(r, f);
+    rw_field_skip_note(r, f);
     return -1;
 }
 
@@ -1323,10 +1052,11 @@ static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json
     r->match_fields = r->fields = rs->fields;
     json_t *key = json_object_get(j, "key");
     if (key) {
-        char e[256];
+        rw_error_t e;
+        rw_error_clear(&e);
         snprintf(p, sizeof(p), "%s/key", ptr);
-        if (!(r->key = key_compile(rs, key, e, sizeof(e))))
-            lerr(c, p, false, "%s: key: %s", what, e);
+        if (!(r->key = rw_field_compile_key(rs, key, &e)))
+            lerr(c, p, false, "%s: key: %s", what, e.text);
     }
     json_t *cd = json_object_get(j, "cooldown");
     r->cooldown_ms = default_cooldown;

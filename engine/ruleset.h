@@ -2,6 +2,7 @@
 #ifndef RW_RULESET_H
 #define RW_RULESET_H
 
+#include "field.h"
 #include "riskwarn/module.h"
 #include "util.h"
 
@@ -17,28 +18,6 @@ typedef enum {
 #define RW_LEVELS 4
 const char *rw_level_name(int level); /* "none", "low", "medium", "high" */
 int rw_level_parse(const char *name); /* RW_LEVEL_*, or -1 */
-
-/* Distinct first parts of field paths a ruleset caches per event. */
-#define RW_FIELD_SLOTS 64
-
-/* Between begin and end, lookups in this event (borrowed, unchanged meanwhile)
- * are cached: once per top-level name. */
-void rw_field_cache_begin(const json_t *event);
-void rw_field_cache_end(void);
-
-struct rw_field {
-    char *path; /* composite keys: the parts' paths joined by '+' */
-    size_t n_parts;
-    char **parts;
-    /* A composite key (["account", "counterparty"]): its fields, in order; 0 otherwise. Its
-     * text is the parts' texts joined by '|', each with '\\' and '|' escaped by '\\'. */
-    size_t n_subs;
-    struct rw_field **subs;
-    int slot;              /* its first part's place in the event cache; -1: not cached */
-    bool pseudonym;        /* a masked field: rw_field_text gives its pseudonym (pseudonym.h) */
-    const void *owner;     /* the ruleset: slots are numbered per ruleset */
-    struct rw_field *next; /* the ruleset's list, for freeing */
-};
 
 typedef enum {
     RW_OP_EQ,
@@ -164,12 +143,6 @@ rw_ruleset_t *rw_ruleset_load(const char *text, size_t len, const char *source, 
 /* Same, from a file. */
 rw_ruleset_t *rw_ruleset_load_file(const char *path, rw_errors_t *errs);
 void rw_ruleset_destroy(rw_ruleset_t *rs);
-
-/* Why a field or expression read failed (an RW_SKIP_* of expr.h), noted by the engine's
- * field helpers when a read fails, per thread: the first note since the last take wins.
- * rw_skip_take returns it (RW_SKIP_NONE when none) with the field, and clears it. */
-void rw_skip_note(int reason, const rw_field_t *field);
-int rw_skip_take(const rw_field_t **field);
 
 /* Compiles a match param of the rule being set up, reporting every error in it at its place
  * in the ruleset's text (under pointer, messages starting with what). Returns a handle owned

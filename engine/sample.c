@@ -205,7 +205,7 @@ static void rule_report(FILE *out, const rw_rule_t *r, const rstat_t *st, long l
         int first = 1;
         for (int k = RW_SKIP_NONE + 1; k < RW_SKIP_REASONS; k++)
             if (st->skips[k]) {
-                fprintf(out, "%s%s %lld", first ? "" : ", ", rw_skip_name(k), st->skips[k]);
+                fprintf(out, "%s%s %lld", first ? "" : ", ", rw_expr_skip_name(k), st->skips[k]);
                 first = 0;
             }
         fprintf(out, ")");

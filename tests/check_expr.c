@@ -18,10 +18,10 @@ typedef struct fields {
     rw_field_t *list;
 } fields_t;
 
-static const rw_field_t *field_new(void *ctx, const char *path, char *err, size_t errlen) {
+static const rw_field_t *field_new(void *ctx, const char *path, rw_error_t *err) {
     fields_t *fs = ctx;
     if (strcmp(path, "bad.path") == 0) {
-        snprintf(err, errlen, "bad field path \"%s\"", path);
+        rw_error_fail(err, RW_ERR_INPUT, "bad field path \"%s\"", path);
         return NULL;
     }
     rw_field_t *f = calloc(1, sizeof(*f));
@@ -73,14 +73,15 @@ static int eval_text(const char *text, const char *event, double *out) {
 static void check_value(const char *text, const char *event, double want) {
     double got = NAN;
     int r = eval_text(text, event, &got);
-    ck_assert_msg(r == RW_SKIP_NONE, "\"%s\": no value (%s)", text, rw_skip_name(r));
+    ck_assert_msg(r == RW_SKIP_NONE, "\"%s\": no value (%s)", text, rw_expr_skip_name(r));
     ck_assert_msg(got == want, "\"%s\" = %.17g, want %.17g", text, got, want);
 }
 
 static void check_skip(const char *text, const char *event, int want) {
     double got = 12345;
     int r = eval_text(text, event, &got);
-    ck_assert_msg(r == want, "\"%s\": %s, want %s", text, rw_skip_name(r), rw_skip_name(want));
+    ck_assert_msg(r == want, "\"%s\": %s, want %s", text, rw_expr_skip_name(r),
+                  rw_expr_skip_name(want));
     ck_assert_msg(got == 12345, "\"%s\": the output was written", text);
 }
 
@@ -523,7 +524,7 @@ START_TEST(test_expr_differential_against_a_tree_walk) {
             double got = 0;
             int rc = rw_expr_eval(e, evs[i], &got, NULL);
             ck_assert_msg(rc == r.fail, "\"%s\" on event %d: %s, the reference %s", text, i,
-                          rw_skip_name(rc), rw_skip_name(r.fail));
+                          rw_expr_skip_name(rc), rw_expr_skip_name(r.fail));
             if (rc == RW_SKIP_NONE) {
                 ck_assert_msg(got == want || (isnan(got) && isnan(want)),
                               "\"%s\" on event %d: %.17g, the reference %.17g", text, i, got, want);

@@ -1021,10 +1021,10 @@ START_TEST(test_ruleset_composite_key_text_and_state) {
     json_decref(ev);
     /* A missing part: no key, and the part is what is missing. */
     ev = json_loads("{\"account\": \"1\"}", 0, NULL);
-    rw_skip_take(NULL);
+    rw_field_skip_take(NULL);
     ck_assert_int_eq(rw_field_text(ev, k, buf, sizeof(buf)), -1);
     const rw_field_t *why = NULL;
-    ck_assert_int_eq(rw_skip_take(&why), 1 /* RW_SKIP_MISSING */);
+    ck_assert_int_eq(rw_field_skip_take(&why), 1 /* RW_SKIP_MISSING */);
     ck_assert_str_eq(why->path, "geo.city");
     json_decref(ev);
     /* Too long for a key's buffer. */

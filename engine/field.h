@@ -1,0 +1,49 @@
+/* Fields: dotted paths into an event ("amount", "geo.country") and composite keys, compiled
+ * once when a ruleset loads, and read per event. */
+#ifndef RW_FIELD_H
+#define RW_FIELD_H
+
+#include "error.h"
+#include "riskwarn/module.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+
+struct rw_ruleset;
+
+/* Distinct first parts of field paths a ruleset caches per event. */
+#define RW_FIELD_SLOTS 64
+
+/* Between begin and end, lookups in this event (borrowed, unchanged meanwhile)
+ * are cached: once per top-level name. */
+void rw_field_cache_begin(const json_t *event);
+void rw_field_cache_end(void);
+
+struct rw_field {
+    char *path; /* composite keys: the parts' paths joined by '+' */
+    size_t n_parts;
+    char **parts;
+    /* A composite key (["account", "counterparty"]): its fields, in order; 0 otherwise. Its
+     * text is the parts' texts joined by '|', each with '\\' and '|' escaped by '\\'. */
+    size_t n_subs;
+    struct rw_field **subs;
+    int slot;              /* its first part's place in the event cache; -1: not cached */
+    bool pseudonym;        /* a masked field: rw_field_text gives its pseudonym (pseudonym.h) */
+    const void *owner;     /* the ruleset: slots are numbered per ruleset */
+    struct rw_field *next; /* the ruleset's list, for freeing */
+};
+
+/* Compiles a dotted path for ruleset rs (masking parsed already). Returns a new field owned by
+ * rs (freed with it), or NULL with err filled (RW_ERR_INPUT). */
+rw_field_t *rw_field_compile(struct rw_ruleset *rs, const char *path, rw_error_t *err);
+/* Compiles a key: a path, or a list of 1 to 8 distinct paths (a composite key). The same
+ * ownership and errors. */
+rw_field_t *rw_field_compile_key(struct rw_ruleset *rs, const json_t *spec, rw_error_t *err);
+
+/* Why a field or expression read failed (an RW_SKIP_* of expr.h), noted by the engine's
+ * field helpers when a read fails, per thread: the first note since the last take wins.
+ * rw_field_skip_take returns it (RW_SKIP_NONE when none) with the field, and clears it. */
+void rw_field_skip_note(int reason, const rw_field_t *field);
+int rw_field_skip_take(const rw_field_t **field);
+
+#endif
