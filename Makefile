@@ -44,7 +44,7 @@ TEST_MODULES := $(patsubst tests/modules/%.c,$(BUILD)/modules-test/%.so,$(wildca
 MODULE_LIBS  := $(shell pkg-config --libs jansson 2>/dev/null) -lm
 
 .SECONDARY:
-.PHONY: all deps demo test test-slow test-asan bench fuzz format format-check tidy clean
+.PHONY: all deps demo test test-slow test-asan bench fuzz format format-check conventions tidy clean
 
 all: $(BIN)/riskwarn $(MODULES)
 
@@ -171,6 +171,10 @@ format:
 	$(Q)clang-format -i $(FORMAT_FILES)
 format-check:
 	$(Q)clang-format --dry-run --Werror $(FORMAT_FILES)
+
+# The error and naming conventions of docs/conventions.md that a script can see.
+conventions:
+	$(Q)python3 scripts/check_conventions.py
 
 # clang-tidy with the checks and limits of .clang-tidy, on the engine and the built-in
 # modules, one file a clang-tidy (several files in one run give false va_list findings),

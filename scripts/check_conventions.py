@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""Checks the conventions of docs/conventions.md that a script can see, in engine/ and rules/:
+
+  errors  no `char *err, size_t errlen` text out-parameter outside the module interface
+          (include/riskwarn/module.h and the modules' init callbacks); no positive status
+          macro (RW_DECLINED of module.h aside); no `char last_error[]` member; exit codes
+          (RW_EXIT_*) only in main.c and the files of command functions (rw_cmd_*).
+  names   every function with external linkage, rw_<subsystem>_..., is defined in the file
+          named for its subsystem (engine/<subsystem>.c), or in a file that SUBSYSTEMS below
+          says holds it.
+
+A subsystem may be named in the singular or the plural of its file (modules.c: rw_module_check).
+Prints each finding as "file:line: what" and exits 1 when there is one. KNOWN lists what is
+not converted yet: it is counted, not reported; an entry that no longer occurs is reported so
+that the list only shrinks. Usage: scripts/check_conventions.py [ROOT]
+"""
+import glob
+import os
+import re
+import sys
+
+# Files that hold subsystems other than their own name, and which ones. Keep it short: a
+# new subsystem gets its own file.
+SUBSYSTEMS = {
+    "util": ["backoff", "buf", "now", "monotonic", "days", "civil", "utc", "time", "date",
+             "number", "duration", "sha256", "hex", "hash64", "malloc", "calloc", "realloc",
+             "strdup", "strndup", "file", "log"],
+    "error": ["errors", "strerror"],
+    "main": ["cmd", "help", "usage", "signals", "stop"],
+    "store": ["memstore", "redisstore"],
+    "jparse": ["json"],
+    "jwrite": ["json"],
+    "modules": ["module"],
+    "eval": ["batch", "window", "case", "cool"],
+    "ruleset": ["level", "rule", "mask", "key"],
+}
+
+# Command functions (rw_cmd_NAME) live in the file of their command, or in main.c.
+CMD_FILES = {"check", "demo", "replay", "stats", "tail", "pseudonym_cmd", "rebuild", "main", "cli"}
+
+# Not converted yet: (kind, file, name). Shrinks to nothing.
+KNOWN = {
+    ("errparam", "rebuild.c", "group_join"),
+    ("errparam", "rebuild.c", "partitions_count"),
+    ("errparam", "rebuild.c", "ranges"),
+    ("errparam", "rebuild.c", "read_all"),
+    ("errparam", "rebuild.c", "rebuilt_write"),
+    ("lasterror", "store.h", "last_error"),
+    ("name", "control.c", "rw_group_destroy"),
+    ("name", "control.c", "rw_group_disagreeing"),
+    ("name", "control.c", "rw_group_new"),
+    ("name", "control.c", "rw_group_note"),
+    ("name", "control.c", "rw_keys_count"),
+    ("name", "control.c", "rw_keys_destroy"),
+    ("name", "control.c", "rw_keys_load"),
+    ("name", "control.c", "rw_keys_verify"),
+    ("name", "control.c", "rw_ruleset_limits_check"),
+    ("name", "control.c", "rw_ruleset_limits_of"),
+    ("name", "control.c", "rw_ruleset_load_limited"),
+    ("name", "control.c", "rw_signer_destroy"),
+    ("name", "control.c", "rw_signer_from_config"),
+    ("name", "control.c", "rw_signer_identify"),
+    ("name", "control.c", "rw_signer_key_id"),
+    ("name", "control.c", "rw_signer_load"),
+    ("name", "control.c", "rw_signer_sign"),
+    ("name", "control.c", "rw_version_cmp"),
+    ("name", "eval.c", "rw_alert_build"),
+    ("name", "eval.c", "rw_alert_id"),
+    ("name", "eval.c", "rw_alert_key"),
+    ("name", "format.c", "rw_alert_line"),
+    ("name", "main.c", "rw_modules_dir_load"),
+    ("name", "probe.c", "rw_net_probe"),
+    ("name", "probe.c", "rw_redis_probe"),
+    ("name", "proc.c", "rw_free_port"),
+    ("name", "proc.c", "rw_redis_server_start"),
+    ("name", "proc.c", "rw_redis_server_start_args"),
+    ("name", "proc.c", "rw_redis_server_stop"),
+    ("name", "ruleset.c", "rw_expr_number"),
+    ("name", "ruleset.c", "rw_match_eval"),
+    ("name", "ruleset.c", "rw_match_test"),
+    ("name", "ruleset.c", "rw_setup_calendar"),
+    ("name", "ruleset.c", "rw_setup_cases"),
+    ("name", "ruleset.c", "rw_setup_expr"),
+    ("name", "ruleset.c", "rw_setup_expr_at"),
+    ("name", "ruleset.c", "rw_setup_field"),
+    ("name", "ruleset.c", "rw_setup_key"),
+    ("name", "ruleset.c", "rw_setup_lookup"),
+    ("name", "ruleset.c", "rw_setup_match"),
+    ("name", "ruleset.c", "rw_setup_match_at"),
+    ("name", "ruleset.c", "rw_setup_window"),
+    ("name", "ruleset.c", "rw_setup_window_feed"),
+    ("name", "ruleset.c", "rw_setup_window_relay"),
+    ("name", "store.c", "rw_redis_connect"),
+    ("name", "store.c", "rw_redis_open"),
+    ("name", "suggest.c", "rw_edit_distance"),
+}
+
+ERR_PARAM = re.compile(r"char\s*\*\s*err\w*\s*,\s*size_t\s+\w+")
+POSITIVE_STATUS = re.compile(
+    r"#define\s+(RW_\w*(?:CONFLICT|LOST|DECLINED|FAIL\w*|ERR\w*|AGAIN|BUSY|DONE|NONE|FOUND))"
+    r"\s+\(?\s*([1-9]\d*)")
+FUNC_DEF = re.compile(r"^(?!static\b)[a-z][^\n;=(]*?\b(rw_[a-z0-9_]+)\(", re.M)
+STATIC_DEF = re.compile(r"^static\b[^\n;=(]*?\b([a-z_][a-z0-9_]*)\(", re.M)
+MODULE_INIT = re.compile(r"\(\s*rw_setup_t\s*\*\s*\w+\s*,\s*void\s*\*\s*\w+\s*,\s*char\s*\*\s*"
+                         r"err\w*\s*,\s*size_t\s+\w+\s*\)")
+
+
+def line_of(text, pos):
+    return text.count("\n", 0, pos) + 1
+
+
+def enclosing_function(text, pos):
+    """The name of the function whose definition starts last before pos (or None)."""
+    best = None
+    for m in re.finditer(r"^[a-z][^\n;=(]*?\b(\w+)\([^;{]*?\)\s*\{", text[:pos], re.M | re.S):
+        best = m.group(1)
+    return best
+
+
+def strip_comments(text):
+    """text with its comments blanked out, newlines kept (so that line numbers hold)."""
+    return re.sub(r"/\*.*?\*/|//[^\n]*", lambda m: re.sub(r"[^\n]", " ", m.group(0)), text,
+                  flags=re.S)
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..")
+    os.chdir(root)
+    module_h = open("include/riskwarn/module.h").read()
+    abi_names = set(re.findall(r"\b(rw_[a-z0-9_]+)\s*\(", module_h))
+    findings, known_seen = [], set()
+
+    def report(kind, path, pos_text, pos, name, what):
+        key = (kind, os.path.basename(path), name)
+        if key in KNOWN:
+            known_seen.add(key)
+            return
+        findings.append("%s:%d: %s" % (path, line_of(pos_text, pos), what))
+
+    files = sorted(glob.glob("engine/*.[ch]") + glob.glob("rules/*.[ch]"))
+    for path in files:
+        text = strip_comments(open(path).read())
+        base = os.path.basename(path)[:-2]
+        for m in ERR_PARAM.finditer(text):
+            fn = enclosing_function(text, m.start()) if path.endswith(".c") else None
+            decl = text[text.rfind("\n", 0, text.rfind("(", 0, m.start())) + 1:m.start()]
+            names = re.findall(r"\b(rw_[a-z0-9_]+|\w+)\s*\(", decl)
+            name = names[-1] if names else fn or "?"
+            if name in abi_names:
+                continue
+            close = text.find(")", m.start())
+            if MODULE_INIT.search(text[text.rfind("(", 0, m.start()):close + 1]):
+                continue
+            report("errparam", path, text, m.start(), name,
+                   "%s: an error text out-parameter (%s); take an rw_error_t *" %
+                   (name, " ".join(m.group(0).split())))
+        for m in POSITIVE_STATUS.finditer(text):
+            if m.group(1) == "RW_DECLINED":
+                continue
+            report("positive", path, text, m.start(), m.group(1),
+                   "%s: a positive status code; use a negative code of error.h" % m.group(1))
+        for m in re.finditer(r"char\s+last_error\s*\[", text):
+            report("lasterror", path, text, m.start(), "last_error",
+                   "last_error: an error kept in the object; fill the caller's rw_error_t")
+        if base not in CMD_FILES and base not in ("util", "commands"):
+            for m in re.finditer(r"\bRW_EXIT_\w+", text):
+                fn = enclosing_function(text, m.start()) or "?"
+                report("exitcode", path, text, m.start(), fn,
+                       "%s: returns an exit code (%s) outside main.c and the commands" %
+                       (fn, m.group(0)))
+        if not path.endswith(".c"):
+            continue
+        for m in FUNC_DEF.finditer(text):
+            name = m.group(1)
+            sub = name.split("_")[1]
+            if sub in (base, base + "s") or base == sub + "s" or sub in SUBSYSTEMS.get(base, ()):
+                continue
+            if sub == "cmd" and base in CMD_FILES:
+                continue
+            report("name", path, text, m.start(1), name,
+                   "%s: subsystem \"%s\" defined in %s" % (name, sub, os.path.basename(path)))
+
+    for f in findings:
+        print(f)
+    stale = sorted(KNOWN - known_seen)
+    for kind, f, name in stale:
+        print("scripts/check_conventions.py: note: %s %s %s no longer occurs: take it off KNOWN" %
+              (kind, f, name))
+    if known_seen:
+        print("check_conventions: %d known cases not converted yet (KNOWN)" % len(known_seen))
+    if findings:
+        print("check_conventions: %d findings" % len(findings))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
