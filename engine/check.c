@@ -8,6 +8,7 @@
 #include "engine.h"
 #include "plugin.h"
 #include "probe.h"
+#include "rekey.h"
 #include "ruleset.h"
 #include "store.h"
 
@@ -219,6 +220,14 @@ static void check_kafka(findings_t *f, const rw_config_t *c, int timeout_ms) {
     topic_line(f, md, c->audit_topic, "audit records", true);
     /* Engines start without it; `rules push` is what writes it first. */
     topic_line(f, md, c->control_topic, "rulesets pushed (rules push)", false);
+    for (size_t i = 0; c->rekey && i < c->rekey->n_routes; i++) {
+        const rw_rekey_route_t *r = &c->rekey->routes[i];
+        char role[400];
+        snprintf(role, sizeof(role), "re-keyed input (rekey) of %s, by %s%s",
+                 r->input ? r->input : "every input topic", r->fields[0],
+                 r->n_fields > 1 ? ", ..." : "");
+        topic_line(f, md, r->topic, role, true);
+    }
     rd_kafka_metadata_destroy(md);
     rd_kafka_destroy(rk);
 }

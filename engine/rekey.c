@@ -241,6 +241,7 @@ struct rw_rekey {
     copy_t *copies, *merged;
     size_t cap;
     source_t *sources[SOURCES];
+    rd_kafka_topic_partition_list_t *starts; /* inputs_starts; NULL: none yet */
     /* Fault injection for tests (RW_TEST_DIE="after-rekey:N"): the process dies once the
      * Nth batch's copies are acknowledged, before their input offsets are committed. */
     int die_batch, batches;
@@ -322,6 +323,8 @@ void rw_rekey_destroy(rw_rekey_t *k) {
             free(s->name);
             free(s);
         }
+    if (k->starts)
+        rd_kafka_topic_partition_list_destroy(k->starts);
     free(k->copies);
     free(k->merged);
     free(k);
@@ -619,13 +622,45 @@ long rw_rekey_forward(rw_rekey_t *k, const rw_ruleset_t *rs, rd_kafka_message_t 
     return rc ? -1 : (long)taken;
 }
 
-/* Whether a partition of a re-keyed input has messages not yet read: its end is past what
- * the engine read from it, or not known yet (nothing fetched from it since it came). */
-static bool input_waiting(rd_kafka_t *consumer, const rd_kafka_topic_partition_t *p) {
+/* Whether a partition of a re-keyed input has messages not yet read: its end is past where
+ * the engine reads it (the last message read, or before any, its committed offset), or not
+ * known yet (nothing fetched from it since it came). */
+static bool input_waiting(rd_kafka_t *consumer, const rd_kafka_topic_partition_t *p,
+                          const rd_kafka_topic_partition_list_t *starts) {
     int64_t lo, hi;
     if (rd_kafka_get_watermark_offsets(consumer, p->topic, p->partition, &lo, &hi) || hi < 0)
         return true;
-    return p->offset >= 0 && hi > p->offset;
+    if (p->offset >= 0)
+        return hi > p->offset;
+    const rd_kafka_topic_partition_t *s =
+        rd_kafka_topic_partition_list_find(starts, p->topic, p->partition);
+    return hi > (s && s->offset >= 0 ? s->offset : lo);
+}
+
+/* The committed offsets of the re-keyed input partitions this engine holds and has read
+ * nothing from yet (where it starts), asked once per partition while it holds it. */
+static void inputs_starts(rw_rekey_t *k, const rd_kafka_topic_partition_list_t *parts) {
+    rd_kafka_topic_partition_list_t *starts = rd_kafka_topic_partition_list_new(8),
+                                    *ask = rd_kafka_topic_partition_list_new(8);
+    for (int i = 0; i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *p = &parts->elems[i];
+        if (p->offset >= 0 || !rw_rekey_route(k->conf, p->topic))
+            continue;
+        const rd_kafka_topic_partition_t *old =
+            k->starts ? rd_kafka_topic_partition_list_find(k->starts, p->topic, p->partition)
+                      : NULL;
+        rd_kafka_topic_partition_list_add(old ? starts : ask, p->topic, p->partition)->offset =
+            old ? old->offset : RD_KAFKA_OFFSET_INVALID;
+    }
+    if (ask->cnt &&
+        rd_kafka_committed(k->consumer, ask, RW_REKEY_IDLE_MS) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        for (int i = 0; i < ask->cnt; i++)
+            rd_kafka_topic_partition_list_add(starts, ask->elems[i].topic, ask->elems[i].partition)
+                ->offset = ask->elems[i].offset;
+    rd_kafka_topic_partition_list_destroy(ask);
+    if (k->starts)
+        rd_kafka_topic_partition_list_destroy(k->starts);
+    k->starts = starts;
 }
 
 /* Partitions of re-keyed inputs this engine holds that have no message in msgs[0..n) but
@@ -635,6 +670,7 @@ static size_t inputs_missing(rw_rekey_t *k, rd_kafka_message_t **msgs, size_t n)
     if (rd_kafka_assignment(k->consumer, &parts) || !parts)
         return 0;
     rd_kafka_position(k->consumer, parts);
+    inputs_starts(k, parts);
     size_t missing = 0;
     for (int i = 0; i < parts->cnt; i++) {
         const rd_kafka_topic_partition_t *p = &parts->elems[i];
@@ -644,7 +680,7 @@ static size_t inputs_missing(rw_rekey_t *k, rd_kafka_message_t **msgs, size_t n)
         for (size_t j = 0; j < n && !have; j++)
             have = !msgs[j]->err && msgs[j]->partition == p->partition &&
                    strcmp(rd_kafka_topic_name(msgs[j]->rkt), p->topic) == 0;
-        missing += !have && input_waiting(k->consumer, p);
+        missing += !have && input_waiting(k->consumer, p, k->starts);
     }
     rd_kafka_topic_partition_list_destroy(parts);
     return missing;

@@ -190,6 +190,13 @@ START_TEST(test_rekey_same_as_replay) {
     }
     h_msgs_free(&in);
     h_msgs_free(&alerts);
+    /* check --connect names the internal topic beside the input. */
+    char out[8192];
+    const char *args[] = {"check", "-c", f.cfg, "--connect", NULL};
+    h_run(out, sizeof(out), args);
+    ck_assert_msg(strstr(out, INTERNAL) && strstr(out, "3 partitions   re-keyed input (rekey) of "
+                                                       "every input topic, by account"),
+                  "%s", out);
     fixture_stop(&f);
 }
 END_TEST
