@@ -1660,9 +1660,7 @@ char *rw_alert_build(const rw_batch_t *b, const rw_item_t *it, int64_t emitted_m
         rw_buf_puts(&o, "}");
     }
     rw_buf_puts(&o, "],\"event\":");
-    json_t *masked = rw_ruleset_mask_event(rs, it->event);
-    rw_json_write(&o, masked);
-    json_decref(masked);
+    rw_ruleset_write_masked(&o, rs, it->event);
     rw_buf_puts(&o, "}");
     return rw_buf_take(&o);
 }

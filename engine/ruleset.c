@@ -3,6 +3,7 @@
 #include "expr.h"
 #include "field.h"
 #include "jpos.h"
+#include "jwrite.h"
 #include "params.h"
 #include "pseudonym.h"
 #include "suggest.h"
@@ -753,6 +754,48 @@ static json_t *mask_walk(const rw_ruleset_t *rs, json_t *v, int depth) {
 
 json_t *rw_ruleset_mask_event(const rw_ruleset_t *rs, json_t *event) {
     return mask_walk(rs, event, 0);
+}
+
+/* mask_walk's result written as JSON, without building it: only masked values are made. */
+static void mask_write(rw_buf_t *b, const rw_ruleset_t *rs, const json_t *v, int depth) {
+    if (depth > 64) {
+        rw_buf_append(b, "\"*\"", 3);
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        bool first = true;
+        rw_buf_append(b, "{", 1);
+        json_object_foreach(RW_UNCONST(json_t *, v), k, x) {
+            if (!first)
+                rw_buf_append(b, ",", 1);
+            first = false;
+            rw_json_write_string(b, k, strlen(k));
+            rw_buf_append(b, ":", 1);
+            const rw_mask_t *m = rw_ruleset_mask_for(rs, k);
+            if (m) {
+                json_t *masked = mask_value(m, x);
+                rw_json_write(b, masked);
+                json_decref(masked);
+            } else {
+                mask_write(b, rs, x, depth + 1);
+            }
+        }
+        rw_buf_append(b, "}", 1);
+    } else if (json_is_array(v)) {
+        rw_buf_append(b, "[", 1);
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i)
+                rw_buf_append(b, ",", 1);
+            mask_write(b, rs, json_array_get(v, i), depth + 1);
+        }
+        rw_buf_append(b, "]", 1);
+    } else {
+        rw_json_write(b, v);
+    }
+}
+
+void rw_ruleset_write_masked(rw_buf_t *b, const rw_ruleset_t *rs, const json_t *event) {
+    mask_write(b, rs, event, 0);
 }
 
 /* ---- calendar --------------------------------------------------------------------- */

@@ -176,5 +176,8 @@ const rw_mask_t *rw_ruleset_mask_for(const rw_ruleset_t *rs, const char *field);
 /* Returns a new copy of event with every masked field masked, at any depth. The copy holds
  * references to event's unmasked scalars (so event is not const). */
 json_t *rw_ruleset_mask_event(const rw_ruleset_t *rs, json_t *event);
+/* Appends to b what rw_json_write() writes of rw_ruleset_mask_event(rs, event), without
+ * building the masked copy. */
+void rw_ruleset_write_masked(rw_buf_t *b, const rw_ruleset_t *rs, const json_t *event);
 
 #endif
