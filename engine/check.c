@@ -301,6 +301,25 @@ static void info_field(const char *info, const char *field, char *out, size_t le
         }
 }
 
+/* Why Redis did not answer: a TLS port accepts the connection and drops it at the first
+ * command, which a probe tells apart from a port that is not reached at all. */
+static void redis_unreached(findings_t *f, const rw_config_t *c, const char *host, int port,
+                            const char *where, const char *err, int timeout_ms) {
+    char why[256];
+    int probed =
+        c->redis_unix_socket ? 0 : rw_redis_probe(host, port, timeout_ms, why, sizeof(why));
+    if (probed) {
+        printf("redis %s: %s\n", where, why);
+        bad(f, "redis %s: %s%s", where, why,
+            probed == 2 ? " (this build of hiredis has no TLS: reach a TLS Redis through a "
+                          "local TLS proxy such as stunnel, README)"
+                        : "");
+    } else {
+        printf("redis %s: not reached\n", where);
+        bad(f, "%s", err);
+    }
+}
+
 static void check_redis(findings_t *f, const rw_config_t *c, int timeout_ms) {
     char err[512], where[300], host[256];
     int port = c->redis_port;
@@ -330,20 +349,7 @@ static void check_redis(findings_t *f, const rw_config_t *c, int timeout_ms) {
     if (rc && !r)
         snprintf(err, sizeof(err), "redis %s: %s", where, rc->errstr);
     if (!r) {
-        /* A TLS port accepts the connection and drops it at the first command. */
-        char why[256];
-        int probed =
-            c->redis_unix_socket ? 0 : rw_redis_probe(host, port, timeout_ms, why, sizeof(why));
-        if (probed) {
-            printf("redis %s: %s\n", where, why);
-            bad(f, "redis %s: %s%s", where, why,
-                probed == 2 ? " (this build of hiredis has no TLS: reach a TLS Redis through a "
-                              "local TLS proxy such as stunnel, README)"
-                            : "");
-        } else {
-            printf("redis %s: not reached\n", where);
-            bad(f, "%s", err);
-        }
+        redis_unreached(f, c, host, port, where, err, timeout_ms);
     } else if (r->type != REDIS_REPLY_STRING) {
         bad(f, "redis %s: INFO: %s", where, r->str ? r->str : "not a text reply");
     } else {

@@ -257,6 +257,28 @@ static const char *prop_str(const json_t *props, const char *name) {
     return json_string_value(json_object_get(props, name));
 }
 
+/* SASL's mechanism and what it needs (security.protocol is sasl_plaintext or sasl_ssl). */
+static int sasl_check(cctx_t *x, const json_t *props, bool ssl) {
+    const char *mech = prop_str(props, "sasl.mechanisms");
+    if (!mech)
+        mech = prop_str(props, "sasl.mechanism");
+    if (!mech)
+        return cerr(x, "/kafka/properties", false,
+                    "kafka.properties: SASL needs sasl.mechanisms (PLAIN, SCRAM-SHA-256, "
+                    "SCRAM-SHA-512, GSSAPI or OAUTHBEARER)");
+    bool userpass = !strcmp(mech, "PLAIN") || !strncmp(mech, "SCRAM-", 6);
+    if (!userpass && strcmp(mech, "GSSAPI") != 0 && strcmp(mech, "OAUTHBEARER") != 0)
+        return cerr(x, "/kafka/properties", false,
+                    "kafka.properties: unknown SASL mechanism \"%s\"", mech);
+    if (userpass && (!prop_str(props, "sasl.username") || !prop_str(props, "sasl.password")))
+        return cerr(x, "/kafka/properties", false,
+                    "kafka.properties: SASL %s needs sasl.username and sasl.password", mech);
+    if (userpass && !ssl && !strcmp(mech, "PLAIN"))
+        rw_log(RW_LOG_WARN, "kafka: SASL PLAIN over sasl_plaintext sends the password "
+                            "unencrypted; use sasl_ssl");
+    return 0;
+}
+
 /* SASL and TLS settings are checked at start-up, not at the first connection:
  * a protocol that exists, a mechanism with its credentials, certificate files
  * that can be read, and no ssl./sasl. setting that the protocol would ignore. */
@@ -300,26 +322,7 @@ static int security_check(cctx_t *x, const json_t *props) {
     if (prop_str(props, "ssl.key.location") && !prop_str(props, "ssl.certificate.location"))
         return cerr(x, "/kafka/properties/ssl.key.location", true,
                     "kafka.properties: ssl.key.location needs ssl.certificate.location");
-    if (sasl) {
-        const char *mech = prop_str(props, "sasl.mechanisms");
-        if (!mech)
-            mech = prop_str(props, "sasl.mechanism");
-        if (!mech)
-            return cerr(x, "/kafka/properties", false,
-                        "kafka.properties: SASL needs sasl.mechanisms (PLAIN, SCRAM-SHA-256, "
-                        "SCRAM-SHA-512, GSSAPI or OAUTHBEARER)");
-        bool userpass = !strcmp(mech, "PLAIN") || !strncmp(mech, "SCRAM-", 6);
-        if (!userpass && strcmp(mech, "GSSAPI") != 0 && strcmp(mech, "OAUTHBEARER") != 0)
-            return cerr(x, "/kafka/properties", false,
-                        "kafka.properties: unknown SASL mechanism \"%s\"", mech);
-        if (userpass && (!prop_str(props, "sasl.username") || !prop_str(props, "sasl.password")))
-            return cerr(x, "/kafka/properties", false,
-                        "kafka.properties: SASL %s needs sasl.username and sasl.password", mech);
-        if (userpass && !ssl && !strcmp(mech, "PLAIN"))
-            rw_log(RW_LOG_WARN, "kafka: SASL PLAIN over sasl_plaintext sends the password "
-                                "unencrypted; use sasl_ssl");
-    }
-    return 0;
+    return sasl ? sasl_check(x, props, ssl) : 0;
 }
 
 /* The producer is idempotent unless told otherwise, and idempotence needs

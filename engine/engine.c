@@ -740,7 +740,7 @@ static void health_redis(engine_t *e) {
     int64_t now = rw_monotonic_ms();
     /* A loss of the state stays on /healthz for a while after the restore:
      * what Redis held alone (counters) needs `riskwarn rebuild`. */
-    if (e->state_lost_at && now - e->state_lost_at >= 2 * 60000) {
+    if (e->state_lost_at && now - e->state_lost_at >= (int64_t)2 * 60000) {
         e->state_lost_at = 0;
         rw_metrics_health_set(e->metrics, RW_HEALTH_STATE, true, NULL);
     }
@@ -1072,12 +1072,12 @@ static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
     pipeline_sent(e, p);
     e->n_msgs += (long long)b->n_items;
     /* The batch in flight takes the messages and the outputs. */
-    e->fly = (inflight_t){.msgs = rw_malloc((size_t)n * sizeof(*msgs)),
+    e->fly = (inflight_t){.msgs = rw_malloc((size_t)n * sizeof(rd_kafka_message_t *)),
                           .n = n,
                           .offs = batch_offsets(msgs, n),
                           .batch = e->batches,
                           .outs = e->cur};
-    memcpy(e->fly.msgs, msgs, (size_t)n * sizeof(*msgs));
+    memcpy(e->fly.msgs, msgs, (size_t)n * sizeof(rd_kafka_message_t *));
     memset(&e->cur, 0, sizeof(e->cur));
     return 1;
 }
@@ -1137,9 +1137,11 @@ static void audit_produce(engine_t *e, const char *text);
 static void audit(engine_t *e, bool loaded, const char *target, const char *source,
                   const char *name, const char *version, const char *sha, const rw_errors_t *errs) {
     rw_metrics_set(e->metrics, "riskwarn_config_last_reload_successful", "", loaded ? 1 : 0);
-    if (loaded)
+    if (loaded) {
+        int64_t now_s = rw_now_ms() / 1000; /* whole seconds */
         rw_metrics_set(e->metrics, "riskwarn_config_last_reload_success_timestamp_seconds", "",
-                       (double)(rw_now_ms() / 1000));
+                       (double)now_s);
+    }
     if (e->quiet) { /* read again at start-up: audited when it first came; logged */
         char line[1024] = "";
         if (!loaded && errs && errs->n)
@@ -1717,7 +1719,7 @@ static int engine_open(engine_t *e, rw_error_t *err) {
     char st[32];
     size_t stl = sizeof(st);
     if (rd_kafka_conf_get(conf, "session.timeout.ms", st, &stl) == RD_KAFKA_CONF_OK)
-        e->session_timeout_ms = atoi(st);
+        e->session_timeout_ms = (int)strtol(st, NULL, 10);
     rd_kafka_conf_set_opaque(conf, e);
     e->consumer = kafka_new(RD_KAFKA_CONSUMER, conf, err);
     if (!e->consumer) {
@@ -1745,9 +1747,9 @@ static int engine_open(engine_t *e, rw_error_t *err) {
     char mmb[32];
     size_t mlen = sizeof(mmb);
     long max = rd_kafka_conf_get(conf, "message.max.bytes", mmb, &mlen) == RD_KAFKA_CONF_OK
-                   ? atol(mmb)
+                   ? strtol(mmb, NULL, 10)
                    : 1000000;
-    e->out_max = max > 2 * OUT_SLACK ? (size_t)(max - OUT_SLACK) : OUT_SLACK;
+    e->out_max = max > 2L * OUT_SLACK ? (size_t)(max - OUT_SLACK) : OUT_SLACK;
     /* Its statistics say whether brokers are up while the engine waits for
      * acknowledgements (and reads nothing). */
     if (conf_set(conf, "statistics.interval.ms", "1000", err)) {
@@ -1867,7 +1869,7 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
         e.die_where = strncmp(die, "after-publish:", 14) == 0   ? DIE_AFTER_PUBLISH
                       : strncmp(die, "before-commit:", 14) == 0 ? DIE_BEFORE_COMMIT
                                                                 : DIE_NONE;
-        e.die_batch = colon ? atoi(colon + 1) : 0;
+        e.die_batch = colon ? (int)strtol(colon + 1, NULL, 10) : 0;
     }
 
     /* hiredis here has no TLS: a TLS-only or non-Redis peer would fail every retry. */
@@ -1972,7 +1974,7 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
     rw_log(RW_LOG_INFO, "running: group %s, brokers %s", cfg->group_id, cfg->brokers);
 
     int batch_max = cfg->batch_max > 0 ? cfg->batch_max : 512;
-    rd_kafka_message_t **msgs = rw_calloc((size_t)batch_max, sizeof(*msgs));
+    rd_kafka_message_t **msgs = rw_calloc((size_t)batch_max, sizeof(rd_kafka_message_t *));
     rc = RW_OK;
     while (!atomic_load(&ctl->stop)) {
         if (atomic_exchange(&ctl->reload, 0))

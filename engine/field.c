@@ -93,8 +93,8 @@ rw_field_t *rw_field_compile_key(rw_ruleset_t *rs, const json_t *spec, rw_error_
         rw_buf_printf(&b, "%s%s", i ? "+" : "", subs[i]->path);
     f->path = rw_buf_take(&b);
     f->n_subs = n;
-    f->subs = rw_calloc(n, sizeof(*f->subs));
-    memcpy(f->subs, subs, n * sizeof(*subs));
+    f->subs = rw_calloc(n, sizeof(rw_field_t *));
+    memcpy(f->subs, subs, n * sizeof(rw_field_t *));
     f->slot = -1;
     f->owner = rs;
     f->next = rs->fields;

@@ -107,6 +107,18 @@ static size_t utf8_put(uint32_t cp, char *out) {
     return 4;
 }
 
+/* Makes the scratch buffer hold at least need bytes. */
+static int scratch_reserve(parser_t *ps, size_t need) {
+    if (need <= ps->cap)
+        return 0;
+    char *grown = realloc(ps->scratch, need);
+    if (!grown)
+        return -1;
+    ps->scratch = grown;
+    ps->cap = need;
+    return 0;
+}
+
 /* Reads the string after its opening quote. Sets *s and *n to its text: in
  * the input when it has no escapes, else in the scratch buffer. -1: not taken. */
 static int string(parser_t *ps, const char **s, size_t *n) {
@@ -120,14 +132,8 @@ static int string(parser_t *ps, const char **s, size_t *n) {
         return 0;
     }
     /* Escapes or UTF-8: decode into scratch (never longer than the input). */
-    size_t need = (size_t)(ps->end - start);
-    if (need > ps->cap) {
-        char *grown = realloc(ps->scratch, need);
-        if (!grown)
-            return -1;
-        ps->scratch = grown;
-        ps->cap = need;
-    }
+    if (scratch_reserve(ps, (size_t)(ps->end - start)) != 0)
+        return -1;
     char *o = ps->scratch;
     p = start;
     for (;;) {

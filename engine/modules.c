@@ -17,7 +17,7 @@ static const rw_module_t *const builtins[] = {
 #include "builtin.def"
 #undef RW_BUILTIN
 };
-#define N_BUILTINS (sizeof(builtins) / sizeof(*builtins))
+#define N_BUILTINS (sizeof(builtins) / sizeof(builtins[0]))
 
 /* External modules, in registration order; the descriptors are borrowed. */
 static const rw_module_t **externals;
@@ -78,7 +78,7 @@ int rw_modules_register(const rw_module_t *m, rw_error_t *err) {
                              "module name \"%s\" clashes with an already loaded module", m->name);
     if (n_externals == cap_externals) {
         cap_externals = cap_externals ? 2 * cap_externals : 8;
-        externals = rw_realloc(externals, cap_externals * sizeof(*externals));
+        externals = rw_realloc(externals, cap_externals * sizeof(const rw_module_t *));
     }
     externals[n_externals++] = m;
     return 0;
@@ -87,7 +87,8 @@ int rw_modules_register(const rw_module_t *m, rw_error_t *err) {
 void rw_modules_unregister(const rw_module_t *m) {
     for (size_t i = 0; i < n_externals; i++)
         if (externals[i] == m) {
-            memmove(&externals[i], &externals[i + 1], (n_externals - i - 1) * sizeof(*externals));
+            memmove(&externals[i], &externals[i + 1],
+                    (n_externals - i - 1) * sizeof(const rw_module_t *));
             n_externals--;
             return;
         }

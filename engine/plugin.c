@@ -79,8 +79,10 @@ static bool path_inside(const char *rdir, const char *real) {
 /* Opens and checks one module file (not registered yet). Fills *out on success. */
 static int plugin_open(const char *rdir, const char *path, rw_plugin_t *out, rw_error_t *err) {
     char *real = realpath(path, NULL);
-    if (!real)
-        return rw_error_set(err, path, 0, 0, "module refused: cannot resolve: %s", strerror(errno));
+    if (!real) {
+        rw_error_set(err, path, 0, 0, "module refused: cannot resolve: %s", strerror(errno));
+        return -1;
+    }
     if (!path_inside(rdir, real)) {
         rw_error_set(err, path, 0, 0,
                      "module refused: resolves to %s, which is outside the modules dir %s", real,
@@ -169,7 +171,7 @@ fail:
 
 /* Opens, checks and registers one module; appends it to the list. */
 static int plugin_add(const char *rdir, const char *path, rw_error_t *err) {
-    rw_plugin_t p = {0};
+    rw_plugin_t p;
     if (plugin_open(rdir, path, &p, err) != 0)
         return -1;
     rw_error_t e;

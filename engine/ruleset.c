@@ -446,7 +446,7 @@ const rw_expr_t *rw_setup_expr(rw_setup_t *s, const char *text, char *err, size_
         return NULL;
     }
     rw_rule_t *r = s->rule;
-    r->exprs = rw_realloc(r->exprs, (r->n_exprs + 1) * sizeof(*r->exprs));
+    r->exprs = rw_realloc(r->exprs, (r->n_exprs + 1) * sizeof(rw_expr_t *));
     r->exprs[r->n_exprs++] = e;
     return e;
 }
@@ -808,8 +808,10 @@ static int cmp_i64(const void *a, const void *b) {
 static int date_parse(const char *s, int64_t *day) {
     int y, m, d;
     char tail;
-    if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || m < 1 || m > 12 ||
-        d < 1 || d > 31 || s[4] != '-' || s[7] != '-')
+    /* Fields of at most 4 and 2 digits cannot overflow; the count and the dashes are checked. */
+    if (strlen(s) != 10 ||
+        sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || // NOLINT(cert-err34-c): see above
+        m < 1 || m > 12 || d < 1 || d > 31 || s[4] != '-' || s[7] != '-')
         return -1;
     int64_t day0 = rw_days_from_civil(y, (unsigned)m, (unsigned)d);
     int64_t yy;

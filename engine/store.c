@@ -126,9 +126,9 @@ const rw_memstore_counter_t *rw_memstore_counters(rw_store_t *s, size_t *n) {
 
 /* Time-to-live of keys, in seconds: counters stay for dashboards, fences long
  * enough to cover any re-read. Window keys live for their window plus an hour. */
-#define COUNTER_TTL_S (40 * 86400)
-#define FENCE_TTL_S (30 * 86400)
-#define WINDOW_GRACE_MS (3600 * 1000)
+#define COUNTER_TTL_S ((int64_t)40 * 86400)
+#define FENCE_TTL_S ((int64_t)30 * 86400)
+#define WINDOW_GRACE_MS ((int64_t)3600 * 1000)
 #define CASE_TTL_S (90 * 86400)
 
 /* Reads the cases due by a time: KEYS due zset, hash; ARGV horizon, limit.
@@ -346,9 +346,11 @@ static void arg_cat(redisstore_t *s, const char *a, const char *b, const char *c
     char stack[512];
     char *buf = la + lb + lc <= sizeof(stack) ? stack : rw_malloc(la + lb + lc);
     memcpy(buf, a, la);
-    memcpy(buf + la, b, lb);
+    memcpy(buf + la, b,
+           lb); // NOLINT(bugprone-not-null-terminated-result): counted bytes, not a C string
     if (lc)
-        memcpy(buf + la + lb, c, lc);
+        memcpy(buf + la + lb, c,
+               lc); // NOLINT(bugprone-not-null-terminated-result): counted bytes, not a C string
     arg_add(s, buf, la + lb + lc);
     if (buf != stack)
         free(buf);
@@ -375,7 +377,8 @@ static void arg_member(redisstore_t *s, const rw_src_t *src, int64_t offset, con
     buf[o++] = '/';
     o += i64_text(offset, buf + o);
     buf[o++] = '|';
-    memcpy(buf + o, value, vl);
+    memcpy(buf + o, value,
+           vl); // NOLINT(bugprone-not-null-terminated-result): counted bytes, not a C string
     arg_add(s, buf, o + vl);
 }
 
@@ -593,8 +596,8 @@ static void cases_hold(redisstore_t *s, const rw_batch_t *b) {
  * existed before, which the scan does not reorder (it only appends new ones
  * at chain heads, and chains are walked after every reply is in). */
 static int cases_read(redisstore_t *s, rw_batch_t *b, size_t nrules, size_t ncases) {
-    redisReply **scans = rw_calloc(nrules ? nrules : 1, sizeof(*scans));
-    redisReply **gets = rw_calloc(ncases ? ncases : 1, sizeof(*gets));
+    redisReply **scans = rw_calloc(nrules ? nrules : 1, sizeof(redisReply *));
+    redisReply **gets = rw_calloc(ncases ? ncases : 1, sizeof(redisReply *));
     int rc = 0;
     for (size_t i = 0; i < nrules; i++)
         if (!(scans[i] = rw_rcluster_next(s->rc)))
@@ -1312,7 +1315,7 @@ static int redis_apply_send(rw_store_t *base, rw_batch_t *b) {
         arg_add(s, "S", 1);
         arg_fmt(s, "%scd:%s", s->tprefix, c->id);
         arg_add(s, v, strlen(v));
-        arg_fmt(s, "%lld", (long long)(b->rs->rules[c->rule].cooldown_ms + WINDOW_GRACE_MS));
+        arg_fmt(s, "%lld", (long long)b->rs->rules[c->rule].cooldown_ms + WINDOW_GRACE_MS);
         free(v);
     }
     /* Sent now, so that Redis runs it while the engine goes on. */
@@ -1467,7 +1470,7 @@ rw_store_t *rw_redisstore_new_cluster(const rw_redis_opts_t *o, const char *cons
     sprintf(s->marker, "%sepoch:%s:%d-%llx", tp, s->group, (int)getpid(),
             (unsigned long long)rw_now_ms());
     s->rc = rw_redis_open(&s->o, seeds, n_seeds);
-    snprintf(s->script, sizeof(s->script), apply_script, FENCE_TTL_S, FENCE_TTL_S);
+    snprintf(s->script, sizeof(s->script), apply_script, (int)FENCE_TTL_S, (int)FENCE_TTL_S);
     rw_buf_init(&s->strs);
     rw_buf_init(&s->resp);
     return &s->base;
