@@ -67,7 +67,7 @@ typedef struct parser {
     rw_expr_field_fn field;
     void *ctx;
     int depth, max_depth, nest;
-    rw_expr_error_t *err;
+    rw_error_t *err;
     bool failed;
 } parser_t;
 
@@ -76,6 +76,7 @@ fail(parser_t *p, size_t at, const char *fmt, ...) {
     if (p->failed)
         return;
     p->failed = true;
+    p->err->code = RW_ERR_INPUT;
     p->err->column = (int)at + 1;
     va_list ap;
     va_start(ap, fmt);
@@ -509,12 +510,11 @@ static void parse_or(parser_t *p) {
     }
 }
 
-rw_expr_t *rw_expr_compile(const char *text, rw_expr_field_fn field, void *ctx,
-                           rw_expr_error_t *err) {
-    err->column = 0;
-    err->text[0] = 0;
+rw_expr_t *rw_expr_compile(const char *text, rw_expr_field_fn field, void *ctx, rw_error_t *err) {
+    rw_error_clear(err);
     size_t len = strlen(text);
     if (len > RW_EXPR_MAX_TEXT) {
+        err->code = RW_ERR_INPUT;
         err->column = 1;
         snprintf(err->text, sizeof(err->text), "expression longer than %d bytes", RW_EXPR_MAX_TEXT);
         return NULL;
@@ -523,6 +523,7 @@ rw_expr_t *rw_expr_compile(const char *text, rw_expr_field_fn field, void *ctx,
     parser_t p = {.s = text, .e = e, .field = field, .ctx = ctx, .err = err};
     next(&p);
     if (!p.failed && p.kind == T_END) {
+        err->code = RW_ERR_INPUT;
         err->column = 1;
         snprintf(err->text, sizeof(err->text), "empty expression");
         p.failed = true;

@@ -54,17 +54,11 @@ const char *rw_expr_skip_name(int reason);
 /* Compiles a field path for the expression; returns NULL with err filled on a bad path. */
 typedef const rw_field_t *(*rw_expr_field_fn)(void *ctx, const char *path, rw_error_t *err);
 
-/* A compile error: the 1-based byte column in the expression text, and the message. */
-typedef struct rw_expr_error {
-    int column;
-    char text[256];
-} rw_expr_error_t;
-
 /* Compiles text; field paths are compiled with field(ctx, path) (borrowed: the expression
  * keeps the returned pointers, which must outlive it). Returns a new expression (free with
- * rw_expr_destroy), or NULL with err filled. */
-rw_expr_t *rw_expr_compile(const char *text, rw_expr_field_fn field, void *ctx,
-                           rw_expr_error_t *err);
+ * rw_expr_destroy), or NULL with err filled: RW_ERR_INPUT, the 1-based byte column in the
+ * expression text (err->column; no source or line), and the message. */
+rw_expr_t *rw_expr_compile(const char *text, rw_expr_field_fn field, void *ctx, rw_error_t *err);
 void rw_expr_destroy(rw_expr_t *e);
 
 /* Evaluates e on event (borrowed). Returns RW_SKIP_NONE and sets *out, or the reason the

@@ -314,11 +314,11 @@ static void match_expr(load_ctx_t *c, rw_ruleset_t *rs, const json_t *v, const c
              what, EXPR_KEY);
         return;
     }
-    rw_expr_error_t ee;
+    rw_error_t ee;
     rw_expr_t *e = rw_expr_compile(json_string_value(v), expr_field, rs, &ee);
     if (!e) {
         char msg[512];
-        snprintf(msg, sizeof(msg), "%s.%s: column %d of the expression: %s", what, EXPR_KEY,
+        snprintf(msg, sizeof(msg), "%s.%s: column %d of the expression: %.255s", what, EXPR_KEY,
                  ee.column, ee.text);
         lerr_in_string(c, p, ee.column, msg);
         return;
@@ -438,11 +438,11 @@ int rw_match_test(const rw_match_t *m, const json_t *event) {
 }
 
 const rw_expr_t *rw_setup_expr(rw_setup_t *s, const char *text, char *err, size_t errlen) {
-    rw_expr_error_t ee;
+    rw_error_t ee;
     rw_expr_t *e = rw_expr_compile(text, expr_field, s->rs, &ee);
     if (!e) {
         s->expr_column = ee.column;
-        snprintf(err, errlen, "column %d of the expression: %s", ee.column, ee.text);
+        snprintf(err, errlen, "column %d of the expression: %.255s", ee.column, ee.text);
         return NULL;
     }
     rw_rule_t *r = s->rule;

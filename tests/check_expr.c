@@ -58,7 +58,7 @@ static void fields_free(fields_t *fs) {
 /* Compiles text and evaluates it on the event's JSON text; returns the RW_SKIP_* result. */
 static int eval_text(const char *text, const char *event, double *out) {
     fields_t fs = {NULL};
-    rw_expr_error_t err;
+    rw_error_t err;
     rw_expr_t *e = rw_expr_compile(text, field_new, &fs, &err);
     ck_assert_msg(e != NULL, "\"%s\" refused at column %d: %s", text, err.column, err.text);
     json_t *ev = json_loads(event, 0, NULL);
@@ -88,7 +88,7 @@ static void check_skip(const char *text, const char *event, int want) {
 /* The expression must be refused at column col with a message containing part. */
 static void check_error(const char *text, int col, const char *part) {
     fields_t fs = {NULL};
-    rw_expr_error_t err;
+    rw_error_t err;
     rw_expr_t *e = rw_expr_compile(text, field_new, &fs, &err);
     ck_assert_msg(e == NULL, "\"%s\" was accepted", text);
     ck_assert_msg(err.column == col, "\"%s\": column %d, want %d (%s)", text, err.column, col,
@@ -515,7 +515,7 @@ START_TEST(test_expr_differential_against_a_tree_walk) {
         char text[2048];
         gen(text, sizeof(text), 1 + n % 4, &seed);
         fields_t fs = {NULL};
-        rw_expr_error_t err;
+        rw_error_t err;
         rw_expr_t *e = rw_expr_compile(text, field_new, &fs, &err);
         ck_assert_msg(e != NULL, "\"%s\" refused: %s", text, err.text);
         for (int i = 0; i < 3; i++) {
