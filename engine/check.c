@@ -256,7 +256,7 @@ static int kafka_probe(const rw_config_t *c, char *why, size_t len) {
                                                  0, 0, 0, 7,  0, 2,  'r', 'w'};
     unsigned char r[64];
     ssize_t n =
-        rw_net_probe(host, port, api_versions, sizeof(api_versions), 1000, r, sizeof(r) - 1);
+        rw_probe_send(host, port, api_versions, sizeof(api_versions), 1000, r, sizeof(r) - 1);
     if (n < 0)
         return 0; /* not reachable: librdkafka's error says so */
     if (n >= 8 && r[4] == 0 && r[5] == 0 && r[6] == 0 && r[7] == 7) {
@@ -267,7 +267,7 @@ static int kafka_probe(const rw_config_t *c, char *why, size_t len) {
                  host, port, proto);
         return 1;
     }
-    n = rw_net_probe(host, port, rw_tls_hello, RW_TLS_HELLO_LEN, 1000, r, sizeof(r) - 1);
+    n = rw_probe_send(host, port, rw_tls_hello, RW_TLS_HELLO_LEN, 1000, r, sizeof(r) - 1);
     if (n >= 2 && (r[0] == 0x15 || r[0] == 0x16) && r[1] == 0x03) {
         if (wants_tls)
             return 0;
@@ -278,7 +278,7 @@ static int kafka_probe(const rw_config_t *c, char *why, size_t len) {
             host, port, proto);
         return 1;
     }
-    n = rw_net_probe(host, port, "PING\r\n", 6, 1000, r, sizeof(r) - 1);
+    n = rw_probe_send(host, port, "PING\r\n", 6, 1000, r, sizeof(r) - 1);
     if (n > 0 && (r[0] == '+' || r[0] == '-'))
         snprintf(why, len, "%.120s:%d is a Redis server, not a Kafka broker", host, port);
     else if (n >= 5 && memcmp(r, "HTTP/", 5) == 0)
@@ -306,14 +306,16 @@ static void info_field(const char *info, const char *field, char *out, size_t le
 static void redis_unreached(findings_t *f, const rw_config_t *c, const char *host, int port,
                             const char *where, const char *err, int timeout_ms) {
     char why[256];
-    int probed =
-        c->redis_unix_socket ? 0 : rw_redis_probe(host, port, timeout_ms, why, sizeof(why));
+    rw_probe_verdict_t probed = c->redis_unix_socket
+                                    ? RW_PROBE_REDIS
+                                    : rw_probe_redis(host, port, timeout_ms, why, sizeof(why));
     if (probed) {
         printf("redis %s: %s\n", where, why);
         bad(f, "redis %s: %s%s", where, why,
-            probed == 2 ? " (this build of hiredis has no TLS: reach a TLS Redis through a "
-                          "local TLS proxy such as stunnel, README)"
-                        : "");
+            probed == RW_PROBE_TLS
+                ? " (this build of hiredis has no TLS: reach a TLS Redis through a "
+                  "local TLS proxy such as stunnel, README)"
+                : "");
     } else {
         printf("redis %s: not reached\n", where);
         bad(f, "%s", err);

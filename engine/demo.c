@@ -2,9 +2,9 @@
  * redis-server on a free port, runs the engine on the default rule pack, streams
  * the sample events, shows alerts as they arrive and the day's counters, then
  * stops everything it started. */
+#include "alert.h"
 #include "commands.h"
 #include "engine.h"
-#include "format.h"
 #include "kafka.h"
 #include "log.h"
 #include "mock.h"

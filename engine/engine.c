@@ -1,5 +1,7 @@
 #include "engine.h"
+#include "probe.h"
 
+#include "alert.h"
 #include "control.h"
 #include "eval.h"
 #include "expr.h"
@@ -352,10 +354,10 @@ static void outs_build(outs_t *os, pipeline_t *p, size_t max) {
     for (size_t i = 0; i < b->n_case_alerts; i++) {
         const rw_case_alert_t *ca = &b->case_alerts[i];
         out_t *o = out_add(os, p->alert_topic);
-        o->value = rw_case_alert_build(b, ca, now);
+        o->value = rw_alert_case_build(b, ca, now);
         o->len = strlen(o->value);
         o->own_value = true;
-        o->key = rw_case_alert_key(b, ca);
+        o->key = rw_alert_case_key(b, ca);
         o->level = ca->level;
         if (o->len > max)
             out_reduce(o);
@@ -1874,15 +1876,17 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
 
     /* hiredis here has no TLS: a TLS-only or non-Redis peer would fail every retry. */
     char why[256];
-    int probed = cfg->redis_unix_socket || cfg->n_redis_cluster_nodes /* host/port unused */
-                     ? 0
-                     : rw_redis_probe(cfg->redis_host, cfg->redis_port, cfg->redis_timeout_ms, why,
-                                      sizeof(why));
+    rw_probe_verdict_t probed =
+        cfg->redis_unix_socket || cfg->n_redis_cluster_nodes /* host/port unused */
+            ? RW_PROBE_REDIS
+            : rw_probe_redis(cfg->redis_host, cfg->redis_port, cfg->redis_timeout_ms, why,
+                             sizeof(why));
     if (probed) {
         rw_log(RW_LOG_ERROR, "redis %s:%d %s%s", cfg->redis_host, cfg->redis_port, why,
-               probed == 2 ? "; this build of hiredis has no TLS: reach it through a local TLS "
-                             "proxy such as stunnel (deploy/README.md)"
-                           : "");
+               probed == RW_PROBE_TLS
+                   ? "; this build of hiredis has no TLS: reach it through a local TLS "
+                     "proxy such as stunnel (deploy/README.md)"
+                   : "");
         return RW_ERR_INPUT;
     }
     if (cfg->modules_dir) {

@@ -19,10 +19,4 @@ typedef struct rw_engine_ctl {
  * ctl are borrowed for the whole run. */
 int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl);
 
-/* Why a peer hiredis could not talk to is not Redis: sends PING, and a TLS
- * ClientHello when PING gets no Redis answer. Fills why and returns 2 when the
- * peer wants TLS, 1 when it speaks something else, 0 when it answers like Redis or
- * cannot be reached (hiredis's own error says more then). In engine/check.c. */
-int rw_redis_probe(const char *host, int port, int timeout_ms, char *why, size_t len);
-
 #endif

@@ -341,9 +341,6 @@ void rw_batch_clear_cases(rw_batch_t *b);
 int rw_case_from_record(rw_case_t *k, const char *json, size_t len);
 /* The stored record of an open case: returns a new string (free with free()). */
 char *rw_case_record(const rw_case_t *k);
-/* The alert of a case that crossed a threshold: a new string (free with free()). */
-char *rw_case_alert_build(const rw_batch_t *b, const rw_case_alert_t *ca, int64_t emitted_ms);
-char *rw_case_alert_key(const rw_batch_t *b, const rw_case_alert_t *ca);
 
 /* Window lookup, for stores. */
 rw_wstate_t *rw_batch_window(rw_batch_t *b, const char *id);
@@ -360,14 +357,6 @@ static inline int64_t rw_window_keep_from(const rw_wstate_t *ws) {
 void rw_window_trim(rw_batch_t *b, rw_wstate_t *ws);
 /* Finds or adds a source. */
 uint32_t rw_batch_src(rw_batch_t *b, const char *topic, int32_t partition);
-
-/* The alert of an item as JSON text: returns a new string (free with free()).
- * emitted_ms is the time written as emitted_at. */
-char *rw_alert_build(const rw_batch_t *b, const rw_item_t *it, int64_t emitted_ms);
-/* The alert's deterministic id (33 bytes with the NUL). */
-void rw_alert_id(const rw_ruleset_t *rs, const char *event_id, int level, char out[33]);
-/* The alert's Kafka message key: stable per entity, masked. Returns a new string. */
-char *rw_alert_key(const rw_batch_t *b, const rw_item_t *it);
 
 static inline const char *rw_batch_str(const rw_batch_t *b, size_t off) {
     return off == SIZE_MAX ? NULL : b->arena.data + off;

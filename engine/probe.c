@@ -1,4 +1,4 @@
-/* Network probes: see probe.h; rw_redis_probe is declared in engine.h. */
+/* Network probes: see probe.h. */
 #include "probe.h"
 
 #include "engine.h"
@@ -14,8 +14,8 @@
 /* Connects to host:port, sends data and reads the first bytes of the answer
  * into buf. Returns how many (0: closed without a word), or -1 when the peer
  * cannot be reached. */
-ssize_t rw_net_probe(const char *host, int port, const void *data, size_t len, int timeout_ms,
-                     unsigned char *buf, size_t cap) {
+ssize_t rw_probe_send(const char *host, int port, const void *data, size_t len, int timeout_ms,
+                      unsigned char *buf, size_t cap) {
     struct addrinfo hints, *ai = NULL;
     memset(&hints, 0, sizeof(hints));
     hints.ai_socktype = SOCK_STREAM;
@@ -48,17 +48,18 @@ const unsigned char rw_tls_hello[RW_TLS_HELLO_LEN] = {
     '-',  't',  'l',  's',  '-',  'p',  'r',  'o',  'b',  'e',  '-',  '-', '-', '-',
     '-',  '-',  '-',  0x00, 0x00, 0x04, 0xc0, 0x2f, 0x00, 0x2f, 0x01, 0x00};
 
-int rw_redis_probe(const char *host, int port, int timeout_ms, char *why, size_t len) {
+rw_probe_verdict_t rw_probe_redis(const char *host, int port, int timeout_ms, char *why,
+                                  size_t len) {
     unsigned char buf[64];
-    ssize_t n = rw_net_probe(host, port, "PING\r\n", 6, timeout_ms, buf, sizeof(buf) - 1);
+    ssize_t n = rw_probe_send(host, port, "PING\r\n", 6, timeout_ms, buf, sizeof(buf) - 1);
     if (n < 0 || (n > 0 && strchr("+-$:*", buf[0])))
-        return 0;
+        return RW_PROBE_REDIS;
     unsigned char tls[8];
     ssize_t t =
-        rw_net_probe(host, port, rw_tls_hello, RW_TLS_HELLO_LEN, timeout_ms, tls, sizeof(tls));
+        rw_probe_send(host, port, rw_tls_hello, RW_TLS_HELLO_LEN, timeout_ms, tls, sizeof(tls));
     if (t >= 2 && (tls[0] == 0x15 || tls[0] == 0x16) && tls[1] == 0x03) {
         snprintf(why, len, "wants TLS: it dropped a plain PING and answered a TLS hello");
-        return 2;
+        return RW_PROBE_TLS;
     } else if (n == 0) {
         snprintf(why, len, "closed the connection without answering PING: not Redis");
     } else {
@@ -67,5 +68,5 @@ int rw_redis_probe(const char *host, int port, int timeout_ms, char *why, size_t
         buf[n] = 0;
         snprintf(why, len, "does not speak Redis: it answered \"%.40s\"", (char *)buf);
     }
-    return 1;
+    return RW_PROBE_NOT_REDIS;
 }

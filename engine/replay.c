@@ -1,5 +1,6 @@
 /* riskwarn replay: JSON-lines events through the evaluation code of `run`,
  * without Kafka. With --compare, two rulesets on the same events side by side. */
+#include "alert.h"
 #include "commands.h"
 #include "config.h"
 #include "eval.h"
@@ -80,7 +81,7 @@ static void run_batch(run_t *r, FILE *out, bool report_dead) {
         r->alerts[ca->level]++;
         r->rule[ca->kase->rule][ca->level]++;
         if (out) {
-            char *a = rw_case_alert_build(b, ca, ca->at_ms);
+            char *a = rw_alert_case_build(b, ca, ca->at_ms);
             fputs(a, out);
             fputc('\n', out);
             free(a);

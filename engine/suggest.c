@@ -5,7 +5,7 @@
 
 #define MAXW 64
 
-size_t rw_edit_distance(const char *a, const char *b) {
+size_t rw_suggest_distance(const char *a, const char *b) {
     size_t la = strlen(a), lb = strlen(b);
     if (la > MAXW || lb > MAXW)
         return (la > lb ? la : lb);
@@ -44,7 +44,7 @@ const char *rw_suggest(const char *word, const char *const *cands, size_t n) {
     for (size_t i = 0; n == (size_t)-1 ? cands[i] != NULL : i < n; i++) {
         if (!cands[i] || strcmp(cands[i], word) == 0)
             continue;
-        size_t d = rw_edit_distance(word, cands[i]);
+        size_t d = rw_suggest_distance(word, cands[i]);
         /* A short candidate is not a misspelling of anything it shares little with. */
         if (d < best_d && d < strlen(cands[i])) {
             best = cands[i];

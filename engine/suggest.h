@@ -7,7 +7,7 @@
 /* The edit distance between a and b: insertions, deletions, substitutions and swaps of two
  * adjacent characters each count 1 (bytes; at most 64 of each are compared, longer words
  * are far from everything). */
-size_t rw_edit_distance(const char *a, const char *b);
+size_t rw_suggest_distance(const char *a, const char *b);
 
 /* The candidate closest to word when it is close enough to be a misspelling of it (one edit
  * for words of up to 4 bytes, two up to 8, three beyond), else NULL. Ties go to the first.

@@ -1,8 +1,8 @@
 /* riskwarn tail: follows the alert topic for people. */
+#include "alert.h"
 #include "commands.h"
 #include "config.h"
 #include "engine.h"
-#include "format.h"
 #include "ruleset.h"
 
 #include <librdkafka/rdkafka.h>

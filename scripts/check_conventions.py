@@ -64,13 +64,7 @@ KNOWN = {
     ("name", "control.c", "rw_signer_load"),
     ("name", "control.c", "rw_signer_sign"),
     ("name", "control.c", "rw_version_cmp"),
-    ("name", "eval.c", "rw_alert_build"),
-    ("name", "eval.c", "rw_alert_id"),
-    ("name", "eval.c", "rw_alert_key"),
-    ("name", "format.c", "rw_alert_line"),
     ("name", "main.c", "rw_modules_dir_load"),
-    ("name", "probe.c", "rw_net_probe"),
-    ("name", "probe.c", "rw_redis_probe"),
     ("name", "proc.c", "rw_free_port"),
     ("name", "proc.c", "rw_redis_server_start"),
     ("name", "proc.c", "rw_redis_server_start_args"),
@@ -92,7 +86,6 @@ KNOWN = {
     ("name", "ruleset.c", "rw_setup_window_relay"),
     ("name", "store.c", "rw_redis_connect"),
     ("name", "store.c", "rw_redis_open"),
-    ("name", "suggest.c", "rw_edit_distance"),
 }
 
 ERR_PARAM = re.compile(r"char\s*\*\s*err\w*\s*,\s*size_t\s+\w+")

@@ -29,7 +29,7 @@
  *                          "key": "masked key"   optional}, ...]
  *                      Alerts raised at the same event may come in any order, but those of one
  *                      case come in level order. Each is also checked in its alert JSON
- *                      (rw_case_alert_build): level, rule, the opening event (event_id and its
+ *                      (rw_alert_case_build): level, rule, the opening event (event_id and its
  *                      ts as written in "events", top level and rules[0].opened), measure, and
  *                      an alert_id that differs from the opening event's own alert and from
  *                      every other case alert of the run.
@@ -40,6 +40,7 @@
  * it), and the same with all state dropped after every batch, so that every batch reads it
  * back: the results must not depend on where the state lives. Cases are read from "tests/cases"
  * relative to the working directory (tests run from the repository root). */
+#include "alert.h"
 #include "eval.h"
 #include "expr.h"
 #include "harness.h"
@@ -369,7 +370,7 @@ static json_t *case_alert_got(const char *where, const rw_batch_t *b, const rw_c
     ck_assert_msg(open_id != NULL, "%s: case %s has no opening event", where, ca->kase->id);
     const char *after = b->items[ca->item].event_id;
     const char *level = rw_level_name(ca->level);
-    char *text = rw_case_alert_build(b, ca, b->items[ca->item].ts_ms);
+    char *text = rw_alert_case_build(b, ca, b->items[ca->item].ts_ms);
     ck_assert_ptr_nonnull(text);
     json_t *a = jparse(text);
 

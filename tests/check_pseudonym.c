@@ -3,6 +3,7 @@
  * of another key or a stale one; masked fields' texts are pseudonyms for records and keys,
  * plain for inline lists; new_value and window_distinct still tell values apart; alerts
  * carry the entity_ref and use it as their Kafka key, with no raw value anywhere. */
+#include "alert.h"
 #include "harness.h"
 #include "pseudonym.h"
 

@@ -1,4 +1,5 @@
 #include "harness.h"
+#include "alert.h"
 
 #include "schema.h"
 
@@ -499,7 +500,7 @@ int h_expect_replay_redis(const char *rules, const char *events_path, int redis_
             for (size_t i = 0; i < b->n_case_alerts; i++) {
                 const rw_case_alert_t *ca = &b->case_alerts[i];
                 e->alerts[ca->level]++;
-                char *a = rw_case_alert_build(b, ca, 0);
+                char *a = rw_alert_case_build(b, ca, 0);
                 json_t *j = json_loads(a, 0, NULL);
                 if (e->n_alert_ids == cap_ids) {
                     cap_ids = cap_ids ? cap_ids * 2 : 256;

@@ -3,6 +3,7 @@
  * with state kept across inputs as replay keeps it. Built with libFuzzer by
  * `make fuzz`; its seed corpus (tests/fuzz/corpus) replays in `make test`
  * through tests/check_fuzz_corpus.c. */
+#include "alert.h"
 #include "eval.h"
 #include "store.h"
 
@@ -57,8 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
     }
     for (size_t i = 0; i < batch->n_case_alerts; i++) {
-        free(rw_case_alert_build(batch, &batch->case_alerts[i], 0));
-        free(rw_case_alert_key(batch, &batch->case_alerts[i]));
+        free(rw_alert_case_build(batch, &batch->case_alerts[i], 0));
+        free(rw_alert_case_key(batch, &batch->case_alerts[i]));
     }
     return 0;
 }
