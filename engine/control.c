@@ -78,10 +78,7 @@ static EVP_PKEY *pub_parse(const char *text) {
 
 static int keys_err(rw_error_t *err, const char *path, const char *text, size_t len,
                     const char *pointer, const char *what) {
-    int line = 0, col = 0;
-    if (rw_jpos_find(text, len, pointer, &line, &col) < 0)
-        line = col = 0;
-    return rw_error_set(err, path, line, col, "%s", what);
+    return rw_jpos_error(err, path, text, len, pointer, 0, "%s", what);
 }
 
 /* Reads one {"id", "public_key"} entry into k->v[k->n]. */

@@ -426,9 +426,10 @@ static void line_col(const char *text, size_t pos, int *line, int *col) {
 int rw_jpos_find(const char *text, size_t len, const char *pointer, int *line, int *col) {
     size_t pos;
     int r = locate(text, len, pointer, false, &pos);
-    if (r >= 0)
-        line_col(text, pos, line, col);
-    return r;
+    if (r < 0)
+        return RW_ERR_INPUT;
+    line_col(text, pos, line, col);
+    return r == 0 ? RW_OK : RW_ERR_NOT_FOUND;
 }
 
 int rw_jpos_find_key(const char *text, size_t len, const char *pointer, int *line, int *col) {
@@ -447,7 +448,7 @@ void rw_jpos_place(const char *text, size_t len, const char *pointer, int key, i
         return;
     int rc = key ? rw_jpos_find_key(text, len, pointer, line, col)
                  : rw_jpos_find(text, len, pointer, line, col);
-    if (rc < 0)
+    if (rc < 0 && rc != RW_ERR_NOT_FOUND)
         *line = *col = 0;
 }
 

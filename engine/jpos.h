@@ -18,6 +18,8 @@
 #ifndef RW_JPOS_H
 #define RW_JPOS_H
 
+#include "error.h"
+
 #include <stddef.h>
 
 #define RW_JPOS_MAX_DEPTH 512
@@ -28,12 +30,12 @@
  * (1-based; col counts bytes) of the first character of that value.
  *
  * When the pointer names an object member that is missing, locates the enclosing object's
- * opening brace instead and returns 1. This also applies to a missing member in the middle of
- * the pointer: for "/rules/3/params/window" with no "params" in rules[3], the position is
- * that of rules[3]'s '{'.
+ * opening brace instead and returns RW_ERR_NOT_FOUND (error.h). This also applies to a missing
+ * member in the middle of the pointer: for "/rules/3/params/window" with no "params" in rules[3],
+ * the position is that of rules[3]'s '{'.
  *
- * Returns -1 when the text is not parsable far enough, or the pointer cannot be followed at
- * all: malformed pointer, array index out of range / not a plain decimal ("-" included),
+ * Returns RW_ERR_INPUT when the text is not parsable far enough, or the pointer cannot be followed
+ * at all: malformed pointer, array index out of range / not a plain decimal ("-" included),
  * descending into a scalar, nesting too deep. Then *line and *col are left unchanged.
  *
  * Member names are compared after unescaping (all JSON escapes; \uXXXX, surrogate pairs

@@ -46,7 +46,7 @@ static int find_key(const char *s, const char *ptr, int *line, int *col) {
 #define ASSERT_FAILS(s, ptr)                                                                       \
     do {                                                                                           \
         int l_ = -7, c_ = -7;                                                                      \
-        ck_assert_int_eq(find((s), (ptr), &l_, &c_), -1);                                          \
+        ck_assert_int_eq(find((s), (ptr), &l_, &c_), RW_ERR_INPUT);                                \
         ck_assert_int_eq(l_, -7);                                                                  \
         ck_assert_int_eq(c_, -7);                                                                  \
     } while (0)
@@ -134,7 +134,7 @@ START_TEST(test_jpos_escaped_pointer_tokens) {
     ASSERT_AT(t, "/~01", 0, 1, 28);
     ASSERT_AT(t, "/~1/~0", 0, 1, 42);
     /* Unescaped spelling does not match: "/a/b" looks for member "a". */
-    ASSERT_AT(t, "/a/b", 1, 1, 1);
+    ASSERT_AT(t, "/a/b", RW_ERR_NOT_FOUND, 1, 1);
     /* Malformed pointers. */
     ASSERT_FAILS(t, "/m~2n");
     ASSERT_FAILS(t, "/m~");
@@ -155,7 +155,7 @@ START_TEST(test_jpos_escaped_member_names) {
     ASSERT_AT(t, "/t\tab\n", 0, 2, 48);
     ASSERT_AT(t, "/x", 0, 2, 56);
     /* The raw (escaped) spelling does not match. */
-    ASSERT_AT(t, "/\\u0041B", 1, 1, 1);
+    ASSERT_AT(t, "/\\u0041B", RW_ERR_NOT_FOUND, 1, 1);
     /* A lone surrogate never matches, but does not stop the scan. */
     ASSERT_AT("{\"\\ud800\": 1, \"k\": 2}", "/k", 0, 1, 20);
     /* Bad escapes are not JSON. */
@@ -172,11 +172,11 @@ END_TEST
 
 START_TEST(test_jpos_missing_member_gives_enclosing_object) {
     /* The last token is missing: the object holding it. */
-    ASSERT_AT(CONFIG, "/rules/0/params/windw", 1, 4, 34);
-    ASSERT_AT(CONFIG, "/rules/1/params/window", 1, 9, 16);
-    ASSERT_AT(CONFIG, "/nope", 1, 1, 1);
+    ASSERT_AT(CONFIG, "/rules/0/params/windw", RW_ERR_NOT_FOUND, 4, 34);
+    ASSERT_AT(CONFIG, "/rules/1/params/window", RW_ERR_NOT_FOUND, 9, 16);
+    ASSERT_AT(CONFIG, "/nope", RW_ERR_NOT_FOUND, 1, 1);
     /* A member missing mid-way: the deepest object reached. */
-    ASSERT_AT(CONFIG, "/rules/1/nope/window", 1, 8, 5);
+    ASSERT_AT(CONFIG, "/rules/1/nope/window", RW_ERR_NOT_FOUND, 8, 5);
     /* Names longer than RW_JPOS_MAX_NAME never match; up to it they do. */
     char name[RW_JPOS_MAX_NAME + 2];
     memset(name, 'n', sizeof(name) - 1);
@@ -184,7 +184,7 @@ START_TEST(test_jpos_missing_member_gives_enclosing_object) {
     char text[2 * RW_JPOS_MAX_NAME + 64], ptr[RW_JPOS_MAX_NAME + 8];
     snprintf(text, sizeof(text), "{\"%s\": 1}", name); /* RW_JPOS_MAX_NAME + 1 bytes */
     snprintf(ptr, sizeof(ptr), "/%s", name);
-    ASSERT_AT(text, ptr, 1, 1, 1);
+    ASSERT_AT(text, ptr, RW_ERR_NOT_FOUND, 1, 1);
     name[RW_JPOS_MAX_NAME] = '\0';
     snprintf(text, sizeof(text), "{\"%s\": 1}", name); /* exactly RW_JPOS_MAX_NAME */
     snprintf(ptr, sizeof(ptr), "/%s", name);
@@ -234,7 +234,7 @@ START_TEST(test_jpos_crlf) {
     ASSERT_AT(t, "/a/b", 0, 3, 10);
     ASSERT_AT(t, "/a/c", 0, 5, 10);
     ASSERT_AT(t, "/a/c/0", 0, 6, 7);
-    ASSERT_AT(t, "/a/zz", 1, 2, 8);
+    ASSERT_AT(t, "/a/zz", RW_ERR_NOT_FOUND, 2, 8);
     ASSERT_KEY_AT(t, "/a/c", 5, 5);
 }
 END_TEST
@@ -248,18 +248,18 @@ START_TEST(test_jpos_not_nul_terminated) {
     ck_assert_int_eq(c, 9);
     ck_assert_int_eq(rw_jpos_find_key(raw, sizeof(raw), "/k", &l, &c), 0);
     ck_assert_int_eq(c, 2);
-    ck_assert_int_eq(rw_jpos_find(raw, sizeof(raw), "/x", &l, &c), 1);
+    ck_assert_int_eq(rw_jpos_find(raw, sizeof(raw), "/x", &l, &c), RW_ERR_NOT_FOUND);
     ck_assert_int_eq(c, 1);
     /* len shorter than the buffer: what lies past len is not seen. */
     static const char more[] = {'[', '1', ',', '2', ']', '[', '3', ']', '"', 'x'};
     ck_assert_int_eq(rw_jpos_find(more, 5, "/1", &l, &c), 0);
     ck_assert_int_eq(c, 4);
-    ck_assert_int_eq(rw_jpos_find(more, 3, "/1", &l, &c), -1); /* "[1," */
+    ck_assert_int_eq(rw_jpos_find(more, 3, "/1", &l, &c), RW_ERR_INPUT); /* "[1," */
     /* A number running up to len ends there. */
     static const char num[] = {'[', '1', '2', '3', '4', '5'};
     ck_assert_int_eq(rw_jpos_find(num, 4, "/0", &l, &c), 0);
     ck_assert_int_eq(c, 2);
-    ck_assert_int_eq(rw_jpos_find(num, 4, "", &l, &c), -1);
+    ck_assert_int_eq(rw_jpos_find(num, 4, "", &l, &c), RW_ERR_INPUT);
     /* Heap copies of exact size, with every prefix length: ASan checks no read past len. */
     size_t n = strlen(CONFIG);
     char *b = dup_exact(CONFIG, n);
@@ -362,7 +362,7 @@ END_TEST
 START_TEST(test_jpos_null_outputs) {
     ck_assert_int_eq(rw_jpos_find("[1]", 3, "/0", NULL, NULL), 0);
     ck_assert_int_eq(rw_jpos_find_key("{\"a\":1}", 7, "/a", NULL, NULL), 0);
-    ck_assert_int_eq(rw_jpos_find(NULL, 0, "", NULL, NULL), -1);
+    ck_assert_int_eq(rw_jpos_find(NULL, 0, "", NULL, NULL), RW_ERR_INPUT);
 }
 END_TEST
 

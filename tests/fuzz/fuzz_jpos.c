@@ -39,7 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *text = malloc(len ? len : 1);
     memcpy(text, nl + 1, len);
     int line = 0, col = 0;
-    if (rw_jpos_find(text, len, pointer, &line, &col) >= 0)
+    int r = rw_jpos_find(text, len, pointer, &line, &col);
+    if (r == RW_OK || r == RW_ERR_NOT_FOUND)
         check_inside(text, len, line, col);
     line = col = 0;
     if (rw_jpos_find_key(text, len, pointer, &line, &col) == 0)
