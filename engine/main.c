@@ -317,6 +317,7 @@ typedef struct rules_args {
 } rules_args_t;
 
 /* rules push / promote / drop-shadow: one control message for every engine. */
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): still to be split
 static int rules_control(const rules_args_t *ra) {
     const char *action = ra->action;
     const char *file = ra->n_files ? ra->files[0] : NULL;

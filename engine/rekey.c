@@ -144,7 +144,7 @@ static int routes_check(pctx_t *x, const rw_rekey_conf_t *c, bool listed, const 
             return perr(x, p, false, "%s: \"%s\" is not one of kafka.input_topics", p + 1,
                         r->input);
         for (size_t j = 0; j < i; j++)
-            if (strcmp(c->routes[j].input, r->input) == 0)
+            if (c->routes[j].input && strcmp(c->routes[j].input, r->input) == 0)
                 return perr(x, p, false, "%s: \"%s\" has a route already", p + 1, r->input);
     }
     return 0;
@@ -290,8 +290,8 @@ rw_rekey_t *rw_rekey_new(const rw_rekey_conf_t *conf, rd_kafka_conf_t *pconf, rd
     k->dead_topic = dead_topic;
     const char *die = getenv("RW_TEST_DIE");
     if (die && strncmp(die, "after-rekey:", 12) == 0)
-        k->die_batch = atoi(die + 12);
-    k->topics = rw_calloc(conf->n_routes, sizeof(*k->topics));
+        k->die_batch = (int)strtol(die + 12, NULL, 10);
+    k->topics = rw_calloc(conf->n_routes, sizeof(rd_kafka_topic_t *));
     for (size_t i = 0; i < conf->n_routes; i++) {
         /* Keys map to partitions as Kafka's Java clients map them (murmur2), whatever
          * partitioner kafka.properties gives the engine's other outputs. */
@@ -452,6 +452,7 @@ static rd_kafka_headers_t *copy_headers(const copy_t *c, const char *error) {
 
 /* Hands a copy to the producer, waiting for room in its queue. A copy Kafka refused for
  * good goes to the dead-letter topic, with the reason. */
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): still to be split
 static void copy_produce(rw_rekey_t *k, copy_t *c) {
     static rw_ratelimit_t rl;
     for (;;) {

@@ -319,6 +319,7 @@ const rw_cli_opt_t rw_replay_opts[] = {
      "(without it, the built-in schema and 1 MiB)"},
     {0, NULL, NULL, NULL}};
 
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): still to be split
 int rw_cmd_replay(int argc, char **argv) {
     const char *rules = NULL, *compare = NULL, *input = NULL, *mdir = NULL, *redis = NULL,
                *config = NULL;

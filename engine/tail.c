@@ -68,6 +68,7 @@ const rw_cli_opt_t rw_tail_opts[] = {
     {TAIL_END, "until-end", NULL, "stop once every partition is read to its end"},
     {0, NULL, NULL, NULL}};
 
+// NOLINTNEXTLINE(readability-function-cognitive-complexity): still to be split
 int rw_cmd_tail(int argc, char **argv) {
     const char *brokers = NULL, *cfg_path = NULL, *topic = NULL;
     int min_level = RW_LEVEL_LOW;
