@@ -95,7 +95,7 @@ static int route_fields(pctx_t *x, const json_t *o, const char *at, rw_rekey_rou
 
 static int route_parse(pctx_t *x, const json_t *o, const char *at, bool listed,
                        rw_rekey_route_t *r) {
-    static const char *const keys[] = {"input", "field", "topic", NULL};
+    static const char *const keys[] = {"input", "field", "topic", "max_idle_ms", NULL};
     if (!json_is_object(o))
         return perr(x, at, false,
                     "%s: must be an object: {%s\"field\": \"account\", \"topic\": "
@@ -107,7 +107,7 @@ static int route_parse(pctx_t *x, const json_t *o, const char *at, bool listed,
         if (!in_list(k, keys, 0) || (!listed && strcmp(k, "input") == 0)) {
             char p[300];
             snprintf(p, sizeof(p), "%s/%s", at, k);
-            return perr(x, p, true, "%s: unknown key (known: %sfield, topic)", p + 1,
+            return perr(x, p, true, "%s: unknown key (known: %sfield, topic, max_idle_ms)", p + 1,
                         listed ? "input, " : "");
         }
     }
@@ -116,6 +116,16 @@ static int route_parse(pctx_t *x, const json_t *o, const char *at, bool listed,
         listed ? route_str(x, o, at, "input", "the input topic this route re-keys") : NULL;
     if (!topic || (listed && !input) || route_fields(x, o, at, r))
         return -1;
+    r->max_idle_ms = RW_REKEY_IDLE_MS;
+    const json_t *idle = json_object_get(o, "max_idle_ms");
+    if (idle && (!json_is_integer(idle) || json_integer_value(idle) < 0 ||
+                 json_integer_value(idle) > 600000)) {
+        char p[300];
+        snprintf(p, sizeof(p), "%s/max_idle_ms", at);
+        return perr(x, p, false, "%s: must be an integer of milliseconds from 0 to 600000", p + 1);
+    }
+    if (idle)
+        r->max_idle_ms = json_integer_value(idle);
     r->topic = rw_strdup(topic);
     r->input = input ? rw_strdup(input) : NULL;
     return 0;
@@ -692,7 +702,11 @@ size_t rw_rekey_fill(rw_rekey_t *k, rd_kafka_queue_t *queue, rd_kafka_message_t 
     bool any = false;
     for (size_t i = 0; i < n && !any; i++)
         any = !msgs[i]->err && rw_rekey_route(k->conf, rd_kafka_topic_name(msgs[i]->rkt));
-    int64_t until = rw_monotonic_ms() + RW_REKEY_IDLE_MS;
+    int64_t idle = 0;
+    for (size_t i = 0; i < k->conf->n_routes; i++)
+        if (k->conf->routes[i].max_idle_ms > idle)
+            idle = k->conf->routes[i].max_idle_ms;
+    int64_t until = rw_monotonic_ms() + idle;
     while (any && n < cap && inputs_missing(k, msgs, n) && rw_monotonic_ms() < until) {
         ssize_t got = rd_kafka_consume_batch_queue(queue, 20, msgs + n, cap - n);
         n += got > 0 ? (size_t)got : 0;

@@ -42,6 +42,7 @@ typedef struct rw_rekey_route {
     char *topic;
     char **fields; /* dotted paths */
     size_t n_fields;
+    int64_t max_idle_ms; /* "max_idle_ms": how long a batch waits for the other partitions */
 } rw_rekey_route_t;
 
 /* The "rekey" section of ENGINE.json. */
@@ -85,16 +86,17 @@ rw_rekey_t *rw_rekey_new(const rw_rekey_conf_t *conf, rd_kafka_conf_t *pconf, rd
                          const char *dead_topic, rw_error_t *err);
 /* Flushes and destroys its producer (10 s at most), then frees it. */
 void rw_rekey_destroy(rw_rekey_t *k);
-/* How long a batch holding messages of a re-keyed input waits for the other partitions
- * of its inputs that have messages waiting (as Kafka Streams waits before it picks the
- * next record by time). */
+/* How long a batch holding messages of a re-keyed input waits, by default, for the other
+ * partitions of its inputs that have messages waiting (as Kafka Streams waits, by its
+ * max.task.idle.ms, before it picks the next record by time); a route's "max_idle_ms"
+ * sets it. */
 #define RW_REKEY_IDLE_MS 500
 
 /* Before rw_rekey_forward: when msgs[0..n) holds messages of re-keyed inputs, but not of
  * every partition of them this engine holds that has messages not yet read (or not yet
  * fetched), reads more from queue into msgs[n..cap), until each is there, cap is
- * reached or RW_REKEY_IDLE_MS passed. The merge by time then sees every partition.
- * Returns the new count. */
+ * reached or the longest "max_idle_ms" of the routes passed. The merge by time then sees every
+ * partition. Returns the new count. */
 size_t rw_rekey_fill(rw_rekey_t *k, rd_kafka_queue_t *queue, rd_kafka_message_t **msgs, size_t n,
                      size_t cap);
 /* Takes the messages of re-keyed input topics out of msgs[0..*n): produces each again
