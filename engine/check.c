@@ -345,7 +345,7 @@ static void check_redis(findings_t *f, const rw_config_t *c, int timeout_ms) {
                           timeout_ms};
     rw_error_t cerr;
     rw_error_clear(&cerr);
-    redisContext *rc = rw_redis_connect(&ro, &cerr);
+    redisContext *rc = rw_store_redis_connect(&ro, &cerr);
     snprintf(err, sizeof(err), "%s", cerr.text);
     redisReply *r = rc ? redisCommand(rc, "INFO") : NULL;
     if (rc && !r)

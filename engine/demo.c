@@ -259,7 +259,7 @@ int rw_cmd_demo(int argc, char **argv) {
         return RW_EXIT_RUNTIME;
     }
     rw_redis_opts_t ro = {"127.0.0.1", redis.port, NULL, NULL, 0, "rw:", "demo", 2000};
-    redisContext *rc = rw_redis_connect(&ro, &e);
+    redisContext *rc = rw_store_redis_connect(&ro, &e);
     long listed = rc ? seed_watchlist(rc, watchlist) : 0;
     int metrics_port = rw_free_port();
     printf("riskwarn demo\n  Kafka (in-process mock cluster): %s\n  Redis: 127.0.0.1:%d\n"
@@ -330,7 +330,7 @@ int rw_cmd_demo(int argc, char **argv) {
     feed_end(&f, done);
     if (rc) {
         printf("\nWhat dashboards read in Redis (riskwarn stats --date all):\n\n");
-        rw_rcluster_t *sc = rw_redis_open(&ro, NULL, 0);
+        rw_rcluster_t *sc = rw_store_redis_open(&ro, NULL, 0);
         rw_stats_print(sc, "rw:", "*", 25, stdout);
         rw_rcluster_destroy(sc);
         redisFree(rc);

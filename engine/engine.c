@@ -761,8 +761,8 @@ static void health_redis(engine_t *e) {
                               .prefix = c->redis_key_prefix,
                               .group = c->group_id,
                               .timeout_ms = 1000};
-        e->health_redis = rw_redis_open(&ro, (const char *const *)c->redis_cluster_nodes,
-                                        c->n_redis_cluster_nodes);
+        e->health_redis = rw_store_redis_open(&ro, (const char *const *)c->redis_cluster_nodes,
+                                              c->n_redis_cluster_nodes);
     }
     redisReply *r = rw_rcluster_command(e->health_redis, NULL, "PING");
     bool ok = r && r->type == REDIS_REPLY_STATUS;

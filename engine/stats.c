@@ -271,7 +271,8 @@ int rw_cmd_stats(int argc, char **argv) {
     rw_redis_opts_t ro = {
         cfg.redis_host, cfg.redis_port,       cfg.redis_unix_socket, cfg.redis_password,
         cfg.redis_db,   cfg.redis_key_prefix, cfg.group_id,          5000};
-    c = rw_redis_open(&ro, (const char *const *)cfg.redis_cluster_nodes, cfg.n_redis_cluster_nodes);
+    c = rw_store_redis_open(&ro, (const char *const *)cfg.redis_cluster_nodes,
+                            cfg.n_redis_cluster_nodes);
     redisReply *pong = rw_rcluster_command(c, NULL, "PING");
     if (!pong) {
         fprintf(stderr, "riskwarn stats: %s\n", rw_rcluster_error(c));

@@ -56,7 +56,7 @@ int rw_memstore_use_redis(rw_store_t *s, const rw_redis_opts_t *o, rw_error_t *e
 int rw_memstore_use_cluster(rw_store_t *s, const rw_redis_opts_t *o, const char *const *seeds,
                             size_t n_seeds, rw_error_t *err) {
     memstore_t *m = (memstore_t *)s;
-    m->lookups = rw_redis_open(o, seeds, n_seeds);
+    m->lookups = rw_store_redis_open(o, seeds, n_seeds);
     /* Connects now, so that a wrong address is said at once. */
     redisReply *r = rw_rcluster_command(m->lookups, NULL, "PING");
     if (!r) {
@@ -246,13 +246,14 @@ size_t rw_store_tag_prefix(const char *prefix, char *out, size_t len) {
     return w < 0 ? 0 : (size_t)w;
 }
 
-rw_rcluster_t *rw_redis_open(const rw_redis_opts_t *o, const char *const *seeds, size_t n_seeds) {
+rw_rcluster_t *rw_store_redis_open(const rw_redis_opts_t *o, const char *const *seeds,
+                                   size_t n_seeds) {
     rw_rcluster_opts_t co = {seeds,          n_seeds, o->host,     o->port,
                              o->unix_socket, o->db,   o->password, o->timeout_ms};
     return rw_rcluster_new(&co);
 }
 
-void *rw_redis_connect(const rw_redis_opts_t *o, rw_error_t *err) {
+void *rw_store_redis_connect(const rw_redis_opts_t *o, rw_error_t *err) {
     return rw_rcluster_connect(o->host, o->port, o->unix_socket, o->password, o->db, o->timeout_ms,
                                err);
 }
@@ -1472,7 +1473,7 @@ rw_store_t *rw_redisstore_new_cluster(const rw_redis_opts_t *o, const char *cons
     s->marker = rw_malloc(strlen(tp) + strlen(s->group) + 64);
     sprintf(s->marker, "%sepoch:%s:%d-%llx", tp, s->group, (int)getpid(),
             (unsigned long long)rw_now_ms());
-    s->rc = rw_redis_open(&s->o, seeds, n_seeds);
+    s->rc = rw_store_redis_open(&s->o, seeds, n_seeds);
     snprintf(s->script, sizeof(s->script), apply_script, (int)FENCE_TTL_S, (int)FENCE_TTL_S);
     rw_buf_init(&s->strs);
     rw_buf_init(&s->resp);

@@ -88,8 +88,8 @@ size_t rw_store_tag_prefix(const char *prefix, char *out, size_t len);
 /* A client of the Redis (or Redis Cluster) the options name: returns a new
  * one (free with rw_rcluster_destroy); nothing is connected yet. */
 struct rw_rcluster;
-struct rw_rcluster *rw_redis_open(const rw_redis_opts_t *o, const char *const *seeds,
-                                  size_t n_seeds);
+struct rw_rcluster *rw_store_redis_open(const rw_redis_opts_t *o, const char *const *seeds,
+                                        size_t n_seeds);
 
 /* Returns a new Redis store; connections are made on first use and again
  * after any error (AUTH and SELECT are sent on every connect). Strings are
@@ -111,6 +111,6 @@ int rw_redisstore_rebuild(rw_store_t *s, rw_batch_t *b, const rw_memstore_counte
 /* A plain Redis connection for commands such as `stats` and tests: connects,
  * AUTHs and SELECTs. Returns a redisContext* (free with redisFree), or NULL
  * with err filled (RW_ERR_REDIS). */
-void *rw_redis_connect(const rw_redis_opts_t *o, rw_error_t *err);
+void *rw_store_redis_connect(const rw_redis_opts_t *o, rw_error_t *err);
 
 #endif

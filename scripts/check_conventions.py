@@ -84,8 +84,6 @@ KNOWN = {
     ("name", "ruleset.c", "rw_setup_window"),
     ("name", "ruleset.c", "rw_setup_window_feed"),
     ("name", "ruleset.c", "rw_setup_window_relay"),
-    ("name", "store.c", "rw_redis_connect"),
-    ("name", "store.c", "rw_redis_open"),
 }
 
 ERR_PARAM = re.compile(r"char\s*\*\s*err\w*\s*,\s*size_t\s+\w+")

@@ -1001,7 +1001,7 @@ static redisContext *redis_open(int port) {
     rw_error_t err;
     rw_error_clear(&err);
     rw_redis_opts_t o = {"127.0.0.1", port, NULL, NULL, 0, "rw:", "bench", 5000};
-    redisContext *c = rw_redis_connect(&o, &err);
+    redisContext *c = rw_store_redis_connect(&o, &err);
     if (!c)
         fprintf(stderr, "bench: %s\n", err.text);
     return c;

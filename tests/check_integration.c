@@ -409,7 +409,7 @@ START_TEST(test_integration_redis_auth_and_db) {
     long n = h_produce_events(prod, BAD);
     rd_kafka_destroy(prod);
     rw_redis_opts_t o = {"127.0.0.1", secure.port, NULL, "s3cret-pass", 3, "rw:", "t", 5000};
-    redisContext *rc = rw_redis_connect(&o, &err);
+    redisContext *rc = rw_store_redis_connect(&o, &err);
     ck_assert_msg(rc != NULL, "%s", err.text);
     h_progress_t pr = {rc, n};
     ck_assert_msg(h_wait(h_all_counted, &pr, 60000), "nothing counted in db 3");
@@ -417,7 +417,7 @@ START_TEST(test_integration_redis_auth_and_db) {
     redisFree(rc);
     /* Nothing went to database 0. */
     rw_redis_opts_t o0 = {"127.0.0.1", secure.port, NULL, "s3cret-pass", 0, "rw:", "t", 5000};
-    rc = rw_redis_connect(&o0, &err);
+    rc = rw_store_redis_connect(&o0, &err);
     ck_assert_int_eq(h_hsum(rc, "{rw}:*"), 0);
     redisFree(rc);
 

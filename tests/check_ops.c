@@ -524,7 +524,7 @@ START_TEST(test_ops_redis_tls_through_stunnel) {
     rw_redis_opts_t ro = {"127.0.0.1", local, NULL, NULL, 0, "rw:", "ops", h_ms(5000)};
     rw_error_t err;
     rw_error_clear(&err);
-    redisContext *rc = rw_redis_connect(&ro, &err);
+    redisContext *rc = rw_store_redis_connect(&ro, &err);
     ck_assert_msg(rc != NULL, "%s", err.text);
     redisReply *r = redisCommand(rc, "SET rw:tls-check %s", "through stunnel");
     ck_assert_msg(r && r->type == REDIS_REPLY_STATUS, "SET: %s", r ? r->str : rc->errstr);

@@ -14,7 +14,7 @@ redisContext *cl_node_ctx(const cluster_t *c, int i) {
     rw_error_t err;
     rw_error_clear(&err);
     rw_redis_opts_t o = {"127.0.0.1", c->node[i].port, NULL, NULL, 0, "rw:", "t", 2000};
-    return rw_redis_connect(&o, &err);
+    return rw_store_redis_connect(&o, &err);
 }
 
 /* A command on one node; NULL when it does not answer. */

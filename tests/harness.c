@@ -119,7 +119,7 @@ redisContext *h_redis(int port) {
     rw_error_t err;
     rw_error_clear(&err);
     rw_redis_opts_t o = {"127.0.0.1", port, NULL, NULL, 0, "rw:", "t", 5000};
-    redisContext *c = rw_redis_connect(&o, &err);
+    redisContext *c = rw_store_redis_connect(&o, &err);
     ck_assert_msg(c != NULL, "redis: %s", err.text);
     return c;
 }
@@ -644,7 +644,7 @@ static bool redis_answers(int port) {
     rw_error_t err;
     rw_error_clear(&err);
     rw_redis_opts_t o = {"127.0.0.1", port, NULL, NULL, 0, "rw:", "t", 500};
-    redisContext *c = rw_redis_connect(&o, &err);
+    redisContext *c = rw_store_redis_connect(&o, &err);
     if (!c)
         return false;
     redisReply *r = redisCommand(c, "PING");
