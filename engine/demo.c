@@ -253,7 +253,7 @@ int rw_cmd_demo(int argc, char **argv) {
                                          "risk.deadletter:1",     NULL};
     for (size_t i = 0; topics[i]; i++)
         rw_mock_topic(&mock, topics[i], &e);
-    if (rw_redis_server_start(&redis, NULL, 10000, &e)) {
+    if (rw_proc_redis_start(&redis, NULL, 10000, &e)) {
         fprintf(stderr, "riskwarn demo: %s\n", e.text);
         rw_mock_stop(&mock);
         return RW_EXIT_RUNTIME;
@@ -261,7 +261,7 @@ int rw_cmd_demo(int argc, char **argv) {
     rw_redis_opts_t ro = {"127.0.0.1", redis.port, NULL, NULL, 0, "rw:", "demo", 2000};
     redisContext *rc = rw_store_redis_connect(&ro, &e);
     long listed = rc ? seed_watchlist(rc, watchlist) : 0;
-    int metrics_port = rw_free_port();
+    int metrics_port = rw_proc_free_port();
     printf("riskwarn demo\n  Kafka (in-process mock cluster): %s\n  Redis: 127.0.0.1:%d\n"
            "  metrics: http://127.0.0.1:%d/metrics and /healthz, while the demo runs\n"
            "  rules: %s\n  events: %s and %s\n  watchlist: %ld counterparties from %s in "
@@ -340,7 +340,7 @@ int rw_cmd_demo(int argc, char **argv) {
     rd_kafka_consumer_close(tail);
     rd_kafka_destroy(tail);
     rw_config_fini(&d.cfg);
-    rw_redis_server_stop(&redis);
+    rw_proc_redis_stop(&redis);
     rw_mock_stop(&mock);
     printf("\nstopped the engine, redis-server and the Kafka cluster.\n");
     return done && d.engine_rc == 0 ? RW_EXIT_OK : RW_EXIT_RUNTIME;

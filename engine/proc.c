@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-int rw_free_port(void) {
+int rw_proc_free_port(void) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         return -1;
@@ -49,19 +49,19 @@ static int ping(int port, const char *password) {
     return ok ? 0 : -1;
 }
 
-int rw_redis_server_start(rw_redis_server_t *s, const char *password, int timeout_ms,
-                          rw_error_t *err) {
-    return rw_redis_server_start_args(s, password, NULL, timeout_ms, err);
+int rw_proc_redis_start(rw_redis_server_t *s, const char *password, int timeout_ms,
+                        rw_error_t *err) {
+    return rw_proc_redis_start_args(s, password, NULL, timeout_ms, err);
 }
 
-int rw_redis_server_start_args(rw_redis_server_t *s, const char *password, const char *const *extra,
-                               int timeout_ms, rw_error_t *err) {
+int rw_proc_redis_start_args(rw_redis_server_t *s, const char *password, const char *const *extra,
+                             int timeout_ms, rw_error_t *err) {
     memset(s, 0, sizeof(*s));
     snprintf(s->dir, sizeof(s->dir), "/tmp/riskwarn-redis-XXXXXX");
     if (!mkdtemp(s->dir))
         return rw_error_fail(err, RW_ERR_IO, "mkdtemp: %s", strerror(errno));
     for (int attempt = 0; attempt < 5; attempt++) {
-        s->port = rw_free_port();
+        s->port = rw_proc_free_port();
         if (s->port < 0)
             return rw_error_fail(err, RW_ERR_IO, "no free port");
         char port[16];
@@ -116,7 +116,7 @@ int rw_redis_server_start_args(rw_redis_server_t *s, const char *password, const
     return rw_error_fail(err, RW_ERR_TIMEOUT, "redis-server did not answer");
 }
 
-void rw_redis_server_stop(rw_redis_server_t *s) {
+void rw_proc_redis_stop(rw_redis_server_t *s) {
     if (s->pid > 0) {
         kill(s->pid, SIGTERM);
         int64_t deadline = rw_monotonic_ms() + 5000;

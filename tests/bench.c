@@ -2339,7 +2339,7 @@ int main(void) {
     if (make_topic(&b->mock, TOPIC, b->parts) || make_topic(&b->mock, "risk.alerts", 1) ||
         make_topic(&b->mock, "risk.alerts.high", 1) || make_topic(&b->mock, "risk.deadletter", 1))
         goto done;
-    if (rw_redis_server_start(&b->redis, NULL, 10000, &err)) {
+    if (rw_proc_redis_start(&b->redis, NULL, 10000, &err)) {
         fprintf(stderr, "bench: %s\n", err.text);
         goto done;
     }
@@ -2372,7 +2372,7 @@ done:
     if (b->have_hot_rules)
         unlink(b->hot_rules);
     if (b->redis.pid > 0)
-        rw_redis_server_stop(&b->redis);
+        rw_proc_redis_stop(&b->redis);
     rw_mock_stop(&b->mock);
     free(b->scale);
     free(b->g);

@@ -111,7 +111,7 @@ START_TEST(test_cli_stats_latest_day_and_opt_equals) {
     rw_redis_server_t rs;
     rw_error_t err;
     rw_error_clear(&err);
-    ck_assert_msg(rw_redis_server_start(&rs, NULL, 10000, &err) == 0, "%s", err.text);
+    ck_assert_msg(rw_proc_redis_start(&rs, NULL, 10000, &err) == 0, "%s", err.text);
     char redis[64];
     snprintf(redis, sizeof(redis), "--redis=127.0.0.1:%d", rs.port);
     const char *empty[] = {"stats", redis, NULL};
@@ -138,7 +138,7 @@ START_TEST(test_cli_stats_latest_day_and_opt_equals) {
     ck_assert_int_eq(run(all), 0);
     ASSERT_OUT("(all events)                         51");
     redisFree(c);
-    rw_redis_server_stop(&rs);
+    rw_proc_redis_stop(&rs);
 }
 END_TEST
 

@@ -113,7 +113,7 @@ START_TEST(test_cluster_upgrade_script) {
     char port[16];
     rw_error_t err;
     rw_error_clear(&err);
-    ck_assert_msg(rw_redis_server_start(&srv, NULL, 10000, &err) == 0, "%s", err.text);
+    ck_assert_msg(rw_proc_redis_start(&srv, NULL, 10000, &err) == 0, "%s", err.text);
     snprintf(port, sizeof(port), "%d", srv.port);
     redisContext *rc = h_redis(srv.port);
     static const char *const cmds[] = {"HSET rw:alerts:2026-11-27 low 3",
@@ -157,7 +157,7 @@ START_TEST(test_cluster_upgrade_script) {
     ck_assert_int_eq(r->integer, 9);
     freeReplyObject(r);
     redisFree(rc);
-    rw_redis_server_stop(&srv);
+    rw_proc_redis_stop(&srv);
 }
 END_TEST
 
@@ -168,7 +168,7 @@ START_TEST(test_cluster_unstored_window_entries_count_once) {
     rw_redis_server_t srv;
     rw_error_t err;
     rw_error_clear(&err);
-    ck_assert_msg(rw_redis_server_start(&srv, NULL, 10000, &err) == 0, "%s", err.text);
+    ck_assert_msg(rw_proc_redis_start(&srv, NULL, 10000, &err) == 0, "%s", err.text);
     rw_errors_t errs;
     rw_errors_init(&errs);
     rw_ruleset_t *rs = rw_ruleset_load_file(RULES, &errs);
@@ -222,7 +222,7 @@ START_TEST(test_cluster_unstored_window_entries_count_once) {
     rw_batch_destroy(b);
     st->destroy(st);
     rw_ruleset_destroy(rs);
-    rw_redis_server_stop(&srv);
+    rw_proc_redis_stop(&srv);
 }
 END_TEST
 

@@ -179,7 +179,7 @@ START_TEST(test_dashboard_outputs_agree_and_mask) {
              "{\"url\": \"http://127.0.0.1:%d/page\", \"min_level\": \"high\", "
              "\"digest_after\": 1000}",
              rx.port); /* one POST an alert: no digests */
-    int mport = rw_free_port();
+    int mport = rw_proc_free_port();
     const char *cfg = config_with(&p, RULES, "db-main", mport, hook);
     const char *log = h_path("dashboard_outputs_agree_and_mask.log");
     unlink(log);
@@ -316,7 +316,7 @@ START_TEST(test_dashboard_failing_webhook_does_not_block) {
              "{\"url\": \"http://127.0.0.1:%d/page\", \"min_level\": \"low\", \"timeout_ms\": 200, "
              "\"retries\": 2}",
              rx.port);
-    int mport = rw_free_port();
+    int mport = rw_proc_free_port();
     const char *cfg = config_with(&p, RULES, "db-hook", mport, hook);
     pid_t eng = h_engine_start(cfg, h_path("dashboard_failing_webhook_does_not_block.log"));
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);
@@ -494,7 +494,7 @@ START_TEST(test_dashboard_metrics_from_start) {
     char *pack = rw_file_read(RULES, &len, &err);
     ck_assert_ptr_nonnull(pack);
     snprintf(rules, sizeof(rules), "%s", h_tmpfile(".json", pack));
-    int mport = rw_free_port();
+    int mport = rw_proc_free_port();
     pid_t eng = h_engine_start(config_with(&p, rules, "db-metrics", mport, NULL),
                                h_path("dashboard_metrics_a.log"));
     /* Before any event. */
@@ -551,7 +551,7 @@ START_TEST(test_dashboard_metrics_from_start) {
                 "lag after the input");
 
     /* A second engine takes some partitions: the first drops their series. */
-    int mport2 = rw_free_port();
+    int mport2 = rw_proc_free_port();
     pid_t eng2 = h_engine_start(config_with(&p, rules, "db-metrics", mport2, NULL),
                                 h_path("dashboard_metrics_b.log"));
     lag_split_t ls = {{mport, mport2}, 5};

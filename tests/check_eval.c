@@ -1725,7 +1725,7 @@ static int eval_setup(void) {
     cases_collect();
     rw_error_t err;
     rw_error_clear(&err);
-    if (rw_redis_server_start(&g_redis, NULL, 10000, &err) != 0) {
+    if (rw_proc_redis_start(&g_redis, NULL, 10000, &err) != 0) {
         fprintf(stderr, "check_eval: %s\n", err.text);
         return -1;
     }
@@ -1733,7 +1733,7 @@ static int eval_setup(void) {
 }
 
 static void eval_teardown(void) {
-    rw_redis_server_stop(&g_redis);
+    rw_proc_redis_stop(&g_redis);
     cases_free();
 }
 

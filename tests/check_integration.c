@@ -396,7 +396,7 @@ START_TEST(test_integration_redis_auth_and_db) {
     rw_redis_server_t secure;
     rw_error_t err;
     rw_error_clear(&err);
-    ck_assert_msg(rw_redis_server_start(&secure, "s3cret-pass", 10000, &err) == 0, "%s", err.text);
+    ck_assert_msg(rw_proc_redis_start(&secure, "s3cret-pass", 10000, &err) == 0, "%s", err.text);
     char text[2048];
     snprintf(text, sizeof(text),
              "{\"kafka\": {\"brokers\": \"%s\", \"group_id\": \"it-auth\"},\n"
@@ -434,7 +434,7 @@ START_TEST(test_integration_redis_auth_and_db) {
                   "no AUTH failure logged");
     int rc2 = h_engine_stop(eng, SIGTERM, 60000);
     ck_assert_msg(rc2 == 0 || rc2 == 1, "exit %d", rc2);
-    rw_redis_server_stop(&secure);
+    rw_proc_redis_stop(&secure);
     h_peers_stop(&p);
 }
 END_TEST

@@ -618,7 +618,7 @@ START_TEST(test_lifecycle_group_runs_one_ruleset) {
     snprintf(rules, sizeof(rules), "%s", copy_file(RULES, NULL, NULL));
     int port[4];
     for (int i = 0; i < 4; i++) {
-        port[i] = rw_free_port();
+        port[i] = rw_proc_free_port();
         snprintf(logs[i], sizeof(logs[i]), "%s/group-%c.log", h_dir(), 'a' + i);
     }
     /* a signs (SIGHUP publishes); b and c only verify; d has no keys. */

@@ -495,7 +495,7 @@ static void replace(rw_buf_t *b, const char *from, const char *to) {
 START_TEST(test_ops_redis_tls_through_stunnel) {
     char dir[256], ca[300], accept[64], connect[64];
     snprintf(dir, sizeof(dir), "%s", h_path("tls-redis"));
-    int tls_port, local = rw_free_port();
+    int tls_port, local = rw_proc_free_port();
     pid_t redis = h_redis_tls_start(dir, &tls_port);
     snprintf(ca, sizeof(ca), "CAfile = %s/c.pem", dir);
     snprintf(accept, sizeof(accept), "accept = 127.0.0.1:%d", local);

@@ -86,7 +86,7 @@ void cl_start(cluster_t *c) {
     rw_error_clear(&err);
     for (int i = 0; i < CL_NODES; i++) {
         char bus[16];
-        snprintf(bus, sizeof(bus), "%d", rw_free_port());
+        snprintf(bus, sizeof(bus), "%d", rw_proc_free_port());
         const char *extra[] = {"--cluster-enabled",
                                "yes",
                                "--cluster-config-file",
@@ -96,7 +96,7 @@ void cl_start(cluster_t *c) {
                                "--cluster-port",
                                bus,
                                NULL};
-        ck_assert_msg(rw_redis_server_start_args(&c->node[i], NULL, extra, 10000, &err) == 0, "%s",
+        ck_assert_msg(rw_proc_redis_start_args(&c->node[i], NULL, extra, 10000, &err) == 0, "%s",
                       err.text);
         snprintf(c->seedbuf[i], sizeof(c->seedbuf[i]), "127.0.0.1:%d", c->node[i].port);
         c->seeds[i] = c->seedbuf[i];
@@ -111,7 +111,7 @@ void cl_start(cluster_t *c) {
 
 void cl_stop(cluster_t *c) {
     for (int i = 0; i < CL_NODES; i++)
-        rw_redis_server_stop(&c->node[i]);
+        rw_proc_redis_stop(&c->node[i]);
 }
 
 rw_rcluster_t *cl_client(const cluster_t *c, size_t n_seeds) {

@@ -560,14 +560,14 @@ void h_peers_start(h_peers_t *p) {
                                          "risk.deadletter:1",     NULL};
     for (size_t i = 0; topics[i]; i++)
         ck_assert_msg(rw_mock_topic(&p->mock, topics[i], &err) == 0, "%s", err.text);
-    ck_assert_msg(rw_redis_server_start(&p->redis, NULL, 10000, &err) == 0, "%s", err.text);
+    ck_assert_msg(rw_proc_redis_start(&p->redis, NULL, 10000, &err) == 0, "%s", err.text);
     p->rc = h_redis(p->redis.port);
 }
 
 void h_peers_stop(h_peers_t *p) {
     if (p->rc)
         redisFree(p->rc);
-    rw_redis_server_stop(&p->redis);
+    rw_proc_redis_stop(&p->redis);
     rw_mock_stop(&p->mock);
 }
 
@@ -736,7 +736,7 @@ void h_redis_persist(h_peers_t *p) {
     if (p->rc)
         redisFree(p->rc);
     p->rc = NULL;
-    rw_redis_server_stop(&p->redis);
+    rw_proc_redis_stop(&p->redis);
     p->redis.port = port;
     snprintf(p->redis.dir, sizeof(p->redis.dir), "%s/redis-XXXXXX", h_dir());
     ck_assert_msg(mkdtemp(p->redis.dir) != NULL, "mkdtemp: %s", strerror(errno));
@@ -831,7 +831,7 @@ pid_t h_redis_tls_start(const char *dir, int *port) {
              "-subj /CN=localhost -addext subjectAltName=DNS:localhost >/dev/null 2>&1",
              dir, dir);
     ck_assert_msg(system(cmd) == 0, "openssl could not make a certificate");
-    *port = rw_free_port();
+    *port = rw_proc_free_port();
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
