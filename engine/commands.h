@@ -25,7 +25,7 @@ extern const rw_cli_opt_t rw_run_opts[], rw_check_opts[], rw_demo_opts[], rw_rep
     rw_rebuild_opts[];
 
 /* Loads external rule modules from dir (NULL: none). 0, or -1 after printing why. */
-int rw_modules_dir_load(const char *dir);
+int rw_cmd_modules_load(const char *dir);
 /* Prints the counters of one date ("YYYY-MM-DD", or "*" for every day) as
  * tables: alerts by level, the top rules, events by type, dead letters and
  * suppressed hits. redis is an rw_rcluster_t (borrowed). */

@@ -160,7 +160,7 @@ static int module_help(int argc, char **argv) {
     }
     if (optind != argc - 1)
         return rw_usage("help");
-    if (rw_modules_dir_load(mdir))
+    if (rw_cmd_modules_load(mdir))
         return RW_EXIT_USAGE;
     const rw_module_t *m = rw_modules_find(argv[optind]);
     if (m)
@@ -269,7 +269,7 @@ int rw_cmd_run(int argc, char **argv) {
 /* ---- rules ----------------------------------------------------------------------------- */
 
 /* Loads external modules for commands that take --modules-dir. */
-int rw_modules_dir_load(const char *dir) {
+int rw_cmd_modules_load(const char *dir) {
     if (!dir)
         return 0;
     rw_error_t err;
@@ -357,7 +357,7 @@ static int rules_control(const rules_args_t *ra) {
     }
     if (file) {
         /* Validate first: an invalid ruleset never reaches the engines. */
-        if (rw_modules_dir_load(mdir ? mdir : cfg.modules_dir))
+        if (rw_cmd_modules_load(mdir ? mdir : cfg.modules_dir))
             goto out;
         if (!(text = rw_file_read(file, &len, &err))) {
             rw_error_format(&err, line, sizeof(line));
@@ -484,7 +484,7 @@ int rw_cmd_rules(int argc, char **argv) {
             fprintf(stderr, "riskwarn rules: no subcommand \"%s\"\n", ra.action);
         return rw_usage("rules");
     }
-    if (rw_modules_dir_load(ra.mdir))
+    if (rw_cmd_modules_load(ra.mdir))
         return RW_EXIT_USAGE;
     rw_errors_t errs;
     rw_errors_init(&errs);

@@ -555,7 +555,7 @@ int rw_cmd_rebuild(int argc, char **argv) {
     if (rules)
         rw_config_set(&cfg.rules, rules);
     rw_pseudonym_set_key(cfg.pseudonym_key, cfg.pseudonym_key ? strlen(cfg.pseudonym_key) : 0);
-    if (rw_modules_dir_load(cfg.modules_dir) || !(r.rs = rw_ruleset_load_file(cfg.rules, &errs))) {
+    if (rw_cmd_modules_load(cfg.modules_dir) || !(r.rs = rw_ruleset_load_file(cfg.rules, &errs))) {
         rw_errors_print(&errs, stderr);
         goto out;
     }

@@ -352,7 +352,7 @@ int rw_cmd_replay(int argc, char **argv) {
     }
     if (!rules || (as_json && !compare))
         return rw_usage("replay");
-    if (rw_modules_dir_load(mdir))
+    if (rw_cmd_modules_load(mdir))
         return RW_EXIT_USAGE;
     run_t runs[2];
     size_t n_runs = compare ? 2 : 1;

@@ -64,7 +64,6 @@ KNOWN = {
     ("name", "control.c", "rw_signer_load"),
     ("name", "control.c", "rw_signer_sign"),
     ("name", "control.c", "rw_version_cmp"),
-    ("name", "main.c", "rw_modules_dir_load"),
     ("name", "ruleset.c", "rw_expr_number"),
     ("name", "ruleset.c", "rw_match_eval"),
     ("name", "ruleset.c", "rw_match_test"),
