@@ -77,28 +77,29 @@ static void check_topics(findings_t *f, const rw_config_t *c) {
 static void check_rulesets(findings_t *f, const rw_config_t *c, const rw_ruleset_t *rs) {
     rw_error_t e;
     rw_error_clear(&e);
-    rw_keys_t *k = c->rules_keys_file ? rw_keys_load(c->rules_keys_file, &e) : NULL;
+    rw_keys_t *k = c->rules_keys_file ? rw_control_keys_load(c->rules_keys_file, &e) : NULL;
     if (k)
-        printf("%s: %zu keys for signed control messages\n", c->rules_keys_file, rw_keys_count(k));
+        printf("%s: %zu keys for signed control messages\n", c->rules_keys_file,
+               rw_control_keys_count(k));
     else if (c->rules_keys_file)
         rw_errors_add(&f->errs, &e);
     else
         printf("rulesets.keys_file: none, so every ruleset pushed is refused\n");
-    rw_keys_destroy(k);
+    rw_control_keys_destroy(k);
     rw_error_clear(&e);
-    rw_signer_t *s = c->rules_signing_key_file ? rw_signer_from_config(c, &e) : NULL;
+    rw_signer_t *s = c->rules_signing_key_file ? rw_control_signer_from_config(c, &e) : NULL;
     if (s)
         printf("%s: SIGHUP publishes the rules file signed with key %s\n",
-               c->rules_signing_key_file, rw_signer_key_id(s));
+               c->rules_signing_key_file, rw_control_signer_key_id(s));
     else if (c->rules_signing_key_file)
         rw_errors_add(&f->errs, &e);
-    rw_signer_destroy(s);
+    rw_control_signer_destroy(s);
     size_t len = 0;
     rw_error_clear(&e);
     char *text = rs ? rw_file_read(c->rules, &len, &e) : NULL;
-    rw_ruleset_limits_t l = rw_ruleset_limits_of(c);
+    rw_ruleset_limits_t l = rw_control_limits_of(c);
     if (text)
-        rw_ruleset_limits_check(rs, len, c->rules, &l, &f->errs);
+        rw_control_limits_check(rs, len, c->rules, &l, &f->errs);
     free(text);
 }
 

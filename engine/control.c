@@ -122,7 +122,7 @@ static int key_parse(rw_keys_t *k, json_t *e, size_t i, const char *path, const 
     return 0;
 }
 
-rw_keys_t *rw_keys_load(const char *path, rw_error_t *err) {
+rw_keys_t *rw_control_keys_load(const char *path, rw_error_t *err) {
     size_t len;
     char *text = rw_file_read(path, &len, err);
     if (!text)
@@ -151,13 +151,13 @@ rw_keys_t *rw_keys_load(const char *path, rw_error_t *err) {
     json_decref(root);
     free(text);
     if (rc) {
-        rw_keys_destroy(k);
+        rw_control_keys_destroy(k);
         return NULL;
     }
     return k;
 }
 
-void rw_keys_destroy(rw_keys_t *k) {
+void rw_control_keys_destroy(rw_keys_t *k) {
     if (!k)
         return;
     for (size_t i = 0; i < k->n; i++)
@@ -166,9 +166,9 @@ void rw_keys_destroy(rw_keys_t *k) {
     free(k);
 }
 
-size_t rw_keys_count(const rw_keys_t *k) { return k ? k->n : 0; }
+size_t rw_control_keys_count(const rw_keys_t *k) { return k ? k->n : 0; }
 
-rw_signer_t *rw_signer_load(const char *path, const char *key_id, rw_error_t *err) {
+rw_signer_t *rw_control_signer_load(const char *path, const char *key_id, rw_error_t *err) {
     if (key_id && !key_id_ok(key_id)) {
         rw_error_set(err, "", 0, 0, "key id \"%s\": 1 to 64 of A-Z a-z 0-9 . _ -", key_id);
         return NULL;
@@ -193,7 +193,7 @@ rw_signer_t *rw_signer_load(const char *path, const char *key_id, rw_error_t *er
     return s;
 }
 
-void rw_signer_destroy(rw_signer_t *s) {
+void rw_control_signer_destroy(rw_signer_t *s) {
     if (!s)
         return;
     EVP_PKEY_free(s->priv);
@@ -201,9 +201,9 @@ void rw_signer_destroy(rw_signer_t *s) {
     free(s);
 }
 
-const char *rw_signer_key_id(const rw_signer_t *s) { return s->key_id; }
+const char *rw_control_signer_key_id(const rw_signer_t *s) { return s->key_id; }
 
-int rw_signer_identify(rw_signer_t *s, const rw_keys_t *keys) {
+int rw_control_signer_identify(rw_signer_t *s, const rw_keys_t *keys) {
     for (size_t i = 0; keys && i < keys->n; i++)
         if (EVP_PKEY_eq(s->priv, keys->v[i].pub) == 1) {
             free(s->key_id);
@@ -213,24 +213,24 @@ int rw_signer_identify(rw_signer_t *s, const rw_keys_t *keys) {
     return -1;
 }
 
-rw_signer_t *rw_signer_from_config(const rw_config_t *cfg, rw_error_t *err) {
+rw_signer_t *rw_control_signer_from_config(const rw_config_t *cfg, rw_error_t *err) {
     if (!cfg->rules_signing_key_file) {
         rw_error_set(err, "", 0, 0,
                      "no signing key: give --key FILE.pem (and --key-id ID), or "
                      "rulesets.signing_key_file in the config");
         return NULL;
     }
-    rw_signer_t *s = rw_signer_load(cfg->rules_signing_key_file, cfg->rules_key_id, err);
+    rw_signer_t *s = rw_control_signer_load(cfg->rules_signing_key_file, cfg->rules_key_id, err);
     if (!s || s->key_id)
         return s;
-    rw_keys_t *keys = cfg->rules_keys_file ? rw_keys_load(cfg->rules_keys_file, err) : NULL;
-    int rc = keys ? rw_signer_identify(s, keys) : -1;
-    rw_keys_destroy(keys);
+    rw_keys_t *keys = cfg->rules_keys_file ? rw_control_keys_load(cfg->rules_keys_file, err) : NULL;
+    int rc = keys ? rw_control_signer_identify(s, keys) : -1;
+    rw_control_keys_destroy(keys);
     if (rc) {
         rw_error_set(err, cfg->rules_signing_key_file, 0, 0,
                      "which key id is this key? give --key-id or rulesets.key_id, or add its "
                      "public half to rulesets.keys_file");
-        rw_signer_destroy(s);
+        rw_control_signer_destroy(s);
         return NULL;
     }
     return s;
@@ -244,8 +244,8 @@ static void signed_text(rw_buf_t *b, const char *action, const char *key_id, con
     rw_buf_append(b, value, len);
 }
 
-int rw_signer_sign(const rw_signer_t *s, const char *action, const void *value, size_t len,
-                   char *sig, size_t siglen) {
+int rw_control_signer_sign(const rw_signer_t *s, const char *action, const void *value, size_t len,
+                           char *sig, size_t siglen) {
     if (!s->key_id || siglen < RW_SIG_B64_MAX)
         return -1;
     rw_buf_t b;
@@ -263,8 +263,9 @@ int rw_signer_sign(const rw_signer_t *s, const char *action, const void *value, 
     return 0;
 }
 
-int rw_keys_verify(const rw_keys_t *k, const char *key_id, const char *sig, const char *action,
-                   const void *value, size_t len, char *why, size_t whylen) {
+int rw_control_keys_verify(const rw_keys_t *k, const char *key_id, const char *sig,
+                           const char *action, const void *value, size_t len, char *why,
+                           size_t whylen) {
     if (!k || k->n == 0) {
         snprintf(why, whylen,
                  "this engine has no rulesets.keys_file: it accepts no control "
@@ -308,7 +309,7 @@ int rw_keys_verify(const rw_keys_t *k, const char *key_id, const char *sig, cons
 rd_kafka_resp_err_t rw_control_produce(rd_kafka_t *p, const char *topic, const char *action,
                                        const void *value, size_t len, const rw_signer_t *signer) {
     char sig[RW_SIG_B64_MAX];
-    if (signer && rw_signer_sign(signer, action, value, len, sig, sizeof(sig)))
+    if (signer && rw_control_signer_sign(signer, action, value, len, sig, sizeof(sig)))
         return RD_KAFKA_RESP_ERR__INVALID_ARG;
     rd_kafka_headers_t *h = rd_kafka_headers_new(3);
     rd_kafka_header_add(h, RW_HDR_ACTION, -1, action, -1);
@@ -340,8 +341,8 @@ static bool shadow_signed(const rw_keys_t *keys, const rd_kafka_message_t *m,
     key_id[kl] = 0;
     memcpy(sig, sv, sl);
     sig[sl] = 0;
-    return rw_keys_verify(keys, key_id, sig, "shadow", m->payload ? m->payload : "", m->len, why,
-                          sizeof(why)) == 0;
+    return rw_control_keys_verify(keys, key_id, sig, "shadow", m->payload ? m->payload : "", m->len,
+                                  why, sizeof(why)) == 0;
 }
 
 int rw_control_shadow_find(const rw_config_t *cfg, rd_kafka_conf_t *conf, const rw_keys_t *keys,
@@ -404,7 +405,7 @@ int rw_control_shadow_find(const rw_config_t *cfg, rd_kafka_conf_t *conf, const 
 
 /* ---- versions and limits ------------------------------------------------------------ */
 
-int rw_version_cmp(const char *a, const char *b) {
+int rw_control_version_cmp(const char *a, const char *b) {
     while (*a && *b) {
         if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
             while (*a == '0')
@@ -433,24 +434,24 @@ int rw_version_cmp(const char *a, const char *b) {
     return *a ? 1 : *b ? -1 : 0;
 }
 
-rw_ruleset_limits_t rw_ruleset_limits_of(const rw_config_t *cfg) {
+rw_ruleset_limits_t rw_control_limits_of(const rw_config_t *cfg) {
     return (rw_ruleset_limits_t){cfg->rules_max_rules, cfg->rules_max_bytes,
                                  (int64_t)cfg->rules_max_window_days * 86400000};
 }
 
-rw_ruleset_t *rw_ruleset_load_limited(const char *text, size_t len, const char *source,
+rw_ruleset_t *rw_control_ruleset_load(const char *text, size_t len, const char *source,
                                       const rw_ruleset_limits_t *l, rw_errors_t *errs) {
-    if (rw_ruleset_limits_check(NULL, len, source, l, errs))
+    if (rw_control_limits_check(NULL, len, source, l, errs))
         return NULL;
     rw_ruleset_t *rs = rw_ruleset_load(text, len, source, errs);
-    if (rs && rw_ruleset_limits_check(rs, len, source, l, errs)) {
+    if (rs && rw_control_limits_check(rs, len, source, l, errs)) {
         rw_ruleset_destroy(rs);
         rs = NULL;
     }
     return rs;
 }
 
-size_t rw_ruleset_limits_check(const rw_ruleset_t *rs, size_t len, const char *source,
+size_t rw_control_limits_check(const rw_ruleset_t *rs, size_t len, const char *source,
                                const rw_ruleset_limits_t *l, rw_errors_t *errs) {
     size_t before = errs->n;
     rw_error_t err;

@@ -30,40 +30,41 @@
  * public_key: an Ed25519 public key as PEM text, or as the base64 line of its
  * PEM (DER SubjectPublicKeyInfo). Ids: 1-64 of A-Z a-z 0-9 . _ -, unique. */
 typedef struct rw_keys rw_keys_t;
-/* Returns new keys (free with rw_keys_destroy), or NULL with err filled
+/* Returns new keys (free with rw_control_keys_destroy), or NULL with err filled
  * (file:line:col where known). */
-rw_keys_t *rw_keys_load(const char *path, rw_error_t *err);
-void rw_keys_destroy(rw_keys_t *k);
-size_t rw_keys_count(const rw_keys_t *k);
+rw_keys_t *rw_control_keys_load(const char *path, rw_error_t *err);
+void rw_control_keys_destroy(rw_keys_t *k);
+size_t rw_control_keys_count(const rw_keys_t *k);
 
 /* A private key to sign with (an Ed25519 PEM file, as `openssl genpkey
  * -algorithm ed25519` writes it) and its key id. */
 typedef struct rw_signer rw_signer_t;
-/* Returns a new signer (free with rw_signer_destroy), or NULL with err filled.
- * key_id may be NULL: then rw_signer_identify must find it. */
-rw_signer_t *rw_signer_load(const char *path, const char *key_id, rw_error_t *err);
-void rw_signer_destroy(rw_signer_t *s);
+/* Returns a new signer (free with rw_control_signer_destroy), or NULL with err filled.
+ * key_id may be NULL: then rw_control_signer_identify must find it. */
+rw_signer_t *rw_control_signer_load(const char *path, const char *key_id, rw_error_t *err);
+void rw_control_signer_destroy(rw_signer_t *s);
 /* The signer's key id; NULL when not known. Borrowed, valid until destroy. */
-const char *rw_signer_key_id(const rw_signer_t *s);
+const char *rw_control_signer_key_id(const rw_signer_t *s);
 /* Sets the signer's key id from the keys that hold its public key. Returns 0,
  * or -1 when none does. */
-int rw_signer_identify(rw_signer_t *s, const rw_keys_t *keys);
+int rw_control_signer_identify(rw_signer_t *s, const rw_keys_t *keys);
 /* Signs a control message; writes the base64 signature to sig (at least
  * RW_SIG_B64_MAX bytes). Returns 0 or -1. */
-int rw_signer_sign(const rw_signer_t *s, const char *action, const void *value, size_t len,
-                   char *sig, size_t siglen);
+int rw_control_signer_sign(const rw_signer_t *s, const char *action, const void *value, size_t len,
+                           char *sig, size_t siglen);
 
 /* The signer of the config: rulesets.signing_key_file, with rulesets.key_id or
  * else the id under which rulesets.keys_file holds its public half. Returns a
- * new signer (free with rw_signer_destroy), or NULL with err filled (also when
+ * new signer (free with rw_control_signer_destroy), or NULL with err filled (also when
  * the config names no signing key). */
-rw_signer_t *rw_signer_from_config(const rw_config_t *cfg, rw_error_t *err);
+rw_signer_t *rw_control_signer_from_config(const rw_config_t *cfg, rw_error_t *err);
 
 /* Checks a control message's signature (key_id and sig from its headers, NULL
  * when missing). Returns 0 when key key_id signed action and value; else -1
  * with why filled ("unsigned", "unknown key id", "bad signature"). */
-int rw_keys_verify(const rw_keys_t *k, const char *key_id, const char *sig, const char *action,
-                   const void *value, size_t len, char *why, size_t whylen);
+int rw_control_keys_verify(const rw_keys_t *k, const char *key_id, const char *sig,
+                           const char *action, const void *value, size_t len, char *why,
+                           size_t whylen);
 
 /* The sha256 of the shadow candidate that the control topic of cfg leaves (the
  * last "shadow" push not promoted or dropped since, and signed by one of keys
@@ -87,7 +88,7 @@ rd_kafka_resp_err_t rw_control_produce(rd_kafka_t *p, const char *topic, const c
  * numbers (leading zeros ignored), every other byte by its value; a version
  * that is the start of a longer one is older. So 2026-11-27.2 < 2026-11-27.10
  * < 2026-11-28 and v9 < v10. */
-int rw_version_cmp(const char *a, const char *b);
+int rw_control_version_cmp(const char *a, const char *b);
 
 /* What a ruleset may hold, from any source (file, push, SIGHUP). */
 typedef struct rw_ruleset_limits {
@@ -96,14 +97,14 @@ typedef struct rw_ruleset_limits {
     int64_t max_window_ms; /* a rule's window */
 } rw_ruleset_limits_t;
 /* The limits of the config's "rulesets". */
-rw_ruleset_limits_t rw_ruleset_limits_of(const rw_config_t *cfg);
+rw_ruleset_limits_t rw_control_limits_of(const rw_config_t *cfg);
 /* Loads a ruleset (rw_ruleset_load) within limits: text over max_bytes is not
  * parsed. Returns a new ruleset, or NULL with errs filled. */
-rw_ruleset_t *rw_ruleset_load_limited(const char *text, size_t len, const char *source,
+rw_ruleset_t *rw_control_ruleset_load(const char *text, size_t len, const char *source,
                                       const rw_ruleset_limits_t *l, rw_errors_t *errs);
 /* Adds an error to errs for each limit rs (loaded from len bytes, named
  * source) passes. Returns the number of errors added. */
-size_t rw_ruleset_limits_check(const rw_ruleset_t *rs, size_t len, const char *source,
+size_t rw_control_limits_check(const rw_ruleset_t *rs, size_t len, const char *source,
                                const rw_ruleset_limits_t *l, rw_errors_t *errs);
 
 /* ---- group agreement ---------------------------------------------------------------- */

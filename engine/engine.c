@@ -1194,7 +1194,7 @@ static rw_ruleset_t *ruleset_from(engine_t *e, const char *text, size_t len, con
                                   const char *source, const char *target) {
     rw_errors_t errs;
     rw_errors_init(&errs);
-    rw_ruleset_t *rs = rw_ruleset_load_limited(text, len, where, &e->limits, &errs);
+    rw_ruleset_t *rs = rw_control_ruleset_load(text, len, where, &e->limits, &errs);
     if (!rs) {
         /* Name what was refused as well as the text allows. */
         json_t *j = json_loadb(text, len, 0, NULL);
@@ -1247,10 +1247,10 @@ static void refuse(engine_t *e, const char *target, const char *source, const ch
 }
 
 /* Whether rs may follow the live version the group last took from the control
- * topic: versions only grow along it (rw_version_cmp). Audits a refusal. */
+ * topic: versions only grow along it (rw_control_version_cmp). Audits a refusal. */
 static bool version_newer(engine_t *e, const rw_ruleset_t *rs, const char *target,
                           const char *source, const char *where) {
-    if (!e->topic_version || rw_version_cmp(rs->version, e->topic_version) > 0)
+    if (!e->topic_version || rw_control_version_cmp(rs->version, e->topic_version) > 0)
         return true;
     char why[700];
     snprintf(why, sizeof(why),
@@ -1276,11 +1276,13 @@ static void reload_file(engine_t *e) {
     char line[1024];
     rw_error_t err;
     rw_error_clear(&err);
-    rw_keys_t *keys = cfg->rules_keys_file ? rw_keys_load(cfg->rules_keys_file, &err) : NULL;
+    rw_keys_t *keys =
+        cfg->rules_keys_file ? rw_control_keys_load(cfg->rules_keys_file, &err) : NULL;
     if (keys) {
-        rw_keys_destroy(e->keys);
+        rw_control_keys_destroy(e->keys);
         e->keys = keys;
-        rw_log(RW_LOG_INFO, "SIGHUP: %zu keys from %s", rw_keys_count(keys), cfg->rules_keys_file);
+        rw_log(RW_LOG_INFO, "SIGHUP: %zu keys from %s", rw_control_keys_count(keys),
+               cfg->rules_keys_file);
     } else if (cfg->rules_keys_file) {
         rw_error_format(&err, line, sizeof(line));
         rw_log(RW_LOG_ERROR, "SIGHUP: the keys stay as they were: %s", line);
@@ -1323,7 +1325,7 @@ static void reload_file(engine_t *e) {
         rw_log(RW_LOG_INFO,
                "SIGHUP: published %s (version %s, key %s) on %s: every engine of group %s "
                "applies it",
-               cfg->rules, rs->version, rw_signer_key_id(e->signer), cfg->control_topic,
+               cfg->rules, rs->version, rw_control_signer_key_id(e->signer), cfg->control_topic,
                cfg->group_id);
     }
     rw_ruleset_destroy(rs);
@@ -1396,8 +1398,8 @@ static void control_apply(engine_t *e, const rd_kafka_message_t *m) {
     bool shadow = strcmp(action, "shadow") == 0, load = shadow || strcmp(action, "load") == 0;
     const char *target = shadow || strcmp(action, "drop-shadow") == 0 ? "shadow" : "live";
     e->key_id = has_key ? key_id : NULL;
-    if (rw_keys_verify(e->keys, has_key ? key_id : NULL, has_sig ? sig : NULL, action, value,
-                       m->len, why, sizeof(why))) {
+    if (rw_control_keys_verify(e->keys, has_key ? key_id : NULL, has_sig ? sig : NULL, action,
+                               value, m->len, why, sizeof(why))) {
         /* Name what was refused as well as the text allows. */
         json_t *j = load ? json_loadb(value, m->len, 0, NULL) : NULL;
         uint8_t dig[32];
@@ -1610,18 +1612,18 @@ static rw_ruleset_t *control_setup(engine_t *e, rw_errors_t *errs) {
     char host[256] = "";
     gethostname(host, sizeof(host) - 1);
     snprintf(e->engine_id, sizeof(e->engine_id), "%s/%d", host, (int)getpid());
-    e->limits = rw_ruleset_limits_of(cfg);
+    e->limits = rw_control_limits_of(cfg);
     rw_error_t err;
     rw_error_clear(&err);
     size_t len;
     char *text = NULL;
-    if ((cfg->rules_keys_file && !(e->keys = rw_keys_load(cfg->rules_keys_file, &err))) ||
-        (cfg->rules_signing_key_file && !(e->signer = rw_signer_from_config(cfg, &err))) ||
+    if ((cfg->rules_keys_file && !(e->keys = rw_control_keys_load(cfg->rules_keys_file, &err))) ||
+        (cfg->rules_signing_key_file && !(e->signer = rw_control_signer_from_config(cfg, &err))) ||
         !(text = rw_file_read(cfg->rules, &len, &err))) {
         rw_errors_add(errs, &err);
         return NULL;
     }
-    rw_ruleset_t *rs = rw_ruleset_load_limited(text, len, cfg->rules, &e->limits, errs);
+    rw_ruleset_t *rs = rw_control_ruleset_load(text, len, cfg->rules, &e->limits, errs);
     free(text);
     if (rs)
         snprintf(e->file_sha, sizeof(e->file_sha), "%s", rs->sha256);
@@ -1630,8 +1632,8 @@ static rw_ruleset_t *control_setup(engine_t *e, rw_errors_t *errs) {
 }
 
 static void control_fini(engine_t *e) {
-    rw_keys_destroy(e->keys);
-    rw_signer_destroy(e->signer);
+    rw_control_keys_destroy(e->keys);
+    rw_control_signer_destroy(e->signer);
     rw_group_destroy(e->group);
     free(e->topic_version);
     e->keys = NULL;

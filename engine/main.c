@@ -350,7 +350,7 @@ static int rules_control(const rules_args_t *ra) {
         rw_config_set(&cfg.rules_signing_key_file, ra->key);
     if (ra->key_id)
         rw_config_set(&cfg.rules_key_id, ra->key_id);
-    if (!(signer = rw_signer_from_config(&cfg, &err))) {
+    if (!(signer = rw_control_signer_from_config(&cfg, &err))) {
         rw_error_format(&err, line, sizeof(line));
         fprintf(stderr, "riskwarn rules %s: %s\n", action, line);
         goto out;
@@ -366,8 +366,8 @@ static int rules_control(const rules_args_t *ra) {
         }
         rw_errors_t errs;
         rw_errors_init(&errs);
-        rw_ruleset_limits_t lim = rw_ruleset_limits_of(&cfg);
-        rw_ruleset_t *rs = rw_ruleset_load_limited(text, len, file, &lim, &errs);
+        rw_ruleset_limits_t lim = rw_control_limits_of(&cfg);
+        rw_ruleset_t *rs = rw_control_ruleset_load(text, len, file, &lim, &errs);
         if (!rs) {
             rw_errors_print(&errs, stderr);
             rw_errors_fini(&errs);
@@ -383,9 +383,10 @@ static int rules_control(const rules_args_t *ra) {
         rw_error_t ferr;
         rw_error_clear(&ferr);
         rd_kafka_conf_t *cconf = rw_kafka_conf_new(&cfg, &ferr);
-        rw_keys_t *keys = cfg.rules_keys_file ? rw_keys_load(cfg.rules_keys_file, &err) : NULL;
+        rw_keys_t *keys =
+            cfg.rules_keys_file ? rw_control_keys_load(cfg.rules_keys_file, &err) : NULL;
         int found = cconf ? rw_control_shadow_find(&cfg, cconf, keys, sha, &ferr) : ferr.code;
-        rw_keys_destroy(keys);
+        rw_control_keys_destroy(keys);
         if (found) {
             fprintf(stderr, "riskwarn rules %s: %s\n", action,
                     found != RW_ERR_NOT_FOUND ? ferr.text
@@ -421,12 +422,12 @@ static int rules_control(const rules_args_t *ra) {
     }
     printf("%s: sent \"%s\" signed with key %s to %s; every engine applies it and writes an "
            "audit record to %s\n",
-           action, act, rw_signer_key_id(signer), cfg.control_topic, cfg.audit_topic);
+           action, act, rw_control_signer_key_id(signer), cfg.control_topic, cfg.audit_topic);
     rc = RW_EXIT_OK;
 out:
     if (p)
         rd_kafka_destroy(p);
-    rw_signer_destroy(signer);
+    rw_control_signer_destroy(signer);
     free(text);
     rw_config_fini(&cfg);
     rw_plugins_unload_all();

@@ -11,7 +11,7 @@
 
 static rw_keys_t *keys_of(const char *json, rw_error_t *err) {
     rw_error_clear(err);
-    return rw_keys_load(h_tmpfile(".json", json), err);
+    return rw_control_keys_load(h_tmpfile(".json", json), err);
 }
 
 START_TEST(test_control_signatures_verify_and_refuse) {
@@ -23,54 +23,59 @@ START_TEST(test_control_signatures_verify_and_refuse) {
     rw_error_t err;
     rw_keys_t *keys = keys_of(json, &err);
     ck_assert_msg(keys != NULL, "%s", err.text);
-    ck_assert_uint_eq(rw_keys_count(keys), 1);
+    ck_assert_uint_eq(rw_control_keys_count(keys), 1);
 
-    rw_signer_t *a = rw_signer_load(a_path, NULL, &err);
+    rw_signer_t *a = rw_control_signer_load(a_path, NULL, &err);
     ck_assert_ptr_nonnull(a);
-    ck_assert_ptr_null(rw_signer_key_id(a));
-    ck_assert_int_eq(rw_signer_identify(a, keys), 0);
-    ck_assert_str_eq(rw_signer_key_id(a), "k-a");
+    ck_assert_ptr_null(rw_control_signer_key_id(a));
+    ck_assert_int_eq(rw_control_signer_identify(a, keys), 0);
+    ck_assert_str_eq(rw_control_signer_key_id(a), "k-a");
     const char *v = "{\"ruleset\": \"x\"}";
-    ck_assert_int_eq(rw_signer_sign(a, "load", v, strlen(v), sig, sizeof(sig)), 0);
-    ck_assert_int_eq(rw_keys_verify(keys, "k-a", sig, "load", v, strlen(v), why, sizeof(why)), 0);
+    ck_assert_int_eq(rw_control_signer_sign(a, "load", v, strlen(v), sig, sizeof(sig)), 0);
+    ck_assert_int_eq(
+        rw_control_keys_verify(keys, "k-a", sig, "load", v, strlen(v), why, sizeof(why)), 0);
     /* The action, the value and the key id are all signed. */
-    ck_assert_int_eq(rw_keys_verify(keys, "k-a", sig, "shadow", v, strlen(v), why, sizeof(why)),
-                     -1);
+    ck_assert_int_eq(
+        rw_control_keys_verify(keys, "k-a", sig, "shadow", v, strlen(v), why, sizeof(why)), -1);
     ck_assert_ptr_nonnull(strstr(why, "bad signature"));
-    ck_assert_int_eq(rw_keys_verify(keys, "k-a", sig, "load", v, strlen(v) - 1, why, sizeof(why)),
-                     -1);
-    ck_assert_int_eq(rw_keys_verify(keys, "k-b", sig, "load", v, strlen(v), why, sizeof(why)), -1);
+    ck_assert_int_eq(
+        rw_control_keys_verify(keys, "k-a", sig, "load", v, strlen(v) - 1, why, sizeof(why)), -1);
+    ck_assert_int_eq(
+        rw_control_keys_verify(keys, "k-b", sig, "load", v, strlen(v), why, sizeof(why)), -1);
     ck_assert_ptr_nonnull(strstr(why, "not in rulesets.keys_file"));
-    ck_assert_int_eq(rw_keys_verify(keys, NULL, NULL, "load", v, strlen(v), why, sizeof(why)), -1);
+    ck_assert_int_eq(
+        rw_control_keys_verify(keys, NULL, NULL, "load", v, strlen(v), why, sizeof(why)), -1);
     ck_assert_ptr_nonnull(strstr(why, "unsigned"));
-    ck_assert_int_eq(rw_keys_verify(keys, "k-a", "AAAA", "load", v, strlen(v), why, sizeof(why)),
-                     -1);
-    ck_assert_int_eq(rw_keys_verify(NULL, "k-a", sig, "load", v, strlen(v), why, sizeof(why)), -1);
+    ck_assert_int_eq(
+        rw_control_keys_verify(keys, "k-a", "AAAA", "load", v, strlen(v), why, sizeof(why)), -1);
+    ck_assert_int_eq(
+        rw_control_keys_verify(NULL, "k-a", sig, "load", v, strlen(v), why, sizeof(why)), -1);
     ck_assert_ptr_nonnull(strstr(why, "no rulesets.keys_file"));
 
     /* Another key claiming k-a's id does not pass. */
-    rw_signer_t *b = rw_signer_load(b_path, "k-a", &err);
+    rw_signer_t *b = rw_control_signer_load(b_path, "k-a", &err);
     ck_assert_ptr_nonnull(b);
-    ck_assert_int_eq(rw_signer_identify(b, keys), -1);
-    ck_assert_int_eq(rw_signer_sign(b, "load", v, strlen(v), sig, sizeof(sig)), 0);
-    ck_assert_int_eq(rw_keys_verify(keys, "k-a", sig, "load", v, strlen(v), why, sizeof(why)), -1);
+    ck_assert_int_eq(rw_control_signer_identify(b, keys), -1);
+    ck_assert_int_eq(rw_control_signer_sign(b, "load", v, strlen(v), sig, sizeof(sig)), 0);
+    ck_assert_int_eq(
+        rw_control_keys_verify(keys, "k-a", sig, "load", v, strlen(v), why, sizeof(why)), -1);
 
     /* Rotation: both keys in the file, each verifies under its own id. */
-    rw_keys_destroy(keys);
+    rw_control_keys_destroy(keys);
     snprintf(json, sizeof(json),
              "{\"keys\": [{\"id\": \"k-a\", \"public_key\": \"%s\"},\n"
              "           {\"id\": \"k-b\", \"public_key\": \"%s\"}]}",
              pa, pb);
     keys = keys_of(json, &err);
     ck_assert_ptr_nonnull(keys);
-    rw_signer_destroy(b);
-    b = rw_signer_load(b_path, "k-b", &err);
-    ck_assert_int_eq(rw_signer_sign(b, "promote", v, strlen(v), sig, sizeof(sig)), 0);
-    ck_assert_int_eq(rw_keys_verify(keys, "k-b", sig, "promote", v, strlen(v), why, sizeof(why)),
-                     0);
-    rw_signer_destroy(a);
-    rw_signer_destroy(b);
-    rw_keys_destroy(keys);
+    rw_control_signer_destroy(b);
+    b = rw_control_signer_load(b_path, "k-b", &err);
+    ck_assert_int_eq(rw_control_signer_sign(b, "promote", v, strlen(v), sig, sizeof(sig)), 0);
+    ck_assert_int_eq(
+        rw_control_keys_verify(keys, "k-b", sig, "promote", v, strlen(v), why, sizeof(why)), 0);
+    rw_control_signer_destroy(a);
+    rw_control_signer_destroy(b);
+    rw_control_keys_destroy(keys);
 }
 END_TEST
 
@@ -107,9 +112,9 @@ START_TEST(test_control_keys_file_errors_are_placed) {
              pa);
     rw_keys_t *k = keys_of(json, &err);
     ck_assert_msg(k != NULL, "%s", err.text);
-    rw_keys_destroy(k);
+    rw_control_keys_destroy(k);
     rw_error_clear(&err);
-    ck_assert_ptr_null(rw_signer_load(h_tmpfile(".pem", "not a key\n"), "a", &err));
+    ck_assert_ptr_null(rw_control_signer_load(h_tmpfile(".pem", "not a key\n"), "a", &err));
     ck_assert_ptr_nonnull(strstr(err.text, "not an Ed25519 private key"));
 }
 END_TEST
@@ -122,12 +127,12 @@ START_TEST(test_control_version_order) {
     size_t n = sizeof(rising) / sizeof(*rising);
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < n; j++) {
-            int c = rw_version_cmp(rising[i], rising[j]);
+            int c = rw_control_version_cmp(rising[i], rising[j]);
             int want = i < j ? -1 : i > j ? 1 : 0;
             ck_assert_msg(c == want, "%s vs %s: %d", rising[i], rising[j], c);
         }
-    ck_assert_int_eq(rw_version_cmp("v010", "v10"), 0);
-    ck_assert_int_eq(rw_version_cmp("", "0"), -1);
+    ck_assert_int_eq(rw_control_version_cmp("v010", "v10"), 0);
+    ck_assert_int_eq(rw_control_version_cmp("", "0"), -1);
 }
 END_TEST
 
@@ -144,7 +149,7 @@ START_TEST(test_control_limits_refuse_with_reasons) {
     rw_ruleset_limits_t l = {20, 1 << 20, 30LL * 86400000};
     rw_errors_t errs;
     rw_errors_init(&errs);
-    ck_assert_ptr_null(rw_ruleset_load_limited(b.data, b.len, "big.json", &l, &errs));
+    ck_assert_ptr_null(rw_control_ruleset_load(b.data, b.len, "big.json", &l, &errs));
     ck_assert_uint_eq(errs.n, 2);
     ck_assert_ptr_nonnull(strstr(errs.items[0].text, "30 rules, over the limit of 20"));
     ck_assert_ptr_nonnull(strstr(errs.items[1].text, "rule r7: its window"));
@@ -152,13 +157,13 @@ START_TEST(test_control_limits_refuse_with_reasons) {
     /* Too many bytes: refused before parsing. */
     l.max_bytes = 100;
     rw_errors_init(&errs);
-    ck_assert_ptr_null(rw_ruleset_load_limited(b.data, b.len, "big.json", &l, &errs));
+    ck_assert_ptr_null(rw_control_ruleset_load(b.data, b.len, "big.json", &l, &errs));
     ck_assert_uint_eq(errs.n, 1);
     ck_assert_ptr_nonnull(strstr(errs.items[0].text, "over the limit of 100"));
     rw_errors_fini(&errs);
     l = (rw_ruleset_limits_t){30, 1 << 20, 40LL * 86400000};
     rw_errors_init(&errs);
-    rw_ruleset_t *rs = rw_ruleset_load_limited(b.data, b.len, "big.json", &l, &errs);
+    rw_ruleset_t *rs = rw_control_ruleset_load(b.data, b.len, "big.json", &l, &errs);
     ck_assert_ptr_nonnull(rs);
     rw_ruleset_destroy(rs);
     rw_errors_fini(&errs);
@@ -223,10 +228,10 @@ START_TEST(test_control_config_keys_and_check) {
     ck_assert_uint_eq(c.rules_max_rules, 5);
     ck_assert_uint_eq(c.rules_max_bytes, 1048576);
     ck_assert_int_eq(c.rules_heartbeat_ms, 1000);
-    rw_signer_t *s = rw_signer_from_config(&c, &err);
+    rw_signer_t *s = rw_control_signer_from_config(&c, &err);
     ck_assert_ptr_nonnull(s);
-    ck_assert_str_eq(rw_signer_key_id(s), "k1"); /* found in the keys file */
-    rw_signer_destroy(s);
+    ck_assert_str_eq(rw_control_signer_key_id(s), "k1"); /* found in the keys file */
+    rw_control_signer_destroy(s);
     rw_config_fini(&c);
     /* check: the ruleset (8 rules) is over max_rules 5; the keys are named. */
     const char *check[] = {"check", "-c", cfg, NULL};

@@ -89,13 +89,13 @@ static void control_send(const char *brokers, const char *action, const char *va
                          const char *key_path, const char *key_id) {
     rw_error_t err;
     rw_error_clear(&err);
-    rw_signer_t *s = key_path ? rw_signer_load(key_path, key_id, &err) : NULL;
+    rw_signer_t *s = key_path ? rw_control_signer_load(key_path, key_id, &err) : NULL;
     ck_assert(!key_path || s);
     rd_kafka_t *prod = h_producer(brokers);
     ck_assert_int_eq(rw_control_produce(prod, "risk.rules", action, value, strlen(value), s), 0);
     ck_assert_int_eq(rd_kafka_flush(prod, h_ms(10000)), 0);
     rd_kafka_destroy(prod);
-    rw_signer_destroy(s);
+    rw_control_signer_destroy(s);
 }
 
 /* Audit records matching action / target / source / version (NULL: any). */
