@@ -1,7 +1,7 @@
 /* The ruleset control path, apart from Kafka: the keys that sign control
  * messages, signing and checking signatures, the order of ruleset versions,
- * the limits a ruleset must keep, and whether the engines of a group agree on
- * the ruleset they run. The engine (engine.c) and `riskwarn rules push`
+ * and the limits a ruleset must keep (whether the engines of a group agree on
+ * the ruleset they run: group.h). The engine (engine.c) and `riskwarn rules push`
  * (main.c) use it; README, "Changing rules without a restart", describes it. */
 #ifndef RW_CONTROL_H
 #define RW_CONTROL_H
@@ -106,24 +106,5 @@ rw_ruleset_t *rw_control_ruleset_load(const char *text, size_t len, const char *
  * source) passes. Returns the number of errors added. */
 size_t rw_control_limits_check(const rw_ruleset_t *rs, size_t len, const char *source,
                                const rw_ruleset_limits_t *l, rw_errors_t *errs);
-
-/* ---- group agreement ---------------------------------------------------------------- */
-
-/* The live rulesets the other engines of the group say they run (heartbeats
- * on the audit topic), to find when the group disagrees. */
-typedef struct rw_group rw_group_t;
-/* self: this engine's id (copied); its own heartbeats are ignored. */
-rw_group_t *rw_group_new(const char *self);
-void rw_group_destroy(rw_group_t *g);
-/* Records that engine runs sha (its version) at now (monotonic ms); sha NULL:
- * the engine stopped. */
-void rw_group_note(rw_group_t *g, const char *engine, const char *sha, const char *version,
-                   int64_t now);
-/* The number of engines heard from within stale_ms that run a live ruleset
- * other than sha, once they have done so for longer than grace_ms (a push
- * reaches engines at slightly different times). When not 0, why names one of
- * them. */
-size_t rw_group_disagreeing(rw_group_t *g, const char *sha, int64_t now, int64_t stale_ms,
-                            int64_t grace_ms, char *why, size_t whylen);
 
 #endif

@@ -5,6 +5,7 @@
 #include "control.h"
 #include "eval.h"
 #include "expr.h"
+#include "group.h"
 #include "log.h"
 #include "metrics.h"
 #include "plugin.h"

@@ -2,6 +2,7 @@
  * order, ruleset limits and group agreement. */
 #include "config.h"
 #include "control.h"
+#include "group.h"
 #include "harness.h"
 
 #include <check.h>
