@@ -86,9 +86,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_pause_partitions(rk, parts);
 }
 
-/* The number of partitions of the input topics; -1 with err filled. */
-static int partitions_count(rd_kafka_t *rk, const rw_config_t *cfg, int timeout_ms, char *err,
-                            size_t errlen) {
+/* The number of partitions of the input topics; RW_ERR_KAFKA with err filled. */
+static int partitions_count(rd_kafka_t *rk, const rw_config_t *cfg, int timeout_ms,
+                            rw_error_t *err) {
     int n = 0;
     for (size_t i = 0; i < cfg->n_input_topics; i++) {
         rd_kafka_topic_t *t = rd_kafka_topic_new(rk, cfg->input_topics[i], NULL);
@@ -98,10 +98,11 @@ static int partitions_count(rd_kafka_t *rk, const rw_config_t *cfg, int timeout_
         if (!e && (md->topic_cnt != 1 || md->topics[0].err))
             e = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
         if (e) {
-            snprintf(err, errlen, "topic %s: %s", cfg->input_topics[i], rd_kafka_err2str(e));
+            rw_error_fail(err, RW_ERR_KAFKA, "topic %s: %s", cfg->input_topics[i],
+                          rd_kafka_err2str(e));
             if (md)
                 rd_kafka_metadata_destroy(md);
-            return -1;
+            return RW_ERR_KAFKA;
         }
         n += md->topics[0].partition_cnt;
         rd_kafka_metadata_destroy(md);
@@ -165,10 +166,10 @@ static part_t *part_of(rd_kafka_topic_partition_list_t *l, const rd_kafka_messag
     return p ? p->opaque : NULL;
 }
 
-/* Reads the assigned ranges into the batch. Returns 0, or -1 with err filled. */
+/* Reads the assigned ranges into the batch. Returns 0, or a negative code with err
+ * filled. */
 static int read_all(rebuild_t *r, rd_kafka_t *rk, member_t *mb,
-                    rd_kafka_topic_partition_list_t *reading, int timeout_ms, char *err,
-                    size_t errlen) {
+                    rd_kafka_topic_partition_list_t *reading, int timeout_ms, rw_error_t *err) {
     atomic_int *stop = rw_stop_flag();
     int left = 0;
     for (int i = 0; i < reading->cnt; i++)
@@ -176,20 +177,19 @@ static int read_all(rebuild_t *r, rd_kafka_t *rk, member_t *mb,
     int64_t idle_since = rw_monotonic_ms();
     while (left > 0) {
         if (atomic_load(stop)) {
-            snprintf(err, errlen, "stopped by a signal");
-            return -1;
+            return rw_error_fail(err, RW_ERR_FAIL, "stopped by a signal");
         }
         if (mb->revoked) {
-            snprintf(err, errlen,
-                     "another member joined the group: stop every engine of the group first");
-            return -1;
+            return rw_error_fail(
+                err, RW_ERR_KAFKA,
+                "another member joined the group: stop every engine of the group first");
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
         if (!m) {
             if (rw_monotonic_ms() - idle_since > timeout_ms) {
-                snprintf(err, errlen, "Kafka gave nothing for %d s; %d partitions unread",
-                         timeout_ms / 1000, left);
-                return -1;
+                return rw_error_fail(err, RW_ERR_TIMEOUT,
+                                     "Kafka gave nothing for %d s; %d partitions unread",
+                                     timeout_ms / 1000, left);
             }
             continue;
         }
@@ -229,13 +229,12 @@ static int read_all(rebuild_t *r, rd_kafka_t *rk, member_t *mb,
  * err filled. */
 static rd_kafka_topic_partition_list_t *ranges(rebuild_t *r, rd_kafka_t *rk,
                                                const rd_kafka_topic_partition_list_t *assigned,
-                                               int64_t from, int timeout_ms, char *err,
-                                               size_t errlen) {
+                                               int64_t from, int timeout_ms, rw_error_t *err) {
     rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(assigned);
     rd_kafka_topic_partition_list_t *starts = rd_kafka_topic_partition_list_copy(assigned);
     rd_kafka_resp_err_t e = rd_kafka_committed(rk, committed, timeout_ms);
     if (e) {
-        snprintf(err, errlen, "the group's committed offsets: %s", rd_kafka_err2str(e));
+        rw_error_fail(err, RW_ERR_KAFKA, "the group's committed offsets: %s", rd_kafka_err2str(e));
         rd_kafka_topic_partition_list_destroy(committed);
         rd_kafka_topic_partition_list_destroy(starts);
         return NULL;
@@ -281,17 +280,13 @@ static void ranges_free(rd_kafka_topic_partition_list_t *l) {
 
 /* Joins the group and waits for its assignment; fails when another member
  * holds a partition. Returns the consumer, or NULL with err filled. */
-static rd_kafka_t *group_join(const rw_config_t *cfg, member_t *mb, int timeout_ms, char *err,
-                              size_t errlen) {
+static rd_kafka_t *group_join(const rw_config_t *cfg, member_t *mb, int timeout_ms,
+                              rw_error_t *err) {
     static const char *const defaults[] = {"session.timeout.ms", "6000", "heartbeat.interval.ms",
                                            "1000", NULL};
-    rw_error_t cerr;
-    rw_error_clear(&cerr);
-    rd_kafka_conf_t *conf = rw_kafka_conf_for(cfg, RW_KAFKA_CONSUMER, defaults, &cerr);
-    if (!conf) {
-        snprintf(err, errlen, "%s", cerr.text);
+    rd_kafka_conf_t *conf = rw_kafka_conf_for(cfg, RW_KAFKA_CONSUMER, defaults, err);
+    if (!conf)
         return NULL;
-    }
     static const char *const own[] = {"enable.auto.commit",
                                       "false",
                                       "enable.auto.offset.store",
@@ -299,19 +294,16 @@ static rd_kafka_t *group_join(const rw_config_t *cfg, member_t *mb, int timeout_
                                       "enable.partition.eof",
                                       "false",
                                       NULL};
-    if (rd_kafka_conf_set(conf, "group.id", cfg->group_id, err, errlen) != RD_KAFKA_CONF_OK) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    for (int i = 0; own[i]; i += 2)
-        if (rd_kafka_conf_set(conf, own[i], own[i + 1], err, errlen) != RD_KAFKA_CONF_OK) {
-            rd_kafka_conf_destroy(conf);
-            return NULL;
-        }
+    char kerr[512];
+    bool ok =
+        rd_kafka_conf_set(conf, "group.id", cfg->group_id, kerr, sizeof(kerr)) == RD_KAFKA_CONF_OK;
+    for (int i = 0; ok && own[i]; i += 2)
+        ok = rd_kafka_conf_set(conf, own[i], own[i + 1], kerr, sizeof(kerr)) == RD_KAFKA_CONF_OK;
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_opaque(conf, mb);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
+    rd_kafka_t *rk = ok ? rd_kafka_new(RD_KAFKA_CONSUMER, conf, kerr, sizeof(kerr)) : NULL;
     if (!rk) {
+        rw_error_fail(err, RW_ERR_KAFKA, "%s", kerr);
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
@@ -329,17 +321,17 @@ static rd_kafka_t *group_join(const rw_config_t *cfg, member_t *mb, int timeout_
         if (m)
             rd_kafka_message_destroy(m);
     }
-    int total = e ? -1 : partitions_count(rk, cfg, timeout_ms, err, errlen);
+    int total = e ? -1 : partitions_count(rk, cfg, timeout_ms, err);
     if (e)
-        snprintf(err, errlen, "subscribe: %s", rd_kafka_err2str(e));
+        rw_error_fail(err, RW_ERR_KAFKA, "subscribe: %s", rd_kafka_err2str(e));
     else if (total >= 0 && !mb->assigned)
-        snprintf(err, errlen, "no partitions of group %s assigned within %d s", cfg->group_id,
-                 timeout_ms / 1000);
+        rw_error_fail(err, RW_ERR_TIMEOUT, "no partitions of group %s assigned within %d s",
+                      cfg->group_id, timeout_ms / 1000);
     else if (total >= 0 && (mb->revoked || mb->assigned->cnt < total))
-        snprintf(err, errlen,
-                 "group %s has other members (they hold %d of its %d partitions): stop every "
-                 "engine of the group first",
-                 cfg->group_id, total - (mb->assigned ? mb->assigned->cnt : 0), total);
+        rw_error_fail(err, RW_ERR_KAFKA,
+                      "group %s has other members (they hold %d of its %d partitions): stop every "
+                      "engine of the group first",
+                      cfg->group_id, total - (mb->assigned ? mb->assigned->cnt : 0), total);
     else if (total >= 0)
         return rk;
     rd_kafka_consumer_close(rk);
@@ -372,9 +364,9 @@ static size_t counters_whole(rw_memstore_counter_t *c, size_t n, const char *fir
 }
 
 /* Writes the state built to Redis, with the counters of the calendar day that starts at
- * `day` and of the days after it. Returns 0, or -1 with err filled. */
+ * `day` and of the days after it. Returns 0, or RW_ERR_REDIS with err filled. */
 static int rebuilt_write(rebuild_t *r, const rd_kafka_topic_partition_list_t *reading, int64_t day,
-                         char *summary, size_t len, char *err, size_t errlen) {
+                         char *summary, size_t len, rw_error_t *err) {
     const rw_config_t *cfg = r->cfg;
     rw_batch_t *b = r->batch;
     /* Each partition's fence: the message before the committed offset. */
@@ -404,7 +396,7 @@ static int rebuilt_write(rebuild_t *r, const rd_kafka_topic_partition_list_t *re
     char what[256];
     int rc = rw_redisstore_rebuild(s, b, c, whole, what, sizeof(what));
     if (rc)
-        snprintf(err, errlen, "%s", s->last_error);
+        rc = rw_error_fail(err, RW_ERR_REDIS, "%s", s->last_error);
     else
         snprintf(summary, len, "%s (of the days from %s)", what, first_day);
     s->destroy(s);
@@ -458,24 +450,25 @@ static int rebuild_run(rebuild_t *r, int64_t since, int timeout_ms) {
     /* From the horizon before TIME's day: the state is exact at TIME, and so
      * are the counters of TIME's day and the days after it. */
     int64_t day = day_start(r->rs, since), from = day - horizon_ms(r->rs, day);
-    char err[512] = "", t_since[40], t_from[40];
+    char t_since[40], t_from[40];
+    rw_error_t err;
+    rw_error_clear(&err);
     rw_time_format(since, t_since, sizeof(t_since));
     rw_time_format(from, t_from, sizeof(t_from));
     member_t mb = {NULL, false};
-    rd_kafka_t *rk = group_join(cfg, &mb, timeout_ms, err, sizeof(err));
+    rd_kafka_t *rk = group_join(cfg, &mb, timeout_ms, &err);
     rd_kafka_topic_partition_list_t *reading =
-        rk ? ranges(r, rk, mb.assigned, from, timeout_ms, err, sizeof(err)) : NULL;
+        rk ? ranges(r, rk, mb.assigned, from, timeout_ms, &err) : NULL;
     int rc = RW_EXIT_RUNTIME;
     if (reading) {
         const char *e = reassign(rk, mb.assigned, reading);
         if (e)
-            snprintf(err, sizeof(err), "assign: %s", e);
-        else if (read_all(r, rk, &mb, reading, timeout_ms, err, sizeof(err)) == 0)
+            rw_error_fail(&err, RW_ERR_KAFKA, "assign: %s", e);
+        else if (read_all(r, rk, &mb, reading, timeout_ms, &err) == 0)
             rc = RW_EXIT_OK;
     }
     char summary[512] = "";
-    if (rc == RW_EXIT_OK &&
-        rebuilt_write(r, reading, day, summary, sizeof(summary), err, sizeof(err)))
+    if (rc == RW_EXIT_OK && rebuilt_write(r, reading, day, summary, sizeof(summary), &err))
         rc = RW_EXIT_RUNTIME;
     if (rc == RW_EXIT_OK)
         fprintf(stderr,
@@ -485,7 +478,7 @@ static int rebuild_run(rebuild_t *r, int64_t since, int timeout_ms) {
                 cfg->group_id, r->rs->name, r->rs->version, t_since, r->read, r->dead, reading->cnt,
                 t_from, r->by_time, r->from_start, summary);
     else
-        fprintf(stderr, "riskwarn rebuild: %s; nothing written\n", err);
+        fprintf(stderr, "riskwarn rebuild: %s; nothing written\n", err.text);
     ranges_free(reading);
     if (mb.assigned)
         rd_kafka_topic_partition_list_destroy(mb.assigned);

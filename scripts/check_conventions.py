@@ -40,11 +40,6 @@ CMD_FILES = {"check", "demo", "replay", "stats", "tail", "pseudonym_cmd", "rebui
 
 # Not converted yet: (kind, file, name). Shrinks to nothing.
 KNOWN = {
-    ("errparam", "rebuild.c", "group_join"),
-    ("errparam", "rebuild.c", "partitions_count"),
-    ("errparam", "rebuild.c", "ranges"),
-    ("errparam", "rebuild.c", "read_all"),
-    ("errparam", "rebuild.c", "rebuilt_write"),
     ("lasterror", "store.h", "last_error"),
     ("name", "ruleset.c", "rw_expr_number"),
     ("name", "ruleset.c", "rw_match_eval"),
