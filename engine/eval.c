@@ -973,14 +973,14 @@ void rw_batch_plan(rw_batch_t *b) {
             const rw_rule_t *rule = &rs->rules[r];
             bool windowed = rule->window_ms > 0 && rule->module->record;
             /* A window fed by other events: record those first. */
-            if (windowed && rule->feed && rw_match_eval(rule->feed, it->event)) {
+            if (windowed && rule->feed && rw_rule_match(rule->feed, it->event)) {
                 rw_cand_t c = {(uint32_t)i, (uint32_t)r, RW_CAND_RECORD, 0,    SIZE_MAX, SIZE_MAX,
                                NULL,        NULL,        NULL,           NULL, NULL};
                 if ((c.ws = plan_record(b, (uint32_t)r, it, rule->feed_key, &c.rec_off)))
                     cand_add(b, &c);
             }
             rw_field_skip_take(NULL);
-            if (!rw_match_eval(&rule->match, it->event)) {
+            if (!rw_rule_match(&rule->match, it->event)) {
                 /* Failed for a field's type alone (a number sent as a string): a skip. */
                 int why = rw_field_skip_take(NULL);
                 if (why != RW_SKIP_NONE) {
@@ -993,9 +993,9 @@ void rw_batch_plan(rw_batch_t *b) {
                 /* A rule that tracks cases: opening and closing events only. */
                 rw_cand_t c = {(uint32_t)i, (uint32_t)r, 0,    0,    SIZE_MAX, SIZE_MAX,
                                NULL,        NULL,        NULL, NULL, NULL};
-                if (rw_match_eval(rule->case_open, it->event))
+                if (rw_rule_match(rule->case_open, it->event))
                     c.flags |= RW_CAND_OPEN;
-                if (rw_match_eval(rule->case_close, it->event))
+                if (rw_rule_match(rule->case_close, it->event))
                     c.flags |= RW_CAND_CLOSE;
                 if (c.flags && rw_field_text(it->event, rule->case_key, text, sizeof(text)) > 0) {
                     c.kase = rw_batch_case(b, (uint32_t)r, text);

@@ -232,7 +232,7 @@ static bool cond_eval(const rw_cond_t *c, const json_t *event, int *why) {
     return ok;
 }
 
-bool rw_match_eval(const rw_match_t *m, const json_t *event) {
+bool rw_rule_match(const rw_match_t *m, const json_t *event) {
     int soft = RW_SKIP_NONE;
     const rw_field_t *soft_field = NULL;
     for (size_t i = 0; i < m->n; i++) {
@@ -435,7 +435,7 @@ const rw_match_t *rw_setup_match_at(rw_setup_t *s, const json_t *match, const ch
 }
 
 int rw_match_test(const rw_match_t *m, const json_t *event) {
-    return rw_match_eval(m, event) ? 1 : 0;
+    return rw_rule_match(m, event) ? 1 : 0;
 }
 
 const rw_expr_t *rw_setup_expr(rw_setup_t *s, const char *text, char *err, size_t errlen) {

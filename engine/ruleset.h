@@ -161,7 +161,7 @@ int rw_module_check(const rw_module_t *m, rw_error_t *err);
 void rw_module_print(const rw_module_t *m, FILE *out);
 
 /* Per-event helpers, used by evaluation. */
-bool rw_match_eval(const rw_match_t *m, const json_t *event);
+bool rw_rule_match(const rw_match_t *m, const json_t *event);
 /* The level a measure reaches on a rule's thresholds. */
 int rw_rule_level(const rw_rule_t *r, double measure);
 /* The masked form of a key's text (rw_field_text of key f): each part of a composite key

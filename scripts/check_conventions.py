@@ -42,7 +42,6 @@ CMD_FILES = {"check", "demo", "replay", "stats", "tail", "pseudonym_cmd", "rebui
 KNOWN = {
     ("lasterror", "store.h", "last_error"),
     ("name", "ruleset.c", "rw_expr_number"),
-    ("name", "ruleset.c", "rw_match_eval"),
     ("name", "ruleset.c", "rw_match_test"),
     ("name", "ruleset.c", "rw_setup_calendar"),
     ("name", "ruleset.c", "rw_setup_cases"),
