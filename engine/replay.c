@@ -319,7 +319,44 @@ const rw_cli_opt_t rw_replay_opts[] = {
      "(without it, the built-in schema and 1 MiB)"},
     {0, NULL, NULL, NULL}};
 
-// NOLINTNEXTLINE(readability-function-cognitive-complexity): still to be split
+/* Feeds every non-empty line of in to each of the n_runs runs, REPLAY_BATCH lines
+ * at a time; without comparing, the first run prints its alerts to stdout. */
+static void replay_stream(run_t *runs, size_t n_runs, FILE *in, bool comparing) {
+    char *lines[REPLAY_BATCH];
+    size_t n = 0;
+    long long lineno = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    for (bool more = true; more;) {
+        len = getline(&line, &cap, in);
+        more = len >= 0;
+        if (more) {
+            lineno++;
+            while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+                len--;
+            if (len == 0)
+                continue;
+            lines[n] = rw_strndup(line, (size_t)len);
+            /* Read now: the wall clock bounds how far ahead an event may be. */
+            rw_msg_t m = {"replay", 0, lineno - 1, lines[n], (size_t)len, rw_now_ms(), 0, NULL, 0};
+            for (size_t r = 0; r < n_runs; r++)
+                rw_batch_add(runs[r].batch, &m);
+            n++;
+        }
+        if (n == REPLAY_BATCH || (!more && n)) {
+            for (size_t r = 0; r < n_runs; r++) {
+                run_batch(&runs[r], comparing ? NULL : stdout, r == 0);
+                rw_batch_reset(runs[r].batch, runs[r].rs);
+            }
+            for (size_t i = 0; i < n; i++)
+                free(lines[i]);
+            n = 0;
+        }
+    }
+    free(line);
+}
+
 int rw_cmd_replay(int argc, char **argv) {
     const char *rules = NULL, *compare = NULL, *input = NULL, *mdir = NULL, *redis = NULL,
                *config = NULL;
@@ -378,39 +415,7 @@ int rw_cmd_replay(int argc, char **argv) {
         fprintf(stderr, "riskwarn replay: %s: %s\n", input, strerror(errno));
         goto out;
     }
-    char *lines[REPLAY_BATCH];
-    size_t n = 0;
-    long long lineno = 0;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    for (bool more = true; more;) {
-        len = getline(&line, &cap, in);
-        more = len >= 0;
-        if (more) {
-            lineno++;
-            while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-                len--;
-            if (len == 0)
-                continue;
-            lines[n] = rw_strndup(line, (size_t)len);
-            /* Read now: the wall clock bounds how far ahead an event may be. */
-            rw_msg_t m = {"replay", 0, lineno - 1, lines[n], (size_t)len, rw_now_ms(), 0, NULL, 0};
-            for (size_t r = 0; r < n_runs; r++)
-                rw_batch_add(runs[r].batch, &m);
-            n++;
-        }
-        if (n == REPLAY_BATCH || (!more && n)) {
-            for (size_t r = 0; r < n_runs; r++) {
-                run_batch(&runs[r], compare ? NULL : stdout, r == 0);
-                rw_batch_reset(runs[r].batch, runs[r].rs);
-            }
-            for (size_t i = 0; i < n; i++)
-                free(lines[i]);
-            n = 0;
-        }
-    }
-    free(line);
+    replay_stream(runs, n_runs, in, compare != NULL);
     fflush(stdout);
     if (compare)
         compare_print(&runs[0], &runs[1], as_json);
