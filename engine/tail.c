@@ -68,7 +68,47 @@ const rw_cli_opt_t rw_tail_opts[] = {
     {TAIL_END, "until-end", NULL, "stop once every partition is read to its end"},
     {0, NULL, NULL, NULL}};
 
-// NOLINTNEXTLINE(readability-function-cognitive-complexity): still to be split
+/* Prints the alerts at min_level or above that c reads from its parts partitions
+ * until a signal stops it or, with until_end, every partition is read to its end. */
+static void tail_follow(rd_kafka_t *c, int parts, int min_level, bool as_json, bool until_end) {
+    rw_signals_install();
+    atomic_int *stop = rw_stop_flag();
+    bool color = !as_json && isatty(1);
+    bool *eof = rw_calloc((size_t)parts, sizeof(bool)); /* partitions read to their end */
+    rw_buf_t line;
+    rw_buf_init(&line);
+    while (!atomic_load(stop)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 200);
+        if (!m)
+            continue;
+        if (m->partition >= 0 && m->partition < parts)
+            eof[m->partition] = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            rd_kafka_message_destroy(m);
+            int done = 0;
+            for (int i = 0; i < parts; i++)
+                done += eof[i];
+            if (until_end && done == parts)
+                break;
+            continue;
+        }
+        if (!m->err && alert_level(m->payload, m->len) >= min_level) {
+            if (as_json) {
+                fwrite(m->payload, 1, m->len, stdout);
+                fputc('\n', stdout);
+            } else {
+                rw_buf_reset(&line);
+                if (rw_alert_line(m->payload, m->len, color, &line) == 0)
+                    printf("%s\n", rw_buf_cstr(&line));
+            }
+            fflush(stdout);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rw_buf_fini(&line);
+    free(eof);
+}
+
 int rw_cmd_tail(int argc, char **argv) {
     const char *brokers = NULL, *cfg_path = NULL, *topic = NULL;
     int min_level = RW_LEVEL_LOW;
@@ -139,42 +179,7 @@ int rw_cmd_tail(int argc, char **argv) {
         rc = RW_EXIT_RUNTIME;
         goto out;
     }
-    rw_signals_install();
-    atomic_int *stop = rw_stop_flag();
-    bool color = !as_json && isatty(1);
-    bool *eof = rw_calloc((size_t)parts, sizeof(bool)); /* partitions read to their end */
-    rw_buf_t line;
-    rw_buf_init(&line);
-    while (!atomic_load(stop)) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 200);
-        if (!m)
-            continue;
-        if (m->partition >= 0 && m->partition < parts)
-            eof[m->partition] = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            rd_kafka_message_destroy(m);
-            int done = 0;
-            for (int i = 0; i < parts; i++)
-                done += eof[i];
-            if (until_end && done == parts)
-                break;
-            continue;
-        }
-        if (!m->err && alert_level(m->payload, m->len) >= min_level) {
-            if (as_json) {
-                fwrite(m->payload, 1, m->len, stdout);
-                fputc('\n', stdout);
-            } else {
-                rw_buf_reset(&line);
-                if (rw_alert_line(m->payload, m->len, color, &line) == 0)
-                    printf("%s\n", rw_buf_cstr(&line));
-            }
-            fflush(stdout);
-        }
-        rd_kafka_message_destroy(m);
-    }
-    rw_buf_fini(&line);
-    free(eof);
+    tail_follow(c, parts, min_level, as_json, until_end);
     rc = RW_EXIT_OK;
 out:
     if (c) {
