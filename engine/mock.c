@@ -101,7 +101,6 @@ static rd_kafka_resp_err_t line_produce(rd_kafka_t *p, char *line, size_t len, c
     return err;
 }
 
-// NOLINTNEXTLINE(readability-function-cognitive-complexity): still to be split
 long rw_mock_produce_file_at(rd_kafka_t *p, const char *path, const char *topic, bool event_time) {
     FILE *f = fopen(path, "rb");
     if (!f)
