@@ -210,7 +210,59 @@ const rw_cli_opt_t rw_demo_opts[] = {
     {DEMO_QUIET, "quiet", NULL, "no live feed: only the totals and the tables"},
     {0, NULL, NULL, NULL}};
 
-// NOLINTNEXTLINE(readability-function-size): still to be split
+/* Streams the sample events and the malformed lines to the cluster at bootstraps
+ * and says so; returns how many messages went out. */
+static long demo_stream(const char *bootstraps, const char *events, const char *bad, bool quiet) {
+    char err[512];
+    rd_kafka_conf_t *pc = rd_kafka_conf_new();
+    rw_kafka_conf_log(pc);
+    rd_kafka_conf_set(pc, "bootstrap.servers", bootstraps, err, sizeof(err));
+    rd_kafka_conf_set(pc, "linger.ms", "5", err, sizeof(err));
+    rd_kafka_t *prod = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof(err));
+    long sent = 0, n1 = rw_mock_produce_file(prod, events, NULL),
+         n2 = rw_mock_produce_file(prod, bad, NULL);
+    if (n1 > 0)
+        sent += n1;
+    if (n2 > 0)
+        sent += n2;
+    rd_kafka_flush(prod, 10000);
+    rd_kafka_destroy(prod);
+    printf("streamed %ld messages (%ld events, %ld malformed for the dead-letter topic)\n", sent,
+           n1, n2);
+    if (!quiet)
+        fputs(legend, stdout);
+    fflush(stdout);
+    return sent;
+}
+
+/* Feeds the alerts tail reads to f until every one of the sent messages is
+ * counted and every alert shown (true), or a signal, the engine's failure or
+ * two minutes stop it (false). */
+static bool demo_watch(rd_kafka_t *tail, feed_t *f, const demo_t *d, redisContext *rc, long sent) {
+    atomic_int *stop = rw_stop_flag();
+    int64_t deadline = rw_monotonic_ms() + 120000;
+    bool done = false;
+    while (!atomic_load(stop) && rw_monotonic_ms() < deadline && d->engine_rc == 0) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(tail, 200);
+        if (m) {
+            if (!m->err)
+                feed_alert(f, m->payload, m->len);
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        /* Idle: finished when every message is counted and every alert shown. */
+        if (done)
+            break;
+        if (rc && processed(rc) >= sent) {
+            int64_t lo, hi;
+            if (rd_kafka_query_watermark_offsets(tail, "risk.alerts", 0, &lo, &hi, 2000) == 0 &&
+                f->alerts >= hi - lo)
+                done = true;
+        }
+    }
+    return done;
+}
+
 int rw_cmd_demo(int argc, char **argv) {
     const char *events = "data/demo/events.jsonl", *bad = "data/demo/bad.jsonl";
     const char *watchlist = "data/demo/watchlist.txt";
@@ -238,8 +290,6 @@ int rw_cmd_demo(int argc, char **argv) {
         return RW_EXIT_USAGE;
     }
     rw_signals_install();
-    atomic_int *stop = rw_stop_flag();
-    char err[512];
     rw_error_t e;
     rw_error_clear(&e);
     rw_mock_t mock;
@@ -284,49 +334,12 @@ int rw_cmd_demo(int argc, char **argv) {
         rw_log_level = RW_LOG_WARN; /* the alerts are the show; RW_LOG=info for more */
     pthread_create(&d.engine, NULL, engine_thread, &d);
 
-    /* Stream the sample events. */
-    rd_kafka_conf_t *pc = rd_kafka_conf_new();
-    rw_kafka_conf_log(pc);
-    rd_kafka_conf_set(pc, "bootstrap.servers", mock.bootstraps, err, sizeof(err));
-    rd_kafka_conf_set(pc, "linger.ms", "5", err, sizeof(err));
-    rd_kafka_t *prod = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof(err));
-    long sent = 0, n1 = rw_mock_produce_file(prod, events, NULL),
-         n2 = rw_mock_produce_file(prod, bad, NULL);
-    if (n1 > 0)
-        sent += n1;
-    if (n2 > 0)
-        sent += n2;
-    rd_kafka_flush(prod, 10000);
-    rd_kafka_destroy(prod);
-    printf("streamed %ld messages (%ld events, %ld malformed for the dead-letter topic)\n", sent,
-           n1, n2);
-    if (!quiet)
-        fputs(legend, stdout);
-    fflush(stdout);
+    long sent = demo_stream(mock.bootstraps, events, bad, quiet);
 
     rd_kafka_t *tail = tail_consumer(mock.bootstraps, "risk.alerts");
     feed_t f;
     feed_init(&f, quiet);
-    int64_t deadline = rw_monotonic_ms() + 120000;
-    bool done = false;
-    while (!atomic_load(stop) && rw_monotonic_ms() < deadline && d.engine_rc == 0) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(tail, 200);
-        if (m) {
-            if (!m->err)
-                feed_alert(&f, m->payload, m->len);
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        /* Idle: finished when every message is counted and every alert shown. */
-        if (done)
-            break;
-        if (rc && processed(rc) >= sent) {
-            int64_t lo, hi;
-            if (rd_kafka_query_watermark_offsets(tail, "risk.alerts", 0, &lo, &hi, 2000) == 0 &&
-                f.alerts >= hi - lo)
-                done = true;
-        }
-    }
+    bool done = demo_watch(tail, &f, &d, rc, sent);
     feed_end(&f, done);
     if (rc) {
         printf("\nWhat dashboards read in Redis (riskwarn stats --date all):\n\n");
