@@ -331,17 +331,57 @@ static bool pointer_valid(const char *ptr) {
     return true;
 }
 
+/* In an object whose '{' s has just passed, finds the member whose key is the
+ * token tok (tlen bytes) at nesting depth. Returns 0 (found: s is at its value,
+ * or with key_wanted past it and *key_pos is its key's position), 1 (no such
+ * member) or -1 (malformed). */
+static int locate_member(jscan_t *s, const char *tok, size_t tlen, int depth, bool key_wanted,
+                         size_t *key_pos) {
+    jname_t name;
+    int r = peek(s) == '}' ? 0 : 1; /* 1: another member follows */
+    while (r == 1) {
+        if (scan_member_head(s, &name, key_pos) < 0)
+            return -1;
+        if (token_eq(&name, tok, tlen)) {
+            if (key_wanted && skip_value(s, depth + 1) < 0)
+                return -1;
+            return 0;
+        }
+        if (skip_value(s, depth + 1) < 0)
+            return -1;
+        r = scan_sep(s, '}');
+        if (r < 0)
+            return -1;
+    }
+    return 1;
+}
+
+/* In an array whose '[' s has just passed, moves s to the element the token tok
+ * (tlen bytes) indexes at nesting depth. Returns 0, or -1 (not an index, out of
+ * range or malformed). */
+static int locate_element(jscan_t *s, const char *tok, size_t tlen, int depth) {
+    size_t idx;
+    if (parse_index(tok, tlen, &idx) < 0)
+        return -1;
+    if (peek(s) == ']')
+        return -1; /* empty array */
+    for (size_t i = 0; i < idx; i++) {
+        if (skip_value(s, depth + 1) < 0 || scan_sep(s, ']') != 1)
+            return -1; /* malformed, or out of range */
+        skip_ws(s);
+    }
+    return 0;
+}
+
 /* Follows the pointer. want_key: the last token names a member whose key is wanted.
  * Returns 0 (found, *out = its position), 1 (a member is missing, *out = the object's '{')
  * or -1. */
-// NOLINTNEXTLINE(readability-function-cognitive-complexity): still to be split
 static int locate(const char *text, size_t len, const char *pointer, bool want_key, size_t *out) {
     if (!text || !pointer || !pointer_valid(pointer))
         return -1;
     if (want_key && pointer[0] == '\0')
         return -1;
     jscan_t s = {(const unsigned char *)text, len, 0};
-    jname_t name;
     const char *tok = pointer;
     int depth = 0;
     skip_ws(&s);
@@ -358,45 +398,22 @@ static int locate(const char *text, size_t len, const char *pointer, bool want_k
         s.pos++;
         skip_ws(&s);
         if (c == '{') {
-            bool found = false;
-            int r = peek(&s) == '}' ? 0 : 1; /* 1: another member follows */
-            while (r == 1) {
-                size_t key_pos;
-                if (scan_member_head(&s, &name, &key_pos) < 0)
-                    return -1;
-                if (token_eq(&name, tok, tlen)) {
-                    if (want_key && last) {
-                        if (skip_value(&s, depth + 1) < 0)
-                            return -1;
-                        *out = key_pos;
-                        return 0;
-                    }
-                    found = true;
-                    break;
-                }
-                if (skip_value(&s, depth + 1) < 0)
-                    return -1;
-                r = scan_sep(&s, '}');
-                if (r < 0)
-                    return -1;
-            }
-            if (!found) {
+            size_t key_pos = 0;
+            int r = locate_member(&s, tok, tlen, depth, want_key && last, &key_pos);
+            if (r < 0)
+                return -1;
+            if (r == 1) {
                 if (want_key)
                     return -1;
                 *out = open_pos;
                 return 1;
             }
-        } else {
-            size_t idx;
-            if ((want_key && last) || parse_index(tok, tlen, &idx) < 0)
-                return -1;
-            if (peek(&s) == ']')
-                return -1; /* empty array */
-            for (size_t i = 0; i < idx; i++) {
-                if (skip_value(&s, depth + 1) < 0 || scan_sep(&s, ']') != 1)
-                    return -1; /* malformed, or out of range */
-                skip_ws(&s);
+            if (want_key && last) {
+                *out = key_pos;
+                return 0;
             }
+        } else if ((want_key && last) || locate_element(&s, tok, tlen, depth) < 0) {
+            return -1;
         }
         depth++;
         tok += tlen;
