@@ -87,114 +87,106 @@ fail(parser_t *p, size_t at, const char *fmt, ...) {
 static bool name_start(char c) { return isalpha((unsigned char)c) || c == '_'; }
 static bool name_char(char c) { return isalnum((unsigned char)c) || c == '_'; }
 
-/* Reads the next token into p. */
-/* Over the size and complexity limits: still to be split. */
-// NOLINTNEXTLINE(readability-function-cognitive-complexity,readability-function-size)
-static void next(parser_t *p) {
+/* The number at i. */
+static void next_number(parser_t *p, size_t i) {
     const char *s = p->s;
-    size_t i = p->pos;
-    while (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')
-        i++;
-    p->at = i;
-    p->quoted = false;
-    if (!s[i]) {
-        p->kind = T_END;
-        p->len = 0;
-        p->pos = i;
-        return;
-    }
-    char c = s[i];
-    if (isdigit((unsigned char)c) || (c == '.' && isdigit((unsigned char)s[i + 1]))) {
-        size_t j = i;
+    size_t j = i;
+    while (isdigit((unsigned char)s[j]))
+        j++;
+    if (s[j] == '.') {
+        j++;
         while (isdigit((unsigned char)s[j]))
             j++;
-        if (s[j] == '.') {
+    }
+    if (s[j] == 'e' || s[j] == 'E') {
+        size_t k = j + 1;
+        if (s[k] == '+' || s[k] == '-')
+            k++;
+        if (!isdigit((unsigned char)s[k])) {
+            fail(p, i, "bad number \"%.*s\"", (int)(k - i), s + i);
+            p->kind = T_END;
+            return;
+        }
+        while (isdigit((unsigned char)s[k]))
+            k++;
+        j = k;
+    }
+    if (name_char(s[j])) {
+        fail(p, i, "bad number \"%.*s\"", (int)(j - i + 1), s + i);
+        p->kind = T_END;
+        return;
+    }
+    char buf[128];
+    size_t n = j - i < sizeof(buf) - 1 ? j - i : sizeof(buf) - 1;
+    memcpy(buf, s + i, n);
+    buf[n] = 0;
+    p->num = strtod(buf, NULL);
+    if (!isfinite(p->num)) {
+        fail(p, i, "number out of range \"%s\"", buf);
+        p->kind = T_END;
+        return;
+    }
+    p->kind = T_NUM;
+    p->len = j - i;
+    p->pos = j;
+}
+
+/* The field path at i. */
+static void next_name(parser_t *p, size_t i) {
+    const char *s = p->s;
+    size_t j = i;
+    for (;;) {
+        while (name_char(s[j]))
             j++;
-            while (isdigit((unsigned char)s[j]))
-                j++;
-        }
-        if (s[j] == 'e' || s[j] == 'E') {
-            size_t k = j + 1;
-            if (s[k] == '+' || s[k] == '-')
-                k++;
-            if (!isdigit((unsigned char)s[k])) {
-                fail(p, i, "bad number \"%.*s\"", (int)(k - i), s + i);
-                p->kind = T_END;
-                return;
-            }
-            while (isdigit((unsigned char)s[k]))
-                k++;
-            j = k;
-        }
-        if (name_char(s[j])) {
-            fail(p, i, "bad number \"%.*s\"", (int)(j - i + 1), s + i);
-            p->kind = T_END;
-            return;
-        }
-        char buf[128];
-        size_t n = j - i < sizeof(buf) - 1 ? j - i : sizeof(buf) - 1;
-        memcpy(buf, s + i, n);
-        buf[n] = 0;
-        p->num = strtod(buf, NULL);
-        if (!isfinite(p->num)) {
-            fail(p, i, "number out of range \"%s\"", buf);
-            p->kind = T_END;
-            return;
-        }
-        p->kind = T_NUM;
-        p->len = j - i;
-        p->pos = j;
+        if (s[j] == '.' && name_start(s[j + 1]))
+            j++;
+        else
+            break;
+    }
+    if (s[j] == '.') {
+        fail(p, j, "bad field path \"%.*s\" (a name must follow each dot)", (int)(j - i + 1),
+             s + i);
+        p->kind = T_END;
         return;
     }
-    if (name_start(c)) {
-        size_t j = i;
-        for (;;) {
-            while (name_char(s[j]))
-                j++;
-            if (s[j] == '.' && name_start(s[j + 1]))
-                j++;
-            else
-                break;
-        }
-        if (s[j] == '.') {
-            fail(p, j, "bad field path \"%.*s\" (a name must follow each dot)", (int)(j - i + 1),
-                 s + i);
-            p->kind = T_END;
-            return;
-        }
-        if (j - i >= sizeof(p->name)) {
-            fail(p, i, "field path too long");
-            p->kind = T_END;
-            return;
-        }
-        memcpy(p->name, s + i, j - i);
-        p->name[j - i] = 0;
-        p->kind = T_NAME;
-        p->len = j - i;
-        p->pos = j;
+    if (j - i >= sizeof(p->name)) {
+        fail(p, i, "field path too long");
+        p->kind = T_END;
         return;
     }
-    if (c == '`') {
-        const char *end = strchr(s + i + 1, '`');
-        if (!end) {
-            fail(p, i, "unclosed ` (a field name in backquotes)");
-            p->kind = T_END;
-            return;
-        }
-        size_t n = (size_t)(end - (s + i + 1));
-        if (n == 0 || n >= sizeof(p->name)) {
-            fail(p, i, n ? "field path too long" : "empty field name ``");
-            p->kind = T_END;
-            return;
-        }
-        memcpy(p->name, s + i + 1, n);
-        p->name[n] = 0;
-        p->kind = T_NAME;
-        p->quoted = true;
-        p->len = n + 2;
-        p->pos = i + n + 2;
+    memcpy(p->name, s + i, j - i);
+    p->name[j - i] = 0;
+    p->kind = T_NAME;
+    p->len = j - i;
+    p->pos = j;
+}
+
+/* The field name in backquotes at i. */
+static void next_quoted(parser_t *p, size_t i) {
+    const char *s = p->s;
+    const char *end = strchr(s + i + 1, '`');
+    if (!end) {
+        fail(p, i, "unclosed ` (a field name in backquotes)");
+        p->kind = T_END;
         return;
     }
+    size_t n = (size_t)(end - (s + i + 1));
+    if (n == 0 || n >= sizeof(p->name)) {
+        fail(p, i, n ? "field path too long" : "empty field name ``");
+        p->kind = T_END;
+        return;
+    }
+    memcpy(p->name, s + i + 1, n);
+    p->name[n] = 0;
+    p->kind = T_NAME;
+    p->quoted = true;
+    p->len = n + 2;
+    p->pos = i + n + 2;
+}
+
+/* The operator or punctuation at i, whose first byte is c. */
+static void next_punct(parser_t *p, size_t i, char c) {
+    const char *s = p->s;
     static const char *const ops2[] = {"<=", ">=", "==", "!="};
     for (size_t k = 0; k < 4; k++)
         if (s[i] == ops2[k][0] && s[i + 1] == ops2[k][1]) {
@@ -240,6 +232,36 @@ static void next(parser_t *p) {
             fail(p, i, "unexpected \"%c\"", c);
     }
     p->kind = T_END;
+}
+
+/* Reads the next token into p. */
+static void next(parser_t *p) {
+    const char *s = p->s;
+    size_t i = p->pos;
+    while (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')
+        i++;
+    p->at = i;
+    p->quoted = false;
+    if (!s[i]) {
+        p->kind = T_END;
+        p->len = 0;
+        p->pos = i;
+        return;
+    }
+    char c = s[i];
+    if (isdigit((unsigned char)c) || (c == '.' && isdigit((unsigned char)s[i + 1]))) {
+        next_number(p, i);
+        return;
+    }
+    if (name_start(c)) {
+        next_name(p, i);
+        return;
+    }
+    if (c == '`') {
+        next_quoted(p, i);
+        return;
+    }
+    next_punct(p, i, c);
 }
 
 /* Whether the current token is the operator or keyword w. */
