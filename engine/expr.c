@@ -336,7 +336,89 @@ static void parse_call(parser_t *p, const char *fn, size_t fn_at) {
     emit(p, strcmp(fn, "min") == 0 ? OP_MIN : OP_MAX, (uint8_t)argc, 0, NULL, argc, 1);
 }
 
-// NOLINTNEXTLINE(readability-function-cognitive-complexity): still to be split
+/* A parenthesized expression, at its "(". */
+static void parse_group(parser_t *p) {
+    size_t at = p->at;
+    if (++p->nest > RW_EXPR_MAX_DEPTH) {
+        fail(p, at, "nested too deep (more than %d levels)", RW_EXPR_MAX_DEPTH);
+        return;
+    }
+    next(p);
+    parse_or(p);
+    p->nest--;
+    if (p->failed)
+        return;
+    if (p->kind != T_RPAREN) {
+        char f[64];
+        found(p, f, sizeof(f));
+        fail(p, p->kind == T_END ? at : p->at, "expected \")\", found %s%s", f,
+             p->kind == T_END ? " (this \"(\" is not closed)" : "");
+        return;
+    }
+    next(p);
+}
+
+/* true, false, a function call or a field, at the name. */
+static void parse_name(parser_t *p) {
+    size_t at = p->at;
+    if (!p->quoted && (strcmp(p->name, "true") == 0 || strcmp(p->name, "false") == 0)) {
+        emit(p, OP_NUM, 0, p->name[0] == 't', NULL, 0, 1);
+        next(p);
+        return;
+    }
+    char name[sizeof(p->name)];
+    snprintf(name, sizeof(name), "%s", p->name);
+    bool quoted = p->quoted;
+    size_t save = p->pos;
+    /* A name followed by "(" is a function call. */
+    size_t k = save;
+    while (p->s[k] == ' ' || p->s[k] == '\t')
+        k++;
+    if (!quoted && p->s[k] == '(' && strcmp(name, "not") != 0) {
+        static const char *const fns[] = {"min", "max", "abs", NULL};
+        if (strcmp(name, "min") != 0 && strcmp(name, "max") != 0 && strcmp(name, "abs") != 0) {
+            char msg[200];
+            snprintf(msg, sizeof(msg), "unknown function \"%.64s\"", name);
+            rw_suggest_append(msg, sizeof(msg), name, fns, (size_t)-1);
+            fail(p, at, "%s; the functions are min, max, abs", msg);
+            return;
+        }
+        if (++p->nest > RW_EXPR_MAX_DEPTH) {
+            fail(p, at, "nested too deep (more than %d levels)", RW_EXPR_MAX_DEPTH);
+            return;
+        }
+        next(p);
+        parse_call(p, name, at);
+        p->nest--;
+        return;
+    }
+    if (!quoted && strcmp(name, "not") == 0) {
+        fail(p, at,
+             "\"not\" applies to a whole comparison here: put it in parentheses, "
+             "(not ...)");
+        return;
+    }
+    if (!quoted) {
+        for (size_t i = 0; keywords[i]; i++)
+            if (strcmp(name, keywords[i]) == 0) {
+                fail(p, at,
+                     "\"%s\" is a keyword here (write `%s` in backquotes for a field of that "
+                     "name)",
+                     name, name);
+                return;
+            }
+    }
+    rw_error_t e;
+    rw_error_clear(&e);
+    const rw_field_t *f = p->field(p->ctx, name, &e);
+    if (!f) {
+        fail(p, at, "%.250s", e.text[0] ? e.text : "bad field path");
+        return;
+    }
+    emit(p, OP_FIELD, 0, 0, f, 0, 1);
+    next(p);
+}
+
 static void parse_primary(parser_t *p) {
     if (p->failed)
         return;
@@ -346,84 +428,11 @@ static void parse_primary(parser_t *p) {
         return;
     }
     if (p->kind == T_LPAREN) {
-        size_t at = p->at;
-        if (++p->nest > RW_EXPR_MAX_DEPTH) {
-            fail(p, at, "nested too deep (more than %d levels)", RW_EXPR_MAX_DEPTH);
-            return;
-        }
-        next(p);
-        parse_or(p);
-        p->nest--;
-        if (p->failed)
-            return;
-        if (p->kind != T_RPAREN) {
-            char f[64];
-            found(p, f, sizeof(f));
-            fail(p, p->kind == T_END ? at : p->at, "expected \")\", found %s%s", f,
-                 p->kind == T_END ? " (this \"(\" is not closed)" : "");
-            return;
-        }
-        next(p);
+        parse_group(p);
         return;
     }
     if (p->kind == T_NAME) {
-        size_t at = p->at;
-        if (!p->quoted && (strcmp(p->name, "true") == 0 || strcmp(p->name, "false") == 0)) {
-            emit(p, OP_NUM, 0, p->name[0] == 't', NULL, 0, 1);
-            next(p);
-            return;
-        }
-        char name[sizeof(p->name)];
-        snprintf(name, sizeof(name), "%s", p->name);
-        bool quoted = p->quoted;
-        size_t save = p->pos;
-        /* A name followed by "(" is a function call. */
-        size_t k = save;
-        while (p->s[k] == ' ' || p->s[k] == '\t')
-            k++;
-        if (!quoted && p->s[k] == '(' && strcmp(name, "not") != 0) {
-            static const char *const fns[] = {"min", "max", "abs", NULL};
-            if (strcmp(name, "min") != 0 && strcmp(name, "max") != 0 && strcmp(name, "abs") != 0) {
-                char msg[200];
-                snprintf(msg, sizeof(msg), "unknown function \"%.64s\"", name);
-                rw_suggest_append(msg, sizeof(msg), name, fns, (size_t)-1);
-                fail(p, at, "%s; the functions are min, max, abs", msg);
-                return;
-            }
-            if (++p->nest > RW_EXPR_MAX_DEPTH) {
-                fail(p, at, "nested too deep (more than %d levels)", RW_EXPR_MAX_DEPTH);
-                return;
-            }
-            next(p);
-            parse_call(p, name, at);
-            p->nest--;
-            return;
-        }
-        if (!quoted && strcmp(name, "not") == 0) {
-            fail(p, at,
-                 "\"not\" applies to a whole comparison here: put it in parentheses, "
-                 "(not ...)");
-            return;
-        }
-        if (!quoted) {
-            for (size_t i = 0; keywords[i]; i++)
-                if (strcmp(name, keywords[i]) == 0) {
-                    fail(p, at,
-                         "\"%s\" is a keyword here (write `%s` in backquotes for a field of that "
-                         "name)",
-                         name, name);
-                    return;
-                }
-        }
-        rw_error_t e;
-        rw_error_clear(&e);
-        const rw_field_t *f = p->field(p->ctx, name, &e);
-        if (!f) {
-            fail(p, at, "%.250s", e.text[0] ? e.text : "bad field path");
-            return;
-        }
-        emit(p, OP_FIELD, 0, 0, f, 0, 1);
-        next(p);
+        parse_name(p);
         return;
     }
     char f[64];
