@@ -316,8 +316,59 @@ typedef struct rules_args {
     int n_files;
 } rules_args_t;
 
+/* rules push: checks the ruleset in file as the engines load it (with the modules
+ * in mdir, else the config's) and reads it into *text and *len; the caller frees
+ * *text. Returns 0, or -1 after saying why on stderr. */
+static int rules_validate(const char *file, const char *mdir, const rw_config_t *cfg, char **text,
+                          size_t *len, rw_error_t *err) {
+    char line[1024];
+    if (rw_cmd_modules_load(mdir ? mdir : cfg->modules_dir))
+        return -1;
+    if (!(*text = rw_file_read(file, len, err))) {
+        rw_error_format(err, line, sizeof(line));
+        fprintf(stderr, "%s\n", line);
+        return -1;
+    }
+    rw_errors_t errs;
+    rw_errors_init(&errs);
+    rw_ruleset_limits_t lim = rw_control_limits_of(cfg);
+    rw_ruleset_t *rs = rw_control_ruleset_load(*text, *len, file, &lim, &errs);
+    if (!rs) {
+        rw_errors_print(&errs, stderr);
+        rw_errors_fini(&errs);
+        return -1;
+    }
+    printf("%s: ok: ruleset %s version %s, %zu rules, sha256 %s\n", file, rs->name, rs->version,
+           rs->n_rules, rs->sha256);
+    rw_ruleset_destroy(rs);
+    rw_errors_fini(&errs);
+    return 0;
+}
+
+/* rules promote and drop-shadow: the sha256 of the shadow candidate on the control
+ * topic into *text (the caller frees it) and *len. Returns RW_EXIT_OK, or the exit
+ * code after saying why on stderr. */
+static int rules_shadow_sha(const rw_config_t *cfg, const char *action, char **text, size_t *len,
+                            rw_error_t *err) {
+    char sha[65];
+    rw_error_t ferr;
+    rw_error_clear(&ferr);
+    rd_kafka_conf_t *cconf = rw_kafka_conf_new(cfg, &ferr);
+    rw_keys_t *keys = cfg->rules_keys_file ? rw_control_keys_load(cfg->rules_keys_file, err) : NULL;
+    int found = cconf ? rw_control_shadow_find(cfg, cconf, keys, sha, &ferr) : ferr.code;
+    rw_control_keys_destroy(keys);
+    if (found) {
+        fprintf(stderr, "riskwarn rules %s: %s\n", action,
+                found != RW_ERR_NOT_FOUND ? ferr.text
+                                          : "the control topic holds no shadow candidate");
+        return found != RW_ERR_NOT_FOUND ? RW_EXIT_RUNTIME : RW_EXIT_USAGE;
+    }
+    *text = rw_strdup(sha);
+    *len = 64;
+    return RW_EXIT_OK;
+}
+
 /* rules push / promote / drop-shadow: one control message for every engine. */
-// NOLINTNEXTLINE(readability-function-cognitive-complexity): still to be split
 static int rules_control(const rules_args_t *ra) {
     const char *action = ra->action;
     const char *file = ra->n_files ? ra->files[0] : NULL;
@@ -357,45 +408,15 @@ static int rules_control(const rules_args_t *ra) {
     }
     if (file) {
         /* Validate first: an invalid ruleset never reaches the engines. */
-        if (rw_cmd_modules_load(mdir ? mdir : cfg.modules_dir))
+        if (rules_validate(file, mdir, &cfg, &text, &len, &err))
             goto out;
-        if (!(text = rw_file_read(file, &len, &err))) {
-            rw_error_format(&err, line, sizeof(line));
-            fprintf(stderr, "%s\n", line);
-            goto out;
-        }
-        rw_errors_t errs;
-        rw_errors_init(&errs);
-        rw_ruleset_limits_t lim = rw_control_limits_of(&cfg);
-        rw_ruleset_t *rs = rw_control_ruleset_load(text, len, file, &lim, &errs);
-        if (!rs) {
-            rw_errors_print(&errs, stderr);
-            rw_errors_fini(&errs);
-            goto out;
-        }
-        printf("%s: ok: ruleset %s version %s, %zu rules, sha256 %s\n", file, rs->name, rs->version,
-               rs->n_rules, rs->sha256);
-        rw_ruleset_destroy(rs);
-        rw_errors_fini(&errs);
     } else {
         /* promote and drop-shadow name the shadow candidate they act on. */
-        char sha[65];
-        rw_error_t ferr;
-        rw_error_clear(&ferr);
-        rd_kafka_conf_t *cconf = rw_kafka_conf_new(&cfg, &ferr);
-        rw_keys_t *keys =
-            cfg.rules_keys_file ? rw_control_keys_load(cfg.rules_keys_file, &err) : NULL;
-        int found = cconf ? rw_control_shadow_find(&cfg, cconf, keys, sha, &ferr) : ferr.code;
-        rw_control_keys_destroy(keys);
-        if (found) {
-            fprintf(stderr, "riskwarn rules %s: %s\n", action,
-                    found != RW_ERR_NOT_FOUND ? ferr.text
-                                              : "the control topic holds no shadow candidate");
-            rc = found != RW_ERR_NOT_FOUND ? RW_EXIT_RUNTIME : RW_EXIT_USAGE;
+        int src = rules_shadow_sha(&cfg, action, &text, &len, &err);
+        if (src != RW_EXIT_OK) {
+            rc = src;
             goto out;
         }
-        text = rw_strdup(sha);
-        len = 64;
     }
     rd_kafka_conf_t *conf = rw_kafka_conf_new(&cfg, &err);
     if (!conf) {
