@@ -327,8 +327,51 @@ static void match_expr(load_ctx_t *c, rw_ruleset_t *rs, const json_t *v, const c
     m->conds[m->n - 1].expr = e;
 }
 
+/* Adds to m the conditions on field f (named k, at pointer p) of the operator
+ * object v, such as {"gte": 100, "lt": 500}. */
+static void match_ops(load_ctx_t *c, rw_match_t *m, const rw_field_t *f, const json_t *v,
+                      const char *p, const char *what, const char *k) {
+    if (json_object_size(v) == 0)
+        lerr(c, p, false, "%s.%s: empty operator object", what, k);
+    const char *op;
+    json_t *arg;
+    json_object_foreach(RW_UNCONST(json_t *, v), op, arg) {
+        char po[600];
+        snprintf(po, sizeof(po), "%s/%s", p, op);
+        int opi = -1;
+        for (int i = 0; op_names[i]; i++)
+            if (strcmp(op, op_names[i]) == 0)
+                opi = i;
+        if (opi < 0) {
+            char msg[300];
+            snprintf(msg, sizeof(msg), "%s.%s: unknown operator \"%s\"", what, k, op);
+            rw_suggest_append(msg, sizeof(msg), op, op_names, (size_t)-1);
+            lerr(c, po, true, "%s (use eq, ne, in, gt, gte, lt, lte, exists)", msg);
+            continue;
+        }
+        rw_op_t o = (rw_op_t)opi;
+        if (o == RW_OP_IN && !json_is_array(arg)) {
+            lerr(c, po, false, "%s.%s.in: must be a list", what, k);
+            continue;
+        }
+        if (o == RW_OP_EXISTS && !json_is_boolean(arg)) {
+            lerr(c, po, false, "%s.%s.exists: must be true or false", what, k);
+            continue;
+        }
+        if ((o == RW_OP_GT || o == RW_OP_GTE || o == RW_OP_LT || o == RW_OP_LTE) &&
+            !json_is_number(arg) && !json_is_string(arg)) {
+            lerr(c, po, false, "%s.%s.%s: must be a number or a string", what, k, op);
+            continue;
+        }
+        if ((o == RW_OP_EQ || o == RW_OP_NE) && !is_scalar(arg)) {
+            lerr(c, po, false, "%s.%s.%s: must be a scalar", what, k, op);
+            continue;
+        }
+        match_add(m, f, o, arg);
+    }
+}
+
 /* Parses a match object at pointer into m. */
-// NOLINTNEXTLINE(readability-function-cognitive-complexity): still to be split
 static void match_parse(load_ctx_t *c, rw_ruleset_t *rs, const json_t *obj, const char *pointer,
                         const char *what, rw_match_t *m) {
     if (!json_is_object(obj)) {
@@ -359,44 +402,7 @@ static void match_parse(load_ctx_t *c, rw_ruleset_t *rs, const json_t *obj, cons
                 match_add(m, f, RW_OP_EQ, v);
             continue;
         }
-        if (json_object_size(v) == 0)
-            lerr(c, p, false, "%s.%s: empty operator object", what, k);
-        const char *op;
-        json_t *arg;
-        json_object_foreach(v, op, arg) {
-            char po[600];
-            snprintf(po, sizeof(po), "%s/%s", p, op);
-            int opi = -1;
-            for (int i = 0; op_names[i]; i++)
-                if (strcmp(op, op_names[i]) == 0)
-                    opi = i;
-            if (opi < 0) {
-                char msg[300];
-                snprintf(msg, sizeof(msg), "%s.%s: unknown operator \"%s\"", what, k, op);
-                rw_suggest_append(msg, sizeof(msg), op, op_names, (size_t)-1);
-                lerr(c, po, true, "%s (use eq, ne, in, gt, gte, lt, lte, exists)", msg);
-                continue;
-            }
-            rw_op_t o = (rw_op_t)opi;
-            if (o == RW_OP_IN && !json_is_array(arg)) {
-                lerr(c, po, false, "%s.%s.in: must be a list", what, k);
-                continue;
-            }
-            if (o == RW_OP_EXISTS && !json_is_boolean(arg)) {
-                lerr(c, po, false, "%s.%s.exists: must be true or false", what, k);
-                continue;
-            }
-            if ((o == RW_OP_GT || o == RW_OP_GTE || o == RW_OP_LT || o == RW_OP_LTE) &&
-                !json_is_number(arg) && !json_is_string(arg)) {
-                lerr(c, po, false, "%s.%s.%s: must be a number or a string", what, k, op);
-                continue;
-            }
-            if ((o == RW_OP_EQ || o == RW_OP_NE) && !is_scalar(arg)) {
-                lerr(c, po, false, "%s.%s.%s: must be a scalar", what, k, op);
-                continue;
-            }
-            match_add(m, f, o, arg);
-        }
+        match_ops(c, m, f, v, p, what, k);
     }
 }
 
@@ -623,41 +629,41 @@ static size_t utf8_next(const char *s, size_t len, size_t i) {
     return i;
 }
 
-// NOLINTNEXTLINE(readability-function-cognitive-complexity): still to be split
+/* Writes ch as the *o-th byte of out (when it fits, leaving room for the NUL)
+ * and counts it. */
+static void mask_put(char *out, size_t outlen, size_t *o, char ch) {
+    if (*o + 1 < outlen)
+        out[*o] = ch;
+    (*o)++;
+}
+
 size_t rw_mask_apply(const rw_mask_t *mask, const char *value, size_t len, char *out,
                      size_t outlen) {
     size_t o = 0;
-#define PUT(ch)                                                                                    \
-    do {                                                                                           \
-        if (o + 1 < outlen)                                                                        \
-            out[o] = (ch);                                                                         \
-        o++;                                                                                       \
-    } while (0)
     if (!mask) {
         for (size_t i = 0; i < len; i++)
-            PUT(value[i]);
+            mask_put(out, outlen, &o, value[i]);
     } else {
         size_t nchars = 0;
         for (size_t i = 0; i < len; i = utf8_next(value, len, i))
             nchars++;
         size_t keep = (size_t)mask->keep_first + (size_t)mask->keep_last;
         if (nchars <= keep) {
-            PUT('*');
+            mask_put(out, outlen, &o, '*');
         } else {
             size_t ci = 0;
             for (size_t i = 0; i < len; ci++) {
                 size_t nx = utf8_next(value, len, i);
                 if (ci < (size_t)mask->keep_first || ci >= nchars - (size_t)mask->keep_last) {
                     for (size_t j = i; j < nx; j++)
-                        PUT(value[j]);
+                        mask_put(out, outlen, &o, value[j]);
                 } else {
-                    PUT('*');
+                    mask_put(out, outlen, &o, '*');
                 }
                 i = nx;
             }
         }
     }
-#undef PUT
     if (outlen)
         out[o < outlen ? o : outlen - 1] = 0;
     return o;
