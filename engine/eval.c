@@ -135,7 +135,6 @@ static void windows_clear(rw_batch_t *b) {
 }
 
 static void cool_free(rw_cool_t *c) {
-    free(c->id);
     free(c->set_by);
     free(c);
 }
@@ -163,7 +162,7 @@ static void cooltab_grow(rw_batch_t *b) {
         rw_cool_t *c = tab[i];
         while (c) {
             rw_cool_t *next = c->next;
-            size_t s = (size_t)(rw_hash64(c->id, strlen(c->id)) & (b->cooltab_size - 1));
+            size_t s = (size_t)(c->hash & (b->cooltab_size - 1));
             c->next = b->cooltab[s];
             b->cooltab[s] = c;
             c = next;
@@ -181,25 +180,35 @@ static rw_cool_t *cool_touch(rw_batch_t *b, rw_cool_t *c) {
     return c;
 }
 
+/* The hash of a rule's state on a key (windows, cool-downs): the key's bytes, then the rule. */
+static uint64_t rule_key_hash(uint32_t rule, const char *key, size_t kl) {
+    return bytes_hash(key, kl) ^ ((uint64_t)(rule + 1) * 0x9e3779b97f4a7c15ULL);
+}
+
+/* Rule's cool-down on key, made when new: found by its hash, rule and key
+ * bytes, with no id built per lookup (the id is allocated with it). */
 static rw_cool_t *cool_get(rw_batch_t *b, uint32_t rule, const char *key) {
-    const char *rid = b->rs->rules[rule].id;
-    size_t il = strlen(rid), kl = strlen(key);
-    char *id = rw_malloc(il + kl + 2);
-    memcpy(id, rid, il);
-    id[il] = ':';
-    memcpy(id + il + 1, key, kl + 1);
-    size_t slot = (size_t)(rw_hash64(id, il + kl + 1) & (b->cooltab_size - 1));
+    size_t kl = strlen(key);
+    uint64_t hash = rule_key_hash(rule, key, kl);
+    size_t slot = (size_t)(hash & (b->cooltab_size - 1));
     for (rw_cool_t *c = b->cooltab[slot]; c; c = c->next)
-        if (strcmp(c->id, id) == 0) {
-            free(id);
+        if (c->hash == hash && c->rule == rule && c->key_len == kl &&
+            memcmp(c->id + c->key_off, key, kl) == 0)
             return cool_touch(b, c);
-        }
     if (b->n_cools >= b->cooltab_size) {
         cooltab_grow(b);
-        slot = (size_t)(rw_hash64(id, il + kl + 1) & (b->cooltab_size - 1));
+        slot = (size_t)(hash & (b->cooltab_size - 1));
     }
-    rw_cool_t *c = rw_calloc(1, sizeof(*c));
-    c->id = id;
+    const char *rid = b->rs->rules[rule].id;
+    size_t il = strlen(rid);
+    rw_cool_t *c = rw_calloc(1, sizeof(*c) + il + kl + 2);
+    c->id = (char *)(c + 1);
+    memcpy(c->id, rid, il);
+    c->id[il] = ':';
+    memcpy(c->id + il + 1, key, kl + 1);
+    c->key_off = (uint32_t)(il + 1);
+    c->key_len = (uint32_t)kl;
+    c->hash = hash;
     c->rule = rule;
     c->used = b->seq - 1;
     c->next = b->cooltab[slot];
@@ -629,7 +638,7 @@ void rw_batch_add(rw_batch_t *b, const rw_msg_t *m) {
 
 /* The window table's hash of rule's window for key: the key's bytes, then the rule. */
 static uint64_t window_hash(uint32_t rule, const char *key, size_t kl) {
-    return bytes_hash(key, kl) ^ ((uint64_t)(rule + 1) * 0x9e3779b97f4a7c15ULL);
+    return rule_key_hash(rule, key, kl);
 }
 
 static size_t wslot(const rw_batch_t *b, uint64_t hash) {

@@ -132,8 +132,11 @@ typedef struct rw_part_val {
 
 /* The cool-down of one rule on one key (docs/reference.md §5 "cooldown"). */
 typedef struct rw_cool {
-    char *id; /* "RULE_ID:KEY" */
+    char *id; /* "RULE_ID:KEY"; allocated with the cool-down */
     uint32_t rule;
+    uint32_t key_len; /* the KEY part of id, which starts at id + key_off */
+    uint32_t key_off;
+    uint64_t hash;      /* its rule and key hashed (the cool-down table's) */
     int level;          /* the level that started it; RW_LEVEL_NONE: none */
     int64_t until_ms;   /* event time when it ends */
     int64_t suppressed; /* hits held back since it started */
