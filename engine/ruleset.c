@@ -1050,15 +1050,11 @@ static void module_unknown(load_ctx_t *c, const char *p, const char *what, const
     lerr(c, p, false, "%s; the modules are %s", msg, list);
 }
 
-// NOLINTNEXTLINE(readability-function-cognitive-complexity): still to be split
-static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json_t *j,
-                       int64_t default_cooldown, size_t idx) {
-    char ptr[64], p[128], what[300];
-    snprintf(ptr, sizeof(ptr), "/rules/%zu", idx);
-    if (!json_is_object(j)) {
-        lerr(c, ptr, false, "rules[%zu]: must be an object", idx);
-        return;
-    }
+/* The "id" of rules[idx] (at ptr) into r->id, and what to call the rule in
+ * messages into what (what_len bytes). */
+static void rule_id_parse(load_ctx_t *c, rw_rule_t *r, const json_t *j, const char *ptr, size_t idx,
+                          char *what, size_t what_len) {
+    char p[128];
     json_t *id = json_object_get(j, "id");
     if (!json_is_string(id) || json_string_length(id) == 0 || json_string_length(id) > 128) {
         snprintf(p, sizeof(p), "%s/id", ptr);
@@ -1070,7 +1066,7 @@ static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json
                  idx, show(id, sv, sizeof(sv)));
         else
             lerr(c, ptr, false, "rules[%zu]: \"id\" must be a non-empty string", idx);
-        snprintf(what, sizeof(what), "rules[%zu]", idx);
+        snprintf(what, what_len, "rules[%zu]", idx);
     } else {
         const char *s = json_string_value(id);
         for (const char *q = s; *q; q++)
@@ -1082,8 +1078,19 @@ static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json
                 break;
             }
         r->id = rw_strdup(s);
-        snprintf(what, sizeof(what), "rule \"%s\"", s);
+        snprintf(what, what_len, "rule \"%s\"", s);
     }
+}
+
+static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json_t *j,
+                       int64_t default_cooldown, size_t idx) {
+    char ptr[64], p[128], what[300];
+    snprintf(ptr, sizeof(ptr), "/rules/%zu", idx);
+    if (!json_is_object(j)) {
+        lerr(c, ptr, false, "rules[%zu]: must be an object", idx);
+        return;
+    }
+    rule_id_parse(c, r, j, ptr, idx, what, sizeof(what));
     static const char *const keys[] = {"id",     "description", "module",   "match", "key",
                                        "params", "thresholds",  "cooldown", NULL};
     check_keys(c, j, ptr, what, keys);
