@@ -592,11 +592,54 @@ static void cases_hold(redisstore_t *s, const rw_batch_t *b) {
                 s->kept_full = true;
 }
 
+/* Fills the batch's cases from the replies of their HGETs, in the order of
+ * b->kstab. Returns 0, or -1 (an error reply: in last_error). */
+static int cases_records(redisstore_t *s, rw_batch_t *b, redisReply **gets) {
+    int rc = 0;
+    size_t gi = 0;
+    for (size_t i = 0; i < b->kstab_size; i++)
+        for (rw_case_t *k = b->kstab[i]; k; k = k->next, gi++) {
+            redisReply *r = gets[gi];
+            if (r->type == REDIS_REPLY_ERROR) {
+                snprintf(s->base.last_error, sizeof(s->base.last_error), "redis: case read: %s",
+                         r->str);
+                rc = -1;
+            } else if (r->type == REDIS_REPLY_STRING && rw_case_from_record(k, r->str, r->len) != 0)
+                rw_log(RW_LOG_WARN, "case %s: unreadable record, ignored", k->id);
+        }
+    return rc;
+}
+
+/* Adds the cases of the due scans' replies (one per rule that tracks cases)
+ * to the batch. Returns 0, or -1 (a bad reply: in last_error). */
+static int cases_due(redisstore_t *s, rw_batch_t *b, redisReply **scans) {
+    int rc = 0;
+    size_t ri = 0;
+    for (size_t r = 0; r < b->rs->n_rules; r++) {
+        if (!(b->rs->rules[r].case_open && b->horizon_ms > INT64_MIN))
+            continue;
+        redisReply *x = scans[ri++];
+        if (!x || x->type != REDIS_REPLY_ARRAY) {
+            snprintf(s->base.last_error, sizeof(s->base.last_error), "redis: due scan: %s",
+                     x && x->type == REDIS_REPLY_ERROR ? x->str : "unexpected reply");
+            rc = -1;
+            continue;
+        }
+        for (size_t e = 0; e + 1 < x->elements; e += 2) {
+            rw_case_t *k = rw_batch_case(b, (uint32_t)r, x->element[e]->str);
+            if (!k->open && x->element[e + 1]->len &&
+                rw_case_from_record(k, x->element[e + 1]->str, x->element[e + 1]->len) == 0 &&
+                !rw_batch_has_part(b, k->part))
+                k->open = false; /* another partition's: its engine's clock drives it */
+        }
+    }
+    return rc;
+}
+
 /* Reads the replies of the due scans and the case reads. Cases added by a due
  * scan are filled from it; the HGET replies are read into the cases that
  * existed before, which the scan does not reorder (it only appends new ones
  * at chain heads, and chains are walked after every reply is in). */
-// NOLINTNEXTLINE(readability-function-cognitive-complexity): still to be split
 static int cases_read(redisstore_t *s, rw_batch_t *b, size_t nrules, size_t ncases) {
     redisReply **scans = rw_calloc(nrules ? nrules : 1, sizeof(redisReply *));
     redisReply **gets = rw_calloc(ncases ? ncases : 1, sizeof(redisReply *));
@@ -608,37 +651,10 @@ static int cases_read(redisstore_t *s, rw_batch_t *b, size_t nrules, size_t ncas
         if (!(gets[i] = rw_rcluster_next(s->rc)))
             rc = -1;
     if (rc == 0) {
-        size_t gi = 0;
-        for (size_t i = 0; i < b->kstab_size; i++)
-            for (rw_case_t *k = b->kstab[i]; k; k = k->next, gi++) {
-                redisReply *r = gets[gi];
-                if (r->type == REDIS_REPLY_ERROR) {
-                    snprintf(s->base.last_error, sizeof(s->base.last_error), "redis: case read: %s",
-                             r->str);
-                    rc = -1;
-                } else if (r->type == REDIS_REPLY_STRING &&
-                           rw_case_from_record(k, r->str, r->len) != 0)
-                    rw_log(RW_LOG_WARN, "case %s: unreadable record, ignored", k->id);
-            }
-        size_t ri = 0;
-        for (size_t r = 0; r < b->rs->n_rules; r++) {
-            if (!(b->rs->rules[r].case_open && b->horizon_ms > INT64_MIN))
-                continue;
-            redisReply *x = scans[ri++];
-            if (!x || x->type != REDIS_REPLY_ARRAY) {
-                snprintf(s->base.last_error, sizeof(s->base.last_error), "redis: due scan: %s",
-                         x && x->type == REDIS_REPLY_ERROR ? x->str : "unexpected reply");
-                rc = -1;
-                continue;
-            }
-            for (size_t e = 0; e + 1 < x->elements; e += 2) {
-                rw_case_t *k = rw_batch_case(b, (uint32_t)r, x->element[e]->str);
-                if (!k->open && x->element[e + 1]->len &&
-                    rw_case_from_record(k, x->element[e + 1]->str, x->element[e + 1]->len) == 0 &&
-                    !rw_batch_has_part(b, k->part))
-                    k->open = false; /* another partition's: its engine's clock drives it */
-            }
-        }
+        int gr = cases_records(s, b, gets);
+        int dr = cases_due(s, b, scans);
+        if (gr || dr)
+            rc = -1;
         cases_hold(s, b);
     } else {
         rs_drop(s, "read");
