@@ -110,6 +110,7 @@ typedef struct inflight {
     ssize_t n;
     rd_kafka_topic_partition_list_t *offs; /* owned: committed once done */
     int batch;                             /* its number, counted from 1 */
+    int64_t min_ts_ms;                     /* its earliest event time; 0: none */
     outs_t outs;                           /* its alerts and dead letters */
     rw_backoff_t backoff;                  /* before producing refused ones again */
     int64_t retry_at;                      /* then (monotonic ms); 0: not waiting */
@@ -127,6 +128,10 @@ typedef struct engine {
     inflight_t fly;            /* the batch whose Redis write is in flight */
     inflight_t acks[ACKS_MAX]; /* stored batches waiting for Kafka, oldest first */
     size_t n_acks;
+    /* The earliest event times of the batches committed last: their commits
+     * go out without waiting, so a crash may still read them again. */
+    int64_t committed_min_ts[ACKS_MAX];
+    size_t committed_next;
     long long n_msgs;
     rw_metrics_t *metrics;
     rw_webhook_t *webhook;
@@ -803,6 +808,35 @@ static void pipeline_prepare(pipeline_t *p, rd_kafka_message_t **msgs, ssize_t n
         rw_batch_plan(b);
 }
 
+/* The earliest event time of a batch's messages (0: none). */
+static int64_t batch_min_ts(const rw_batch_t *b) {
+    int64_t min = 0;
+    for (size_t i = 0; i < b->n_items; i++) {
+        int64_t ts = b->items[i].ts_ms;
+        if (b->items[i].event && ts > 0 && (!min || ts < min))
+            min = ts;
+    }
+    return min;
+}
+
+/* The earliest event time of the messages a crash may read again: the
+ * batch in hand's, those stored and waiting, and those committed last. */
+static int64_t hold_from(const engine_t *e, const rw_batch_t *b) {
+    int64_t min = batch_min_ts(b);
+    const int64_t *more[2 + 2 * ACKS_MAX];
+    size_t n = 0;
+    if (e->fly.msgs)
+        more[n++] = &e->fly.min_ts_ms;
+    for (size_t i = 0; i < e->n_acks; i++)
+        more[n++] = &e->acks[i].min_ts_ms;
+    for (size_t i = 0; i < ACKS_MAX; i++)
+        more[n++] = &e->committed_min_ts[i];
+    for (size_t i = 0; i < n; i++)
+        if (*more[i] > 0 && (!min || *more[i] < min))
+            min = *more[i];
+    return min;
+}
+
 /* Logs a failed read or write of the state and waits before the next try.
  * Returns -1 when asked to stop and the outage lasts. */
 static int store_failed(engine_t *e, pipeline_t *p, int rc, rw_backoff_t *backoff,
@@ -847,6 +881,7 @@ static int store_failed(engine_t *e, pipeline_t *p, int rc, rw_backoff_t *backof
 static int pipeline_publish(engine_t *e, pipeline_t *p, bool async, int64_t *stop_seen) {
     rw_batch_t *b = p->batch;
     rw_backoff_t backoff = BACKOFF_INIT;
+    b->hold_from_ms = hold_from(e, b);
     for (;;) {
         int rc = p->store->load(p->store, b);
         if (rc == 0) {
@@ -936,8 +971,10 @@ static rd_kafka_topic_partition_list_t *batch_offsets(rd_kafka_message_t **msgs,
 /* Everything is stored and acknowledged: the offsets may move on. After a
  * crash before this, the batch is read again, and the state it needs is kept
  * (store.c trims no entry a batch's events still need). Takes offs. */
-static void batch_commit(engine_t *e, rd_kafka_topic_partition_list_t *offs, int batch) {
+static void batch_commit(engine_t *e, rd_kafka_topic_partition_list_t *offs, int batch,
+                         int64_t min_ts_ms) {
     die_maybe(e, DIE_BEFORE_COMMIT, batch);
+    e->committed_min_ts[e->committed_next++ % ACKS_MAX] = min_ts_ms;
     rd_kafka_resp_err_t err = offs->cnt ? rd_kafka_offsets_store(e->consumer, offs) : 0;
     /* Without waiting: fences make a batch read again after a lost commit
      * harmless, and the final commit at shutdown waits. */
@@ -997,7 +1034,7 @@ static int acks_progress(engine_t *e, size_t keep, bool block) {
             continue;
         }
         pipeline_done(e, &e->live, &f->outs);
-        batch_commit(e, f->offs, f->batch);
+        batch_commit(e, f->offs, f->batch, f->min_ts_ms);
         f->offs = NULL;
         inflight_free(e, f);
         memmove(e->acks, e->acks + 1, --e->n_acks * sizeof(*e->acks));
@@ -1026,7 +1063,7 @@ static int fly_finish(engine_t *e, bool *redone) {
         outs_clear(e, &e->fly.outs); /* its alerts go out again, with the same ids */
         if (pipeline_run(e, p, e->fly.msgs, e->fly.n))
             return -1;
-        batch_commit(e, e->fly.offs, e->fly.batch);
+        batch_commit(e, e->fly.offs, e->fly.batch, e->fly.min_ts_ms);
         e->fly.offs = NULL;
         inflight_free(e, &e->fly);
         return 0;
@@ -1058,7 +1095,7 @@ static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
         if (fly_finish(e, &redone) || acks_progress(e, 0, true) || pipeline_run(e, p, msgs, n) ||
             pipeline_run(e, &e->shadow, msgs, n))
             return -1;
-        batch_commit(e, batch_offsets(msgs, n), e->batches);
+        batch_commit(e, batch_offsets(msgs, n), e->batches, batch_min_ts(b));
         e->n_msgs += (long long)b->n_items;
         return 0;
     }
@@ -1080,6 +1117,7 @@ static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
                           .n = n,
                           .offs = batch_offsets(msgs, n),
                           .batch = e->batches,
+                          .min_ts_ms = batch_min_ts(b),
                           .outs = e->cur};
     memcpy(e->fly.msgs, msgs, (size_t)n * sizeof(rd_kafka_message_t *));
     memset(&e->cur, 0, sizeof(e->cur));

@@ -232,6 +232,9 @@ typedef struct rw_batch {
     const struct rw_schema *schema; /* borrowed; NULL: events are not checked (schema.h) */
     int mode;                       /* RW_STATE_* */
     uint64_t seq;                   /* batches since the start */
+    int64_t hold_from_ms;           /* the earliest event time of the messages not surely committed
+                                       (this batch's and those stored before it): a crash reads them
+                                       again, so the store trims no window entry they need; 0: none */
     size_t n_entries;               /* window entries held, across windows */
 
     rw_item_t *items;

@@ -1207,17 +1207,20 @@ static void window_add_send(redisstore_t *s, const rw_batch_t *b, const rw_wstat
  * event needs as it holds needed ones, and at least 64) and its expiry (once
  * the last one set is an hour old), sent after its ZADD (the window's slot is
  * not the script's; trimming and expiry, like entries, are harmless to repeat). */
-static void window_write(redisstore_t *s, rw_wstate_t *ws, int64_t now) {
+static void window_write(redisstore_t *s, const rw_batch_t *b, rw_wstate_t *ws, int64_t now) {
     if (!ws->n_fresh)
         return;
     bool trim = ws->stale >= 64 && ws->stale >= ws->n;
     if (!trim && now - ws->stored_ttl_at < WINDOW_GRACE_MS)
         return;
-    /* Keep what this batch's events need: after a crash the batch is read
-     * again, and its events must see the same windows. */
+    /* Keep what this batch's events need, and those of the batches stored
+     * but not surely committed: after a crash they are read again, and their
+     * events must see the same windows. */
     int64_t cut = rw_window_keep_from(ws);
     if (ws->load_min_ms < cut)
         cut = ws->load_min_ms;
+    if (b->hold_from_ms > 0 && b->hold_from_ms - ws->window_ms < cut)
+        cut = b->hold_from_ms - ws->window_ms;
     if (trim) {
         args_reset(s);
         arg_add(s, "ZREMRANGEBYSCORE", 16);
@@ -1271,7 +1274,7 @@ static int redis_apply_send(rw_store_t *base, rw_batch_t *b) {
     for (size_t i = 0; i < b->n_touched; i++)
         if (b->touched[i]->n_fresh) {
             window_add_send(s, b, b->touched[i]);
-            window_write(s, b->touched[i], now);
+            window_write(s, b, b->touched[i], now);
         }
     /* The script last: its text stays in argv for a resend after NOSCRIPT. */
     args_reset(s);
