@@ -114,10 +114,13 @@ test: deps
 # two cores: the engine on a six-node Redis Cluster through kills and failovers (about 70 s),
 # three engines of one group on that cluster, one SIGKILLed and restarted (about 35 s),
 # ruleset pushes under load and across engines (about 115 s), restarts timed against the
-# group's session timeout (about 45 s) and Redis down for 30 s (about 40 s). CI runs them
+# group's session timeout (about 45 s), Redis down for 30 s (about 40 s), and the slower
+# fault cases of health, a broker down and up, and a stop while Redis is down (about 80 s
+# together). CI runs them
 # too (`.ci/run`).
 SLOW_BIN := $(addprefix $(BUILD)/tests/,check_cluster check_cluster_group check_lifecycle \
-              check_faults_quick_return check_faults_redis_down_30s)
+              check_faults_quick_return check_faults_redis_down_30s check_faults_health \
+              check_faults_broker_down_and_up check_faults_stop_redis_down)
 test-slow: deps
 	$(Q)$(MAKE) --no-print-directory all $(SLOW_BIN)
 	$(Q)RW_BIN=$(abspath $(BIN)/riskwarn) sh tests/run.sh $(SLOW_BIN)
