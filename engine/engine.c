@@ -434,7 +434,43 @@ static void out_drop(engine_t *e, out_t *o) {
 
 /* Hands every output not yet delivered to the producer (waiting for room when
  * its queue is full: backpressure, not drops). */
-// NOLINTNEXTLINE(readability-function-cognitive-complexity): still to be split
+/* Hands o (with the headers h, which librdkafka owns once it is queued) to the
+ * producer, its status as the opaque. Returns librdkafka's error. */
+static rd_kafka_resp_err_t out_produce(engine_t *e, out_t *o, rd_kafka_headers_t *h) {
+    return rd_kafka_producev(
+        e->producer, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE(o->value, o->len), RD_KAFKA_V_KEY(o->key, o->key ? strlen(o->key) : 0),
+        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(&o->status), RD_KAFKA_V_END);
+}
+
+/* Produces o, waiting for room in the queue and making a refused output
+ * smaller until it fits or is dropped. Returns how many times it waited. */
+static long out_enqueue(engine_t *e, out_t *o, rw_ratelimit_t *rl) {
+    long waits = 0;
+    for (;;) {
+        if (o->status == OUT_REFUSED && !out_reduce(o)) {
+            out_drop(e, o);
+            return waits;
+        }
+        o->status = OUT_PENDING;
+        rd_kafka_headers_t *h = o->dead_error ? dead_headers(o) : NULL;
+        rd_kafka_resp_err_t err = out_produce(e, o, h);
+        if (!err)
+            return waits;
+        if (h)
+            rd_kafka_headers_destroy(h);
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_poll(e->producer, 100); /* backpressure: wait for room */
+            waits++;
+            continue;
+        }
+        rw_log_limited(rl, RW_LOG_WARN, "produce to %s: %s", o->topic, rd_kafka_err2str(err));
+        o->status = out_refused(err) ? OUT_REFUSED : OUT_FAILED;
+        if (o->status == OUT_FAILED)
+            return waits;
+    }
+}
+
 static void outs_enqueue(engine_t *e, outs_t *os) {
     static rw_ratelimit_t rl;
     long waits = 0;
@@ -442,32 +478,7 @@ static void outs_enqueue(engine_t *e, outs_t *os) {
         out_t *o = &os->v[i];
         if (o->status == OUT_DONE)
             continue;
-        for (;;) {
-            if (o->status == OUT_REFUSED && !out_reduce(o)) {
-                out_drop(e, o);
-                break;
-            }
-            o->status = OUT_PENDING;
-            rd_kafka_headers_t *h = o->dead_error ? dead_headers(o) : NULL;
-            rd_kafka_resp_err_t err = rd_kafka_producev(
-                e->producer, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_VALUE(o->value, o->len),
-                RD_KAFKA_V_KEY(o->key, o->key ? strlen(o->key) : 0), RD_KAFKA_V_HEADERS(h),
-                RD_KAFKA_V_OPAQUE(&o->status), RD_KAFKA_V_END);
-            if (!err)
-                break;
-            if (h)
-                rd_kafka_headers_destroy(h);
-            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                rd_kafka_poll(e->producer, 100); /* backpressure: wait for room */
-                waits++;
-                continue;
-            }
-            rw_log_limited(&rl, RW_LOG_WARN, "produce to %s: %s", o->topic, rd_kafka_err2str(err));
-            o->status = out_refused(err) ? OUT_REFUSED : OUT_FAILED;
-            if (o->status == OUT_FAILED)
-                break;
-        }
+        waits += out_enqueue(e, o, &rl);
     }
     if (waits)
         rw_log(RW_LOG_INFO, "producer queue full: waited %ld times for room (backpressure)", waits);
