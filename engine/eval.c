@@ -960,9 +960,9 @@ static rw_wstate_t *plan_record(rw_batch_t *b, uint32_t r, const rw_item_t *it,
     return window_touch(b, r, key, kf, it);
 }
 
-// NOLINTNEXTLINE(readability-function-cognitive-complexity): still to be split
-void rw_batch_plan(rw_batch_t *b) {
-    const rw_ruleset_t *rs = b->rs;
+/* Starts a plan: no candidates or lookups yet, each source's clock kept as the one the
+ * evaluation starts from, and the horizon the latest event time of the batch. */
+static void plan_begin(rw_batch_t *b) {
     b->n_cands = 0;
     lookups_clear(b);
     b->clock_start_ms = b->clock_ms;
@@ -972,7 +972,121 @@ void rw_batch_plan(rw_batch_t *b) {
     for (size_t i = 0; i < b->n_items; i++)
         if (b->items[i].event && b->items[i].ts_ms > b->horizon_ms)
             b->horizon_ms = b->items[i].ts_ms;
+}
+
+/* Whether the rule keeps a window that its module records events into. */
+static bool plan_windowed(const rw_rule_t *rule) {
+    return rule->window_ms > 0 && rule->module->record;
+}
+
+/* Records item into the window of rule r that other events than the ones it scores
+ * feed (the event matched the feed). */
+static void plan_feed(rw_batch_t *b, size_t item, uint32_t r, const rw_item_t *it) {
+    rw_cand_t c = {(uint32_t)item, r,    RW_CAND_RECORD, 0,    SIZE_MAX, SIZE_MAX,
+                   NULL,           NULL, NULL,           NULL, NULL};
+    if ((c.ws = plan_record(b, r, it, b->rs->rules[r].feed_key, &c.rec_off)))
+        cand_add(b, &c);
+}
+
+/* Whether rule r's match holds for item. A match that failed for a field's type alone
+ * (a number sent as a string) is noted and planned as a skip. */
+static bool plan_match(rw_batch_t *b, size_t item, uint32_t r, const rw_item_t *it) {
+    const rw_match_t *match = &b->rs->rules[r].match;
+    rw_field_skip_take(NULL);
+    if (rw_rule_match(match, it->event))
+        return true;
+    int why = rw_field_skip_take(NULL);
+    if (why != RW_SKIP_NONE) {
+        rw_field_skip_note(why, NULL);
+        cand_skip(b, item, r);
+    }
+    return false;
+}
+
+/* A rule that tracks cases: plans item when it opens or closes a case (the case of its
+ * correlate; a skip when it has none), and nothing for any other event. */
+static void plan_case(rw_batch_t *b, size_t item, uint32_t r, const rw_item_t *it,
+                      char text[RW_RECORD_MAX]) {
+    const rw_rule_t *rule = &b->rs->rules[r];
+    rw_cand_t c = {(uint32_t)item, r, 0, 0, SIZE_MAX, SIZE_MAX, NULL, NULL, NULL, NULL, NULL};
+    if (rw_rule_match(rule->case_open, it->event))
+        c.flags |= RW_CAND_OPEN;
+    if (rw_rule_match(rule->case_close, it->event))
+        c.flags |= RW_CAND_CLOSE;
+    if (c.flags && rw_field_text(it->event, rule->case_key, text, RW_RECORD_MAX) > 0) {
+        c.kase = rw_batch_case(b, r, text);
+        cand_add(b, &c);
+    } else if (c.flags) {
+        cand_skip(b, item, r);
+    }
+}
+
+/* The windows the measuring of item reads (c->ws) and writes (c->relay, or c->ws with
+ * RW_CAND_RECORD and c->rec_off), by the kind of window of c's rule. Returns false when
+ * the event lacks a key the window needs. */
+static bool plan_window(rw_batch_t *b, rw_cand_t *c, const rw_item_t *it,
+                        char text[RW_RECORD_MAX]) {
+    const rw_rule_t *rule = &b->rs->rules[c->rule];
+    if (rule->relay && rule->window_ms > 0) {
+        if (rw_field_text(it->event, rule->read_key, text, RW_RECORD_MAX) <= 0)
+            return false;
+        c->ws = window_touch(b, c->rule, text, rule->read_key, it);
+        if (rw_field_text(it->event, rule->relay_key, text, RW_RECORD_MAX) > 0)
+            c->relay = window_touch(b, c->rule, text, rule->relay_key, it);
+    } else if (plan_windowed(rule) && !rule->feed) {
+        c->flags |= RW_CAND_RECORD;
+        if (!(c->ws = plan_record(b, c->rule, it, rule->key, &c->rec_off)))
+            return false;
+    } else if (plan_windowed(rule)) {
+        const rw_field_t *rk = rule->read_key ? rule->read_key : rule->key;
+        if (rk && rw_field_text(it->event, rk, text, RW_RECORD_MAX) <= 0)
+            return false;
+        c->ws = window_touch(b, c->rule, rk ? text : "", rk, it);
+    }
+    return true;
+}
+
+/* Plans the measuring of item by rule r: its key, windows, lookup and cool-down, or a
+ * skip when the event lacks a field one of them needs. */
+static void plan_measure(rw_batch_t *b, size_t item, uint32_t r, const rw_item_t *it,
+                         char text[RW_RECORD_MAX]) {
+    const rw_rule_t *rule = &b->rs->rules[r];
+    rw_cand_t c = {(uint32_t)item, r,   RW_CAND_MEASURE, 0, SIZE_MAX, SIZE_MAX, NULL, NULL, NULL,
+                   NULL,           NULL};
+    if (rule->key) {
+        int n = rw_field_text(it->event, rule->key, text, RW_RECORD_MAX);
+        if (n <= 0) { /* no key: not scored by this rule */
+            cand_skip(b, item, r);
+            return;
+        }
+        c.key_off = arena_put(b, text, (size_t)n);
+    }
+    if (!plan_window(b, &c, it, text)) {
+        cand_skip(b, item, r);
+        return;
+    }
+    if (rule->lookup_set) {
+        if (rw_field_text(it->event, rule->lookup_field, text, RW_RECORD_MAX) < 0) {
+            cand_skip(b, item, r);
+            return;
+        }
+        c.lookup = lookup_get(b, rule->lookup_set, text);
+    }
+    if (rule->cooldown_ms > 0) {
+        const char *ck = c.key_off == SIZE_MAX ? "" : rw_batch_str(b, c.key_off);
+        c.cool = cool_get(b, r, ck);
+        if (!msg_keyed_by(it, rule->key, ck))
+            c.cool->shared = true;
+    }
+    cand_add(b, &c);
+}
+
+void rw_batch_plan(rw_batch_t *b) {
+    const rw_ruleset_t *rs = b->rs;
+    /* The helpers' buffer for a field's text: one each would keep the compiler from
+     * inlining them into this loop. */
     char text[RW_RECORD_MAX];
+    plan_begin(b);
     for (size_t i = 0; i < b->n_items; i++) {
         rw_item_t *it = &b->items[i];
         if (!it->event)
@@ -980,87 +1094,15 @@ void rw_batch_plan(rw_batch_t *b) {
         rw_field_cache_begin(it->event);
         for (size_t r = 0; r < rs->n_rules - rs->n_scorecards; r++) {
             const rw_rule_t *rule = &rs->rules[r];
-            bool windowed = rule->window_ms > 0 && rule->module->record;
             /* A window fed by other events: record those first. */
-            if (windowed && rule->feed && rw_rule_match(rule->feed, it->event)) {
-                rw_cand_t c = {(uint32_t)i, (uint32_t)r, RW_CAND_RECORD, 0,    SIZE_MAX, SIZE_MAX,
-                               NULL,        NULL,        NULL,           NULL, NULL};
-                if ((c.ws = plan_record(b, (uint32_t)r, it, rule->feed_key, &c.rec_off)))
-                    cand_add(b, &c);
-            }
-            rw_field_skip_take(NULL);
-            if (!rw_rule_match(&rule->match, it->event)) {
-                /* Failed for a field's type alone (a number sent as a string): a skip. */
-                int why = rw_field_skip_take(NULL);
-                if (why != RW_SKIP_NONE) {
-                    rw_field_skip_note(why, NULL);
-                    cand_skip(b, i, r);
-                }
+            if (plan_windowed(rule) && rule->feed && rw_rule_match(rule->feed, it->event))
+                plan_feed(b, i, (uint32_t)r, it);
+            if (!plan_match(b, i, (uint32_t)r, it))
                 continue;
-            }
-            if (rule->case_open) {
-                /* A rule that tracks cases: opening and closing events only. */
-                rw_cand_t c = {(uint32_t)i, (uint32_t)r, 0,    0,    SIZE_MAX, SIZE_MAX,
-                               NULL,        NULL,        NULL, NULL, NULL};
-                if (rw_rule_match(rule->case_open, it->event))
-                    c.flags |= RW_CAND_OPEN;
-                if (rw_rule_match(rule->case_close, it->event))
-                    c.flags |= RW_CAND_CLOSE;
-                if (c.flags && rw_field_text(it->event, rule->case_key, text, sizeof(text)) > 0) {
-                    c.kase = rw_batch_case(b, (uint32_t)r, text);
-                    cand_add(b, &c);
-                } else if (c.flags) {
-                    cand_skip(b, i, r);
-                }
-                continue;
-            }
-            rw_cand_t c = {
-                (uint32_t)i, (uint32_t)r, RW_CAND_MEASURE, 0, SIZE_MAX, SIZE_MAX, NULL, NULL, NULL,
-                NULL,        NULL};
-            if (rule->key) {
-                int n = rw_field_text(it->event, rule->key, text, sizeof(text));
-                if (n <= 0) { /* no key: not scored by this rule */
-                    cand_skip(b, i, r);
-                    continue;
-                }
-                c.key_off = arena_put(b, text, (size_t)n);
-            }
-            if (rule->relay && rule->window_ms > 0) {
-                if (rw_field_text(it->event, rule->read_key, text, sizeof(text)) <= 0) {
-                    cand_skip(b, i, r);
-                    continue;
-                }
-                c.ws = window_touch(b, (uint32_t)r, text, rule->read_key, it);
-                if (rw_field_text(it->event, rule->relay_key, text, sizeof(text)) > 0)
-                    c.relay = window_touch(b, (uint32_t)r, text, rule->relay_key, it);
-            } else if (windowed && !rule->feed) {
-                c.flags |= RW_CAND_RECORD;
-                if (!(c.ws = plan_record(b, (uint32_t)r, it, rule->key, &c.rec_off))) {
-                    cand_skip(b, i, r);
-                    continue;
-                }
-            } else if (windowed) {
-                const rw_field_t *rk = rule->read_key ? rule->read_key : rule->key;
-                if (rk && rw_field_text(it->event, rk, text, sizeof(text)) <= 0) {
-                    cand_skip(b, i, r);
-                    continue;
-                }
-                c.ws = window_touch(b, (uint32_t)r, rk ? text : "", rk, it);
-            }
-            if (rule->lookup_set) {
-                if (rw_field_text(it->event, rule->lookup_field, text, sizeof(text)) < 0) {
-                    cand_skip(b, i, r);
-                    continue;
-                }
-                c.lookup = lookup_get(b, rule->lookup_set, text);
-            }
-            if (rule->cooldown_ms > 0) {
-                const char *ck = c.key_off == SIZE_MAX ? "" : rw_batch_str(b, c.key_off);
-                c.cool = cool_get(b, (uint32_t)r, ck);
-                if (!msg_keyed_by(it, rule->key, ck))
-                    c.cool->shared = true;
-            }
-            cand_add(b, &c);
+            if (rule->case_open)
+                plan_case(b, i, (uint32_t)r, it, text);
+            else
+                plan_measure(b, i, (uint32_t)r, it, text);
         }
         rw_field_cache_end();
     }
@@ -1185,36 +1227,42 @@ static int64_t cases_next_due(const rw_batch_t *b) {
 
 static void incr(rw_batch_t *b, const char *key, const char *field, int64_t by);
 
+/* Raises the alerts of the open case k that is due at the clock pc, at item's time: one
+ * for each threshold its measure crossed, in order, counted on the day date. The case is
+ * then due when its next threshold is crossed. */
+static void case_fire(rw_batch_t *b, rw_case_t *k, uint32_t item, const rw_pclock_t *pc,
+                      const char *date) {
+    const rw_rule_t *r = &b->rs->rules[k->rule];
+    char key[300];
+    double m = r->module->case_measure(r->state, k->open_ms, pc->ts);
+    for (int level = k->level + 1; level < RW_LEVELS; level++) {
+        if (!r->has[level] || m < r->threshold[level])
+            continue;
+        GROW(b->case_alerts, b->n_case_alerts, b->cap_case_alerts);
+        b->case_alerts[b->n_case_alerts++] =
+            (rw_case_alert_t){item, k, json_incref(k->rec), level, m, pc->ts};
+        k->level = level;
+        counter_key(key, "alerts", date, NULL);
+        incr(b, key, rw_level_name(level), 1);
+        counter_key(key, "rule", r->id, date);
+        incr(b, key, rw_level_name(level), 1);
+    }
+    k->due_ms = case_next(b, k);
+    k->dirty = true;
+}
+
 /* Raises the alerts of open cases whose next threshold the clock passed, at
  * item's time. Returns the next due time. */
-// NOLINTNEXTLINE(readability-function-cognitive-complexity): still to be split
 static int64_t cases_fire(rw_batch_t *b, uint32_t item, const rw_pclock_t *pc) {
     int64_t next = INT64_MAX;
-    char date[16], key[300];
+    char date[16];
     rw_date_format(pc->ts, b->rs->calendar.utc_offset_min, date, sizeof(date));
     for (size_t i = 0; i < b->kstab_size; i++)
         for (rw_case_t *k = b->kstab[i]; k; k = k->next) {
             if (!k->open)
                 continue;
-            if (k->due_ms <= pc->ts && k->part && strcmp(k->part, pc->part) == 0) {
-                const rw_rule_t *r = &b->rs->rules[k->rule];
-                double m = r->module->case_measure(r->state, k->open_ms, pc->ts);
-                /* One alert for each threshold crossed, in order. */
-                for (int level = k->level + 1; level < RW_LEVELS; level++) {
-                    if (!r->has[level] || m < r->threshold[level])
-                        continue;
-                    GROW(b->case_alerts, b->n_case_alerts, b->cap_case_alerts);
-                    b->case_alerts[b->n_case_alerts++] =
-                        (rw_case_alert_t){item, k, json_incref(k->rec), level, m, pc->ts};
-                    k->level = level;
-                    counter_key(key, "alerts", date, NULL);
-                    incr(b, key, rw_level_name(level), 1);
-                    counter_key(key, "rule", r->id, date);
-                    incr(b, key, rw_level_name(level), 1);
-                }
-                k->due_ms = case_next(b, k);
-                k->dirty = true;
-            }
+            if (k->due_ms <= pc->ts && k->part && strcmp(k->part, pc->part) == 0)
+                case_fire(b, k, item, pc, date);
             if (k->due_ms < next)
                 next = k->due_ms;
         }
@@ -1287,35 +1335,50 @@ static bool cool_hold(rw_batch_t *b, rw_cool_t *c, const rw_item_t *it, int leve
     return false;
 }
 
+/* The scorecard's score on the current item: the weighted sum of its parts' levels, or
+ * measures, where their rules reached one (sc_*, at sc_tick). *all: every part reached a
+ * level. */
+static double scorecard_score(const rw_batch_t *b, const rw_rule_t *sc, bool *all) {
+    double score = 0;
+    *all = true;
+    for (size_t k = 0; k < sc->n_parts; k++) {
+        const rw_score_part_t *p = &sc->parts[k];
+        bool seen = b->sc_stamp[p->rule] == b->sc_tick;
+        int level = seen ? b->sc_level[p->rule] : RW_LEVEL_NONE;
+        *all = *all && level != RW_LEVEL_NONE;
+        if (seen)
+            score += p->weight * (p->of_measure ? b->sc_measure[p->rule] : (double)level);
+    }
+    return score;
+}
+
+/* Keeps the values of the scorecard's parts on the current item for its alert. Returns
+ * their offset in b->part_vals. */
+static size_t scorecard_parts(rw_batch_t *b, const rw_rule_t *sc) {
+    size_t off = b->n_part_vals;
+    for (size_t k = 0; k < sc->n_parts; k++) {
+        uint32_t r = sc->parts[k].rule;
+        bool seen = b->sc_stamp[r] == b->sc_tick;
+        GROW(b->part_vals, b->n_part_vals, b->cap_part_vals);
+        b->part_vals[b->n_part_vals++] = (rw_part_val_t){seen ? b->sc_level[r] : RW_LEVEL_NONE,
+                                                         seen, seen ? b->sc_measure[r] : 0};
+    }
+    return off;
+}
+
 /* The scorecards' hits on item, from the outcomes of its rules (sc_*, at sc_tick). */
-// NOLINTNEXTLINE(readability-function-cognitive-complexity): still to be split
 static void scorecards_eval(rw_batch_t *b, rw_item_t *it) {
     const rw_ruleset_t *rs = b->rs;
     for (size_t s = rs->n_rules - rs->n_scorecards; s < rs->n_rules; s++) {
         const rw_rule_t *sc = &rs->rules[s];
-        double score = 0;
-        bool all = true;
-        for (size_t k = 0; k < sc->n_parts; k++) {
-            const rw_score_part_t *p = &sc->parts[k];
-            bool seen = b->sc_stamp[p->rule] == b->sc_tick;
-            int level = seen ? b->sc_level[p->rule] : RW_LEVEL_NONE;
-            all = all && level != RW_LEVEL_NONE;
-            if (seen)
-                score += p->weight * (p->of_measure ? b->sc_measure[p->rule] : (double)level);
-        }
+        bool all;
+        double score = scorecard_score(b, sc, &all);
         if ((sc->all_of && !all) || !isfinite(score))
             continue;
         int level = rw_rule_level(sc, score);
         if (level == RW_LEVEL_NONE)
             continue;
-        size_t off = b->n_part_vals;
-        for (size_t k = 0; k < sc->n_parts; k++) {
-            uint32_t r = sc->parts[k].rule;
-            bool seen = b->sc_stamp[r] == b->sc_tick;
-            GROW(b->part_vals, b->n_part_vals, b->cap_part_vals);
-            b->part_vals[b->n_part_vals++] = (rw_part_val_t){seen ? b->sc_level[r] : RW_LEVEL_NONE,
-                                                             seen, seen ? b->sc_measure[r] : 0};
-        }
+        size_t off = scorecard_parts(b, sc);
         GROW(b->hits, b->n_hits, b->cap_hits);
         b->hits[b->n_hits++] = (rw_hit_t){(uint32_t)s, level, score, 0, off};
         it->n_hits++;
@@ -1339,19 +1402,16 @@ static void window_record(rw_batch_t *b, rw_wstate_t *ws, const rw_item_t *it, c
     }
 }
 
-/* Over the size and complexity limits: still to be split. */
-// NOLINTNEXTLINE(readability-function-cognitive-complexity,readability-function-size)
-void rw_batch_evaluate(rw_batch_t *b) {
+/* Sizes the evaluation's tables for the ruleset's rules (the skip counts, zeroed, and the
+ * scorecards' view of each rule's outcome). */
+static void eval_tables(rw_batch_t *b) {
     const rw_ruleset_t *rs = b->rs;
-    incrs_clear(b);
-    b->n_hits = 0;
     if (b->n_skips < rs->n_rules * RW_SKIP_REASONS) {
         free(b->skips);
         b->n_skips = rs->n_rules * RW_SKIP_REASONS;
         b->skips = rw_calloc(b->n_skips ? b->n_skips : 1, sizeof(*b->skips));
     }
     memset(b->skips, 0, (b->n_skips ? b->n_skips : 1) * sizeof(*b->skips));
-    b->n_part_vals = 0;
     if (b->sc_cap < rs->n_rules) {
         b->sc_cap = rs->n_rules;
         b->sc_measure = rw_realloc(b->sc_measure, b->sc_cap * sizeof(*b->sc_measure));
@@ -1359,36 +1419,160 @@ void rw_batch_evaluate(rw_batch_t *b) {
         free(b->sc_stamp);
         b->sc_stamp = rw_calloc(b->sc_cap, sizeof(*b->sc_stamp));
     }
-    size_t ci = 0;
-    char date[16], key[300];
-    int off = rs->calendar.utc_offset_min;
+}
+
+/* Starts an evaluation: no hits, counters or case alerts yet, and the clocks where the
+ * plan started them. */
+static void eval_begin(rw_batch_t *b) {
+    incrs_clear(b);
+    b->n_hits = 0;
+    b->n_part_vals = 0;
+    eval_tables(b);
     case_alerts_clear(b);
     b->state_alerts = false;
     b->clock_ms = b->clock_start_ms;
     for (size_t i = 0; i < b->n_srcs; i++)
         b->pclocks[b->srcs[i].clock].ts = b->srcs[i].clock_start;
     b->next_due_ms = cases_next_due(b);
+}
+
+/* Starts item's outcome (no level or hits; applied when a copy read again or at or below
+ * its source's fence) and moves the batch's clock and its partition's to its time.
+ * Returns its partition's clock. */
+static rw_pclock_t *item_begin(rw_batch_t *b, rw_item_t *it) {
+    const rw_src_t *src = &b->srcs[it->src];
+    it->applied = it->again || (src->fence >= 0 && it->msg.offset <= src->fence);
+    it->level = RW_LEVEL_NONE;
+    it->hit_off = b->n_hits;
+    it->n_hits = 0;
+    it->key_rule = -1;
+    it->key_off = SIZE_MAX;
+    rw_pclock_t *pc = &b->pclocks[src->clock];
+    if (it->event && it->ts_ms > b->clock_ms)
+        b->clock_ms = it->ts_ms;
+    if (it->event && it->ts_ms > pc->ts)
+        pc->ts = it->ts_ms;
+    return pc;
+}
+
+/* Measures item by the rule of candidate c, over its window (rule->relay then writes the
+ * relayed window, once). Returns the module's code, the measure in *measure. */
+static int cand_measure(rw_batch_t *b, const rw_cand_t *c, const rw_item_t *it, double *measure) {
+    const rw_rule_t *rule = &b->rs->rules[c->rule];
+    rw_input_t in = {it->event, it->ts_ms, NULL, 0, c->lookup ? c->lookup->result : -1};
+    sum_ws = NULL;
+    if (c->ws) {
+        in.entries =
+            window_view(b, c->ws, it->ts_ms, it->src, it->msg.offset, &in.n_entries, &sum_lo);
+        sum_ws = sum_lo == SIZE_MAX ? NULL : c->ws;
+    }
+    rw_field_skip_take(NULL);
+    int rc = rule->module->measure(rule->state, &in, measure);
+    if (c->relay && !it->applied) {
+        char rec[RW_RECORD_MAX];
+        rec[0] = 0;
+        if (rule->relay(rule->state, &in, rec, sizeof(rec)) == RW_OK) {
+            rec[sizeof(rec) - 1] = 0;
+            window_record(b, c->relay, it, rec);
+        }
+    }
+    sum_ws = NULL;
+    return rc;
+}
+
+/* Adds the hit of c's rule on item at level; the item's level, and the rule its alert is
+ * keyed by, are its highest hit's. */
+static void hit_add(rw_batch_t *b, rw_item_t *it, const rw_cand_t *c, int level, double measure,
+                    int64_t held) {
+    GROW(b->hits, b->n_hits, b->cap_hits);
+    b->hits[b->n_hits++] = (rw_hit_t){c->rule, level, measure, held, SIZE_MAX};
+    it->n_hits++;
+    if (level > it->level) {
+        it->level = level;
+        it->key_rule = (int)c->rule;
+        it->key_off = c->key_off;
+    }
+}
+
+/* Scores item by the rule of candidate c: its measure (a skip when there is none), its
+ * level for the scorecards, and a hit unless below every threshold or cooling down. */
+static void cand_score(rw_batch_t *b, rw_item_t *it, const rw_cand_t *c, char date[16],
+                       char key[300]) {
+    const rw_rule_t *rule = &b->rs->rules[c->rule];
+    double measure;
+    if (cand_measure(b, c, it, &measure) != RW_OK) {
+        /* "Not mine" (no new value, an empty sequence) is no skip; a field is. */
+        skip_count(b, it, c->rule, rw_field_skip_take(NULL));
+        return;
+    }
+    if (!isfinite(measure)) {
+        skip_count(b, it, c->rule, RW_SKIP_NOT_FINITE);
+        return;
+    }
+    int level = rw_rule_level(rule, measure);
+    if (b->rs->n_scorecards) {
+        b->sc_stamp[c->rule] = b->sc_tick;
+        b->sc_measure[c->rule] = measure;
+        b->sc_level[c->rule] = level;
+    }
+    if (level == RW_LEVEL_NONE)
+        return;
+    int64_t held = 0;
+    if (c->cool && cool_hold(b, c->cool, it, level, &held, date, key))
+        return;
+    hit_add(b, it, c, level, measure, held);
+}
+
+/* Evaluates one candidate of item: a skip is counted, a case's event applied, a window
+ * recorded into, and a measured rule scored. */
+static void cand_eval(rw_batch_t *b, rw_item_t *it, const rw_cand_t *c, char date[16],
+                      char key[300]) {
+    if (c->flags & RW_CAND_SKIP) {
+        skip_count(b, it, c->rule, c->skip);
+        return;
+    }
+    if (c->kase) {
+        if (!it->applied)
+            case_event(b, c, it);
+        return;
+    }
+    if (c->ws && (c->flags & RW_CAND_RECORD) && !it->applied)
+        window_record(b, c->ws, it, rw_batch_str(b, c->rec_off));
+    if (c->flags & RW_CAND_MEASURE)
+        cand_score(b, it, c, date, key);
+}
+
+/* Counts an event applied for the first time on its day: its type, its alert's level, and
+ * each of its hits by rule and level. */
+static void item_count(rw_batch_t *b, const rw_item_t *it, char date[16], char key[300]) {
+    date_of(it->ts_ms, b->rs->calendar.utc_offset_min, date);
+    counter_key(key, "events", date, NULL);
+    incr(b, key, it->type, 1);
+    if (it->level > RW_LEVEL_NONE) {
+        counter_key(key, "alerts", date, NULL);
+        incr(b, key, rw_level_name(it->level), 1);
+        for (size_t h = it->hit_off; h < it->hit_off + it->n_hits; h++) {
+            counter_key(key, "rule", b->rs->rules[b->hits[h].rule].id, date);
+            incr(b, key, rw_level_name(b->hits[h].level), 1);
+        }
+    }
+}
+
+void rw_batch_evaluate(rw_batch_t *b) {
+    size_t ci = 0;
+    char date[16], key[300];
+    eval_begin(b);
     for (size_t i = 0; i < b->n_items; i++) {
         rw_item_t *it = &b->items[i];
-        const rw_src_t *src = &b->srcs[it->src];
-        it->applied = it->again || (src->fence >= 0 && it->msg.offset <= src->fence);
-        it->level = RW_LEVEL_NONE;
-        it->hit_off = b->n_hits;
-        it->n_hits = 0;
-        it->key_rule = -1;
-        it->key_off = SIZE_MAX;
-        rw_pclock_t *pc = &b->pclocks[src->clock];
-        if (it->event && it->ts_ms > b->clock_ms)
-            b->clock_ms = it->ts_ms;
-        if (it->event && it->ts_ms > pc->ts)
-            pc->ts = it->ts_ms;
+        rw_pclock_t *pc = item_begin(b, it);
         /* Time passes first: a deadline that passed before this event alerts
          * even when this event closes the case. */
         if (it->event && !it->applied && b->n_cases && pc->ts >= b->next_due_ms)
             b->next_due_ms = cases_fire(b, (uint32_t)i, pc);
         if (!it->event) {
             if (!it->applied) {
-                rw_date_format(it->msg.arrival_ms, off, date, sizeof(date));
+                rw_date_format(it->msg.arrival_ms, b->rs->calendar.utc_offset_min, date,
+                               sizeof(date));
                 counter_key(key, "events", date, NULL);
                 incr(b, key, "deadletter", 1);
             }
@@ -1396,90 +1580,17 @@ void rw_batch_evaluate(rw_batch_t *b) {
         }
         rw_field_cache_begin(it->event);
         b->sc_tick++;
-        for (; ci < b->n_cands && b->cands[ci].item == i; ci++) {
-            rw_cand_t *c = &b->cands[ci];
-            const rw_rule_t *rule = &rs->rules[c->rule];
-            if (c->flags & RW_CAND_SKIP) {
-                skip_count(b, it, c->rule, c->skip);
-                continue;
-            }
-            if (c->kase) {
-                if (!it->applied)
-                    case_event(b, c, it);
-                continue;
-            }
-            rw_input_t in = {it->event, it->ts_ms, NULL, 0, c->lookup ? c->lookup->result : -1};
-            rw_wstate_t *ws = c->ws;
-            if (ws && (c->flags & RW_CAND_RECORD) && !it->applied)
-                window_record(b, ws, it, rw_batch_str(b, c->rec_off));
-            if (!(c->flags & RW_CAND_MEASURE))
-                continue;
-            sum_ws = NULL;
-            if (ws) {
-                in.entries =
-                    window_view(b, ws, it->ts_ms, it->src, it->msg.offset, &in.n_entries, &sum_lo);
-                sum_ws = sum_lo == SIZE_MAX ? NULL : ws;
-            }
-            double measure;
-            rw_field_skip_take(NULL);
-            int rc = rule->module->measure(rule->state, &in, &measure);
-            if (c->relay && !it->applied) {
-                char rec[RW_RECORD_MAX];
-                rec[0] = 0;
-                if (rule->relay(rule->state, &in, rec, sizeof(rec)) == RW_OK) {
-                    rec[sizeof(rec) - 1] = 0;
-                    window_record(b, c->relay, it, rec);
-                }
-            }
-            sum_ws = NULL;
-            if (rc != RW_OK) {
-                /* "Not mine" (no new value, an empty sequence) is no skip; a field is. */
-                skip_count(b, it, c->rule, rw_field_skip_take(NULL));
-                continue;
-            }
-            if (!isfinite(measure)) {
-                skip_count(b, it, c->rule, RW_SKIP_NOT_FINITE);
-                continue;
-            }
-            int level = rw_rule_level(rule, measure);
-            if (rs->n_scorecards) {
-                b->sc_stamp[c->rule] = b->sc_tick;
-                b->sc_measure[c->rule] = measure;
-                b->sc_level[c->rule] = level;
-            }
-            if (level == RW_LEVEL_NONE)
-                continue;
-            int64_t held = 0;
-            if (c->cool && cool_hold(b, c->cool, it, level, &held, date, key))
-                continue;
-            GROW(b->hits, b->n_hits, b->cap_hits);
-            b->hits[b->n_hits++] = (rw_hit_t){c->rule, level, measure, held, SIZE_MAX};
-            it->n_hits++;
-            if (level > it->level) {
-                it->level = level;
-                it->key_rule = (int)c->rule;
-                it->key_off = c->key_off;
-            }
-        }
+        for (; ci < b->n_cands && b->cands[ci].item == i; ci++)
+            cand_eval(b, it, &b->cands[ci], date, key);
         rw_field_cache_end();
-        if (rs->n_scorecards)
+        if (b->rs->n_scorecards)
             scorecards_eval(b, it);
         if (it->applied)
             continue;
         /* A case this event opened may be due already (a late opening event). */
         if (b->n_cases && pc->ts >= b->next_due_ms)
             b->next_due_ms = cases_fire(b, (uint32_t)i, pc);
-        date_of(it->ts_ms, off, date);
-        counter_key(key, "events", date, NULL);
-        incr(b, key, it->type, 1);
-        if (it->level > RW_LEVEL_NONE) {
-            counter_key(key, "alerts", date, NULL);
-            incr(b, key, rw_level_name(it->level), 1);
-            for (size_t h = it->hit_off; h < it->hit_off + it->n_hits; h++) {
-                counter_key(key, "rule", rs->rules[b->hits[h].rule].id, date);
-                incr(b, key, rw_level_name(b->hits[h].level), 1);
-            }
-        }
+        item_count(b, it, date, key);
     }
     counters_collect(b);
 }
