@@ -460,42 +460,43 @@ static rd_kafka_headers_t *copy_headers(const copy_t *c, const char *error) {
     return h;
 }
 
+/* Hands a copy to the producer once (pending until its delivery report): to its route's
+ * topic with its key or, once refused there (c->dead), to the dead-letter topic with the
+ * reason. Returns librdkafka's error; on success the producer owns the copy's headers. */
+static rd_kafka_resp_err_t copy_send(rw_rekey_t *k, copy_t *c) {
+    c->status = COPY_PENDING;
+    rd_kafka_headers_t *h =
+        copy_headers(c, c->dead ? "rekey: Kafka refused the re-keyed copy" : NULL);
+    rd_kafka_resp_err_t err =
+        c->dead
+            ? rd_kafka_producev(k->producer, RD_KAFKA_V_TOPIC(k->dead_topic),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_VALUE(c->m->payload, c->m->len), RD_KAFKA_V_HEADERS(h),
+                                RD_KAFKA_V_OPAQUE(&c->status), RD_KAFKA_V_END)
+            : rd_kafka_producev(k->producer, RD_KAFKA_V_RKT(route_topic(k, c->route)),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_KEY(c->key, c->key_len),
+                                RD_KAFKA_V_VALUE(c->m->payload, c->m->len), RD_KAFKA_V_HEADERS(h),
+                                RD_KAFKA_V_OPAQUE(&c->status), RD_KAFKA_V_END);
+    if (err)
+        rd_kafka_headers_destroy(h);
+    return err;
+}
+
 /* Hands a copy to the producer, waiting for room in its queue. A copy Kafka refused for
  * good goes to the dead-letter topic, with the reason. */
-// NOLINTNEXTLINE(readability-function-cognitive-complexity): still to be split
 static void copy_produce(rw_rekey_t *k, copy_t *c) {
     static rw_ratelimit_t rl;
-    for (;;) {
-        c->status = COPY_PENDING;
-        rd_kafka_headers_t *h =
-            copy_headers(c, c->dead ? "rekey: Kafka refused the re-keyed copy" : NULL);
-        rd_kafka_resp_err_t err =
-            c->dead ? rd_kafka_producev(k->producer, RD_KAFKA_V_TOPIC(k->dead_topic),
-                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                        RD_KAFKA_V_VALUE(c->m->payload, c->m->len),
-                                        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(&c->status),
-                                        RD_KAFKA_V_END)
-                    : rd_kafka_producev(k->producer, RD_KAFKA_V_RKT(route_topic(k, c->route)),
-                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                        RD_KAFKA_V_KEY(c->key, c->key_len),
-                                        RD_KAFKA_V_VALUE(c->m->payload, c->m->len),
-                                        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(&c->status),
-                                        RD_KAFKA_V_END);
-        if (!err)
-            return;
-        rd_kafka_headers_destroy(h);
-        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            rd_kafka_poll(k->producer, 100);
-            continue;
-        }
-        rw_log_limited(&rl, RW_LOG_WARN, "rekey: produce to %s: %s",
-                       c->dead ? k->dead_topic : c->route->topic, rd_kafka_err2str(err));
-        c->status =
-            err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || err == RD_KAFKA_RESP_ERR__INVALID_ARG
-                ? COPY_REFUSED
-                : COPY_FAILED;
+    rd_kafka_resp_err_t err;
+    while ((err = copy_send(k, c)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        rd_kafka_poll(k->producer, 100);
+    if (!err)
         return;
-    }
+    rw_log_limited(&rl, RW_LOG_WARN, "rekey: produce to %s: %s",
+                   c->dead ? k->dead_topic : c->route->topic, rd_kafka_err2str(err));
+    c->status = err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || err == RD_KAFKA_RESP_ERR__INVALID_ARG
+                    ? COPY_REFUSED
+                    : COPY_FAILED;
 }
 
 /* A copy Kafka refuses for good goes to the dead-letter topic; refused there too, it is
