@@ -848,10 +848,11 @@ static int64_t hold_from(const engine_t *e, const rw_batch_t *b) {
     return min;
 }
 
-/* Logs a failed read or write of the state and waits before the next try.
- * Returns -1 when asked to stop and the outage lasts. */
-static int store_failed(engine_t *e, pipeline_t *p, int rc, rw_backoff_t *backoff,
-                        int64_t *stop_seen) {
+/* Logs a failed read or write of the state (rc, and err as the store filled
+ * it) and waits before the next try. Returns -1 when asked to stop and the
+ * outage lasts. */
+static int store_failed(engine_t *e, pipeline_t *p, int rc, const rw_error_t *err,
+                        rw_backoff_t *backoff, int64_t *stop_seen) {
     if (rc == RW_ERR_CONFLICT) {
         rw_log(RW_LOG_INFO, "%s: partition fence moved (rebalance): re-evaluating the batch",
                p->name);
@@ -860,19 +861,18 @@ static int store_failed(engine_t *e, pipeline_t *p, int rc, rw_backoff_t *backof
     if (rc ==
         RW_ERR_STATE_LOST) { /* the metric and /healthz first: the log line is the last word */
         e->state_lost_at = rw_monotonic_ms();
-        rw_metrics_health_set(e->metrics, RW_HEALTH_STATE, false, p->store->last_error);
+        rw_metrics_health_set(e->metrics, RW_HEALTH_STATE, false, err->text);
         if (p->store->restored)
             rw_metrics_add(e->metrics, "riskwarn_state_lost_total", "", 1);
-        rw_log(RW_LOG_ERROR, "%s: %s", p->name, p->store->last_error);
+        rw_log(RW_LOG_ERROR, "%s: %s", p->name, err->text);
         if (p->store->restored)
             return 0;
     }
     static rw_ratelimit_t rl;
     int ms = rw_backoff_next(backoff);
-    rw_log_limited(&rl, RW_LOG_WARN, "%s: %s; retrying in %d ms", p->name, p->store->last_error,
-                   ms);
+    rw_log_limited(&rl, RW_LOG_WARN, "%s: %s; retrying in %d ms", p->name, err->text, ms);
     rw_metrics_add(e->metrics, "riskwarn_redis_errors_total", "", 1);
-    rw_metrics_health(e->metrics, false, p->store->last_error);
+    rw_metrics_health(e->metrics, false, err->text);
     if (gave_up(e, stop_seen))
         return -1;
     backoff_wait(e, ms);
@@ -894,7 +894,9 @@ static int pipeline_publish(engine_t *e, pipeline_t *p, bool async, int64_t *sto
     rw_backoff_t backoff = BACKOFF_INIT;
     b->hold_from_ms = hold_from(e, b);
     for (;;) {
-        int rc = p->store->load(p->store, b);
+        rw_error_t err;
+        rw_error_clear(&err);
+        int rc = p->store->load(p->store, b, &err);
         if (rc == 0) {
             rw_batch_evaluate(b);
             outs_clear(e, &e->cur);
@@ -904,7 +906,8 @@ static int pipeline_publish(engine_t *e, pipeline_t *p, bool async, int64_t *sto
                 return -1;
             if (e->die_where == DIE_AFTER_PUBLISH && outs_deliver(e, &e->cur, stop_seen) == 0)
                 die_maybe(e, DIE_AFTER_PUBLISH, e->batches);
-            rc = async ? p->store->apply_send(p->store, b) : p->store->apply(p->store, b);
+            rc = async ? p->store->apply_send(p->store, b, &err)
+                       : p->store->apply(p->store, b, &err);
         }
         if (rc == 0)
             return 0;
@@ -912,7 +915,7 @@ static int pipeline_publish(engine_t *e, pipeline_t *p, bool async, int64_t *sto
          * all again from the store. */
         if (rc != RW_ERR_STATE_LOST && !p->store->kept_intact)
             rw_batch_forget_state(b);
-        if (store_failed(e, p, rc, &backoff, stop_seen))
+        if (store_failed(e, p, rc, &err, &backoff, stop_seen))
             return -1;
     }
 }
@@ -1062,14 +1065,16 @@ static int fly_finish(engine_t *e, bool *redone) {
     if (!e->fly.msgs)
         return 0;
     pipeline_t *p = &e->live;
-    int rc = p->store->apply_wait(p->store);
+    rw_error_t err;
+    rw_error_clear(&err);
+    int rc = p->store->apply_wait(p->store, &err);
     if (rc != 0) {
         *redone = true;
         if (rc != RW_ERR_STATE_LOST && !p->store->kept_intact)
             rw_batch_forget_state(p->batch);
         int64_t stop_seen = 0;
         rw_backoff_t backoff = BACKOFF_INIT;
-        if (acks_progress(e, 0, true) || store_failed(e, p, rc, &backoff, &stop_seen))
+        if (acks_progress(e, 0, true) || store_failed(e, p, rc, &err, &backoff, &stop_seen))
             return -1;
         outs_clear(e, &e->fly.outs); /* its alerts go out again, with the same ids */
         if (pipeline_run(e, p, e->fly.msgs, e->fly.n))

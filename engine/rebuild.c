@@ -148,10 +148,12 @@ static void batch_step(rebuild_t *r) {
         rw_batch_add(b, &msg);
     }
     rw_batch_plan(b);
-    if (r->mem->load(r->mem, b))
-        fprintf(stderr, "riskwarn rebuild: %s\n", r->mem->last_error);
+    rw_error_t err;
+    rw_error_clear(&err);
+    if (r->mem->load(r->mem, b, &err))
+        fprintf(stderr, "riskwarn rebuild: %s\n", err.text);
     rw_batch_evaluate(b);
-    r->mem->apply(r->mem, b);
+    r->mem->apply(r->mem, b, NULL);
     rw_batch_stored(b);
     for (size_t i = 0; i < b->n_items; i++)
         r->dead += b->items[i].error[0] != 0;
@@ -394,10 +396,8 @@ static int rebuilt_write(rebuild_t *r, const rd_kafka_topic_partition_list_t *re
     rw_store_t *s = rw_redisstore_new_cluster(&r->ro, (const char *const *)cfg->redis_cluster_nodes,
                                               cfg->n_redis_cluster_nodes);
     char what[256];
-    int rc = rw_redisstore_rebuild(s, b, c, whole, what, sizeof(what));
-    if (rc)
-        rc = rw_error_fail(err, RW_ERR_REDIS, "%s", s->last_error);
-    else
+    int rc = rw_redisstore_rebuild(s, b, c, whole, what, sizeof(what), err);
+    if (rc == 0)
         snprintf(summary, len, "%s (of the days from %s)", what, first_day);
     s->destroy(s);
     free(c);

@@ -45,10 +45,12 @@ static void level_set(run_t *r, size_t line, int level) {
 static void run_batch(run_t *r, FILE *out, bool report_dead) {
     rw_batch_t *b = r->batch;
     rw_batch_plan(b);
-    if (r->store->load(r->store, b))
-        fprintf(stderr, "riskwarn replay: %s\n", r->store->last_error);
+    rw_error_t err;
+    rw_error_clear(&err);
+    if (r->store->load(r->store, b, &err))
+        fprintf(stderr, "riskwarn replay: %s\n", err.text);
     rw_batch_evaluate(b);
-    r->store->apply(r->store, b);
+    r->store->apply(r->store, b, NULL);
     for (size_t k = 0; k < r->rs->n_rules * RW_SKIP_REASONS && k < b->n_skips; k++)
         r->skips[k / RW_SKIP_REASONS][k % RW_SKIP_REASONS] += (long long)b->skips[k];
     for (size_t i = 0; i < b->n_items; i++) {

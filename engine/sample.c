@@ -132,9 +132,9 @@ static void stats_event(rstat_t *st, const json_t *ev, bool matched) {
 static void batch_run(rw_batch_t *b, rw_store_t *st, const rw_ruleset_t *rs, rstat_t *stats,
                       long long *dead) {
     rw_batch_plan(b);
-    st->load(st, b);
+    st->load(st, b, NULL);
     rw_batch_evaluate(b);
-    st->apply(st, b);
+    st->apply(st, b, NULL);
     for (size_t k = 0; k < b->n_skips && k / RW_SKIP_REASONS < rs->n_rules; k++)
         stats[k / RW_SKIP_REASONS].skips[k % RW_SKIP_REASONS] += (long long)b->skips[k];
     for (size_t i = 0; i < b->n_items; i++) {

@@ -36,16 +36,14 @@ static void lookups_send(rw_rcluster_t *c, const char *prefix, const rw_batch_t 
     rw_buf_fini(&key);
 }
 
-static int mem_load(rw_store_t *s, rw_batch_t *b) {
+static int mem_load(rw_store_t *s, rw_batch_t *b, rw_error_t *err) {
     memstore_t *m = (memstore_t *)s;
     if (!m->lookups)
         return 0;
     rw_rcluster_reset(m->lookups);
     lookups_send(m->lookups, m->prefix, b);
-    if (rw_rcluster_exec(m->lookups) != 0 || lookups_read(m->lookups, b) != 0) {
-        snprintf(s->last_error, sizeof(s->last_error), "%s", rw_rcluster_error(m->lookups));
-        return -1;
-    }
+    if (rw_rcluster_exec(m->lookups) != 0 || lookups_read(m->lookups, b) != 0)
+        return rw_error_fail(err, RW_ERR_REDIS, "%s", rw_rcluster_error(m->lookups));
     return 0;
 }
 
@@ -70,7 +68,8 @@ int rw_memstore_use_cluster(rw_store_t *s, const rw_redis_opts_t *o, const char 
     return 0;
 }
 
-static int mem_apply(rw_store_t *s, rw_batch_t *b) {
+static int mem_apply(rw_store_t *s, rw_batch_t *b, rw_error_t *err) {
+    (void)err;
     memstore_t *m = (memstore_t *)s;
     for (rw_incr_t *i = b->incrs; i; i = i->next) {
         size_t k;
@@ -89,8 +88,9 @@ static int mem_apply(rw_store_t *s, rw_batch_t *b) {
     return 0;
 }
 
-static int mem_apply_wait(rw_store_t *s) {
+static int mem_apply_wait(rw_store_t *s, rw_error_t *err) {
     (void)s;
+    (void)err;
     return 0;
 }
 
@@ -258,30 +258,31 @@ void *rw_store_redis_connect(const rw_redis_opts_t *o, rw_error_t *err) {
                                err);
 }
 
-/* "redis WHAT: HOST:PORT: the error" after a failed exchange. */
-static void rs_drop(redisstore_t *s, const char *what) {
+/* "redis WHAT: HOST:PORT: the error" after a failed exchange. Returns
+ * RW_ERR_REDIS. */
+static int rs_drop(redisstore_t *s, const char *what, rw_error_t *err) {
     const char *e = rw_rcluster_error(s->rc);
-    snprintf(s->base.last_error, sizeof(s->base.last_error), "redis %s: %s", what,
-             strncmp(e, "redis ", 6) == 0 ? e + 6 : e);
+    return rw_error_fail(err, RW_ERR_REDIS, "redis %s: %s", what,
+                         strncmp(e, "redis ", 6) == 0 ? e + 6 : e);
 }
 
 /* Learns the apply script's SHA1 (the same on every node): batches then send
  * it, not the text; a node that lacks the script gets the text (NOSCRIPT). */
-static int script_load(redisstore_t *s) {
+static int script_load(redisstore_t *s, rw_error_t *err) {
     redisReply *r = rw_rcluster_command(s->rc, s->anchor, "SCRIPT LOAD %s", s->script);
     if (!r || r->type != REDIS_REPLY_STRING || r->len >= sizeof(s->sha)) {
-        snprintf(s->base.last_error, sizeof(s->base.last_error), "redis SCRIPT LOAD: %s",
-                 r && r->type == REDIS_REPLY_ERROR ? r->str : rw_rcluster_error(s->rc));
+        rw_error_fail(err, RW_ERR_REDIS, "redis SCRIPT LOAD: %s",
+                      r && r->type == REDIS_REPLY_ERROR ? r->str : rw_rcluster_error(s->rc));
         if (r)
             freeReplyObject(r);
-        return -1;
+        return RW_ERR_REDIS;
     }
     memcpy(s->sha, r->str, r->len + 1);
     freeReplyObject(r);
     return 0;
 }
 
-static int rs_ensure(redisstore_t *s) { return *s->sha ? 0 : script_load(s); }
+static int rs_ensure(redisstore_t *s, rw_error_t *err) { return *s->sha ? 0 : script_load(s, err); }
 
 static void args_reset(redisstore_t *s) {
     s->argc = 0;
@@ -480,18 +481,19 @@ static int member_parse(const char *m, size_t len, char *topic, size_t tlen, int
     return 0;
 }
 
-/* Reads the SISMEMBER replies of the batch's lookups, in table order. */
+/* Reads the SISMEMBER replies of the batch's lookups, in table order.
+ * Returns 0, or RW_ERR_REDIS. */
 static int lookups_read(rw_rcluster_t *c, rw_batch_t *b) {
     for (size_t i = 0; i < b->ltab_size; i++)
         for (rw_lookup_t *l = b->ltab[i]; l; l = l->next) {
             redisReply *r = rw_rcluster_next(c);
             if (!r)
-                return -1;
+                return RW_ERR_REDIS;
             bool bad = r->type == REDIS_REPLY_ERROR;
             l->result = r->type == REDIS_REPLY_INTEGER ? (r->integer ? 1 : 0) : -1;
             freeReplyObject(r);
             if (bad)
-                return -1;
+                return RW_ERR_REDIS;
         }
     return 0;
 }
@@ -593,26 +595,24 @@ static void cases_hold(redisstore_t *s, const rw_batch_t *b) {
 }
 
 /* Fills the batch's cases from the replies of their HGETs, in the order of
- * b->kstab. Returns 0, or -1 (an error reply: in last_error). */
-static int cases_records(redisstore_t *s, rw_batch_t *b, redisReply **gets) {
+ * b->kstab. Returns 0, or RW_ERR_REDIS (an error reply: in err). */
+static int cases_records(rw_batch_t *b, redisReply **gets, rw_error_t *err) {
     int rc = 0;
     size_t gi = 0;
     for (size_t i = 0; i < b->kstab_size; i++)
         for (rw_case_t *k = b->kstab[i]; k; k = k->next, gi++) {
             redisReply *r = gets[gi];
-            if (r->type == REDIS_REPLY_ERROR) {
-                snprintf(s->base.last_error, sizeof(s->base.last_error), "redis: case read: %s",
-                         r->str);
-                rc = -1;
-            } else if (r->type == REDIS_REPLY_STRING && rw_case_from_record(k, r->str, r->len) != 0)
+            if (r->type == REDIS_REPLY_ERROR)
+                rc = rw_error_fail(err, RW_ERR_REDIS, "redis: case read: %s", r->str);
+            else if (r->type == REDIS_REPLY_STRING && rw_case_from_record(k, r->str, r->len) != 0)
                 rw_log(RW_LOG_WARN, "case %s: unreadable record, ignored", k->id);
         }
     return rc;
 }
 
 /* Adds the cases of the due scans' replies (one per rule that tracks cases)
- * to the batch. Returns 0, or -1 (a bad reply: in last_error). */
-static int cases_due(redisstore_t *s, rw_batch_t *b, redisReply **scans) {
+ * to the batch. Returns 0, or RW_ERR_REDIS (a bad reply: in err). */
+static int cases_due(rw_batch_t *b, redisReply **scans, rw_error_t *err) {
     int rc = 0;
     size_t ri = 0;
     for (size_t r = 0; r < b->rs->n_rules; r++) {
@@ -620,9 +620,8 @@ static int cases_due(redisstore_t *s, rw_batch_t *b, redisReply **scans) {
             continue;
         redisReply *x = scans[ri++];
         if (!x || x->type != REDIS_REPLY_ARRAY) {
-            snprintf(s->base.last_error, sizeof(s->base.last_error), "redis: due scan: %s",
-                     x && x->type == REDIS_REPLY_ERROR ? x->str : "unexpected reply");
-            rc = -1;
+            rc = rw_error_fail(err, RW_ERR_REDIS, "redis: due scan: %s",
+                               x && x->type == REDIS_REPLY_ERROR ? x->str : "unexpected reply");
             continue;
         }
         for (size_t e = 0; e + 1 < x->elements; e += 2) {
@@ -640,24 +639,25 @@ static int cases_due(redisstore_t *s, rw_batch_t *b, redisReply **scans) {
  * scan are filled from it; the HGET replies are read into the cases that
  * existed before, which the scan does not reorder (it only appends new ones
  * at chain heads, and chains are walked after every reply is in). */
-static int cases_read(redisstore_t *s, rw_batch_t *b, size_t nrules, size_t ncases) {
+static int cases_read(redisstore_t *s, rw_batch_t *b, size_t nrules, size_t ncases,
+                      rw_error_t *err) {
     redisReply **scans = rw_calloc(nrules ? nrules : 1, sizeof(redisReply *));
     redisReply **gets = rw_calloc(ncases ? ncases : 1, sizeof(redisReply *));
     int rc = 0;
     for (size_t i = 0; i < nrules; i++)
         if (!(scans[i] = rw_rcluster_next(s->rc)))
-            rc = -1;
+            rc = RW_ERR_REDIS;
     for (size_t i = 0; rc == 0 && i < ncases; i++)
         if (!(gets[i] = rw_rcluster_next(s->rc)))
-            rc = -1;
+            rc = RW_ERR_REDIS;
     if (rc == 0) {
-        int gr = cases_records(s, b, gets);
-        int dr = cases_due(s, b, scans);
+        int gr = cases_records(b, gets, err);
+        int dr = cases_due(b, scans, err);
         if (gr || dr)
-            rc = -1;
+            rc = RW_ERR_REDIS;
         cases_hold(s, b);
     } else {
-        rs_drop(s, "read");
+        rc = rs_drop(s, "read", err);
     }
     for (size_t i = 0; i < nrules; i++)
         if (scans[i])
@@ -680,20 +680,19 @@ static bool window_needs_read(const rw_wstate_t *ws) {
  * keeps) and a grace. */
 static int64_t window_ttl_ms(const rw_wstate_t *ws) { return 2 * ws->window_ms + WINDOW_GRACE_MS; }
 
-/* The next reply of the commands sent; NULL when there is none. */
-static redisReply *reply_get(redisstore_t *s) {
+/* The next reply of the commands sent; NULL (err filled) when there is none. */
+static redisReply *reply_get(redisstore_t *s, rw_error_t *err) {
     redisReply *r = rw_rcluster_next(s->rc);
     if (!r)
-        snprintf(s->base.last_error, sizeof(s->base.last_error), "redis: a reply is missing");
+        rw_error_fail(err, RW_ERR_REDIS, "redis: a reply is missing");
     return r;
 }
 
-/* Sends the commands queued and reads their replies. 0, or -1. */
-static int rs_exec(redisstore_t *s, const char *what) {
+/* Sends the commands queued and reads their replies. 0, or RW_ERR_REDIS. */
+static int rs_exec(redisstore_t *s, const char *what, rw_error_t *err) {
     if (rw_rcluster_exec(s->rc) == 0)
         return 0;
-    rs_drop(s, what);
-    return -1;
+    return rs_drop(s, what, err);
 }
 
 /* Fills a window from its ZRANGEBYSCORE ... WITHSCORES reply. Returns 0, or
@@ -722,18 +721,16 @@ static int window_read(rw_batch_t *b, rw_wstate_t *ws, const redisReply *r) {
     return 0;
 }
 
-/* Reads the replies of n commands sent; the first error goes to last_error.
- * Returns 0, or -1. */
-static int replies_check(redisstore_t *s, size_t n, const char *what) {
+/* Reads the replies of n commands sent; the first error goes to err.
+ * Returns 0, or RW_ERR_REDIS. */
+static int replies_check(redisstore_t *s, size_t n, const char *what, rw_error_t *err) {
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
-        redisReply *r = reply_get(s);
+        redisReply *r = reply_get(s, err);
         if (!r)
-            return -1;
-        if (r->type == REDIS_REPLY_ERROR && rc == 0) {
-            snprintf(s->base.last_error, sizeof(s->base.last_error), "redis %s: %s", what, r->str);
-            rc = -1;
-        }
+            return RW_ERR_REDIS;
+        if (r->type == REDIS_REPLY_ERROR && rc == 0)
+            rc = rw_error_fail(err, RW_ERR_REDIS, "redis %s: %s", what, r->str);
         freeReplyObject(r);
     }
     return rc;
@@ -743,15 +740,18 @@ static int replies_check(redisstore_t *s, size_t n, const char *what) {
  * without persistence): writes back what the engine holds (state_write), then
  * the marker, and keeps it all (Redis now holds what memory does). Counters
  * are not held: they start again from zero. Returns RW_ERR_STATE_LOST
- * with last_error saying what was restored (base.restored true), or what
- * failed (false: the kept state stays, and the next load finds the marker
- * missing and restores again). */
-static int restore_failed(redisstore_t *s, const char *how) {
-    char e[sizeof(s->base.last_error)];
-    snprintf(e, sizeof(e), "%s", s->base.last_error);
-    snprintf(s->base.last_error, sizeof(s->base.last_error),
-             "redis lost its state (%s); restoring what the engine holds failed: %.160s", how, e);
-    return RW_ERR_STATE_LOST;
+ * with err saying what was restored (base.restored true), or what failed
+ * (false: the kept state stays, and the next load finds the marker missing
+ * and restores again). */
+static int restore_failed(rw_error_t *err, const char *how) {
+    if (!err)
+        return RW_ERR_STATE_LOST;
+    char e[sizeof(err->text)];
+    snprintf(e, sizeof(e), "%s", err->text);
+    rw_error_clear(err);
+    return rw_error_fail(
+        err, RW_ERR_STATE_LOST,
+        "redis lost its state (%s); restoring what the engine holds failed: %.160s", how, e);
 }
 
 /* Whether the batch knows the fence of the partition "topic/partition". */
@@ -828,9 +828,9 @@ typedef struct written {
  * the cases held on the partitions whose fences it knows, those fences, and
  * the counters given. Fences and windows go together, so that a message at
  * or below a written fence is in the written windows, and is not counted
- * twice when read again. Returns 0, or -1 with last_error filled. */
+ * twice when read again. Returns 0, or RW_ERR_REDIS with err filled. */
 static int state_write(redisstore_t *s, rw_batch_t *b, const rw_memstore_counter_t *counters,
-                       size_t n_counters, written_t *w) {
+                       size_t n_counters, written_t *w, rw_error_t *err) {
     rw_rcluster_reset(s->rc);
     size_t ncmd = 0;
     *w = (written_t){0, 0, 0, 0, 0};
@@ -897,16 +897,16 @@ static int state_write(redisstore_t *s, rw_batch_t *b, const rw_memstore_counter
         ncmd++;
         w->fences++;
     }
-    if (rs_exec(s, "restore") != 0 || replies_check(s, ncmd, "restore") != 0)
-        return -1;
+    if (rs_exec(s, "restore", err) != 0 || replies_check(s, ncmd, "restore", err) != 0)
+        return RW_ERR_REDIS;
     return 0;
 }
 
-static int state_restore(redisstore_t *s, rw_batch_t *b, const char *how) {
+static int state_restore(redisstore_t *s, rw_batch_t *b, const char *how, rw_error_t *err) {
     s->base.restored = false;
     written_t w;
-    if (state_write(s, b, NULL, 0, &w) != 0)
-        return restore_failed(s, how);
+    if (state_write(s, b, NULL, 0, &w, err) != 0)
+        return restore_failed(err, how);
     /* The marker last: a restore cut short is found and done again. */
     rw_rcluster_reset(s->rc);
     args_reset(s);
@@ -916,20 +916,19 @@ static int state_restore(redisstore_t *s, rw_batch_t *b, const char *how) {
     arg_add(s, "EX", 2);
     arg_i64(s, FENCE_TTL_S);
     args_send(s, 1, RW_RC_WRITE);
-    if (rs_exec(s, "restore") != 0 || replies_check(s, 1, "restore") != 0)
-        return restore_failed(s, how);
+    if (rs_exec(s, "restore", err) != 0 || replies_check(s, 1, "restore", err) != 0)
+        return restore_failed(err, how);
     s->base.restored = true;
-    snprintf(s->base.last_error, sizeof(s->base.last_error),
-             "redis lost its state (%s): restored from memory %zu fences, %zu windows (%zu "
-             "entries), %zu cool-downs, %zu open cases%s; counters restart from zero (riskwarn "
-             "rebuild recounts them)",
-             how, w.fences, w.windows, w.entries, w.cools, w.cases,
-             s->kept_full ? " (not all: more than state_max_entries)" : "");
-    return RW_ERR_STATE_LOST;
+    return rw_error_fail(err, RW_ERR_STATE_LOST,
+                         "redis lost its state (%s): restored from memory %zu fences, %zu windows "
+                         "(%zu entries), %zu cool-downs, %zu open cases%s; counters restart from "
+                         "zero (riskwarn rebuild recounts them)",
+                         how, w.fences, w.windows, w.entries, w.cools, w.cases,
+                         s->kept_full ? " (not all: more than state_max_entries)" : "");
 }
 
 int rw_redisstore_rebuild(rw_store_t *base, rw_batch_t *b, const rw_memstore_counter_t *counters,
-                          size_t n_counters, char *summary, size_t len) {
+                          size_t n_counters, char *summary, size_t len, rw_error_t *err) {
     redisstore_t *s = (redisstore_t *)base;
     kcases_clear(&s->kept);
     for (size_t i = 0; i < b->kstab_size; i++)
@@ -937,8 +936,8 @@ int rw_redisstore_rebuild(rw_store_t *base, rw_batch_t *b, const rw_memstore_cou
             kcase_set(&s->kept, k->id, k->part, k->open ? rw_case_record(k) : NULL, k->due_ms, true,
                       0);
     written_t w;
-    if (state_write(s, b, counters, n_counters, &w) != 0)
-        return -1;
+    if (state_write(s, b, counters, n_counters, &w, err) != 0)
+        return RW_ERR_REDIS;
     snprintf(summary, len,
              "%zu fences, %zu windows (%zu entries), %zu cool-downs, %zu open cases, %zu counters",
              w.fences, w.windows, w.entries, w.cools, w.cases, n_counters);
@@ -957,15 +956,13 @@ static void unsure_settle(redisstore_t *s, bool ran) {
 
 /* Over the size and complexity limits: still to be split. */
 // NOLINTNEXTLINE(readability-function-cognitive-complexity,readability-function-size)
-static int redis_load(rw_store_t *base, rw_batch_t *b) {
+static int redis_load(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
     redisstore_t *s = (redisstore_t *)base;
     base->kept_intact = true; /* until the first exchange has answered */
-    if (rw_rcluster_in_flight(s->rc)) {
-        snprintf(base->last_error, sizeof(base->last_error), "redis: a write is still in flight");
-        return -1;
-    }
-    if (rs_ensure(s))
-        return -1;
+    if (rw_rcluster_in_flight(s->rc))
+        return rw_error_fail(err, RW_ERR_REDIS, "redis: a write is still in flight");
+    if (rs_ensure(s, err))
+        return RW_ERR_REDIS;
     rw_rcluster_reset(s->rc);
     /* Cases: forget what an earlier attempt did; read each touched case, and
      * every case of the ruleset due by the batch's horizon. */
@@ -1015,20 +1012,20 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
             arg_add(s, colon + 1, strlen(colon + 1));
             args_send(s, 1, 0);
         }
-    if (rs_exec(s, "read") != 0)
-        return -1;
-    redisReply *mark = reply_get(s);
+    if (rs_exec(s, "read", err) != 0)
+        return RW_ERR_REDIS;
+    redisReply *mark = reply_get(s, err);
     if (!mark)
-        return -1;
+        return RW_ERR_REDIS;
     bool marked = mark->type == REDIS_REPLY_INTEGER && mark->integer == 1;
     freeReplyObject(mark);
     bool ran = true;
     for (size_t i = 0, k = 0; k < nknown; i++) {
         if (!(b->srcs[i].fence_known && b->srcs[i].fence >= 0))
             continue;
-        redisReply *r = reply_get(s);
+        redisReply *r = reply_get(s, err);
         if (!r)
-            return -1;
+            return RW_ERR_REDIS;
         ran &= r->type == REDIS_REPLY_STRING && strtoll(r->str, NULL, 10) == b->srcs[i].fence;
         freeReplyObject(r);
         k++;
@@ -1036,7 +1033,7 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
     if (!marked && s->marker_seen) {
         rw_rcluster_reset(s->rc);
         unsure_settle(s, true); /* kept as if the write ran: its cases too */
-        return state_restore(s, b, "its marker is gone");
+        return state_restore(s, b, "its marker is gone", err);
     }
     s->marker_seen |= marked;
     base->kept_intact = false;
@@ -1046,11 +1043,11 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
         if (!ran) {
             rw_rcluster_reset(s->rc);
             rw_batch_forget_state(b);
-            return redis_load(base, b);
+            return redis_load(base, b, err);
         }
     }
-    if (cases_read(s, b, ncase_rules, ncases) != 0)
-        return -1;
+    if (cases_read(s, b, ncase_rules, ncases, err) != 0)
+        return RW_ERR_REDIS;
     /* Cool-downs this engine does not hold: read each. */
     for (size_t i = 0; i < b->n_cools_touched; i++) {
         rw_cool_t *c = b->cools_touched[i];
@@ -1063,8 +1060,8 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
             args_send(s, 1, 0);
         }
     }
-    if (rs_exec(s, "read") != 0)
-        return -1;
+    if (rs_exec(s, "read", err) != 0)
+        return RW_ERR_REDIS;
     int rc = 0;
     for (size_t i = 0; i < b->n_cools_touched; i++) {
         rw_cool_t *c = b->cools_touched[i];
@@ -1072,14 +1069,12 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
             continue;
         c->reading = false;
         c->loaded = true;
-        redisReply *r = reply_get(s);
+        redisReply *r = reply_get(s, err);
         if (!r)
-            return -1;
-        if (r->type == REDIS_REPLY_ERROR) {
-            snprintf(base->last_error, sizeof(base->last_error), "redis: cool-down read: %s",
-                     r->str);
-            rc = -1;
-        } else if (r->type == REDIS_REPLY_STRING && rw_cool_parse(c, r->str, r->len) != 0)
+            return RW_ERR_REDIS;
+        if (r->type == REDIS_REPLY_ERROR)
+            rc = rw_error_fail(err, RW_ERR_REDIS, "redis: cool-down read: %s", r->str);
+        else if (r->type == REDIS_REPLY_STRING && rw_cool_parse(c, r->str, r->len) != 0)
             rw_log(RW_LOG_WARN, "cool-down %s: unreadable value, ignored", c->id);
         freeReplyObject(r);
     }
@@ -1122,21 +1117,22 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
         }
     }
     lookups_send(s->rc, s->prefix, b);
-    if (rs_exec(s, "read") != 0)
-        return -1;
+    if (rs_exec(s, "read", err) != 0)
+        return RW_ERR_REDIS;
     for (size_t i = 0; i < nsrc; i++) {
         if (b->srcs[i].fence_known)
             continue;
-        redisReply *r = reply_get(s);
+        redisReply *r = reply_get(s, err);
         if (!r)
-            return -1;
+            return RW_ERR_REDIS;
         b->srcs[i].fence_known = true;
         if (r->type == REDIS_REPLY_STRING)
             b->srcs[i].fence = strtoll(r->str, NULL, 10);
         else if (r->type == REDIS_REPLY_NIL)
             b->srcs[i].fence = -1;
         else
-            rc = -1;
+            rc = rw_error_fail(err, RW_ERR_REDIS, "redis: fence read: %s",
+                               r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
         freeReplyObject(r);
     }
     int64_t now = rw_now_ms();
@@ -1147,22 +1143,20 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
             continue;
         ws->reading = 0;
         ws->loaded = true;
-        redisReply *r = reply_get(s);
+        redisReply *r = reply_get(s, err);
         if (!r)
-            return -1;
-        if (window_read(b, ws, r) != 0) {
-            snprintf(base->last_error, sizeof(base->last_error), "redis: window read: %s",
-                     r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-            rc = -1;
-        }
+            return RW_ERR_REDIS;
+        if (window_read(b, ws, r) != 0)
+            rc = rw_error_fail(err, RW_ERR_REDIS, "redis: window read: %s",
+                               r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
         freeReplyObject(r);
         if (!(asked & RW_READ_META))
             continue;
-        redisReply *pttl = reply_get(s), *card = pttl ? reply_get(s) : NULL;
+        redisReply *pttl = reply_get(s, err), *card = pttl ? reply_get(s, err) : NULL;
         if (!card) {
             if (pttl)
                 freeReplyObject(pttl);
-            return -1;
+            return RW_ERR_REDIS;
         }
         /* When the store's expiry was set, as if by this engine; 0: it has none. */
         int64_t ttl_ms = window_ttl_ms(ws);
@@ -1174,10 +1168,8 @@ static int redis_load(rw_store_t *base, rw_batch_t *b) {
         freeReplyObject(pttl);
         freeReplyObject(card);
     }
-    if (lookups_read(s->rc, b) != 0) {
-        snprintf(base->last_error, sizeof(base->last_error), "redis: watchlist read failed");
-        return -1;
-    }
+    if (lookups_read(s->rc, b) != 0)
+        return rw_error_fail(err, RW_ERR_REDIS, "redis: watchlist read failed");
     return rc;
 }
 
@@ -1258,12 +1250,12 @@ static bool batch_writes(const rw_batch_t *b, size_t *nf) {
     return any;
 }
 
-static int redis_apply_send(rw_store_t *base, rw_batch_t *b) {
+static int redis_apply_send(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
     redisstore_t *s = (redisstore_t *)base;
     base->kept_intact = false;
     s->n_win_cmds = 0;
-    if (rs_ensure(s))
-        return -1;
+    if (rs_ensure(s, err))
+        return RW_ERR_REDIS;
     rw_rcluster_reset(s->rc);
     size_t nf;
     if (!batch_writes(b, &nf)) {
@@ -1343,10 +1335,8 @@ static int redis_apply_send(rw_store_t *base, rw_batch_t *b) {
     }
     /* Sent now, so that Redis runs it while the engine goes on. */
     args_send(s, 3, RW_RC_WRITE);
-    if (rw_rcluster_send(s->rc) != 0) {
-        rs_drop(s, "apply");
-        return -1;
-    }
+    if (rw_rcluster_send(s->rc) != 0)
+        return rs_drop(s, "apply", err);
     s->sent = b;
     rw_batch_stored(b);
     return 0;
@@ -1355,39 +1345,34 @@ static int redis_apply_send(rw_store_t *base, rw_batch_t *b) {
 /* How long a master may take to hear from its replicas that they have a write. */
 #define REPLICA_WAIT_MS 1000
 
-static int apply_collect(redisstore_t *s);
+static int apply_collect(redisstore_t *s, rw_error_t *err);
 
 /* A write that failed in flight may have run or not: the engine keeps its
  * state (kept_intact), and the next load asks the fences which. */
-static int redis_apply_wait(rw_store_t *base) {
+static int redis_apply_wait(rw_store_t *base, rw_error_t *err) {
     redisstore_t *s = (redisstore_t *)base;
     base->kept_intact = false;
     if (!rw_rcluster_in_flight(s->rc))
         return 0;
-    int rc = apply_collect(s);
-    if (rc == -1)
+    int rc = apply_collect(s, err);
+    if (rc == RW_ERR_REDIS)
         s->unsure = base->kept_intact = true;
     return rc;
 }
 
-static int apply_collect(redisstore_t *s) {
-    rw_store_t *base = &s->base;
-    if (rw_rcluster_recv(s->rc) != 0) {
-        rs_drop(s, "apply");
-        return -1;
-    }
+static int apply_collect(redisstore_t *s, rw_error_t *err) {
+    if (rw_rcluster_recv(s->rc) != 0)
+        return rs_drop(s, "apply", err);
     int rc = 0;
     for (size_t i = 0; i < s->n_win_cmds; i++) {
-        redisReply *r = reply_get(s);
+        redisReply *r = reply_get(s, err);
         if (!r)
-            return -1;
-        if (r->type == REDIS_REPLY_ERROR && rc == 0) {
-            snprintf(base->last_error, sizeof(base->last_error), "redis window write: %s", r->str);
-            rc = -1;
-        }
+            return RW_ERR_REDIS;
+        if (r->type == REDIS_REPLY_ERROR && rc == 0)
+            rc = rw_error_fail(err, RW_ERR_REDIS, "redis window write: %s", r->str);
         freeReplyObject(r);
     }
-    redisReply *r = reply_get(s);
+    redisReply *r = reply_get(s, err);
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
         /* This node lacks the script (a restart, a failover, SCRIPT FLUSH):
          * nothing ran. The same arguments with the text load it there. */
@@ -1398,19 +1383,18 @@ static int apply_collect(redisstore_t *s) {
         s->argv[1] = s->script;
         s->argl[1] = strlen(s->script);
         rw_rcluster_append_argv(s->rc, 3, (int)s->argc, s->argv, s->argl, RW_RC_WRITE);
-        r = rs_exec(s, "apply") == 0 ? reply_get(s) : NULL;
+        r = rs_exec(s, "apply", err) == 0 ? reply_get(s, err) : NULL;
     }
     if (!r)
-        return -1;
+        return RW_ERR_REDIS;
     bool lost = false;
     if (rc == 0 && r->type == REDIS_REPLY_INTEGER) {
         rc = r->integer == 1 ? 0 : RW_ERR_CONFLICT;
         lost = r->integer == 2;
         s->marker_seen |= rc == 0;
     } else if (rc == 0) {
-        snprintf(base->last_error, sizeof(base->last_error), "redis apply: %s",
-                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-        rc = -1;
+        rc = rw_error_fail(err, RW_ERR_REDIS, "redis apply: %s",
+                           r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
     }
     freeReplyObject(r);
     if (rc == 0 || lost) /* lost: the restore writes the batch's cases with its fences */
@@ -1418,13 +1402,11 @@ static int apply_collect(redisstore_t *s) {
     else if (rc == RW_ERR_CONFLICT)
         kcases_clear(&s->pending);
     if (lost)
-        return state_restore(s, s->sent, "its marker is gone");
+        return state_restore(s, s->sent, "its marker is gone", err);
     /* Stored once the replicas have it too: a failover then loses nothing. */
     int short_of = rw_rcluster_sync_replicas(s->rc, REPLICA_WAIT_MS);
-    if (short_of < 0) {
-        rs_drop(s, "apply");
-        return -1;
-    }
+    if (short_of < 0)
+        return rs_drop(s, "apply", err);
     int64_t now = rw_now_ms();
     if (short_of > 0 && now - s->warned_at_ms >= 60000) {
         s->warned_at_ms = now;
@@ -1436,9 +1418,9 @@ static int apply_collect(redisstore_t *s) {
     return rc;
 }
 
-static int redis_apply(rw_store_t *base, rw_batch_t *b) {
-    int rc = redis_apply_send(base, b);
-    return rc ? rc : redis_apply_wait(base);
+static int redis_apply(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
+    int rc = redis_apply_send(base, b, err);
+    return rc ? rc : redis_apply_wait(base, err);
 }
 
 static void redis_destroy(rw_store_t *base) {

@@ -16,37 +16,42 @@
 
 #include "eval.h"
 
-/* The store's codes besides RW_OK and RW_ERR_FAIL (error.h):
+/* The store's codes besides RW_OK (error.h):
  * RW_ERR_CONFLICT, from apply(): a fence moved since load(); reload and redo.
  * RW_ERR_STATE_LOST, from load() or apply(): Redis lost the state (FLUSHALL, a
  * restart without persistence: the group's marker, or a fence the engine knows,
  * is gone). The store wrote back what the batch and the store hold (windows,
  * cool-downs, the open cases of its partitions, fences), which
  * stays kept (restored true), or could not (restored false: keep
- * the state, wait, and try again: the next load restores); last_error says
- * what. Never forget the kept state after it yourself. Read again and redo. */
+ * the state, wait, and try again: the next load restores); the error says
+ * what. Never forget the kept state after it yourself. Read again and redo.
+ * RW_ERR_REDIS: Redis failed, refused or could not be reached.
+ * Each function fills the caller's err (error.h) with what went wrong, the
+ * text of the log lines and of /healthz (RW_ERR_CONFLICT fills nothing: it
+ * is no failure); err may be NULL. */
 
 typedef struct rw_store rw_store_t;
 struct rw_store {
     /* Reads what the planned batch needs and this engine does not hold:
-     * fences, windows, cool-downs, cases, lookups. 0, or -1 on failure. Call
-     * only with no write in flight (apply_wait first). */
-    int (*load)(rw_store_t *s, rw_batch_t *b);
-    /* Writes the evaluated batch. 0, RW_ERR_CONFLICT, or -1 on failure. */
-    int (*apply)(rw_store_t *s, rw_batch_t *b);
+     * fences, windows, cool-downs, cases, lookups. 0, RW_ERR_STATE_LOST, or
+     * RW_ERR_REDIS. Call only with no write in flight (apply_wait first). */
+    int (*load)(rw_store_t *s, rw_batch_t *b, rw_error_t *err);
+    /* Writes the evaluated batch. 0, RW_ERR_CONFLICT, RW_ERR_STATE_LOST, or
+     * RW_ERR_REDIS. */
+    int (*apply)(rw_store_t *s, rw_batch_t *b, rw_error_t *err);
     /* The same in two steps: sends the write without waiting for it, and marks
      * the batch stored at once (rw_batch_stored), so that the next batch can
-     * be read and evaluated meanwhile; 0, or -1 when it could not be sent.
-     * apply_wait() then waits for it: 0 (also when nothing is in flight),
-     * RW_ERR_CONFLICT, or -1. After anything but 0 the batch is not stored:
-     * forget the kept state (rw_batch_forget_state) and do it again (but
-     * not after RW_ERR_STATE_LOST, nor after -1 with kept_intact set). */
-    int (*apply_send)(rw_store_t *s, rw_batch_t *b);
-    int (*apply_wait)(rw_store_t *s);
+     * be read and evaluated meanwhile; 0, or RW_ERR_REDIS when it could not be
+     * sent. apply_wait() then waits for it: 0 (also when nothing is in
+     * flight), RW_ERR_CONFLICT, RW_ERR_STATE_LOST or RW_ERR_REDIS. After
+     * anything but 0 the batch is not stored: forget the kept state
+     * (rw_batch_forget_state) and do it again (but not after
+     * RW_ERR_STATE_LOST, nor after RW_ERR_REDIS with kept_intact set). */
+    int (*apply_send)(rw_store_t *s, rw_batch_t *b, rw_error_t *err);
+    int (*apply_wait)(rw_store_t *s, rw_error_t *err);
     void (*destroy)(rw_store_t *s);
-    char last_error[256];
     bool restored;    /* after RW_ERR_STATE_LOST: what the engine held is back in the store */
-    bool kept_intact; /* after -1: the kept state is to be kept (the store checks it) */
+    bool kept_intact; /* after RW_ERR_REDIS: the kept state is to be kept (the store checks it) */
     size_t max_cases; /* Redis store: open cases held to write back after a loss (0: no limit) */
 };
 
@@ -103,10 +108,10 @@ rw_store_t *rw_redisstore_new_cluster(const rw_redis_opts_t *o, const char *cons
  * (rw_batch_stored), every cool-down marked loaded, its cases (open ones
  * written, closed ones deleted), the fences it knows, and the counters given
  * (each key's hash replaced by their fields). Writes no marker and publishes
- * nothing. Returns 0 with summary filled (what was written), or -1 with
- * s->last_error filled. */
+ * nothing. Returns 0 with summary filled (what was written), or RW_ERR_REDIS
+ * with err filled. */
 int rw_redisstore_rebuild(rw_store_t *s, rw_batch_t *b, const rw_memstore_counter_t *counters,
-                          size_t n_counters, char *summary, size_t len);
+                          size_t n_counters, char *summary, size_t len, rw_error_t *err);
 
 /* A plain Redis connection for commands such as `stats` and tests: connects,
  * AUTHs and SELECTs. Returns a redisContext* (free with redisFree), or NULL

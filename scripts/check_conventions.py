@@ -40,7 +40,6 @@ CMD_FILES = {"check", "demo", "replay", "stats", "tail", "pseudonym_cmd", "rebui
 
 # Not converted yet: (kind, file, name). Shrinks to nothing.
 KNOWN = {
-    ("lasterror", "store.h", "last_error"),
     ("name", "ruleset.c", "rw_expr_number"),
     ("name", "ruleset.c", "rw_match_test"),
     ("name", "ruleset.c", "rw_setup_calendar"),

@@ -190,18 +190,18 @@ START_TEST(test_cluster_unstored_window_entries_count_once) {
                       19};
         rw_batch_add(b, &m);
         rw_batch_plan(b);
-        ck_assert_msg(st->load(st, b) == 0, "%s", st->last_error);
+        ck_assert_msg(st->load(st, b, &err) == 0, "%s", err.text);
         rw_batch_evaluate(b);
         ck_assert_uint_eq(b->items[0].n_hits, i == 2); /* count-30d: low at 3 */
         if (i < 2) {
-            ck_assert_msg(st->apply(st, b) == 0, "%s", st->last_error);
+            ck_assert_msg(st->apply(st, b, &err) == 0, "%s", err.text);
             continue;
         }
         /* The third message's script does not apply (its fence looks moved),
          * its ZADD does; then the fence is as it was: the script never ran. */
         redisContext *rc = h_redis(srv.port);
         freeReplyObject(redisCommand(rc, "SET {rw}:fence:t:events:0 7"));
-        ck_assert_int_eq(st->apply(st, b), RW_ERR_CONFLICT);
+        ck_assert_int_eq(st->apply(st, b, &err), RW_ERR_CONFLICT);
         freeReplyObject(redisCommand(rc, "SET {rw}:fence:t:events:0 1"));
         redisReply *keys = redisCommand(rc, "KEYS rw:w:count-30d*");
         ck_assert_uint_eq(keys->elements, 1);
@@ -212,12 +212,12 @@ START_TEST(test_cluster_unstored_window_entries_count_once) {
         redisFree(rc);
         /* Read and evaluated again, as the engine does after a failed write. */
         rw_batch_forget_state(b);
-        ck_assert_msg(st->load(st, b) == 0, "%s", st->last_error);
+        ck_assert_msg(st->load(st, b, &err) == 0, "%s", err.text);
         rw_batch_evaluate(b);
         ck_assert_uint_eq(b->items[0].n_hits, 1);
         ck_assert_int_eq(b->hits[b->items[0].hit_off].level, RW_LEVEL_LOW);
         ck_assert(b->hits[b->items[0].hit_off].measure == 3);
-        ck_assert_msg(st->apply(st, b) == 0, "%s", st->last_error);
+        ck_assert_msg(st->apply(st, b, &err) == 0, "%s", err.text);
     }
     rw_batch_destroy(b);
     st->destroy(st);

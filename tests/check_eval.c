@@ -129,12 +129,12 @@ static void fx_add(fx_t *f, int32_t partition, int64_t offset, const char *paylo
 
 static void fx_plan(fx_t *f) {
     rw_batch_plan(f->b);
-    ck_assert_int_eq(f->st->load(f->st, f->b), 0);
+    ck_assert_int_eq(f->st->load(f->st, f->b, NULL), 0);
 }
 
 static void fx_evaluate(fx_t *f) {
     rw_batch_evaluate(f->b);
-    ck_assert_int_eq(f->st->apply(f->st, f->b), 0);
+    ck_assert_int_eq(f->st->apply(f->st, f->b, NULL), 0);
 }
 
 static void fx_run(fx_t *f) {
@@ -639,9 +639,11 @@ static void golden_run(const char *path, const json_t *c, size_t batch_size, int
             rw_batch_add(b, &m);
         }
         rw_batch_plan(b);
-        ck_assert_msg(st->load(st, b) == 0, "%s: load: %s", where, st->last_error);
+        rw_error_t err;
+        rw_error_clear(&err);
+        ck_assert_msg(st->load(st, b, &err) == 0, "%s: load: %s", where, err.text);
         rw_batch_evaluate(b);
-        ck_assert_msg(st->apply(st, b) == 0, "%s: apply: %s", where, st->last_error);
+        ck_assert_msg(st->apply(st, b, &err) == 0, "%s: apply: %s", where, err.text);
         ck_assert_uint_eq(b->n_items, end - start);
         for (size_t k = 0; k < b->n_items; k++)
             golden_check_item(where, b, &b->items[k], start + k, json_array_get(expect, start + k));
@@ -1544,9 +1546,11 @@ static void state_batch(rw_batch_t *b, const rw_ruleset_t *rs, rw_store_t *st, c
         rw_batch_add(b, &m);
     }
     rw_batch_plan(b);
-    ck_assert_msg(st->load(st, b) == 0, "%s", st->last_error);
+    rw_error_t err;
+    rw_error_clear(&err);
+    ck_assert_msg(st->load(st, b, &err) == 0, "%s", err.text);
     rw_batch_evaluate(b);
-    ck_assert_msg(st->apply(st, b) == 0, "%s", st->last_error);
+    ck_assert_msg(st->apply(st, b, &err) == 0, "%s", err.text);
 }
 
 #define RULES_WINDOWS                                                                              \

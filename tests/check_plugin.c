@@ -165,9 +165,9 @@ static void evaluate_rules(void) {
         rw_batch_add(b, &m);
     }
     rw_batch_plan(b);
-    ck_assert_int_eq(st->load(st, b), 0);
+    ck_assert_int_eq(st->load(st, b, NULL), 0);
     rw_batch_evaluate(b);
-    ck_assert_int_eq(st->apply(st, b), 0);
+    ck_assert_int_eq(st->apply(st, b, NULL), 0);
     ck_assert_uint_eq(b->n_items, n);
     for (size_t i = 0; i < n; i++) {
         const rw_item_t *it = &b->items[i];

@@ -106,7 +106,7 @@ START_TEST(test_pseudonym_fields_windows_and_alerts) {
         rw_batch_add(b, &m);
     }
     rw_batch_plan(b);
-    ck_assert_int_eq(st->load(st, b), 0);
+    ck_assert_int_eq(st->load(st, b, NULL), 0);
     rw_batch_evaluate(b);
     ck_assert_int_eq(b->items[0].level, RW_LEVEL_LOW);  /* a new counterparty */
     ck_assert_int_eq(b->items[1].level, RW_LEVEL_NONE); /* seen: its pseudonym is in the window */

@@ -242,9 +242,11 @@ void cl_reference_state(const char *brokers, int port, const char *rules, cl_lin
                 }
                 if (k && (k == 200 || i == in.n)) {
                     rw_batch_plan(b);
-                    ck_assert_msg(st->load(st, b) == 0, "%s", st->last_error);
+                    rw_error_t err;
+                    rw_error_clear(&err);
+                    ck_assert_msg(st->load(st, b, &err) == 0, "%s", err.text);
                     rw_batch_evaluate(b);
-                    ck_assert_msg(st->apply(st, b) == 0, "%s", st->last_error);
+                    ck_assert_msg(st->apply(st, b, &err) == 0, "%s", err.text);
                     rw_batch_reset(b, rs);
                     k = 0;
                 }

@@ -469,9 +469,9 @@ int h_expect_replay_redis(const char *rules, const char *events_path, int redis_
         }
         if (n == 256 || (!more && n)) {
             rw_batch_plan(b);
-            store->load(store, b);
+            store->load(store, b, NULL);
             rw_batch_evaluate(b);
-            store->apply(store, b);
+            store->apply(store, b, NULL);
             for (size_t i = 0; i < b->n_items; i++) {
                 const rw_item_t *it = &b->items[i];
                 if (it->error[0]) {

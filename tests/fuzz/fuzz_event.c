@@ -47,9 +47,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     rw_msg_t m = {"fuzz", 0, inputs, (const char *)data, size, 0, 0, NULL, 0};
     rw_batch_add(batch, &m);
     rw_batch_plan(batch);
-    store->load(store, batch);
+    store->load(store, batch, NULL);
     rw_batch_evaluate(batch);
-    store->apply(store, batch);
+    store->apply(store, batch, NULL);
     for (size_t i = 0; i < batch->n_items; i++) {
         const rw_item_t *it = &batch->items[i];
         if (it->level > RW_LEVEL_NONE) {
