@@ -47,8 +47,6 @@ rw_batch_t *rw_batch_new(size_t max_event_bytes, int mode) {
 /* Window values: most are short, many empty (window_count records nothing). */
 static const char no_value[] = "";
 
-static const char *value_dup(const char *v) { return v[0] ? rw_strdup(v) : no_value; }
-
 /* A hash for the batch's tables, eight bytes at a time (keys, ids and amounts). */
 static uint64_t bytes_hash(const char *v, size_t len) {
     uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
@@ -65,11 +63,6 @@ static uint64_t bytes_hash(const char *v, size_t len) {
 }
 
 static uint64_t value_hash(const char *v) { return bytes_hash(v, strlen(v)); }
-
-static void value_free(const char *v) {
-    if (v != no_value)
-        free(RW_UNCONST(void *, v));
-}
 
 /* A recorded value read as a number (0 when it is not one). Plain decimals of
  * up to 15 digits are read by one division, which rounds as strtod does. */
@@ -99,9 +92,9 @@ static double value_number(const char *v) {
 }
 
 static void window_empty(rw_wstate_t *ws) {
-    for (size_t i = 0; i < ws->n; i++)
-        value_free(ws->ents[i].value);
     ws->n = 0;
+    ws->vals_len = 0;
+    ws->sum = 0;
     ws->n_fresh = 0;
     ws->n_srcs = 0;
     ws->max_ts_ms = INT64_MIN;
@@ -116,6 +109,7 @@ static void window_free(rw_wstate_t *ws) {
     free(ws->ents);
     free(ws->meta);
     free(ws->prefix);
+    free(ws->vals);
     free(ws->srcs);
     free(ws);
 }
@@ -766,14 +760,54 @@ static void prefix_from(rw_wstate_t *ws, size_t i) {
         ws->prefix[0] = 0;
     for (; i < ws->n; i++)
         ws->prefix[i + 1] = ws->prefix[i] + (long double)ws->ents[i].num;
+    ws->sum = ws->prefix[ws->n];
+}
+
+/* Moves the values of the entries [0, n) into a new buffer of cap bytes, in entry order
+ * (which drops the bytes of entries gone), with room for extra more. */
+static void vals_move(rw_wstate_t *ws, size_t n, size_t extra) {
+    size_t live = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ws->ents[i].value != no_value)
+            live += strlen(ws->ents[i].value) + 1;
+    size_t cap = (live + extra) * 2 > 64 ? (live + extra) * 2 : 64;
+    char *vals = rw_malloc(cap), *o = vals;
+    for (size_t i = 0; i < n; i++) {
+        if (ws->ents[i].value == no_value)
+            continue;
+        size_t len = strlen(ws->ents[i].value) + 1;
+        memcpy(o, ws->ents[i].value, len);
+        ws->ents[i].value = o;
+        o += len;
+    }
+    free(ws->vals);
+    ws->vals = vals;
+    ws->vals_len = (size_t)(o - vals);
+    ws->vals_cap = cap;
+}
+
+/* A copy of value in the window's value buffer, for an entry about to be added (the
+ * entries [0, n) are those held); no_value for "". */
+static const char *value_put(rw_wstate_t *ws, const char *value) {
+    if (!value[0])
+        return no_value;
+    size_t len = strlen(value) + 1;
+    if (ws->vals_len + len > ws->vals_cap)
+        vals_move(ws, ws->n, len);
+    char *v = ws->vals + ws->vals_len;
+    memcpy(v, value, len);
+    ws->vals_len += len;
+    return v;
 }
 
 void rw_window_add(rw_batch_t *b, rw_wstate_t *ws, int64_t ts_ms, uint32_t src, int64_t offset,
                    const char *value, bool fresh) {
     window_grow(ws);
-    /* After every entry at or before ts_ms: usually the end. */
+    const char *v = value_put(ws, value);
+    /* After every entry at or before ts_ms: usually the end, which max_ts_ms (never
+     * older than the last entry) tells without reading it. */
     size_t at = ws->n;
-    if (at && ws->ents[at - 1].ts_ms > ts_ms) {
+    if (at && ts_ms < ws->max_ts_ms && ws->ents[at - 1].ts_ms > ts_ms) {
         size_t lo = 0, hi = at;
         while (lo < hi) {
             size_t mid = lo + (hi - lo) / 2;
@@ -786,11 +820,16 @@ void rw_window_add(rw_batch_t *b, rw_wstate_t *ws, int64_t ts_ms, uint32_t src, 
         memmove(ws->ents + at + 1, ws->ents + at, (ws->n - at) * sizeof(*ws->ents));
         memmove(ws->meta + at + 1, ws->meta + at, (ws->n - at) * sizeof(*ws->meta));
     }
-    ws->ents[at] = (rw_window_entry_t){ts_ms, value_number(value), value_dup(value)};
+    ws->ents[at] = (rw_window_entry_t){ts_ms, value_number(value), v};
     ws->meta[at] = (rw_wmeta_t){offset, src, fresh, value_hash(value)};
     ws->n++;
     ws->n_fresh += fresh;
-    prefix_from(ws, at);
+    if (at + 1 == ws->n) {
+        ws->sum += (long double)ws->ents[at].num;
+        ws->prefix[ws->n] = ws->sum;
+    } else {
+        prefix_from(ws, at);
+    }
     if (ts_ms > ws->max_ts_ms)
         ws->max_ts_ms = ts_ms;
     size_t k;
@@ -809,16 +848,15 @@ void rw_window_trim(rw_batch_t *b, rw_wstate_t *ws) {
     int64_t cut = rw_window_keep_from(ws);
     size_t o = 0;
     for (size_t i = 0; i < ws->n; i++) {
-        if (ws->ents[i].ts_ms <= cut && !ws->meta[i].fresh) {
-            value_free(ws->ents[i].value);
+        if (ws->ents[i].ts_ms <= cut && !ws->meta[i].fresh)
             continue;
-        }
         ws->ents[o] = ws->ents[i];
         ws->meta[o++] = ws->meta[i];
     }
     b->n_entries -= ws->n - o;
     ws->stale += ws->n - o;
     ws->n = o;
+    vals_move(ws, o, 0);
     prefix_from(ws, 0);
     if (ws->loaded && cut > ws->loaded_from_ms)
         ws->loaded_from_ms = cut;

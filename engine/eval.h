@@ -96,10 +96,13 @@ typedef struct rw_wstate {
     int64_t load_min_ms;     /* this batch's events need entries with ts > this */
     int64_t max_ts_ms;       /* newest entry */
     size_t trim_at;          /* trim when this many entries */
-    rw_window_entry_t *ents; /* sorted by ts_ms; values owned */
+    rw_window_entry_t *ents; /* sorted by ts_ms; values in vals (or a static "") */
     rw_wmeta_t *meta;        /* parallel to ents */
     long double *prefix;     /* prefix[i]: sum of ents[0..i).num; n + 1 of them */
+    long double sum;         /* prefix[n], kept here so that appending does not read it */
     size_t n, cap;
+    char *vals; /* the entries' values, NUL-terminated, one after another; owned */
+    size_t vals_len, vals_cap;
     size_t n_fresh;  /* entries not yet written to the store */
     size_t stale;    /* entries the store holds that no event needs any more */
     rw_wsrc_t *srcs; /* per source: its highest offset here */
