@@ -20,10 +20,12 @@
  *      the engine counted every event exactly once;
  *   6. latency: the engine on a topic of its own (4 partitions), started and
  *      warmed up by one event whose high alert has reached the bench, then fed
- *      at half the rate of 5, in bursts every 2 ms, for RW_BENCH_LAT_S seconds
+ *      at half the rate of 5, in bursts every 2 ms (one produce call a burst,
+ *      of events made before the clock starts), for RW_BENCH_LAT_S seconds
  *      (default 10), while a reader of its alert topic matches each alert to
- *      its event by event_id: an event's latency is its alert's arrival at the
- *      reader minus the event's produce call (CLOCK_MONOTONIC); p50 and p99,
+ *      its event by event_id (found in the alert's text, not parsed): an
+ *      event's latency is its alert's arrival at the reader minus its burst's
+ *      produce call (CLOCK_MONOTONIC); p50 and p99,
  *      and of the part up to the engine's produce call of the alert (the
  *      alert's Kafka timestamp less the event's produce call, wall clock, ms);
  *      CPU per event of the engine's thread and of this process meanwhile.
@@ -1211,6 +1213,22 @@ typedef struct alert_reader {
     long matched;
 } alert_reader_t;
 
+/* The number of the event an alert is about: its event_id, "tx-" and digits,
+ * which the engine writes near the alert's start ("alert_id", "level", then
+ * "event_id"); -1 when there is none. Reads no more of the alert than that, so
+ * that the reader costs little beside the engine it measures. */
+static long alert_event_seq(const void *payload, size_t len) {
+    static const char field[] = "\"event_id\":\"tx-";
+    const char *p = payload, *f = memmem(p, len < 256 ? len : 256, field, sizeof(field) - 1);
+    if (!f)
+        return -1;
+    const char *d = f + sizeof(field) - 1, *end = p + len;
+    long seq = 0;
+    for (; d < end && *d >= '0' && *d <= '9'; d++)
+        seq = seq * 10 + (*d - '0');
+    return d < end && *d == '"' && d > f + sizeof(field) - 1 ? seq : -1;
+}
+
 static void *alert_reader_thread(void *arg) {
     alert_reader_t *a = arg;
     while (!atomic_load(&a->stop)) {
@@ -1219,16 +1237,12 @@ static void *alert_reader_thread(void *arg) {
             continue;
         double t = now_s();
         if (!m->err) {
-            json_t *alert = json_loadb(m->payload, m->len, 0, NULL);
-            const char *id = json_string_value(json_object_get(alert, "event_id"));
-            long seq, i;
-            if (id && sscanf(id, "tx-%ld", &seq) == 1 && (i = seq - a->base) >= 0 && i < a->cap &&
-                a->t_sent[i] > 0 && a->lat[i] < 0) {
+            long seq = alert_event_seq(m->payload, m->len), i = seq - a->base;
+            if (seq >= 0 && i >= 0 && i < a->cap && a->t_sent[i] > 0 && a->lat[i] < 0) {
                 a->lat[i] = t - a->t_sent[i];
                 a->eng[i] = (double)(rd_kafka_message_timestamp(m, NULL) - a->ms_sent[i]) / 1000.0;
                 a->matched++;
             }
-            json_decref(alert);
             atomic_fetch_add(&a->seen, 1);
         }
         rd_kafka_message_destroy(m);
@@ -1311,33 +1325,105 @@ static void lat_percentiles(const double *lat, const double *of, long n, double 
     free(v);
 }
 
-/* Produces rate events/s for secs seconds: every LAT_BURST_US, the events due
- * by then, each one's produce call time in t_sent. Returns 0 or -1 (said). */
-static int lat_pace(rd_kafka_t *p, gen_t *g, const engine_run_t *e, double rate, double secs,
-                    double *t_sent, int64_t *ms_sent, long cap, long *sent) {
-    double t0 = now_s();
-    char buf[1024];
-    const char *key;
-    for (double t = t0; *sent < cap && t - t0 < secs; t = now_s()) {
-        long due = (long)((t - t0) * rate) + 1;
-        for (; *sent < due && *sent < cap; (*sent)++) {
-            int len = gen_event(g, buf, sizeof(buf), &key);
-            t_sent[*sent] = now_s();
-            ms_sent[*sent] = rw_now_ms();
-            if (produce_one(p, LAT_TOPIC, buf, len, key))
-                return -1;
+/* The paced events, made before the clock starts, so that at send time the
+ * bench's producer only hands each one to librdkafka. */
+typedef struct lat_events {
+    char *text;       /* every event, end to end */
+    size_t *off;      /* event i is text[off[i]] up to text[off[i + 1]] */
+    const char **key; /* its account */
+    long n;
+} lat_events_t;
+
+/* The next n events of g (about 300 bytes each). */
+static void lat_events_make(lat_events_t *ev, gen_t *g, long n) {
+    size_t cap = (size_t)n * 320 + 2048, len = 0;
+    ev->text = rw_malloc(cap);
+    ev->off = rw_malloc(((size_t)n + 1) * sizeof(*ev->off));
+    ev->key = rw_malloc((size_t)(n > 0 ? n : 1) * sizeof(*ev->key));
+    for (long i = 0; i < n; i++) {
+        if (cap - len < 1024) {
+            cap *= 2;
+            ev->text = rw_realloc(ev->text, cap);
         }
-        if (atomic_load(&e->done)) {
-            fprintf(stderr, "bench: the engine stopped during the latency phase\n");
+        ev->off[i] = len;
+        len += (size_t)gen_event(g, ev->text + len, cap - len, &ev->key[i]);
+    }
+    ev->off[n] = len;
+    ev->n = n;
+}
+
+static void lat_events_free(lat_events_t *ev) {
+    free(ev->text);
+    free(ev->off);
+    free(ev->key);
+}
+
+/* Hands events [first, last) to the producer in one call (not copied: they
+ * stay in ev until the producer is flushed); each one's produce call time is
+ * the call's. An event the producer's full queue refuses is produced again
+ * once there is room. Returns 0 or -1 (said). */
+static int lat_burst(rd_kafka_t *p, rd_kafka_topic_t *rkt, const lat_events_t *ev, long first,
+                     long last, rd_kafka_message_t *m, double *t_sent, int64_t *ms_sent) {
+    int n = (int)(last - first);
+    for (int j = 0; j < n; j++) {
+        long i = first + j;
+        m[j] = (rd_kafka_message_t){.payload = ev->text + ev->off[i],
+                                    .len = ev->off[i + 1] - ev->off[i],
+                                    .key = RW_UNCONST(void *, ev->key[i]),
+                                    .key_len = strlen(ev->key[i])};
+    }
+    double t = now_s();
+    int64_t ms = rw_now_ms();
+    for (long i = first; i < last; i++) {
+        t_sent[i] = t;
+        ms_sent[i] = ms;
+    }
+    if (rd_kafka_produce_batch(rkt, RD_KAFKA_PARTITION_UA, 0, m, n) == n)
+        return 0;
+    for (int j = 0; j < n; j++)
+        if (m[j].err &&
+            (m[j].err != RD_KAFKA_RESP_ERR__QUEUE_FULL ||
+             produce_one(p, LAT_TOPIC, m[j].payload, (int)m[j].len, ev->key[first + j]))) {
+            fprintf(stderr, "bench: produce to %s: %s\n", LAT_TOPIC, rd_kafka_err2str(m[j].err));
             return -1;
+        }
+    return 0;
+}
+
+/* Produces rate events/s for secs seconds: every LAT_BURST_US, the events due
+ * by then, in one call. Returns 0 or -1 (said). */
+static int lat_pace(rd_kafka_t *p, const lat_events_t *ev, const engine_run_t *e, double rate,
+                    double secs, double *t_sent, int64_t *ms_sent, long *sent) {
+    enum { BURST_MAX = 1024 };
+    rd_kafka_message_t *m = rw_calloc(BURST_MAX, sizeof(*m));
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(p, LAT_TOPIC, NULL);
+    int rc = rkt ? 0 : -1;
+    double t0 = now_s();
+    for (double t = t0; !rc && *sent < ev->n && t - t0 < secs; t = now_s()) {
+        long due = (long)((t - t0) * rate) + 1;
+        if (due > ev->n)
+            due = ev->n;
+        for (long n; !rc && *sent < due; *sent += n) {
+            n = due - *sent < BURST_MAX ? due - *sent : BURST_MAX;
+            rc = lat_burst(p, rkt, ev, *sent, *sent + n, m, t_sent, ms_sent);
+        }
+        rd_kafka_poll(p, 0);
+        if (!rc && atomic_load(&e->done)) {
+            fprintf(stderr, "bench: the engine stopped during the latency phase\n");
+            rc = -1;
         }
         usleep(LAT_BURST_US);
     }
-    if (rd_kafka_flush(p, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (!rc && rd_kafka_flush(p, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         fprintf(stderr, "bench: produce: %d messages not delivered\n", rd_kafka_outq_len(p));
-        return -1;
+        rc = -1;
     }
-    return 0;
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
+    else
+        fprintf(stderr, "bench: no topic handle for %s\n", LAT_TOPIC);
+    free(m);
+    return rc;
 }
 
 /* Waits until the engine counted want events, or made no progress for 10 s;
@@ -1386,17 +1472,20 @@ static int latency_bench(rw_mock_t *mock, int redis_port, const char *rules, gen
     dates_add(&g->dates, g->ts_ms); /* the warm-up event's date: none yet when run alone */
     a->t_sent = t_sent;
     a->ms_sent = ms_sent;
+    char warm_up[1024];
+    int warm_up_len = warm_up_event(g, warm_up, sizeof(warm_up));
+    lat_events_t ev;
+    lat_events_make(&ev, g, cap);
     rd_kafka_t *p = make_client(RD_KAFKA_PRODUCER, mock->bootstraps, NULL, producer_conf);
     engine_opts_t o = {"rw-bench-latency", LAT_TOPIC, rules, LAT_ALERTS, 0, LAT_FETCH_WAIT_MS};
     engine_run_t *e = NULL;
     watch_t w = {0};
-    char buf[1024];
     int rc = p ? 0 : -1;
     if (!rc)
         rc = watch_open(&w, redis_port, &g->dates) ||
              alert_reader_start(a, mock->bootstraps, LAT_ALERTS, parts) ||
              !(e = engine_start(mock->bootstraps, redis_port, &o)) ||
-             produce_one(p, LAT_TOPIC, buf, warm_up_event(g, buf, sizeof(buf)), WARM_UP_ACCOUNT);
+             produce_one(p, LAT_TOPIC, warm_up, warm_up_len, WARM_UP_ACCOUNT);
     /* Warm-up: the engine has joined its group, done the event, its alert is here. */
     while (!rc && (w.done < 1 || atomic_load(&a->seen) < 1)) {
         if (watch_look(&w, 0) || atomic_load(&e->done) || now_s() - w.t0 > WARMUP_S) {
@@ -1407,7 +1496,7 @@ static int latency_bench(rw_mock_t *mock, int redis_port, const char *rules, gen
     }
     double c0 = cpu_self_s(), w0 = now_s(), ecpu = 0;
     if (!rc)
-        rc = lat_pace(p, g, e, rate, secs, t_sent, ms_sent, cap, &out->sent) ||
+        rc = lat_pace(p, &ev, e, rate, secs, t_sent, ms_sent, &out->sent) ||
              lat_drain(&w, out->sent + 1, a);
     double c1 = cpu_self_s(), w1 = now_s();
     out->counted = w.done > 0 ? w.done - 1 : 0;
@@ -1438,6 +1527,7 @@ static int latency_bench(rw_mock_t *mock, int redis_port, const char *rules, gen
     free(a);
     free(t_sent);
     free(ms_sent);
+    lat_events_free(&ev);
     return rc || alerts < 0 ? -1 : 0;
 }
 
