@@ -93,6 +93,35 @@ void rw_errors_vadd_at(rw_errors_t *e, const char *source, const char *text, siz
     rw_errors_add(e, &err);
 }
 
+void rw_errors_add_at(const rw_errors_at_t *at, const char *pointer, bool key, const char *fmt,
+                      ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    rw_errors_vadd_at(at->errs, at->source, at->text, at->len, pointer, key, fmt, ap);
+    va_end(ap);
+}
+
+void rw_errors_add_in_string(const rw_errors_at_t *at, const char *pointer, int col,
+                             const char *msg) {
+    size_t before = at->errs->n;
+    rw_errors_add_at(at, pointer, false, "%s", msg);
+    rw_error_t *err = &at->errs->items[before];
+    if (!at->text || err->line <= 0 || col <= 0)
+        return;
+    /* Find the quote at (line, column) and walk col - 1 bytes into the string. */
+    const char *p = at->text, *end = at->text + at->len;
+    for (int line = 1; p < end && line < err->line; p++)
+        if (*p == '\n')
+            line++;
+    p += err->column - 1;
+    if (p >= end || *p != '"')
+        return;
+    for (int i = 1; i < col; i++)
+        if (++p >= end || *p == '\\' || *p == '"' || *p == '\n')
+            return;
+    err->column += col;
+}
+
 void rw_errors_print(const rw_errors_t *e, FILE *out) {
     char line[1024];
     for (size_t i = 0; i < e->n; i++) {

@@ -14,7 +14,7 @@
  *   no other function returns one.
  * - The module interface (riskwarn/module.h) keeps its own `char *err, size_t errlen` text
  *   buffers: they are its ABI. The engine copies that text into an rw_error_t.
- * scripts/check_conventions.sh checks the mechanical part of this.
+ * scripts/check_conventions.py checks the mechanical part of this.
  */
 #ifndef RW_ERROR_H
 #define RW_ERROR_H
@@ -80,5 +80,22 @@ void rw_errors_vadd_at(rw_errors_t *e, const char *source, const char *text, siz
                        const char *pointer, bool key, const char *fmt, va_list ap);
 /* Writes each error as rw_error_format does, one a line. */
 void rw_errors_print(const rw_errors_t *e, FILE *out);
+
+/* An input whose every error is reported, each placed by its JSON pointer in the text:
+ * what a loader hands the parts it calls (match objects, module params and setup).
+ * Borrowed; text NULL: errors have no line and column. */
+typedef struct rw_errors_at {
+    rw_errors_t *errs;
+    const char *source;
+    const char *text;
+    size_t len;
+} rw_errors_at_t;
+/* Adds an error at pointer (key: at the member's key), as rw_errors_vadd_at does. */
+void rw_errors_add_at(const rw_errors_at_t *at, const char *pointer, bool key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Adds msg at column col (1-based) of the JSON string at pointer: at that byte of the text
+ * when the string has no escape before it, else at the string's opening quote. */
+void rw_errors_add_in_string(const rw_errors_at_t *at, const char *pointer, int col,
+                             const char *msg);
 
 #endif

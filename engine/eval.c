@@ -4,6 +4,7 @@
 #include "jarena.h"
 #include "jparse.h"
 #include "jwrite.h"
+#include "match.h"
 #include "pseudonym.h"
 #include "schema.h"
 
@@ -1031,7 +1032,7 @@ static void plan_feed(rw_batch_t *b, size_t item, uint32_t r, const rw_item_t *i
 static bool plan_match(rw_batch_t *b, size_t item, uint32_t r, const rw_item_t *it) {
     const rw_match_t *match = &b->rs->rules[r].match;
     rw_field_skip_take(NULL);
-    if (rw_rule_match(match, it->event))
+    if (rw_match_eval(match, it->event))
         return true;
     int why = rw_field_skip_take(NULL);
     if (why != RW_SKIP_NONE) {
@@ -1047,9 +1048,9 @@ static void plan_case(rw_batch_t *b, size_t item, uint32_t r, const rw_item_t *i
                       char text[RW_RECORD_MAX]) {
     const rw_rule_t *rule = &b->rs->rules[r];
     rw_cand_t c = {(uint32_t)item, r, 0, 0, SIZE_MAX, SIZE_MAX, NULL, NULL, NULL, NULL, NULL};
-    if (rw_rule_match(rule->case_open, it->event))
+    if (rw_match_eval(rule->case_open, it->event))
         c.flags |= RW_CAND_OPEN;
-    if (rw_rule_match(rule->case_close, it->event))
+    if (rw_match_eval(rule->case_close, it->event))
         c.flags |= RW_CAND_CLOSE;
     if (c.flags && rw_field_text(it->event, rule->case_key, text, RW_RECORD_MAX) > 0) {
         c.kase = rw_batch_case(b, r, text);
@@ -1133,7 +1134,7 @@ void rw_batch_plan(rw_batch_t *b) {
         for (size_t r = 0; r < rs->n_rules - rs->n_scorecards; r++) {
             const rw_rule_t *rule = &rs->rules[r];
             /* A window fed by other events: record those first. */
-            if (plan_windowed(rule) && rule->feed && rw_rule_match(rule->feed, it->event))
+            if (plan_windowed(rule) && rule->feed && rw_match_eval(rule->feed, it->event))
                 plan_feed(b, i, (uint32_t)r, it);
             if (!plan_match(b, i, (uint32_t)r, it))
                 continue;

@@ -1,5 +1,7 @@
 #include "expr.h"
 
+#include "field.h"
+
 #include "suggest.h"
 #include "util.h"
 
@@ -691,4 +693,13 @@ int rw_expr_eval(const rw_expr_t *e, const json_t *event, double *out, const rw_
     // NOLINTNEXTLINE(clang-analyzer-core.uninitialized.Assign): depth checked at compile
     *out = st[0];
     return RW_SKIP_NONE;
+}
+
+int rw_expr_number(const rw_expr_t *e, const json_t *event, double *out) {
+    const rw_field_t *f = NULL;
+    int r = rw_expr_eval(e, event, out, &f);
+    if (r == RW_SKIP_NONE)
+        return 0;
+    rw_field_skip_note(r, f);
+    return -1;
 }

@@ -1,5 +1,6 @@
 /* Param tables: checking a table, applying a JSON object to a struct, printing a table. */
 #include "params.h"
+#include "setup.h"
 
 #include "suggest.h"
 

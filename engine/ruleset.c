@@ -4,22 +4,16 @@
 #include "field.h"
 #include "jpos.h"
 #include "jwrite.h"
+#include "match.h"
 #include "params.h"
 #include "pseudonym.h"
+#include "setup.h"
 #include "suggest.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct rw_setup {
-    rw_ruleset_t *rs;
-    rw_rule_t *rule;
-    int window_calls;
-    int expr_column;      /* the column of the last rw_setup_expr error; 0: none */
-    struct load_ctx *ctx; /* the ruleset being loaded: its text and errors */
-};
 
 static const char *level_names[RW_LEVELS] = {"none", "low", "medium", "high"};
 
@@ -37,10 +31,7 @@ int rw_level_parse(const char *name) {
 /* ---- loading context -------------------------------------------------------- */
 
 typedef struct load_ctx {
-    const char *text;
-    size_t len;
-    const char *source;
-    rw_errors_t *errs;
+    rw_errors_at_t in; /* the ruleset's text, where its errors go */
     size_t n_before;
     const char *types[64]; /* the event types the ruleset's matches name (borrowed) */
     size_t n_types;
@@ -51,7 +42,7 @@ static void __attribute__((format(printf, 4, 5)))
 lerr(load_ctx_t *c, const char *pointer, bool key, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    rw_errors_vadd_at(c->errs, c->source, c->text, c->len, pointer, key, fmt, ap);
+    rw_errors_vadd_at(c->in.errs, c->in.source, c->in.text, c->in.len, pointer, key, fmt, ap);
     va_end(ap);
 }
 
@@ -87,395 +78,6 @@ static void check_keys(load_ctx_t *c, const json_t *obj, const char *pointer, co
             lerr(c, p, true, "%s", msg);
         }
     }
-}
-
-/* ---- fields ----------------------------------------------------------------- */
-
-rw_field_t *rw_setup_field(rw_setup_t *s, const char *path, char *err, size_t errlen) {
-    rw_error_t e;
-    rw_error_clear(&e);
-    rw_field_t *f = rw_field_compile(s->rs, path, &e);
-    if (!f)
-        snprintf(err, errlen, "%s", e.text);
-    return f;
-}
-
-const rw_field_t *rw_setup_key(rw_setup_t *s, const json_t *spec, char *err, size_t errlen) {
-    rw_error_t e;
-    rw_error_clear(&e);
-    const rw_field_t *f = rw_field_compile_key(s->rs, spec, &e);
-    if (!f)
-        snprintf(err, errlen, "%s", e.text);
-    return f;
-}
-
-void rw_setup_window(rw_setup_t *s, int64_t window_ms) {
-    s->window_calls++;
-    s->rule->window_ms = window_ms;
-}
-
-void rw_setup_window_feed(rw_setup_t *s, const rw_match_t *feed, const rw_field_t *feed_key,
-                          const rw_field_t *read_key) {
-    s->rule->feed = feed;
-    s->rule->feed_key = feed_key;
-    s->rule->read_key = read_key;
-}
-
-void rw_setup_window_relay(rw_setup_t *s, const rw_field_t *read_key, const rw_field_t *write_key,
-                           rw_relay_fn relay) {
-    s->rule->read_key = read_key;
-    s->rule->relay_key = write_key;
-    s->rule->relay = relay;
-}
-
-void rw_setup_cases(rw_setup_t *s, const rw_match_t *open, const rw_match_t *close,
-                    const rw_field_t *correlate) {
-    s->rule->case_open = open;
-    s->rule->case_close = close;
-    s->rule->case_key = correlate;
-}
-
-const rw_calendar_t *rw_setup_calendar(rw_setup_t *s) { return &s->rs->calendar; }
-
-void rw_setup_lookup(rw_setup_t *s, const char *set, const rw_field_t *field) {
-    free(s->rule->lookup_set);
-    s->rule->lookup_set = rw_strdup(set);
-    s->rule->lookup_field = field;
-}
-
-/* ---- match ------------------------------------------------------------------ */
-
-static const char *const op_names[] = {"eq", "ne", "in", "gt", "gte", "lt", "lte", "exists", NULL};
-
-/* The key of a match object's expression condition. */
-#define EXPR_KEY "$expr"
-
-static bool value_equal(const json_t *a, const json_t *b) {
-    if (json_is_number(a) && json_is_number(b))
-        return json_number_value(a) == json_number_value(b);
-    return json_equal(a, b);
-}
-
-/* -2: not comparable; else <0, 0, >0. */
-static int value_compare(const json_t *a, const json_t *b) {
-    if (json_is_number(a) && json_is_number(b)) {
-        double x = json_number_value(a), y = json_number_value(b);
-        return x < y ? -1 : x > y ? 1 : 0;
-    }
-    if (json_is_string(a) && json_is_string(b)) {
-        int r = strcmp(json_string_value(a), json_string_value(b));
-        return r < 0 ? -1 : r > 0 ? 1 : 0;
-    }
-    return -2;
-}
-
-/* A JSON value's kind, for type checks: integers and reals are one kind. */
-static int kind_of(const json_t *v) {
-    return json_is_number(v) ? JSON_INTEGER : json_is_boolean(v) ? JSON_TRUE : (int)json_typeof(v);
-}
-
-/* Whether v is of no kind the operand of c has: the condition failed for v's type. */
-static bool wrong_kind(const rw_cond_t *c, const json_t *v) {
-    if (c->op != RW_OP_IN)
-        return !json_is_null(c->value) && kind_of(v) != kind_of(c->value);
-    size_t i;
-    json_t *item;
-    json_array_foreach(c->value, i,
-                       item) if (json_is_null(item) || kind_of(item) == kind_of(v)) return false;
-    return true;
-}
-
-/* Evaluates one condition. When it fails because of the event's types (a string where the
- * operand is a number) or an expression without a value, *why is that RW_SKIP_* reason. */
-static bool cond_eval(const rw_cond_t *c, const json_t *event, int *why) {
-    if (c->op == RW_OP_EXPR) {
-        double x;
-        int r = rw_expr_eval(c->expr, event, &x, NULL);
-        *why = r;
-        return r == RW_SKIP_NONE && x != 0;
-    }
-    const json_t *v = rw_field_get(event, c->field);
-    if (c->op == RW_OP_EXISTS)
-        return (v != NULL) == c->exists;
-    if (!v)
-        return false;
-    bool ok;
-    int cmp;
-    switch (c->op) {
-    case RW_OP_EQ:
-        ok = value_equal(v, c->value);
-        break;
-    case RW_OP_NE:
-        return !value_equal(v, c->value);
-    case RW_OP_IN: {
-        size_t i;
-        json_t *item;
-        ok = false;
-        json_array_foreach(c->value, i, item) if (value_equal(v, item)) ok = true;
-        break;
-    }
-    case RW_OP_GT:
-    case RW_OP_GTE:
-    case RW_OP_LT:
-    case RW_OP_LTE:
-        cmp = value_compare(v, c->value);
-        ok = cmp != -2 && (c->op == RW_OP_GT    ? cmp > 0
-                           : c->op == RW_OP_GTE ? cmp >= 0
-                           : c->op == RW_OP_LT  ? cmp < 0
-                                                : cmp <= 0);
-        break;
-    default:
-        return false;
-    }
-    if (!ok && wrong_kind(c, v))
-        *why = RW_SKIP_WRONG_TYPE;
-    return ok;
-}
-
-bool rw_rule_match(const rw_match_t *m, const json_t *event) {
-    int soft = RW_SKIP_NONE;
-    const rw_field_t *soft_field = NULL;
-    for (size_t i = 0; i < m->n; i++) {
-        int why = RW_SKIP_NONE;
-        if (cond_eval(&m->conds[i], event, &why))
-            continue;
-        if (why == RW_SKIP_NONE)
-            return false; /* a plain mismatch: not a skip */
-        if (soft == RW_SKIP_NONE) {
-            soft = why;
-            soft_field = m->conds[i].field;
-        }
-    }
-    if (soft != RW_SKIP_NONE) {
-        /* Every other condition held: the event failed for its types alone. */
-        rw_field_skip_note(soft, soft_field);
-        return false;
-    }
-    return true;
-}
-
-static void match_add(rw_match_t *m, const rw_field_t *f, rw_op_t op, const json_t *value) {
-    m->conds = rw_realloc(m->conds, (m->n + 1) * sizeof(*m->conds));
-    rw_cond_t *c = &m->conds[m->n++];
-    memset(c, 0, sizeof(*c));
-    c->field = f;
-    c->op = op;
-    if (op == RW_OP_EXISTS)
-        c->exists = json_is_true(value);
-    else if (op != RW_OP_EXPR)
-        c->value = json_deep_copy(value);
-}
-
-static void match_fini(rw_match_t *m) {
-    for (size_t i = 0; i < m->n; i++) {
-        json_decref(m->conds[i].value);
-        rw_expr_destroy(m->conds[i].expr);
-    }
-    free(m->conds);
-    m->conds = NULL;
-    m->n = 0;
-}
-
-static bool is_scalar(const json_t *v) {
-    return json_is_string(v) || json_is_number(v) || json_is_boolean(v) || json_is_null(v);
-}
-
-static const rw_field_t *expr_field(void *ctx, const char *path, rw_error_t *err) {
-    return rw_field_compile(ctx, path, err);
-}
-
-/* Adds an error at column col (1-based) of the JSON string at pointer: at that byte of the
- * file when the string has no escapes before it, else at the string's opening quote. */
-static void lerr_in_string(load_ctx_t *c, const char *pointer, int col, const char *msg) {
-    size_t before = c->errs->n;
-    lerr(c, pointer, false, "%s", msg);
-    rw_error_t *err = &c->errs->items[before];
-    if (!c->text || err->line <= 0 || col <= 0)
-        return;
-    /* Find the quote at (line, column) and walk col - 1 bytes into the string. */
-    const char *p = c->text, *end = c->text + c->len;
-    for (int line = 1; p < end && line < err->line; p++)
-        if (*p == '\n')
-            line++;
-    p += err->column - 1;
-    if (p >= end || *p != '"')
-        return;
-    for (int i = 1; i < col; i++)
-        if (++p >= end || *p == '\\' || *p == '"' || *p == '\n')
-            return;
-    err->column += col;
-}
-
-/* Compiles the "$expr" condition at pointer into m. */
-static void match_expr(load_ctx_t *c, rw_ruleset_t *rs, const json_t *v, const char *p,
-                       const char *what, rw_match_t *m) {
-    if (!json_is_string(v)) {
-        lerr(c, p, false, "%s.%s: must be an expression in a string, such as \"amount == balance\"",
-             what, EXPR_KEY);
-        return;
-    }
-    rw_error_t ee;
-    rw_expr_t *e = rw_expr_compile(json_string_value(v), expr_field, rs, &ee);
-    if (!e) {
-        char msg[512];
-        snprintf(msg, sizeof(msg), "%s.%s: column %d of the expression: %.255s", what, EXPR_KEY,
-                 ee.column, ee.text);
-        lerr_in_string(c, p, ee.column, msg);
-        return;
-    }
-    match_add(m, NULL, RW_OP_EXPR, NULL);
-    m->conds[m->n - 1].expr = e;
-}
-
-/* Adds to m the conditions on field f (named k, at pointer p) of the operator
- * object v, such as {"gte": 100, "lt": 500}. */
-static void match_ops(load_ctx_t *c, rw_match_t *m, const rw_field_t *f, const json_t *v,
-                      const char *p, const char *what, const char *k) {
-    if (json_object_size(v) == 0)
-        lerr(c, p, false, "%s.%s: empty operator object", what, k);
-    const char *op;
-    json_t *arg;
-    json_object_foreach(RW_UNCONST(json_t *, v), op, arg) {
-        char po[600];
-        snprintf(po, sizeof(po), "%s/%s", p, op);
-        int opi = -1;
-        for (int i = 0; op_names[i]; i++)
-            if (strcmp(op, op_names[i]) == 0)
-                opi = i;
-        if (opi < 0) {
-            char msg[300];
-            snprintf(msg, sizeof(msg), "%s.%s: unknown operator \"%s\"", what, k, op);
-            rw_suggest_append(msg, sizeof(msg), op, op_names, (size_t)-1);
-            lerr(c, po, true, "%s (use eq, ne, in, gt, gte, lt, lte, exists)", msg);
-            continue;
-        }
-        rw_op_t o = (rw_op_t)opi;
-        if (o == RW_OP_IN && !json_is_array(arg)) {
-            lerr(c, po, false, "%s.%s.in: must be a list", what, k);
-            continue;
-        }
-        if (o == RW_OP_EXISTS && !json_is_boolean(arg)) {
-            lerr(c, po, false, "%s.%s.exists: must be true or false", what, k);
-            continue;
-        }
-        if ((o == RW_OP_GT || o == RW_OP_GTE || o == RW_OP_LT || o == RW_OP_LTE) &&
-            !json_is_number(arg) && !json_is_string(arg)) {
-            lerr(c, po, false, "%s.%s.%s: must be a number or a string", what, k, op);
-            continue;
-        }
-        if ((o == RW_OP_EQ || o == RW_OP_NE) && !is_scalar(arg)) {
-            lerr(c, po, false, "%s.%s.%s: must be a scalar", what, k, op);
-            continue;
-        }
-        match_add(m, f, o, arg);
-    }
-}
-
-/* Parses a match object at pointer into m. */
-static void match_parse(load_ctx_t *c, rw_ruleset_t *rs, const json_t *obj, const char *pointer,
-                        const char *what, rw_match_t *m) {
-    if (!json_is_object(obj)) {
-        lerr(c, pointer, false, "%s: must be an object", what);
-        return;
-    }
-    const char *k;
-    json_t *v;
-    json_object_foreach(RW_UNCONST(json_t *, obj), k, v) {
-        char p[512];
-        snprintf(p, sizeof(p), "%s/%s", pointer ? pointer : "", k);
-        if (strcmp(k, EXPR_KEY) == 0) {
-            match_expr(c, rs, v, p, what, m);
-            continue;
-        }
-        rw_error_t e;
-        rw_error_clear(&e);
-        const rw_field_t *f = rw_field_compile(rs, k, &e);
-        if (!f) {
-            lerr(c, p, true, "%s: %s", what, e.text);
-            continue;
-        }
-        if (!json_is_object(v)) {
-            if (!is_scalar(v))
-                lerr(c, p, false, "%s.%s: value must be a string, number, boolean or null", what,
-                     k);
-            else
-                match_add(m, f, RW_OP_EQ, v);
-            continue;
-        }
-        match_ops(c, m, f, v, p, what, k);
-    }
-}
-
-rw_match_t *rw_setup_match(rw_setup_t *s, const json_t *match, char *err, size_t errlen) {
-    rw_errors_t errs;
-    rw_errors_init(&errs);
-    load_ctx_t c = {NULL, 0, "", &errs, 0, {NULL}, 0};
-    rw_match_t *m = rw_calloc(1, sizeof(*m));
-    match_parse(&c, s->rs, match, NULL, "match", m);
-    if (errs.n) {
-        snprintf(err, errlen, "%s", errs.items[0].text);
-        match_fini(m);
-        free(m);
-        rw_errors_fini(&errs);
-        return NULL;
-    }
-    rw_errors_fini(&errs);
-    m->next = s->rule->matches;
-    s->rule->matches = m;
-    return m;
-}
-
-const rw_match_t *rw_setup_match_at(rw_setup_t *s, const json_t *match, const char *pointer,
-                                    const char *what) {
-    size_t before = s->ctx->errs->n;
-    rw_match_t *m = rw_calloc(1, sizeof(*m));
-    match_parse(s->ctx, s->rs, match, pointer, what, m);
-    if (s->ctx->errs->n != before) {
-        match_fini(m);
-        free(m);
-        return NULL;
-    }
-    m->next = s->rule->matches;
-    s->rule->matches = m;
-    return m;
-}
-
-int rw_match_test(const rw_match_t *m, const json_t *event) {
-    return rw_rule_match(m, event) ? 1 : 0;
-}
-
-const rw_expr_t *rw_setup_expr(rw_setup_t *s, const char *text, char *err, size_t errlen) {
-    rw_error_t ee;
-    rw_expr_t *e = rw_expr_compile(text, expr_field, s->rs, &ee);
-    if (!e) {
-        s->expr_column = ee.column;
-        snprintf(err, errlen, "column %d of the expression: %.255s", ee.column, ee.text);
-        return NULL;
-    }
-    rw_rule_t *r = s->rule;
-    r->exprs = rw_realloc(r->exprs, (r->n_exprs + 1) * sizeof(rw_expr_t *));
-    r->exprs[r->n_exprs++] = e;
-    return e;
-}
-
-const rw_expr_t *rw_setup_expr_at(rw_setup_t *s, const char *text, const char *pointer,
-                                  const char *what) {
-    char e[400], msg[600];
-    const rw_expr_t *x = rw_setup_expr(s, text, e, sizeof(e));
-    if (!x) {
-        snprintf(msg, sizeof(msg), "%s: %s", what, e);
-        lerr_in_string(s->ctx, pointer, s->expr_column, msg);
-    }
-    return x;
-}
-
-int rw_expr_number(const rw_expr_t *e, const json_t *event, double *out) {
-    const rw_field_t *f = NULL;
-    int r = rw_expr_eval(e, event, out, &f);
-    if (r == RW_SKIP_NONE)
-        return 0;
-    rw_field_skip_note(r, f);
-    return -1;
 }
 
 /* ---- thresholds -------------------------------------------------------------- */
@@ -922,7 +524,7 @@ static int rule_setup(load_ctx_t *c, rw_setup_t *s, const json_t *params, const 
     char w[320], owner[200], e[512] = "";
     snprintf(w, sizeof(w), "%s: params", what);
     snprintf(owner, sizeof(owner), "module %s", m->name);
-    rw_params_ctx_t pc = {c->text, c->len, c->source, c->errs, s, w, owner, NULL};
+    rw_params_ctx_t pc = {c->in.text, c->in.len, c->in.source, c->in.errs, s, w, owner, NULL};
     r->state = m->state_size ? rw_calloc(1, m->state_size) : NULL;
     if (rw_params_apply(&pc, m->params, params, pointer, r->state) != 0)
         goto fail;
@@ -933,11 +535,12 @@ static int rule_setup(load_ctx_t *c, rw_setup_t *s, const json_t *params, const 
         size_t n = strcspn(e, ":");
         snprintf(pk, sizeof(pk), "%s/%.*s", pointer, (int)n, e);
         int line, col;
-        bool at = e[n] == ':' && params && rw_jpos_find(c->text, c->len, pk, &line, &col) == 0;
+        bool at =
+            e[n] == ':' && params && rw_jpos_find(c->in.text, c->in.len, pk, &line, &col) == 0;
         snprintf(msg, sizeof(msg), "%s: params.%s", what, e[0] ? e : "invalid");
         const json_t *pv = at ? json_object_get(params, pk + strlen(pointer) + 1) : NULL;
         if (s->expr_column > 0 && json_is_string(pv))
-            lerr_in_string(c, pk, s->expr_column, msg);
+            rw_errors_add_in_string(&c->in, pk, s->expr_column, msg);
         else
             lerr(c, at ? pk : pointer, false, "%s", msg);
         goto fail;
@@ -1107,7 +710,7 @@ static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json
         snprintf(p, sizeof(p), "%s/match", ptr);
         char w2[320];
         snprintf(w2, sizeof(w2), "%s: match", what);
-        match_parse(c, rs, match, p, w2, &r->match);
+        rw_match_parse(&r->match, rs, match, &c->in, p, w2);
         type_check(c, match, p, what);
     }
     r->match_fields = r->fields = rs->fields;
@@ -1152,7 +755,7 @@ static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json
         lerr(c, p, false, "%s: params must be an object", what);
         return;
     }
-    rw_setup_t s = {rs, r, 0, 0, c};
+    rw_setup_t s = {rs, r, 0, 0, c->in};
     if (rule_setup(c, &s, params, params ? p : ptr, what) != 0)
         return;
     if (s.window_calls > 1)
@@ -1328,14 +931,14 @@ static void rule_fini(rw_rule_t *r) {
     free(r->exprs);
     while (r->matches) {
         rw_match_t *next = r->matches->next;
-        match_fini(r->matches);
+        rw_match_fini(r->matches);
         free(r->matches);
         r->matches = next;
     }
     free(r->parts);
     free(r->id);
     free(r->description);
-    match_fini(&r->match);
+    rw_match_fini(&r->match);
     json_decref(r->thresholds);
 }
 
@@ -1357,7 +960,7 @@ static void header_parse(load_ctx_t *c, rw_ruleset_t *rs, const json_t *root) {
 }
 
 rw_ruleset_t *rw_ruleset_load(const char *text, size_t len, const char *source, rw_errors_t *errs) {
-    load_ctx_t c = {text, len, source, errs, errs->n, {NULL}, 0};
+    load_ctx_t c = {{errs, source, text, len}, errs->n, {NULL}, 0};
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {

@@ -144,15 +144,6 @@ rw_ruleset_t *rw_ruleset_load(const char *text, size_t len, const char *source, 
 rw_ruleset_t *rw_ruleset_load_file(const char *path, rw_errors_t *errs);
 void rw_ruleset_destroy(rw_ruleset_t *rs);
 
-/* Compiles a match param of the rule being set up, reporting every error in it at its place
- * in the ruleset's text (under pointer, messages starting with what). Returns a handle owned
- * by the rule, or NULL after adding the errors. */
-const rw_match_t *rw_setup_match_at(rw_setup_t *s, const json_t *match, const char *pointer,
-                                    const char *what);
-/* The same for an expression param: an error is reported at its column in the string. */
-const rw_expr_t *rw_setup_expr_at(rw_setup_t *s, const char *text, const char *pointer,
-                                  const char *what);
-
 /* The module's own checks on its descriptor (run for external modules when they register):
  * name, measure(), a param table that rw_params_check_table accepts. Returns 0, or
  * RW_ERR_INPUT with err filled. */
@@ -160,8 +151,7 @@ int rw_module_check(const rw_module_t *m, rw_error_t *err);
 /* Prints `riskwarn help MODULE`: the summary and the params table. */
 void rw_module_print(const rw_module_t *m, FILE *out);
 
-/* Per-event helpers, used by evaluation. */
-bool rw_rule_match(const rw_match_t *m, const json_t *event);
+/* Per-event helpers, used by evaluation (and rw_match_eval of match.h). */
 /* The level a measure reaches on a rule's thresholds. */
 int rw_rule_level(const rw_rule_t *r, double measure);
 /* The masked form of a key's text (rw_field_text of key f): each part of a composite key

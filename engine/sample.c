@@ -2,6 +2,7 @@
 
 #include "eval.h"
 #include "expr.h"
+#include "match.h"
 #include "store.h"
 #include "suggest.h"
 
@@ -144,7 +145,7 @@ static void batch_run(rw_batch_t *b, rw_store_t *st, const rw_ruleset_t *rs, rst
             continue;
         }
         for (size_t r = 0; r < rs->n_rules; r++)
-            stats_event(&stats[r], it->event, rw_rule_match(&rs->rules[r].match, it->event));
+            stats_event(&stats[r], it->event, rw_match_eval(&rs->rules[r].match, it->event));
         for (size_t h = it->hit_off; h < it->hit_off + it->n_hits; h++)
             stats[b->hits[h].rule].levels[b->hits[h].level]++;
     }

@@ -1,4 +1,6 @@
-/* Unit tests for engine/ruleset.c: loading and checking rulesets, thresholds, match, masking. */
+/* Unit tests for engine/ruleset.c and match.c: loading and checking rulesets, thresholds, match,
+ * masking. */
+#include "match.h"
 #include "ruleset.h"
 
 #include "harness.h"
@@ -651,7 +653,7 @@ static bool matches(const char *match, const char *event) {
     json_error_t je;
     json_t *ev = json_loads(event, 0, &je);
     ck_assert_msg(ev != NULL, "test bug: bad event %s: %s", event, je.text);
-    bool r = rw_rule_match(&rs->rules[0].match, ev);
+    bool r = rw_match_eval(&rs->rules[0].match, ev);
     json_decref(ev);
     rw_ruleset_destroy(rs);
     return r;
