@@ -10,9 +10,13 @@
 #include "store.h"
 
 #include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define REPLAY_BATCH 256
 
@@ -321,6 +325,37 @@ const rw_cli_opt_t rw_replay_opts[] = {
      "(without it, the built-in schema and 1 MiB)"},
     {0, NULL, NULL, NULL}};
 
+/* The windows' state grows to tens of megabytes read at random: on 4 KiB pages each first
+ * touch is a page fault and most reads a TLB miss. The heap grows 32 MiB at a time and its
+ * whole 2 MiB pages are asked for as transparent huge pages (what glibc's
+ * glibc.malloc.hugetlb=1 does), where the system gives them on request. */
+#define HEAP_STEP ((size_t)32 << 20)
+#define HUGE_PAGE ((uintptr_t)2 << 20)
+
+typedef struct heap {
+    uintptr_t advised; /* the heap's whole huge pages are advised up to here */
+} heap_t;
+
+static void heap_advise(heap_t *h);
+
+static void heap_start(heap_t *h) {
+    mallopt(M_TOP_PAD, (int)HEAP_STEP);
+    mallopt(M_TRIM_THRESHOLD, (int)(2 * HEAP_STEP)); /* no shrinking and growing again */
+    mallopt(M_MMAP_THRESHOLD, (int)HEAP_STEP);       /* arrays as they grow stay in the heap */
+    h->advised = ((uintptr_t)sbrk(0) + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    free(malloc(HEAP_STEP / 2)); /* grows the heap now, so that it is advised before use */
+    heap_advise(h);
+}
+
+/* Advises the heap grown since the last call (a system call only when it grew). */
+static void heap_advise(heap_t *h) {
+    uintptr_t end = (uintptr_t)sbrk(0) & ~(HUGE_PAGE - 1);
+    if (end <= h->advised)
+        return;
+    madvise((void *)h->advised, end - h->advised, MADV_HUGEPAGE); /* advice: may fail */
+    h->advised = end;
+}
+
 /* Feeds every non-empty line of in to each of the n_runs runs, REPLAY_BATCH lines
  * at a time; without comparing, the first run prints its alerts to stdout. */
 static void replay_stream(run_t *runs, size_t n_runs, FILE *in, bool comparing) {
@@ -330,6 +365,8 @@ static void replay_stream(run_t *runs, size_t n_runs, FILE *in, bool comparing) 
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
+    heap_t heap;
+    heap_start(&heap);
     for (bool more = true; more;) {
         len = getline(&line, &cap, in);
         more = len >= 0;
@@ -354,6 +391,7 @@ static void replay_stream(run_t *runs, size_t n_runs, FILE *in, bool comparing) 
             for (size_t i = 0; i < n; i++)
                 free(lines[i]);
             n = 0;
+            heap_advise(&heap);
         }
     }
     free(line);
