@@ -18,7 +18,7 @@
  *      (VmHWM, reset when the phase starts); redis-server CPU per event and
  *      where Redis spent it (INFO commandstats); the alerts; then a check that
  *      the engine counted every event exactly once;
- *   6. latency: the engine on a topic of its own (4 partitions), started and
+ *   6. latency: the engine on a topic of its own (1 partition, below), started and
  *      warmed up by one event whose high alert has reached the bench, then fed
  *      at half the rate of 5, in bursts every 2 ms (one produce call a burst,
  *      of events made before the clock starts), for RW_BENCH_LAT_S seconds
@@ -72,10 +72,21 @@
  *     turns it off (TCP_NODELAY) on the mock's listening socket, as brokers do;
  *   - it answers a fetch with nothing to return only after the whole
  *     fetch.wait.max.ms, even when data arrives meanwhile: in the latency
- *     phase the engine and the reader fetch with fetch.wait.max.ms=5;
- *   - it finds a fetch's offset by walking the partition's message sets one by
- *     one, which slows down as a paced phase's many small sets pile up: hence
- *     the latency phase's 4 partitions.
+ *     phase the engine and the reader fetch with fetch.wait.max.ms=2 (5 costs
+ *     an event up to 5 ms at each of the two fetches; 1 costs more CPU in
+ *     empty fetches than it saves);
+ *   - it returns at most one message set (one producer request's messages for
+ *     the partition) per partition per fetch, and finds it by walking the
+ *     partition's sets from the oldest it keeps (about 5 MiB) one by one: a
+ *     consumer must make a round trip for every set produced, each costing a
+ *     walk over every set kept. A paced phase makes one set per burst and
+ *     partition, so the walk grows with the square of the partition count
+ *     (more sets, each smaller, so more of them kept): at 4 partitions it was
+ *     half of the mock broker's CPU, about 13 us an event at 20,000 events/s
+ *     (perf), and the fetch round trip it lengthens is what lets the engine
+ *     fall behind on a busy machine. A broker keeps an index and returns every
+ *     set that fits the fetch. Hence the latency phase's 1 partition (each
+ *     burst one set).
  *
  * Every engine run and the replay have a time budget (RW_BENCH_BUDGET_S,
  * default 60; the hot key's RW_BENCH_HOT_BUDGET_S, default 60). At the budget
@@ -127,8 +138,8 @@
 #define LAT_TOPIC "events.latency"
 #define LAT_ALERTS "risk.alerts.latency"
 #define LAT_BURST_US 2000
-#define LAT_PARTITIONS 4
-#define LAT_FETCH_WAIT_MS "5"
+#define LAT_PARTITIONS 1
+#define LAT_FETCH_WAIT_MS "2"
 #define WARMUP_S 30.0
 #define WARM_UP_ACCOUNT "6222020000000000000" /* none of the generator's */
 
@@ -1830,12 +1841,13 @@ static int phase_latency(bench_t *b) {
         return -1;
     printf("latency    p50 %.1f ms, p99 %.1f ms, max %.1f ms  (%s alerts matched to their events, "
            "of %s on %s; %s events paced at %s/s, %s, for %.0f s in bursts "
-           "every %d ms to %s (%d partitions), after a warm-up event; the engine counted %s of "
+           "every %d ms to %s (%d partition%s), after a warm-up event; the engine counted %s of "
            "them; load average %s)\n",
            l->p50_ms, l->p99_ms, l->max_ms, num(l->matched), num(l->alerts), LAT_ALERTS,
            num(l->sent), num(llround(l->rate)),
            b->latency_only ? "RW_BENCH_LAT_RATE" : "half the engine rate", b->lat_s,
-           LAT_BURST_US / 1000, LAT_TOPIC, LAT_PARTITIONS, num(l->counted), loadavg());
+           LAT_BURST_US / 1000, LAT_TOPIC, LAT_PARTITIONS, LAT_PARTITIONS == 1 ? "" : "s",
+           num(l->counted), loadavg());
     printf("           to the engine's produce call of the alert (its Kafka timestamp): p50 %.0f "
            "ms, p99 %.0f ms; the rest is the producer's linger, the broker and the reader; CPU "
            "%.1f us/event in the engine's thread, %.1f us/event in this process (the engine, "
