@@ -195,6 +195,35 @@ static const char apply_script[] =
     "end\n"
     "return 1\n";
 
+/* Trims a window's list: KEYS[1] the window, ARGV[1] the cut. Drops its
+ * leading elements ("TIME|member") whose time is at or before the cut and
+ * stops at the first that is not: an entry appended out of time order waits
+ * until it reaches the head. Returns the number dropped. */
+static const char trim_script[] = "local cut = tonumber(ARGV[1])\n"
+                                  "local n = 0\n"
+                                  "while true do\n"
+                                  "  local es = redis.call('LRANGE', KEYS[1], n, n + 63)\n"
+                                  "  local k = 0\n"
+                                  "  for _, e in ipairs(es) do\n"
+                                  "    local t = tonumber(string.match(e, '^(%-?%d+)|'))\n"
+                                  "    if not t or t > cut then break end\n"
+                                  "    k = k + 1\n"
+                                  "  end\n"
+                                  "  n = n + k\n"
+                                  "  if k < 64 then break end\n"
+                                  "end\n"
+                                  "if n > 0 then redis.call('LTRIM', KEYS[1], n, -1) end\n"
+                                  "return n\n";
+
+/* A trim sent with the write in flight: its command's place among the
+ * window writes, its key (in trim_keys) and its cut; redo when its node
+ * lacked the script. */
+typedef struct trim_sent {
+    size_t cmd, key_off, key_len;
+    int64_t cut;
+    bool redo;
+} trim_sent_t;
+
 /* The open cases an engine holds, to write back when Redis loses its state:
  * each one's record as stored (rec NULL: closed, to be deleted), its due
  * time and the partition whose clock drives it, by id ("RULE_ID:CORRELATE"). */
@@ -208,6 +237,14 @@ typedef struct kcases {
     kcase_t **tab;
     size_t size, n;
 } kcases_t;
+
+/* A window element read: its time, its member (borrowed from the reply) and
+ * its place in the list. */
+typedef struct went {
+    int64_t ts_ms;
+    const char *m;
+    size_t len, at;
+} went_t;
 
 typedef struct redisstore {
     rw_store_t base;
@@ -226,8 +263,14 @@ typedef struct redisstore {
     bool kept_full; /* some open case was not held: more than max_cases */
     rw_rcluster_t *rc;
     char script[sizeof(apply_script) + 64];
-    char sha[48];         /* the script's SHA1; "" until loaded */
-    size_t n_win_cmds;    /* window writes queued before the script */
+    char sha[48];       /* the script's SHA1; "" until loaded */
+    char tsha[48];      /* trim_script's */
+    trim_sent_t *trims; /* the trims of the write in flight */
+    size_t n_trims, trims_cap;
+    rw_buf_t trim_keys;
+    size_t n_win_cmds; /* window writes queued before the script */
+    went_t *wents;     /* a window read's elements */
+    size_t wents_cap;
     bool layout_checked;  /* looked for keys of the layout before {rw}: once */
     int64_t warned_at_ms; /* the last warning of a write replicas did not confirm */
     /* argv under construction */
@@ -266,10 +309,10 @@ static int rs_drop(redisstore_t *s, const char *what, rw_error_t *err) {
                          strncmp(e, "redis ", 6) == 0 ? e + 6 : e);
 }
 
-/* Learns the apply script's SHA1 (the same on every node): batches then send
- * it, not the text; a node that lacks the script gets the text (NOSCRIPT). */
-static int script_load(redisstore_t *s, rw_error_t *err) {
-    redisReply *r = rw_rcluster_command(s->rc, s->anchor, "SCRIPT LOAD %s", s->script);
+/* Learns the SHA1 of a script (the same on every node) into sha: batches then
+ * send it, not the text; a node that lacks the script gets the text (NOSCRIPT). */
+static int script_load(redisstore_t *s, const char *text, char *sha, rw_error_t *err) {
+    redisReply *r = rw_rcluster_command(s->rc, s->anchor, "SCRIPT LOAD %s", text);
     if (!r || r->type != REDIS_REPLY_STRING || r->len >= sizeof(s->sha)) {
         rw_error_fail(err, RW_ERR_REDIS, "redis SCRIPT LOAD: %s",
                       r && r->type == REDIS_REPLY_ERROR ? r->str : rw_rcluster_error(s->rc));
@@ -277,12 +320,19 @@ static int script_load(redisstore_t *s, rw_error_t *err) {
             freeReplyObject(r);
         return RW_ERR_REDIS;
     }
-    memcpy(s->sha, r->str, r->len + 1);
+    memcpy(sha, r->str, r->len + 1);
     freeReplyObject(r);
     return 0;
 }
 
-static int rs_ensure(redisstore_t *s, rw_error_t *err) { return *s->sha ? 0 : script_load(s, err); }
+/* The trim script, then the apply script (the apply script's SHA last, so
+ * that both are known once it is). */
+static int rs_ensure(redisstore_t *s, rw_error_t *err) {
+    if (*s->sha)
+        return 0;
+    return script_load(s, trim_script, s->tsha, err) ? RW_ERR_REDIS
+                                                     : script_load(s, s->script, s->sha, err);
+}
 
 static void args_reset(redisstore_t *s) {
     s->argc = 0;
@@ -358,22 +408,28 @@ static void arg_cat(redisstore_t *s, const char *a, const char *b, const char *c
         free(buf);
 }
 
-/* A window's key: hashed whole (no tag), so that windows spread over a
- * cluster's nodes by rule and entity. */
+/* A window's key: a list, hashed whole (no tag), so that windows spread over
+ * a cluster's nodes by rule and entity. "wl:", not the "w:" of the sorted sets
+ * of older versions, which a list cannot replace under the same name. */
 static void arg_window(redisstore_t *s, const rw_wstate_t *ws) {
-    arg_cat(s, s->prefix, "w:", ws->id);
+    arg_cat(s, s->prefix, "wl:", ws->id);
 }
 
-/* A window member: "topic/partition/offset|value". */
-static void arg_member(redisstore_t *s, const rw_src_t *src, int64_t offset, const char *value) {
+/* A window element: "TIME|topic/partition/offset|value", TIME the entry's
+ * event time (ms) and the rest its member, which names the message. */
+static void arg_entry(redisstore_t *s, int64_t ts_ms, const rw_src_t *src, int64_t offset,
+                      const char *value) {
     char buf[RW_RECORD_MAX + 320];
     size_t tl = strlen(src->topic), vl = strlen(value);
-    if (tl + vl + 48 > sizeof(buf)) {
-        arg_fmt(s, "%s/%d/%lld|%s", src->topic, (int)src->partition, (long long)offset, value);
+    if (tl + vl + 72 > sizeof(buf)) {
+        arg_fmt(s, "%lld|%s/%d/%lld|%s", (long long)ts_ms, src->topic, (int)src->partition,
+                (long long)offset, value);
         return;
     }
-    memcpy(buf, src->topic, tl);
-    size_t o = tl;
+    size_t o = i64_text(ts_ms, buf);
+    buf[o++] = '|';
+    memcpy(buf + o, src->topic, tl);
+    o += tl;
     buf[o++] = '/';
     o += i64_text(src->partition, buf + o);
     buf[o++] = '/';
@@ -695,19 +751,66 @@ static int rs_exec(redisstore_t *s, const char *what, rw_error_t *err) {
     return rs_drop(s, what, err);
 }
 
-/* Fills a window from its ZRANGEBYSCORE ... WITHSCORES reply. Returns 0, or
- * -1 when the reply is not an array. */
-static int window_read(rw_batch_t *b, rw_wstate_t *ws, const redisReply *r) {
+/* Orders window elements by time, then by member (as a sorted set orders
+ * members of one score), then as appended. */
+static int went_by_time(const void *pa, const void *pb) {
+    const went_t *a = pa, *b = pb;
+    if (a->ts_ms != b->ts_ms)
+        return a->ts_ms < b->ts_ms ? -1 : 1;
+    int c = memcmp(a->m, b->m, a->len < b->len ? a->len : b->len);
+    if (c == 0 && a->len != b->len)
+        c = a->len < b->len ? -1 : 1;
+    if (c == 0)
+        c = a->at < b->at ? -1 : a->at > b->at;
+    return c;
+}
+
+/* The elements of a window's LRANGE reply with a time after from_ms, each
+ * member once (a message's copies carry its one time, so they sort side by
+ * side), ordered by time, into s->wents. Elements that are not "TIME|member"
+ * are skipped. Returns their number. */
+static size_t went_collect(redisstore_t *s, const redisReply *r, int64_t from_ms) {
+    if (s->wents_cap < r->elements) {
+        s->wents_cap = r->elements;
+        s->wents = rw_realloc(s->wents, s->wents_cap * sizeof(*s->wents));
+    }
+    size_t n = 0;
+    for (size_t e = 0; e < r->elements; e++) {
+        const redisReply *x = r->element[e];
+        const char *bar = x->type == REDIS_REPLY_STRING ? memchr(x->str, '|', x->len) : NULL;
+        char *end;
+        long long ts = bar ? strtoll(x->str, &end, 10) : 0;
+        if (!bar || end != bar || bar == x->str)
+            continue; /* not ours: skip */
+        if (ts > from_ms)
+            s->wents[n++] = (went_t){ts, bar + 1, x->len - (size_t)(bar + 1 - x->str), e};
+    }
+    if (n < 2)
+        return n;
+    qsort(s->wents, n, sizeof(*s->wents), went_by_time);
+    size_t o = 1;
+    for (size_t i = 1; i < n; i++) {
+        const went_t *w = &s->wents[i], *prev = &s->wents[o - 1];
+        if (w->ts_ms != prev->ts_ms || w->len != prev->len || memcmp(w->m, prev->m, w->len) != 0)
+            s->wents[o++] = *w;
+    }
+    return o;
+}
+
+/* Fills a window from its LRANGE reply: what a sorted set by time would
+ * hold of it after loaded_from_ms. Returns 0, or -1 when the reply is not an
+ * array. */
+static int window_read(redisstore_t *s, rw_batch_t *b, rw_wstate_t *ws, const redisReply *r) {
     if (r->type != REDIS_REPLY_ARRAY)
         return -1;
     char topic[256];
-    for (size_t e = 0; e + 1 < r->elements; e += 2) {
-        const redisReply *m = r->element[e], *sc = r->element[e + 1];
+    size_t n = went_collect(s, r, ws->loaded_from_ms);
+    for (size_t e = 0; e < n; e++) {
+        const went_t *w = &s->wents[e];
         int32_t part;
         int64_t offset;
         const char *value;
-        if (m->type != REDIS_REPLY_STRING || sc->type != REDIS_REPLY_STRING ||
-            member_parse(m->str, m->len, topic, sizeof(topic), &part, &offset, &value))
+        if (member_parse(w->m, w->len, topic, sizeof(topic), &part, &offset, &value))
             continue; /* not ours: skip */
         uint32_t src = rw_batch_src(b, topic, part);
         /* Past a fence this batch knows: the entry's message is not stored
@@ -716,7 +819,7 @@ static int window_read(rw_batch_t *b, rw_wstate_t *ws, const redisReply *r) {
          * message again adds it. */
         if (b->srcs[src].fence_known && offset > b->srcs[src].fence)
             continue;
-        rw_window_add(b, ws, strtoll(sc->str, NULL, 10), src, offset, value, false);
+        rw_window_add(b, ws, w->ts_ms, src, offset, value, false);
     }
     return 0;
 }
@@ -839,13 +942,13 @@ static int state_write(redisstore_t *s, rw_batch_t *b, const rw_memstore_counter
         for (rw_wstate_t *ws = b->wtab[i]; ws; ws = ws->next) {
             size_t n = 0;
             args_reset(s);
-            arg_add(s, "ZADD", 4);
+            arg_add(s, "RPUSH", 5);
             arg_window(s, ws);
             for (size_t e = 0; e < ws->n; e++) {
                 if (ws->meta[e].fresh)
                     continue;
-                arg_i64(s, ws->ents[e].ts_ms);
-                arg_member(s, &b->srcs[ws->meta[e].src], ws->meta[e].offset, ws->ents[e].value);
+                arg_entry(s, ws->ents[e].ts_ms, &b->srcs[ws->meta[e].src], ws->meta[e].offset,
+                          ws->ents[e].value);
                 n++;
             }
             if (!n)
@@ -1100,18 +1203,16 @@ static int redis_load(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
         ws->reading = RW_READ_ENTRIES | (ws->stored_ttl_at ? 0 : RW_READ_META);
         /* One window more than the batch needs: later batches' late events. */
         ws->loaded_from_ms = ws->load_min_ms - ws->window_ms;
+        /* The whole list: its length is the size the store holds. */
         args_reset(s);
-        arg_add(s, "ZRANGEBYSCORE", 13);
+        arg_add(s, "LRANGE", 6);
         arg_window(s, ws);
-        char from[24] = "(";
-        arg_add(s, from, 1 + i64_text(ws->loaded_from_ms, from + 1));
-        arg_add(s, "+inf", 4);
-        arg_add(s, "WITHSCORES", 10);
+        arg_add(s, "0", 1);
+        arg_add(s, "-1", 2);
         args_send(s, 1, 0);
-        static const char *const more[] = {"PTTL", "ZCARD"};
-        for (int k = 0; k < 2 && (ws->reading & RW_READ_META); k++) {
+        if (ws->reading & RW_READ_META) {
             args_reset(s);
-            arg_add(s, more[k], strlen(more[k]));
+            arg_add(s, "PTTL", 4);
             arg_window(s, ws);
             args_send(s, 1, 0);
         }
@@ -1146,53 +1247,99 @@ static int redis_load(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
         redisReply *r = reply_get(s, err);
         if (!r)
             return RW_ERR_REDIS;
-        if (window_read(b, ws, r) != 0)
+        if (window_read(s, b, ws, r) != 0)
             rc = rw_error_fail(err, RW_ERR_REDIS, "redis: window read: %s",
                                r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        size_t held = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
         freeReplyObject(r);
         if (!(asked & RW_READ_META))
             continue;
-        redisReply *pttl = reply_get(s, err), *card = pttl ? reply_get(s, err) : NULL;
-        if (!card) {
-            if (pttl)
-                freeReplyObject(pttl);
+        redisReply *pttl = reply_get(s, err);
+        if (!pttl)
             return RW_ERR_REDIS;
-        }
         /* When the store's expiry was set, as if by this engine; 0: it has none. */
         int64_t ttl_ms = window_ttl_ms(ws);
         ws->stored_ttl_at = pttl->type == REDIS_REPLY_INTEGER && pttl->integer > 0
                                 ? now - (ttl_ms - (int64_t)pttl->integer)
                                 : 0;
-        if (card->type == REDIS_REPLY_INTEGER && (size_t)card->integer > ws->n)
-            ws->stale = (size_t)card->integer - ws->n;
+        if (held > ws->n)
+            ws->stale = held - ws->n;
         freeReplyObject(pttl);
-        freeReplyObject(card);
     }
     if (lookups_read(s->rc, b) != 0)
         return rw_error_fail(err, RW_ERR_REDIS, "redis: watchlist read failed");
     return rc;
 }
 
-/* A window's new entries, as one ZADD sent ahead of the script: an entry is
- * a fact (this message, at this time, with this value) that adding twice
- * leaves as it was, so it needs no fence. The script, which runs after it,
- * gives the key its expiry. */
+/* A window's new entries, in time order, as one RPUSH sent ahead of the
+ * script: an entry is a fact (this message, at this time, with this value)
+ * that a read takes once however often it was appended (a write done again
+ * appends it again), so it needs no fence. */
 static void window_add_send(redisstore_t *s, const rw_batch_t *b, const rw_wstate_t *ws) {
     args_reset(s);
-    arg_add(s, "ZADD", 4);
+    arg_add(s, "RPUSH", 5);
     arg_window(s, ws);
-    size_t left = ws->n_fresh;
-    for (size_t e = ws->n; e-- > 0 && left;) {
+    /* The fresh entries are usually the last ones: find the first. */
+    size_t from = ws->n;
+    for (size_t left = ws->n_fresh; from > 0 && left; from--)
+        left -= ws->meta[from - 1].fresh;
+    for (size_t e = from; e < ws->n; e++) {
         const rw_wmeta_t *m = &ws->meta[e];
-        if (!m->fresh)
-            continue;
-        left--;
-        const rw_src_t *src = &b->srcs[m->src];
-        arg_i64(s, ws->ents[e].ts_ms);
-        arg_member(s, src, m->offset, ws->ents[e].value);
+        if (m->fresh)
+            arg_entry(s, ws->ents[e].ts_ms, &b->srcs[m->src], m->offset, ws->ents[e].value);
     }
     args_send(s, 1, RW_RC_WRITE);
     s->n_win_cmds++;
+}
+
+/* A window's trim by trim_script, noted for a resend after NOSCRIPT. */
+static void trim_send(redisstore_t *s, const rw_wstate_t *ws, int64_t cut) {
+    args_reset(s);
+    arg_add(s, "EVALSHA", 7);
+    arg_add(s, s->tsha, strlen(s->tsha));
+    arg_add(s, "1", 1);
+    arg_window(s, ws);
+    arg_i64(s, cut);
+    args_send(s, 3, RW_RC_WRITE);
+    if (s->n_trims == s->trims_cap) {
+        s->trims_cap = s->trims_cap ? s->trims_cap * 2 : 16;
+        s->trims = rw_realloc(s->trims, s->trims_cap * sizeof(*s->trims));
+    }
+    s->trims[s->n_trims++] = (trim_sent_t){s->n_win_cmds, s->trim_keys.len, s->argl[3], cut, false};
+    rw_buf_append(&s->trim_keys, s->argv[3], s->argl[3]);
+    s->n_win_cmds++;
+}
+
+/* Whether the reply to window write cmd is a trim's NOSCRIPT (its node
+ * lacks the script: nothing ran); if so the trim is marked to send again. */
+static bool trim_noscript(redisstore_t *s, size_t cmd, const redisReply *r) {
+    if (r->type != REDIS_REPLY_ERROR || strncmp(r->str, "NOSCRIPT", 8) != 0)
+        return false;
+    for (size_t i = 0; i < s->n_trims; i++)
+        if (s->trims[i].cmd == cmd)
+            return s->trims[i].redo = true;
+    return false;
+}
+
+/* Sends the trims marked again with the script's text, which loads it on
+ * their nodes. One that fails again is logged, not an error: the window's
+ * next trim drops what it would have. */
+static void trims_redo(redisstore_t *s) {
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_trims; i++) {
+        const trim_sent_t *t = &s->trims[i];
+        if (!t->redo)
+            continue;
+        char cut[24];
+        const char *argv[] = {"EVAL", trim_script, "1", s->trim_keys.data + t->key_off, cut};
+        size_t argl[] = {4, sizeof(trim_script) - 1, 1, t->key_len, i64_text(t->cut, cut)};
+        rw_rcluster_append_argv(s->rc, 3, 5, argv, argl, RW_RC_WRITE);
+        n++;
+    }
+    rw_error_t e;
+    rw_error_clear(&e);
+    if (n && (rs_exec(s, "window trim", &e) != 0 || replies_check(s, n, "window trim", &e) != 0))
+        rw_log(RW_LOG_WARN, "%s", e.text);
 }
 
 /* Only when needed, a window's trim (once the store holds as many entries no
@@ -1213,15 +1360,8 @@ static void window_write(redisstore_t *s, const rw_batch_t *b, rw_wstate_t *ws, 
         cut = ws->load_min_ms;
     if (b->hold_from_ms > 0 && b->hold_from_ms - ws->window_ms < cut)
         cut = b->hold_from_ms - ws->window_ms;
-    if (trim) {
-        args_reset(s);
-        arg_add(s, "ZREMRANGEBYSCORE", 16);
-        arg_window(s, ws);
-        arg_add(s, "-inf", 4);
-        arg_i64(s, cut);
-        args_send(s, 1, RW_RC_WRITE);
-        s->n_win_cmds++;
-    }
+    if (trim)
+        trim_send(s, ws, cut);
     args_reset(s);
     arg_add(s, "PEXPIRE", 7);
     arg_window(s, ws);
@@ -1253,7 +1393,8 @@ static bool batch_writes(const rw_batch_t *b, size_t *nf) {
 static int redis_apply_send(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
     redisstore_t *s = (redisstore_t *)base;
     base->kept_intact = false;
-    s->n_win_cmds = 0;
+    s->n_win_cmds = s->n_trims = 0;
+    rw_buf_reset(&s->trim_keys);
     if (rs_ensure(s, err))
         return RW_ERR_REDIS;
     rw_rcluster_reset(s->rc);
@@ -1368,7 +1509,7 @@ static int apply_collect(redisstore_t *s, rw_error_t *err) {
         redisReply *r = reply_get(s, err);
         if (!r)
             return RW_ERR_REDIS;
-        if (r->type == REDIS_REPLY_ERROR && rc == 0)
+        if (r->type == REDIS_REPLY_ERROR && rc == 0 && !trim_noscript(s, i, r))
             rc = rw_error_fail(err, RW_ERR_REDIS, "redis window write: %s", r->str);
         freeReplyObject(r);
     }
@@ -1397,6 +1538,7 @@ static int apply_collect(redisstore_t *s, rw_error_t *err) {
                            r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
     }
     freeReplyObject(r);
+    trims_redo(s);
     if (rc == 0 || lost) /* lost: the restore writes the batch's cases with its fences */
         kcases_commit(s);
     else if (rc == RW_ERR_CONFLICT)
@@ -1441,6 +1583,9 @@ static void redis_destroy(rw_store_t *base) {
     free(s->argv);
     free(s->argl);
     free(s->offs);
+    free(s->wents);
+    free(s->trims);
+    rw_buf_fini(&s->trim_keys);
     rw_buf_fini(&s->strs);
     rw_buf_fini(&s->resp);
     free(s);
@@ -1478,5 +1623,6 @@ rw_store_t *rw_redisstore_new_cluster(const rw_redis_opts_t *o, const char *cons
     snprintf(s->script, sizeof(s->script), apply_script, (int)FENCE_TTL_S, (int)FENCE_TTL_S);
     rw_buf_init(&s->strs);
     rw_buf_init(&s->resp);
+    rw_buf_init(&s->trim_keys);
     return &s->base;
 }

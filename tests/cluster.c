@@ -173,14 +173,43 @@ void cl_lines_add(cl_lines_t *ls, const char *a, const char *b, const char *cc) 
     snprintf(ls->l[ls->n++], len, "%s|%s%s%s", a, b, cc ? "|" : "", cc ? cc : "");
 }
 
+/* A window's list as the engine reads it: "KEY|member|TIME" for each member
+ * once (the last one appended; a write done again appends its entries again),
+ * whatever the order (the lines are sorted). */
+static void window_lines(redisContext *ctx, const char *k, cl_lines_t *out) {
+    redisReply *v = redisCommand(ctx, "LRANGE %s 0 -1", k);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_int_eq(v->type, REDIS_REPLY_ARRAY);
+    for (size_t e = 0; e < v->elements; e++) {
+        const char *el = v->element[e]->str, *bar = strchr(el, '|');
+        ck_assert_msg(bar && bar > el, "%s: element %s is not TIME|member", k, el);
+        bool later = false;
+        for (size_t f = e + 1; f < v->elements && !later; f++) {
+            const char *fb = strchr(v->element[f]->str, '|');
+            later = fb && strcmp(fb, bar) == 0;
+        }
+        if (later)
+            continue;
+        char ts[32];
+        snprintf(ts, sizeof(ts), "%.*s", (int)(bar - el), el);
+        cl_lines_add(out, k, bar + 1, ts);
+    }
+    freeReplyObject(v);
+}
+
 void cl_state_dump(redisContext *ctx, cl_lines_t *out) {
-    static const char *const patterns[] = {"rw:w:*", "{rw}:d:*", "{rw}:cd:*", NULL};
+    static const char *const patterns[] = {"rw:wl:*", "{rw}:d:*", "{rw}:cd:*", NULL};
     for (size_t p = 0; patterns[p]; p++) {
         redisReply *keys = redisCommand(ctx, "KEYS %s", patterns[p]);
         ck_assert_ptr_nonnull(keys);
         for (size_t i = 0; i < keys->elements; i++) {
             const char *k = keys->element[i]->str;
             redisReply *t = redisCommand(ctx, "TYPE %s", k);
+            if (strcmp(t->str, "list") == 0) {
+                window_lines(ctx, k, out);
+                freeReplyObject(t);
+                continue;
+            }
             redisReply *v = strcmp(t->str, "zset") == 0
                                 ? redisCommand(ctx, "ZRANGE %s 0 -1 WITHSCORES", k)
                             : strcmp(t->str, "hash") == 0 ? redisCommand(ctx, "HGETALL %s", k)

@@ -57,7 +57,8 @@ bool cl_all_counted(void *arg);
 /* Waits up to 120 s (stretched) until want messages are counted. */
 void cl_wait_counted(rw_rcluster_t *rc, long want, const char *when);
 
-/* Every window, case and cool-down one server holds, as lines (cl_lines_t). */
+/* Every window, case and cool-down one server holds, as lines (cl_lines_t); a
+ * window as the engine reads its list: each member once, with its time. */
 void cl_lines_add(cl_lines_t *ls, const char *a, const char *b, const char *cc);
 void cl_state_dump(redisContext *ctx, cl_lines_t *out);
 int cl_cmp_line(const void *a, const void *b);
