@@ -1,0 +1,133 @@
+/* The Redis store's windows as lists (engine/store.c): a key's window written
+ * batch after batch is trimmed from its head by the trim script, also when
+ * Redis has lost the script (SCRIPT FLUSH before every write: each trim is
+ * sent again with its text); an entry appended out of time order goes once it
+ * reaches the head; and a new engine reading the list measures what the
+ * engine that wrote it did. Each tcase starts its own redis-server. */
+#include "harness.h"
+#include "proc.h"
+#include "ruleset.h"
+#include "store.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One window of 10 minutes over every transaction of an account: each event
+ * is a hit (low at 1) whose measure is the window's count. */
+static const char rules_text[] =
+    "{\"ruleset\": \"t-windows\", \"version\": \"1\",\n"
+    " \"rules\": [{\"id\": \"c10m\", \"module\": \"window_count\",\n"
+    "   \"match\": {\"type\": \"transaction\"}, \"key\": \"account\",\n"
+    "   \"params\": {\"window\": \"10m\"},\n"
+    "   \"thresholds\": {\"low\": 1, \"medium\": 100000, \"high\": 200000}}]}\n";
+
+#define ACCOUNT "6222020200112233445"
+#define N_EVENTS 400
+#define PER_BATCH 8
+#define LATE_AT 200 /* the message carrying an event 190 minutes late */
+
+static char *event_text(int i) {
+    int minute = i == LATE_AT ? 10 : i;
+    static char ev[320];
+    snprintf(ev, sizeof(ev),
+             "{\"event_id\": \"w%d\", \"type\": \"transaction\", \"ts\": "
+             "\"2026-11-27T%02d:%02d:00Z\", \"account\": \"" ACCOUNT "\", \"amount\": 10}",
+             i, minute / 60, minute % 60);
+    return ev;
+}
+
+/* The count the window's only rule measured on the batch's last event. */
+static double last_measure(const rw_batch_t *b) {
+    const rw_item_t *it = &b->items[b->n_items - 1];
+    ck_assert_uint_eq(it->n_hits, 1);
+    return b->hits[it->hit_off].measure;
+}
+
+/* The window's list, and the times of its elements in list order. */
+static size_t list_times(redisContext *rc, int64_t *ts, size_t cap) {
+    redisReply *keys = redisCommand(rc, "KEYS rw:wl:c10m*");
+    ck_assert_uint_eq(keys->elements, 1);
+    redisReply *v = redisCommand(rc, "LRANGE %s 0 -1", keys->element[0]->str);
+    ck_assert_int_eq(v->type, REDIS_REPLY_ARRAY);
+    ck_assert_uint_le(v->elements, cap);
+    for (size_t e = 0; e < v->elements; e++) {
+        ck_assert_msg(strchr(v->element[e]->str, '|'), "%s", v->element[e]->str);
+        ts[e] = strtoll(v->element[e]->str, NULL, 10);
+    }
+    size_t n = v->elements;
+    freeReplyObject(v);
+    freeReplyObject(keys);
+    return n;
+}
+
+/* _i 0: as is; 1: SCRIPT FLUSH before every write. */
+START_TEST(test_windows_trimmed_from_the_head) {
+    rw_redis_server_t srv;
+    rw_error_t err;
+    rw_error_clear(&err);
+    ck_assert_msg(rw_proc_redis_start(&srv, NULL, 10000, &err) == 0, "%s", err.text);
+    rw_errors_t errs;
+    rw_errors_init(&errs);
+    rw_ruleset_t *rs = rw_ruleset_load(rules_text, strlen(rules_text), "t", &errs);
+    ck_assert_msg(rs, "%s", errs.n ? errs.items[0].text : "?");
+    rw_errors_fini(&errs);
+    rw_redis_opts_t o = {"127.0.0.1", srv.port, NULL, NULL, 0, "rw:", "t", 5000};
+    rw_store_t *st = rw_redisstore_new(&o);
+    rw_batch_t *b = rw_batch_new(1048576, RW_STATE_CACHED);
+    redisContext *rc = h_redis(srv.port);
+    int64_t late_ts = 0;
+    for (int i = 0; i < N_EVENTS; i += PER_BATCH) {
+        rw_batch_reset(b, rs);
+        for (int k = i; k < i + PER_BATCH; k++) {
+            const char *ev = event_text(k);
+            rw_msg_t m = {"events", 0, k, ev, strlen(ev), rw_now_ms(), 0, ACCOUNT, 19};
+            rw_batch_add(b, &m);
+        }
+        rw_batch_plan(b);
+        ck_assert_msg(st->load(st, b, &err) == 0, "%s", err.text);
+        rw_batch_evaluate(b);
+        if (_i)
+            freeReplyObject(redisCommand(rc, "SCRIPT FLUSH"));
+        ck_assert_msg(st->apply(st, b, &err) == 0, "%s", err.text);
+        if (i <= LATE_AT && LATE_AT < i + PER_BATCH) {
+            int64_t ts[N_EVENTS * 2];
+            size_t n = list_times(rc, ts, N_EVENTS * 2);
+            late_ts = ts[n - (size_t)(PER_BATCH - (LATE_AT - i))];
+            ck_assert_int_lt(late_ts, ts[0]); /* behind newer elements */
+        }
+    }
+    double held = last_measure(b);
+    ck_assert(held == 10);
+    /* Trimmed: far fewer elements than written, in order but for none. */
+    int64_t ts[N_EVENTS * 2];
+    size_t n = list_times(rc, ts, N_EVENTS * 2);
+    ck_assert_uint_lt(n, N_EVENTS / 2);
+    for (size_t e = 0; e < n; e++)
+        ck_assert_int_ne(ts[e], late_ts); /* the late entry went on reaching the head */
+    /* A new engine reads the list: the same window. */
+    rw_store_t *st2 = rw_redisstore_new(&o);
+    rw_batch_forget_state(b);
+    ck_assert_msg(st2->load(st2, b, &err) == 0, "%s", err.text);
+    rw_batch_evaluate(b);
+    ck_assert(last_measure(b) == held);
+    st2->destroy(st2);
+    redisFree(rc);
+    rw_batch_destroy(b);
+    st->destroy(st);
+    rw_ruleset_destroy(rs);
+    rw_proc_redis_stop(&srv);
+}
+END_TEST
+
+static Suite *store_windows_suite(void) {
+    Suite *s = suite_create("store_windows");
+    TCase *tc = tcase_create("trim");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, test_windows_trimmed_from_the_head, 0, 2);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return h_main(store_windows_suite); }
