@@ -1057,18 +1057,8 @@ static void unsure_settle(redisstore_t *s, bool ran) {
         kcases_clear(&s->pending);
 }
 
-/* Over the size and complexity limits: still to be split. */
-// NOLINTNEXTLINE(readability-function-cognitive-complexity,readability-function-size)
-static int redis_load(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
-    redisstore_t *s = (redisstore_t *)base;
-    base->kept_intact = true; /* until the first exchange has answered */
-    if (rw_rcluster_in_flight(s->rc))
-        return rw_error_fail(err, RW_ERR_REDIS, "redis: a write is still in flight");
-    if (rs_ensure(s, err))
-        return RW_ERR_REDIS;
-    rw_rcluster_reset(s->rc);
-    /* Cases: forget what an earlier attempt did; read each touched case, and
-     * every case of the ruleset due by the batch's horizon. */
+/* Cases: forgets what an earlier attempt did (each touched case is read again). */
+static void cases_forget(rw_batch_t *b) {
     for (size_t i = 0; i < b->kstab_size; i++)
         for (rw_case_t *k = b->kstab[i]; k; k = k->next) {
             k->open = k->dirty = false;
@@ -1077,21 +1067,30 @@ static int redis_load(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
             json_decref(k->rec);
             k->rec = NULL;
         }
+}
+
+/* What the load's first exchange queued beyond the marker's EXISTS. */
+typedef struct first_sent {
+    size_t nknown, ncase_rules, ncases;
+} first_sent_t;
+
+/* The load's first exchange: the marker; after a write that failed in flight,
+ * the fences that say whether it ran; every case of the ruleset due by the
+ * batch's horizon, and each touched case. */
+static void first_send(redisstore_t *s, const rw_batch_t *b, first_sent_t *n) {
+    *n = (first_sent_t){0, 0, 0};
     args_reset(s);
     arg_add(s, "EXISTS", 6);
     arg_add(s, s->marker, strlen(s->marker));
     args_send(s, 1, 0);
-    /* After a write that failed in flight: the fences say whether it ran. */
-    size_t nknown = 0;
     for (size_t i = 0; s->unsure && i < b->n_srcs; i++)
         if (b->srcs[i].fence_known && b->srcs[i].fence >= 0) {
             args_reset(s);
             arg_add(s, "GET", 3);
             fence_key(s, &b->srcs[i]);
             args_send(s, 1, 0);
-            nknown++;
+            n->nknown++;
         }
-    size_t ncase_rules = 0;
     for (size_t r = 0; r < b->rs->n_rules; r++)
         if (b->rs->rules[r].case_open && b->horizon_ms > INT64_MIN) {
             args_reset(s);
@@ -1103,11 +1102,10 @@ static int redis_load(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
             arg_i64(s, b->horizon_ms);
             arg_i64(s, DUE_LIMIT);
             args_send(s, 3, 0);
-            ncase_rules++;
+            n->ncase_rules++;
         }
-    size_t ncases = 0;
     for (size_t i = 0; i < b->kstab_size; i++)
-        for (rw_case_t *k = b->kstab[i]; k; k = k->next, ncases++) {
+        for (rw_case_t *k = b->kstab[i]; k; k = k->next, n->ncases++) {
             const char *colon = strchr(k->id, ':');
             args_reset(s);
             arg_add(s, "HGET", 4);
@@ -1115,43 +1113,35 @@ static int redis_load(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
             arg_add(s, colon + 1, strlen(colon + 1));
             args_send(s, 1, 0);
         }
-    if (rs_exec(s, "read", err) != 0)
-        return RW_ERR_REDIS;
+}
+
+/* Reads the marker's reply (*marked: it exists) and those of the nknown
+ * fences (*ran: each is where the write in flight moved it). 0, or
+ * RW_ERR_REDIS. */
+static int first_recv(redisstore_t *s, const rw_batch_t *b, size_t nknown, bool *marked, bool *ran,
+                      rw_error_t *err) {
     redisReply *mark = reply_get(s, err);
     if (!mark)
         return RW_ERR_REDIS;
-    bool marked = mark->type == REDIS_REPLY_INTEGER && mark->integer == 1;
+    *marked = mark->type == REDIS_REPLY_INTEGER && mark->integer == 1;
     freeReplyObject(mark);
-    bool ran = true;
+    *ran = true;
     for (size_t i = 0, k = 0; k < nknown; i++) {
         if (!(b->srcs[i].fence_known && b->srcs[i].fence >= 0))
             continue;
         redisReply *r = reply_get(s, err);
         if (!r)
             return RW_ERR_REDIS;
-        ran &= r->type == REDIS_REPLY_STRING && strtoll(r->str, NULL, 10) == b->srcs[i].fence;
+        *ran &= r->type == REDIS_REPLY_STRING && strtoll(r->str, NULL, 10) == b->srcs[i].fence;
         freeReplyObject(r);
         k++;
     }
-    if (!marked && s->marker_seen) {
-        rw_rcluster_reset(s->rc);
-        unsure_settle(s, true); /* kept as if the write ran: its cases too */
-        return state_restore(s, b, "its marker is gone", err);
-    }
-    s->marker_seen |= marked;
-    base->kept_intact = false;
-    if (s->unsure) {
-        /* The write did not run: what is kept is ahead of Redis. Read it all. */
-        unsure_settle(s, ran);
-        if (!ran) {
-            rw_rcluster_reset(s->rc);
-            rw_batch_forget_state(b);
-            return redis_load(base, b, err);
-        }
-    }
-    if (cases_read(s, b, ncase_rules, ncases, err) != 0)
-        return RW_ERR_REDIS;
-    /* Cool-downs this engine does not hold: read each. */
+    return 0;
+}
+
+/* Reads the cool-downs this engine does not hold. Returns 0, or RW_ERR_REDIS
+ * when the exchange failed; an error reply sets *rc (err filled). */
+static int cools_read(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err) {
     for (size_t i = 0; i < b->n_cools_touched; i++) {
         rw_cool_t *c = b->cools_touched[i];
         if (!c->loaded || c->shared) {
@@ -1165,7 +1155,6 @@ static int redis_load(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
     }
     if (rs_exec(s, "read", err) != 0)
         return RW_ERR_REDIS;
-    int rc = 0;
     for (size_t i = 0; i < b->n_cools_touched; i++) {
         rw_cool_t *c = b->cools_touched[i];
         if (!c->reading)
@@ -1176,16 +1165,18 @@ static int redis_load(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
         if (!r)
             return RW_ERR_REDIS;
         if (r->type == REDIS_REPLY_ERROR)
-            rc = rw_error_fail(err, RW_ERR_REDIS, "redis: cool-down read: %s", r->str);
+            *rc = rw_error_fail(err, RW_ERR_REDIS, "redis: cool-down read: %s", r->str);
         else if (r->type == REDIS_REPLY_STRING && rw_cool_parse(c, r->str, r->len) != 0)
             rw_log(RW_LOG_WARN, "cool-down %s: unreadable value, ignored", c->id);
         freeReplyObject(r);
     }
-    if (!s->layout_checked && b->n_srcs)
-        old_layout_check(s, b);
-    /* Fences this engine does not know yet. */
-    size_t nsrc = b->n_srcs;
-    for (size_t i = 0; i < nsrc; i++) {
+    return 0;
+}
+
+/* Queues the reads of the fences this engine does not know yet and of the
+ * windows it does not hold: a window's list, and once its expiry. */
+static void windows_send(redisstore_t *s, rw_batch_t *b) {
+    for (size_t i = 0; i < b->n_srcs; i++) {
         if (b->srcs[i].fence_known)
             continue;
         args_reset(s);
@@ -1193,7 +1184,6 @@ static int redis_load(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
         fence_key(s, &b->srcs[i]);
         args_send(s, 1, 0);
     }
-    /* Windows: entries, expiry and size of each one to read. */
     for (size_t i = 0; i < b->n_touched; i++) {
         rw_wstate_t *ws = b->touched[i];
         if (!window_needs_read(ws))
@@ -1217,10 +1207,13 @@ static int redis_load(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
             args_send(s, 1, 0);
         }
     }
-    lookups_send(s->rc, s->prefix, b);
-    if (rs_exec(s, "read", err) != 0)
-        return RW_ERR_REDIS;
-    for (size_t i = 0; i < nsrc; i++) {
+}
+
+/* Reads the replies of the fences windows_send() asked for. Returns 0, or
+ * RW_ERR_REDIS when one is missing; one that is not a fence sets *rc (err
+ * filled). */
+static int fences_recv(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err) {
+    for (size_t i = 0; i < b->n_srcs; i++) {
         if (b->srcs[i].fence_known)
             continue;
         redisReply *r = reply_get(s, err);
@@ -1232,10 +1225,29 @@ static int redis_load(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
         else if (r->type == REDIS_REPLY_NIL)
             b->srcs[i].fence = -1;
         else
-            rc = rw_error_fail(err, RW_ERR_REDIS, "redis: fence read: %s",
-                               r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+            *rc = rw_error_fail(err, RW_ERR_REDIS, "redis: fence read: %s",
+                                r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
         freeReplyObject(r);
     }
+    return 0;
+}
+
+/* A window's expiry and size in the store, from its PTTL reply and the
+ * number of elements its list held. */
+static void window_meta(rw_wstate_t *ws, const redisReply *pttl, size_t held, int64_t now) {
+    /* When the store's expiry was set, as if by this engine; 0: it has none. */
+    int64_t ttl_ms = window_ttl_ms(ws);
+    ws->stored_ttl_at = pttl->type == REDIS_REPLY_INTEGER && pttl->integer > 0
+                            ? now - (ttl_ms - (int64_t)pttl->integer)
+                            : 0;
+    if (held > ws->n)
+        ws->stale = held - ws->n;
+}
+
+/* Reads the replies of the windows windows_send() asked for. Returns 0, or
+ * RW_ERR_REDIS when one is missing; a reply that is not a list sets *rc (err
+ * filled). */
+static int windows_recv(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err) {
     int64_t now = rw_now_ms();
     for (size_t i = 0; i < b->n_touched; i++) {
         rw_wstate_t *ws = b->touched[i];
@@ -1248,8 +1260,8 @@ static int redis_load(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
         if (!r)
             return RW_ERR_REDIS;
         if (window_read(s, b, ws, r) != 0)
-            rc = rw_error_fail(err, RW_ERR_REDIS, "redis: window read: %s",
-                               r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+            *rc = rw_error_fail(err, RW_ERR_REDIS, "redis: window read: %s",
+                                r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
         size_t held = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
         freeReplyObject(r);
         if (!(asked & RW_READ_META))
@@ -1257,18 +1269,63 @@ static int redis_load(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
         redisReply *pttl = reply_get(s, err);
         if (!pttl)
             return RW_ERR_REDIS;
-        /* When the store's expiry was set, as if by this engine; 0: it has none. */
-        int64_t ttl_ms = window_ttl_ms(ws);
-        ws->stored_ttl_at = pttl->type == REDIS_REPLY_INTEGER && pttl->integer > 0
-                                ? now - (ttl_ms - (int64_t)pttl->integer)
-                                : 0;
-        if (held > ws->n)
-            ws->stale = held - ws->n;
+        window_meta(ws, pttl, held, now);
         freeReplyObject(pttl);
     }
+    return 0;
+}
+
+/* What the load reads after the marker and the cases: cool-downs, then
+ * fences, windows and lookups in one exchange. 0, or RW_ERR_REDIS. */
+static int load_rest(redisstore_t *s, rw_batch_t *b, rw_error_t *err) {
+    int rc = 0;
+    if (cools_read(s, b, &rc, err) != 0)
+        return RW_ERR_REDIS;
+    if (!s->layout_checked && b->n_srcs)
+        old_layout_check(s, b);
+    windows_send(s, b);
+    lookups_send(s->rc, s->prefix, b);
+    if (rs_exec(s, "read", err) != 0 || fences_recv(s, b, &rc, err) != 0 ||
+        windows_recv(s, b, &rc, err) != 0)
+        return RW_ERR_REDIS;
     if (lookups_read(s->rc, b) != 0)
         return rw_error_fail(err, RW_ERR_REDIS, "redis: watchlist read failed");
     return rc;
+}
+
+static int redis_load(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
+    redisstore_t *s = (redisstore_t *)base;
+    base->kept_intact = true; /* until the first exchange has answered */
+    if (rw_rcluster_in_flight(s->rc))
+        return rw_error_fail(err, RW_ERR_REDIS, "redis: a write is still in flight");
+    if (rs_ensure(s, err))
+        return RW_ERR_REDIS;
+    rw_rcluster_reset(s->rc);
+    cases_forget(b);
+    first_sent_t n;
+    first_send(s, b, &n);
+    bool marked, ran;
+    if (rs_exec(s, "read", err) != 0 || first_recv(s, b, n.nknown, &marked, &ran, err) != 0)
+        return RW_ERR_REDIS;
+    if (!marked && s->marker_seen) {
+        rw_rcluster_reset(s->rc);
+        unsure_settle(s, true); /* kept as if the write ran: its cases too */
+        return state_restore(s, b, "its marker is gone", err);
+    }
+    s->marker_seen |= marked;
+    base->kept_intact = false;
+    if (s->unsure) {
+        /* The write did not run: what is kept is ahead of Redis. Read it all. */
+        unsure_settle(s, ran);
+        if (!ran) {
+            rw_rcluster_reset(s->rc);
+            rw_batch_forget_state(b);
+            return redis_load(base, b, err);
+        }
+    }
+    if (cases_read(s, b, n.ncase_rules, n.ncases, err) != 0)
+        return RW_ERR_REDIS;
+    return load_rest(s, b, err);
 }
 
 /* A window's new entries, in time order, as one RPUSH sent ahead of the
