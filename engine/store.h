@@ -2,11 +2,15 @@
  * State stores: where fences, windows and counters live.
  *
  * The Redis store serves `run`: per batch, one pipelined read (fences and
- * windows) and one write: each window's new entries (ZADD, with its trim and
+ * windows) and one write: each window's new entries (RPUSH, with its trim and
  * expiry when due), then one atomic script that checks the fences it read are
  * unchanged, then applies every counter, case and cool-down and moves the
- * fences. A window entry is a fact that adding twice leaves as it was; what
- * the script writes is not, so it all shares one hash slot (the tag of
+ * fences. A window is an append-only list "PREFIXwl:RULE~DIGEST:KEY" of
+ * "TIME|topic/partition/offset|value": a read (LRANGE) keeps each message's
+ * entry once and orders them by time, so an entry is a fact that appending
+ * twice leaves as it was; a trim (a script on the window's key) drops the
+ * leading elements at or before a time. What the apply script writes is not
+ * such a fact, so it all shares one hash slot (the tag of
  * rw_store_tag_prefix) and stays atomic on a Redis Cluster too, while windows
  * spread over the cluster by rule and key. The memory store serves `replay`
  * without Redis.

@@ -3,7 +3,9 @@
 # layout, on one redis-server (the old layout never ran on a cluster). The keys
 # the apply script writes now share one hash slot: their prefix became a hash
 # tag ("rw:alerts:DATE" -> "{rw}:alerts:DATE"). Windows (rw:w:*) and
-# watchlists (rw:list:*) keep their names.
+# watchlists (rw:list:*) keep their names; windows of that age are sorted
+# sets, which today's engines do not read (they keep windows as lists under
+# rw:wl:*): `riskwarn rebuild` refills them from Kafka.
 #
 #   scripts/redis_upgrade_keys.sh [redis-cli options] [-- PREFIX...]
 #
