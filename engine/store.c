@@ -836,7 +836,7 @@ static int window_read(redisstore_t *s, rw_batch_t *b, rw_wstate_t *ws, const re
             continue; /* not ours: skip */
         uint32_t src = rw_batch_src(b, topic, part);
         /* Past a fence this batch knows: the entry's message is not stored
-         * (its ZADD ran, the script did not: a write cut short, or on a
+         * (its RPUSH ran, the script did not: a write cut short, or on a
          * cluster a master that failed between the two). Evaluating that
          * message again adds it. */
         if (b->srcs[src].fence_known && offset > b->srcs[src].fence)

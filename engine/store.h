@@ -6,7 +6,8 @@
  * expiry when due), then one atomic script that checks the fences it read are
  * unchanged, then applies every counter, case and cool-down and moves the
  * fences. A window is an append-only list "PREFIXwl:RULE~DIGEST:KEY" of
- * "TIME|topic/partition/offset|value": a read (LRANGE) keeps each message's
+ * "TIME|topic/partition/offset|value" (TIME in ms, 13 digits, so that the
+ * trim script compares times as text): a read (LRANGE) keeps each message's
  * entry once and orders them by time, so an entry is a fact that appending
  * twice leaves as it was; a trim (a script on the window's key) drops the
  * leading elements at or before a time. What the apply script writes is not

@@ -216,7 +216,7 @@ START_TEST(test_cluster_unstored_window_entries_count_once) {
             continue;
         }
         /* The third message's script does not apply (its fence looks moved),
-         * its ZADD does; then the fence is as it was: the script never ran. */
+         * its RPUSH does; then the fence is as it was: the script never ran. */
         redisContext *rc = h_redis(srv.port);
         freeReplyObject(redisCommand(rc, "SET {rw}:fence:t:events:0 7"));
         ck_assert_int_eq(st->apply(st, b, &err), RW_ERR_CONFLICT);
