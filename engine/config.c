@@ -119,7 +119,7 @@ static int cluster_nodes_set(rw_config_t *c, const char *list) {
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         long port;
         if (len && !hostport_ok(p, len, &port))
-            return -1;
+            return RW_ERR_INPUT;
         if (len) {
             c->redis_cluster_nodes =
                 rw_realloc(c->redis_cluster_nodes, (c->n_redis_cluster_nodes + 1) * sizeof(char *));
@@ -127,7 +127,7 @@ static int cluster_nodes_set(rw_config_t *c, const char *list) {
         }
         p += len + (comma != NULL);
     }
-    return c->n_redis_cluster_nodes ? 0 : -1;
+    return c->n_redis_cluster_nodes ? 0 : RW_ERR_INPUT;
 }
 
 int rw_config_set_redis(rw_config_t *c, const char *hostport) {
@@ -135,7 +135,7 @@ int rw_config_set_redis(rw_config_t *c, const char *hostport) {
         return cluster_nodes_set(c, hostport);
     long port;
     if (!hostport_ok(hostport, strlen(hostport), &port))
-        return -1;
+        return RW_ERR_INPUT;
     const char *colon = strrchr(hostport, ':');
     cluster_nodes_free(c);
     free(c->redis_host);
@@ -185,8 +185,8 @@ static int get_str(cctx_t *x, json_t *obj, const char *pointer, const char *name
 
 /* Checks obj against a param table (engine/params.h): unknown keys (extra: the keys the
  * caller checks itself), wrong types, values out of bounds. Fills base with what obj gives.
- * what: the object's name in messages ("redis"; "" for the file itself). Returns 0, or -1
- * with x->err filled by the first error. */
+ * what: the object's name in messages ("redis"; "" for the file itself). Returns 0, or
+ * RW_ERR_INPUT with x->err filled by the first error. */
 static int table_apply(cctx_t *x, const rw_param_t *table, const char *const *extra,
                        const json_t *obj, const char *pointer, const char *what, void *base) {
     rw_errors_t errs;
@@ -198,7 +198,7 @@ static int table_apply(cctx_t *x, const rw_param_t *table, const char *const *ex
     if (bad && x->err->code == 0)
         *x->err = errs.items[0];
     rw_errors_fini(&errs);
-    return bad ? -1 : 0;
+    return bad ? RW_ERR_INPUT : 0;
 }
 
 /* Moves a string the file gave (or null) from a table's struct into a setting. */
@@ -218,7 +218,7 @@ static int read_secret(cctx_t *x, json_t *obj, const char *pointer, const char *
     char p[300], name[300], *path = NULL;
     snprintf(p, sizeof(p), "%s/%s", pointer, file_key);
     if (get_str(x, obj, pointer, file_key, &path, 0))
-        return -1;
+        return RW_ERR_INPUT;
     snprintf(name, sizeof(name), "%s.%s", pointer + 1, file_key); /* "redis.password_file" */
     rw_error_t ferr;
     rw_error_clear(&ferr);
@@ -417,7 +417,7 @@ static int load_kafka(cctx_t *x, rw_config_t *c, json_t *k) {
     if (!json_is_object(k))
         return cerr(x, "/kafka", false, "kafka: must be an object");
     if (load_kafka_table(x, c, k))
-        return -1;
+        return RW_ERR_INPUT;
     json_t *props = json_object_get(k, "properties");
     if (props) {
         if (!json_is_object(props))
@@ -435,7 +435,7 @@ static int load_kafka(cctx_t *x, rw_config_t *c, json_t *k) {
                 return cerr(x, p, false, "%s", why.text);
         }
         if (acks_check(x, props))
-            return -1;
+            return RW_ERR_INPUT;
         json_decref(c->properties);
         c->properties = json_deep_copy(props);
     }
@@ -454,7 +454,7 @@ static int load_kafka(cctx_t *x, rw_config_t *c, json_t *k) {
                         "would be ignored (use sasl_plaintext or sasl_ssl)",
                         proto ? proto : "plaintext (the default)");
         if (read_secret(x, k, "/kafka", "sasl_password_file", &pw))
-            return -1;
+            return RW_ERR_INPUT;
         json_t *v = json_string(pw);
         free(pw);
         if (!v)
@@ -551,7 +551,7 @@ static int load_redis(cctx_t *x, rw_config_t *c, json_t *r) {
     }
     rw_params_fini(redis_table, &f);
     if (rc || get_secret(x, r, "/redis", "password", &c->redis_password))
-        return -1;
+        return RW_ERR_INPUT;
     return load_cluster_nodes(x, c, r);
 }
 
@@ -618,7 +618,7 @@ static int load_webhook(cctx_t *x, rw_config_t *c, json_t *w) {
     rw_params_fini(webhook_table, &f);
     if (rc || get_secret(x, w, "/webhook", "token", &c->webhook_token) ||
         get_secret(x, w, "/webhook", "secret", &c->webhook_secret))
-        return -1;
+        return RW_ERR_INPUT;
     return 0;
 }
 
@@ -686,7 +686,7 @@ static int load_log(cctx_t *x, rw_config_t *c, json_t *l) {
         return cerr(x, "/log", false, "log: must be an object");
     int format = -1;
     if (table_apply(x, log_table, NULL, l, "/log", "log", &format))
-        return -1;
+        return RW_ERR_INPUT;
     if (format >= 0)
         rw_log_format_parse(log_formats[format], &c->log_format);
     return 0;
@@ -807,7 +807,7 @@ static int load_pseudonym(cctx_t *x, rw_config_t *c, json_t *v) {
     char dummy = 0;
     if (table_apply(x, pseudonym_table, extra, v, "/pseudonym", "pseudonym", &dummy) ||
         get_secret(x, v, "/pseudonym", "key", &c->pseudonym_key))
-        return -1;
+        return RW_ERR_INPUT;
     if (c->pseudonym_key && strlen(c->pseudonym_key) < 16)
         return cerr(x, "/pseudonym", false,
                     "pseudonym: the key must be at least 16 bytes (32 random bytes are best)");
@@ -824,7 +824,7 @@ static int load_schema(cctx_t *x, rw_config_t *c, json_t *v) {
     if (c->schema_off)
         return 0;
     c->schema = rw_schema_parse(v, x->path, x->text, x->len, "/schema", x->err);
-    return c->schema ? 0 : -1;
+    return c->schema ? 0 : RW_ERR_INPUT;
 }
 
 const rw_schema_t *rw_config_schema(const rw_config_t *c) {
@@ -854,7 +854,7 @@ static int load_rekey(cctx_t *x, rw_config_t *c, json_t *v) {
     c->rekey =
         rw_rekey_conf_parse(v, x->path, x->text, x->len, (const char *const *)c->input_topics,
                             c->n_input_topics, outputs, x->err);
-    return c->rekey ? 0 : -1;
+    return c->rekey ? 0 : RW_ERR_INPUT;
 }
 
 /* The file's own keys: the scalars a table checks; the sections by their loaders. */
@@ -925,11 +925,11 @@ int rw_config_load(rw_config_t *c, const char *path, rw_error_t *err) {
     size_t len;
     char *text = rw_file_read(path, &len, err);
     if (!text)
-        return -1;
+        return RW_ERR_IO;
     cctx_t x = {path, text, len, err};
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-    int rc = -1;
+    int rc = RW_ERR_INPUT;
     if (!root) {
         rw_error_set(err, path, je.line, je.column, "%s", je.text);
         goto out;

@@ -67,12 +67,12 @@ void rw_config_init(rw_config_t *cfg);
 void rw_config_fini(rw_config_t *cfg);
 /* Reads a config file over the defaults, then the RISKWARN_* environment
  * variables over the file (README lists them; any other RISKWARN_* name is an
- * error), then the secrets named by *_file keys. Returns 0, or -1 with err
- * filled (file:line:col, or the variable's name). Unknown keys and wrong types
- * are errors. */
+ * error), then the secrets named by *_file keys. Unknown keys and wrong types
+ * are errors. Returns 0; RW_ERR_IO when the file cannot be read, or
+ * RW_ERR_INPUT; err filled (file:line:col, or the variable's name). */
 int rw_config_load(rw_config_t *cfg, const char *path, rw_error_t *err);
 /* Parses "host:port" into the Redis settings, or "host:port,host:port,..."
- * (a comma anywhere) into Redis Cluster seeds. Returns 0 or -1. */
+ * (a comma anywhere) into Redis Cluster seeds. Returns 0, or RW_ERR_INPUT. */
 int rw_config_set_redis(rw_config_t *cfg, const char *hostport);
 /* The event schema to check events with: the file's, the built-in one when the file
  * names none, or NULL when it turned checking off. Borrowed from cfg or static. */

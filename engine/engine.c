@@ -1095,10 +1095,12 @@ static int fly_finish(engine_t *e, bool *redone) {
  * write in flight while the next batch is read, parsed and planned, and lets
  * Kafka acknowledge its alerts meanwhile; offsets are committed in order as
  * batches are stored and acknowledged. With a shadow pipeline, each batch is
- * done from start to end. Returns 1 when the messages are kept (the caller
- * must not destroy them, but may reuse the array), 0 when the caller destroys
- * them, -1 when asked to stop while Redis or Kafka stays away. */
-static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
+ * done from start to end. Sets *kept when the batch in flight keeps the
+ * messages (the caller must not destroy them, but may reuse the array);
+ * otherwise the caller destroys them. Returns 0, or -1 when asked to stop
+ * while Redis or Kafka stays away. */
+static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n, bool *kept) {
+    *kept = false;
     e->batches++;
     static rw_ratelimit_t rl;
     for (ssize_t i = 0; i < n; i++)
@@ -1137,7 +1139,8 @@ static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
                           .outs = e->cur};
     memcpy(e->fly.msgs, msgs, (size_t)n * sizeof(rd_kafka_message_t *));
     memset(&e->cur, 0, sizeof(e->cur));
-    return 1;
+    *kept = true;
+    return 0;
 }
 
 /* Reads up to want messages: what has arrived, without waiting, or when
@@ -2077,11 +2080,12 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
             continue;
         }
         int64_t t0 = rw_monotonic_ms();
-        int brc = batch_process(&e, msgs, n);
+        bool kept;
+        int brc = batch_process(&e, msgs, n, &kept);
         rw_metrics_observe(e.metrics, "riskwarn_batch_seconds",
                            (double)(rw_monotonic_ms() - t0) / 1000.0);
         metrics_lag(&e);
-        if (brc != 1) /* 1: the batch in flight keeps them */
+        if (!kept) /* else the batch in flight keeps them */
             for (ssize_t i = 0; i < n; i++)
                 rd_kafka_message_destroy(msgs[i]);
         if (brc < 0) {

@@ -403,8 +403,6 @@ static int locate(const char *text, size_t len, const char *pointer, bool want_k
             if (r < 0)
                 return -1;
             if (r == 1) {
-                if (want_key)
-                    return -1;
                 *out = open_pos;
                 return 1;
             }
@@ -454,9 +452,9 @@ int rw_jpos_find_key(const char *text, size_t len, const char *pointer, int *lin
     size_t pos;
     int r = locate(text, len, pointer, true, &pos);
     if (r != 0)
-        return -1;
+        return r < 0 ? RW_ERR_INPUT : RW_ERR_NOT_FOUND;
     line_col(text, pos, line, col);
-    return 0;
+    return RW_OK;
 }
 
 void rw_jpos_place(const char *text, size_t len, const char *pointer, int key, int *line,

@@ -44,17 +44,18 @@ int rw_jpos_find(const char *text, size_t len, const char *pointer, int *line, i
 
 /* Same, but for an object member's KEY (the position of the opening quote of "window"), for
  * errors such as unknown keys. The pointer names the member, e.g. "/rules/3/params/windw";
- * its last token must name a member of an object. Returns 0, or -1 (also when the member is
- * missing, the pointer is "" or its last token indexes an array); on -1 *line and *col are
- * left unchanged. */
+ * its last token must name a member of an object. Returns RW_OK; RW_ERR_NOT_FOUND when the
+ * member is missing; RW_ERR_INPUT when the pointer cannot be followed as rw_jpos_find says,
+ * or names no member (it is "", or its last token indexes an array). On an error *line and
+ * *col are left unchanged. */
 int rw_jpos_find_key(const char *text, size_t len, const char *pointer, int *line, int *col);
 
 /* The place to report an error at: the value (or, with key, the member's key) that pointer
  * names in text, or line and col 0 when it cannot be found or text or pointer is NULL. */
 void rw_jpos_place(const char *text, size_t len, const char *pointer, int key, int *line, int *col);
 
-/* Fills err (util.h) with the message at that place in source, as rw_error_set does.
- * Returns -1. */
+/* Fills err (error.h) with the message at that place in source, as rw_error_set does.
+ * Returns RW_ERR_INPUT. */
 struct rw_error;
 int rw_jpos_error(struct rw_error *err, const char *source, const char *text, size_t len,
                   const char *pointer, int key, const char *fmt, ...)

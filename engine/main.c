@@ -318,16 +318,17 @@ typedef struct rules_args {
 
 /* rules push: checks the ruleset in file as the engines load it (with the modules
  * in mdir, else the config's) and reads it into *text and *len; the caller frees
- * *text. Returns 0, or -1 after saying why on stderr. */
+ * *text. Returns 0, or RW_ERR_IO (file unreadable) or RW_ERR_INPUT after saying why on
+ * stderr. */
 static int rules_validate(const char *file, const char *mdir, const rw_config_t *cfg, char **text,
                           size_t *len, rw_error_t *err) {
     char line[1024];
     if (rw_cmd_modules_load(mdir ? mdir : cfg->modules_dir))
-        return -1;
+        return RW_ERR_INPUT;
     if (!(*text = rw_file_read(file, len, err))) {
         rw_error_format(err, line, sizeof(line));
         fprintf(stderr, "%s\n", line);
-        return -1;
+        return RW_ERR_IO;
     }
     rw_errors_t errs;
     rw_errors_init(&errs);
@@ -336,7 +337,7 @@ static int rules_validate(const char *file, const char *mdir, const rw_config_t 
     if (!rs) {
         rw_errors_print(&errs, stderr);
         rw_errors_fini(&errs);
-        return -1;
+        return RW_ERR_INPUT;
     }
     printf("%s: ok: ruleset %s version %s, %zu rules, sha256 %s\n", file, rs->name, rs->version,
            rs->n_rules, rs->sha256);

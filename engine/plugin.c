@@ -81,7 +81,7 @@ static int plugin_open(const char *rdir, const char *path, rw_plugin_t *out, rw_
     char *real = realpath(path, NULL);
     if (!real) {
         rw_error_set(err, path, 0, 0, "module refused: cannot resolve: %s", strerror(errno));
-        return -1;
+        return RW_ERR_INPUT;
     }
     if (!path_inside(rdir, real)) {
         rw_error_set(err, path, 0, 0,
@@ -166,21 +166,21 @@ fail_close:
     dlclose(h);
 fail:
     free(real);
-    return -1;
+    return RW_ERR_INPUT;
 }
 
 /* Opens, checks and registers one module; appends it to the list. */
 static int plugin_add(const char *rdir, const char *path, rw_error_t *err) {
     rw_plugin_t p;
     if (plugin_open(rdir, path, &p, err) != 0)
-        return -1;
+        return RW_ERR_INPUT;
     rw_error_t e;
     rw_error_clear(&e);
     if (rw_modules_register(p.module, &e) != 0) {
         rw_error_set(err, path, 0, 0, "module refused: %s", e.text);
         dlclose(p.handle);
         free(p.path);
-        return -1;
+        return RW_ERR_INPUT;
     }
     if (n_plugins == cap_plugins) {
         cap_plugins = cap_plugins ? 2 * cap_plugins : 8;
@@ -205,7 +205,7 @@ int rw_plugin_load(const char *dir, const char *path, rw_error_t *err) {
         rw_error_clear(err);
     char *rdir = dir_resolve(dir, path, err);
     if (!rdir)
-        return -1;
+        return RW_ERR_INPUT;
     int rc = plugin_add(rdir, path, err);
     free(rdir);
     return rc;
@@ -221,14 +221,14 @@ int rw_plugins_load_dir(const char *dir, rw_error_t *err) {
         rw_error_clear(err);
     char *rdir = dir_resolve(dir, dir, err);
     if (!rdir)
-        return -1;
+        return RW_ERR_INPUT;
     struct dirent **names;
     int n = scandir(rdir, &names, so_filter, alphasort);
     if (n < 0) {
         rw_error_set(err, dir, 0, 0, "module refused: cannot read modules dir %s: %s", rdir,
                      strerror(errno));
         free(rdir);
-        return -1;
+        return RW_ERR_INPUT;
     }
     size_t from = n_plugins;
     int rc = 0;

@@ -27,13 +27,13 @@
 #include "util.h"
 
 /* Loads every *.so in dir (in name order; names starting with '.' are skipped) as a rule
- * module and adds it to the registry. Returns 0, or -1 after filling err for the first
+ * module and adds it to the registry. Returns 0, or RW_ERR_INPUT after filling err for the first
  * module refused (or for dir itself when it cannot be read); nothing is loaded then: the
  * modules this call loaded are unloaded again. */
 int rw_plugins_load_dir(const char *dir, rw_error_t *err);
 
-/* Loads one module file, which must be inside dir. Same refusals. Returns 0, or -1 with
- * err filled. */
+/* Loads one module file, which must be inside dir. Same refusals. Returns 0, or
+ * RW_ERR_INPUT with err filled. */
 int rw_plugin_load(const char *dir, const char *path, rw_error_t *err);
 
 /* Unregisters and unloads every loaded module. Every ruleset that uses one must be

@@ -87,8 +87,8 @@ START_TEST(test_cluster_config) {
     ck_assert_int_eq(c.redis_port, 6380);
     ck_assert_int_eq(rw_config_set_redis(&c, "a:1,b:2,"), 0);
     ck_assert_uint_eq(c.n_redis_cluster_nodes, 2);
-    ck_assert_int_eq(rw_config_set_redis(&c, "a:1,b"), -1);
-    ck_assert_int_eq(rw_config_set_redis(&c, ","), -1);
+    ck_assert_int_eq(rw_config_set_redis(&c, "a:1,b"), RW_ERR_INPUT);
+    ck_assert_int_eq(rw_config_set_redis(&c, ","), RW_ERR_INPUT);
     rw_config_fini(&c);
     static const char *const bad[][2] = {
         {"{\"redis\": {\"cluster_nodes\": []}}", "must be a non-empty list"},

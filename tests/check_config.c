@@ -51,7 +51,7 @@ static void expect_error(const char *text, const char *what, const char *needle,
     rw_config_t cfg;
     rw_error_t err;
     char path[64];
-    ck_assert_msg(load_text(text, &cfg, &err, path) == -1, "accepted: %s", text);
+    ck_assert_msg(load_text(text, &cfg, &err, path) == RW_ERR_INPUT, "accepted: %s", text);
     ck_assert_int_eq(err.code, RW_ERR_INPUT);
     ck_assert_str_eq(err.source, path);
     ck_assert_msg(strstr(err.text, what) != NULL, "error \"%s\" lacks \"%s\"", err.text, what);
@@ -308,16 +308,17 @@ START_TEST(test_config_json_errors) {
     rw_config_t c;
     rw_error_t err;
     char path[64];
-    ck_assert_int_eq(load_text("{\n  \"rules\": \"a.json\",,\n}", &c, &err, path), -1);
+    ck_assert_int_eq(load_text("{\n  \"rules\": \"a.json\",,\n}", &c, &err, path), RW_ERR_INPUT);
     ck_assert_str_eq(err.source, path);
     ck_assert_int_eq(err.line, 2);
     ck_assert_int_eq(err.column, 21); /* the second comma */
     rw_config_fini(&c);
-    ck_assert_int_eq(load_text("{\"rules\": \"a\",\n \"rules\": \"b\"}", &c, &err, path), -1);
+    ck_assert_int_eq(load_text("{\"rules\": \"a\",\n \"rules\": \"b\"}", &c, &err, path),
+                     RW_ERR_INPUT);
     ck_assert_ptr_nonnull(strstr(err.text, "duplicate"));
     ck_assert_int_eq(err.line, 2);
     rw_config_fini(&c);
-    ck_assert_int_eq(load_text("", &c, &err, path), -1);
+    ck_assert_int_eq(load_text("", &c, &err, path), RW_ERR_INPUT);
     ck_assert_str_eq(err.source, path);
     rw_config_fini(&c);
 }
@@ -328,7 +329,7 @@ START_TEST(test_config_missing_file) {
     rw_error_t err;
     rw_config_init(&c);
     rw_error_clear(&err);
-    ck_assert_int_eq(rw_config_load(&c, "/nonexistent/riskwarn.json", &err), -1);
+    ck_assert_int_eq(rw_config_load(&c, "/nonexistent/riskwarn.json", &err), RW_ERR_IO);
     ck_assert_str_eq(err.source, "/nonexistent/riskwarn.json");
     assert_defaults(&c);
     rw_config_fini(&c);
@@ -606,7 +607,7 @@ START_TEST(test_config_set_redis) {
         "localhost", "localhost:", ":6379",   "h:0", "h:65536",
         "h:-1",      "h:63a9",     "h:6379 ", "",    "h:99999999999999999999"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
-        ck_assert_msg(rw_config_set_redis(&c, bad[i]) == -1, "\"%s\" accepted", bad[i]);
+        ck_assert_msg(rw_config_set_redis(&c, bad[i]) == RW_ERR_INPUT, "\"%s\" accepted", bad[i]);
         ck_assert_str_eq(c.redis_host, "h");
         ck_assert_int_eq(c.redis_port, 65535);
     }
@@ -746,30 +747,30 @@ START_TEST(test_config_environment) {
         unsetenv(names[i]);
     /* Values are checked like the file's. */
     setenv("RISKWARN_REDIS_PORT", "63x", 1);
-    ck_assert_int_eq(load_text("{}", &c, &err, path), -1);
+    ck_assert_int_eq(load_text("{}", &c, &err, path), RW_ERR_INPUT);
     ck_assert_str_eq(err.source, "environment");
     ck_assert_ptr_nonnull(strstr(err.text, "RISKWARN_REDIS_PORT: must be an integer"));
     rw_config_fini(&c);
     setenv("RISKWARN_REDIS_PORT", "70000", 1);
-    ck_assert_int_eq(load_text("{}", &c, &err, path), -1);
+    ck_assert_int_eq(load_text("{}", &c, &err, path), RW_ERR_INPUT);
     ck_assert_msg(strstr(err.text, "redis.port: 70000 is out of bounds: from 1 to 65535"), "%s",
                   err.text);
     rw_config_fini(&c);
     unsetenv("RISKWARN_REDIS_PORT");
     setenv("RISKWARN_LOG_FORMAT", "xml", 1);
-    ck_assert_int_eq(load_text("{}", &c, &err, path), -1);
+    ck_assert_int_eq(load_text("{}", &c, &err, path), RW_ERR_INPUT);
     ck_assert_msg(strstr(err.text, "log.format: \"xml\" is not one of text, json") != NULL, "%s",
                   err.text);
     rw_config_fini(&c);
     unsetenv("RISKWARN_LOG_FORMAT");
     /* A misspelt variable is an error, as a misspelt key is. */
     setenv("RISKWARN_REDIS_PASWORD", "x", 1);
-    ck_assert_int_eq(load_text("{}", &c, &err, path), -1);
+    ck_assert_int_eq(load_text("{}", &c, &err, path), RW_ERR_INPUT);
     ck_assert_ptr_nonnull(strstr(err.text, "RISKWARN_REDIS_PASWORD: unknown variable"));
     rw_config_fini(&c);
     unsetenv("RISKWARN_REDIS_PASWORD");
     setenv("RISKWARN_RULES", "", 1);
-    ck_assert_int_eq(load_text("{}", &c, &err, path), -1);
+    ck_assert_int_eq(load_text("{}", &c, &err, path), RW_ERR_INPUT);
     ck_assert_ptr_nonnull(strstr(err.text, "RISKWARN_RULES: must be a non-empty"));
     rw_config_fini(&c);
     unsetenv("RISKWARN_RULES");

@@ -253,7 +253,7 @@ START_TEST(test_control_config_keys_and_check) {
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
         rw_config_init(&c);
         rw_error_clear(&err);
-        ck_assert_int_eq(rw_config_load(&c, h_tmpfile(".json", bad[i].body), &err), -1);
+        ck_assert_int_eq(rw_config_load(&c, h_tmpfile(".json", bad[i].body), &err), RW_ERR_INPUT);
         ck_assert_msg(strstr(err.text, bad[i].want), "case %zu: %s", i, err.text);
         ck_assert_int_eq(err.line, 1);
         rw_config_fini(&c);

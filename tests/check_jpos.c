@@ -59,10 +59,10 @@ static int find_key(const char *s, const char *ptr, int *line, int *col) {
         ck_assert_int_eq(c_, (want_col));                                                          \
     } while (0)
 
-#define ASSERT_KEY_FAILS(s, ptr)                                                                   \
+#define ASSERT_KEY_FAILS(s, ptr, want_r)                                                           \
     do {                                                                                           \
         int l_ = -7, c_ = -7;                                                                      \
-        ck_assert_int_eq(find_key((s), (ptr), &l_, &c_), -1);                                      \
+        ck_assert_int_eq(find_key((s), (ptr), &l_, &c_), (want_r));                                \
         ck_assert_int_eq(l_, -7);                                                                  \
         ck_assert_int_eq(c_, -7);                                                                  \
     } while (0)
@@ -211,13 +211,14 @@ START_TEST(test_jpos_find_key) {
     ASSERT_KEY_AT(CONFIG, "/rules/1/params", 9, 6);
     ASSERT_KEY_AT("{\"a/b\": {\"\\\"\": 0}}", "/a~1b/\"", 1, 10);
     /* Missing member, root, array elements: no key to point at. */
-    ASSERT_KEY_FAILS(CONFIG, "/rules/0/params/windw");
-    ASSERT_KEY_FAILS(CONFIG, "/rules/9/params");
-    ASSERT_KEY_FAILS(CONFIG, "");
-    ASSERT_KEY_FAILS(CONFIG, "/rules/0");
-    ASSERT_KEY_FAILS(CONFIG, "/version/x");
+    ASSERT_KEY_FAILS(CONFIG, "/rules/0/params/windw", RW_ERR_NOT_FOUND);
+    ASSERT_KEY_FAILS(CONFIG, "/rules/0/parms/window", RW_ERR_NOT_FOUND);
+    ASSERT_KEY_FAILS(CONFIG, "/rules/9/params", RW_ERR_INPUT);
+    ASSERT_KEY_FAILS(CONFIG, "", RW_ERR_INPUT);
+    ASSERT_KEY_FAILS(CONFIG, "/rules/0", RW_ERR_INPUT);
+    ASSERT_KEY_FAILS(CONFIG, "/version/x", RW_ERR_INPUT);
     /* The member's value must be well-formed too. */
-    ASSERT_KEY_FAILS("{\"a\": tru}", "/a");
+    ASSERT_KEY_FAILS("{\"a\": tru}", "/a", RW_ERR_INPUT);
 }
 END_TEST
 
