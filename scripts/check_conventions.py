@@ -4,7 +4,9 @@
   errors  no `char *err, size_t errlen` text out-parameter outside the module interface
           (include/riskwarn/module.h and the modules' init callbacks); no positive status
           macro (RW_DECLINED of module.h aside); no `char last_error[]` member; exit codes
-          (RW_EXIT_*) only in main.c and the files of command functions (rw_cmd_*).
+          (RW_EXIT_*) only in main.c and the files of command functions (rw_cmd_*); a
+          function that fills an rw_error_t (takes a non-const rw_error_t *) returns a code
+          of error.h, never a bare -1 or 1.
   names   every function with external linkage, rw_<subsystem>_..., is defined in the file
           named for its subsystem (engine/<subsystem>.c), or in a file that SUBSYSTEMS below
           says holds it.
@@ -48,6 +50,9 @@ POSITIVE_STATUS = re.compile(
     r"\s+\(?\s*([1-9]\d*)")
 FUNC_DEF = re.compile(r"^(?!static\b)[a-z][^\n;=(]*?\b(rw_[a-z0-9_]+)\(", re.M)
 STATIC_DEF = re.compile(r"^static\b[^\n;=(]*?\b([a-z_][a-z0-9_]*)\(", re.M)
+FUNC_HEAD = re.compile(r"^(?:static\s+)?[a-z][^\n;=(]*?\b(\w+)\(([^;{]*?)\)\s*\{", re.M | re.S)
+ERR_OUT = re.compile(r"(?<!const )\brw_error_t\s*\*")
+BARE_STATUS = re.compile(r"\breturn\s+(-1|1)\s*;")
 MODULE_INIT = re.compile(r"\(\s*rw_setup_t\s*\*\s*\w+\s*,\s*void\s*\*\s*\w+\s*,\s*char\s*\*\s*"
                          r"err\w*\s*,\s*size_t\s+\w+\s*\)")
 
@@ -117,6 +122,15 @@ def main():
                        (fn, m.group(0)))
         if not path.endswith(".c"):
             continue
+        heads = list(FUNC_HEAD.finditer(text))
+        for i, h in enumerate(heads):
+            if not ERR_OUT.search(h.group(2)):
+                continue
+            end = heads[i + 1].start() if i + 1 < len(heads) else len(text)
+            for m in BARE_STATUS.finditer(text, h.end(), end):
+                report("barestatus", path, text, m.start(), h.group(1),
+                       "%s: returns %s with an rw_error_t to fill; return the code (RW_ERR_...)" %
+                       (h.group(1), m.group(1)))
         for m in FUNC_DEF.finditer(text):
             name = m.group(1)
             sub = name.split("_")[1]
