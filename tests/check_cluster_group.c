@@ -18,8 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EVENTS "data/demo/events.jsonl"
-#define WATCHLIST "data/demo/watchlist.txt"
+#define EVENTS CL_EVENTS
 #define ENGINES 3
 #define PARTS 6
 #define INPUT_PARTITIONS 5 /* events.transactions:4, events.service:1 (h_peers_start) */
@@ -80,15 +79,10 @@ static bool group_settled(void *arg) {
 }
 
 START_TEST(test_cluster_group_of_engines) {
-    h_peers_t p; /* the mock Kafka cluster, and a plain redis-server for the reference */
-    h_peers_start(&p);
+    h_peers_t p;
     cluster_t c;
-    cl_start(&c);
-    rw_rcluster_t *rc = cl_client(&c, CL_NODES);
-    cl_sadd_file(rc, p.rc, "rw:list:counterparty-watchlist", WATCHLIST);
     h_expect_t e;
-    ck_assert_int_eq(h_expect_replay_redis(CL_RULES, EVENTS, p.redis.port, &e), 0);
-    ck_assert_int_gt(e.alerts[3], 0);
+    rw_rcluster_t *rc = cl_begin(&p, &c, &e);
     char parts[PARTS][128];
     long total = cl_split_events(EVENTS, PARTS, parts), sent = 0;
 

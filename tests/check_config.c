@@ -29,23 +29,6 @@ static int load_text(const char *text, rw_config_t *cfg, rw_error_t *err, char p
     return rc;
 }
 
-/* The 1-based line and byte column of the first needle in text, plus skip bytes. */
-static void pos_of(const char *text, const char *needle, size_t skip, int *line, int *col) {
-    const char *p = strstr(text, needle);
-    ck_assert_msg(p != NULL, "test bug: \"%s\" not in the text", needle);
-    p += skip;
-    *line = 1;
-    *col = 1;
-    for (const char *q = text; q < p; q++) {
-        if (*q == '\n') {
-            (*line)++;
-            *col = 1;
-        } else {
-            (*col)++;
-        }
-    }
-}
-
 /* Loads text that must fail with an error containing what, at needle (+skip). */
 static void expect_error(const char *text, const char *what, const char *needle, size_t skip) {
     rw_config_t cfg;
@@ -56,7 +39,7 @@ static void expect_error(const char *text, const char *what, const char *needle,
     ck_assert_str_eq(err.source, path);
     ck_assert_msg(strstr(err.text, what) != NULL, "error \"%s\" lacks \"%s\"", err.text, what);
     int line, col;
-    pos_of(text, needle, skip, &line, &col);
+    h_pos_of(text, needle, 0, skip, &line, &col);
     ck_assert_msg(err.line == line && err.column == col, "error \"%s\" at %d:%d, want %d:%d",
                   err.text, err.line, err.column, line, col);
     char buf[1024], want[128];

@@ -38,7 +38,7 @@ START_TEST(test_faults_broker_down_and_up) {
     ck_assert_int_eq(rd_kafka_mock_coordinator_set(mc, "group", group, 1), 0);
     char cfg[256], parts[3][256];
     snprintf(cfg, sizeof(cfg), "%s", config(&p, group, false, 0));
-    split_lines(EVENTS, 3, parts);
+    h_split_lines(EVENTS, 3, parts);
     const char *log = h_path("faults-down.log");
     pid_t eng = h_engine_start(cfg, log);
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);

@@ -45,7 +45,7 @@ START_TEST(test_faults_produce_errors) {
     place(&p, group, 1, 2, 3);
     char cfg[256], parts[3][256];
     snprintf(cfg, sizeof(cfg), "%s", config(&p, group, false, 0));
-    split_lines(EVENTS, 3, parts);
+    h_split_lines(EVENTS, 3, parts);
     const char *log = h_path("faults-produce.log");
     pid_t eng = h_engine_start(cfg, log);
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);

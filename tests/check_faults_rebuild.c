@@ -88,7 +88,7 @@ START_TEST(test_faults_rebuild) {
     h_expect_t e;
     ck_assert_int_eq(h_expect_replay(PACK, EVENTS, &e), 0);
     char parts[2][256];
-    split_lines(EVENTS, 2, parts);
+    h_split_lines(EVENTS, 2, parts);
     long first = count_lines(parts[0]);
     /* TIME three days before the second half: an earlier TIME than the engines need is
      * safe, and those days' counters are recounted whole. */

@@ -30,7 +30,7 @@ START_TEST(test_faults_sigterm_with_alerts_in_flight) {
     ck_assert_int_eq(rd_kafka_mock_broker_set_rtt(p.mock.cluster, 2, 1000), 0);
     char cfg[256], parts[4][256];
     snprintf(cfg, sizeof(cfg), "%s", config(&p, group, false, 0));
-    split_lines(EVENTS, 4, parts);
+    h_split_lines(EVENTS, 4, parts);
     const char *log = h_path("faults-term.log"), *log2 = h_path("faults-term2.log");
     pid_t eng = h_engine_start(cfg, log);
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);

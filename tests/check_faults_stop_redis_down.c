@@ -30,7 +30,7 @@ START_TEST(test_faults_stop_redis_down) {
     const char *group = "ft-stop-redis";
     place(&p, group, 1, 2, 3);
     char parts[2][256];
-    split_lines(EVENTS, 2, parts);
+    h_split_lines(EVENTS, 2, parts);
     const char *log = h_path("faults-stop-redis.log");
     pid_t eng = h_engine_start(config(&p, group, false, 0), log);
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);

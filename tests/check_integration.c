@@ -16,6 +16,15 @@
 #define RULES "tests/packs/windows.json"
 #define PACK "rules/packs/default.json"
 
+/* Reads the engine's alerts on risk.alerts into *alerts: exactly the replay's (e), each
+ * once. */
+static void consume_exact_alerts(const h_peers_t *p, const h_expect_t *e, h_msgs_t *alerts) {
+    long long total = e->alerts[1] + e->alerts[2] + e->alerts[3];
+    h_consume_all(p->mock.bootstraps, "risk.alerts", (size_t)total, 500, 30000, alerts);
+    ck_assert_int_eq((long long)alerts->n, total);
+    h_assert_alert_ids(alerts, e);
+}
+
 START_TEST(test_integration_alerts_deadletters_counters) {
     h_peers_t p;
     h_peers_start(&p);
@@ -37,12 +46,8 @@ START_TEST(test_integration_alerts_deadletters_counters) {
     h_progress_t pr = {p.rc, n + nbad};
     ck_assert_msg(h_wait(h_all_counted, &pr, 90000), "engine did not count every message");
 
-    /* Alerts: exactly the replay's, each once. */
-    long long total = e.alerts[1] + e.alerts[2] + e.alerts[3];
     h_msgs_t alerts = {0};
-    h_consume_all(p.mock.bootstraps, "risk.alerts", (size_t)total, 500, 30000, &alerts);
-    ck_assert_int_eq((long long)alerts.n, total);
-    h_assert_alert_ids(&alerts, &e);
+    consume_exact_alerts(&p, &e, &alerts);
     /* Accounts leave the engine masked in the event, and as their pseudonym in the key. */
     size_t accounts = 0;
     for (size_t i = 0; i < alerts.n; i++) {
@@ -122,39 +127,7 @@ static bool some_counted(void *arg) {
     return h_hsum(p->rc, "{rw}:events:*") >= p->at_least;
 }
 
-/* Splits a JSON-lines file into parts files of about equal line counts. */
-static void split_lines(const char *path, int parts, char out[][128]) {
-    FILE *f = fopen(path, "r");
-    ck_assert_ptr_nonnull(f);
-    char line[8192];
-    long total = 0;
-    while (fgets(line, sizeof(line), f))
-        total++;
-    rewind(f);
-    for (int i = 0; i < parts; i++) {
-        snprintf(out[i], 128, "%s", h_tmpfile(".jsonl", ""));
-        FILE *o = fopen(out[i], "w");
-        for (long k = 0; k < total / parts + (i == parts - 1 ? total % parts : 0); k++)
-            if (fgets(line, sizeof(line), f))
-                fputs(line, o);
-        fclose(o);
-    }
-    fclose(f);
-}
-
-static bool log_has(const char *path, const char *needle);
-
-static bool log_mentions_auth(void *path) { return log_has(path, "AUTH failed"); }
-
-static bool log_has(const char *path, const char *needle) {
-    size_t len;
-    rw_error_t err;
-    rw_error_clear(&err);
-    char *text = rw_file_read(path, &len, &err);
-    bool found = text && strstr(text, needle);
-    free(text);
-    return found;
-}
+static bool log_mentions_auth(void *path) { return h_file_has(path, "AUTH failed"); }
 
 /* SIGKILL in the middle of the stream, then a restart, several times: every
  * alert that the events call for is published, and no counter or window counts
@@ -165,9 +138,9 @@ START_TEST(test_integration_sigkill_restart) {
     h_expect_t e;
     ck_assert_int_eq(h_expect_replay(RULES, EVENTS, &e), 0);
     const char *cfg = h_engine_config(p.mock.bootstraps, p.redis.port, RULES, "it-kill");
-    char cfg_path[128], parts[4][128];
+    char cfg_path[128], parts[4][256];
     snprintf(cfg_path, sizeof(cfg_path), "%s", cfg);
-    split_lines(EVENTS, 4, parts);
+    h_split_lines(EVENTS, 4, parts);
     const char *log = h_path("engine-kill.log");
     unlink(log);
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);
@@ -203,7 +176,7 @@ START_TEST(test_integration_sigkill_restart) {
     h_assert_alert_ids(&alerts, &e);
     ck_assert_int_ge((long long)alerts.n, total);
     /* Killed engines left offsets uncommitted: messages were read again... */
-    ck_assert_msg(log_has(log, "read again after a restart"), "no message was read again");
+    ck_assert_msg(h_file_has(log, "read again after a restart"), "no message was read again");
     /* ...and counted once all the same. */
     h_assert_counters(p.rc, &e);
     ck_assert_int_eq(h_hsum(p.rc, "{rw}:events:*"), n);
@@ -368,11 +341,8 @@ START_TEST(test_integration_default_pack_equals_replay) {
     ck_assert_int_eq(n, e.events);
     h_progress_t pr = {p.rc, n};
     ck_assert_msg(h_wait(h_all_counted, &pr, 90000), "engine did not count every message");
-    long long total = e.alerts[1] + e.alerts[2] + e.alerts[3];
     h_msgs_t alerts = {0};
-    h_consume_all(p.mock.bootstraps, "risk.alerts", (size_t)total, 500, 30000, &alerts);
-    ck_assert_int_eq((long long)alerts.n, total);
-    h_assert_alert_ids(&alerts, &e);
+    consume_exact_alerts(&p, &e, &alerts);
     h_assert_counters(p.rc, &e);
     h_assert_ttls(p.rc);
     ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
@@ -477,19 +447,10 @@ END_TEST
 /* `riskwarn mock-kafka` prints its bootstrap servers first, carries messages on
  * the topics it was asked for, and stops on SIGTERM. */
 START_TEST(test_integration_mock_kafka_command) {
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        execl(h_bin(), h_bin(), "mock-kafka", "--brokers", "2", "--topic", "mk.test:3",
-              (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    FILE *out = fdopen(fds[0], "r");
+    const char *args[] = {"mock-kafka", "--brokers", "2", "--topic", "mk.test:3", NULL};
+    int fd;
+    pid_t pid = h_spawn(args, false, &fd);
+    FILE *out = fdopen(fd, "r");
     char line[512] = "";
     ck_assert_ptr_nonnull(fgets(line, sizeof(line), out));
     line[strcspn(line, "\n")] = 0;

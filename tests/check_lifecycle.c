@@ -182,25 +182,6 @@ static size_t alert_events(const h_msgs_t *m, char ***out, const char *ruleset) 
     return n;
 }
 
-/* Splits the events file in two halves. */
-static void halves(char first[128], char second[128]) {
-    FILE *f = fopen(EVENTS, "r");
-    ck_assert_ptr_nonnull(f);
-    char line[8192];
-    long total = 0;
-    while (fgets(line, sizeof(line), f))
-        total++;
-    rewind(f);
-    snprintf(first, 128, "%s", h_tmpfile(".jsonl", ""));
-    snprintf(second, 128, "%s", h_tmpfile(".jsonl", ""));
-    FILE *a = fopen(first, "w"), *b = fopen(second, "w");
-    for (long k = 0; fgets(line, sizeof(line), f); k++)
-        fputs(line, k < total / 2 ? a : b);
-    fclose(a);
-    fclose(b);
-    fclose(f);
-}
-
 /* Streams the demo events; the alerts and counters are exactly the replay's. */
 static void alerts_as_replay(const h_peers_t *p, const h_expect_t *e) {
     rd_kafka_t *prod = h_producer(p->mock.bootstraps);
@@ -226,16 +207,16 @@ START_TEST(test_lifecycle_push_under_load_loses_and_duplicates_nothing) {
     h_expect_t e;
     ck_assert_int_eq(h_expect_replay(RULES, EVENTS, &e), 0);
     const char *v2 = copy_file(RULES, "\"version\": \"2026-11-27.1\"", "\"version\": \"v2\"");
-    char v2_path[128], first[128], second[128];
+    char v2_path[128], halves[2][256];
     snprintf(v2_path, sizeof(v2_path), "%s", v2);
-    halves(first, second);
+    h_split_lines(EVENTS, 2, halves);
     keys_t k;
     keys_make(&k);
     const char *cfg = config_keys(&p, RULES, "lc-push", &k);
     pid_t eng =
         h_engine_start(cfg, h_path("lifecycle_push_under_load_loses_and_duplicates_nothing.log"));
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);
-    long n1 = h_produce_events(prod, first);
+    long n1 = h_produce_events(prod, halves[0]);
     h_progress_t pr = {p.rc, n1};
     ck_assert(h_wait(h_all_counted, &pr, 60000));
 
@@ -252,7 +233,7 @@ START_TEST(test_lifecycle_push_under_load_loses_and_duplicates_nothing) {
     w.key_id = "a";
     ck_assert_msg(h_wait(audit_seen, &w, 30000), "no audit record of the push");
 
-    long n2 = h_produce_events(prod, second);
+    long n2 = h_produce_events(prod, halves[1]);
     rd_kafka_destroy(prod);
     pr.want = n1 + n2;
     ck_assert(h_wait(h_all_counted, &pr, 60000));
@@ -543,24 +524,13 @@ START_TEST(test_lifecycle_bad_pushes_refused_also_after_restart) {
 }
 END_TEST
 
-/* Whether the file at path holds text. */
-static bool file_has(const char *path, const char *text) {
-    size_t len;
-    rw_error_t err;
-    rw_error_clear(&err);
-    char *all = rw_file_read(path, &len, &err);
-    bool has = all && strstr(all, text);
-    free(all);
-    return has;
-}
-
 typedef struct log_want {
     const char *path, *text;
 } log_want_t;
 
 static bool log_seen(void *arg) {
     const log_want_t *w = arg;
-    return file_has(w->path, w->text);
+    return h_file_has(w->path, w->text);
 }
 
 static size_t body_add(char *data, size_t size, size_t n, void *arg) {

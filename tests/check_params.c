@@ -198,22 +198,6 @@ static rw_ruleset_t *load_ok(const char *text) {
     return rs;
 }
 
-/* The 1-based line and column of the first occurrence of needle in text. */
-static void pos_of(const char *text, const char *needle, int *line, int *col) {
-    const char *p = strstr(text, needle);
-    ck_assert_msg(p != NULL, "test bug: \"%s\" not in the text", needle);
-    *line = 1;
-    *col = 1;
-    for (const char *q = text; q < p; q++) {
-        if (*q == '\n') {
-            (*line)++;
-            *col = 1;
-        } else {
-            (*col)++;
-        }
-    }
-}
-
 /* Asserts that errs holds an error whose text has every one of parts (NULL-terminated), and
  * that it is located at needle. */
 static void assert_error(const rw_errors_t *errs, const char *text, const char *needle,
@@ -228,7 +212,7 @@ static void assert_error(const rw_errors_t *errs, const char *text, const char *
         if (!ok)
             continue;
         int line, col;
-        pos_of(text, needle, &line, &col);
+        h_pos_of(text, needle, 0, 0, &line, &col);
         ck_assert_str_eq(e->source, SRC);
         ck_assert_msg(e->line == line && e->column == col, "\"%s\" at %d:%d, want %d:%d (\"%s\")",
                       e->text, e->line, e->column, line, col, needle);
@@ -415,7 +399,7 @@ START_TEST(test_params_error_wrong_type) {
         ck_assert_msg(errs.n == 1, "%s: %zu errors", params, errs.n);
         /* located at the value: after `"param": ` */
         int line, col;
-        pos_of(text, needle, &line, &col);
+        h_pos_of(text, needle, 0, 0, &line, &col);
         col += (int)strlen(cases[i].param) + 4;
         ck_assert_msg(strstr(errs.items[0].text, cases[i].want), "\"%s\" lacks \"%s\"",
                       errs.items[0].text, cases[i].want);

@@ -38,31 +38,6 @@ static rw_ruleset_t *load_ok(const char *text) {
     return rs;
 }
 
-/* The 1-based line and byte column of the n-th (0-based) occurrence of needle in text, plus
- * skip bytes. Aborts the test when the needle is not there. */
-static void pos_of(const char *text, const char *needle, int nth, size_t skip, int *line,
-                   int *col) {
-    const char *p = text;
-    for (int i = 0;; i++) {
-        p = strstr(p, needle);
-        ck_assert_msg(p != NULL, "test bug: \"%s\" not in the text", needle);
-        if (i == nth)
-            break;
-        p++;
-    }
-    p += skip;
-    *line = 1;
-    *col = 1;
-    for (const char *q = text; q < p; q++) {
-        if (*q == '\n') {
-            (*line)++;
-            *col = 1;
-        } else {
-            (*col)++;
-        }
-    }
-}
-
 /* The error whose text contains what; aborts listing every error when there is none. */
 static const rw_error_t *find_err(const rw_errors_t *errs, const char *what) {
     for (size_t i = 0; i < errs->n; i++)
@@ -83,7 +58,7 @@ static void assert_err_at(const rw_errors_t *errs, const char *text, const char 
                           const char *needle, int nth, size_t skip) {
     const rw_error_t *e = find_err(errs, what);
     int line, col;
-    pos_of(text, needle, nth, skip, &line, &col);
+    h_pos_of(text, needle, nth, skip, &line, &col);
     ck_assert_str_eq(e->source, SRC);
     ck_assert_int_eq(e->code, RW_ERR_INPUT);
     ck_assert_msg(e->line == line && e->column == col,

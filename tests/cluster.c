@@ -150,11 +150,7 @@ long long cl_hsum(rw_rcluster_t *rc, const char *pattern) {
     long long total = 0;
     for (size_t i = 0; keys->type == REDIS_REPLY_ARRAY && i < keys->elements; i++) {
         const char *k = keys->element[i]->str;
-        redisReply *h = rw_rcluster_command(rc, k, "HVALS %s", k);
-        for (size_t j = 0; h && h->type == REDIS_REPLY_ARRAY && j < h->elements; j++)
-            total += atoll(h->element[j]->str);
-        if (h)
-            freeReplyObject(h);
+        total += h_hvals_sum(rw_rcluster_command(rc, k, "HVALS %s", k));
     }
     freeReplyObject(keys);
     return total;
@@ -306,6 +302,16 @@ void cl_sadd_file(rw_rcluster_t *rc, redisContext *plain, const char *key, const
         freeReplyObject(redisCommand(plain, "SADD %s %s", key, line));
     }
     fclose(f);
+}
+
+rw_rcluster_t *cl_begin(h_peers_t *p, cluster_t *c, h_expect_t *e) {
+    h_peers_start(p);
+    cl_start(c);
+    rw_rcluster_t *rc = cl_client(c, CL_NODES);
+    cl_sadd_file(rc, p->rc, "rw:list:counterparty-watchlist", CL_WATCHLIST);
+    ck_assert_int_eq(h_expect_replay_redis(CL_RULES, CL_EVENTS, p->redis.port, e), 0);
+    ck_assert_int_gt(e->alerts[3], 0);
+    return rc;
 }
 
 /* Splits the events into parts files of about equal line counts, in order. */

@@ -13,6 +13,8 @@
 
 #define CL_NODES 6
 #define CL_RULES "tests/packs/cluster.json"
+#define CL_EVENTS "data/demo/events.jsonl"
+#define CL_WATCHLIST "data/demo/watchlist.txt"
 
 typedef struct cluster {
     rw_redis_server_t node[CL_NODES];
@@ -80,6 +82,11 @@ void cl_assert_outcome(const h_peers_t *p, const cluster_t *c, rw_rcluster_t *rc
 
 /* SADDs every line of a file to key, on the cluster and on a plain server. */
 void cl_sadd_file(rw_rcluster_t *rc, redisContext *plain, const char *key, const char *path);
+/* The start of an engine run over the cluster: the peers (the mock Kafka cluster, and a plain
+ * redis-server for the reference), the Redis cluster c, CL_WATCHLIST on both, and in *e the
+ * replay of CL_EVENTS with CL_RULES against the plain server (with high alerts). Returns a
+ * router client over every node. */
+rw_rcluster_t *cl_begin(h_peers_t *p, cluster_t *c, h_expect_t *e);
 /* Splits a JSON-lines file into parts files of about equal line counts, in order. Returns
  * the number of lines. */
 long cl_split_events(const char *events, int parts, char out[][128]);

@@ -27,23 +27,6 @@ long count_lines(const char *path) {
     return n;
 }
 
-void split_lines(const char *path, int parts, char out[][256]) {
-    long total = count_lines(path);
-    FILE *f = fopen(path, "r");
-    ck_assert_ptr_nonnull(f);
-    char line[8192];
-    for (int i = 0; i < parts; i++) {
-        snprintf(out[i], 256, "%s", h_tmpfile(".jsonl", ""));
-        FILE *o = fopen(out[i], "w");
-        ck_assert_ptr_nonnull(o);
-        for (long k = 0; k < total / parts + (i == parts - 1 ? total % parts : 0); k++)
-            if (fgets(line, sizeof(line), f))
-                fputs(line, o);
-        fclose(o);
-    }
-    fclose(f);
-}
-
 void unlink_parts(char parts[][256], int n) {
     for (int i = 0; i < n; i++)
         unlink(parts[i]);
@@ -71,7 +54,7 @@ void stream_start(stream_t *s, rd_kafka_t *prod, const char *path, int n_chunks,
     s->n_chunks = n_chunks;
     s->pause_ms = pause_ms;
     atomic_store(&s->gate, gate);
-    split_lines(path, n_chunks, s->chunks);
+    h_split_lines(path, n_chunks, s->chunks);
     ck_assert_int_eq(pthread_create(&s->thread, NULL, stream_main, s), 0);
 }
 

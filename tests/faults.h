@@ -30,9 +30,6 @@
 /* ---- input ------------------------------------------------------------------------------ */
 long count_lines(const char *path);
 
-/* Splits a JSON-lines file into parts files of about equal line counts, in order. */
-void split_lines(const char *path, int parts, char out[][256]);
-
 void unlink_parts(char parts[][256], int n);
 
 /* Produces files of events from a thread, chunk after chunk, with a pause

@@ -115,6 +115,58 @@ const char *h_tmpfile(const char *suffix, const char *text) {
     return p;
 }
 
+void h_pos_of(const char *text, const char *needle, int nth, size_t skip, int *line, int *col) {
+    const char *p = text;
+    for (int i = 0;; i++) {
+        p = strstr(p, needle);
+        ck_assert_msg(p != NULL, "test bug: \"%s\" not in the text", needle);
+        if (i == nth)
+            break;
+        p++;
+    }
+    p += skip;
+    *line = 1;
+    *col = 1;
+    for (const char *q = text; q < p; q++) {
+        if (*q == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+bool h_file_has(const char *path, const char *text) {
+    size_t len;
+    rw_error_t err;
+    rw_error_clear(&err);
+    char *all = rw_file_read(path, &len, &err);
+    bool has = all && strstr(all, text);
+    free(all);
+    return has;
+}
+
+void h_split_lines(const char *path, int parts, char out[][256]) {
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[8192];
+    long total = 0;
+    while (fgets(line, sizeof(line), f))
+        total++;
+    rewind(f);
+    for (int i = 0; i < parts; i++) {
+        snprintf(out[i], 256, "%s", h_tmpfile(".jsonl", ""));
+        FILE *o = fopen(out[i], "w");
+        ck_assert_ptr_nonnull(o);
+        for (long k = 0; k < total / parts + (i == parts - 1 ? total % parts : 0); k++)
+            if (fgets(line, sizeof(line), f))
+                fputs(line, o);
+        fclose(o);
+    }
+    fclose(f);
+}
+
 redisContext *h_redis(int port) {
     rw_error_t err;
     rw_error_clear(&err);
@@ -132,18 +184,22 @@ long long h_hget(redisContext *c, const char *key, const char *field) {
     return v;
 }
 
+long long h_hvals_sum(redisReply *h) {
+    long long total = 0;
+    for (size_t j = 0; h && h->type == REDIS_REPLY_ARRAY && j < h->elements; j++)
+        total += atoll(h->element[j]->str);
+    if (h)
+        freeReplyObject(h);
+    return total;
+}
+
 long long h_hsum(redisContext *c, const char *pattern) {
     long long total = 0;
     redisReply *keys = redisCommand(c, "KEYS %s", pattern);
     if (!keys)
         return -1;
-    for (size_t i = 0; keys->type == REDIS_REPLY_ARRAY && i < keys->elements; i++) {
-        redisReply *h = redisCommand(c, "HVALS %s", keys->element[i]->str);
-        for (size_t j = 0; h && h->type == REDIS_REPLY_ARRAY && j < h->elements; j++)
-            total += atoll(h->element[j]->str);
-        if (h)
-            freeReplyObject(h);
-    }
+    for (size_t i = 0; keys->type == REDIS_REPLY_ARRAY && i < keys->elements; i++)
+        total += h_hvals_sum(redisCommand(c, "HVALS %s", keys->element[i]->str));
     freeReplyObject(keys);
     return total;
 }
@@ -332,32 +388,18 @@ pid_t h_engine_start_env(const char *cfg_path, const char *log_path, const char 
 
 int h_engine_stop(pid_t pid, int sig, int timeout_ms) {
     kill(pid, sig);
-    int64_t deadline = rw_monotonic_ms() + h_ms(timeout_ms);
-    int status;
-    for (;;) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            break;
-        if (rw_monotonic_ms() > deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            return -1;
-        }
-        usleep(10000);
-    }
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    return 128 + WTERMSIG(status);
+    return h_engine_wait(pid, timeout_ms);
 }
 
-int h_run(char *out, size_t len, const char *const *args) {
+pid_t h_spawn(const char *const *args, bool with_stderr, int *fd) {
     int fds[2];
     ck_assert_int_eq(pipe(fds), 0);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         dup2(fds[1], 1);
-        dup2(fds[1], 2);
+        if (with_stderr)
+            dup2(fds[1], 2);
         close(fds[0]);
         const char *argv[32];
         int n = 0;
@@ -369,14 +411,21 @@ int h_run(char *out, size_t len, const char *const *args) {
         _exit(127);
     }
     close(fds[1]);
+    *fd = fds[0];
+    return pid;
+}
+
+int h_run(char *out, size_t len, const char *const *args) {
+    int fd;
+    pid_t pid = h_spawn(args, true, &fd);
     size_t used = 0;
     ssize_t r;
     char sink[4096];
-    while ((r = read(fds[0], used + 1 < len ? out + used : sink,
+    while ((r = read(fd, used + 1 < len ? out + used : sink,
                      used + 1 < len ? len - used - 1 : sizeof(sink))) > 0)
         if (used + 1 < len)
             used += (size_t)r;
-    close(fds[0]);
+    close(fd);
     if (len)
         out[used] = 0;
     int status;
@@ -717,17 +766,7 @@ static void redis_reap(rw_redis_server_t *s, int sig) {
     if (s->pid <= 0)
         return;
     kill(s->pid, SIGCONT); /* a stopped server cannot act on SIGTERM */
-    kill(s->pid, sig);
-    int64_t deadline = rw_monotonic_ms() + 5000;
-    int status;
-    while (waitpid(s->pid, &status, WNOHANG) == 0) {
-        if (rw_monotonic_ms() > deadline) {
-            kill(s->pid, SIGKILL);
-            waitpid(s->pid, &status, 0);
-            break;
-        }
-        usleep(10000);
-    }
+    h_engine_stop(s->pid, sig, 5000);
     s->pid = 0;
 }
 

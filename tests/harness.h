@@ -48,6 +48,14 @@ int h_ms(int ms);
 /* Writes text to a new file under h_dir(). Returns its path (static storage per
  * call slot: copy it if you keep more than 8). */
 const char *h_tmpfile(const char *suffix, const char *text);
+/* The 1-based line and byte column of the nth (0-based) occurrence of needle in text, plus
+ * skip bytes. Aborts the test when the needle is not there. */
+void h_pos_of(const char *text, const char *needle, int nth, size_t skip, int *line, int *col);
+/* Whether the file at path holds text (false when it cannot be read). */
+bool h_file_has(const char *path, const char *text);
+/* Splits a JSON-lines file into parts new files under h_dir() of about equal line counts, in
+ * order (the last takes the remainder); their paths in out. */
+void h_split_lines(const char *path, int parts, char out[][256]);
 
 /* A connection to the test's redis-server (aborts the test on failure). */
 redisContext *h_redis(int port);
@@ -55,6 +63,8 @@ redisContext *h_redis(int port);
 long long h_hget(redisContext *c, const char *key, const char *field);
 /* Sum of every field of every hash whose key matches pattern. */
 long long h_hsum(redisContext *c, const char *pattern);
+/* Sum of the values of an HVALS reply, which it frees (NULL or not an array: 0). */
+long long h_hvals_sum(redisReply *h);
 
 /* Produces one message; returns 0 or -1. */
 int h_produce(rd_kafka_t *p, const char *topic, int32_t partition, const char *key,
@@ -104,6 +114,9 @@ int h_engine_wait(pid_t pid, int timeout_ms);
 /* Sends sig and waits at most timeout_ms for the exit. Returns the exit code,
  * 128+signal when killed, or -1 on timeout (then the child is killed). */
 int h_engine_stop(pid_t pid, int sig, int timeout_ms);
+/* Starts the engine binary with args (at most 30), its stdout (with_stderr: and stderr) into
+ * a pipe; *fd is the pipe's end to read (the caller closes it). Returns its pid. */
+pid_t h_spawn(const char *const *args, bool with_stderr, int *fd);
 /* Runs the engine binary with args to completion; returns its exit code and
  * leaves stdout+stderr in out (up to len bytes). */
 int h_run(char *out, size_t len, const char *const *args);
