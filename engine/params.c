@@ -522,35 +522,35 @@ static void store(const rw_param_t *p, const value_t *v, void *base) {
     }
 }
 
-/* Compiles a field, match or expression param through the rule's set-up. Returns 0, or -1 after
- * adding the error. */
+/* Compiles a field, match or expression param through the rule's set-up. Returns 0, or RW_ERR_INPUT
+ * after adding the error. */
 static int compile(const rw_params_ctx_t *c, const rw_param_t *p, const json_t *v,
                    const char *pointer, const char *what, value_t *out) {
     if (!c->setup) {
         perr(c, pointer, false, "%s: fields, matches and expressions are rule params only", what);
-        return -1;
+        return RW_ERR_INPUT;
     }
     if (p->type == RW_PARAM_MATCH) {
         out->ptr = rw_setup_match_at(c->setup, v, pointer, what);
-        return out->ptr ? 0 : -1;
+        return out->ptr ? 0 : RW_ERR_INPUT;
     }
     if (p->type == RW_PARAM_EXPR) {
         out->ptr = rw_setup_expr_at(c->setup, json_string_value(v), pointer, what);
-        return out->ptr ? 0 : -1;
+        return out->ptr ? 0 : RW_ERR_INPUT;
     }
     char e[256];
     if (p->type == RW_PARAM_KEY
             ? !(out->ptr = rw_setup_key(c->setup, v, e, sizeof(e)))
             : !(out->ptr = rw_setup_field(c->setup, json_string_value(v), e, sizeof(e)))) {
         perr(c, pointer, false, "%s: %s", what, e);
-        return -1;
+        return RW_ERR_INPUT;
     }
     return 0;
 }
 
 static void clear(const rw_param_t *p, void *base);
 
-/* Checks and stores one param. Returns 0, or -1 after adding the error. */
+/* Checks and stores one param. Returns 0, or RW_ERR_INPUT after adding the error. */
 static int apply_one(const rw_params_ctx_t *c, const rw_param_t *p, const json_t *obj,
                      const char *pointer, void *base) {
     char what[400], ptr[512], why[400];
@@ -560,7 +560,7 @@ static int apply_one(const rw_params_ctx_t *c, const rw_param_t *p, const json_t
     if (!v && (p->flags & RW_PARAM_REQUIRED)) {
         perr(c, pointer, false, "%s: required, %s (%s)", what, types[p->type].want,
              p->desc ? p->desc : p->name);
-        return -1;
+        return RW_ERR_INPUT;
     }
     if (!v && !(v = def = default_value(p)))
         return 0;
@@ -573,7 +573,7 @@ static int apply_one(const rw_params_ctx_t *c, const rw_param_t *p, const json_t
     const char *at = def ? pointer : ptr;
     value_t val;
     memset(&val, 0, sizeof(val));
-    int rc = convert(p, v, &val, why, sizeof(why));
+    int rc = convert(p, v, &val, why, sizeof(why)) ? RW_ERR_INPUT : 0;
     if (rc)
         perr(c, at, false, "%s: %s%s", what, def ? "default: " : "", why);
     else if (p->type == RW_PARAM_FIELD || p->type == RW_PARAM_MATCH || p->type == RW_PARAM_EXPR ||

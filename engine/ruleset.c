@@ -516,7 +516,7 @@ static void calendar_parse(load_ctx_t *c, rw_calendar_t *cal, const json_t *j) {
 
 /* Checks the rule's params against its module's table, fills a new state and calls the
  * module's init(). pointer: the params object, or the rule when it has none. Returns 0, or
- * -1 after adding the errors (r->state is NULL then). */
+ * RW_ERR_INPUT after adding the errors (r->state is NULL then). */
 static int rule_setup(load_ctx_t *c, rw_setup_t *s, const json_t *params, const char *pointer,
                       const char *what) {
     rw_rule_t *r = s->rule;
@@ -550,7 +550,7 @@ fail:
     rw_params_fini(m->params, r->state);
     free(r->state);
     r->state = NULL;
-    return -1;
+    return RW_ERR_INPUT;
 }
 
 static void rule_state_id(rw_rule_t *r, const json_t *params) {
