@@ -111,7 +111,8 @@ static void window_free(rw_wstate_t *ws) {
     free(ws->meta);
     free(ws->prefix);
     free(ws->vals);
-    free(ws->srcs);
+    if (ws->srcs != &ws->src1)
+        free(ws->srcs);
     free(ws);
 }
 
@@ -188,9 +189,9 @@ static rw_cool_t *cool_get(rw_batch_t *b, uint32_t rule, const char *key) {
     size_t slot = (size_t)(hash & (b->cooltab_size - 1));
     for (rw_cool_t *c = b->cooltab[slot]; c; c = c->next)
         if (c->hash == hash && c->rule == rule && c->key_len == kl &&
-            memcmp(c->id + c->key_off, key, kl) == 0)
+            memcmp((const char *)(c + 1) + c->key_off, key, kl) == 0) /* c->id's key */
             return cool_touch(b, c);
-    if (b->n_cools >= b->cooltab_size) {
+    if (b->n_cools >= b->cooltab_size / 2) { /* short chains: a lookup's misses are its links */
         cooltab_grow(b);
         slot = (size_t)(hash & (b->cooltab_size - 1));
     }
@@ -644,7 +645,7 @@ static rw_wstate_t *window_find(const rw_batch_t *b, uint32_t rule, const char *
                                 uint64_t hash) {
     for (rw_wstate_t *ws = b->wtab[wslot(b, hash)]; ws; ws = ws->next)
         if (ws->hash == hash && ws->rule == rule && ws->key_len == kl &&
-            memcmp(ws->id + ws->key_off, key, kl) == 0)
+            memcmp((const char *)(ws + 1) + ws->key_off, key, kl) == 0) /* ws->id's key */
             return ws;
     return NULL;
 }
@@ -708,7 +709,7 @@ static rw_wstate_t *window_touch(rw_batch_t *b, uint32_t rule, const char *key,
     uint64_t hash = window_hash(rule, key, kl);
     rw_wstate_t *ws = window_find(b, rule, key, kl, hash);
     if (!ws) {
-        if (b->n_windows >= b->wtab_size)
+        if (b->n_windows >= b->wtab_size / 2) /* short chains: a lookup's misses are its links */
             wtab_grow(b);
         size_t il = strlen(r->state_id);
         ws = rw_calloc(1, sizeof(*ws) + il + kl + 2);
@@ -822,7 +823,7 @@ void rw_window_add(rw_batch_t *b, rw_wstate_t *ws, int64_t ts_ms, uint32_t src, 
         memmove(ws->meta + at + 1, ws->meta + at, (ws->n - at) * sizeof(*ws->meta));
     }
     ws->ents[at] = (rw_window_entry_t){ts_ms, value_number(value), v};
-    ws->meta[at] = (rw_wmeta_t){offset, src, fresh, value_hash(value)};
+    ws->meta[at] = (rw_wmeta_t){offset, src & 0x7fffffff, fresh, (uint32_t)value_hash(value)};
     ws->n++;
     ws->n_fresh += fresh;
     if (at + 1 == ws->n) {
@@ -837,7 +838,14 @@ void rw_window_add(rw_batch_t *b, rw_wstate_t *ws, int64_t ts_ms, uint32_t src, 
     for (k = 0; k < ws->n_srcs && ws->srcs[k].src != src; k++)
         ;
     if (k == ws->n_srcs) {
-        ws->srcs = rw_realloc(ws->srcs, (k + 1) * sizeof(*ws->srcs));
+        if (!ws->srcs || (k == 0 && ws->srcs == &ws->src1)) {
+            ws->srcs = &ws->src1; /* most windows have one source: no allocation */
+        } else if (ws->srcs == &ws->src1) {
+            ws->srcs = rw_malloc((k + 1) * sizeof(*ws->srcs));
+            ws->srcs[0] = ws->src1;
+        } else {
+            ws->srcs = rw_realloc(ws->srcs, (k + 1) * sizeof(*ws->srcs));
+        }
         ws->srcs[ws->n_srcs++] = (rw_wsrc_t){src, offset};
     } else if (offset > ws->srcs[k].max_offset) {
         ws->srcs[k].max_offset = offset;
@@ -932,7 +940,7 @@ size_t rw_window_count_value(const rw_input_t *in, const char *value, size_t max
     const rw_wstate_t *ws = sum_ws;
     size_t n = 0;
     if (ws && in->entries == ws->ents + sum_lo && sum_lo + in->n_entries <= ws->n) {
-        uint64_t h = value_hash(value);
+        uint32_t h = (uint32_t)value_hash(value);
         const rw_wmeta_t *m = ws->meta + sum_lo;
         for (size_t i = 0; i < in->n_entries && n < max; i++)
             n += m[i].vhash == h && strcmp(in->entries[i].value, value) == 0;

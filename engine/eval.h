@@ -69,10 +69,10 @@ typedef struct rw_pclock {
 /* Where a window entry came from, beside its public part (rw_window_entry_t). */
 typedef struct rw_wmeta {
     int64_t offset;
-    uint32_t src;   /* index in the batch's sources */
-    bool fresh;     /* not yet written to the store */
-    uint64_t vhash; /* the value's rw_value_hash(), for rw_window_count_value() */
-} rw_wmeta_t;
+    uint32_t src : 31;  /* index in the batch's sources */
+    uint32_t fresh : 1; /* not yet written to the store */
+    uint32_t vhash;     /* the value's hash (its low half), for rw_window_count_value() */
+} rw_wmeta_t;           /* 16 bytes */
 
 /* The highest offset a window holds from one source. */
 typedef struct rw_wsrc {
@@ -87,11 +87,7 @@ typedef struct rw_wsrc {
  * the order they came), so that the entries of (T - window, T] are one run of
  * the array: measure() reads them in place, and sums come from prefix sums. */
 typedef struct rw_wstate {
-    char *id; /* "RULE_ID:KEY" (the store adds its prefix); allocated with the window */
-    uint32_t rule;
-    uint32_t key_len; /* the KEY part of id, which starts at id + key_off */
-    uint32_t key_off;
-    uint64_t hash; /* its rule and key hashed (the window table's) */
+    char *id; /* "RULE_ID:KEY" (the store adds its prefix); allocated with the window, after it */
     int64_t window_ms;
     int64_t load_min_ms;     /* this batch's events need entries with ts > this */
     int64_t max_ts_ms;       /* newest entry */
@@ -105,15 +101,21 @@ typedef struct rw_wstate {
     size_t vals_len, vals_cap;
     size_t n_fresh;  /* entries not yet written to the store */
     size_t stale;    /* entries the store holds that no event needs any more */
-    rw_wsrc_t *srcs; /* per source: its highest offset here */
+    rw_wsrc_t *srcs; /* per source: its highest offset here; &src1 while there is one */
     size_t n_srcs;
+    rw_wsrc_t src1;
     /* Kept state (run): what the store holds and what this engine knows of it. */
     bool loaded;     /* entries with ts > loaded_from_ms are all here */
     bool shared;     /* fed from partitions this engine may not own: read every batch */
     uint8_t reading; /* RW_READ_*: what the store asked for and has not read yet */
     int64_t loaded_from_ms;
-    int64_t stored_ttl_at;  /* wall clock ms when the store's expiry was set; 0: unknown */
-    uint64_t used;          /* the batch that last touched it (eviction) */
+    int64_t stored_ttl_at; /* wall clock ms when the store's expiry was set; 0: unknown */
+    uint64_t used;         /* the batch that last touched it (eviction) */
+    /* Last, beside id's bytes: what a lookup reads, in one or two adjacent cache lines. */
+    uint32_t rule;
+    uint32_t key_len; /* the KEY part of id, which starts at id + key_off */
+    uint32_t key_off;
+    uint64_t hash;          /* its rule and key hashed (the window table's) */
     struct rw_wstate *next; /* hash chain */
 } rw_wstate_t;
 
@@ -135,11 +137,7 @@ typedef struct rw_part_val {
 
 /* The cool-down of one rule on one key (docs/reference.md §5 "cooldown"). */
 typedef struct rw_cool {
-    char *id; /* "RULE_ID:KEY"; allocated with the cool-down */
-    uint32_t rule;
-    uint32_t key_len; /* the KEY part of id, which starts at id + key_off */
-    uint32_t key_off;
-    uint64_t hash;      /* its rule and key hashed (the cool-down table's) */
+    char *id;           /* "RULE_ID:KEY"; allocated with the cool-down, after it */
     int level;          /* the level that started it; RW_LEVEL_NONE: none */
     int64_t until_ms;   /* event time when it ends */
     int64_t suppressed; /* hits held back since it started */
@@ -149,6 +147,11 @@ typedef struct rw_cool {
     bool shared;        /* keyed apart from its messages: read every batch */
     bool reading;       /* the store asked for it and has not read the reply */
     uint64_t used;      /* the batch that last touched it */
+    /* Last, beside id's bytes: what a lookup reads. */
+    uint32_t rule;
+    uint32_t key_len; /* the KEY part of id, which starts at id + key_off */
+    uint32_t key_off;
+    uint64_t hash; /* its rule and key hashed (the cool-down table's) */
     struct rw_cool *next;
 } rw_cool_t;
 
