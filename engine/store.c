@@ -1254,16 +1254,13 @@ static int fences_recv(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err)
     return 0;
 }
 
-/* A window's expiry and size in the store, from its PTTL reply and the
- * number of elements its list held. */
-static void window_meta(rw_wstate_t *ws, const redisReply *pttl, size_t held, int64_t now) {
+/* A window's expiry in the store, from its PTTL reply. */
+static void window_meta(rw_wstate_t *ws, const redisReply *pttl, int64_t now) {
     /* When the store's expiry was set, as if by this engine; 0: it has none. */
     int64_t ttl_ms = window_ttl_ms(ws);
     ws->stored_ttl_at = pttl->type == REDIS_REPLY_INTEGER && pttl->integer > 0
                             ? now - (ttl_ms - (int64_t)pttl->integer)
                             : 0;
-    if (held > ws->n)
-        ws->stale = held - ws->n;
 }
 
 /* Reads the replies of the windows windows_send() asked for. Returns 0, or
@@ -1286,12 +1283,15 @@ static int windows_recv(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err
                                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
         size_t held = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
         freeReplyObject(r);
+        /* Every read tells what the list holds that no event needs: a window
+         * read every batch is trimmed like one held (the read is the list). */
+        ws->stale = held > ws->n ? held - ws->n : 0;
         if (!(asked & RW_READ_META))
             continue;
         redisReply *pttl = reply_get(s, err);
         if (!pttl)
             return RW_ERR_REDIS;
-        window_meta(ws, pttl, held, now);
+        window_meta(ws, pttl, now);
         freeReplyObject(pttl);
     }
     return 0;

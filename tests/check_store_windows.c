@@ -3,8 +3,9 @@
  * Redis has lost the script (SCRIPT FLUSH before every write: each trim is
  * sent again with its text); an entry appended out of time order goes once it
  * reaches the head; and a new engine reading the list measures what the
- * engine that wrote it did. Also with times before 2001 (fewer digits). Each tcase starts its own
- * redis-server. */
+ * engine that wrote it did. Also with times before 2001 (fewer digits), and
+ * with messages keyed apart from the window (a window read every batch is
+ * trimmed as well). Each tcase starts its own redis-server. */
 #include "harness.h"
 #include "proc.h"
 #include "ruleset.h"
@@ -67,7 +68,9 @@ static size_t list_times(redisContext *rc, int64_t *ts, size_t cap) {
     return n;
 }
 
-/* _i & 1: SCRIPT FLUSH before every write; _i & 2: events of 1970-01-02. */
+/* _i & 1: SCRIPT FLUSH before every write; _i & 2: events of 1970-01-02;
+ * _i & 4: messages keyed by another value than the window's key, so that the
+ * window is read from Redis every batch. */
 START_TEST(test_windows_trimmed_from_the_head) {
     day = _i & 2 ? "1970-01-02" : "2026-11-27";
     rw_redis_server_t srv;
@@ -89,6 +92,10 @@ START_TEST(test_windows_trimmed_from_the_head) {
         for (int k = i; k < i + PER_BATCH; k++) {
             const char *ev = event_text(k);
             rw_msg_t m = {"events", 0, k, ev, strlen(ev), rw_now_ms(), 0, ACCOUNT, 19};
+            if (_i & 4) {
+                m.key = "merchant-7";
+                m.key_len = 10;
+            }
             rw_batch_add(b, &m);
         }
         rw_batch_plan(b);
@@ -131,7 +138,7 @@ static Suite *store_windows_suite(void) {
     Suite *s = suite_create("store_windows");
     TCase *tc = tcase_create("trim");
     tcase_set_timeout(tc, 120);
-    tcase_add_loop_test(tc, test_windows_trimmed_from_the_head, 0, 4);
+    tcase_add_loop_test(tc, test_windows_trimmed_from_the_head, 0, 8);
     suite_add_tcase(s, tc);
     return s;
 }
