@@ -97,7 +97,7 @@ START_TEST(test_cluster_config) {
         {"{\"redis\": {\"key_prefix\": \"r{w}:\"}}", "must not hold"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        ck_assert_int_eq(config_text(bad[i][0], &c, msg, sizeof(msg)), -1);
+        ck_assert_int_eq(config_text(bad[i][0], &c, msg, sizeof(msg)), RW_ERR_INPUT);
         ck_assert_msg(strstr(msg, bad[i][1]), "%s: want \"%s\" in \"%s\"", bad[i][0], bad[i][1],
                       msg);
         rw_config_fini(&c);
