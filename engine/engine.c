@@ -1915,8 +1915,215 @@ static void pipeline_init(engine_t *e, pipeline_t *p, const char *name, const ch
     p->rekey = e->rekey;
 }
 
-/* Over the size and complexity limits: still to be split. */
-// NOLINTNEXTLINE(readability-function-cognitive-complexity,readability-function-size)
+/* Reads RW_TEST_DIE ("after-publish:N" or "before-commit:N", for the crash tests): where,
+ * and after which batch, the engine kills itself. */
+static void engine_test_die(engine_t *e) {
+    const char *die = getenv("RW_TEST_DIE");
+    if (!die)
+        return;
+    const char *colon = strchr(die, ':');
+    e->die_where = strncmp(die, "after-publish:", 14) == 0   ? DIE_AFTER_PUBLISH
+                   : strncmp(die, "before-commit:", 14) == 0 ? DIE_BEFORE_COMMIT
+                                                             : DIE_NONE;
+    e->die_batch = colon ? (int)strtol(colon + 1, NULL, 10) : 0;
+}
+
+/* Refuses a Redis peer the engine cannot talk to: hiredis here has no TLS, so a TLS-only or
+ * non-Redis peer would fail every retry. Returns RW_OK, or RW_ERR_INPUT (logged). */
+static int engine_redis_probe(const rw_config_t *cfg) {
+    char why[256];
+    rw_probe_verdict_t probed =
+        cfg->redis_unix_socket || cfg->n_redis_cluster_nodes /* host/port unused */
+            ? RW_PROBE_REDIS
+            : rw_probe_redis(cfg->redis_host, cfg->redis_port, cfg->redis_timeout_ms, why,
+                             sizeof(why));
+    if (!probed)
+        return RW_OK;
+    rw_log(RW_LOG_ERROR, "redis %s:%d %s%s", cfg->redis_host, cfg->redis_port, why,
+           probed == RW_PROBE_TLS ? "; this build of hiredis has no TLS: reach it through a local "
+                                    "TLS proxy such as stunnel (deploy/README.md)"
+                                  : "");
+    return RW_ERR_INPUT;
+}
+
+/* Loads the rule modules of modules_dir, when set. Returns RW_OK, or RW_ERR_INPUT (said on
+ * stderr). */
+static int engine_modules(const rw_config_t *cfg) {
+    if (!cfg->modules_dir)
+        return RW_OK;
+    rw_error_t perr;
+    rw_error_clear(&perr);
+    if (rw_plugins_load_dir(cfg->modules_dir, &perr) == RW_OK)
+        return RW_OK;
+    char line[1024];
+    rw_error_format(&perr, line, sizeof(line));
+    fprintf(stderr, "%s\n", line);
+    return RW_ERR_INPUT;
+}
+
+/* The live ruleset at start-up (control_setup: the rules file, or the one in force). Returns
+ * RW_OK, or RW_ERR_INPUT with the errors on stderr. */
+static int engine_rules(engine_t *e) {
+    rw_errors_t errs;
+    rw_errors_init(&errs);
+    e->live.rs = control_setup(e, &errs);
+    e->live.source = "file";
+    if (!e->live.rs)
+        rw_errors_print(&errs, stderr);
+    rw_errors_fini(&errs);
+    return e->live.rs ? RW_OK : RW_ERR_INPUT;
+}
+
+/* Starts the metrics (served on metrics_listen, when set) and the webhook (when set). Returns
+ * RW_OK, or RW_ERR_INPUT with serr filled. */
+static int engine_services(engine_t *e, rw_error_t *serr) {
+    const rw_config_t *cfg = e->cfg;
+    e->metrics = rw_metrics_new();
+    metrics_start(e);
+    e->kafka_up_at = e->group_ok_at = e->redis_ok_at = rw_monotonic_ms();
+    if (cfg->metrics_listen) {
+        if (rw_metrics_serve(e->metrics, cfg->metrics_listen, serr))
+            return RW_ERR_INPUT;
+        rw_log(RW_LOG_INFO, "metrics: http://%.*s:%d/metrics and /healthz",
+               (int)(strrchr(cfg->metrics_listen, ':') - cfg->metrics_listen), cfg->metrics_listen,
+               rw_metrics_port(e->metrics));
+    }
+    if (cfg->webhook_url) {
+        rw_webhook_opts_t wo = {cfg->webhook_url,
+                                cfg->webhook_min_level,
+                                cfg->webhook_timeout_ms,
+                                cfg->webhook_retries,
+                                1000,
+                                cfg->webhook_token,
+                                cfg->webhook_secret,
+                                cfg->webhook_digest_after};
+        if (!(e->webhook = rw_webhook_new(&wo, e->metrics, serr)))
+            return RW_ERR_INPUT;
+    }
+    return RW_OK;
+}
+
+/* Sets up the live and the shadow pipeline, catches up with the control topic (the engines
+ * of a group follow it) and records what is in force. */
+static void engine_pipelines(engine_t *e) {
+    const rw_config_t *cfg = e->cfg;
+    char shadow_prefix[300];
+    snprintf(shadow_prefix, sizeof(shadow_prefix), "%sshadow:", cfg->redis_key_prefix);
+    size_t tl = strlen(cfg->alert_topic) + 8;
+    e->shadow_topic = rw_malloc(tl);
+    snprintf(e->shadow_topic, tl, "%s.shadow", cfg->alert_topic);
+    pipeline_init(e, &e->live, "live", cfg->redis_key_prefix);
+    e->live.alert_topic = cfg->alert_topic;
+    e->live.high_topic = cfg->high_alert_topic;
+    e->live.dead_topic = cfg->deadletter_topic;
+    pipeline_init(e, &e->shadow, "shadow", shadow_prefix);
+    e->shadow.alert_topic = e->shadow_topic;
+
+    e->quiet = true;
+    control_poll(e, true);
+    e->quiet = false;
+    control_started(e);
+    pipeline_set(e, &e->live, e->live.rs, e->live.source);
+    if (e->shadow.rs)
+        pipeline_set(e, &e->shadow, e->shadow.rs, e->shadow.source);
+    rw_log(RW_LOG_INFO, "running: group %s, brokers %s", cfg->group_id, cfg->brokers);
+}
+
+/* What a turn of the engine loop leaves to do: another turn, stop, or stop failed. */
+enum { TURN_GO_ON, TURN_STOP, TURN_FAIL };
+
+/* Lets n consumed messages go (none when n < 0). */
+static void msgs_destroy(rd_kafka_message_t **msgs, ssize_t n) {
+    for (ssize_t i = 0; i < n; i++)
+        rd_kafka_message_destroy(msgs[i]);
+}
+
+/* A turn with no message: finishes what is in flight, and updates the lag and the Redis
+ * health. */
+static int turn_idle(engine_t *e) {
+    bool redone;
+    if (fly_finish(e, &redone) || acks_progress(e, ACKS_MAX, false))
+        return TURN_FAIL;
+    metrics_lag(e);
+    health_redis(e);
+    return TURN_GO_ON;
+}
+
+/* A turn with n messages: processes them as a batch (timed in riskwarn_batch_seconds), then
+ * lets them go unless the batch in flight keeps them. */
+static int turn_batch(engine_t *e, rd_kafka_message_t **msgs, ssize_t n) {
+    int64_t t0 = rw_monotonic_ms();
+    bool kept;
+    int brc = batch_process(e, msgs, n, &kept);
+    rw_metrics_observe(e->metrics, "riskwarn_batch_seconds",
+                       (double)(rw_monotonic_ms() - t0) / 1000.0);
+    metrics_lag(e);
+    if (!kept)
+        msgs_destroy(msgs, n);
+    if (brc < 0) {
+        rw_log(RW_LOG_ERROR, "stopping with a batch not done: its offsets are not "
+                             "committed and it will be read again");
+        return TURN_FAIL;
+    }
+    if (e->cfg->stop_after > 0 && e->n_msgs >= e->cfg->stop_after)
+        return TURN_STOP;
+    return TURN_GO_ON;
+}
+
+/* One turn of the engine loop: a reload asked for (SIGHUP), the control topic, the group's
+ * agreement, then up to batch_max messages consumed (re-keyed first when the config says
+ * so) and processed, or an idle turn when there are none. Returns a TURN_*. */
+static int engine_turn(engine_t *e, rd_kafka_message_t **msgs, int batch_max) {
+    const rw_config_t *cfg = e->cfg;
+    if (atomic_exchange(&e->ctl->reload, 0))
+        reload_file(e);
+    control_poll(e, false);
+    group_tick(e);
+    size_t want = (size_t)batch_max;
+    if (cfg->stop_after > 0 && cfg->stop_after - e->n_msgs < (long long)want)
+        want = (size_t)(cfg->stop_after - e->n_msgs);
+    ssize_t n = consume_batch(e, msgs, want, cfg->poll_ms);
+    if (kafka_fatal(e)) {
+        msgs_destroy(msgs, n);
+        return TURN_STOP;
+    }
+    if (n > 0 && e->rekey && rekey_step(e, msgs, &n, want)) {
+        msgs_destroy(msgs, n);
+        return TURN_FAIL;
+    }
+    if (n < 0) {
+        static rw_ratelimit_t rl;
+        rw_log_limited(&rl, RW_LOG_ERROR, "consume: %s", rd_kafka_err2str(rd_kafka_last_error()));
+        return TURN_GO_ON;
+    }
+    return n == 0 ? turn_idle(e) : turn_batch(e, msgs, n);
+}
+
+/* Runs the engine loop until told to stop (or stop_after messages, or a failure), then
+ * finishes the batches in flight. Returns RW_OK, or RW_ERR_FAIL. */
+static int engine_loop(engine_t *e) {
+    int batch_max = e->cfg->batch_max > 0 ? e->cfg->batch_max : 512;
+    rd_kafka_message_t **msgs = rw_calloc((size_t)batch_max, sizeof(rd_kafka_message_t *));
+    int turn = TURN_GO_ON;
+    while (turn == TURN_GO_ON && !atomic_load(&e->ctl->stop))
+        turn = engine_turn(e, msgs, batch_max);
+    int rc = turn == TURN_FAIL ? RW_ERR_FAIL : RW_OK;
+    if (e->fly.msgs || e->n_acks)
+        rw_log(RW_LOG_INFO,
+               "stopping: finishing %zu batches in flight (Redis write, Kafka "
+               "acknowledgements)",
+               e->n_acks + (e->fly.msgs != NULL));
+    if (rc == RW_OK && fly_drain(e)) {
+        rw_log(RW_LOG_ERROR, "stopping with a batch not done: its offsets are not committed and "
+                             "it will be read again");
+        rc = RW_ERR_FAIL;
+    }
+    if (e->fatal)
+        rc = RW_ERR_FAIL;
+    free(msgs);
+    return rc;
+}
+
 int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
     engine_t e;
     memset(&e, 0, sizeof(e));
@@ -1928,87 +2135,23 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
     if (rw_pseudonym_key_is_builtin())
         rw_log(RW_LOG_WARN, "pseudonyms of masked fields use the built-in key, which anyone can "
                             "read: set \"pseudonym\": {\"key_file\": ...} (README, Masking)");
-    const char *die = getenv("RW_TEST_DIE");
-    if (die) {
-        const char *colon = strchr(die, ':');
-        e.die_where = strncmp(die, "after-publish:", 14) == 0   ? DIE_AFTER_PUBLISH
-                      : strncmp(die, "before-commit:", 14) == 0 ? DIE_BEFORE_COMMIT
-                                                                : DIE_NONE;
-        e.die_batch = colon ? (int)strtol(colon + 1, NULL, 10) : 0;
-    }
-
-    /* hiredis here has no TLS: a TLS-only or non-Redis peer would fail every retry. */
-    char why[256];
-    rw_probe_verdict_t probed =
-        cfg->redis_unix_socket || cfg->n_redis_cluster_nodes /* host/port unused */
-            ? RW_PROBE_REDIS
-            : rw_probe_redis(cfg->redis_host, cfg->redis_port, cfg->redis_timeout_ms, why,
-                             sizeof(why));
-    if (probed) {
-        rw_log(RW_LOG_ERROR, "redis %s:%d %s%s", cfg->redis_host, cfg->redis_port, why,
-               probed == RW_PROBE_TLS
-                   ? "; this build of hiredis has no TLS: reach it through a local TLS "
-                     "proxy such as stunnel (deploy/README.md)"
-                   : "");
+    engine_test_die(&e);
+    if (engine_redis_probe(cfg) != RW_OK || engine_modules(cfg) != RW_OK)
         return RW_ERR_INPUT;
-    }
-    if (cfg->modules_dir) {
-        rw_error_t perr;
-        rw_error_clear(&perr);
-        if (rw_plugins_load_dir(cfg->modules_dir, &perr)) {
-            char line[1024];
-            rw_error_format(&perr, line, sizeof(line));
-            fprintf(stderr, "%s\n", line);
-            return RW_ERR_INPUT;
-        }
-    }
-    rw_errors_t errs;
-    rw_errors_init(&errs);
-    e.live.rs = control_setup(&e, &errs);
-    e.live.source = "file";
-    if (!e.live.rs) {
-        rw_errors_print(&errs, stderr);
+    if (engine_rules(&e) != RW_OK) {
         control_fini(&e);
-        rw_errors_fini(&errs);
         rw_plugins_unload_all();
         return RW_ERR_INPUT;
     }
-    rw_errors_fini(&errs);
-
-    e.metrics = rw_metrics_new();
-    metrics_start(&e);
-    e.kafka_up_at = e.group_ok_at = e.redis_ok_at = rw_monotonic_ms();
     rw_error_t serr;
     rw_error_clear(&serr);
-    if (cfg->metrics_listen && rw_metrics_serve(e.metrics, cfg->metrics_listen, &serr)) {
+    if (engine_services(&e, &serr) != RW_OK) {
         fprintf(stderr, "riskwarn: %s\n", serr.text);
         rw_metrics_destroy(e.metrics);
         rw_ruleset_destroy(e.live.rs);
         control_fini(&e);
         rw_plugins_unload_all();
         return RW_ERR_INPUT;
-    }
-    if (cfg->metrics_listen)
-        rw_log(RW_LOG_INFO, "metrics: http://%.*s:%d/metrics and /healthz",
-               (int)(strrchr(cfg->metrics_listen, ':') - cfg->metrics_listen), cfg->metrics_listen,
-               rw_metrics_port(e.metrics));
-    if (cfg->webhook_url) {
-        rw_webhook_opts_t wo = {cfg->webhook_url,
-                                cfg->webhook_min_level,
-                                cfg->webhook_timeout_ms,
-                                cfg->webhook_retries,
-                                1000,
-                                cfg->webhook_token,
-                                cfg->webhook_secret,
-                                cfg->webhook_digest_after};
-        if (!(e.webhook = rw_webhook_new(&wo, e.metrics, &serr))) {
-            fprintf(stderr, "riskwarn: %s\n", serr.text);
-            rw_metrics_destroy(e.metrics);
-            rw_ruleset_destroy(e.live.rs);
-            control_fini(&e);
-            rw_plugins_unload_all();
-            return RW_ERR_INPUT;
-        }
     }
     int rc = engine_open(&e, &serr);
     if (rc != RW_OK) {
@@ -2017,99 +2160,8 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
         rw_plugins_unload_all();
         return rc;
     }
-    char shadow_prefix[300];
-    snprintf(shadow_prefix, sizeof(shadow_prefix), "%sshadow:", cfg->redis_key_prefix);
-    size_t tl = strlen(cfg->alert_topic) + 8;
-    e.shadow_topic = rw_malloc(tl);
-    snprintf(e.shadow_topic, tl, "%s.shadow", cfg->alert_topic);
-    pipeline_init(&e, &e.live, "live", cfg->redis_key_prefix);
-    e.live.alert_topic = cfg->alert_topic;
-    e.live.high_topic = cfg->high_alert_topic;
-    e.live.dead_topic = cfg->deadletter_topic;
-    pipeline_init(&e, &e.shadow, "shadow", shadow_prefix);
-    e.shadow.alert_topic = e.shadow_topic;
-
-    /* The engines of a group follow the control topic: catch up with it, then
-     * record what is in force. */
-    e.quiet = true;
-    control_poll(&e, true);
-    e.quiet = false;
-    control_started(&e);
-    pipeline_set(&e, &e.live, e.live.rs, e.live.source);
-    if (e.shadow.rs)
-        pipeline_set(&e, &e.shadow, e.shadow.rs, e.shadow.source);
-    rw_log(RW_LOG_INFO, "running: group %s, brokers %s", cfg->group_id, cfg->brokers);
-
-    int batch_max = cfg->batch_max > 0 ? cfg->batch_max : 512;
-    rd_kafka_message_t **msgs = rw_calloc((size_t)batch_max, sizeof(rd_kafka_message_t *));
-    rc = RW_OK;
-    while (!atomic_load(&ctl->stop)) {
-        if (atomic_exchange(&ctl->reload, 0))
-            reload_file(&e);
-        control_poll(&e, false);
-        group_tick(&e);
-        size_t want = (size_t)batch_max;
-        if (cfg->stop_after > 0 && cfg->stop_after - e.n_msgs < (long long)want)
-            want = (size_t)(cfg->stop_after - e.n_msgs);
-        ssize_t n = consume_batch(&e, msgs, want, cfg->poll_ms);
-        if (kafka_fatal(&e)) {
-            for (ssize_t i = 0; i < n; i++)
-                rd_kafka_message_destroy(msgs[i]);
-            break;
-        }
-        if (n > 0 && e.rekey && rekey_step(&e, msgs, &n, want)) {
-            for (ssize_t i = 0; i < n; i++)
-                rd_kafka_message_destroy(msgs[i]);
-            rc = RW_ERR_FAIL;
-            break;
-        }
-        if (n < 0) {
-            static rw_ratelimit_t rl;
-            rw_log_limited(&rl, RW_LOG_ERROR, "consume: %s",
-                           rd_kafka_err2str(rd_kafka_last_error()));
-            continue;
-        }
-        bool redone;
-        if (n == 0) { /* idle: finish what is in flight */
-            if (fly_finish(&e, &redone) || acks_progress(&e, ACKS_MAX, false)) {
-                rc = RW_ERR_FAIL;
-                break;
-            }
-            metrics_lag(&e);
-            health_redis(&e);
-            continue;
-        }
-        int64_t t0 = rw_monotonic_ms();
-        bool kept;
-        int brc = batch_process(&e, msgs, n, &kept);
-        rw_metrics_observe(e.metrics, "riskwarn_batch_seconds",
-                           (double)(rw_monotonic_ms() - t0) / 1000.0);
-        metrics_lag(&e);
-        if (!kept) /* else the batch in flight keeps them */
-            for (ssize_t i = 0; i < n; i++)
-                rd_kafka_message_destroy(msgs[i]);
-        if (brc < 0) {
-            rw_log(RW_LOG_ERROR, "stopping with a batch not done: its offsets are not "
-                                 "committed and it will be read again");
-            rc = RW_ERR_FAIL;
-            break;
-        }
-        if (cfg->stop_after > 0 && e.n_msgs >= cfg->stop_after)
-            break;
-    }
-    if (e.fly.msgs || e.n_acks)
-        rw_log(RW_LOG_INFO,
-               "stopping: finishing %zu batches in flight (Redis write, Kafka "
-               "acknowledgements)",
-               e.n_acks + (e.fly.msgs != NULL));
-    if (rc == RW_OK && fly_drain(&e)) {
-        rw_log(RW_LOG_ERROR, "stopping with a batch not done: its offsets are not committed and "
-                             "it will be read again");
-        rc = RW_ERR_FAIL;
-    }
-    if (e.fatal)
-        rc = RW_ERR_FAIL;
-    free(msgs);
+    engine_pipelines(&e);
+    rc = engine_loop(&e);
     rw_log(RW_LOG_INFO, "stopping: %lld messages, %lld alerts, %lld dead letters", e.n_msgs,
            e.live.n_alerts, e.live.n_dead);
     engine_close(&e);
