@@ -889,6 +889,8 @@ static const rw_window_entry_t *window_view(rw_batch_t *b, const rw_wstate_t *ws
     }
     size_t first = lo;
     hi = ws->n;
+    if (hi > lo && ws->ents[hi - 1].ts_ms <= ts_ms)
+        lo = hi;      /* the event is the newest, as it mostly is: its entry was just written */
     while (lo < hi) { /* first entry after ts_ms */
         size_t mid = lo + (hi - lo) / 2;
         if (ws->ents[mid].ts_ms <= ts_ms)
