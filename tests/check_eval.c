@@ -1545,12 +1545,7 @@ static void state_batch(rw_batch_t *b, const rw_ruleset_t *rs, rw_store_t *st, c
                       strlen(keys[i])};
         rw_batch_add(b, &m);
     }
-    rw_batch_plan(b);
-    rw_error_t err;
-    rw_error_clear(&err);
-    ck_assert_msg(st->load(st, b, &err) == 0, "%s", err.text);
-    rw_batch_evaluate(b);
-    ck_assert_msg(st->apply(st, b, &err) == 0, "%s", err.text);
+    h_batch_through(st, b);
 }
 
 #define RULES_WINDOWS                                                                              \

@@ -164,10 +164,7 @@ static void evaluate_rules(void) {
                       0,        NULL, 0};
         rw_batch_add(b, &m);
     }
-    rw_batch_plan(b);
-    ck_assert_int_eq(st->load(st, b, NULL), 0);
-    rw_batch_evaluate(b);
-    ck_assert_int_eq(st->apply(st, b, NULL), 0);
+    h_batch_through(st, b);
     ck_assert_uint_eq(b->n_items, n);
     for (size_t i = 0; i < n; i++) {
         const rw_item_t *it = &b->items[i];

@@ -266,12 +266,7 @@ void cl_reference_state(const char *brokers, int port, const char *rules, cl_lin
                     k++;
                 }
                 if (k && (k == 200 || i == in.n)) {
-                    rw_batch_plan(b);
-                    rw_error_t err;
-                    rw_error_clear(&err);
-                    ck_assert_msg(st->load(st, b, &err) == 0, "%s", err.text);
-                    rw_batch_evaluate(b);
-                    ck_assert_msg(st->apply(st, b, &err) == 0, "%s", err.text);
+                    h_batch_through(st, b);
                     rw_batch_reset(b, rs);
                     k = 0;
                 }

@@ -137,6 +137,15 @@ void h_pos_of(const char *text, const char *needle, int nth, size_t skip, int *l
     }
 }
 
+void h_batch_through(rw_store_t *st, rw_batch_t *b) {
+    rw_batch_plan(b);
+    rw_error_t err;
+    rw_error_clear(&err);
+    ck_assert_msg(st->load(st, b, &err) == 0, "load: %s", err.text);
+    rw_batch_evaluate(b);
+    ck_assert_msg(st->apply(st, b, &err) == 0, "apply: %s", err.text);
+}
+
 bool h_file_has(const char *path, const char *text) {
     size_t len;
     rw_error_t err;

@@ -51,6 +51,9 @@ const char *h_tmpfile(const char *suffix, const char *text);
 /* The 1-based line and byte column of the nth (0-based) occurrence of needle in text, plus
  * skip bytes. Aborts the test when the needle is not there. */
 void h_pos_of(const char *text, const char *needle, int nth, size_t skip, int *line, int *col);
+/* Takes the batch through the store as the engine does: plan, load, evaluate, apply (each
+ * must succeed). */
+void h_batch_through(rw_store_t *st, rw_batch_t *b);
 /* Whether the file at path holds text (false when it cannot be read). */
 bool h_file_has(const char *path, const char *text);
 /* Splits a JSON-lines file into parts new files under h_dir() of about equal line counts, in
