@@ -854,7 +854,7 @@ void rw_window_add(rw_batch_t *b, rw_wstate_t *ws, int64_t ts_ms, uint32_t src, 
 }
 
 void rw_window_trim(rw_batch_t *b, rw_wstate_t *ws) {
-    int64_t cut = rw_window_keep_from(ws);
+    int64_t cut = rw_window_cut(b, ws);
     size_t o = 0;
     for (size_t i = 0; i < ws->n; i++) {
         if (ws->ents[i].ts_ms <= cut && !ws->meta[i].fresh)

@@ -365,7 +365,21 @@ void rw_window_add(rw_batch_t *b, rw_wstate_t *ws, int64_t ts_ms, uint32_t src, 
 static inline int64_t rw_window_keep_from(const rw_wstate_t *ws) {
     return ws->max_ts_ms - 2 * ws->window_ms;
 }
-/* Drops entries no event within the grace can need. */
+/* Where a trim of ws may cut, in memory as in the store: at keep_from, but
+ * never into what this batch's events need (load_min_ms) nor what the events
+ * of the messages a crash reads again need (hold_from_ms, when set). After a
+ * loss of Redis the engine writes back what it holds, and those messages are
+ * evaluated again against it. */
+static inline int64_t rw_window_cut(const rw_batch_t *b, const rw_wstate_t *ws) {
+    int64_t cut = rw_window_keep_from(ws);
+    if (ws->load_min_ms < cut)
+        cut = ws->load_min_ms;
+    if (b->hold_from_ms > 0 && b->hold_from_ms - ws->window_ms < cut)
+        cut = b->hold_from_ms - ws->window_ms;
+    return cut;
+}
+/* Drops entries no event within the grace can need, nor any event of the
+ * batch (rw_window_cut). */
 void rw_window_trim(rw_batch_t *b, rw_wstate_t *ws);
 /* Finds or adds a source. */
 uint32_t rw_batch_src(rw_batch_t *b, const char *topic, int32_t partition);

@@ -1442,11 +1442,7 @@ static void window_write(redisstore_t *s, const rw_batch_t *b, rw_wstate_t *ws, 
     /* Keep what this batch's events need, and those of the batches stored
      * but not surely committed: after a crash they are read again, and their
      * events must see the same windows. */
-    int64_t cut = rw_window_keep_from(ws);
-    if (ws->load_min_ms < cut)
-        cut = ws->load_min_ms;
-    if (b->hold_from_ms > 0 && b->hold_from_ms - ws->window_ms < cut)
-        cut = b->hold_from_ms - ws->window_ms;
+    int64_t cut = rw_window_cut(b, ws);
     if (trim)
         trim_send(s, ws, cut);
     args_reset(s);

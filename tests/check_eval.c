@@ -1677,6 +1677,61 @@ START_TEST(test_eval_state_hot_key) {
 }
 END_TEST
 
+/* Resets the batch to n messages of one account, one a minute from 10:00 + first minutes
+ * (offsets first to first + n - 1). */
+static void lost_batch(state_fx_t *f, size_t first, size_t n) {
+    int64_t t0 = ts_ms("2026-11-27T10:00:00Z");
+    rw_batch_reset(f->b, f->rs);
+    for (size_t i = 0; i < n; i++) {
+        size_t k = first + i;
+        char t[40];
+        rw_time_format(t0 + (int64_t)k * 60000, t, sizeof(t));
+        snprintf(f->payloads[i], 200,
+                 "{\"event_id\": \"e%zu\", \"type\": \"t\", \"ts\": \"%s\", \"account\": "
+                 "\"HOT\", \"amount\": 1}",
+                 k, t);
+        snprintf(f->keys[i], 32, "HOT");
+        rw_msg_t m = {
+            "events",   0, (int64_t)k, f->payloads[i], strlen(f->payloads[i]), ARRIVAL_DEFAULT, 0,
+            f->keys[i], 3};
+        rw_batch_add(f->b, &m);
+    }
+}
+
+/* Redis loses its state after a batch whose events span four hours of one account (so
+ * that the held window is trimmed while it is evaluated): the batch read again after the
+ * write-back sees, for its first events, the entries of the batch before it, as it did
+ * the first time. */
+START_TEST(test_eval_state_lost_redo) {
+    state_fx_t f;
+    state_fx_init(&f);
+    rw_error_t err;
+    rw_error_clear(&err);
+    enum { N = 240 };
+    for (int i = 0; i < 2; i++) { /* 10:00 to 10:09, then 10:10 to 14:09 */
+        lost_batch(&f, i ? 10 : 0, i ? N : 10);
+        h_batch_through(f.st, f.b);
+    }
+    redisContext *rc = h_redis(g_redis.port);
+    freeReplyObject(redisCommand(rc, "FLUSHALL"));
+    redisFree(rc);
+    lost_batch(&f, 10, N);
+    rw_batch_plan(f.b);
+    ck_assert_int_eq(f.st->load(f.st, f.b, &err), RW_ERR_STATE_LOST);
+    ck_assert_msg(f.st->restored, "%s", err.text);
+    ck_assert_msg(f.st->load(f.st, f.b, &err) == 0, "%s", err.text);
+    rw_batch_evaluate(f.b);
+    for (size_t i = 0; i < N; i++) {
+        size_t k = 10 + i; /* the events of the last hour, itself included */
+        double want = k < 59 ? (double)k + 1 : 60;
+        const rw_hit_t *h = hit_of(f.b, &f.b->items[i], "cnt");
+        ck_assert_msg(h && h->measure == want, "event %zu read again: count %g, want %g", k,
+                      h ? h->measure : -1, want);
+    }
+    state_fx_fini(&f);
+}
+END_TEST
+
 static Suite *eval_suite(void) {
     Suite *s = suite_create("eval");
     TCase *tc = tcase_create("golden");
@@ -1715,6 +1770,10 @@ static Suite *eval_suite(void) {
     tcase_add_test(tc, test_eval_state_hot_key);
     tcase_add_test(tc, test_eval_state_bounded);
     tcase_set_timeout(tc, 300);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("state_lost");
+    tcase_add_test(tc, test_eval_state_lost_redo);
     suite_add_tcase(s, tc);
     return s;
 }
