@@ -6,6 +6,7 @@
 #include "eval.h"
 #include "expr.h"
 #include "group.h"
+#include "kafka.h"
 #include "log.h"
 #include "metrics.h"
 #include "plugin.h"
@@ -1737,7 +1738,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                               parts->elems[i].topic, (int)parts->elems[i].partition);
     rw_log(RW_LOG_INFO, "partitions %s: %d (%s)", assign ? "assigned" : "revoked", parts->cnt,
            list);
-    bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    bool coop = rw_kafka_cooperative(rk);
     if (coop) {
         rd_kafka_error_t *kerr = assign ? rd_kafka_incremental_assign(rk, parts)
                                         : rd_kafka_incremental_unassign(rk, parts);

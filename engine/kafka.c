@@ -259,3 +259,8 @@ void rw_kafka_log(const rd_kafka_t *rk, int level, const char *facility, const c
 }
 
 void rw_kafka_conf_log(rd_kafka_conf_t *conf) { rd_kafka_conf_set_log_cb(conf, rw_kafka_log); }
+
+bool rw_kafka_cooperative(rd_kafka_t *rk) {
+    const char *protocol = rd_kafka_rebalance_protocol(rk);
+    return protocol && strcmp(protocol, "COOPERATIVE") == 0;
+}

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
+#include <stdbool.h>
 
 struct rw_config;
 
@@ -56,5 +57,12 @@ rd_kafka_conf_t *rw_kafka_conf_for(const struct rw_config *cfg, int client,
 void rw_kafka_log(const rd_kafka_t *rk, int level, const char *facility, const char *buf);
 /* Routes conf's log lines to rw_kafka_log. */
 void rw_kafka_conf_log(rd_kafka_conf_t *conf);
+
+/* Whether rk's group rebalances cooperatively (incremental assign and
+ * unassign) rather than eagerly. False also when librdkafka cannot say:
+ * rd_kafka_rebalance_protocol() returns NULL on error (for a client in no
+ * group, or once its group handler has terminated and takes no more
+ * requests), which strcmp would crash on. */
+bool rw_kafka_cooperative(rd_kafka_t *rk);
 
 #endif

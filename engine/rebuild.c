@@ -18,6 +18,7 @@
 #include "config.h"
 #include "engine.h"
 #include "eval.h"
+#include "kafka.h"
 #include "plugin.h"
 #include "pseudonym.h"
 #include "store.h"
@@ -68,7 +69,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
     member_t *m = opaque;
     bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
-    bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    bool coop = rw_kafka_cooperative(rk);
     if (assign && !m->assigned && !m->revoked)
         m->assigned = rd_kafka_topic_partition_list_copy(parts);
     else if (parts->cnt > 0 || m->assigned)
@@ -427,7 +428,7 @@ const rw_cli_opt_t rw_rebuild_opts[] = {
 static const char *reassign(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *assigned,
                             rd_kafka_topic_partition_list_t *reading) {
     static char why[256];
-    if (strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0) {
+    if (rw_kafka_cooperative(rk)) {
         rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, assigned);
         if (!e)
             e = rd_kafka_incremental_assign(rk, reading);

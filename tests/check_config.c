@@ -3,6 +3,8 @@
 #include "engine.h"
 
 #include "harness.h"
+#include "kafka.h"
+#include "mock.h"
 #include <librdkafka/rdkafka.h>
 
 #include <check.h>
@@ -764,6 +766,64 @@ START_TEST(test_config_environment) {
 }
 END_TEST
 
+/* Whether a group rebalances cooperatively: false, without crashing, where
+ * librdkafka names no protocol (rd_kafka_rebalance_protocol() is NULL for a
+ * client in no group, as once a closing consumer's group has terminated);
+ * false for an eager member; true for a cooperative one once it is in its
+ * group. */
+static bool assigned(void *arg) {
+    rd_kafka_t *c = arg;
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 50);
+    if (m)
+        rd_kafka_message_destroy(m);
+    rd_kafka_topic_partition_list_t *a = NULL;
+    bool yes = !rd_kafka_assignment(c, &a) && a && a->cnt > 0;
+    if (a)
+        rd_kafka_topic_partition_list_destroy(a);
+    return yes;
+}
+
+static rd_kafka_t *member(const char *brokers, const char *group, const char *strategy) {
+    char e[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    ck_assert(rd_kafka_conf_set(conf, "bootstrap.servers", brokers, e, sizeof(e)) ==
+                  RD_KAFKA_CONF_OK &&
+              rd_kafka_conf_set(conf, "group.id", group, e, sizeof(e)) == RD_KAFKA_CONF_OK &&
+              rd_kafka_conf_set(conf, "partition.assignment.strategy", strategy, e, sizeof(e)) ==
+                  RD_KAFKA_CONF_OK);
+    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof(e));
+    ck_assert_msg(c, "%s", e);
+    rd_kafka_poll_set_consumer(c);
+    rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(t, "coop", RD_KAFKA_PARTITION_UA);
+    ck_assert_int_eq(rd_kafka_subscribe(c, t), 0);
+    rd_kafka_topic_partition_list_destroy(t);
+    ck_assert_msg(h_wait(assigned, c, 60000), "%s got no partitions", strategy);
+    return c;
+}
+
+START_TEST(test_config_kafka_cooperative) {
+    rw_mock_t mock;
+    rw_error_t err;
+    rw_error_clear(&err);
+    ck_assert_int_eq(rw_mock_start(&mock, 1, &err), 0);
+    ck_assert_int_eq(rw_mock_topic(&mock, "coop:2", &err), 0);
+    rd_kafka_t *p = h_producer(mock.bootstraps);
+    ck_assert_ptr_null(rd_kafka_rebalance_protocol(p));
+    ck_assert(!rw_kafka_cooperative(p));
+    rd_kafka_destroy(p);
+    rd_kafka_t *eager = member(mock.bootstraps, "coop-eager", "range");
+    ck_assert(!rw_kafka_cooperative(eager));
+    rd_kafka_t *coop = member(mock.bootstraps, "coop-coop", "cooperative-sticky");
+    ck_assert(rw_kafka_cooperative(coop));
+    rd_kafka_consumer_close(eager);
+    rd_kafka_destroy(eager);
+    rd_kafka_consumer_close(coop);
+    rd_kafka_destroy(coop);
+    rw_mock_stop(&mock);
+}
+END_TEST
+
 START_TEST(test_config_log) {
     rw_config_t c;
     rw_error_t err;
@@ -806,6 +866,10 @@ static Suite *config_suite(void) {
     tcase_add_test(tc, test_config_environment);
     tcase_add_test(tc, test_config_log);
     suite_add_tcase(s, tc);
+    TCase *group = tcase_create("kafka_group"); /* joins groups on the mock cluster */
+    tcase_set_timeout(group, 120);
+    tcase_add_test(group, test_config_kafka_cooperative);
+    suite_add_tcase(s, group);
     return s;
 }
 
