@@ -6,6 +6,7 @@ set -u
 checks=0
 failed=0
 bad_bins=""
+failures=""
 for t in "$@"; do
     name=$(basename "$t")
     echo "== $name"
@@ -27,10 +28,18 @@ for t in "$@"; do
     fi
     if [ "$rc" -ne 0 ]; then
         bad_bins="$bad_bins $name"
+        what=$(printf '%s\n' "$out" | grep -E ':(F|E):' | head -n 10)
+        [ -z "$what" ] && what=$(printf '%s\n' "$out" | tail -n 10)
+        failures="$failures
+-- $name (exit $rc):
+$what"
     fi
 done
 passed=$((checks - failed))
 [ "$passed" -lt 0 ] && passed=0
-[ -n "$bad_bins" ] && echo "failing:$bad_bins"
+if [ -n "$bad_bins" ]; then
+    printf '%s\n' "$failures" | sed '1d'
+    echo "failing:$bad_bins"
+fi
 echo "$passed passed, $failed failed"
 [ -z "$bad_bins" ] && [ "$failed" -eq 0 ]
