@@ -90,16 +90,21 @@ const char *config(const h_peers_t *p, const char *group, bool metrics, int redi
 
 const char *config_rules(const h_peers_t *p, const char *group, bool metrics, int redis_port,
                          const char *rules) {
+    return config_props(p, group, metrics, redis_port, rules, "");
+}
+
+const char *config_props(const h_peers_t *p, const char *group, bool metrics, int redis_port,
+                         const char *rules, const char *props) {
     char text[2048];
     snprintf(text, sizeof(text),
              "{\"kafka\": {\"brokers\": \"%s\", \"group_id\": \"%s\",\n"
              "   \"properties\": {\"session.timeout.ms\": 6000, \"heartbeat.interval.ms\": 500,\n"
-             "                  \"reconnect.backoff.max.ms\": 1000}},\n"
+             "                  \"reconnect.backoff.max.ms\": 1000%s%s}},\n"
              " \"redis\": {\"host\": \"127.0.0.1\", \"port\": %d},\n"
              " \"metrics_listen\": %s,\n"
              " \"rules\": \"%s\"}\n",
-             p->mock.bootstraps, group, redis_port ? redis_port : p->redis.port,
-             metrics ? "\"127.0.0.1:0\"" : "null", rules);
+             p->mock.bootstraps, group, *props ? ", " : "", props,
+             redis_port ? redis_port : p->redis.port, metrics ? "\"127.0.0.1:0\"" : "null", rules);
     return h_tmpfile(".json", text);
 }
 

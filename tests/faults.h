@@ -66,6 +66,9 @@ const char *config(const h_peers_t *p, const char *group, bool metrics, int redi
 /* The same with another rules file. */
 const char *config_rules(const h_peers_t *p, const char *group, bool metrics, int redis_port,
                          const char *rules);
+/* The same with more Kafka properties: props is JSON members ("\"name\": value, ..."), or "". */
+const char *config_props(const h_peers_t *p, const char *group, bool metrics, int redis_port,
+                         const char *rules, const char *props);
 
 /* ---- observing the engine --------------------------------------------------------------- */
 long long counted(redisContext *rc);
