@@ -1181,11 +1181,12 @@ static int cools_read(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err) 
         rw_cool_t *c = b->cools_touched[i];
         if (!c->reading)
             continue;
-        c->reading = false;
-        c->loaded = true;
         redisReply *r = reply_get(s, err);
         if (!r)
             return RW_ERR_REDIS;
+        c->reading = false;
+        /* Held once its reply is taken: a failed read leaves it to read again. */
+        c->loaded = r->type != REDIS_REPLY_ERROR;
         if (r->type == REDIS_REPLY_ERROR)
             *rc = rw_error_fail(err, RW_ERR_REDIS, "redis: cool-down read: %s", r->str);
         else if (r->type == REDIS_REPLY_STRING && rw_cool_parse(c, r->str, r->len) != 0)
@@ -1241,7 +1242,7 @@ static int fences_recv(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err)
         redisReply *r = reply_get(s, err);
         if (!r)
             return RW_ERR_REDIS;
-        b->srcs[i].fence_known = true;
+        b->srcs[i].fence_known = r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_NIL;
         if (r->type == REDIS_REPLY_STRING)
             b->srcs[i].fence = strtoll(r->str, NULL, 10);
         else if (r->type == REDIS_REPLY_NIL)
@@ -1273,12 +1274,13 @@ static int windows_recv(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err
         uint8_t asked = ws->reading;
         if (!asked)
             continue;
-        ws->reading = 0;
-        ws->loaded = true;
         redisReply *r = reply_get(s, err);
         if (!r)
             return RW_ERR_REDIS;
-        if (window_read(s, b, ws, r) != 0)
+        ws->reading = 0;
+        /* Held once its reply is taken and read: a failed read leaves it to read again. */
+        ws->loaded = window_read(s, b, ws, r) == 0;
+        if (!ws->loaded)
             *rc = rw_error_fail(err, RW_ERR_REDIS, "redis: window read: %s",
                                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
         size_t held = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
@@ -1315,9 +1317,21 @@ static int load_rest(redisstore_t *s, rw_batch_t *b, rw_error_t *err) {
     return rc;
 }
 
+/* A load that failed after the marker answered: the windows and cool-downs
+ * whose replies it did not take are not held (their reads emptied them) and
+ * are read again by the next load; what the engine held besides stays held
+ * (kept_intact), so that it can be written back should Redis turn out to have
+ * lost its state. */
+static void load_cut_short(rw_batch_t *b) {
+    for (size_t i = 0; i < b->n_touched; i++)
+        b->touched[i]->reading = 0;
+    for (size_t i = 0; i < b->n_cools_touched; i++)
+        b->cools_touched[i]->reading = false;
+}
+
 static int redis_load(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
     redisstore_t *s = (redisstore_t *)base;
-    base->kept_intact = true; /* until the first exchange has answered */
+    base->kept_intact = true; /* a failed load forgets only what it was reading */
     if (rw_rcluster_in_flight(s->rc))
         return rw_error_fail(err, RW_ERR_REDIS, "redis: a write is still in flight");
     if (rs_ensure(s, err))
@@ -1335,7 +1349,6 @@ static int redis_load(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
         return state_restore(s, b, "its marker is gone", err);
     }
     s->marker_seen |= marked;
-    base->kept_intact = false;
     if (s->unsure) {
         /* The write did not run: what is kept is ahead of Redis. Read it all. */
         unsure_settle(s, ran);
@@ -1345,9 +1358,11 @@ static int redis_load(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
             return redis_load(base, b, err);
         }
     }
-    if (cases_read(s, b, n.ncase_rules, n.ncases, err) != 0)
-        return RW_ERR_REDIS;
-    return load_rest(s, b, err);
+    int rc =
+        cases_read(s, b, n.ncase_rules, n.ncases, err) != 0 ? RW_ERR_REDIS : load_rest(s, b, err);
+    if (rc != 0)
+        load_cut_short(b);
+    return rc;
 }
 
 /* A window's new entries, in time order, as one RPUSH sent ahead of the

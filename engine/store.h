@@ -39,7 +39,9 @@ typedef struct rw_store rw_store_t;
 struct rw_store {
     /* Reads what the planned batch needs and this engine does not hold:
      * fences, windows, cool-downs, cases, lookups. 0, RW_ERR_STATE_LOST, or
-     * RW_ERR_REDIS. Call only with no write in flight (apply_wait first). */
+     * RW_ERR_REDIS. Call only with no write in flight (apply_wait first).
+     * A load that fails leaves kept_intact set: what it was reading is not
+     * held (the next load reads it again), the rest of the kept state stays. */
     int (*load)(rw_store_t *s, rw_batch_t *b, rw_error_t *err);
     /* Writes the evaluated batch. 0, RW_ERR_CONFLICT, RW_ERR_STATE_LOST, or
      * RW_ERR_REDIS. */
