@@ -1196,11 +1196,19 @@ static int cools_read(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err) 
     return 0;
 }
 
-/* Queues the reads of the fences this engine does not know yet and of the
- * windows it does not hold: a window's list, and once its expiry. */
+/* Whether the load reads a source's fence: a partition of the batch's
+ * messages whose fence this engine does not know yet. Another engine's
+ * partitions (met in windows read every batch) are not read: their fences
+ * move without this engine, and one read once would leave out every entry
+ * written past it since. */
+static bool fence_wanted(const rw_src_t *src) { return !src->fence_known && src->max_offset >= 0; }
+
+/* Queues the reads of the fences this engine does not know yet
+ * (fence_wanted) and of the windows it does not hold: a window's list, and
+ * once its expiry. */
 static void windows_send(redisstore_t *s, rw_batch_t *b) {
     for (size_t i = 0; i < b->n_srcs; i++) {
-        if (b->srcs[i].fence_known)
+        if (!fence_wanted(&b->srcs[i]))
             continue;
         args_reset(s);
         arg_add(s, "GET", 3);
@@ -1237,7 +1245,7 @@ static void windows_send(redisstore_t *s, rw_batch_t *b) {
  * filled). */
 static int fences_recv(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err) {
     for (size_t i = 0; i < b->n_srcs; i++) {
-        if (b->srcs[i].fence_known)
+        if (!fence_wanted(&b->srcs[i]))
             continue;
         redisReply *r = reply_get(s, err);
         if (!r)

@@ -5,7 +5,8 @@
  * reaches the head; and a new engine reading the list measures what the
  * engine that wrote it did. Also with times before 2001 (fewer digits), and
  * with messages keyed apart from the window (a window read every batch is
- * trimmed as well). Each tcase starts its own redis-server. */
+ * trimmed as well). Two engines that feed one such window each see the
+ * other's entries. Each tcase starts its own redis-server. */
 #include "harness.h"
 #include "proc.h"
 #include "ruleset.h"
@@ -134,11 +135,74 @@ START_TEST(test_windows_trimmed_from_the_head) {
 }
 END_TEST
 
+/* Two engines, each with its partition, feed one window keyed apart from
+ * their messages (each reads it every batch): after each batch, the count the
+ * batch's last event measured is every event so far, whichever engine took
+ * it. */
+typedef struct engine_side {
+    rw_store_t *st;
+    rw_batch_t *b;
+    int32_t partition;
+    int64_t offset;
+} engine_side_t;
+
+/* One batch of n events (minutes from, from + 1, ...) on side e; returns the
+ * count its last event measured. */
+static double side_batch(engine_side_t *e, const rw_ruleset_t *rs, int from, int n) {
+    rw_batch_reset(e->b, rs);
+    for (int k = from; k < from + n; k++) {
+        const char *ev = event_text(k);
+        rw_msg_t m = {"events", e->partition, e->offset++, ev, strlen(ev), rw_now_ms(),
+                      0,        "merchant-7", 10};
+        rw_batch_add(e->b, &m);
+    }
+    h_batch_through(e->st, e->b);
+    return last_measure(e->b);
+}
+
+START_TEST(test_shared_window_two_engines) {
+    day = "2026-11-27";
+    rw_redis_server_t srv;
+    rw_error_t err;
+    rw_error_clear(&err);
+    ck_assert_msg(rw_proc_redis_start(&srv, NULL, 10000, &err) == 0, "%s", err.text);
+    rw_errors_t errs;
+    rw_errors_init(&errs);
+    rw_ruleset_t *rs = rw_ruleset_load(rules_text, strlen(rules_text), "t", &errs);
+    ck_assert_msg(rs, "%s", errs.n ? errs.items[0].text : "?");
+    rw_errors_fini(&errs);
+    rw_redis_opts_t o = {"127.0.0.1", srv.port, NULL, NULL, 0, "rw:", "t", 5000};
+    engine_side_t side[2];
+    for (int k = 0; k < 2; k++)
+        side[k] =
+            (engine_side_t){rw_redisstore_new(&o), rw_batch_new(1048576, RW_STATE_CACHED), k, 0};
+    /* Events a minute apart: the window holds the last 10. */
+    int done = 0;
+    for (int round = 0; round < 12; round++) {
+        engine_side_t *e = &side[round % 2];
+        int n = 1 + round % 3;
+        double seen = side_batch(e, rs, done, n);
+        done += n;
+        ck_assert_msg(seen == (done < 10 ? done : 10), "round %d: %g after %d", round, seen, done);
+    }
+    for (int k = 0; k < 2; k++) {
+        rw_batch_destroy(side[k].b);
+        side[k].st->destroy(side[k].st);
+    }
+    rw_ruleset_destroy(rs);
+    rw_proc_redis_stop(&srv);
+}
+END_TEST
+
 static Suite *store_windows_suite(void) {
     Suite *s = suite_create("store_windows");
     TCase *tc = tcase_create("trim");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_windows_trimmed_from_the_head, 0, 8);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("shared");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_shared_window_two_engines);
     suite_add_tcase(s, tc);
     return s;
 }
