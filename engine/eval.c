@@ -101,6 +101,9 @@ static void window_empty(rw_wstate_t *ws) {
     ws->max_ts_ms = INT64_MIN;
     ws->loaded = false;
     ws->reading = 0;
+    free(ws->list_guard);
+    ws->list_guard = NULL;
+    ws->list_read = 0;
     if (ws->prefix)
         ws->prefix[0] = 0;
 }

@@ -82,6 +82,8 @@ typedef struct rw_wsrc {
 
 #define RW_READ_ENTRIES 1 /* a window's entries */
 #define RW_READ_META 2    /* its expiry and size in the store */
+#define RW_READ_TAIL 4    /* only what its list gained since the last read (Redis store) */
+#define RW_READ_REDO 8    /* the list changed since: to be read whole (Redis store) */
 
 /* A window: one rule, one key. Entries are kept sorted by time (equal times in
  * the order they came), so that the entries of (T - window, T] are one run of
@@ -111,6 +113,13 @@ typedef struct rw_wstate {
     int64_t loaded_from_ms;
     int64_t stored_ttl_at; /* wall clock ms when the store's expiry was set; 0: unknown */
     uint64_t used;         /* the batch that last touched it (eviction) */
+    /* The Redis store's place in the window's list (a window read every
+     * batch): how many of its elements were read (0: read it whole next),
+     * and the first and last of them, which tell that none went since:
+     * list_guard holds the first's list_first bytes, then the last's (owned;
+     * list_guard_len bytes in all). */
+    char *list_guard;
+    size_t list_read, list_first, list_guard_len;
     /* Last, beside id's bytes: what a lookup reads, in one or two adjacent cache lines. */
     uint32_t rule;
     uint32_t key_len; /* the KEY part of id, which starts at id + key_off */

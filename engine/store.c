@@ -787,17 +787,17 @@ static int went_by_time(const void *pa, const void *pb) {
     return c;
 }
 
-/* The elements of a window's LRANGE reply with a time after from_ms, each
- * member once (a message's copies carry its one time, so they sort side by
- * side), ordered by time, into s->wents. Elements that are not "TIME|member"
- * are skipped. Returns their number. */
-static size_t went_collect(redisstore_t *s, const redisReply *r, int64_t from_ms) {
+/* The elements of a window's LRANGE reply from index skip on with a time
+ * after from_ms, each member once (a message's copies carry its one time, so
+ * they sort side by side), ordered by time, into s->wents. Elements that are
+ * not "TIME|member" are skipped. Returns their number. */
+static size_t went_collect(redisstore_t *s, const redisReply *r, size_t skip, int64_t from_ms) {
     if (s->wents_cap < r->elements) {
         s->wents_cap = r->elements;
         s->wents = rw_realloc(s->wents, s->wents_cap * sizeof(*s->wents));
     }
     size_t n = 0;
-    for (size_t e = 0; e < r->elements; e++) {
+    for (size_t e = skip; e < r->elements; e++) {
         const redisReply *x = r->element[e];
         const char *bar = x->type == REDIS_REPLY_STRING ? memchr(x->str, '|', x->len) : NULL;
         char *end;
@@ -819,14 +819,35 @@ static size_t went_collect(redisstore_t *s, const redisReply *r, int64_t from_ms
     return o;
 }
 
-/* Fills a window from its LRANGE reply: what a sorted set by time would
- * hold of it after loaded_from_ms. Returns 0, or -1 when the reply is not an
- * array. */
-static int window_read(redisstore_t *s, rw_batch_t *b, rw_wstate_t *ws, const redisReply *r) {
+/* Whether ws holds the entry (time, source, offset, value): what a read of
+ * the list's tail brings may be held already (this engine's own, or a copy). */
+static bool window_holds(const rw_wstate_t *ws, int64_t ts_ms, uint32_t src, int64_t offset,
+                         const char *value) {
+    size_t lo = 0, hi = ws->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ws->ents[mid].ts_ms < ts_ms)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < ws->n && ws->ents[lo].ts_ms == ts_ms; lo++)
+        if (ws->meta[lo].src == src && ws->meta[lo].offset == offset &&
+            strcmp(ws->ents[lo].value, value) == 0)
+            return true;
+    return false;
+}
+
+/* Fills a window from the elements of r (an array reply of its list) from
+ * index skip on: what a sorted set by time would hold of them after
+ * loaded_from_ms, less what ws holds when tail (they follow elements read
+ * before). Returns 0, or -1 when the reply is not an array. */
+static int window_read(redisstore_t *s, rw_batch_t *b, rw_wstate_t *ws, const redisReply *r,
+                       size_t skip, bool tail) {
     if (r->type != REDIS_REPLY_ARRAY)
         return -1;
     char topic[256];
-    size_t n = went_collect(s, r, ws->loaded_from_ms);
+    size_t n = went_collect(s, r, skip, ws->loaded_from_ms);
     for (size_t e = 0; e < n; e++) {
         const went_t *w = &s->wents[e];
         int32_t part;
@@ -841,9 +862,57 @@ static int window_read(redisstore_t *s, rw_batch_t *b, rw_wstate_t *ws, const re
          * message again adds it. */
         if (b->srcs[src].fence_known && offset > b->srcs[src].fence)
             continue;
+        if (tail && window_holds(ws, w->ts_ms, src, offset, value))
+            continue;
         rw_window_add(b, ws, w->ts_ms, src, offset, value, false);
     }
     return 0;
+}
+
+/* Forgets where ws's list was read to: the next read takes it whole. */
+static void list_forget(rw_wstate_t *ws) {
+    free(ws->list_guard);
+    ws->list_guard = NULL;
+    ws->list_read = 0;
+}
+
+/* Notes where a read of a window read every batch left its list: the
+ * elements of r (an array reply) are those from index base on, to its end. */
+static void list_note(rw_wstate_t *ws, const redisReply *r, size_t base) {
+    if (!ws->shared)
+        return;
+    const redisReply *last = r->elements ? r->element[r->elements - 1] : NULL;
+    const redisReply *first = base == 0 && last ? r->element[0] : NULL;
+    if (!last || last->type != REDIS_REPLY_STRING || (first && first->type != REDIS_REPLY_STRING) ||
+        (!first && !ws->list_guard)) {
+        list_forget(ws); /* empty, or not elements */
+        return;
+    }
+    if (first) {
+        ws->list_guard = rw_realloc(ws->list_guard, first->len + last->len + 1);
+        memcpy(ws->list_guard, first->str, first->len);
+        ws->list_first = first->len;
+    } else {
+        ws->list_guard = rw_realloc(ws->list_guard, ws->list_first + last->len + 1);
+    }
+    memcpy(ws->list_guard + ws->list_first, last->str, last->len);
+    ws->list_guard_len = ws->list_first + last->len;
+    ws->list_read = base + r->elements;
+}
+
+/* Whether a string reply is the text (len bytes). */
+static bool reply_is(const redisReply *r, const char *text, size_t len) {
+    return r->type == REDIS_REPLY_STRING && r->len == len && memcmp(r->str, text, len) == 0;
+}
+
+/* Whether the replies of a tail read (window_tail_send) show the list as
+ * ws's last read left it, and what follows: its head the first element read
+ * then, and the first element of tail the last read then. */
+static bool list_kept(const rw_wstate_t *ws, const redisReply *head, const redisReply *tail) {
+    return reply_is(head, ws->list_guard, ws->list_first) && tail->type == REDIS_REPLY_ARRAY &&
+           tail->elements >= 1 &&
+           reply_is(tail->element[0], ws->list_guard + ws->list_first,
+                    ws->list_guard_len - ws->list_first);
 }
 
 /* Reads the replies of n commands sent; the first error goes to err.
@@ -963,6 +1032,7 @@ static int state_write(redisstore_t *s, rw_batch_t *b, const rw_memstore_counter
     for (size_t i = 0; i < b->wtab_size; i++)
         for (rw_wstate_t *ws = b->wtab[i]; ws; ws = ws->next) {
             size_t n = 0;
+            list_forget(ws); /* written anew: the next read takes it whole */
             args_reset(s);
             arg_add(s, "RPUSH", 5);
             arg_window(s, ws);
@@ -1203,9 +1273,79 @@ static int cools_read(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err) 
  * written past it since. */
 static bool fence_wanted(const rw_src_t *src) { return !src->fence_known && src->max_offset >= 0; }
 
+/* Whether a window read every batch may read only what its list gained: it
+ * holds every entry the batch needs, and none of the batch's partitions past
+ * that partition's fence (which a whole read would leave out: the entry of a
+ * message not stored, which evaluating the message adds again). */
+static bool window_tail_ok(const rw_batch_t *b, const rw_wstate_t *ws) {
+    if (!ws->shared || !ws->loaded || !ws->list_read || ws->load_min_ms <= ws->loaded_from_ms)
+        return false;
+    for (size_t k = 0; k < ws->n_srcs; k++) {
+        const rw_src_t *src = &b->srcs[ws->srcs[k].src];
+        if (src->max_offset >= 0 && (!src->fence_known || ws->srcs[k].max_offset > src->fence))
+            return false;
+    }
+    return true;
+}
+
+/* Queues a tail read of ws's list: its head, and what follows the last
+ * element read, from that element on. Elements are only appended, and
+ * trimmed from the head (trim_script, which drops none after one later than
+ * its cut), so a head still the element it was has lost nothing before it,
+ * and the last element read is still at its place; a list trimmed, expired,
+ * deleted or written anew (a loss of Redis) shows another head, or another
+ * element there (list_kept). */
+static void window_tail_send(redisstore_t *s, const rw_wstate_t *ws) {
+    args_reset(s);
+    arg_add(s, "LINDEX", 6);
+    arg_window(s, ws);
+    arg_add(s, "0", 1);
+    args_send(s, 1, 0);
+    args_reset(s);
+    arg_add(s, "LRANGE", 6);
+    arg_window(s, ws);
+    arg_i64(s, (int64_t)ws->list_read - 1);
+    arg_add(s, "-1", 2);
+    args_send(s, 1, 0);
+}
+
+/* Queues a read of ws's whole list, forgetting what ws holds (and what it
+ * was reading). */
+static void window_all_send(redisstore_t *s, rw_batch_t *b, rw_wstate_t *ws) {
+    rw_window_clear(b, ws);
+    /* One window more than the batch needs: later batches' late events. */
+    ws->loaded_from_ms = ws->load_min_ms - ws->window_ms;
+    args_reset(s);
+    arg_add(s, "LRANGE", 6);
+    arg_window(s, ws);
+    arg_add(s, "0", 1);
+    arg_add(s, "-1", 2);
+    args_send(s, 1, 0);
+}
+
+/* Queues one window's read: what its list gained since the last read when
+ * that is enough (window_tail_ok), else the whole list; and once its expiry. */
+static void window_send(redisstore_t *s, rw_batch_t *b, rw_wstate_t *ws) {
+    /* Its expiry and size once: a window read every batch keeps them. */
+    uint8_t meta = ws->stored_ttl_at ? 0 : RW_READ_META;
+    if (window_tail_ok(b, ws)) {
+        ws->reading = RW_READ_TAIL | meta;
+        window_tail_send(s, ws);
+    } else {
+        /* The whole list: its length is the size the store holds. */
+        window_all_send(s, b, ws);
+        ws->reading = RW_READ_ENTRIES | meta;
+    }
+    if (meta) {
+        args_reset(s);
+        arg_add(s, "PTTL", 4);
+        arg_window(s, ws);
+        args_send(s, 1, 0);
+    }
+}
+
 /* Queues the reads of the fences this engine does not know yet
- * (fence_wanted) and of the windows it does not hold: a window's list, and
- * once its expiry. */
+ * (fence_wanted) and of the windows it does not hold. */
 static void windows_send(redisstore_t *s, rw_batch_t *b) {
     for (size_t i = 0; i < b->n_srcs; i++) {
         if (!fence_wanted(&b->srcs[i]))
@@ -1215,29 +1355,9 @@ static void windows_send(redisstore_t *s, rw_batch_t *b) {
         fence_key(s, &b->srcs[i]);
         args_send(s, 1, 0);
     }
-    for (size_t i = 0; i < b->n_touched; i++) {
-        rw_wstate_t *ws = b->touched[i];
-        if (!window_needs_read(ws))
-            continue;
-        rw_window_clear(b, ws);
-        /* Its expiry and size once: a window read every batch keeps them. */
-        ws->reading = RW_READ_ENTRIES | (ws->stored_ttl_at ? 0 : RW_READ_META);
-        /* One window more than the batch needs: later batches' late events. */
-        ws->loaded_from_ms = ws->load_min_ms - ws->window_ms;
-        /* The whole list: its length is the size the store holds. */
-        args_reset(s);
-        arg_add(s, "LRANGE", 6);
-        arg_window(s, ws);
-        arg_add(s, "0", 1);
-        arg_add(s, "-1", 2);
-        args_send(s, 1, 0);
-        if (ws->reading & RW_READ_META) {
-            args_reset(s);
-            arg_add(s, "PTTL", 4);
-            arg_window(s, ws);
-            args_send(s, 1, 0);
-        }
-    }
+    for (size_t i = 0; i < b->n_touched; i++)
+        if (window_needs_read(b->touched[i]))
+            window_send(s, b, b->touched[i]);
 }
 
 /* Reads the replies of the fences windows_send() asked for. Returns 0, or
@@ -1272,6 +1392,46 @@ static void window_meta(rw_wstate_t *ws, const redisReply *pttl, int64_t now) {
                             : 0;
 }
 
+/* Takes what a window's read brought, r's elements from skip on (tail: the
+ * list's elements after those read before), the list being len long. */
+static void window_took(redisstore_t *s, rw_batch_t *b, rw_wstate_t *ws, const redisReply *r,
+                        size_t skip, bool tail, size_t len) {
+    window_read(s, b, ws, r, skip, tail);
+    list_note(ws, r, len - r->elements);
+    /* Every read tells what the list holds that no event needs: a window
+     * read every batch is trimmed like one held (the read is the list). */
+    ws->stale = len > ws->n ? len - ws->n : 0;
+}
+
+/* Takes the reply of a read of a window's whole list; one that is not a
+ * list sets *rc (err filled). */
+static void window_took_all(redisstore_t *s, rw_batch_t *b, rw_wstate_t *ws, const redisReply *r,
+                            int *rc, rw_error_t *err) {
+    ws->reading = 0;
+    /* Held once its reply is taken and read: a failed read leaves it to read again. */
+    ws->loaded = r->type == REDIS_REPLY_ARRAY;
+    if (ws->loaded) {
+        window_took(s, b, ws, r, 0, false, r->elements);
+        return;
+    }
+    *rc = rw_error_fail(err, RW_ERR_REDIS, "redis: window read: %s",
+                        r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    ws->stale = 0;
+}
+
+/* Takes the replies of a tail read (window_tail_send): what the list gained,
+ * or, when it is not as the last read left it (or a reply is not what was
+ * asked for), marks the window to be read whole (windows_again). */
+static void window_took_tail(redisstore_t *s, rw_batch_t *b, rw_wstate_t *ws,
+                             const redisReply *head, const redisReply *tail) {
+    if (!list_kept(ws, head, tail)) {
+        ws->reading = RW_READ_REDO;
+        return;
+    }
+    ws->reading = 0;
+    window_took(s, b, ws, tail, 1, true, ws->list_read - 1 + tail->elements);
+}
+
 /* Reads the replies of the windows windows_send() asked for. Returns 0, or
  * RW_ERR_REDIS when one is missing; a reply that is not a list sets *rc (err
  * filled). */
@@ -1282,20 +1442,19 @@ static int windows_recv(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err
         uint8_t asked = ws->reading;
         if (!asked)
             continue;
-        redisReply *r = reply_get(s, err);
-        if (!r)
+        redisReply *r = reply_get(s, err), *tail = NULL;
+        if (!r || ((asked & RW_READ_TAIL) && !(tail = reply_get(s, err)))) {
+            if (r)
+                freeReplyObject(r);
             return RW_ERR_REDIS;
-        ws->reading = 0;
-        /* Held once its reply is taken and read: a failed read leaves it to read again. */
-        ws->loaded = window_read(s, b, ws, r) == 0;
-        if (!ws->loaded)
-            *rc = rw_error_fail(err, RW_ERR_REDIS, "redis: window read: %s",
-                                r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-        size_t held = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
+        }
+        if (tail) {
+            window_took_tail(s, b, ws, r, tail);
+            freeReplyObject(tail);
+        } else {
+            window_took_all(s, b, ws, r, rc, err);
+        }
         freeReplyObject(r);
-        /* Every read tells what the list holds that no event needs: a window
-         * read every batch is trimmed like one held (the read is the list). */
-        ws->stale = held > ws->n ? held - ws->n : 0;
         if (!(asked & RW_READ_META))
             continue;
         redisReply *pttl = reply_get(s, err);
@@ -1303,6 +1462,34 @@ static int windows_recv(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err
             return RW_ERR_REDIS;
         window_meta(ws, pttl, now);
         freeReplyObject(pttl);
+    }
+    return 0;
+}
+
+/* Reads whole the windows whose tail read found their list changed (another
+ * engine's trim, an expiry, a loss): one more exchange, in the batches that
+ * meet one. Returns 0, or RW_ERR_REDIS (*rc: a reply that is not a list). */
+static int windows_again(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err) {
+    size_t n = 0;
+    for (size_t i = 0; i < b->n_touched; i++)
+        if (b->touched[i]->reading & RW_READ_REDO) {
+            window_all_send(s, b, b->touched[i]);
+            b->touched[i]->reading = RW_READ_REDO; /* cleared by window_all_send */
+            n++;
+        }
+    if (!n)
+        return 0;
+    if (rs_exec(s, "read", err) != 0)
+        return RW_ERR_REDIS;
+    for (size_t i = 0; i < b->n_touched; i++) {
+        rw_wstate_t *ws = b->touched[i];
+        if (!(ws->reading & RW_READ_REDO))
+            continue;
+        redisReply *r = reply_get(s, err);
+        if (!r)
+            return RW_ERR_REDIS;
+        window_took_all(s, b, ws, r, rc, err);
+        freeReplyObject(r);
     }
     return 0;
 }
@@ -1322,6 +1509,8 @@ static int load_rest(redisstore_t *s, rw_batch_t *b, rw_error_t *err) {
         return RW_ERR_REDIS;
     if (lookups_read(s->rc, b) != 0)
         return rw_error_fail(err, RW_ERR_REDIS, "redis: watchlist read failed");
+    if (windows_again(s, b, &rc, err) != 0)
+        return RW_ERR_REDIS;
     return rc;
 }
 
@@ -1474,9 +1663,12 @@ static void window_write(redisstore_t *s, const rw_batch_t *b, rw_wstate_t *ws, 
     arg_i64(s, window_ttl_ms(ws));
     args_send(s, 1, RW_RC_WRITE);
     s->n_win_cmds++;
-    /* Set as if written; a failed write forgets the window, and these with it. */
-    if (trim)
+    /* Set as if written; a failed write forgets the window, and these with it.
+     * A trim moves the list's head: the next read takes it whole. */
+    if (trim) {
         ws->stale = 0;
+        list_forget(ws);
+    }
     ws->stored_ttl_at = now;
 }
 

@@ -6,7 +6,9 @@
  * engine that wrote it did. Also with times before 2001 (fewer digits), and
  * with messages keyed apart from the window (a window read every batch is
  * trimmed as well). Two engines that feed one such window each see the
- * other's entries. Each tcase starts its own redis-server. */
+ * other's entries, also when its list changes behind one of them (copies
+ * appended, trimmed, deleted) while it reads only what the list gained. Each
+ * tcase starts its own redis-server. */
 #include "harness.h"
 #include "proc.h"
 #include "ruleset.h"
@@ -160,22 +162,39 @@ static double side_batch(engine_side_t *e, const rw_ruleset_t *rs, int from, int
     return last_measure(e->b);
 }
 
-START_TEST(test_shared_window_two_engines) {
+/* A redis-server and two engines (partitions 0 and 1) with the rules;
+ * returns the rules. */
+static rw_ruleset_t *shared_rules;
+static const rw_ruleset_t *sides_start(rw_redis_server_t *srv, engine_side_t side[2]) {
     day = "2026-11-27";
-    rw_redis_server_t srv;
     rw_error_t err;
     rw_error_clear(&err);
-    ck_assert_msg(rw_proc_redis_start(&srv, NULL, 10000, &err) == 0, "%s", err.text);
+    ck_assert_msg(rw_proc_redis_start(srv, NULL, 10000, &err) == 0, "%s", err.text);
     rw_errors_t errs;
     rw_errors_init(&errs);
-    rw_ruleset_t *rs = rw_ruleset_load(rules_text, strlen(rules_text), "t", &errs);
-    ck_assert_msg(rs, "%s", errs.n ? errs.items[0].text : "?");
+    shared_rules = rw_ruleset_load(rules_text, strlen(rules_text), "t", &errs);
+    ck_assert_msg(shared_rules, "%s", errs.n ? errs.items[0].text : "?");
     rw_errors_fini(&errs);
-    rw_redis_opts_t o = {"127.0.0.1", srv.port, NULL, NULL, 0, "rw:", "t", 5000};
-    engine_side_t side[2];
+    rw_redis_opts_t o = {"127.0.0.1", srv->port, NULL, NULL, 0, "rw:", "t", 5000};
     for (int k = 0; k < 2; k++)
         side[k] =
             (engine_side_t){rw_redisstore_new(&o), rw_batch_new(1048576, RW_STATE_CACHED), k, 0};
+    return shared_rules;
+}
+
+static void sides_stop(rw_redis_server_t *srv, engine_side_t side[2]) {
+    for (int k = 0; k < 2; k++) {
+        rw_batch_destroy(side[k].b);
+        side[k].st->destroy(side[k].st);
+    }
+    rw_ruleset_destroy(shared_rules);
+    rw_proc_redis_stop(srv);
+}
+
+START_TEST(test_shared_window_two_engines) {
+    rw_redis_server_t srv;
+    engine_side_t side[2];
+    const rw_ruleset_t *rs = sides_start(&srv, side);
     /* Events a minute apart: the window holds the last 10. */
     int done = 0;
     for (int round = 0; round < 12; round++) {
@@ -185,12 +204,100 @@ START_TEST(test_shared_window_two_engines) {
         done += n;
         ck_assert_msg(seen == (done < 10 ? done : 10), "round %d: %g after %d", round, seen, done);
     }
-    for (int k = 0; k < 2; k++) {
-        rw_batch_destroy(side[k].b);
-        side[k].st->destroy(side[k].st);
+    sides_stop(&srv, side);
+}
+END_TEST
+
+/* The window's list's key (there is one). */
+static void list_key(redisContext *rc, char *key, size_t len) {
+    redisReply *keys = redisCommand(rc, "KEYS rw:wl:c10m*");
+    ck_assert_uint_eq(keys->elements, 1);
+    snprintf(key, len, "%s", keys->element[0]->str);
+    freeReplyObject(keys);
+}
+
+/* Runs one command given as text on the window's list (%s: its key). */
+static void list_do(redisContext *rc, const char *fmt) {
+    char key[256], cmd[512];
+    list_key(rc, key, sizeof(key));
+    snprintf(cmd, sizeof(cmd), fmt, key);
+    redisReply *r = redisCommand(rc, cmd);
+    ck_assert_msg(r && r->type != REDIS_REPLY_ERROR, "%s: %s", cmd, r ? r->str : "no reply");
+    freeReplyObject(r);
+}
+
+/* Appends again the list's last n elements, as a batch written again does. */
+static void list_copy_tail(redisContext *rc, int n) {
+    char key[256];
+    list_key(rc, key, sizeof(key));
+    redisReply *v = redisCommand(rc, "LRANGE %s %d -1", key, -n);
+    ck_assert_uint_eq(v->elements, (size_t)n);
+    for (size_t e = 0; e < v->elements; e++)
+        freeReplyObject(
+            redisCommand(rc, "RPUSH %s %b", key, v->element[e]->str, (size_t)v->element[e]->len));
+    freeReplyObject(v);
+}
+
+/* Appends again the list's element at index at; returns the list's length. */
+static long list_copy_at(redisContext *rc, long at) {
+    char key[256];
+    list_key(rc, key, sizeof(key));
+    redisReply *v = redisCommand(rc, "LINDEX %s %ld", key, at);
+    ck_assert_int_eq(v->type, REDIS_REPLY_STRING);
+    redisReply *n = redisCommand(rc, "RPUSH %s %b", key, v->str, (size_t)v->len);
+    ck_assert_int_eq(n->type, REDIS_REPLY_INTEGER);
+    long len = (long)n->integer;
+    freeReplyObject(n);
+    freeReplyObject(v);
+    return len;
+}
+
+/* Engine A reads the window every batch, only what its list gained once it
+ * has read it; between two of its batches the list changes behind it (_i):
+ * 0 its last elements appended again (a batch written again: counted once);
+ * 1 its 6 oldest elements trimmed (another engine's trim shifts the list);
+ * 2 the list deleted (expiry, a loss: A reads what is left, as a whole);
+ * 3 its 4 oldest trimmed, then 4 elements appended (the same length);
+ * 4 B's 2 entries, then a copy of the last element A read, then as many of
+ * the oldest trimmed as put that copy where the element was.
+ * Engine B writes meanwhile. What A measures is what a whole read shows. */
+START_TEST(test_shared_window_changed_behind) {
+    rw_redis_server_t srv;
+    engine_side_t side[2];
+    const rw_ruleset_t *rs = sides_start(&srv, side);
+    redisContext *rc = h_redis(srv.port);
+    int done = 0; /* events a minute apart: the window holds the last 10 */
+    for (int round = 0; round < 10; round++, done += 2) {
+        double seen = side_batch(&side[round % 2], rs, done, 2);
+        ck_assert_msg(seen == (done + 2 < 10 ? done + 2 : 10), "round %d: %g", round, seen);
     }
-    rw_ruleset_destroy(rs);
-    rw_proc_redis_stop(&srv);
+    /* A reads only what follows what it read. */
+    ck_assert_uint_gt(side[0].b->touched[0]->list_read, 0);
+    int added = 2, expect = 10;
+    if (_i == 0) {
+        list_copy_tail(rc, 4);
+    } else if (_i == 1) {
+        list_do(rc, "LTRIM %s 6 -1");
+    } else if (_i == 2) {
+        list_do(rc, "DEL %s");
+        expect = 2 + 1; /* B's new entries and A's own */
+    } else if (_i == 3) {
+        list_do(rc, "LTRIM %s 4 -1");
+        added = 4;
+    }
+    size_t read = side[0].b->touched[0]->list_read;
+    ck_assert(side_batch(&side[1], rs, done, added) == (_i == 2 ? 2 : 10));
+    done += added;
+    if (_i == 4) {
+        char trim[64];
+        snprintf(trim, sizeof(trim), "LTRIM %%s %ld -1",
+                 list_copy_at(rc, (long)read - 1) - (long)read);
+        list_do(rc, trim);
+    }
+    double seen = side_batch(&side[0], rs, done, 1);
+    ck_assert_msg(seen == expect, "after the change: %g, not %d", seen, expect);
+    redisFree(rc);
+    sides_stop(&srv, side);
 }
 END_TEST
 
@@ -203,6 +310,7 @@ static Suite *store_windows_suite(void) {
     tc = tcase_create("shared");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_shared_window_two_engines);
+    tcase_add_loop_test(tc, test_shared_window_changed_behind, 0, 5);
     suite_add_tcase(s, tc);
     return s;
 }
