@@ -101,8 +101,8 @@ static void window_empty(rw_wstate_t *ws) {
     ws->max_ts_ms = INT64_MIN;
     ws->loaded = false;
     ws->reading = 0;
-    free(ws->list_guard);
-    ws->list_guard = NULL;
+    free(ws->list_last);
+    ws->list_last = NULL;
     ws->list_read = 0;
     if (ws->prefix)
         ws->prefix[0] = 0;

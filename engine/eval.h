@@ -115,11 +115,9 @@ typedef struct rw_wstate {
     uint64_t used;         /* the batch that last touched it (eviction) */
     /* The Redis store's place in the window's list (a window read every
      * batch): how many of its elements were read (0: read it whole next),
-     * and the first and last of them, which tell that none went since:
-     * list_guard holds the first's list_first bytes, then the last's (owned;
-     * list_guard_len bytes in all). */
-    char *list_guard;
-    size_t list_read, list_first, list_guard_len;
+     * and the last of them (list_last_len bytes; owned). */
+    char *list_last;
+    size_t list_read, list_last_len;
     /* Last, beside id's bytes: what a lookup reads, in one or two adjacent cache lines. */
     uint32_t rule;
     uint32_t key_len; /* the KEY part of id, which starts at id + key_off */

@@ -200,26 +200,35 @@ static const char apply_script[] =
  * its leading elements ("TIME|member") whose time is at or before the cut
  * and stops at the first that is not: an entry appended out of time order
  * waits until it reaches the head. Times of 13 digits are compared as text,
- * which costs Redis half what parsing each one does. Returns the number
- * dropped. */
+ * which costs Redis half what parsing each one does. When it dropped any, it
+ * appends a mark, "#" and the server's time (unique: readers skip it, and
+ * the next trim drops it once it leads): a reader that reads a list from
+ * the last element it read on finds it there, and knows that the list
+ * shifted (list_kept). Returns the number dropped. */
 static const char trim_script[] = "local cut, ck = tonumber(ARGV[1]), ARGV[2]\n"
                                   "local n = 0\n"
                                   "while true do\n"
                                   "  local es = redis.call('LRANGE', KEYS[1], n, n + 63)\n"
                                   "  local k = 0\n"
                                   "  for _, e in ipairs(es) do\n"
-                                  "    if ck ~= '' then\n"
-                                  "      if e >= ck then break end\n"
-                                  "    else\n"
-                                  "      local t = tonumber(string.match(e, '^(%-?%d+)|'))\n"
-                                  "      if not t or t > cut then break end\n"
+                                  "    if string.byte(e) ~= 35 then\n"
+                                  "      if ck ~= '' then\n"
+                                  "        if e >= ck then break end\n"
+                                  "      else\n"
+                                  "        local t = tonumber(string.match(e, '^(%-?%d+)|'))\n"
+                                  "        if not t or t > cut then break end\n"
+                                  "      end\n"
                                   "    end\n"
                                   "    k = k + 1\n"
                                   "  end\n"
                                   "  n = n + k\n"
                                   "  if k < 64 then break end\n"
                                   "end\n"
-                                  "if n > 0 then redis.call('LTRIM', KEYS[1], n, -1) end\n"
+                                  "if n > 0 then\n"
+                                  "  redis.call('LTRIM', KEYS[1], n, -1)\n"
+                                  "  local t = redis.call('TIME')\n"
+                                  "  redis.call('RPUSHX', KEYS[1], '#' .. t[1] .. '.' .. t[2])\n"
+                                  "end\n"
                                   "return n\n";
 
 /* A trim sent with the write in flight: its command's place among the
@@ -871,8 +880,8 @@ static int window_read(redisstore_t *s, rw_batch_t *b, rw_wstate_t *ws, const re
 
 /* Forgets where ws's list was read to: the next read takes it whole. */
 static void list_forget(rw_wstate_t *ws) {
-    free(ws->list_guard);
-    ws->list_guard = NULL;
+    free(ws->list_last);
+    ws->list_last = NULL;
     ws->list_read = 0;
 }
 
@@ -882,37 +891,30 @@ static void list_note(rw_wstate_t *ws, const redisReply *r, size_t base) {
     if (!ws->shared)
         return;
     const redisReply *last = r->elements ? r->element[r->elements - 1] : NULL;
-    const redisReply *first = base == 0 && last ? r->element[0] : NULL;
-    if (!last || last->type != REDIS_REPLY_STRING || (first && first->type != REDIS_REPLY_STRING) ||
-        (!first && !ws->list_guard)) {
+    if (!last || last->type != REDIS_REPLY_STRING) {
         list_forget(ws); /* empty, or not elements */
         return;
     }
-    if (first) {
-        ws->list_guard = rw_realloc(ws->list_guard, first->len + last->len + 1);
-        memcpy(ws->list_guard, first->str, first->len);
-        ws->list_first = first->len;
-    } else {
-        ws->list_guard = rw_realloc(ws->list_guard, ws->list_first + last->len + 1);
-    }
-    memcpy(ws->list_guard + ws->list_first, last->str, last->len);
-    ws->list_guard_len = ws->list_first + last->len;
+    ws->list_last = rw_realloc(ws->list_last, last->len + 1);
+    memcpy(ws->list_last, last->str, last->len);
+    ws->list_last_len = last->len;
     ws->list_read = base + r->elements;
 }
 
-/* Whether a string reply is the text (len bytes). */
-static bool reply_is(const redisReply *r, const char *text, size_t len) {
-    return r->type == REDIS_REPLY_STRING && r->len == len && memcmp(r->str, text, len) == 0;
-}
-
-/* Whether the replies of a tail read (window_tail_send) show the list as
- * ws's last read left it, and what follows: its head the first element read
- * then, and the first element of tail the last read then. */
-static bool list_kept(const rw_wstate_t *ws, const redisReply *head, const redisReply *tail) {
-    return reply_is(head, ws->list_guard, ws->list_first) && tail->type == REDIS_REPLY_ARRAY &&
-           tail->elements >= 1 &&
-           reply_is(tail->element[0], ws->list_guard + ws->list_first,
-                    ws->list_guard_len - ws->list_first);
+/* Whether the reply of a tail read (window_tail_send) shows the list as ws's
+ * last read left it, and what follows: the last element read then at its
+ * place, and no trim's mark after it (trim_script). */
+static bool list_kept(const rw_wstate_t *ws, const redisReply *tail) {
+    if (tail->type != REDIS_REPLY_ARRAY || tail->elements < 1)
+        return false;
+    const redisReply *at = tail->element[0];
+    if (at->type != REDIS_REPLY_STRING || at->len != ws->list_last_len ||
+        memcmp(at->str, ws->list_last, at->len) != 0)
+        return false;
+    for (size_t e = 1; e < tail->elements; e++)
+        if (tail->element[e]->type != REDIS_REPLY_STRING || tail->element[e]->str[0] == '#')
+            return false;
+    return true;
 }
 
 /* Reads the replies of n commands sent; the first error goes to err.
@@ -1288,19 +1290,14 @@ static bool window_tail_ok(const rw_batch_t *b, const rw_wstate_t *ws) {
     return true;
 }
 
-/* Queues a tail read of ws's list: its head, and what follows the last
- * element read, from that element on. Elements are only appended, and
- * trimmed from the head (trim_script, which drops none after one later than
- * its cut), so a head still the element it was has lost nothing before it,
- * and the last element read is still at its place; a list trimmed, expired,
- * deleted or written anew (a loss of Redis) shows another head, or another
- * element there (list_kept). */
+/* Queues a tail read of ws's list: its elements from the last one read on.
+ * Elements are only appended, and trimmed from the head by trim_script,
+ * which appends a mark when it drops any: while the last element read is at
+ * its place and no mark follows it, what follows it is what the list gained
+ * since. A list trimmed since holds a mark past that place, or is shorter;
+ * one expired, deleted or written anew (a loss of Redis) holds another
+ * element there, or is shorter (list_kept). */
 static void window_tail_send(redisstore_t *s, const rw_wstate_t *ws) {
-    args_reset(s);
-    arg_add(s, "LINDEX", 6);
-    arg_window(s, ws);
-    arg_add(s, "0", 1);
-    args_send(s, 1, 0);
     args_reset(s);
     arg_add(s, "LRANGE", 6);
     arg_window(s, ws);
@@ -1419,12 +1416,12 @@ static void window_took_all(redisstore_t *s, rw_batch_t *b, rw_wstate_t *ws, con
     ws->stale = 0;
 }
 
-/* Takes the replies of a tail read (window_tail_send): what the list gained,
- * or, when it is not as the last read left it (or a reply is not what was
- * asked for), marks the window to be read whole (windows_again). */
+/* Takes the reply of a tail read (window_tail_send): what the list gained,
+ * or, when it is not as the last read left it (or the reply is not a list),
+ * marks the window to be read whole (windows_again). */
 static void window_took_tail(redisstore_t *s, rw_batch_t *b, rw_wstate_t *ws,
-                             const redisReply *head, const redisReply *tail) {
-    if (!list_kept(ws, head, tail)) {
+                             const redisReply *tail) {
+    if (!list_kept(ws, tail)) {
         ws->reading = RW_READ_REDO;
         return;
     }
@@ -1442,18 +1439,13 @@ static int windows_recv(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err
         uint8_t asked = ws->reading;
         if (!asked)
             continue;
-        redisReply *r = reply_get(s, err), *tail = NULL;
-        if (!r || ((asked & RW_READ_TAIL) && !(tail = reply_get(s, err)))) {
-            if (r)
-                freeReplyObject(r);
+        redisReply *r = reply_get(s, err);
+        if (!r)
             return RW_ERR_REDIS;
-        }
-        if (tail) {
-            window_took_tail(s, b, ws, r, tail);
-            freeReplyObject(tail);
-        } else {
+        if (asked & RW_READ_TAIL)
+            window_took_tail(s, b, ws, r);
+        else
             window_took_all(s, b, ws, r, rc, err);
-        }
         freeReplyObject(r);
         if (!(asked & RW_READ_META))
             continue;

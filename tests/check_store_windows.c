@@ -54,18 +54,21 @@ static double last_measure(const rw_batch_t *b) {
     return b->hits[it->hit_off].measure;
 }
 
-/* The window's list, and the times of its elements in list order. */
+/* The window's list, and the times of its elements in list order (of
+ * entries: a trim's mark, "#" and a time, is none). */
 static size_t list_times(redisContext *rc, int64_t *ts, size_t cap) {
     redisReply *keys = redisCommand(rc, "KEYS rw:wl:c10m*");
     ck_assert_uint_eq(keys->elements, 1);
     redisReply *v = redisCommand(rc, "LRANGE %s 0 -1", keys->element[0]->str);
     ck_assert_int_eq(v->type, REDIS_REPLY_ARRAY);
     ck_assert_uint_le(v->elements, cap);
+    size_t n = 0;
     for (size_t e = 0; e < v->elements; e++) {
+        if (v->element[e]->str[0] == '#')
+            continue;
         ck_assert_msg(strchr(v->element[e]->str, '|'), "%s", v->element[e]->str);
-        ts[e] = strtoll(v->element[e]->str, NULL, 10);
+        ts[n++] = strtoll(v->element[e]->str, NULL, 10);
     }
-    size_t n = v->elements;
     freeReplyObject(v);
     freeReplyObject(keys);
     return n;
@@ -138,9 +141,9 @@ START_TEST(test_windows_trimmed_from_the_head) {
 END_TEST
 
 /* Two engines, each with its partition, feed one window keyed apart from
- * their messages (each reads it every batch): after each batch, the count the
- * batch's last event measured is every event so far, whichever engine took
- * it. */
+ * their messages (each reads it every batch, and trims it): after each batch,
+ * the count the batch's last event measured is every event of the window so
+ * far, whichever engine took it. */
 typedef struct engine_side {
     rw_store_t *st;
     rw_batch_t *b;
@@ -197,13 +200,18 @@ START_TEST(test_shared_window_two_engines) {
     const rw_ruleset_t *rs = sides_start(&srv, side);
     /* Events a minute apart: the window holds the last 10. */
     int done = 0;
-    for (int round = 0; round < 12; round++) {
+    for (int round = 0; round < 100; round++) {
         engine_side_t *e = &side[round % 2];
         int n = 1 + round % 3;
         double seen = side_batch(e, rs, done, n);
         done += n;
         ck_assert_msg(seen == (done < 10 ? done : 10), "round %d: %g after %d", round, seen, done);
     }
+    /* Each trimmed it meanwhile, under the other's reads. */
+    redisContext *rc = h_redis(srv.port);
+    int64_t ts[N_EVENTS * 2];
+    ck_assert_uint_lt(list_times(rc, ts, N_EVENTS * 2), (size_t)done / 2);
+    redisFree(rc);
     sides_stop(&srv, side);
 }
 END_TEST
@@ -259,7 +267,8 @@ static long list_copy_at(redisContext *rc, long at) {
  * 2 the list deleted (expiry, a loss: A reads what is left, as a whole);
  * 3 its 4 oldest trimmed, then 4 elements appended (the same length);
  * 4 B's 2 entries, then a copy of the last element A read, then as many of
- * the oldest trimmed as put that copy where the element was.
+ * the oldest trimmed as put that copy where the element was (and the trim's
+ * mark appended, as the trim script does).
  * Engine B writes meanwhile. What A measures is what a whole read shows. */
 START_TEST(test_shared_window_changed_behind) {
     rw_redis_server_t srv;
@@ -288,11 +297,12 @@ START_TEST(test_shared_window_changed_behind) {
     size_t read = side[0].b->touched[0]->list_read;
     ck_assert(side_batch(&side[1], rs, done, added) == (_i == 2 ? 2 : 10));
     done += added;
-    if (_i == 4) {
+    if (_i == 4) { /* as trim_script does it: the trim, then its mark */
         char trim[64];
         snprintf(trim, sizeof(trim), "LTRIM %%s %ld -1",
                  list_copy_at(rc, (long)read - 1) - (long)read);
         list_do(rc, trim);
+        list_do(rc, "RPUSH %s #1764201600.123456");
     }
     double seen = side_batch(&side[0], rs, done, 1);
     ck_assert_msg(seen == expect, "after the change: %g, not %d", seen, expect);
