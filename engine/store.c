@@ -202,22 +202,23 @@ static const char apply_script[] =
  * waits until it reaches the head. Times of 13 digits are compared as text,
  * which costs Redis half what parsing each one does. When it dropped any, it
  * appends a mark, "#" and the server's time (unique: readers skip it, and
- * the next trim drops it once it leads): a reader that reads a list from
- * the last element it read on finds it there, and knows that the list
- * shifted (list_kept). Returns the number dropped. */
+ * the next trim drops it once it leads, as text ordered before any time of 13
+ * digits): a reader that reads a list from the last element it read on finds
+ * it there, and knows that the list shifted (list_kept). Returns the number
+ * dropped. */
 static const char trim_script[] = "local cut, ck = tonumber(ARGV[1]), ARGV[2]\n"
                                   "local n = 0\n"
                                   "while true do\n"
                                   "  local es = redis.call('LRANGE', KEYS[1], n, n + 63)\n"
                                   "  local k = 0\n"
                                   "  for _, e in ipairs(es) do\n"
-                                  "    if string.byte(e) ~= 35 then\n"
-                                  "      if ck ~= '' then\n"
-                                  "        if e >= ck then break end\n"
-                                  "      else\n"
-                                  "        local t = tonumber(string.match(e, '^(%-?%d+)|'))\n"
-                                  "        if not t or t > cut then break end\n"
-                                  "      end\n"
+                                  "    if ck ~= '' then\n"
+                                  "      if e >= ck then break end\n"
+                                  "    else\n"
+                                  "      local t = tonumber(string.match(e, '^(%-?%d+)|'))\n"
+                                  "      if t then\n"
+                                  "        if t > cut then break end\n"
+                                  "      elseif string.byte(e) ~= 35 then break end\n"
                                   "    end\n"
                                   "    k = k + 1\n"
                                   "  end\n"
