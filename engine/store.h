@@ -10,7 +10,11 @@
  * trim script compares times as text): a read (LRANGE) keeps each message's
  * entry once and orders them by time, so an entry is a fact that appending
  * twice leaves as it was; a trim (a script on the window's key) drops the
- * leading elements at or before a time. What the apply script writes is not
+ * leading elements at or before a time, and appends a mark ("#TIME", no
+ * entry) when it dropped any. A window read every batch reads only what its
+ * list gained since its last read (from the last element read on, whole when
+ * a mark or another element there shows that the list shifted). What the
+ * apply script writes is not
  * such a fact, so it all shares one hash slot (the tag of
  * rw_store_tag_prefix) and stays atomic on a Redis Cluster too, while windows
  * spread over the cluster by rule and key. The memory store serves `replay`
