@@ -42,6 +42,7 @@ rw_batch_t *rw_batch_new(size_t max_event_bytes, int mode) {
     b->cooltab_size = 1024;
     b->cooltab = rw_calloc(b->cooltab_size, sizeof(rw_cool_t *));
     b->clock_ms = INT64_MIN;
+    b->next_due_ms = INT64_MAX;
     return b;
 }
 
@@ -878,30 +879,42 @@ void rw_window_trim(rw_batch_t *b, rw_wstate_t *ws) {
  * less those later in its own partition. In place when nothing later in its
  * partition is held (*lo_out: the run's first index); otherwise copied into
  * the batch's scratch view (*lo_out SIZE_MAX). */
-static const rw_window_entry_t *window_view(rw_batch_t *b, const rw_wstate_t *ws, int64_t ts_ms,
-                                            uint32_t src, int64_t offset, size_t *n_out,
-                                            size_t *lo_out) {
-    int64_t lo_ts = ts_ms - ws->window_ms;
-    size_t lo = 0, hi = ws->n;
-    while (lo < hi) { /* first entry after lo_ts */
-        size_t mid = lo + (hi - lo) / 2;
-        if (ws->ents[mid].ts_ms <= lo_ts)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    size_t first = lo;
-    hi = ws->n;
-    if (hi > lo && ws->ents[hi - 1].ts_ms <= ts_ms)
-        lo = hi;      /* the event is the newest, as it mostly is: its entry was just written */
-    while (lo < hi) { /* first entry after ts_ms */
+/* The first entry of ws in [lo, hi) later than ts_ms (hi when none). */
+static size_t entry_after(const rw_wstate_t *ws, size_t lo, size_t hi, int64_t ts_ms) {
+    while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (ws->ents[mid].ts_ms <= ts_ms)
             lo = mid + 1;
         else
             hi = mid;
     }
-    size_t end = lo;
+    return lo;
+}
+
+/* The first entry of ws later than lo_ts: where the last view's run started or a few
+ * entries on, as events mostly come in time order (no binary search over the window, whose
+ * probes are each a cache miss), else a binary search. Any index gives the same answer: it is
+ * taken only when every entry before it is not later than lo_ts. */
+static size_t window_first(rw_wstate_t *ws, int64_t lo_ts) {
+    size_t first = ws->view_lo;
+    if (first > ws->n || (first > 0 && ws->ents[first - 1].ts_ms > lo_ts))
+        first = entry_after(ws, 0, ws->n, lo_ts);
+    for (size_t k = 0; k < 4 && first < ws->n && ws->ents[first].ts_ms <= lo_ts; k++)
+        first++;
+    if (first < ws->n && ws->ents[first].ts_ms <= lo_ts)
+        first = entry_after(ws, first, ws->n, lo_ts);
+    ws->view_lo = first;
+    return first;
+}
+
+static const rw_window_entry_t *window_view(rw_batch_t *b, rw_wstate_t *ws, int64_t ts_ms,
+                                            uint32_t src, int64_t offset, size_t *n_out,
+                                            size_t *lo_out) {
+    size_t first = window_first(ws, ts_ms - ws->window_ms);
+    size_t lo = first, hi = ws->n;
+    if (hi > lo && ws->ents[hi - 1].ts_ms <= ts_ms)
+        lo = hi; /* the event is the newest, as it mostly is: its entry was just written */
+    size_t end = entry_after(ws, lo, hi, ts_ms);
     bool later = false;
     for (size_t k = 0; k < ws->n_srcs; k++)
         if (ws->srcs[k].src == src && ws->srcs[k].max_offset > offset)
@@ -1098,6 +1111,16 @@ static bool plan_window(rw_batch_t *b, rw_cand_t *c, const rw_item_t *it,
     return true;
 }
 
+/* The cool-down of c's rule on c's key, for item. */
+static rw_cool_t *cand_cool(rw_batch_t *b, rw_cand_t *c, const rw_item_t *it) {
+    const char *ck = c->key_off == SIZE_MAX ? "" : rw_batch_str(b, c->key_off);
+    c->cool = cool_get(b, c->rule, ck);
+    if (!msg_keyed_by(it, b->rs->rules[c->rule].key, ck))
+        c->cool->shared = true;
+    c->flags &= ~RW_CAND_COOL;
+    return c->cool;
+}
+
 /* Plans the measuring of item by rule r: its key, windows, lookup and cool-down, or a
  * skip when the event lacks a field one of them needs. */
 static void plan_measure(rw_batch_t *b, size_t item, uint32_t r, const rw_item_t *it,
@@ -1124,12 +1147,10 @@ static void plan_measure(rw_batch_t *b, size_t item, uint32_t r, const rw_item_t
         }
         c.lookup = lookup_get(b, rule->lookup_set, text);
     }
-    if (rule->cooldown_ms > 0) {
-        const char *ck = c.key_off == SIZE_MAX ? "" : rw_batch_str(b, c.key_off);
-        c.cool = cool_get(b, r, ck);
-        if (!msg_keyed_by(it, rule->key, ck))
-            c.cool->shared = true;
-    }
+    if (rule->cooldown_ms > 0 && b->cools_lazy)
+        c.flags |= RW_CAND_COOL; /* cand_cool(), when the rule reaches a level */
+    else if (rule->cooldown_ms > 0)
+        cand_cool(b, &c, it);
     cand_add(b, &c);
 }
 
@@ -1485,7 +1506,11 @@ static void eval_begin(rw_batch_t *b) {
     b->clock_ms = b->clock_start_ms;
     for (size_t i = 0; i < b->n_srcs; i++)
         b->pclocks[b->srcs[i].clock].ts = b->srcs[i].clock_start;
-    b->next_due_ms = cases_next_due(b);
+    /* In memory the due time kept from the last batch is never later than the earliest
+     * (a case closed since may have been that): no walk of every case each batch. A store
+     * may add cases of its own (RW_STATE_CACHED). */
+    if (b->mode != RW_STATE_MEMORY)
+        b->next_due_ms = cases_next_due(b);
 }
 
 /* Starts item's outcome (no level or hits; applied when a copy read again or at or below
@@ -1548,8 +1573,7 @@ static void hit_add(rw_batch_t *b, rw_item_t *it, const rw_cand_t *c, int level,
 
 /* Scores item by the rule of candidate c: its measure (a skip when there is none), its
  * level for the scorecards, and a hit unless below every threshold or cooling down. */
-static void cand_score(rw_batch_t *b, rw_item_t *it, const rw_cand_t *c, char date[16],
-                       char key[300]) {
+static void cand_score(rw_batch_t *b, rw_item_t *it, rw_cand_t *c, char date[16], char key[300]) {
     const rw_rule_t *rule = &b->rs->rules[c->rule];
     double measure;
     if (cand_measure(b, c, it, &measure) != RW_OK) {
@@ -1570,6 +1594,8 @@ static void cand_score(rw_batch_t *b, rw_item_t *it, const rw_cand_t *c, char da
     if (level == RW_LEVEL_NONE)
         return;
     int64_t held = 0;
+    if (c->flags & RW_CAND_COOL)
+        cand_cool(b, c, it);
     if (c->cool && cool_hold(b, c->cool, it, level, &held, date, key))
         return;
     hit_add(b, it, c, level, measure, held);
@@ -1577,8 +1603,7 @@ static void cand_score(rw_batch_t *b, rw_item_t *it, const rw_cand_t *c, char da
 
 /* Evaluates one candidate of item: a skip is counted, a case's event applied, a window
  * recorded into, and a measured rule scored. */
-static void cand_eval(rw_batch_t *b, rw_item_t *it, const rw_cand_t *c, char date[16],
-                      char key[300]) {
+static void cand_eval(rw_batch_t *b, rw_item_t *it, rw_cand_t *c, char date[16], char key[300]) {
     if (c->flags & RW_CAND_SKIP) {
         skip_count(b, it, c->rule, c->skip);
         return;

@@ -99,7 +99,8 @@ typedef struct rw_wstate {
     long double *prefix;     /* prefix[i]: sum of ents[0..i).num; n + 1 of them */
     long double sum;         /* prefix[n], kept here so that appending does not read it */
     size_t n, cap;
-    char *vals; /* the entries' values, NUL-terminated, one after another; owned */
+    size_t view_lo; /* where the last view's run started: the next one mostly starts there */
+    char *vals;     /* the entries' values, NUL-terminated, one after another; owned */
     size_t vals_len, vals_cap;
     size_t n_fresh;  /* entries not yet written to the store */
     size_t stale;    /* entries the store holds that no event needs any more */
@@ -175,6 +176,7 @@ typedef struct rw_lookup {
 #define RW_CAND_OPEN 4    /* opens a case */
 #define RW_CAND_CLOSE 8   /* closes a case */
 #define RW_CAND_SKIP 16   /* matched, but not scored: skip says why (an RW_SKIP_* of expr.h) */
+#define RW_CAND_COOL 32   /* its rule's cool-down, not looked up yet (rw_batch_t's cools_lazy) */
 
 /* A case of a rule that tracks cases (the deadline module): one correlated
  * value, opened by one event, waiting for its closing event. */
@@ -249,6 +251,10 @@ typedef struct rw_batch {
                                        (this batch's and those stored before it): a crash reads them
                                        again, so the store trims no window entry they need; 0: none */
     size_t n_entries;               /* window entries held, across windows */
+    /* A cool-down is looked up when its rule reaches a level on an event, not in the plan: for
+     * a batch in memory (RW_STATE_MEMORY) whose cool-downs nothing but its own evaluation reads
+     * (replay). */
+    bool cools_lazy;
 
     rw_item_t *items;
     size_t n_items, cap_items;
@@ -300,7 +306,8 @@ typedef struct rw_batch {
     rw_pclock_t *pclocks; /* every partition's clock, kept across batches */
     size_t n_pclocks;
     int64_t clock_ms;       /* event time: the highest ts seen, across batches */
-    int64_t next_due_ms;    /* the earliest due time of an open case known to the batch */
+    int64_t next_due_ms;    /* the earliest due time of an open case known to the batch; in
+                               memory (RW_STATE_MEMORY) at most that, kept across batches */
     int64_t clock_start_ms; /* the clock before this batch: evaluating again starts there */
     int64_t horizon_ms;     /* cases due up to here are needed: max(clock, batch's newest) */
 } rw_batch_t;
