@@ -41,6 +41,8 @@ rw_batch_t *rw_batch_new(size_t max_event_bytes, int mode) {
     b->kstab = rw_calloc(b->kstab_size, sizeof(rw_case_t *));
     b->cooltab_size = 1024;
     b->cooltab = rw_calloc(b->cooltab_size, sizeof(rw_cool_t *));
+    b->ktab_size = 1024;
+    b->ktab = rw_calloc(b->ktab_size, sizeof(rw_keyidx_t *));
     b->clock_ms = INT64_MIN;
     b->next_due_ms = INT64_MAX;
     return b;
@@ -120,6 +122,21 @@ static void window_free(rw_wstate_t *ws) {
     free(ws);
 }
 
+/* Drops every key index: they are made again as keys are looked up. */
+static void keys_drop(rw_batch_t *b) {
+    for (size_t i = 0; i < b->ktab_size; i++) {
+        rw_keyidx_t *k = b->ktab[i];
+        while (k) {
+            rw_keyidx_t *next = k->next;
+            free(k);
+            k = next;
+        }
+        b->ktab[i] = NULL;
+    }
+    b->n_keys = 0;
+    b->key_last = NULL;
+}
+
 static void windows_clear(rw_batch_t *b) {
     for (size_t i = 0; i < b->wtab_size; i++) {
         rw_wstate_t *ws = b->wtab[i];
@@ -132,6 +149,7 @@ static void windows_clear(rw_batch_t *b) {
     }
     b->n_windows = 0;
     b->n_entries = b->n_cools;
+    keys_drop(b);
 }
 
 static void cool_free(rw_cool_t *c) {
@@ -151,6 +169,7 @@ static void cools_clear(rw_batch_t *b) {
     }
     b->n_entries -= b->n_cools;
     b->n_cools = 0;
+    keys_drop(b);
 }
 
 static void cooltab_grow(rw_batch_t *b) {
@@ -181,20 +200,67 @@ static rw_cool_t *cool_touch(rw_batch_t *b, rw_cool_t *c) {
 }
 
 /* The hash of a rule's state on a key (windows, cool-downs): the key's bytes, then the rule. */
+static uint64_t rule_hash(uint32_t rule, uint64_t key_hash) {
+    return key_hash ^ ((uint64_t)(rule + 1) * 0x9e3779b97f4a7c15ULL);
+}
+
 static uint64_t rule_key_hash(uint32_t rule, const char *key, size_t kl) {
-    return bytes_hash(key, kl) ^ ((uint64_t)(rule + 1) * 0x9e3779b97f4a7c15ULL);
+    return rule_hash(rule, bytes_hash(key, kl));
+}
+
+static void ktab_grow(rw_batch_t *b) {
+    size_t old = b->ktab_size;
+    rw_keyidx_t **tab = b->ktab;
+    b->ktab_size *= 2;
+    b->ktab = rw_calloc(b->ktab_size, sizeof(rw_keyidx_t *));
+    for (size_t i = 0; i < old; i++) {
+        rw_keyidx_t *k = tab[i];
+        while (k) {
+            rw_keyidx_t *next = k->next;
+            size_t s = (size_t)(k->hash & (b->ktab_size - 1));
+            k->next = b->ktab[s];
+            b->ktab[s] = k;
+            k = next;
+        }
+    }
+    free(tab);
+}
+
+static const char *key_bytes(const rw_keyidx_t *k) { return (const char *)(k->slot + k->n_slots); }
+
+/* The index of key (kl bytes), made when new. */
+static rw_keyidx_t *key_get(rw_batch_t *b, const char *key, size_t kl) {
+    rw_keyidx_t *k = b->key_last;
+    if (k && k->key_len == kl && memcmp(key_bytes(k), key, kl) == 0)
+        return k;
+    uint64_t hash = bytes_hash(key, kl);
+    for (k = b->ktab[hash & (b->ktab_size - 1)]; k; k = k->next)
+        if (k->hash == hash && k->key_len == kl && memcmp(key_bytes(k), key, kl) == 0)
+            return b->key_last = k;
+    if (b->n_keys >= b->ktab_size / 2)
+        ktab_grow(b);
+    size_t n_slots = 2 * b->rs->n_rules;
+    k = rw_calloc(1, sizeof(*k) + n_slots * sizeof(void *) + kl + 1);
+    k->hash = hash;
+    k->key_len = (uint32_t)kl;
+    k->n_slots = (uint32_t)n_slots;
+    memcpy(k->slot + n_slots, key, kl);
+    size_t s = (size_t)(hash & (b->ktab_size - 1));
+    k->next = b->ktab[s];
+    b->ktab[s] = k;
+    b->n_keys++;
+    return b->key_last = k;
 }
 
 /* Rule's cool-down on key, made when new: found by its hash, rule and key
  * bytes, with no id built per lookup (the id is allocated with it). */
-static rw_cool_t *cool_get(rw_batch_t *b, uint32_t rule, const char *key) {
-    size_t kl = strlen(key);
-    uint64_t hash = rule_key_hash(rule, key, kl);
+static rw_cool_t *cool_find(rw_batch_t *b, uint32_t rule, const char *key, size_t kl,
+                            uint64_t hash) {
     size_t slot = (size_t)(hash & (b->cooltab_size - 1));
     for (rw_cool_t *c = b->cooltab[slot]; c; c = c->next)
         if (c->hash == hash && c->rule == rule && c->key_len == kl &&
             memcmp((const char *)(c + 1) + c->key_off, key, kl) == 0) /* c->id's key */
-            return cool_touch(b, c);
+            return c;
     if (b->n_cools >= b->cooltab_size / 2) { /* short chains: a lookup's misses are its links */
         cooltab_grow(b);
         slot = (size_t)(hash & (b->cooltab_size - 1));
@@ -215,7 +281,17 @@ static rw_cool_t *cool_get(rw_batch_t *b, uint32_t rule, const char *key) {
     b->cooltab[slot] = c;
     b->n_cools++;
     b->n_entries++;
-    return cool_touch(b, c);
+    return c;
+}
+
+/* Rule's cool-down on key, made when new, found through the key's index. */
+static rw_cool_t *cool_get(rw_batch_t *b, uint32_t rule, const char *key) {
+    size_t kl = strlen(key);
+    rw_keyidx_t *k = key_get(b, key, kl);
+    rw_cool_t **slot = (rw_cool_t **)&k->slot[2 * rule + 1];
+    if (!*slot)
+        *slot = cool_find(b, rule, key, kl, rule_hash(rule, k->hash));
+    return cool_touch(b, *slot);
 }
 
 /* Reads a decimal integer at *p (after any spaces) and moves *p past it. */
@@ -411,6 +487,7 @@ size_t rw_batch_evict(rw_batch_t *b, size_t max_entries) {
             }
         }
     }
+    keys_drop(b); /* may name dropped ones */
     return dropped;
 }
 
@@ -492,6 +569,7 @@ void rw_batch_destroy(rw_batch_t *b) {
         free(b->pclocks[i].part);
     free(b->pclocks);
     free(b->cooltab);
+    free(b->ktab);
     free(b->kstab);
     free(b->case_alerts);
     free(b->items);
@@ -706,43 +784,53 @@ static bool msg_keyed_by(const rw_item_t *it, const rw_field_t *kf, const char *
     return it->msg.key_len == strlen(text) && memcmp(it->msg.key, text, it->msg.key_len) == 0;
 }
 
+/* Rule's window on key (kl bytes, hashed with the rule: hash), made when new. */
+static rw_wstate_t *window_get(rw_batch_t *b, uint32_t rule, const char *key, size_t kl,
+                               uint64_t hash) {
+    rw_wstate_t *ws = window_find(b, rule, key, kl, hash);
+    if (ws)
+        return ws;
+    const rw_rule_t *r = &b->rs->rules[rule];
+    if (b->n_windows >= b->wtab_size / 2) /* short chains: a lookup's misses are its links */
+        wtab_grow(b);
+    size_t il = strlen(r->state_id);
+    ws = rw_calloc(1, sizeof(*ws) + il + kl + 2);
+    ws->id = (char *)(ws + 1);
+    memcpy(ws->id, r->state_id, il);
+    ws->id[il] = ':';
+    memcpy(ws->id + il + 1, key, kl + 1);
+    ws->key_off = (uint32_t)(il + 1);
+    ws->key_len = (uint32_t)kl;
+    ws->hash = hash;
+    ws->rule = rule;
+    ws->window_ms = r->window_ms;
+    ws->load_min_ms = INT64_MAX;
+    ws->max_ts_ms = INT64_MIN;
+    ws->trim_at = 64;
+    ws->used = b->seq - 1;
+    size_t s = wslot(b, hash);
+    ws->next = b->wtab[s];
+    b->wtab[s] = ws;
+    b->n_windows++;
+    b->n_entries++;
+    return ws;
+}
+
 static rw_wstate_t *window_touch(rw_batch_t *b, uint32_t rule, const char *key,
                                  const rw_field_t *kf, const rw_item_t *it) {
-    const rw_rule_t *r = &b->rs->rules[rule];
     size_t kl = strlen(key);
-    uint64_t hash = window_hash(rule, key, kl);
-    rw_wstate_t *ws = window_find(b, rule, key, kl, hash);
-    if (!ws) {
-        if (b->n_windows >= b->wtab_size / 2) /* short chains: a lookup's misses are its links */
-            wtab_grow(b);
-        size_t il = strlen(r->state_id);
-        ws = rw_calloc(1, sizeof(*ws) + il + kl + 2);
-        ws->id = (char *)(ws + 1);
-        memcpy(ws->id, r->state_id, il);
-        ws->id[il] = ':';
-        memcpy(ws->id + il + 1, key, kl + 1);
-        ws->key_off = (uint32_t)(il + 1);
-        ws->key_len = (uint32_t)kl;
-        ws->hash = hash;
-        ws->rule = rule;
-        ws->window_ms = r->window_ms;
-        ws->load_min_ms = INT64_MAX;
-        ws->max_ts_ms = INT64_MIN;
-        ws->trim_at = 64;
-        ws->used = b->seq - 1;
-        size_t s = wslot(b, hash);
-        ws->next = b->wtab[s];
-        b->wtab[s] = ws;
-        b->n_windows++;
-        b->n_entries++;
-    }
+    rw_keyidx_t *k = key_get(b, key, kl);
+    rw_wstate_t **slot = (rw_wstate_t **)&k->slot[2 * rule];
+    if (!*slot)
+        *slot = window_get(b, rule, key, kl, rule_hash(rule, k->hash));
+    rw_wstate_t *ws = *slot;
     if (ws->used != b->seq) {
         ws->used = b->seq;
         ws->load_min_ms = INT64_MAX;
         GROW(b->touched, b->n_touched, b->cap_touched);
         b->touched[b->n_touched++] = ws;
     }
-    int64_t from = it->ts_ms - r->window_ms;
+    int64_t from = it->ts_ms - ws->window_ms;
     if (from < ws->load_min_ms)
         ws->load_min_ms = from;
     if (!msg_keyed_by(it, kf, key))
