@@ -15,6 +15,8 @@ typedef struct memstore {
     rw_store_t base;
     rw_memstore_counter_t *c;
     size_t n, cap;
+    size_t *idx; /* open addressing over c by key and field: index + 1, 0 empty */
+    size_t idx_size;
     rw_rcluster_t *lookups; /* optional: resolves watchlist sets */
     char *prefix;
 } memstore_t;
@@ -68,22 +70,45 @@ int rw_memstore_use_cluster(rw_store_t *s, const rw_redis_opts_t *o, const char 
     return 0;
 }
 
+static uint64_t counter_hash(const char *key, const char *field) {
+    return rw_hash64(key, strlen(key)) * 31 + rw_hash64(field, strlen(field));
+}
+
+/* Where counter (key, field) is or goes in the index. */
+static size_t counter_slot(const memstore_t *m, const char *key, const char *field) {
+    size_t s = (size_t)counter_hash(key, field) & (m->idx_size - 1);
+    while (m->idx[s] && (strcmp(m->c[m->idx[s] - 1].key, key) != 0 ||
+                         strcmp(m->c[m->idx[s] - 1].field, field) != 0))
+        s = (s + 1) & (m->idx_size - 1);
+    return s;
+}
+
+/* Room in the index for one more counter: at most half full. */
+static void counter_room(memstore_t *m) {
+    if ((m->n + 1) * 2 <= m->idx_size)
+        return;
+    free(m->idx);
+    m->idx_size = m->idx_size ? m->idx_size * 2 : 256;
+    m->idx = rw_calloc(m->idx_size, sizeof(*m->idx));
+    for (size_t k = 0; k < m->n; k++)
+        m->idx[counter_slot(m, m->c[k].key, m->c[k].field)] = k + 1;
+}
+
 static int mem_apply(rw_store_t *s, rw_batch_t *b, rw_error_t *err) {
     (void)err;
     memstore_t *m = (memstore_t *)s;
     for (rw_incr_t *i = b->incrs; i; i = i->next) {
-        size_t k;
-        for (k = 0; k < m->n; k++)
-            if (strcmp(m->c[k].key, i->key) == 0 && strcmp(m->c[k].field, i->field) == 0)
-                break;
-        if (k == m->n) {
+        counter_room(m);
+        size_t slot = counter_slot(m, i->key, i->field);
+        if (!m->idx[slot]) {
             if (m->n == m->cap) {
                 m->cap = m->cap ? m->cap * 2 : 64;
                 m->c = rw_realloc(m->c, m->cap * sizeof(*m->c));
             }
             m->c[m->n++] = (rw_memstore_counter_t){rw_strdup(i->key), rw_strdup(i->field), 0};
+            m->idx[slot] = m->n;
         }
-        m->c[k].value += i->by;
+        m->c[m->idx[slot] - 1].value += i->by;
     }
     return 0;
 }
@@ -101,6 +126,7 @@ static void mem_destroy(rw_store_t *s) {
         free(m->c[k].field);
     }
     free(m->c);
+    free(m->idx);
     rw_rcluster_destroy(m->lookups);
     free(m->prefix);
     free(m);
