@@ -25,6 +25,24 @@
         }                                                                                          \
     } while (0)
 
+/* Doubles a hash table of nodes chained by `next` and placed by `hash` (windows, cool-downs,
+ * key indexes). */
+#define REHASH(type, tab, size)                                                                    \
+    do {                                                                                           \
+        size_t old_ = (size);                                                                      \
+        type **from_ = (tab);                                                                      \
+        (size) *= 2;                                                                               \
+        (tab) = rw_calloc((size), sizeof(type *));                                                 \
+        for (size_t i_ = 0; i_ < old_; i_++)                                                       \
+            for (type *n_ = from_[i_], *next_; n_; n_ = next_) {                                   \
+                next_ = n_->next;                                                                  \
+                size_t s_ = (size_t)(n_->hash & ((size)-1));                                       \
+                n_->next = (tab)[s_];                                                              \
+                (tab)[s_] = n_;                                                                    \
+            }                                                                                      \
+        free(from_);                                                                               \
+    } while (0)
+
 rw_batch_t *rw_batch_new(size_t max_event_bytes, int mode) {
     rw_batch_t *b = rw_calloc(1, sizeof(*b));
     b->max_event_bytes = max_event_bytes;
@@ -172,23 +190,7 @@ static void cools_clear(rw_batch_t *b) {
     keys_drop(b);
 }
 
-static void cooltab_grow(rw_batch_t *b) {
-    size_t old = b->cooltab_size;
-    rw_cool_t **tab = b->cooltab;
-    b->cooltab_size *= 2;
-    b->cooltab = rw_calloc(b->cooltab_size, sizeof(rw_cool_t *));
-    for (size_t i = 0; i < old; i++) {
-        rw_cool_t *c = tab[i];
-        while (c) {
-            rw_cool_t *next = c->next;
-            size_t s = (size_t)(c->hash & (b->cooltab_size - 1));
-            c->next = b->cooltab[s];
-            b->cooltab[s] = c;
-            c = next;
-        }
-    }
-    free(tab);
-}
+static void cooltab_grow(rw_batch_t *b) { REHASH(rw_cool_t, b->cooltab, b->cooltab_size); }
 
 static rw_cool_t *cool_touch(rw_batch_t *b, rw_cool_t *c) {
     if (c->used != b->seq) {
@@ -208,23 +210,7 @@ static uint64_t rule_key_hash(uint32_t rule, const char *key, size_t kl) {
     return rule_hash(rule, bytes_hash(key, kl));
 }
 
-static void ktab_grow(rw_batch_t *b) {
-    size_t old = b->ktab_size;
-    rw_keyidx_t **tab = b->ktab;
-    b->ktab_size *= 2;
-    b->ktab = rw_calloc(b->ktab_size, sizeof(rw_keyidx_t *));
-    for (size_t i = 0; i < old; i++) {
-        rw_keyidx_t *k = tab[i];
-        while (k) {
-            rw_keyidx_t *next = k->next;
-            size_t s = (size_t)(k->hash & (b->ktab_size - 1));
-            k->next = b->ktab[s];
-            b->ktab[s] = k;
-            k = next;
-        }
-    }
-    free(tab);
-}
+static void ktab_grow(rw_batch_t *b) { REHASH(rw_keyidx_t, b->ktab, b->ktab_size); }
 
 static const char *key_bytes(const rw_keyidx_t *k) { return (const char *)(k->slot + k->n_slots); }
 
@@ -746,23 +732,7 @@ rw_wstate_t *rw_batch_window(rw_batch_t *b, const char *id) {
     return NULL;
 }
 
-static void wtab_grow(rw_batch_t *b) {
-    size_t old = b->wtab_size;
-    rw_wstate_t **tab = b->wtab;
-    b->wtab_size *= 2;
-    b->wtab = rw_calloc(b->wtab_size, sizeof(rw_wstate_t *));
-    for (size_t i = 0; i < old; i++) {
-        rw_wstate_t *ws = tab[i];
-        while (ws) {
-            rw_wstate_t *next = ws->next;
-            size_t s = wslot(b, ws->hash);
-            ws->next = b->wtab[s];
-            b->wtab[s] = ws;
-            ws = next;
-        }
-    }
-    free(tab);
-}
+static void wtab_grow(rw_batch_t *b) { REHASH(rw_wstate_t, b->wtab, b->wtab_size); }
 
 /* The window of rule for key, touched by item it. A window keyed otherwise than
  * the message that touches it may be fed from partitions another engine owns:
