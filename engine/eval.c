@@ -43,6 +43,18 @@
         free(from_);                                                                               \
     } while (0)
 
+/* Frees every node of such a table with free_fn and empties it. */
+#define TAB_FREE(type, tab, size, free_fn)                                                         \
+    do {                                                                                           \
+        for (size_t i_ = 0; i_ < (size); i_++) {                                                   \
+            for (type *n_ = (tab)[i_], *next_; n_; n_ = next_) {                                   \
+                next_ = n_->next;                                                                  \
+                free_fn(n_);                                                                       \
+            }                                                                                      \
+            (tab)[i_] = NULL;                                                                      \
+        }                                                                                          \
+    } while (0)
+
 rw_batch_t *rw_batch_new(size_t max_event_bytes, int mode) {
     rw_batch_t *b = rw_calloc(1, sizeof(*b));
     b->max_event_bytes = max_event_bytes;
@@ -142,29 +154,13 @@ static void window_free(rw_wstate_t *ws) {
 
 /* Drops every key index: they are made again as keys are looked up. */
 static void keys_drop(rw_batch_t *b) {
-    for (size_t i = 0; i < b->ktab_size; i++) {
-        rw_keyidx_t *k = b->ktab[i];
-        while (k) {
-            rw_keyidx_t *next = k->next;
-            free(k);
-            k = next;
-        }
-        b->ktab[i] = NULL;
-    }
+    TAB_FREE(rw_keyidx_t, b->ktab, b->ktab_size, free);
     b->n_keys = 0;
     b->key_last = NULL;
 }
 
 static void windows_clear(rw_batch_t *b) {
-    for (size_t i = 0; i < b->wtab_size; i++) {
-        rw_wstate_t *ws = b->wtab[i];
-        while (ws) {
-            rw_wstate_t *next = ws->next;
-            window_free(ws);
-            ws = next;
-        }
-        b->wtab[i] = NULL;
-    }
+    TAB_FREE(rw_wstate_t, b->wtab, b->wtab_size, window_free);
     b->n_windows = 0;
     b->n_entries = b->n_cools;
     keys_drop(b);
@@ -176,15 +172,7 @@ static void cool_free(rw_cool_t *c) {
 }
 
 static void cools_clear(rw_batch_t *b) {
-    for (size_t i = 0; i < b->cooltab_size; i++) {
-        rw_cool_t *c = b->cooltab[i];
-        while (c) {
-            rw_cool_t *next = c->next;
-            cool_free(c);
-            c = next;
-        }
-        b->cooltab[i] = NULL;
-    }
+    TAB_FREE(rw_cool_t, b->cooltab, b->cooltab_size, cool_free);
     b->n_entries -= b->n_cools;
     b->n_cools = 0;
     keys_drop(b);
@@ -238,6 +226,19 @@ static rw_keyidx_t *key_get(rw_batch_t *b, const char *key, size_t kl) {
     return b->key_last = k;
 }
 
+/* Writes a state's id "RULE_ID:KEY" at at (rule id: il bytes, key: kl); returns it, with
+ * where its key starts and how long it is. */
+static char *state_id(void *at, const char *rid, size_t il, const char *key, size_t kl,
+                      uint32_t *key_off, uint32_t *key_len) {
+    char *id = at;
+    memcpy(id, rid, il);
+    id[il] = ':';
+    memcpy(id + il + 1, key, kl + 1);
+    *key_off = (uint32_t)(il + 1);
+    *key_len = (uint32_t)kl;
+    return id;
+}
+
 /* Rule's cool-down on key, made when new: found by its hash, rule and key
  * bytes, with no id built per lookup (the id is allocated with it). */
 static rw_cool_t *cool_find(rw_batch_t *b, uint32_t rule, const char *key, size_t kl,
@@ -254,12 +255,7 @@ static rw_cool_t *cool_find(rw_batch_t *b, uint32_t rule, const char *key, size_
     const char *rid = b->rs->rules[rule].id;
     size_t il = strlen(rid);
     rw_cool_t *c = rw_calloc(1, sizeof(*c) + il + kl + 2);
-    c->id = (char *)(c + 1);
-    memcpy(c->id, rid, il);
-    c->id[il] = ':';
-    memcpy(c->id + il + 1, key, kl + 1);
-    c->key_off = (uint32_t)(il + 1);
-    c->key_len = (uint32_t)kl;
+    c->id = state_id(c + 1, rid, il, key, kl, &c->key_off, &c->key_len);
     c->hash = hash;
     c->rule = rule;
     c->used = b->seq - 1;
@@ -765,12 +761,7 @@ static rw_wstate_t *window_get(rw_batch_t *b, uint32_t rule, const char *key, si
         wtab_grow(b);
     size_t il = strlen(r->state_id);
     ws = rw_calloc(1, sizeof(*ws) + il + kl + 2);
-    ws->id = (char *)(ws + 1);
-    memcpy(ws->id, r->state_id, il);
-    ws->id[il] = ':';
-    memcpy(ws->id + il + 1, key, kl + 1);
-    ws->key_off = (uint32_t)(il + 1);
-    ws->key_len = (uint32_t)kl;
+    ws->id = state_id(ws + 1, r->state_id, il, key, kl, &ws->key_off, &ws->key_len);
     ws->hash = hash;
     ws->rule = rule;
     ws->window_ms = r->window_ms;
