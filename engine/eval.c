@@ -145,6 +145,7 @@ static void window_free(rw_wstate_t *ws) {
     window_empty(ws);
     free(ws->ents);
     free(ws->meta);
+    free(ws->vhash);
     free(ws->prefix);
     free(ws->vals);
     if (ws->srcs != &ws->src1)
@@ -330,6 +331,7 @@ void rw_batch_clear_cases(rw_batch_t *b) {
         b->kstab[i] = NULL;
     }
     b->n_cases = 0;
+    b->n_dues = 0;
 }
 
 rw_case_t *rw_batch_case(rw_batch_t *b, uint32_t rule, const char *correlate) {
@@ -349,6 +351,9 @@ rw_case_t *rw_batch_case(rw_batch_t *b, uint32_t rule, const char *correlate) {
     k->id = id;
     k->rule = rule;
     k->due_ms = INT64_MAX;
+    k->slot = (uint32_t)slot;
+    k->seq = b->case_seq++;
+    k->due_at = SIZE_MAX;
     k->next = b->kstab[slot];
     b->kstab[slot] = k;
     b->n_cases++;
@@ -554,6 +559,8 @@ void rw_batch_destroy(rw_batch_t *b) {
     free(b->ktab);
     free(b->kstab);
     free(b->case_alerts);
+    free(b->dues);
+    free(b->fire_order);
     free(b->items);
     free(b->cands);
     free(b->hits);
@@ -805,6 +812,7 @@ static void window_grow(rw_wstate_t *ws) {
     ws->cap = ws->cap ? ws->cap * 2 : 8;
     ws->ents = rw_realloc(ws->ents, ws->cap * sizeof(*ws->ents));
     ws->meta = rw_realloc(ws->meta, ws->cap * sizeof(*ws->meta));
+    ws->vhash = rw_realloc(ws->vhash, ws->cap * sizeof(*ws->vhash));
     ws->prefix = rw_realloc(ws->prefix, (ws->cap + 1) * sizeof(*ws->prefix));
     if (ws->n == 0)
         ws->prefix[0] = 0;
@@ -874,9 +882,11 @@ void rw_window_add(rw_batch_t *b, rw_wstate_t *ws, int64_t ts_ms, uint32_t src, 
         at = lo;
         memmove(ws->ents + at + 1, ws->ents + at, (ws->n - at) * sizeof(*ws->ents));
         memmove(ws->meta + at + 1, ws->meta + at, (ws->n - at) * sizeof(*ws->meta));
+        memmove(ws->vhash + at + 1, ws->vhash + at, (ws->n - at) * sizeof(*ws->vhash));
     }
     ws->ents[at] = (rw_window_entry_t){ts_ms, value_number(value), v};
-    ws->meta[at] = (rw_wmeta_t){offset, src & 0x7fffffff, fresh, (uint32_t)value_hash(value)};
+    ws->meta[at] = (rw_wmeta_t){offset, src & 0x7fffffff, fresh};
+    ws->vhash[at] = (uint32_t)value_hash(value);
     ws->n++;
     ws->n_fresh += fresh;
     if (at + 1 == ws->n) {
@@ -913,6 +923,7 @@ void rw_window_trim(rw_batch_t *b, rw_wstate_t *ws) {
         if (ws->ents[i].ts_ms <= cut && !ws->meta[i].fresh)
             continue;
         ws->ents[o] = ws->ents[i];
+        ws->vhash[o] = ws->vhash[i];
         ws->meta[o++] = ws->meta[i];
     }
     b->n_entries -= ws->n - o;
@@ -1008,9 +1019,9 @@ size_t rw_window_count_value(const rw_input_t *in, const char *value, size_t max
     size_t n = 0;
     if (ws && in->entries == ws->ents + sum_lo && sum_lo + in->n_entries <= ws->n) {
         uint32_t h = (uint32_t)value_hash(value);
-        const rw_wmeta_t *m = ws->meta + sum_lo;
+        const uint32_t *vh = ws->vhash + sum_lo;
         for (size_t i = 0; i < in->n_entries && n < max; i++)
-            n += m[i].vhash == h && strcmp(in->entries[i].value, value) == 0;
+            n += vh[i] == h && strcmp(in->entries[i].value, value) == 0;
         return n;
     }
     for (size_t i = 0; i < in->n_entries && n < max; i++)
@@ -1310,12 +1321,33 @@ static int64_t case_next(const rw_batch_t *b, const rw_case_t *k) {
     return INT64_MAX;
 }
 
+/* In memory: lists the open case k with its due time, or moves it there. */
+static void due_set(rw_batch_t *b, rw_case_t *k) {
+    if (b->mode != RW_STATE_MEMORY)
+        return;
+    if (k->due_at == SIZE_MAX) {
+        GROW(b->dues, b->n_dues, b->cap_dues);
+        k->due_at = b->n_dues++;
+    }
+    b->dues[k->due_at] = (rw_case_due_t){k->due_ms, k};
+}
+
+/* In memory: k, closed, leaves the list. */
+static void due_drop(rw_batch_t *b, rw_case_t *k) {
+    if (k->due_at == SIZE_MAX)
+        return;
+    b->dues[k->due_at] = b->dues[--b->n_dues];
+    b->dues[k->due_at].kase->due_at = k->due_at;
+    k->due_at = SIZE_MAX;
+}
+
 static void case_event(rw_batch_t *b, const rw_cand_t *c, const rw_item_t *it) {
     rw_case_t *k = c->kase;
     const char *part = b->pclocks[b->srcs[it->src].clock].part;
     if ((c->flags & RW_CAND_CLOSE) && k->open) {
         k->open = false;
         k->dirty = true;
+        due_drop(b, k);
         return;
     }
     if ((c->flags & RW_CAND_OPEN) && !k->open) {
@@ -1333,6 +1365,7 @@ static void case_event(rw_batch_t *b, const rw_cand_t *c, const rw_item_t *it) {
         free(k->part);
         k->part = rw_strdup(part);
         k->due_ms = case_next(b, k);
+        due_set(b, k);
         if (k->due_ms < b->next_due_ms)
             b->next_due_ms = k->due_ms;
     }
@@ -1371,14 +1404,51 @@ static void case_fire(rw_batch_t *b, rw_case_t *k, uint32_t item, const rw_pcloc
     }
     k->due_ms = case_next(b, k);
     k->dirty = true;
+    due_set(b, k);
 }
 
 /* Raises the alerts of open cases whose next threshold the clock passed, at
  * item's time. Returns the next due time. */
+static int fire_cmp(const void *x, const void *y) {
+    const rw_case_t *a = *(rw_case_t *const *)x, *c = *(rw_case_t *const *)y;
+    if (a->slot != c->slot)
+        return a->slot < c->slot ? -1 : 1;
+    return a->seq > c->seq ? -1 : a->seq < c->seq;
+}
+
+/* cases_fire() in memory: the cases due from the list of open ones, fired in the order of
+ * the table (by slot, newest first), as a walk of the table fires them. */
+static int64_t dues_fire(rw_batch_t *b, uint32_t item, const rw_pclock_t *pc, const char *date) {
+    int64_t next = INT64_MAX;
+    size_t n = 0;
+    for (size_t i = 0; i < b->n_dues; i++) {
+        const rw_case_due_t *d = &b->dues[i];
+        if (d->due_ms <= pc->ts && d->kase->part && strcmp(d->kase->part, pc->part) == 0) {
+            if (n == b->cap_fire_order) {
+                b->cap_fire_order = n ? n * 2 : 64;
+                b->fire_order =
+                    rw_realloc(b->fire_order, b->cap_fire_order * sizeof(*b->fire_order));
+            }
+            b->fire_order[n++] = d->kase;
+        } else if (d->due_ms < next) {
+            next = d->due_ms;
+        }
+    }
+    qsort(b->fire_order, n, sizeof(*b->fire_order), fire_cmp);
+    for (size_t i = 0; i < n; i++) {
+        case_fire(b, b->fire_order[i], item, pc, date);
+        if (b->fire_order[i]->due_ms < next)
+            next = b->fire_order[i]->due_ms;
+    }
+    return next;
+}
+
 static int64_t cases_fire(rw_batch_t *b, uint32_t item, const rw_pclock_t *pc) {
     int64_t next = INT64_MAX;
     char date[16];
     rw_date_format(pc->ts, b->rs->calendar.utc_offset_min, date, sizeof(date));
+    if (b->mode == RW_STATE_MEMORY)
+        return dues_fire(b, item, pc, date);
     for (size_t i = 0; i < b->kstab_size; i++)
         for (rw_case_t *k = b->kstab[i]; k; k = k->next) {
             if (!k->open)

@@ -71,7 +71,6 @@ typedef struct rw_wmeta {
     int64_t offset;
     uint32_t src : 31;  /* index in the batch's sources */
     uint32_t fresh : 1; /* not yet written to the store */
-    uint32_t vhash;     /* the value's hash (its low half), for rw_window_count_value() */
 } rw_wmeta_t;           /* 16 bytes */
 
 /* The highest offset a window holds from one source. */
@@ -96,6 +95,8 @@ typedef struct rw_wstate {
     size_t trim_at;          /* trim when this many entries */
     rw_window_entry_t *ents; /* sorted by ts_ms; values in vals (or a static "") */
     rw_wmeta_t *meta;        /* parallel to ents */
+    uint32_t *vhash;         /* parallel to ents: each value's hash (its low half), for
+                                rw_window_count_value(), which scans them 16 to a cache line */
     long double *prefix;     /* prefix[i]: sum of ents[0..i).num; n + 1 of them */
     long double sum;         /* prefix[n], kept here so that appending does not read it */
     size_t n, cap;
@@ -203,7 +204,16 @@ typedef struct rw_case {
     char *part;      /* "topic/partition" of the opening event: its clock drives the case */
     json_t *rec;     /* owned: {"i": event_id, "s": ts, "t": type, "e": masked event} */
     struct rw_case *next;
+    uint32_t slot; /* its slot in the batch's table */
+    uint64_t seq;  /* cases made before it in the batch: a slot's chain is newest first */
+    size_t due_at; /* in memory: its place in the batch's list of open cases; SIZE_MAX none */
 } rw_case_t;
+
+/* An open case and its due time, in the list a batch in memory keeps of them. */
+typedef struct rw_case_due {
+    int64_t due_ms;
+    rw_case_t *kase;
+} rw_case_due_t;
 
 /* A case that crossed a threshold at an event's time. */
 typedef struct rw_case_alert {
@@ -313,6 +323,14 @@ typedef struct rw_batch {
 
     rw_case_t **kstab; /* hash table of cases; kept across batches unless RW_STATE_BATCH */
     size_t kstab_size, n_cases;
+    uint64_t case_seq;
+    /* In memory (RW_STATE_MEMORY), where only the evaluation opens and closes cases: the open
+     * ones with their due times, walked for the cases due instead of the whole table (each
+     * case a cache miss); fire_order is scratch for those due. */
+    rw_case_due_t *dues;
+    size_t n_dues, cap_dues;
+    rw_case_t **fire_order;
+    size_t cap_fire_order;
     rw_case_alert_t *case_alerts;
     size_t n_case_alerts, cap_case_alerts;
     rw_cool_t **cooltab; /* cool-downs the batch needs; kept across batches unless RW_STATE_BATCH */
