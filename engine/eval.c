@@ -757,6 +757,17 @@ static bool msg_keyed_by(const rw_item_t *it, const rw_field_t *kf, const char *
     return it->msg.key_len == strlen(text) && memcmp(it->msg.key, text, it->msg.key_len) == 0;
 }
 
+/* Zeroed memory that starts a cache line (free with free()). */
+static void *calloc_lines(size_t size) {
+    size = (size + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, size);
+    if (!p) {
+        fprintf(stderr, "riskwarn: out of memory\n");
+        abort();
+    }
+    return memset(p, 0, size);
+}
+
 /* Rule's window on key (kl bytes, hashed with the rule: hash), made when new. */
 static rw_wstate_t *window_get(rw_batch_t *b, uint32_t rule, const char *key, size_t kl,
                                uint64_t hash) {
@@ -767,7 +778,7 @@ static rw_wstate_t *window_get(rw_batch_t *b, uint32_t rule, const char *key, si
     if (b->n_windows >= b->wtab_size / 2) /* short chains: a lookup's misses are its links */
         wtab_grow(b);
     size_t il = strlen(r->state_id);
-    ws = rw_calloc(1, sizeof(*ws) + il + kl + 2);
+    ws = calloc_lines(sizeof(*ws) + il + kl + 2);
     ws->id = state_id(ws + 1, r->state_id, il, key, kl, &ws->key_off, &ws->key_len);
     ws->hash = hash;
     ws->rule = rule;

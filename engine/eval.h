@@ -88,39 +88,43 @@ typedef struct rw_wsrc {
  * the order they came), so that the entries of (T - window, T] are one run of
  * the array: measure() reads them in place, and sums come from prefix sums. */
 typedef struct rw_wstate {
-    char *id; /* "RULE_ID:KEY" (the store adds its prefix); allocated with the window, after it */
-    int64_t window_ms;
-    int64_t load_min_ms;     /* this batch's events need entries with ts > this */
-    int64_t max_ts_ms;       /* newest entry */
-    size_t trim_at;          /* trim when this many entries */
+    /* Allocated on a cache line of its own, and laid out by line: the plan's touch reads the
+     * second line, a measure's view the first two, appending the first three. */
     rw_window_entry_t *ents; /* sorted by ts_ms; values in vals (or a static "") */
     rw_wmeta_t *meta;        /* parallel to ents */
     uint32_t *vhash;         /* parallel to ents: each value's hash (its low half), for
                                 rw_window_count_value(), which scans them 16 to a cache line */
     long double *prefix;     /* prefix[i]: sum of ents[0..i).num; n + 1 of them */
-    long double sum;         /* prefix[n], kept here so that appending does not read it */
     size_t n, cap;
-    size_t view_lo; /* where the last view's run started: the next one mostly starts there */
-    char *vals;     /* the entries' values, NUL-terminated, one after another; owned */
-    size_t vals_len, vals_cap;
-    size_t n_fresh;  /* entries not yet written to the store */
-    size_t stale;    /* entries the store holds that no event needs any more */
-    rw_wsrc_t *srcs; /* per source: its highest offset here; &src1 while there is one */
+    rw_wsrc_t *srcs;   /* per source: its highest offset here; &src1 while there is one */
+    int64_t max_ts_ms; /* newest entry */
+    /* second line */
+    long double sum;     /* prefix[n], kept here so that appending does not read it */
+    int64_t load_min_ms; /* this batch's events need entries with ts > this */
+    uint64_t used;       /* the batch that last touched it (eviction) */
+    size_t view_lo;      /* where the last view's run started: the next one mostly starts there */
+    int64_t window_ms;
     size_t n_srcs;
-    rw_wsrc_t src1;
-    /* Kept state (run): what the store holds and what this engine knows of it. */
-    bool loaded;     /* entries with ts > loaded_from_ms are all here */
+    bool loaded;     /* kept state (run): entries with ts > loaded_from_ms are all here */
     bool shared;     /* fed from partitions this engine may not own: read every batch */
     uint8_t reading; /* RW_READ_*: what the store asked for and has not read yet */
+    /* third line */
+    rw_wsrc_t src1;
+    char *vals; /* the entries' values, NUL-terminated, one after another; owned */
+    size_t vals_len, vals_cap;
+    size_t n_fresh; /* entries not yet written to the store */
+    size_t trim_at; /* trim when this many entries */
+    /* Kept state (run): what the store holds and what this engine knows of it. */
+    size_t stale; /* entries the store holds that no event needs any more */
     int64_t loaded_from_ms;
     int64_t stored_ttl_at; /* wall clock ms when the store's expiry was set; 0: unknown */
-    uint64_t used;         /* the batch that last touched it (eviction) */
     /* The Redis store's place in the window's list (a window read every
      * batch): how many of its elements were read (0: read it whole next),
      * and the last of them (list_last_len bytes; owned). */
     char *list_last;
     size_t list_read, list_last_len;
-    /* Last, beside id's bytes: what a lookup reads, in one or two adjacent cache lines. */
+    char *id; /* "RULE_ID:KEY" (the store adds its prefix); allocated with the window, after it */
+    /* Last, beside id's bytes: what a lookup in the table reads. */
     uint32_t rule;
     uint32_t key_len; /* the KEY part of id, which starts at id + key_off */
     uint32_t key_off;
