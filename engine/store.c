@@ -1333,12 +1333,9 @@ static void window_tail_send(redisstore_t *s, const rw_wstate_t *ws) {
     args_send(s, 1, 0);
 }
 
-/* Queues a read of ws's whole list, forgetting what ws holds (and what it
- * was reading). */
-static void window_all_send(redisstore_t *s, rw_batch_t *b, rw_wstate_t *ws) {
-    rw_window_clear(b, ws);
-    /* One window more than the batch needs: later batches' late events. */
-    ws->loaded_from_ms = ws->load_min_ms - ws->window_ms;
+/* Queues a read of ws's whole list (which replaces what ws holds once its
+ * reply is taken: window_took_all). */
+static void window_all_send(redisstore_t *s, const rw_wstate_t *ws) {
     args_reset(s);
     arg_add(s, "LRANGE", 6);
     arg_window(s, ws);
@@ -1357,7 +1354,7 @@ static void window_send(redisstore_t *s, rw_batch_t *b, rw_wstate_t *ws) {
         window_tail_send(s, ws);
     } else {
         /* The whole list: its length is the size the store holds. */
-        window_all_send(s, b, ws);
+        window_all_send(s, ws);
         ws->reading = RW_READ_ENTRIES | meta;
     }
     if (meta) {
@@ -1427,20 +1424,23 @@ static void window_took(redisstore_t *s, rw_batch_t *b, rw_wstate_t *ws, const r
     ws->stale = len > ws->n ? len - ws->n : 0;
 }
 
-/* Takes the reply of a read of a window's whole list; one that is not a
- * list sets *rc (err filled). */
+/* Takes the reply of a read of a window's whole list, in place of what the
+ * window held. One that is not a list sets *rc (err filled) and leaves the
+ * window as it was, held or not, as does a reply that never comes: a read
+ * that fails loses nothing held (it may be written back after a loss). */
 static void window_took_all(redisstore_t *s, rw_batch_t *b, rw_wstate_t *ws, const redisReply *r,
                             int *rc, rw_error_t *err) {
     ws->reading = 0;
-    /* Held once its reply is taken and read: a failed read leaves it to read again. */
-    ws->loaded = r->type == REDIS_REPLY_ARRAY;
-    if (ws->loaded) {
-        window_took(s, b, ws, r, 0, false, r->elements);
+    if (r->type != REDIS_REPLY_ARRAY) {
+        *rc = rw_error_fail(err, RW_ERR_REDIS, "redis: window read: %s",
+                            r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
         return;
     }
-    *rc = rw_error_fail(err, RW_ERR_REDIS, "redis: window read: %s",
-                        r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-    ws->stale = 0;
+    rw_window_clear(b, ws);
+    /* One window more than the batch needs: later batches' late events. */
+    ws->loaded_from_ms = ws->load_min_ms - ws->window_ms;
+    ws->loaded = true;
+    window_took(s, b, ws, r, 0, false, r->elements);
 }
 
 /* Takes the reply of a tail read (window_tail_send): what the list gained,
@@ -1492,8 +1492,7 @@ static int windows_again(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *er
     size_t n = 0;
     for (size_t i = 0; i < b->n_touched; i++)
         if (b->touched[i]->reading & RW_READ_REDO) {
-            window_all_send(s, b, b->touched[i]);
-            b->touched[i]->reading = RW_READ_REDO; /* cleared by window_all_send */
+            window_all_send(s, b->touched[i]);
             n++;
         }
     if (!n)
@@ -1533,11 +1532,12 @@ static int load_rest(redisstore_t *s, rw_batch_t *b, rw_error_t *err) {
     return rc;
 }
 
-/* A load that failed after the marker answered: the windows and cool-downs
- * whose replies it did not take are not held (their reads emptied them) and
- * are read again by the next load; what the engine held besides stays held
- * (kept_intact), so that it can be written back should Redis turn out to have
- * lost its state. */
+/* A load that failed after the marker answered: the windows whose replies it
+ * did not take are as they were (a window's list replaces what it held only
+ * once taken), the cool-downs it was reading are not held (their reads
+ * forgot them), and the next load reads them again; what the engine held
+ * stays held (kept_intact), so that it can be written back should Redis turn
+ * out to have lost its state. */
 static void load_cut_short(rw_batch_t *b) {
     for (size_t i = 0; i < b->n_touched; i++)
         b->touched[i]->reading = 0;
