@@ -1119,6 +1119,10 @@ static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n, bool
         return 0;
     }
     pipeline_prepare(p, msgs, n);
+    /* The batch's read goes right behind the write in flight: one round trip
+     * for both (a write that fails makes the read be done again). */
+    if (b->n_items && e->fly.msgs && p->store->load_send)
+        p->store->load_send(p->store, b);
     bool redone = false;
     if (fly_finish(e, &redone))
         return -1;

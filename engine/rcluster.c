@@ -61,6 +61,7 @@ struct rw_rcluster {
     bool map_ok;
     rc_entry_t *q;
     size_t n, cap, next;
+    size_t n_sent; /* q[0..n_sent) are sent; the rest are queued behind them */
     int state;
     rw_buf_t text; /* the queued commands' protocol text */
     char err[256];
@@ -115,7 +116,7 @@ void rw_rcluster_reset(rw_rcluster_t *c) {
     for (size_t i = 0; i < c->n; i++)
         if (c->q[i].reply)
             freeReplyObject(c->q[i].reply);
-    c->n = c->next = 0;
+    c->n = c->next = c->n_sent = 0;
     c->state = RC_QUEUING;
     rw_buf_reset(&c->text);
 }
@@ -278,7 +279,7 @@ static int map_refresh(rw_rcluster_t *c) {
 
 void rw_rcluster_append(rw_rcluster_t *c, const char *key, size_t keylen, const char *cmd,
                         size_t len, int flags) {
-    if (c->state != RC_QUEUING)
+    if (c->state == RC_RECEIVED)
         rw_rcluster_reset(c);
     if (c->n == c->cap) {
         c->cap = c->cap ? c->cap * 2 : 64;
@@ -327,15 +328,17 @@ static int flush(rw_rcluster_t *c) {
 }
 
 int rw_rcluster_send(rw_rcluster_t *c) {
-    if (c->state != RC_QUEUING) {
-        snprintf(c->err, sizeof(c->err), "redis: the commands were sent already");
+    if (c->state == RC_RECEIVED) {
+        snprintf(c->err, sizeof(c->err), "redis: the commands were answered already");
         return -1;
     }
-    if (!c->map_ok && map_refresh(c) != 0) {
+    /* With commands in flight the map is the one they went by (a send reads it
+     * first; only a reply or a failure finds it out of date). */
+    if (c->state == RC_QUEUING && !c->map_ok && map_refresh(c) != 0) {
         drop_all(c);
         return -1;
     }
-    for (size_t i = 0; i < c->n; i++) {
+    for (size_t i = c->n_sent; i < c->n; i++) {
         rc_entry_t *e = &c->q[i];
         int node = route(c, e->slot);
         if (node < 0) {
@@ -354,6 +357,7 @@ int rw_rcluster_send(rw_rcluster_t *c) {
     }
     if (flush(c) != 0)
         return -1;
+    c->n_sent = c->n;
     c->state = RC_SENT;
     return 0;
 }
@@ -438,6 +442,8 @@ int rw_rcluster_recv(rw_rcluster_t *c) {
         snprintf(c->err, sizeof(c->err), "redis: nothing was sent");
         return -1;
     }
+    if (c->n_sent < c->n && rw_rcluster_send(c) != 0)
+        return -1;
     for (size_t i = 0; i < c->n; i++) {
         rc_entry_t *e = &c->q[i];
         rc_node_t *n = &c->nodes[e->node];
@@ -457,7 +463,7 @@ int rw_rcluster_recv(rw_rcluster_t *c) {
 int rw_rcluster_exec(rw_rcluster_t *c) {
     if (c->state == RC_RECEIVED) /* nothing queued since */
         rw_rcluster_reset(c);
-    if (c->state == RC_QUEUING && rw_rcluster_send(c) != 0)
+    if ((c->state == RC_QUEUING || c->n_sent < c->n) && rw_rcluster_send(c) != 0)
         return -1;
     return rw_rcluster_recv(c);
 }

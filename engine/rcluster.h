@@ -69,14 +69,19 @@ const char *rw_rcluster_error(const rw_rcluster_t *c);
 #define RW_RC_WRITE 1 /* a write: rw_rcluster_sync_replicas() waits for its node's replicas */
 
 /* Queues one command: cmd is its text in Redis's protocol (copied); key
- * (keylen bytes; NULL: any node) routes it. */
+ * (keylen bytes; NULL: any node) routes it. After recv() it starts a new
+ * queue; with commands in flight it queues behind them. */
 void rw_rcluster_append(rw_rcluster_t *c, const char *key, size_t keylen, const char *cmd,
                         size_t len, int flags);
 /* Queues one command given as arguments; argv[key_index] routes it (-1: any node). */
 void rw_rcluster_append_argv(rw_rcluster_t *c, int key_index, int argc, const char **argv,
                              const size_t *argl, int flags);
 /* Writes every queued command to its node, connecting where needed, without
- * waiting for replies. Returns 0, or -1 (error set; the queue is dropped). */
+ * waiting for replies. With commands in flight (sent, replies not read), it
+ * writes those queued since right behind them: each node runs a connection's
+ * commands in order, so a read queued behind a write of its key sees it, and
+ * recv() then reads every reply in queue order. Returns 0, or -1 (error set;
+ * the queue is dropped, and with it the replies of the commands in flight). */
 int rw_rcluster_send(rw_rcluster_t *c);
 /* Reads the reply of every command sent, following MOVED and ASK. Returns 0,
  * or -1 when a connection failed (error set; the replies are dropped). An

@@ -289,6 +289,14 @@ typedef struct went {
     size_t len, at;
 } went_t;
 
+/* What a read queued beyond the marker's EXISTS, to take its replies. */
+typedef struct first_sent {
+    size_t nknown, ncase_rules, ncases;
+} first_sent_t;
+
+/* A batch's read sent behind the write in flight (redis_load_send). */
+enum { AHEAD_NONE, AHEAD_SENT, AHEAD_READY };
+
 typedef struct redisstore {
     rw_store_t base;
     rw_redis_opts_t o;
@@ -300,7 +308,15 @@ typedef struct redisstore {
     char *marker;
     bool marker_seen;
     bool unsure;      /* a write in flight failed: whether it ran is unknown */
+    bool write_lost;  /* sending a read behind the write in flight failed: its replies are gone */
     rw_batch_t *sent; /* the batch of the write in flight (restored from after a loss) */
+    /* The read of the next batch sent behind the write in flight: AHEAD_SENT,
+     * then AHEAD_READY once the write was answered as it should be and the
+     * read's replies are the next ones; for the batch b at its seq. */
+    int ahead;
+    const rw_batch_t *ahead_b;
+    uint64_t ahead_seq;
+    first_sent_t ahead_n;
     /* Open cases held (what Redis took) and the changes of the write in flight. */
     kcases_t kept, pending;
     bool kept_full; /* some open case was not held: more than max_cases */
@@ -323,6 +339,11 @@ typedef struct redisstore {
     rw_buf_t strs; /* backing text of argv, by offset */
     rw_buf_t resp; /* argv in Redis's protocol */
     size_t *offs;
+    /* The apply script's arguments, kept when a read is built behind the write
+     * (for a resend after NOSCRIPT); kept_argc 0: argv holds them still. */
+    size_t *kept_argl, *kept_offs;
+    size_t kept_argc, kept_cap;
+    rw_buf_t kept_strs;
 } redisstore_t;
 
 size_t rw_store_tag_prefix(const char *prefix, char *out, size_t len) {
@@ -377,18 +398,49 @@ static int rs_ensure(redisstore_t *s, rw_error_t *err) {
                                                      : script_load(s, s->script, s->sha, err);
 }
 
+/* Room for n arguments in argv. */
+static void args_room(redisstore_t *s, size_t n) {
+    if (n <= s->argcap)
+        return;
+    s->argcap = n;
+    s->argv = rw_realloc(s->argv, s->argcap * sizeof(*s->argv));
+    s->argl = rw_realloc(s->argl, s->argcap * sizeof(*s->argl));
+    s->offs = rw_realloc(s->offs, s->argcap * sizeof(*s->offs));
+}
+
+/* Keeps the command built in argv (the apply script's), for args_unkeep(). */
+static void args_keep(redisstore_t *s) {
+    if (s->kept_cap < s->argc) {
+        s->kept_cap = s->argc;
+        s->kept_argl = rw_realloc(s->kept_argl, s->kept_cap * sizeof(*s->kept_argl));
+        s->kept_offs = rw_realloc(s->kept_offs, s->kept_cap * sizeof(*s->kept_offs));
+    }
+    memcpy(s->kept_argl, s->argl, s->argc * sizeof(*s->argl));
+    memcpy(s->kept_offs, s->offs, s->argc * sizeof(*s->offs));
+    rw_buf_reset(&s->kept_strs);
+    rw_buf_append(&s->kept_strs, s->strs.data, s->strs.len);
+    s->kept_argc = s->argc;
+}
+
+/* Puts the command args_keep() kept back into argv. */
+static void args_unkeep(redisstore_t *s) {
+    args_room(s, s->kept_argc);
+    memcpy(s->argl, s->kept_argl, s->kept_argc * sizeof(*s->argl));
+    memcpy(s->offs, s->kept_offs, s->kept_argc * sizeof(*s->offs));
+    rw_buf_reset(&s->strs);
+    rw_buf_append(&s->strs, s->kept_strs.data, s->kept_strs.len);
+    s->argc = s->kept_argc;
+    s->kept_argc = 0;
+}
+
 static void args_reset(redisstore_t *s) {
     s->argc = 0;
     rw_buf_reset(&s->strs);
 }
 
 static void arg_add(redisstore_t *s, const char *data, size_t len) {
-    if (s->argc == s->argcap) {
-        s->argcap = s->argcap ? s->argcap * 2 : 256;
-        s->argv = rw_realloc(s->argv, s->argcap * sizeof(*s->argv));
-        s->argl = rw_realloc(s->argl, s->argcap * sizeof(*s->argl));
-        s->offs = rw_realloc(s->offs, s->argcap * sizeof(*s->offs));
-    }
+    if (s->argc == s->argcap)
+        args_room(s, s->argcap ? s->argcap * 2 : 256);
     s->offs[s->argc] = s->strs.len;
     s->argl[s->argc] = len;
     rw_buf_append(&s->strs, data, len);
@@ -1190,14 +1242,9 @@ static void cases_forget(rw_batch_t *b) {
         }
 }
 
-/* What the load's first exchange queued beyond the marker's EXISTS. */
-typedef struct first_sent {
-    size_t nknown, ncase_rules, ncases;
-} first_sent_t;
-
-/* The load's first exchange: the marker; after a write that failed in flight,
- * the fences that say whether it ran; every case of the ruleset due by the
- * batch's horizon, and each touched case. */
+/* The read's first commands: the marker; after a write that failed in
+ * flight, the fences that say whether it ran; every case of the ruleset due by
+ * the batch's horizon, and each touched case. */
 static void first_send(redisstore_t *s, const rw_batch_t *b, first_sent_t *n) {
     *n = (first_sent_t){0, 0, 0};
     args_reset(s);
@@ -1260,22 +1307,24 @@ static int first_recv(redisstore_t *s, const rw_batch_t *b, size_t nknown, bool 
     return 0;
 }
 
-/* Reads the cool-downs this engine does not hold. Returns 0, or RW_ERR_REDIS
- * when the exchange failed; an error reply sets *rc (err filled). */
-static int cools_read(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err) {
+/* Queues the reads of the cool-downs this engine does not hold. */
+static void cools_send(redisstore_t *s, rw_batch_t *b) {
     for (size_t i = 0; i < b->n_cools_touched; i++) {
         rw_cool_t *c = b->cools_touched[i];
-        if (!c->loaded || c->shared) {
-            rw_cool_forget(c);
-            c->reading = true;
-            args_reset(s);
-            arg_add(s, "GET", 3);
-            arg_cat(s, s->tprefix, "cd:", c->id);
-            args_send(s, 1, 0);
-        }
+        c->reading = !c->loaded || c->shared;
+        if (!c->reading)
+            continue;
+        args_reset(s);
+        arg_add(s, "GET", 3);
+        arg_cat(s, s->tprefix, "cd:", c->id);
+        args_send(s, 1, 0);
     }
-    if (rs_exec(s, "read", err) != 0)
-        return RW_ERR_REDIS;
+}
+
+/* Reads the replies of the cool-downs cools_send() asked for: each is
+ * forgotten, then filled from its reply. Returns 0, or RW_ERR_REDIS when one
+ * is missing; an error reply sets *rc (err filled). */
+static int cools_recv(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err) {
     for (size_t i = 0; i < b->n_cools_touched; i++) {
         rw_cool_t *c = b->cools_touched[i];
         if (!c->reading)
@@ -1283,7 +1332,7 @@ static int cools_read(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err) 
         redisReply *r = reply_get(s, err);
         if (!r)
             return RW_ERR_REDIS;
-        c->reading = false;
+        rw_cool_forget(c);
         /* Held once its reply is taken: a failed read leaves it to read again. */
         c->loaded = r->type != REDIS_REPLY_ERROR;
         if (r->type == REDIS_REPLY_ERROR)
@@ -1366,7 +1415,8 @@ static void window_send(redisstore_t *s, rw_batch_t *b, rw_wstate_t *ws) {
 }
 
 /* Queues the reads of the fences this engine does not know yet
- * (fence_wanted) and of the windows it does not hold. */
+ * (fence_wanted) and of the windows it does not hold. Each window's reading
+ * says what was asked; what it holds stays until its reply is taken. */
 static void windows_send(redisstore_t *s, rw_batch_t *b) {
     for (size_t i = 0; i < b->n_srcs; i++) {
         if (!fence_wanted(&b->srcs[i]))
@@ -1376,9 +1426,12 @@ static void windows_send(redisstore_t *s, rw_batch_t *b) {
         fence_key(s, &b->srcs[i]);
         args_send(s, 1, 0);
     }
-    for (size_t i = 0; i < b->n_touched; i++)
-        if (window_needs_read(b->touched[i]))
-            window_send(s, b, b->touched[i]);
+    for (size_t i = 0; i < b->n_touched; i++) {
+        rw_wstate_t *ws = b->touched[i];
+        ws->reading = 0;
+        if (window_needs_read(ws))
+            window_send(s, b, ws);
+    }
 }
 
 /* Reads the replies of the fences windows_send() asked for. Returns 0, or
@@ -1512,17 +1565,38 @@ static int windows_again(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *er
     return 0;
 }
 
-/* What the load reads after the marker and the cases: cool-downs, then
- * fences, windows and lookups in one exchange. 0, or RW_ERR_REDIS. */
-static int load_rest(redisstore_t *s, rw_batch_t *b, rw_error_t *err) {
-    int rc = 0;
-    if (cools_read(s, b, &rc, err) != 0)
-        return RW_ERR_REDIS;
-    if (!s->layout_checked && b->n_srcs)
-        old_layout_check(s, b);
+/* Queues a batch's whole read, one exchange: the marker and the cases
+ * (first_send), the cool-downs, fences and windows this engine does not
+ * hold, and the lookups. It changes nothing the batch holds but the cases it
+ * reads (a window or a cool-down is emptied as its reply is read), so that
+ * what the engine holds is whole when the marker turns out gone and it is
+ * written back. */
+static void read_send(redisstore_t *s, rw_batch_t *b, first_sent_t *n) {
+    cases_forget(b);
+    first_send(s, b, n);
+    cools_send(s, b);
     windows_send(s, b);
     lookups_send(s->rc, s->prefix, b);
-    if (rs_exec(s, "read", err) != 0 || fences_recv(s, b, &rc, err) != 0 ||
+}
+
+/* A load that failed, or found the marker gone: the windows and cool-downs
+ * whose replies it did not take keep what they held and are read again by the
+ * next load; what the engine held besides stays held (kept_intact), so that it
+ * can be written back should Redis turn out to have lost its state. */
+static void load_cut_short(rw_batch_t *b) {
+    for (size_t i = 0; i < b->n_touched; i++)
+        b->touched[i]->reading = 0;
+    for (size_t i = 0; i < b->n_cools_touched; i++)
+        b->cools_touched[i]->reading = false;
+}
+
+static int redis_load(rw_store_t *base, rw_batch_t *b, rw_error_t *err);
+
+/* What the read takes after the marker and the cases: cool-downs, fences,
+ * windows and lookups. 0, or RW_ERR_REDIS. */
+static int load_rest(redisstore_t *s, rw_batch_t *b, rw_error_t *err) {
+    int rc = 0;
+    if (cools_recv(s, b, &rc, err) != 0 || fences_recv(s, b, &rc, err) != 0 ||
         windows_recv(s, b, &rc, err) != 0)
         return RW_ERR_REDIS;
     if (lookups_read(s->rc, b) != 0)
@@ -1532,35 +1606,17 @@ static int load_rest(redisstore_t *s, rw_batch_t *b, rw_error_t *err) {
     return rc;
 }
 
-/* A load that failed after the marker answered: the windows whose replies it
- * did not take are as they were (a window's list replaces what it held only
- * once taken), the cool-downs it was reading are not held (their reads
- * forgot them), and the next load reads them again; what the engine held
- * stays held (kept_intact), so that it can be written back should Redis turn
- * out to have lost its state. */
-static void load_cut_short(rw_batch_t *b) {
-    for (size_t i = 0; i < b->n_touched; i++)
-        b->touched[i]->reading = 0;
-    for (size_t i = 0; i < b->n_cools_touched; i++)
-        b->cools_touched[i]->reading = false;
-}
-
-static int redis_load(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
-    redisstore_t *s = (redisstore_t *)base;
-    base->kept_intact = true; /* a failed load forgets only what it was reading */
-    if (rw_rcluster_in_flight(s->rc))
-        return rw_error_fail(err, RW_ERR_REDIS, "redis: a write is still in flight");
-    if (rs_ensure(s, err))
-        return RW_ERR_REDIS;
-    rw_rcluster_reset(s->rc);
-    cases_forget(b);
-    first_sent_t n;
-    first_send(s, b, &n);
+/* Takes the replies of read_send()'s commands, in their order. 0,
+ * RW_ERR_STATE_LOST, or RW_ERR_REDIS. */
+static int read_recv(redisstore_t *s, rw_batch_t *b, const first_sent_t *n, rw_error_t *err) {
     bool marked, ran;
-    if (rs_exec(s, "read", err) != 0 || first_recv(s, b, n.nknown, &marked, &ran, err) != 0)
+    if (first_recv(s, b, n->nknown, &marked, &ran, err) != 0) {
+        load_cut_short(b);
         return RW_ERR_REDIS;
+    }
     if (!marked && s->marker_seen) {
         rw_rcluster_reset(s->rc);
+        load_cut_short(b);
         unsure_settle(s, true); /* kept as if the write ran: its cases too */
         return state_restore(s, b, "its marker is gone", err);
     }
@@ -1571,14 +1627,63 @@ static int redis_load(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
         if (!ran) {
             rw_rcluster_reset(s->rc);
             rw_batch_forget_state(b);
-            return redis_load(base, b, err);
+            return redis_load(&s->base, b, err);
         }
     }
     int rc =
-        cases_read(s, b, n.ncase_rules, n.ncases, err) != 0 ? RW_ERR_REDIS : load_rest(s, b, err);
+        cases_read(s, b, n->ncase_rules, n->ncases, err) != 0 ? RW_ERR_REDIS : load_rest(s, b, err);
     if (rc != 0)
         load_cut_short(b);
     return rc;
+}
+
+/* Whether the read sent behind the last write is this batch's, answered. */
+static bool ahead_ready(const redisstore_t *s, const rw_batch_t *b) {
+    return s->ahead == AHEAD_READY && s->ahead_b == b && s->ahead_seq == b->seq;
+}
+
+static int redis_load(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
+    redisstore_t *s = (redisstore_t *)base;
+    base->kept_intact = true; /* a failed load forgets only what it was reading */
+    bool ready = ahead_ready(s, b);
+    s->ahead = AHEAD_NONE;
+    if (ready)
+        return read_recv(s, b, &s->ahead_n, err);
+    if (rw_rcluster_in_flight(s->rc))
+        return rw_error_fail(err, RW_ERR_REDIS, "redis: a write is still in flight");
+    if (rs_ensure(s, err))
+        return RW_ERR_REDIS;
+    if (!s->layout_checked && b->n_srcs)
+        old_layout_check(s, b);
+    rw_rcluster_reset(s->rc);
+    first_sent_t n;
+    read_send(s, b, &n);
+    if (rs_exec(s, "read", err) != 0) {
+        load_cut_short(b);
+        return RW_ERR_REDIS;
+    }
+    return read_recv(s, b, &n, err);
+}
+
+/* Sends the batch's read right behind the write in flight, on the same
+ * connections, without waiting for the write's answer: each node runs them
+ * in order, so the read sees the write. apply_wait() takes the read's
+ * replies with the write's, and keeps them for this batch's load() only when
+ * the write was answered as it should be. */
+static void redis_load_send(rw_store_t *base, rw_batch_t *b) {
+    redisstore_t *s = (redisstore_t *)base;
+    s->ahead = AHEAD_NONE;
+    if (!rw_rcluster_in_flight(s->rc) || s->write_lost || s->unsure || !s->layout_checked)
+        return;
+    args_keep(s); /* the read is built in argv: the script's, for a resend after NOSCRIPT */
+    read_send(s, b, &s->ahead_n);
+    if (rw_rcluster_send(s->rc) != 0) {
+        s->write_lost = true; /* every connection is dropped: apply_wait() says so */
+        return;
+    }
+    s->ahead = AHEAD_SENT;
+    s->ahead_b = b;
+    s->ahead_seq = b->seq;
 }
 
 /* A window's new entries, in time order, as one RPUSH sent ahead of the
@@ -1640,8 +1745,9 @@ static bool trim_noscript(redisstore_t *s, size_t cmd, const redisReply *r) {
 
 /* Sends the trims marked again with the script's text, which loads it on
  * their nodes. One that fails again is logged, not an error: the window's
- * next trim drops what it would have. */
-static void trims_redo(redisstore_t *s) {
+ * next trim drops what it would have. Returns the number sent (the replies
+ * not taken before are then gone). */
+static size_t trims_redo(redisstore_t *s) {
     size_t n = 0;
     for (size_t i = 0; i < s->n_trims; i++) {
         const trim_sent_t *t = &s->trims[i];
@@ -1658,6 +1764,7 @@ static void trims_redo(redisstore_t *s) {
     rw_error_clear(&e);
     if (n && (rs_exec(s, "window trim", &e) != 0 || replies_check(s, n, "window trim", &e) != 0))
         rw_log(RW_LOG_WARN, "%s", e.text);
+    return n;
 }
 
 /* Only when needed, a window's trim (once the store holds as many entries no
@@ -1710,6 +1817,8 @@ static bool batch_writes(const rw_batch_t *b, size_t *nf) {
 static int redis_apply_send(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
     redisstore_t *s = (redisstore_t *)base;
     base->kept_intact = false;
+    s->ahead = AHEAD_NONE;
+    s->kept_argc = 0;
     s->n_win_cmds = s->n_trims = 0;
     rw_buf_reset(&s->trim_keys);
     if (rs_ensure(s, err))
@@ -1810,15 +1919,24 @@ static int apply_collect(redisstore_t *s, rw_error_t *err);
 static int redis_apply_wait(rw_store_t *base, rw_error_t *err) {
     redisstore_t *s = (redisstore_t *)base;
     base->kept_intact = false;
-    if (!rw_rcluster_in_flight(s->rc))
-        return 0;
-    int rc = apply_collect(s, err);
+    int rc = 0;
+    if (s->write_lost) {
+        s->write_lost = false;
+        rc = rs_drop(s, "apply", err);
+    } else if (rw_rcluster_in_flight(s->rc)) {
+        rc = apply_collect(s, err);
+    }
     if (rc == RW_ERR_REDIS)
         s->unsure = base->kept_intact = true;
     return rc;
 }
 
+/* Reads the replies of the write in flight (and of a read sent behind it,
+ * which stays for load() when the write did what it should with no command
+ * sent again). */
 static int apply_collect(redisstore_t *s, rw_error_t *err) {
+    bool ahead = s->ahead == AHEAD_SENT;
+    s->ahead = AHEAD_NONE;
     if (rw_rcluster_recv(s->rc) != 0)
         return rs_drop(s, "apply", err);
     int rc = 0;
@@ -1835,6 +1953,8 @@ static int apply_collect(redisstore_t *s, rw_error_t *err) {
         /* This node lacks the script (a restart, a failover, SCRIPT FLUSH):
          * nothing ran. The same arguments with the text load it there. */
         freeReplyObject(r);
+        if (s->kept_argc)
+            args_unkeep(s);
         args_fix(s);
         s->argv[0] = "EVAL";
         s->argl[0] = 4;
@@ -1842,6 +1962,7 @@ static int apply_collect(redisstore_t *s, rw_error_t *err) {
         s->argl[1] = strlen(s->script);
         rw_rcluster_append_argv(s->rc, 3, (int)s->argc, s->argv, s->argl, RW_RC_WRITE);
         r = rs_exec(s, "apply", err) == 0 ? reply_get(s, err) : NULL;
+        ahead = false; /* its replies went with the queue, and it ran before the script */
     }
     if (!r)
         return RW_ERR_REDIS;
@@ -1855,7 +1976,8 @@ static int apply_collect(redisstore_t *s, rw_error_t *err) {
                            r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
     }
     freeReplyObject(r);
-    trims_redo(s);
+    if (trims_redo(s))
+        ahead = false;
     if (rc == 0 || lost) /* lost: the restore writes the batch's cases with its fences */
         kcases_commit(s);
     else if (rc == RW_ERR_CONFLICT)
@@ -1874,6 +1996,8 @@ static int apply_collect(redisstore_t *s, rw_error_t *err) {
                "now could lose the last writes",
                short_of, REPLICA_WAIT_MS);
     }
+    if (ahead && rc == 0)
+        s->ahead = AHEAD_READY;
     return rc;
 }
 
@@ -1900,6 +2024,9 @@ static void redis_destroy(rw_store_t *base) {
     free(s->argv);
     free(s->argl);
     free(s->offs);
+    free(s->kept_argl);
+    free(s->kept_offs);
+    rw_buf_fini(&s->kept_strs);
     free(s->wents);
     free(s->trims);
     rw_buf_fini(&s->trim_keys);
@@ -1919,6 +2046,7 @@ rw_store_t *rw_redisstore_new_cluster(const rw_redis_opts_t *o, const char *cons
     s->base.apply = redis_apply;
     s->base.apply_send = redis_apply_send;
     s->base.apply_wait = redis_apply_wait;
+    s->base.load_send = redis_load_send;
     s->base.destroy = redis_destroy;
     s->o = *o;
     s->o.host = s->host = rw_strdup(o->host ? o->host : "127.0.0.1");
@@ -1940,6 +2068,7 @@ rw_store_t *rw_redisstore_new_cluster(const rw_redis_opts_t *o, const char *cons
     snprintf(s->script, sizeof(s->script), apply_script, (int)FENCE_TTL_S, (int)FENCE_TTL_S);
     rw_buf_init(&s->strs);
     rw_buf_init(&s->resp);
+    rw_buf_init(&s->kept_strs);
     rw_buf_init(&s->trim_keys);
     return &s->base;
 }

@@ -60,6 +60,13 @@ struct rw_store {
      * RW_ERR_STATE_LOST, nor after RW_ERR_REDIS with kept_intact set). */
     int (*apply_send)(rw_store_t *s, rw_batch_t *b, rw_error_t *err);
     int (*apply_wait)(rw_store_t *s, rw_error_t *err);
+    /* Optional (NULL: none). With a write in flight, sends what load() would
+     * read for the planned batch b right behind it, without waiting; the
+     * store runs them in order, so the read sees the write. apply_wait() takes
+     * both answers, and the next load() of b (and of no later batch) uses the
+     * read's when the write was stored as sent; otherwise load() reads again,
+     * as without it. It changes nothing b holds but what load() would. */
+    void (*load_send)(rw_store_t *s, rw_batch_t *b);
     void (*destroy)(rw_store_t *s);
     bool restored;    /* after RW_ERR_STATE_LOST: what the engine held is back in the store */
     bool kept_intact; /* after RW_ERR_REDIS: the kept state is to be kept (the store checks it) */
