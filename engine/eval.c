@@ -896,7 +896,9 @@ void rw_window_add(rw_batch_t *b, rw_wstate_t *ws, int64_t ts_ms, uint32_t src, 
         memmove(ws->vhash + at + 1, ws->vhash + at, (ws->n - at) * sizeof(*ws->vhash));
     }
     ws->ents[at] = (rw_window_entry_t){ts_ms, value_number(value), v};
-    ws->meta[at] = (rw_wmeta_t){offset, src & 0x7fffffff, fresh};
+    /* Stored whole: an assignment to the bit-fields would read the new entry's line first. */
+    rw_wmeta_t meta = {offset, src & 0x7fffffff, fresh};
+    memcpy(&ws->meta[at], &meta, sizeof(meta));
     ws->vhash[at] = (uint32_t)value_hash(value);
     ws->n++;
     ws->n_fresh += fresh;
