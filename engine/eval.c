@@ -27,14 +27,14 @@
 
 /* Doubles a hash table of nodes chained by `next` and placed by `hash` (windows, cool-downs,
  * key indexes). */
-#define REHASH(type, tab, size)                                                                    \
+#define REHASH(tab, size)                                                                          \
     do {                                                                                           \
         size_t old_ = (size);                                                                      \
-        type **from_ = (tab);                                                                      \
+        __typeof__(tab) from_ = (tab);                                                             \
         (size) *= 2;                                                                               \
-        (tab) = rw_calloc((size), sizeof(type *));                                                 \
+        (tab) = rw_calloc((size), sizeof(__typeof__(*from_)));                                     \
         for (size_t i_ = 0; i_ < old_; i_++)                                                       \
-            for (type *n_ = from_[i_], *next_; n_; n_ = next_) {                                   \
+            for (__typeof__(*from_) n_ = from_[i_], next_; n_; n_ = next_) {                       \
                 next_ = n_->next;                                                                  \
                 size_t s_ = (size_t)(n_->hash & ((size)-1));                                       \
                 n_->next = (tab)[s_];                                                              \
@@ -44,10 +44,10 @@
     } while (0)
 
 /* Frees every node of such a table with free_fn and empties it. */
-#define TAB_FREE(type, tab, size, free_fn)                                                         \
+#define TAB_FREE(tab, size, free_fn)                                                               \
     do {                                                                                           \
         for (size_t i_ = 0; i_ < (size); i_++) {                                                   \
-            for (type *n_ = (tab)[i_], *next_; n_; n_ = next_) {                                   \
+            for (__typeof__(*(tab)) n_ = (tab)[i_], next_; n_; n_ = next_) {                       \
                 next_ = n_->next;                                                                  \
                 free_fn(n_);                                                                       \
             }                                                                                      \
@@ -155,13 +155,13 @@ static void window_free(rw_wstate_t *ws) {
 
 /* Drops every key index: they are made again as keys are looked up. */
 static void keys_drop(rw_batch_t *b) {
-    TAB_FREE(rw_keyidx_t, b->ktab, b->ktab_size, free);
+    TAB_FREE(b->ktab, b->ktab_size, free);
     b->n_keys = 0;
     b->key_last = NULL;
 }
 
 static void windows_clear(rw_batch_t *b) {
-    TAB_FREE(rw_wstate_t, b->wtab, b->wtab_size, window_free);
+    TAB_FREE(b->wtab, b->wtab_size, window_free);
     b->n_windows = 0;
     b->n_entries = b->n_cools;
     keys_drop(b);
@@ -173,13 +173,13 @@ static void cool_free(rw_cool_t *c) {
 }
 
 static void cools_clear(rw_batch_t *b) {
-    TAB_FREE(rw_cool_t, b->cooltab, b->cooltab_size, cool_free);
+    TAB_FREE(b->cooltab, b->cooltab_size, cool_free);
     b->n_entries -= b->n_cools;
     b->n_cools = 0;
     keys_drop(b);
 }
 
-static void cooltab_grow(rw_batch_t *b) { REHASH(rw_cool_t, b->cooltab, b->cooltab_size); }
+static void cooltab_grow(rw_batch_t *b) { REHASH(b->cooltab, b->cooltab_size); }
 
 static rw_cool_t *cool_touch(rw_batch_t *b, rw_cool_t *c) {
     if (c->used != b->seq) {
@@ -199,7 +199,7 @@ static uint64_t rule_key_hash(uint32_t rule, const char *key, size_t kl) {
     return rule_hash(rule, bytes_hash(key, kl));
 }
 
-static void ktab_grow(rw_batch_t *b) { REHASH(rw_keyidx_t, b->ktab, b->ktab_size); }
+static void ktab_grow(rw_batch_t *b) { REHASH(b->ktab, b->ktab_size); }
 
 static const char *key_bytes(const rw_keyidx_t *k) { return (const char *)(k->slot + k->n_slots); }
 
@@ -271,7 +271,7 @@ static rw_cool_t *cool_find(rw_batch_t *b, uint32_t rule, const char *key, size_
 static rw_cool_t *cool_get(rw_batch_t *b, uint32_t rule, const char *key) {
     size_t kl = strlen(key);
     rw_keyidx_t *k = key_get(b, key, kl);
-    rw_cool_t **slot = (rw_cool_t **)&k->slot[2 * rule + 1];
+    rw_cool_t **slot = (rw_cool_t **)&k->slot[(size_t)rule * 2 + 1];
     if (!*slot)
         *slot = cool_find(b, rule, key, kl, rule_hash(rule, k->hash));
     return cool_touch(b, *slot);
@@ -735,7 +735,7 @@ rw_wstate_t *rw_batch_window(rw_batch_t *b, const char *id) {
     return NULL;
 }
 
-static void wtab_grow(rw_batch_t *b) { REHASH(rw_wstate_t, b->wtab, b->wtab_size); }
+static void wtab_grow(rw_batch_t *b) { REHASH(b->wtab, b->wtab_size); }
 
 /* The window of rule for key, touched by item it. A window keyed otherwise than
  * the message that touches it may be fed from partitions another engine owns:
@@ -799,7 +799,7 @@ static rw_wstate_t *window_touch(rw_batch_t *b, uint32_t rule, const char *key,
                                  const rw_field_t *kf, const rw_item_t *it) {
     size_t kl = strlen(key);
     rw_keyidx_t *k = key_get(b, key, kl);
-    rw_wstate_t **slot = (rw_wstate_t **)&k->slot[2 * rule];
+    rw_wstate_t **slot = (rw_wstate_t **)&k->slot[(size_t)rule * 2];
     if (!*slot)
         *slot = window_get(b, rule, key, kl, rule_hash(rule, k->hash));
     rw_wstate_t *ws = *slot;
@@ -1437,17 +1437,13 @@ static int64_t dues_fire(rw_batch_t *b, uint32_t item, const rw_pclock_t *pc, co
     for (size_t i = 0; i < b->n_dues; i++) {
         const rw_case_due_t *d = &b->dues[i];
         if (d->due_ms <= pc->ts && d->kase->part && strcmp(d->kase->part, pc->part) == 0) {
-            if (n == b->cap_fire_order) {
-                b->cap_fire_order = n ? n * 2 : 64;
-                b->fire_order =
-                    rw_realloc(b->fire_order, b->cap_fire_order * sizeof(*b->fire_order));
-            }
+            GROW(b->fire_order, n, b->cap_fire_order);
             b->fire_order[n++] = d->kase;
         } else if (d->due_ms < next) {
             next = d->due_ms;
         }
     }
-    qsort(b->fire_order, n, sizeof(*b->fire_order), fire_cmp);
+    qsort(b->fire_order, n, sizeof(rw_case_t *), fire_cmp);
     for (size_t i = 0; i < n; i++) {
         case_fire(b, b->fire_order[i], item, pc, date);
         if (b->fire_order[i]->due_ms < next)
