@@ -1443,7 +1443,8 @@ static int64_t dues_fire(rw_batch_t *b, uint32_t item, const rw_pclock_t *pc, co
             next = d->due_ms;
         }
     }
-    qsort(b->fire_order, n, sizeof(rw_case_t *), fire_cmp);
+    if (n > 1) /* fire_order is NULL until a case is due */
+        qsort(b->fire_order, n, sizeof(rw_case_t *), fire_cmp);
     for (size_t i = 0; i < n; i++) {
         case_fire(b, b->fire_order[i], item, pc, date);
         if (b->fire_order[i]->due_ms < next)
