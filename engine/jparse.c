@@ -119,10 +119,36 @@ static int scratch_reserve(parser_t *ps, size_t need) {
     return 0;
 }
 
+#define BYTES8(c) ((uint64_t)0x0101010101010101u * (c))
+
+/* The bytes of w (little-endian: the first the lowest) that end or escape a plain ASCII
+ * string: a quote, a backslash, a control character or a byte of UTF-8, each marked by its
+ * high bit. The lowest byte marked is the first such byte; bytes after it may be marked
+ * when they are not. 0: all eight plain. */
+static inline uint64_t special8(uint64_t w) {
+    uint64_t high = BYTES8(0x80);
+    uint64_t quote = w ^ BYTES8('"'), bslash = w ^ BYTES8('\\');
+    uint64_t is_quote = (quote - BYTES8(1)) & ~quote;
+    uint64_t is_bslash = (bslash - BYTES8(1)) & ~bslash;
+    uint64_t is_ctl = (w - BYTES8(0x20)) & ~w;
+    return ((is_quote | is_bslash | is_ctl) & high) | (w & high);
+}
+
 /* Reads the string after its opening quote. Sets *s and *n to its text: in
  * the input when it has no escapes, else in the scratch buffer. -1: not taken. */
 static int string(parser_t *ps, const char **s, size_t *n) {
     const unsigned char *start = ps->p, *p = ps->p;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    while (ps->end - p >= 8) { /* eight bytes at a time, to the first that is not plain */
+        uint64_t w, mark;
+        memcpy(&w, p, sizeof(w));
+        if ((mark = special8(w))) {
+            p += __builtin_ctzll(mark) / 8;
+            break;
+        }
+        p += 8;
+    }
+#endif
     while (p < ps->end && *p != '"' && *p != '\\' && *p >= 0x20 && *p < 0x80)
         p++;
     if (p < ps->end && *p == '"') { /* the common case: plain ASCII */
@@ -212,6 +238,38 @@ static int string(parser_t *ps, const char **s, size_t *n) {
     return 0;
 }
 
+/* 10^0 to 10^22: the powers of ten a double holds exactly. */
+static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* A number of up to 18 digits without an exponent, without strtoll or strtod: an integer
+ * from its digits; a real as its digits' integer divided by the power of ten of its
+ * fraction when both are exact doubles (below 2^53; 10^22 at most), where one division,
+ * correctly rounded, gives what strtod gives. NULL: strtoll's or strtod's to read. */
+static json_t *number_fast(const unsigned char *p, const unsigned char *end, bool real) {
+    bool neg = *p == '-';
+    p += neg;
+    uint64_t m = 0;
+    int digits = 0, frac = -1;
+    for (; p < end; p++) {
+        if (*p == '.') {
+            frac = 0;
+            continue;
+        }
+        if (*p < '0' || *p > '9' || ++digits > 18)
+            return NULL; /* an exponent, or too long */
+        m = m * 10 + (uint64_t)(*p - '0');
+        frac += frac >= 0;
+    }
+    if (!real)
+        return json_integer(neg ? -(json_int_t)m : (json_int_t)m);
+    if (frac < 0 || m >= (uint64_t)1 << 53)
+        return NULL;
+    double d = (double)m / pow10_exact[frac];
+    return json_real(neg ? -d : d);
+}
+
 static json_t *number(parser_t *ps) {
     const unsigned char *start = ps->p, *p = ps->p;
     bool real = false;
@@ -243,6 +301,11 @@ static json_t *number(parser_t *ps) {
             return NULL;
         while (p < ps->end && *p >= '0' && *p <= '9')
             p++;
+    }
+    json_t *fast = number_fast(start, p, real);
+    if (fast) {
+        ps->p = p;
+        return fast;
     }
     size_t n = (size_t)(p - start);
     char buf[64];
@@ -300,7 +363,7 @@ static json_t *object(parser_t *ps) {
         if (!obj || ps->p >= ps->end || *ps->p != '"')
             goto fail;
         ps->p++;
-        if (string(ps, &k, &kn) || memchr(k, 0, kn))
+        if (string(ps, &k, &kn) || (k == ps->scratch && memchr(k, 0, kn)))
             goto fail;
         /* A key decoded into scratch must outlive the value's parse, which may
          * reuse scratch; a key in the input stays where it is. */
