@@ -233,12 +233,34 @@ static _Thread_local struct {
     uint64_t known, known_refs;
     const json_t *vals[RW_FIELD_SLOTS];
     char refs[RW_FIELD_SLOTS][RW_PSEUDONYM_LEN + 1];
+    const void *memo_owner; /* the ruleset of the conditions' results kept */
+    uint64_t memo_known;
+    int memo[RW_MATCH_MEMO];
 } fcache;
 
 void rw_field_cache_begin(const json_t *event) {
     fcache.event = event;
-    fcache.owner = NULL;
-    fcache.known = fcache.known_refs = 0;
+    fcache.owner = fcache.memo_owner = NULL;
+    fcache.known = fcache.known_refs = fcache.memo_known = 0;
+}
+
+bool rw_field_memo_get(const json_t *event, const void *owner, int id, int *value) {
+    if (!event || event != fcache.event || owner != fcache.memo_owner ||
+        !(fcache.memo_known & (uint64_t)1 << id))
+        return false;
+    *value = fcache.memo[id];
+    return true;
+}
+
+void rw_field_memo_put(const json_t *event, const void *owner, int id, int value) {
+    if (!event || event != fcache.event)
+        return;
+    if (owner != fcache.memo_owner) {
+        fcache.memo_owner = owner;
+        fcache.memo_known = 0;
+    }
+    fcache.memo[id] = value;
+    fcache.memo_known |= (uint64_t)1 << id;
 }
 
 /* A masked field's text (its pseudonym), from the event cache when it holds it. */

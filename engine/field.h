@@ -19,6 +19,15 @@ struct rw_ruleset;
 void rw_field_cache_begin(const json_t *event);
 void rw_field_cache_end(void);
 
+/* Distinct match conditions a ruleset keeps the results of per event. */
+#define RW_MATCH_MEMO 64
+
+/* The result of distinct condition id of ruleset owner on event, kept since the cache's
+ * begin: true with *value set when known (event the cached one). rw_field_memo_put keeps
+ * one (nothing when event is not the cached one). */
+bool rw_field_memo_get(const json_t *event, const void *owner, int id, int *value);
+void rw_field_memo_put(const json_t *event, const void *owner, int id, int value);
+
 struct rw_field {
     char *path; /* composite keys: the parts' paths joined by '+' */
     size_t n_parts;

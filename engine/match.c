@@ -98,12 +98,27 @@ static bool cond_eval(const rw_cond_t *c, const json_t *event, int *why) {
     return ok;
 }
 
+/* cond_eval, through the event's kept results when c is one of the ruleset's distinct
+ * conditions: the result and the reason of a skip, both kept. */
+static bool cond_eval_memo(const rw_cond_t *c, const json_t *event, int *why) {
+    if (!c->memo)
+        return cond_eval(c, event, why);
+    int kept;
+    if (rw_field_memo_get(event, c->field->owner, c->memo - 1, &kept)) {
+        *why = kept >> 1;
+        return kept & 1;
+    }
+    bool ok = cond_eval(c, event, why);
+    rw_field_memo_put(event, c->field->owner, c->memo - 1, (*why << 1) | ok);
+    return ok;
+}
+
 bool rw_match_eval(const rw_match_t *m, const json_t *event) {
     int soft = RW_SKIP_NONE;
     const rw_field_t *soft_field = NULL;
     for (size_t i = 0; i < m->n; i++) {
         int why = RW_SKIP_NONE;
-        if (cond_eval(&m->conds[i], event, &why))
+        if (cond_eval_memo(&m->conds[i], event, &why))
             continue;
         if (why == RW_SKIP_NONE)
             return false; /* a plain mismatch: not a skip */
@@ -216,8 +231,42 @@ static void match_ops(const rw_errors_at_t *at, rw_match_t *m, const rw_field_t 
     }
 }
 
+/* Gives c its place among rs's distinct conditions (a new one when none is the same
+ * field, operator and operand of the same JSON type), while there is room. */
+static void memo_assign(rw_ruleset_t *rs, rw_cond_t *c) {
+    if (c->op == RW_OP_EXPR || !c->field || c->field->n_subs)
+        return;
+    for (size_t i = 0; i < rs->n_memo; i++) {
+        const rw_cond_t *o = &rs->memo_conds[i];
+        if (o->op == c->op && o->exists == c->exists &&
+            strcmp(o->field->path, c->field->path) == 0 &&
+            (o->value == c->value || (o->value && c->value && json_equal(o->value, c->value)))) {
+            c->memo = (int)i + 1;
+            return;
+        }
+    }
+    if (rs->n_memo == RW_MATCH_MEMO)
+        return;
+    rs->memo_conds = rw_realloc(rs->memo_conds, (rs->n_memo + 1) * sizeof(*rs->memo_conds));
+    rw_cond_t *o = &rs->memo_conds[rs->n_memo++];
+    *o = *c;
+    o->value = json_incref(c->value);
+    c->memo = (int)rs->n_memo;
+}
+
+static void match_parse(rw_match_t *m, rw_ruleset_t *rs, const json_t *obj,
+                        const rw_errors_at_t *at, const char *pointer, const char *what);
+
 void rw_match_parse(rw_match_t *m, rw_ruleset_t *rs, const json_t *obj, const rw_errors_at_t *at,
                     const char *pointer, const char *what) {
+    size_t first = m->n;
+    match_parse(m, rs, obj, at, pointer, what);
+    for (size_t i = first; i < m->n; i++)
+        memo_assign(rs, &m->conds[i]);
+}
+
+static void match_parse(rw_match_t *m, rw_ruleset_t *rs, const json_t *obj,
+                        const rw_errors_at_t *at, const char *pointer, const char *what) {
     if (!json_is_object(obj)) {
         rw_errors_add_at(at, pointer, false, "%s: must be an object", what);
         return;

@@ -1058,6 +1058,9 @@ void rw_ruleset_destroy(rw_ruleset_t *rs) {
         free(f);
         f = next;
     }
+    for (size_t i = 0; i < rs->n_memo; i++)
+        json_decref(rs->memo_conds[i].value);
+    free(rs->memo_conds);
     free(rs->name);
     free(rs->version);
     free(rs);

@@ -37,6 +37,7 @@ typedef struct rw_cond {
     json_t *value;   /* owned: operand of eq/ne/in/gt/gte/lt/lte */
     bool exists;     /* operand of exists */
     rw_expr_t *expr; /* owned: the expression of RW_OP_EXPR */
+    int memo;        /* 1 + its place among the ruleset's distinct conditions; 0: none */
 } rw_cond_t;
 
 struct rw_match {
@@ -119,6 +120,11 @@ typedef struct rw_ruleset {
     size_t n_rules;
     size_t n_scorecards; /* the last n_scorecards of rules */
     rw_field_t *fields;  /* every compiled path, freed with the ruleset */
+    /* The distinct conditions of the rules' matches (field, operator, operand; up to
+     * RW_MATCH_MEMO), whose results are kept per event: rules that share a condition
+     * ("type": "transaction") test it once an event. Their values are references. */
+    rw_cond_t *memo_conds;
+    size_t n_memo;
 } rw_ruleset_t;
 
 /* Module registry: the built-in modules, plus any loaded from modules_dir. */
