@@ -468,6 +468,15 @@ static void __attribute__((format(printf, 2, 3))) arg_fmt(redisstore_t *s, const
 
 /* Decimal text of v into buf (at least 21 bytes); returns its length. */
 static size_t i64_text(int64_t v, char *buf) {
+    if (v >= 0 && v < 100) { /* most: the lengths of a command's arguments */
+        if (v < 10) {
+            buf[0] = (char)('0' + v);
+            return 1;
+        }
+        buf[0] = (char)('0' + v / 10);
+        buf[1] = (char)('0' + v % 10);
+        return 2;
+    }
     char tmp[24];
     size_t n = 0, o = 0;
     uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
