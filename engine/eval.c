@@ -635,10 +635,20 @@ static void item_reject(rw_item_t *it, const char *fmt, const char *arg) {
     it->event = NULL;
 }
 
+/* The event's top-level member name (len bytes), from its table when that tells. */
+static json_t *item_get(const rw_item_t *it, const char *name, size_t len) {
+    json_t *v;
+    return rw_jtop_get(&it->top, name, len, rw_jtop_head(name, len), &v)
+               ? v
+               : json_object_get(it->event, name);
+}
+
 void rw_batch_add(rw_batch_t *b, const rw_msg_t *m) {
     GROW(b->items, b->n_items, b->cap_items);
     rw_item_t *it = &b->items[b->n_items++];
-    memset(it, 0, sizeof(*it));
+    memset(it, 0, offsetof(rw_item_t, top));
+    it->top.n = 0;
+    it->top.whole = false;
     it->msg = *m;
     it->key_rule = -1;
     it->key_off = SIZE_MAX;
@@ -655,7 +665,7 @@ void rw_batch_add(rw_batch_t *b, const rw_msg_t *m) {
     }
     json_error_t je;
     rw_jarena_begin(b->jarena);
-    it->event = rw_json_parse(m->payload ? m->payload : "", m->len, &je);
+    it->event = rw_json_parse_top(m->payload ? m->payload : "", m->len, &je, &it->top);
     rw_jarena_end();
     if (!it->event) {
         snprintf(it->error, sizeof(it->error), "invalid JSON at byte %d: %.160s", je.position,
@@ -664,9 +674,9 @@ void rw_batch_add(rw_batch_t *b, const rw_msg_t *m) {
     }
     if (!json_is_object(it->event))
         return item_reject(it, "not a JSON object%s", "");
-    json_t *id = json_object_get(it->event, "event_id");
-    json_t *type = json_object_get(it->event, "type");
-    json_t *ts = json_object_get(it->event, "ts");
+    json_t *id = item_get(it, "event_id", 8);
+    json_t *type = item_get(it, "type", 4);
+    json_t *ts = item_get(it, "ts", 2);
     if (!id)
         return item_reject(it, "missing required field %s", "event_id");
     if (!json_is_string(id) || json_string_length(id) == 0 || json_string_length(id) > 256 ||
@@ -683,7 +693,8 @@ void rw_batch_add(rw_batch_t *b, const rw_msg_t *m) {
         rw_time_parse(json_string_value(ts), json_string_length(ts), &it->ts_ms))
         return item_reject(it, "%s: not an RFC 3339 time", "ts");
     char fault[sizeof(it->error)];
-    if (rw_schema_check(b->schema, it->event, json_string_value(type), fault, sizeof(fault)))
+    if (rw_schema_check_top(b->schema, it->event, &it->top, json_string_value(type), fault,
+                            sizeof(fault)))
         return item_reject(it, "%s", fault);
     if (b->max_future_ms > 0) {
         rw_pclock_t *pc = &b->pclocks[s->clock];
@@ -1237,7 +1248,7 @@ void rw_batch_plan(rw_batch_t *b) {
         rw_item_t *it = &b->items[i];
         if (!it->event)
             continue;
-        rw_field_cache_begin(it->event);
+        rw_field_cache_begin(it->event, &it->top);
         for (size_t r = 0; r < rs->n_rules - rs->n_scorecards; r++) {
             const rw_rule_t *rule = &rs->rules[r];
             /* A window fed by other events: record those first. */
@@ -1784,7 +1795,7 @@ void rw_batch_evaluate(rw_batch_t *b) {
             }
             continue;
         }
-        rw_field_cache_begin(it->event);
+        rw_field_cache_begin(it->event, &it->top);
         b->sc_tick++;
         for (; ci < b->n_cands && b->cands[ci].item == i; ci++)
             cand_eval(b, it, &b->cands[ci], date, key);

@@ -19,6 +19,7 @@
 #ifndef RW_EVAL_H
 #define RW_EVAL_H
 
+#include "jparse.h"
 #include "ruleset.h"
 #include "util.h"
 
@@ -257,6 +258,7 @@ typedef struct rw_item {
     size_t hit_off, n_hits;
     int key_rule;   /* rule whose key names the alert; -1 none */
     size_t key_off; /* the alert key's raw value in the arena; SIZE_MAX none */
+    rw_jtop_t top;  /* the event's top-level members (last: not zeroed for each event) */
 } rw_item_t;
 
 /* A counter increment (key without the store prefix). */

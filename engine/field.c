@@ -1,6 +1,7 @@
 #include "field.h"
 
 #include "expr.h"
+#include "jparse.h"
 #include "pseudonym.h"
 #include "ruleset.h"
 
@@ -28,6 +29,10 @@ rw_field_t *rw_field_compile(rw_ruleset_t *rs, const char *path, rw_error_t *err
         const char *dot = strchr(start, '.');
         size_t len = dot ? (size_t)(dot - start) : strlen(start);
         f->parts[i] = rw_strndup(start, len);
+        if (i == 0) {
+            f->len0 = len;
+            f->head0 = rw_jtop_head(start, len);
+        }
         start = dot ? dot + 1 : start + len;
     }
     /* A masked field's values are kept as pseudonyms (masking is parsed before the rules). */
@@ -228,7 +233,8 @@ int rw_field_plain_text(const json_t *event, const rw_field_t *f, char *buf, siz
  * ruleset reads is looked up once per event, not once per rule; so is the
  * pseudonym of each masked top-level field. */
 static _Thread_local struct {
-    const json_t *event; /* NULL: off */
+    const json_t *event;  /* NULL: off */
+    const rw_jtop_t *top; /* its top-level members; NULL: none */
     const void *owner;
     uint64_t known, known_refs;
     const json_t *vals[RW_FIELD_SLOTS];
@@ -238,8 +244,9 @@ static _Thread_local struct {
     int memo[RW_MATCH_MEMO];
 } fcache;
 
-void rw_field_cache_begin(const json_t *event) {
+void rw_field_cache_begin(const json_t *event, const rw_jtop_t *top) {
     fcache.event = event;
+    fcache.top = top;
     fcache.owner = fcache.memo_owner = NULL;
     fcache.known = fcache.known_refs = fcache.memo_known = 0;
 }
@@ -293,7 +300,11 @@ const json_t *rw_field_get(const json_t *event, const rw_field_t *f) {
         }
         uint64_t bit = (uint64_t)1 << f->slot;
         if (!(fcache.known & bit)) {
-            fcache.vals[f->slot] = json_object_get(event, f->parts[0]);
+            json_t *tv;
+            fcache.vals[f->slot] =
+                fcache.top && rw_jtop_get(fcache.top, f->parts[0], f->len0, f->head0, &tv)
+                    ? tv
+                    : json_object_get(event, f->parts[0]);
             fcache.known |= bit;
         }
         v = fcache.vals[f->slot];

@@ -10,13 +10,14 @@
 #include <stdbool.h>
 
 struct rw_ruleset;
+struct rw_jtop;
 
 /* Distinct first parts of field paths a ruleset caches per event. */
 #define RW_FIELD_SLOTS 64
 
 /* Between begin and end, lookups in this event (borrowed, unchanged meanwhile)
  * are cached: once per top-level name. */
-void rw_field_cache_begin(const json_t *event);
+void rw_field_cache_begin(const json_t *event, const struct rw_jtop *top);
 void rw_field_cache_end(void);
 
 /* Distinct match conditions a ruleset keeps the results of per event. */
@@ -37,6 +38,8 @@ struct rw_field {
     size_t n_subs;
     struct rw_field **subs;
     int slot;              /* its first part's place in the event cache; -1: not cached */
+    size_t len0;           /* its first part's length */
+    uint64_t head0;        /* and first 8 bytes (rw_jtop_head) */
     bool pseudonym;        /* a masked field: rw_field_text gives its pseudonym (pseudonym.h) */
     const void *owner;     /* the ruleset: slots are numbered per ruleset */
     struct rw_field *next; /* the ruleset's list, for freeing */

@@ -24,6 +24,7 @@ typedef struct parser {
     int depth;
     char *scratch; /* decoded strings with escapes */
     size_t cap;
+    rw_jtop_t *top; /* the top level's members, when asked for */
 } parser_t;
 
 static json_t *value(parser_t *ps);
@@ -350,6 +351,19 @@ static int after_member(parser_t *ps, unsigned char close) {
     return -1;
 }
 
+/* Adds a member of the top level to its table; one that does not fit leaves it not whole. */
+static void top_add(rw_jtop_t *top, const char *key, size_t kn, json_t *v) {
+    if (kn > RW_JTOP_NAME || top->n == RW_JTOP_MAX) {
+        top->whole = false;
+        return;
+    }
+    top->m[top->n].head = rw_jtop_head(key, kn);
+    top->m[top->n].len = (uint8_t)kn;
+    if (kn > 8)
+        memcpy(top->m[top->n].rest, key + 8, kn - 8);
+    top->m[top->n++].value = v;
+}
+
 static json_t *object(parser_t *ps) {
     json_t *obj = json_object();
     ws(ps);
@@ -388,6 +402,8 @@ static json_t *object(parser_t *ps) {
         size_t size = json_object_size(obj);
         int bad =
             !v || json_object_setn_new_nocheck(obj, key, kn, v) || json_object_size(obj) == size;
+        if (!bad && ps->top && ps->depth == 1)
+            top_add(ps->top, key, kn, v);
         if (copy && copy != stack)
             free(copy);
         if (bad)
@@ -456,7 +472,15 @@ static json_t *value(parser_t *ps) {
 }
 
 json_t *rw_json_parse(const char *buf, size_t len, json_error_t *err) {
-    parser_t ps = {(const unsigned char *)buf, (const unsigned char *)buf + len, 0, NULL, 0};
+    return rw_json_parse_top(buf, len, err, NULL);
+}
+
+json_t *rw_json_parse_top(const char *buf, size_t len, json_error_t *err, rw_jtop_t *top) {
+    parser_t ps = {(const unsigned char *)buf, (const unsigned char *)buf + len, 0, NULL, 0, top};
+    if (top) {
+        top->n = 0;
+        top->whole = true;
+    }
     json_t *v = NULL;
     ws(&ps);
     if (ps.p < ps.end && (*ps.p == '{' || *ps.p == '[')) {
@@ -468,7 +492,15 @@ json_t *rw_json_parse(const char *buf, size_t len, json_error_t *err) {
         }
     }
     free(ps.scratch);
+    if (v && top && !json_is_object(v)) {
+        top->n = 0;
+        top->whole = false;
+    }
     if (v)
         return v;
+    if (top) {
+        top->n = 0;
+        top->whole = false;
+    }
     return json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, err);
 }

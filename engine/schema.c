@@ -1,6 +1,7 @@
 /* Event schema: see schema.h. */
 #include "schema.h"
 
+#include "jparse.h"
 #include "jpos.h"
 
 #include <math.h>
@@ -21,6 +22,8 @@ typedef struct {
     char *path;                  /* "geo.country" */
     char *parts[PATH_MAX_PARTS]; /* "geo", "country" (owned copies) */
     size_t n_parts;
+    size_t len0;    /* the first part's length */
+    uint64_t head0; /* and first 8 bytes (rw_jtop_head) */
     ftype_t type;
     bool required, printable;
     bool has_min, has_max;
@@ -93,6 +96,10 @@ static int parse_path(pctx_t *x, const char *ptr, const char *path, field_t *f) 
         if (n == 0 || f->n_parts == PATH_MAX_PARTS)
             return perr(x, ptr, true, "schema: bad field path \"%s\" (dotted names, at most %d)",
                         path, PATH_MAX_PARTS);
+        if (f->n_parts == 0) {
+            f->len0 = n;
+            f->head0 = rw_jtop_head(p, n);
+        }
         f->parts[f->n_parts++] = strndup(p, n);
         if (!dot)
             return 0;
@@ -335,9 +342,15 @@ static void echo(const json_t *v, char *out, size_t len) {
     }
 }
 
-static const json_t *lookup(const json_t *event, const field_t *f) {
+static const json_t *lookup(const json_t *event, const rw_jtop_t *top, const field_t *f) {
     const json_t *v = event;
-    for (size_t i = 0; v && i < f->n_parts; i++)
+    size_t i = 0;
+    json_t *tv;
+    if (top && rw_jtop_get(top, f->parts[0], f->len0, f->head0, &tv)) {
+        v = tv;
+        i = 1;
+    }
+    for (; v && i < f->n_parts; i++)
         v = json_is_object(v) ? json_object_get(v, f->parts[i]) : NULL;
     return v;
 }
@@ -408,11 +421,11 @@ static const char *field_fault(const field_t *f, const json_t *v, char *buf, siz
     return NULL;
 }
 
-static int check_type(const etype_t *t, const json_t *event, const char *type, char *why,
-                      size_t len) {
+static int check_type(const etype_t *t, const json_t *event, const rw_jtop_t *top, const char *type,
+                      char *why, size_t len) {
     for (size_t i = 0; i < t->n_fields; i++) {
         const field_t *f = &t->fields[i];
-        const json_t *v = lookup(event, f);
+        const json_t *v = lookup(event, top, f);
         char buf[96];
         const char *fault = field_fault(f, v, buf, sizeof(buf));
         if (!fault)
@@ -429,12 +442,17 @@ static int check_type(const etype_t *t, const json_t *event, const char *type, c
 
 int rw_schema_check(const rw_schema_t *s, const json_t *event, const char *type, char *why,
                     size_t len) {
+    return rw_schema_check_top(s, event, NULL, type, why, len);
+}
+
+int rw_schema_check_top(const rw_schema_t *s, const json_t *event, const rw_jtop_t *top,
+                        const char *type, char *why, size_t len) {
     if (!s)
         return 0;
     for (size_t i = 0; i < s->n_types; i++) {
         const etype_t *t = &s->types[i];
         if ((strcmp(t->name, type) == 0 || strcmp(t->name, "*") == 0) &&
-            check_type(t, event, type, why, len))
+            check_type(t, event, top, type, why, len))
             return -1;
     }
     return 0;

@@ -38,6 +38,10 @@ const rw_schema_t *rw_schema_default(void);
  * in why, as "schema: TYPE.FIELD: what is wrong" with the bad value echoed (shortened). */
 int rw_schema_check(const rw_schema_t *s, const json_t *event, const char *type, char *why,
                     size_t len);
+/* The same, with the event's top-level members in top (jparse.h; NULL: none). */
+struct rw_jtop;
+int rw_schema_check_top(const rw_schema_t *s, const json_t *event, const struct rw_jtop *top,
+                        const char *type, char *why, size_t len);
 
 /* Fields and types the schema names (for `check` and the docs). */
 size_t rw_schema_n_types(const rw_schema_t *s);

@@ -15,6 +15,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The table of top-level members rw_json_parse_top fills tells what the object j (jansson's
+ * reading of buf) holds: every member it answers for is j's, a name j lacks is answered as
+ * absent or left to the object, and a whole table holds every member. */
+static void top_agrees(const char *buf, size_t len, const json_t *j, const char *what) {
+    rw_jtop_t top;
+    json_error_t e;
+    json_t *t = rw_json_parse_top(buf, len, &e, &top);
+    ck_assert_ptr_nonnull(t);
+    if (!json_is_object(j)) {
+        ck_assert_msg(top.n == 0 && !top.whole, "%s: a table for a non-object", what);
+        json_decref(t);
+        return;
+    }
+    if (top.whole)
+        ck_assert_msg(top.n == json_object_size(j), "%s: a whole table of %u members, not %zu",
+                      what, top.n, json_object_size(j));
+    const char *k;
+    size_t kl;
+    json_t *v;
+    json_object_keylen_foreach(RW_UNCONST(json_t *, j), k, kl, v) {
+        json_t *got;
+        if (rw_jtop_get(&top, k, kl, rw_jtop_head(k, kl), &got))
+            ck_assert_msg(got && json_equal(got, v), "%s: member \"%s\" differs", what, k);
+        else
+            ck_assert_msg(!top.whole, "%s: a whole table without \"%s\"", what, k);
+    }
+    static const char absent[] = "no such member here";
+    json_t *got;
+    if (rw_jtop_get(&top, absent, sizeof(absent) - 1, rw_jtop_head(absent, sizeof(absent) - 1),
+                    &got))
+        ck_assert_msg(got == NULL && top.whole, "%s: an absent member found", what);
+    json_decref(t);
+}
+
 /* Parses buf both ways and checks that they agree. Returns 1 when it parsed. */
 static int same_as_jansson(const char *buf, size_t len, const char *what) {
     json_error_t ej, ef;
@@ -33,6 +67,7 @@ static int same_as_jansson(const char *buf, size_t len, const char *what) {
     char *df = json_dumps(f, JSON_COMPACT | JSON_REAL_PRECISION(17));
     ck_assert_msg(dj && df && strcmp(dj, df) == 0, "%s: values differ:\n  %s\n  %s", what, dj, df);
     ck_assert(json_equal(j, f));
+    top_agrees(buf, len, j, what);
     char *dumped = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15));
     rw_buf_t w;
     rw_buf_init(&w);
