@@ -137,6 +137,10 @@ static void window_empty(rw_wstate_t *ws) {
     free(ws->list_last);
     ws->list_last = NULL;
     ws->list_read = 0;
+    free(ws->lm_head);
+    ws->lm_head = NULL;
+    ws->lm_n = 0;
+    ws->lm_ok = ws->lm_reread = false;
     if (ws->prefix)
         ws->prefix[0] = 0;
 }
@@ -148,6 +152,7 @@ static void window_free(rw_wstate_t *ws) {
     free(ws->vhash);
     free(ws->prefix);
     free(ws->vals);
+    free(ws->lm_ts);
     if (ws->srcs != &ws->src1)
         free(ws->srcs);
     free(ws);

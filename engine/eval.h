@@ -124,6 +124,14 @@ typedef struct rw_wstate {
      * and the last of them (list_last_len bytes; owned). */
     char *list_last;
     size_t list_read, list_last_len;
+    /* The Redis store's picture of the list from its head, to trim it by count
+     * (lm_ok: known): each element's time (a mark INT64_MIN, what is not an
+     * entry INT64_MAX), and the head when it is a mark (owned; NULL: it is not,
+     * or not known). lm_reread: read the list whole at the next touch. */
+    int64_t *lm_ts;
+    size_t lm_n, lm_cap;
+    char *lm_head;
+    bool lm_ok, lm_reread;
     char *id; /* "RULE_ID:KEY" (the store adds its prefix); allocated with the window, after it */
     /* Last, beside id's bytes: what a lookup in the table reads. */
     uint32_t rule;

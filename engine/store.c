@@ -221,50 +221,71 @@ static const char apply_script[] =
     "end\n"
     "return 1\n";
 
-/* Trims a window's list: KEYS[1] the window, ARGV[1] the cut, ARGV[2] the
- * cut plus one as ts_text() writes it ('' when that is not 13 digits). Drops
- * its leading elements ("TIME|member") whose time is at or before the cut
- * and stops at the first that is not: an entry appended out of time order
- * waits until it reaches the head. Times of 13 digits are compared as text,
- * which costs Redis half what parsing each one does. When it dropped any, it
- * appends a mark, "#" and the server's time (unique: readers skip it, and
- * the next trim drops it once it leads, as text ordered before any time of 13
- * digits): a reader that reads a list from the last element it read on finds
- * it there, and knows that the list shifted (list_kept). Returns the number
- * dropped. */
-static const char trim_script[] = "local cut, ck = tonumber(ARGV[1]), ARGV[2]\n"
-                                  "local n = 0\n"
-                                  "while true do\n"
-                                  "  local es = redis.call('LRANGE', KEYS[1], n, n + 63)\n"
-                                  "  local k = 0\n"
-                                  "  for _, e in ipairs(es) do\n"
-                                  "    if ck ~= '' then\n"
-                                  "      if e >= ck then break end\n"
-                                  "    else\n"
-                                  "      local t = tonumber(string.match(e, '^(%-?%d+)|'))\n"
-                                  "      if t then\n"
-                                  "        if t > cut then break end\n"
-                                  "      elseif string.byte(e) ~= 35 then break end\n"
-                                  "    end\n"
-                                  "    k = k + 1\n"
-                                  "  end\n"
-                                  "  n = n + k\n"
-                                  "  if k < 64 then break end\n"
-                                  "end\n"
-                                  "if n > 0 then\n"
-                                  "  redis.call('LTRIM', KEYS[1], n, -1)\n"
-                                  "  local t = redis.call('TIME')\n"
-                                  "  redis.call('RPUSHX', KEYS[1], '#' .. t[1] .. '.' .. t[2])\n"
-                                  "end\n"
-                                  "return n\n";
+/* Trims a window's list: KEYS[1] the window; ARGV[1] the cut, ARGV[2] the cut
+ * plus one as ts_text() writes it ('' when that is not 13 digits), ARGV[3] a
+ * mark (this engine's, unique: "#" and its id and a count), ARGV[4] how many
+ * leading elements the engine's picture of the list says are at or before the
+ * cut (0: not known), ARGV[5] the head it expects (a mark), ARGV[6] the length
+ * it expects ('' any). When the head is that mark, and the length that one,
+ * the list is the engine's picture of it plus appends (every trim replaces the
+ * head with its own mark, and a list deleted and made anew has another head):
+ * it drops that many, without looking at them. Otherwise it looks: it drops
+ * the leading elements ("TIME|member", and marks) whose time is at or before
+ * the cut, and stops at the first that is not (an entry appended out of time
+ * order waits until it reaches the head); times of 13 digits are compared as
+ * text, which costs Redis half what parsing each one does. When it dropped
+ * any entry, it puts its mark at the head and at the end (ordered as text
+ * before any time of 13 digits, so that the next trim drops them once they
+ * lead; readers skip them): a reader that reads a list from the last element
+ * it read on finds it there, and knows that the list shifted (list_kept).
+ * Returns {the number dropped, 1 when it looked}. */
+static const char trim_script[] =
+    "local key, cut, ck = KEYS[1], tonumber(ARGV[1]), ARGV[2]\n"
+    "local n, looked = tonumber(ARGV[4]), 0\n"
+    "if n == 0 or redis.call('LINDEX', key, 0) ~= ARGV[5] or\n"
+    "   (ARGV[6] ~= '' and redis.call('LLEN', key) ~= tonumber(ARGV[6])) then\n"
+    "  n, looked = 0, 1\n"
+    "  local entries = 0\n"
+    "  while true do\n"
+    "    local es = redis.call('LRANGE', key, n, n + 63)\n"
+    "    local k = 0\n"
+    "    for _, e in ipairs(es) do\n"
+    "      local mark = string.byte(e) == 35\n"
+    "      if ck ~= '' then\n"
+    "        if e >= ck then break end\n"
+    "      else\n"
+    "        local t = tonumber(string.match(e, '^(%-?%d+)|'))\n"
+    "        if t then\n"
+    "          if t > cut then break end\n"
+    "        elseif not mark then break end\n"
+    "      end\n"
+    "      if not mark then entries = entries + 1 end\n"
+    "      k = k + 1\n"
+    "    end\n"
+    "    n = n + k\n"
+    "    if k < 64 then break end\n"
+    "  end\n"
+    "  if entries == 0 then n = 0 end\n"
+    "end\n"
+    "if n > 0 then\n"
+    "  redis.call('LTRIM', key, n, -1)\n"
+    "  redis.call('LPUSHX', key, ARGV[3])\n"
+    "  redis.call('RPUSHX', key, ARGV[3])\n"
+    "end\n"
+    "return {n, looked}\n";
 
 /* A trim sent with the write in flight: its command's place among the
- * window writes, its key (in trim_keys) and its cut; redo when its node
- * lacked the script. */
+ * window writes, its cut, count and expected length (SIZE_MAX: any), and
+ * its key, mark, expected head and window id (in trim_keys, by offset and
+ * length); redo when its node lacked the script. by_count: sent to drop a
+ * count without looking (the engine's picture of the list was taken as
+ * right). */
+enum { TRIM_KEY, TRIM_MARK, TRIM_HEAD, TRIM_ID, TRIM_STRS };
 typedef struct trim_sent {
-    size_t cmd, key_off, key_len;
+    size_t cmd, off[TRIM_STRS], len[TRIM_STRS];
     int64_t cut;
-    bool redo;
+    size_t count, llen;
+    bool redo, by_count;
 } trim_sent_t;
 
 /* The open cases an engine holds, to write back when Redis loses its state:
@@ -322,8 +343,10 @@ typedef struct redisstore {
     bool kept_full; /* some open case was not held: more than max_cases */
     rw_rcluster_t *rc;
     char script[sizeof(apply_script) + 64];
-    char sha[48];       /* the script's SHA1; "" until loaded */
-    char tsha[48];      /* trim_script's */
+    char sha[48];     /* the script's SHA1; "" until loaded */
+    char tsha[48];    /* trim_script's */
+    char mark_id[48]; /* "#" and this engine's id, unique: its trims' marks add a count */
+    uint64_t n_marks;
     trim_sent_t *trims; /* the trims of the write in flight */
     size_t n_trims, trims_cap;
     rw_buf_t trim_keys;
@@ -846,9 +869,10 @@ static int cases_read(redisstore_t *s, rw_batch_t *b, size_t nrules, size_t ncas
 }
 
 /* A window the batch touched that this engine does not hold: never read,
- * keyed apart from its messages (read every batch), or needed further back. */
+ * keyed apart from its messages (read every batch), needed further back, or
+ * whose list a trim had to look at (its picture is read again). */
 static bool window_needs_read(const rw_wstate_t *ws) {
-    return !ws->loaded || ws->shared || ws->load_min_ms <= ws->loaded_from_ms;
+    return !ws->loaded || ws->shared || ws->load_min_ms <= ws->loaded_from_ms || ws->lm_reread;
 }
 
 /* How long a window key lives after a write: two windows (what trimming
@@ -971,6 +995,66 @@ static void list_forget(rw_wstate_t *ws) {
     free(ws->list_last);
     ws->list_last = NULL;
     ws->list_read = 0;
+}
+
+/* ---- the engine's picture of a window's list, to trim it by count ---- */
+
+/* Forgets what the engine knows of ws's list from its head. */
+static void lm_clear(rw_wstate_t *ws) {
+    free(ws->lm_head);
+    ws->lm_head = NULL;
+    ws->lm_n = 0;
+    ws->lm_ok = false;
+}
+
+static void lm_push(rw_wstate_t *ws, int64_t ts_ms) {
+    if (ws->lm_n == ws->lm_cap) {
+        ws->lm_cap = ws->lm_cap ? ws->lm_cap * 2 : 16;
+        ws->lm_ts = rw_realloc(ws->lm_ts, ws->lm_cap * sizeof(*ws->lm_ts));
+    }
+    ws->lm_ts[ws->lm_n++] = ts_ms;
+}
+
+/* A list element's time as a trim sees it: a mark's is INT64_MIN (trims drop
+ * it), what is not an entry's INT64_MAX (trims stop at it). */
+static int64_t elem_time(const redisReply *x) {
+    if (!x || x->type != REDIS_REPLY_STRING || !x->len)
+        return INT64_MAX;
+    if (x->str[0] == '#')
+        return INT64_MIN;
+    const char *bar = memchr(x->str, '|', x->len);
+    char *end;
+    long long ts = bar ? strtoll(x->str, &end, 10) : 0;
+    return bar && end == bar && bar != x->str ? (int64_t)ts : INT64_MAX;
+}
+
+/* Takes the picture of ws's list from a read: the whole list (tail false),
+ * or what it gained after the elements read before (tail: elements from index
+ * 1 on, the first being the last one read then). */
+static void lm_take(rw_wstate_t *ws, const redisReply *r, bool tail) {
+    if (!tail) {
+        lm_clear(ws);
+        ws->lm_ok = true;
+        ws->lm_reread = false;
+        const redisReply *h = r->elements ? r->element[0] : NULL;
+        if (h && h->type == REDIS_REPLY_STRING && h->len && h->str[0] == '#') {
+            ws->lm_head = rw_malloc(h->len + 1);
+            memcpy(ws->lm_head, h->str, h->len);
+            ws->lm_head[h->len] = 0;
+        }
+    } else if (!ws->lm_ok) {
+        return;
+    }
+    for (size_t e = tail ? 1 : 0; e < r->elements; e++)
+        lm_push(ws, elem_time(r->element[e]));
+}
+
+/* After a trim sent without dropping a count (or one that found the list not
+ * as pictured): the picture is gone; a window held (not read every batch) is
+ * read whole at its next touch, which takes it again. */
+static void lm_lost(rw_wstate_t *ws) {
+    lm_clear(ws);
+    ws->lm_reread = !ws->shared;
 }
 
 /* Notes where a read of a window read every batch left its list: the
@@ -1123,6 +1207,8 @@ static int state_write(redisstore_t *s, rw_batch_t *b, const rw_memstore_counter
         for (rw_wstate_t *ws = b->wtab[i]; ws; ws = ws->next) {
             size_t n = 0;
             list_forget(ws); /* written anew: the next read takes it whole */
+            lm_clear(ws);
+            ws->lm_reread = true;
             args_reset(s);
             arg_add(s, "RPUSH", 5);
             arg_window(s, ws);
@@ -1480,6 +1566,7 @@ static void window_meta(rw_wstate_t *ws, const redisReply *pttl, int64_t now) {
 static void window_took(redisstore_t *s, rw_batch_t *b, rw_wstate_t *ws, const redisReply *r,
                         size_t skip, bool tail, size_t len) {
     window_read(s, b, ws, r, skip, tail);
+    lm_take(ws, r, tail);
     list_note(ws, r, len - r->elements);
     /* Every read tells what the list holds that no event needs: a window
      * read every batch is trimmed like one held (the read is the list). */
@@ -1695,22 +1782,48 @@ static void redis_load_send(rw_store_t *base, rw_batch_t *b) {
     s->ahead_seq = b->seq;
 }
 
+/* The next of this engine's marks into buf (at least 80 bytes); returns its
+ * length. */
+static size_t mark_next(redisstore_t *s, char *buf) {
+    size_t n = strlen(s->mark_id);
+    memcpy(buf, s->mark_id, n);
+    buf[n++] = '.';
+    n += i64_text((int64_t)++s->n_marks, buf + n);
+    buf[n] = 0;
+    return n;
+}
+
 /* A window's new entries, in time order, as one RPUSH sent ahead of the
  * script: an entry is a fact (this message, at this time, with this value)
  * that a read takes once however often it was appended (a write done again
  * appends it again), so it needs no fence. */
-static void window_add_send(redisstore_t *s, const rw_batch_t *b, const rw_wstate_t *ws) {
+static void window_add_send(redisstore_t *s, const rw_batch_t *b, rw_wstate_t *ws) {
     args_reset(s);
     arg_add(s, "RPUSH", 5);
     arg_window(s, ws);
+    /* A list read empty starts with a mark of this engine's: while it leads,
+     * the list is what the engine pictures (trim_script). */
+    bool held = ws->lm_ok && !ws->shared;
+    if (ws->lm_ok && ws->lm_n == 0) {
+        char mark[80];
+        size_t ml = mark_next(s, mark);
+        arg_add(s, mark, ml);
+        if (held) {
+            ws->lm_head = rw_strdup(mark);
+            lm_push(ws, INT64_MIN);
+        }
+    }
     /* The fresh entries are usually the last ones: find the first. */
     size_t from = ws->n;
     for (size_t left = ws->n_fresh; from > 0 && left; from--)
         left -= ws->meta[from - 1].fresh;
     for (size_t e = from; e < ws->n; e++) {
         const rw_wmeta_t *m = &ws->meta[e];
-        if (m->fresh)
-            arg_entry(s, ws->ents[e].ts_ms, &b->srcs[m->src], m->offset, ws->ents[e].value);
+        if (!m->fresh)
+            continue;
+        arg_entry(s, ws->ents[e].ts_ms, &b->srcs[m->src], m->offset, ws->ents[e].value);
+        if (held)
+            lm_push(ws, ws->ents[e].ts_ms);
     }
     args_send(s, 1, RW_RC_WRITE);
     s->n_win_cmds++;
@@ -1721,52 +1834,142 @@ static size_t trim_cut_text(int64_t cut, char *buf) {
     return cut >= -1 && cut < TS_END - 1 ? ts_text(cut + 1, buf) : 0;
 }
 
-/* A window's trim by trim_script, noted for a resend after NOSCRIPT. */
-static void trim_send(redisstore_t *s, const rw_wstate_t *ws, int64_t cut) {
-    char ck[24];
-    args_reset(s);
-    arg_add(s, "EVALSHA", 7);
-    arg_add(s, s->tsha, strlen(s->tsha));
-    arg_add(s, "1", 1);
-    arg_window(s, ws);
-    arg_i64(s, cut);
-    arg_add(s, ck, trim_cut_text(cut, ck));
-    args_send(s, 3, RW_RC_WRITE);
+/* How many leading elements of ws's list are at or before the cut, by the
+ * engine's picture of it (0 when there is none to go by: no picture, or no mark
+ * at its head); *entries: how many of them are entries. */
+static size_t lm_count(const rw_wstate_t *ws, int64_t cut, size_t *entries) {
+    size_t k = 0;
+    *entries = 0;
+    if (!ws->lm_ok || !ws->lm_head || ws->lm_reread)
+        return 0;
+    for (; k < ws->lm_n && ws->lm_ts[k] <= cut; k++)
+        *entries += ws->lm_ts[k] != INT64_MIN;
+    return k;
+}
+
+/* The picture of a held window's list after its trim of count elements by
+ * mark: the mark, the elements after them, the mark again. */
+static void lm_trimmed(rw_wstate_t *ws, size_t count, const char *mark) {
+    memmove(ws->lm_ts + 1, ws->lm_ts + count, (ws->lm_n - count) * sizeof(*ws->lm_ts));
+    ws->lm_n -= count - 1;
+    ws->lm_ts[0] = INT64_MIN;
+    lm_push(ws, INT64_MIN);
+    free(ws->lm_head);
+    ws->lm_head = rw_strdup(mark);
+}
+
+static void trim_str(redisstore_t *s, trim_sent_t *t, int which, const char *str, size_t len) {
+    t->off[which] = s->trim_keys.len;
+    t->len[which] = len;
+    rw_buf_append(&s->trim_keys, str, len);
+    rw_buf_append(&s->trim_keys, "", 1); /* NUL-terminated */
+}
+
+/* Queues the trim t (its window's key last in argv) as EVALSHA (or EVAL with
+ * the script's text: sha NULL). */
+static void trim_queue(redisstore_t *s, const trim_sent_t *t, const char *sha) {
+    char cut[24], ck[24], count[24], llen[24];
+    const char *st = s->trim_keys.data;
+    const char *argv[] = {sha ? "EVALSHA" : "EVAL",
+                          sha ? sha : trim_script,
+                          "1",
+                          st + t->off[TRIM_KEY],
+                          cut,
+                          ck,
+                          st + t->off[TRIM_MARK],
+                          count,
+                          st + t->off[TRIM_HEAD],
+                          llen};
+    size_t argl[] = {sha ? 7 : 4,
+                     sha ? strlen(sha) : sizeof(trim_script) - 1,
+                     1,
+                     t->len[TRIM_KEY],
+                     i64_text(t->cut, cut),
+                     trim_cut_text(t->cut, ck),
+                     t->len[TRIM_MARK],
+                     i64_text((int64_t)t->count, count),
+                     t->len[TRIM_HEAD],
+                     t->llen == SIZE_MAX ? 0 : i64_text((int64_t)t->llen, llen)};
+    rw_rcluster_append_argv(s->rc, 3, 10, argv, argl, RW_RC_WRITE);
+}
+
+/* A window's trim by trim_script, noted for a resend after NOSCRIPT: by
+ * count when the engine's picture of the list (lm_count) allows it. Returns
+ * false when that picture shows no entry to drop (nothing sent). */
+static bool trim_send(redisstore_t *s, rw_wstate_t *ws, int64_t cut) {
+    size_t entries, count = lm_count(ws, cut, &entries);
+    if (count && !entries)
+        return false;
     if (s->n_trims == s->trims_cap) {
         s->trims_cap = s->trims_cap ? s->trims_cap * 2 : 16;
         s->trims = rw_realloc(s->trims, s->trims_cap * sizeof(*s->trims));
     }
-    s->trims[s->n_trims++] = (trim_sent_t){s->n_win_cmds, s->trim_keys.len, s->argl[3], cut, false};
-    rw_buf_append(&s->trim_keys, s->argv[3], s->argl[3]);
+    trim_sent_t *t = &s->trims[s->n_trims++];
+    *t = (trim_sent_t){.cmd = s->n_win_cmds,
+                       .cut = cut,
+                       .count = count,
+                       .llen = ws->shared ? SIZE_MAX : ws->lm_n,
+                       .by_count = count > 0};
+    char mark[80];
+    size_t ml = mark_next(s, mark);
+    args_reset(s);
+    arg_window(s, ws);
+    trim_str(s, t, TRIM_KEY, s->strs.data, s->strs.len);
+    trim_str(s, t, TRIM_MARK, mark, ml);
+    trim_str(s, t, TRIM_HEAD, ws->lm_head ? ws->lm_head : "",
+             ws->lm_head ? strlen(ws->lm_head) : 0);
+    trim_str(s, t, TRIM_ID, ws->id, strlen(ws->id));
+    trim_queue(s, t, s->tsha);
     s->n_win_cmds++;
+    /* A held window's picture follows its own trim by count; otherwise it is
+     * gone (a window read every batch reads its list whole next: list_forget). */
+    if (count && !ws->shared)
+        lm_trimmed(ws, count, mark);
+    else
+        lm_lost(ws);
+    return true;
 }
 
-/* Whether the reply to window write cmd is a trim's NOSCRIPT (its node
- * lacks the script: nothing ran); if so the trim is marked to send again. */
-static bool trim_noscript(redisstore_t *s, size_t cmd, const redisReply *r) {
-    if (r->type != REDIS_REPLY_ERROR || strncmp(r->str, "NOSCRIPT", 8) != 0)
-        return false;
-    for (size_t i = 0; i < s->n_trims; i++)
+/* The window a trim sent was for, if the batch still has it. */
+static rw_wstate_t *trim_window(redisstore_t *s, const trim_sent_t *t) {
+    return s->sent ? rw_batch_window(s->sent, s->trim_keys.data + t->off[TRIM_ID]) : NULL;
+}
+
+/* The reply to window write cmd, when it is a trim's: NOSCRIPT (its node
+ * lacks the script: nothing ran) marks it to send again, and returns true; a
+ * trim by count that had to look instead takes the picture of its window's
+ * list away. */
+static bool trim_reply(redisstore_t *s, size_t cmd, const redisReply *r) {
+    trim_sent_t *t = NULL;
+    for (size_t i = 0; i < s->n_trims && !t; i++)
         if (s->trims[i].cmd == cmd)
-            return s->trims[i].redo = true;
+            t = &s->trims[i];
+    if (!t)
+        return false;
+    if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0)
+        return t->redo = true;
+    bool looked = r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+                  r->element[1]->type != REDIS_REPLY_INTEGER || r->element[1]->integer != 0;
+    rw_wstate_t *ws;
+    if (t->by_count && looked && (ws = trim_window(s, t)))
+        lm_lost(ws);
     return false;
 }
 
 /* Sends the trims marked again with the script's text, which loads it on
  * their nodes. One that fails again is logged, not an error: the window's
  * next trim drops what it would have. Returns the number sent (the replies
- * not taken before are then gone). */
+ * not taken before are then gone). Windows trimmed so lose their pictures. */
 static size_t trims_redo(redisstore_t *s) {
     size_t n = 0;
     for (size_t i = 0; i < s->n_trims; i++) {
         const trim_sent_t *t = &s->trims[i];
         if (!t->redo)
             continue;
-        char cut[24], ck[24];
-        const char *argv[] = {"EVAL", trim_script, "1", s->trim_keys.data + t->key_off, cut, ck};
-        size_t argl[] = {4,          sizeof(trim_script) - 1, 1,
-                         t->key_len, i64_text(t->cut, cut),   trim_cut_text(t->cut, ck)};
-        rw_rcluster_append_argv(s->rc, 3, 6, argv, argl, RW_RC_WRITE);
+        trim_queue(s, t, NULL);
+        rw_wstate_t *ws = t->by_count ? trim_window(s, t) : NULL;
+        if (ws)
+            lm_lost(ws);
         n++;
     }
     rw_error_t e;
@@ -1788,22 +1991,20 @@ static void window_write(redisstore_t *s, const rw_batch_t *b, rw_wstate_t *ws, 
         return;
     /* Keep what this batch's events need, and those of the batches stored
      * but not surely committed: after a crash they are read again, and their
-     * events must see the same windows. */
-    int64_t cut = rw_window_cut(b, ws);
-    if (trim)
-        trim_send(s, ws, cut);
+     * events must see the same windows. A trim moves the list's head: the
+     * next read of a window read every batch takes it whole. */
+    if (trim) {
+        if (trim_send(s, ws, rw_window_cut(b, ws)))
+            list_forget(ws);
+        ws->stale = 0;
+    }
     args_reset(s);
     arg_add(s, "PEXPIRE", 7);
     arg_window(s, ws);
     arg_i64(s, window_ttl_ms(ws));
     args_send(s, 1, RW_RC_WRITE);
     s->n_win_cmds++;
-    /* Set as if written; a failed write forgets the window, and these with it.
-     * A trim moves the list's head: the next read takes it whole. */
-    if (trim) {
-        ws->stale = 0;
-        list_forget(ws);
-    }
+    /* Set as if written; a failed write forgets the window, and these with it. */
     ws->stored_ttl_at = now;
 }
 
@@ -1953,7 +2154,7 @@ static int apply_collect(redisstore_t *s, rw_error_t *err) {
         redisReply *r = reply_get(s, err);
         if (!r)
             return RW_ERR_REDIS;
-        if (r->type == REDIS_REPLY_ERROR && rc == 0 && !trim_noscript(s, i, r))
+        if (!trim_reply(s, i, r) && r->type == REDIS_REPLY_ERROR && rc == 0)
             rc = rw_error_fail(err, RW_ERR_REDIS, "redis window write: %s", r->str);
         freeReplyObject(r);
     }
@@ -2044,6 +2245,22 @@ static void redis_destroy(rw_store_t *base) {
     free(s);
 }
 
+/* "#" and an id no other engine has (its process, start and random bits):
+ * with a count, the marks its trims and new lists lead with. */
+static void mark_id_init(redisstore_t *s) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    uint32_t rnd = (uint32_t)tv.tv_usec ^ ((uint32_t)getpid() << 16);
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (f) {
+        if (fread(&rnd, sizeof(rnd), 1, f) != 1)
+            rnd ^= (uint32_t)tv.tv_sec;
+        fclose(f);
+    }
+    snprintf(s->mark_id, sizeof(s->mark_id), "#%x-%llx-%08x", (unsigned)getpid(),
+             (unsigned long long)tv.tv_sec * 1000000ULL + (unsigned long long)tv.tv_usec, rnd);
+}
+
 rw_store_t *rw_redisstore_new(const rw_redis_opts_t *o) {
     return rw_redisstore_new_cluster(o, NULL, 0);
 }
@@ -2074,6 +2291,7 @@ rw_store_t *rw_redisstore_new_cluster(const rw_redis_opts_t *o, const char *cons
     sprintf(s->marker, "%sepoch:%s:%d-%llx", tp, s->group, (int)getpid(),
             (unsigned long long)rw_now_ms());
     s->rc = rw_store_redis_open(&s->o, seeds, n_seeds);
+    mark_id_init(s);
     snprintf(s->script, sizeof(s->script), apply_script, (int)FENCE_TTL_S, (int)FENCE_TTL_S);
     rw_buf_init(&s->strs);
     rw_buf_init(&s->resp);

@@ -10,8 +10,14 @@
  * trim script compares times as text): a read (LRANGE) keeps each message's
  * entry once and orders them by time, so an entry is a fact that appending
  * twice leaves as it was; a trim (a script on the window's key) drops the
- * leading elements at or before a time, and appends a mark ("#TIME", no
- * entry) when it dropped any. A window read every batch reads only what its
+ * leading elements at or before a time, and puts a mark ("#" and the
+ * engine's id and a count, no entry) at the list's head and end when it
+ * dropped any. It drops a count the engine gives from its picture of the list
+ * (each element's time, from its reads and its own appends) without looking
+ * at them while the list's head is the mark the engine expects and, for a
+ * window it holds, the list's length the one it expects; otherwise it looks
+ * at each. A list read empty starts with such a mark. A window read every
+ * batch reads only what its
  * list gained since its last read (from the last element read on, whole when
  * a mark or another element there shows that the list shifted). What the
  * apply script writes is not

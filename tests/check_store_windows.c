@@ -37,8 +37,10 @@ static const char rules_text[] =
  * digits, written zero-padded). */
 static const char *day = "2026-11-27";
 
+static int late_at = LATE_AT; /* -1: none */
+
 static char *event_text(int i) {
-    int minute = i == LATE_AT ? 10 : i;
+    int minute = i == late_at ? 10 : i;
     static char ev[320];
     snprintf(ev, sizeof(ev),
              "{\"event_id\": \"w%d\", \"type\": \"transaction\", \"ts\": "
@@ -78,42 +80,93 @@ static size_t list_times(redisContext *rc, int64_t *ts, size_t cap) {
     return n;
 }
 
+/* One engine's store and batch over a redis-server of its own, with the rules. */
+typedef struct one {
+    rw_redis_server_t srv;
+    rw_redis_opts_t o;
+    rw_ruleset_t *rs;
+    rw_store_t *st;
+    rw_batch_t *b;
+    redisContext *rc; /* a plain connection, to look at the list */
+} one_t;
+
+static void one_start(one_t *t) {
+    rw_error_t err;
+    rw_error_clear(&err);
+    ck_assert_msg(rw_proc_redis_start(&t->srv, NULL, 10000, &err) == 0, "%s", err.text);
+    rw_errors_t errs;
+    rw_errors_init(&errs);
+    t->rs = rw_ruleset_load(rules_text, strlen(rules_text), "t", &errs);
+    ck_assert_msg(t->rs, "%s", errs.n ? errs.items[0].text : "?");
+    rw_errors_fini(&errs);
+    t->o = (rw_redis_opts_t){"127.0.0.1", t->srv.port, NULL, NULL, 0, "rw:", "t", 5000};
+    t->st = rw_redisstore_new(&t->o);
+    t->b = rw_batch_new(1048576, RW_STATE_CACHED);
+    t->rc = h_redis(t->srv.port);
+}
+
+/* Batch i/PER_BATCH's messages (keyed apart from the window: read every
+ * batch), planned, read and evaluated. */
+static void one_read(one_t *t, int i, bool apart) {
+    rw_error_t err;
+    rw_error_clear(&err);
+    rw_batch_reset(t->b, t->rs);
+    for (int k = i; k < i + PER_BATCH; k++) {
+        const char *ev = event_text(k);
+        rw_msg_t m = {"events", 0, k, ev, strlen(ev), rw_now_ms(), 0, ACCOUNT, 19};
+        if (apart) {
+            m.key = "merchant-7";
+            m.key_len = 10;
+        }
+        rw_batch_add(t->b, &m);
+    }
+    rw_batch_plan(t->b);
+    ck_assert_msg(t->st->load(t->st, t->b, &err) == 0, "%s", err.text);
+    rw_batch_evaluate(t->b);
+}
+
+static void one_apply(one_t *t) {
+    rw_error_t err;
+    rw_error_clear(&err);
+    ck_assert_msg(t->st->apply(t->st, t->b, &err) == 0, "%s", err.text);
+}
+
+/* A new engine reads the list: it measures on the last batch what the engine
+ * that wrote it held. Then everything stops. */
+static void one_stop(one_t *t) {
+    rw_error_t err;
+    rw_error_clear(&err);
+    double held = last_measure(t->b);
+    rw_store_t *st2 = rw_redisstore_new(&t->o);
+    rw_batch_forget_state(t->b);
+    ck_assert_msg(st2->load(st2, t->b, &err) == 0, "%s", err.text);
+    rw_batch_evaluate(t->b);
+    ck_assert_msg(last_measure(t->b) == held, "a new engine measures %g, not %g",
+                  last_measure(t->b), held);
+    st2->destroy(st2);
+    redisFree(t->rc);
+    rw_batch_destroy(t->b);
+    t->st->destroy(t->st);
+    rw_ruleset_destroy(t->rs);
+    rw_proc_redis_stop(&t->srv);
+}
+
 /* _i & 1: SCRIPT FLUSH before every write; _i & 2: events of 1970-01-02;
  * _i & 4: messages keyed by another value than the window's key, so that the
  * window is read from Redis every batch. */
 START_TEST(test_windows_trimmed_from_the_head) {
     day = _i & 2 ? "1970-01-02" : "2026-11-27";
-    rw_redis_server_t srv;
-    rw_error_t err;
-    rw_error_clear(&err);
-    ck_assert_msg(rw_proc_redis_start(&srv, NULL, 10000, &err) == 0, "%s", err.text);
-    rw_errors_t errs;
-    rw_errors_init(&errs);
-    rw_ruleset_t *rs = rw_ruleset_load(rules_text, strlen(rules_text), "t", &errs);
-    ck_assert_msg(rs, "%s", errs.n ? errs.items[0].text : "?");
-    rw_errors_fini(&errs);
-    rw_redis_opts_t o = {"127.0.0.1", srv.port, NULL, NULL, 0, "rw:", "t", 5000};
-    rw_store_t *st = rw_redisstore_new(&o);
-    rw_batch_t *b = rw_batch_new(1048576, RW_STATE_CACHED);
-    redisContext *rc = h_redis(srv.port);
+    late_at = LATE_AT;
+    one_t t;
+    one_start(&t);
+    rw_batch_t *b = t.b;
+    redisContext *rc = t.rc;
     int64_t late_ts = 0;
     for (int i = 0; i < N_EVENTS; i += PER_BATCH) {
-        rw_batch_reset(b, rs);
-        for (int k = i; k < i + PER_BATCH; k++) {
-            const char *ev = event_text(k);
-            rw_msg_t m = {"events", 0, k, ev, strlen(ev), rw_now_ms(), 0, ACCOUNT, 19};
-            if (_i & 4) {
-                m.key = "merchant-7";
-                m.key_len = 10;
-            }
-            rw_batch_add(b, &m);
-        }
-        rw_batch_plan(b);
-        ck_assert_msg(st->load(st, b, &err) == 0, "%s", err.text);
-        rw_batch_evaluate(b);
+        one_read(&t, i, _i & 4);
         if (_i & 1)
             freeReplyObject(redisCommand(rc, "SCRIPT FLUSH"));
-        ck_assert_msg(st->apply(st, b, &err) == 0, "%s", err.text);
+        one_apply(&t);
         if (i <= LATE_AT && LATE_AT < i + PER_BATCH) {
             int64_t ts[N_EVENTS * 2];
             size_t n = list_times(rc, ts, N_EVENTS * 2);
@@ -121,8 +174,7 @@ START_TEST(test_windows_trimmed_from_the_head) {
             ck_assert_int_lt(late_ts, ts[0]); /* behind newer elements */
         }
     }
-    double held = last_measure(b);
-    ck_assert(held == 10);
+    ck_assert(last_measure(b) == 10);
     /* Trimmed: far fewer elements than written, in order but for none. */
     int64_t ts[N_EVENTS * 2];
     size_t n = list_times(rc, ts, N_EVENTS * 2);
@@ -130,18 +182,7 @@ START_TEST(test_windows_trimmed_from_the_head) {
     for (size_t e = 0; e < n; e++)
         ck_assert_int_ne(ts[e], late_ts); /* the late entry went on reaching the head */
     ck_assert_uint_le(list_marks, 2);     /* trims' marks go too once they lead */
-    /* A new engine reads the list: the same window. */
-    rw_store_t *st2 = rw_redisstore_new(&o);
-    rw_batch_forget_state(b);
-    ck_assert_msg(st2->load(st2, b, &err) == 0, "%s", err.text);
-    rw_batch_evaluate(b);
-    ck_assert(last_measure(b) == held);
-    st2->destroy(st2);
-    redisFree(rc);
-    rw_batch_destroy(b);
-    st->destroy(st);
-    rw_ruleset_destroy(rs);
-    rw_proc_redis_stop(&srv);
+    one_stop(&t);
 }
 END_TEST
 
@@ -316,11 +357,95 @@ START_TEST(test_shared_window_changed_behind) {
 }
 END_TEST
 
+/* The calls of one command Redis ran (INFO commandstats), scripts' too. */
+static long long command_calls(redisContext *rc, const char *cmd) {
+    redisReply *r = redisCommand(rc, "INFO commandstats");
+    ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+    char find[64];
+    snprintf(find, sizeof(find), "cmdstat_%s:calls=", cmd);
+    const char *at = strstr(r->str, find);
+    long long n = at ? strtoll(at + strlen(find), NULL, 10) : 0;
+    freeReplyObject(r);
+    return n;
+}
+
+/* Whether the window's list holds an element. */
+static bool list_has(redisContext *rc, const char *elem) {
+    char key[256];
+    list_key(rc, key, sizeof(key));
+    redisReply *r = redisCommand(rc, "LPOS %s %s", key, elem);
+    bool has = r->type == REDIS_REPLY_INTEGER;
+    freeReplyObject(r);
+    return has;
+}
+
+#define FOREIGN "0000000000000|events/1/7|" /* its time set at run time */
+
+/* A window trimmed by count (its engine's picture of the list: no script
+ * looks at the elements) while its list changes behind the engine (_i):
+ * 0 nothing: every trim went by count (no LRANGE but the engine's first read);
+ * 1 just before a trim by count, the list's 30 oldest elements trimmed (as
+ *   another engine's trim) and as many marks appended as keep its length:
+ *   only its head shows it, and the trim must look;
+ * 2 the same with messages keyed apart from the window (read every batch);
+ * 3 right after a trim, another writer's entry appended, newer than any
+ *   event (the same key from another partition, as after partitions were
+ *   added): only the length shows it, and the next trim must keep it.
+ * A new engine reading the list then measures what the engine held (the
+ * other writer's entry is later than its events). */
+START_TEST(test_windows_trimmed_by_count) {
+    day = "2026-11-27";
+    late_at = -1; /* no late event, which makes the engine read the list whole */
+    one_t t;
+    one_start(&t);
+    rw_batch_t *b = t.b;
+    redisContext *rc = t.rc;
+    char foreign[64] = "";
+    int changed = 0, trims_after = 0;
+    /* Until the trim that follows the change: what it dropped shows at once. */
+    for (int i = 0; i < N_EVENTS && !trims_after; i += PER_BATCH) {
+        one_read(&t, i, _i == 2);
+        rw_wstate_t *ws = b->touched[0];
+        bool by_count = ws->stale >= 64 && ws->stale >= ws->n && ws->lm_ok && ws->lm_head;
+        if (by_count && changed)
+            trims_after++;
+        if (by_count && !changed && (_i == 1 || _i == 2)) {
+            list_do(rc, "LTRIM %s 30 -1");
+            for (int k = 0; k < 30; k++) /* its mark, then what keeps the length */
+                list_do(rc, "RPUSH %s #another-engine");
+            changed = i;
+            trims_after++;
+        }
+        one_apply(&t);
+        if (_i == 3 && by_count && !changed) {
+            /* The time of the last event: newer than every cut. */
+            snprintf(foreign, sizeof(foreign), "%s", FOREIGN);
+            char ts[24];
+            snprintf(ts, sizeof(ts), "%013lld",
+                     (long long)(ws->max_ts_ms + (int64_t)(N_EVENTS - i) * 60000));
+            memcpy(foreign, ts, 13);
+            char cmd[128];
+            snprintf(cmd, sizeof(cmd), "RPUSH %%s %s", foreign);
+            list_do(rc, cmd);
+            changed = i;
+        }
+    }
+    ck_assert_msg(_i == 0 || trims_after, "no trim after the change");
+    if (_i == 0)
+        ck_assert_int_eq(command_calls(rc, "lrange"), 1); /* the first read only */
+    if (_i == 3)
+        ck_assert(list_has(rc, foreign));
+    ck_assert(last_measure(b) == 10);
+    one_stop(&t);
+}
+END_TEST
+
 static Suite *store_windows_suite(void) {
     Suite *s = suite_create("store_windows");
     TCase *tc = tcase_create("trim");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_windows_trimmed_from_the_head, 0, 8);
+    tcase_add_loop_test(tc, test_windows_trimmed_by_count, 0, 4);
     suite_add_tcase(s, tc);
     tc = tcase_create("shared");
     tcase_set_timeout(tc, 60);
