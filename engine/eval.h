@@ -81,7 +81,6 @@ typedef struct rw_wsrc {
 } rw_wsrc_t;
 
 #define RW_READ_ENTRIES 1 /* a window's entries */
-#define RW_READ_META 2    /* its expiry and size in the store */
 #define RW_READ_TAIL 4    /* only what its list gained since the last read (Redis store) */
 #define RW_READ_REDO 8    /* the list changed since: to be read whole (Redis store) */
 

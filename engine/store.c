@@ -1489,23 +1489,16 @@ static void window_all_send(redisstore_t *s, const rw_wstate_t *ws) {
 }
 
 /* Queues one window's read: what its list gained since the last read when
- * that is enough (window_tail_ok), else the whole list; and once its expiry. */
+ * that is enough (window_tail_ok), else the whole list (its length is the
+ * size the store holds). Its expiry is not read: a window whose expiry this
+ * engine did not set (stored_ttl_at 0) sets it with its first write. */
 static void window_send(redisstore_t *s, rw_batch_t *b, rw_wstate_t *ws) {
-    /* Its expiry and size once: a window read every batch keeps them. */
-    uint8_t meta = ws->stored_ttl_at ? 0 : RW_READ_META;
     if (window_tail_ok(b, ws)) {
-        ws->reading = RW_READ_TAIL | meta;
+        ws->reading = RW_READ_TAIL;
         window_tail_send(s, ws);
     } else {
-        /* The whole list: its length is the size the store holds. */
         window_all_send(s, ws);
-        ws->reading = RW_READ_ENTRIES | meta;
-    }
-    if (meta) {
-        args_reset(s);
-        arg_add(s, "PTTL", 4);
-        arg_window(s, ws);
-        args_send(s, 1, 0);
+        ws->reading = RW_READ_ENTRIES;
     }
 }
 
@@ -1550,15 +1543,6 @@ static int fences_recv(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err)
         freeReplyObject(r);
     }
     return 0;
-}
-
-/* A window's expiry in the store, from its PTTL reply. */
-static void window_meta(rw_wstate_t *ws, const redisReply *pttl, int64_t now) {
-    /* When the store's expiry was set, as if by this engine; 0: it has none. */
-    int64_t ttl_ms = window_ttl_ms(ws);
-    ws->stored_ttl_at = pttl->type == REDIS_REPLY_INTEGER && pttl->integer > 0
-                            ? now - (ttl_ms - (int64_t)pttl->integer)
-                            : 0;
 }
 
 /* Takes what a window's read brought, r's elements from skip on (tail: the
@@ -1609,7 +1593,6 @@ static void window_took_tail(redisstore_t *s, rw_batch_t *b, rw_wstate_t *ws,
  * RW_ERR_REDIS when one is missing; a reply that is not a list sets *rc (err
  * filled). */
 static int windows_recv(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err) {
-    int64_t now = rw_now_ms();
     for (size_t i = 0; i < b->n_touched; i++) {
         rw_wstate_t *ws = b->touched[i];
         uint8_t asked = ws->reading;
@@ -1623,13 +1606,6 @@ static int windows_recv(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err
         else
             window_took_all(s, b, ws, r, rc, err);
         freeReplyObject(r);
-        if (!(asked & RW_READ_META))
-            continue;
-        redisReply *pttl = reply_get(s, err);
-        if (!pttl)
-            return RW_ERR_REDIS;
-        window_meta(ws, pttl, now);
-        freeReplyObject(pttl);
     }
     return 0;
 }
