@@ -16,7 +16,8 @@ struct rw_jtop;
 #define RW_FIELD_SLOTS 64
 
 /* Between begin and end, lookups in this event (borrowed, unchanged meanwhile)
- * are cached: once per top-level name. */
+ * are cached: once per top-level name, found in top (its table of top-level members,
+ * jparse.h; NULL: none) when that tells, else in the event. */
 void rw_field_cache_begin(const json_t *event, const struct rw_jtop *top);
 void rw_field_cache_end(void);
 
