@@ -377,7 +377,10 @@ static int rebuilt_write(rebuild_t *r, const rd_kafka_topic_partition_list_t *re
         b->srcs[i].fence_known = false;
     for (int i = 0; i < reading->cnt; i++) {
         const rd_kafka_topic_partition_t *t = &reading->elems[i];
-        rw_src_t *src = &b->srcs[rw_batch_src(b, t->topic, t->partition)];
+        /* The index first: a partition none of whose messages was evaluated (each before
+         * the horizon) gets its source here, which may move b->srcs. */
+        uint32_t k = rw_batch_src(b, t->topic, t->partition);
+        rw_src_t *src = &b->srcs[k];
         src->fence = ((const part_t *)t->opaque)->end - 1;
         src->fence_known = true;
     }
