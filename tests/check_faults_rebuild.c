@@ -148,6 +148,81 @@ START_TEST(test_faults_rebuild) {
 }
 END_TEST
 
-static Suite *suite(void) { return h_suite_of("faults_rebuild", test_faults_rebuild, 300); }
+/* The lines of EVENTS whose "ts" starts with one of the days [first, last]
+ * ("YYYY-MM-DD", as the file writes them) into path. Returns their number. */
+static long lines_of_days(const char *path, const char *first, const char *last) {
+    FILE *in = fopen(EVENTS, "r"), *out = fopen(path, "w");
+    ck_assert_ptr_nonnull(in);
+    ck_assert_ptr_nonnull(out);
+    char line[8192];
+    long n = 0;
+    while (fgets(line, sizeof(line), in)) {
+        const char *ts = strstr(line, "\"ts\":\"");
+        if (!ts || strncmp(ts + 6, first, 10) < 0 || strncmp(ts + 6, last, 10) > 0)
+            continue;
+        fputs(line, out);
+        n++;
+    }
+    fclose(in);
+    fclose(out);
+    return n;
+}
+
+/* A partition whose committed messages all lie before the horizon: rebuild
+ * reads none of them, and still writes its fence (at the message before the
+ * group's committed offset) beside the fences of the partition it recounts. */
+START_TEST(test_faults_rebuild_partition_before_horizon) {
+    h_peers_t p;
+    h_peers_start(&p);
+    const char *log = h_path("faults-rebuild-old.log");
+    unlink(log);
+    char cfg[256];
+    snprintf(cfg, sizeof(cfg), "%s", config_rules(&p, GROUP "-old", false, 0, PACK));
+    char old_path[256], new_path[256];
+    snprintf(old_path, sizeof(old_path), "%s", h_path("rebuild-old.jsonl"));
+    snprintf(new_path, sizeof(new_path), "%s", h_path("rebuild-new.jsonl"));
+    /* Days far apart: the ruleset's horizon before the later ones (two windows of a
+     * day, six hours of cool-down, three workdays of cases) does not reach the first. */
+    long n_old = lines_of_days(old_path, "2026-11-09", "2026-11-09");
+    long n_new = lines_of_days(new_path, "2026-11-24", "2026-11-25");
+    ck_assert_int_gt(n_old, 0);
+    ck_assert_int_gt(n_new, 0);
+
+    pid_t eng = h_engine_start(cfg, log);
+    rd_kafka_t *prod = h_producer(p.mock.bootstraps);
+    /* The old days alone on events.service/0, the later ones on events.transactions/0. */
+    ck_assert_int_eq(rw_mock_produce_file_at(prod, old_path, "events.service", true), n_old);
+    ck_assert_int_eq(rw_mock_produce_file_at(prod, new_path, "events.transactions", true), n_new);
+    rd_kafka_destroy(prod);
+    wait_counted(&p, n_old + n_new, 90000, "both topics");
+    ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
+
+    redisReply *r = redisCommand(p.rc, "FLUSHALL");
+    ck_assert_ptr_nonnull(r);
+    freeReplyObject(r);
+    char out[8192];
+    int rc = rebuild(cfg, "2026-11-25T12:00:00+08:00", out, sizeof(out));
+    fprintf(stderr, "%s", out);
+    ck_assert_msg(rc == 0 && strstr(out, "published nothing"), "rebuild: exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "wrote 2 fences"), "rebuild: %s", out);
+    /* The old partition's fence is its last message: the engine, started again, reads
+     * nothing of it twice. */
+    r = redisCommand(p.rc, "GET {rw}:fence:%s:events.service:0", GROUP "-old");
+    ck_assert_ptr_nonnull(r);
+    ck_assert_msg(r->type == REDIS_REPLY_STRING && atol(r->str) == n_old - 1,
+                  "events.service/0's fence: %s, not %ld",
+                  r->type == REDIS_REPLY_STRING ? r->str : "none", n_old - 1);
+    freeReplyObject(r);
+    unlink(old_path);
+    unlink(new_path);
+    h_peers_stop(&p);
+}
+END_TEST
+
+static Suite *suite(void) {
+    Suite *s = h_suite_of("faults_rebuild", test_faults_rebuild, 300);
+    h_suite_add(s, "partition_before_horizon", test_faults_rebuild_partition_before_horizon, 300);
+    return s;
+}
 
 int main(void) { return h_main(suite); }

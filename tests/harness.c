@@ -95,11 +95,15 @@ int h_main_around(Suite *(*suite)(void), int (*setup)(void), void (*teardown)(vo
 
 Suite *h_suite_of(const char *name, const TTest *test, int timeout_s) {
     Suite *s = suite_create(name);
+    h_suite_add(s, name, test, timeout_s);
+    return s;
+}
+
+void h_suite_add(Suite *s, const char *name, const TTest *test, int timeout_s) {
     TCase *tc = tcase_create(name);
     tcase_set_timeout(tc, timeout_s);
     tcase_add_test(tc, test);
     suite_add_tcase(s, tc);
-    return s;
 }
 
 const char *h_tmpfile(const char *suffix, const char *text) {

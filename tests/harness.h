@@ -30,6 +30,8 @@ int h_main_around(Suite *(*suite)(void), int (*setup)(void), void (*teardown)(vo
 /* A suite of one test case holding one test, with a timeout in seconds (before
  * CK_TIMEOUT_MULTIPLIER). */
 Suite *h_suite_of(const char *name, const TTest *test, int timeout_s);
+/* Adds a case of one test, named name, to s: run alone with CK_RUN_CASE=name. */
+void h_suite_add(Suite *s, const char *name, const TTest *test, int timeout_s);
 /* The run's own temporary directory, inherited by forked tests and the engines
  * they start ($RW_TEST_DIR when set by the caller, kept then). Logs, configs and
  * redis-server directories go under it, so parallel runs never share a file. */
