@@ -2,6 +2,7 @@
 #include "probe.h"
 
 #include "alert.h"
+#include "btrace.h"
 #include "control.h"
 #include "eval.h"
 #include "expr.h"
@@ -898,17 +899,22 @@ static int pipeline_publish(engine_t *e, pipeline_t *p, bool async, int64_t *sto
         rw_error_t err;
         rw_error_clear(&err);
         int rc = p->store->load(p->store, b, &err);
+        rw_btrace_mark(RW_BT_LOADED);
         if (rc == 0) {
             rw_batch_evaluate(b);
+            rw_btrace_mark(RW_BT_EVALUATED);
             outs_clear(e, &e->cur);
             outs_build(&e->cur, p, e->out_max);
             outs_enqueue(e, &e->cur);
+            rw_btrace_outputs((long)e->cur.n);
+            rw_btrace_mark(RW_BT_PRODUCED);
             if ((b->n_case_alerts || b->state_alerts) && outs_deliver(e, &e->cur, stop_seen) != 0)
                 return -1;
             if (e->die_where == DIE_AFTER_PUBLISH && outs_deliver(e, &e->cur, stop_seen) == 0)
                 die_maybe(e, DIE_AFTER_PUBLISH, e->batches);
             rc = async ? p->store->apply_send(p->store, b, &err)
                        : p->store->apply(p->store, b, &err);
+            rw_btrace_mark(RW_BT_WRITE_SENT);
         }
         if (rc == 0)
             return 0;
@@ -1069,6 +1075,7 @@ static int fly_finish(engine_t *e, bool *redone) {
     rw_error_t err;
     rw_error_clear(&err);
     int rc = p->store->apply_wait(p->store, &err);
+    rw_btrace_mark(RW_BT_WRITE_ACK);
     if (rc != 0) {
         *redone = true;
         if (rc != RW_ERR_STATE_LOST && !p->store->kept_intact)
@@ -1119,13 +1126,17 @@ static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n, bool
         return 0;
     }
     pipeline_prepare(p, msgs, n);
+    rw_btrace_mark(RW_BT_PREPARED);
     /* The batch's read goes right behind the write in flight: one round trip
      * for both (a write that fails makes the read be done again). */
-    if (b->n_items && e->fly.msgs && p->store->load_send)
+    if (b->n_items && e->fly.msgs && p->store->load_send) {
         p->store->load_send(p->store, b);
+        rw_btrace_mark(RW_BT_READ_SENT);
+    }
     bool redone = false;
     if (fly_finish(e, &redone))
         return -1;
+    rw_btrace_mark(RW_BT_FLY_DONE);
     if (redone)
         pipeline_prepare(p, msgs, n);
     if (b->n_items == 0)
@@ -1134,6 +1145,7 @@ static int batch_process(engine_t *e, rd_kafka_message_t **msgs, ssize_t n, bool
     if (pipeline_publish(e, p, true, &stop_seen))
         return -1;
     pipeline_sent(e, p);
+    rw_btrace_mark(RW_BT_SENT);
     e->n_msgs += (long long)b->n_items;
     /* The batch in flight takes the messages and the outputs. */
     e->fly = (inflight_t){.msgs = rw_malloc((size_t)n * sizeof(rd_kafka_message_t *)),
@@ -2087,7 +2099,9 @@ static int engine_turn(engine_t *e, rd_kafka_message_t **msgs, int batch_max) {
     size_t want = (size_t)batch_max;
     if (cfg->stop_after > 0 && cfg->stop_after - e->n_msgs < (long long)want)
         want = (size_t)(cfg->stop_after - e->n_msgs);
+    rw_btrace_turn();
     ssize_t n = consume_batch(e, msgs, want, cfg->poll_ms);
+    rw_btrace_batch((long)n, n > 0 ? msgs[0]->offset : -1, n > 0 ? msgs[n - 1]->offset : -1);
     if (kafka_fatal(e)) {
         msgs_destroy(msgs, n);
         return TURN_STOP;
@@ -2101,7 +2115,9 @@ static int engine_turn(engine_t *e, rd_kafka_message_t **msgs, int batch_max) {
         rw_log_limited(&rl, RW_LOG_ERROR, "consume: %s", rd_kafka_err2str(rd_kafka_last_error()));
         return TURN_GO_ON;
     }
-    return n == 0 ? turn_idle(e) : turn_batch(e, msgs, n);
+    int turn = n == 0 ? turn_idle(e) : turn_batch(e, msgs, n);
+    rw_btrace_turn_end();
+    return turn;
 }
 
 /* Runs the engine loop until told to stop (or stop_after messages, or a failure), then
@@ -2167,6 +2183,7 @@ int rw_engine_run(const rw_config_t *cfg, rw_engine_ctl_t *ctl) {
     }
     engine_pipelines(&e);
     rc = engine_loop(&e);
+    rw_btrace_dump();
     rw_log(RW_LOG_INFO, "stopping: %lld messages, %lld alerts, %lld dead letters", e.n_msgs,
            e.live.n_alerts, e.live.n_dead);
     engine_close(&e);
