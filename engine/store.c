@@ -234,7 +234,9 @@ static const char apply_script[] =
  * the cut, and stops at the first that is not (an entry appended out of time
  * order waits until it reaches the head); times of 13 digits are compared as
  * text, which costs Redis half what parsing each one does. When it dropped
- * any entry, it puts its mark at the head and at the end (ordered as text
+ * any entry, it puts its mark (with "+" after it when it looked, so that a
+ * picture the engine made of the list as if it had not looked is not taken
+ * for right) at the head and at the end (ordered as text
  * before any time of 13 digits, so that the next trim drops them once they
  * lead; readers skip them): a reader that reads a list from the last element
  * it read on finds it there, and knows that the list shifted (list_kept).
@@ -268,9 +270,10 @@ static const char trim_script[] =
     "  if entries == 0 then n = 0 end\n"
     "end\n"
     "if n > 0 then\n"
+    "  local mark = looked == 1 and ARGV[3] .. '+' or ARGV[3]\n"
     "  redis.call('LTRIM', key, n, -1)\n"
-    "  redis.call('LPUSHX', key, ARGV[3])\n"
-    "  redis.call('RPUSHX', key, ARGV[3])\n"
+    "  redis.call('LPUSHX', key, mark)\n"
+    "  redis.call('RPUSHX', key, mark)\n"
     "end\n"
     "return {n, looked}\n";
 
