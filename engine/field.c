@@ -149,27 +149,7 @@ static int key_text_plain(const json_t *event, const rw_field_t *f, char *buf, s
     return key_text_with(event, f, buf, len, rw_field_plain_text);
 }
 
-/* The skip noted by the last failed read, per thread (rw_field_skip_note). */
-static _Thread_local struct {
-    int reason;
-    const rw_field_t *field;
-} skip_noted;
-
-void rw_field_skip_note(int reason, const rw_field_t *field) {
-    if (skip_noted.reason == RW_SKIP_NONE) {
-        skip_noted.reason = reason;
-        skip_noted.field = field;
-    }
-}
-
-int rw_field_skip_take(const rw_field_t **field) {
-    int r = skip_noted.reason;
-    if (field)
-        *field = skip_noted.field;
-    skip_noted.reason = RW_SKIP_NONE;
-    skip_noted.field = NULL;
-    return r;
-}
+_Thread_local rw_field_skip_t rw_field_skip_noted;
 
 /* A masked field's text becomes its pseudonym; an empty text stays empty. */
 static int field_pseudonym(const rw_field_t *f, int n, char *buf, size_t len) {
@@ -239,35 +219,18 @@ static _Thread_local struct {
     uint64_t known, known_refs;
     const json_t *vals[RW_FIELD_SLOTS];
     char refs[RW_FIELD_SLOTS][RW_PSEUDONYM_LEN + 1];
-    const void *memo_owner; /* the ruleset of the conditions' results kept */
-    uint64_t memo_known;
-    int memo[RW_MATCH_MEMO];
 } fcache;
+
+_Thread_local rw_field_memo_t rw_field_memo;
 
 void rw_field_cache_begin(const json_t *event, const rw_jtop_t *top) {
     fcache.event = event;
     fcache.top = top;
-    fcache.owner = fcache.memo_owner = NULL;
-    fcache.known = fcache.known_refs = fcache.memo_known = 0;
-}
-
-bool rw_field_memo_get(const json_t *event, const void *owner, int id, int *value) {
-    if (!event || event != fcache.event || owner != fcache.memo_owner ||
-        !(fcache.memo_known & (uint64_t)1 << id))
-        return false;
-    *value = fcache.memo[id];
-    return true;
-}
-
-void rw_field_memo_put(const json_t *event, const void *owner, int id, int value) {
-    if (!event || event != fcache.event)
-        return;
-    if (owner != fcache.memo_owner) {
-        fcache.memo_owner = owner;
-        fcache.memo_known = 0;
-    }
-    fcache.memo[id] = value;
-    fcache.memo_known |= (uint64_t)1 << id;
+    fcache.owner = NULL;
+    fcache.known = fcache.known_refs = 0;
+    rw_field_memo.event = event;
+    rw_field_memo.owner = NULL;
+    rw_field_memo.known = 0;
 }
 
 /* A masked field's text (its pseudonym), from the event cache when it holds it. */
@@ -287,7 +250,10 @@ static int field_text_cached(const json_t *event, const rw_field_t *f, char *buf
     return n;
 }
 
-void rw_field_cache_end(void) { fcache.event = NULL; }
+void rw_field_cache_end(void) {
+    fcache.event = NULL;
+    rw_field_memo.event = NULL;
+}
 
 const json_t *rw_field_get(const json_t *event, const rw_field_t *f) {
     if (!json_is_object(event) || f->n_subs)

@@ -4,10 +4,12 @@
 #define RW_FIELD_H
 
 #include "error.h"
+#include "expr.h"
 #include "riskwarn/module.h"
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 struct rw_ruleset;
 struct rw_jtop;
@@ -24,11 +26,37 @@ void rw_field_cache_end(void);
 /* Distinct match conditions a ruleset keeps the results of per event. */
 #define RW_MATCH_MEMO 64
 
+/* The results of distinct conditions kept for the event of the cache (rw_field_cache_begin
+ * empties it; the functions below read and fill it). */
+typedef struct rw_field_memo {
+    const json_t *event; /* the cache's event; NULL: off */
+    const void *owner;   /* the ruleset of the results kept */
+    uint64_t known;
+    int value[RW_MATCH_MEMO];
+} rw_field_memo_t;
+extern _Thread_local rw_field_memo_t rw_field_memo;
+
 /* The result of distinct condition id of ruleset owner on event, kept since the cache's
- * begin: true with *value set when known (event the cached one). rw_field_memo_put keeps
- * one (nothing when event is not the cached one). */
-bool rw_field_memo_get(const json_t *event, const void *owner, int id, int *value);
-void rw_field_memo_put(const json_t *event, const void *owner, int id, int value);
+ * begin: true with *value set when known (event the cached one). */
+static inline bool rw_field_memo_get(const json_t *event, const void *owner, int id, int *value) {
+    if (!event || event != rw_field_memo.event || owner != rw_field_memo.owner ||
+        !(rw_field_memo.known & (uint64_t)1 << id))
+        return false;
+    *value = rw_field_memo.value[id];
+    return true;
+}
+
+/* Keeps one (nothing when event is not the cached one). */
+static inline void rw_field_memo_put(const json_t *event, const void *owner, int id, int value) {
+    if (!event || event != rw_field_memo.event)
+        return;
+    if (owner != rw_field_memo.owner) {
+        rw_field_memo.owner = owner;
+        rw_field_memo.known = 0;
+    }
+    rw_field_memo.value[id] = value;
+    rw_field_memo.known |= (uint64_t)1 << id;
+}
 
 struct rw_field {
     char *path; /* composite keys: the parts' paths joined by '+' */
@@ -56,7 +84,26 @@ rw_field_t *rw_field_compile_key(struct rw_ruleset *rs, const json_t *spec, rw_e
 /* Why a field or expression read failed (an RW_SKIP_* of expr.h), noted by the engine's
  * field helpers when a read fails, per thread: the first note since the last take wins.
  * rw_field_skip_take returns it (RW_SKIP_NONE when none) with the field, and clears it. */
-void rw_field_skip_note(int reason, const rw_field_t *field);
-int rw_field_skip_take(const rw_field_t **field);
+typedef struct rw_field_skip {
+    int reason;
+    const rw_field_t *field;
+} rw_field_skip_t;
+extern _Thread_local rw_field_skip_t rw_field_skip_noted; /* the last failed read's, per thread */
+
+static inline void rw_field_skip_note(int reason, const rw_field_t *field) {
+    if (rw_field_skip_noted.reason == RW_SKIP_NONE) {
+        rw_field_skip_noted.reason = reason;
+        rw_field_skip_noted.field = field;
+    }
+}
+
+static inline int rw_field_skip_take(const rw_field_t **field) {
+    int r = rw_field_skip_noted.reason;
+    if (field)
+        *field = rw_field_skip_noted.field;
+    rw_field_skip_noted.reason = RW_SKIP_NONE;
+    rw_field_skip_noted.field = NULL;
+    return r;
+}
 
 #endif

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -374,8 +375,18 @@ static bool type_ok(ftype_t t, const json_t *v) {
     }
 }
 
+#define BYTES8(c) ((uint64_t)0x0101010101010101u * (c))
+
 static bool printable(const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) { /* eight bytes at a time: any below 0x20, or 0x7f */
+        uint64_t w, del;
+        memcpy(&w, s + i, sizeof(w));
+        del = w ^ BYTES8(0x7f);
+        if ((((w - BYTES8(0x20)) & ~w) | ((del - BYTES8(1)) & ~del)) & BYTES8(0x80))
+            break;
+    }
+    for (; i < n; i++)
         if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
             return false;
     return true;
