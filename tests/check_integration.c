@@ -444,6 +444,28 @@ START_TEST(test_integration_valgrind_no_leaks) {
 }
 END_TEST
 
+/* `replay` under valgrind: no definite leaks, no invalid reads or writes. Its state
+ * is left to the process's exit in a build without AddressSanitizer, which must stay
+ * reachable (held, not lost) for a leak checker. */
+START_TEST(test_integration_replay_valgrind_no_leaks) {
+    if (system("valgrind --version >/dev/null 2>&1") != 0 || getenv("RW_SANITIZED"))
+        return; /* as above */
+    const char *some = h_tmpfile(".jsonl", "");
+    const char *log = h_path("replay-valgrind.log");
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "head -n 2000 %s > %s", EVENTS, some);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd),
+             "valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 "
+             "%s replay --rules %s %s >/dev/null 2>%s",
+             h_bin(), PACK, some, log);
+    int rc = system(cmd);
+    ck_assert_msg(WIFEXITED(rc) && WEXITSTATUS(rc) == 0,
+                  "valgrind found errors or leaks in replay (exit %d): see %s",
+                  WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, log);
+}
+END_TEST
+
 /* `riskwarn mock-kafka` prints its bootstrap servers first, carries messages on
  * the topics it was asked for, and stops on SIGTERM. */
 START_TEST(test_integration_mock_kafka_command) {
@@ -481,6 +503,7 @@ static Suite *integration_suite(void) {
     tcase_add_test(tc, test_integration_default_pack_equals_replay);
     tcase_add_test(tc, test_integration_redis_auth_and_db);
     tcase_add_test(tc, test_integration_valgrind_no_leaks);
+    tcase_add_test(tc, test_integration_replay_valgrind_no_leaks);
     suite_add_tcase(s, tc);
     return s;
 }
