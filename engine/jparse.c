@@ -135,6 +135,27 @@ static inline uint64_t special8(uint64_t w) {
     return ((is_quote | is_bslash | is_ctl) & high) | (w & high);
 }
 
+/* Decodes the four hex digits after "\u" at p (and a low surrogate's "\uXXXX" after a
+ * high one) into UTF-8 at *o, moving *o on. Returns what follows, or NULL: not taken. */
+static const unsigned char *unicode_escape(const unsigned char *p, const unsigned char *end,
+                                           char **o) {
+    uint32_t cp, lo;
+    if (hex4(p, end, &cp))
+        return NULL;
+    p += 4;
+    if (cp >= 0xDC00 && cp <= 0xDFFF)
+        return NULL;
+    if (cp >= 0xD800 && cp <= 0xDBFF) {
+        if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, end, &lo) || lo < 0xDC00 ||
+            lo > 0xDFFF)
+            return NULL;
+        p += 6;
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+    }
+    *o += utf8_put(cp, *o);
+    return p;
+}
+
 /* Reads the string after its opening quote. Sets *s and *n to its text: in
  * the input when it has no escapes, else in the scratch buffer. -1: not taken. */
 static int string(parser_t *ps, const char **s, size_t *n) {
@@ -212,23 +233,10 @@ static int string(parser_t *ps, const char **s, size_t *n) {
         case 't':
             *o++ = '\t';
             break;
-        case 'u': {
-            uint32_t cp, lo;
-            if (hex4(p, ps->end, &cp))
+        case 'u':
+            if (!(p = unicode_escape(p, ps->end, &o)))
                 return -1;
-            p += 4;
-            if (cp >= 0xDC00 && cp <= 0xDFFF)
-                return -1;
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                if (ps->end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, ps->end, &lo) ||
-                    lo < 0xDC00 || lo > 0xDFFF)
-                    return -1;
-                p += 6;
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            }
-            o += utf8_put(cp, o);
             break;
-        }
         default:
             return -1;
         }
