@@ -642,10 +642,7 @@ static void item_reject(rw_item_t *it, const char *fmt, const char *arg) {
 
 /* The event's top-level member name (len bytes), from its table when that tells. */
 static json_t *item_get(const rw_item_t *it, const char *name, size_t len) {
-    json_t *v;
-    return rw_jtop_get(&it->top, name, len, rw_jtop_head(name, len), &v)
-               ? v
-               : json_object_get(it->event, name);
+    return rw_jtop_member(&it->top, it->event, name, len, rw_jtop_head(name, len));
 }
 
 void rw_batch_add(rw_batch_t *b, const rw_msg_t *m) {

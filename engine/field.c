@@ -266,11 +266,8 @@ const json_t *rw_field_get(const json_t *event, const rw_field_t *f) {
         }
         uint64_t bit = (uint64_t)1 << f->slot;
         if (!(fcache.known & bit)) {
-            json_t *tv;
             fcache.vals[f->slot] =
-                fcache.top && rw_jtop_get(fcache.top, f->parts[0], f->len0, f->head0, &tv)
-                    ? tv
-                    : json_object_get(event, f->parts[0]);
+                rw_jtop_member(fcache.top, event, f->parts[0], f->len0, f->head0);
             fcache.known |= bit;
         }
         v = fcache.vals[f->slot];

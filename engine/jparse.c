@@ -120,18 +120,16 @@ static int scratch_reserve(parser_t *ps, size_t need) {
     return 0;
 }
 
-#define BYTES8(c) ((uint64_t)0x0101010101010101u * (c))
-
 /* The bytes of w (little-endian: the first the lowest) that end or escape a plain ASCII
  * string: a quote, a backslash, a control character or a byte of UTF-8, each marked by its
  * high bit. The lowest byte marked is the first such byte; bytes after it may be marked
  * when they are not. 0: all eight plain. */
 static inline uint64_t special8(uint64_t w) {
-    uint64_t high = BYTES8(0x80);
-    uint64_t quote = w ^ BYTES8('"'), bslash = w ^ BYTES8('\\');
-    uint64_t is_quote = (quote - BYTES8(1)) & ~quote;
-    uint64_t is_bslash = (bslash - BYTES8(1)) & ~bslash;
-    uint64_t is_ctl = (w - BYTES8(0x20)) & ~w;
+    uint64_t high = RW_BYTES8(0x80);
+    uint64_t quote = w ^ RW_BYTES8('"'), bslash = w ^ RW_BYTES8('\\');
+    uint64_t is_quote = (quote - RW_BYTES8(1)) & ~quote;
+    uint64_t is_bslash = (bslash - RW_BYTES8(1)) & ~bslash;
+    uint64_t is_ctl = (w - RW_BYTES8(0x20)) & ~w;
     return ((is_quote | is_bslash | is_ctl) & high) | (w & high);
 }
 
@@ -500,15 +498,11 @@ json_t *rw_json_parse_top(const char *buf, size_t len, json_error_t *err, rw_jto
         }
     }
     free(ps.scratch);
-    if (v && top && !json_is_object(v)) {
+    if (top && !json_is_object(v)) { /* not an object, or left to jansson: no table */
         top->n = 0;
         top->whole = false;
     }
     if (v)
         return v;
-    if (top) {
-        top->n = 0;
-        top->whole = false;
-    }
     return json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, err);
 }

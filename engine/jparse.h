@@ -57,4 +57,15 @@ static inline bool rw_jtop_get(const rw_jtop_t *top, const char *name, size_t le
     return top->whole;
 }
 
+/* The member name (NUL-terminated, len bytes; head its rw_jtop_head) of obj: from top,
+ * obj's table (NULL: none), when that tells, else from obj itself. */
+static inline json_t *rw_jtop_member(const rw_jtop_t *top, const json_t *obj, const char *name,
+                                     size_t len, uint64_t head) {
+    json_t *v;
+    return top && rw_jtop_get(top, name, len, head, &v) ? v : json_object_get(obj, name);
+}
+
+/* Byte c in each of a 64-bit word's eight bytes, for tests of eight bytes at a time. */
+#define RW_BYTES8(c) ((uint64_t)0x0101010101010101u * (c))
+
 #endif

@@ -344,14 +344,8 @@ static void echo(const json_t *v, char *out, size_t len) {
 }
 
 static const json_t *lookup(const json_t *event, const rw_jtop_t *top, const field_t *f) {
-    const json_t *v = event;
-    size_t i = 0;
-    json_t *tv;
-    if (top && rw_jtop_get(top, f->parts[0], f->len0, f->head0, &tv)) {
-        v = tv;
-        i = 1;
-    }
-    for (; v && i < f->n_parts; i++)
+    const json_t *v = rw_jtop_member(top, event, f->parts[0], f->len0, f->head0);
+    for (size_t i = 1; v && i < f->n_parts; i++)
         v = json_is_object(v) ? json_object_get(v, f->parts[i]) : NULL;
     return v;
 }
@@ -375,15 +369,13 @@ static bool type_ok(ftype_t t, const json_t *v) {
     }
 }
 
-#define BYTES8(c) ((uint64_t)0x0101010101010101u * (c))
-
 static bool printable(const char *s, size_t n) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) { /* eight bytes at a time: any below 0x20, or 0x7f */
         uint64_t w, del;
         memcpy(&w, s + i, sizeof(w));
-        del = w ^ BYTES8(0x7f);
-        if ((((w - BYTES8(0x20)) & ~w) | ((del - BYTES8(1)) & ~del)) & BYTES8(0x80))
+        del = w ^ RW_BYTES8(0x7f);
+        if ((((w - RW_BYTES8(0x20)) & ~w) | ((del - RW_BYTES8(1)) & ~del)) & RW_BYTES8(0x80))
             break;
     }
     for (; i < n; i++)
