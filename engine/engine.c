@@ -126,6 +126,10 @@ typedef struct engine {
     char *shadow_topic;
     rd_kafka_t *consumer, *producer, *control;
     rd_kafka_queue_t *queue;
+    /* Handles of the topics the producer writes, held from the start so that their
+     * metadata is known before the first alert (topic_warm). */
+    rd_kafka_topic_t *out_rkts[8];
+    size_t n_out_rkts;
     outs_t cur;                /* the outputs of the batch in hand */
     inflight_t fly;            /* the batch whose Redis write is in flight */
     inflight_t acks[ACKS_MAX]; /* stored batches waiting for Kafka, oldest first */
@@ -1285,6 +1289,22 @@ static rw_ruleset_t *ruleset_from(engine_t *e, const char *text, size_t len, con
     return rs;
 }
 
+/* Makes the producer know a topic it will write before its first message: librdkafka asks
+ * for the metadata of a topic new to it only at its next once-a-second scan, so the first
+ * alerts of a run, or of a new shadow topic, would otherwise wait up to a second for it. */
+static void topic_warm(engine_t *e, const char *topic) {
+    if (!topic || !*topic || !e->producer)
+        return;
+    for (size_t i = 0; i < e->n_out_rkts; i++)
+        if (strcmp(rd_kafka_topic_name(e->out_rkts[i]), topic) == 0)
+            return;
+    if (e->n_out_rkts == sizeof(e->out_rkts) / sizeof(e->out_rkts[0]))
+        return;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(e->producer, topic, NULL);
+    if (t)
+        e->out_rkts[e->n_out_rkts++] = t;
+}
+
 /* Makes rs the pipeline's ruleset (taking ownership) and audits it. The swap
  * happens between batches: one batch always sees one ruleset. */
 static void pipeline_set(engine_t *e, pipeline_t *p, rw_ruleset_t *rs, const char *source) {
@@ -1298,6 +1318,8 @@ static void pipeline_set(engine_t *e, pipeline_t *p, rw_ruleset_t *rs, const cha
     }
     p->rs = rs;
     p->source = source;
+    if (rs)
+        topic_warm(e, p->alert_topic);
     if (p == &e->live)
         e->heartbeat_at = 0; /* tell the group at once */
     metrics_rulesets(e);
@@ -1771,10 +1793,21 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
  * engine's partitions wait for its session to time out: 6 s (the least a
  * broker accepts by default, group.min.session.timeout.ms; librdkafka's
  * default is 45 s), with a heartbeat every second, so that the group moves
- * them within 15 s. A new group starts at the oldest retained messages. */
-static const char *const member_defaults[] = {
-    "session.timeout.ms", "6000", "heartbeat.interval.ms", "1000", "auto.offset.reset",
-    "earliest",           NULL};
+ * them within 15 s. A new group starts at the oldest retained messages.
+ * queued.min.messages: librdkafka 2.0 counts the messages of the engine's
+ * whole queue against it, and once there are more it fetches again only a
+ * second later, so a queue that holds less than a second of input reads a
+ * backlog at about half speed; queued.max.messages.kbytes (64 MiB) still
+ * bounds the queue. */
+static const char *const member_defaults[] = {"session.timeout.ms",
+                                              "6000",
+                                              "heartbeat.interval.ms",
+                                              "1000",
+                                              "auto.offset.reset",
+                                              "earliest",
+                                              "queued.min.messages",
+                                              "1000000",
+                                              NULL};
 
 /* Makes the engine's Kafka clients. Returns 0; RW_ERR_INPUT with err filled when the
  * configuration is refused; RW_ERR_KAFKA when the subscription fails. */
@@ -1898,6 +1931,8 @@ static void engine_close(engine_t *e) {
     }
     if (e->producer && e->group && e->live.rs)
         heartbeat_send(e, "stopped");
+    for (size_t i = 0; i < e->n_out_rkts; i++)
+        rd_kafka_topic_destroy(e->out_rkts[i]);
     if (e->producer) {
         rd_kafka_flush(e->producer, 10000);
         rd_kafka_destroy(e->producer);
@@ -2033,6 +2068,10 @@ static void engine_pipelines(engine_t *e) {
     e->live.alert_topic = cfg->alert_topic;
     e->live.high_topic = cfg->high_alert_topic;
     e->live.dead_topic = cfg->deadletter_topic;
+    topic_warm(e, cfg->alert_topic);
+    topic_warm(e, cfg->high_alert_topic);
+    topic_warm(e, cfg->deadletter_topic);
+    topic_warm(e, cfg->audit_topic);
     pipeline_init(e, &e->shadow, "shadow", shadow_prefix);
     e->shadow.alert_topic = e->shadow_topic;
 
