@@ -60,7 +60,9 @@
  *      per event (INFO stats, total_net_*_bytes, less the bench's own counter
  *      reads, priced by 200 reads after the run), and Kafka bytes per event in
  *      (value and key of every input message) and out (every alert message).
- *      RW_BENCH_ONLY=scale runs only the production of the N events and this;
+ *      RW_BENCH_ONLY=scale runs only the production of the N events and this
+ *      (RW_BENCH_ONLY=engine: the production, the consumer alone and the
+ *      engine, 2. to 5.);
  *  10. a table of every figure beside its target.
  *
  * Every rate of a Kafka phase is measured the same way: from the end of the
@@ -642,6 +644,7 @@ static rd_kafka_t *make_client(rd_kafka_type_t type, const char *brokers, const 
         bad |= rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err));
         bad |= rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", err, sizeof(err));
         bad |= rd_kafka_conf_set(conf, "enable.partition.eof", "false", err, sizeof(err));
+        bad |= rd_kafka_conf_set(conf, "queued.min.messages", "1000000", err, sizeof(err));
     }
     for (size_t i = 0; extra && extra[i]; i += 2)
         bad |= rd_kafka_conf_set(conf, extra[i], extra[i + 1], err, sizeof(err));
@@ -1760,7 +1763,7 @@ typedef struct bench {
     replay_result_t replay;
     /* Scaling: one engine process, then two. */
     int scale_runs;
-    bool scale_only, latency_only;
+    bool scale_only, latency_only, engine_only;
     double lat_rate;         /* RW_BENCH_ONLY=latency: events/s offered */
     struct scale_run *scale; /* [2]: the last run of each case */
     double scale_rate[2];    /* median rates */
@@ -2455,14 +2458,17 @@ int main(void) {
     }
     b->scale_runs = (int)runs;
     const char *only = getenv("RW_BENCH_ONLY");
-    if (only && *only && strcmp(only, "scale") != 0 && strcmp(only, "latency") != 0) {
-        fprintf(stderr, "bench: RW_BENCH_ONLY=%s: the parts that run alone are scale and latency\n",
+    if (only && *only && strcmp(only, "scale") != 0 && strcmp(only, "latency") != 0 &&
+        strcmp(only, "engine") != 0) {
+        fprintf(stderr,
+                "bench: RW_BENCH_ONLY=%s: the parts that run alone are engine, scale and latency\n",
                 only);
         free(b);
         return 2;
     }
     b->scale_only = only && strcmp(only, "scale") == 0;
     b->latency_only = only && strcmp(only, "latency") == 0;
+    b->engine_only = only && strcmp(only, "engine") == 0;
     b->scale = rw_calloc(2, sizeof(*b->scale));
     b->n = (long)n;
     b->parts = partitions_for(b->n, 260);
@@ -2502,6 +2508,9 @@ int main(void) {
     gen_init(b->g);
     if (b->scale_only) {
         if (phase_produce(b) || phase_scale(b))
+            goto done;
+    } else if (b->engine_only) {
+        if (phase_produce(b) || phase_consume(b) || phase_engine(b))
             goto done;
     } else if (b->latency_only) {
         if (phase_latency(b))
