@@ -1789,31 +1789,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
-/* The group member's defaults, which kafka.properties may change. A SIGKILLed
- * engine's partitions wait for its session to time out: 6 s (the least a
- * broker accepts by default, group.min.session.timeout.ms; librdkafka's
- * default is 45 s), with a heartbeat every second, so that the group moves
- * them within 15 s. A new group starts at the oldest retained messages.
- * queued.min.messages: librdkafka 2.0 counts the messages of the engine's
- * whole queue against it, and once there are more it fetches again only a
- * second later, so a queue that holds less than a second of input reads a
- * backlog at about half speed; queued.max.messages.kbytes (64 MiB) still
- * bounds the queue. */
-static const char *const member_defaults[] = {"session.timeout.ms",
-                                              "6000",
-                                              "heartbeat.interval.ms",
-                                              "1000",
-                                              "auto.offset.reset",
-                                              "earliest",
-                                              "queued.min.messages",
-                                              "1000000",
-                                              NULL};
-
 /* Makes the engine's Kafka clients. Returns 0; RW_ERR_INPUT with err filled when the
  * configuration is refused; RW_ERR_KAFKA when the subscription fails. */
 static int engine_open(engine_t *e, rw_error_t *err) {
     const rw_config_t *cfg = e->cfg;
-    rd_kafka_conf_t *conf = rw_kafka_conf_for(cfg, RW_KAFKA_MEMBER, member_defaults, err);
+    rd_kafka_conf_t *conf = rw_kafka_conf_for(cfg, RW_KAFKA_MEMBER, rw_kafka_member_defaults, err);
     if (!conf)
         return RW_ERR_INPUT;
     if (conf_set(conf, "group.id", cfg->group_id, err) ||

@@ -245,6 +245,26 @@ rd_kafka_conf_t *rw_kafka_conf_new(const rw_config_t *cfg, rw_error_t *err) {
     return rw_kafka_conf_for(cfg, 0, NULL, err);
 }
 
+/* The group member's defaults, which kafka.properties may change. A SIGKILLed
+ * engine's partitions wait for its session to time out: 6 s (the least a
+ * broker accepts by default, group.min.session.timeout.ms; librdkafka's
+ * default is 45 s), with a heartbeat every second, so that the group moves
+ * them within 15 s. A new group starts at the oldest retained messages.
+ * queued.min.messages: librdkafka 2.0 counts the messages of the engine's
+ * whole queue against it, and once there are more it fetches again only a
+ * second later, so a queue that holds less than a second of input reads a
+ * backlog at about half speed; queued.max.messages.kbytes (64 MiB) still
+ * bounds the queue. */
+const char *const rw_kafka_member_defaults[] = {"session.timeout.ms",
+                                                "6000",
+                                                "heartbeat.interval.ms",
+                                                "1000",
+                                                "auto.offset.reset",
+                                                "earliest",
+                                                "queued.min.messages",
+                                                "1000000",
+                                                NULL};
+
 void rw_kafka_log(const rd_kafka_t *rk, int level, const char *facility, const char *buf) {
     int l = level <= 3   ? RW_LOG_ERROR
             : level == 4 ? RW_LOG_WARN

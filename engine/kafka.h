@@ -50,6 +50,8 @@ rd_kafka_conf_t *rw_kafka_conf_new(const struct rw_config *cfg, rw_error_t *err)
  * defaults. */
 rd_kafka_conf_t *rw_kafka_conf_for(const struct rw_config *cfg, int client,
                                    const char *const *defaults, rw_error_t *err);
+/* The engine's defaults for its group member (name, value pairs ended by NULL). */
+extern const char *const rw_kafka_member_defaults[];
 
 /* For rd_kafka_conf_set_log_cb: a librdkafka log line (syslog level 0-7) becomes
  * a record of the engine's logger: 0-3 error, 4 warn, 5-6 info, 7 debug, with

@@ -503,6 +503,37 @@ START_TEST(test_config_kafka_properties_reach_their_clients) {
 }
 END_TEST
 
+/* The group member's queue holds more than a second of input by default (librdkafka 2.0
+ * fetches again only a second after it is full), and the file's value wins. */
+START_TEST(test_config_kafka_member_queue) {
+    rw_config_t c;
+    rw_error_t err;
+    char path[64], v[64];
+    size_t len = sizeof(v);
+    ck_assert_int_eq(load_text("{}", &c, &err, path), 0);
+    rd_kafka_conf_t *member =
+        rw_kafka_conf_for(&c, RW_KAFKA_MEMBER, rw_kafka_member_defaults, &err);
+    ck_assert_ptr_nonnull(member);
+    ck_assert_int_eq(rd_kafka_conf_get(member, "queued.min.messages", v, &len), RD_KAFKA_CONF_OK);
+    ck_assert_str_eq(v, "1000000");
+    len = sizeof(v);
+    ck_assert_int_eq(rd_kafka_conf_get(member, "session.timeout.ms", v, &len), RD_KAFKA_CONF_OK);
+    ck_assert_str_eq(v, "6000");
+    rd_kafka_conf_destroy(member);
+    rw_config_fini(&c);
+    ck_assert_int_eq(
+        load_text("{\"kafka\": {\"properties\": {\"queued.min.messages\": 5000}}}", &c, &err, path),
+        0);
+    member = rw_kafka_conf_for(&c, RW_KAFKA_MEMBER, rw_kafka_member_defaults, &err);
+    ck_assert_ptr_nonnull(member);
+    len = sizeof(v);
+    ck_assert_int_eq(rd_kafka_conf_get(member, "queued.min.messages", v, &len), RD_KAFKA_CONF_OK);
+    ck_assert_str_eq(v, "5000");
+    rd_kafka_conf_destroy(member);
+    rw_config_fini(&c);
+}
+END_TEST
+
 START_TEST(test_config_kafka_properties_in_file) {
     expect_error("{\"kafka\": {\"properties\": {\"client.id\": \"x\",\n"
                  "   \"plugin.library.paths\": \"/tmp/evil.so\"}}}",
@@ -858,6 +889,7 @@ static Suite *config_suite(void) {
     tcase_add_test(tc, test_config_kafka_properties_expected);
     tcase_add_test(tc, test_config_kafka_properties_reach_their_clients);
     tcase_add_test(tc, test_config_kafka_properties_in_file);
+    tcase_add_test(tc, test_config_kafka_member_queue);
     tcase_add_test(tc, test_config_kafka_security_checked);
     tcase_add_test(tc, test_config_set_redis);
     tcase_add_test(tc, test_config_set_redis_overrides_unix_socket);
