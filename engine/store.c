@@ -2003,6 +2003,9 @@ static bool batch_writes(const rw_batch_t *b, size_t *nf) {
     return any;
 }
 
+/* Windows whose appends go to Redis together while a batch's write is written. */
+#define WRITE_SEND_EVERY 64
+
 static int redis_apply_send(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
     redisstore_t *s = (redisstore_t *)base;
     base->kept_intact = false;
@@ -2019,10 +2022,14 @@ static int redis_apply_send(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
         return 0; /* nothing new: every message was applied before */
     }
     int64_t now = rw_now_ms();
+    size_t written = 0;
     for (size_t i = 0; i < b->n_touched; i++)
         if (b->touched[i]->n_fresh) {
             window_add_send(s, b, b->touched[i]);
             window_write(s, b, b->touched[i], now);
+            /* Sent as they come, so that Redis appends while the engine writes the rest. */
+            if (++written % WRITE_SEND_EVERY == 0 && rw_rcluster_send(s->rc) != 0)
+                return rs_drop(s, "apply", err);
         }
     /* The script last: its text stays in argv for a resend after NOSCRIPT. */
     args_reset(s);

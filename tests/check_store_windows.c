@@ -213,6 +213,60 @@ START_TEST(test_windows_trimmed_from_the_head) {
 }
 END_TEST
 
+/* A batch that touches more windows than the store sends together (its appends go out in
+ * parts while the write is written): every window gets its entry, and an engine that reads
+ * them afresh measures each. */
+#define MANY 300
+static void many_batch(one_t *t, rw_store_t *st, int round) {
+    rw_error_t err;
+    rw_error_clear(&err);
+    rw_batch_reset(t->b, t->rs);
+    for (int k = 0; k < MANY; k++) {
+        char ev[320], account[32];
+        int al = snprintf(account, sizeof(account), "62220202%011d", k);
+        int len = snprintf(ev, sizeof(ev),
+                           "{\"event_id\": \"m%d-%d\", \"type\": \"transaction\", \"ts\": "
+                           "\"2026-11-27T10:%02d:00Z\", \"account\": \"%s\", \"amount\": 10}",
+                           round, k, round, account);
+        rw_msg_t m = {"events",    0, round * MANY + k, ev,        (size_t)len,
+                      rw_now_ms(), 0, account,          (size_t)al};
+        rw_batch_add(t->b, &m);
+    }
+    rw_batch_plan(t->b);
+    ck_assert_msg(st->load(st, t->b, &err) == 0, "%s", err.text);
+    rw_batch_evaluate(t->b);
+    ck_assert_msg(st->apply(st, t->b, &err) == 0, "%s", err.text);
+}
+
+START_TEST(test_many_windows_one_batch) {
+    one_t t;
+    one_start(&t);
+    many_batch(&t, t.st, 0);
+    redisReply *keys = redisCommand(t.rc, "KEYS rw:wl:c10m*");
+    ck_assert_uint_eq(keys->elements, MANY);
+    for (size_t k = 0; k < keys->elements; k++) {
+        redisReply *v = redisCommand(t.rc, "LRANGE %s 0 -1", keys->element[k]->str);
+        size_t entries = 0;
+        for (size_t e = 0; e < v->elements; e++)
+            entries += v->element[e]->str[0] != '#';
+        ck_assert_msg(entries == 1, "%s holds %zu entries", keys->element[k]->str, entries);
+        freeReplyObject(v);
+    }
+    freeReplyObject(keys);
+    rw_store_t *st2 = rw_redisstore_new(&t.o);
+    rw_batch_forget_state(t.b);
+    many_batch(&t, st2, 1);
+    for (size_t i = 0; i < t.b->n_items; i++)
+        ck_assert(t.b->hits[t.b->items[i].hit_off].measure == 2);
+    st2->destroy(st2);
+    redisFree(t.rc);
+    rw_batch_destroy(t.b);
+    t.st->destroy(t.st);
+    rw_ruleset_destroy(t.rs);
+    rw_proc_redis_stop(&t.srv);
+}
+END_TEST
+
 /* Two engines, each with its partition, feed one window keyed apart from
  * their messages (each reads it every batch, and trims it): after each batch,
  * the count the batch's last event measured is every event of the window so
@@ -476,6 +530,7 @@ static Suite *store_windows_suite(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_windows_trimmed_from_the_head, 0, 8);
     tcase_add_loop_test(tc, test_windows_trimmed_by_count, 0, 4);
+    tcase_add_test(tc, test_many_windows_one_batch);
     suite_add_tcase(s, tc);
     tc = tcase_create("shared");
     tcase_set_timeout(tc, 60);
