@@ -170,19 +170,22 @@ typedef struct engine {
     int peers_backoff;    /* ms between tries: 1 s doubling to 30 s */
     int64_t heartbeat_at; /* when the next heartbeat is due (monotonic ms) */
     size_t disagreeing;   /* engines found running another live ruleset */
-    /* Fault injection for tests (RW_TEST_DIE="after-publish:N" or "before-commit:N"):
-     * the process dies at that point of its Nth batch, as if killed. */
+    /* Fault injection for tests (RW_TEST_DIE="after-publish:N", "after-write:N" or
+     * "before-commit:N"): the process dies at that point of its Nth batch, as if killed. */
     int die_where, die_batch, batches;
 } engine_t;
 
-enum { DIE_NONE, DIE_AFTER_PUBLISH, DIE_BEFORE_COMMIT };
+enum { DIE_NONE, DIE_AFTER_PUBLISH, DIE_BEFORE_COMMIT, DIE_AFTER_WRITE };
 
 /* batch: the number of the batch at that point (the one in flight may be one
  * behind the one being read). */
 static void die_maybe(engine_t *e, int where, int batch) {
     if (e->die_where == where && batch == e->die_batch) {
         rw_log(RW_LOG_WARN, "RW_TEST_DIE: dying %s batch %d",
-               where == DIE_AFTER_PUBLISH ? "after publishing" : "before committing", batch);
+               where == DIE_AFTER_PUBLISH ? "after publishing"
+               : where == DIE_AFTER_WRITE ? "after storing, before publishing"
+                                          : "before committing",
+               batch);
         _exit(137);
     }
 }
@@ -885,16 +888,44 @@ static int store_failed(engine_t *e, pipeline_t *p, int rc, const rw_error_t *er
     return 0;
 }
 
+/* Hands the evaluated batch's alerts and dead letters to the producer. With the batch's
+ * cases or cool-downs behind an alert (their state is not derived again once stored), waits
+ * for Kafka to take them. Returns 0, or -1 when asked to stop while Kafka stays away. */
+static int pipeline_outputs(engine_t *e, pipeline_t *p, int64_t *stop_seen) {
+    rw_batch_t *b = p->batch;
+    outs_clear(e, &e->cur);
+    outs_build(&e->cur, p, e->out_max);
+    outs_enqueue(e, &e->cur);
+    rw_btrace_outputs((long)e->cur.n);
+    rw_btrace_mark(RW_BT_PRODUCED);
+    if ((b->n_case_alerts || b->state_alerts) && outs_deliver(e, &e->cur, stop_seen) != 0)
+        return -1;
+    return 0;
+}
+
+/* The crash test's death after a batch's write is stored and before its alerts go out. */
+static void die_after_write(engine_t *e, pipeline_t *p) {
+    rw_error_t err;
+    rw_error_clear(&err);
+    if (e->die_where == DIE_AFTER_WRITE && e->batches == e->die_batch &&
+        p->store->apply_wait(p->store, &err) == 0)
+        die_maybe(e, DIE_AFTER_WRITE, e->batches);
+}
+
 /* Reads the state the planned batch needs, evaluates it, publishes its
  * alerts and writes its state: at once (async false), or sent for
  * apply_wait() to collect (async true). Returns 0, or -1 when asked to stop
  * while Redis or Kafka stays away.
  *
- * Alerts go out before the state that produced them is stored: a crash in
- * between re-reads the messages and publishes the same alerts again. Case
+ * A batch whose alerts its messages give again (no case, no cool-down) is
+ * written first when the write is collected later: Redis runs it while the
+ * alerts are written and handed to the producer. A crash in between reads the
+ * messages again (their offsets wait for the write and for Kafka) and
+ * publishes the same alerts, with the same ids, from the same windows. Case
  * alerts and cool-down decisions are not derived again once their state is
- * stored, so such a batch waits for Kafka before Redis; other batches let
- * Kafka's acknowledgements overlap the Redis write. */
+ * stored, so such a batch's alerts go out first, and it waits for Kafka to
+ * take them before Redis; other batches let Kafka's acknowledgements overlap
+ * the Redis write. */
 static int pipeline_publish(engine_t *e, pipeline_t *p, bool async, int64_t *stop_seen) {
     rw_batch_t *b = p->batch;
     rw_backoff_t backoff = BACKOFF_INIT;
@@ -907,18 +938,23 @@ static int pipeline_publish(engine_t *e, pipeline_t *p, bool async, int64_t *sto
         if (rc == 0) {
             rw_batch_evaluate(b);
             rw_btrace_mark(RW_BT_EVALUATED);
-            outs_clear(e, &e->cur);
-            outs_build(&e->cur, p, e->out_max);
-            outs_enqueue(e, &e->cur);
-            rw_btrace_outputs((long)e->cur.n);
-            rw_btrace_mark(RW_BT_PRODUCED);
-            if ((b->n_case_alerts || b->state_alerts) && outs_deliver(e, &e->cur, stop_seen) != 0)
-                return -1;
-            if (e->die_where == DIE_AFTER_PUBLISH && outs_deliver(e, &e->cur, stop_seen) == 0)
-                die_maybe(e, DIE_AFTER_PUBLISH, e->batches);
-            rc = async ? p->store->apply_send(p->store, b, &err)
-                       : p->store->apply(p->store, b, &err);
-            rw_btrace_mark(RW_BT_WRITE_SENT);
+            if (async && !b->n_case_alerts && !b->state_alerts &&
+                e->die_where != DIE_AFTER_PUBLISH) {
+                rc = p->store->apply_send(p->store, b, &err);
+                rw_btrace_mark(RW_BT_WRITE_SENT);
+                if (rc == 0) {
+                    die_after_write(e, p);
+                    return pipeline_outputs(e, p, stop_seen);
+                }
+            } else {
+                if (pipeline_outputs(e, p, stop_seen) != 0)
+                    return -1;
+                if (e->die_where == DIE_AFTER_PUBLISH && outs_deliver(e, &e->cur, stop_seen) == 0)
+                    die_maybe(e, DIE_AFTER_PUBLISH, e->batches);
+                rc = async ? p->store->apply_send(p->store, b, &err)
+                           : p->store->apply(p->store, b, &err);
+                rw_btrace_mark(RW_BT_WRITE_SENT);
+            }
         }
         if (rc == 0)
             return 0;
@@ -1947,8 +1983,8 @@ static void pipeline_init(engine_t *e, pipeline_t *p, const char *name, const ch
     p->rekey = e->rekey;
 }
 
-/* Reads RW_TEST_DIE ("after-publish:N" or "before-commit:N", for the crash tests): where,
- * and after which batch, the engine kills itself. */
+/* Reads RW_TEST_DIE ("after-publish:N", "after-write:N" or "before-commit:N", for the crash
+ * tests): where, and after which batch, the engine kills itself. */
 static void engine_test_die(engine_t *e) {
     const char *die = getenv("RW_TEST_DIE");
     if (!die)
@@ -1956,6 +1992,7 @@ static void engine_test_die(engine_t *e) {
     const char *colon = strchr(die, ':');
     e->die_where = strncmp(die, "after-publish:", 14) == 0   ? DIE_AFTER_PUBLISH
                    : strncmp(die, "before-commit:", 14) == 0 ? DIE_BEFORE_COMMIT
+                   : strncmp(die, "after-write:", 12) == 0   ? DIE_AFTER_WRITE
                                                              : DIE_NONE;
     e->die_batch = colon ? (int)strtol(colon + 1, NULL, 10) : 0;
 }

@@ -138,20 +138,21 @@ START_TEST(test_integration_sigkill_restart) {
     h_expect_t e;
     ck_assert_int_eq(h_expect_replay(RULES, EVENTS, &e), 0);
     const char *cfg = h_engine_config(p.mock.bootstraps, p.redis.port, RULES, "it-kill");
-    char cfg_path[128], parts[4][256];
+    char cfg_path[128], parts[5][256];
     snprintf(cfg_path, sizeof(cfg_path), "%s", cfg);
-    h_split_lines(EVENTS, 4, parts);
+    h_split_lines(EVENTS, 5, parts);
     const char *log = h_path("engine-kill.log");
     unlink(log);
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);
     long n = 0;
     /* Where each engine dies: after publishing a batch's alerts but before
      * storing its state; after storing state but before committing; killed from
-     * outside once it has done its part; after publishing again. */
-    static const char *const deaths[4] = {"RW_TEST_DIE=after-publish:2",
-                                          "RW_TEST_DIE=before-commit:1", NULL,
-                                          "RW_TEST_DIE=after-publish:1"};
-    for (int i = 0; i < 4; i++) {
+     * outside once it has done its part; after publishing again; after storing a
+     * batch's state (sent before its alerts) but before publishing its alerts. */
+    static const char *const deaths[5] = {
+        "RW_TEST_DIE=after-publish:2", "RW_TEST_DIE=before-commit:1", NULL,
+        "RW_TEST_DIE=after-publish:1", "RW_TEST_DIE=after-write:1"};
+    for (int i = 0; i < 5; i++) {
         n += h_produce_events(prod, parts[i]);
         pid_t eng = h_engine_start_env(cfg_path, log, deaths[i]);
         if (deaths[i]) {
