@@ -188,6 +188,58 @@ START_TEST(test_integration_sigkill_restart) {
 }
 END_TEST
 
+/* Whether the cluster has the topic (asked without creating it). */
+typedef struct topic_probe {
+    rd_kafka_t *rk;
+    const char *topic;
+} topic_probe_t;
+
+static bool topic_exists(void *arg) {
+    const topic_probe_t *t = arg;
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(t->rk, 1, NULL, &md, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return false;
+    bool found = false;
+    for (int i = 0; i < md->topic_cnt; i++)
+        found |= strcmp(md->topics[i].topic, t->topic) == 0 && !md->topics[i].err;
+    rd_kafka_metadata_destroy(md);
+    return found;
+}
+
+/* The engine asks for its alert topic's metadata at start-up, before any alert (the
+ * producer would otherwise learn it only at its first alert, up to a second late): a
+ * topic the cluster creates when asked exists with no message in it. */
+START_TEST(test_integration_alert_topic_known_before_alerts) {
+    h_peers_t p;
+    h_peers_start(&p);
+    char text[1024];
+    snprintf(
+        text, sizeof(text),
+        "{\"kafka\": {\"brokers\": \"%s\", \"group_id\": \"it-warm\",\n"
+        "   \"input_topics\": [\"events.transactions\"], \"alert_topic\": \"risk.alerts.warm\",\n"
+        "   \"properties\": {\"session.timeout.ms\": 6000}},\n"
+        " \"redis\": {\"host\": \"127.0.0.1\", \"port\": %d},\n"
+        " \"metrics_listen\": null, \"rules\": \"%s\"}\n",
+        p.mock.bootstraps, p.redis.port, RULES);
+    char cfg[128];
+    snprintf(cfg, sizeof(cfg), "%s", h_tmpfile(".json", text));
+    const char *log = h_path("engine-warm.log");
+    unlink(log);
+    rd_kafka_t *rk = h_producer(p.mock.bootstraps);
+    topic_probe_t t = {rk, "risk.alerts.warm"};
+    ck_assert(!topic_exists(&t));
+    pid_t eng = h_engine_start(cfg, log);
+    ck_assert_msg(h_wait(topic_exists, &t, 30000), "the engine never asked for its alert topic");
+    ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
+    h_msgs_t alerts = {0};
+    h_consume_all(p.mock.bootstraps, "risk.alerts.warm", 0, 500, 3000, &alerts);
+    ck_assert_uint_eq(alerts.n, 0);
+    h_msgs_free(&alerts);
+    rd_kafka_destroy(rk);
+    h_peers_stop(&p);
+}
+END_TEST
+
 /* A broken rules file stops `run` at start-up with file:line:col, exit 2. */
 START_TEST(test_integration_bad_rules_exit_2) {
     const char *rules = h_tmpfile(".json", "{\"ruleset\": \"x\", \"version\": \"1\",\n"
@@ -498,6 +550,7 @@ static Suite *integration_suite(void) {
     TCase *tc = tcase_create("engine");
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_integration_bad_rules_exit_2);
+    tcase_add_test(tc, test_integration_alert_topic_known_before_alerts);
     tcase_add_test(tc, test_integration_mock_kafka_command);
     tcase_add_test(tc, test_integration_alerts_deadletters_counters);
     tcase_add_test(tc, test_integration_sigkill_restart);
