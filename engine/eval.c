@@ -421,33 +421,32 @@ void rw_batch_stored(rw_batch_t *b) {
         b->cools_touched[i]->dirty = false;
 }
 
-typedef struct wuse {
-    uint64_t used;
-    size_t n;
-} wuse_t;
+/* Ages (batches since a window's last touch) counted apart when evicting; older ones share
+ * the last count. */
+#define EVICT_AGES 4096
 
-static int wuse_cmp(const void *x, const void *y) {
-    uint64_t a = ((const wuse_t *)x)->used, c = ((const wuse_t *)y)->used;
-    return a < c ? -1 : a > c;
+static size_t evict_age(const rw_batch_t *b, uint64_t used) {
+    uint64_t age = b->seq - used;
+    return age < EVICT_AGES - 1 ? (size_t)age : EVICT_AGES - 1;
 }
 
 size_t rw_batch_evict(rw_batch_t *b, size_t max_entries) {
     if (b->n_entries <= max_entries || b->n_windows == 0)
         return 0;
-    /* Down to 3/4 of the limit, so that the scan is paid once in a while: the
-     * windows touched longest ago go first. */
-    size_t goal = max_entries / 4 * 3, held = b->n_entries, n = 0;
-    wuse_t *u = rw_malloc(b->n_windows * sizeof(*u));
+    /* Down to 3/4 of the limit, so that the walk is paid once in a while: the
+     * windows touched longest ago go first, found by counting the entries of
+     * each age in one walk (no sort of every window). */
+    size_t goal = max_entries / 4 * 3, held = b->n_entries;
+    size_t *by_age = rw_calloc(EVICT_AGES, sizeof(*by_age));
     for (size_t i = 0; i < b->wtab_size; i++)
         for (rw_wstate_t *ws = b->wtab[i]; ws; ws = ws->next)
-            u[n++] = (wuse_t){ws->used, ws->n + 1};
-    qsort(u, n, sizeof(*u), wuse_cmp);
+            by_age[evict_age(b, ws->used)] += ws->n + 1;
     uint64_t before = 0; /* drop windows last used before this batch */
-    for (size_t k = 0; k < n && held > goal; k++) {
-        held -= u[k].n < held ? u[k].n : held;
-        before = u[k].used + 1;
+    for (size_t a = EVICT_AGES; a-- > 0 && held > goal;) {
+        held -= by_age[a] < held ? by_age[a] : held;
+        before = b->seq - a + 1; /* of age a or more */
     }
-    free(u);
+    free(by_age);
     size_t dropped = 0;
     b->n_touched = b->n_cools_touched = 0; /* may name dropped ones */
     for (size_t i = 0; i < b->wtab_size; i++) {

@@ -1631,6 +1631,46 @@ START_TEST(test_eval_state_bounded) {
 }
 END_TEST
 
+/* Windows touched longest ago go first: batches of new accounts, with account A0 touched
+ * again in every batch, under a limit a few batches hold. The last batch's windows and A0's
+ * are held; the first batches' are not. */
+static bool account_held(const rw_batch_t *b, const char *account) {
+    char id[256], pseudonym[RW_PSEUDONYM_LEN + 1];
+    rw_pseudonym(account, strlen(account), pseudonym); /* account is masked */
+    snprintf(id, sizeof(id), "%.200s:%s", b->rs->rules[0].state_id, pseudonym);
+    return rw_batch_window(RW_UNCONST(rw_batch_t *, b), id) != NULL;
+}
+
+START_TEST(test_eval_state_evicts_oldest) {
+    state_fx_t f;
+    state_fx_init(&f);
+    enum { BATCH = 256, BATCHES = 40 };
+    size_t limit = 8 * 4 * BATCH; /* 2 windows of 1 entry an event: 4 entries */
+    for (size_t n = 0; n < BATCHES; n++) {
+        for (size_t i = 0; i < BATCH; i++) {
+            size_t k = n * BATCH + i;
+            snprintf(f.keys[i], 32, i == 0 ? "A0" : "A%zu", k);
+            snprintf(f.payloads[i], 200,
+                     "{\"event_id\": \"e%zu\", \"type\": \"t\", \"ts\": "
+                     "\"2026-11-27T10:%02zu:%02zu.%03zuZ\", \"account\": \"%s\", \"amount\": 5}",
+                     k, k / 60000 % 60, k / 1000 % 60, k % 1000, f.keys[i]);
+        }
+        state_batch(f.b, f.rs, f.st, f.payloads, f.keys, BATCH, (int64_t)(n * BATCH));
+        rw_batch_evict(f.b, limit);
+        ck_assert_uint_le(f.b->n_entries, limit);
+    }
+    ck_assert(account_held(f.b, "A0"));
+    char account[32];
+    for (size_t i = 1; i < BATCH; i++) {
+        snprintf(account, sizeof(account), "A%zu", (BATCHES - 1) * BATCH + i);
+        ck_assert_msg(account_held(f.b, account), "%s was dropped", account);
+        snprintf(account, sizeof(account), "A%zu", i);
+        ck_assert_msg(!account_held(f.b, account), "%s is held", account);
+    }
+    state_fx_fini(&f);
+}
+END_TEST
+
 /* One hot account: a window of thousands of entries gives the same count and sum as a
  * loop over the events, also when some come late, and after being read back from Redis. */
 START_TEST(test_eval_state_hot_key) {
@@ -1771,6 +1811,7 @@ static Suite *eval_suite(void) {
     tc = tcase_create("state");
     tcase_add_test(tc, test_eval_state_hot_key);
     tcase_add_test(tc, test_eval_state_bounded);
+    tcase_add_test(tc, test_eval_state_evicts_oldest);
     tcase_set_timeout(tc, 300);
     suite_add_tcase(s, tc);
 
