@@ -221,10 +221,11 @@ static void many_batch(one_t *t, rw_store_t *st, int round) {
     rw_error_t err;
     rw_error_clear(&err);
     rw_batch_reset(t->b, t->rs);
+    static char evs[MANY][320], accounts[MANY][32]; /* the batch's messages point into them */
     for (int k = 0; k < MANY; k++) {
-        char ev[320], account[32];
-        int al = snprintf(account, sizeof(account), "62220202%011d", k);
-        int len = snprintf(ev, sizeof(ev),
+        char *ev = evs[k], *account = accounts[k];
+        int al = snprintf(account, sizeof(accounts[k]), "62220202%011d", k);
+        int len = snprintf(ev, sizeof(evs[k]),
                            "{\"event_id\": \"m%d-%d\", \"type\": \"transaction\", \"ts\": "
                            "\"2026-11-27T10:%02d:00Z\", \"account\": \"%s\", \"amount\": 10}",
                            round, k, round, account);
