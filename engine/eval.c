@@ -836,13 +836,17 @@ static void window_grow(rw_wstate_t *ws) {
     ws->cap = ws->cap ? ws->cap * 2 : 8;
     ws->ents = rw_realloc(ws->ents, ws->cap * sizeof(*ws->ents));
     ws->meta = rw_realloc(ws->meta, ws->cap * sizeof(*ws->meta));
-    ws->vhash = rw_realloc(ws->vhash, ws->cap * sizeof(*ws->vhash));
-    ws->prefix = rw_realloc(ws->prefix, (ws->cap + 1) * sizeof(*ws->prefix));
-    if (ws->n == 0)
-        ws->prefix[0] = 0;
+    if (ws->vhash)
+        ws->vhash = rw_realloc(ws->vhash, ws->cap * sizeof(*ws->vhash));
+    if (ws->prefix)
+        ws->prefix = rw_realloc(ws->prefix, (ws->cap + 1) * sizeof(*ws->prefix));
 }
 
+/* The prefix sums from entry i on (none kept: nothing). Whenever kept, prefix[i] is the sum
+ * of ents[0..i).num added in order from 0, so that sums made late are those made early. */
 static void prefix_from(rw_wstate_t *ws, size_t i) {
+    if (!ws->prefix)
+        return;
     if (i == 0)
         ws->prefix[0] = 0;
     for (; i < ws->n; i++)
@@ -906,20 +910,22 @@ void rw_window_add(rw_batch_t *b, rw_wstate_t *ws, int64_t ts_ms, uint32_t src, 
         at = lo;
         memmove(ws->ents + at + 1, ws->ents + at, (ws->n - at) * sizeof(*ws->ents));
         memmove(ws->meta + at + 1, ws->meta + at, (ws->n - at) * sizeof(*ws->meta));
-        memmove(ws->vhash + at + 1, ws->vhash + at, (ws->n - at) * sizeof(*ws->vhash));
+        if (ws->vhash)
+            memmove(ws->vhash + at + 1, ws->vhash + at, (ws->n - at) * sizeof(*ws->vhash));
     }
     ws->ents[at] = (rw_window_entry_t){ts_ms, value_number(value), v};
     /* Stored whole: an assignment to the bit-fields would read the new entry's line first. */
     rw_wmeta_t meta = {offset, src & 0x7fffffff, fresh};
     memcpy(&ws->meta[at], &meta, sizeof(meta));
-    ws->vhash[at] = (uint32_t)value_hash(value);
+    if (ws->vhash)
+        ws->vhash[at] = (uint32_t)value_hash(value);
     ws->n++;
     ws->n_fresh += fresh;
-    if (at + 1 == ws->n) {
+    if (ws->prefix && at + 1 == ws->n) {
         ws->sum += (long double)ws->ents[at].num;
         ws->prefix[ws->n] = ws->sum;
     } else {
-        prefix_from(ws, at);
+        prefix_from(ws, at); /* nothing when no sums are kept */
     }
     if (ts_ms > ws->max_ts_ms)
         ws->max_ts_ms = ts_ms;
@@ -949,7 +955,8 @@ void rw_window_trim(rw_batch_t *b, rw_wstate_t *ws) {
         if (ws->ents[i].ts_ms <= cut && !ws->meta[i].fresh)
             continue;
         ws->ents[o] = ws->ents[i];
-        ws->vhash[o] = ws->vhash[i];
+        if (ws->vhash)
+            ws->vhash[o] = ws->vhash[i];
         ws->meta[o++] = ws->meta[i];
     }
     b->n_entries -= ws->n - o;
@@ -1025,15 +1032,32 @@ static const rw_window_entry_t *window_view(rw_batch_t *b, rw_wstate_t *ws, int6
 
 /* The window whose run measure() is reading, for rw_window_sum() and
  * rw_window_count_value(); NULL outside measure(). */
-static _Thread_local const rw_wstate_t *sum_ws;
+static _Thread_local rw_wstate_t *sum_ws;
 static _Thread_local size_t sum_lo;
 
+/* A window's prefix sums and value hashes are kept from the first measure() that asks
+ * for them on it (most windows are only counted): made then from its entries, as
+ * appending would have made them. */
+static void prefix_make(rw_wstate_t *ws) {
+    ws->prefix = rw_malloc((ws->cap + 1) * sizeof(*ws->prefix));
+    prefix_from(ws, 0);
+}
+
+static void vhash_make(rw_wstate_t *ws) {
+    ws->vhash = rw_malloc((ws->cap ? ws->cap : 1) * sizeof(*ws->vhash));
+    for (size_t i = 0; i < ws->n; i++)
+        ws->vhash[i] = (uint32_t)value_hash(ws->ents[i].value);
+}
+
 double rw_window_sum(const rw_input_t *in) {
-    const rw_wstate_t *ws = sum_ws;
+    rw_wstate_t *ws = sum_ws;
     /* Short runs are summed as they are, in order: the same digits as a loop. */
     if (ws && in->n_entries > 32 && in->entries == ws->ents + sum_lo &&
-        sum_lo + in->n_entries <= ws->n)
+        sum_lo + in->n_entries <= ws->n) {
+        if (!ws->prefix)
+            prefix_make(ws);
         return (double)(ws->prefix[sum_lo + in->n_entries] - ws->prefix[sum_lo]);
+    }
     double sum = 0;
     for (size_t i = 0; i < in->n_entries; i++)
         sum += in->entries[i].num;
@@ -1041,9 +1065,11 @@ double rw_window_sum(const rw_input_t *in) {
 }
 
 size_t rw_window_count_value(const rw_input_t *in, const char *value, size_t max) {
-    const rw_wstate_t *ws = sum_ws;
+    rw_wstate_t *ws = sum_ws;
     size_t n = 0;
     if (ws && in->entries == ws->ents + sum_lo && sum_lo + in->n_entries <= ws->n) {
+        if (!ws->vhash)
+            vhash_make(ws);
         uint32_t h = (uint32_t)value_hash(value);
         const uint32_t *vh = ws->vhash + sum_lo;
         for (size_t i = 0; i < in->n_entries && n < max; i++)
@@ -1423,6 +1449,8 @@ static void case_fire(rw_batch_t *b, rw_case_t *k, uint32_t item, const rw_pcloc
         b->case_alerts[b->n_case_alerts++] =
             (rw_case_alert_t){item, k, json_incref(k->rec), level, m, pc->ts};
         k->level = level;
+        if (b->counters_off)
+            continue;
         counter_key(key, "alerts", date, NULL);
         incr(b, key, rw_level_name(level), 1);
         counter_key(key, "rule", r->id, date);
@@ -1469,7 +1497,7 @@ static int64_t dues_fire(rw_batch_t *b, uint32_t item, const rw_pclock_t *pc, co
 static int64_t cases_fire(rw_batch_t *b, uint32_t item, const rw_pclock_t *pc) {
     int64_t next = INT64_MAX;
     char date[16];
-    rw_date_format(pc->ts, b->rs->calendar.utc_offset_min, date, sizeof(date));
+    date_of(pc->ts, b->rs->calendar.utc_offset_min, date);
     if (b->mode == RW_STATE_MEMORY)
         return dues_fire(b, item, pc, date);
     for (size_t i = 0; i < b->kstab_size; i++)
@@ -1517,27 +1545,37 @@ char *rw_case_record(const rw_case_t *k) {
     return s;
 }
 
+/* The "topic/partition/offset" of item's message, as a cool-down's set_by names it. */
+static void cool_src(const rw_item_t *it, char src[300]) {
+    snprintf(src, 300, "%s/%d/%lld", it->msg.topic, (int)it->msg.partition,
+             (long long)it->msg.offset);
+}
+
 /* Applies a rule's cool-down to a hit at level. Returns true when the hit is
  * held back; otherwise *held is the number held back before it. A message read
  * again changes nothing: it is held back, or passes, as it did the first time. */
 static bool cool_hold(rw_batch_t *b, rw_cool_t *c, const rw_item_t *it, int level, int64_t *held,
                       char *date, char key[300]) {
     const rw_rule_t *r = &b->rs->rules[c->rule];
+    /* The message's "topic/partition/offset", written only where it is compared or kept. */
     char src[300];
-    snprintf(src, sizeof(src), "%s/%d/%lld", it->msg.topic, (int)it->msg.partition,
-             (long long)it->msg.offset);
     b->state_alerts = true;
     if (it->applied) {
-        if (c->set_by && strcmp(c->set_by, src) == 0)
-            return false;
+        if (c->set_by) {
+            cool_src(it, src);
+            if (strcmp(c->set_by, src) == 0)
+                return false;
+        }
         return c->level >= level && it->ts_ms < c->until_ms;
     }
     if (c->level >= level && it->ts_ms < c->until_ms) {
         c->suppressed++;
         c->dirty = true;
-        rw_date_format(it->ts_ms, b->rs->calendar.utc_offset_min, date, 16);
-        counter_key(key, "suppressed", date, NULL);
-        incr(b, key, r->id, 1);
+        if (!b->counters_off) {
+            date_of(it->ts_ms, b->rs->calendar.utc_offset_min, date);
+            counter_key(key, "suppressed", date, NULL);
+            incr(b, key, r->id, 1);
+        }
         return true;
     }
     *held = c->suppressed;
@@ -1545,6 +1583,7 @@ static bool cool_hold(rw_batch_t *b, rw_cool_t *c, const rw_item_t *it, int leve
     c->until_ms = it->ts_ms + r->cooldown_ms;
     c->suppressed = 0;
     free(c->set_by);
+    cool_src(it, src);
     c->set_by = rw_strdup(src);
     c->dirty = true;
     return false;
@@ -1789,7 +1828,7 @@ void rw_batch_evaluate(rw_batch_t *b) {
         if (it->event && !it->applied && b->n_cases && pc->ts >= b->next_due_ms)
             b->next_due_ms = cases_fire(b, (uint32_t)i, pc);
         if (!it->event) {
-            if (!it->applied) {
+            if (!it->applied && !b->counters_off) {
                 rw_date_format(it->msg.arrival_ms, b->rs->calendar.utc_offset_min, date,
                                sizeof(date));
                 counter_key(key, "events", date, NULL);
@@ -1809,7 +1848,8 @@ void rw_batch_evaluate(rw_batch_t *b) {
         /* A case this event opened may be due already (a late opening event). */
         if (b->n_cases && pc->ts >= b->next_due_ms)
             b->next_due_ms = cases_fire(b, (uint32_t)i, pc);
-        item_count(b, it, date, key);
+        if (!b->counters_off)
+            item_count(b, it, date, key);
     }
     counters_collect(b);
 }

@@ -93,13 +93,16 @@ typedef struct rw_wstate {
     rw_window_entry_t *ents; /* sorted by ts_ms; values in vals (or a static "") */
     rw_wmeta_t *meta;        /* parallel to ents */
     uint32_t *vhash;         /* parallel to ents: each value's hash (its low half), for
-                                rw_window_count_value(), which scans them 16 to a cache line */
-    long double *prefix;     /* prefix[i]: sum of ents[0..i).num; n + 1 of them */
+                                rw_window_count_value(), which scans them 16 to a cache line;
+                                NULL until it first asks (most windows are only counted) */
+    long double *prefix;     /* prefix[i]: sum of ents[0..i).num; n + 1 of them; NULL until
+                                rw_window_sum() first needs them */
     size_t n, cap;
     rw_wsrc_t *srcs;   /* per source: its highest offset here; &src1 while there is one */
     int64_t max_ts_ms; /* newest entry */
     /* second line */
-    long double sum;     /* prefix[n], kept here so that appending does not read it */
+    long double sum;     /* prefix[n] (while prefix is kept), here so that appending does not
+                            read it */
     int64_t load_min_ms; /* this batch's events need entries with ts > this */
     uint64_t used;       /* the batch that last touched it (eviction) */
     size_t view_lo;      /* where the last view's run started: the next one mostly starts there */
@@ -290,6 +293,9 @@ typedef struct rw_batch {
      * a batch in memory (RW_STATE_MEMORY) whose cool-downs nothing but its own evaluation reads
      * (replay). */
     bool cools_lazy;
+    /* No counters are kept (b->incrs stays empty): for a batch whose store's counters nothing
+     * reads (replay). */
+    bool counters_off;
 
     rw_item_t *items;
     size_t n_items, cap_items;

@@ -891,42 +891,52 @@ END_TEST
 
 /* ---- counters ---------------------------------------------------------------------------- */
 
-START_TEST(test_eval_counters_in_batch) {
+/* The events of the counter tests: two days at +08:00, and two dead letters. */
+static void counters_fx(fx_t *f, bool counters_off) {
     const char *rules =
         "{\"ruleset\": \"t\", \"version\": \"1\", \"calendar\": {\"utc_offset\": \"+08:00\"},"
         " \"rules\": ["
         "  {\"id\": \"big\", \"module\": \"value\", \"key\": \"account\", \"match\": {\"type\": "
         "\"transaction\"}, \"params\": {\"field\": \"amount\"}, \"thresholds\": {\"low\": 100, "
-        "\"high\": 1000}},"
+        "\"high\": 1000}, \"cooldown\": \"1h\"},"
         "  {\"id\": \"fails\", \"module\": \"window_count\", \"key\": \"customer_id\", \"match\": "
         "{\"type\": \"login\", \"result\": \"fail\"}, \"params\": {\"window\": \"15m\"},"
         "   \"thresholds\": {\"medium\": 2}}]}";
-    fx_t f;
-    fx_init(&f, rules, MAX_BYTES);
+    fx_init(f, rules, MAX_BYTES);
+    f->b->counters_off = counters_off;
     /* 15:59:59.999Z is 23:59:59.999 on the 27th at +08:00; 16:00Z is the 28th. */
-    fx_add(&f, 0, 0,
+    fx_add(f, 0, 0,
            "{\"event_id\": \"t1\", \"type\": \"transaction\", \"ts\": \"2026-11-27T15:59:59.999Z\","
            " \"account\": \"A\", \"amount\": 150}");
-    fx_add(&f, 0, 1,
+    fx_add(f, 0, 1,
            "{\"event_id\": \"t2\", \"type\": \"transaction\", \"ts\": \"2026-11-27T16:00:00Z\","
            " \"account\": \"A\", \"amount\": 5000}");
     fx_add(
-        &f, 0, 2,
+        f, 0, 2,
         "{\"event_id\": \"t3\", \"type\": \"transaction\", \"ts\": \"2026-11-28T00:00:01+08:00\","
         " \"account\": \"A\", \"amount\": 5}");
-    fx_add(&f, 0, 3,
+    fx_add(f, 0, 3,
            "{\"event_id\": \"l1\", \"type\": \"login\", \"ts\": \"2026-11-27T16:00:01Z\","
            " \"customer_id\": \"c\", \"result\": \"fail\"}");
-    fx_add(&f, 0, 4,
+    fx_add(f, 0, 4,
            "{\"event_id\": \"l2\", \"type\": \"login\", \"ts\": \"2026-11-27T16:00:02Z\","
            " \"customer_id\": \"c\", \"result\": \"fail\"}");
     /* Dead letters are dated by arrival: 2026-11-27T16:30Z is the 28th at +08:00. */
-    fx_add_raw(&f, 0, 5, "{]", 2, ts_ms("2026-11-27T16:30:00Z"));
-    fx_add_raw(&f, 0, 6, "{]", 2, ts_ms("2026-11-27T15:30:00Z"));
-    fx_run(&f);
+    fx_add_raw(f, 0, 5, "{]", 2, ts_ms("2026-11-27T16:30:00Z"));
+    fx_add_raw(f, 0, 6, "{]", 2, ts_ms("2026-11-27T15:30:00Z"));
+    /* Held back by big's cool-down: counted as suppressed. */
+    fx_add(f, 0, 7,
+           "{\"event_id\": \"t4\", \"type\": \"transaction\", \"ts\": \"2026-11-27T16:00:03Z\","
+           " \"account\": \"A\", \"amount\": 200}");
+    fx_run(f);
+}
+
+START_TEST(test_eval_counters_in_batch) {
+    fx_t f;
+    counters_fx(&f, false);
     const rw_batch_t *b = f.b;
     ck_assert_int_eq(incr_get(b, "events:2026-11-27", "transaction"), 1);
-    ck_assert_int_eq(incr_get(b, "events:2026-11-28", "transaction"), 2);
+    ck_assert_int_eq(incr_get(b, "events:2026-11-28", "transaction"), 3);
     ck_assert_int_eq(incr_get(b, "events:2026-11-28", "login"), 2);
     ck_assert_int_eq(incr_get(b, "events:2026-11-28", "deadletter"), 1);
     ck_assert_int_eq(incr_get(b, "events:2026-11-27", "deadletter"), 1);
@@ -936,8 +946,67 @@ START_TEST(test_eval_counters_in_batch) {
     ck_assert_int_eq(incr_get(b, "rule:big:2026-11-27", "low"), 1);
     ck_assert_int_eq(incr_get(b, "rule:big:2026-11-28", "high"), 1);
     ck_assert_int_eq(incr_get(b, "rule:fails:2026-11-28", "medium"), 1);
-    ck_assert_uint_eq(incr_count(b), 11);
+    ck_assert_int_eq(incr_get(b, "suppressed:2026-11-28", "big"), 1);
+    ck_assert_uint_eq(incr_count(b), 12);
     fx_fini(&f);
+}
+END_TEST
+
+/* A window's prefix sums are made from its entries when a measure first needs them (more than
+ * 32 entries in its run), then kept as entries are appended and trimmed: every sum stays the
+ * sum of the entries in the window, across batches. */
+START_TEST(test_eval_window_sums_made_late) {
+    const char *rules =
+        "{\"ruleset\": \"t\", \"version\": \"1\", \"rules\": ["
+        " {\"id\": \"sum\", \"module\": \"window_sum\", \"match\": {\"type\": \"t\"},"
+        "  \"key\": \"account\", \"params\": {\"field\": \"amount\", \"window\": \"1h\"},"
+        "  \"thresholds\": {\"low\": 1e-9}}]}";
+    fx_t f;
+    fx_init(&f, rules, MAX_BYTES);
+    int64_t t0 = ts_ms("2026-11-27T00:00:00Z");
+    double amounts[200];
+    char ev[256], ts[40];
+    for (int batch = 0; batch < 4; batch++) {
+        for (int k = batch * 50; k < batch * 50 + 50; k++) {
+            amounts[k] = (k % 7) * 0.1 + 0.01 * k + 0.05;
+            rw_time_format(t0 + (int64_t)k * 60000, ts, sizeof(ts));
+            snprintf(ev, sizeof(ev),
+                     "{\"event_id\": \"e%d\", \"type\": \"t\", \"ts\": \"%s\", \"account\": "
+                     "\"A\", \"amount\": %.2f}",
+                     k, ts, amounts[k]);
+            fx_add(&f, 0, k, ev);
+        }
+        fx_run(&f);
+        for (int k = batch * 50; k < batch * 50 + 50; k++) {
+            const rw_item_t *it = &f.b->items[k - batch * 50];
+            double want = 0;
+            for (int j = k > 59 ? k - 59 : 0; j <= k; j++) /* (T - 1h, T] */
+                want += amounts[j];
+            ck_assert_uint_eq(it->n_hits, 1);
+            double got = f.b->hits[it->hit_off].measure;
+            ck_assert_msg(fabs(got - want) < 1e-9, "event %d: sum %.17g, want %.17g", k, got, want);
+        }
+        fx_next(&f);
+    }
+    fx_fini(&f);
+}
+END_TEST
+
+/* A batch whose counters nothing reads (replay) keeps none, and its outcomes are the same. */
+START_TEST(test_eval_counters_off) {
+    fx_t on, off;
+    counters_fx(&on, false);
+    counters_fx(&off, true);
+    ck_assert_uint_eq(incr_count(off.b), 0);
+    ck_assert_ptr_null(off.b->incrs);
+    ck_assert_uint_eq(off.b->n_items, on.b->n_items);
+    for (size_t i = 0; i < on.b->n_items; i++) {
+        ck_assert_int_eq(off.b->items[i].level, on.b->items[i].level);
+        ck_assert_uint_eq(off.b->items[i].n_hits, on.b->items[i].n_hits);
+    }
+    ck_assert_int_eq(off.b->items[7].level, RW_LEVEL_NONE); /* t4: held back */
+    fx_fini(&on);
+    fx_fini(&off);
 }
 END_TEST
 
@@ -1750,6 +1819,8 @@ static Suite *eval_suite(void) {
 
     tc = tcase_create("alerts");
     tcase_add_test(tc, test_eval_counters_in_batch);
+    tcase_add_test(tc, test_eval_counters_off);
+    tcase_add_test(tc, test_eval_window_sums_made_late);
     tcase_add_test(tc, test_eval_alert_fields);
     tcase_add_test(tc, test_eval_alert_real_measure_and_no_key);
     tcase_add_test(tc, test_eval_alert_id_deterministic);
