@@ -125,8 +125,16 @@ static double value_number(const char *v) {
     return end == v || *end || !isfinite(num) ? 0 : num;
 }
 
+/* Sets where a view's run starts (view_lo) and the times either side of it. */
+static void view_at(rw_wstate_t *ws, size_t first) {
+    ws->view_lo = first;
+    ws->view_ts_lo = first ? ws->ents[first - 1].ts_ms : INT64_MIN;
+    ws->view_ts_at = first < ws->n ? ws->ents[first].ts_ms : INT64_MAX;
+}
+
 static void window_empty(rw_wstate_t *ws) {
     ws->n = 0;
+    view_at(ws, 0);
     ws->vals_len = 0;
     ws->sum = 0;
     ws->n_fresh = 0;
@@ -800,6 +808,7 @@ static rw_wstate_t *window_get(rw_batch_t *b, uint32_t rule, const char *key, si
     ws->max_ts_ms = INT64_MIN;
     ws->trim_at = 64;
     ws->used = b->seq - 1;
+    view_at(ws, 0);
     size_t s = wslot(b, hash);
     ws->next = b->wtab[s];
     b->wtab[s] = ws;
@@ -898,7 +907,9 @@ void rw_window_add(rw_batch_t *b, rw_wstate_t *ws, int64_t ts_ms, uint32_t src, 
     /* After every entry at or before ts_ms: usually the end, which max_ts_ms (never
      * older than the last entry) tells without reading it. */
     size_t at = ws->n;
+    bool inserted = false;
     if (at && ts_ms < ws->max_ts_ms && ws->ents[at - 1].ts_ms > ts_ms) {
+        inserted = true;
         size_t lo = 0, hi = at;
         while (lo < hi) {
             size_t mid = lo + (hi - lo) / 2;
@@ -912,6 +923,8 @@ void rw_window_add(rw_batch_t *b, rw_wstate_t *ws, int64_t ts_ms, uint32_t src, 
         memmove(ws->meta + at + 1, ws->meta + at, (ws->n - at) * sizeof(*ws->meta));
         if (ws->vhash)
             memmove(ws->vhash + at + 1, ws->vhash + at, (ws->n - at) * sizeof(*ws->vhash));
+    } else if (at == ws->view_lo) {
+        ws->view_ts_at = ts_ms; /* the entry after a run that started at the end */
     }
     ws->ents[at] = (rw_window_entry_t){ts_ms, value_number(value), v};
     /* Stored whole: an assignment to the bit-fields would read the new entry's line first. */
@@ -921,6 +934,8 @@ void rw_window_add(rw_batch_t *b, rw_wstate_t *ws, int64_t ts_ms, uint32_t src, 
         ws->vhash[at] = (uint32_t)value_hash(value);
     ws->n++;
     ws->n_fresh += fresh;
+    if (inserted)
+        view_at(ws, ws->view_lo);
     if (ws->prefix && at + 1 == ws->n) {
         ws->sum += (long double)ws->ents[at].num;
         ws->prefix[ws->n] = ws->sum;
@@ -962,6 +977,7 @@ void rw_window_trim(rw_batch_t *b, rw_wstate_t *ws) {
     b->n_entries -= ws->n - o;
     ws->stale += ws->n - o;
     ws->n = o;
+    view_at(ws, 0);
     vals_move(ws, o, 0);
     prefix_from(ws, 0);
     if (ws->loaded && cut > ws->loaded_from_ms)
@@ -989,14 +1005,16 @@ static size_t entry_after(const rw_wstate_t *ws, size_t lo, size_t hi, int64_t t
  * probes are each a cache miss), else a binary search. Any index gives the same answer: it is
  * taken only when every entry before it is not later than lo_ts. */
 static size_t window_first(rw_wstate_t *ws, int64_t lo_ts) {
+    if (ws->view_ts_lo <= lo_ts && lo_ts < ws->view_ts_at)
+        return ws->view_lo; /* where the last run started, known without reading an entry */
     size_t first = ws->view_lo;
-    if (first > ws->n || (first > 0 && ws->ents[first - 1].ts_ms > lo_ts))
+    if (first > ws->n || ws->view_ts_lo > lo_ts)
         first = entry_after(ws, 0, ws->n, lo_ts);
     for (size_t k = 0; k < 4 && first < ws->n && ws->ents[first].ts_ms <= lo_ts; k++)
         first++;
     if (first < ws->n && ws->ents[first].ts_ms <= lo_ts)
         first = entry_after(ws, first, ws->n, lo_ts);
-    ws->view_lo = first;
+    view_at(ws, first);
     return first;
 }
 

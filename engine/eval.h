@@ -101,11 +101,13 @@ typedef struct rw_wstate {
     rw_wsrc_t *srcs;   /* per source: its highest offset here; &src1 while there is one */
     int64_t max_ts_ms; /* newest entry */
     /* second line */
-    long double sum;     /* prefix[n] (while prefix is kept), here so that appending does not
-                            read it */
     int64_t load_min_ms; /* this batch's events need entries with ts > this */
     uint64_t used;       /* the batch that last touched it (eviction) */
     size_t view_lo;      /* where the last view's run started: the next one mostly starts there */
+    /* The times of the entries either side of view_lo (INT64_MIN before the first, INT64_MAX
+     * after the last), so that a run starting there again reads neither: for a long window
+     * they are far from its newest entries, each a cache miss. */
+    int64_t view_ts_lo, view_ts_at;
     int64_t window_ms;
     size_t n_srcs;
     bool loaded;     /* kept state (run): entries with ts > loaded_from_ms are all here */
@@ -115,8 +117,9 @@ typedef struct rw_wstate {
     rw_wsrc_t src1;
     char *vals; /* the entries' values, NUL-terminated, one after another; owned */
     size_t vals_len, vals_cap;
-    size_t n_fresh; /* entries not yet written to the store */
-    size_t trim_at; /* trim when this many entries */
+    size_t n_fresh;  /* entries not yet written to the store */
+    size_t trim_at;  /* trim when this many entries */
+    long double sum; /* prefix[n] (while prefix is kept), here so that appending does not read it */
     /* Kept state (run): what the store holds and what this engine knows of it. */
     size_t stale; /* entries the store holds that no event needs any more */
     int64_t loaded_from_ms;

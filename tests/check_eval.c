@@ -992,6 +992,49 @@ START_TEST(test_eval_window_sums_made_late) {
 }
 END_TEST
 
+/* Where a window's run starts is kept with the times of the entries either side of it; late
+ * events (inserted before it), trims and new batches keep every count that of the events in
+ * the window. */
+START_TEST(test_eval_window_runs_with_late_events) {
+    const char *rules =
+        "{\"ruleset\": \"t\", \"version\": \"1\", \"rules\": ["
+        " {\"id\": \"n\", \"module\": \"window_count\", \"match\": {\"type\": \"t\"},"
+        "  \"key\": \"account\", \"params\": {\"window\": \"1h\"}, \"thresholds\": {\"low\": 1}}]}";
+    fx_t f;
+    fx_init(&f, rules, MAX_BYTES);
+    int64_t t0 = ts_ms("2026-11-27T00:00:00Z");
+    enum { N = 320, BATCH = 64 };
+    int64_t at[N];
+    char ev[256], ts[40];
+    for (int batch = 0; batch < N / BATCH; batch++) {
+        for (int k = batch * BATCH; k < batch * BATCH + BATCH; k++) {
+            /* every fifth event 20 minutes late, every seventh at the time of the one before */
+            at[k] = t0 + (int64_t)k * 45000 - (k % 5 == 3 ? 1200000 : 0);
+            if (k % 7 == 6)
+                at[k] = at[k - 1];
+            rw_time_format(at[k], ts, sizeof(ts));
+            snprintf(ev, sizeof(ev),
+                     "{\"event_id\": \"e%d\", \"type\": \"t\", \"ts\": \"%s\", \"account\": "
+                     "\"A\"}",
+                     k, ts);
+            fx_add(&f, 0, k, ev);
+        }
+        fx_run(&f);
+        for (int k = batch * BATCH; k < batch * BATCH + BATCH; k++) {
+            const rw_item_t *it = &f.b->items[k - batch * BATCH];
+            int want = 0;
+            for (int j = 0; j <= k; j++)
+                want += at[j] > at[k] - 3600000 && at[j] <= at[k];
+            ck_assert_uint_eq(it->n_hits, 1);
+            ck_assert_msg(f.b->hits[it->hit_off].measure == want, "event %d: %g, want %d", k,
+                          f.b->hits[it->hit_off].measure, want);
+        }
+        fx_next(&f);
+    }
+    fx_fini(&f);
+}
+END_TEST
+
 /* A batch whose counters nothing reads (replay) keeps none, and its outcomes are the same. */
 START_TEST(test_eval_counters_off) {
     fx_t on, off;
@@ -1821,6 +1864,7 @@ static Suite *eval_suite(void) {
     tcase_add_test(tc, test_eval_counters_in_batch);
     tcase_add_test(tc, test_eval_counters_off);
     tcase_add_test(tc, test_eval_window_sums_made_late);
+    tcase_add_test(tc, test_eval_window_runs_with_late_events);
     tcase_add_test(tc, test_eval_alert_fields);
     tcase_add_test(tc, test_eval_alert_real_measure_and_no_key);
     tcase_add_test(tc, test_eval_alert_id_deterministic);
