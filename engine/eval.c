@@ -547,6 +547,7 @@ static void items_clear(rw_batch_t *b) {
     b->n_cands = 0;
     b->n_hits = 0;
     rw_buf_reset(&b->arena);
+    b->put_len[0] = b->put_len[1] = 0; /* nothing put */
     lookups_clear(b);
 }
 
@@ -633,10 +634,19 @@ uint32_t rw_batch_src(rw_batch_t *b, const char *topic, int32_t partition) {
     return (uint32_t)b->n_srcs++;
 }
 
+/* Copies s (len bytes, then a NUL) into the batch's string arena; returns its offset. The
+ * rules of an event mostly put the same key text and the same recorded value: a text equal
+ * to one of the last two put is not put again. */
 static size_t arena_put(rw_batch_t *b, const char *s, size_t len) {
+    for (int k = 0; k < 2; k++)
+        if (b->put_len[k] == len + 1 && memcmp(b->arena.data + b->put_off[k], s, len) == 0)
+            return b->put_off[k];
     size_t off = b->arena.len;
     rw_buf_append(&b->arena, s, len);
     rw_buf_append(&b->arena, "", 1);
+    b->put_off[b->put_next] = off;
+    b->put_len[b->put_next] = len + 1;
+    b->put_next ^= 1;
     return off;
 }
 

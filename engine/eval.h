@@ -321,6 +321,10 @@ typedef struct rw_batch {
     rw_part_val_t *part_vals;
     size_t n_part_vals, cap_part_vals;
     rw_buf_t arena;
+    /* The last two texts put in the arena (arena_put): offsets, and lengths with their NUL
+     * (0: none); put_next is the one to replace. */
+    size_t put_off[2], put_len[2];
+    int put_next;
     struct rw_jarena *jarena; /* the events' JSON: gone at reset */
 
     rw_wstate_t **wtab; /* hash table of windows */
