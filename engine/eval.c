@@ -214,25 +214,25 @@ static uint64_t rule_key_hash(uint32_t rule, const char *key, size_t kl) {
 
 static void ktab_grow(rw_batch_t *b) { REHASH(b->ktab, b->ktab_size); }
 
-static const char *key_bytes(const rw_keyidx_t *k) { return (const char *)(k->slot + k->n_slots); }
-
 /* The index of key (kl bytes), made when new. */
 static rw_keyidx_t *key_get(rw_batch_t *b, const char *key, size_t kl) {
     rw_keyidx_t *k = b->key_last;
-    if (k && k->key_len == kl && memcmp(key_bytes(k), key, kl) == 0)
+    if (k && k->key_len == kl && memcmp(k->key, key, kl) == 0)
         return k;
     uint64_t hash = bytes_hash(key, kl);
     for (k = b->ktab[hash & (b->ktab_size - 1)]; k; k = k->next)
-        if (k->hash == hash && k->key_len == kl && memcmp(key_bytes(k), key, kl) == 0)
+        if (k->hash == hash && k->key_len == kl && memcmp(k->key, key, kl) == 0)
             return b->key_last = k;
     if (b->n_keys >= b->ktab_size / 2)
         ktab_grow(b);
     size_t n_slots = 2 * b->rs->n_rules;
-    k = rw_calloc(1, sizeof(*k) + n_slots * sizeof(void *) + kl + 1);
+    size_t at = (sizeof(*k) + kl + 1 + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
+    k = rw_calloc(1, at + n_slots * sizeof(void *));
     k->hash = hash;
     k->key_len = (uint32_t)kl;
     k->n_slots = (uint32_t)n_slots;
-    memcpy(k->slot + n_slots, key, kl);
+    k->slot = (void **)((char *)k + at);
+    memcpy(k->key, key, kl);
     size_t s = (size_t)(hash & (b->ktab_size - 1));
     k->next = b->ktab[s];
     b->ktab[s] = k;

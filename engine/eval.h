@@ -189,9 +189,12 @@ typedef struct rw_cool {
 typedef struct rw_keyidx {
     uint64_t hash; /* the key's bytes hashed (a window's or cool-down's hash, less its rule) */
     struct rw_keyidx *next;
-    uint32_t key_len; /* the key's bytes follow the slots */
+    uint32_t key_len;
     uint32_t n_slots;
-    void *slot[]; /* 2 per rule: its window, its cool-down; NULL: not looked up yet */
+    void **slot; /* 2 per rule: its window, its cool-down; NULL: not looked up yet. After the
+                    key's bytes, in the same allocation */
+    char key[];  /* the key's bytes, then a NUL: beside the hash, so that a lookup that finds
+                    the key compares it on the line it read the hash from */
 } rw_keyidx_t;
 
 /* A set-membership lookup of the batch (rw_setup_lookup). */
