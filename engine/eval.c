@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -510,16 +511,44 @@ static void incrs_clear(rw_batch_t *b) {
     memset(b->ctab, 0, b->ctab_size * sizeof(rw_incr_t *));
 }
 
-static void lookups_clear(rw_batch_t *b) {
-    for (size_t i = 0; i < b->ltab_size; i++) {
-        rw_lookup_t *l = b->ltab[i];
-        while (l) {
-            rw_lookup_t *next = l->next;
-            free(l); /* with its set and member */
-            l = next;
-        }
-        b->ltab[i] = NULL;
+/* The lookups' memory: chunks filled in turn, emptied with the lookups and filled again by
+ * the next batch's (most events of a stream make one: no malloc and free for each). */
+typedef struct rw_lchunk {
+    struct rw_lchunk *next;
+    size_t used, cap;
+    max_align_t data[];
+} rw_lchunk_t;
+
+#define LCHUNK_BYTES ((size_t)16 << 10)
+
+static void *lookup_alloc(rw_batch_t *b, size_t size) {
+    size = (size + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+    rw_lchunk_t *c = b->lcur;
+    while (c && c->used + size > c->cap)
+        c = c->next; /* later chunks are empty: a lookup larger than one is put in its own */
+    if (!c) {
+        size_t cap = size > LCHUNK_BYTES ? size : LCHUNK_BYTES;
+        c = rw_malloc(sizeof(*c) + cap);
+        c->used = 0;
+        c->cap = cap;
+        c->next = b->lcur ? b->lcur->next : NULL;
+        if (b->lcur)
+            b->lcur->next = c;
+        else
+            b->lchunks = c;
     }
+    b->lcur = c;
+    void *p = (char *)c->data + c->used;
+    c->used += size;
+    return p;
+}
+
+static void lookups_clear(rw_batch_t *b) {
+    for (size_t i = 0; i < b->ltab_size; i++)
+        b->ltab[i] = NULL;
+    for (rw_lchunk_t *c = b->lchunks; c; c = c->next)
+        c->used = 0;
+    b->lcur = b->lchunks;
 }
 
 static void items_clear(rw_batch_t *b) {
@@ -563,6 +592,10 @@ void rw_batch_destroy(rw_batch_t *b) {
     free(b->wtab);
     free(b->ctab);
     free(b->ltab);
+    for (rw_lchunk_t *c = b->lchunks, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
     case_alerts_clear(b);
     rw_batch_clear_cases(b);
     cools_clear(b);
@@ -1121,7 +1154,7 @@ static rw_lookup_t *lookup_get(rw_batch_t *b, const char *set, const char *membe
     for (l = b->ltab[slot]; l; l = l->next)
         if (strcmp(l->member, member) == 0 && strcmp(l->set, set) == 0)
             return l;
-    l = rw_malloc(sizeof(*l) + sl + ml + 2);
+    l = lookup_alloc(b, sizeof(*l) + sl + ml + 2);
     l->set = (char *)(l + 1);
     memcpy(l->set, set, sl + 1);
     l->member = l->set + sl + 1;

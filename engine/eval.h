@@ -349,6 +349,7 @@ typedef struct rw_batch {
 
     rw_lookup_t **ltab; /* hash table of lookups; stores walk it to resolve them */
     size_t ltab_size;
+    struct rw_lchunk *lchunks, *lcur; /* the lookups' memory, reused from batch to batch */
 
     rw_case_t **kstab; /* hash table of cases; kept across batches unless RW_STATE_BATCH */
     size_t kstab_size, n_cases;

@@ -1069,6 +1069,49 @@ START_TEST(test_eval_window_runs_with_late_events) {
 }
 END_TEST
 
+/* A batch's lookups (one per distinct set and member) live in memory reused by the next
+ * batch: each candidate keeps its own member and set, over more lookups than one chunk holds. */
+START_TEST(test_eval_lookups_across_batches) {
+    const char *rules =
+        "{\"ruleset\": \"t\", \"version\": \"1\", \"rules\": ["
+        " {\"id\": \"wl\", \"module\": \"watchlist\", \"match\": {\"type\": \"t\"},"
+        "  \"key\": \"account\", \"params\": {\"field\": \"device\", \"redis_set\": \"devices\"},"
+        "  \"thresholds\": {\"high\": 1}}]}";
+    fx_t f;
+    fx_init(&f, rules, MAX_BYTES);
+    char ev[512], dev[300];
+    for (int batch = 0; batch < 3; batch++) {
+        int n = batch == 1 ? 50 : 1500;
+        for (int k = 0; k < n; k++) {
+            /* members of 5 to 200 bytes, each twice in the batch */
+            int len = 5 + (k / 2 * 37 + batch) % 196;
+            snprintf(dev, sizeof(dev), "d%d-%d-", batch, k / 2);
+            size_t l = strlen(dev);
+            memset(dev + l, 'x', (size_t)len > l ? (size_t)len - l : 0);
+            dev[len > (int)l ? len : (int)l] = 0;
+            snprintf(ev, sizeof(ev),
+                     "{\"event_id\": \"e%d\", \"type\": \"t\", \"ts\": "
+                     "\"2026-11-27T00:00:00Z\", \"account\": \"A\", \"device\": \"%s\"}",
+                     k, dev);
+            fx_add(&f, 0, batch * 10000 + k, ev);
+        }
+        fx_run(&f);
+        ck_assert_uint_eq(f.b->n_cands, (size_t)n);
+        for (size_t c = 0; c < f.b->n_cands; c++) {
+            const rw_cand_t *cd = &f.b->cands[c];
+            const json_t *d = json_object_get(f.b->items[cd->item].event, "device");
+            ck_assert_ptr_nonnull(cd->lookup);
+            ck_assert_str_eq(cd->lookup->member, json_string_value(d));
+            ck_assert_str_eq(cd->lookup->set, "devices");
+            if (cd->item % 2)
+                ck_assert_ptr_eq(cd->lookup, f.b->cands[c - 1].lookup); /* one per member */
+        }
+        fx_next(&f);
+    }
+    fx_fini(&f);
+}
+END_TEST
+
 /* A batch whose counters nothing reads (replay) keeps none, and its outcomes are the same. */
 START_TEST(test_eval_counters_off) {
     fx_t on, off;
@@ -1899,6 +1942,7 @@ static Suite *eval_suite(void) {
     tcase_add_test(tc, test_eval_counters_off);
     tcase_add_test(tc, test_eval_window_sums_made_late);
     tcase_add_test(tc, test_eval_window_runs_with_late_events);
+    tcase_add_test(tc, test_eval_lookups_across_batches);
     tcase_add_test(tc, test_eval_alert_fields);
     tcase_add_test(tc, test_eval_alert_real_measure_and_no_key);
     tcase_add_test(tc, test_eval_alert_id_deterministic);
