@@ -72,8 +72,6 @@ char *rw_alert_key(const rw_batch_t *b, const rw_item_t *it) {
     return rw_buf_take(&k);
 }
 
-static json_t *measure_json(double x);
-
 /* Case alerts name the rule too: one opening event may also have its own
  * alert at the same level, and several case rules may watch it. */
 static void case_alert_id(const rw_batch_t *b, const rw_case_alert_t *ca, char out[33]) {
@@ -98,48 +96,69 @@ char *rw_alert_case_key(const rw_batch_t *b, const rw_case_alert_t *ca) {
     return rw_buf_take(&k);
 }
 
+/* A key (with the punctuation before it) and a string value. */
+static void put_kv(rw_buf_t *o, const char *key, const char *s);
+/* A key (with the punctuation before it) and a JSON value. */
+static void put_kj(rw_buf_t *o, const char *key, const json_t *v);
+static void put_measure(rw_buf_t *o, double x);
+
+/* The text json_dumps gives the object of a case's alert, written without building it; "{}"
+ * where that object could not be built (a part of the case's record missing). */
 char *rw_alert_case_build(const rw_batch_t *b, const rw_case_alert_t *ca, int64_t emitted_ms) {
     const rw_ruleset_t *rs = b->rs;
     const rw_rule_t *r = &rs->rules[ca->kase->rule];
     const json_t *rec = ca->rec;
+    const json_t *ei = json_object_get(rec, "i"), *et = json_object_get(rec, "t"),
+                 *es = json_object_get(rec, "s"), *ee = json_object_get(rec, "e");
+    if (!ei || !et || !es || !ee || !r->thresholds || !isfinite(ca->measure))
+        return rw_strdup("{}");
+    char *mk = case_masked_key(b, ca);
+    if (!mk)
+        return rw_strdup("{}");
     char id[33], em[40], at[40];
     case_alert_id(b, ca, id);
     rw_time_format(emitted_ms, em, sizeof(em));
     rw_time_format(ca->at_ms, at, sizeof(at));
-    char *mk = case_masked_key(b, ca);
     char ref[RW_PSEUDONYM_LEN + 1];
     case_entity_ref(b, ca, ref);
-    json_t *e = json_pack("{s:s, s:s, s:s, s:o, s:O, s:s}", "id", r->id, "module", r->module->name,
-                          "level", rw_level_name(ca->level), "measure", measure_json(ca->measure),
-                          "thresholds", r->thresholds, "as_of", at);
-    json_object_set_new(e, "opened",
-                        json_pack("{s:O, s:O}", "event_id", json_object_get(rec, "i"), "event_ts",
-                                  json_object_get(rec, "s")));
-    json_t *a =
-        json_pack("{s:s, s:s, s:O, s:O, s:O, s:s, s:s, s:s, s:s, s:s, s:[o], s:O}", "alert_id", id,
-                  "level", rw_level_name(ca->level), "event_id", json_object_get(rec, "i"),
-                  "event_type", json_object_get(rec, "t"), "event_ts", json_object_get(rec, "s"),
-                  "emitted_at", em, "key", mk, "entity_ref", ref, "ruleset", rs->name,
-                  "ruleset_version", rs->version, "rules", e, "event", json_object_get(rec, "e"));
+    rw_buf_t o;
+    rw_buf_init(&o);
+    put_kv(&o, "{\"alert_id\":", id);
+    put_kv(&o, ",\"level\":", rw_level_name(ca->level));
+    put_kj(&o, ",\"event_id\":", ei);
+    put_kj(&o, ",\"event_type\":", et);
+    put_kj(&o, ",\"event_ts\":", es);
+    put_kv(&o, ",\"emitted_at\":", em);
+    put_kv(&o, ",\"key\":", mk);
+    put_kv(&o, ",\"entity_ref\":", ref);
+    put_kv(&o, ",\"ruleset\":", rs->name);
+    put_kv(&o, ",\"ruleset_version\":", rs->version);
+    put_kv(&o, ",\"rules\":[{\"id\":", r->id);
+    put_kv(&o, ",\"module\":", r->module->name);
+    put_kv(&o, ",\"level\":", rw_level_name(ca->level));
+    rw_buf_puts(&o, ",\"measure\":");
+    put_measure(&o, ca->measure);
+    put_kj(&o, ",\"thresholds\":", r->thresholds);
+    put_kv(&o, ",\"as_of\":", at);
+    put_kj(&o, ",\"opened\":{\"event_id\":", ei);
+    put_kj(&o, ",\"event_ts\":", es);
+    put_kj(&o, "}}],\"event\":", ee);
+    rw_buf_puts(&o, "}");
     free(mk);
-    char *s = a ? json_dumps(a, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15)) : NULL;
-    json_decref(a);
-    return s ? s : rw_strdup("{}");
+    return rw_buf_take(&o);
 }
 
-static json_t *measure_json(double x) {
-    if (x == floor(x) && fabs(x) < 9e15)
-        return json_integer((json_int_t)x);
-    return json_real(x);
-}
-
-/* A key (with the punctuation before it) and a string value. */
 static void put_kv(rw_buf_t *o, const char *key, const char *s) {
     rw_buf_puts(o, key);
     rw_json_write_string(o, s, strlen(s));
 }
 
-/* A measure as measure_json() gives it: an integer when it is one. */
+static void put_kj(rw_buf_t *o, const char *key, const json_t *v) {
+    rw_buf_puts(o, key);
+    rw_json_write(o, v);
+}
+
+/* A measure as jansson writes it: an integer when it is one. */
 static void put_measure(rw_buf_t *o, double x) {
     if (x == floor(x) && fabs(x) < 9e15)
         rw_buf_printf(o, "%lld", (long long)x);

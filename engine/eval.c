@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,8 +126,16 @@ static double value_number(const char *v) {
     return end == v || *end || !isfinite(num) ? 0 : num;
 }
 
+/* Sets where a view's run starts (view_lo) and the times either side of it. */
+static void view_at(rw_wstate_t *ws, size_t first) {
+    ws->view_lo = first;
+    ws->view_ts_lo = first ? ws->ents[first - 1].ts_ms : INT64_MIN;
+    ws->view_ts_at = first < ws->n ? ws->ents[first].ts_ms : INT64_MAX;
+}
+
 static void window_empty(rw_wstate_t *ws) {
     ws->n = 0;
+    view_at(ws, 0);
     ws->vals_len = 0;
     ws->sum = 0;
     ws->n_fresh = 0;
@@ -206,25 +215,25 @@ static uint64_t rule_key_hash(uint32_t rule, const char *key, size_t kl) {
 
 static void ktab_grow(rw_batch_t *b) { REHASH(b->ktab, b->ktab_size); }
 
-static const char *key_bytes(const rw_keyidx_t *k) { return (const char *)(k->slot + k->n_slots); }
-
 /* The index of key (kl bytes), made when new. */
 static rw_keyidx_t *key_get(rw_batch_t *b, const char *key, size_t kl) {
     rw_keyidx_t *k = b->key_last;
-    if (k && k->key_len == kl && memcmp(key_bytes(k), key, kl) == 0)
+    if (k && k->key_len == kl && memcmp(k->key, key, kl) == 0)
         return k;
     uint64_t hash = bytes_hash(key, kl);
     for (k = b->ktab[hash & (b->ktab_size - 1)]; k; k = k->next)
-        if (k->hash == hash && k->key_len == kl && memcmp(key_bytes(k), key, kl) == 0)
+        if (k->hash == hash && k->key_len == kl && memcmp(k->key, key, kl) == 0)
             return b->key_last = k;
     if (b->n_keys >= b->ktab_size / 2)
         ktab_grow(b);
     size_t n_slots = 2 * b->rs->n_rules;
-    k = rw_calloc(1, sizeof(*k) + n_slots * sizeof(void *) + kl + 1);
+    size_t at = (sizeof(*k) + kl + 1 + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
+    k = rw_calloc(1, at + n_slots * sizeof(void *));
     k->hash = hash;
     k->key_len = (uint32_t)kl;
     k->n_slots = (uint32_t)n_slots;
-    memcpy(k->slot + n_slots, key, kl);
+    k->slot = (void **)((char *)k + at);
+    memcpy(k->key, key, kl);
     size_t s = (size_t)(hash & (b->ktab_size - 1));
     k->next = b->ktab[s];
     b->ktab[s] = k;
@@ -501,16 +510,44 @@ static void incrs_clear(rw_batch_t *b) {
     memset(b->ctab, 0, b->ctab_size * sizeof(rw_incr_t *));
 }
 
-static void lookups_clear(rw_batch_t *b) {
-    for (size_t i = 0; i < b->ltab_size; i++) {
-        rw_lookup_t *l = b->ltab[i];
-        while (l) {
-            rw_lookup_t *next = l->next;
-            free(l); /* with its set and member */
-            l = next;
-        }
-        b->ltab[i] = NULL;
+/* The lookups' memory: chunks filled in turn, emptied with the lookups and filled again by
+ * the next batch's (most events of a stream make one: no malloc and free for each). */
+typedef struct rw_lchunk {
+    struct rw_lchunk *next;
+    size_t used, cap;
+    max_align_t data[];
+} rw_lchunk_t;
+
+#define LCHUNK_BYTES ((size_t)16 << 10)
+
+static void *lookup_alloc(rw_batch_t *b, size_t size) {
+    size = (size + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+    rw_lchunk_t *c = b->lcur;
+    while (c && c->used + size > c->cap)
+        c = c->next; /* later chunks are empty: a lookup larger than one is put in its own */
+    if (!c) {
+        size_t cap = size > LCHUNK_BYTES ? size : LCHUNK_BYTES;
+        c = rw_malloc(sizeof(*c) + cap);
+        c->used = 0;
+        c->cap = cap;
+        c->next = b->lcur ? b->lcur->next : NULL;
+        if (b->lcur)
+            b->lcur->next = c;
+        else
+            b->lchunks = c;
     }
+    b->lcur = c;
+    void *p = (char *)c->data + c->used;
+    c->used += size;
+    return p;
+}
+
+static void lookups_clear(rw_batch_t *b) {
+    for (size_t i = 0; i < b->ltab_size; i++)
+        b->ltab[i] = NULL;
+    for (rw_lchunk_t *c = b->lchunks; c; c = c->next)
+        c->used = 0;
+    b->lcur = b->lchunks;
 }
 
 static void items_clear(rw_batch_t *b) {
@@ -538,6 +575,7 @@ static void items_clear(rw_batch_t *b) {
     b->n_cands = 0;
     b->n_hits = 0;
     rw_buf_reset(&b->arena);
+    b->put_len[0] = b->put_len[1] = 0; /* nothing put */
     lookups_clear(b);
 }
 
@@ -553,6 +591,10 @@ void rw_batch_destroy(rw_batch_t *b) {
     free(b->wtab);
     free(b->ctab);
     free(b->ltab);
+    for (rw_lchunk_t *c = b->lchunks, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
     case_alerts_clear(b);
     rw_batch_clear_cases(b);
     cools_clear(b);
@@ -624,10 +666,19 @@ uint32_t rw_batch_src(rw_batch_t *b, const char *topic, int32_t partition) {
     return (uint32_t)b->n_srcs++;
 }
 
+/* Copies s (len bytes, then a NUL) into the batch's string arena; returns its offset. The
+ * rules of an event mostly put the same key text and the same recorded value: a text equal
+ * to one of the last two put is not put again. */
 static size_t arena_put(rw_batch_t *b, const char *s, size_t len) {
+    for (int k = 0; k < 2; k++)
+        if (b->put_len[k] == len + 1 && memcmp(b->arena.data + b->put_off[k], s, len) == 0)
+            return b->put_off[k];
     size_t off = b->arena.len;
     rw_buf_append(&b->arena, s, len);
     rw_buf_append(&b->arena, "", 1);
+    b->put_off[b->put_next] = off;
+    b->put_len[b->put_next] = len + 1;
+    b->put_next ^= 1;
     return off;
 }
 
@@ -799,6 +850,7 @@ static rw_wstate_t *window_get(rw_batch_t *b, uint32_t rule, const char *key, si
     ws->max_ts_ms = INT64_MIN;
     ws->trim_at = 64;
     ws->used = b->seq - 1;
+    view_at(ws, 0);
     size_t s = wslot(b, hash);
     ws->next = b->wtab[s];
     b->wtab[s] = ws;
@@ -835,13 +887,17 @@ static void window_grow(rw_wstate_t *ws) {
     ws->cap = ws->cap ? ws->cap * 2 : 8;
     ws->ents = rw_realloc(ws->ents, ws->cap * sizeof(*ws->ents));
     ws->meta = rw_realloc(ws->meta, ws->cap * sizeof(*ws->meta));
-    ws->vhash = rw_realloc(ws->vhash, ws->cap * sizeof(*ws->vhash));
-    ws->prefix = rw_realloc(ws->prefix, (ws->cap + 1) * sizeof(*ws->prefix));
-    if (ws->n == 0)
-        ws->prefix[0] = 0;
+    if (ws->vhash)
+        ws->vhash = rw_realloc(ws->vhash, ws->cap * sizeof(*ws->vhash));
+    if (ws->prefix)
+        ws->prefix = rw_realloc(ws->prefix, (ws->cap + 1) * sizeof(*ws->prefix));
 }
 
+/* The prefix sums from entry i on (none kept: nothing). Whenever kept, prefix[i] is the sum
+ * of ents[0..i).num added in order from 0, so that sums made late are those made early. */
 static void prefix_from(rw_wstate_t *ws, size_t i) {
+    if (!ws->prefix)
+        return;
     if (i == 0)
         ws->prefix[0] = 0;
     for (; i < ws->n; i++)
@@ -893,7 +949,9 @@ void rw_window_add(rw_batch_t *b, rw_wstate_t *ws, int64_t ts_ms, uint32_t src, 
     /* After every entry at or before ts_ms: usually the end, which max_ts_ms (never
      * older than the last entry) tells without reading it. */
     size_t at = ws->n;
+    bool inserted = false;
     if (at && ts_ms < ws->max_ts_ms && ws->ents[at - 1].ts_ms > ts_ms) {
+        inserted = true;
         size_t lo = 0, hi = at;
         while (lo < hi) {
             size_t mid = lo + (hi - lo) / 2;
@@ -905,20 +963,26 @@ void rw_window_add(rw_batch_t *b, rw_wstate_t *ws, int64_t ts_ms, uint32_t src, 
         at = lo;
         memmove(ws->ents + at + 1, ws->ents + at, (ws->n - at) * sizeof(*ws->ents));
         memmove(ws->meta + at + 1, ws->meta + at, (ws->n - at) * sizeof(*ws->meta));
-        memmove(ws->vhash + at + 1, ws->vhash + at, (ws->n - at) * sizeof(*ws->vhash));
+        if (ws->vhash)
+            memmove(ws->vhash + at + 1, ws->vhash + at, (ws->n - at) * sizeof(*ws->vhash));
+    } else if (at == ws->view_lo) {
+        ws->view_ts_at = ts_ms; /* the entry after a run that started at the end */
     }
     ws->ents[at] = (rw_window_entry_t){ts_ms, value_number(value), v};
     /* Stored whole: an assignment to the bit-fields would read the new entry's line first. */
     rw_wmeta_t meta = {offset, src & 0x7fffffff, fresh};
     memcpy(&ws->meta[at], &meta, sizeof(meta));
-    ws->vhash[at] = (uint32_t)value_hash(value);
+    if (ws->vhash)
+        ws->vhash[at] = (uint32_t)value_hash(value);
     ws->n++;
     ws->n_fresh += fresh;
-    if (at + 1 == ws->n) {
+    if (inserted)
+        view_at(ws, ws->view_lo);
+    if (ws->prefix && at + 1 == ws->n) {
         ws->sum += (long double)ws->ents[at].num;
         ws->prefix[ws->n] = ws->sum;
     } else {
-        prefix_from(ws, at);
+        prefix_from(ws, at); /* nothing when no sums are kept */
     }
     if (ts_ms > ws->max_ts_ms)
         ws->max_ts_ms = ts_ms;
@@ -948,12 +1012,14 @@ void rw_window_trim(rw_batch_t *b, rw_wstate_t *ws) {
         if (ws->ents[i].ts_ms <= cut && !ws->meta[i].fresh)
             continue;
         ws->ents[o] = ws->ents[i];
-        ws->vhash[o] = ws->vhash[i];
+        if (ws->vhash)
+            ws->vhash[o] = ws->vhash[i];
         ws->meta[o++] = ws->meta[i];
     }
     b->n_entries -= ws->n - o;
     ws->stale += ws->n - o;
     ws->n = o;
+    view_at(ws, 0);
     vals_move(ws, o, 0);
     prefix_from(ws, 0);
     if (ws->loaded && cut > ws->loaded_from_ms)
@@ -981,14 +1047,16 @@ static size_t entry_after(const rw_wstate_t *ws, size_t lo, size_t hi, int64_t t
  * probes are each a cache miss), else a binary search. Any index gives the same answer: it is
  * taken only when every entry before it is not later than lo_ts. */
 static size_t window_first(rw_wstate_t *ws, int64_t lo_ts) {
+    if (ws->view_ts_lo <= lo_ts && lo_ts < ws->view_ts_at)
+        return ws->view_lo; /* where the last run started, known without reading an entry */
     size_t first = ws->view_lo;
-    if (first > ws->n || (first > 0 && ws->ents[first - 1].ts_ms > lo_ts))
+    if (first > ws->n || ws->view_ts_lo > lo_ts)
         first = entry_after(ws, 0, ws->n, lo_ts);
     for (size_t k = 0; k < 4 && first < ws->n && ws->ents[first].ts_ms <= lo_ts; k++)
         first++;
     if (first < ws->n && ws->ents[first].ts_ms <= lo_ts)
         first = entry_after(ws, first, ws->n, lo_ts);
-    ws->view_lo = first;
+    view_at(ws, first);
     return first;
 }
 
@@ -1024,15 +1092,32 @@ static const rw_window_entry_t *window_view(rw_batch_t *b, rw_wstate_t *ws, int6
 
 /* The window whose run measure() is reading, for rw_window_sum() and
  * rw_window_count_value(); NULL outside measure(). */
-static _Thread_local const rw_wstate_t *sum_ws;
+static _Thread_local rw_wstate_t *sum_ws;
 static _Thread_local size_t sum_lo;
 
+/* A window's prefix sums and value hashes are kept from the first measure() that asks
+ * for them on it (most windows are only counted): made then from its entries, as
+ * appending would have made them. */
+static void prefix_make(rw_wstate_t *ws) {
+    ws->prefix = rw_malloc((ws->cap + 1) * sizeof(*ws->prefix));
+    prefix_from(ws, 0);
+}
+
+static void vhash_make(rw_wstate_t *ws) {
+    ws->vhash = rw_malloc((ws->cap ? ws->cap : 1) * sizeof(*ws->vhash));
+    for (size_t i = 0; i < ws->n; i++)
+        ws->vhash[i] = (uint32_t)value_hash(ws->ents[i].value);
+}
+
 double rw_window_sum(const rw_input_t *in) {
-    const rw_wstate_t *ws = sum_ws;
+    rw_wstate_t *ws = sum_ws;
     /* Short runs are summed as they are, in order: the same digits as a loop. */
     if (ws && in->n_entries > 32 && in->entries == ws->ents + sum_lo &&
-        sum_lo + in->n_entries <= ws->n)
+        sum_lo + in->n_entries <= ws->n) {
+        if (!ws->prefix)
+            prefix_make(ws);
         return (double)(ws->prefix[sum_lo + in->n_entries] - ws->prefix[sum_lo]);
+    }
     double sum = 0;
     for (size_t i = 0; i < in->n_entries; i++)
         sum += in->entries[i].num;
@@ -1040,9 +1125,11 @@ double rw_window_sum(const rw_input_t *in) {
 }
 
 size_t rw_window_count_value(const rw_input_t *in, const char *value, size_t max) {
-    const rw_wstate_t *ws = sum_ws;
+    rw_wstate_t *ws = sum_ws;
     size_t n = 0;
     if (ws && in->entries == ws->ents + sum_lo && sum_lo + in->n_entries <= ws->n) {
+        if (!ws->vhash)
+            vhash_make(ws);
         uint32_t h = (uint32_t)value_hash(value);
         const uint32_t *vh = ws->vhash + sum_lo;
         for (size_t i = 0; i < in->n_entries && n < max; i++)
@@ -1066,7 +1153,7 @@ static rw_lookup_t *lookup_get(rw_batch_t *b, const char *set, const char *membe
     for (l = b->ltab[slot]; l; l = l->next)
         if (strcmp(l->member, member) == 0 && strcmp(l->set, set) == 0)
             return l;
-    l = rw_malloc(sizeof(*l) + sl + ml + 2);
+    l = lookup_alloc(b, sizeof(*l) + sl + ml + 2);
     l->set = (char *)(l + 1);
     memcpy(l->set, set, sl + 1);
     l->member = l->set + sl + 1;
@@ -1422,6 +1509,8 @@ static void case_fire(rw_batch_t *b, rw_case_t *k, uint32_t item, const rw_pcloc
         b->case_alerts[b->n_case_alerts++] =
             (rw_case_alert_t){item, k, json_incref(k->rec), level, m, pc->ts};
         k->level = level;
+        if (b->counters_off)
+            continue;
         counter_key(key, "alerts", date, NULL);
         incr(b, key, rw_level_name(level), 1);
         counter_key(key, "rule", r->id, date);
@@ -1468,7 +1557,7 @@ static int64_t dues_fire(rw_batch_t *b, uint32_t item, const rw_pclock_t *pc, co
 static int64_t cases_fire(rw_batch_t *b, uint32_t item, const rw_pclock_t *pc) {
     int64_t next = INT64_MAX;
     char date[16];
-    rw_date_format(pc->ts, b->rs->calendar.utc_offset_min, date, sizeof(date));
+    date_of(pc->ts, b->rs->calendar.utc_offset_min, date);
     if (b->mode == RW_STATE_MEMORY)
         return dues_fire(b, item, pc, date);
     for (size_t i = 0; i < b->kstab_size; i++)
@@ -1516,27 +1605,37 @@ char *rw_case_record(const rw_case_t *k) {
     return s;
 }
 
+/* The "topic/partition/offset" of item's message, as a cool-down's set_by names it. */
+static void cool_src(const rw_item_t *it, char src[300]) {
+    snprintf(src, 300, "%s/%d/%lld", it->msg.topic, (int)it->msg.partition,
+             (long long)it->msg.offset);
+}
+
 /* Applies a rule's cool-down to a hit at level. Returns true when the hit is
  * held back; otherwise *held is the number held back before it. A message read
  * again changes nothing: it is held back, or passes, as it did the first time. */
 static bool cool_hold(rw_batch_t *b, rw_cool_t *c, const rw_item_t *it, int level, int64_t *held,
                       char *date, char key[300]) {
     const rw_rule_t *r = &b->rs->rules[c->rule];
+    /* The message's "topic/partition/offset", written only where it is compared or kept. */
     char src[300];
-    snprintf(src, sizeof(src), "%s/%d/%lld", it->msg.topic, (int)it->msg.partition,
-             (long long)it->msg.offset);
     b->state_alerts = true;
     if (it->applied) {
-        if (c->set_by && strcmp(c->set_by, src) == 0)
-            return false;
+        if (c->set_by) {
+            cool_src(it, src);
+            if (strcmp(c->set_by, src) == 0)
+                return false;
+        }
         return c->level >= level && it->ts_ms < c->until_ms;
     }
     if (c->level >= level && it->ts_ms < c->until_ms) {
         c->suppressed++;
         c->dirty = true;
-        rw_date_format(it->ts_ms, b->rs->calendar.utc_offset_min, date, 16);
-        counter_key(key, "suppressed", date, NULL);
-        incr(b, key, r->id, 1);
+        if (!b->counters_off) {
+            date_of(it->ts_ms, b->rs->calendar.utc_offset_min, date);
+            counter_key(key, "suppressed", date, NULL);
+            incr(b, key, r->id, 1);
+        }
         return true;
     }
     *held = c->suppressed;
@@ -1544,6 +1643,7 @@ static bool cool_hold(rw_batch_t *b, rw_cool_t *c, const rw_item_t *it, int leve
     c->until_ms = it->ts_ms + r->cooldown_ms;
     c->suppressed = 0;
     free(c->set_by);
+    cool_src(it, src);
     c->set_by = rw_strdup(src);
     c->dirty = true;
     return false;
@@ -1788,7 +1888,7 @@ void rw_batch_evaluate(rw_batch_t *b) {
         if (it->event && !it->applied && b->n_cases && pc->ts >= b->next_due_ms)
             b->next_due_ms = cases_fire(b, (uint32_t)i, pc);
         if (!it->event) {
-            if (!it->applied) {
+            if (!it->applied && !b->counters_off) {
                 rw_date_format(it->msg.arrival_ms, b->rs->calendar.utc_offset_min, date,
                                sizeof(date));
                 counter_key(key, "events", date, NULL);
@@ -1808,7 +1908,8 @@ void rw_batch_evaluate(rw_batch_t *b) {
         /* A case this event opened may be due already (a late opening event). */
         if (b->n_cases && pc->ts >= b->next_due_ms)
             b->next_due_ms = cases_fire(b, (uint32_t)i, pc);
-        item_count(b, it, date, key);
+        if (!b->counters_off)
+            item_count(b, it, date, key);
     }
     counters_collect(b);
 }

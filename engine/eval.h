@@ -93,16 +93,21 @@ typedef struct rw_wstate {
     rw_window_entry_t *ents; /* sorted by ts_ms; values in vals (or a static "") */
     rw_wmeta_t *meta;        /* parallel to ents */
     uint32_t *vhash;         /* parallel to ents: each value's hash (its low half), for
-                                rw_window_count_value(), which scans them 16 to a cache line */
-    long double *prefix;     /* prefix[i]: sum of ents[0..i).num; n + 1 of them */
+                                rw_window_count_value(), which scans them 16 to a cache line;
+                                NULL until it first asks (most windows are only counted) */
+    long double *prefix;     /* prefix[i]: sum of ents[0..i).num; n + 1 of them; NULL until
+                                rw_window_sum() first needs them */
     size_t n, cap;
     rw_wsrc_t *srcs;   /* per source: its highest offset here; &src1 while there is one */
     int64_t max_ts_ms; /* newest entry */
     /* second line */
-    long double sum;     /* prefix[n], kept here so that appending does not read it */
     int64_t load_min_ms; /* this batch's events need entries with ts > this */
     uint64_t used;       /* the batch that last touched it (eviction) */
     size_t view_lo;      /* where the last view's run started: the next one mostly starts there */
+    /* The times of the entries either side of view_lo (INT64_MIN before the first, INT64_MAX
+     * after the last), so that a run starting there again reads neither: for a long window
+     * they are far from its newest entries, each a cache miss. */
+    int64_t view_ts_lo, view_ts_at;
     int64_t window_ms;
     size_t n_srcs;
     bool loaded;     /* kept state (run): entries with ts > loaded_from_ms are all here */
@@ -112,8 +117,9 @@ typedef struct rw_wstate {
     rw_wsrc_t src1;
     char *vals; /* the entries' values, NUL-terminated, one after another; owned */
     size_t vals_len, vals_cap;
-    size_t n_fresh; /* entries not yet written to the store */
-    size_t trim_at; /* trim when this many entries */
+    size_t n_fresh;  /* entries not yet written to the store */
+    size_t trim_at;  /* trim when this many entries */
+    long double sum; /* prefix[n] (while prefix is kept), here so that appending does not read it */
     /* Kept state (run): what the store holds and what this engine knows of it. */
     size_t stale; /* entries the store holds that no event needs any more */
     int64_t loaded_from_ms;
@@ -183,9 +189,12 @@ typedef struct rw_cool {
 typedef struct rw_keyidx {
     uint64_t hash; /* the key's bytes hashed (a window's or cool-down's hash, less its rule) */
     struct rw_keyidx *next;
-    uint32_t key_len; /* the key's bytes follow the slots */
+    uint32_t key_len;
     uint32_t n_slots;
-    void *slot[]; /* 2 per rule: its window, its cool-down; NULL: not looked up yet */
+    void **slot; /* 2 per rule: its window, its cool-down; NULL: not looked up yet. After the
+                    key's bytes, in the same allocation */
+    char key[];  /* the key's bytes, then a NUL: beside the hash, so that a lookup that finds
+                    the key compares it on the line it read the hash from */
 } rw_keyidx_t;
 
 /* A set-membership lookup of the batch (rw_setup_lookup). */
@@ -290,6 +299,9 @@ typedef struct rw_batch {
      * a batch in memory (RW_STATE_MEMORY) whose cool-downs nothing but its own evaluation reads
      * (replay). */
     bool cools_lazy;
+    /* No counters are kept (b->incrs stays empty): for a batch whose store's counters nothing
+     * reads (replay). */
+    bool counters_off;
 
     rw_item_t *items;
     size_t n_items, cap_items;
@@ -312,6 +324,10 @@ typedef struct rw_batch {
     rw_part_val_t *part_vals;
     size_t n_part_vals, cap_part_vals;
     rw_buf_t arena;
+    /* The last two texts put in the arena (arena_put): offsets, and lengths with their NUL
+     * (0: none); put_next is the one to replace. */
+    size_t put_off[2], put_len[2];
+    int put_next;
     struct rw_jarena *jarena; /* the events' JSON: gone at reset */
 
     rw_wstate_t **wtab; /* hash table of windows */
@@ -333,6 +349,7 @@ typedef struct rw_batch {
 
     rw_lookup_t **ltab; /* hash table of lookups; stores walk it to resolve them */
     size_t ltab_size;
+    struct rw_lchunk *lchunks, *lcur; /* the lookups' memory, reused from batch to batch */
 
     rw_case_t **kstab; /* hash table of cases; kept across batches unless RW_STATE_BATCH */
     size_t kstab_size, n_cases;

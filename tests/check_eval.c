@@ -359,6 +359,35 @@ static const char *case_event_ts(const json_t *events, const char *event_id) {
     return NULL;
 }
 
+/* The text of case alert ca as json_dumps writes the object jansson builds of it (its id,
+ * times, key and entity_ref taken from the alert a as written). */
+static char *case_alert_dumped(const rw_batch_t *b, const rw_case_alert_t *ca, const json_t *a) {
+    const rw_rule_t *r = &b->rs->rules[ca->kase->rule];
+    const json_t *rec = ca->rec;
+    double x = ca->measure;
+    json_t *m = x == floor(x) && fabs(x) < 9e15 ? json_integer((json_int_t)x) : json_real(x);
+    json_t *e =
+        json_pack("{s:s, s:s, s:s, s:o, s:O, s:O}", "id", r->id, "module", r->module->name, "level",
+                  rw_level_name(ca->level), "measure", m, "thresholds", r->thresholds, "as_of",
+                  json_object_get(json_array_get(json_object_get(a, "rules"), 0), "as_of"));
+    ck_assert_ptr_nonnull(e);
+    json_object_set_new(e, "opened",
+                        json_pack("{s:O, s:O}", "event_id", json_object_get(rec, "i"), "event_ts",
+                                  json_object_get(rec, "s")));
+    json_t *w =
+        json_pack("{s:O, s:s, s:O, s:O, s:O, s:O, s:O, s:O, s:s, s:s, s:[o], s:O}", "alert_id",
+                  json_object_get(a, "alert_id"), "level", rw_level_name(ca->level), "event_id",
+                  json_object_get(rec, "i"), "event_type", json_object_get(rec, "t"), "event_ts",
+                  json_object_get(rec, "s"), "emitted_at", json_object_get(a, "emitted_at"), "key",
+                  json_object_get(a, "key"), "entity_ref", json_object_get(a, "entity_ref"),
+                  "ruleset", b->rs->name, "ruleset_version", b->rs->version, "rules", e, "event",
+                  json_object_get(rec, "e"));
+    ck_assert_ptr_nonnull(w);
+    char *text = json_dumps(w, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15));
+    json_decref(w);
+    return text;
+}
+
 /* Checks the alert JSON of a case alert and returns what it says, for golden_case_alerts:
  * {"rule", "event_id", "level", "after", "measure", "as_of", "key"}. seen collects alert ids. */
 static json_t *case_alert_got(const char *where, const rw_batch_t *b, const rw_case_alert_t *ca,
@@ -373,6 +402,11 @@ static json_t *case_alert_got(const char *where, const rw_batch_t *b, const rw_c
     char *text = rw_alert_case_build(b, ca, b->items[ca->item].ts_ms);
     ck_assert_ptr_nonnull(text);
     json_t *a = jparse(text);
+    /* Written without building it, in the bytes jansson would write. */
+    char *dumped = case_alert_dumped(b, ca, a);
+    ck_assert_msg(strcmp(text, dumped) == 0, "%s: case alert\n  got:  %s\n  want: %s", where, text,
+                  dumped);
+    free(dumped);
 
     const char *aid = json_string_value(json_object_get(a, "alert_id"));
     ck_assert_msg(aid && strlen(aid) == 32 && strspn(aid, "0123456789abcdef") == 32,
@@ -891,42 +925,52 @@ END_TEST
 
 /* ---- counters ---------------------------------------------------------------------------- */
 
-START_TEST(test_eval_counters_in_batch) {
+/* The events of the counter tests: two days at +08:00, and two dead letters. */
+static void counters_fx(fx_t *f, bool counters_off) {
     const char *rules =
         "{\"ruleset\": \"t\", \"version\": \"1\", \"calendar\": {\"utc_offset\": \"+08:00\"},"
         " \"rules\": ["
         "  {\"id\": \"big\", \"module\": \"value\", \"key\": \"account\", \"match\": {\"type\": "
         "\"transaction\"}, \"params\": {\"field\": \"amount\"}, \"thresholds\": {\"low\": 100, "
-        "\"high\": 1000}},"
+        "\"high\": 1000}, \"cooldown\": \"1h\"},"
         "  {\"id\": \"fails\", \"module\": \"window_count\", \"key\": \"customer_id\", \"match\": "
         "{\"type\": \"login\", \"result\": \"fail\"}, \"params\": {\"window\": \"15m\"},"
         "   \"thresholds\": {\"medium\": 2}}]}";
-    fx_t f;
-    fx_init(&f, rules, MAX_BYTES);
+    fx_init(f, rules, MAX_BYTES);
+    f->b->counters_off = counters_off;
     /* 15:59:59.999Z is 23:59:59.999 on the 27th at +08:00; 16:00Z is the 28th. */
-    fx_add(&f, 0, 0,
+    fx_add(f, 0, 0,
            "{\"event_id\": \"t1\", \"type\": \"transaction\", \"ts\": \"2026-11-27T15:59:59.999Z\","
            " \"account\": \"A\", \"amount\": 150}");
-    fx_add(&f, 0, 1,
+    fx_add(f, 0, 1,
            "{\"event_id\": \"t2\", \"type\": \"transaction\", \"ts\": \"2026-11-27T16:00:00Z\","
            " \"account\": \"A\", \"amount\": 5000}");
     fx_add(
-        &f, 0, 2,
+        f, 0, 2,
         "{\"event_id\": \"t3\", \"type\": \"transaction\", \"ts\": \"2026-11-28T00:00:01+08:00\","
         " \"account\": \"A\", \"amount\": 5}");
-    fx_add(&f, 0, 3,
+    fx_add(f, 0, 3,
            "{\"event_id\": \"l1\", \"type\": \"login\", \"ts\": \"2026-11-27T16:00:01Z\","
            " \"customer_id\": \"c\", \"result\": \"fail\"}");
-    fx_add(&f, 0, 4,
+    fx_add(f, 0, 4,
            "{\"event_id\": \"l2\", \"type\": \"login\", \"ts\": \"2026-11-27T16:00:02Z\","
            " \"customer_id\": \"c\", \"result\": \"fail\"}");
     /* Dead letters are dated by arrival: 2026-11-27T16:30Z is the 28th at +08:00. */
-    fx_add_raw(&f, 0, 5, "{]", 2, ts_ms("2026-11-27T16:30:00Z"));
-    fx_add_raw(&f, 0, 6, "{]", 2, ts_ms("2026-11-27T15:30:00Z"));
-    fx_run(&f);
+    fx_add_raw(f, 0, 5, "{]", 2, ts_ms("2026-11-27T16:30:00Z"));
+    fx_add_raw(f, 0, 6, "{]", 2, ts_ms("2026-11-27T15:30:00Z"));
+    /* Held back by big's cool-down: counted as suppressed. */
+    fx_add(f, 0, 7,
+           "{\"event_id\": \"t4\", \"type\": \"transaction\", \"ts\": \"2026-11-27T16:00:03Z\","
+           " \"account\": \"A\", \"amount\": 200}");
+    fx_run(f);
+}
+
+START_TEST(test_eval_counters_in_batch) {
+    fx_t f;
+    counters_fx(&f, false);
     const rw_batch_t *b = f.b;
     ck_assert_int_eq(incr_get(b, "events:2026-11-27", "transaction"), 1);
-    ck_assert_int_eq(incr_get(b, "events:2026-11-28", "transaction"), 2);
+    ck_assert_int_eq(incr_get(b, "events:2026-11-28", "transaction"), 3);
     ck_assert_int_eq(incr_get(b, "events:2026-11-28", "login"), 2);
     ck_assert_int_eq(incr_get(b, "events:2026-11-28", "deadletter"), 1);
     ck_assert_int_eq(incr_get(b, "events:2026-11-27", "deadletter"), 1);
@@ -936,8 +980,153 @@ START_TEST(test_eval_counters_in_batch) {
     ck_assert_int_eq(incr_get(b, "rule:big:2026-11-27", "low"), 1);
     ck_assert_int_eq(incr_get(b, "rule:big:2026-11-28", "high"), 1);
     ck_assert_int_eq(incr_get(b, "rule:fails:2026-11-28", "medium"), 1);
-    ck_assert_uint_eq(incr_count(b), 11);
+    ck_assert_int_eq(incr_get(b, "suppressed:2026-11-28", "big"), 1);
+    ck_assert_uint_eq(incr_count(b), 12);
     fx_fini(&f);
+}
+END_TEST
+
+/* A window's prefix sums are made from its entries when a measure first needs them (more than
+ * 32 entries in its run), then kept as entries are appended and trimmed: every sum stays the
+ * sum of the entries in the window, across batches. */
+START_TEST(test_eval_window_sums_made_late) {
+    const char *rules =
+        "{\"ruleset\": \"t\", \"version\": \"1\", \"rules\": ["
+        " {\"id\": \"sum\", \"module\": \"window_sum\", \"match\": {\"type\": \"t\"},"
+        "  \"key\": \"account\", \"params\": {\"field\": \"amount\", \"window\": \"1h\"},"
+        "  \"thresholds\": {\"low\": 1e-9}}]}";
+    fx_t f;
+    fx_init(&f, rules, MAX_BYTES);
+    int64_t t0 = ts_ms("2026-11-27T00:00:00Z");
+    double amounts[200];
+    char ev[256], ts[40];
+    for (int batch = 0; batch < 4; batch++) {
+        for (int k = batch * 50; k < batch * 50 + 50; k++) {
+            amounts[k] = (k % 7) * 0.1 + 0.01 * k + 0.05;
+            rw_time_format(t0 + (int64_t)k * 60000, ts, sizeof(ts));
+            snprintf(ev, sizeof(ev),
+                     "{\"event_id\": \"e%d\", \"type\": \"t\", \"ts\": \"%s\", \"account\": "
+                     "\"A\", \"amount\": %.2f}",
+                     k, ts, amounts[k]);
+            fx_add(&f, 0, k, ev);
+        }
+        fx_run(&f);
+        for (int k = batch * 50; k < batch * 50 + 50; k++) {
+            const rw_item_t *it = &f.b->items[k - batch * 50];
+            double want = 0;
+            for (int j = k > 59 ? k - 59 : 0; j <= k; j++) /* (T - 1h, T] */
+                want += amounts[j];
+            ck_assert_uint_eq(it->n_hits, 1);
+            double got = f.b->hits[it->hit_off].measure;
+            ck_assert_msg(fabs(got - want) < 1e-9, "event %d: sum %.17g, want %.17g", k, got, want);
+        }
+        fx_next(&f);
+    }
+    fx_fini(&f);
+}
+END_TEST
+
+/* Where a window's run starts is kept with the times of the entries either side of it; late
+ * events (inserted before it), trims and new batches keep every count that of the events in
+ * the window. */
+START_TEST(test_eval_window_runs_with_late_events) {
+    const char *rules =
+        "{\"ruleset\": \"t\", \"version\": \"1\", \"rules\": ["
+        " {\"id\": \"n\", \"module\": \"window_count\", \"match\": {\"type\": \"t\"},"
+        "  \"key\": \"account\", \"params\": {\"window\": \"1h\"}, \"thresholds\": {\"low\": 1}}]}";
+    fx_t f;
+    fx_init(&f, rules, MAX_BYTES);
+    int64_t t0 = ts_ms("2026-11-27T00:00:00Z");
+    enum { N = 320, BATCH = 64 };
+    int64_t at[N];
+    char ev[256], ts[40];
+    for (int batch = 0; batch < N / BATCH; batch++) {
+        for (int k = batch * BATCH; k < batch * BATCH + BATCH; k++) {
+            /* every fifth event 20 minutes late, every seventh at the time of the one before */
+            at[k] = t0 + (int64_t)k * 45000 - (k % 5 == 3 ? 1200000 : 0);
+            if (k % 7 == 6)
+                at[k] = at[k - 1];
+            rw_time_format(at[k], ts, sizeof(ts));
+            snprintf(ev, sizeof(ev),
+                     "{\"event_id\": \"e%d\", \"type\": \"t\", \"ts\": \"%s\", \"account\": "
+                     "\"A\"}",
+                     k, ts);
+            fx_add(&f, 0, k, ev);
+        }
+        fx_run(&f);
+        for (int k = batch * BATCH; k < batch * BATCH + BATCH; k++) {
+            const rw_item_t *it = &f.b->items[k - batch * BATCH];
+            int want = 0;
+            for (int j = 0; j <= k; j++)
+                want += at[j] > at[k] - 3600000 && at[j] <= at[k];
+            ck_assert_uint_eq(it->n_hits, 1);
+            ck_assert_msg(f.b->hits[it->hit_off].measure == want, "event %d: %g, want %d", k,
+                          f.b->hits[it->hit_off].measure, want);
+        }
+        fx_next(&f);
+    }
+    fx_fini(&f);
+}
+END_TEST
+
+/* A batch's lookups (one per distinct set and member) live in memory reused by the next
+ * batch: each candidate keeps its own member and set, over more lookups than one chunk holds. */
+START_TEST(test_eval_lookups_across_batches) {
+    const char *rules =
+        "{\"ruleset\": \"t\", \"version\": \"1\", \"rules\": ["
+        " {\"id\": \"wl\", \"module\": \"watchlist\", \"match\": {\"type\": \"t\"},"
+        "  \"key\": \"account\", \"params\": {\"field\": \"device\", \"redis_set\": \"devices\"},"
+        "  \"thresholds\": {\"high\": 1}}]}";
+    fx_t f;
+    fx_init(&f, rules, MAX_BYTES);
+    char ev[512], dev[300];
+    for (int batch = 0; batch < 3; batch++) {
+        int n = batch == 1 ? 50 : 1500;
+        for (int k = 0; k < n; k++) {
+            /* members of 5 to 200 bytes, each twice in the batch */
+            int len = 5 + (k / 2 * 37 + batch) % 196;
+            snprintf(dev, sizeof(dev), "d%d-%d-", batch, k / 2);
+            size_t l = strlen(dev);
+            memset(dev + l, 'x', (size_t)len > l ? (size_t)len - l : 0);
+            dev[len > (int)l ? len : (int)l] = 0;
+            snprintf(ev, sizeof(ev),
+                     "{\"event_id\": \"e%d\", \"type\": \"t\", \"ts\": "
+                     "\"2026-11-27T00:00:00Z\", \"account\": \"A\", \"device\": \"%s\"}",
+                     k, dev);
+            fx_add(&f, 0, batch * 10000 + k, ev);
+        }
+        fx_run(&f);
+        ck_assert_uint_eq(f.b->n_cands, (size_t)n);
+        for (size_t c = 0; c < f.b->n_cands; c++) {
+            const rw_cand_t *cd = &f.b->cands[c];
+            const json_t *d = json_object_get(f.b->items[cd->item].event, "device");
+            ck_assert_ptr_nonnull(cd->lookup);
+            ck_assert_str_eq(cd->lookup->member, json_string_value(d));
+            ck_assert_str_eq(cd->lookup->set, "devices");
+            if (cd->item % 2)
+                ck_assert_ptr_eq(cd->lookup, f.b->cands[c - 1].lookup); /* one per member */
+        }
+        fx_next(&f);
+    }
+    fx_fini(&f);
+}
+END_TEST
+
+/* A batch whose counters nothing reads (replay) keeps none, and its outcomes are the same. */
+START_TEST(test_eval_counters_off) {
+    fx_t on, off;
+    counters_fx(&on, false);
+    counters_fx(&off, true);
+    ck_assert_uint_eq(incr_count(off.b), 0);
+    ck_assert_ptr_null(off.b->incrs);
+    ck_assert_uint_eq(off.b->n_items, on.b->n_items);
+    for (size_t i = 0; i < on.b->n_items; i++) {
+        ck_assert_int_eq(off.b->items[i].level, on.b->items[i].level);
+        ck_assert_uint_eq(off.b->items[i].n_hits, on.b->items[i].n_hits);
+    }
+    ck_assert_int_eq(off.b->items[7].level, RW_LEVEL_NONE); /* t4: held back */
+    fx_fini(&on);
+    fx_fini(&off);
 }
 END_TEST
 
@@ -1790,6 +1979,10 @@ static Suite *eval_suite(void) {
 
     tc = tcase_create("alerts");
     tcase_add_test(tc, test_eval_counters_in_batch);
+    tcase_add_test(tc, test_eval_counters_off);
+    tcase_add_test(tc, test_eval_window_sums_made_late);
+    tcase_add_test(tc, test_eval_window_runs_with_late_events);
+    tcase_add_test(tc, test_eval_lookups_across_batches);
     tcase_add_test(tc, test_eval_alert_fields);
     tcase_add_test(tc, test_eval_alert_real_measure_and_no_key);
     tcase_add_test(tc, test_eval_alert_id_deterministic);
