@@ -905,10 +905,11 @@ static int pipeline_outputs(engine_t *e, pipeline_t *p, int64_t *stop_seen) {
 
 /* The crash test's death after a batch's write is stored and before its alerts go out. */
 static void die_after_write(engine_t *e, pipeline_t *p) {
+    if (e->die_where != DIE_AFTER_WRITE || e->batches != e->die_batch)
+        return;
     rw_error_t err;
     rw_error_clear(&err);
-    if (e->die_where == DIE_AFTER_WRITE && e->batches == e->die_batch &&
-        p->store->apply_wait(p->store, &err) == 0)
+    if (p->store->apply_wait(p->store, &err) == 0)
         die_maybe(e, DIE_AFTER_WRITE, e->batches);
 }
 
