@@ -18,7 +18,12 @@
  *      (VmHWM, reset when the phase starts); redis-server CPU per event and
  *      where Redis spent it (INFO commandstats); the alerts; then a check that
  *      the engine counted every event exactly once;
- *   6. latency: the engine on a topic of its own (1 partition, below), started and
+ *   6. latency: the engine on a topic of its own (1 partition, below), on an
+ *      empty Redis (flushed first: the engine phase's windows, written at 30
+ *      days of event time a second, neither expire nor trim in that time, and
+ *      a new engine reads each whole on its first touch, about 400,000 list
+ *      elements over the phase's first 20,000 events: a restart over old
+ *      state, which docs/performance.md measures apart), started and
  *      warmed up by one event whose high alert has reached the bench, then fed
  *      at half the rate of 5, in bursts every 2 ms (one produce call a burst,
  *      of events made before the clock starts: about 320 bytes of memory an
@@ -45,7 +50,12 @@
  *      accounts, then all of one account; Redis is flushed before each run;
  *   8. replay: `riskwarn replay --rules rules/packs/default.json` over a file
  *      of at least 200,000 events (transactions with the pack's other event
- *      types mixed in), timed as a process (wall clock);
+ *      types mixed in), timed as a process (wall clock), RW_BENCH_REPLAY_RUNS
+ *      times (default 3): the median run's rate, with every run's (the wall
+ *      time of one run moves by up to a third from run to run here: the
+ *      kernel's time to zero the memory the state grows into varies, 0.00 to
+ *      0.17 s of system time for the same 38 huge-page faults);
+ *      RW_BENCH_ONLY=replay runs only this;
  *   9. scaling: `riskwarn run` as processes (RW_BIN, or bin/riskwarn) on the
  *      same N events, first one engine, then two in one consumer group, each
  *      case in a new group with Redis flushed first and stopped (SIGTERM) once
@@ -157,6 +167,7 @@
 
 #define REPLAY_PACK "rules/packs/default.json"
 #define REPLAY_MIN_N 200000
+#define REPLAY_RUNS_MAX 15
 
 static double now_s(void) {
     struct timespec ts;
@@ -1674,22 +1685,21 @@ static int replay_file(char *path, long n, long long *ends, replay_result_t *out
     return 0;
 }
 
-/* `riskwarn replay` over n generated events, timed from fork to exit; killed at
- * the budget (then the events done are those before its read position). */
-static int replay_bench(long n, double budget_s, replay_result_t *out) {
-    memset(out, 0, sizeof(*out));
-    out->n = n;
-    char path[] = "/tmp/rw-bench-replay-XXXXXX.jsonl", log[] = "/tmp/rw-bench-replay-XXXXXX.log";
-    long long *ends = rw_malloc((size_t)n * sizeof(*ends));
-    int rc = replay_file(path, n, ends, out);
-    int log_fd = rc ? -1 : mkstemps(log, 4);
-    if (!rc && log_fd < 0) {
+/* One `riskwarn replay` over the file at path (n events; ends[i] where event i
+ * ends), timed from fork to exit; killed at the budget (then the events done
+ * are those before its read position). Its summary goes to out. Returns 0 or
+ * -1 (said). */
+static int replay_once(const char *path, long n, const long long *ends, double budget_s,
+                       replay_result_t *out) {
+    char log[] = "/tmp/rw-bench-replay-XXXXXX.log";
+    int log_fd = mkstemps(log, 4);
+    if (log_fd < 0) {
         fprintf(stderr, "bench: cannot write %s\n", log);
-        rc = -1;
+        return -1;
     }
     fflush(NULL);
     double t0 = now_s();
-    pid_t pid = rc ? -1 : fork();
+    pid_t pid = fork();
     if (pid == 0) {
         int nul = open("/dev/null", O_WRONLY);
         dup2(nul, 1); /* the alerts */
@@ -1697,7 +1707,7 @@ static int replay_bench(long n, double budget_s, replay_result_t *out) {
         execl(h_bin(), h_bin(), "replay", "--rules", REPLAY_PACK, path, (char *)NULL);
         _exit(127);
     }
-    int status = 0;
+    int status = 0, rc = 0;
     while (pid > 0 && waitpid(pid, &status, WNOHANG) == 0) {
         if (now_s() - t0 > budget_s) {
             long long pos = proc_read_pos(pid, path);
@@ -1716,7 +1726,7 @@ static int replay_bench(long n, double budget_s, replay_result_t *out) {
         usleep(2000);
     }
     out->wall_s = now_s() - t0;
-    if (pid < 0 && !rc) {
+    if (pid < 0) {
         fprintf(stderr, "bench: cannot start %s\n", h_bin());
         rc = -1;
     }
@@ -1732,12 +1742,47 @@ static int replay_bench(long n, double budget_s, replay_result_t *out) {
         }
         out->done = (long)out->events;
     }
-    if (log_fd >= 0) {
-        close(log_fd);
-        if (!rc)
-            unlink(log);
+    close(log_fd);
+    if (!rc)
+        unlink(log);
+    return rc;
+}
+
+static double replay_rate(const replay_result_t *r) {
+    return r->wall_s > 0 ? (double)r->done / r->wall_s : 0;
+}
+
+/* `riskwarn replay` runs times (odd) over one file of n generated events: out
+ * is the run of the median rate (of an even count, the lower middle one),
+ * rates[] every run's, in order. The replay is
+ * a process of its own and its wall time moves by up to a third from run to
+ * run on this machine (the kernel zeroing the memory its state grows into),
+ * so one run says little. Returns 0 or -1 (said). */
+static int replay_bench(long n, double budget_s, int runs, replay_result_t *out, double *rates) {
+    memset(out, 0, sizeof(*out));
+    char path[] = "/tmp/rw-bench-replay-XXXXXX.jsonl";
+    long long *ends = rw_malloc((size_t)n * sizeof(*ends));
+    replay_result_t *each = rw_calloc((size_t)runs, sizeof(*each));
+    int rc = replay_file(path, n, ends, out);
+    for (int i = 0; !rc && i < runs; i++) {
+        each[i] = *out; /* the file's figures */
+        rc = replay_once(path, n, ends, budget_s, &each[i]);
+        rates[i] = replay_rate(&each[i]);
     }
+    if (!rc) {
+        int best = 0; /* the median: as many runs above it as below */
+        for (int i = 0; i < runs; i++) {
+            int below = 0;
+            for (int j = 0; j < runs; j++)
+                below += rates[j] < rates[i] || (rates[j] == rates[i] && j < i);
+            if (below == (runs - 1) / 2)
+                best = i;
+        }
+        *out = each[best];
+    }
+    out->n = n;
     unlink(path);
+    free(each);
     free(ends);
     return rc;
 }
@@ -1763,7 +1808,8 @@ typedef struct bench {
     replay_result_t replay;
     /* Scaling: one engine process, then two. */
     int scale_runs;
-    bool scale_only, latency_only, engine_only;
+    int replay_runs; /* RW_BENCH_REPLAY_RUNS */
+    bool scale_only, latency_only, engine_only, replay_only;
     double lat_rate;         /* RW_BENCH_ONLY=latency: events/s offered */
     struct scale_run *scale; /* [2]: the last run of each case */
     double scale_rate[2];    /* median rates */
@@ -1884,6 +1930,8 @@ static int phase_latency(bench_t *b) {
         return 0;
     }
     lat_result_t *l = &b->lat;
+    if (!b->latency_only && redis_flush(b->redis.port))
+        return -1;
     if (latency_bench(&b->mock, b->redis.port, b->rules, b->g, rate, b->lat_s, l))
         return -1;
     printf("latency    p50 %.1f ms, p99 %.1f ms, max %.1f ms  (%s alerts matched to their events, "
@@ -1991,12 +2039,16 @@ static int phase_hot(bench_t *b) {
 
 static int phase_replay(bench_t *b) {
     replay_result_t *r = &b->replay;
-    if (replay_bench(b->n > REPLAY_MIN_N ? b->n : REPLAY_MIN_N, b->budget_s, r))
+    double rates[REPLAY_RUNS_MAX];
+    int runs = b->replay_runs;
+    if (replay_bench(b->n > REPLAY_MIN_N ? b->n : REPLAY_MIN_N, b->budget_s, runs, r, rates))
         return -1;
-    printf("replay     %10.0f events/s  (%s replay --rules %s, whole process, %.2f s wall; %s "
-           "events of %.0f bytes:",
-           r->wall_s > 0 ? (double)r->done / r->wall_s : 0, h_bin(), REPLAY_PACK, r->wall_s,
-           num(r->n), (double)r->bytes / (double)r->n);
+    printf("replay     %10.0f events/s  (%s replay --rules %s, whole process, %.2f s wall; the "
+           "median of %d runs, RW_BENCH_REPLAY_RUNS:",
+           replay_rate(r), h_bin(), REPLAY_PACK, r->wall_s, runs);
+    for (int i = 0; i < runs; i++)
+        printf(" %s", num(llround(rates[i])));
+    printf("; %s events of %.0f bytes:", num(r->n), (double)r->bytes / (double)r->n);
     for (int t = 0; t < EV_TYPES; t++)
         printf("%s %s %s", t ? "," : "", num(r->types[t]), ev_type_names[t]);
     if (r->stopped)
@@ -2426,8 +2478,7 @@ static void print_table(const bench_t *b) {
         b->hot.stopped ? budget : "");
     row("hot key / spread", ">= 0.5", "%.3g", spread > 0 ? rate_of(&b->hot) / spread : 0);
     row("replay events/s (default pack)", ">= 300,000", "%s%s",
-        num(llround(b->replay.wall_s > 0 ? (double)b->replay.done / b->replay.wall_s : 0)),
-        b->replay.stopped ? budget : "");
+        num(llround(replay_rate(&b->replay))), b->replay.stopped ? budget : "");
     if (b->lat.ran)
         row("latency p50 / p99 ms", "p99 <= 20", "%.1f / %.1f", b->lat.p50_ms, b->lat.p99_ms);
     else
@@ -2446,22 +2497,25 @@ static void print_table(const bench_t *b) {
 int main(void) {
     rw_jarena_install(); /* as bin/riskwarn does: events parsed into per-batch arenas */
     bench_t *b = rw_calloc(1, sizeof(*b));
-    double n, runs;
+    double n, runs, replay_runs;
     if (env_number("RW_BENCH_N", 200000, 1000, 100000000, &n) ||
         env_number("RW_BENCH_BUDGET_S", 60, 1, 3600, &b->budget_s) ||
         env_number("RW_BENCH_HOT_BUDGET_S", 60, 1, 3600, &b->hot_budget_s) ||
         env_number("RW_BENCH_LAT_S", 10, 1, 600, &b->lat_s) ||
         env_number("RW_BENCH_SCALE_RUNS", 1, 1, 15, &runs) ||
+        env_number("RW_BENCH_REPLAY_RUNS", 3, 1, REPLAY_RUNS_MAX, &replay_runs) ||
         env_number("RW_BENCH_LAT_RATE", 30000, 1, 10000000, &b->lat_rate)) {
         free(b);
         return 2;
     }
     b->scale_runs = (int)runs;
+    b->replay_runs = (int)replay_runs;
     const char *only = getenv("RW_BENCH_ONLY");
     if (only && *only && strcmp(only, "scale") != 0 && strcmp(only, "latency") != 0 &&
-        strcmp(only, "engine") != 0) {
+        strcmp(only, "engine") != 0 && strcmp(only, "replay") != 0) {
         fprintf(stderr,
-                "bench: RW_BENCH_ONLY=%s: the parts that run alone are engine, scale and latency\n",
+                "bench: RW_BENCH_ONLY=%s: the parts that run alone are engine, scale, latency "
+                "and replay\n",
                 only);
         free(b);
         return 2;
@@ -2469,6 +2523,7 @@ int main(void) {
     b->scale_only = only && strcmp(only, "scale") == 0;
     b->latency_only = only && strcmp(only, "latency") == 0;
     b->engine_only = only && strcmp(only, "engine") == 0;
+    b->replay_only = only && strcmp(only, "replay") == 0;
     b->scale = rw_calloc(2, sizeof(*b->scale));
     b->n = (long)n;
     b->parts = partitions_for(b->n, 260);
@@ -2514,6 +2569,9 @@ int main(void) {
             goto done;
     } else if (b->latency_only) {
         if (phase_latency(b))
+            goto done;
+    } else if (b->replay_only) {
+        if (phase_replay(b))
             goto done;
     } else {
         if (phase_produce(b) || phase_consume(b) || phase_engine(b) || phase_latency(b) ||
