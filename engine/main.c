@@ -589,10 +589,8 @@ int rw_cmd_mock_kafka(int argc, char **argv) {
 /* ---- dispatch ---------------------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
-    /* Before any thread: events are parsed into per-batch arenas; the heap grows in
-     * small pages (rw_thp_off: a kernel that refuses leaves it as it was). */
+    /* Before any thread: events are parsed into per-batch arenas. */
     rw_jarena_install();
-    (void)rw_thp_off();
     const char *lvl = getenv("RW_LOG");
     if (lvl)
         rw_log_level = strcmp(lvl, "debug") == 0   ? RW_LOG_DEBUG

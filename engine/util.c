@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <time.h>
 
 int rw_log_level = RW_LOG_INFO;
@@ -331,8 +330,6 @@ void *rw_realloc(void *p, size_t n) {
 }
 
 char *rw_strdup(const char *s) { return rw_strndup(s, strlen(s)); }
-
-int rw_thp_off(void) { return prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0 ? 0 : -1; }
 
 char *rw_strndup(const char *s, size_t n) {
     char *p = rw_malloc(n + 1);

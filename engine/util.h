@@ -108,13 +108,6 @@ void *rw_realloc(void *p, size_t n);
 char *rw_strdup(const char *s);
 char *rw_strndup(const char *s, size_t n);
 
-/* Turns transparent huge pages off for this process (and the processes it starts), as
- * redis-server does, before its state grows: with THP "always", the heap grows in 2 MiB
- * pages, each zeroed whole on its first touch, and on a virtual machine that first touch
- * varied from nothing to a fifth of `replay`'s wall time from run to run. Returns 0, or -1
- * when the kernel refuses (nothing else changes then). */
-int rw_thp_off(void);
-
 /* Drops a const, the one way riskwarn does (so that -Wcast-qual reports any other), where
  * the pointer is only read through or is the engine's own to free:
  * - C library functions that take a non-const pointer but only read through it: jansson's

@@ -2495,8 +2495,7 @@ static void print_table(const bench_t *b) {
 }
 
 int main(void) {
-    rw_jarena_install(); /* as bin/riskwarn does: events parsed into per-batch arenas, */
-    (void)rw_thp_off();  /* and small pages */
+    rw_jarena_install(); /* as bin/riskwarn does: events parsed into per-batch arenas */
     bench_t *b = rw_calloc(1, sizeof(*b));
     double n, runs, replay_runs;
     if (env_number("RW_BENCH_N", 200000, 1000, 100000000, &n) ||

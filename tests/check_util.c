@@ -380,28 +380,6 @@ START_TEST(test_util_hex) {
 }
 END_TEST
 
-/* The THP_enabled line of /proc/self/status: 1 or 0, -1 without one (a kernel before 5.0). */
-static int thp_enabled(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    int v = -1;
-    while (f && v < 0 && fgets(line, sizeof(line), f))
-        if (sscanf(line, "THP_enabled: %d", &v) != 1)
-            v = -1;
-    if (f)
-        fclose(f);
-    return v;
-}
-
-/* rw_thp_off turns huge pages off for the process (each test runs in a process of its own). */
-START_TEST(test_util_thp_off) {
-    int before = thp_enabled();
-    ck_assert_int_eq(rw_thp_off(), 0);
-    if (before >= 0)
-        ck_assert_int_eq(thp_enabled(), 0);
-}
-END_TEST
-
 /* util.h documents rw_hash64 as FNV-1a: check the reference values. */
 START_TEST(test_util_hash64_fnv1a_vectors) {
     ck_assert_uint_eq(rw_hash64("", 0), 0xcbf29ce484222325ULL);
@@ -596,7 +574,6 @@ static Suite *util_suite(void) {
     tcase_add_test(tc, test_util_sha256_known_vectors);
     tcase_add_test(tc, test_util_sha256_block_boundaries);
     tcase_add_test(tc, test_util_hex);
-    tcase_add_test(tc, test_util_thp_off);
     tcase_add_test(tc, test_util_hash64_fnv1a_vectors);
     tcase_add_test(tc, test_util_utc_offset_parse);
     tcase_add_test(tc, test_util_buf_append_and_printf);
