@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -396,6 +397,47 @@ START_TEST(test_cli_demo_legend_feed_and_free_port) {
 }
 END_TEST
 
+/* The THP_enabled line of /proc/PID/status: 1 or 0; -1 without one (a kernel before 5.0,
+ * or the process gone). */
+static int thp_enabled(pid_t pid) {
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    int v = -1;
+    while (f && v < 0 && fgets(line, sizeof(line), f))
+        if (sscanf(line, "THP_enabled: %d", &v) != 1)
+            v = -1;
+    if (f)
+        fclose(f);
+    return v;
+}
+
+/* replay turns transparent huge pages off for itself before its state grows
+ * (docs/performance.md): seen in /proc while it waits for its input on a FIFO. */
+START_TEST(test_cli_replay_turns_huge_pages_off) {
+    if (thp_enabled(getpid()) < 0)
+        return; /* a kernel that does not say */
+    const char *fifo = h_path("replay-thp.fifo");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    int fd = -1;
+    pid_t pid =
+        h_spawn((const char *const[]){"replay", "--rules", "rules/packs/default.json", fifo, NULL},
+                true, &fd);
+    ck_assert_int_gt(pid, 0);
+    int w = open(fifo, O_WRONLY); /* the replay has opened it: its stream starts */
+    ck_assert_int_ge(w, 0);
+    int seen = -1;
+    for (int64_t end = rw_monotonic_ms() + h_ms(10000); seen != 0 && rw_monotonic_ms() < end;) {
+        seen = thp_enabled(pid);
+        usleep(10000);
+    }
+    close(w); /* no events: the replay ends */
+    ck_assert_int_eq(h_engine_wait(pid, 10000), 0);
+    close(fd);
+    ck_assert_int_eq(seen, 0);
+}
+END_TEST
+
 static Suite *cli_suite(void) {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("commands");
@@ -404,6 +446,7 @@ static Suite *cli_suite(void) {
     tcase_add_test(tc, test_cli_refuses_bad_options_dates_and_numbers);
     tcase_add_test(tc, test_cli_stats_latest_day_and_opt_equals);
     tcase_add_test(tc, test_cli_demo_legend_feed_and_free_port);
+    tcase_add_test(tc, test_cli_replay_turns_huge_pages_off);
     suite_add_tcase(s, tc);
     TCase *tk = tcase_create("check");
     tcase_set_timeout(tk, 120);
