@@ -52,9 +52,8 @@
  *      of at least 200,000 events (transactions with the pack's other event
  *      types mixed in), timed as a process (wall clock), RW_BENCH_REPLAY_RUNS
  *      times (default 3): the median run's rate, with every run's (the wall
- *      time of one run moves by up to a third from run to run here: the
- *      kernel's time to zero the memory the state grows into varies, 0.00 to
- *      0.17 s of system time for the same 38 huge-page faults);
+ *      time of one run moved by up to a third from run to run here, most of
+ *      it the kernel's time to give the state fresh memory);
  *      RW_BENCH_ONLY=replay runs only this;
  *   9. scaling: `riskwarn run` as processes (RW_BIN, or bin/riskwarn) on the
  *      same N events, first one engine, then two in one consumer group, each
