@@ -1751,12 +1751,10 @@ static double replay_rate(const replay_result_t *r) {
     return r->wall_s > 0 ? (double)r->done / r->wall_s : 0;
 }
 
-/* `riskwarn replay` runs times (odd) over one file of n generated events: out
- * is the run of the median rate (of an even count, the lower middle one),
- * rates[] every run's, in order. The replay is
- * a process of its own and its wall time moves by up to a third from run to
- * run on this machine (the kernel zeroing the memory its state grows into),
- * so one run says little. Returns 0 or -1 (said). */
+/* `riskwarn replay` runs times over one file of n generated events: out is
+ * the run of the median rate (median_of), rates[] every run's, in order. One
+ * run's wall time moved by up to a third from run to run on this machine, so
+ * one run says little. Returns 0 or -1 (said). */
 static int replay_bench(long n, double budget_s, int runs, replay_result_t *out, double *rates) {
     memset(out, 0, sizeof(*out));
     char path[] = "/tmp/rw-bench-replay-XXXXXX.jsonl";
@@ -1768,17 +1766,8 @@ static int replay_bench(long n, double budget_s, int runs, replay_result_t *out,
         rc = replay_once(path, n, ends, budget_s, &each[i]);
         rates[i] = replay_rate(&each[i]);
     }
-    if (!rc) {
-        int best = 0; /* the median: as many runs above it as below */
-        for (int i = 0; i < runs; i++) {
-            int below = 0;
-            for (int j = 0; j < runs; j++)
-                below += rates[j] < rates[i] || (rates[j] == rates[i] && j < i);
-            if (below == (runs - 1) / 2)
-                best = i;
-        }
-        *out = each[best];
-    }
+    if (!rc)
+        *out = each[median_of(rates, runs)];
     out->n = n;
     unlink(path);
     free(each);
