@@ -411,6 +411,17 @@ void rw_batch_forget_state(rw_batch_t *b) {
     }
 }
 
+void rw_batch_hold_apart(rw_batch_t *b, bool held) {
+    b->apart_held = held;
+    rw_batch_forget_state(b);
+    for (size_t i = 0; i < b->wtab_size; i++)
+        for (rw_wstate_t *ws = b->wtab[i]; ws; ws = ws->next)
+            ws->shared = ws->apart && !held;
+    for (size_t i = 0; i < b->cooltab_size; i++)
+        for (rw_cool_t *c = b->cooltab[i]; c; c = c->next)
+            c->shared = c->apart && !held;
+}
+
 void rw_batch_stored(rw_batch_t *b) {
     for (size_t i = 0; i < b->n_srcs; i++) {
         rw_src_t *s = &b->srcs[i];
@@ -876,8 +887,10 @@ static rw_wstate_t *window_touch(rw_batch_t *b, uint32_t rule, const char *key,
     int64_t from = it->ts_ms - ws->window_ms;
     if (from < ws->load_min_ms)
         ws->load_min_ms = from;
-    if (!msg_keyed_by(it, kf, key))
-        ws->shared = true;
+    if (!msg_keyed_by(it, kf, key)) {
+        ws->apart = true;
+        ws->shared |= !b->apart_held;
+    }
     return ws;
 }
 
@@ -1287,8 +1300,10 @@ static bool plan_window(rw_batch_t *b, rw_cand_t *c, const rw_item_t *it,
 static rw_cool_t *cand_cool(rw_batch_t *b, rw_cand_t *c, const rw_item_t *it) {
     const char *ck = c->key_off == SIZE_MAX ? "" : rw_batch_str(b, c->key_off);
     c->cool = cool_get(b, c->rule, ck);
-    if (!msg_keyed_by(it, b->rs->rules[c->rule].key, ck))
-        c->cool->shared = true;
+    if (!msg_keyed_by(it, b->rs->rules[c->rule].key, ck)) {
+        c->cool->apart = true;
+        c->cool->shared |= !b->apart_held;
+    }
     c->flags &= ~RW_CAND_COOL;
     return c->cool;
 }

@@ -112,6 +112,7 @@ typedef struct rw_wstate {
     size_t n_srcs;
     bool loaded;     /* kept state (run): entries with ts > loaded_from_ms are all here */
     bool shared;     /* fed from partitions this engine may not own: read every batch */
+    bool apart;      /* keyed apart from a message that fed it (shared unless b->apart_held) */
     uint8_t reading; /* RW_READ_*: what the store asked for and has not read yet */
     /* third line */
     rw_wsrc_t src1;
@@ -172,6 +173,7 @@ typedef struct rw_cool {
     bool dirty;         /* changed by this batch: to be written */
     bool loaded;        /* read from the store (kept state) */
     bool shared;        /* keyed apart from its messages: read every batch */
+    bool apart;         /* keyed apart from a message (shared unless b->apart_held) */
     bool reading;       /* the store asked for it and has not read the reply */
     uint64_t used;      /* the batch that last touched it */
     /* Last, beside id's bytes: what a lookup reads. */
@@ -302,6 +304,10 @@ typedef struct rw_batch {
     /* No counters are kept (b->incrs stays empty): for a batch whose store's counters nothing
      * reads (replay). */
     bool counters_off;
+    /* What is keyed apart from its messages (windows and cool-downs another engine's
+     * partitions may feed) is held like the rest, not read every batch: the store has seen
+     * no other engine write such state (rw_batch_hold_apart). */
+    bool apart_held;
 
     rw_item_t *items;
     size_t n_items, cap_items;
@@ -409,6 +415,10 @@ void rw_cool_forget(rw_cool_t *c);
  * again on the next touch. After a failed write, a fence that moved, or a
  * change of partitions. */
 void rw_batch_forget_state(rw_batch_t *b);
+/* Holds what is keyed apart from its messages like the rest (held), or reads it every batch
+ * (!held), from the batch in hand on: the kept state is forgotten, and the batch's windows and
+ * cool-downs are read as the new way says. */
+void rw_batch_hold_apart(rw_batch_t *b, bool held);
 /* After the store took the batch: entries and cool-downs are clean, fences
  * moved to the batch's last offsets. */
 void rw_batch_stored(rw_batch_t *b);

@@ -356,8 +356,21 @@ typedef struct redisstore {
     size_t n_win_cmds; /* window writes queued before the script */
     went_t *wents;     /* a window read's elements */
     size_t wents_cap;
-    bool layout_checked;  /* looked for keys of the layout before {rw}: once */
+    bool layout_checked; /* looked for keys of the layout before {rw}: once */
+    /* Windows and cool-downs keyed apart from their messages, which another engine's
+     * partitions may feed (apart_*): every write to them counts itself in one counter
+     * ("{rw}:apart-writes", INCR after its entries), and every read reads it first. While
+     * no reading shows another engine's write, they are held like the rest
+     * (b->apart_held); one that does makes them read every batch until APART_QUIET_MIN
+     * readings in a row (doubled at each later turn, up to APART_QUIET_MAX) show none. */
+    bool apart_base;      /* nothing to compare: the next reading sets apart_last */
+    bool apart_stale;     /* a reading showed another engine's write: what is held may lack it */
+    bool apart_get;       /* the read in hand asked for the counter (its first reply) */
     int64_t warned_at_ms; /* the last warning of a write replicas did not confirm */
+    int64_t apart_last;   /* the writes counter as last read or counted; -1: unknown */
+    size_t apart_cmd;     /* the write's INCR among its window commands; SIZE_MAX: none */
+    uint64_t apart_quiet; /* readings in a row that showed no other engine's write */
+    uint64_t apart_need;  /* how many it takes to hold apart state again */
     /* argv under construction */
     const char **argv;
     size_t *argl;
@@ -1278,6 +1291,9 @@ static int state_write(redisstore_t *s, rw_batch_t *b, const rw_memstore_counter
 
 static int state_restore(redisstore_t *s, rw_batch_t *b, const char *how, rw_error_t *err) {
     s->base.restored = false;
+    /* The writes counter went with the rest: its next reading is taken as it is. */
+    s->apart_base = true;
+    s->apart_stale = false;
     written_t w;
     if (state_write(s, b, NULL, 0, &w, err) != 0)
         return restore_failed(err, how);
@@ -1640,6 +1656,88 @@ static int windows_again(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *er
     return 0;
 }
 
+/* Held or read every batch: what is keyed apart (the apart_* fields). */
+#define APART_QUIET_MIN 256
+#define APART_QUIET_MAX 65536
+
+static void arg_apart_key(redisstore_t *s) { arg_cat(s, s->tprefix, "apart-writes", NULL); }
+
+/* Holds what is keyed apart (held) or reads it every batch (!held), from the batch in hand
+ * on: what is kept is forgotten, and read again the new way. Reading every batch lasts
+ * until apart_need readings in a row show no other engine's write. */
+static void apart_turn(redisstore_t *s, rw_batch_t *b, bool held) {
+    if (!held)
+        s->apart_need = !s->apart_need                    ? APART_QUIET_MIN
+                        : s->apart_need < APART_QUIET_MAX ? s->apart_need * 2
+                                                          : APART_QUIET_MAX;
+    if (!held || s->apart_need) /* not at the start */
+        rw_log(RW_LOG_INFO,
+               held ? "no other engine wrote windows or cool-downs keyed apart from their "
+                      "messages in %llu readings: they are held again"
+                    : "another engine writes windows or cool-downs keyed apart from their "
+                      "messages: they are read every batch until %llu readings in a row show "
+                      "none",
+               (unsigned long long)(held ? s->apart_quiet : s->apart_need));
+    rw_batch_hold_apart(b, held);
+    s->apart_base = held;
+    s->apart_stale = false;
+    s->apart_quiet = 0;
+}
+
+/* Holds what is keyed apart once enough readings in a row showed no other engine's write
+ * (at the start: nothing is held to miss one). */
+static void apart_hold_maybe(redisstore_t *s, rw_batch_t *b) {
+    if (b->mode == RW_STATE_CACHED && !b->apart_held && s->apart_quiet >= s->apart_need)
+        apart_turn(s, b, true);
+}
+
+/* Takes a reading of the counter: v its value (-1: unknown), own whether it is the reply to
+ * this engine's INCR (which adds one). A reading is quiet when only this engine's writes
+ * moved the counter since the last one. */
+static void apart_observe(redisstore_t *s, const rw_batch_t *b, int64_t v, bool own) {
+    bool quiet = v >= 0 && s->apart_last >= 0 && v == s->apart_last + own;
+    if (v >= 0 && s->apart_base) { /* nothing held to compare: what is read now is complete */
+        quiet = true;
+        s->apart_base = false;
+    }
+    if (!quiet && b->apart_held)
+        s->apart_stale = true;
+    s->apart_quiet = quiet ? s->apart_quiet + 1 : 0;
+    s->apart_last = v;
+}
+
+/* Whether the batch writes what is keyed apart: new entries, a changed cool-down. */
+static bool batch_writes_apart(const rw_batch_t *b) {
+    if (b->mode != RW_STATE_CACHED)
+        return false;
+    for (size_t i = 0; i < b->n_touched; i++)
+        if (b->touched[i]->n_fresh && b->touched[i]->apart)
+            return true;
+    for (size_t i = 0; i < b->n_cools_touched; i++)
+        if (b->cools_touched[i]->dirty && b->cools_touched[i]->apart)
+            return true;
+    return false;
+}
+
+/* A write apart counts itself after its entries (apart_observe); the count lives as long as
+ * a fence past the last such write (gone: one turn read every batch). */
+static void apart_count_send(redisstore_t *s, const rw_batch_t *b) {
+    s->apart_cmd = SIZE_MAX;
+    if (!batch_writes_apart(b))
+        return;
+    args_reset(s);
+    arg_add(s, "INCR", 4);
+    arg_apart_key(s);
+    args_send(s, 1, RW_RC_WRITE);
+    s->apart_cmd = s->n_win_cmds++;
+    args_reset(s);
+    arg_add(s, "EXPIRE", 6);
+    arg_apart_key(s);
+    arg_i64(s, FENCE_TTL_S);
+    args_send(s, 1, RW_RC_WRITE);
+    s->n_win_cmds++;
+}
+
 /* Queues a batch's whole read, one exchange: the marker and the cases
  * (first_send), the cool-downs, fences and windows this engine does not
  * hold, and the lookups. It changes nothing the batch holds but the cases it
@@ -1648,6 +1746,14 @@ static int windows_again(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *er
  * written back. */
 static void read_send(redisstore_t *s, rw_batch_t *b, first_sent_t *n) {
     cases_forget(b);
+    /* The counter first: a write it counts has its entries in before (apart_observe). */
+    s->apart_get = b->mode == RW_STATE_CACHED;
+    if (s->apart_get) {
+        args_reset(s);
+        arg_add(s, "GET", 3);
+        arg_apart_key(s);
+        args_send(s, 1, 0);
+    }
     first_send(s, b, n);
     cools_send(s, b);
     windows_send(s, b);
@@ -1685,6 +1791,19 @@ static int load_rest(redisstore_t *s, rw_batch_t *b, rw_error_t *err) {
  * RW_ERR_STATE_LOST, or RW_ERR_REDIS. */
 static int read_recv(redisstore_t *s, rw_batch_t *b, const first_sent_t *n, rw_error_t *err) {
     bool marked, ran;
+    int64_t apart = -1;
+    if (s->apart_get) {
+        redisReply *r = reply_get(s, err);
+        if (!r) {
+            load_cut_short(b);
+            return RW_ERR_REDIS;
+        }
+        if (r->type == REDIS_REPLY_STRING)
+            apart = strtoll(r->str, NULL, 10);
+        else if (r->type == REDIS_REPLY_NIL)
+            apart = 0;
+        freeReplyObject(r);
+    }
     if (first_recv(s, b, n->nknown, &marked, &ran, err) != 0) {
         load_cut_short(b);
         return RW_ERR_REDIS;
@@ -1702,6 +1821,17 @@ static int read_recv(redisstore_t *s, rw_batch_t *b, const first_sent_t *n, rw_e
         if (!ran) {
             rw_rcluster_reset(s->rc);
             rw_batch_forget_state(b);
+            return redis_load(&s->base, b, err);
+        }
+    }
+    if (s->apart_get) {
+        apart_observe(s, b, apart, false);
+        if (b->apart_held && s->apart_stale) {
+            /* Held apart state may lack another engine's write: read it again, and every
+             * batch from now on. */
+            rw_rcluster_reset(s->rc);
+            load_cut_short(b);
+            apart_turn(s, b, false);
             return redis_load(&s->base, b, err);
         }
     }
@@ -1731,6 +1861,7 @@ static int redis_load(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
     if (!s->layout_checked && b->n_srcs)
         old_layout_check(s, b);
     rw_rcluster_reset(s->rc);
+    apart_hold_maybe(s, b);
     first_sent_t n;
     read_send(s, b, &n);
     if (rs_exec(s, "read", err) != 0) {
@@ -1751,6 +1882,7 @@ static void redis_load_send(rw_store_t *base, rw_batch_t *b) {
     if (!rw_rcluster_in_flight(s->rc) || s->write_lost || s->unsure || !s->layout_checked)
         return;
     args_keep(s); /* the read is built in argv: the script's, for a resend after NOSCRIPT */
+    apart_hold_maybe(s, b);
     read_send(s, b, &s->ahead_n);
     if (rw_rcluster_send(s->rc) != 0) {
         s->write_lost = true; /* every connection is dropped: apply_wait() says so */
@@ -2031,6 +2163,7 @@ static int redis_apply_send(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
             if (++written % WRITE_SEND_EVERY == 0 && rw_rcluster_send(s->rc) != 0)
                 return rs_drop(s, "apply", err);
         }
+    apart_count_send(s, b);
     /* The script last: its text stays in argv for a resend after NOSCRIPT. */
     args_reset(s);
     arg_add(s, "EVALSHA", 7);
@@ -2110,6 +2243,22 @@ static int redis_apply_send(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
 
 static int apply_collect(redisstore_t *s, rw_error_t *err);
 
+/* Takes the replies of the write's window commands: an error sets *rc (err filled). Returns
+ * 0, or RW_ERR_REDIS when one is missing. */
+static int win_replies(redisstore_t *s, int *rc, rw_error_t *err) {
+    for (size_t i = 0; i < s->n_win_cmds; i++) {
+        redisReply *r = reply_get(s, err);
+        if (!r)
+            return RW_ERR_REDIS;
+        if (i == s->apart_cmd)
+            apart_observe(s, s->sent, r->type == REDIS_REPLY_INTEGER ? r->integer : -1, true);
+        if (!trim_reply(s, i, r) && r->type == REDIS_REPLY_ERROR && *rc == 0)
+            *rc = rw_error_fail(err, RW_ERR_REDIS, "redis window write: %s", r->str);
+        freeReplyObject(r);
+    }
+    return 0;
+}
+
 /* A write that failed in flight may have run or not: the engine keeps its
  * state (kept_intact), and the next load asks the fences which. */
 static int redis_apply_wait(rw_store_t *base, rw_error_t *err) {
@@ -2136,14 +2285,8 @@ static int apply_collect(redisstore_t *s, rw_error_t *err) {
     if (rw_rcluster_recv(s->rc) != 0)
         return rs_drop(s, "apply", err);
     int rc = 0;
-    for (size_t i = 0; i < s->n_win_cmds; i++) {
-        redisReply *r = reply_get(s, err);
-        if (!r)
-            return RW_ERR_REDIS;
-        if (!trim_reply(s, i, r) && r->type == REDIS_REPLY_ERROR && rc == 0)
-            rc = rw_error_fail(err, RW_ERR_REDIS, "redis window write: %s", r->str);
-        freeReplyObject(r);
-    }
+    if (win_replies(s, &rc, err) != 0)
+        return RW_ERR_REDIS;
     redisReply *r = reply_get(s, err);
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
         /* This node lacks the script (a restart, a failover, SCRIPT FLUSH):
@@ -2283,5 +2426,8 @@ rw_store_t *rw_redisstore_new_cluster(const rw_redis_opts_t *o, const char *cons
     rw_buf_init(&s->resp);
     rw_buf_init(&s->kept_strs);
     rw_buf_init(&s->trim_keys);
+    s->apart_last = -1;
+    s->apart_cmd = SIZE_MAX;
+    /* apart_need and apart_quiet 0: held from the start, when nothing is held yet */
     return &s->base;
 }

@@ -178,9 +178,16 @@ static void one_stop(one_t *t) {
     rw_proc_redis_stop(&t->srv);
 }
 
+/* Counts a write of another engine's to what is keyed apart (as its INCR does). */
+static void apart_write_counted(redisContext *rc) {
+    freeReplyObject(redisCommand(rc, "INCR {rw}:apart-writes"));
+}
+
 /* _i & 1: SCRIPT FLUSH before every write; _i & 2: events of 1970-01-02;
- * _i & 4: messages keyed by another value than the window's key, so that the
- * window is read from Redis every batch. */
+ * _i & 4: messages keyed by another value than the window's key, and the
+ * writes counter moved before every batch as another engine's write moves it,
+ * so that the window is read from Redis every batch; _i & 8: the same messages,
+ * the counter left alone: the window is held. */
 START_TEST(test_windows_trimmed_from_the_head) {
     day = _i & 2 ? "1970-01-02" : "2026-11-27";
     late_at = LATE_AT;
@@ -190,7 +197,10 @@ START_TEST(test_windows_trimmed_from_the_head) {
     redisContext *rc = t.rc;
     int64_t late_ts = 0;
     for (int i = 0; i < N_EVENTS; i += PER_BATCH) {
-        one_read(&t, i, _i & 4);
+        if (_i & 4)
+            apart_write_counted(rc);
+        one_read(&t, i, _i & 12);
+        ck_assert(!i || !(_i & 12) || b->touched[0]->shared == !!(_i & 4)); /* 0: none seen yet */
         if (_i & 1)
             freeReplyObject(redisCommand(rc, "SCRIPT FLUSH"));
         one_apply(&t);
@@ -339,6 +349,49 @@ START_TEST(test_shared_window_two_engines) {
     redisContext *rc = h_redis(srv.port);
     int64_t ts[N_EVENTS * 2];
     ck_assert_uint_lt(list_times(rc, ts, N_EVENTS * 2), (size_t)done / 2);
+    redisFree(rc);
+    sides_stop(&srv, side);
+}
+END_TEST
+
+static long long command_calls(redisContext *rc, const char *cmd);
+
+/* One engine alone on a window keyed apart from its messages holds it: no read
+ * after the first. Another engine's batch (its own writes counter moves) makes
+ * the first read it again at once, and see its entries, then every batch,
+ * until enough batches showed no other engine's write (256 readings: a read
+ * and a write each); then it is held again. Counts are every event so far. */
+START_TEST(test_apart_window_held_alone) {
+    rw_redis_server_t srv;
+    engine_side_t side[2];
+    const rw_ruleset_t *rs = sides_start(&srv, side);
+    redisContext *rc = h_redis(srv.port);
+    int done = 0; /* events a minute apart: the window holds the last 10 */
+    for (; done < 40; done += 2) {
+        double seen = side_batch(&side[0], rs, done, 2);
+        ck_assert_msg(seen == (done + 2 < 10 ? done + 2 : 10), "at %d: %g", done, seen);
+    }
+    ck_assert(side[0].b->apart_held && !side[0].b->touched[0]->shared);
+    ck_assert_int_eq(command_calls(rc, "lrange"), 1); /* its first read only */
+    ck_assert(side_batch(&side[1], rs, done, 3) == 10);
+    done += 3;
+    long long reads = command_calls(rc, "lrange");
+    ck_assert(side_batch(&side[0], rs, done++, 1) == 10); /* 3 of them B's */
+    ck_assert(!side[0].b->apart_held && side[0].b->touched[0]->shared);
+    ck_assert_int_gt(command_calls(rc, "lrange"), reads);
+    int batches = 0;
+    while (!side[0].b->apart_held) {
+        ck_assert_int_lt(++batches, 200);
+        reads = command_calls(rc, "lrange");
+        ck_assert(side_batch(&side[0], rs, done, 1) == 10);
+        done++;
+        ck_assert_int_gt(command_calls(rc, "lrange"), reads); /* read every batch meanwhile */
+    }
+    ck_assert_int_ge(batches, 128);
+    reads = command_calls(rc, "lrange");
+    for (int k = 0; k < 10; k++, done++)
+        ck_assert(side_batch(&side[0], rs, done, 1) == 10);
+    ck_assert_int_le(command_calls(rc, "lrange"), reads + 1); /* read whole once, then held */
     redisFree(rc);
     sides_stop(&srv, side);
 }
@@ -529,13 +582,14 @@ static Suite *store_windows_suite(void) {
     Suite *s = suite_create("store_windows");
     TCase *tc = tcase_create("trim");
     tcase_set_timeout(tc, 120);
-    tcase_add_loop_test(tc, test_windows_trimmed_from_the_head, 0, 8);
+    tcase_add_loop_test(tc, test_windows_trimmed_from_the_head, 0, 12);
     tcase_add_loop_test(tc, test_windows_trimmed_by_count, 0, 4);
     tcase_add_test(tc, test_many_windows_one_batch);
     suite_add_tcase(s, tc);
     tc = tcase_create("shared");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_shared_window_two_engines);
+    tcase_add_test(tc, test_apart_window_held_alone);
     tcase_add_loop_test(tc, test_shared_window_changed_behind, 0, 5);
     suite_add_tcase(s, tc);
     return s;
