@@ -802,6 +802,10 @@ static void health_redis(engine_t *e) {
     rw_metrics_health(e->metrics, ok, err);
 }
 
+/* Messages parsed between two steps of a batch's plan: each is planned while what its
+ * parse wrote is still in the cache (a large batch's events are not, once all are parsed). */
+#define PLAN_EVERY 64
+
 /* Reads a batch of messages into the pipeline's batch: parse and plan. The
  * kept state is forgotten first when partitions moved. */
 static void pipeline_prepare(pipeline_t *p, rd_kafka_message_t **msgs, ssize_t n) {
@@ -823,6 +827,8 @@ static void pipeline_prepare(pipeline_t *p, rd_kafka_message_t **msgs, ssize_t n
             kts > 0 ? kts : 0,           m->key,       m->key_len};
         rw_rekey_source(p->rekey, m, &msg.topic, &msg.partition, &msg.offset);
         rw_batch_add(b, &msg);
+        if (b->n_items % PLAN_EVERY == 0)
+            rw_batch_plan_some(b);
     }
     if (b->n_items)
         rw_batch_plan(b);

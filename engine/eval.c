@@ -567,6 +567,7 @@ static void items_clear(rw_batch_t *b) {
         for (size_t i = 0; i < b->n_items; i++)
             json_decref(b->items[i].event);
     b->n_items = 0;
+    b->n_planned = 0;
     rw_jarena_reset(b->jarena);
     if (rw_batch_keeps_state(b)) {
         /* Kept window entries refer to sources by index: keep the sources, and
@@ -1210,11 +1211,9 @@ static rw_wstate_t *plan_record(rw_batch_t *b, uint32_t r, const rw_item_t *it,
     return window_touch(b, r, key, kf, it);
 }
 
-/* Starts a plan: no candidates or lookups yet, each source's clock kept as the one the
- * evaluation starts from, and the horizon the latest event time of the batch. */
-static void plan_begin(rw_batch_t *b) {
-    b->n_cands = 0;
-    lookups_clear(b);
+/* Ends a plan: each source's clock kept as the one the evaluation starts from (the plan
+ * moves none), and the horizon the latest event time of the batch. */
+static void plan_end(rw_batch_t *b) {
     b->clock_start_ms = b->clock_ms;
     for (size_t i = 0; i < b->n_srcs; i++)
         b->srcs[i].clock_start = b->pclocks[b->srcs[i].clock].ts;
@@ -1341,13 +1340,16 @@ static void plan_measure(rw_batch_t *b, size_t item, uint32_t r, const rw_item_t
     cand_add(b, &c);
 }
 
-void rw_batch_plan(rw_batch_t *b) {
+void rw_batch_plan_some(rw_batch_t *b) {
     const rw_ruleset_t *rs = b->rs;
     /* The helpers' buffer for a field's text: one each would keep the compiler from
      * inlining them into this loop. */
     char text[RW_RECORD_MAX];
-    plan_begin(b);
-    for (size_t i = 0; i < b->n_items; i++) {
+    if (b->n_planned == 0) { /* a plan starts: no candidates or lookups yet */
+        b->n_cands = 0;
+        lookups_clear(b);
+    }
+    for (size_t i = b->n_planned; i < b->n_items; i++) {
         rw_item_t *it = &b->items[i];
         if (!it->event)
             continue;
@@ -1366,6 +1368,13 @@ void rw_batch_plan(rw_batch_t *b) {
         }
         rw_field_cache_end();
     }
+    b->n_planned = b->n_items;
+}
+
+void rw_batch_plan(rw_batch_t *b) {
+    rw_batch_plan_some(b);
+    plan_end(b);
+    b->n_planned = 0;
 }
 
 /* ---- counters ---------------------------------------------------------------------- */

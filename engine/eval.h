@@ -311,6 +311,7 @@ typedef struct rw_batch {
 
     rw_item_t *items;
     size_t n_items, cap_items;
+    size_t n_planned; /* items rw_batch_plan_some() planned (0: the plan starts anew) */
     rw_src_t *srcs;
     size_t n_srcs;
     rw_cand_t *cands;
@@ -400,8 +401,13 @@ void rw_batch_reset(rw_batch_t *b, const rw_ruleset_t *rs);
 
 /* Adds and parses one message. Payload bytes are borrowed until reset. */
 void rw_batch_add(rw_batch_t *b, const rw_msg_t *m);
-/* Matches rules and creates the windows the batch needs. */
+/* Matches rules and creates the windows the batch needs: plans the items not planned yet
+ * (all of them, unless rw_batch_plan_some() planned some) and ends the plan. A plan ended
+ * is made anew by the next call. */
 void rw_batch_plan(rw_batch_t *b);
+/* Plans the items added since the last call, without ending the plan: called every few
+ * messages while a batch is added, each is planned while its parse is still in the cache. */
+void rw_batch_plan_some(rw_batch_t *b);
 /* Evaluates every item; fills levels, hits and counter increments. Call after
  * the store loaded fences and windows. Safe to call again after a reload. */
 void rw_batch_evaluate(rw_batch_t *b);

@@ -1745,6 +1745,59 @@ static void state_batch(rw_batch_t *b, const rw_ruleset_t *rs, rw_store_t *st, c
     "\"key\": \"account\", \"params\": {\"field\": \"amount\", \"window\": \"1h\"}, "              \
     "\"thresholds\": {\"low\": 0}}]}"
 
+/* Adds the same 60 messages (3 accounts, 2 partitions, one not JSON) to f, planning the
+ * items added so far after every `every` of them (0: only at the end), and runs the batch. */
+static void plan_steps_batch(fx_t *f, size_t every) {
+    for (int i = 0; i < 60; i++) {
+        char p[200];
+        if (i == 17)
+            snprintf(p, sizeof(p), "not json");
+        else
+            snprintf(p, sizeof(p),
+                     "{\"event_id\": \"e%d\", \"type\": \"%s\", \"ts\": "
+                     "\"2026-11-27T10:%02d:00Z\", \"account\": \"A%d\", \"amount\": %d}",
+                     i, i % 7 ? "t" : "u", i, i % 3, i * 10);
+        fx_add(f, i % 2, i / 2, p);
+        if (every && (size_t)(i + 1) % every == 0)
+            rw_batch_plan_some(f->b);
+    }
+    fx_run(f);
+}
+
+/* A plan made in steps while a batch is added plans what one made at the end does, and the
+ * batch's outcome is the same; a plan ended is made anew by the next one. */
+START_TEST(test_eval_plan_in_steps) {
+    fx_t whole, steps;
+    fx_init(&whole, RULES_WINDOWS, MAX_BYTES);
+    fx_init(&steps, RULES_WINDOWS, MAX_BYTES);
+    plan_steps_batch(&whole, 0);
+    plan_steps_batch(&steps, 7);
+    ck_assert_uint_eq(steps.b->n_cands, whole.b->n_cands);
+    ck_assert_uint_gt(whole.b->n_cands, 60);
+    size_t n_hits = 0;
+    for (size_t i = 0; i < whole.b->n_items; i++) {
+        const rw_item_t *a = &whole.b->items[i], *b = &steps.b->items[i];
+        ck_assert_uint_eq(b->n_hits, a->n_hits);
+        for (size_t h = 0; h < a->n_hits; h++) {
+            const rw_hit_t *x = &whole.b->hits[a->hit_off + h], *y = &steps.b->hits[b->hit_off + h];
+            ck_assert_uint_eq(y->rule, x->rule);
+            ck_assert_int_eq(y->level, x->level);
+            ck_assert(y->measure == x->measure);
+        }
+        n_hits += a->n_hits;
+    }
+    ck_assert_uint_gt(n_hits, 60);
+    /* A2 (i % 3 == 2) of type t (i % 7 != 0), 20 of them, less 14, 35, 56 and the one not JSON. */
+    ck_assert(hit_of(steps.b, &steps.b->items[59], "cnt")->measure == 16);
+    /* Planned again after its end: the same candidates, not twice as many. */
+    size_t n = steps.b->n_cands;
+    rw_batch_plan(steps.b);
+    ck_assert_uint_eq(steps.b->n_cands, n);
+    fx_fini(&whole);
+    fx_fini(&steps);
+}
+END_TEST
+
 /* A million accounts, each seen once, under a limit of 20,000 entries: what is held stays
  * within the limit, and the process's memory stops growing once the limit is reached. */
 /* A CACHED batch over the Redis store on an empty redis-server, with a ruleset of
@@ -2003,6 +2056,7 @@ static Suite *eval_suite(void) {
 
     tc = tcase_create("state");
     tcase_add_test(tc, test_eval_state_hot_key);
+    tcase_add_test(tc, test_eval_plan_in_steps);
     tcase_add_test(tc, test_eval_state_bounded);
     tcase_add_test(tc, test_eval_state_evicts_oldest);
     tcase_set_timeout(tc, 300);
