@@ -50,7 +50,7 @@ void rw_config_init(rw_config_t *c) {
     c->rules_max_bytes = 1048576;
     c->rules_max_window_days = 90;
     c->rules_heartbeat_ms = 5000;
-    c->batch_max = 512;
+    c->batch_max = 4096;
     c->poll_ms = 100;
     c->redis_timeout_ms = 5000;
 }

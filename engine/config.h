@@ -56,7 +56,7 @@ typedef struct rw_config {
     int rules_heartbeat_ms; /* engines say which ruleset they run this often */
 
     /* Not in the file: set by flags, tests and the benchmark. */
-    int batch_max;        /* messages a batch (512) */
+    int batch_max;        /* messages a batch (4096) */
     int poll_ms;          /* wait for a batch's first message (100) */
     long stop_after;      /* stop after this many messages; 0: never */
     int redis_timeout_ms; /* per Redis command (5000) */

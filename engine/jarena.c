@@ -353,3 +353,10 @@ void rw_jarena_reset(rw_jarena_t *a) {
 }
 
 size_t rw_jarena_used(const rw_jarena_t *a) { return a ? a->used : 0; }
+
+size_t rw_jarena_kept(const rw_jarena_t *a) {
+    size_t n = 0;
+    for (const rw_jchunk_t *k = a ? a->chunks : NULL; k; k = k->next)
+        n += a->chunk_bytes;
+    return n;
+}

@@ -124,6 +124,28 @@ START_TEST(test_jarena_parse_reset_reuse) {
 }
 END_TEST
 
+/* A reset keeps what a batch of the engine's largest (4,096 events) filled, so that the
+ * next one allocates nothing. */
+START_TEST(test_jarena_keeps_a_full_batch) {
+    enum { BATCH = 4096 };
+    static json_t *ev[BATCH];
+    rw_jarena_t *a = rw_jarena_new(0);
+    parse_batch(a, ev, 0, BATCH);
+    size_t used = rw_jarena_used(a);
+    ck_assert_uint_gt(used, (size_t)16 * RW_JARENA_DEFAULT_CHUNK); /* more than 16 chunks */
+    /* With arena mode off: no-ops. */
+    decref_all(ev, BATCH);
+    rw_jarena_reset(a);
+    size_t kept = rw_jarena_kept(a);
+    ck_assert_uint_ge(kept, used);
+    parse_batch(a, ev, 7, BATCH);
+    assert_event(ev[BATCH - 1], 7 + BATCH - 1);
+    ck_assert_uint_eq(rw_jarena_kept(a), kept); /* no chunk added */
+    decref_all(ev, BATCH);
+    rw_jarena_destroy(a);
+}
+END_TEST
+
 START_TEST(test_jarena_outside_values_survive) {
     rw_jarena_t *a = rw_jarena_new(0);
     json_t *before = parse_event(7);
@@ -363,6 +385,7 @@ static Suite *jarena_suite(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_jarena_install_idempotent);
     tcase_add_test(tc, test_jarena_parse_reset_reuse);
+    tcase_add_test(tc, test_jarena_keeps_a_full_batch);
     tcase_add_test(tc, test_jarena_outside_values_survive);
     tcase_add_test(tc, test_jarena_deep_copy_survives);
     tcase_add_test(tc, test_jarena_many_keys_long_strings);
