@@ -343,7 +343,12 @@ typedef struct rw_batch {
     size_t n_touched, cap_touched;
     rw_keyidx_t **ktab; /* hash table of key indexes */
     size_t ktab_size, n_keys;
-    rw_keyidx_t *key_last;     /* the last one found: the next rule mostly has the same key */
+    rw_keyidx_t *key_last; /* the last one found: the next rule mostly has the same key */
+    /* The plan's look-ahead (plan_prefetch): the key field that most rules with windows of
+     * their own share (NULL: none), and those rules, chosen when the batch takes a ruleset. */
+    const rw_field_t *ahead_key;
+    uint32_t *ahead_rules;
+    size_t n_ahead_rules;
     rw_cool_t **cools_touched; /* the cool-downs this batch touched, each once */
     size_t n_cools_touched, cap_cools_touched;
 

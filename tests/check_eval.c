@@ -1798,6 +1798,59 @@ START_TEST(test_eval_plan_in_steps) {
 }
 END_TEST
 
+/* The plan's look-ahead fetches the state of the key that most rules with windows of their
+ * own share: chosen when the batch takes a ruleset, those rules listed, and chosen again for
+ * the next ruleset. Rules without a window, on a composite key or on no key do not count. */
+#define AHEAD_RULE(id, module, key, params)                                                        \
+    "{\"id\": \"" id "\", \"module\": \"" module "\", \"match\": {\"type\": \"t\"}, \"key\": " key \
+    ", \"params\": " params ", \"thresholds\": {\"low\": 1}}"
+START_TEST(test_eval_ahead_key) {
+    static const char window[] = "{\"window\": \"1h\"}",
+                      sum[] = "{\"field\": \"amount\", \"window\": \"1h\"}";
+    char rules[2048];
+    snprintf(rules, sizeof(rules),
+             "{\"ruleset\": \"t\", \"version\": \"1\", \"rules\": [%s, %s, %s, %s, %s, %s, %s]}",
+             AHEAD_RULE("dev", "window_count", "\"device_id\"", "%s"),
+             AHEAD_RULE("pair", "window_count", "[\"device_id\", \"account\"]", "%s"),
+             AHEAD_RULE("cnt", "window_count", "\"account\"", "%s"),
+             AHEAD_RULE("big", "value", "\"account\"", "{\"field\": \"amount\"}"),
+             AHEAD_RULE("sum", "window_sum", "\"account\"", "%s"),
+             AHEAD_RULE("dev2", "window_count", "\"device_id\"", "%s"),
+             AHEAD_RULE("cnt2", "window_count", "\"account\"", "%s"));
+    char text[4096];
+    snprintf(text, sizeof(text), rules, window, window, window, sum, window, window);
+    rw_ruleset_t *rs = rules_load(text, "rules");
+    rw_batch_t *b = rw_batch_new(MAX_BYTES, RW_STATE_MEMORY);
+    rw_batch_reset(b, rs);
+    ck_assert_ptr_nonnull(b->ahead_key);
+    ck_assert_str_eq(b->ahead_key->path, "account");
+    ck_assert_uint_eq(b->n_ahead_rules, 3);
+    ck_assert_uint_eq(b->ahead_rules[0], 2); /* cnt */
+    ck_assert_uint_eq(b->ahead_rules[1], 4); /* sum */
+    ck_assert_uint_eq(b->ahead_rules[2], 6); /* cnt2 */
+    /* Another ruleset: its own choice (device_id, the first of two that tie). */
+    snprintf(rules, sizeof(rules), "{\"ruleset\": \"t\", \"version\": \"2\", \"rules\": [%s, %s]}",
+             AHEAD_RULE("dev", "window_count", "\"device_id\"", "{\"window\": \"1h\"}"),
+             AHEAD_RULE("cnt", "window_count", "\"account\"", "{\"window\": \"1h\"}"));
+    rw_ruleset_t *rs2 = rules_load(rules, "rules");
+    rw_batch_reset(b, rs2);
+    ck_assert_str_eq(b->ahead_key->path, "device_id");
+    ck_assert_uint_eq(b->n_ahead_rules, 1);
+    ck_assert_uint_eq(b->ahead_rules[0], 0);
+    /* No window at all: no look-ahead. */
+    snprintf(rules, sizeof(rules), "{\"ruleset\": \"t\", \"version\": \"3\", \"rules\": [%s]}",
+             AHEAD_RULE("big", "value", "\"account\"", "{\"field\": \"amount\"}"));
+    rw_ruleset_t *rs3 = rules_load(rules, "rules");
+    rw_batch_reset(b, rs3);
+    ck_assert_ptr_null(b->ahead_key);
+    ck_assert_uint_eq(b->n_ahead_rules, 0);
+    rw_batch_destroy(b);
+    rw_ruleset_destroy(rs);
+    rw_ruleset_destroy(rs2);
+    rw_ruleset_destroy(rs3);
+}
+END_TEST
+
 /* A million accounts, each seen once, under a limit of 20,000 entries: what is held stays
  * within the limit, and the process's memory stops growing once the limit is reached. */
 /* A CACHED batch over the Redis store on an empty redis-server, with a ruleset of
@@ -2057,6 +2110,7 @@ static Suite *eval_suite(void) {
     tc = tcase_create("state");
     tcase_add_test(tc, test_eval_state_hot_key);
     tcase_add_test(tc, test_eval_plan_in_steps);
+    tcase_add_test(tc, test_eval_ahead_key);
     tcase_add_test(tc, test_eval_state_bounded);
     tcase_add_test(tc, test_eval_state_evicts_oldest);
     tcase_set_timeout(tc, 300);
