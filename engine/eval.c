@@ -1413,7 +1413,8 @@ static void plan_prefetch(rw_batch_t *b, size_t from, size_t to) {
             const rw_keyidx_t *k = b->ktab[hash[j] & (b->ktab_size - 1)];
             while (k && k->hash != hash[j])
                 k = k->next;
-            if (k) {
+            /* Within its slots: always so (a new ruleset drops every index), but checked. */
+            if (k && (size_t)b->ahead_rules[b->n_ahead_rules - 1] * 2 < k->n_slots) {
                 __builtin_prefetch(k);
                 ks[m++] = k;
             }
