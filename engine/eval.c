@@ -1378,6 +1378,27 @@ static void plan_measure(rw_batch_t *b, size_t item, uint32_t r, const rw_item_t
 /* Events whose state the plan's look-ahead fetches at a time. */
 #define AHEAD 32
 
+/* The look-ahead's last two steps for the key indexes ks[0..m): the windows of the rules
+ * looked ahead for, then the last entry of each. */
+static void prefetch_windows(const rw_batch_t *b, const rw_keyidx_t *const *ks, size_t m) {
+    for (size_t j = 0; j < m; j++)
+        for (size_t r = 0; r < b->n_ahead_rules; r++) {
+            const char *ws = ks[j]->slot[(size_t)b->ahead_rules[r] * 2];
+            if (ws) { /* the lines a touch and an append read first (rw_wstate_t) */
+                __builtin_prefetch(ws);
+                __builtin_prefetch(ws + 64);
+            }
+        }
+    for (size_t j = 0; j < m; j++)
+        for (size_t r = 0; r < b->n_ahead_rules; r++) {
+            const rw_wstate_t *ws = ks[j]->slot[(size_t)b->ahead_rules[r] * 2];
+            if (ws && ws->n) {
+                __builtin_prefetch(&ws->ents[ws->n - 1]);
+                __builtin_prefetch(&ws->meta[ws->n - 1]);
+            }
+        }
+}
+
 /* The plan's look-ahead over items [from, to). What planning and evaluating an event
  * touches lies far apart in memory: its key's index, a window or more, the end of each
  * window's entries. Found one event at a time, each is a cache miss after the one before.
@@ -1419,22 +1440,7 @@ static void plan_prefetch(rw_batch_t *b, size_t from, size_t to) {
                 ks[m++] = k;
             }
         }
-        for (size_t j = 0; j < m; j++)
-            for (size_t r = 0; r < b->n_ahead_rules; r++) {
-                const char *ws = ks[j]->slot[(size_t)b->ahead_rules[r] * 2];
-                if (ws) { /* the lines a touch and an append read first (rw_wstate_t) */
-                    __builtin_prefetch(ws);
-                    __builtin_prefetch(ws + 64);
-                }
-            }
-        for (size_t j = 0; j < m; j++)
-            for (size_t r = 0; r < b->n_ahead_rules; r++) {
-                const rw_wstate_t *ws = ks[j]->slot[(size_t)b->ahead_rules[r] * 2];
-                if (ws && ws->n) {
-                    __builtin_prefetch(&ws->ents[ws->n - 1]);
-                    __builtin_prefetch(&ws->meta[ws->n - 1]);
-                }
-            }
+        prefetch_windows(b, ks, m);
     }
 }
 
