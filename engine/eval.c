@@ -643,6 +643,11 @@ static bool ahead_rule(const rw_rule_t *rule) {
            rule->key && !rule->key->n_subs;
 }
 
+/* Whether the rule is one the look-ahead can fetch for on the key of that path. */
+static bool ahead_keyed_by(const rw_rule_t *rule, const char *path) {
+    return ahead_rule(rule) && strcmp(rule->key->path, path) == 0;
+}
+
 /* Chooses the look-ahead's key: the field that most rules with windows of their own are
  * keyed by (the first of those that tie), and those rules. */
 static void ahead_choose(rw_batch_t *b, const rw_ruleset_t *rs) {
@@ -654,8 +659,7 @@ static void ahead_choose(rw_batch_t *b, const rw_ruleset_t *rs) {
             continue;
         size_t same = 0;
         for (size_t q = r; q < n; q++)
-            same += ahead_rule(&rs->rules[q]) &&
-                    strcmp(rs->rules[q].key->path, rs->rules[r].key->path) == 0;
+            same += ahead_keyed_by(&rs->rules[q], rs->rules[r].key->path);
         if (same > best) {
             best = same;
             b->ahead_key = rs->rules[r].key;
@@ -664,7 +668,7 @@ static void ahead_choose(rw_batch_t *b, const rw_ruleset_t *rs) {
     free(b->ahead_rules);
     b->ahead_rules = rw_calloc(best ? best : 1, sizeof(*b->ahead_rules));
     for (size_t r = 0; r < n && b->ahead_key; r++)
-        if (ahead_rule(&rs->rules[r]) && strcmp(rs->rules[r].key->path, b->ahead_key->path) == 0)
+        if (ahead_keyed_by(&rs->rules[r], b->ahead_key->path))
             b->ahead_rules[b->n_ahead_rules++] = (uint32_t)r;
 }
 

@@ -1804,21 +1804,22 @@ END_TEST
 #define AHEAD_RULE(id, module, key, params)                                                        \
     "{\"id\": \"" id "\", \"module\": \"" module "\", \"match\": {\"type\": \"t\"}, \"key\": " key \
     ", \"params\": " params ", \"thresholds\": {\"low\": 1}}"
+#define AHEAD_RULES(version, rules)                                                                \
+    "{\"ruleset\": \"t\", \"version\": \"" version "\", \"rules\": [" rules "]}"
+#define AHEAD_WINDOW "{\"window\": \"1h\"}"
+#define AHEAD_VALUE "{\"field\": \"amount\"}"
+#define AHEAD_DEV AHEAD_RULE("dev", "window_count", "\"device_id\"", AHEAD_WINDOW)
+#define AHEAD_PAIR AHEAD_RULE("pair", "window_count", "[\"device_id\", \"account\"]", AHEAD_WINDOW)
+#define AHEAD_CNT AHEAD_RULE("cnt", "window_count", "\"account\"", AHEAD_WINDOW)
+#define AHEAD_BIG AHEAD_RULE("big", "value", "\"account\"", AHEAD_VALUE)
+#define AHEAD_SUM                                                                                  \
+    AHEAD_RULE("sum", "window_sum", "\"account\"", "{\"field\": \"amount\", \"window\": \"1h\"}")
+#define AHEAD_DEV2 AHEAD_RULE("dev2", "window_count", "\"device_id\"", AHEAD_WINDOW)
+#define AHEAD_CNT2 AHEAD_RULE("cnt2", "window_count", "\"account\"", AHEAD_WINDOW)
 START_TEST(test_eval_ahead_key) {
-    static const char window[] = "{\"window\": \"1h\"}",
-                      sum[] = "{\"field\": \"amount\", \"window\": \"1h\"}";
-    char rules[2048];
-    snprintf(rules, sizeof(rules),
-             "{\"ruleset\": \"t\", \"version\": \"1\", \"rules\": [%s, %s, %s, %s, %s, %s, %s]}",
-             AHEAD_RULE("dev", "window_count", "\"device_id\"", "%s"),
-             AHEAD_RULE("pair", "window_count", "[\"device_id\", \"account\"]", "%s"),
-             AHEAD_RULE("cnt", "window_count", "\"account\"", "%s"),
-             AHEAD_RULE("big", "value", "\"account\"", "{\"field\": \"amount\"}"),
-             AHEAD_RULE("sum", "window_sum", "\"account\"", "%s"),
-             AHEAD_RULE("dev2", "window_count", "\"device_id\"", "%s"),
-             AHEAD_RULE("cnt2", "window_count", "\"account\"", "%s"));
-    char text[4096];
-    snprintf(text, sizeof(text), rules, window, window, window, sum, window, window);
+    static const char text[] =
+        AHEAD_RULES("1", AHEAD_DEV ", " AHEAD_PAIR ", " AHEAD_CNT ", " AHEAD_BIG ", " AHEAD_SUM
+                                   ", " AHEAD_DEV2 ", " AHEAD_CNT2);
     rw_ruleset_t *rs = rules_load(text, "rules");
     rw_batch_t *b = rw_batch_new(MAX_BYTES, RW_STATE_MEMORY);
     rw_batch_reset(b, rs);
@@ -1829,18 +1830,13 @@ START_TEST(test_eval_ahead_key) {
     ck_assert_uint_eq(b->ahead_rules[1], 4); /* sum */
     ck_assert_uint_eq(b->ahead_rules[2], 6); /* cnt2 */
     /* Another ruleset: its own choice (device_id, the first of two that tie). */
-    snprintf(rules, sizeof(rules), "{\"ruleset\": \"t\", \"version\": \"2\", \"rules\": [%s, %s]}",
-             AHEAD_RULE("dev", "window_count", "\"device_id\"", "{\"window\": \"1h\"}"),
-             AHEAD_RULE("cnt", "window_count", "\"account\"", "{\"window\": \"1h\"}"));
-    rw_ruleset_t *rs2 = rules_load(rules, "rules");
+    rw_ruleset_t *rs2 = rules_load(AHEAD_RULES("2", AHEAD_DEV ", " AHEAD_CNT), "rules");
     rw_batch_reset(b, rs2);
     ck_assert_str_eq(b->ahead_key->path, "device_id");
     ck_assert_uint_eq(b->n_ahead_rules, 1);
     ck_assert_uint_eq(b->ahead_rules[0], 0);
     /* No window at all: no look-ahead. */
-    snprintf(rules, sizeof(rules), "{\"ruleset\": \"t\", \"version\": \"3\", \"rules\": [%s]}",
-             AHEAD_RULE("big", "value", "\"account\"", "{\"field\": \"amount\"}"));
-    rw_ruleset_t *rs3 = rules_load(rules, "rules");
+    rw_ruleset_t *rs3 = rules_load(AHEAD_RULES("3", AHEAD_BIG), "rules");
     rw_batch_reset(b, rs3);
     ck_assert_ptr_null(b->ahead_key);
     ck_assert_uint_eq(b->n_ahead_rules, 0);
