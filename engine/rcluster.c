@@ -51,6 +51,14 @@ typedef struct rc_entry {
 
 enum { RC_QUEUING, RC_SENT, RC_RECEIVED };
 
+/* Reply objects kept for reuse (rw_rcluster_free): up to a batch's worth. */
+#define POOL_MAX 4096
+
+typedef struct reply_pool {
+    redisReply **v;
+    size_t n;
+} reply_pool_t;
+
 struct rw_rcluster {
     rw_rcluster_opts_t o;
     char *host, *unix_socket, *password;
@@ -64,6 +72,7 @@ struct rw_rcluster {
     size_t n_sent; /* q[0..n_sent) are sent; the rest are queued behind them */
     int state;
     rw_buf_t text; /* the queued commands' protocol text */
+    reply_pool_t pool;
     char err[256];
 };
 
@@ -112,10 +121,28 @@ bool rw_rcluster_is_cluster(const rw_rcluster_t *c) { return c->cluster; }
 const char *rw_rcluster_error(const rw_rcluster_t *c) { return c->err; }
 bool rw_rcluster_in_flight(const rw_rcluster_t *c) { return c->state == RC_SENT; }
 
+void rw_rcluster_free(rw_rcluster_t *c, redisReply *r) {
+    if (!r)
+        return;
+    if (r->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i < r->elements; i++)
+            rw_rcluster_free(c, r->element[i]);
+        free(r->element);
+    } else {
+        free(r->str);
+    }
+    if (c->pool.n == POOL_MAX) {
+        free(r);
+        return;
+    }
+    if (!c->pool.v)
+        c->pool.v = rw_malloc(POOL_MAX * sizeof(redisReply *));
+    c->pool.v[c->pool.n++] = r;
+}
+
 void rw_rcluster_reset(rw_rcluster_t *c) {
     for (size_t i = 0; i < c->n; i++)
-        if (c->q[i].reply)
-            freeReplyObject(c->q[i].reply);
+        rw_rcluster_free(c, c->q[i].reply);
     c->n = c->next = c->n_sent = 0;
     c->state = RC_QUEUING;
     rw_buf_reset(&c->text);
@@ -151,6 +178,9 @@ void rw_rcluster_destroy(rw_rcluster_t *c) {
     free(c->nodes);
     free(c->slots);
     free(c->q);
+    for (size_t i = 0; i < c->pool.n; i++)
+        free(c->pool.v[i]);
+    free(c->pool.v);
     rw_buf_fini(&c->text);
     free(c->host);
     free(c->unix_socket);
@@ -202,6 +232,61 @@ redisContext *rw_rcluster_connect(const char *host, int port, const char *unix_s
     return ctx;
 }
 
+/* The reader's objects, as hiredis makes them (each malloc'd: freeReplyObject frees any),
+ * but taken from the client's pool when it has one: hiredis's own are calloc'd, which glibc
+ * serves past its per-thread cache, and a batch's write reads back hundreds of replies. */
+static redisReply *reply_new(const redisReadTask *task, int type) {
+    reply_pool_t *p = task->privdata;
+    redisReply *r = p && p->n ? p->v[--p->n] : malloc(sizeof(*r));
+    if (!r)
+        return NULL;
+    memset(r, 0, sizeof(*r));
+    r->type = type;
+    if (task->parent) {
+        redisReply *parent = task->parent->obj;
+        parent->element[task->idx] = r;
+    }
+    return r;
+}
+
+static void *reply_string(const redisReadTask *task, char *str, size_t len) {
+    char *buf = malloc(len + 1);
+    redisReply *r = buf ? reply_new(task, task->type) : NULL;
+    if (!r) {
+        free(buf);
+        return NULL;
+    }
+    memcpy(buf, str, len);
+    buf[len] = 0;
+    r->str = buf;
+    r->len = len;
+    return r;
+}
+
+static void *reply_array(const redisReadTask *task, int elements) {
+    redisReply **v = elements > 0 ? calloc((size_t)elements, sizeof(redisReply *)) : NULL;
+    redisReply *r = v || elements <= 0 ? reply_new(task, REDIS_REPLY_ARRAY) : NULL;
+    if (!r) {
+        free(v);
+        return NULL;
+    }
+    r->element = v;
+    r->elements = elements > 0 ? (size_t)elements : 0;
+    return r;
+}
+
+static void *reply_integer(const redisReadTask *task, long long value) {
+    redisReply *r = reply_new(task, REDIS_REPLY_INTEGER);
+    if (r)
+        r->integer = value;
+    return r;
+}
+
+static void *reply_nil(const redisReadTask *task) { return reply_new(task, REDIS_REPLY_NIL); }
+
+static redisReplyObjectFunctions reply_fns = {reply_string, reply_array, reply_integer, reply_nil,
+                                              freeReplyObject};
+
 static int node_connect(rw_rcluster_t *c, rc_node_t *n) {
     if (n->ctx)
         return 0;
@@ -210,9 +295,14 @@ static int node_connect(rw_rcluster_t *c, rc_node_t *n) {
     rw_error_clear(&err);
     n->ctx = rw_rcluster_connect(n->host, n->port, sock ? c->unix_socket : NULL, c->password,
                                  c->cluster ? 0 : c->o.db, c->o.timeout_ms, &err);
-    if (!n->ctx)
+    if (!n->ctx) {
         snprintf(c->err, sizeof(c->err), "%.255s", err.text);
-    return n->ctx ? 0 : -1;
+        return -1;
+    }
+    n->ctx->reader->fn = &reply_fns;
+    n->ctx->reader->privdata = &c->pool;
+    n->ctx->reader->maxbuf = 0; /* its buffer kept, not freed and grown again each batch */
+    return 0;
 }
 
 /* Fills the map from one CLUSTER SLOTS reply; n is the node that gave it. */

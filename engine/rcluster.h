@@ -90,8 +90,10 @@ int rw_rcluster_recv(rw_rcluster_t *c);
 /* send() and recv(). */
 int rw_rcluster_exec(rw_rcluster_t *c);
 /* The replies after recv(), one per queued command in queue order: returns a
- * new reply (free with freeReplyObject), or NULL past the last. */
+ * new reply (free with rw_rcluster_free, or freeReplyObject), or NULL past the last. */
 redisReply *rw_rcluster_next(rw_rcluster_t *c);
+/* Frees a reply of c's connections, keeping its objects for the next replies. */
+void rw_rcluster_free(rw_rcluster_t *c, redisReply *r);
 /* Drops what is queued and the replies not taken. */
 void rw_rcluster_reset(rw_rcluster_t *c);
 /* Whether commands were sent and their replies not read yet. */

@@ -385,6 +385,9 @@ typedef struct redisstore {
     rw_buf_t kept_strs;
 } redisstore_t;
 
+/* A reply of the store's connections, its objects kept for the next ones. */
+static void reply_free(redisstore_t *s, redisReply *r) { rw_rcluster_free(s->rc, r); }
+
 size_t rw_store_tag_prefix(const char *prefix, char *out, size_t len) {
     size_t n = strlen(prefix);
     bool colon = n && prefix[n - 1] == ':';
@@ -420,11 +423,11 @@ static int script_load(redisstore_t *s, const char *text, char *sha, rw_error_t 
         rw_error_fail(err, RW_ERR_REDIS, "redis SCRIPT LOAD: %s",
                       r && r->type == REDIS_REPLY_ERROR ? r->str : rw_rcluster_error(s->rc));
         if (r)
-            freeReplyObject(r);
+            reply_free(s, r);
         return RW_ERR_REDIS;
     }
     memcpy(sha, r->str, r->len + 1);
-    freeReplyObject(r);
+    reply_free(s, r);
     return 0;
 }
 
@@ -664,7 +667,7 @@ static void old_layout_check(redisstore_t *s, const rw_batch_t *b) {
             i = b->n_srcs;
         }
         if (r)
-            freeReplyObject(r);
+            reply_free(s, r);
     }
 }
 
@@ -875,10 +878,10 @@ static int cases_read(redisstore_t *s, rw_batch_t *b, size_t nrules, size_t ncas
     }
     for (size_t i = 0; i < nrules; i++)
         if (scans[i])
-            freeReplyObject(scans[i]);
+            reply_free(s, scans[i]);
     for (size_t i = 0; i < ncases; i++)
         if (gets[i])
-            freeReplyObject(gets[i]);
+            reply_free(s, gets[i]);
     free(scans);
     free(gets);
     return rc;
@@ -1115,7 +1118,7 @@ static int replies_check(redisstore_t *s, size_t n, const char *what, rw_error_t
             return RW_ERR_REDIS;
         if (r->type == REDIS_REPLY_ERROR && rc == 0)
             rc = rw_error_fail(err, RW_ERR_REDIS, "redis %s: %s", what, r->str);
-        freeReplyObject(r);
+        reply_free(s, r);
     }
     return rc;
 }
@@ -1406,7 +1409,7 @@ static int first_recv(redisstore_t *s, const rw_batch_t *b, size_t nknown, bool 
     if (!mark)
         return RW_ERR_REDIS;
     *marked = mark->type == REDIS_REPLY_INTEGER && mark->integer == 1;
-    freeReplyObject(mark);
+    reply_free(s, mark);
     *ran = true;
     for (size_t i = 0, k = 0; k < nknown; i++) {
         if (!(b->srcs[i].fence_known && b->srcs[i].fence >= 0))
@@ -1415,7 +1418,7 @@ static int first_recv(redisstore_t *s, const rw_batch_t *b, size_t nknown, bool 
         if (!r)
             return RW_ERR_REDIS;
         *ran &= r->type == REDIS_REPLY_STRING && strtoll(r->str, NULL, 10) == b->srcs[i].fence;
-        freeReplyObject(r);
+        reply_free(s, r);
         k++;
     }
     return 0;
@@ -1453,7 +1456,7 @@ static int cools_recv(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err) 
             *rc = rw_error_fail(err, RW_ERR_REDIS, "redis: cool-down read: %s", r->str);
         else if (r->type == REDIS_REPLY_STRING && rw_cool_parse(c, r->str, r->len) != 0)
             rw_log(RW_LOG_WARN, "cool-down %s: unreadable value, ignored", c->id);
-        freeReplyObject(r);
+        reply_free(s, r);
     }
     return 0;
 }
@@ -1559,7 +1562,7 @@ static int fences_recv(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err)
         else
             *rc = rw_error_fail(err, RW_ERR_REDIS, "redis: fence read: %s",
                                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-        freeReplyObject(r);
+        reply_free(s, r);
     }
     return 0;
 }
@@ -1624,7 +1627,7 @@ static int windows_recv(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err
             window_took_tail(s, b, ws, r);
         else
             window_took_all(s, b, ws, r, rc, err);
-        freeReplyObject(r);
+        reply_free(s, r);
     }
     return 0;
 }
@@ -1651,7 +1654,7 @@ static int windows_again(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *er
         if (!r)
             return RW_ERR_REDIS;
         window_took_all(s, b, ws, r, rc, err);
-        freeReplyObject(r);
+        reply_free(s, r);
     }
     return 0;
 }
@@ -1802,7 +1805,7 @@ static int read_recv(redisstore_t *s, rw_batch_t *b, const first_sent_t *n, rw_e
             apart = strtoll(r->str, NULL, 10);
         else if (r->type == REDIS_REPLY_NIL)
             apart = 0;
-        freeReplyObject(r);
+        reply_free(s, r);
     }
     if (first_recv(s, b, n->nknown, &marked, &ran, err) != 0) {
         load_cut_short(b);
@@ -2254,7 +2257,7 @@ static int win_replies(redisstore_t *s, int *rc, rw_error_t *err) {
             apart_observe(s, s->sent, r->type == REDIS_REPLY_INTEGER ? r->integer : -1, true);
         if (!trim_reply(s, i, r) && r->type == REDIS_REPLY_ERROR && *rc == 0)
             *rc = rw_error_fail(err, RW_ERR_REDIS, "redis window write: %s", r->str);
-        freeReplyObject(r);
+        reply_free(s, r);
     }
     return 0;
 }
@@ -2291,7 +2294,7 @@ static int apply_collect(redisstore_t *s, rw_error_t *err) {
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
         /* This node lacks the script (a restart, a failover, SCRIPT FLUSH):
          * nothing ran. The same arguments with the text load it there. */
-        freeReplyObject(r);
+        reply_free(s, r);
         if (s->kept_argc)
             args_unkeep(s);
         args_fix(s);
@@ -2314,7 +2317,7 @@ static int apply_collect(redisstore_t *s, rw_error_t *err) {
         rc = rw_error_fail(err, RW_ERR_REDIS, "redis apply: %s",
                            r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
     }
-    freeReplyObject(r);
+    reply_free(s, r);
     if (trims_redo(s))
         ahead = false;
     if (rc == 0 || lost) /* lost: the restore writes the batch's cases with its fences */

@@ -242,6 +242,63 @@ START_TEST(test_cluster_unstored_window_entries_count_once) {
 }
 END_TEST
 
+/* Replies freed with rw_rcluster_free() give their objects to the next ones: each reply
+ * must still come whole, whatever object it takes (a string after an integer, an array of
+ * arrays after strings, nil and errors), round after round. */
+START_TEST(test_cluster_replies_reuse_objects) {
+    rw_redis_server_t srv;
+    rw_error_t err;
+    rw_error_clear(&err);
+    ck_assert_msg(rw_proc_redis_start(&srv, NULL, 10000, &err) == 0, "%s", err.text);
+    rw_rcluster_opts_t o = {NULL, 0, "127.0.0.1", srv.port, NULL, 0, NULL, 2000};
+    rw_rcluster_t *rc = rw_rcluster_new(&o);
+    for (int round = 0; round < 4; round++) {
+        char n[16];
+        snprintf(n, sizeof(n), "%d", round);
+        const char *del[] = {"DEL", "l"}, *push[] = {"RPUSH", "l", "a", "bb", n};
+        const char *range[] = {"LRANGE", "l", "0", "-1"}, *get[] = {"GET", "nothing"};
+        const char *bad[] = {"LPOP", "l", "x"}, *scan[] = {"SCAN", "0", "COUNT", "10"};
+        size_t dl[] = {3, 1}, pl[] = {5, 1, 1, 2, strlen(n)}, rl[] = {6, 1, 1, 2}, gl[] = {3, 7};
+        size_t bl[] = {4, 1, 1}, sl[] = {4, 1, 5, 2};
+        rw_rcluster_append_argv(rc, 1, 2, del, dl, 0);
+        rw_rcluster_append_argv(rc, 1, 5, push, pl, 0);
+        rw_rcluster_append_argv(rc, 1, 4, range, rl, 0);
+        rw_rcluster_append_argv(rc, 1, 2, get, gl, 0);
+        rw_rcluster_append_argv(rc, 1, 3, bad, bl, 0);
+        rw_rcluster_append_argv(rc, -1, 4, scan, sl, 0);
+        ck_assert_msg(rw_rcluster_exec(rc) == 0, "%s", rw_rcluster_error(rc));
+        redisReply *r[6];
+        for (int i = 0; i < 6; i++)
+            ck_assert_ptr_nonnull(r[i] = rw_rcluster_next(rc));
+        ck_assert_int_eq(r[0]->type, REDIS_REPLY_INTEGER);
+        ck_assert_int_eq(r[1]->type, REDIS_REPLY_INTEGER);
+        ck_assert_int_eq(r[1]->integer, 3);
+        ck_assert_ptr_null(r[1]->str);
+        ck_assert_int_eq(r[2]->type, REDIS_REPLY_ARRAY);
+        ck_assert_uint_eq(r[2]->elements, 3);
+        ck_assert_str_eq(r[2]->element[1]->str, "bb");
+        ck_assert_uint_eq(r[2]->element[1]->len, 2);
+        ck_assert_str_eq(r[2]->element[2]->str, n);
+        ck_assert_int_eq(r[3]->type, REDIS_REPLY_NIL);
+        ck_assert_ptr_null(r[3]->str);
+        ck_assert_uint_eq(r[3]->elements, 0);
+        ck_assert_int_eq(r[4]->type, REDIS_REPLY_ERROR);
+        ck_assert_ptr_nonnull(strstr(r[4]->str, "ERR"));
+        ck_assert_int_eq(r[5]->type, REDIS_REPLY_ARRAY); /* cursor and keys: arrays in one */
+        ck_assert_uint_eq(r[5]->elements, 2);
+        ck_assert_int_eq(r[5]->element[1]->type, REDIS_REPLY_ARRAY);
+        ck_assert_str_eq(r[5]->element[1]->element[0]->str, "l");
+        for (int i = 0; i < 6; i++) /* the last round the plain way: either frees any reply */
+            if (round < 3)
+                rw_rcluster_free(rc, r[i]);
+            else
+                freeReplyObject(r[i]);
+    }
+    rw_rcluster_destroy(rc);
+    rw_proc_redis_stop(&srv);
+}
+END_TEST
+
 /* ---- a cluster of six redis-servers ---------------------------------------------------- */
 
 static char *node_id(const cluster_t *c, int i) {
@@ -495,6 +552,7 @@ static Suite *cluster_suite(void) {
     tcase_add_test(unit, test_cluster_config);
     tcase_add_test(unit, test_cluster_upgrade_script);
     tcase_add_test(unit, test_cluster_unstored_window_entries_count_once);
+    tcase_add_test(unit, test_cluster_replies_reuse_objects);
     suite_add_tcase(s, unit);
     TCase *router = tcase_create("router");
     tcase_set_timeout(router, 120);
