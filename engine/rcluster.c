@@ -53,6 +53,10 @@ enum { RC_QUEUING, RC_SENT, RC_RECEIVED };
 
 /* Reply objects kept for reuse (rw_rcluster_free): up to a batch's worth. */
 #define POOL_MAX 4096
+/* A reader's buffer, once read empty, is freed only when it holds more than this (hiredis
+ * frees it past 16 KiB, so that a batch's replies made it grow again every batch); one
+ * reply larger than this (a long window read whole) does not keep its size. */
+#define REPLY_BUF_KEPT ((size_t)1 << 20)
 
 typedef struct reply_pool {
     redisReply **v;
@@ -301,7 +305,7 @@ static int node_connect(rw_rcluster_t *c, rc_node_t *n) {
     }
     n->ctx->reader->fn = &reply_fns;
     n->ctx->reader->privdata = &c->pool;
-    n->ctx->reader->maxbuf = 0; /* its buffer kept, not freed and grown again each batch */
+    n->ctx->reader->maxbuf = REPLY_BUF_KEPT;
     return 0;
 }
 
