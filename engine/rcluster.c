@@ -355,8 +355,7 @@ static int map_refresh(rw_rcluster_t *c) {
                      r && r->type == REDIS_REPLY_ERROR ? r->str
                      : r                               ? "unexpected reply"
                                                        : n->ctx->errstr);
-        if (r)
-            freeReplyObject(r);
+        rw_rcluster_free(c, r);
         if (rc == 0) {
             c->map_ok = true;
             return 0;
@@ -489,11 +488,11 @@ static int resend(rw_rcluster_t *c, rc_entry_t *e, int node, bool ask) {
     if (ask) {
         if (redisGetReply(n->ctx, (void **)&r) != REDIS_OK)
             return fail(c, n, "read");
-        freeReplyObject(r);
+        rw_rcluster_free(c, r);
     }
     if (redisGetReply(n->ctx, (void **)&r) != REDIS_OK)
         return fail(c, n, "read");
-    freeReplyObject(e->reply);
+    rw_rcluster_free(c, e->reply);
     e->reply = r;
     e->node = node;
     return 0;
@@ -595,7 +594,7 @@ int rw_rcluster_sync_replicas(rw_rcluster_t *c, int wait_ms) {
             short_of++;
             c->map_ok = false; /* a replica may have failed: read the map again */
         }
-        freeReplyObject(r);
+        rw_rcluster_free(c, r);
     }
     return short_of;
 }

@@ -65,7 +65,7 @@ int rw_memstore_use_cluster(rw_store_t *s, const rw_redis_opts_t *o, const char 
         m->lookups = NULL;
         return RW_ERR_REDIS;
     }
-    freeReplyObject(r);
+    rw_rcluster_free(m->lookups, r);
     m->prefix = rw_strdup(o->prefix ? o->prefix : "rw:");
     return 0;
 }
@@ -708,7 +708,7 @@ static int lookups_read(rw_rcluster_t *c, rw_batch_t *b) {
                 return RW_ERR_REDIS;
             bool bad = r->type == REDIS_REPLY_ERROR;
             l->result = r->type == REDIS_REPLY_INTEGER ? (r->integer ? 1 : 0) : -1;
-            freeReplyObject(r);
+            rw_rcluster_free(c, r);
             if (bad)
                 return RW_ERR_REDIS;
         }
