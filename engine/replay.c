@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define REPLAY_BATCH 256
@@ -348,20 +348,37 @@ const rw_cli_opt_t rw_replay_opts[] = {
      "(without it, the built-in schema and 1 MiB)"},
     {0, NULL, NULL, NULL}};
 
-/* The windows' state grows to about 100 MB for 200,000 events. The heap grows 32 MiB at a
- * time and is not given back, so the state's growth is a few thousand page faults, not
- * tens of thousands. Transparent huge pages are turned off for the process: with THP
- * "always", each 2 MiB page is zeroed whole on its first touch, and on a virtual machine
- * those first touches cost from nothing to a quarter of the run's wall time from one run
- * to the next (docs/performance.md, "The latency phase at half of a faster engine, and
- * replay's spread"). A kernel that refuses leaves the pages as they were. */
+/* The windows' state grows to about 100 MB for 200,000 events, and each first touch of a
+ * page is a page fault. On 4 KiB pages that is about 25,000 faults; on the virtual machine
+ * the bench runs on, each costs about 9 us (the hypervisor takes part), a sixth of the run.
+ * The heap grows 32 MiB at a time and is not given back, and its whole 2 MiB pages are
+ * asked for as transparent huge pages as it grows (what glibc's glibc.malloc.hugetlb=1
+ * does): a few dozen faults, each zeroing 2 MiB. What a machine charges for either kind
+ * of fault is its own (docs/performance.md, "Replay's page faults"). The advice may be
+ * refused (a kernel without THP, or THP "never"): the pages stay as they were. */
 #define HEAP_STEP ((size_t)32 << 20)
+#define HUGE_PAGE ((uintptr_t)2 << 20)
 
-static void heap_start(void) {
+typedef struct heap {
+    uintptr_t advised; /* the heap's whole huge pages are advised up to here */
+} heap_t;
+
+/* Advises the heap grown since the last call (a system call only when it grew). */
+static void heap_advise(heap_t *h) {
+    uintptr_t end = (uintptr_t)sbrk(0) & ~(HUGE_PAGE - 1);
+    if (end <= h->advised)
+        return;
+    (void)madvise((void *)h->advised, end - h->advised, MADV_HUGEPAGE); /* advice */
+    h->advised = end;
+}
+
+static void heap_start(heap_t *h) {
     mallopt(M_TOP_PAD, (int)HEAP_STEP);
     mallopt(M_TRIM_THRESHOLD, (int)(2 * HEAP_STEP)); /* no shrinking and growing again */
     mallopt(M_MMAP_THRESHOLD, (int)HEAP_STEP);       /* arrays as they grow stay in the heap */
-    (void)prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    h->advised = ((uintptr_t)sbrk(0) + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    free(rw_malloc(HEAP_STEP / 2)); /* grows the heap now, so that it is advised before use */
+    heap_advise(h);
 }
 
 /* Feeds every non-empty line of in to each of the n_runs runs, REPLAY_BATCH lines
@@ -378,7 +395,8 @@ static void replay_stream(run_t *runs, size_t n_runs, FILE *in, bool comparing) 
     size_t cap = 0;
     ssize_t len;
     int64_t now = 0;
-    heap_start();
+    heap_t heap;
+    heap_start(&heap);
     for (bool more = true; more;) {
         len = getline(&line, &cap, in);
         more = len >= 0;
@@ -410,6 +428,7 @@ static void replay_stream(run_t *runs, size_t n_runs, FILE *in, bool comparing) 
                 rw_batch_reset(runs[r].batch, runs[r].rs);
             }
             n = 0;
+            heap_advise(&heap);
         }
     }
     free(line);
