@@ -4,6 +4,9 @@
  *
  * One run, everything in this process except redis-server and the replay:
  *   1. librdkafka's mock cluster (1 broker) and a redis-server on a free port;
+ *      a fixed CPU loop timed on each core in turn, printed, and again at the end
+ *      in the table: the cores of a virtual machine may run at different speeds,
+ *      and change from minute to minute;
  *   2. N synthetic transaction events (RW_BENCH_N, default 200000), generated
  *      deterministically, produced keyed by account to events.transactions;
  *   3. raw consume: a plain consumer group member reading all N with
@@ -72,7 +75,7 @@
  *      RW_BENCH_ONLY=scale runs only the production of the N events and this
  *      (RW_BENCH_ONLY=engine: the production, the consumer alone and the
  *      engine, 2. to 5.);
- *  10. a table of every figure beside its target.
+ *  10. a table of every figure beside its target, with the fixed loop's times.
  *
  * Every rate of a Kafka phase is measured the same way: from the end of the
  * first batch to the last message, so none includes the consumer-group join
@@ -1212,6 +1215,57 @@ static void redis_time(int port) {
         redisFree(c);
 }
 
+/* ---- the machine's cores ----------------------------------------------------------------- */
+
+/* A fixed chain of dependent multiplications: the same work on any core of one machine. */
+#define CORE_LOOP 200000000UL
+#define CORES_MAX 8
+
+typedef struct core_probe {
+    int cpu;
+    double cpu_s; /* the thread's CPU time for the loop; < 0: not measured */
+} core_probe_t;
+
+static void *core_probe_thread(void *arg) {
+    core_probe_t *p = arg;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET((size_t)p->cpu, &set);
+    p->cpu_s = -1;
+    if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0)
+        return NULL;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+    uint64_t x = (uint64_t)p->cpu + 1;
+    for (unsigned long i = 0; i < CORE_LOOP; i++)
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+    p->cpu_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (x == 42) /* keeps the loop: x is never 42 in practice, and the compiler cannot know */
+        p->cpu_s += 1e-9;
+    return NULL;
+}
+
+/* The fixed loop's CPU time on each core in turn (up to CORES_MAX), into text: a virtual
+ * machine's cores may run at different speeds, and at different times (docs/performance.md,
+ * "Replay's page faults, and a machine of two unequal cores"). */
+static void cores_probe(char *text, size_t size) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t used = 0;
+    text[0] = 0;
+    for (int cpu = 0; cpu < n && cpu < CORES_MAX && used < size; cpu++) {
+        core_probe_t p = {cpu, -1};
+        pthread_t t;
+        if (pthread_create(&t, NULL, core_probe_thread, &p) == 0)
+            pthread_join(t, NULL);
+        int w = p.cpu_s < 0 ? snprintf(text + used, size - used, "%scpu %d not measured",
+                                       cpu ? ", " : "", cpu)
+                            : snprintf(text + used, size - used, "%scpu %d %.2f s", cpu ? ", " : "",
+                                       cpu, p.cpu_s);
+        used += w > 0 ? (size_t)w : 0;
+    }
+}
+
 /* The load average (/proc/loadavg's first three fields), static. */
 static const char *loadavg(void) {
     static char text[64];
@@ -1789,6 +1843,7 @@ static int replay_bench(long n, double budget_s, int runs, replay_result_t *out,
 /* ---- the run --------------------------------------------------------------------------- */
 
 typedef struct bench {
+    char cores_start[160], cores_end[160]; /* cores_probe() before the phases and after */
     rw_mock_t mock;
     rw_redis_server_t redis;
     char rules[64], hot_rules[64], hot_topic[32];
@@ -2489,6 +2544,8 @@ static void print_table(const bench_t *b) {
     row("2 engine processes events/s", "", "%s", num(llround(b->scale_rate[1])));
     row("2 engines / 1", "", "%.2f",
         b->scale_rate[0] > 0 ? b->scale_rate[1] / b->scale_rate[0] : 0);
+    row("fixed loop per core, start", "", "%s", b->cores_start);
+    row("fixed loop per core, end", "", "%s", b->cores_end);
     if (b->eng.stopped || b->spread.stopped || b->hot.stopped || b->replay.stopped)
         printf("(budget): stopped at its time budget; the rate is that of the events done\n");
 }
@@ -2558,6 +2615,10 @@ int main(void) {
 
     printf("riskwarn bench: mock Kafka (1 broker, %s with %d partitions), redis-server :%d\n",
            TOPIC, b->parts, b->redis.port);
+    cores_probe(b->cores_start, sizeof(b->cores_start));
+    printf("cores      a fixed loop of %lu multiplications took %s of CPU (the same on equal "
+           "cores)\n",
+           CORE_LOOP, b->cores_start);
     fflush(stdout);
     gen_init(b->g);
     if (b->scale_only) {
@@ -2576,6 +2637,7 @@ int main(void) {
         if (phase_produce(b) || phase_consume(b) || phase_engine(b) || phase_latency(b) ||
             phase_hot(b) || phase_replay(b) || phase_scale(b))
             goto done;
+        cores_probe(b->cores_end, sizeof(b->cores_end));
         print_table(b);
     }
     rc = 0;
