@@ -41,6 +41,7 @@ void rw_config_init(rw_config_t *c) {
     c->max_event_bytes = 1048576;
     c->max_future_ms = 300000;
     c->state_max_entries = 1000000;
+    c->state_pretouch_mb = 48;
     rw_config_set(&c->metrics_listen, "127.0.0.1:9464");
     c->webhook_min_level = 3;
     c->webhook_timeout_ms = 2000;
@@ -860,7 +861,7 @@ static int load_rekey(cctx_t *x, rw_config_t *c, json_t *v) {
 /* The file's own keys: the scalars a table checks; the sections by their loaders. */
 typedef struct top_file {
     char *rules, *modules_dir, *metrics_listen;
-    int64_t max_event_bytes, state_max_entries, max_future_ms;
+    int64_t max_event_bytes, state_max_entries, state_pretouch_mb, max_future_ms;
 } top_file_t;
 
 static const rw_param_t top_table[] = {
@@ -888,6 +889,13 @@ static const rw_param_t top_table[] = {
      .offset = offsetof(top_file_t, state_max_entries),
      .desc = "windows, entries and cool-downs kept in memory; open cases held, apart"},
     {.type = RW_PARAM_INTEGER,
+     .name = "state_pretouch_mb",
+     .min = 0,
+     .max = 1024,
+     .offset = offsetof(top_file_t, state_pretouch_mb),
+     .desc = "MiB of memory touched before the first batch, so that the state's first growth "
+             "does not fault a page at a time; 0: none"},
+    {.type = RW_PARAM_INTEGER,
      .name = "max_future_ms",
      .min = 1000,
      .max = 366.0 * 86400000,
@@ -907,6 +915,7 @@ static int load_top(cctx_t *x, rw_config_t *c, json_t *root) {
                                         "rulesets", "pseudonym", "rekey",   NULL};
     top_file_t f = {.max_event_bytes = (int64_t)c->max_event_bytes,
                     .state_max_entries = (int64_t)c->state_max_entries,
+                    .state_pretouch_mb = (int64_t)c->state_pretouch_mb,
                     .max_future_ms = c->max_future_ms};
     int rc = table_apply(x, top_table, extra, root, "", "", &f);
     if (rc == 0) {
@@ -915,6 +924,7 @@ static int load_top(cctx_t *x, rw_config_t *c, json_t *root) {
         take_str(root, "metrics_listen", &f.metrics_listen, &c->metrics_listen);
         c->max_event_bytes = (size_t)f.max_event_bytes;
         c->state_max_entries = (size_t)f.state_max_entries;
+        c->state_pretouch_mb = (size_t)f.state_pretouch_mb;
         c->max_future_ms = f.max_future_ms;
     }
     rw_params_fini(top_table, &f);

@@ -32,6 +32,7 @@ typedef struct rw_config {
     size_t max_event_bytes;
     int64_t max_future_ms;    /* events further ahead of their partition's watermark: dead */
     size_t state_max_entries; /* windows, their entries and cool-downs kept in memory */
+    size_t state_pretouch_mb; /* memory the engine thread touches before its first batch */
     char *metrics_listen;
     /* "webhook": high alerts POSTed to responders' paging tools; url NULL: off. */
     char *webhook_url;
