@@ -1258,10 +1258,10 @@ static void cores_probe(char *text, size_t size) {
         pthread_t t;
         if (pthread_create(&t, NULL, core_probe_thread, &p) == 0)
             pthread_join(t, NULL);
-        int w = p.cpu_s < 0 ? snprintf(text + used, size - used, "%scpu %d not measured",
-                                       cpu ? ", " : "", cpu)
-                            : snprintf(text + used, size - used, "%scpu %d %.2f s", cpu ? ", " : "",
-                                       cpu, p.cpu_s);
+        char took[32] = "not measured";
+        if (p.cpu_s >= 0)
+            snprintf(took, sizeof(took), "%.2f s", p.cpu_s);
+        int w = snprintf(text + used, size - used, "%scpu %d %s", cpu ? ", " : "", cpu, took);
         used += w > 0 ? (size_t)w : 0;
     }
 }

@@ -117,6 +117,12 @@ START_TEST(test_overload_memory_flat_nothing_dropped) {
 }
 END_TEST
 
+/* For h_wait: arg is {path, text}. */
+static bool log_has(void *arg) {
+    const char *const *a = arg;
+    return h_file_has(a[0], a[1]);
+}
+
 /* The RSS of an idle engine started with "state_pretouch_mb": mb, once it logged that it runs
  * (and, with mb, that it touched the memory) and half a second later: the memory touched in
  * advance is kept, not given back. */
@@ -134,10 +140,8 @@ static long idle_rss_kib(const h_peers_t *p, int mb) {
     unlink(path);
     snprintf(line, sizeof(line), mb ? "state memory: %d MiB touched in advance" : "running:", mb);
     pid_t eng = h_engine_start(cfg, path);
-    int64_t deadline = rw_monotonic_ms() + h_ms(30000);
-    while (!h_file_has(path, line) && rw_monotonic_ms() < deadline)
-        usleep(20 * 1000);
-    ck_assert_msg(h_file_has(path, line), "no \"%s\" in the engine's log", line);
+    const char *log_line[2] = {path, line};
+    ck_assert_msg(h_wait(log_has, log_line, 30000), "no \"%s\" in the engine's log", line);
     long first = h_rss_kib(eng);
     usleep(500 * 1000);
     long later = h_rss_kib(eng);
