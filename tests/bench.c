@@ -67,7 +67,9 @@
  *      the ratio.
  *      Per case: CPU per event of the engine processes (and their engine
  *      threads), of redis-server and of this process (the mock broker); the
- *      partitions each engine was assigned and how often; for the last run of
+ *      partitions each engine was assigned and how often (more than once: the
+ *      group rebalanced during the run, which is said, and the engines' logs are
+ *      kept for a look at why); for the last run of
  *      each, Redis commands per event (INFO commandstats) and bytes in and out
  *      per event (INFO stats, total_net_*_bytes, less the bench's own counter
  *      reads, priced by 200 reads after the run), and Kafka bytes per event in
@@ -1867,6 +1869,7 @@ typedef struct bench {
     double lat_rate;         /* RW_BENCH_ONLY=latency: events/s offered */
     struct scale_run *scale; /* [2]: the last run of each case */
     double scale_rate[2];    /* median rates */
+    int scale_rebalanced;    /* runs in which the group rebalanced */
 } bench_t;
 
 static int phase_produce(bench_t *b) {
@@ -2188,6 +2191,10 @@ typedef struct scale_run {
     rate_t r;
     double proc_cpu_s[SCALE_MAX], thread_cpu_s[SCALE_MAX];
     int assigned[SCALE_MAX], last_parts[SCALE_MAX]; /* "partitions assigned" log lines */
+    /* An engine was assigned partitions more than once: the group rebalanced during the run,
+     * and its rate includes the pause. The engines' logs are kept, named here. */
+    bool rebalanced;
+    char logs[SCALE_MAX][64];
     /* Per event, the bench's own traffic taken out. */
     double net_in, net_out, calls, redis_usec;
     long long raw_in, raw_out, own_in, own_out; /* over the run: all, and the bench's own */
@@ -2378,6 +2385,8 @@ static int scale_case(bench_t *b, int k, int run, scale_run_t *out) {
             rc = -1;
         }
         log_assignments(logs[i], &out->assigned[i], &out->last_parts[i]);
+        out->rebalanced |= out->assigned[i] > 1;
+        snprintf(out->logs[i], sizeof(out->logs[i]), "%s", logs[i]);
     }
     r->cpu_s = cpu_self_s() - cpu0;
     r->redis_cpu_s = cpu_pid_s(b->redis.pid) - rcpu0;
@@ -2424,7 +2433,7 @@ static int scale_case(bench_t *b, int k, int run, scale_run_t *out) {
         out->alert_msgs = m1 + m2;
         out->alert_bytes = b1 + b2;
     }
-    for (int i = 0; !rc && i < started; i++)
+    for (int i = 0; !rc && !out->rebalanced && i < started; i++)
         unlink(logs[i]);
     redisFree(w.c);
     unlink(cfg);
@@ -2446,6 +2455,13 @@ static void print_scale_run(const scale_run_t *s, double budget_s) {
         printf("%s %d (assigned %d time%s)", i ? "," : "", s->last_parts[i], s->assigned[i],
                s->assigned[i] == 1 ? "" : "s");
     printf(")\n");
+    if (s->rebalanced) {
+        printf("  rebalance: the group rebalanced during this run, and its rate includes the "
+               "pause; the engines' logs are kept:");
+        for (int i = 0; i < s->engines; i++)
+            printf(" %s", s->logs[i]);
+        printf("\n");
+    }
     fflush(stdout);
 }
 
@@ -2488,6 +2504,7 @@ static int phase_scale(bench_t *b) {
             if (scale_case(b, c ? SCALE_MAX : 1, 2 * run + c, s))
                 return -1;
             rates[c][run] = rate_of(&s->r);
+            b->scale_rebalanced += s->rebalanced;
             print_scale_run(s, b->budget_s);
             if (run == b->scale_runs - 1)
                 print_scale_traffic(s, (double)in_msgs, (double)in_bytes);
@@ -2495,10 +2512,11 @@ static int phase_scale(bench_t *b) {
     for (int c = 0; c < 2; c++)
         b->scale_rate[c] = rates[c][median_of(rates[c], b->scale_runs)];
     printf("scaling    %d engines %.0f events/s against 1 engine %.0f events/s: ratio %.2f "
-           "(medians of %d run%s; load average %s at the end, on %ld cores)\n",
+           "(medians of %d run%s; load average %s at the end, on %ld cores%s)\n",
            SCALE_MAX, b->scale_rate[1], b->scale_rate[0],
            b->scale_rate[0] > 0 ? b->scale_rate[1] / b->scale_rate[0] : 0, b->scale_runs,
-           b->scale_runs > 1 ? "s" : "", loadavg(), sysconf(_SC_NPROCESSORS_ONLN));
+           b->scale_runs > 1 ? "s" : "", loadavg(), sysconf(_SC_NPROCESSORS_ONLN),
+           b->scale_rebalanced ? "; a rebalance paused a run: see its line" : "");
     fflush(stdout);
     return 0;
 }
@@ -2542,8 +2560,9 @@ static void print_table(const bench_t *b) {
         b->eng.n ? b->eng.redis_cpu_s * 1e6 / (double)b->eng.n : 0);
     row("1 engine process events/s", "", "%s", num(llround(b->scale_rate[0])));
     row("2 engine processes events/s", "", "%s", num(llround(b->scale_rate[1])));
-    row("2 engines / 1", "", "%.2f",
-        b->scale_rate[0] > 0 ? b->scale_rate[1] / b->scale_rate[0] : 0);
+    row("2 engines / 1", "", "%.2f%s",
+        b->scale_rate[0] > 0 ? b->scale_rate[1] / b->scale_rate[0] : 0,
+        b->scale_rebalanced ? " (a rebalance)" : "");
     row("fixed loop per core, start", "", "%s", b->cores_start);
     row("fixed loop per core, end", "", "%s", b->cores_end);
     if (b->eng.stopped || b->spread.stopped || b->hot.stopped || b->replay.stopped)
