@@ -24,6 +24,7 @@ void rw_config_init(rw_config_t *c) {
     memset(c, 0, sizeof(*c));
     rw_config_set(&c->brokers, "127.0.0.1:9092");
     rw_config_set(&c->group_id, "riskwarn");
+    c->commit_interval_ms = 100;
     c->n_input_topics = 2;
     c->input_topics = rw_calloc(2, sizeof(char *));
     c->input_topics[0] = rw_strdup("events.transactions");
@@ -353,6 +354,7 @@ typedef struct kafka_file {
     char *brokers, *group_id, *alert_topic, *high_alert_topic, *deadletter_topic, *control_topic,
         *audit_topic;
     rw_strlist_t input_topics;
+    int64_t commit_interval_ms;
 } kafka_file_t;
 
 #define KAFKA_STR(key, text)                                                                       \
@@ -374,6 +376,12 @@ static const rw_param_t kafka_table[] = {
     KAFKA_STR(deadletter_topic, "messages that are not events"),
     KAFKA_STR(control_topic, "rulesets pushed to the engines"),
     KAFKA_STR(audit_topic, "ruleset loads and refusals"),
+    {.type = RW_PARAM_INTEGER,
+     .name = "commit_interval_ms",
+     .min = 0,
+     .max = 300000,
+     .offset = offsetof(kafka_file_t, commit_interval_ms),
+     .desc = "the offsets of stored batches are committed at most this often; 0: every batch"},
     {0},
 };
 
@@ -381,6 +389,7 @@ static int load_kafka_table(cctx_t *x, rw_config_t *c, json_t *k) {
     static const char *const extra[] = {"properties", "sasl_password_file", NULL};
     kafka_file_t f;
     memset(&f, 0, sizeof(f));
+    f.commit_interval_ms = c->commit_interval_ms;
     int rc = table_apply(x, kafka_table, extra, k, "/kafka", "kafka", &f);
     const json_t *topics = json_object_get(k, "input_topics"), *t;
     size_t i;
@@ -402,6 +411,7 @@ static int load_kafka_table(cctx_t *x, rw_config_t *c, json_t *k) {
         take_str(k, "deadletter_topic", &f.deadletter_topic, &c->deadletter_topic);
         take_str(k, "control_topic", &f.control_topic, &c->control_topic);
         take_str(k, "audit_topic", &f.audit_topic, &c->audit_topic);
+        c->commit_interval_ms = (int)f.commit_interval_ms;
     }
     if (rc == 0 && f.input_topics.items) {
         topics_free(c);

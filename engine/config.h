@@ -16,7 +16,8 @@ typedef struct rw_config {
     char **input_topics;
     size_t n_input_topics;
     char *alert_topic, *high_alert_topic, *deadletter_topic, *control_topic, *audit_topic;
-    json_t *properties; /* owned: librdkafka properties, checked against the allow-list */
+    json_t *properties;     /* owned: librdkafka properties, checked against the allow-list */
+    int commit_interval_ms; /* stored offsets are committed at most this often; 0: every batch */
 
     char *redis_host;
     int redis_port;

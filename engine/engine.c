@@ -139,6 +139,10 @@ typedef struct engine {
      * go out without waiting, so a crash may still read them again. */
     int64_t committed_min_ts[ACKS_MAX];
     size_t committed_next;
+    /* Offsets stored since the last commit (kafka.commit_interval_ms): the earliest event
+     * time of their batches, and when the last commit went out (commit_pending: any). */
+    int64_t pending_min_ts;
+    int64_t commit_at;
     long long n_msgs;
     rw_metrics_t *metrics;
     rw_webhook_t *webhook;
@@ -150,10 +154,11 @@ typedef struct engine {
     int64_t kafka_up_at, group_ok_at, redis_ok_at, redis_ping_at;
     int64_t state_lost_at; /* when Redis was last found to have lost the state; 0: never */
     int session_timeout_ms;
-    void *health_redis; /* rw_rcluster_t for PING while idle (one server or a cluster) */
-    size_t out_max;     /* the largest output the producer sends (message.max.bytes, less slack) */
-    bool quiet;         /* catching up with the control topic at start-up: no audit records */
-    bool fatal;         /* a Kafka client failed for good: stop, exit 1 */
+    void *health_redis;  /* rw_rcluster_t for PING while idle (one server or a cluster) */
+    size_t out_max;      /* the largest output the producer sends (message.max.bytes, less slack) */
+    bool quiet;          /* catching up with the control topic at start-up: no audit records */
+    bool fatal;          /* a Kafka client failed for good: stop, exit 1 */
+    bool commit_pending; /* offsets stored since the last commit */
     /* The ruleset control path (control.h): the keys of signed control messages, the
      * key SIGHUP signs with, the limits, the last live version taken from the control
      * topic (versions only grow along it), and what the group's other engines run. */
@@ -847,11 +852,13 @@ static int64_t batch_min_ts(const rw_batch_t *b) {
 }
 
 /* The earliest event time of the messages a crash may read again: the
- * batch in hand's, those stored and waiting, and those committed last. */
+ * batch in hand's, those stored and waiting, those whose offsets are not
+ * committed yet, and those committed last. */
 static int64_t hold_from(const engine_t *e, const rw_batch_t *b) {
     int64_t min = batch_min_ts(b);
-    const int64_t *more[2 + 2 * ACKS_MAX];
+    const int64_t *more[3 + 2 * ACKS_MAX];
     size_t n = 0;
+    more[n++] = &e->pending_min_ts;
     if (e->fly.msgs)
         more[n++] = &e->fly.min_ts_ms;
     for (size_t i = 0; i < e->n_acks; i++)
@@ -1037,22 +1044,43 @@ static rd_kafka_topic_partition_list_t *batch_offsets(rd_kafka_message_t **msgs,
     return offs;
 }
 
+/* Commits the offsets stored since the last commit, when kafka.commit_interval_ms has
+ * passed since it (or with force), without waiting: fences make a batch read again after a
+ * lost commit harmless, and the final commit at shutdown waits. A commit a batch would send
+ * the group coordinator hundreds of requests a second at small batches. */
+static void offsets_commit(engine_t *e, bool force) {
+    if (!e->commit_pending)
+        return;
+    int64_t now = rw_monotonic_ms();
+    if (!force && now - e->commit_at < e->cfg->commit_interval_ms)
+        return;
+    e->committed_min_ts[e->committed_next++ % ACKS_MAX] = e->pending_min_ts;
+    e->commit_pending = false;
+    e->pending_min_ts = 0;
+    e->commit_at = now;
+    rd_kafka_resp_err_t err = rd_kafka_commit(e->consumer, NULL, 1);
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        rw_log(RW_LOG_INFO, "offsets not committed (partition moved away?): %s",
+               rd_kafka_err2str(err));
+}
+
 /* Everything is stored and acknowledged: the offsets may move on. After a
- * crash before this, the batch is read again, and the state it needs is kept
- * (store.c trims no entry a batch's events still need). Takes offs. */
+ * crash before their commit, the batch is read again, and the state it needs
+ * is kept (store.c trims no entry a batch's events still need). Takes offs. */
 static void batch_commit(engine_t *e, rd_kafka_topic_partition_list_t *offs, int batch,
                          int64_t min_ts_ms) {
     die_maybe(e, DIE_BEFORE_COMMIT, batch);
-    e->committed_min_ts[e->committed_next++ % ACKS_MAX] = min_ts_ms;
     rd_kafka_resp_err_t err = offs->cnt ? rd_kafka_offsets_store(e->consumer, offs) : 0;
-    /* Without waiting: fences make a batch read again after a lost commit
-     * harmless, and the final commit at shutdown waits. */
-    if (!err && offs->cnt)
-        err = rd_kafka_commit(e->consumer, offs, 1);
     if (err)
-        rw_log(RW_LOG_INFO, "offsets not committed (partition moved away?): %s",
+        rw_log(RW_LOG_INFO, "offsets not stored (partition moved away?): %s",
                rd_kafka_err2str(err));
+    else if (offs->cnt) {
+        e->commit_pending = true;
+        if (min_ts_ms > 0 && (!e->pending_min_ts || min_ts_ms < e->pending_min_ts))
+            e->pending_min_ts = min_ts_ms;
+    }
     rd_kafka_topic_partition_list_destroy(offs);
+    offsets_commit(e, false);
 }
 
 /* Lets a finished batch's messages, outputs and offsets go. */
@@ -1820,6 +1848,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                               parts->elems[i].topic, (int)parts->elems[i].partition);
     rw_log(RW_LOG_INFO, "partitions %s: %d (%s)", assign ? "assigned" : "revoked", parts->cnt,
            list);
+    if (!assign) /* the next owner starts where this engine's stored batches end */
+        offsets_commit(e, true);
     bool coop = rw_kafka_cooperative(rk);
     if (coop) {
         rd_kafka_error_t *kerr = assign ? rd_kafka_incremental_assign(rk, parts)
@@ -2125,6 +2155,7 @@ static int turn_idle(engine_t *e) {
     bool redone;
     if (fly_finish(e, &redone) || acks_progress(e, ACKS_MAX, false))
         return TURN_FAIL;
+    offsets_commit(e, false);
     metrics_lag(e);
     health_redis(e);
     return TURN_GO_ON;

@@ -123,7 +123,8 @@ static const rw_kafka_prop_t kafka_props[] = {
     {"metadata.broker.list", 0, NULL, "the engine sets it from kafka.brokers"},
     {"group.id", 0, NULL, "the engine sets it from kafka.group_id"},
     {"auto.commit.interval.ms", 0, NULL,
-     "it has no effect: the engine commits a batch's offsets itself, once its state is stored"},
+     "it has no effect: the engine commits stored batches' offsets itself, at most every "
+     "kafka.commit_interval_ms"},
     {"enable.partition.eof", 0, NULL, "the engine reads partitions' ends itself"},
     {"transactional.id", 0, NULL,
      "the engine does not use Kafka transactions: its state is fenced in Redis and its alerts "

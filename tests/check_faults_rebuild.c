@@ -73,17 +73,6 @@ typedef struct commits {
     rd_kafka_t *prod;
 } commits_t;
 
-/* A client of GROUP that never joins it (no subscription). */
-static rd_kafka_t *group_client(const char *brokers) {
-    char err[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof(err));
-    rd_kafka_conf_set(conf, "group.id", GROUP, err, sizeof(err));
-    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-    ck_assert_msg(c != NULL, "consumer: %s", err);
-    return c;
-}
-
 static bool all_committed(void *arg) {
     commits_t *c = arg;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(5);
@@ -147,7 +136,7 @@ START_TEST(test_faults_rebuild) {
      * committed the whole first half, so that rebuild reads up to its end (else only
      * up to an earlier batch: maybe no case or cool-down, a partition with nothing
      * after the horizon). */
-    commits_t cm = {group_client(p.mock.bootstraps), prod};
+    commits_t cm = {h_group_client(p.mock.bootstraps, GROUP), prod};
     ck_assert_msg(h_wait(all_committed, &cm, 60000), "the first half was never committed whole");
     rd_kafka_destroy(cm.member);
     ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);

@@ -188,6 +188,84 @@ START_TEST(test_integration_sigkill_restart) {
 }
 END_TEST
 
+/* The offsets group has committed on the engines' input topics, summed. */
+typedef struct committed {
+    const char *brokers, *group;
+    long want;
+} committed_t;
+
+static long committed_total(const char *brokers, const char *group) {
+    rd_kafka_t *c = h_group_client(brokers, group);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(5);
+    for (int i = 0; i < 4; i++)
+        rd_kafka_topic_partition_list_add(l, "events.transactions", i);
+    rd_kafka_topic_partition_list_add(l, "events.service", 0);
+    ck_assert_int_eq(rd_kafka_committed(c, l, h_ms(10000)), 0);
+    long sum = 0;
+    for (int i = 0; i < l->cnt; i++)
+        if (l->elems[i].offset > 0)
+            sum += (long)l->elems[i].offset;
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_destroy(c);
+    return sum;
+}
+
+static bool all_committed(void *arg) {
+    const committed_t *c = arg;
+    return committed_total(c->brokers, c->group) == c->want;
+}
+
+static bool committed_beyond(void *arg) {
+    const committed_t *c = arg;
+    return committed_total(c->brokers, c->group) > c->want;
+}
+
+/* The offsets of stored batches go to the group coordinator at most every
+ * kafka.commit_interval_ms: with 300,000, a running engine's commits stay behind
+ * what it has counted (only its first batch is committed), and its stop commits
+ * the rest; with the default, an engine with nothing more to read commits all of
+ * it while it runs. */
+START_TEST(test_integration_commit_interval) {
+    h_peers_t p;
+    h_peers_start(&p);
+    char parts[2][256], text[1024];
+    h_split_lines(EVENTS, 2, parts);
+    snprintf(text, sizeof(text),
+             "{\"kafka\": {\"brokers\": \"%s\", \"group_id\": \"it-commit-slow\",\n"
+             "   \"input_topics\": [\"events.transactions\", \"events.service\"],\n"
+             "   \"commit_interval_ms\": 300000},\n"
+             " \"redis\": {\"host\": \"127.0.0.1\", \"port\": %d},\n"
+             " \"metrics_listen\": null, \"rules\": \"%s\"}\n",
+             p.mock.bootstraps, p.redis.port, RULES);
+    const char *cfg = h_tmpfile(".json", text), *log = h_path("engine-commit.log");
+    rd_kafka_t *prod = h_producer(p.mock.bootstraps);
+    long n0 = h_produce_events(prod, parts[0]);
+    pid_t eng = h_engine_start(cfg, log);
+    h_progress_t pr = {p.rc, n0};
+    ck_assert_msg(h_wait(h_all_counted, &pr, 90000), "first part not counted");
+    long n1 = h_produce_events(prod, parts[1]);
+    rd_kafka_destroy(prod);
+    pr.want = n0 + n1;
+    ck_assert_msg(h_wait(h_all_counted, &pr, 90000), "second part not counted");
+    /* With a commit after every batch, the offsets passed the first part within 3 s. */
+    committed_t c = {p.mock.bootstraps, "it-commit-slow", n0};
+    ck_assert_msg(!h_wait(committed_beyond, &c, 3000),
+                  "committed %ld of %ld while running, more than the first part's %ld",
+                  committed_total(p.mock.bootstraps, "it-commit-slow"), n0 + n1, n0);
+    ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
+    ck_assert_int_eq(committed_total(p.mock.bootstraps, "it-commit-slow"), n0 + n1);
+
+    /* The default interval: committed while running, once there is nothing more. */
+    cfg = h_engine_config(p.mock.bootstraps, p.redis.port, RULES, "it-commit-default");
+    eng = h_engine_start(cfg, log);
+    c = (committed_t){p.mock.bootstraps, "it-commit-default", n0 + n1};
+    ck_assert_msg(h_wait(all_committed, &c, 90000), "committed %ld of %ld while running",
+                  committed_total(p.mock.bootstraps, "it-commit-default"), n0 + n1);
+    ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
+    h_peers_stop(&p);
+}
+END_TEST
+
 /* Whether the cluster has the topic (asked without creating it). */
 typedef struct topic_probe {
     rd_kafka_t *rk;
@@ -554,6 +632,7 @@ static Suite *integration_suite(void) {
     tcase_add_test(tc, test_integration_mock_kafka_command);
     tcase_add_test(tc, test_integration_alerts_deadletters_counters);
     tcase_add_test(tc, test_integration_sigkill_restart);
+    tcase_add_test(tc, test_integration_commit_interval);
     tcase_add_test(tc, test_integration_default_pack_equals_replay);
     tcase_add_test(tc, test_integration_redis_auth_and_db);
     tcase_add_test(tc, test_integration_valgrind_no_leaks);

@@ -239,6 +239,16 @@ int h_produce(rd_kafka_t *p, const char *topic, int32_t partition, const char *k
     return err ? -1 : 0;
 }
 
+rd_kafka_t *h_group_client(const char *brokers, const char *group) {
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof(err));
+    rd_kafka_conf_set(conf, "group.id", group, err, sizeof(err));
+    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    ck_assert_msg(c != NULL, "consumer: %s", err);
+    return c;
+}
+
 long h_produce_events(rd_kafka_t *p, const char *path) {
     return rw_mock_produce_file(p, path, NULL);
 }

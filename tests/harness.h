@@ -75,6 +75,9 @@ long long h_hvals_sum(redisReply *h);
 int h_produce(rd_kafka_t *p, const char *topic, int32_t partition, const char *key,
               const char *value, size_t len);
 rd_kafka_t *h_producer(const char *brokers);
+/* A consumer of group that never joins it (no subscription): it only asks for the group's
+ * committed offsets. */
+rd_kafka_t *h_group_client(const char *brokers, const char *group);
 /* Produces every line of a JSON-lines file the way the demo routes events:
  * transactions to events.transactions keyed by account, the rest to
  * events.service keyed by entity. Returns the number of lines, or -1. */
