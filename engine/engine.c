@@ -135,8 +135,8 @@ typedef struct engine {
     inflight_t fly;            /* the batch whose Redis write is in flight */
     inflight_t acks[ACKS_MAX]; /* stored batches waiting for Kafka, oldest first */
     size_t n_acks;
-    /* The earliest event times of the batches committed last: their commits
-     * go out without waiting, so a crash may still read them again. */
+    /* The earliest event times of the batches of the last commits: commits go
+     * out without waiting, so a crash may still read those batches again. */
     int64_t committed_min_ts[ACKS_MAX];
     size_t committed_next;
     /* Offsets stored since the last commit (kafka.commit_interval_ms): the earliest event
