@@ -2192,9 +2192,9 @@ typedef struct scale_run {
     double proc_cpu_s[SCALE_MAX], thread_cpu_s[SCALE_MAX];
     int assigned[SCALE_MAX], last_parts[SCALE_MAX]; /* "partitions assigned" log lines */
     /* An engine was assigned partitions more than once: the group rebalanced during the run,
-     * and its rate includes the pause. The engines' logs are kept, named here. */
+     * and its rate includes the pause. The engines' logs are then kept. */
     bool rebalanced;
-    char logs[SCALE_MAX][64];
+    char logs[SCALE_MAX][64]; /* the engines' logs */
     /* Per event, the bench's own traffic taken out. */
     double net_in, net_out, calls, redis_usec;
     long long raw_in, raw_out, own_in, own_out; /* over the run: all, and the bench's own */
@@ -2307,7 +2307,8 @@ static int scale_case(bench_t *b, int k, int run, scale_run_t *out) {
     rate_t *r = &out->r;
     r->want = b->n;
     char alerts[64], high[64], dead[64], cfg[] = "/tmp/rw-bench-scale-XXXXXX.json";
-    char logs[SCALE_MAX][64], text[2048];
+    char(*logs)[64] = out->logs; /* kept in out for the run's line */
+    char text[2048];
     snprintf(alerts, sizeof(alerts), "bench.scale.%d.alerts", run);
     snprintf(high, sizeof(high), "bench.scale.%d.high", run);
     snprintf(dead, sizeof(dead), "bench.scale.%d.deadletter", run);
@@ -2386,7 +2387,6 @@ static int scale_case(bench_t *b, int k, int run, scale_run_t *out) {
         }
         log_assignments(logs[i], &out->assigned[i], &out->last_parts[i]);
         out->rebalanced |= out->assigned[i] > 1;
-        snprintf(out->logs[i], sizeof(out->logs[i]), "%s", logs[i]);
     }
     r->cpu_s = cpu_self_s() - cpu0;
     r->redis_cpu_s = cpu_pid_s(b->redis.pid) - rcpu0;
