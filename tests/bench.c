@@ -44,7 +44,11 @@
  *      writes every event's latency (lat_dump).
  *      RW_BENCH_ONLY=latency runs only this, at RW_BENCH_LAT_RATE events/s
  *      (default 30000, about half the engine rate on an idle machine), so that
- *      two builds can be compared quickly, one run after the other;
+ *      two builds can be compared quickly, one run after the other; with
+ *      RW_BENCH_LAT_FLOOR=1 as well, the floor relay (floor_run) takes the
+ *      engine's place: what the broker, Redis, the clients and the machine
+ *      allow at that rate, whatever the engine (RW_BENCH_LAT_FLOOR_US=N: the
+ *      relay also spends N us of CPU an event, as an engine evaluating would);
  *   7. hot key: one window_count and one window_sum rule over 24 h keyed by
  *      account, on 100,000 small events all inside one 24 h window (produced
  *      in lz4 batches: the hot key's events all share one partition, and the
@@ -973,6 +977,8 @@ typedef struct engine_opts {
     const char *alert_topic;   /* NULL: the default (risk.alerts) */
     long stop_after;           /* 0: until asked to stop */
     const char *fetch_wait_ms; /* NULL: librdkafka's default */
+    bool relay;                /* the floor relay in the engine's place (floor_run) */
+    double relay_us;           /* CPU the relay spends per event besides its own work */
 } engine_opts_t;
 
 typedef struct engine_run {
@@ -980,14 +986,19 @@ typedef struct engine_run {
     rw_engine_ctl_t ctl;
     atomic_int done;
     int rc;
-    double cpu_s; /* the engine thread's own CPU time */
+    double cpu_s;    /* the engine thread's own CPU time */
+    bool relay;      /* the floor relay (floor_run) in the engine's place */
+    double relay_us; /* its CPU per event besides its own work */
     pthread_t th;
 } engine_run_t;
+
+static int floor_run(engine_run_t *e);
+static redisContext *redis_open(int port);
 
 static void *engine_thread(void *arg) {
     engine_run_t *e = arg;
     double c0 = thread_cpu_s();
-    e->rc = rw_engine_run(&e->cfg, &e->ctl);
+    e->rc = e->relay ? floor_run(e) : rw_engine_run(&e->cfg, &e->ctl);
     e->cpu_s = thread_cpu_s() - c0;
     atomic_store(&e->done, 1);
     return NULL;
@@ -1012,6 +1023,8 @@ static engine_run_t *engine_start(const char *brokers, int redis_port, const eng
     rw_config_set(&e->cfg.rules, o->rules);
     rw_config_set(&e->cfg.metrics_listen, "127.0.0.1:0"); /* any free port */
     e->cfg.stop_after = o->stop_after;
+    e->relay = o->relay;
+    e->relay_us = o->relay_us;
     if (pthread_create(&e->th, NULL, engine_thread, e) != 0) {
         fprintf(stderr, "bench: cannot start the engine thread\n");
         rw_config_fini(&e->cfg);
@@ -1019,6 +1032,118 @@ static engine_run_t *engine_start(const char *brokers, int redis_port, const eng
         return NULL;
     }
     return e;
+}
+
+/* The text of the string member name of a JSON object's text (its first match, escapes
+ * not undone: enough for the bench's own events); *len its bytes. NULL: none. */
+static const char *text_member(const char *json, size_t n, const char *name, int *len) {
+    char pat[64];
+    int pl = snprintf(pat, sizeof(pat), "\"%s\":\"", name);
+    const char *f = json ? memmem(json, n, pat, (size_t)pl) : NULL;
+    const char *end = f ? memchr(f + pl, '"', n - (size_t)(f + pl - json)) : NULL;
+    *len = end ? (int)(end - f - pl) : 0;
+    return end ? f + pl : NULL;
+}
+
+/* The floor relay (RW_BENCH_LAT_FLOOR): the least any engine does on this apparatus, in
+ * the engine's place, to show what the broker, Redis, the clients and the machine allow.
+ * It consumes as the engine does (what has arrived, up to FLOOR_BATCH messages, or the
+ * first within 100 ms and what came with it); writes each batch to Redis in one pipeline, two
+ * RPUSHes an event (the engine's count in this phase) on lists of the event's account,
+ * and the events counter the bench watches; waits for the replies; then produces a small
+ * alert naming the event_id of one event in FLOOR_ALERT_EVERY (by the number in its id;
+ * the engine alerts on about 4% of this phase's events) and of any event without a number
+ * (the warm-up), with linger.ms 0 as the engine's producer. No rules, no state read, no
+ * offsets committed. */
+#define FLOOR_ALERT_EVERY 25
+#define FLOOR_BATCH 4096 /* the engine's batch_max */
+
+/* Whether the floor relay alerts on the event of this event_id. */
+static bool floor_alerts(const char *id, int len) {
+    long seq = 0;
+    int i = len;
+    while (i > 0 && id[i - 1] >= '0' && id[i - 1] <= '9')
+        i--;
+    for (int k = i; k < len && k < i + 18; k++)
+        seq = seq * 10 + (id[k] - '0');
+    return i == len || seq % FLOOR_ALERT_EVERY == 0;
+}
+
+static int floor_run(engine_run_t *e) {
+    const char *cconf[] = {"fetch.wait.max.ms", LAT_FETCH_WAIT_MS, NULL};
+    static const char *const pconf[] = {"linger.ms", "0", NULL};
+    rd_kafka_t *c = make_client(RD_KAFKA_CONSUMER, e->cfg.brokers, e->cfg.group_id, cconf);
+    rd_kafka_t *p = make_client(RD_KAFKA_PRODUCER, e->cfg.brokers, NULL, pconf);
+    redisContext *r = redis_open(e->cfg.redis_port);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, e->cfg.input_topics[0], RD_KAFKA_PARTITION_UA);
+    int rc = c && p && r && !rd_kafka_subscribe(c, l) ? 0 : -1;
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_queue_t *q = c ? rd_kafka_queue_get_consumer(c) : NULL;
+    rd_kafka_message_t **msgs = rw_calloc(FLOOR_BATCH, sizeof(*msgs));
+    char today[16];
+    rw_date_format(rw_now_ms(), 8 * 60, today, sizeof(today));
+    while (!rc && !atomic_load(&e->ctl.stop)) {
+        ssize_t n = rd_kafka_consume_batch_queue(q, 0, msgs, FLOOR_BATCH);
+        if (n == 0 && (msgs[0] = rd_kafka_consume_queue(q, 100))) {
+            ssize_t more = rd_kafka_consume_batch_queue(q, 0, msgs + 1, FLOOR_BATCH - 1);
+            n = 1 + (more > 0 ? more : 0);
+        }
+        rd_kafka_poll(p, 0);
+        /* An engine's own work, as CPU time spent an event (RW_BENCH_LAT_FLOOR_US). */
+        double t0 = thread_cpu_s(), work_s = n > 0 ? (double)n * e->relay_us / 1e6 : 0;
+        while (thread_cpu_s() - t0 < work_s)
+            ;
+        for (ssize_t i = 0; i < n; i++) {
+            int al = 0, il = 0;
+            size_t len = msgs[i]->err ? 0 : msgs[i]->len;
+            const char *acct = text_member(msgs[i]->payload, len, "account", &al);
+            const char *id = text_member(msgs[i]->payload, len, "event_id", &il);
+            redisAppendCommand(r, "RPUSH {rw}:floor:%b:a %b", acct ? acct : "", (size_t)al,
+                               id ? id : "", (size_t)il);
+            redisAppendCommand(r, "RPUSH {rw}:floor:%b:b %b", acct ? acct : "", (size_t)al,
+                               id ? id : "", (size_t)il);
+        }
+        if (n > 0)
+            redisAppendCommand(r, "HINCRBY {rw}:events:%s floor %lld", today, (long long)n);
+        for (ssize_t i = 0; !rc && n > 0 && i < 2 * n + 1; i++) {
+            redisReply *rep = NULL;
+            bool ok = redisGetReply(r, (void **)&rep) == REDIS_OK;
+            rc = ok && rep->type != REDIS_REPLY_ERROR ? 0 : -1;
+            freeReplyObject(rep);
+        }
+        for (ssize_t i = 0; !rc && i < n; i++) {
+            char alert[600];
+            int il = 0;
+            const char *id =
+                text_member(msgs[i]->payload, msgs[i]->err ? 0 : msgs[i]->len, "event_id", &il);
+            if (id && !floor_alerts(id, il))
+                continue;
+            int len = snprintf(alert, sizeof(alert),
+                               "{\"alert_id\":\"floor\",\"level\":\"low\",\"event_id\":\"%.*s\"}",
+                               il < 400 ? il : 400, id ? id : "");
+            rc = produce_one(p, e->cfg.alert_topic, alert, len, "floor");
+        }
+        for (ssize_t i = 0; i < n; i++)
+            rd_kafka_message_destroy(msgs[i]);
+    }
+    if (rc)
+        fprintf(stderr, "bench: the floor relay failed (%s)\n",
+                r && r->err ? r->errstr : "Kafka or a Redis reply");
+    if (q)
+        rd_kafka_queue_destroy(q);
+    if (c) {
+        rd_kafka_consumer_close(c);
+        rd_kafka_destroy(c);
+    }
+    if (p) {
+        rd_kafka_flush(p, 5000);
+        rd_kafka_destroy(p);
+    }
+    if (r)
+        redisFree(r);
+    free(msgs);
+    return rc;
 }
 
 /* Waits for the engine to return (ask it first with ctl.stop unless it stops by
@@ -1570,7 +1695,7 @@ static int lat_drain(watch_t *w, long want, const alert_reader_t *a) {
  * seconds; every alert's latency from its event's produce call to its arrival
  * at the reader. */
 static int latency_bench(rw_mock_t *mock, int redis_port, const char *rules, gen_t *g, double rate,
-                         double secs, lat_result_t *out) {
+                         double secs, bool floor, double floor_us, lat_result_t *out) {
     /* 1 ms: a burst is one produce call, but with linger.ms 0 librdkafka sends its first
      * messages before the call has handed over the rest, and the mock broker returns one
      * message set per fetch: the engine then took a burst in two batches and two fetches
@@ -1600,7 +1725,8 @@ static int latency_bench(rw_mock_t *mock, int redis_port, const char *rules, gen
     lat_events_t ev;
     lat_events_make(&ev, g, cap);
     rd_kafka_t *p = make_client(RD_KAFKA_PRODUCER, mock->bootstraps, NULL, producer_conf);
-    engine_opts_t o = {"rw-bench-latency", LAT_TOPIC, rules, LAT_ALERTS, 0, LAT_FETCH_WAIT_MS};
+    engine_opts_t o = {"rw-bench-latency", LAT_TOPIC, rules,   LAT_ALERTS, 0,
+                       LAT_FETCH_WAIT_MS,  floor,     floor_us};
     engine_run_t *e = NULL;
     watch_t w = {0};
     int rc = p ? 0 : -1;
@@ -1867,6 +1993,8 @@ typedef struct bench {
     int replay_runs; /* RW_BENCH_REPLAY_RUNS */
     bool scale_only, latency_only, engine_only, replay_only;
     double lat_rate;         /* RW_BENCH_ONLY=latency: events/s offered */
+    bool lat_floor;          /* RW_BENCH_LAT_FLOOR: the floor relay in the engine's place */
+    double lat_floor_us;     /* RW_BENCH_LAT_FLOOR_US: its CPU per event besides its own */
     struct scale_run *scale; /* [2]: the last run of each case */
     double scale_rate[2];    /* median rates */
     int scale_rebalanced;    /* runs in which the group rebalanced */
@@ -1915,7 +2043,7 @@ static int phase_consume(bench_t *b) {
 
 /* The engine on the N events, then a check that it counted each exactly once. */
 static int phase_engine(bench_t *b) {
-    engine_opts_t o = {"rw-bench-engine", TOPIC, b->rules, NULL, b->n, NULL};
+    engine_opts_t o = {"rw-bench-engine", TOPIC, b->rules, NULL, b->n, NULL, false, 0};
     b->rss_before = status_mb("VmRSS");
     b->hwm_was_reset = hwm_reset() == 0;
     rate_t *r = &b->eng;
@@ -1989,7 +2117,8 @@ static int phase_latency(bench_t *b) {
     lat_result_t *l = &b->lat;
     if (!b->latency_only && redis_flush(b->redis.port))
         return -1;
-    if (latency_bench(&b->mock, b->redis.port, b->rules, b->g, rate, b->lat_s, l))
+    if (latency_bench(&b->mock, b->redis.port, b->rules, b->g, rate, b->lat_s, b->lat_floor,
+                      b->lat_floor_us, l))
         return -1;
     printf("latency    p50 %.1f ms, p99 %.1f ms, max %.1f ms  (%s alerts matched to their events, "
            "of %s on %s; %s events paced at %s/s, %s, for %.0f s in bursts "
@@ -2007,6 +2136,12 @@ static int phase_latency(bench_t *b) {
            "librdkafka, the mock broker, the bench's clients), over %.1f s\n",
            l->eng_p50_ms, l->eng_p99_ms, l->first_p99_ms, l->rest_p99_ms, l->engine_cpu_us,
            l->cpu_us, l->wall_s);
+    if (b->lat_floor)
+        printf("           (RW_BENCH_LAT_FLOOR: the floor relay ran in the engine's place, so "
+               "\"the engine\" above is the relay: no rules, no state read, two RPUSHes an "
+               "event, an alert for one event in %d, and %.1f us of CPU an event besides: "
+               "RW_BENCH_LAT_FLOOR_US)\n",
+               FLOOR_ALERT_EVERY, b->lat_floor_us);
     printf("           (the engine and the alert reader fetch with fetch.wait.max.ms=%s, which "
            "librdkafka warns the engine's producer ignores: the mock broker holds an empty "
            "fetch for the whole wait even when data arrives, where a real one answers at once)\n",
@@ -2068,8 +2203,10 @@ static int phase_hot(bench_t *b) {
     static const char *const lz4[] = {"compression.codec", "lz4", NULL};
     hot_gen_t *h = rw_calloc(2, sizeof(*h)); /* spread, hot */
     int rc = produce_hot(b, h, lz4);
-    engine_opts_t spread = {"rw-bench-spread", "bench.spread", b->hot_rules, NULL, b->hot_n, NULL};
-    engine_opts_t hot = {"rw-bench-hot", b->hot_topic, b->hot_rules, NULL, b->hot_n, NULL};
+    engine_opts_t spread = {"rw-bench-spread", "bench.spread", b->hot_rules, NULL,
+                            b->hot_n,          NULL,           false,        0};
+    engine_opts_t hot = {"rw-bench-hot", b->hot_topic, b->hot_rules, NULL,
+                         b->hot_n,       NULL,         false,        0};
     if (!rc)
         rc = redis_flush(b->redis.port) ||
              engine_bench(b->mock.bootstraps, b->redis.port, b->redis.pid, &spread, &h[0].dates,
@@ -2579,7 +2716,8 @@ int main(void) {
         env_number("RW_BENCH_LAT_S", 10, 1, 600, &b->lat_s) ||
         env_number("RW_BENCH_SCALE_RUNS", 1, 1, 15, &runs) ||
         env_number("RW_BENCH_REPLAY_RUNS", 3, 1, REPLAY_RUNS_MAX, &replay_runs) ||
-        env_number("RW_BENCH_LAT_RATE", 30000, 1, 10000000, &b->lat_rate)) {
+        env_number("RW_BENCH_LAT_RATE", 30000, 1, 10000000, &b->lat_rate) ||
+        env_number("RW_BENCH_LAT_FLOOR_US", 0, 0, 1000, &b->lat_floor_us)) {
         free(b);
         return 2;
     }
@@ -2599,6 +2737,14 @@ int main(void) {
     b->latency_only = only && strcmp(only, "latency") == 0;
     b->engine_only = only && strcmp(only, "engine") == 0;
     b->replay_only = only && strcmp(only, "replay") == 0;
+    const char *floor = getenv("RW_BENCH_LAT_FLOOR");
+    b->lat_floor = floor && *floor && strcmp(floor, "0") != 0;
+    if (b->lat_floor && !b->latency_only) {
+        fprintf(stderr, "bench: RW_BENCH_LAT_FLOOR goes with RW_BENCH_ONLY=latency: the floor "
+                        "relay measures the apparatus, not the engine\n");
+        free(b);
+        return 2;
+    }
     b->scale = rw_calloc(2, sizeof(*b->scale));
     b->n = (long)n;
     b->parts = partitions_for(b->n, 260);
