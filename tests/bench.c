@@ -1695,7 +1695,7 @@ static int lat_drain(watch_t *w, long want, const alert_reader_t *a) {
  * seconds; every alert's latency from its event's produce call to its arrival
  * at the reader. */
 static int latency_bench(rw_mock_t *mock, int redis_port, const char *rules, gen_t *g, double rate,
-                         double secs, bool floor, double floor_us, lat_result_t *out) {
+                         double secs, bool relay, double relay_us, lat_result_t *out) {
     /* 1 ms: a burst is one produce call, but with linger.ms 0 librdkafka sends its first
      * messages before the call has handed over the rest, and the mock broker returns one
      * message set per fetch: the engine then took a burst in two batches and two fetches
@@ -1725,8 +1725,13 @@ static int latency_bench(rw_mock_t *mock, int redis_port, const char *rules, gen
     lat_events_t ev;
     lat_events_make(&ev, g, cap);
     rd_kafka_t *p = make_client(RD_KAFKA_PRODUCER, mock->bootstraps, NULL, producer_conf);
-    engine_opts_t o = {"rw-bench-latency", LAT_TOPIC, rules,   LAT_ALERTS, 0,
-                       LAT_FETCH_WAIT_MS,  floor,     floor_us};
+    engine_opts_t o = {.group = "rw-bench-latency",
+                       .topic = LAT_TOPIC,
+                       .rules = rules,
+                       .alert_topic = LAT_ALERTS,
+                       .fetch_wait_ms = LAT_FETCH_WAIT_MS,
+                       .relay = relay,
+                       .relay_us = relay_us};
     engine_run_t *e = NULL;
     watch_t w = {0};
     int rc = p ? 0 : -1;
@@ -2043,7 +2048,8 @@ static int phase_consume(bench_t *b) {
 
 /* The engine on the N events, then a check that it counted each exactly once. */
 static int phase_engine(bench_t *b) {
-    engine_opts_t o = {"rw-bench-engine", TOPIC, b->rules, NULL, b->n, NULL, false, 0};
+    engine_opts_t o = {
+        .group = "rw-bench-engine", .topic = TOPIC, .rules = b->rules, .stop_after = b->n};
     b->rss_before = status_mb("VmRSS");
     b->hwm_was_reset = hwm_reset() == 0;
     rate_t *r = &b->eng;
@@ -2203,10 +2209,14 @@ static int phase_hot(bench_t *b) {
     static const char *const lz4[] = {"compression.codec", "lz4", NULL};
     hot_gen_t *h = rw_calloc(2, sizeof(*h)); /* spread, hot */
     int rc = produce_hot(b, h, lz4);
-    engine_opts_t spread = {"rw-bench-spread", "bench.spread", b->hot_rules, NULL,
-                            b->hot_n,          NULL,           false,        0};
-    engine_opts_t hot = {"rw-bench-hot", b->hot_topic, b->hot_rules, NULL,
-                         b->hot_n,       NULL,         false,        0};
+    engine_opts_t spread = {.group = "rw-bench-spread",
+                            .topic = "bench.spread",
+                            .rules = b->hot_rules,
+                            .stop_after = b->hot_n};
+    engine_opts_t hot = {.group = "rw-bench-hot",
+                         .topic = b->hot_topic,
+                         .rules = b->hot_rules,
+                         .stop_after = b->hot_n};
     if (!rc)
         rc = redis_flush(b->redis.port) ||
              engine_bench(b->mock.bootstraps, b->redis.port, b->redis.pid, &spread, &h[0].dates,
@@ -2737,8 +2747,8 @@ int main(void) {
     b->latency_only = only && strcmp(only, "latency") == 0;
     b->engine_only = only && strcmp(only, "engine") == 0;
     b->replay_only = only && strcmp(only, "replay") == 0;
-    const char *floor = getenv("RW_BENCH_LAT_FLOOR");
-    b->lat_floor = floor && *floor && strcmp(floor, "0") != 0;
+    const char *relay_env = getenv("RW_BENCH_LAT_FLOOR");
+    b->lat_floor = relay_env && *relay_env && strcmp(relay_env, "0") != 0;
     if (b->lat_floor && !b->latency_only) {
         fprintf(stderr, "bench: RW_BENCH_LAT_FLOOR goes with RW_BENCH_ONLY=latency: the floor "
                         "relay measures the apparatus, not the engine\n");
