@@ -1034,15 +1034,30 @@ static engine_run_t *engine_start(const char *brokers, int redis_port, const eng
     return e;
 }
 
-/* The text of the string member name of a JSON object's text (its first match, escapes
- * not undone: enough for the bench's own events); *len its bytes. NULL: none. */
-static const char *text_member(const char *json, size_t n, const char *name, int *len) {
-    char pat[64];
-    int pl = snprintf(pat, sizeof(pat), "\"%s\":\"", name);
-    const char *f = json ? memmem(json, n, pat, (size_t)pl) : NULL;
+/* text_member's pattern for the member name: its quoted name, a colon and a quote. */
+#define MEMBER(name) "\"" name "\":\"", sizeof("\"" name "\":\"") - 1
+
+/* The text of a string member of a JSON object's text, found by its pattern (pl bytes,
+ * MEMBER): its first match, escapes not undone, enough for the bench's own events; *len
+ * its bytes. NULL: none. */
+static const char *text_member(const char *json, size_t n, const char *pat, size_t pl, int *len) {
+    const char *f = json ? memmem(json, n, pat, pl) : NULL;
     const char *end = f ? memchr(f + pl, '"', n - (size_t)(f + pl - json)) : NULL;
-    *len = end ? (int)(end - f - pl) : 0;
+    *len = end ? (int)(end - (f + pl)) : 0;
     return end ? f + pl : NULL;
+}
+
+/* The number of a bench event_id ("tx-" and digits, len bytes); -1 when it is not one. */
+static long tx_seq(const char *id, size_t len) {
+    if (len < 4 || memcmp(id, "tx-", 3) != 0)
+        return -1;
+    long seq = 0;
+    for (size_t i = 3; i < len; i++) {
+        if (id[i] < '0' || id[i] > '9')
+            return -1;
+        seq = seq * 10 + (id[i] - '0');
+    }
+    return seq;
 }
 
 /* The floor relay (RW_BENCH_LAT_FLOOR): the least any engine does on this apparatus, in
@@ -1051,23 +1066,18 @@ static const char *text_member(const char *json, size_t n, const char *name, int
  * first within 100 ms and what came with it); writes each batch to Redis in one pipeline, two
  * RPUSHes an event (the engine's count in this phase) on lists of the event's account,
  * and the events counter the bench watches; waits for the replies; then produces a small
- * alert naming the event_id of one event in FLOOR_ALERT_EVERY (by the number in its id;
- * the engine alerts on about 4% of this phase's events) and of any event without a number
- * (the warm-up), with linger.ms 0 as the engine's producer. No rules, no state read, no
+ * alert naming the event_id of one event in FLOOR_ALERT_EVERY (by the number in its id,
+ * tx_seq; the engine alerts on about 4% of this phase's events) and of any event without
+ * one (the warm-up), with linger.ms 0 as the engine's producer. No rules, no state read, no
  * offsets committed. */
 #define FLOOR_ALERT_EVERY 25
 #define FLOOR_BATCH 4096 /* the engine's batch_max */
 
-/* Whether the floor relay alerts on the event of this event_id. */
-static bool floor_alerts(const char *id, int len) {
-    long seq = 0;
-    int i = len;
-    while (i > 0 && id[i - 1] >= '0' && id[i - 1] <= '9')
-        i--;
-    for (int k = i; k < len && k < i + 18; k++)
-        seq = seq * 10 + (id[k] - '0');
-    return i == len || seq % FLOOR_ALERT_EVERY == 0;
-}
+/* A message's event_id as the relay's Redis step found it, for its alert step. */
+typedef struct floor_id {
+    const char *id; /* NULL: none */
+    int len;
+} floor_id_t;
 
 static int floor_run(engine_run_t *e) {
     const char *cconf[] = {"fetch.wait.max.ms", LAT_FETCH_WAIT_MS, NULL};
@@ -1081,6 +1091,7 @@ static int floor_run(engine_run_t *e) {
     rd_kafka_topic_partition_list_destroy(l);
     rd_kafka_queue_t *q = c ? rd_kafka_queue_get_consumer(c) : NULL;
     rd_kafka_message_t **msgs = rw_calloc(FLOOR_BATCH, sizeof(*msgs));
+    floor_id_t *ids = rw_calloc(FLOOR_BATCH, sizeof(*ids));
     char today[16];
     rw_date_format(rw_now_ms(), 8 * 60, today, sizeof(today));
     while (!rc && !atomic_load(&e->ctl.stop)) {
@@ -1090,23 +1101,25 @@ static int floor_run(engine_run_t *e) {
             n = 1 + (more > 0 ? more : 0);
         }
         rd_kafka_poll(p, 0);
+        if (n <= 0)
+            continue;
         /* An engine's own work, as CPU time spent an event (RW_BENCH_LAT_FLOOR_US). */
-        double t0 = thread_cpu_s(), work_s = n > 0 ? (double)n * e->relay_us / 1e6 : 0;
+        double t0 = thread_cpu_s(), work_s = (double)n * e->relay_us / 1e6;
         while (thread_cpu_s() - t0 < work_s)
             ;
         for (ssize_t i = 0; i < n; i++) {
-            int al = 0, il = 0;
+            int al = 0;
+            floor_id_t *d = &ids[i];
             size_t len = msgs[i]->err ? 0 : msgs[i]->len;
-            const char *acct = text_member(msgs[i]->payload, len, "account", &al);
-            const char *id = text_member(msgs[i]->payload, len, "event_id", &il);
+            const char *acct = text_member(msgs[i]->payload, len, MEMBER("account"), &al);
+            d->id = text_member(msgs[i]->payload, len, MEMBER("event_id"), &d->len);
             redisAppendCommand(r, "RPUSH {rw}:floor:%b:a %b", acct ? acct : "", (size_t)al,
-                               id ? id : "", (size_t)il);
+                               d->id ? d->id : "", (size_t)d->len);
             redisAppendCommand(r, "RPUSH {rw}:floor:%b:b %b", acct ? acct : "", (size_t)al,
-                               id ? id : "", (size_t)il);
+                               d->id ? d->id : "", (size_t)d->len);
         }
-        if (n > 0)
-            redisAppendCommand(r, "HINCRBY {rw}:events:%s floor %lld", today, (long long)n);
-        for (ssize_t i = 0; !rc && n > 0 && i < 2 * n + 1; i++) {
+        redisAppendCommand(r, "HINCRBY {rw}:events:%s floor %lld", today, (long long)n);
+        for (ssize_t i = 0; !rc && i < 2 * n + 1; i++) {
             redisReply *rep = NULL;
             bool ok = redisGetReply(r, (void **)&rep) == REDIS_OK;
             rc = ok && rep->type != REDIS_REPLY_ERROR ? 0 : -1;
@@ -1114,14 +1127,13 @@ static int floor_run(engine_run_t *e) {
         }
         for (ssize_t i = 0; !rc && i < n; i++) {
             char alert[600];
-            int il = 0;
-            const char *id =
-                text_member(msgs[i]->payload, msgs[i]->err ? 0 : msgs[i]->len, "event_id", &il);
-            if (id && !floor_alerts(id, il))
-                continue;
+            const floor_id_t *d = &ids[i];
+            long seq = d->id ? tx_seq(d->id, (size_t)d->len) : -1;
+            if (seq >= 0 && seq % FLOOR_ALERT_EVERY != 0)
+                continue; /* alerts go to one numbered event in 25, and to every other one */
             int len = snprintf(alert, sizeof(alert),
                                "{\"alert_id\":\"floor\",\"level\":\"low\",\"event_id\":\"%.*s\"}",
-                               il < 400 ? il : 400, id ? id : "");
+                               d->len < 400 ? d->len : 400, d->id ? d->id : "");
             rc = produce_one(p, e->cfg.alert_topic, alert, len, "floor");
         }
         for (ssize_t i = 0; i < n; i++)
@@ -1143,6 +1155,7 @@ static int floor_run(engine_run_t *e) {
     if (r)
         redisFree(r);
     free(msgs);
+    free(ids);
     return rc;
 }
 
@@ -1430,15 +1443,11 @@ typedef struct alert_reader {
  * "event_id"); -1 when there is none. Reads no more of the alert than that, so
  * that the reader costs little beside the engine it measures. */
 static long alert_event_seq(const void *payload, size_t len) {
-    static const char field[] = "\"event_id\":\"tx-";
+    static const char field[] = "\"event_id\":\"";
     const char *p = payload, *f = memmem(p, len < 256 ? len : 256, field, sizeof(field) - 1);
-    if (!f)
-        return -1;
-    const char *d = f + sizeof(field) - 1, *end = p + len;
-    long seq = 0;
-    for (; d < end && *d >= '0' && *d <= '9'; d++)
-        seq = seq * 10 + (*d - '0');
-    return d < end && *d == '"' && d > f + sizeof(field) - 1 ? seq : -1;
+    const char *id = f ? f + sizeof(field) - 1 : NULL;
+    const char *q = id ? memchr(id, '"', len - (size_t)(id - p)) : NULL;
+    return q ? tx_seq(id, (size_t)(q - id)) : -1;
 }
 
 static void *alert_reader_thread(void *arg) {
