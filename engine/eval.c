@@ -643,9 +643,11 @@ static bool ahead_rule(const rw_rule_t *rule) {
            rule->key && !rule->key->n_subs;
 }
 
-/* Whether the rule is one the look-ahead can fetch for on the key of that path. */
-static bool ahead_keyed_by(const rw_rule_t *rule, const char *path) {
-    return ahead_rule(rule) && strcmp(rule->key->path, path) == 0;
+/* Whether rule r is one the look-ahead can fetch for on the key of that path: a window's
+ * first reader (a window shared is fetched once). */
+static bool ahead_keyed_by(const rw_ruleset_t *rs, size_t r, const char *path) {
+    const rw_rule_t *rule = &rs->rules[r];
+    return ahead_rule(rule) && rule->window_of == r && strcmp(rule->key->path, path) == 0;
 }
 
 /* Chooses the look-ahead's key: the field that most rules with windows of their own are
@@ -659,7 +661,7 @@ static void ahead_choose(rw_batch_t *b, const rw_ruleset_t *rs) {
             continue;
         size_t same = 0;
         for (size_t q = r; q < n; q++)
-            same += ahead_keyed_by(&rs->rules[q], rs->rules[r].key->path);
+            same += ahead_keyed_by(rs, q, rs->rules[r].key->path);
         if (same > best) {
             best = same;
             b->ahead_key = rs->rules[r].key;
@@ -668,7 +670,7 @@ static void ahead_choose(rw_batch_t *b, const rw_ruleset_t *rs) {
     free(b->ahead_rules);
     b->ahead_rules = rw_calloc(best ? best : 1, sizeof(*b->ahead_rules));
     for (size_t r = 0; r < n && b->ahead_key; r++)
-        if (ahead_keyed_by(&rs->rules[r], b->ahead_key->path))
+        if (ahead_keyed_by(rs, r, b->ahead_key->path))
             b->ahead_rules[b->n_ahead_rules++] = (uint32_t)r;
 }
 
@@ -896,7 +898,7 @@ static rw_wstate_t *window_get(rw_batch_t *b, uint32_t rule, const char *key, si
     ws->id = state_id(ws + 1, r->state_id, il, key, kl, &ws->key_off, &ws->key_len);
     ws->hash = hash;
     ws->rule = rule;
-    ws->window_ms = r->window_ms;
+    ws->window_ms = r->window_keep_ms;
     ws->load_min_ms = INT64_MAX;
     ws->max_ts_ms = INT64_MIN;
     ws->trim_at = 64;
@@ -912,6 +914,7 @@ static rw_wstate_t *window_get(rw_batch_t *b, uint32_t rule, const char *key, si
 
 static rw_wstate_t *window_touch(rw_batch_t *b, uint32_t rule, const char *key,
                                  const rw_field_t *kf, const rw_item_t *it) {
+    rule = b->rs->rules[rule].window_of; /* a window shared is its first reader's */
     size_t kl = strlen(key);
     rw_keyidx_t *k = key_get(b, key, kl);
     rw_wstate_t **slot = (rw_wstate_t **)&k->slot[(size_t)rule * 2];
@@ -1113,10 +1116,22 @@ static size_t window_first(rw_wstate_t *ws, int64_t lo_ts) {
     return first;
 }
 
-static const rw_window_entry_t *window_view(rw_batch_t *b, rw_wstate_t *ws, int64_t ts_ms,
-                                            uint32_t src, int64_t offset, size_t *n_out,
-                                            size_t *lo_out) {
-    size_t first = window_first(ws, ts_ms - ws->window_ms);
+/* The first entry of ws later than lo_ts, searched from the end: for a rule whose window is
+ * shorter than the one kept (a window shared), its run is near the newest entries. */
+static size_t window_first_near_end(const rw_wstate_t *ws, int64_t lo_ts) {
+    size_t hi = ws->n, step = 1;
+    while (hi >= step && ws->ents[hi - step].ts_ms > lo_ts) {
+        hi -= step;
+        step *= 2;
+    }
+    return entry_after(ws, hi >= step ? hi - step : 0, hi, lo_ts);
+}
+
+static const rw_window_entry_t *window_view(rw_batch_t *b, rw_wstate_t *ws, int64_t window_ms,
+                                            int64_t ts_ms, uint32_t src, int64_t offset,
+                                            size_t *n_out, size_t *lo_out) {
+    size_t first = window_ms == ws->window_ms ? window_first(ws, ts_ms - window_ms)
+                                              : window_first_near_end(ws, ts_ms - window_ms);
     size_t lo = first, hi = ws->n;
     if (hi > lo && ws->ents[hi - 1].ts_ms <= ts_ms)
         lo = hi; /* the event is the newest, as it mostly is: its entry was just written */
@@ -1233,7 +1248,8 @@ static void cand_skip(rw_batch_t *b, size_t item, size_t rule) {
 }
 
 /* Records the event into the window keyed by its field kf. Returns the window
- * and sets *rec_off, or NULL when the event has no such key or no value. */
+ * and sets *rec_off (NULL: a window another rule records into; the record is only
+ * checked), or NULL when the event has no such key or no value. */
 static rw_wstate_t *plan_record(rw_batch_t *b, uint32_t r, const rw_item_t *it,
                                 const rw_field_t *kf, size_t *rec_off) {
     const rw_rule_t *rule = &b->rs->rules[r];
@@ -1246,7 +1262,8 @@ static rw_wstate_t *plan_record(rw_batch_t *b, uint32_t r, const rw_item_t *it,
     if (rule->module->record(rule->state, it->event, rec, sizeof(rec)) != RW_OK)
         return NULL;
     rec[sizeof(rec) - 1] = 0;
-    *rec_off = arena_put(b, rec, strlen(rec));
+    if (rec_off)
+        *rec_off = arena_put(b, rec, strlen(rec));
     return window_touch(b, r, key, kf, it);
 }
 
@@ -1322,8 +1339,11 @@ static bool plan_window(rw_batch_t *b, rw_cand_t *c, const rw_item_t *it,
         if (rw_field_text(it->event, rule->relay_key, text, RW_RECORD_MAX) > 0)
             c->relay = window_touch(b, c->rule, text, rule->relay_key, it);
     } else if (plan_windowed(rule) && !rule->feed) {
-        c->flags |= RW_CAND_RECORD;
-        if (!(c->ws = plan_record(b, c->rule, it, rule->key, &c->rec_off)))
+        /* A window shared is recorded into by its first reader, whose candidate comes
+         * first: the others read it with the event's entry in. */
+        bool records = rule->window_of == c->rule;
+        c->flags |= records ? RW_CAND_RECORD : 0;
+        if (!(c->ws = plan_record(b, c->rule, it, rule->key, records ? &c->rec_off : NULL)))
             return false;
     } else if (plan_windowed(rule)) {
         const rw_field_t *rk = rule->read_key ? rule->read_key : rule->key;
@@ -1913,8 +1933,8 @@ static int cand_measure(rw_batch_t *b, const rw_cand_t *c, const rw_item_t *it, 
     rw_input_t in = {it->event, it->ts_ms, NULL, 0, c->lookup ? c->lookup->result : -1};
     sum_ws = NULL;
     if (c->ws) {
-        in.entries =
-            window_view(b, c->ws, it->ts_ms, it->src, it->msg.offset, &in.n_entries, &sum_lo);
+        in.entries = window_view(b, c->ws, rule->window_ms, it->ts_ms, it->src, it->msg.offset,
+                                 &in.n_entries, &sum_lo);
         sum_ws = sum_lo == SIZE_MAX ? NULL : c->ws;
     }
     rw_field_skip_take(NULL);

@@ -58,7 +58,18 @@ int rw_module_check(const rw_module_t *m, rw_error_t *err) {
     rw_error_clear(&e);
     if (rw_params_check_table(m->params, m->state_size, &e) != 0)
         return rw_error_fail(err, e.code, "module \"%s\": %s", m->name, e.text);
+    if (rw_module_recorded(m) && !m->record)
+        return rw_error_fail(err, RW_ERR_INPUT,
+                             "module \"%s\" declares what record() keeps but has no record()",
+                             m->name);
     return 0;
+}
+
+const rw_param_t *rw_module_recorded(const rw_module_t *m) {
+    for (const rw_param_t *p = m->params; p && p->type != RW_PARAM_END; p++)
+        if (p->flags & (RW_PARAM_RECORDED | RW_PARAM_RECORDED_NUMBER))
+            return p;
+    return NULL;
 }
 
 void rw_module_print(const rw_module_t *m, FILE *out) {

@@ -384,6 +384,18 @@ static int check_one(const rw_param_t *t, size_t i, size_t size, rw_error_t *err
     if (p->def && (p->flags & RW_PARAM_REQUIRED))
         return rw_error_fail(err, RW_ERR_INPUT, "param \"%s\" is required and has a default",
                              p->name);
+    unsigned rec = p->flags & (RW_PARAM_RECORDED | RW_PARAM_RECORDED_NUMBER);
+    if (rec && (p->type != RW_PARAM_FIELD || !(p->flags & RW_PARAM_REQUIRED) ||
+                rec == (RW_PARAM_RECORDED | RW_PARAM_RECORDED_NUMBER)))
+        return rw_error_fail(err, RW_ERR_INPUT,
+                             "param \"%s\": what record() keeps must be a required field, "
+                             "as its text or its number",
+                             p->name);
+    for (size_t k = 0; rec && k < i; k++)
+        if (t[k].flags & (RW_PARAM_RECORDED | RW_PARAM_RECORDED_NUMBER))
+            return rw_error_fail(err, RW_ERR_INPUT,
+                                 "params \"%s\" and \"%s\": record() keeps one field", t[k].name,
+                                 p->name);
     if (has_bounds(p) && !(p->min <= p->max))
         return rw_error_fail(err, RW_ERR_INPUT, "param \"%s\": bounds min > max", p->name);
     if (!p->def)

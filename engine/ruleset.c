@@ -553,20 +553,83 @@ fail:
     return RW_ERR_INPUT;
 }
 
-static void rule_state_id(rw_rule_t *r, const json_t *params) {
+/* Whether the rule's window holds only its own matching events, recorded by its module:
+ * such a window can be shared with every rule that records the same events into it. */
+static bool window_shareable(const rw_rule_t *r) {
+    return r->window_ms > 0 && r->module->record && !r->feed && !r->relay && !r->case_open;
+}
+
+/* The rule's params without its window's length (the param the module's table marks
+ * RW_PARAM_WINDOW), as canonical text; NULL without params. */
+static char *params_sans_window(const rw_rule_t *r, const json_t *params) {
+    if (!params)
+        return NULL;
+    json_t *copy = json_deep_copy(params);
+    for (const rw_param_t *p = r->module->params; p && p->type != RW_PARAM_END; p++)
+        if (p->flags & RW_PARAM_WINDOW)
+            json_object_del(copy, p->name);
+    char *text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(copy);
+    return text;
+}
+
+/* Names the rule's window state (see rw_rule_t.state_id). A shareable window is named by
+ * what decides its entries: the key, the match, and what its module records: the field and
+ * how, when the module declares it (any module's), else the module and the params but the
+ * window's length. Rules with the same ones find one window; any other window is the rule's. */
+static void rule_state_id(rw_rule_t *r, const json_t *params, const json_t *match) {
+    r->window_shared = window_shareable(r);
+    const rw_param_t *rec = r->window_shared ? rw_module_recorded(r->module) : NULL;
+    const char *kind = r->module->name;
+    char *p = NULL, *m = NULL;
+    long long window_ms = r->window_ms;
+    if (rec) {
+        kind = rec->flags & RW_PARAM_RECORDED_NUMBER ? "number" : "text";
+        p = json_dumps(json_object_get(params, rec->name), JSON_COMPACT | JSON_ENCODE_ANY);
+    } else if (r->window_shared) {
+        p = params_sans_window(r, params);
+    } else if (params) {
+        p = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
+    }
+    if (r->window_shared) {
+        m = match ? json_dumps(match, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        window_ms = -1;
+    }
     rw_buf_t b;
     rw_buf_init(&b);
-    char *p = params ? json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     /* A composite key is marked apart from a field whose name holds a '+'. */
-    rw_buf_printf(&b, "%s%c%s%s%c%lld%c%s", r->module->name, 0, r->key && r->key->n_subs ? "+" : "",
-                  r->key ? r->key->path : "", 0, (long long)r->window_ms, 0, p ? p : "");
+    rw_buf_printf(&b, "%s%c%s%s%c%lld%c%s", kind, 0, r->key && r->key->n_subs ? "+" : "",
+                  r->key ? r->key->path : "", 0, window_ms, 0, p ? p : "");
+    if (r->window_shared) /* 64 bits: windows of rules with other ids must not meet */
+        rw_buf_printf(&b, "%c%s", 0, m ? m : "");
     free(p);
+    free(m);
     uint8_t dig[32];
     char hex[65];
     rw_sha256(b.data, b.len, dig);
-    rw_hex(dig, 4, hex);
-    snprintf(r->state_id, sizeof(r->state_id), "%s~%s", r->id ? r->id : "", hex);
+    rw_hex(dig, r->window_shared ? 8 : 4, hex);
+    const char *name = r->window_shared ? kind : r->id ? r->id : "";
+    snprintf(r->state_id, sizeof(r->state_id), "%s~%s", name, hex);
     rw_buf_fini(&b);
+}
+
+/* Points every rule at the window it reads: the first rule's of those with the same shared
+ * window, itself otherwise; that rule keeps its window as long as the longest of them. */
+static void windows_share(rw_ruleset_t *rs) {
+    for (size_t i = 0; i < rs->n_rules; i++) {
+        rw_rule_t *r = &rs->rules[i];
+        r->window_of = (uint32_t)i;
+        r->window_keep_ms = r->window_ms;
+        for (size_t k = 0; r->window_shared && k < i; k++) {
+            rw_rule_t *o = &rs->rules[k];
+            if (o->window_shared && o->window_of == k && strcmp(o->state_id, r->state_id) == 0) {
+                r->window_of = (uint32_t)k;
+                if (r->window_ms > o->window_keep_ms)
+                    o->window_keep_ms = r->window_ms;
+                break;
+            }
+        }
+    }
 }
 
 /* The event types the engine's documentation and default pack name. */
@@ -760,7 +823,7 @@ static void rule_parse(load_ctx_t *c, rw_ruleset_t *rs, rw_rule_t *r, const json
         return;
     if (s.window_calls > 1)
         lerr(c, p, false, "%s: module %s asked for more than one window", what, r->module->name);
-    rule_state_id(r, params);
+    rule_state_id(r, params, match);
     r->fields = rs->fields;
     if (r->feed_key && r->read_key && r->feed_key->n_subs != r->read_key->n_subs)
         lerr(c, p, false,
@@ -1013,6 +1076,7 @@ rw_ruleset_t *rw_ruleset_load(const char *text, size_t len, const char *source, 
         }
     }
     scorecards_parse(&c, rs, json_object_get(root, "scorecards"));
+    windows_share(rs);
 done:
     json_decref(root);
     if (errs->n != c.n_before) {

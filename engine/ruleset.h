@@ -69,10 +69,17 @@ typedef struct rw_score_part {
 
 typedef struct rw_rule {
     char *id;
-    /* Names the rule's window state: "ID~SIG", SIG a digest of module, key,
-     * window and params. A reloaded rule with the same id, module, key, window
-     * and params finds its windows again; any other change starts afresh. */
+    /* Names the rule's window state. A window that holds only the rule's own matching events
+     * as its module records them ("MODULE~SIG", window_shared) is named by a digest of
+     * module, key, match and params but the window's length: rules with the same ones read
+     * one window, and a rule changed in its window's length alone keeps it. Any other
+     * window is the rule's ("ID~SIG", SIG a digest of module, key, window and params). */
     char state_id[160];
+    bool window_shared;
+    uint32_t window_of;     /* the rule whose window this one reads: itself, or the first
+                               rule of those that share it */
+    int64_t window_keep_ms; /* of the rule whose window it is: the longest window of the
+                               rules that read it */
     char *description;
     const rw_module_t *module;
     void *state; /* the module's, from setup() */
@@ -126,6 +133,10 @@ typedef struct rw_ruleset {
     rw_cond_t *memo_conds;
     size_t n_memo;
 } rw_ruleset_t;
+
+/* The field param whose value the module's record() keeps (RW_PARAM_RECORDED,
+ * RW_PARAM_RECORDED_NUMBER), or NULL. */
+const rw_param_t *rw_module_recorded(const rw_module_t *m);
 
 /* Module registry: the built-in modules, plus any loaded from modules_dir. */
 const rw_module_t *rw_modules_find(const char *name);

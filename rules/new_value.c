@@ -11,7 +11,7 @@ typedef struct {
 static const rw_param_t newval_params[] = {
     {.type = RW_PARAM_FIELD,
      .name = "field",
-     .flags = RW_PARAM_REQUIRED,
+     .flags = RW_PARAM_REQUIRED | RW_PARAM_RECORDED,
      .offset = offsetof(newval_state_t, field),
      .desc = "the field whose values are remembered, e.g. device_id"},
     {.type = RW_PARAM_DURATION,

@@ -13,7 +13,7 @@ typedef struct {
 static const rw_param_t distinct_params[] = {
     {.type = RW_PARAM_FIELD,
      .name = "field",
-     .flags = RW_PARAM_REQUIRED,
+     .flags = RW_PARAM_REQUIRED | RW_PARAM_RECORDED,
      .offset = offsetof(distinct_state_t, field),
      .desc = "the field whose distinct values are counted"},
     {.type = RW_PARAM_DURATION,

@@ -9,7 +9,7 @@ typedef struct {
 static const rw_param_t sum_params[] = {
     {.type = RW_PARAM_FIELD,
      .name = "field",
-     .flags = RW_PARAM_REQUIRED,
+     .flags = RW_PARAM_REQUIRED | RW_PARAM_RECORDED_NUMBER,
      .offset = offsetof(sum_state_t, field),
      .desc = "the field to add up (events without a number in it are not scored)"},
     {.type = RW_PARAM_DURATION,

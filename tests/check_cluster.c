@@ -57,7 +57,7 @@ START_TEST(test_cluster_crc16_and_hash_tags) {
     ck_assert_uint_eq(slot_of("{rw}:fence:g:events.transactions:3"), crc_of("rw"));
     ck_assert_uint_eq(slot_of("{rw}:alerts:2026-11-27"), crc_of("rw"));
     ck_assert_uint_eq(slot_of("{rw}:cd:big:6222{x}"), crc_of("rw"));
-    ck_assert_uint_eq(slot_of("rw:wl:count-30d~1a2b:6222"), crc_of("rw:wl:count-30d~1a2b:6222"));
+    ck_assert_uint_eq(slot_of("rw:wl:window_count~1a2b3c4d5e6f7a8b:6222"), crc_of("rw:wl:window_count~1a2b3c4d5e6f7a8b:6222"));
 }
 END_TEST
 
@@ -167,7 +167,7 @@ END_TEST
 /* The entries of the count-30d window's list (not the marks: a new list
  * starts with one). */
 static long long window_len(redisContext *rc) {
-    redisReply *keys = redisCommand(rc, "KEYS rw:wl:count-30d*");
+    redisReply *keys = redisCommand(rc, "KEYS rw:wl:window_count~*");
     ck_assert_uint_eq(keys->elements, 1);
     redisReply *v = redisCommand(rc, "LRANGE %s 0 -1", keys->element[0]->str);
     long long n = 0;

@@ -1026,6 +1026,12 @@ START_TEST(test_eval_window_sums_made_late) {
 }
 END_TEST
 
+/* Event k's time in a stream 45 s apart from t0 (at: the times before it): every fifth event
+ * 20 minutes late, every seventh at the time of the one before. */
+static int64_t late_time(const int64_t *at, int k, int64_t t0) {
+    return k % 7 == 6 ? at[k - 1] : t0 + (int64_t)k * 45000 - (k % 5 == 3 ? 1200000 : 0);
+}
+
 /* Where a window's run starts is kept with the times of the entries either side of it; late
  * events (inserted before it), trims and new batches keep every count that of the events in
  * the window. */
@@ -1042,10 +1048,7 @@ START_TEST(test_eval_window_runs_with_late_events) {
     char ev[256], ts[40];
     for (int batch = 0; batch < N / BATCH; batch++) {
         for (int k = batch * BATCH; k < batch * BATCH + BATCH; k++) {
-            /* every fifth event 20 minutes late, every seventh at the time of the one before */
-            at[k] = t0 + (int64_t)k * 45000 - (k % 5 == 3 ? 1200000 : 0);
-            if (k % 7 == 6)
-                at[k] = at[k - 1];
+            at[k] = late_time(at, k, t0);
             rw_time_format(at[k], ts, sizeof(ts));
             snprintf(ev, sizeof(ev),
                      "{\"event_id\": \"e%d\", \"type\": \"t\", \"ts\": \"%s\", \"account\": "
@@ -1066,6 +1069,186 @@ START_TEST(test_eval_window_runs_with_late_events) {
         fx_next(&f);
     }
     fx_fini(&f);
+}
+END_TEST
+
+/* Rules with the same module, key, match and params but the window's length read one window,
+ * kept as long as the longest of them and recorded into once an event; each rule counts and
+ * sums over its own window, late events and trims included, whichever comes first. */
+#define SHARED_RULE(id, module, match, params)                                                     \
+    " {\"id\": \"" id "\", \"module\": \"" module "\", \"match\": " match                          \
+    ", \"key\": \"account\", \"params\": " params ", \"thresholds\": {\"low\": 1e-9}}"
+START_TEST(test_eval_window_shared_by_rules) {
+    static const char rules[] = "{\"ruleset\": \"t\", \"version\": \"1\", \"rules\": ["       /**/
+        SHARED_RULE("n10m", "window_count", "{\"type\": \"t\"}", "{\"window\": \"10m\"}") "," /**/
+        SHARED_RULE("n1h", "window_count", "{\"type\": \"t\"}", "{\"window\": \"1h\"}") ","   /**/
+        SHARED_RULE("s1h", "window_sum", "{\"type\": \"t\"}",
+                    "{\"field\": \"amount\", \"window\": \"1h\"}") "," /**/
+        SHARED_RULE("s10m", "window_sum", "{\"type\": \"t\"}",
+                    "{\"field\": \"amount\", \"window\": \"10m\"}") "," /**/
+        SHARED_RULE("n1h-b", "window_count", "{\"type\": \"t\", \"b\": 1}",
+                    "{\"window\": \"1h\"}") "]}";
+    fx_t f;
+    fx_init(&f, rules, MAX_BYTES);
+    const rw_rule_t *r = f.rs->rules;
+    ck_assert_uint_eq(r[1].window_of, 0);
+    ck_assert_uint_eq(r[3].window_of, 2);
+    ck_assert_uint_eq(r[4].window_of, 4); /* another match: a window of its own */
+    ck_assert_int_eq(r[0].window_keep_ms, 3600000);
+    ck_assert_int_eq(r[2].window_keep_ms, 3600000);
+    ck_assert_str_eq(r[0].state_id, r[1].state_id);
+    ck_assert_str_ne(r[0].state_id, r[4].state_id);
+    static const int64_t window[] = {600000, 3600000, 3600000, 600000, 3600000};
+    int64_t t0 = ts_ms("2026-11-27T00:00:00Z");
+    enum { N = 320, BATCH = 64 };
+    int64_t at[N];
+    int amount[N];
+    char ev[256], ts[40];
+    for (int batch = 0; batch < N / BATCH; batch++) {
+        for (int k = batch * BATCH; k < batch * BATCH + BATCH; k++) {
+            at[k] = late_time(at, k, t0);
+            amount[k] = 1 + k % 13;
+            rw_time_format(at[k], ts, sizeof(ts));
+            snprintf(ev, sizeof(ev),
+                     "{\"event_id\": \"e%d\", \"type\": \"t\", \"ts\": \"%s\", \"account\": "
+                     "\"A\", \"amount\": %d, \"b\": %d}",
+                     k, ts, amount[k], k % 2);
+            fx_add(&f, 0, k, ev);
+        }
+        fx_run(&f);
+        /* Two windows an account: the shared count, the shared sum; and n1h-b's. */
+        ck_assert_uint_eq(f.b->n_windows, 3);
+        for (int k = batch * BATCH; k < batch * BATCH + BATCH; k++) {
+            const rw_item_t *it = &f.b->items[k - batch * BATCH];
+            ck_assert_uint_eq(it->n_hits, k % 2 ? 5 : 4);
+            for (size_t h = 0; h < it->n_hits; h++) {
+                const rw_hit_t *hit = &f.b->hits[it->hit_off + h];
+                bool sum = hit->rule == 2 || hit->rule == 3;
+                double want = 0;
+                for (int j = 0; j <= k; j++)
+                    if (at[j] > at[k] - window[hit->rule] && at[j] <= at[k] &&
+                        (hit->rule != 4 || j % 2))
+                        want += sum ? amount[j] : 1;
+                ck_assert_msg(hit->measure == want, "event %d, rule %s: %g, want %g", k,
+                              r[hit->rule].id, hit->measure, want);
+            }
+        }
+        fx_next(&f);
+    }
+    fx_fini(&f);
+}
+END_TEST
+
+/* Modules that declare what record() keeps (RW_PARAM_RECORDED) share a window across modules:
+ * window_sum and baseline over one amount, new_value and window_distinct over one device, each
+ * over its own length; a window_count or another match keeps a window of its own. */
+START_TEST(test_eval_window_shared_across_modules) {
+    static const char rules[] = "{\"ruleset\": \"t\", \"version\": \"1\", \"rules\": [" /**/
+        SHARED_RULE("sum1h", "window_sum", "{\"type\": \"t\"}",
+                    "{\"field\": \"amount\", \"window\": \"1h\"}") "," /**/
+        SHARED_RULE("usual", "baseline", "{\"type\": \"t\"}",
+                    "{\"field\": \"amount\", \"window\": \"30d\", \"min_history\": 1}") "," /**/
+        SHARED_RULE("newdev", "new_value", "{\"type\": \"t\"}",
+                    "{\"field\": \"device\", \"lookback\": \"1h\"}") "," /**/
+        SHARED_RULE("devices", "window_distinct", "{\"type\": \"t\"}",
+                    "{\"field\": \"device\", \"window\": \"1d\"}") ","                    /**/
+        SHARED_RULE("n", "window_count", "{\"type\": \"t\"}", "{\"window\": \"1d\"}") "," /**/
+        SHARED_RULE("sum-b", "window_sum", "{\"type\": \"t\", \"b\": 1}",
+                    "{\"field\": \"amount\", \"window\": \"1h\"}") "]}";
+    fx_t f;
+    fx_init(&f, rules, MAX_BYTES);
+    const rw_rule_t *r = f.rs->rules;
+    static const uint32_t of[] = {0, 0, 2, 2, 4, 5};
+    for (size_t i = 0; i < 6; i++)
+        ck_assert_uint_eq(r[i].window_of, of[i]);
+    ck_assert_int_eq(r[0].window_keep_ms, 30 * 86400000LL);
+    ck_assert_int_eq(r[2].window_keep_ms, 86400000);
+    ck_assert_msg(strncmp(r[0].state_id, "number~", 7) == 0, "%s", r[0].state_id);
+    ck_assert_msg(strncmp(r[2].state_id, "text~", 5) == 0, "%s", r[2].state_id);
+    int64_t t0 = ts_ms("2026-11-27T00:00:00Z");
+    enum { N = 96, BATCH = 32 };
+    int64_t at[N];
+    int amount[N], device[N];
+    char ev[256], ts[40];
+    for (int batch = 0; batch < N / BATCH; batch++) {
+        for (int k = batch * BATCH; k < batch * BATCH + BATCH; k++) {
+            at[k] = t0 + (int64_t)k * 1200000; /* 20 minutes apart */
+            amount[k] = 10 + (k * 7) % 31;
+            device[k] = k % 5 == 0 ? k : k % 3; /* a new device every fifth event */
+            rw_time_format(at[k], ts, sizeof(ts));
+            snprintf(ev, sizeof(ev),
+                     "{\"event_id\": \"e%d\", \"type\": \"t\", \"ts\": \"%s\", \"account\": "
+                     "\"A\", \"amount\": %d, \"device\": \"d%d\", \"b\": %d}",
+                     k, ts, amount[k], device[k], k % 2);
+            fx_add(&f, 0, k, ev);
+        }
+        fx_run(&f);
+        ck_assert_uint_eq(f.b->n_windows, 4); /* amount, device, the count's, sum-b's */
+        for (int k = batch * BATCH; k < batch * BATCH + BATCH; k++) {
+            const rw_item_t *it = &f.b->items[k - batch * BATCH];
+            double sum1h = 0, sum_b = 0, history = 0;
+            bool seen = false;
+            int distinct = 0, n = 0;
+            for (int j = 0; j <= k; j++) {
+                bool hour = at[j] > at[k] - 3600000, day = at[j] > at[k] - 86400000;
+                sum1h += hour ? amount[j] : 0;
+                sum_b += hour && j % 2 ? amount[j] : 0;
+                history += j < k ? amount[j] : 0;
+                seen |= j < k && hour && device[j] == device[k];
+                n += day;
+                bool first = day;
+                for (int i = 0; first && i < j; i++)
+                    first = !(at[i] > at[k] - 86400000 && device[i] == device[j]);
+                distinct += first;
+            }
+            ck_assert_double_eq(hit_of(f.b, it, "sum1h")->measure, sum1h);
+            if (k > 0)
+                ck_assert_double_eq_tol(hit_of(f.b, it, "usual")->measure,
+                                        amount[k] / (history / k), 1e-12);
+            ck_assert_msg((hit_of(f.b, it, "newdev") != NULL) == !seen, "event %d", k);
+            ck_assert_double_eq(hit_of(f.b, it, "devices")->measure, distinct);
+            ck_assert_double_eq(hit_of(f.b, it, "n")->measure, n);
+            if (k % 2)
+                ck_assert_double_eq(hit_of(f.b, it, "sum-b")->measure, sum_b);
+        }
+        fx_next(&f);
+    }
+    fx_fini(&f);
+}
+END_TEST
+
+/* A rule's window is named by what decides its entries: changed in its window's length alone,
+ * it keeps its state; changed in its match, it starts afresh. Windows that are fed by other
+ * events are each the rule's own. */
+START_TEST(test_eval_window_state_names) {
+    static const char a[] = "{\"ruleset\": \"t\", \"version\": \"1\", \"rules\": [" SHARED_RULE(
+        "n", "window_count", "{\"type\": \"t\"}", "{\"window\": \"10m\"}") "]}";
+    static const char b[] = "{\"ruleset\": \"t\", \"version\": \"1\", \"rules\": [" SHARED_RULE(
+        "renamed", "window_count", "{\"type\": \"t\"}", "{\"window\": \"2h\"}") "]}";
+    static const char c[] = "{\"ruleset\": \"t\", \"version\": \"1\", \"rules\": [" SHARED_RULE(
+        "n", "window_count", "{\"type\": \"u\"}", "{\"window\": \"10m\"}") "]}";
+    static const char d[] =
+        "{\"ruleset\": \"t\", \"version\": \"1\", \"rules\": ["
+        " {\"id\": \"seq\", \"module\": \"sequence\", \"match\": {\"type\": \"t\"},"
+        "  \"key\": \"account\", \"params\": {\"first\": {\"type\": \"u\"}, \"within\": \"1h\","
+        "   \"correlate_first\": \"c\", \"correlate\": \"c\"},"
+        "  \"thresholds\": {\"low\": 1}},"
+        " {\"id\": \"seq2\", \"module\": \"sequence\", \"match\": {\"type\": \"t\"},"
+        "  \"key\": \"account\", \"params\": {\"first\": {\"type\": \"u\"}, \"within\": \"1h\","
+        "   \"correlate_first\": \"c\", \"correlate\": \"c\"},"
+        "  \"thresholds\": {\"low\": 1}}]}";
+    rw_ruleset_t *ra = rules_load(a, "a"), *rb = rules_load(b, "b"), *rc = rules_load(c, "c"),
+                 *rd = rules_load(d, "d");
+    ck_assert_str_eq(ra->rules[0].state_id, rb->rules[0].state_id);
+    ck_assert_str_ne(ra->rules[0].state_id, rc->rules[0].state_id);
+    ck_assert_msg(strncmp(ra->rules[0].state_id, "window_count~", 13) == 0, "%s",
+                  ra->rules[0].state_id);
+    ck_assert_str_ne(rd->rules[0].state_id, rd->rules[1].state_id);
+    ck_assert_uint_eq(rd->rules[1].window_of, 1);
+    rw_ruleset_destroy(ra);
+    rw_ruleset_destroy(rb);
+    rw_ruleset_destroy(rc);
+    rw_ruleset_destroy(rd);
 }
 END_TEST
 
@@ -1799,8 +1982,9 @@ START_TEST(test_eval_plan_in_steps) {
 END_TEST
 
 /* The plan's look-ahead fetches the state of the key that most rules with windows of their
- * own share: chosen when the batch takes a ruleset, those rules listed, and chosen again for
- * the next ruleset. Rules without a window, on a composite key or on no key do not count. */
+ * own share: chosen when the batch takes a ruleset, those rules listed (a window that rules
+ * share once), and chosen again for the next ruleset. Rules without a window, on a composite
+ * key or on no key do not count. */
 #define AHEAD_RULE(id, module, key, params)                                                        \
     "{\"id\": \"" id "\", \"module\": \"" module "\", \"match\": {\"type\": \"t\"}, \"key\": " key \
     ", \"params\": " params ", \"thresholds\": {\"low\": 1}}"
@@ -1825,10 +2009,11 @@ START_TEST(test_eval_ahead_key) {
     rw_batch_reset(b, rs);
     ck_assert_ptr_nonnull(b->ahead_key);
     ck_assert_str_eq(b->ahead_key->path, "account");
-    ck_assert_uint_eq(b->n_ahead_rules, 3);
+    /* cnt2 reads cnt's window (the same module, key, match and params): fetched once. */
+    ck_assert_uint_eq(rs->rules[6].window_of, 2);
+    ck_assert_uint_eq(b->n_ahead_rules, 2);
     ck_assert_uint_eq(b->ahead_rules[0], 2); /* cnt */
     ck_assert_uint_eq(b->ahead_rules[1], 4); /* sum */
-    ck_assert_uint_eq(b->ahead_rules[2], 6); /* cnt2 */
     /* Another ruleset: its own choice (device_id, the first of two that tie). */
     rw_ruleset_t *rs2 = rules_load(AHEAD_RULES("2", AHEAD_DEV ", " AHEAD_CNT), "rules");
     rw_batch_reset(b, rs2);
@@ -2084,6 +2269,9 @@ static Suite *eval_suite(void) {
     tcase_add_test(tc, test_eval_counters_off);
     tcase_add_test(tc, test_eval_window_sums_made_late);
     tcase_add_test(tc, test_eval_window_runs_with_late_events);
+    tcase_add_test(tc, test_eval_window_shared_by_rules);
+    tcase_add_test(tc, test_eval_window_state_names);
+    tcase_add_test(tc, test_eval_window_shared_across_modules);
     tcase_add_test(tc, test_eval_lookups_across_batches);
     tcase_add_test(tc, test_eval_alert_fields);
     tcase_add_test(tc, test_eval_alert_real_measure_and_no_key);

@@ -526,6 +526,20 @@ START_TEST(test_params_table_check_refusals) {
          "default \"20\": 20.0 is out of bounds"},
         {{{.type = RW_PARAM_NUMBER, .name = "a", .min = 10, .max = 1}, {0}}, "bounds min > max"},
         {{{.type = RW_PARAM_STRING_LIST, .name = "a", .def = "x"}, {0}}, "does not read as"},
+        {{{.type = RW_PARAM_NUMBER, .name = "a", .flags = RW_PARAM_REQUIRED | RW_PARAM_RECORDED},
+          {0}},
+         "what record() keeps must be a required field"},
+        {{{.type = RW_PARAM_FIELD, .name = "a", .flags = RW_PARAM_RECORDED_NUMBER}, {0}},
+         "what record() keeps must be a required field"},
+        {{{.type = RW_PARAM_FIELD,
+           .name = "a",
+           .flags = RW_PARAM_REQUIRED | RW_PARAM_RECORDED | RW_PARAM_RECORDED_NUMBER},
+          {0}},
+         "as its text or its number"},
+        {{{.type = RW_PARAM_FIELD, .name = "a", .flags = RW_PARAM_REQUIRED | RW_PARAM_RECORDED},
+          {.type = RW_PARAM_FIELD, .name = "c", .flags = RW_PARAM_REQUIRED | RW_PARAM_RECORDED},
+          {0}},
+         "params \"a\" and \"c\": record() keeps one field"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
         rw_error_t e;
@@ -544,6 +558,14 @@ START_TEST(test_params_table_check_refusals) {
     ck_assert_int_eq(rw_modules_register(&bad, &e), RW_ERR_INPUT);
     ck_assert_msg(strstr(e.text, "module \"bad_table\": param \"a\": offset"), "%s", e.text);
     ck_assert_ptr_null(rw_modules_find("bad_table"));
+    /* What record() keeps is declared by a module that records. */
+    static const rw_param_t kept[] = {
+        {.type = RW_PARAM_FIELD, .name = "a", .flags = RW_PARAM_REQUIRED | RW_PARAM_RECORDED}, {0}};
+    static const rw_module_t no_record = {RW_MODULE_HEADER, .name = "no_record", .params = kept,
+                                          .state_size = sizeof(st_t), .measure = all_measure};
+    rw_error_clear(&e);
+    ck_assert_int_eq(rw_modules_register(&no_record, &e), RW_ERR_INPUT);
+    ck_assert_msg(strstr(e.text, "declares what record() keeps but has no record()"), "%s", e.text);
 }
 END_TEST
 

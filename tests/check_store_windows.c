@@ -60,7 +60,7 @@ static double last_measure(const rw_batch_t *b) {
  * entries: a trim's mark, "#" and a time, is none; list_marks counts them). */
 static size_t list_marks;
 static size_t list_times(redisContext *rc, int64_t *ts, size_t cap) {
-    redisReply *keys = redisCommand(rc, "KEYS rw:wl:c10m*");
+    redisReply *keys = redisCommand(rc, "KEYS rw:wl:window_count~*");
     ck_assert_uint_eq(keys->elements, 1);
     redisReply *v = redisCommand(rc, "LRANGE %s 0 -1", keys->element[0]->str);
     ck_assert_int_eq(v->type, REDIS_REPLY_ARRAY);
@@ -253,7 +253,7 @@ START_TEST(test_many_windows_one_batch) {
     one_t t;
     one_start(&t);
     many_batch(&t, t.st, 0);
-    redisReply *keys = redisCommand(t.rc, "KEYS rw:wl:c10m*");
+    redisReply *keys = redisCommand(t.rc, "KEYS rw:wl:window_count~*");
     ck_assert_uint_eq(keys->elements, MANY);
     for (size_t k = 0; k < keys->elements; k++) {
         redisReply *v = redisCommand(t.rc, "LRANGE %s 0 -1", keys->element[k]->str);
@@ -399,7 +399,7 @@ END_TEST
 
 /* The window's list's key (there is one). */
 static void list_key(redisContext *rc, char *key, size_t len) {
-    redisReply *keys = redisCommand(rc, "KEYS rw:wl:c10m*");
+    redisReply *keys = redisCommand(rc, "KEYS rw:wl:window_count~*");
     ck_assert_uint_eq(keys->elements, 1);
     snprintf(key, len, "%s", keys->element[0]->str);
     freeReplyObject(keys);

@@ -98,6 +98,13 @@ typedef enum rw_param_type {
                                      * calls rw_setup_window() with it before init() */
 #define RW_PARAM_MIN_EXCLUSIVE 0x4u /* the value must be greater than min, not equal */
 #define RW_PARAM_NULLABLE 0x8u      /* null is accepted and unsets the value (zero, NULL) */
+/* What record() keeps, declared on the required field param it reads (one at most): the
+ * field's text as rw_field_text() gives it (RW_PARAM_RECORDED), or its number as
+ * rw_number_text() writes what rw_field_number() read (RW_PARAM_RECORDED_NUMBER), declining
+ * an event without one, and nothing else. Rules of any modules that declare the same, with
+ * the same key and match, read one window (window_sum and baseline over "amount"). */
+#define RW_PARAM_RECORDED 0x10u
+#define RW_PARAM_RECORDED_NUMBER 0x20u
 
 /* One param. Bounds apply when min and max are not both 0: to the value of a number,
  * integer or duration (in ms), to the length of a string, to the items of a list. A param
@@ -154,7 +161,10 @@ typedef struct rw_module {
 
     /* Optional; modules with a window only. Writes the value to keep for this
      * event into buf (at most RW_RECORD_MAX bytes with the NUL). RW_DECLINED:
-     * the event is neither recorded nor scored. */
+     * the event is neither recorded nor scored. It must not depend on the window's
+     * length: rules of one module with the same key, match and params other than the
+     * window's length read one window, which records each event once (rules of any
+     * module, when it declares what it keeps: RW_PARAM_RECORDED). */
     int (*record)(const void *state, const json_t *event, char *buf, size_t len);
 
     /* Computes the measure. RW_DECLINED: the rule does not score this event. */
