@@ -1483,7 +1483,10 @@ void rw_batch_plan_some(rw_batch_t *b) {
         if (!it->event)
             continue;
         rw_field_cache_begin(it->event, &it->top);
-        for (size_t r = 0; r < rs->n_rules - rs->n_scorecards; r++) {
+        size_t n_visit;
+        const uint32_t *visit = rw_ruleset_rules_for(rs, it->type, &n_visit);
+        for (size_t v = 0; v < n_visit; v++) {
+            uint32_t r = visit[v];
             const rw_rule_t *rule = &rs->rules[r];
             /* A window fed by other events: record those first. */
             if (plan_windowed(rule) && rule->feed && rw_match_eval(rule->feed, it->event))

@@ -613,6 +613,54 @@ static void rule_state_id(rw_rule_t *r, const json_t *params, const json_t *matc
     rw_buf_fini(&b);
 }
 
+/* The event type a match asks for with a top-level "type": "T" (an event of another type
+ * fails it outright, as a plain mismatch), or NULL. */
+static const char *match_type(const rw_match_t *m) {
+    for (size_t i = 0; m && i < m->n; i++) {
+        const rw_cond_t *c = &m->conds[i];
+        if (c->op == RW_OP_EQ && c->field && !c->field->n_subs && c->field->n_parts == 1 &&
+            strcmp(c->field->parts[0], "type") == 0 && json_is_string(c->value))
+            return json_string_value(c->value);
+    }
+    return NULL;
+}
+
+/* Whether an event of type (NULL: of none the rules ask for) may pass the match asking for
+ * want (NULL: any). */
+static bool type_may_pass(const char *want, const char *type) {
+    return !want || (type && strcmp(want, type) == 0);
+}
+
+/* Lists, for each type the rules ask for and for any other, the rules an event of it is
+ * planned by: the others' matches and feeds fail it before any condition is tested. */
+static void types_index(rw_ruleset_t *rs) {
+    size_t n = rs->n_rules - rs->n_scorecards;
+    rs->types = rw_calloc(2 * n + 1, sizeof(*rs->types));
+    for (size_t i = 0; i < n; i++) {
+        const rw_rule_t *r = &rs->rules[i];
+        const char *ts[2] = {match_type(&r->match), match_type(r->feed)};
+        for (size_t k = 0; k < 2; k++) {
+            size_t t = 0;
+            while (ts[k] && t < rs->n_types && strcmp(rs->types[t], ts[k]) != 0)
+                t++;
+            if (ts[k] && t == rs->n_types)
+                rs->types[rs->n_types++] = rw_strdup(ts[k]);
+        }
+    }
+    rs->type_rules = rw_calloc(rs->n_types + 1, sizeof(*rs->type_rules));
+    rs->n_type_rules = rw_calloc(rs->n_types + 1, sizeof(*rs->n_type_rules));
+    for (size_t t = 0; t <= rs->n_types; t++) {
+        const char *type = t < rs->n_types ? rs->types[t] : NULL;
+        rs->type_rules[t] = rw_calloc(n ? n : 1, sizeof(**rs->type_rules));
+        for (size_t i = 0; i < n; i++) {
+            const rw_rule_t *r = &rs->rules[i];
+            if (type_may_pass(match_type(&r->match), type) ||
+                (r->feed && type_may_pass(match_type(r->feed), type)))
+                rs->type_rules[t][rs->n_type_rules[t]++] = (uint32_t)i;
+        }
+    }
+}
+
 /* Points every rule at the window it reads: the first rule's of those with the same shared
  * window, itself otherwise; that rule keeps its window as long as the longest of them. */
 static void windows_share(rw_ruleset_t *rs) {
@@ -1077,6 +1125,7 @@ rw_ruleset_t *rw_ruleset_load(const char *text, size_t len, const char *source, 
     }
     scorecards_parse(&c, rs, json_object_get(root, "scorecards"));
     windows_share(rs);
+    types_index(rs);
 done:
     json_decref(root);
     if (errs->n != c.n_before) {
@@ -1125,6 +1174,13 @@ void rw_ruleset_destroy(rw_ruleset_t *rs) {
     for (size_t i = 0; i < rs->n_memo; i++)
         json_decref(rs->memo_conds[i].value);
     free(rs->memo_conds);
+    for (size_t t = 0; t < rs->n_types; t++)
+        free(rs->types[t]);
+    for (size_t t = 0; rs->type_rules && t <= rs->n_types; t++)
+        free(rs->type_rules[t]);
+    free(rs->types);
+    free(rs->type_rules);
+    free(rs->n_type_rules);
     free(rs->name);
     free(rs->version);
     free(rs);

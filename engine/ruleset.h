@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <string.h>
 
 typedef enum {
     RW_LEVEL_NONE = 0,
@@ -132,7 +133,24 @@ typedef struct rw_ruleset {
      * ("type": "transaction") test it once an event. Their values are references. */
     rw_cond_t *memo_conds;
     size_t n_memo;
+    /* The rules an event of each type is planned by (rw_ruleset_rules_for): the types that
+     * rules' matches or feeds ask for with "type": "T", and for each (then for any other
+     * type) the rules in order whose match or feed such an event may pass. */
+    char **types;
+    size_t n_types;
+    uint32_t **type_rules; /* n_types + 1 lists */
+    size_t *n_type_rules;
 } rw_ruleset_t;
+
+/* The rules (indexes, in order) whose match or feed an event of type may pass; *n set. */
+static inline const uint32_t *rw_ruleset_rules_for(const rw_ruleset_t *rs, const char *type,
+                                                   size_t *n) {
+    size_t t = 0;
+    while (t < rs->n_types && strcmp(rs->types[t], type) != 0)
+        t++;
+    *n = rs->n_type_rules[t];
+    return rs->type_rules[t];
+}
 
 /* The field param whose value the module's record() keeps (RW_PARAM_RECORDED,
  * RW_PARAM_RECORDED_NUMBER), or NULL. */

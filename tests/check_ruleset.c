@@ -969,6 +969,43 @@ START_TEST(test_ruleset_composite_key_errors) {
 }
 END_TEST
 
+/* An event is planned by the rules whose match or feed its type may pass: those asking for its
+ * "type", those asking for none, and those fed by events of its type. */
+#define TYPED_RULE(id, match)                                                                      \
+    "{\"id\": \"" id "\", \"module\": \"value\", \"match\": " match ", \"key\": \"account\", "     \
+    "\"params\": {\"field\": \"amount\"}, \"thresholds\": {\"low\": 1}}"
+#define TYPED_SEQ                                                                                  \
+    "{\"id\": \"seq\", \"module\": \"sequence\", \"match\": {\"type\": \"t\"}, \"key\": "          \
+    "\"account\", \"params\": {\"first\": {\"type\": \"v\"}, \"within\": \"1h\", "                 \
+    "\"correlate_first\": \"c\", \"correlate\": \"c\"}, \"thresholds\": {\"low\": 1}}"
+START_TEST(test_ruleset_rules_by_event_type) {
+    static const char text[] = "{\"ruleset\": \"t\", \"version\": \"1\", \"rules\": [" /**/
+        TYPED_RULE("t", "{\"type\": \"t\", \"x\": 1}") ", "                            /**/
+        TYPED_RULE("any", "{\"x\": 1}") ", "                                           /**/
+        TYPED_RULE("u", "{\"type\": \"u\"}") ", " TYPED_SEQ ", "                       /**/
+        TYPED_RULE("u-or-t", "{\"type\": {\"in\": [\"u\", \"t\"]}}") "]}";
+    rw_ruleset_t *rs = load_ok(text);
+    static const struct {
+        const char *type;
+        uint32_t rules[5];
+        size_t n;
+    } cases[] = {
+        {"t", {0, 1, 3, 4}, 4},
+        {"u", {1, 2, 4}, 3},
+        {"v", {1, 3, 4}, 3}, /* the sequence's first events feed its window */
+        {"w", {1, 4}, 2},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        size_t n;
+        const uint32_t *r = rw_ruleset_rules_for(rs, cases[i].type, &n);
+        ck_assert_uint_eq(n, cases[i].n);
+        for (size_t k = 0; k < n; k++)
+            ck_assert_uint_eq(r[k], cases[i].rules[k]);
+    }
+    rw_ruleset_destroy(rs);
+}
+END_TEST
+
 START_TEST(test_ruleset_composite_key_text_and_state) {
     char *t = wrap_rules(KEYED("[\"account\", \"geo.city\"]") ",\n" KEYED("\"account+geo.city\""));
     char *second = strstr(strstr(t, "\"id\": \"r\"") + 1, "\"id\": \"r\"");
@@ -1206,6 +1243,7 @@ static Suite *ruleset_suite(void) {
     tcase_add_test(tc, test_ruleset_mask_default_without_masking);
     tcase_add_test(tc, test_ruleset_composite_key_errors);
     tcase_add_test(tc, test_ruleset_composite_key_text_and_state);
+    tcase_add_test(tc, test_ruleset_rules_by_event_type);
     tcase_add_test(tc, test_ruleset_messages_echo_and_suggest);
     tcase_add_test(tc, test_ruleset_scorecard_errors);
     tcase_add_test(tc, test_ruleset_composite_correlate_errors);
