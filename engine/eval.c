@@ -1441,10 +1441,10 @@ static void plan_prefetch(rw_batch_t *b, size_t from, size_t to) {
         const rw_keyidx_t *ks[AHEAD];
         size_t n = 0, m = 0;
         for (size_t i = i0; i < to && i < i0 + AHEAD; i++) {
-            const rw_item_t *it = &b->items[i];
+            rw_item_t *it = &b->items[i]; /* the key's pseudonym is kept for the plan */
             if (!it->event)
                 continue;
-            rw_field_cache_begin(it->event, &it->top);
+            rw_field_cache_begin(it->event, &it->top, &it->refs);
             int len = rw_field_text(it->event, kf, text, sizeof(text));
             rw_field_cache_end();
             if (len <= 0)
@@ -1482,7 +1482,7 @@ void rw_batch_plan_some(rw_batch_t *b) {
         rw_item_t *it = &b->items[i];
         if (!it->event)
             continue;
-        rw_field_cache_begin(it->event, &it->top);
+        rw_field_cache_begin(it->event, &it->top, &it->refs);
         size_t n_visit;
         const uint32_t *visit = rw_ruleset_rules_for(rs, it->type, &n_visit);
         for (size_t v = 0; v < n_visit; v++) {
@@ -2052,7 +2052,7 @@ void rw_batch_evaluate(rw_batch_t *b) {
             }
             continue;
         }
-        rw_field_cache_begin(it->event, &it->top);
+        rw_field_cache_begin(it->event, &it->top, &it->refs);
         b->sc_tick++;
         for (; ci < b->n_cands && b->cands[ci].item == i; ci++)
             cand_eval(b, it, &b->cands[ci], date, key);

@@ -274,9 +274,10 @@ typedef struct rw_item {
                         produced twice (rekey.h); applied once */
     int level;
     size_t hit_off, n_hits;
-    int key_rule;   /* rule whose key names the alert; -1 none */
-    size_t key_off; /* the alert key's raw value in the arena; SIZE_MAX none */
-    rw_jtop_t top;  /* the event's top-level members (last: not zeroed for each event) */
+    int key_rule;         /* rule whose key names the alert; -1 none */
+    size_t key_off;       /* the alert key's raw value in the arena; SIZE_MAX none */
+    rw_field_refs_t refs; /* pseudonyms of its masked fields, once computed */
+    rw_jtop_t top;        /* the event's top-level members (last: not zeroed for each event) */
 } rw_item_t;
 
 /* A counter increment (key without the store prefix). */

@@ -219,18 +219,27 @@ static _Thread_local struct {
     uint64_t known, known_refs;
     const json_t *vals[RW_FIELD_SLOTS];
     char refs[RW_FIELD_SLOTS][RW_PSEUDONYM_LEN + 1];
+    rw_field_refs_t *keep; /* where the event's pseudonyms are kept between caches */
 } fcache;
 
 _Thread_local rw_field_memo_t rw_field_memo;
 
-void rw_field_cache_begin(const json_t *event, const rw_jtop_t *top) {
+void rw_field_cache_begin(const json_t *event, const rw_jtop_t *top, rw_field_refs_t *refs) {
     fcache.event = event;
     fcache.top = top;
     fcache.owner = NULL;
     fcache.known = fcache.known_refs = 0;
+    fcache.keep = refs;
     rw_field_memo.event = event;
     rw_field_memo.owner = NULL;
     rw_field_memo.known = 0;
+    if (!refs || !refs->n)
+        return;
+    fcache.owner = refs->owner;
+    for (size_t i = 0; i < refs->n; i++) {
+        memcpy(fcache.refs[refs->slot[i]], refs->ref[i], RW_PSEUDONYM_LEN + 1);
+        fcache.known_refs |= (uint64_t)1 << refs->slot[i];
+    }
 }
 
 /* A masked field's text (its pseudonym), from the event cache when it holds it. */
@@ -246,12 +255,21 @@ static int field_text_cached(const json_t *event, const rw_field_t *f, char *buf
     if (cacheable && n == RW_PSEUDONYM_LEN && fcache.owner == f->owner) {
         memcpy(fcache.refs[f->slot], buf, RW_PSEUDONYM_LEN + 1);
         fcache.known_refs |= bit;
+        rw_field_refs_t *k = fcache.keep;
+        if (k && k->owner != f->owner) /* kept for another ruleset: start again */
+            k->n = 0;
+        if (k && k->n < RW_FIELD_REFS) {
+            k->owner = f->owner;
+            k->slot[k->n] = (uint8_t)f->slot;
+            memcpy(k->ref[k->n++], buf, RW_PSEUDONYM_LEN + 1);
+        }
     }
     return n;
 }
 
 void rw_field_cache_end(void) {
     fcache.event = NULL;
+    fcache.keep = NULL;
     rw_field_memo.event = NULL;
 }
 

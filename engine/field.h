@@ -7,6 +7,8 @@
 #include "expr.h"
 #include "riskwarn/module.h"
 
+#include "pseudonym.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,10 +19,22 @@ struct rw_jtop;
 /* Distinct first parts of field paths a ruleset caches per event. */
 #define RW_FIELD_SLOTS 64
 
+/* Pseudonyms of an event's masked fields kept beside it from one cache of it to the next
+ * (the plan's look-ahead, the plan, the evaluation): each computed once an event. Zeroed:
+ * none kept. */
+#define RW_FIELD_REFS 4
+typedef struct rw_field_refs {
+    const void *owner; /* the ruleset whose slots they are */
+    uint8_t n, slot[RW_FIELD_REFS];
+    char ref[RW_FIELD_REFS][RW_PSEUDONYM_LEN + 1];
+} rw_field_refs_t;
+
 /* Between begin and end, lookups in this event (borrowed, unchanged meanwhile)
  * are cached: once per top-level name, found in top (its table of top-level members,
- * jparse.h; NULL: none) when that tells, else in the event. */
-void rw_field_cache_begin(const json_t *event, const struct rw_jtop *top);
+ * jparse.h; NULL: none) when that tells, else in the event. refs (NULL: none) gives the
+ * pseudonyms an earlier cache of the event kept, and keeps those this one computes (the
+ * first RW_FIELD_REFS). */
+void rw_field_cache_begin(const json_t *event, const struct rw_jtop *top, rw_field_refs_t *refs);
 void rw_field_cache_end(void);
 
 /* Distinct match conditions a ruleset keeps the results of per event. */

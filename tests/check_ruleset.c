@@ -879,6 +879,42 @@ START_TEST(test_ruleset_mask_event_nested) {
 }
 END_TEST
 
+/* A masked field's pseudonym computed in one cache of an event is kept beside it (refs) and
+ * given by the next cache of it without being computed again. */
+START_TEST(test_ruleset_pseudonyms_kept_between_caches) {
+    rw_ruleset_t *rs = load_ok("{\"ruleset\": \"t\", \"version\": \"1\", \"rules\": [{\"id\": "
+                               "\"r\", \"module\": \"value\", \"key\": \"account\", \"params\": "
+                               "{\"field\": \"amount\"}, \"thresholds\": {\"low\": 1}}]}");
+    const rw_field_t *k = rs->rules[0].key;
+    ck_assert(k->pseudonym && k->slot >= 0);
+    json_t *e1 = json_loads("{\"account\": \"6222020200112233445\"}", 0, NULL);
+    json_t *e2 = json_loads("{\"account\": \"6222020200112233446\"}", 0, NULL);
+    char ref1[RW_PSEUDONYM_LEN + 1], ref2[RW_PSEUDONYM_LEN + 1], buf[RW_RECORD_MAX];
+    rw_pseudonym("6222020200112233445", 19, ref1);
+    rw_pseudonym("6222020200112233446", 19, ref2);
+    rw_field_refs_t refs;
+    memset(&refs, 0, sizeof(refs));
+    rw_field_cache_begin(e1, NULL, &refs);
+    ck_assert_int_eq(rw_field_text(e1, k, buf, sizeof(buf)), RW_PSEUDONYM_LEN);
+    ck_assert_str_eq(buf, ref1);
+    rw_field_cache_end();
+    ck_assert_uint_eq(refs.n, 1);
+    /* Kept: what the next cache gives (here, to show it, for another event). */
+    rw_field_cache_begin(e2, NULL, &refs);
+    ck_assert_int_eq(rw_field_text(e2, k, buf, sizeof(buf)), RW_PSEUDONYM_LEN);
+    ck_assert_str_eq(buf, ref1);
+    rw_field_cache_end();
+    ck_assert_uint_eq(refs.n, 1);
+    rw_field_cache_begin(e2, NULL, NULL);
+    ck_assert_int_eq(rw_field_text(e2, k, buf, sizeof(buf)), RW_PSEUDONYM_LEN);
+    ck_assert_str_eq(buf, ref2);
+    rw_field_cache_end();
+    json_decref(e1);
+    json_decref(e2);
+    rw_ruleset_destroy(rs);
+}
+END_TEST
+
 /* Numbers are masked as their text; other non-strings become "*" (null stays null). */
 START_TEST(test_ruleset_mask_event_non_strings) {
     rw_ruleset_t *rs = load_ok("{\"ruleset\": \"t\", \"version\": \"1\",\n"
@@ -1244,6 +1280,7 @@ static Suite *ruleset_suite(void) {
     tcase_add_test(tc, test_ruleset_composite_key_errors);
     tcase_add_test(tc, test_ruleset_composite_key_text_and_state);
     tcase_add_test(tc, test_ruleset_rules_by_event_type);
+    tcase_add_test(tc, test_ruleset_pseudonyms_kept_between_caches);
     tcase_add_test(tc, test_ruleset_messages_echo_and_suggest);
     tcase_add_test(tc, test_ruleset_scorecard_errors);
     tcase_add_test(tc, test_ruleset_composite_correlate_errors);
