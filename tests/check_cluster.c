@@ -57,7 +57,8 @@ START_TEST(test_cluster_crc16_and_hash_tags) {
     ck_assert_uint_eq(slot_of("{rw}:fence:g:events.transactions:3"), crc_of("rw"));
     ck_assert_uint_eq(slot_of("{rw}:alerts:2026-11-27"), crc_of("rw"));
     ck_assert_uint_eq(slot_of("{rw}:cd:big:6222{x}"), crc_of("rw"));
-    ck_assert_uint_eq(slot_of("rw:wl:window_count~1a2b3c4d5e6f7a8b:6222"), crc_of("rw:wl:window_count~1a2b3c4d5e6f7a8b:6222"));
+    ck_assert_uint_eq(slot_of("rw:wl:window_count~1a2b3c4d5e6f7a8b:6222"),
+                      crc_of("rw:wl:window_count~1a2b3c4d5e6f7a8b:6222"));
 }
 END_TEST
 
