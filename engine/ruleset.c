@@ -554,9 +554,12 @@ fail:
 }
 
 /* Whether the rule's window holds only its own matching events, recorded by its module:
- * such a window can be shared with every rule that records the same events into it. */
+ * such a window can be shared with every rule that records the same events into it. A rule
+ * with a lookup is not: an event without the looked-up field is not planned by it, so as the
+ * window's first reader it would leave the event out of the others' window. */
 static bool window_shareable(const rw_rule_t *r) {
-    return r->window_ms > 0 && r->module->record && !r->feed && !r->relay && !r->case_open;
+    return r->window_ms > 0 && r->module->record && !r->feed && !r->relay && !r->case_open &&
+           !r->lookup_set;
 }
 
 /* The rule's params without its window's length (the param the module's table marks

@@ -71,10 +71,12 @@ typedef struct rw_score_part {
 typedef struct rw_rule {
     char *id;
     /* Names the rule's window state. A window that holds only the rule's own matching events
-     * as its module records them ("MODULE~SIG", window_shared) is named by a digest of
-     * module, key, match and params but the window's length: rules with the same ones read
-     * one window, and a rule changed in its window's length alone keeps it. Any other
-     * window is the rule's ("ID~SIG", SIG a digest of module, key, window and params). */
+     * as its module records them (window_shared) is named by what decides its entries: key,
+     * match and the recorded field ("text~SIG", "number~SIG": RW_PARAM_RECORDED, whatever
+     * the module), else module, key, match and params but the window's length
+     * ("MODULE~SIG"). Rules with the same ones read one window, and a rule changed in its
+     * window's length alone keeps it. Any other window is the rule's ("ID~SIG", SIG a digest
+     * of module, key, window and params). */
     char state_id[160];
     bool window_shared;
     uint32_t window_of;     /* the rule whose window this one reads: itself, or the first
