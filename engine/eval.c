@@ -937,12 +937,13 @@ static rw_wstate_t *window_touch(rw_batch_t *b, uint32_t rule, const char *key,
     return ws;
 }
 
-static void window_grow(rw_wstate_t *ws) {
+static void window_grow(const rw_batch_t *b, rw_wstate_t *ws) {
     if (ws->n < ws->cap)
         return;
     ws->cap = ws->cap ? ws->cap * 2 : 8;
     ws->ents = rw_realloc(ws->ents, ws->cap * sizeof(*ws->ents));
-    ws->meta = rw_realloc(ws->meta, ws->cap * sizeof(*ws->meta));
+    if (!b->origins_off)
+        ws->meta = rw_realloc(ws->meta, ws->cap * sizeof(*ws->meta));
     if (ws->vhash)
         ws->vhash = rw_realloc(ws->vhash, ws->cap * sizeof(*ws->vhash));
     if (ws->prefix)
@@ -1000,7 +1001,7 @@ static const char *value_put(rw_wstate_t *ws, const char *value) {
 
 void rw_window_add(rw_batch_t *b, rw_wstate_t *ws, int64_t ts_ms, uint32_t src, int64_t offset,
                    const char *value, bool fresh) {
-    window_grow(ws);
+    window_grow(b, ws);
     const char *v = value_put(ws, value);
     /* After every entry at or before ts_ms: usually the end, which max_ts_ms (never
      * older than the last entry) tells without reading it. */
@@ -1018,7 +1019,8 @@ void rw_window_add(rw_batch_t *b, rw_wstate_t *ws, int64_t ts_ms, uint32_t src, 
         }
         at = lo;
         memmove(ws->ents + at + 1, ws->ents + at, (ws->n - at) * sizeof(*ws->ents));
-        memmove(ws->meta + at + 1, ws->meta + at, (ws->n - at) * sizeof(*ws->meta));
+        if (ws->meta)
+            memmove(ws->meta + at + 1, ws->meta + at, (ws->n - at) * sizeof(*ws->meta));
         if (ws->vhash)
             memmove(ws->vhash + at + 1, ws->vhash + at, (ws->n - at) * sizeof(*ws->vhash));
     } else if (at == ws->view_lo) {
@@ -1026,12 +1028,14 @@ void rw_window_add(rw_batch_t *b, rw_wstate_t *ws, int64_t ts_ms, uint32_t src, 
     }
     ws->ents[at] = (rw_window_entry_t){ts_ms, value_number(value), v};
     /* Stored whole: an assignment to the bit-fields would read the new entry's line first. */
-    rw_wmeta_t meta = {offset, src & 0x7fffffff, fresh};
-    memcpy(&ws->meta[at], &meta, sizeof(meta));
+    if (ws->meta) {
+        rw_wmeta_t meta = {offset, src & 0x7fffffff, fresh};
+        memcpy(&ws->meta[at], &meta, sizeof(meta));
+    }
     if (ws->vhash)
         ws->vhash[at] = (uint32_t)value_hash(value);
     ws->n++;
-    ws->n_fresh += fresh;
+    ws->n_fresh += fresh && ws->meta; /* nothing is written without origins */
     if (inserted)
         view_at(ws, ws->view_lo);
     if (ws->prefix && at + 1 == ws->n) {
@@ -1065,12 +1069,14 @@ void rw_window_trim(rw_batch_t *b, rw_wstate_t *ws) {
     int64_t cut = rw_window_cut(b, ws);
     size_t o = 0;
     for (size_t i = 0; i < ws->n; i++) {
-        if (ws->ents[i].ts_ms <= cut && !ws->meta[i].fresh)
+        if (ws->ents[i].ts_ms <= cut && !(ws->meta && ws->meta[i].fresh))
             continue;
         ws->ents[o] = ws->ents[i];
         if (ws->vhash)
             ws->vhash[o] = ws->vhash[i];
-        ws->meta[o++] = ws->meta[i];
+        if (ws->meta)
+            ws->meta[o] = ws->meta[i];
+        o++;
     }
     b->n_entries -= ws->n - o;
     ws->stale += ws->n - o;
@@ -1140,7 +1146,7 @@ static const rw_window_entry_t *window_view(rw_batch_t *b, rw_wstate_t *ws, int6
     for (size_t k = 0; k < ws->n_srcs; k++)
         if (ws->srcs[k].src == src && ws->srcs[k].max_offset > offset)
             later = true;
-    if (!later) {
+    if (!later || !ws->meta) { /* without origins, no entry is from a later message */
         *n_out = end - first;
         *lo_out = first;
         return ws->ents + first;
@@ -1418,7 +1424,8 @@ static void prefetch_windows(const rw_batch_t *b, const rw_keyidx_t *const *ks, 
             const rw_wstate_t *ws = ks[j]->slot[(size_t)b->ahead_rules[r] * 2];
             if (ws && ws->n) {
                 __builtin_prefetch(&ws->ents[ws->n - 1]);
-                __builtin_prefetch(&ws->meta[ws->n - 1]);
+                if (ws->meta)
+                    __builtin_prefetch(&ws->meta[ws->n - 1]);
             }
         }
 }

@@ -91,7 +91,7 @@ typedef struct rw_wstate {
     /* Allocated on a cache line of its own, and laid out by line: the plan's touch reads the
      * second line, a measure's view the first two, appending the first three. */
     rw_window_entry_t *ents; /* sorted by ts_ms; values in vals (or a static "") */
-    rw_wmeta_t *meta;        /* parallel to ents */
+    rw_wmeta_t *meta;        /* parallel to ents; NULL when the batch keeps no origins */
     uint32_t *vhash;         /* parallel to ents: each value's hash (its low half), for
                                 rw_window_count_value(), which scans them 16 to a cache line;
                                 NULL until it first asks (most windows are only counted) */
@@ -305,6 +305,10 @@ typedef struct rw_batch {
     /* No counters are kept (b->incrs stays empty): for a batch whose store's counters nothing
      * reads (replay). */
     bool counters_off;
+    /* Window entries keep no origin (rw_wmeta_t: offset, source, written or not; ws->meta stays
+     * NULL): for a batch that writes no window anywhere and reads each source once, in offset
+     * order, so that no entry is from a later message than one it measures (replay). */
+    bool origins_off;
     /* What is keyed apart from its messages (windows and cool-downs another engine's
      * partitions may feed) is held like the rest, not read every batch: the store has seen
      * no other engine write such state (rw_batch_hold_apart). */

@@ -140,6 +140,7 @@ static int run_init(run_t *r, const char *path, const char *redis, const rw_conf
     r->batch = rw_batch_new(cfg->max_event_bytes, RW_STATE_MEMORY);
     r->batch->cools_lazy = true;              /* nothing but the evaluation reads them */
     r->batch->counters_off = true;            /* nor the store's counters: none are kept */
+    r->batch->origins_off = true;             /* nor windows written: lines are read in order */
     r->batch->schema = rw_config_schema(cfg); /* as `run` checks events */
     r->batch->max_future_ms = cfg->max_future_ms;
     r->rule = rw_calloc(r->rs->n_rules ? r->rs->n_rules : 1, sizeof(*r->rule));
