@@ -630,6 +630,8 @@ void rw_batch_destroy(rw_batch_t *b) {
     free(b->view);
     free(b->touched);
     free(b->ahead_rules);
+    free(b->owner_ws);
+    free(b->owner_at);
     free(b->cools_touched);
     rw_buf_fini(&b->arena);
     rw_jarena_destroy(b->jarena);
@@ -685,8 +687,13 @@ void rw_batch_reset(rw_batch_t *b, const rw_ruleset_t *rs) {
     } else if (b->mode == RW_STATE_CACHED) {
         rw_batch_clear_cases(b); /* cases are read from the store every batch */
     }
-    if (b->rs != rs)
+    if (b->rs != rs) {
         ahead_choose(b, rs);
+        free(b->owner_ws);
+        free(b->owner_at);
+        b->owner_ws = rw_calloc(rs->n_rules ? rs->n_rules : 1, sizeof(*b->owner_ws));
+        b->owner_at = rw_calloc(rs->n_rules ? rs->n_rules : 1, sizeof(*b->owner_at));
+    }
     b->rs = rs;
     b->seq++;
     b->n_touched = b->n_cools_touched = 0;
@@ -1346,11 +1353,21 @@ static bool plan_window(rw_batch_t *b, rw_cand_t *c, const rw_item_t *it,
             c->relay = window_touch(b, c->rule, text, rule->relay_key, it);
     } else if (plan_windowed(rule) && !rule->feed) {
         /* A window shared is recorded into by its first reader, whose candidate comes
-         * first: the others read it with the event's entry in. */
+         * first: the others read it with the event's entry in. They have its key, match
+         * and record (what names the window; record() does not depend on the window's
+         * length), so when it planned the event they take its window as it is. */
         bool records = rule->window_of == c->rule;
         c->flags |= records ? RW_CAND_RECORD : 0;
+        if (!records && b->owner_at[rule->window_of] == b->plan_at) {
+            c->ws = b->owner_ws[rule->window_of];
+            return true;
+        }
         if (!(c->ws = plan_record(b, c->rule, it, rule->key, records ? &c->rec_off : NULL)))
             return false;
+        if (records) {
+            b->owner_at[c->rule] = b->plan_at;
+            b->owner_ws[c->rule] = c->ws;
+        }
     } else if (plan_windowed(rule)) {
         const rw_field_t *rk = rule->read_key ? rule->read_key : rule->key;
         if (rk && rw_field_text(it->event, rk, text, RW_RECORD_MAX) <= 0)
@@ -1490,6 +1507,7 @@ void rw_batch_plan_some(rw_batch_t *b) {
         if (!it->event)
             continue;
         rw_field_cache_begin(it->event, &it->top, &it->refs);
+        b->plan_at++;
         size_t n_visit;
         const uint32_t *visit = rw_ruleset_rules_for(rs, it->type, &n_visit);
         for (size_t v = 0; v < n_visit; v++) {

@@ -1145,6 +1145,76 @@ START_TEST(test_eval_window_shared_by_rules) {
 }
 END_TEST
 
+static uint64_t skips_of(const rw_batch_t *b, size_t rule, int reason) {
+    return b->skips[rule * RW_SKIP_REASONS + (size_t)reason];
+}
+
+/* The rules that read a shared window take the window its first reader planned for the same
+ * event: with events of two accounts mixed, some without the recorded field or the key,
+ * each rule measures its own account's events and skips where its first reader does. */
+START_TEST(test_eval_window_shared_member_takes_the_events_window) {
+    static const char rules[] = "{\"ruleset\": \"t\", \"version\": \"1\", \"rules\": [" /**/
+        SHARED_RULE("s1h", "window_sum", "{\"type\": \"t\"}",
+                    "{\"field\": \"amount\", \"window\": \"1h\"}") ","                      /**/
+        SHARED_RULE("n1h", "window_count", "{\"type\": \"t\"}", "{\"window\": \"1h\"}") "," /**/
+        SHARED_RULE("s10m", "window_sum", "{\"type\": \"t\"}",
+                    "{\"field\": \"amount\", \"window\": \"10m\"}") "," /**/
+        SHARED_RULE("n10m", "window_count", "{\"type\": \"t\"}", "{\"window\": \"10m\"}") "]}";
+    fx_t f;
+    fx_init(&f, rules, MAX_BYTES);
+    ck_assert_uint_eq(f.rs->rules[2].window_of, 0);
+    ck_assert_uint_eq(f.rs->rules[3].window_of, 1);
+    static const int64_t window[] = {3600000, 3600000, 600000, 600000};
+    int64_t t0 = ts_ms("2026-11-27T00:00:00Z");
+    enum { N = 90 };
+    int64_t at[N];
+    int acc[N], amount[N]; /* acc -1: no account; amount 0: none */
+    char ev[256], ts[40], field[40];
+    uint64_t no_amount = 0, no_key = 0;
+    for (int k = 0; k < N; k++) {
+        at[k] = t0 + (int64_t)k * 30000;
+        acc[k] = k % 11 == 5 ? -1 : (k * 7 / 3) % 2;
+        amount[k] = k % 5 == 2 ? 0 : 1 + k % 9;
+        no_key += acc[k] < 0;
+        no_amount += acc[k] >= 0 && !amount[k];
+        rw_time_format(at[k], ts, sizeof(ts));
+        if (acc[k] < 0)
+            snprintf(field, sizeof(field), "\"other\": 1");
+        else
+            snprintf(field, sizeof(field), "\"account\": \"%c\"", 'A' + acc[k]);
+        if (amount[k])
+            snprintf(ev, sizeof(ev),
+                     "{\"event_id\": \"e%d\", \"type\": \"t\", \"ts\": \"%s\", %s, \"amount\": %d}",
+                     k, ts, field, amount[k]);
+        else
+            snprintf(ev, sizeof(ev), "{\"event_id\": \"e%d\", \"type\": \"t\", \"ts\": \"%s\", %s}",
+                     k, ts, field);
+        fx_add(&f, 0, k, ev);
+    }
+    fx_run(&f);
+    ck_assert_uint_eq(f.b->n_windows, 4); /* a count and a sum window for each account */
+    for (int k = 0; k < N; k++) {
+        const rw_item_t *it = &f.b->items[k];
+        ck_assert_uint_eq(it->n_hits, acc[k] < 0 ? 0 : amount[k] ? 4 : 2);
+        for (size_t h = 0; h < it->n_hits; h++) {
+            const rw_hit_t *hit = &f.b->hits[it->hit_off + h];
+            bool sum = hit->rule == 0 || hit->rule == 2;
+            double want = 0;
+            for (int j = 0; j <= k; j++)
+                if (acc[j] == acc[k] && at[j] > at[k] - window[hit->rule])
+                    want += sum ? amount[j] : 1;
+            ck_assert_msg(hit->measure == want, "event %d, rule %s: %g, want %g", k,
+                          f.rs->rules[hit->rule].id, hit->measure, want);
+        }
+    }
+    for (size_t r = 0; r < 4; r++) {
+        bool sum = r == 0 || r == 2;
+        ck_assert_uint_eq(skips_of(f.b, r, RW_SKIP_MISSING), no_key + (sum ? no_amount : 0));
+    }
+    fx_fini(&f);
+}
+END_TEST
+
 /* Modules that declare what record() keeps (RW_PARAM_RECORDED) share a window across modules:
  * window_sum and baseline over one amount, new_value and window_distinct over one device, each
  * over its own length; a window_count or another match keeps a window of its own. */
@@ -1567,10 +1637,6 @@ END_TEST
     "{\"high\": 1000}},"                                                                           \
     "{\"id\": \"huge\", \"module\": \"expression\", \"match\": {\"type\": \"payment\"}, "          \
     "\"params\": {\"expr\": \"amount * 1e308 * 10\"}, \"thresholds\": {\"high\": 1}}]}"
-
-static uint64_t skips_of(const rw_batch_t *b, size_t rule, int reason) {
-    return b->skips[rule * RW_SKIP_REASONS + (size_t)reason];
-}
 
 START_TEST(test_eval_skips_counted_by_rule_and_reason) {
     fx_t f;
@@ -2276,6 +2342,7 @@ static Suite *eval_suite(void) {
     tcase_add_test(tc, test_eval_window_sums_made_late);
     tcase_add_test(tc, test_eval_window_runs_with_late_events);
     tcase_add_loop_test(tc, test_eval_window_shared_by_rules, 0, 2);
+    tcase_add_test(tc, test_eval_window_shared_member_takes_the_events_window);
     tcase_add_test(tc, test_eval_window_state_names);
     tcase_add_test(tc, test_eval_window_shared_across_modules);
     tcase_add_test(tc, test_eval_lookups_across_batches);
