@@ -38,22 +38,32 @@ void rw_pseudonym_set_key(const void *key, size_t len) {
 
 bool rw_pseudonym_key_is_builtin(void) { return key_builtin; }
 
-#define CACHE_SLOTS 16384 /* per thread; a power of two (1.6 MB) */
-#define CACHE_VALUE 64    /* longer values are not kept */
+/* A per-thread cache of 16,384 sets of two 64-byte slots (2 MiB): a set is one hash's, its
+ * first slot the one found or computed last. Each slot is one cache line: the value (up to
+ * CACHE_VALUE bytes; longer ones are computed each time) and the pseudonym's 16 bytes. Two
+ * ways hold a stream whose accounts and counterparties outnumber the sets. */
+#define CACHE_SETS 16384 /* a power of two */
+#define CACHE_VALUE 40
 
 typedef struct {
     unsigned epoch;
     uint8_t len;
+    uint8_t mac[RW_PSEUDONYM_LEN / 2];
     char value[CACHE_VALUE];
-    char ref[RW_PSEUDONYM_LEN + 1];
 } slot_t;
+
+_Static_assert(sizeof(slot_t) <= 64, "a slot is one cache line");
+
+typedef struct {
+    _Alignas(64) slot_t way[2];
+} set_t;
 
 /* HMAC (RFC 2104) with the key's padded blocks hashed once a thread: each pseudonym then
  * costs two SHA-256 runs of libcrypto, copied from those states, with no allocation. */
 typedef struct {
     unsigned epoch;
     EVP_MD_CTX *inner, *outer, *work;
-    slot_t *cache;
+    set_t *cache;
 } local_t;
 
 static _Thread_local local_t local;
@@ -106,37 +116,53 @@ static void keyed_states(void) {
     local.epoch = key_epoch;
 }
 
-static void compute(const char *text, size_t len, char out[RW_PSEUDONYM_LEN + 1]) {
+static void compute(const char *text, size_t len, uint8_t mac[RW_PSEUDONYM_LEN / 2]) {
     if (local.epoch != key_epoch || !local.inner)
         keyed_states();
-    unsigned char in[EVP_MAX_MD_SIZE], mac[EVP_MAX_MD_SIZE];
+    unsigned char in[EVP_MAX_MD_SIZE], out[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     if (!EVP_MD_CTX_copy_ex(local.work, local.inner) || !EVP_DigestUpdate(local.work, text, len) ||
         !EVP_DigestFinal_ex(local.work, in, &n) || !EVP_MD_CTX_copy_ex(local.work, local.outer) ||
-        !EVP_DigestUpdate(local.work, in, n) || !EVP_DigestFinal_ex(local.work, mac, &n)) {
+        !EVP_DigestUpdate(local.work, in, n) || !EVP_DigestFinal_ex(local.work, out, &n)) {
         rw_log_write(RW_LOG_ERROR, "pseudonym: HMAC-SHA256 failed in libcrypto");
         abort();
     }
-    rw_hex(mac, RW_PSEUDONYM_LEN / 2, out);
-    out[RW_PSEUDONYM_LEN] = 0;
+    memcpy(mac, out, RW_PSEUDONYM_LEN / 2);
+}
+
+static bool slot_holds(const slot_t *s, const char *text, size_t len) {
+    return s->epoch == key_epoch && s->len == len && memcmp(s->value, text, len) == 0;
 }
 
 void rw_pseudonym(const char *text, size_t len, char out[RW_PSEUDONYM_LEN + 1]) {
+    uint8_t mac[RW_PSEUDONYM_LEN / 2];
     if (len > CACHE_VALUE) {
-        compute(text, len, out);
+        compute(text, len, mac);
+        rw_hex(mac, sizeof(mac), out);
         return;
     }
     if (!local.cache) {
         if (!local.inner)
             local_register();
-        local.cache = rw_calloc(CACHE_SLOTS, sizeof(slot_t)); /* freed when the thread ends */
+        /* Freed when the thread ends. */
+        local.cache = aligned_alloc(64, CACHE_SETS * sizeof(set_t));
+        if (!local.cache) {
+            rw_log_write(RW_LOG_ERROR, "pseudonym: out of memory");
+            abort();
+        }
+        memset(local.cache, 0, CACHE_SETS * sizeof(set_t));
     }
-    slot_t *s = &local.cache[rw_hash64(text, len) & (CACHE_SLOTS - 1)];
-    if (s->epoch != key_epoch || s->len != len || memcmp(s->value, text, len) != 0) {
-        compute(text, len, s->ref);
-        memcpy(s->value, text, len);
-        s->len = (uint8_t)len;
-        s->epoch = key_epoch;
+    set_t *set = &local.cache[rw_hash64(text, len) & (CACHE_SETS - 1)];
+    if (!slot_holds(&set->way[0], text, len)) {
+        slot_t found = set->way[1];
+        if (!slot_holds(&found, text, len)) {
+            compute(text, len, found.mac);
+            memcpy(found.value, text, len);
+            found.len = (uint8_t)len;
+            found.epoch = key_epoch;
+        }
+        set->way[1] = set->way[0];
+        set->way[0] = found;
     }
-    memcpy(out, s->ref, RW_PSEUDONYM_LEN + 1);
+    rw_hex(set->way[0].mac, RW_PSEUDONYM_LEN / 2, out);
 }
