@@ -565,7 +565,7 @@ static void items_clear(rw_batch_t *b) {
     /* Events parsed wholly in the arena go with it, without a walk to free them. */
     if (!rw_jarena_holds_all(b->jarena))
         for (size_t i = 0; i < b->n_items; i++)
-            json_decref(b->items[i].event);
+            rw_jtop_decref(&b->items[i].top, b->items[i].event);
     b->n_items = 0;
     b->n_planned = 0;
     rw_jarena_reset(b->jarena);
@@ -689,6 +689,10 @@ void rw_batch_reset(rw_batch_t *b, const rw_ruleset_t *rs) {
     }
     if (b->rs != rs) {
         ahead_choose(b, rs);
+        b->lazy_events = true; /* scorecards, last, read measures only */
+        for (size_t r = 0; r < rs->n_rules - rs->n_scorecards; r++)
+            if (!rw_module_builtin(rs->rules[r].module))
+                b->lazy_events = false;
         free(b->owner_ws);
         free(b->owner_at);
         b->owner_ws = rw_calloc(rs->n_rules ? rs->n_rules : 1, sizeof(*b->owner_ws));
@@ -746,8 +750,21 @@ static size_t arena_put(rw_batch_t *b, const char *s, size_t len) {
 
 static void item_reject(rw_item_t *it, const char *fmt, const char *arg) {
     snprintf(it->error, sizeof(it->error), fmt, arg);
-    json_decref(it->event);
+    rw_jtop_decref(&it->top, it->event);
     it->event = NULL;
+}
+
+json_t *rw_item_event(const rw_batch_t *b, const rw_item_t *it) {
+    if (it->event && it->top.lazy) {
+        rw_item_t *w = RW_UNCONST(rw_item_t *, it);
+        rw_jarena_begin(b->jarena);
+        if (rw_jtop_fill(&w->top, w->event) != 0) {
+            fprintf(stderr, "riskwarn: out of memory\n");
+            abort();
+        }
+        rw_jarena_end();
+    }
+    return it->event;
 }
 
 /* The event's top-level member name (len bytes), from its table when that tells. */
@@ -777,7 +794,8 @@ void rw_batch_add(rw_batch_t *b, const rw_msg_t *m) {
     }
     json_error_t je;
     rw_jarena_begin(b->jarena);
-    it->event = rw_json_parse_top(m->payload ? m->payload : "", m->len, &je, &it->top);
+    it->event = (b->lazy_events ? rw_json_parse_lazy : rw_json_parse_top)(
+        m->payload ? m->payload : "", m->len, &je, &it->top);
     rw_jarena_end();
     if (!it->event) {
         snprintf(it->error, sizeof(it->error), "invalid JSON at byte %d: %.160s", je.position,
@@ -1650,9 +1668,10 @@ static void case_event(rw_batch_t *b, const rw_cand_t *c, const rw_item_t *it) {
         k->level = RW_LEVEL_NONE;
         json_decref(k->rec);
         /* A copy of its own: the event's memory goes with the batch. */
-        json_t *rec = json_pack("{s:s, s:O, s:s, s:o}", "i", it->event_id, "s",
-                                json_object_get(it->event, "ts"), "t", it->type, "e",
-                                rw_ruleset_mask_event(b->rs, it->event));
+        json_t *ev = rw_item_event(b, it);
+        json_t *rec =
+            json_pack("{s:s, s:O, s:s, s:o}", "i", it->event_id, "s", json_object_get(ev, "ts"),
+                      "t", it->type, "e", rw_ruleset_mask_event(b->rs, ev));
         k->rec = json_deep_copy(rec);
         json_decref(rec);
         free(k->part);

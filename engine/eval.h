@@ -309,6 +309,12 @@ typedef struct rw_batch {
      * NULL): for a batch that writes no window anywhere and reads each source once, in offset
      * order, so that no entry is from a later message than one it measures (replay). */
     bool origins_off;
+    /* Events are parsed with their top-level members in their tables alone
+     * (rw_json_parse_lazy), for rw_item_event() to fill when read as objects: set by
+     * rw_batch_reset() when every module of the ruleset is built in (they read an event's
+     * fields through rw_field_*, which read the table; an external module may read the
+     * jansson object itself). */
+    bool lazy_events;
     /* What is keyed apart from its messages (windows and cool-downs another engine's
      * partitions may feed) is held like the rest, not read every batch: the store has seen
      * no other engine write such state (rw_batch_hold_apart). */
@@ -417,6 +423,14 @@ void rw_batch_reset(rw_batch_t *b, const rw_ruleset_t *rs);
 
 /* Adds and parses one message. Payload bytes are borrowed until reset. */
 void rw_batch_add(rw_batch_t *b, const rw_msg_t *m);
+
+/* The item's event as a whole jansson object (NULL when the message is not an event). Events
+ * are parsed with their top-level members in a table (lazy_events), which is what the plan
+ * and the evaluation read; whatever reads the event as an object (an alert's body, a case's
+ * record, a sample's statistics) takes it here, which fills the object once, in the batch's
+ * arena. Valid until the batch's next reset, as the event is. */
+json_t *rw_item_event(const rw_batch_t *b, const rw_item_t *it);
+
 /* Matches rules and creates the windows the batch needs: plans the items not planned yet
  * (all of them, unless rw_batch_plan_some() planned some) and ends the plan. A plan ended
  * is made anew by the next call. */

@@ -289,6 +289,8 @@ const json_t *rw_field_get(const json_t *event, const rw_field_t *f) {
             fcache.known |= bit;
         }
         v = fcache.vals[f->slot];
+    } else if (event == fcache.event) { /* a field with no slot, of the event being read */
+        v = rw_jtop_member(fcache.top, event, f->parts[0], f->len0, f->head0);
     } else {
         v = json_object_get(event, f->parts[0]);
     }

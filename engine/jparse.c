@@ -357,9 +357,14 @@ static int after_member(parser_t *ps, unsigned char close) {
     return -1;
 }
 
+/* Whether a member named kn bytes has room in the table. */
+static bool top_fits(const rw_jtop_t *top, size_t kn) {
+    return kn <= RW_JTOP_NAME && top->n < RW_JTOP_MAX;
+}
+
 /* Adds a member of the top level to its table; one that does not fit leaves it not whole. */
 static void top_add(rw_jtop_t *top, const char *key, size_t kn, json_t *v) {
-    if (kn > RW_JTOP_NAME || top->n == RW_JTOP_MAX) {
+    if (!top_fits(top, kn)) {
         top->whole = false;
         return;
     }
@@ -368,6 +373,79 @@ static void top_add(rw_jtop_t *top, const char *key, size_t kn, json_t *v) {
     if (kn > 8)
         memcpy(top->m[top->n].rest, key + 8, kn - 8);
     top->m[top->n++].value = v;
+}
+
+/* The name of the table's member i, written to name (RW_JTOP_NAME + 1 bytes). */
+static size_t top_name(const rw_jtop_t *top, uint32_t i, char name[RW_JTOP_NAME + 1]) {
+    size_t kn = top->m[i].len;
+    memcpy(name, &top->m[i].head, 8);
+    if (kn > 8)
+        memcpy(name + 8, top->m[i].rest, kn - 8);
+    name[kn] = 0;
+    return kn;
+}
+
+int rw_jtop_fill(rw_jtop_t *top, json_t *obj) {
+    if (!top->lazy)
+        return 0;
+    top->lazy = false;
+    for (uint32_t i = 0; i < top->n; i++) {
+        char name[RW_JTOP_NAME + 1];
+        size_t kn = top_name(top, i, name);
+        if (json_object_setn_new_nocheck(obj, name, kn, top->m[i].value) != 0) {
+            while (++i < top->n) /* the object took the others, and drops them with itself */
+                json_decref(top->m[i].value);
+            top->n = 0;
+            top->whole = false;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void rw_jtop_decref(rw_jtop_t *top, json_t *obj) {
+    if (top && top->lazy) {
+        for (uint32_t i = 0; i < top->n; i++)
+            json_decref(top->m[i].value);
+        top->n = 0;
+        top->lazy = false;
+        top->whole = false;
+    }
+    json_decref(obj);
+}
+
+/* Whether the lazy table holds a member named key already (kn bytes). */
+static bool top_has(const rw_jtop_t *top, const char *key, size_t kn) {
+    json_t *v;
+    return rw_jtop_get(top, key, kn, rw_jtop_head(key, kn), &v) && v;
+}
+
+/* Adds member key (kn bytes) = v (taken) to obj, the top level when depth is 1: to the
+ * table alone while the object is lazy and the member fits and is new; else, the table's
+ * members first, to the object. Returns 0, or -1 (a duplicate, or no memory). */
+static int member_add(parser_t *ps, json_t *obj, const char *key, size_t kn, json_t *v) {
+    rw_jtop_t *top = ps->depth == 1 ? ps->top : NULL;
+    if (top && top->lazy) {
+        if (top_fits(top, kn)) {
+            if (top_has(top, key, kn)) {
+                json_decref(v);
+                return -1;
+            }
+            top_add(top, key, kn, v);
+            return 0;
+        }
+        if (rw_jtop_fill(top, obj) != 0) {
+            json_decref(v);
+            return -1;
+        }
+    }
+    /* A key seen before replaces its value: the size tells (jansson refuses it). */
+    size_t size = json_object_size(obj);
+    if (json_object_setn_new_nocheck(obj, key, kn, v) || json_object_size(obj) == size)
+        return -1;
+    if (top)
+        top_add(top, key, kn, v);
+    return 0;
 }
 
 static json_t *object(parser_t *ps) {
@@ -404,12 +482,7 @@ static json_t *object(parser_t *ps) {
             ws(ps);
             v = value(ps);
         }
-        /* A key seen before replaces its value: the size tells (jansson refuses it). */
-        size_t size = json_object_size(obj);
-        int bad =
-            !v || json_object_setn_new_nocheck(obj, key, kn, v) || json_object_size(obj) == size;
-        if (!bad && ps->top && ps->depth == 1)
-            top_add(ps->top, key, kn, v);
+        int bad = !v || member_add(ps, obj, key, kn, v);
         if (copy && copy != stack)
             free(copy);
         if (bad)
@@ -421,7 +494,7 @@ static json_t *object(parser_t *ps) {
             goto fail;
     }
 fail:
-    json_decref(obj);
+    rw_jtop_decref(ps->depth == 1 ? ps->top : NULL, obj);
     return NULL;
 }
 
@@ -481,11 +554,12 @@ json_t *rw_json_parse(const char *buf, size_t len, json_error_t *err) {
     return rw_json_parse_top(buf, len, err, NULL);
 }
 
-json_t *rw_json_parse_top(const char *buf, size_t len, json_error_t *err, rw_jtop_t *top) {
+static json_t *parse(const char *buf, size_t len, json_error_t *err, rw_jtop_t *top, bool lazy) {
     parser_t ps = {(const unsigned char *)buf, (const unsigned char *)buf + len, 0, NULL, 0, top};
     if (top) {
         top->n = 0;
         top->whole = true;
+        top->lazy = lazy;
     }
     json_t *v = NULL;
     ws(&ps);
@@ -493,7 +567,7 @@ json_t *rw_json_parse_top(const char *buf, size_t len, json_error_t *err, rw_jto
         v = value(&ps);
         ws(&ps);
         if (v && ps.p != ps.end) {
-            json_decref(v);
+            rw_jtop_decref(top, v);
             v = NULL;
         }
     }
@@ -501,8 +575,17 @@ json_t *rw_json_parse_top(const char *buf, size_t len, json_error_t *err, rw_jto
     if (top && !json_is_object(v)) { /* not an object, or left to jansson: no table */
         top->n = 0;
         top->whole = false;
+        top->lazy = false;
     }
     if (v)
         return v;
     return json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, err);
+}
+
+json_t *rw_json_parse_top(const char *buf, size_t len, json_error_t *err, rw_jtop_t *top) {
+    return parse(buf, len, err, top, false);
+}
+
+json_t *rw_json_parse_lazy(const char *buf, size_t len, json_error_t *err, rw_jtop_t *top) {
+    return parse(buf, len, err, top, true);
 }

@@ -23,6 +23,8 @@ json_t *rw_json_parse(const char *buf, size_t len, json_error_t *err);
 typedef struct rw_jtop {
     uint32_t n;
     bool whole; /* every member of the object is in the table */
+    bool lazy;  /* the members are in the table alone, each value the table's, until
+                   rw_jtop_fill() (rw_json_parse_lazy) */
     struct {
         uint64_t head; /* the name's first 8 bytes, zero-padded (rw_jtop_head) */
         uint8_t len;
@@ -41,6 +43,21 @@ static inline uint64_t rw_jtop_head(const char *name, size_t len) {
 /* rw_json_parse, and the top level's members in *top (valid while the value lives; none,
  * and not whole, when the value is not an object or was read by jansson). */
 json_t *rw_json_parse_top(const char *buf, size_t len, json_error_t *err, rw_jtop_t *top);
+
+/* rw_json_parse_top, but the top level's members are kept in *top alone while they fit
+ * (top->lazy; an object with a member that does not fit, or not an object, is made as
+ * rw_json_parse_top makes it): the object returned is empty until rw_jtop_fill(), which
+ * jansson's hashtable costs only for the events whose object is read as an object. Release
+ * with rw_jtop_decref(). */
+json_t *rw_json_parse_lazy(const char *buf, size_t len, json_error_t *err, rw_jtop_t *top);
+
+/* Puts a lazy table's members into obj, its object, in document order (nothing when the
+ * table is not lazy): obj is then what rw_json_parse_top returns. Returns 0, or -1 when
+ * jansson failed (no memory): the table is then empty and not whole. */
+int rw_jtop_fill(rw_jtop_t *top, json_t *obj);
+
+/* json_decref(obj), and first its lazy table's members (top NULL: none). */
+void rw_jtop_decref(rw_jtop_t *top, json_t *obj);
 
 /* The member name (len bytes; head its rw_jtop_head) of the object top was filled for:
  * true with *v (NULL when the object has no such member) when the table tells; false when

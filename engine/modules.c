@@ -30,6 +30,13 @@ static const rw_module_t *builtin_find(const char *name) {
     return NULL;
 }
 
+bool rw_module_builtin(const rw_module_t *m) {
+    for (size_t i = 0; i < N_BUILTINS; i++)
+        if (builtins[i] == m)
+            return true;
+    return false;
+}
+
 static const rw_module_t *external_find(const char *name) {
     for (size_t i = 0; i < n_externals; i++)
         if (strcmp(externals[i]->name, name) == 0)

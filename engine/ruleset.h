@@ -160,6 +160,9 @@ const rw_param_t *rw_module_recorded(const rw_module_t *m);
 
 /* Module registry: the built-in modules, plus any loaded from modules_dir. */
 const rw_module_t *rw_modules_find(const char *name);
+/* Whether m is one of the built-in modules (rules/builtin.def). */
+bool rw_module_builtin(const rw_module_t *m);
+
 /* Calls fn for every registered module: built-ins first, then external ones. */
 void rw_modules_each(void (*fn)(const rw_module_t *m, void *arg), void *arg);
 /* Adds an external module. m is borrowed: it must stay valid until it is unregistered.

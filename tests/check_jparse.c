@@ -15,22 +15,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The table of top-level members rw_json_parse_top fills tells what the object j (jansson's
- * reading of buf) holds: every member it answers for is j's, a name j lacks is answered as
- * absent or left to the object, and a whole table holds every member. */
-static void top_agrees(const char *buf, size_t len, const json_t *j, const char *what) {
+typedef json_t *parse_fn(const char *buf, size_t len, json_error_t *err, rw_jtop_t *top);
+
+/* The table of top-level members parse (rw_json_parse_top or rw_json_parse_lazy) fills tells
+ * what the object j (jansson's reading of buf) holds: every member it answers for is j's, a
+ * name j lacks is answered as absent or left to the object, and a whole table holds every
+ * member. A lazy table's object is empty until filled, then it is j, in j's order; a lazy
+ * table left unfilled is released with its object (a leak check sees one that is not). */
+static void top_agrees(parse_fn *parse, const char *buf, size_t len, const json_t *j,
+                       const char *what) {
     rw_jtop_t top;
     json_error_t e;
-    json_t *t = rw_json_parse_top(buf, len, &e, &top);
+    json_t *t = parse(buf, len, &e, &top);
     ck_assert_ptr_nonnull(t);
     if (!json_is_object(j)) {
-        ck_assert_msg(top.n == 0 && !top.whole, "%s: a table for a non-object", what);
+        ck_assert_msg(top.n == 0 && !top.whole && !top.lazy, "%s: a table for a non-object", what);
         json_decref(t);
         return;
     }
     if (top.whole)
         ck_assert_msg(top.n == json_object_size(j), "%s: a whole table of %u members, not %zu",
                       what, top.n, json_object_size(j));
+    if (top.lazy)
+        ck_assert_msg(top.whole && json_object_size(t) == 0,
+                      "%s: a lazy table that is not whole, or an object filled already", what);
     const char *k;
     size_t kl;
     json_t *v;
@@ -46,7 +54,19 @@ static void top_agrees(const char *buf, size_t len, const json_t *j, const char 
     if (rw_jtop_get(&top, absent, sizeof(absent) - 1, rw_jtop_head(absent, sizeof(absent) - 1),
                     &got))
         ck_assert_msg(got == NULL && top.whole, "%s: an absent member found", what);
-    json_decref(t);
+    if (top.lazy && json_object_size(j) % 2) {
+        rw_jtop_decref(&top, t);
+        return;
+    }
+    ck_assert_int_eq(rw_jtop_fill(&top, t), 0);
+    ck_assert(!top.lazy);
+    ck_assert_int_eq(rw_jtop_fill(&top, t), 0); /* once only */
+    char *dj = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    char *dt = json_dumps(t, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    ck_assert_msg(dj && dt && strcmp(dj, dt) == 0, "%s: filled\n  %s\njansson\n  %s", what, dt, dj);
+    free(dj);
+    free(dt);
+    rw_jtop_decref(&top, t);
 }
 
 /* Parses buf both ways and checks that they agree. Returns 1 when it parsed. */
@@ -60,6 +80,11 @@ static int same_as_jansson(const char *buf, size_t len, const char *what) {
                           ej.line == ef.line && ej.column == ef.column,
                       "%s: errors differ: \"%s\" at %d, \"%s\" at %d", what, ej.text, ej.position,
                       ef.text, ef.position);
+        rw_jtop_t top;
+        json_t *l = rw_json_parse_lazy(buf, len, &ef, &top);
+        ck_assert_msg(!l && strcmp(ej.text, ef.text) == 0 && ej.position == ef.position,
+                      "%s: the lazy parse takes it, or errs otherwise: \"%s\" at %d", what, ef.text,
+                      ef.position);
         return 0;
     }
     ck_assert_msg(f != NULL, "%s: jansson takes it but the fast parser refuses: %s", what, ef.text);
@@ -67,7 +92,8 @@ static int same_as_jansson(const char *buf, size_t len, const char *what) {
     char *df = json_dumps(f, JSON_COMPACT | JSON_REAL_PRECISION(17));
     ck_assert_msg(dj && df && strcmp(dj, df) == 0, "%s: values differ:\n  %s\n  %s", what, dj, df);
     ck_assert(json_equal(j, f));
-    top_agrees(buf, len, j, what);
+    top_agrees(rw_json_parse_top, buf, len, j, what);
+    top_agrees(rw_json_parse_lazy, buf, len, j, what);
     char *dumped = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15));
     rw_buf_t w;
     rw_buf_init(&w);
@@ -211,6 +237,40 @@ START_TEST(test_jparse_edges) {
 }
 END_TEST
 
+/* Objects at the edges of the top-level table: names of 8, 9, 23 and 24 bytes, duplicates
+ * that differ from other names only past their first 8 bytes, 32 and 33 members, and a
+ * duplicate after the table is full; each parsed eagerly and lazily, as jansson parses it. */
+START_TEST(test_jparse_top_table_edges) {
+    static const char *const cases[] = {
+        "{\"abcdefgh\":1,\"abcdefghi\":2,\"abcdefghj\":3}",
+        "{\"abcdefghij\":1,\"abcdefghik\":2,\"abcdefghij\":3}",
+        "{\"abcdefghijklmnopqrstuvw\":1,\"abcdefghijklmnopqrstuvx\":2}",
+        "{\"abcdefghijklmnopqrstuvw\":1,\"abcdefghijklmnopqrstuvw\":2}",
+        "{\"x\":0,\"abcdefghijklmnopqrstuvwx\":1,\"y\":2,\"x\":3}",
+        "{\"abcdefghijklmnopqrstuvwx\":1,\"abcdefghijklmnopqrstuvwx\":2}",
+        "{\"a\":1,\"b\":{\"a\":1},\"c\":[{\"a\":2}],\"b\":3}",
+        "{\"\\u0061\":1,\"a\":2}",
+        "{\"k\\u00e9y\":1,\"k\xc3\xa9y\":2}",
+        "{\"\":1,\"\":2}"};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        same_as_jansson(cases[i], strlen(cases[i]), cases[i]);
+    for (int n = 30; n <= 34; n++)
+        for (int dup = -1; dup < n; dup += 11) {
+            char buf[1024], what[64];
+            size_t o = 0;
+            buf[o++] = '{';
+            for (int m = 0; m < n; m++)
+                o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s\"member-%02d\":%d",
+                                      m ? "," : "", m, m);
+            if (dup >= 0)
+                o += (size_t)snprintf(buf + o, sizeof(buf) - o, ",\"member-%02d\":0", dup);
+            buf[o++] = '}';
+            snprintf(what, sizeof(what), "%d members, a duplicate of %d", n, dup);
+            same_as_jansson(buf, o, what);
+        }
+}
+END_TEST
+
 /* Nesting around jansson's depth limit, with a scalar and with an empty container inside. */
 START_TEST(test_jparse_depth) {
     for (int depth = JSON_PARSER_MAX_DEPTH - 2; depth <= JSON_PARSER_MAX_DEPTH + 1; depth++)
@@ -283,6 +343,7 @@ static Suite *jparse_suite(void) {
     tcase_add_test(tc, test_jparse_fuzz_corpus);
     tcase_add_test(tc, test_jparse_demo_events);
     tcase_add_test(tc, test_jparse_edges);
+    tcase_add_test(tc, test_jparse_top_table_edges);
     tcase_add_test(tc, test_jparse_depth);
     tcase_add_test(tc, test_jparse_mutations);
     tcase_set_timeout(tc, 120);
