@@ -156,28 +156,11 @@ static const unsigned char *unicode_escape(const unsigned char *p, const unsigne
 
 /* Reads the string after its opening quote. Sets *s and *n to its text: in
  * the input when it has no escapes, else in the scratch buffer. -1: not taken. */
-static int string(parser_t *ps, const char **s, size_t *n) {
-    const unsigned char *start = ps->p, *p = ps->p;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    while (ps->end - p >= 8) { /* eight bytes at a time, to the first that is not plain */
-        uint64_t w, mark;
-        memcpy(&w, p, sizeof(w));
-        if ((mark = special8(w))) {
-            p += __builtin_ctzll(mark) / 8;
-            break;
-        }
-        p += 8;
-    }
-#endif
-    while (p < ps->end && *p != '"' && *p != '\\' && *p >= 0x20 && *p < 0x80)
-        p++;
-    if (p < ps->end && *p == '"') { /* the common case: plain ASCII */
-        *s = (const char *)start;
-        *n = (size_t)(p - start);
-        ps->p = p + 1;
-        return 0;
-    }
-    /* Escapes or UTF-8: decode into scratch (never longer than the input). */
+/* The string from start on that string() did not take as it is: escapes or UTF-8, decoded
+ * into scratch (never longer than the input). */
+static __attribute__((noinline)) int string_decode(parser_t *ps, const unsigned char *start,
+                                                   const char **s, size_t *n) {
+    const unsigned char *p;
     if (scratch_reserve(ps, (size_t)(ps->end - start)) != 0)
         return -1;
     char *o = ps->scratch;
@@ -243,6 +226,42 @@ static int string(parser_t *ps, const char **s, size_t *n) {
     *n = (size_t)(o - ps->scratch);
     ps->p = p + 1;
     return 0;
+}
+
+/* A string after its opening quote: *s and *n its bytes (in the input when plain ASCII,
+ * else in scratch), the parser after its closing quote. Returns 0, or -1: not taken. */
+static inline int string(parser_t *ps, const char **s, size_t *n) {
+    const unsigned char *start = ps->p, *p = ps->p;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (;;) { /* eight bytes at a time, to the first that is not plain */
+        uint64_t w, mark;
+        if (ps->end - p < 8)
+            goto tail;
+        memcpy(&w, p, sizeof(w));
+        if ((mark = special8(w))) {
+            p += __builtin_ctzll(mark) / 8;
+            break;
+        }
+        p += 8;
+    }
+    if (*p == '"') { /* the common case: plain ASCII */
+        *s = (const char *)start;
+        *n = (size_t)(p - start);
+        ps->p = p + 1;
+        return 0;
+    }
+    return string_decode(ps, start, s, n);
+tail:
+#endif
+    while (p < ps->end && *p != '"' && *p != '\\' && *p >= 0x20 && *p < 0x80)
+        p++;
+    if (p < ps->end && *p == '"') {
+        *s = (const char *)start;
+        *n = (size_t)(p - start);
+        ps->p = p + 1;
+        return 0;
+    }
+    return string_decode(ps, start, s, n);
 }
 
 /* 10^0 to 10^22: the powers of ten a double holds exactly. */
@@ -362,6 +381,11 @@ static bool top_fits(const rw_jtop_t *top, size_t kn) {
     return kn <= RW_JTOP_NAME && top->n < RW_JTOP_MAX;
 }
 
+/* The table's seen bit of a name of kn bytes whose first 8 are head. */
+static uint64_t top_bit(uint64_t head, size_t kn) {
+    return (uint64_t)1 << (((head ^ ((uint64_t)kn << 56)) * 0x9E3779B97F4A7C15u) >> 58);
+}
+
 /* Adds a member of the top level to its table; one that does not fit leaves it not whole. */
 static void top_add(rw_jtop_t *top, const char *key, size_t kn, json_t *v) {
     if (!top_fits(top, kn)) {
@@ -369,6 +393,7 @@ static void top_add(rw_jtop_t *top, const char *key, size_t kn, json_t *v) {
         return;
     }
     top->m[top->n].head = rw_jtop_head(key, kn);
+    top->seen |= top_bit(top->m[top->n].head, kn);
     top->m[top->n].len = (uint8_t)kn;
     if (kn > 8)
         memcpy(top->m[top->n].rest, key + 8, kn - 8);
@@ -417,7 +442,8 @@ void rw_jtop_decref(rw_jtop_t *top, json_t *obj) {
 /* Whether the lazy table holds a member named key already (kn bytes). */
 static bool top_has(const rw_jtop_t *top, const char *key, size_t kn) {
     json_t *v;
-    return rw_jtop_get(top, key, kn, rw_jtop_head(key, kn), &v) && v;
+    uint64_t head = rw_jtop_head(key, kn);
+    return (top->seen & top_bit(head, kn)) && rw_jtop_get(top, key, kn, head, &v) && v;
 }
 
 /* Adds member key (kn bytes) = v (taken) to obj, the top level when depth is 1: to the
@@ -558,6 +584,7 @@ static json_t *parse(const char *buf, size_t len, json_error_t *err, rw_jtop_t *
     parser_t ps = {(const unsigned char *)buf, (const unsigned char *)buf + len, 0, NULL, 0, top};
     if (top) {
         top->n = 0;
+        top->seen = 0;
         top->whole = true;
         top->lazy = lazy;
     }

@@ -22,9 +22,11 @@ json_t *rw_json_parse(const char *buf, size_t len, json_error_t *err);
 #define RW_JTOP_NAME 23
 typedef struct rw_jtop {
     uint32_t n;
-    bool whole; /* every member of the object is in the table */
-    bool lazy;  /* the members are in the table alone, each value the table's, until
-                   rw_jtop_fill() (rw_json_parse_lazy) */
+    bool whole;    /* every member of the object is in the table */
+    bool lazy;     /* the members are in the table alone, each value the table's, until
+                      rw_jtop_fill() (rw_json_parse_lazy) */
+    uint64_t seen; /* a bit for each member's name (its head and length hashed): a name whose
+                      bit is clear is not in the table */
     struct {
         uint64_t head; /* the name's first 8 bytes, zero-padded (rw_jtop_head) */
         uint8_t len;
