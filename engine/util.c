@@ -281,12 +281,23 @@ void rw_sha256(const void *data, size_t len, uint8_t out[32]) {
     }
 }
 
+/* Each byte's two hex digits, for rw_hex() to write a byte with one copy. */
+static const char hex_pairs[256][2] = {
+#define P(h)                                                                                       \
+    { "0123456789abcdef"[(h) >> 4], "0123456789abcdef"[(h)&15] }
+#define P4(h) P(h), P((h) + 1), P((h) + 2), P((h) + 3)
+#define P16(h) P4(h), P4((h) + 4), P4((h) + 8), P4((h) + 12)
+#define P64(h) P16(h), P16((h) + 16), P16((h) + 32), P16((h) + 48)
+    P64(0), P64(64), P64(128), P64(192)
+#undef P64
+#undef P16
+#undef P4
+#undef P
+};
+
 void rw_hex(const uint8_t *in, size_t n, char *out) {
-    static const char hx[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hx[in[i] >> 4];
-        out[2 * i + 1] = hx[in[i] & 15];
-    }
+    for (size_t i = 0; i < n; i++)
+        memcpy(out + 2 * i, hex_pairs[in[i]], 2);
     out[2 * n] = 0;
 }
 

@@ -377,6 +377,18 @@ START_TEST(test_util_hex) {
     ck_assert_str_eq(out, "000fa5ff");
     rw_hex(in, 0, out);
     ck_assert_str_eq(out, "");
+    /* Every byte, as printf writes it. */
+    uint8_t all[256];
+    char got[513], want[3];
+    for (int i = 0; i < 256; i++)
+        all[i] = (uint8_t)i;
+    rw_hex(all, sizeof(all), got);
+    ck_assert_uint_eq(strlen(got), 512);
+    for (int i = 0; i < 256; i++) {
+        snprintf(want, sizeof(want), "%02x", i);
+        ck_assert_msg(got[2 * i] == want[0] && got[2 * i + 1] == want[1], "byte %d: %.2s", i,
+                      got + 2 * i);
+    }
 }
 END_TEST
 
