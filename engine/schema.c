@@ -36,6 +36,7 @@ typedef struct {
 
 typedef struct {
     char *name; /* event type, or "*" */
+    bool any;   /* "*": every type */
     field_t *fields;
     size_t n_fields;
 } etype_t;
@@ -232,6 +233,7 @@ rw_schema_t *rw_schema_parse(const json_t *obj, const char *source, const char *
         ptr_join(tp, sizeof(tp), pointer, tname);
         etype_t *t = &s->types[s->n_types++];
         t->name = strdup(tname);
+        t->any = strcmp(tname, "*") == 0;
         if (!json_is_object(fields)) {
             perr(&x, tp, false, "schema: %s: must be an object from field to spec", tname);
             goto fail;
@@ -454,7 +456,7 @@ int rw_schema_check_top(const rw_schema_t *s, const json_t *event, const rw_jtop
         return 0;
     for (size_t i = 0; i < s->n_types; i++) {
         const etype_t *t = &s->types[i];
-        if ((strcmp(t->name, type) == 0 || strcmp(t->name, "*") == 0) &&
+        if ((t->any || (t->name[0] == type[0] && strcmp(t->name, type) == 0)) &&
             check_type(t, event, top, type, why, len))
             return -1;
     }
