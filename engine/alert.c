@@ -30,7 +30,7 @@ void rw_alert_id(const rw_ruleset_t *rs, const char *event_id, int level, char o
 static int plain_key(const rw_batch_t *b, const rw_item_t *it, char *buf, size_t len) {
     if (it->key_off == SIZE_MAX || it->key_rule < 0 || !it->event)
         return -1;
-    return rw_field_plain_text(rw_item_event(b, it), b->rs->rules[it->key_rule].key, buf, len);
+    return rw_field_plain_text(rw_batch_event(b, it), b->rs->rules[it->key_rule].key, buf, len);
 }
 
 static char *masked_key(const rw_batch_t *b, const rw_item_t *it) {
@@ -194,7 +194,7 @@ char *rw_alert_build(const rw_batch_t *b, const rw_item_t *it, int64_t emitted_m
     char id[33], ts[40], em[40];
     rw_alert_id(rs, it->event_id, it->level, id);
     rw_time_format(emitted_ms, em, sizeof(em));
-    const json_t *ev = rw_item_event(b, it);
+    const json_t *ev = rw_batch_event(b, it);
     snprintf(ts, sizeof(ts), "%s", json_string_value(json_object_get(ev, "ts")));
     rw_buf_t o;
     rw_buf_init(&o);

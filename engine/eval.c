@@ -695,7 +695,7 @@ void rw_batch_reset(rw_batch_t *b, const rw_ruleset_t *rs) {
                 b->lazy_events = false;
         free(b->owner_ws);
         free(b->owner_at);
-        b->owner_ws = rw_calloc(rs->n_rules ? rs->n_rules : 1, sizeof(*b->owner_ws));
+        b->owner_ws = rw_calloc(rs->n_rules ? rs->n_rules : 1, sizeof(rw_wstate_t *));
         b->owner_at = rw_calloc(rs->n_rules ? rs->n_rules : 1, sizeof(*b->owner_at));
     }
     b->rs = rs;
@@ -754,7 +754,7 @@ static void item_reject(rw_item_t *it, const char *fmt, const char *arg) {
     it->event = NULL;
 }
 
-json_t *rw_item_event(const rw_batch_t *b, const rw_item_t *it) {
+json_t *rw_batch_event(const rw_batch_t *b, const rw_item_t *it) {
     if (it->event && it->top.lazy) {
         rw_item_t *w = RW_UNCONST(rw_item_t *, it);
         rw_jarena_begin(b->jarena);
@@ -1668,7 +1668,7 @@ static void case_event(rw_batch_t *b, const rw_cand_t *c, const rw_item_t *it) {
         k->level = RW_LEVEL_NONE;
         json_decref(k->rec);
         /* A copy of its own: the event's memory goes with the batch. */
-        json_t *ev = rw_item_event(b, it);
+        json_t *ev = rw_batch_event(b, it);
         json_t *rec =
             json_pack("{s:s, s:O, s:s, s:o}", "i", it->event_id, "s", json_object_get(ev, "ts"),
                       "t", it->type, "e", rw_ruleset_mask_event(b->rs, ev));

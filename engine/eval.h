@@ -310,7 +310,7 @@ typedef struct rw_batch {
      * order, so that no entry is from a later message than one it measures (replay). */
     bool origins_off;
     /* Events are parsed with their top-level members in their tables alone
-     * (rw_json_parse_lazy), for rw_item_event() to fill when read as objects: set by
+     * (rw_json_parse_lazy), for rw_batch_event() to fill when read as objects: set by
      * rw_batch_reset() when every module of the ruleset is built in (they read an event's
      * fields through rw_field_*, which read the table; an external module may read the
      * jansson object itself). */
@@ -429,7 +429,7 @@ void rw_batch_add(rw_batch_t *b, const rw_msg_t *m);
  * and the evaluation read; whatever reads the event as an object (an alert's body, a case's
  * record, a sample's statistics) takes it here, which fills the object once, in the batch's
  * arena. Valid until the batch's next reset, as the event is. */
-json_t *rw_item_event(const rw_batch_t *b, const rw_item_t *it);
+json_t *rw_batch_event(const rw_batch_t *b, const rw_item_t *it);
 
 /* Matches rules and creates the windows the batch needs: plans the items not planned yet
  * (all of them, unless rw_batch_plan_some() planned some) and ends the plan. A plan ended

@@ -144,7 +144,7 @@ static void batch_run(rw_batch_t *b, rw_store_t *st, const rw_ruleset_t *rs, rst
             (*dead)++;
             continue;
         }
-        const json_t *ev = rw_item_event(b, it);
+        const json_t *ev = rw_batch_event(b, it);
         for (size_t r = 0; r < rs->n_rules; r++)
             stats_event(&stats[r], ev, rw_match_eval(&rs->rules[r].match, ev));
         for (size_t h = it->hit_off; h < it->hit_off + it->n_hits; h++)
@@ -253,7 +253,7 @@ int rw_sample_report(const rw_ruleset_t *rs, const struct rw_schema *schema, con
         rw_msg_t m = {"sample", 0, total++, lines[n_lines], (size_t)len, 0, 0, NULL, 0};
         n_lines++;
         rw_batch_add(b, &m);
-        json_t *ev = rw_item_event(b, &b->items[b->n_items - 1]);
+        json_t *ev = rw_batch_event(b, &b->items[b->n_items - 1]);
         if (ev)
             paths_walk(&paths, ev, "", 1);
         if (n_lines == SAMPLE_BATCH) {

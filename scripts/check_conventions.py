@@ -31,7 +31,7 @@ SUBSYSTEMS = {
     "error": ["errors", "strerror"],
     "main": ["cmd", "help", "usage", "signals", "stop"],
     "store": ["memstore", "redisstore"],
-    "jparse": ["json"],
+    "jparse": ["json", "jtop"],
     "jwrite": ["json"],
     "modules": ["module"],
     "eval": ["batch", "window", "case", "cool"],

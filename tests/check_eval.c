@@ -1358,7 +1358,7 @@ START_TEST(test_eval_lookups_across_batches) {
         ck_assert_uint_eq(f.b->n_cands, (size_t)n);
         for (size_t c = 0; c < f.b->n_cands; c++) {
             const rw_cand_t *cd = &f.b->cands[c];
-            const json_t *d = json_object_get(rw_item_event(f.b, &f.b->items[cd->item]), "device");
+            const json_t *d = json_object_get(rw_batch_event(f.b, &f.b->items[cd->item]), "device");
             ck_assert_ptr_nonnull(cd->lookup);
             ck_assert_str_eq(cd->lookup->member, json_string_value(d));
             ck_assert_str_eq(cd->lookup->set, "devices");
