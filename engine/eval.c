@@ -778,6 +778,7 @@ void rw_batch_add(rw_batch_t *b, const rw_msg_t *m) {
     memset(it, 0, offsetof(rw_item_t, top));
     it->top.n = 0;
     it->top.whole = false;
+    it->top.lazy = false; /* the slot's last event's table is gone with its batch */
     it->msg = *m;
     it->key_rule = -1;
     it->key_off = SIZE_MAX;

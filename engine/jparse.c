@@ -154,8 +154,6 @@ static const unsigned char *unicode_escape(const unsigned char *p, const unsigne
     return p;
 }
 
-/* Reads the string after its opening quote. Sets *s and *n to its text: in
- * the input when it has no escapes, else in the scratch buffer. -1: not taken. */
 /* The string from start on that string() did not take as it is: escapes or UTF-8, decoded
  * into scratch (never longer than the input). */
 static __attribute__((noinline)) int string_decode(parser_t *ps, const unsigned char *start,
@@ -418,7 +416,8 @@ int rw_jtop_fill(rw_jtop_t *top, json_t *obj) {
         char name[RW_JTOP_NAME + 1];
         size_t kn = top_name(top, i, name);
         if (json_object_setn_new_nocheck(obj, name, kn, top->m[i].value) != 0) {
-            while (++i < top->n) /* the object took the others, and drops them with itself */
+            /* jansson dropped the value it refused, the object holds those before it */
+            while (++i < top->n)
                 json_decref(top->m[i].value);
             top->n = 0;
             top->whole = false;
@@ -429,7 +428,7 @@ int rw_jtop_fill(rw_jtop_t *top, json_t *obj) {
 }
 
 void rw_jtop_decref(rw_jtop_t *top, json_t *obj) {
-    if (top && top->lazy) {
+    if (obj && top && top->lazy) {
         for (uint32_t i = 0; i < top->n; i++)
             json_decref(top->m[i].value);
         top->n = 0;

@@ -58,7 +58,7 @@ json_t *rw_json_parse_lazy(const char *buf, size_t len, json_error_t *err, rw_jt
  * jansson failed (no memory): the table is then empty and not whole. */
 int rw_jtop_fill(rw_jtop_t *top, json_t *obj);
 
-/* json_decref(obj), and first its lazy table's members (top NULL: none). */
+/* json_decref(obj), and first its lazy table's members (top NULL: none; obj NULL: nothing). */
 void rw_jtop_decref(rw_jtop_t *top, json_t *obj);
 
 /* The member name (len bytes; head its rw_jtop_head) of the object top was filled for:

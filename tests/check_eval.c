@@ -863,6 +863,12 @@ START_TEST(test_eval_deadletter_oversize) {
     ck_assert_ptr_nonnull(f.b->items[0].event);
     ck_assert_ptr_null(f.b->items[1].event);
     ck_assert_str_eq(f.b->items[1].error, "oversize: 101 bytes, the limit is 100");
+    /* The next batch's oversize message in the slot of this one's event keeps no table of it. */
+    ck_assert(f.b->lazy_events && f.b->items[0].top.lazy);
+    fx_next(&f);
+    fx_add(&f, 0, 2, big);
+    ck_assert_ptr_null(f.b->items[0].event);
+    ck_assert(!f.b->items[0].top.lazy);
     fx_fini(&f);
 }
 END_TEST
