@@ -59,7 +59,8 @@ typedef struct rw_window_entry {
 
 /* What measure() sees. Everything is borrowed, valid during the call only. */
 typedef struct rw_input {
-    const json_t *event;              /* the parsed event object */
+    const json_t *event;              /* the parsed event object (whole for an external module;
+                                         built-in ones read it through rw_field_*: rules/README.md) */
     int64_t ts_ms;                    /* the event's time */
     const rw_window_entry_t *entries; /* the window (T - window, T], this event included */
     size_t n_entries;                 /* 0 for modules without a window */
