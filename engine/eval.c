@@ -630,8 +630,7 @@ void rw_batch_destroy(rw_batch_t *b) {
     free(b->view);
     free(b->touched);
     free(b->ahead_rules);
-    free(b->owner_ws);
-    free(b->owner_at);
+    free(b->owners);
     free(b->cools_touched);
     rw_buf_fini(&b->arena);
     rw_jarena_destroy(b->jarena);
@@ -693,10 +692,8 @@ void rw_batch_reset(rw_batch_t *b, const rw_ruleset_t *rs) {
         for (size_t r = 0; r < rs->n_rules - rs->n_scorecards; r++)
             if (!rw_module_builtin(rs->rules[r].module))
                 b->lazy_events = false;
-        free(b->owner_ws);
-        free(b->owner_at);
-        b->owner_ws = rw_calloc(rs->n_rules ? rs->n_rules : 1, sizeof(rw_wstate_t *));
-        b->owner_at = rw_calloc(rs->n_rules ? rs->n_rules : 1, sizeof(*b->owner_at));
+        free(b->owners);
+        b->owners = rw_calloc(rs->n_rules ? rs->n_rules : 1, sizeof(struct rw_owner));
     }
     b->rs = rs;
     b->seq++;
@@ -899,17 +896,6 @@ static bool msg_keyed_by(const rw_item_t *it, const rw_field_t *kf, const char *
     return it->msg.key_len == strlen(text) && memcmp(it->msg.key, text, it->msg.key_len) == 0;
 }
 
-/* Zeroed memory that starts a cache line (free with free()). */
-static void *calloc_lines(size_t size) {
-    size = (size + 63) & ~(size_t)63;
-    void *p = aligned_alloc(64, size);
-    if (!p) {
-        fprintf(stderr, "riskwarn: out of memory\n");
-        abort();
-    }
-    return memset(p, 0, size);
-}
-
 /* Rule's window on key (kl bytes, hashed with the rule: hash), made when new. */
 static rw_wstate_t *window_get(rw_batch_t *b, uint32_t rule, const char *key, size_t kl,
                                uint64_t hash) {
@@ -920,7 +906,7 @@ static rw_wstate_t *window_get(rw_batch_t *b, uint32_t rule, const char *key, si
     if (b->n_windows >= b->wtab_size / 2) /* short chains: a lookup's misses are its links */
         wtab_grow(b);
     size_t il = strlen(r->state_id);
-    ws = calloc_lines(sizeof(*ws) + il + kl + 2);
+    ws = rw_calloc_lines(sizeof(*ws) + il + kl + 2);
     ws->id = state_id(ws + 1, r->state_id, il, key, kl, &ws->key_off, &ws->key_len);
     ws->hash = hash;
     ws->rule = rule;
@@ -1377,16 +1363,14 @@ static bool plan_window(rw_batch_t *b, rw_cand_t *c, const rw_item_t *it,
          * length), so when it planned the event they take its window as it is. */
         bool records = rule->window_of == c->rule;
         c->flags |= records ? RW_CAND_RECORD : 0;
-        if (!records && b->owner_at[rule->window_of] == b->plan_at) {
-            c->ws = b->owner_ws[rule->window_of];
+        if (!records && b->owners[rule->window_of].at == b->plan_at) {
+            c->ws = b->owners[rule->window_of].ws;
             return true;
         }
         if (!(c->ws = plan_record(b, c->rule, it, rule->key, records ? &c->rec_off : NULL)))
             return false;
-        if (records) {
-            b->owner_at[c->rule] = b->plan_at;
-            b->owner_ws[c->rule] = c->ws;
-        }
+        if (records)
+            b->owners[c->rule] = (struct rw_owner){c->ws, b->plan_at};
     } else if (plan_windowed(rule)) {
         const rw_field_t *rk = rule->read_key ? rule->read_key : rule->key;
         if (rk && rw_field_text(it->event, rk, text, RW_RECORD_MAX) <= 0)

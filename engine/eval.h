@@ -361,10 +361,12 @@ typedef struct rw_batch {
     uint32_t *ahead_rules;
     size_t n_ahead_rules;
     /* The window a shared window's recording rule r touched for the event being planned, while
-     * owner_at[r] == plan_at (a count of the events planned): the group's other rules read it
+     * owners[r].at == plan_at (a count of the events planned): the group's other rules read it
      * without a key, record or lookup of their own. Sized when the batch takes a ruleset. */
-    rw_wstate_t **owner_ws;
-    uint64_t *owner_at;
+    struct rw_owner {
+        rw_wstate_t *ws;
+        uint64_t at;
+    } * owners;
     uint64_t plan_at;
     rw_cool_t **cools_touched; /* the cool-downs this batch touched, each once */
     size_t n_cools_touched, cap_cools_touched;

@@ -144,13 +144,7 @@ void rw_pseudonym(const char *text, size_t len, char out[RW_PSEUDONYM_LEN + 1]) 
     if (!local.cache) {
         if (!local.inner)
             local_register();
-        /* Freed when the thread ends. */
-        local.cache = aligned_alloc(64, CACHE_SETS * sizeof(set_t));
-        if (!local.cache) {
-            rw_log_write(RW_LOG_ERROR, "pseudonym: out of memory");
-            abort();
-        }
-        memset(local.cache, 0, CACHE_SETS * sizeof(set_t));
+        local.cache = rw_calloc_lines(CACHE_SETS * sizeof(set_t)); /* freed when the thread ends */
     }
     set_t *set = &local.cache[rw_hash64(text, len) & (CACHE_SETS - 1)];
     if (!slot_holds(&set->way[0], text, len)) {

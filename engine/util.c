@@ -331,6 +331,16 @@ void *rw_calloc(size_t n, size_t size) {
     return p;
 }
 
+void *rw_calloc_lines(size_t size) {
+    size = (size + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, size ? size : 64);
+    if (!p) {
+        fprintf(stderr, "riskwarn: out of memory\n");
+        abort();
+    }
+    return memset(p, 0, size);
+}
+
 void *rw_realloc(void *p, size_t n) {
     void *q = realloc(p, n ? n : 1);
     if (!q) {

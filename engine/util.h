@@ -105,6 +105,9 @@ char *rw_buf_take(rw_buf_t *b);
 void *rw_malloc(size_t n);
 void *rw_calloc(size_t n, size_t size);
 void *rw_realloc(void *p, size_t n);
+/* Zeroed memory that starts a 64-byte cache line, size rounded up to whole lines (free with
+ * free()). */
+void *rw_calloc_lines(size_t size);
 char *rw_strdup(const char *s);
 char *rw_strndup(const char *s, size_t n);
 
