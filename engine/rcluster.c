@@ -76,6 +76,9 @@ struct rw_rcluster {
     size_t n_sent; /* q[0..n_sent) are sent; the rest are queued behind them */
     int state;
     rw_buf_t text; /* the queued commands' protocol text */
+    /* A command being written in place (cmd_begin .. cmd_end): where it starts, and
+     * its routing argument's bytes (key_len SIZE_MAX: none yet). */
+    size_t cmd_off, key_off, key_len;
     reply_pool_t pool;
     char err[256];
 };
@@ -370,10 +373,9 @@ static int map_refresh(rw_rcluster_t *c) {
     return -1;
 }
 
-void rw_rcluster_append(rw_rcluster_t *c, const char *key, size_t keylen, const char *cmd,
-                        size_t len, int flags) {
-    if (c->state == RC_RECEIVED)
-        rw_rcluster_reset(c);
+/* Queues the command whose text is text[off, off + len), routed by key. */
+static void queue_entry(rw_rcluster_t *c, const char *key, size_t keylen, size_t off, size_t len,
+                        int flags) {
     if (c->n == c->cap) {
         c->cap = c->cap ? c->cap * 2 : 64;
         c->q = rw_realloc(c->q, c->cap * sizeof(*c->q));
@@ -381,10 +383,54 @@ void rw_rcluster_append(rw_rcluster_t *c, const char *key, size_t keylen, const 
     /* One server serves every slot: no hashing. */
     c->q[c->n++] = (rc_entry_t){.slot = key && c->cluster ? (int)rw_rcluster_slot(key, keylen) : -1,
                                 .node = -1,
-                                .off = c->text.len,
+                                .off = off,
                                 .len = len,
                                 .flags = flags};
+}
+
+void rw_rcluster_append(rw_rcluster_t *c, const char *key, size_t keylen, const char *cmd,
+                        size_t len, int flags) {
+    if (c->state == RC_RECEIVED)
+        rw_rcluster_reset(c);
+    queue_entry(c, key, keylen, c->text.len, len, flags);
     rw_buf_append(&c->text, cmd, len);
+}
+
+/* "<lead>N\r\n" into the queue's text, with room for more bytes after it; returns that room. */
+static char *text_count(rw_rcluster_t *c, char lead, size_t n, size_t more) {
+    char head[32];
+    head[0] = lead;
+    size_t hl = 1 + rw_number_i64_text((int64_t)n, head + 1);
+    head[hl++] = '\r';
+    head[hl++] = '\n';
+    char *w = rw_buf_room(&c->text, hl + more);
+    memcpy(w, head, hl);
+    return w + hl;
+}
+
+void rw_rcluster_cmd_begin(rw_rcluster_t *c, size_t argc) {
+    if (c->state == RC_RECEIVED)
+        rw_rcluster_reset(c);
+    c->cmd_off = c->text.len;
+    c->key_len = SIZE_MAX;
+    text_count(c, '*', argc, 0);
+}
+
+char *rw_rcluster_cmd_arg(rw_rcluster_t *c, size_t len, bool key) {
+    char *w = text_count(c, '$', len, len + 2);
+    w[len] = '\r';
+    w[len + 1] = '\n';
+    if (key) {
+        c->key_off = (size_t)(w - c->text.data);
+        c->key_len = len;
+    }
+    return w;
+}
+
+void rw_rcluster_cmd_end(rw_rcluster_t *c, int flags) {
+    bool keyed = c->key_len != SIZE_MAX;
+    queue_entry(c, keyed ? c->text.data + c->key_off : NULL, keyed ? c->key_len : 0, c->cmd_off,
+                c->text.len - c->cmd_off, flags);
 }
 
 void rw_rcluster_append_argv(rw_rcluster_t *c, int key_index, int argc, const char **argv,
@@ -431,6 +477,10 @@ int rw_rcluster_send(rw_rcluster_t *c) {
         drop_all(c);
         return -1;
     }
+    /* Commands next to each other in the text and bound for the same node go to its
+     * connection's buffer in one piece (one node: the whole queue). */
+    rc_node_t *run = NULL;
+    size_t run_off = 0, run_len = 0;
     for (size_t i = c->n_sent; i < c->n; i++) {
         rc_entry_t *e = &c->q[i];
         int node = route(c, e->slot);
@@ -444,10 +494,21 @@ int rw_rcluster_send(rw_rcluster_t *c) {
             drop_all(c);
             return -1;
         }
-        redisAppendFormattedCommand(n->ctx, c->text.data + e->off, e->len);
+        if (run && (run != n || e->off != run_off + run_len)) {
+            redisAppendFormattedCommand(run->ctx, c->text.data + run_off, run_len);
+            run = NULL;
+        }
+        if (!run) {
+            run = n;
+            run_off = e->off;
+            run_len = 0;
+        }
+        run_len += e->len;
         n->queued = true;
         e->node = node;
     }
+    if (run)
+        redisAppendFormattedCommand(run->ctx, c->text.data + run_off, run_len);
     if (flush(c) != 0)
         return -1;
     c->n_sent = c->n;

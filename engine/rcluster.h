@@ -73,6 +73,13 @@ const char *rw_rcluster_error(const rw_rcluster_t *c);
  * queue; with commands in flight it queues behind them. */
 void rw_rcluster_append(rw_rcluster_t *c, const char *key, size_t keylen, const char *cmd,
                         size_t len, int flags);
+/* Writes one command straight into the queue, argument by argument, for one built in
+ * pieces (no copy of it elsewhere): cmd_begin() with its number of arguments, then for each
+ * cmd_arg() with its length, filling the bytes it returns before the next call (key: the
+ * argument that routes the command; none: any node), then cmd_end(). */
+void rw_rcluster_cmd_begin(rw_rcluster_t *c, size_t argc);
+char *rw_rcluster_cmd_arg(rw_rcluster_t *c, size_t len, bool key);
+void rw_rcluster_cmd_end(rw_rcluster_t *c, int flags);
 /* Queues one command given as arguments; argv[key_index] routes it (-1: any node). */
 void rw_rcluster_append_argv(rw_rcluster_t *c, int key_index, int argc, const char **argv,
                              const size_t *argl, int flags);

@@ -480,12 +480,15 @@ static void args_reset(redisstore_t *s) {
     rw_buf_reset(&s->strs);
 }
 
+/* An argument of len bytes: data, or (NULL) room the caller fills before the next one. */
 static void arg_add(redisstore_t *s, const char *data, size_t len) {
     if (s->argc == s->argcap)
         args_room(s, s->argcap ? s->argcap * 2 : 256);
     s->offs[s->argc] = s->strs.len;
     s->argl[s->argc] = len;
-    rw_buf_append(&s->strs, data, len);
+    char *w = rw_buf_room(&s->strs, len);
+    if (data) /* NULL: room for the caller to fill */
+        memcpy(w, data, len);
     s->argc++;
 }
 
@@ -508,31 +511,6 @@ static void __attribute__((format(printf, 2, 3))) arg_fmt(redisstore_t *s, const
     arg_add(s, buf, (size_t)n);
 }
 
-/* Decimal text of v into buf (at least 21 bytes); returns its length. */
-static size_t i64_text(int64_t v, char *buf) {
-    if (v >= 0 && v < 100) { /* most: the lengths of a command's arguments */
-        if (v < 10) {
-            buf[0] = (char)('0' + v);
-            return 1;
-        }
-        buf[0] = (char)('0' + v / 10);
-        buf[1] = (char)('0' + v % 10);
-        return 2;
-    }
-    char tmp[24];
-    size_t n = 0, o = 0;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        buf[o++] = '-';
-    while (n)
-        buf[o++] = tmp[--n];
-    return o;
-}
-
 /* A window element's time: 13 digits, zero-padded, for the times from 1970 to
  * 2286 (0 to 10^13 - 1 ms), so that its text orders as its number (the trim
  * script compares them as text); other times as they are. Returns its length. */
@@ -540,7 +518,7 @@ static size_t i64_text(int64_t v, char *buf) {
 #define TS_END ((int64_t)10000000000000) /* 10^13 */
 static size_t ts_text(int64_t ts_ms, char *buf) {
     if (ts_ms < 0 || ts_ms >= TS_END)
-        return i64_text(ts_ms, buf);
+        return rw_number_i64_text(ts_ms, buf);
     for (int i = TS_DIGITS - 1; i >= 0; i--, ts_ms /= 10)
         buf[i] = (char)('0' + ts_ms % 10);
     return TS_DIGITS;
@@ -548,7 +526,7 @@ static size_t ts_text(int64_t ts_ms, char *buf) {
 
 static void arg_i64(redisstore_t *s, int64_t v) {
     char buf[24];
-    arg_add(s, buf, i64_text(v, buf));
+    arg_add(s, buf, rw_number_i64_text(v, buf));
 }
 
 /* An argument made of two or three strings (c may be NULL). */
@@ -574,31 +552,54 @@ static void arg_window(redisstore_t *s, const rw_wstate_t *ws) {
     arg_cat(s, s->prefix, "wl:", ws->id);
 }
 
-/* A window element: "TIME|topic/partition/offset|value", TIME the entry's
- * event time (ms) and the rest its member, which names the message. */
+/* A window element's text, "TIME|topic/partition/offset|value": TIME the entry's event time
+ * (ms), the rest its member, which names the message. What it takes from its source (the
+ * topic's length, the partition's text) is kept while the next entries come from the same one. */
+typedef struct entry_text {
+    const rw_src_t *src; /* NULL: none yet */
+    size_t tl, pl, tsl, ol, vl;
+    char part[24], ts[24], off[24];
+    const char *value;
+} entry_text_t;
+
+/* Takes an entry's pieces; returns the length of its text. */
+static size_t entry_text(entry_text_t *t, int64_t ts_ms, const rw_src_t *src, int64_t offset,
+                         const char *value) {
+    if (t->src != src) {
+        t->src = src;
+        t->tl = strlen(src->topic);
+        t->pl = rw_number_i64_text(src->partition, t->part);
+    }
+    t->tsl = ts_text(ts_ms, t->ts);
+    t->ol = rw_number_i64_text(offset, t->off);
+    t->vl = strlen(value);
+    t->value = value;
+    return t->tsl + t->tl + t->pl + t->ol + t->vl + 4;
+}
+
+/* Writes the text entry_text() measured into w. */
+static void entry_write(const entry_text_t *t, char *w) {
+    memcpy(w, t->ts, t->tsl);
+    w += t->tsl;
+    *w++ = '|';
+    memcpy(w, t->src->topic, t->tl);
+    w += t->tl;
+    *w++ = '/';
+    memcpy(w, t->part, t->pl);
+    w += t->pl;
+    *w++ = '/';
+    memcpy(w, t->off, t->ol);
+    w += t->ol;
+    *w++ = '|';
+    memcpy(w, t->value, t->vl);
+}
+
 static void arg_entry(redisstore_t *s, int64_t ts_ms, const rw_src_t *src, int64_t offset,
                       const char *value) {
-    char buf[RW_RECORD_MAX + 320];
-    size_t tl = strlen(src->topic), vl = strlen(value);
-    if (tl + vl + 72 > sizeof(buf)) {
-        char ts[24];
-        ts[ts_text(ts_ms, ts)] = 0;
-        arg_fmt(s, "%s|%s/%d/%lld|%s", ts, src->topic, (int)src->partition, (long long)offset,
-                value);
-        return;
-    }
-    size_t o = ts_text(ts_ms, buf);
-    buf[o++] = '|';
-    memcpy(buf + o, src->topic, tl);
-    o += tl;
-    buf[o++] = '/';
-    o += i64_text(src->partition, buf + o);
-    buf[o++] = '/';
-    o += i64_text(offset, buf + o);
-    buf[o++] = '|';
-    // NOLINTNEXTLINE(bugprone-not-null-terminated-result): counted bytes, not a C string
-    memcpy(buf + o, value, vl);
-    arg_add(s, buf, o + vl);
+    entry_text_t t = {.src = NULL};
+    size_t len = entry_text(&t, ts_ms, src, offset, value);
+    arg_add(s, NULL, len);
+    entry_write(&t, s->strs.data + s->offs[s->argc - 1]);
 }
 
 static void args_fix(redisstore_t *s) {
@@ -621,12 +622,12 @@ static void args_send(redisstore_t *s, int key, int write) {
     }
     char *w = o->data;
     *w++ = '*';
-    w += i64_text((int64_t)s->argc, w);
+    w += rw_number_i64_text((int64_t)s->argc, w);
     *w++ = '\r';
     *w++ = '\n';
     for (size_t i = 0; i < s->argc; i++) {
         *w++ = '$';
-        w += i64_text((int64_t)s->argl[i], w);
+        w += rw_number_i64_text((int64_t)s->argl[i], w);
         *w++ = '\r';
         *w++ = '\n';
         memcpy(w, s->argv[i], s->argl[i]);
@@ -1902,44 +1903,59 @@ static size_t mark_next(redisstore_t *s, char *buf) {
     size_t n = strlen(s->mark_id);
     memcpy(buf, s->mark_id, n);
     buf[n++] = '.';
-    n += i64_text((int64_t)++s->n_marks, buf + n);
+    n += rw_number_i64_text((int64_t)++s->n_marks, buf + n);
     buf[n] = 0;
     return n;
+}
+
+/* A window's key (arg_window's text) as the routing argument of the command being written. */
+static void window_key_put(redisstore_t *s, const rw_wstate_t *ws) {
+    size_t pl = strlen(s->prefix), il = (size_t)ws->key_off + ws->key_len;
+    char *w = rw_rcluster_cmd_arg(s->rc, pl + 3 + il, true);
+    memcpy(w, s->prefix, pl);
+    memcpy(w + pl, "wl:", 3);
+    memcpy(w + pl + 3, ws->id, il);
 }
 
 /* A window's new entries, in time order, as one RPUSH sent ahead of the
  * script: an entry is a fact (this message, at this time, with this value)
  * that a read takes once however often it was appended (a write done again
- * appends it again), so it needs no fence. */
+ * appends it again), so it needs no fence. Written straight into the queue:
+ * the engine's one RPUSH a touched window is most of a batch's write. */
 static void window_add_send(redisstore_t *s, const rw_batch_t *b, rw_wstate_t *ws) {
-    args_reset(s);
-    arg_add(s, "RPUSH", 5);
-    arg_window(s, ws);
+    /* The fresh entries are usually the last ones: find the first. */
+    size_t from = ws->n, fresh = 0;
+    for (size_t left = ws->n_fresh; from > 0 && left; from--)
+        left -= ws->meta[from - 1].fresh;
+    for (size_t e = from; e < ws->n; e++)
+        fresh += ws->meta[e].fresh;
     /* A list read empty starts with a mark of this engine's: while it leads,
      * the list is what the engine pictures (trim_script). */
-    bool held = ws->lm_ok && !ws->shared;
-    if (ws->lm_ok && ws->lm_n == 0) {
-        char mark[80];
-        size_t ml = mark_next(s, mark);
-        arg_add(s, mark, ml);
+    bool held = ws->lm_ok && !ws->shared, mark = ws->lm_ok && ws->lm_n == 0;
+    rw_rcluster_cmd_begin(s->rc, 2 + mark + fresh);
+    memcpy(rw_rcluster_cmd_arg(s->rc, 5, false), "RPUSH", 5);
+    window_key_put(s, ws);
+    if (mark) {
+        char text[80];
+        size_t ml = mark_next(s, text);
+        memcpy(rw_rcluster_cmd_arg(s->rc, ml, false), text, ml);
         if (held) {
-            ws->lm_head = rw_strdup(mark);
+            ws->lm_head = rw_strdup(text);
             lm_push(ws, INT64_MIN);
         }
     }
-    /* The fresh entries are usually the last ones: find the first. */
-    size_t from = ws->n;
-    for (size_t left = ws->n_fresh; from > 0 && left; from--)
-        left -= ws->meta[from - 1].fresh;
+    entry_text_t t = {.src = NULL};
     for (size_t e = from; e < ws->n; e++) {
         const rw_wmeta_t *m = &ws->meta[e];
         if (!m->fresh)
             continue;
-        arg_entry(s, ws->ents[e].ts_ms, &b->srcs[m->src], m->offset, ws->ents[e].value);
+        size_t len =
+            entry_text(&t, ws->ents[e].ts_ms, &b->srcs[m->src], m->offset, ws->ents[e].value);
+        entry_write(&t, rw_rcluster_cmd_arg(s->rc, len, false));
         if (held)
             lm_push(ws, ws->ents[e].ts_ms);
     }
-    args_send(s, 1, RW_RC_WRITE);
+    rw_rcluster_cmd_end(s->rc, RW_RC_WRITE);
     s->n_win_cmds++;
 }
 
@@ -1998,12 +2014,12 @@ static void trim_queue(redisstore_t *s, const trim_sent_t *t, const char *sha) {
                      sha ? strlen(sha) : sizeof(trim_script) - 1,
                      1,
                      t->len[TRIM_KEY],
-                     i64_text(t->cut, cut),
+                     rw_number_i64_text(t->cut, cut),
                      trim_cut_text(t->cut, ck),
                      t->len[TRIM_MARK],
-                     i64_text((int64_t)t->count, count),
+                     rw_number_i64_text((int64_t)t->count, count),
                      t->len[TRIM_HEAD],
-                     t->llen == SIZE_MAX ? 0 : i64_text((int64_t)t->llen, llen)};
+                     t->llen == SIZE_MAX ? 0 : rw_number_i64_text((int64_t)t->llen, llen)};
     rw_rcluster_append_argv(s->rc, 3, 10, argv, argl, RW_RC_WRITE);
 }
 

@@ -211,6 +211,30 @@ void rw_date_format(int64_t ms, int offset_min, char *buf, size_t len) {
     snprintf(buf, len, "%04lld-%02u-%02u", (long long)y, m, d);
 }
 
+size_t rw_number_i64_text(int64_t v, char *buf) {
+    if (v >= 0 && v < 100) { /* most: the lengths of a command's arguments */
+        if (v < 10) {
+            buf[0] = (char)('0' + v);
+            return 1;
+        }
+        buf[0] = (char)('0' + v / 10);
+        buf[1] = (char)('0' + v % 10);
+        return 2;
+    }
+    char tmp[24];
+    size_t n = 0, o = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        buf[o++] = '-';
+    while (n)
+        buf[o++] = tmp[--n];
+    return o;
+}
+
 int rw_number_text(double x, char *buf, size_t len) {
     static const double p10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
     for (int d = 0; isfinite(x) && d < 7; d++) {
@@ -385,6 +409,12 @@ void rw_buf_append(rw_buf_t *b, const void *data, size_t len) {
     buf_reserve(b, len);
     memcpy(b->data + b->len, data, len);
     b->len += len;
+}
+
+char *rw_buf_room(rw_buf_t *b, size_t len) {
+    buf_reserve(b, len);
+    b->len += len;
+    return b->data + b->len - len;
 }
 
 void rw_buf_puts(rw_buf_t *b, const char *s) { rw_buf_append(b, s, strlen(s)); }

@@ -84,6 +84,8 @@ int rw_utc_offset_parse(const char *text, int *out_min);
 void rw_sha256(const void *data, size_t len, uint8_t out[32]);
 void rw_hex(const uint8_t *in, size_t n, char *out); /* out has 2n+1 bytes */
 uint64_t rw_hash64(const void *data, size_t len);    /* FNV-1a, for tables */
+/* Decimal text of v into buf (at least 21 bytes, no NUL written); returns its length. */
+size_t rw_number_i64_text(int64_t v, char *buf);
 
 /* A growable byte buffer. */
 typedef struct rw_buf {
@@ -96,6 +98,8 @@ void rw_buf_reset(rw_buf_t *b);
 void rw_buf_append(rw_buf_t *b, const void *data, size_t len);
 void rw_buf_puts(rw_buf_t *b, const char *s);
 void rw_buf_printf(rw_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Makes len more bytes part of b and returns where they start, for the caller to fill. */
+char *rw_buf_room(rw_buf_t *b, size_t len);
 /* Appends a NUL (not counted in len) and returns data. */
 const char *rw_buf_cstr(rw_buf_t *b);
 /* Appends a NUL and hands the text to the caller (free with free()); b is left empty. */

@@ -278,6 +278,49 @@ START_TEST(test_many_windows_one_batch) {
 }
 END_TEST
 
+/* A window's entries as the store writes them, "TIME|topic/partition/offset|value", from
+ * messages of two topics (one with a name of Kafka's longest, 249 bytes) and partitions
+ * of one and several digits, in one batch: one RPUSH, element by element. */
+START_TEST(test_window_entries_as_text) {
+    one_t t;
+    one_start(&t);
+    rw_error_t err;
+    rw_error_clear(&err);
+    char long_topic[250];
+    memset(long_topic, 'e', 249);
+    long_topic[249] = 0;
+    const char *topics[] = {"events", long_topic, long_topic, "events"};
+    const int32_t parts[] = {0, 7, 12345, 0};
+    const int64_t offsets[] = {0, 99, 1234567890123, 10};
+    rw_batch_reset(t.b, t.rs);
+    for (int k = 0; k < 4; k++) {
+        const char *ev = event_text(k);
+        rw_msg_t m = {topics[k], parts[k], offsets[k], ev, strlen(ev), rw_now_ms(), 0, ACCOUNT, 19};
+        rw_batch_add(t.b, &m);
+    }
+    rw_batch_plan(t.b);
+    ck_assert_msg(t.st->load(t.st, t.b, &err) == 0, "%s", err.text);
+    rw_batch_evaluate(t.b);
+    one_apply(&t);
+    char key[256];
+    list_key(t.rc, key, sizeof(key));
+    redisReply *v = redisCommand(t.rc, "LRANGE %s 0 -1", key);
+    ck_assert_int_eq(v->type, REDIS_REPLY_ARRAY);
+    ck_assert_uint_eq(v->elements, 5); /* the engine's mark first */
+    ck_assert_int_eq(v->element[0]->str[0], '#');
+    for (int k = 0; k < 4; k++) {
+        int64_t ts = 0;
+        ck_assert_int_eq(rw_time_parse(strstr(event_text(k), "\"ts\": \"") + 7, 20, &ts), 0);
+        char want[400];
+        snprintf(want, sizeof(want), "%013lld|%s/%d/%lld|", (long long)ts, topics[k], (int)parts[k],
+                 (long long)offsets[k]);
+        ck_assert_str_eq(v->element[k + 1]->str, want);
+    }
+    freeReplyObject(v);
+    one_stop(&t);
+}
+END_TEST
+
 /* Two engines, each with its partition, feed one window keyed apart from
  * their messages (each reads it every batch, and trims it): after each batch,
  * the count the batch's last event measured is every event of the window so
@@ -585,6 +628,7 @@ static Suite *store_windows_suite(void) {
     tcase_add_loop_test(tc, test_windows_trimmed_from_the_head, 0, 12);
     tcase_add_loop_test(tc, test_windows_trimmed_by_count, 0, 4);
     tcase_add_test(tc, test_many_windows_one_batch);
+    tcase_add_test(tc, test_window_entries_as_text);
     suite_add_tcase(s, tc);
     tc = tcase_create("shared");
     tcase_set_timeout(tc, 60);
