@@ -48,7 +48,8 @@
  *      RW_BENCH_LAT_FLOOR=1 as well, the floor relay (floor_run) takes the
  *      engine's place: what the broker, Redis, the clients and the machine
  *      allow at that rate, whatever the engine (RW_BENCH_LAT_FLOOR_US=N: the
- *      relay also spends N us of CPU an event, as an engine evaluating would);
+ *      relay also spends N us of CPU an event, as an engine evaluating would;
+ *      RW_BENCH_LAT_FLOOR_PUSHES=N: it writes N RPUSHes an event, 2 by default);
  *   7. hot key: one window_count and one window_sum rule over 24 h keyed by
  *      account, on 100,000 small events all inside one 24 h window (produced
  *      in lz4 batches: the hot key's events all share one partition, and the
@@ -972,13 +973,20 @@ static int consume_bench(const char *brokers, long n, const char *group, bool pa
 
 /* ---- the engine ------------------------------------------------------------------------ */
 
+/* The floor relay in the engine's place (floor_run): on, its CPU per event besides its own
+ * work (RW_BENCH_LAT_FLOOR_US), and its RPUSHes an event (RW_BENCH_LAT_FLOOR_PUSHES). */
+typedef struct relay_opts {
+    bool on;
+    double us;
+    int pushes;
+} relay_opts_t;
+
 typedef struct engine_opts {
     const char *group, *topic, *rules;
     const char *alert_topic;   /* NULL: the default (risk.alerts) */
     long stop_after;           /* 0: until asked to stop */
     const char *fetch_wait_ms; /* NULL: librdkafka's default */
-    bool relay;                /* the floor relay in the engine's place (floor_run) */
-    double relay_us;           /* CPU the relay spends per event besides its own work */
+    relay_opts_t relay;
 } engine_opts_t;
 
 typedef struct engine_run {
@@ -986,9 +994,8 @@ typedef struct engine_run {
     rw_engine_ctl_t ctl;
     atomic_int done;
     int rc;
-    double cpu_s;    /* the engine thread's own CPU time */
-    bool relay;      /* the floor relay (floor_run) in the engine's place */
-    double relay_us; /* its CPU per event besides its own work */
+    double cpu_s; /* the engine thread's own CPU time */
+    relay_opts_t relay;
     pthread_t th;
 } engine_run_t;
 
@@ -998,7 +1005,7 @@ static redisContext *redis_open(int port);
 static void *engine_thread(void *arg) {
     engine_run_t *e = arg;
     double c0 = thread_cpu_s();
-    e->rc = e->relay ? floor_run(e) : rw_engine_run(&e->cfg, &e->ctl);
+    e->rc = e->relay.on ? floor_run(e) : rw_engine_run(&e->cfg, &e->ctl);
     e->cpu_s = thread_cpu_s() - c0;
     atomic_store(&e->done, 1);
     return NULL;
@@ -1024,7 +1031,6 @@ static engine_run_t *engine_start(const char *brokers, int redis_port, const eng
     rw_config_set(&e->cfg.metrics_listen, "127.0.0.1:0"); /* any free port */
     e->cfg.stop_after = o->stop_after;
     e->relay = o->relay;
-    e->relay_us = o->relay_us;
     if (pthread_create(&e->th, NULL, engine_thread, e) != 0) {
         fprintf(stderr, "bench: cannot start the engine thread\n");
         rw_config_fini(&e->cfg);
@@ -1064,7 +1070,8 @@ static long tx_seq(const char *id, size_t len) {
  * the engine's place, to show what the broker, Redis, the clients and the machine allow.
  * It consumes as the engine does (what has arrived, up to FLOOR_BATCH messages, or the
  * first within 100 ms and what came with it); writes each batch to Redis in one pipeline, two
- * RPUSHes an event (the engine's count in this phase) on lists of the event's account,
+ * RPUSHes an event (the engine's count in this phase; RW_BENCH_LAT_FLOOR_PUSHES) on lists of
+ * the event's account,
  * and the events counter the bench watches; waits for the replies; then produces a small
  * alert naming the event_id of one event in FLOOR_ALERT_EVERY (by the number in its id,
  * tx_seq; the engine alerts on about 4% of this phase's events) and of any event without
@@ -1104,7 +1111,7 @@ static int floor_run(engine_run_t *e) {
         if (n <= 0)
             continue;
         /* An engine's own work, as CPU time spent an event (RW_BENCH_LAT_FLOOR_US). */
-        double t0 = thread_cpu_s(), work_s = (double)n * e->relay_us / 1e6;
+        double t0 = thread_cpu_s(), work_s = (double)n * e->relay.us / 1e6;
         while (thread_cpu_s() - t0 < work_s)
             ;
         for (ssize_t i = 0; i < n; i++) {
@@ -1113,13 +1120,13 @@ static int floor_run(engine_run_t *e) {
             size_t len = msgs[i]->err ? 0 : msgs[i]->len;
             const char *acct = text_member(msgs[i]->payload, len, MEMBER("account"), &al);
             d->id = text_member(msgs[i]->payload, len, MEMBER("event_id"), &d->len);
-            redisAppendCommand(r, "RPUSH {rw}:floor:%b:a %b", acct ? acct : "", (size_t)al,
-                               d->id ? d->id : "", (size_t)d->len);
-            redisAppendCommand(r, "RPUSH {rw}:floor:%b:b %b", acct ? acct : "", (size_t)al,
-                               d->id ? d->id : "", (size_t)d->len);
+            static const char *const list[] = {"a", "b", "c", "d", "e", "f", "g", "h"};
+            for (int k = 0; k < e->relay.pushes; k++)
+                redisAppendCommand(r, "RPUSH {rw}:floor:%b:%s %b", acct ? acct : "", (size_t)al,
+                                   list[k], d->id ? d->id : "", (size_t)d->len);
         }
         redisAppendCommand(r, "HINCRBY {rw}:events:%s floor %lld", today, (long long)n);
-        for (ssize_t i = 0; !rc && i < 2 * n + 1; i++) {
+        for (ssize_t i = 0; !rc && i < e->relay.pushes * n + 1; i++) {
             redisReply *rep = NULL;
             bool ok = redisGetReply(r, (void **)&rep) == REDIS_OK;
             rc = ok && rep->type != REDIS_REPLY_ERROR ? 0 : -1;
@@ -1704,7 +1711,7 @@ static int lat_drain(watch_t *w, long want, const alert_reader_t *a) {
  * seconds; every alert's latency from its event's produce call to its arrival
  * at the reader. */
 static int latency_bench(rw_mock_t *mock, int redis_port, const char *rules, gen_t *g, double rate,
-                         double secs, bool relay, double relay_us, lat_result_t *out) {
+                         double secs, relay_opts_t relay, lat_result_t *out) {
     /* 1 ms: a burst is one produce call, but with linger.ms 0 librdkafka sends its first
      * messages before the call has handed over the rest, and the mock broker returns one
      * message set per fetch: the engine then took a burst in two batches and two fetches
@@ -1739,8 +1746,7 @@ static int latency_bench(rw_mock_t *mock, int redis_port, const char *rules, gen
                        .rules = rules,
                        .alert_topic = LAT_ALERTS,
                        .fetch_wait_ms = LAT_FETCH_WAIT_MS,
-                       .relay = relay,
-                       .relay_us = relay_us};
+                       .relay = relay};
     engine_run_t *e = NULL;
     watch_t w = {0};
     int rc = p ? 0 : -1;
@@ -2007,8 +2013,7 @@ typedef struct bench {
     int replay_runs; /* RW_BENCH_REPLAY_RUNS */
     bool scale_only, latency_only, engine_only, replay_only;
     double lat_rate;         /* RW_BENCH_ONLY=latency: events/s offered */
-    bool lat_floor;          /* RW_BENCH_LAT_FLOOR: the floor relay in the engine's place */
-    double lat_floor_us;     /* RW_BENCH_LAT_FLOOR_US: its CPU per event besides its own */
+    relay_opts_t lat_floor;  /* RW_BENCH_LAT_FLOOR*: the floor relay in the engine's place */
     struct scale_run *scale; /* [2]: the last run of each case */
     double scale_rate[2];    /* median rates */
     int scale_rebalanced;    /* runs in which the group rebalanced */
@@ -2132,8 +2137,7 @@ static int phase_latency(bench_t *b) {
     lat_result_t *l = &b->lat;
     if (!b->latency_only && redis_flush(b->redis.port))
         return -1;
-    if (latency_bench(&b->mock, b->redis.port, b->rules, b->g, rate, b->lat_s, b->lat_floor,
-                      b->lat_floor_us, l))
+    if (latency_bench(&b->mock, b->redis.port, b->rules, b->g, rate, b->lat_s, b->lat_floor, l))
         return -1;
     printf("latency    p50 %.1f ms, p99 %.1f ms, max %.1f ms  (%s alerts matched to their events, "
            "of %s on %s; %s events paced at %s/s, %s, for %.0f s in bursts "
@@ -2151,12 +2155,13 @@ static int phase_latency(bench_t *b) {
            "librdkafka, the mock broker, the bench's clients), over %.1f s\n",
            l->eng_p50_ms, l->eng_p99_ms, l->first_p99_ms, l->rest_p99_ms, l->engine_cpu_us,
            l->cpu_us, l->wall_s);
-    if (b->lat_floor)
+    if (b->lat_floor.on)
         printf("           (RW_BENCH_LAT_FLOOR: the floor relay ran in the engine's place, so "
-               "\"the engine\" above is the relay: no rules, no state read, two RPUSHes an "
-               "event, an alert for one event in %d, and %.1f us of CPU an event besides: "
-               "RW_BENCH_LAT_FLOOR_US)\n",
-               FLOOR_ALERT_EVERY, b->lat_floor_us);
+               "\"the engine\" above is the relay: no rules, no state read, %d RPUSH%s an "
+               "event (RW_BENCH_LAT_FLOOR_PUSHES), an alert for one event in %d, and %.1f us of "
+               "CPU an event besides: RW_BENCH_LAT_FLOOR_US)\n",
+               b->lat_floor.pushes, b->lat_floor.pushes == 1 ? "" : "es", FLOOR_ALERT_EVERY,
+               b->lat_floor.us);
     printf("           (the engine and the alert reader fetch with fetch.wait.max.ms=%s, which "
            "librdkafka warns the engine's producer ignores: the mock broker holds an empty "
            "fetch for the whole wait even when data arrives, where a real one answers at once)\n",
@@ -2728,7 +2733,7 @@ static void print_table(const bench_t *b) {
 int main(void) {
     rw_jarena_install(); /* as bin/riskwarn does: events parsed into per-batch arenas */
     bench_t *b = rw_calloc(1, sizeof(*b));
-    double n, runs, replay_runs;
+    double n, runs, replay_runs, pushes;
     if (env_number("RW_BENCH_N", 200000, 1000, 100000000, &n) ||
         env_number("RW_BENCH_BUDGET_S", 60, 1, 3600, &b->budget_s) ||
         env_number("RW_BENCH_HOT_BUDGET_S", 60, 1, 3600, &b->hot_budget_s) ||
@@ -2736,7 +2741,8 @@ int main(void) {
         env_number("RW_BENCH_SCALE_RUNS", 1, 1, 15, &runs) ||
         env_number("RW_BENCH_REPLAY_RUNS", 3, 1, REPLAY_RUNS_MAX, &replay_runs) ||
         env_number("RW_BENCH_LAT_RATE", 30000, 1, 10000000, &b->lat_rate) ||
-        env_number("RW_BENCH_LAT_FLOOR_US", 0, 0, 1000, &b->lat_floor_us)) {
+        env_number("RW_BENCH_LAT_FLOOR_US", 0, 0, 1000, &b->lat_floor.us) ||
+        env_number("RW_BENCH_LAT_FLOOR_PUSHES", 2, 0, 8, &pushes)) {
         free(b);
         return 2;
     }
@@ -2757,8 +2763,9 @@ int main(void) {
     b->engine_only = only && strcmp(only, "engine") == 0;
     b->replay_only = only && strcmp(only, "replay") == 0;
     const char *relay_env = getenv("RW_BENCH_LAT_FLOOR");
-    b->lat_floor = relay_env && *relay_env && strcmp(relay_env, "0") != 0;
-    if (b->lat_floor && !b->latency_only) {
+    b->lat_floor.on = relay_env && *relay_env && strcmp(relay_env, "0") != 0;
+    b->lat_floor.pushes = (int)pushes;
+    if (b->lat_floor.on && !b->latency_only) {
         fprintf(stderr, "bench: RW_BENCH_LAT_FLOOR goes with RW_BENCH_ONLY=latency: the floor "
                         "relay measures the apparatus, not the engine\n");
         free(b);
