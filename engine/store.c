@@ -1913,6 +1913,7 @@ static void window_key_put(redisstore_t *s, const rw_wstate_t *ws) {
     size_t pl = strlen(s->prefix), il = (size_t)ws->key_off + ws->key_len;
     char *w = rw_rcluster_cmd_arg(s->rc, pl + 3 + il, true);
     memcpy(w, s->prefix, pl);
+    // NOLINTNEXTLINE(bugprone-not-null-terminated-result): counted bytes, not a C string
     memcpy(w + pl, "wl:", 3);
     memcpy(w + pl + 3, ws->id, il);
 }
