@@ -547,9 +547,22 @@ static void arg_cat(redisstore_t *s, const char *a, const char *b, const char *c
 
 /* A window's key: a list, hashed whole (no tag), so that windows spread over
  * a cluster's nodes by rule and entity. "wl:", not the "w:" of the sorted sets
- * of older versions, which a list cannot replace under the same name. */
+ * of older versions, which a list cannot replace under the same name. Writes it
+ * at w (unless NULL); returns its length. */
+static size_t window_key(const redisstore_t *s, const rw_wstate_t *ws, char *w) {
+    size_t pl = strlen(s->prefix), il = (size_t)ws->key_off + ws->key_len;
+    if (w) {
+        memcpy(w, s->prefix, pl);
+        // NOLINTNEXTLINE(bugprone-not-null-terminated-result): counted bytes, not a C string
+        memcpy(w + pl, "wl:", 3);
+        memcpy(w + pl + 3, ws->id, il);
+    }
+    return pl + 3 + il;
+}
+
 static void arg_window(redisstore_t *s, const rw_wstate_t *ws) {
-    arg_cat(s, s->prefix, "wl:", ws->id);
+    arg_add(s, NULL, window_key(s, ws, NULL));
+    window_key(s, ws, s->strs.data + s->offs[s->argc - 1]);
 }
 
 /* A window element's text, "TIME|topic/partition/offset|value": TIME the entry's event time
@@ -1908,16 +1921,6 @@ static size_t mark_next(redisstore_t *s, char *buf) {
     return n;
 }
 
-/* A window's key (arg_window's text) as the routing argument of the command being written. */
-static void window_key_put(redisstore_t *s, const rw_wstate_t *ws) {
-    size_t pl = strlen(s->prefix), il = (size_t)ws->key_off + ws->key_len;
-    char *w = rw_rcluster_cmd_arg(s->rc, pl + 3 + il, true);
-    memcpy(w, s->prefix, pl);
-    // NOLINTNEXTLINE(bugprone-not-null-terminated-result): counted bytes, not a C string
-    memcpy(w + pl, "wl:", 3);
-    memcpy(w + pl + 3, ws->id, il);
-}
-
 /* A window's new entries, in time order, as one RPUSH sent ahead of the
  * script: an entry is a fact (this message, at this time, with this value)
  * that a read takes once however often it was appended (a write done again
@@ -1925,17 +1928,16 @@ static void window_key_put(redisstore_t *s, const rw_wstate_t *ws) {
  * the engine's one RPUSH a touched window is most of a batch's write. */
 static void window_add_send(redisstore_t *s, const rw_batch_t *b, rw_wstate_t *ws) {
     /* The fresh entries are usually the last ones: find the first. */
-    size_t from = ws->n, fresh = 0;
-    for (size_t left = ws->n_fresh; from > 0 && left; from--)
+    size_t from = ws->n, left = ws->n_fresh;
+    for (; from > 0 && left; from--)
         left -= ws->meta[from - 1].fresh;
-    for (size_t e = from; e < ws->n; e++)
-        fresh += ws->meta[e].fresh;
+    size_t fresh = ws->n_fresh - left;
     /* A list read empty starts with a mark of this engine's: while it leads,
      * the list is what the engine pictures (trim_script). */
     bool held = ws->lm_ok && !ws->shared, mark = ws->lm_ok && ws->lm_n == 0;
     rw_rcluster_cmd_begin(s->rc, 2 + mark + fresh);
     memcpy(rw_rcluster_cmd_arg(s->rc, 5, false), "RPUSH", 5);
-    window_key_put(s, ws);
+    window_key(s, ws, rw_rcluster_cmd_arg(s->rc, window_key(s, ws, NULL), true));
     if (mark) {
         char text[80];
         size_t ml = mark_next(s, text);

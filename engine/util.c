@@ -405,16 +405,14 @@ static void buf_reserve(rw_buf_t *b, size_t extra) {
     b->cap = cap;
 }
 
-void rw_buf_append(rw_buf_t *b, const void *data, size_t len) {
-    buf_reserve(b, len);
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-}
-
 char *rw_buf_room(rw_buf_t *b, size_t len) {
     buf_reserve(b, len);
     b->len += len;
     return b->data + b->len - len;
+}
+
+void rw_buf_append(rw_buf_t *b, const void *data, size_t len) {
+    memcpy(rw_buf_room(b, len), data, len);
 }
 
 void rw_buf_puts(rw_buf_t *b, const char *s) { rw_buf_append(b, s, strlen(s)); }
