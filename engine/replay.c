@@ -5,6 +5,7 @@
 #include "config.h"
 #include "eval.h"
 #include "expr.h"
+#include "heap.h"
 #include "plugin.h"
 #include "pseudonym.h"
 #include "store.h"
@@ -354,38 +355,10 @@ const rw_cli_opt_t rw_replay_opts[] = {
      "(without it, the built-in schema and 1 MiB)"},
     {0, NULL, NULL, NULL}};
 
-/* The windows' state grows to about 100 MB for 200,000 events, and each first touch of a
- * page is a page fault. On 4 KiB pages that is about 25,000 faults; on the virtual machine
- * the bench runs on, each costs about 9 us (the hypervisor takes part), a sixth of the run.
- * The heap grows 32 MiB at a time and is not given back, and its whole 2 MiB pages are
- * asked for as transparent huge pages as it grows (what glibc's glibc.malloc.hugetlb=1
- * does): a few dozen faults, each zeroing 2 MiB. What a machine charges for either kind
- * of fault is its own (docs/performance.md, "Replay's page faults"). The advice may be
- * refused (a kernel without THP, or THP "never"): the pages stay as they were. */
-#define HEAP_STEP ((size_t)32 << 20)
-#define HUGE_PAGE ((uintptr_t)2 << 20)
-
-typedef struct heap {
-    uintptr_t advised; /* the heap's whole huge pages are advised up to here */
-} heap_t;
-
-/* Advises the heap grown since the last call (a system call only when it grew). */
-static void heap_advise(heap_t *h) {
-    uintptr_t end = (uintptr_t)sbrk(0) & ~(HUGE_PAGE - 1);
-    if (end <= h->advised)
-        return;
-    (void)madvise((void *)h->advised, end - h->advised, MADV_HUGEPAGE); /* advice */
-    h->advised = end;
-}
-
-static void heap_start(heap_t *h) {
-    mallopt(M_TOP_PAD, (int)HEAP_STEP);
-    mallopt(M_TRIM_THRESHOLD, (int)(2 * HEAP_STEP)); /* no shrinking and growing again */
-    mallopt(M_MMAP_THRESHOLD, (int)HEAP_STEP);       /* arrays as they grow stay in the heap */
-    h->advised = ((uintptr_t)sbrk(0) + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-    free(rw_malloc(HEAP_STEP / 2)); /* grows the heap now, so that it is advised before use */
-    heap_advise(h);
-}
+/* The heap grows 8 MiB at a time, is not given back, and is faulted in ahead by a thread of
+ * its own (heap.h); arrays up to 32 MiB stay in it. */
+#define HEAP_STEP ((size_t)8 << 20)
+#define HEAP_MMAP_MIN ((size_t)32 << 20)
 
 /* Feeds every non-empty line of in to each of the n_runs runs, REPLAY_BATCH lines
  * at a time; without comparing, the first run prints its alerts to stdout. */
@@ -401,8 +374,7 @@ static void replay_stream(run_t *runs, size_t n_runs, FILE *in, bool comparing) 
     size_t cap = 0;
     ssize_t len;
     int64_t now = 0;
-    heap_t heap;
-    heap_start(&heap);
+    rw_heap_t *heap = rw_heap_start(HEAP_STEP, HEAP_MMAP_MIN, true);
     for (bool more = true; more;) {
         len = getline(&line, &cap, in);
         more = len >= 0;
@@ -434,9 +406,10 @@ static void replay_stream(run_t *runs, size_t n_runs, FILE *in, bool comparing) 
                 rw_batch_reset(runs[r].batch, runs[r].rs);
             }
             n = 0;
-            heap_advise(&heap);
+            rw_heap_grown(heap);
         }
     }
+    rw_heap_stop(heap);
     free(line);
     for (size_t i = 0; i < REPLAY_BATCH; i++)
         free(lines[i]);
