@@ -19,7 +19,7 @@ struct rw_heap {
     bool running;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    uintptr_t filled, want, start; /* start: where it began, for rw_heap_filled */
+    uintptr_t filled, want;
     bool stop;
 };
 
@@ -54,7 +54,7 @@ rw_heap_t *rw_heap_start(size_t step, size_t mmap_min, bool ahead) {
     mallopt(M_TRIM_THRESHOLD, (int)(2 * step)); /* no shrinking and growing again */
     mallopt(M_MMAP_THRESHOLD, (int)mmap_min);   /* arrays as they grow stay in the heap */
     h->advised = ((uintptr_t)sbrk(0) + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-    h->filled = h->want = h->start = h->advised;
+    h->filled = h->want = h->advised;
     if (ahead) {
         pthread_mutex_init(&h->mu, NULL);
         pthread_cond_init(&h->cv, NULL);
@@ -88,13 +88,13 @@ void rw_heap_grown(rw_heap_t *h) {
     pthread_mutex_unlock(&h->mu);
 }
 
-size_t rw_heap_filled(rw_heap_t *h) {
+const void *rw_heap_filled_to(rw_heap_t *h) {
     if (!h->running)
-        return 0;
+        return NULL;
     pthread_mutex_lock(&h->mu);
-    size_t n = h->filled > h->start ? (size_t)(h->filled - h->start) : 0;
+    uintptr_t to = h->filled;
     pthread_mutex_unlock(&h->mu);
-    return n;
+    return (const void *)to;
 }
 
 void rw_heap_stop(rw_heap_t *h) {

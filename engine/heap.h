@@ -34,8 +34,9 @@ rw_heap_t *rw_heap_start(size_t step, size_t mmap_min, bool ahead);
  * the heap did not grow (no system call): call it between batches. */
 void rw_heap_grown(rw_heap_t *h);
 
-/* Bytes the filler thread has populated so far (0 without one). */
-size_t rw_heap_filled(rw_heap_t *h);
+/* Where the filler thread has populated the heap up to, from where the heap started (NULL
+ * without a filler, or when the kernel refused it). */
+const void *rw_heap_filled_to(rw_heap_t *h);
 
 /* Stops the filler thread (waiting for the piece in hand) and frees h. NULL: no-op. */
 void rw_heap_stop(rw_heap_t *h);
