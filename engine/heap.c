@@ -51,8 +51,8 @@ static void *filler(void *arg) {
 rw_heap_t *rw_heap_start(size_t step, size_t mmap_min, bool ahead) {
     rw_heap_t *h = rw_calloc(1, sizeof(*h));
     mallopt(M_TOP_PAD, (int)step);
-    mallopt(M_TRIM_THRESHOLD, (int)(2 * step)); /* no shrinking and growing again */
-    mallopt(M_MMAP_THRESHOLD, (int)mmap_min);   /* arrays as they grow stay in the heap */
+    mallopt(M_TRIM_THRESHOLD, -1);            /* never given back: no shrinking, no growing again */
+    mallopt(M_MMAP_THRESHOLD, (int)mmap_min); /* arrays as they grow stay in the heap */
     h->advised = ((uintptr_t)sbrk(0) + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
     h->filled = h->want = h->advised;
     if (ahead) {
