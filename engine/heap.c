@@ -38,7 +38,7 @@ static void *filler(void *arg) {
         int rc = madvise((void *)at, HUGE_PAGE, MADV_POPULATE_WRITE);
         pthread_mutex_lock(&h->mu);
         if (rc != 0) { /* a kernel without it, or no memory: the first touches fault as before */
-            h->filled = h->want = 0;
+            h->filled = 0; /* rw_heap_filled_to: NULL */
             h->stop = true;
             break;
         }

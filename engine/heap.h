@@ -11,8 +11,10 @@
  * kernel to populate the new part (MADV_POPULATE_WRITE), so that the process's own first
  * touches find the pages there. The work is the same, moved off the path of the batches;
  * a kernel without MADV_POPULATE_WRITE (before Linux 5.14) refuses it and the pages are
- * faulted in by first touch as before. What a machine charges for either kind of fault is
- * its own (docs/performance.md, "Replay's page faults", "The heap filled ahead").
+ * faulted in by first touch as before; a kernel that refuses the huge-page advice (THP
+ * "never") leaves 4 KiB pages, which the thread fills the same way. What a machine charges for
+ * either kind of fault is its own (docs/performance.md, "Replay's page faults", "The heap filled
+ * ahead").
  *
  * One heap a process (malloc's main arena): start it once, before the state grows, from the
  * thread that will grow it. */
@@ -25,9 +27,9 @@
 typedef struct rw_heap rw_heap_t;
 
 /* Sets malloc to grow the heap step bytes past what it needs each time, never to give it
- * back, and to keep allocations below mmap_min bytes in it; grows it by one step now and
- * advises it. With ahead, starts the filler thread (if the thread cannot start, the heap is
- * only advised). Returns the heap (never NULL: aborts on out-of-memory like rw_malloc). */
+ * back, and to keep allocations below mmap_min bytes in it; grows it now and advises it. With
+ * ahead, starts the filler thread (if the thread cannot start, the heap is only advised). Returns
+ * the heap (never NULL: aborts on out-of-memory like rw_malloc). */
 rw_heap_t *rw_heap_start(size_t step, size_t mmap_min, bool ahead);
 
 /* Advises the heap grown since the last call, and hands it to the filler thread. Cheap when

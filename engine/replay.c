@@ -11,12 +11,10 @@
 #include "store.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 /* Lines a batch: few enough that the plan and the evaluation read an event's parsed values
