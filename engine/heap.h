@@ -27,9 +27,10 @@
 typedef struct rw_heap rw_heap_t;
 
 /* Sets malloc to grow the heap step bytes past what it needs each time, never to give it
- * back, and to keep allocations below mmap_min bytes in it; grows it now and advises it. With
- * ahead, starts the filler thread (if the thread cannot start, the heap is only advised). Returns
- * the heap (never NULL: aborts on out-of-memory like rw_malloc). */
+ * back, and to keep allocations below mmap_min bytes in it; grows it now and advises it. The
+ * heap is advised and filled from the first whole 2 MiB page past where it ended then. With ahead,
+ * starts the filler thread (if the thread cannot start, the heap is only advised). Returns the heap
+ * (never NULL: aborts on out-of-memory like rw_malloc). */
 rw_heap_t *rw_heap_start(size_t step, size_t mmap_min, bool ahead);
 
 /* Advises the heap grown since the last call, and hands it to the filler thread. Cheap when
