@@ -441,6 +441,10 @@ void rw_batch_stored(rw_batch_t *b) {
         b->cools_touched[i]->dirty = false;
 }
 
+/* A window trims itself once it holds twice the entries its last trim kept, and at least
+ * this many. */
+#define WINDOW_TRIM_MIN 16
+
 /* Ages (batches since a window's last touch) counted apart when evicting; older ones share
  * the last count. */
 #define EVICT_AGES 4096
@@ -450,13 +454,28 @@ static size_t evict_age(const rw_batch_t *b, uint64_t used) {
     return age < EVICT_AGES - 1 ? (size_t)age : EVICT_AGES - 1;
 }
 
+/* Trims every window that no read is filling. A window trims itself only once it holds
+ * trim_at entries (at least WINDOW_TRIM_MIN), so on a stream of many keys most of what is held can
+ * be entries no event needs any more: those go before any window does. */
+static void evict_trim(rw_batch_t *b) {
+    for (size_t i = 0; i < b->wtab_size; i++)
+        for (rw_wstate_t *ws = b->wtab[i]; ws; ws = ws->next)
+            if (!ws->reading && ws->n && ws->ents[0].ts_ms <= rw_window_cut(b, ws))
+                rw_window_trim(b, ws);
+}
+
 size_t rw_batch_evict(rw_batch_t *b, size_t max_entries) {
     if (b->n_entries <= max_entries || b->n_windows == 0)
         return 0;
-    /* Down to 3/4 of the limit, so that the walk is paid once in a while: the
-     * windows touched longest ago go first, found by counting the entries of
+    /* Down to 3/4 of the limit, so that the walk is paid once in a while: first what no
+     * event needs, then the windows touched longest ago, found by counting the entries of
      * each age in one walk (no sort of every window). */
-    size_t goal = max_entries / 4 * 3, held = b->n_entries;
+    size_t goal = max_entries / 4 * 3;
+    if (rw_batch_keeps_state(b))
+        evict_trim(b);
+    if (b->n_entries <= goal)
+        return 0;
+    size_t held = b->n_entries;
     size_t *by_age = rw_calloc(EVICT_AGES, sizeof(*by_age));
     for (size_t i = 0; i < b->wtab_size; i++)
         for (rw_wstate_t *ws = b->wtab[i]; ws; ws = ws->next)
@@ -913,7 +932,7 @@ static rw_wstate_t *window_get(rw_batch_t *b, uint32_t rule, const char *key, si
     ws->window_ms = r->window_keep_ms;
     ws->load_min_ms = INT64_MAX;
     ws->max_ts_ms = INT64_MIN;
-    ws->trim_at = 64;
+    ws->trim_at = WINDOW_TRIM_MIN;
     ws->used = b->seq - 1;
     view_at(ws, 0);
     size_t s = wslot(b, hash);
@@ -1093,6 +1112,7 @@ void rw_window_trim(rw_batch_t *b, rw_wstate_t *ws) {
     b->n_entries -= ws->n - o;
     ws->stale += ws->n - o;
     ws->n = o;
+    ws->trim_at = o * 2 > WINDOW_TRIM_MIN ? o * 2 : WINDOW_TRIM_MIN;
     view_at(ws, 0);
     vals_move(ws, o, 0);
     prefix_from(ws, 0);
@@ -1895,10 +1915,8 @@ static void skip_count(rw_batch_t *b, const rw_item_t *it, uint32_t rule, int re
 /* Adds the event's entry to ws, trimming it when stale entries have piled up. */
 static void window_record(rw_batch_t *b, rw_wstate_t *ws, const rw_item_t *it, const char *value) {
     rw_window_add(b, ws, it->ts_ms, it->src, it->msg.offset, value, b->mode != RW_STATE_MEMORY);
-    if (rw_batch_keeps_state(b) && ws->n >= ws->trim_at) {
+    if (rw_batch_keeps_state(b) && ws->n >= ws->trim_at)
         rw_window_trim(b, ws);
-        ws->trim_at = ws->n * 2 > 64 ? ws->n * 2 : 64;
-    }
 }
 
 /* Sizes the evaluation's tables for the ruleset's rules (the skip counts, zeroed, and the

@@ -2225,6 +2225,38 @@ START_TEST(test_eval_state_evicts_oldest) {
 }
 END_TEST
 
+/* Entries no event needs go before any window: 256 accounts, one event each an hour, so that
+ * each 1 h window holds a dozen entries of which the two newest are within its grace, too few
+ * for it to trim itself. Past the limit every window stays, trimmed to what it needs. */
+START_TEST(test_eval_state_trims_before_evicting) {
+    state_fx_t f;
+    state_fx_init(&f);
+    enum { BATCH = 256, BATCHES = 12 };
+    size_t limit = 2 * BATCH * 7; /* 2 windows an account, each of 6 entries and itself */
+    size_t dropped = 0;
+    for (size_t n = 0; n < BATCHES; n++) {
+        for (size_t i = 0; i < BATCH; i++) {
+            snprintf(f.keys[i], 32, "A%zu", i);
+            snprintf(f.payloads[i], 200,
+                     "{\"event_id\": \"e%zu-%zu\", \"type\": \"t\", \"ts\": "
+                     "\"2026-11-27T%02zu:%02zu:%02zuZ\", \"account\": \"%s\", \"amount\": 5}",
+                     n, i, n, i / 60, i % 60, f.keys[i]);
+        }
+        state_batch(f.b, f.rs, f.st, f.payloads, f.keys, BATCH, (int64_t)(n * BATCH));
+        dropped += rw_batch_evict(f.b, limit);
+        ck_assert_uint_le(f.b->n_entries, limit);
+    }
+    ck_assert_uint_eq(dropped, 0);
+    ck_assert_uint_eq(f.b->n_windows, 2 * BATCH);
+    char account[32];
+    for (size_t i = 0; i < BATCH; i++) {
+        snprintf(account, sizeof(account), "A%zu", i);
+        ck_assert_msg(account_held(f.b, account), "%s was dropped", account);
+    }
+    state_fx_fini(&f);
+}
+END_TEST
+
 /* One hot account: a window of thousands of entries gives the same count and sum as a
  * loop over the events, also when some come late, and after being read back from Redis. */
 START_TEST(test_eval_state_hot_key) {
@@ -2376,6 +2408,7 @@ static Suite *eval_suite(void) {
     tcase_add_test(tc, test_eval_ahead_key);
     tcase_add_test(tc, test_eval_state_bounded);
     tcase_add_test(tc, test_eval_state_evicts_oldest);
+    tcase_add_test(tc, test_eval_state_trims_before_evicting);
     tcase_set_timeout(tc, 300);
     suite_add_tcase(s, tc);
 
