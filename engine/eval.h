@@ -504,7 +504,8 @@ static inline int64_t rw_window_cut(const rw_batch_t *b, const rw_wstate_t *ws) 
     return cut;
 }
 /* Drops entries no event within the grace can need, nor any event of the
- * batch (rw_window_cut); the window next trims itself at twice what it keeps (at least 64). */
+ * batch (rw_window_cut); the window next trims itself at twice what it keeps (at least
+ * WINDOW_TRIM_MIN, eval.c). */
 void rw_window_trim(rw_batch_t *b, rw_wstate_t *ws);
 /* Finds or adds a source. */
 uint32_t rw_batch_src(rw_batch_t *b, const char *topic, int32_t partition);
