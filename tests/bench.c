@@ -49,7 +49,10 @@
  *      engine's place: what the broker, Redis, the clients and the machine
  *      allow at that rate, whatever the engine (RW_BENCH_LAT_FLOOR_US=N: the
  *      relay also spends N us of CPU an event, as an engine evaluating would;
- *      RW_BENCH_LAT_FLOOR_PUSHES=N: it writes N RPUSHes an event, 2 by default);
+ *      RW_BENCH_LAT_FLOOR_PUSHES=N: it writes N RPUSHes an event, 2 by default;
+ *      RW_BENCH_LAT_FLOOR_AHEAD_US=N: it keeps each batch's write in flight and
+ *      spends N of those us on the next batch before reading the write's
+ *      replies, as an engine evaluating ahead of the answer would);
  *   7. hot key: one window_count and one window_sum rule over 24 h keyed by
  *      account, on 100,000 small events all inside one 24 h window (produced
  *      in lz4 batches: the hot key's events all share one partition, and the
@@ -979,6 +982,7 @@ typedef struct relay_opts {
     bool on;
     double us;
     int pushes;
+    double ahead_us; /* < 0: each batch's write waited for at once; else see floor_run */
 } relay_opts_t;
 
 typedef struct engine_opts {
@@ -1072,8 +1076,9 @@ static long tx_seq(const char *id, size_t len) {
  * first within 100 ms and what came with it); writes each batch to Redis in one pipeline, two
  * RPUSHes an event (the engine's count in this phase; RW_BENCH_LAT_FLOOR_PUSHES) on lists of
  * the event's account,
- * and the events counter the bench watches; waits for the replies; then produces a small
- * alert naming the event_id of one event in FLOOR_ALERT_EVERY (by the number in its id,
+ * and the events counter the bench watches; waits for the replies (with
+ * RW_BENCH_LAT_FLOOR_AHEAD_US, at the next batch, after that much of its work); then produces a
+ * small alert naming the event_id of one event in FLOOR_ALERT_EVERY (by the number in its id,
  * tx_seq; the engine alerts on about 4% of this phase's events) and of any event without
  * one (the warm-up), with linger.ms 0 as the engine's producer. No rules, no state read, no
  * offsets committed. */
@@ -1085,6 +1090,22 @@ typedef struct floor_id {
     const char *id; /* NULL: none */
     int len;
 } floor_id_t;
+
+/* Spends s seconds of this thread's CPU. */
+static void spin_s(double s) {
+    double t0 = thread_cpu_s();
+    while (thread_cpu_s() - t0 < s)
+        ;
+}
+
+/* Reads one reply of the relay's write: 0, or -1 when it failed or is an error. */
+static int floor_reply(redisContext *r) {
+    redisReply *rep = NULL;
+    bool ok = redisGetReply(r, (void **)&rep) == REDIS_OK;
+    int rc = ok && rep->type != REDIS_REPLY_ERROR ? 0 : -1;
+    freeReplyObject(rep);
+    return rc;
+}
 
 static int floor_run(engine_run_t *e) {
     const char *cconf[] = {"fetch.wait.max.ms", LAT_FETCH_WAIT_MS, NULL};
@@ -1101,6 +1122,7 @@ static int floor_run(engine_run_t *e) {
     floor_id_t *ids = rw_calloc(FLOOR_BATCH, sizeof(*ids));
     char today[16];
     rw_date_format(rw_now_ms(), 8 * 60, today, sizeof(today));
+    ssize_t in_flight = 0; /* replies of the write sent and not read yet */
     while (!rc && !atomic_load(&e->ctl.stop)) {
         ssize_t n = rd_kafka_consume_batch_queue(q, 0, msgs, FLOOR_BATCH);
         if (n == 0 && (msgs[0] = rd_kafka_consume_queue(q, 100))) {
@@ -1110,10 +1132,18 @@ static int floor_run(engine_run_t *e) {
         rd_kafka_poll(p, 0);
         if (n <= 0)
             continue;
-        /* An engine's own work, as CPU time spent an event (RW_BENCH_LAT_FLOOR_US). */
-        double t0 = thread_cpu_s(), work_s = (double)n * e->relay.us / 1e6;
-        while (thread_cpu_s() - t0 < work_s)
-            ;
+        /* An engine's own work, as CPU time spent an event (RW_BENCH_LAT_FLOOR_US); with
+         * RW_BENCH_LAT_FLOOR_AHEAD_US, that much of it is spent before the previous batch's
+         * write is waited for, the rest after. */
+        bool ahead = e->relay.ahead_us >= 0;
+        double before_us = !ahead                            ? 0
+                           : e->relay.ahead_us < e->relay.us ? e->relay.ahead_us
+                                                             : e->relay.us;
+        spin_s((double)n * before_us / 1e6);
+        for (ssize_t i = 0; !rc && i < in_flight; i++)
+            rc = floor_reply(r);
+        in_flight = 0;
+        spin_s((double)n * (e->relay.us - before_us) / 1e6);
         for (ssize_t i = 0; i < n; i++) {
             int al = 0;
             floor_id_t *d = &ids[i];
@@ -1126,11 +1156,14 @@ static int floor_run(engine_run_t *e) {
                                    list[k], d->id ? d->id : "", (size_t)d->len);
         }
         redisAppendCommand(r, "HINCRBY {rw}:events:%s floor %lld", today, (long long)n);
-        for (ssize_t i = 0; !rc && i < e->relay.pushes * n + 1; i++) {
-            redisReply *rep = NULL;
-            bool ok = redisGetReply(r, (void **)&rep) == REDIS_OK;
-            rc = ok && rep->type != REDIS_REPLY_ERROR ? 0 : -1;
-            freeReplyObject(rep);
+        in_flight = e->relay.pushes * n + 1;
+        if (ahead) { /* sent now, its replies read at the next batch */
+            for (int done = 0; !rc && !done;)
+                rc = redisBufferWrite(r, &done) == REDIS_OK ? 0 : -1;
+        } else {
+            for (ssize_t i = 0; !rc && i < in_flight; i++)
+                rc = floor_reply(r);
+            in_flight = 0;
         }
         for (ssize_t i = 0; !rc && i < n; i++) {
             char alert[600];
@@ -2159,9 +2192,12 @@ static int phase_latency(bench_t *b) {
         printf("           (RW_BENCH_LAT_FLOOR: the floor relay ran in the engine's place, so "
                "\"the engine\" above is the relay: no rules, no state read, %d RPUSH%s an "
                "event (RW_BENCH_LAT_FLOOR_PUSHES), an alert for one event in %d, and %.1f us of "
-               "CPU an event besides: RW_BENCH_LAT_FLOOR_US)\n",
+               "CPU an event besides: RW_BENCH_LAT_FLOOR_US%s)\n",
                b->lat_floor.pushes, b->lat_floor.pushes == 1 ? "" : "es", FLOOR_ALERT_EVERY,
-               b->lat_floor.us);
+               b->lat_floor.us,
+               b->lat_floor.ahead_us >= 0 ? ", some of it ahead of the write's replies: "
+                                            "RW_BENCH_LAT_FLOOR_AHEAD_US"
+                                          : "");
     printf("           (the engine and the alert reader fetch with fetch.wait.max.ms=%s, which "
            "librdkafka warns the engine's producer ignores: the mock broker holds an empty "
            "fetch for the whole wait even when data arrives, where a real one answers at once)\n",
@@ -2742,7 +2778,8 @@ int main(void) {
         env_number("RW_BENCH_REPLAY_RUNS", 3, 1, REPLAY_RUNS_MAX, &replay_runs) ||
         env_number("RW_BENCH_LAT_RATE", 30000, 1, 10000000, &b->lat_rate) ||
         env_number("RW_BENCH_LAT_FLOOR_US", 0, 0, 1000, &b->lat_floor.us) ||
-        env_number("RW_BENCH_LAT_FLOOR_PUSHES", 2, 0, 8, &pushes)) {
+        env_number("RW_BENCH_LAT_FLOOR_PUSHES", 2, 0, 8, &pushes) ||
+        env_number("RW_BENCH_LAT_FLOOR_AHEAD_US", -1, -1, 1000, &b->lat_floor.ahead_us)) {
         free(b);
         return 2;
     }
