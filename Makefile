@@ -44,7 +44,7 @@ TEST_MODULES := $(patsubst tests/modules/%.c,$(BUILD)/modules-test/%.so,$(wildca
 MODULE_LIBS  := $(shell pkg-config --libs jansson 2>/dev/null) -lm
 
 .SECONDARY:
-.PHONY: all deps demo test test-slow test-asan bench fuzz format format-check conventions tidy clean
+.PHONY: all deps demo test test-slow test-asan bench bench-evict fuzz format format-check conventions tidy clean
 
 all: $(BIN)/riskwarn $(MODULES)
 
@@ -136,6 +136,15 @@ bench: deps
 
 $(BUILD)/tests/bench: $(BUILD)/tests/bench.o $(BUILD)/tests/harness.o $(LIB) $(DYNLIST)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/tests/harness.o $(LIB) $(LDLIBS) $(TEST_LIBS)
+
+# What keeping the state under state_max_entries costs on a stream of many keys
+# (tests/bench_evict.c): the evaluation's state alone, no Kafka, no Redis.
+bench-evict: deps
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/tests/bench_evict
+	$(Q)$(BUILD)/tests/bench_evict
+
+$(BUILD)/tests/bench_evict: $(BUILD)/tests/bench_evict.o $(LIB)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 # libFuzzer targets (need clang and libclang-rt-14-dev: `sh scripts/deps.sh ci`):
 # fuzz_event (event parsing, every module, alert building), fuzz_config (the
