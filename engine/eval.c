@@ -457,7 +457,7 @@ static size_t evict_age(const rw_batch_t *b, uint64_t used) {
 /* How many buckets ahead a walk of the window table asks for a window's lines: a walk
  * finds each window in memory at random, one cache miss after another unless it asks for
  * them early. */
-#define WALK_AHEAD 8
+#define WALK_AHEAD ((size_t)8)
 
 /* Asks for the lines the eviction's walks read of the windows a few buckets ahead of bucket
  * i: a window's first three lines and the last (where its hash chain goes on) 2 *
