@@ -1098,12 +1098,17 @@ static void spin_s(double s) {
         ;
 }
 
-/* Reads one reply of the relay's write: 0, or -1 when it failed or is an error. */
-static int floor_reply(redisContext *r) {
-    redisReply *rep = NULL;
-    bool ok = redisGetReply(r, (void **)&rep) == REDIS_OK;
-    int rc = ok && rep->type != REDIS_REPLY_ERROR ? 0 : -1;
-    freeReplyObject(rep);
+/* Reads the *n replies of the relay's write in flight, and sets *n to 0: 0, or -1 when one
+ * failed or is an error. */
+static int floor_replies(redisContext *r, ssize_t *n) {
+    int rc = 0;
+    for (ssize_t i = 0; !rc && i < *n; i++) {
+        redisReply *rep = NULL;
+        bool ok = redisGetReply(r, (void **)&rep) == REDIS_OK;
+        rc = ok && rep->type != REDIS_REPLY_ERROR ? 0 : -1;
+        freeReplyObject(rep);
+    }
+    *n = 0;
     return rc;
 }
 
@@ -1140,9 +1145,7 @@ static int floor_run(engine_run_t *e) {
                            : e->relay.ahead_us < e->relay.us ? e->relay.ahead_us
                                                              : e->relay.us;
         spin_s((double)n * before_us / 1e6);
-        for (ssize_t i = 0; !rc && i < in_flight; i++)
-            rc = floor_reply(r);
-        in_flight = 0;
+        rc = floor_replies(r, &in_flight);
         spin_s((double)n * (e->relay.us - before_us) / 1e6);
         for (ssize_t i = 0; i < n; i++) {
             int al = 0;
@@ -1161,9 +1164,7 @@ static int floor_run(engine_run_t *e) {
             for (int done = 0; !rc && !done;)
                 rc = redisBufferWrite(r, &done) == REDIS_OK ? 0 : -1;
         } else {
-            for (ssize_t i = 0; !rc && i < in_flight; i++)
-                rc = floor_reply(r);
-            in_flight = 0;
+            rc = floor_replies(r, &in_flight);
         }
         for (ssize_t i = 0; !rc && i < n; i++) {
             char alert[600];
