@@ -85,6 +85,12 @@ int64_t rw_monotonic_ms(void) {
     return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
+double rw_monotonic_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
 /* Civil dates through the C library, on UTC days: timegm and gmtime_r. */
 static int64_t floor_div(int64_t a, int64_t b);
 

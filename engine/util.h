@@ -68,6 +68,7 @@ void rw_backoff_reset(rw_backoff_t *b);
 /* Time. */
 int64_t rw_now_ms(void);       /* wall clock, ms since the epoch */
 int64_t rw_monotonic_ms(void); /* for timeouts */
+double rw_monotonic_s(void);   /* for measurements: seconds, to the nanosecond */
 /* Parses RFC 3339 ("2026-11-27T04:35:16.123Z", "...+08:00"). Returns 0 or -1. */
 int rw_time_parse(const char *text, size_t len, int64_t *out_ms);
 /* Formats ms since the epoch as "2026-11-27T04:35:16.123Z" (buf >= 32). */

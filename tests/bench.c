@@ -183,12 +183,6 @@
 #define REPLAY_MIN_N 200000
 #define REPLAY_RUNS_MAX 15
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* CPU seconds of this process (every thread: engine, librdkafka, the mock broker). */
 static double cpu_self_s(void) {
     struct rusage ru;
@@ -844,14 +838,14 @@ static int read_all(rd_kafka_queue_t *q, long n, bool parse, double *t_first, do
                     long *first) {
     rd_kafka_message_t *msgs[BATCH];
     long got = 0, bad = 0;
-    double t_progress = now_s();
+    double t_progress = rw_monotonic_s();
     *t_first = 0;
     while (got < n) {
         /* Ask for no more than what is left: a batch that cannot fill waits out
          * the whole timeout, which would add 100 ms to a pass of a few hundred. */
         size_t want = n - got < BATCH ? (size_t)(n - got) : BATCH;
         ssize_t k = rd_kafka_consume_batch_queue(q, 100, msgs, want);
-        double t = now_s();
+        double t = rw_monotonic_s();
         if (k < 0) {
             fprintf(stderr, "bench: consume: %s\n", rd_kafka_err2str(rd_kafka_last_error()));
             return -1;
@@ -882,7 +876,7 @@ static int read_all(rd_kafka_queue_t *q, long n, bool parse, double *t_first, do
             return -1;
         }
     }
-    *t_end = now_s();
+    *t_end = rw_monotonic_s();
     if (bad) {
         fprintf(stderr, "bench: %ld of %ld events are not JSON\n", bad, n);
         return -1;
@@ -938,7 +932,7 @@ static int consume_bench(const char *brokers, long n, const char *group, bool pa
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(c);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, TOPIC, RD_KAFKA_PARTITION_UA);
-    double cpu0 = cpu_self_s(), t0 = now_s();
+    double cpu0 = cpu_self_s(), t0 = rw_monotonic_s();
     rd_kafka_resp_err_t err = rd_kafka_subscribe(c, l);
     rd_kafka_topic_partition_list_destroy(l);
     int rc = 0;
@@ -954,7 +948,7 @@ static int consume_bench(const char *brokers, long n, const char *group, bool pa
             rc = -1;
             break;
         }
-        double t_start = now_s(), t_first, t_end;
+        double t_start = rw_monotonic_s(), t_first, t_end;
         if (read_all(q, n, parse, &t_first, &t_end, &pass[p].first)) {
             rc = -1;
             break;
@@ -1283,7 +1277,7 @@ static int watch_open(watch_t *w, int redis_port, const dates_t *dates) {
         redisFree(w->c);
         return -1;
     }
-    w->t0 = w->t_progress = now_s();
+    w->t0 = w->t_progress = rw_monotonic_s();
     return 0;
 }
 
@@ -1291,7 +1285,7 @@ static int watch_open(watch_t *w, int redis_port, const dates_t *dates) {
  * Returns 0, or -1 (said) when Redis fails. */
 static int watch_look(watch_t *w, long want) {
     long long done = events_done(w->c, w->dates, w->today);
-    double t = now_s();
+    double t = rw_monotonic_s();
     if (done < 0) {
         fprintf(stderr, "bench: redis: %s\n", w->c->errstr);
         return -1;
@@ -1327,7 +1321,7 @@ static int engine_bench(const char *brokers, int redis_port, pid_t redis_pid,
             rc = -1;
             break;
         }
-        double t = now_s();
+        double t = rw_monotonic_s();
         if (!r->stopped && t - w.t0 > budget_s) {
             r->stopped = true;
             atomic_store(&e->ctl.stop, 1);
@@ -1345,7 +1339,7 @@ static int engine_bench(const char *brokers, int redis_port, pid_t redis_pid,
         if (engine_join(e, &r->thread_cpu_s))
             rc = -1;
     }
-    r->total_s = now_s() - w.t0;
+    r->total_s = rw_monotonic_s() - w.t0;
     r->cpu_s = cpu_self_s() - cpu0;
     r->redis_cpu_s = cpu_pid_s(redis_pid) - rcpu0;
     if (!rc && watch_look(&w, r->want)) /* the last batch landed between two looks */
@@ -1497,7 +1491,7 @@ static void *alert_reader_thread(void *arg) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(a->c, 5);
         if (!m)
             continue;
-        double t = now_s();
+        double t = rw_monotonic_s();
         if (!m->err) {
             long seq = alert_event_seq(m->payload, m->len), i = seq - a->base;
             if (seq >= 0 && i >= 0 && i < a->cap && a->t_sent[i] > 0 && a->lat[i] < 0) {
@@ -1665,7 +1659,7 @@ static int lat_burst(rd_kafka_t *p, rd_kafka_topic_t *rkt, const lat_events_t *e
                                     .key = RW_UNCONST(void *, ev->key[i]),
                                     .key_len = strlen(ev->key[i])};
     }
-    double t = now_s();
+    double t = rw_monotonic_s();
     int64_t ms = rw_now_ms();
     for (long i = first; i < last; i++) {
         t_sent[i] = t;
@@ -1691,8 +1685,8 @@ static int lat_pace(rd_kafka_t *p, const lat_events_t *ev, const engine_run_t *e
     rd_kafka_message_t *m = rw_calloc(BURST_MAX, sizeof(*m));
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(p, LAT_TOPIC, NULL);
     int rc = rkt ? 0 : -1;
-    double t0 = now_s();
-    for (double t = t0; !rc && *sent < ev->n && t - t0 < secs; t = now_s()) {
+    double t0 = rw_monotonic_s();
+    for (double t = t0; !rc && *sent < ev->n && t - t0 < secs; t = rw_monotonic_s()) {
         long due = (long)((t - t0) * rate) + 1;
         if (due > ev->n)
             due = ev->n;
@@ -1722,20 +1716,20 @@ static int lat_pace(rd_kafka_t *p, const lat_events_t *ev, const engine_run_t *e
 /* Waits until the engine counted want events, or made no progress for 10 s;
  * then until no alert came for 0.5 s (at most 5 s). Returns 0 or -1 (said). */
 static int lat_drain(watch_t *w, long want, const alert_reader_t *a) {
-    for (double t_start = now_s(); w->done < want;) {
+    for (double t_start = rw_monotonic_s(); w->done < want;) {
         if (watch_look(w, 0))
             return -1;
         double t_last = w->t_progress > t_start ? w->t_progress : t_start;
-        if (now_s() - t_last > 10.0)
+        if (rw_monotonic_s() - t_last > 10.0)
             break;
         usleep(5000);
     }
-    for (double t_idle = now_s(), t_end = t_idle + 5.0; now_s() < t_end;) {
+    for (double t_idle = rw_monotonic_s(), t_end = t_idle + 5.0; rw_monotonic_s() < t_end;) {
         long seen = atomic_load(&a->seen);
         usleep(50000);
         if (atomic_load(&a->seen) != seen)
-            t_idle = now_s();
-        else if (now_s() - t_idle > 0.5)
+            t_idle = rw_monotonic_s();
+        else if (rw_monotonic_s() - t_idle > 0.5)
             break;
     }
     return 0;
@@ -1791,17 +1785,17 @@ static int latency_bench(rw_mock_t *mock, int redis_port, const char *rules, gen
              produce_one(p, LAT_TOPIC, warm_up, warm_up_len, WARM_UP_ACCOUNT);
     /* Warm-up: the engine has joined its group, done the event, its alert is here. */
     while (!rc && (w.done < 1 || atomic_load(&a->seen) < 1)) {
-        if (watch_look(&w, 0) || atomic_load(&e->done) || now_s() - w.t0 > WARMUP_S) {
+        if (watch_look(&w, 0) || atomic_load(&e->done) || rw_monotonic_s() - w.t0 > WARMUP_S) {
             fprintf(stderr, "bench: no alert for the warm-up event in %.0f s\n", WARMUP_S);
             rc = -1;
         }
         usleep(5000);
     }
-    double c0 = cpu_self_s(), w0 = now_s(), ecpu = 0;
+    double c0 = cpu_self_s(), w0 = rw_monotonic_s(), ecpu = 0;
     if (!rc)
         rc = lat_pace(p, &ev, e, rate, secs, t_sent, ms_sent, &out->sent) ||
              lat_drain(&w, out->sent + 1, a);
-    double c1 = cpu_self_s(), w1 = now_s();
+    double c1 = cpu_self_s(), w1 = rw_monotonic_s();
     out->counted = w.done > 0 ? w.done - 1 : 0;
     if (e) {
         atomic_store(&e->ctl.stop, 1);
@@ -1935,7 +1929,7 @@ static int replay_once(const char *path, long n, const long long *ends, double b
         return -1;
     }
     fflush(NULL);
-    double t0 = now_s();
+    double t0 = rw_monotonic_s();
     /* posix_spawn, not fork: a fork copies the page tables of this process, which holds
      * hundreds of megabytes by now (25 to 38 ms at 1.5 GB on this machine), in the run's
      * time. The alerts go to /dev/null, the messages to the log. */
@@ -1955,7 +1949,7 @@ static int replay_once(const char *path, long n, const long long *ends, double b
     }
     int status = 0, rc = 0;
     while (pid > 0 && waitpid(pid, &status, WNOHANG) == 0) {
-        if (now_s() - t0 > budget_s) {
+        if (rw_monotonic_s() - t0 > budget_s) {
             long long pos = proc_read_pos(pid, path);
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
@@ -1971,7 +1965,7 @@ static int replay_once(const char *path, long n, const long long *ends, double b
         }
         usleep(2000);
     }
-    out->wall_s = now_s() - t0;
+    out->wall_s = rw_monotonic_s() - t0;
     if (pid < 0) {
         fprintf(stderr, "bench: cannot start %s\n", h_bin());
         rc = -1;
@@ -2056,7 +2050,7 @@ typedef struct bench {
 static int phase_produce(bench_t *b) {
     long long bytes;
     long kept;
-    double t = now_s();
+    double t = rw_monotonic_s();
     int rc =
         produce_n(b->mock.bootstraps, TOPIC, b->parts, b->n, next_tx, b->g, NULL, &bytes, &kept);
     if (rc == 1)
@@ -2068,7 +2062,7 @@ static int phase_produce(bench_t *b) {
         return -1;
     printf("produced   %ld events, %lld bytes (%.0f bytes/event), %d event days, in %.2f s; "
            "all still in the cluster\n",
-           b->n, bytes, (double)bytes / (double)b->n, b->g->dates.n, now_s() - t);
+           b->n, bytes, (double)bytes / (double)b->n, b->g->dates.n, rw_monotonic_s() - t);
     fflush(stdout);
     return 0;
 }
@@ -2421,8 +2415,8 @@ static int topic_bytes(const char *brokers, const char *topic, int parts, long l
         rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_resp_err_t err = want < 0 ? RD_KAFKA_RESP_ERR__FAIL : rd_kafka_assign(c, l);
     rd_kafka_topic_partition_list_destroy(l);
-    double t_progress = now_s();
-    while (!err && *msgs < want && now_s() - t_progress < STALL_S) {
+    double t_progress = rw_monotonic_s();
+    while (!err && *msgs < want && rw_monotonic_s() - t_progress < STALL_S) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
         if (!m)
             continue;
@@ -2432,7 +2426,7 @@ static int topic_bytes(const char *brokers, const char *topic, int parts, long l
         } else {
             (*msgs)++;
             *bytes += (long long)(m->len + m->key_len);
-            t_progress = now_s();
+            t_progress = rw_monotonic_s();
         }
         rd_kafka_message_destroy(m);
     }
@@ -2539,7 +2533,7 @@ static int scale_case(bench_t *b, int k, int run, scale_run_t *out) {
             break;
         }
     }
-    w.t0 = w.t_progress = now_s();
+    w.t0 = w.t_progress = rw_monotonic_s();
     long looks = 0;
     while (!rc && w.t_full == 0) {
         rc = watch_look(&w, r->want);
@@ -2551,7 +2545,7 @@ static int scale_case(bench_t *b, int k, int run, scale_run_t *out) {
                 pid[i] = -1;
                 rc = -1;
             }
-        double t = now_s();
+        double t = rw_monotonic_s();
         if (!rc && t - w.t0 > b->budget_s) {
             r->stopped = true;
             break;

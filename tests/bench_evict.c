@@ -13,11 +13,11 @@
 #include "eval.h"
 #include "ruleset.h"
 #include "store.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define BATCH 512
 
@@ -28,12 +28,6 @@ static const char rules[] =
     " {\"id\": \"sum-1d\", \"module\": \"window_sum\", \"match\": {\"type\": \"t\"},\n"
     "  \"key\": \"account\", \"params\": {\"field\": \"amount\", \"window\": \"1d\"},\n"
     "  \"thresholds\": {\"low\": 1e12}}]}\n";
-
-static double seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 int main(void) {
     const char *env = getenv("RW_BENCH_EVICT_LIMIT");
@@ -56,7 +50,7 @@ int main(void) {
     rw_store_t *st = rw_memstore_new();
     rw_batch_reset(b, rs);
     static char payload[BATCH][200];
-    double worst = 0, spent = 0, t0 = seconds();
+    double worst = 0, spent = 0, t0 = rw_monotonic_s();
     size_t calls = 0, dropped = 0, held_max = 0;
     for (size_t done = 0; done < total; done += BATCH) {
         for (size_t i = 0; i < BATCH; i++) {
@@ -78,9 +72,9 @@ int main(void) {
         }
         rw_batch_evaluate(b);
         st->apply(st, b, NULL);
-        double e0 = seconds();
+        double e0 = rw_monotonic_s();
         dropped += rw_batch_evict(b, limit);
-        double took = seconds() - e0;
+        double took = rw_monotonic_s() - e0;
         spent += took;
         calls++;
         if (took > worst)
@@ -93,7 +87,7 @@ int main(void) {
            "all, the longest %.1f ms; %zu windows dropped, at most %zu entries held; the "
            "run %.1f s\n",
            limit, total, accounts, calls, spent * 1e3, worst * 1e3, dropped, held_max,
-           seconds() - t0);
+           rw_monotonic_s() - t0);
     st->destroy(st);
     rw_batch_destroy(b);
     rw_ruleset_destroy(rs);
