@@ -343,7 +343,8 @@ static void check_redis(findings_t *f, const rw_config_t *c, int timeout_ms) {
                           c->redis_db,
                           c->redis_key_prefix,
                           c->group_id,
-                          timeout_ms};
+                          timeout_ms,
+                          0};
     rw_error_t cerr;
     rw_error_clear(&cerr);
     redisContext *rc = rw_store_redis_connect(&ro, &cerr);

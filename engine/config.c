@@ -43,6 +43,7 @@ void rw_config_init(rw_config_t *c) {
     c->max_future_ms = 300000;
     c->state_max_entries = 1000000;
     c->state_pretouch_mb = 48;
+    c->state_fold_ms = 3000;
     rw_config_set(&c->metrics_listen, "127.0.0.1:9464");
     c->webhook_min_level = 3;
     c->webhook_timeout_ms = 2000;
@@ -871,7 +872,7 @@ static int load_rekey(cctx_t *x, rw_config_t *c, json_t *v) {
 /* The file's own keys: the scalars a table checks; the sections by their loaders. */
 typedef struct top_file {
     char *rules, *modules_dir, *metrics_listen;
-    int64_t max_event_bytes, state_max_entries, state_pretouch_mb, max_future_ms;
+    int64_t max_event_bytes, state_max_entries, state_pretouch_mb, state_fold_ms, max_future_ms;
 } top_file_t;
 
 static const rw_param_t top_table[] = {
@@ -906,6 +907,13 @@ static const rw_param_t top_table[] = {
      .desc = "MiB of memory touched before the first batch, so that the state's first growth "
              "does not fault a page at a time; 0: none"},
     {.type = RW_PARAM_INTEGER,
+     .name = "state_fold_ms",
+     .min = 0,
+     .max = 600000,
+     .offset = offsetof(top_file_t, state_fold_ms),
+     .desc = "windows only this engine writes go to one journal list a partition each write, "
+             "and into their own lists over this many ms; 0: their own lists each write"},
+    {.type = RW_PARAM_INTEGER,
      .name = "max_future_ms",
      .min = 1000,
      .max = 366.0 * 86400000,
@@ -926,6 +934,7 @@ static int load_top(cctx_t *x, rw_config_t *c, json_t *root) {
     top_file_t f = {.max_event_bytes = (int64_t)c->max_event_bytes,
                     .state_max_entries = (int64_t)c->state_max_entries,
                     .state_pretouch_mb = (int64_t)c->state_pretouch_mb,
+                    .state_fold_ms = c->state_fold_ms,
                     .max_future_ms = c->max_future_ms};
     int rc = table_apply(x, top_table, extra, root, "", "", &f);
     if (rc == 0) {
@@ -935,6 +944,7 @@ static int load_top(cctx_t *x, rw_config_t *c, json_t *root) {
         c->max_event_bytes = (size_t)f.max_event_bytes;
         c->state_max_entries = (size_t)f.state_max_entries;
         c->state_pretouch_mb = (size_t)f.state_pretouch_mb;
+        c->state_fold_ms = f.state_fold_ms;
         c->max_future_ms = f.max_future_ms;
     }
     rw_params_fini(top_table, &f);

@@ -34,6 +34,7 @@ typedef struct rw_config {
     int64_t max_future_ms;    /* events further ahead of their partition's watermark: dead */
     size_t state_max_entries; /* windows, their entries and cool-downs kept in memory */
     size_t state_pretouch_mb; /* memory the engine thread touches before its first batch */
+    int64_t state_fold_ms;    /* the journal's fold (rw_redis_opts_t.fold_ms); 0: off */
     char *metrics_listen;
     /* "webhook": high alerts POSTed to responders' paging tools; url NULL: off. */
     char *webhook_url;

@@ -308,7 +308,7 @@ int rw_cmd_demo(int argc, char **argv) {
         rw_mock_stop(&mock);
         return RW_EXIT_RUNTIME;
     }
-    rw_redis_opts_t ro = {"127.0.0.1", redis.port, NULL, NULL, 0, "rw:", "demo", 2000};
+    rw_redis_opts_t ro = {"127.0.0.1", redis.port, NULL, NULL, 0, "rw:", "demo", 2000, 0};
     redisContext *rc = rw_store_redis_connect(&ro, &e);
     long listed = rc ? seed_watchlist(rc, watchlist) : 0;
     int metrics_port = rw_proc_free_port();

@@ -2008,9 +2008,9 @@ static void engine_close(engine_t *e) {
 
 static void pipeline_init(engine_t *e, pipeline_t *p, const char *name, const char *prefix) {
     const rw_config_t *cfg = e->cfg;
-    rw_redis_opts_t ro = {cfg->redis_host,     cfg->redis_port,      cfg->redis_unix_socket,
-                          cfg->redis_password, cfg->redis_db,        prefix,
-                          cfg->group_id,       cfg->redis_timeout_ms};
+    rw_redis_opts_t ro = {cfg->redis_host,     cfg->redis_port,       cfg->redis_unix_socket,
+                          cfg->redis_password, cfg->redis_db,         prefix,
+                          cfg->group_id,       cfg->redis_timeout_ms, cfg->state_fold_ms};
     p->name = name;
     p->store = rw_redisstore_new_cluster(&ro, (const char *const *)cfg->redis_cluster_nodes,
                                          cfg->n_redis_cluster_nodes);

@@ -152,6 +152,61 @@ static void window_empty(rw_wstate_t *ws) {
     ws->lm_ok = ws->lm_reread = false;
     if (ws->prefix)
         ws->prefix[0] = 0;
+    /* Off the fold queue: the caller unlinks it, or drops the whole queue. */
+    ws->n_unfolded = 0;
+    ws->fold_prev = ws->fold_next = NULL;
+}
+
+/* Every window off the fold queue (their entries are gone, or freed with them). */
+static void fold_queue_drop(rw_batch_t *b) {
+    b->fold_head = b->fold_tail = NULL;
+    b->n_folding = 0;
+    b->fold_all = false;
+}
+
+static void fold_unlink(rw_batch_t *b, rw_wstate_t *ws) {
+    if (ws->fold_prev)
+        ws->fold_prev->fold_next = ws->fold_next;
+    else
+        b->fold_head = ws->fold_next;
+    if (ws->fold_next)
+        ws->fold_next->fold_prev = ws->fold_prev;
+    else
+        b->fold_tail = ws->fold_prev;
+    ws->fold_prev = ws->fold_next = NULL;
+    b->n_folding--;
+}
+
+void rw_window_journaled(rw_batch_t *b, rw_wstate_t *ws, uint64_t seq) {
+    size_t left = ws->n_fresh;
+    for (size_t e = ws->n; e-- > 0 && left;)
+        if (ws->meta[e].fresh) {
+            left--;
+            if (!ws->meta[e].unfolded) {
+                ws->meta[e].unfolded = true;
+                ws->n_unfolded++;
+            }
+        }
+    if (!ws->n_unfolded || ws->fold_prev || b->fold_head == ws)
+        return; /* nothing journaled, or queued already */
+    ws->fold_seq = seq;
+    ws->fold_prev = b->fold_tail;
+    ws->fold_next = NULL;
+    if (b->fold_tail)
+        b->fold_tail->fold_next = ws;
+    else
+        b->fold_head = ws;
+    b->fold_tail = ws;
+    b->n_folding++;
+}
+
+void rw_window_folded(rw_batch_t *b, rw_wstate_t *ws) {
+    if (!ws->n_unfolded)
+        return;
+    for (size_t e = 0; e < ws->n; e++)
+        ws->meta[e].unfolded = false;
+    ws->n_unfolded = 0;
+    fold_unlink(b, ws);
 }
 
 static void window_free(rw_wstate_t *ws) {
@@ -176,6 +231,7 @@ static void keys_drop(rw_batch_t *b) {
 
 static void windows_clear(rw_batch_t *b) {
     TAB_FREE(b->wtab, b->wtab_size, window_free);
+    fold_queue_drop(b);
     b->n_windows = 0;
     b->n_entries = b->n_cools;
     keys_drop(b);
@@ -381,10 +437,13 @@ void rw_batch_clear_windows(rw_batch_t *b) {
             ws->stale = 0;
             ws->stored_ttl_at = 0; /* what the store held is no longer known either */
         }
+    fold_queue_drop(b);
     b->n_entries = b->n_windows + b->n_cools;
 }
 
 void rw_window_clear(rw_batch_t *b, rw_wstate_t *ws) {
+    if (ws->n_unfolded)
+        fold_unlink(b, ws);
     b->n_entries -= ws->n;
     window_empty(ws);
 }
@@ -520,7 +579,10 @@ size_t rw_batch_evict(rw_batch_t *b, size_t max_entries) {
         rw_wstate_t **link = &b->wtab[i];
         while (*link) {
             rw_wstate_t *ws = *link;
-            if (ws->used < before && !ws->n_fresh) {
+            if (ws->used < before && !ws->n_fresh && ws->n_unfolded) {
+                b->fold_all = true; /* its entries are only in a journal: fold it first */
+                link = &ws->next;
+            } else if (ws->used < before && !ws->n_fresh) {
                 *link = ws->next;
                 b->n_entries -= ws->n + 1;
                 b->n_windows--;
@@ -727,6 +789,12 @@ void rw_batch_reset(rw_batch_t *b, const rw_ruleset_t *rs) {
     incrs_clear(b);
     case_alerts_clear(b);
     if (!rw_batch_keeps_state(b) || b->rs != rs) {
+        /* Windows with entries only in a journal go: their partitions' fences are read
+         * again, and the store folds those journals before it reads a window. */
+        for (size_t i = 0; b->n_folding && i < b->n_srcs; i++) {
+            b->srcs[i].fence = -1;
+            b->srcs[i].fence_known = false;
+        }
         windows_clear(b);
         rw_batch_clear_cases(b);
         cools_clear(b);
@@ -1088,7 +1156,7 @@ void rw_window_add(rw_batch_t *b, rw_wstate_t *ws, int64_t ts_ms, uint32_t src, 
     ws->ents[at] = (rw_window_entry_t){ts_ms, value_number(value), v};
     /* Stored whole: an assignment to the bit-fields would read the new entry's line first. */
     if (ws->meta) {
-        rw_wmeta_t meta = {offset, src & 0x7fffffff, fresh};
+        rw_wmeta_t meta = {offset, src & 0x3fffffff, fresh, 0};
         memcpy(&ws->meta[at], &meta, sizeof(meta));
     }
     if (ws->vhash)
@@ -1128,7 +1196,7 @@ void rw_window_trim(rw_batch_t *b, rw_wstate_t *ws) {
     int64_t cut = rw_window_cut(b, ws);
     size_t o = 0;
     for (size_t i = 0; i < ws->n; i++) {
-        if (ws->ents[i].ts_ms <= cut && !(ws->meta && ws->meta[i].fresh))
+        if (ws->ents[i].ts_ms <= cut && !(ws->meta && (ws->meta[i].fresh || ws->meta[i].unfolded)))
             continue;
         ws->ents[o] = ws->ents[i];
         if (ws->vhash)

@@ -70,9 +70,11 @@ typedef struct rw_pclock {
 /* Where a window entry came from, beside its public part (rw_window_entry_t). */
 typedef struct rw_wmeta {
     int64_t offset;
-    uint32_t src : 31;  /* index in the batch's sources */
-    uint32_t fresh : 1; /* not yet written to the store */
-} rw_wmeta_t;           /* 16 bytes */
+    uint32_t src : 30;     /* index in the batch's sources */
+    uint32_t fresh : 1;    /* not yet written to the store */
+    uint32_t unfolded : 1; /* written to its partition's journal, not yet to the window's own
+                              record (the Redis store's fold) */
+} rw_wmeta_t;              /* 16 bytes */
 
 /* The highest offset a window holds from one source. */
 typedef struct rw_wsrc {
@@ -83,6 +85,8 @@ typedef struct rw_wsrc {
 #define RW_READ_ENTRIES 1 /* a window's entries */
 #define RW_READ_TAIL 4    /* only what its list gained since the last read (Redis store) */
 #define RW_READ_REDO 8    /* the list changed since: to be read whole (Redis store) */
+#define RW_READ_FOLDED 16 /* its journaled entries were appended to its list first (Redis store)   \
+                           */
 
 /* A window: one rule, one key. Entries are kept sorted by time (equal times in
  * the order they came), so that the entries of (T - window, T] are one run of
@@ -145,6 +149,12 @@ typedef struct rw_wstate {
     uint32_t key_off;
     uint64_t hash;          /* its rule and key hashed (the window table's) */
     struct rw_wstate *next; /* hash chain */
+    /* Entries in a journal and not yet in the window's own record (rw_wmeta_t.unfolded): while
+     * there are any, the window is in the batch's fold queue (fold_prev, fold_next), since the
+     * journal write fold_seq (the store's count of its writes) took the first of them. */
+    size_t n_unfolded;
+    struct rw_wstate *fold_prev, *fold_next;
+    uint64_t fold_seq;
 } rw_wstate_t;
 
 /* A rule that reached a level on an event. */
@@ -350,6 +360,11 @@ typedef struct rw_batch {
 
     rw_wstate_t **wtab; /* hash table of windows */
     size_t wtab_size, n_windows;
+    /* Windows with entries journaled and not folded (n_unfolded), oldest first, and how many;
+     * fold_all: fold them all at the next write (eviction needs them out of memory). */
+    rw_wstate_t *fold_head, *fold_tail;
+    size_t n_folding;
+    bool fold_all;
     rw_wstate_t **touched; /* the windows this batch touched, each once */
     size_t n_touched, cap_touched;
     rw_keyidx_t **ktab; /* hash table of key indexes */
@@ -507,6 +522,12 @@ static inline int64_t rw_window_cut(const rw_batch_t *b, const rw_wstate_t *ws) 
  * batch (rw_window_cut); the window next trims itself at twice what it keeps (at least
  * WINDOW_TRIM_MIN, eval.c). */
 void rw_window_trim(rw_batch_t *b, rw_wstate_t *ws);
+/* The fold queue (the Redis store's journal, docs/performance.md): rw_window_journaled() marks
+ * ws's fresh entries journaled and not folded (call before rw_batch_stored()), and queues the
+ * window, since the journal write seq, unless it is queued; rw_window_folded() marks them all
+ * folded and takes the window off the queue. */
+void rw_window_journaled(rw_batch_t *b, rw_wstate_t *ws, uint64_t seq);
+void rw_window_folded(rw_batch_t *b, rw_wstate_t *ws);
 /* Finds or adds a source. */
 uint32_t rw_batch_src(rw_batch_t *b, const char *topic, int32_t partition);
 

@@ -37,7 +37,7 @@ int rw_proc_free_port(void) {
 static int ping(int port, const char *password) {
     rw_error_t err;
     rw_error_clear(&err);
-    rw_redis_opts_t o = {"127.0.0.1", port, NULL, password, 0, "rw:", "x", 500};
+    rw_redis_opts_t o = {"127.0.0.1", port, NULL, password, 0, "rw:", "x", 500, 0};
     redisContext *c = rw_store_redis_connect(&o, &err);
     if (!c)
         return -1;

@@ -562,9 +562,9 @@ int rw_cmd_rebuild(int argc, char **argv) {
         lookups = lookups || r.rs->rules[i].lookup_set;
     rw_error_t err;
     rw_error_clear(&err);
-    r.ro = (rw_redis_opts_t){cfg.redis_host,     cfg.redis_port,      cfg.redis_unix_socket,
-                             cfg.redis_password, cfg.redis_db,        cfg.redis_key_prefix,
-                             cfg.group_id,       cfg.redis_timeout_ms};
+    r.ro = (rw_redis_opts_t){cfg.redis_host,     cfg.redis_port,       cfg.redis_unix_socket,
+                             cfg.redis_password, cfg.redis_db,         cfg.redis_key_prefix,
+                             cfg.group_id,       cfg.redis_timeout_ms, 0};
     if (lookups &&
         rw_memstore_use_cluster(r.mem, &r.ro, (const char *const *)cfg.redis_cluster_nodes,
                                 cfg.n_redis_cluster_nodes, &err)) {

@@ -123,8 +123,8 @@ static int run_init(run_t *r, const char *path, const char *redis, const rw_conf
         rw_error_clear(&err);
         int bad = rw_config_set_redis(&rc, redis);
         rw_redis_opts_t ro = {
-            rc.redis_host,       rc.redis_port, NULL, getenv("RW_REDIS_PASSWORD"), 0,
-            rc.redis_key_prefix, "replay",      5000};
+            rc.redis_host, rc.redis_port, NULL, getenv("RW_REDIS_PASSWORD"), 0, rc.redis_key_prefix,
+            "replay",      5000,          0};
         if (bad ||
             rw_memstore_use_cluster(r->store, &ro, (const char *const *)rc.redis_cluster_nodes,
                                     rc.n_redis_cluster_nodes, &err)) {

@@ -268,9 +268,9 @@ int rw_cmd_stats(int argc, char **argv) {
                         "for a Redis Cluster\n");
         goto out;
     }
-    rw_redis_opts_t ro = {
-        cfg.redis_host, cfg.redis_port,       cfg.redis_unix_socket, cfg.redis_password,
-        cfg.redis_db,   cfg.redis_key_prefix, cfg.group_id,          5000};
+    rw_redis_opts_t ro = {cfg.redis_host,     cfg.redis_port, cfg.redis_unix_socket,
+                          cfg.redis_password, cfg.redis_db,   cfg.redis_key_prefix,
+                          cfg.group_id,       5000,           0};
     c = rw_store_redis_open(&ro, (const char *const *)cfg.redis_cluster_nodes,
                             cfg.n_redis_cluster_nodes);
     redisReply *pong = rw_rcluster_command(c, NULL, "PING");

@@ -176,6 +176,10 @@ static const char due_script[] =
  *   H key field by ttl_s   HINCRBY + EXPIRE
  *   S key value ttl_ms     SET (a cool-down)
  *   C ...                  a case (below)
+ *   J key element ttl_ms   RPUSH + PEXPIRE (a journal's element: journal_add)
+ *   T key writer seq horizon  a journal's trim: drops its leading elements written by
+ *                          writer at or before seq, or older than horizon (ms), and stops
+ *                          at the first that is neither
  * Returns 1 when applied, 0 when a fence moved, 2 when the state is lost: the
  * engine's marker is gone while expected (nothing applied in either case).
  * Every write sets the marker, with the fences' time-to-live. */
@@ -215,6 +219,23 @@ static const char apply_script[] =
     "      redis.call('EXPIRE', ARGV[i + 2], ARGV[i + 6])\n"
     "    end\n"
     "    i = i + 7\n"
+    "  elseif op == 'J' then\n"
+    "    redis.call('RPUSH', ARGV[i + 1], ARGV[i + 2])\n"
+    "    redis.call('PEXPIRE', ARGV[i + 1], ARGV[i + 3])\n"
+    "    i = i + 4\n"
+    "  elseif op == 'T' then\n"
+    "    local key, k = ARGV[i + 1], 0\n"
+    "    while true do\n"
+    "      local e = redis.call('LINDEX', key, k)\n"
+    "      if not e then break end\n"
+    "      local w, sq, ms = string.match(e, '^([^|]*)|(%%d+)|(%%d+)\\n')\n"
+    "      if not w then break end\n"
+    "      if not ((w == ARGV[i + 2] and tonumber(sq) <= tonumber(ARGV[i + 3])) or\n"
+    "              tonumber(ms) < tonumber(ARGV[i + 4])) then break end\n"
+    "      k = k + 1\n"
+    "    end\n"
+    "    if k > 0 then redis.call('LTRIM', key, k, -1) end\n"
+    "    i = i + 5\n"
     "  else\n"
     "    return redis.error_reply('riskwarn apply: bad op ' .. tostring(op))\n"
     "  end\n"
@@ -383,6 +404,18 @@ typedef struct redisstore {
     size_t *kept_argl, *kept_offs;
     size_t kept_argc, kept_cap;
     rw_buf_t kept_strs;
+    /* The journal (journal_*): this engine's writes that journaled entries (each element's
+     * count), the count up to which every element of this engine is folded as of the write
+     * in flight (j_sent_done) and as of the last one answered (j_done); the elements of this
+     * write, one a partition; the partitions whose journals this engine wrote; when the last
+     * fold step ran (wall clock ms). */
+    uint64_t jseq, j_sent_done, j_done;
+    struct jpart *jparts;
+    size_t n_jparts, jparts_cap;
+    int32_t *jwritten;
+    size_t n_jwritten, jwritten_cap;
+    int64_t fold_at;
+    double fold_credit; /* windows the fold's pace owes, carried from step to step */
 } redisstore_t;
 
 /* A reply of the store's connections, its objects kept for the next ones. */
@@ -654,6 +687,17 @@ static void args_send(redisstore_t *s, int key, int write) {
 
 static void fence_key(redisstore_t *s, const rw_src_t *src) {
     arg_fmt(s, "%sfence:%s:%s:%d", s->tprefix, s->group, src->topic, (int)src->partition);
+}
+
+/* The journal (journal_add, below): on, for a window, and a partition's key. */
+static bool journal_on(const redisstore_t *s) { return s->o.fold_ms > 0; }
+
+static bool journal_window(const redisstore_t *s, const rw_wstate_t *ws) {
+    return journal_on(s) && ws->meta && !ws->apart && !ws->shared;
+}
+
+static void journal_key(redisstore_t *s, int32_t partition) {
+    arg_fmt(s, "%swj:%s:%d", s->tprefix, s->group, (int)partition);
 }
 
 /* Once: a fence under the names before the {rw} hash tag means the keys were
@@ -1303,6 +1347,9 @@ static int state_write(redisstore_t *s, rw_batch_t *b, const rw_memstore_counter
     }
     if (rs_exec(s, "restore", err) != 0 || replies_check(s, ncmd, "restore", err) != 0)
         return RW_ERR_REDIS;
+    /* Every window went whole to its list: nothing is left to fold. */
+    while (b->fold_head)
+        rw_window_folded(b, b->fold_head);
     return 0;
 }
 
@@ -1482,6 +1529,184 @@ static int cools_recv(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err) 
  * written past it since. */
 static bool fence_wanted(const rw_src_t *src) { return !src->fence_known && src->max_offset >= 0; }
 
+/* Trims a journal of the elements a recovery folded: KEYS[1] the journal, ARGV[1] its first
+ * element as read, ARGV[2] how many were read. Only while that element still leads: no
+ * other engine trimmed it meanwhile. */
+static const char journal_trim_script[] = "if redis.call('LINDEX', KEYS[1], 0) == ARGV[1] then\n"
+                                          "  redis.call('LTRIM', KEYS[1], ARGV[2], -1)\n"
+                                          "end\n"
+                                          "return 0\n";
+
+/* Reads a decimal count ending in ':' at *p (before end); false when there is none. */
+static bool jnum(const char **p, const char *end, int64_t *v) {
+    const char *q = *p;
+    int64_t n = 0;
+    bool any = false;
+    while (q < end && *q >= '0' && *q <= '9' && n < INT64_MAX / 10) {
+        n = n * 10 + (*q++ - '0');
+        any = true;
+    }
+    if (!any || q >= end || *q != ':')
+        return false;
+    *p = q + 1;
+    *v = n;
+    return true;
+}
+
+/* One entry of a journal element (journal_add): its window's id, its list's expiry, its
+ * text. Reads it at *p, moving *p past it; false when it is not one. */
+typedef struct jentry {
+    const char *id, *text;
+    int64_t idl, ttl, tl;
+} jentry_t;
+
+static bool jentry_next(const char **p, const char *end, jentry_t *e) {
+    if (!jnum(p, end, &e->idl) || e->idl > end - *p)
+        return false;
+    e->id = *p;
+    *p += e->idl;
+    if (!jnum(p, end, &e->ttl) || !jnum(p, end, &e->tl) || e->tl > end - *p)
+        return false;
+    e->text = *p;
+    *p += e->tl;
+    return true;
+}
+
+/* Queues the RPUSH of one window's run of entries in an element (from p, the first of the
+ * run, e) and its PEXPIRE; returns where the run ends. */
+static const char *jrun_send(redisstore_t *s, const char *p, const char *end, const jentry_t *e) {
+    /* The id is not a C string: the key's text is the prefix, "wl:" and its bytes. */
+    args_reset(s);
+    arg_add(s, "RPUSH", 5);
+    size_t pl = strlen(s->prefix);
+    arg_add(s, NULL, pl + 3 + (size_t)e->idl);
+    char *w = s->strs.data + s->offs[s->argc - 1];
+    memcpy(w, s->prefix, pl);
+    memcpy(w + pl, "wl:", 3);
+    memcpy(w + pl + 3, e->id, (size_t)e->idl);
+    arg_add(s, e->text, (size_t)e->tl);
+    jentry_t n;
+    const char *q = p;
+    while (q < end) {
+        const char *at = q;
+        if (!jentry_next(&q, end, &n) || n.idl != e->idl || memcmp(n.id, e->id, (size_t)n.idl)) {
+            q = at;
+            break;
+        }
+        arg_add(s, n.text, (size_t)n.tl);
+    }
+    args_send(s, 1, RW_RC_WRITE);
+    args_reset(s);
+    arg_add(s, "PEXPIRE", 7);
+    arg_add(s, NULL, pl + 3 + (size_t)e->idl);
+    w = s->strs.data + s->offs[s->argc - 1];
+    memcpy(w, s->prefix, pl);
+    memcpy(w + pl, "wl:", 3);
+    memcpy(w + pl + 3, e->id, (size_t)e->idl);
+    arg_i64(s, e->ttl);
+    args_send(s, 1, RW_RC_WRITE);
+    return q;
+}
+
+/* Queues the folds of one journal element's entries; adds the commands to *ncmd. False
+ * when the element is not one journal_add() writes (it is skipped, and said). */
+static bool jelement_send(redisstore_t *s, const char *el, size_t len, size_t *ncmd) {
+    const char *end = el + len, *p = memchr(el, '\n', len);
+    if (!p)
+        return false;
+    for (p++; p < end;) {
+        jentry_t e;
+        if (!jentry_next(&p, end, &e))
+            return false;
+        p = jrun_send(s, p, end, &e);
+        *ncmd += 2;
+    }
+    return true;
+}
+
+/* Whether this load must fold journals first (journal_recover): also with the journal off,
+ * so that an engine started with fold_ms 0 folds what an earlier one left in them. */
+static bool journal_wanted(const redisstore_t *s, const rw_batch_t *b) {
+    (void)s;
+    for (size_t i = 0; i < b->n_srcs; i++)
+        if (fence_wanted(&b->srcs[i]))
+            return true;
+    return false;
+}
+
+/* Folds one partition's journal: every entry it holds to its window's list, then the
+ * elements read trimmed off it. 0, or RW_ERR_REDIS. */
+static int journal_fold_all(redisstore_t *s, int32_t partition, rw_error_t *err) {
+    rw_rcluster_reset(s->rc);
+    args_reset(s);
+    arg_add(s, "LRANGE", 6);
+    journal_key(s, partition);
+    arg_add(s, "0", 1);
+    arg_add(s, "-1", 2);
+    args_send(s, 1, 0);
+    if (rs_exec(s, "journal read", err) != 0)
+        return RW_ERR_REDIS;
+    redisReply *r = reply_get(s, err);
+    if (!r)
+        return RW_ERR_REDIS;
+    if (r->type != REDIS_REPLY_ARRAY) {
+        int rc = rw_error_fail(err, RW_ERR_REDIS, "redis: journal read: %s",
+                               r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        reply_free(s, r);
+        return rc;
+    }
+    rw_rcluster_reset(s->rc);
+    size_t ncmd = 0, bad = 0;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *el = r->element[i];
+        if (el->type != REDIS_REPLY_STRING || !jelement_send(s, el->str, el->len, &ncmd))
+            bad++;
+    }
+    if (bad)
+        rw_log(RW_LOG_WARN,
+               "redis: %zu element(s) of the journal of partition %d are not "
+               "the engine's; left out of the windows",
+               bad, (int)partition);
+    int rc = 0;
+    if (ncmd &&
+        (rs_exec(s, "journal fold", err) != 0 || replies_check(s, ncmd, "journal fold", err) != 0))
+        rc = RW_ERR_REDIS;
+    if (rc == 0 && r->elements) {
+        rw_rcluster_reset(s->rc);
+        args_reset(s);
+        arg_add(s, "EVAL", 4);
+        arg_add(s, journal_trim_script, strlen(journal_trim_script));
+        arg_add(s, "1", 1);
+        journal_key(s, partition);
+        const redisReply *first = r->element[0];
+        arg_add(s, first->type == REDIS_REPLY_STRING ? first->str : "",
+                first->type == REDIS_REPLY_STRING ? first->len : 0);
+        arg_i64(s, (int64_t)r->elements);
+        args_send(s, 3, RW_RC_WRITE);
+        if (rs_exec(s, "journal trim", err) != 0 || replies_check(s, 1, "journal trim", err) != 0)
+            rc = RW_ERR_REDIS;
+    }
+    reply_free(s, r);
+    return rc;
+}
+
+/* Folds the journals of the batch's partitions whose fences the engine does not know (state
+ * forgotten, or never read): the windows it reads next then find in their lists every entry
+ * of the messages applied. Before the load's read. 0, or RW_ERR_REDIS. */
+static int journal_recover(redisstore_t *s, const rw_batch_t *b, rw_error_t *err) {
+    for (size_t i = 0; i < b->n_srcs; i++) {
+        if (!fence_wanted(&b->srcs[i]))
+            continue;
+        int32_t p = b->srcs[i].partition;
+        bool done = false; /* co-partitioned topics share it */
+        for (size_t k = 0; k < i && !done; k++)
+            done = fence_wanted(&b->srcs[k]) && b->srcs[k].partition == p;
+        if (!done && journal_fold_all(s, p, err) != 0)
+            return RW_ERR_REDIS;
+    }
+    return 0;
+}
+
 /* Whether a window read every batch may read only what its list gained: it
  * holds every entry the batch needs, and none of the batch's partitions past
  * that partition's fence (which a whole read would leave out: the entry of a
@@ -1528,14 +1753,23 @@ static void window_all_send(redisstore_t *s, const rw_wstate_t *ws) {
  * that is enough (window_tail_ok), else the whole list (its length is the
  * size the store holds). Its expiry is not read: a window whose expiry this
  * engine did not set (stored_ttl_at 0) sets it with its first write. */
+static void window_append_send(redisstore_t *s, const rw_batch_t *b, rw_wstate_t *ws,
+                               bool want_fresh);
+
 static void window_send(redisstore_t *s, rw_batch_t *b, rw_wstate_t *ws) {
     if (window_tail_ok(b, ws)) {
         ws->reading = RW_READ_TAIL;
         window_tail_send(s, ws);
-    } else {
-        window_all_send(s, ws);
-        ws->reading = RW_READ_ENTRIES;
+        return;
     }
+    ws->reading = RW_READ_ENTRIES;
+    if (ws->n_unfolded) {
+        /* What only a journal holds goes to the list first, on the same node: the read
+         * that replaces the window's entries then has them (windows_recv). */
+        window_append_send(s, b, ws, false);
+        ws->reading |= RW_READ_FOLDED;
+    }
+    window_all_send(s, ws);
 }
 
 /* Queues the reads of the fences this engine does not know yet
@@ -1634,10 +1868,25 @@ static int windows_recv(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err
         uint8_t asked = ws->reading;
         if (!asked)
             continue;
+        bool folded = true;
+        if (asked & RW_READ_FOLDED) {
+            redisReply *f = reply_get(s, err);
+            if (!f)
+                return RW_ERR_REDIS;
+            folded = f->type == REDIS_REPLY_INTEGER;
+            if (folded)
+                rw_window_folded(b, ws);
+            else
+                *rc = rw_error_fail(err, RW_ERR_REDIS, "redis: window fold: %s",
+                                    f->type == REDIS_REPLY_ERROR ? f->str : "unexpected reply");
+            reply_free(s, f);
+        }
         redisReply *r = reply_get(s, err);
         if (!r)
             return RW_ERR_REDIS;
-        if (asked & RW_READ_TAIL)
+        if (!folded)
+            ws->reading = 0; /* the read lacks what only the journal holds: keep what is held */
+        else if (asked & RW_READ_TAIL)
             window_took_tail(s, b, ws, r);
         else
             window_took_all(s, b, ws, r, rc, err);
@@ -1877,6 +2126,8 @@ static int redis_load(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
         return RW_ERR_REDIS;
     if (!s->layout_checked && b->n_srcs)
         old_layout_check(s, b);
+    if (journal_wanted(s, b) && journal_recover(s, b, err) != 0)
+        return RW_ERR_REDIS;
     rw_rcluster_reset(s->rc);
     apart_hold_maybe(s, b);
     first_sent_t n;
@@ -1896,7 +2147,8 @@ static int redis_load(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
 static void redis_load_send(rw_store_t *base, rw_batch_t *b) {
     redisstore_t *s = (redisstore_t *)base;
     s->ahead = AHEAD_NONE;
-    if (!rw_rcluster_in_flight(s->rc) || s->write_lost || s->unsure || !s->layout_checked)
+    if (!rw_rcluster_in_flight(s->rc) || s->write_lost || s->unsure || !s->layout_checked ||
+        journal_wanted(s, b))
         return;
     args_keep(s); /* the read is built in argv: the script's, for a resend after NOSCRIPT */
     apart_hold_maybe(s, b);
@@ -1921,21 +2173,128 @@ static size_t mark_next(redisstore_t *s, char *buf) {
     return n;
 }
 
-/* A window's new entries, in time order, as one RPUSH sent ahead of the
- * script: an entry is a fact (this message, at this time, with this value)
- * that a read takes once however often it was appended (a write done again
- * appends it again), so it needs no fence. Written straight into the queue:
- * the engine's one RPUSH a touched window is most of a batch's write. */
-static void window_add_send(redisstore_t *s, const rw_batch_t *b, rw_wstate_t *ws) {
-    /* The fresh entries are usually the last ones: find the first. */
+/* ---- The journal (docs/performance.md, "A journal a partition") ------------------------
+ *
+ * A window only this engine writes and reads (not keyed apart from its messages, not read
+ * every batch) does not get an RPUSH of its own each write: its new entries go, inside the
+ * apply script, into one element of its partition's journal ("{rw}:wj:GROUP:PARTITION",
+ * by the partition's number, which co-partitioned topics share), and the fold appends them
+ * to the window's own list later, paced over fold_ms, several at a time. Since the
+ * element is written by the script that moves the fences, the journal holds the entries of
+ * exactly the messages applied. A window read from its list alone would miss what is only in
+ * a journal: so whenever state is forgotten (fences unknown), the next load folds the
+ * journals of the batch's partitions first (journal_recover), and eviction folds before it
+ * drops (b->fold_all).
+ *
+ * An element is "WRITER|SEQ|MS\n" (this engine's mark id, its count of journal writes, the
+ * wall clock), then each entry as "IDLEN:ID" (the window's "RULE_ID:KEY"), "TTL:" (its
+ * list's expiry, ms), "LEN:TEXT" (the list element, entry_text()). */
+typedef struct jpart {
+    int32_t partition;
+    rw_buf_t el;
+} jpart_t;
+
+/* Journal elements older than this many folds' time are dropped whoever wrote them: their
+ * writer folded them long ago, or is gone and its partitions' next owner folded them. */
+#define JOURNAL_HORIZON_FOLDS 20
+#define JOURNAL_HORIZON_MIN_MS ((int64_t)60000)
+/* The trims of this engine's journals go with one write in this many. */
+#define JOURNAL_TRIM_EVERY 16
+
+/* This write's element for a partition, begun with its header. */
+static jpart_t *jpart_get(redisstore_t *s, int32_t partition, int64_t now) {
+    for (size_t i = 0; i < s->n_jparts; i++)
+        if (s->jparts[i].partition == partition)
+            return &s->jparts[i];
+    if (s->n_jparts == s->jparts_cap) {
+        s->jparts_cap = s->jparts_cap ? 2 * s->jparts_cap : 4;
+        s->jparts = rw_realloc(s->jparts, s->jparts_cap * sizeof(*s->jparts));
+        for (size_t i = s->n_jparts; i < s->jparts_cap; i++)
+            rw_buf_init(&s->jparts[i].el);
+    }
+    jpart_t *j = &s->jparts[s->n_jparts++];
+    j->partition = partition;
+    rw_buf_reset(&j->el);
+    rw_buf_printf(&j->el, "%s|%llu|%lld\n", s->mark_id, (unsigned long long)s->jseq,
+                  (long long)now);
+    size_t k;
+    for (k = 0; k < s->n_jwritten && s->jwritten[k] != partition; k++)
+        ;
+    if (k == s->n_jwritten) {
+        if (s->n_jwritten == s->jwritten_cap) {
+            s->jwritten_cap = s->jwritten_cap ? 2 * s->jwritten_cap : 4;
+            s->jwritten = rw_realloc(s->jwritten, s->jwritten_cap * sizeof(*s->jwritten));
+        }
+        s->jwritten[s->n_jwritten++] = partition;
+    }
+    return j;
+}
+
+/* The first of ws's fresh entries (they are mostly its last). */
+static size_t fresh_from(const rw_wstate_t *ws) {
     size_t from = ws->n, left = ws->n_fresh;
     for (; from > 0 && left; from--)
         left -= ws->meta[from - 1].fresh;
-    size_t fresh = ws->n_fresh - left;
+    return from;
+}
+
+/* Puts ws's fresh entries in this write's journal elements, and marks them unfolded. */
+static void journal_add(redisstore_t *s, rw_batch_t *b, rw_wstate_t *ws, int64_t now) {
+    size_t idl = (size_t)ws->key_off + ws->key_len;
+    entry_text_t t = {.src = NULL};
+    for (size_t e = fresh_from(ws); e < ws->n; e++) {
+        const rw_wmeta_t *m = &ws->meta[e];
+        if (!m->fresh)
+            continue;
+        const rw_src_t *src = &b->srcs[m->src];
+        jpart_t *j = jpart_get(s, src->partition, now);
+        size_t len = entry_text(&t, ws->ents[e].ts_ms, src, m->offset, ws->ents[e].value);
+        rw_buf_printf(&j->el, "%zu:", idl);
+        rw_buf_append(&j->el, ws->id, idl);
+        rw_buf_printf(&j->el, "%lld:%zu:", (long long)window_ttl_ms(ws), len);
+        entry_write(&t, rw_buf_room(&j->el, len));
+    }
+    rw_window_journaled(b, ws, s->jseq);
+}
+
+/* The apply script's journal operations: this write's elements, and, once in
+ * JOURNAL_TRIM_EVERY writes, the trims of every journal this engine wrote up to what the
+ * last answered write had folded. */
+static void journal_ops(redisstore_t *s, int64_t now) {
+    for (size_t i = 0; i < s->n_jparts; i++) {
+        arg_add(s, "J", 1);
+        journal_key(s, s->jparts[i].partition);
+        arg_add(s, s->jparts[i].el.data, s->jparts[i].el.len);
+        arg_i64(s, JOURNAL_HORIZON_FOLDS * s->o.fold_ms + JOURNAL_HORIZON_MIN_MS);
+    }
+    if (s->jseq % JOURNAL_TRIM_EVERY)
+        return;
+    int64_t horizon = now - JOURNAL_HORIZON_FOLDS * s->o.fold_ms - JOURNAL_HORIZON_MIN_MS;
+    for (size_t i = 0; i < s->n_jwritten; i++) {
+        arg_add(s, "T", 1);
+        journal_key(s, s->jwritten[i]);
+        arg_add(s, s->mark_id, strlen(s->mark_id));
+        arg_i64(s, (int64_t)s->j_done);
+        arg_i64(s, horizon);
+    }
+}
+
+/* A window's new entries (want_fresh), or those not folded yet, in time order, as one RPUSH
+ * sent ahead of the script: an entry is a fact (this message, at this time, with this
+ * value) that a read takes once however often it was appended (a write done again appends
+ * it again), so it needs no fence. The list's picture is kept when the engine holds it.
+ * Written straight into the queue: the engine's one RPUSH a touched window is most of a
+ * batch's write when it journals nothing. */
+static void window_append_send(redisstore_t *s, const rw_batch_t *b, rw_wstate_t *ws,
+                               bool want_fresh) {
+    size_t from = want_fresh ? fresh_from(ws) : 0;
+    size_t count = 0;
+    for (size_t e = from; e < ws->n; e++)
+        count += want_fresh ? ws->meta[e].fresh : ws->meta[e].unfolded;
     /* A list read empty starts with a mark of this engine's: while it leads,
      * the list is what the engine pictures (trim_script). */
     bool held = ws->lm_ok && !ws->shared, mark = ws->lm_ok && ws->lm_n == 0;
-    rw_rcluster_cmd_begin(s->rc, 2 + mark + fresh);
+    rw_rcluster_cmd_begin(s->rc, 2 + mark + count);
     memcpy(rw_rcluster_cmd_arg(s->rc, 5, false), "RPUSH", 5);
     window_key(s, ws, rw_rcluster_cmd_arg(s->rc, window_key(s, ws, NULL), true));
     if (mark) {
@@ -1950,7 +2309,7 @@ static void window_add_send(redisstore_t *s, const rw_batch_t *b, rw_wstate_t *w
     entry_text_t t = {.src = NULL};
     for (size_t e = from; e < ws->n; e++) {
         const rw_wmeta_t *m = &ws->meta[e];
-        if (!m->fresh)
+        if (!(want_fresh ? m->fresh : m->unfolded))
             continue;
         size_t len =
             entry_text(&t, ws->ents[e].ts_ms, &b->srcs[m->src], m->offset, ws->ents[e].value);
@@ -1959,7 +2318,35 @@ static void window_add_send(redisstore_t *s, const rw_batch_t *b, rw_wstate_t *w
             lm_push(ws, ws->ents[e].ts_ms);
     }
     rw_rcluster_cmd_end(s->rc, RW_RC_WRITE);
-    s->n_win_cmds++;
+}
+
+static void window_write(redisstore_t *s, const rw_batch_t *b, rw_wstate_t *ws, int64_t now);
+
+/* The fold's step in a write: from the front of the queue, a share of the windows in
+ * proportion to the time since the last step (all of them when eviction waits on them),
+ * each appended to its own list with its trim and expiry as a write would. Sets what this
+ * write folds every element up to (j_sent_done). */
+static void journal_fold_send(redisstore_t *s, rw_batch_t *b, int64_t now) {
+    int64_t dt = s->fold_at && now > s->fold_at ? now - s->fold_at : 0;
+    s->fold_at = now;
+    /* Each window's share of the time since the last step, carried over: a queue that stays
+     * as long folds all of it in fold_ms. */
+    s->fold_credit += (double)b->n_folding * (double)dt / (double)s->o.fold_ms;
+    if (s->fold_credit > (double)b->n_folding)
+        s->fold_credit = (double)b->n_folding;
+    size_t budget = b->fold_all ? b->n_folding : (size_t)s->fold_credit;
+    s->fold_credit -= (double)budget;
+    if (s->fold_credit < 0)
+        s->fold_credit = 0;
+    b->fold_all = false;
+    while (budget-- && b->fold_head) {
+        rw_wstate_t *ws = b->fold_head;
+        window_append_send(s, b, ws, false);
+        s->n_win_cmds++;
+        window_write(s, b, ws, now);
+        rw_window_folded(b, ws);
+    }
+    s->j_sent_done = b->fold_head ? b->fold_head->fold_seq - 1 : s->jseq;
 }
 
 /* trim_script's ARGV[2]: the cut plus one as 13 digits, or "" (length 0). */
@@ -2117,8 +2504,6 @@ static size_t trims_redo(redisstore_t *s) {
  * the last one set is an hour old), sent after its RPUSH (the window's slot is
  * not the script's; trimming and expiry, like entries, are harmless to repeat). */
 static void window_write(redisstore_t *s, const rw_batch_t *b, rw_wstate_t *ws, int64_t now) {
-    if (!ws->n_fresh)
-        return;
     bool trim = ws->stale >= 64 && ws->stale >= ws->n;
     if (!trim && now - ws->stored_ttl_at < WINDOW_GRACE_MS)
         return;
@@ -2177,14 +2562,26 @@ static int redis_apply_send(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
     }
     int64_t now = rw_now_ms();
     size_t written = 0;
-    for (size_t i = 0; i < b->n_touched; i++)
-        if (b->touched[i]->n_fresh) {
-            window_add_send(s, b, b->touched[i]);
-            window_write(s, b, b->touched[i], now);
-            /* Sent as they come, so that Redis appends while the engine writes the rest. */
-            if (++written % WRITE_SEND_EVERY == 0 && rw_rcluster_send(s->rc) != 0)
-                return rs_drop(s, "apply", err);
+    s->n_jparts = 0;
+    if (journal_on(s))
+        s->jseq++;
+    for (size_t i = 0; i < b->n_touched; i++) {
+        rw_wstate_t *ws = b->touched[i];
+        if (!ws->n_fresh)
+            continue;
+        if (journal_window(s, ws)) {
+            journal_add(s, b, ws, now);
+            continue;
         }
+        window_append_send(s, b, ws, true);
+        s->n_win_cmds++;
+        window_write(s, b, ws, now);
+        /* Sent as they come, so that Redis appends while the engine writes the rest. */
+        if (++written % WRITE_SEND_EVERY == 0 && rw_rcluster_send(s->rc) != 0)
+            return rs_drop(s, "apply", err);
+    }
+    if (journal_on(s))
+        journal_fold_send(s, b, now);
     apart_count_send(s, b);
     /* The script last: its text stays in argv for a resend after NOSCRIPT. */
     args_reset(s);
@@ -2251,6 +2648,8 @@ static int redis_apply_send(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
         arg_fmt(s, "%lld", (long long)b->rs->rules[c->rule].cooldown_ms + WINDOW_GRACE_MS);
         free(v);
     }
+    if (journal_on(s))
+        journal_ops(s, now);
     /* Sent now, so that Redis runs it while the engine goes on. */
     args_send(s, 3, RW_RC_WRITE);
     if (rw_rcluster_send(s->rc) != 0)
@@ -2359,6 +2758,8 @@ static int apply_collect(redisstore_t *s, rw_error_t *err) {
     }
     if (ahead && rc == 0)
         s->ahead = AHEAD_READY;
+    if (rc == 0)
+        s->j_done = s->j_sent_done; /* the folds it carried are in */
     return rc;
 }
 
@@ -2389,6 +2790,10 @@ static void redis_destroy(rw_store_t *base) {
     free(s->kept_offs);
     rw_buf_fini(&s->kept_strs);
     free(s->wents);
+    for (size_t i = 0; i < s->jparts_cap; i++)
+        rw_buf_fini(&s->jparts[i].el);
+    free(s->jparts);
+    free(s->jwritten);
     free(s->trims);
     rw_buf_fini(&s->trim_keys);
     rw_buf_fini(&s->strs);

@@ -1211,7 +1211,7 @@ static int engine_join(engine_run_t *e, double *thread_cpu_s) {
 static redisContext *redis_open(int port) {
     rw_error_t err;
     rw_error_clear(&err);
-    rw_redis_opts_t o = {"127.0.0.1", port, NULL, NULL, 0, "rw:", "bench", 5000};
+    rw_redis_opts_t o = {"127.0.0.1", port, NULL, NULL, 0, "rw:", "bench", 5000, 0};
     redisContext *c = rw_store_redis_connect(&o, &err);
     if (!c)
         fprintf(stderr, "bench: %s\n", err.text);

@@ -189,7 +189,7 @@ START_TEST(test_cluster_unstored_window_entries_count_once) {
     rw_ruleset_t *rs = rw_ruleset_load_file(RULES, &errs);
     rw_errors_fini(&errs);
     ck_assert_ptr_nonnull(rs);
-    rw_redis_opts_t o = {"127.0.0.1", srv.port, NULL, NULL, 0, "rw:", "t", 5000};
+    rw_redis_opts_t o = {"127.0.0.1", srv.port, NULL, NULL, 0, "rw:", "t", 5000, 0};
     rw_store_t *st = rw_redisstore_new(&o);
     rw_batch_t *b = rw_batch_new(1048576, RW_STATE_CACHED);
     char ev[4][256];

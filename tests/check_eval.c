@@ -635,7 +635,7 @@ static void golden_run(const char *path, const json_t *c, size_t batch_size, int
     redisContext *rc = NULL;
     if (state != GOLDEN_MEMORY) {
         st->destroy(st);
-        rw_redis_opts_t o = {"127.0.0.1", g_redis.port, NULL, NULL, 0, "rw:", "golden", 5000};
+        rw_redis_opts_t o = {"127.0.0.1", g_redis.port, NULL, NULL, 0, "rw:", "golden", 5000, 0};
         st = rw_redisstore_new(&o);
         rc = h_redis(g_redis.port);
         freeReplyObject(redisCommand(rc, "FLUSHALL"));
@@ -2125,7 +2125,7 @@ typedef struct state_fx {
 static void state_fx_init(state_fx_t *f) {
     f->rs = rules_load(RULES_WINDOWS, "rules");
     f->b = rw_batch_new(MAX_BYTES, RW_STATE_CACHED);
-    rw_redis_opts_t o = {"127.0.0.1", g_redis.port, NULL, NULL, 0, "rw:", "state", 5000};
+    rw_redis_opts_t o = {"127.0.0.1", g_redis.port, NULL, NULL, 0, "rw:", "state", 5000, 0};
     f->st = rw_redisstore_new(&o);
     redisContext *rc = h_redis(g_redis.port);
     /* ASYNC: the keys of the test before (a million windows) are freed behind the

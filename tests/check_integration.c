@@ -509,7 +509,7 @@ START_TEST(test_integration_redis_auth_and_db) {
     rd_kafka_t *prod = h_producer(p.mock.bootstraps);
     long n = h_produce_events(prod, BAD);
     rd_kafka_destroy(prod);
-    rw_redis_opts_t o = {"127.0.0.1", secure.port, NULL, "s3cret-pass", 3, "rw:", "t", 5000};
+    rw_redis_opts_t o = {"127.0.0.1", secure.port, NULL, "s3cret-pass", 3, "rw:", "t", 5000, 0};
     redisContext *rc = rw_store_redis_connect(&o, &err);
     ck_assert_msg(rc != NULL, "%s", err.text);
     h_progress_t pr = {rc, n};
@@ -517,7 +517,7 @@ START_TEST(test_integration_redis_auth_and_db) {
     ck_assert_int_eq(h_engine_stop(eng, SIGTERM, 30000), 0);
     redisFree(rc);
     /* Nothing went to database 0. */
-    rw_redis_opts_t o0 = {"127.0.0.1", secure.port, NULL, "s3cret-pass", 0, "rw:", "t", 5000};
+    rw_redis_opts_t o0 = {"127.0.0.1", secure.port, NULL, "s3cret-pass", 0, "rw:", "t", 5000, 0};
     rc = rw_store_redis_connect(&o0, &err);
     ck_assert_int_eq(h_hsum(rc, "{rw}:*"), 0);
     redisFree(rc);

@@ -545,7 +545,7 @@ START_TEST(test_ops_redis_tls_through_stunnel) {
         _exit(127);
     }
     ck_assert_msg(h_listening(local, 10000), "stunnel did not listen (%s)", log);
-    rw_redis_opts_t ro = {"127.0.0.1", local, NULL, NULL, 0, "rw:", "ops", h_ms(5000)};
+    rw_redis_opts_t ro = {"127.0.0.1", local, NULL, NULL, 0, "rw:", "ops", h_ms(5000), 0};
     rw_error_t err;
     rw_error_clear(&err);
     redisContext *rc = rw_store_redis_connect(&ro, &err);

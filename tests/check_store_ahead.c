@@ -59,7 +59,7 @@ static double three_batches(bool flush) {
     rw_error_clear(&err);
     ck_assert_msg(rw_proc_redis_start(&srv, NULL, 10000, &err) == 0, "%s", err.text);
     int port = srv.port;
-    rw_redis_opts_t o = {"127.0.0.1", port, NULL, NULL, 0, "rw:", "t", 5000};
+    rw_redis_opts_t o = {"127.0.0.1", port, NULL, NULL, 0, "rw:", "t", 5000, 0};
     rw_errors_t errs;
     rw_errors_init(&errs);
     rw_ruleset_t *rs = rw_ruleset_load(rules_text, strlen(rules_text), "t", &errs);

@@ -46,7 +46,7 @@ static void fixture_start(fixture_t *f) {
     f->rs = rw_ruleset_load(rules_text, strlen(rules_text), "t", &errs);
     ck_assert_msg(f->rs, "%s", errs.n ? errs.items[0].text : "?");
     rw_errors_fini(&errs);
-    f->o = (rw_redis_opts_t){"127.0.0.1", f->srv.port, NULL, NULL, 0, "rw:", "t", 5000};
+    f->o = (rw_redis_opts_t){"127.0.0.1", f->srv.port, NULL, NULL, 0, "rw:", "t", 5000, 0};
     f->rc = h_redis(f->srv.port);
 }
 

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* One window of 10 minutes over every transaction of an account: each event
  * is a hit (low at 1) whose measure is the window's count. */
@@ -90,6 +91,19 @@ typedef struct one {
     redisContext *rc; /* a plain connection, to look at the list */
 } one_t;
 
+/* The journal's fold (rw_redis_opts_t.fold_ms) of the next one_start(); 0: none. */
+static int64_t one_fold_ms;
+/* one_stop() also checks that the new engine folded the journal: it is empty after. */
+static bool one_journal_checked;
+
+static long long one_llen(redisContext *rc, const char *key) {
+    redisReply *r = redisCommand(rc, "LLEN %s", key);
+    ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
+    long long n = r->integer;
+    freeReplyObject(r);
+    return n;
+}
+
 static void one_start(one_t *t) {
     rw_error_t err;
     rw_error_clear(&err);
@@ -99,7 +113,8 @@ static void one_start(one_t *t) {
     t->rs = rw_ruleset_load(rules_text, strlen(rules_text), "t", &errs);
     ck_assert_msg(t->rs, "%s", errs.n ? errs.items[0].text : "?");
     rw_errors_fini(&errs);
-    t->o = (rw_redis_opts_t){"127.0.0.1", t->srv.port, NULL, NULL, 0, "rw:", "t", 5000};
+    t->o =
+        (rw_redis_opts_t){"127.0.0.1", t->srv.port, NULL, NULL, 0, "rw:", "t", 5000, one_fold_ms};
     t->st = rw_redisstore_new(&t->o);
     t->b = rw_batch_new(1048576, RW_STATE_CACHED);
     t->rc = h_redis(t->srv.port);
@@ -170,6 +185,8 @@ static void one_stop(one_t *t) {
     rw_batch_evaluate(t->b);
     ck_assert_msg(last_measure(t->b) == held, "a new engine measures %g, not %g",
                   last_measure(t->b), held);
+    if (one_journal_checked)
+        ck_assert_int_eq(one_llen(t->rc, "{rw}:wj:t:0"), 0);
     st2->destroy(st2);
     redisFree(t->rc);
     rw_batch_destroy(t->b);
@@ -220,6 +237,43 @@ START_TEST(test_windows_trimmed_from_the_head) {
         ck_assert_int_ne(ts[e], late_ts); /* the late entry went on reaching the head */
     ck_assert_uint_le(list_marks, 2);     /* trims' marks go too once they lead */
     one_stop(&t);
+}
+END_TEST
+
+/* The journal (engine/store.c, "The journal"). With a fold far slower than the test, a held
+ * window's entries go only to its partition's journal, one element a write, and its own list
+ * gets none; a new engine (its state forgotten) folds the journal before it reads, measures
+ * what the writer held, and leaves the journal empty. With a fold of 1 ms, the list gets them
+ * as the writes go (a write folds each window's entries within the fold's time, paced), and
+ * the journal is trimmed behind the fold. _i & 1: the fold of 1 ms; _i & 2: an event late by
+ * more than the window held, so that the window is read whole again: what only the journal
+ * holds goes to its list first. */
+START_TEST(test_journal_folded) {
+    day = "2026-11-27";
+    late_at = _i & 2 ? LATE_AT : -1;
+    one_fold_ms = _i & 1 ? 1 : 600000;
+    one_t t;
+    one_start(&t);
+    one_fold_ms = 0;
+    for (int i = 0; i < N_EVENTS; i += PER_BATCH) {
+        one_read(&t, i, false);
+        one_apply(&t);
+        if (_i & 1)
+            usleep(2000); /* the fold's time passes between writes */
+    }
+    long long jl = one_llen(t.rc, "{rw}:wj:t:0");
+    redisReply *keys = redisCommand(t.rc, "KEYS rw:wl:*");
+    ck_assert_uint_eq(keys->elements, _i ? 1 : 0);
+    if (_i & 1)
+        ck_assert_int_le(jl, 32); /* trimmed once in 16 writes */
+    else if (_i & 2)
+        ck_assert_int_lt(jl, N_EVENTS / PER_BATCH); /* what the read folded was trimmed */
+    else
+        ck_assert_int_eq(jl, N_EVENTS / PER_BATCH);
+    freeReplyObject(keys);
+    one_journal_checked = true;
+    one_stop(&t);
+    one_journal_checked = false;
 }
 END_TEST
 
@@ -359,7 +413,7 @@ static const rw_ruleset_t *sides_start(rw_redis_server_t *srv, engine_side_t sid
     shared_rules = rw_ruleset_load(rules_text, strlen(rules_text), "t", &errs);
     ck_assert_msg(shared_rules, "%s", errs.n ? errs.items[0].text : "?");
     rw_errors_fini(&errs);
-    rw_redis_opts_t o = {"127.0.0.1", srv->port, NULL, NULL, 0, "rw:", "t", 5000};
+    rw_redis_opts_t o = {"127.0.0.1", srv->port, NULL, NULL, 0, "rw:", "t", 5000, 0};
     for (int k = 0; k < 2; k++)
         side[k] =
             (engine_side_t){rw_redisstore_new(&o), rw_batch_new(1048576, RW_STATE_CACHED), k, 0};
@@ -628,6 +682,7 @@ static Suite *store_windows_suite(void) {
     tcase_add_loop_test(tc, test_windows_trimmed_from_the_head, 0, 12);
     tcase_add_loop_test(tc, test_windows_trimmed_by_count, 0, 4);
     tcase_add_test(tc, test_many_windows_one_batch);
+    tcase_add_loop_test(tc, test_journal_folded, 0, 4);
     tcase_add_test(tc, test_window_entries_as_text);
     suite_add_tcase(s, tc);
     tc = tcase_create("shared");

@@ -13,7 +13,7 @@
 redisContext *cl_node_ctx(const cluster_t *c, int i) {
     rw_error_t err;
     rw_error_clear(&err);
-    rw_redis_opts_t o = {"127.0.0.1", c->node[i].port, NULL, NULL, 0, "rw:", "t", 2000};
+    rw_redis_opts_t o = {"127.0.0.1", c->node[i].port, NULL, NULL, 0, "rw:", "t", 2000, 0};
     return rw_store_redis_connect(&o, &err);
 }
 
@@ -244,7 +244,7 @@ void cl_reference_state(const char *brokers, int port, const char *rules, cl_lin
     rw_ruleset_t *rs = rw_ruleset_load_file(rules, &errs);
     rw_errors_fini(&errs);
     ck_assert_ptr_nonnull(rs);
-    rw_redis_opts_t o = {"127.0.0.1", port, NULL, NULL, 0, "rw:", "ref", 5000};
+    rw_redis_opts_t o = {"127.0.0.1", port, NULL, NULL, 0, "rw:", "ref", 5000, 0};
     rw_store_t *st = rw_redisstore_new(&o);
     rw_batch_t *b = rw_batch_new(1048576, RW_STATE_CACHED);
     static const char *const topics[] = {"events.transactions", "events.service", NULL};

@@ -183,7 +183,7 @@ void h_split_lines(const char *path, int parts, char out[][256]) {
 redisContext *h_redis(int port) {
     rw_error_t err;
     rw_error_clear(&err);
-    rw_redis_opts_t o = {"127.0.0.1", port, NULL, NULL, 0, "rw:", "t", 5000};
+    rw_redis_opts_t o = {"127.0.0.1", port, NULL, NULL, 0, "rw:", "t", 5000, 0};
     redisContext *c = rw_store_redis_connect(&o, &err);
     ck_assert_msg(c != NULL, "redis: %s", err.text);
     return c;
@@ -512,7 +512,7 @@ int h_expect_replay_redis(const char *rules, const char *events_path, int redis_
     if (redis_port) {
         rw_error_t err;
         rw_error_clear(&err);
-        rw_redis_opts_t o = {"127.0.0.1", redis_port, NULL, NULL, 0, "rw:", "t", 5000};
+        rw_redis_opts_t o = {"127.0.0.1", redis_port, NULL, NULL, 0, "rw:", "t", 5000, 0};
         ck_assert_msg(rw_memstore_use_redis(store, &o, &err) == 0, "%s", err.text);
     }
     rw_batch_t *b = rw_batch_new(1048576, true);
@@ -715,7 +715,7 @@ static int persist_port = -1;
 static bool redis_answers(int port) {
     rw_error_t err;
     rw_error_clear(&err);
-    rw_redis_opts_t o = {"127.0.0.1", port, NULL, NULL, 0, "rw:", "t", 500};
+    rw_redis_opts_t o = {"127.0.0.1", port, NULL, NULL, 0, "rw:", "t", 500, 0};
     redisContext *c = rw_store_redis_connect(&o, &err);
     if (!c)
         return false;
