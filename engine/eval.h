@@ -85,8 +85,9 @@ typedef struct rw_wsrc {
 #define RW_READ_ENTRIES 1 /* a window's entries */
 #define RW_READ_TAIL 4    /* only what its list gained since the last read (Redis store) */
 #define RW_READ_REDO 8    /* the list changed since: to be read whole (Redis store) */
-#define RW_READ_FOLDED 16 /* its journaled entries were appended to its list first (Redis store)   \
-                           */
+#define RW_READ_FOLDED                                                                             \
+    16 /* its journaled entries were appended to its list first (Redis store)                      \
+        */
 
 /* A window: one rule, one key. Entries are kept sorted by time (equal times in
  * the order they came), so that the entries of (T - window, T] are one run of

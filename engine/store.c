@@ -177,9 +177,8 @@ static const char due_script[] =
  *   S key value ttl_ms     SET (a cool-down)
  *   C ...                  a case (below)
  *   J key element ttl_ms   RPUSH + PEXPIRE (a journal's element: journal_add)
- *   T key writer seq horizon  a journal's trim: drops its leading elements written by
- *                          writer at or before seq, or older than horizon (ms), and stops
- *                          at the first that is neither
+ *   T key writer seq       a journal's trim: drops its leading elements written by
+ *                          writer at or before seq, and stops at the first that is not
  * Returns 1 when applied, 0 when a fence moved, 2 when the state is lost: the
  * engine's marker is gone while expected (nothing applied in either case).
  * Every write sets the marker, with the fences' time-to-live. */
@@ -228,14 +227,12 @@ static const char apply_script[] =
     "    while true do\n"
     "      local e = redis.call('LINDEX', key, k)\n"
     "      if not e then break end\n"
-    "      local w, sq, ms = string.match(e, '^([^|]*)|(%%d+)|(%%d+)\\n')\n"
-    "      if not w then break end\n"
-    "      if not ((w == ARGV[i + 2] and tonumber(sq) <= tonumber(ARGV[i + 3])) or\n"
-    "              tonumber(ms) < tonumber(ARGV[i + 4])) then break end\n"
+    "      local w, sq = string.match(e, '^([^|]*)|(%%d+)|')\n"
+    "      if w ~= ARGV[i + 2] or tonumber(sq) > tonumber(ARGV[i + 3]) then break end\n"
     "      k = k + 1\n"
     "    end\n"
     "    if k > 0 then redis.call('LTRIM', key, k, -1) end\n"
-    "    i = i + 5\n"
+    "    i = i + 4\n"
     "  else\n"
     "    return redis.error_reply('riskwarn apply: bad op ' .. tostring(op))\n"
     "  end\n"
@@ -1694,17 +1691,45 @@ static int journal_fold_all(redisstore_t *s, int32_t partition, rw_error_t *err)
  * forgotten, or never read): the windows it reads next then find in their lists every entry
  * of the messages applied. Before the load's read. 0, or RW_ERR_REDIS. */
 static int journal_recover(redisstore_t *s, const rw_batch_t *b, rw_error_t *err) {
+    /* Each partition once (co-partitioned topics share it); first their lengths, so that
+     * journals that are empty or were never written (the journal off) cost one round trip. */
+    int32_t *parts = rw_malloc((b->n_srcs ? b->n_srcs : 1) * sizeof(*parts));
+    size_t n = 0;
     for (size_t i = 0; i < b->n_srcs; i++) {
         if (!fence_wanted(&b->srcs[i]))
             continue;
-        int32_t p = b->srcs[i].partition;
-        bool done = false; /* co-partitioned topics share it */
-        for (size_t k = 0; k < i && !done; k++)
-            done = fence_wanted(&b->srcs[k]) && b->srcs[k].partition == p;
-        if (!done && journal_fold_all(s, p, err) != 0)
-            return RW_ERR_REDIS;
+        size_t k;
+        for (k = 0; k < n && parts[k] != b->srcs[i].partition; k++)
+            ;
+        if (k == n)
+            parts[n++] = b->srcs[i].partition;
     }
-    return 0;
+    rw_rcluster_reset(s->rc);
+    for (size_t k = 0; k < n; k++) {
+        args_reset(s);
+        arg_add(s, "LLEN", 4);
+        journal_key(s, parts[k]);
+        args_send(s, 1, 0);
+    }
+    int rc = n && rs_exec(s, "journal length", err) != 0 ? RW_ERR_REDIS : 0;
+    size_t m = 0;
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        redisReply *r = reply_get(s, err);
+        if (!r) {
+            rc = RW_ERR_REDIS;
+            break;
+        }
+        if (r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+            parts[m++] = parts[k];
+        else if (r->type != REDIS_REPLY_INTEGER)
+            rc = rw_error_fail(err, RW_ERR_REDIS, "redis: journal length: %s",
+                               r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        reply_free(s, r);
+    }
+    for (size_t k = 0; rc == 0 && k < m; k++)
+        rc = journal_fold_all(s, parts[k], err);
+    free(parts);
+    return rc;
 }
 
 /* Whether a window read every batch may read only what its list gained: it
@@ -2194,10 +2219,6 @@ typedef struct jpart {
     rw_buf_t el;
 } jpart_t;
 
-/* Journal elements older than this many folds' time are dropped whoever wrote them: their
- * writer folded them long ago, or is gone and its partitions' next owner folded them. */
-#define JOURNAL_HORIZON_FOLDS 20
-#define JOURNAL_HORIZON_MIN_MS ((int64_t)60000)
 /* The trims of this engine's journals go with one write in this many. */
 #define JOURNAL_TRIM_EVERY 16
 
@@ -2257,25 +2278,36 @@ static void journal_add(redisstore_t *s, rw_batch_t *b, rw_wstate_t *ws, int64_t
     rw_window_journaled(b, ws, s->jseq);
 }
 
+/* Whether the engine holds what partition's journal holds for it: every source of that
+ * number has its fence known (read after the journal was folded: journal_recover). */
+static bool journal_known(const rw_batch_t *b, int32_t partition) {
+    for (size_t i = 0; i < b->n_srcs; i++)
+        if (b->srcs[i].partition == partition && !b->srcs[i].fence_known)
+            return false;
+    return true;
+}
+
 /* The apply script's journal operations: this write's elements, and, once in
- * JOURNAL_TRIM_EVERY writes, the trims of every journal this engine wrote up to what the
- * last answered write had folded. */
-static void journal_ops(redisstore_t *s, int64_t now) {
+ * JOURNAL_TRIM_EVERY writes, the trims of the journals this engine wrote up to what the
+ * last answered write had folded (not of one whose entries the engine forgot since, which
+ * the next load that reads its partition folds first). A journal lives as long as fences:
+ * it is trimmed as it is folded, and only a group gone for good leaves one to expire. */
+static void journal_ops(redisstore_t *s, const rw_batch_t *b) {
     for (size_t i = 0; i < s->n_jparts; i++) {
         arg_add(s, "J", 1);
         journal_key(s, s->jparts[i].partition);
         arg_add(s, s->jparts[i].el.data, s->jparts[i].el.len);
-        arg_i64(s, JOURNAL_HORIZON_FOLDS * s->o.fold_ms + JOURNAL_HORIZON_MIN_MS);
+        arg_i64(s, FENCE_TTL_S * 1000);
     }
     if (s->jseq % JOURNAL_TRIM_EVERY)
         return;
-    int64_t horizon = now - JOURNAL_HORIZON_FOLDS * s->o.fold_ms - JOURNAL_HORIZON_MIN_MS;
     for (size_t i = 0; i < s->n_jwritten; i++) {
+        if (!journal_known(b, s->jwritten[i]))
+            continue;
         arg_add(s, "T", 1);
         journal_key(s, s->jwritten[i]);
         arg_add(s, s->mark_id, strlen(s->mark_id));
         arg_i64(s, (int64_t)s->j_done);
-        arg_i64(s, horizon);
     }
 }
 
@@ -2649,7 +2681,7 @@ static int redis_apply_send(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
         free(v);
     }
     if (journal_on(s))
-        journal_ops(s, now);
+        journal_ops(s, b);
     /* Sent now, so that Redis runs it while the engine goes on. */
     args_send(s, 3, RW_RC_WRITE);
     if (rw_rcluster_send(s->rc) != 0)
