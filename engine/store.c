@@ -1569,24 +1569,31 @@ static bool jentry_next(const char **p, const char *end, jentry_t *e) {
     return true;
 }
 
+/* A window's key from its id's bytes (not a C string): the prefix, "wl:" and the id, as
+ * window_key() writes it. */
+static void arg_window_id(redisstore_t *s, const char *id, size_t idl) {
+    size_t pl = strlen(s->prefix);
+    arg_add(s, NULL, pl + 3 + idl);
+    char *w = s->strs.data + s->offs[s->argc - 1];
+    memcpy(w, s->prefix, pl);
+    // NOLINTNEXTLINE(bugprone-not-null-terminated-result): counted bytes, not a C string
+    memcpy(w + pl, "wl:", 3);
+    memcpy(w + pl + 3, id, idl);
+}
+
 /* Queues the RPUSH of one window's run of entries in an element (from p, the first of the
  * run, e) and its PEXPIRE; returns where the run ends. */
 static const char *jrun_send(redisstore_t *s, const char *p, const char *end, const jentry_t *e) {
-    /* The id is not a C string: the key's text is the prefix, "wl:" and its bytes. */
     args_reset(s);
     arg_add(s, "RPUSH", 5);
-    size_t pl = strlen(s->prefix);
-    arg_add(s, NULL, pl + 3 + (size_t)e->idl);
-    char *w = s->strs.data + s->offs[s->argc - 1];
-    memcpy(w, s->prefix, pl);
-    memcpy(w + pl, "wl:", 3);
-    memcpy(w + pl + 3, e->id, (size_t)e->idl);
+    arg_window_id(s, e->id, (size_t)e->idl);
     arg_add(s, e->text, (size_t)e->tl);
     jentry_t n;
     const char *q = p;
     while (q < end) {
         const char *at = q;
-        if (!jentry_next(&q, end, &n) || n.idl != e->idl || memcmp(n.id, e->id, (size_t)n.idl)) {
+        if (!jentry_next(&q, end, &n) || n.idl != e->idl ||
+            memcmp(n.id, e->id, (size_t)n.idl) != 0) {
             q = at;
             break;
         }
@@ -1595,11 +1602,7 @@ static const char *jrun_send(redisstore_t *s, const char *p, const char *end, co
     args_send(s, 1, RW_RC_WRITE);
     args_reset(s);
     arg_add(s, "PEXPIRE", 7);
-    arg_add(s, NULL, pl + 3 + (size_t)e->idl);
-    w = s->strs.data + s->offs[s->argc - 1];
-    memcpy(w, s->prefix, pl);
-    memcpy(w + pl, "wl:", 3);
-    memcpy(w + pl + 3, e->id, (size_t)e->idl);
+    arg_window_id(s, e->id, (size_t)e->idl);
     arg_i64(s, e->ttl);
     args_send(s, 1, RW_RC_WRITE);
     return q;
@@ -2577,22 +2580,10 @@ static bool batch_writes(const rw_batch_t *b, size_t *nf) {
 /* Windows whose appends go to Redis together while a batch's write is written. */
 #define WRITE_SEND_EVERY 64
 
-static int redis_apply_send(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
-    redisstore_t *s = (redisstore_t *)base;
-    base->kept_intact = false;
-    s->ahead = AHEAD_NONE;
-    s->kept_argc = 0;
-    s->n_win_cmds = s->n_trims = 0;
-    rw_buf_reset(&s->trim_keys);
-    if (rs_ensure(s, err))
-        return RW_ERR_REDIS;
-    rw_rcluster_reset(s->rc);
-    size_t nf;
-    if (!batch_writes(b, &nf)) {
-        rw_batch_stored(b);
-        return 0; /* nothing new: every message was applied before */
-    }
-    int64_t now = rw_now_ms();
+/* The write's window commands: each touched window's new entries, to its partition's journal
+ * (journal_add, the script takes them) or its own list, then the fold's step. 0, or -1 when
+ * sending failed. */
+static int windows_write_send(redisstore_t *s, rw_batch_t *b, int64_t now) {
     size_t written = 0;
     s->n_jparts = 0;
     if (journal_on(s))
@@ -2610,10 +2601,31 @@ static int redis_apply_send(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
         window_write(s, b, ws, now);
         /* Sent as they come, so that Redis appends while the engine writes the rest. */
         if (++written % WRITE_SEND_EVERY == 0 && rw_rcluster_send(s->rc) != 0)
-            return rs_drop(s, "apply", err);
+            return -1;
     }
     if (journal_on(s))
         journal_fold_send(s, b, now);
+    return 0;
+}
+
+static int redis_apply_send(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
+    redisstore_t *s = (redisstore_t *)base;
+    base->kept_intact = false;
+    s->ahead = AHEAD_NONE;
+    s->kept_argc = 0;
+    s->n_win_cmds = s->n_trims = 0;
+    rw_buf_reset(&s->trim_keys);
+    if (rs_ensure(s, err))
+        return RW_ERR_REDIS;
+    rw_rcluster_reset(s->rc);
+    size_t nf;
+    if (!batch_writes(b, &nf)) {
+        rw_batch_stored(b);
+        return 0; /* nothing new: every message was applied before */
+    }
+    int64_t now = rw_now_ms();
+    if (windows_write_send(s, b, now) != 0)
+        return rs_drop(s, "apply", err);
     apart_count_send(s, b);
     /* The script last: its text stays in argv for a resend after NOSCRIPT. */
     args_reset(s);
