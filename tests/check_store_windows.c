@@ -332,6 +332,45 @@ START_TEST(test_many_windows_one_batch) {
 }
 END_TEST
 
+/* Eviction and the journal: windows whose entries are only in a journal are not dropped, and
+ * the eviction has the next write fold them all; the eviction after that drops them, and an
+ * engine that reads them afresh measures each. */
+START_TEST(test_journal_evicted) {
+    one_fold_ms = 600000;
+    one_t t;
+    one_start(&t);
+    one_fold_ms = 0;
+    day = "2026-11-27";
+    late_at = -1;
+    many_batch(&t, t.st, 0);
+    rw_batch_reset(t.b, t.rs); /* a batch later: the windows are the oldest */
+    ck_assert_uint_eq(rw_batch_evict(t.b, 10), 0);
+    ck_assert(t.b->fold_all);
+    redisReply *keys = redisCommand(t.rc, "KEYS rw:wl:*");
+    ck_assert_uint_eq(keys->elements, 0);
+    freeReplyObject(keys);
+    one_read(&t, N_EVENTS, false); /* offsets past the first batch's */
+    one_apply(&t);
+    keys = redisCommand(t.rc, "KEYS rw:wl:*");
+    ck_assert_uint_eq(keys->elements, MANY + 1);
+    freeReplyObject(keys);
+    rw_batch_reset(t.b, t.rs);
+    ck_assert_uint_ge(rw_batch_evict(t.b, 10), MANY);
+    rw_store_t *st2 = rw_redisstore_new(&t.o);
+    rw_batch_forget_state(t.b);
+    many_batch(&t, st2, 2); /* offsets past the second batch's */
+    for (size_t i = 0; i < t.b->n_items; i++)
+        ck_assert_msg(t.b->hits[t.b->items[i].hit_off].measure == 2, "item %zu: %g", i,
+                      t.b->hits[t.b->items[i].hit_off].measure);
+    st2->destroy(st2);
+    redisFree(t.rc);
+    rw_batch_destroy(t.b);
+    t.st->destroy(t.st);
+    rw_ruleset_destroy(t.rs);
+    rw_proc_redis_stop(&t.srv);
+}
+END_TEST
+
 /* A window's entries as the store writes them, "TIME|topic/partition/offset|value", from
  * messages of two topics (one with a name of Kafka's longest, 249 bytes) and partitions
  * of one and several digits, in one batch: one RPUSH, element by element. */
@@ -683,6 +722,7 @@ static Suite *store_windows_suite(void) {
     tcase_add_loop_test(tc, test_windows_trimmed_by_count, 0, 4);
     tcase_add_test(tc, test_many_windows_one_batch);
     tcase_add_loop_test(tc, test_journal_folded, 0, 4);
+    tcase_add_test(tc, test_journal_evicted);
     tcase_add_test(tc, test_window_entries_as_text);
     suite_add_tcase(s, tc);
     tc = tcase_create("shared");
