@@ -7,8 +7,11 @@
  * with messages keyed apart from the window (a window read every batch is
  * trimmed as well). Two engines that feed one such window each see the
  * other's entries, also when its list changes behind one of them (copies
- * appended, trimmed, deleted) while it reads only what the list gained. Each
- * tcase starts its own redis-server. */
+ * appended, trimmed, deleted) while it reads only what the list gained. With the
+ * journal on (fold_ms), a window's entries reach its list through its partition's
+ * journal: folded as the writes go, or by the next engine before it reads, or before a
+ * read that replaces the window, or before an eviction drops it. Each tcase starts its
+ * own redis-server. */
 #include "harness.h"
 #include "proc.h"
 #include "ruleset.h"
