@@ -176,9 +176,9 @@ static const char due_script[] =
  *   H key field by ttl_s   HINCRBY + EXPIRE
  *   S key value ttl_ms     SET (a cool-down)
  *   C ...                  a case (below)
- *   J key element ttl_ms   RPUSH + PEXPIRE (a journal's element: journal_add)
- *   T key writer seq       a journal's trim: drops its leading elements written by
- *                          writer at or before seq, and stops at the first that is not
+ *   T key writer seq ttl_ms  a journal's trim: drops its leading elements written by
+ *                          writer at or before seq, and stops at the first that is not;
+ *                          then PEXPIRE
  * Returns 1 when applied, 0 when a fence moved, 2 when the state is lost: the
  * engine's marker is gone while expected (nothing applied in either case).
  * Every write sets the marker, with the fences' time-to-live. */
@@ -218,10 +218,6 @@ static const char apply_script[] =
     "      redis.call('EXPIRE', ARGV[i + 2], ARGV[i + 6])\n"
     "    end\n"
     "    i = i + 7\n"
-    "  elseif op == 'J' then\n"
-    "    redis.call('RPUSH', ARGV[i + 1], ARGV[i + 2])\n"
-    "    redis.call('PEXPIRE', ARGV[i + 1], ARGV[i + 3])\n"
-    "    i = i + 4\n"
     "  elseif op == 'T' then\n"
     "    local key, k = ARGV[i + 1], 0\n"
     "    while true do\n"
@@ -232,7 +228,8 @@ static const char apply_script[] =
     "      k = k + 1\n"
     "    end\n"
     "    if k > 0 then redis.call('LTRIM', key, k, -1) end\n"
-    "    i = i + 4\n"
+    "    redis.call('PEXPIRE', key, ARGV[i + 4])\n"
+    "    i = i + 5\n"
     "  else\n"
     "    return redis.error_reply('riskwarn apply: bad op ' .. tostring(op))\n"
     "  end\n"
@@ -2204,12 +2201,11 @@ static size_t mark_next(redisstore_t *s, char *buf) {
 /* ---- The journal (docs/performance.md, "A journal a partition") ------------------------
  *
  * A window only this engine writes and reads (not keyed apart from its messages, not read
- * every batch) does not get an RPUSH of its own each write: its new entries go, inside the
- * apply script, into one element of its partition's journal ("{rw}:wj:GROUP:PARTITION",
- * by the partition's number, which co-partitioned topics share), and the fold appends them
- * to the window's own list later, paced over fold_ms, several at a time. Since the
- * element is written by the script that moves the fences, the journal holds the entries of
- * exactly the messages applied. A window read from its list alone would miss what is only in
+ * every batch) does not get an RPUSH of its own each write: its new entries go into one
+ * element of its partition's journal ("{rw}:wj:GROUP:PARTITION", by the partition's number,
+ * which co-partitioned topics share; in the script's slot), appended just before the
+ * script, and the fold appends them to the window's own list later, paced over fold_ms,
+ * several at a time. A window read from its list alone would miss what is only in
  * a journal: so whenever state is forgotten (fences unknown), the next load folds the
  * journals of the batch's partitions first (journal_recover), and eviction folds before it
  * drops (b->fold_all).
@@ -2290,18 +2286,27 @@ static bool journal_known(const rw_batch_t *b, int32_t partition) {
     return true;
 }
 
-/* The apply script's journal operations: this write's elements, and, once in
- * JOURNAL_TRIM_EVERY writes, the trims of the journals this engine wrote up to what the
- * last answered write had folded (not of one whose entries the engine forgot since, which
- * the next load that reads its partition folds first). A journal lives as long as fences:
- * it is trimmed as it is folded, and only a group gone for good leaves one to expire. */
-static void journal_ops(redisstore_t *s, const rw_batch_t *b) {
+/* This write's journal elements, one RPUSH each, ahead of the script like a window's own
+ * append: its entries are facts that a read takes once however often they were appended,
+ * and a read skips those of messages past their partition's fence (the script did not
+ * run). In the script's slot, so on its node and before it. */
+static void journal_elements_send(redisstore_t *s) {
     for (size_t i = 0; i < s->n_jparts; i++) {
-        arg_add(s, "J", 1);
+        args_reset(s);
+        arg_add(s, "RPUSH", 5);
         journal_key(s, s->jparts[i].partition);
         arg_add(s, s->jparts[i].el.data, s->jparts[i].el.len);
-        arg_i64(s, FENCE_TTL_S * 1000);
+        args_send(s, 1, RW_RC_WRITE);
+        s->n_win_cmds++;
     }
+}
+
+/* The apply script's journal operations: once in JOURNAL_TRIM_EVERY writes, the trims of
+ * the journals this engine wrote up to what the last answered write had folded (not of one
+ * whose entries the engine forgot since, which the next load that reads its partition
+ * folds first), and their expiry: a journal lives as long as fences, trimmed as it is
+ * folded; only a group gone for good leaves one to expire. */
+static void journal_ops(redisstore_t *s, const rw_batch_t *b) {
     if (s->jseq % JOURNAL_TRIM_EVERY)
         return;
     for (size_t i = 0; i < s->n_jwritten; i++) {
@@ -2311,6 +2316,7 @@ static void journal_ops(redisstore_t *s, const rw_batch_t *b) {
         journal_key(s, s->jwritten[i]);
         arg_add(s, s->mark_id, strlen(s->mark_id));
         arg_i64(s, (int64_t)s->j_done);
+        arg_i64(s, FENCE_TTL_S * 1000);
     }
 }
 
@@ -2603,8 +2609,10 @@ static int windows_write_send(redisstore_t *s, rw_batch_t *b, int64_t now) {
         if (++written % WRITE_SEND_EVERY == 0 && rw_rcluster_send(s->rc) != 0)
             return -1;
     }
-    if (journal_on(s))
+    if (journal_on(s)) {
+        journal_elements_send(s);
         journal_fold_send(s, b, now);
+    }
     return 0;
 }
 
