@@ -176,9 +176,8 @@ static const char due_script[] =
  *   H key field by ttl_s   HINCRBY + EXPIRE
  *   S key value ttl_ms     SET (a cool-down)
  *   C ...                  a case (below)
- *   T key writer seq ttl_ms  a journal's trim: drops its leading elements written by
- *                          writer at or before seq, and stops at the first that is not;
- *                          then PEXPIRE
+ *   T key writer seq       a journal's trim: drops its leading elements written by
+ *                          writer at or before seq, and stops at the first that is not
  * Returns 1 when applied, 0 when a fence moved, 2 when the state is lost: the
  * engine's marker is gone while expected (nothing applied in either case).
  * Every write sets the marker, with the fences' time-to-live. */
@@ -228,8 +227,7 @@ static const char apply_script[] =
     "      k = k + 1\n"
     "    end\n"
     "    if k > 0 then redis.call('LTRIM', key, k, -1) end\n"
-    "    redis.call('PEXPIRE', key, ARGV[i + 4])\n"
-    "    i = i + 5\n"
+    "    i = i + 4\n"
     "  else\n"
     "    return redis.error_reply('riskwarn apply: bad op ' .. tostring(op))\n"
     "  end\n"
@@ -2289,7 +2287,9 @@ static bool journal_known(const rw_batch_t *b, int32_t partition) {
 /* This write's journal elements, one RPUSH each, ahead of the script like a window's own
  * append: its entries are facts that a read takes once however often they were appended,
  * and a read skips those of messages past their partition's fence (the script did not
- * run). In the script's slot, so on its node and before it. */
+ * run). In the script's slot, so on its node and before it. Each with its expiry: a
+ * journal lives as long as fences, trimmed as it is folded; only a group gone for good
+ * leaves one to expire. */
 static void journal_elements_send(redisstore_t *s) {
     for (size_t i = 0; i < s->n_jparts; i++) {
         args_reset(s);
@@ -2297,15 +2297,19 @@ static void journal_elements_send(redisstore_t *s) {
         journal_key(s, s->jparts[i].partition);
         arg_add(s, s->jparts[i].el.data, s->jparts[i].el.len);
         args_send(s, 1, RW_RC_WRITE);
-        s->n_win_cmds++;
+        args_reset(s);
+        arg_add(s, "PEXPIRE", 7);
+        journal_key(s, s->jparts[i].partition);
+        arg_i64(s, FENCE_TTL_S * 1000);
+        args_send(s, 1, RW_RC_WRITE);
+        s->n_win_cmds += 2;
     }
 }
 
 /* The apply script's journal operations: once in JOURNAL_TRIM_EVERY writes, the trims of
  * the journals this engine wrote up to what the last answered write had folded (not of one
  * whose entries the engine forgot since, which the next load that reads its partition
- * folds first), and their expiry: a journal lives as long as fences, trimmed as it is
- * folded; only a group gone for good leaves one to expire. */
+ * folds first). */
 static void journal_ops(redisstore_t *s, const rw_batch_t *b) {
     if (s->jseq % JOURNAL_TRIM_EVERY)
         return;
@@ -2316,7 +2320,6 @@ static void journal_ops(redisstore_t *s, const rw_batch_t *b) {
         journal_key(s, s->jwritten[i]);
         arg_add(s, s->mark_id, strlen(s->mark_id));
         arg_i64(s, (int64_t)s->j_done);
-        arg_i64(s, FENCE_TTL_S * 1000);
     }
 }
 
