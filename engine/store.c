@@ -2267,10 +2267,18 @@ static void journal_add(redisstore_t *s, rw_batch_t *b, rw_wstate_t *ws, int64_t
         const rw_src_t *src = &b->srcs[m->src];
         jpart_t *j = jpart_get(s, src->partition, now);
         size_t len = entry_text(&t, ws->ents[e].ts_ms, src, m->offset, ws->ents[e].value);
-        rw_buf_printf(&j->el, "%zu:", idl);
-        rw_buf_append(&j->el, ws->id, idl);
-        rw_buf_printf(&j->el, "%lld:%zu:", (long long)window_ttl_ms(ws), len);
-        entry_write(&t, rw_buf_room(&j->el, len));
+        /* "IDLEN:ID" "TTL:" "LEN:TEXT", numbers without printf (one entry an event or two) */
+        char *w = rw_buf_room(&j->el, 3 * 21 + 3 + idl + len);
+        w += rw_number_i64_text((int64_t)idl, w);
+        *w++ = ':';
+        memcpy(w, ws->id, idl);
+        w += idl;
+        w += rw_number_i64_text(window_ttl_ms(ws), w);
+        *w++ = ':';
+        w += rw_number_i64_text((int64_t)len, w);
+        *w++ = ':';
+        entry_write(&t, w);
+        j->el.len = (size_t)(w + len - j->el.data);
     }
     rw_window_journaled(b, ws, s->jseq);
 }
