@@ -911,8 +911,8 @@ static const rw_param_t top_table[] = {
      .min = 0,
      .max = 600000,
      .offset = offsetof(top_file_t, state_fold_ms),
-     .desc = "windows only this engine writes go to one journal list a partition each write, "
-             "and into their own lists over this many ms; 0: their own lists each write"},
+     .desc = "windows the engine holds go to one journal list a partition each write, and "
+             "into their own lists over this many ms; 0: their own lists each write"},
     {.type = RW_PARAM_INTEGER,
      .name = "max_future_ms",
      .min = 1000,

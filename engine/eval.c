@@ -460,6 +460,7 @@ void rw_cool_forget(rw_cool_t *c) {
 }
 
 void rw_batch_forget_state(rw_batch_t *b) {
+    b->forgets++;
     rw_batch_clear_windows(b);
     for (size_t i = 0; i < b->cooltab_size; i++)
         for (rw_cool_t *c = b->cooltab[i]; c; c = c->next)
@@ -789,12 +790,9 @@ void rw_batch_reset(rw_batch_t *b, const rw_ruleset_t *rs) {
     incrs_clear(b);
     case_alerts_clear(b);
     if (!rw_batch_keeps_state(b) || b->rs != rs) {
-        /* Windows with entries only in a journal go: their partitions' fences are read
-         * again, and the store folds those journals before it reads a window. */
-        for (size_t i = 0; b->n_folding && i < b->n_srcs; i++) {
-            b->srcs[i].fence = -1;
-            b->srcs[i].fence_known = false;
-        }
+        /* Windows with entries only in a journal go: the store folds the journals before it
+         * reads a window again. */
+        b->forgets += b->n_folding > 0;
         windows_clear(b);
         rw_batch_clear_cases(b);
         cools_clear(b);

@@ -366,6 +366,9 @@ typedef struct rw_batch {
     rw_wstate_t *fold_head, *fold_tail;
     size_t n_folding;
     bool fold_all;
+    /* Times the kept state was forgotten (rw_batch_forget_state(), or windows dropped for a
+     * new ruleset): the Redis store folds every journal once after each, before it reads. */
+    uint64_t forgets;
     rw_wstate_t **touched; /* the windows this batch touched, each once */
     size_t n_touched, cap_touched;
     rw_keyidx_t **ktab; /* hash table of key indexes */

@@ -407,6 +407,8 @@ typedef struct redisstore {
     int32_t *jwritten;
     size_t n_jwritten, jwritten_cap;
     int64_t fold_at;
+    uint64_t jf; /* b->forgets when every journal was last folded (jf_set: once, at least) */
+    bool jf_set;
     double fold_credit; /* windows the fold's pace owes, carried from step to step */
 } redisstore_t;
 
@@ -685,7 +687,7 @@ static void fence_key(redisstore_t *s, const rw_src_t *src) {
 static bool journal_on(const redisstore_t *s) { return s->o.fold_ms > 0; }
 
 static bool journal_window(const redisstore_t *s, const rw_wstate_t *ws) {
-    return journal_on(s) && ws->meta && !ws->apart && !ws->shared;
+    return journal_on(s) && ws->meta && !ws->shared;
 }
 
 static void journal_key(redisstore_t *s, int32_t partition) {
@@ -1619,14 +1621,11 @@ static bool jelement_send(redisstore_t *s, const char *el, size_t len, size_t *n
     return true;
 }
 
-/* Whether this load must fold journals first (journal_recover): also with the journal off,
- * so that an engine started with fold_ms 0 folds what an earlier one left in them. */
+/* Whether this load must fold the journals first (journal_recover): at the first load, and
+ * at the first after state was forgotten. Also with the journal off, so that an engine
+ * started with fold_ms 0 folds what an earlier one left in them. */
 static bool journal_wanted(const redisstore_t *s, const rw_batch_t *b) {
-    (void)s;
-    for (size_t i = 0; i < b->n_srcs; i++)
-        if (fence_wanted(&b->srcs[i]))
-            return true;
-    return false;
+    return !s->jf_set || s->jf != b->forgets;
 }
 
 /* Folds one partition's journal: every entry it holds to its window's list, then the
@@ -1685,23 +1684,37 @@ static int journal_fold_all(redisstore_t *s, int32_t partition, rw_error_t *err)
     return rc;
 }
 
-/* Folds the journals of the batch's partitions whose fences the engine does not know (state
- * forgotten, or never read): the windows it reads next then find in their lists every entry
- * of the messages applied. Before the load's read. 0, or RW_ERR_REDIS. */
+/* The journals' register: the partitions whose journals were written, by every engine of the
+ * group ("{rw}:wjs:GROUP", a set). */
+static void journal_register_key(redisstore_t *s) { arg_fmt(s, "%swjs:%s", s->tprefix, s->group); }
+
+/* Folds every journal of the group: the windows the engine reads next then find in their
+ * lists every entry any engine journaled, whichever partition it came from (a window keyed
+ * apart from its messages takes entries from partitions of other engines). At the first
+ * load and after state was forgotten, before the load's read; the partitions' lengths first,
+ * so that a register with nothing to fold costs one round trip. 0, or RW_ERR_REDIS. */
 static int journal_recover(redisstore_t *s, const rw_batch_t *b, rw_error_t *err) {
-    /* Each partition once (co-partitioned topics share it); first their lengths, so that
-     * journals that are empty or were never written (the journal off) cost one round trip. */
-    int32_t *parts = rw_malloc((b->n_srcs ? b->n_srcs : 1) * sizeof(*parts));
-    size_t n = 0;
-    for (size_t i = 0; i < b->n_srcs; i++) {
-        if (!fence_wanted(&b->srcs[i]))
-            continue;
-        size_t k;
-        for (k = 0; k < n && parts[k] != b->srcs[i].partition; k++)
-            ;
-        if (k == n)
-            parts[n++] = b->srcs[i].partition;
-    }
+    rw_rcluster_reset(s->rc);
+    args_reset(s);
+    arg_add(s, "SMEMBERS", 8);
+    journal_register_key(s);
+    args_send(s, 1, 0);
+    if (rs_exec(s, "journal register", err) != 0)
+        return RW_ERR_REDIS;
+    redisReply *r = reply_get(s, err);
+    if (!r)
+        return RW_ERR_REDIS;
+    int rc = r->type == REDIS_REPLY_ARRAY
+                 ? 0
+                 : rw_error_fail(err, RW_ERR_REDIS, "redis: journal register: %s",
+                                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    size_t n = rc == 0 ? r->elements : 0;
+    int32_t *parts = rw_malloc((n ? n : 1) * sizeof(*parts));
+    for (size_t k = 0; k < n; k++)
+        parts[k] = r->element[k]->type == REDIS_REPLY_STRING
+                       ? (int32_t)strtol(r->element[k]->str, NULL, 10)
+                       : 0;
+    reply_free(s, r);
     rw_rcluster_reset(s->rc);
     for (size_t k = 0; k < n; k++) {
         args_reset(s);
@@ -1709,24 +1722,29 @@ static int journal_recover(redisstore_t *s, const rw_batch_t *b, rw_error_t *err
         journal_key(s, parts[k]);
         args_send(s, 1, 0);
     }
-    int rc = n && rs_exec(s, "journal length", err) != 0 ? RW_ERR_REDIS : 0;
+    if (n && rs_exec(s, "journal length", err) != 0)
+        rc = RW_ERR_REDIS;
     size_t m = 0;
     for (size_t k = 0; rc == 0 && k < n; k++) {
-        redisReply *r = reply_get(s, err);
-        if (!r) {
+        redisReply *l = reply_get(s, err);
+        if (!l) {
             rc = RW_ERR_REDIS;
             break;
         }
-        if (r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+        if (l->type == REDIS_REPLY_INTEGER && l->integer > 0)
             parts[m++] = parts[k];
-        else if (r->type != REDIS_REPLY_INTEGER)
+        else if (l->type != REDIS_REPLY_INTEGER)
             rc = rw_error_fail(err, RW_ERR_REDIS, "redis: journal length: %s",
-                               r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-        reply_free(s, r);
+                               l->type == REDIS_REPLY_ERROR ? l->str : "unexpected reply");
+        reply_free(s, l);
     }
     for (size_t k = 0; rc == 0 && k < m; k++)
         rc = journal_fold_all(s, parts[k], err);
     free(parts);
+    if (rc == 0) {
+        s->jf = b->forgets;
+        s->jf_set = true;
+    }
     return rc;
 }
 
@@ -2149,10 +2167,10 @@ static int redis_load(rw_store_t *base, rw_batch_t *b, rw_error_t *err) {
         return RW_ERR_REDIS;
     if (!s->layout_checked && b->n_srcs)
         old_layout_check(s, b);
+    apart_hold_maybe(s, b); /* which may forget the state: before the journals' fold */
     if (journal_wanted(s, b) && journal_recover(s, b, err) != 0)
         return RW_ERR_REDIS;
     rw_rcluster_reset(s->rc);
-    apart_hold_maybe(s, b);
     first_sent_t n;
     read_send(s, b, &n);
     if (rs_exec(s, "read", err) != 0) {
@@ -2198,15 +2216,20 @@ static size_t mark_next(redisstore_t *s, char *buf) {
 
 /* ---- The journal (docs/performance.md, "A journal a partition") ------------------------
  *
- * A window only this engine writes and reads (not keyed apart from its messages, not read
- * every batch) does not get an RPUSH of its own each write: its new entries go into one
+ * A window the engine holds (not read every batch) does not get an RPUSH of its own each
+ * write: its new entries go into one
  * element of its partition's journal ("{rw}:wj:GROUP:PARTITION", by the partition's number,
  * which co-partitioned topics share; in the script's slot), appended just before the
  * script, and the fold appends them to the window's own list later, paced over fold_ms,
  * several at a time. A window read from its list alone would miss what is only in
- * a journal: so whenever state is forgotten (fences unknown), the next load folds the
- * journals of the batch's partitions first (journal_recover), and eviction folds before it
- * drops (b->fold_all).
+ * a journal: so at the first load and whenever state was forgotten since (b->forgets), the
+ * load folds every journal of the group first (journal_recover: a window keyed apart takes
+ * entries from other engines' partitions), and eviction folds before it drops
+ * (b->fold_all). Another engine meeting a window keyed apart that this one holds reads it
+ * on its first touch, after its own fold of every journal; once this engine's writes to
+ * such state show in the writes counter, the other forgets and folds again (the protocol
+ * of state keyed apart: apart_*), and this one, seeing the other's writes, reads such
+ * windows every batch and journals them no more.
  *
  * An element is "WRITER|SEQ|MS\n" (this engine's mark id, its count of journal writes, the
  * wall clock), then each entry as "IDLEN:ID" (the window's "RULE_ID:KEY"), "TTL:" (its
@@ -2312,6 +2335,21 @@ static void journal_elements_send(redisstore_t *s) {
         args_send(s, 1, RW_RC_WRITE);
         s->n_win_cmds += 2;
     }
+    if (!s->n_jparts)
+        return;
+    /* In the register, for the engine that folds every journal after it forgot its state. */
+    args_reset(s);
+    arg_add(s, "SADD", 4);
+    journal_register_key(s);
+    for (size_t i = 0; i < s->n_jparts; i++)
+        arg_i64(s, s->jparts[i].partition);
+    args_send(s, 1, RW_RC_WRITE);
+    args_reset(s);
+    arg_add(s, "PEXPIRE", 7);
+    journal_register_key(s);
+    arg_i64(s, FENCE_TTL_S * 1000);
+    args_send(s, 1, RW_RC_WRITE);
+    s->n_win_cmds += 2;
 }
 
 /* The apply script's journal operations: once in JOURNAL_TRIM_EVERY writes, the trims of

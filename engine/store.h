@@ -103,7 +103,7 @@ typedef struct rw_redis_opts {
     const char *prefix; /* "rw:" */
     const char *group;  /* consumer group: fences are per group */
     int timeout_ms;     /* per command */
-    /* Windows only this engine writes and reads go, each write, to one journal list a
+    /* Windows the engine holds (not read every batch) go, each write, to one journal list a
      * partition, and into their own lists over this many ms (the fold; docs/performance.md,
      * "A journal a partition"); 0: every window's own list each write. */
     int64_t fold_ms;

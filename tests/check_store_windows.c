@@ -442,9 +442,10 @@ static double side_batch(engine_side_t *e, const rw_ruleset_t *rs, int from, int
     return last_measure(e->b);
 }
 
-/* A redis-server and two engines (partitions 0 and 1) with the rules;
- * returns the rules. */
+/* A redis-server and two engines (partitions 0 and 1) with the rules, their journal's fold
+ * sides_fold_ms (0: none); returns the rules. */
 static rw_ruleset_t *shared_rules;
+static int64_t sides_fold_ms;
 static const rw_ruleset_t *sides_start(rw_redis_server_t *srv, engine_side_t side[2]) {
     day = "2026-11-27";
     rw_error_t err;
@@ -455,7 +456,7 @@ static const rw_ruleset_t *sides_start(rw_redis_server_t *srv, engine_side_t sid
     shared_rules = rw_ruleset_load(rules_text, strlen(rules_text), "t", &errs);
     ck_assert_msg(shared_rules, "%s", errs.n ? errs.items[0].text : "?");
     rw_errors_fini(&errs);
-    rw_redis_opts_t o = {"127.0.0.1", srv->port, NULL, NULL, 0, "rw:", "t", 5000, 0};
+    rw_redis_opts_t o = {"127.0.0.1", srv->port, NULL, NULL, 0, "rw:", "t", 5000, sides_fold_ms};
     for (int k = 0; k < 2; k++)
         side[k] =
             (engine_side_t){rw_redisstore_new(&o), rw_batch_new(1048576, RW_STATE_CACHED), k, 0};
@@ -474,6 +475,7 @@ static void sides_stop(rw_redis_server_t *srv, engine_side_t side[2]) {
 START_TEST(test_shared_window_two_engines) {
     rw_redis_server_t srv;
     engine_side_t side[2];
+    sides_fold_ms = _i ? 600000 : 0; /* 1: the journal on, never folded as the writes go */
     const rw_ruleset_t *rs = sides_start(&srv, side);
     /* Events a minute apart: the window holds the last 10. */
     int done = 0;
@@ -499,10 +501,13 @@ static long long command_calls(redisContext *rc, const char *cmd);
  * after the first. Another engine's batch (its own writes counter moves) makes
  * the first read it again at once, and see its entries, then every batch,
  * until enough batches showed no other engine's write (256 readings: a read
- * and a write each); then it is held again. Counts are every event so far. */
+ * and a write each); then it is held again. Counts are every event so far. _i 1: the
+ * journal on and never folded as the writes go: the held window's entries are only in
+ * the first engine's journal, which the second folds before its first read. */
 START_TEST(test_apart_window_held_alone) {
     rw_redis_server_t srv;
     engine_side_t side[2];
+    sides_fold_ms = _i ? 600000 : 0;
     const rw_ruleset_t *rs = sides_start(&srv, side);
     redisContext *rc = h_redis(srv.port);
     int done = 0; /* events a minute apart: the window holds the last 10 */
@@ -512,6 +517,11 @@ START_TEST(test_apart_window_held_alone) {
     }
     ck_assert(side[0].b->apart_held && !side[0].b->touched[0]->shared);
     ck_assert_int_eq(command_calls(rc, "lrange"), 1); /* its first read only */
+    if (_i) {
+        redisReply *keys = redisCommand(rc, "KEYS rw:wl:*");
+        ck_assert_uint_eq(keys->elements, 0); /* its entries are only in the journal */
+        freeReplyObject(keys);
+    }
     ck_assert(side_batch(&side[1], rs, done, 3) == 10);
     done += 3;
     long long reads = command_calls(rc, "lrange");
@@ -730,8 +740,8 @@ static Suite *store_windows_suite(void) {
     suite_add_tcase(s, tc);
     tc = tcase_create("shared");
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_shared_window_two_engines);
-    tcase_add_test(tc, test_apart_window_held_alone);
+    tcase_add_loop_test(tc, test_shared_window_two_engines, 0, 2);
+    tcase_add_loop_test(tc, test_apart_window_held_alone, 0, 2);
     tcase_add_loop_test(tc, test_shared_window_changed_behind, 0, 5);
     suite_add_tcase(s, tc);
     return s;
