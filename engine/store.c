@@ -679,6 +679,13 @@ static void args_send(redisstore_t *s, int key, int write) {
     rw_rcluster_append(s->rc, s->argv[key], s->argl[key], o->data, o->len, write);
 }
 
+/* Queues the LRANGE whose key argv holds as a read of the whole list. */
+static void args_whole_send(redisstore_t *s) {
+    arg_add(s, "0", 1);
+    arg_add(s, "-1", 2);
+    args_send(s, 1, 0);
+}
+
 static void fence_key(redisstore_t *s, const rw_src_t *src) {
     arg_fmt(s, "%sfence:%s:%s:%d", s->tprefix, s->group, src->topic, (int)src->partition);
 }
@@ -1635,9 +1642,7 @@ static int journal_fold_all(redisstore_t *s, int32_t partition, rw_error_t *err)
     args_reset(s);
     arg_add(s, "LRANGE", 6);
     journal_key(s, partition);
-    arg_add(s, "0", 1);
-    arg_add(s, "-1", 2);
-    args_send(s, 1, 0);
+    args_whole_send(s);
     if (rs_exec(s, "journal read", err) != 0)
         return RW_ERR_REDIS;
     redisReply *r = reply_get(s, err);
@@ -1785,9 +1790,7 @@ static void window_all_send(redisstore_t *s, const rw_wstate_t *ws) {
     args_reset(s);
     arg_add(s, "LRANGE", 6);
     arg_window(s, ws);
-    arg_add(s, "0", 1);
-    arg_add(s, "-1", 2);
-    args_send(s, 1, 0);
+    args_whole_send(s);
 }
 
 /* Queues one window's read: what its list gained since the last read when

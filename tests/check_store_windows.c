@@ -176,6 +176,15 @@ static void one_apply_looked(one_t *t, const rw_wstate_t *ws) {
     freeReplyObject(h);
 }
 
+/* Everything one_start() started, stopped. */
+static void one_free(one_t *t) {
+    redisFree(t->rc);
+    rw_batch_destroy(t->b);
+    t->st->destroy(t->st);
+    rw_ruleset_destroy(t->rs);
+    rw_proc_redis_stop(&t->srv);
+}
+
 /* A new engine reads the list: it measures on the last batch what the engine
  * that wrote it held. Then everything stops. */
 static void one_stop(one_t *t) {
@@ -191,11 +200,7 @@ static void one_stop(one_t *t) {
     if (one_journal_checked)
         ck_assert_int_eq(one_llen(t->rc, "{rw}:wj:t:0"), 0);
     st2->destroy(st2);
-    redisFree(t->rc);
-    rw_batch_destroy(t->b);
-    t->st->destroy(t->st);
-    rw_ruleset_destroy(t->rs);
-    rw_proc_redis_stop(&t->srv);
+    one_free(t);
 }
 
 /* Counts a write of another engine's to what is keyed apart (as its INCR does). */
@@ -306,6 +311,19 @@ static void many_batch(one_t *t, rw_store_t *st, int round) {
     ck_assert_msg(st->apply(st, t->b, &err) == 0, "%s", err.text);
 }
 
+/* A new engine (its state forgotten) takes round's batch: each window measures its entry of
+ * round 0 and this one. Then everything stops. */
+static void many_afresh(one_t *t, int round) {
+    rw_store_t *st2 = rw_redisstore_new(&t->o);
+    rw_batch_forget_state(t->b);
+    many_batch(t, st2, round);
+    for (size_t i = 0; i < t->b->n_items; i++)
+        ck_assert_msg(t->b->hits[t->b->items[i].hit_off].measure == 2, "item %zu: %g", i,
+                      t->b->hits[t->b->items[i].hit_off].measure);
+    st2->destroy(st2);
+    one_free(t);
+}
+
 START_TEST(test_many_windows_one_batch) {
     one_t t;
     one_start(&t);
@@ -321,17 +339,7 @@ START_TEST(test_many_windows_one_batch) {
         freeReplyObject(v);
     }
     freeReplyObject(keys);
-    rw_store_t *st2 = rw_redisstore_new(&t.o);
-    rw_batch_forget_state(t.b);
-    many_batch(&t, st2, 1);
-    for (size_t i = 0; i < t.b->n_items; i++)
-        ck_assert(t.b->hits[t.b->items[i].hit_off].measure == 2);
-    st2->destroy(st2);
-    redisFree(t.rc);
-    rw_batch_destroy(t.b);
-    t.st->destroy(t.st);
-    rw_ruleset_destroy(t.rs);
-    rw_proc_redis_stop(&t.srv);
+    many_afresh(&t, 1);
 }
 END_TEST
 
@@ -359,18 +367,7 @@ START_TEST(test_journal_evicted) {
     freeReplyObject(keys);
     rw_batch_reset(t.b, t.rs);
     ck_assert_uint_ge(rw_batch_evict(t.b, 10), MANY);
-    rw_store_t *st2 = rw_redisstore_new(&t.o);
-    rw_batch_forget_state(t.b);
-    many_batch(&t, st2, 2); /* offsets past the second batch's */
-    for (size_t i = 0; i < t.b->n_items; i++)
-        ck_assert_msg(t.b->hits[t.b->items[i].hit_off].measure == 2, "item %zu: %g", i,
-                      t.b->hits[t.b->items[i].hit_off].measure);
-    st2->destroy(st2);
-    redisFree(t.rc);
-    rw_batch_destroy(t.b);
-    t.st->destroy(t.st);
-    rw_ruleset_destroy(t.rs);
-    rw_proc_redis_stop(&t.srv);
+    many_afresh(&t, 2); /* offsets past the second batch's */
 }
 END_TEST
 
