@@ -68,7 +68,7 @@ void rw_btrace_turn_end(void) {
 
 void rw_btrace_dump(void) {
     const char *path = getenv("RW_BATCH_TRACE");
-    FILE *f = path && *path ? fopen(path, "w") : NULL;
+    FILE *f = path && *path ? fopen(path, "a") : NULL;
     for (size_t i = 0; f && i < n_recs; i++) {
         const bt_rec_t *r = &recs[i];
         fprintf(f, "%ld %lld %lld %ld %lld", r->n, (long long)r->first, (long long)r->last,

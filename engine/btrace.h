@@ -8,7 +8,8 @@
  *
  * Without it every function below is an empty inline: the engine as shipped pays nothing.
  * With it, each batch that held messages is kept in memory (no I/O in the loop) and
- * written at the engine's exit to the file $RW_BATCH_TRACE names, one line a batch:
+ * appended at the engine's exit to the file $RW_BATCH_TRACE names (a bench runs several
+ * engines in one process: tell them apart by the clock), one line a batch:
  *
  *   N FIRST_OFFSET LAST_OFFSET OUTPUTS CPU_US T0 .. T11 C0 .. C11
  *
