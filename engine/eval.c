@@ -1192,10 +1192,15 @@ void rw_window_add(rw_batch_t *b, rw_wstate_t *ws, int64_t ts_ms, uint32_t src, 
 
 void rw_window_trim(rw_batch_t *b, rw_wstate_t *ws) {
     int64_t cut = rw_window_cut(b, ws);
-    size_t o = 0;
+    size_t o = 0, unfolded = 0;
     for (size_t i = 0; i < ws->n; i++) {
-        if (ws->ents[i].ts_ms <= cut && !(ws->meta && (ws->meta[i].fresh || ws->meta[i].unfolded)))
+        if (ws->ents[i].ts_ms <= cut && !(ws->meta && ws->meta[i].fresh)) {
+            /* An entry only in a journal goes as one in the window's list would (the fold
+             * would append it, the list's next trim take it off): no view takes it. Its
+             * journal keeps it until trimmed; a recovery may fold it, as stale as before. */
+            unfolded += ws->meta && ws->meta[i].unfolded;
             continue;
+        }
         ws->ents[o] = ws->ents[i];
         if (ws->vhash)
             ws->vhash[o] = ws->vhash[i];
@@ -1204,8 +1209,11 @@ void rw_window_trim(rw_batch_t *b, rw_wstate_t *ws) {
         o++;
     }
     b->n_entries -= ws->n - o;
-    ws->stale += ws->n - o;
+    ws->stale += ws->n - o - unfolded; /* what the window's list holds */
     ws->n = o;
+    ws->n_unfolded -= unfolded;
+    if (unfolded && !ws->n_unfolded)
+        fold_unlink(b, ws);
     ws->trim_at = o * 2 > WINDOW_TRIM_MIN ? o * 2 : WINDOW_TRIM_MIN;
     view_at(ws, 0);
     vals_move(ws, o, 0);
