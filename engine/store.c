@@ -415,6 +415,13 @@ typedef struct redisstore {
 /* A reply of the store's connections, its objects kept for the next ones. */
 static void reply_free(redisstore_t *s, redisReply *r) { rw_rcluster_free(s->rc, r); }
 
+/* Fails err for a reply of the wrong kind to what (NULL: none came): "redis: WHAT: " and
+ * Redis's error, or "unexpected reply". Returns RW_ERR_REDIS. */
+static int reply_refused(rw_error_t *err, const char *what, const redisReply *r) {
+    return rw_error_fail(err, RW_ERR_REDIS, "redis: %s: %s", what,
+                         r && r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+}
+
 size_t rw_store_tag_prefix(const char *prefix, char *out, size_t len) {
     size_t n = strlen(prefix);
     bool colon = n && prefix[n - 1] == ':';
@@ -896,8 +903,7 @@ static int cases_due(rw_batch_t *b, redisReply **scans, rw_error_t *err) {
             continue;
         redisReply *x = scans[ri++];
         if (!x || x->type != REDIS_REPLY_ARRAY) {
-            rc = rw_error_fail(err, RW_ERR_REDIS, "redis: due scan: %s",
-                               x && x->type == REDIS_REPLY_ERROR ? x->str : "unexpected reply");
+            rc = reply_refused(err, "due scan", x);
             continue;
         }
         for (size_t e = 0; e + 1 < x->elements; e += 2) {
@@ -1649,8 +1655,7 @@ static int journal_fold_all(redisstore_t *s, int32_t partition, rw_error_t *err)
     if (!r)
         return RW_ERR_REDIS;
     if (r->type != REDIS_REPLY_ARRAY) {
-        int rc = rw_error_fail(err, RW_ERR_REDIS, "redis: journal read: %s",
-                               r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        int rc = reply_refused(err, "journal read", r);
         reply_free(s, r);
         return rc;
     }
@@ -1709,10 +1714,7 @@ static int journal_recover(redisstore_t *s, const rw_batch_t *b, rw_error_t *err
     redisReply *r = reply_get(s, err);
     if (!r)
         return RW_ERR_REDIS;
-    int rc = r->type == REDIS_REPLY_ARRAY
-                 ? 0
-                 : rw_error_fail(err, RW_ERR_REDIS, "redis: journal register: %s",
-                                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    int rc = r->type == REDIS_REPLY_ARRAY ? 0 : reply_refused(err, "journal register", r);
     size_t n = rc == 0 ? r->elements : 0;
     int32_t *parts = rw_malloc((n ? n : 1) * sizeof(*parts));
     for (size_t k = 0; k < n; k++)
@@ -1739,8 +1741,7 @@ static int journal_recover(redisstore_t *s, const rw_batch_t *b, rw_error_t *err
         if (l->type == REDIS_REPLY_INTEGER && l->integer > 0)
             parts[m++] = parts[k];
         else if (l->type != REDIS_REPLY_INTEGER)
-            rc = rw_error_fail(err, RW_ERR_REDIS, "redis: journal length: %s",
-                               l->type == REDIS_REPLY_ERROR ? l->str : "unexpected reply");
+            rc = reply_refused(err, "journal length", l);
         reply_free(s, l);
     }
     for (size_t k = 0; rc == 0 && k < m; k++)
@@ -1852,8 +1853,7 @@ static int fences_recv(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err)
         else if (r->type == REDIS_REPLY_NIL)
             b->srcs[i].fence = -1;
         else
-            *rc = rw_error_fail(err, RW_ERR_REDIS, "redis: fence read: %s",
-                                r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+            *rc = reply_refused(err, "fence read", r);
         reply_free(s, r);
     }
     return 0;
@@ -1879,8 +1879,7 @@ static void window_took_all(redisstore_t *s, rw_batch_t *b, rw_wstate_t *ws, con
                             int *rc, rw_error_t *err) {
     ws->reading = 0;
     if (r->type != REDIS_REPLY_ARRAY) {
-        *rc = rw_error_fail(err, RW_ERR_REDIS, "redis: window read: %s",
-                            r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        *rc = reply_refused(err, "window read", r);
         return;
     }
     rw_window_clear(b, ws);
@@ -1921,8 +1920,7 @@ static int windows_recv(redisstore_t *s, rw_batch_t *b, int *rc, rw_error_t *err
             if (folded)
                 rw_window_folded(b, ws);
             else
-                *rc = rw_error_fail(err, RW_ERR_REDIS, "redis: window fold: %s",
-                                    f->type == REDIS_REPLY_ERROR ? f->str : "unexpected reply");
+                *rc = reply_refused(err, "window fold", f);
             reply_free(s, f);
         }
         redisReply *r = reply_get(s, err);
